@@ -1,0 +1,58 @@
+// Package intent parses the mlscale.io annotation contract on a workload into
+// a typed Intent. Parsing is pure: it reads a map of annotations and returns
+// the intent, the warnings a user should see, and every error at once.
+package intent
+
+// Prefix is the prefix of every annotation mlscale reads or writes.
+const Prefix = "mlscale.io/"
+
+// Annotation keys of the v1 contract. docs/annotations.md documents each one;
+// a test fails when a key here is missing from that document.
+const (
+	KeyAutoscale          = Prefix + "autoscale"
+	KeyProfile            = Prefix + "profile"
+	KeyMinReplicas        = Prefix + "min-replicas"
+	KeyMaxReplicas        = Prefix + "max-replicas"
+	KeyScaleToZero        = Prefix + "scale-to-zero"
+	KeyActivationTarget   = Prefix + "activation-target"
+	KeyCooldown           = Prefix + "cooldown"
+	KeyPollingInterval    = Prefix + "polling-interval"
+	KeyScaleDownWindow    = Prefix + "scale-down-stabilization"
+	KeyRabbitMQQueue      = Prefix + "rabbitmq-queue"
+	KeyRabbitMQHost       = Prefix + "rabbitmq-host"
+	KeyRabbitMQAuth       = Prefix + "rabbitmq-auth"
+	KeyQueueTarget        = Prefix + "queue-target"
+	KeyPrometheusQuery    = Prefix + "prometheus-query"
+	KeyPrometheusTarget   = Prefix + "prometheus-target"
+	KeyPrometheusServer   = Prefix + "prometheus-server"
+	KeyCPUTarget          = Prefix + "cpu-target"
+	KeyMemoryTarget       = Prefix + "memory-target"
+	KeyGPUTarget          = Prefix + "gpu-target"
+	KeyPredictive         = Prefix + "predictive"
+	KeyDemandQuery        = Prefix + "demand-query"
+	KeyCapacityPerReplica = Prefix + "capacity-per-replica"
+	KeyLookahead          = Prefix + "lookahead"
+	KeyBusinessHours      = Prefix + "business-hours"
+	KeyPredictedFloor     = Prefix + "predicted-floor"
+)
+
+// Annotations that mlscale writes itself; users never set them.
+const (
+	// KeyRenderedHash records the hash of the KEDA spec rendered at admission.
+	KeyRenderedHash = Prefix + "rendered-hash"
+)
+
+// UserKeys lists every annotation a user (or the predictor, for
+// KeyPredictedFloor) may set, in documentation order.
+var UserKeys = []string{
+	KeyAutoscale, KeyProfile, KeyMinReplicas, KeyMaxReplicas, KeyScaleToZero,
+	KeyActivationTarget, KeyCooldown, KeyPollingInterval, KeyScaleDownWindow,
+	KeyRabbitMQQueue, KeyRabbitMQHost, KeyRabbitMQAuth, KeyQueueTarget,
+	KeyPrometheusQuery, KeyPrometheusTarget, KeyPrometheusServer,
+	KeyCPUTarget, KeyMemoryTarget, KeyGPUTarget,
+	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyBusinessHours,
+	KeyPredictedFloor,
+}
+
+// SystemKeys lists annotations mlscale writes on workloads.
+var SystemKeys = []string{KeyRenderedHash}

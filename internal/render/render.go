@@ -1,0 +1,576 @@
+// Package render turns a workload and its parsed intent into the KEDA object
+// that scales it. Render is a pure function: the same workload, intent and
+// cluster facts always give the same object, byte for byte.
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Labels and annotations set on every rendered object.
+const (
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	ManagedByValue    = "mlscale"
+	LabelWorkloadKind = "mlscale.io/workload-kind"
+	LabelWorkloadName = "mlscale.io/workload-name"
+	AnnotationProfile = "mlscale.io/profile"
+)
+
+// Facts are what rendering needs to know about the cluster.
+type Facts struct {
+	// ClusterDomain expands short service names; "cluster.local" when empty.
+	ClusterDomain string
+	// PrometheusServer is the Prometheus URL used when a workload names none.
+	PrometheusServer string
+	// GPUBudget is the namespace's GPU budget in devices (a ResourceQuota on
+	// requests.nvidia.com/gpu, or configuration); nil means none.
+	GPUBudget *int64
+}
+
+// Result is a rendered KEDA object with what admission reports about it.
+type Result struct {
+	// Object is the *ScaledObject or *ScaledJob.
+	Object client.Object
+	// Profile is the profile in effect.
+	Profile intent.Profile
+	// GPU is what one pod requests in GPUs.
+	GPU workload.GPUs
+	// ScaleToZero is true when minReplicaCount is 0.
+	ScaleToZero bool
+	// Hash is a short hash of the rendered spec.
+	Hash string
+	// Warnings are harmless oddities, shown as admission warnings.
+	Warnings []string
+}
+
+// ScaledObject returns the rendered ScaledObject, or nil.
+func (r Result) ScaledObject() *kedav1alpha1.ScaledObject {
+	so, _ := r.Object.(*kedav1alpha1.ScaledObject)
+	return so
+}
+
+// ScaledJob returns the rendered ScaledJob, or nil.
+func (r Result) ScaledJob() *kedav1alpha1.ScaledJob {
+	sj, _ := r.Object.(*kedav1alpha1.ScaledJob)
+	return sj
+}
+
+// ErrNotEnabled is returned by Workload for a workload that has not opted in.
+var ErrNotEnabled = fmt.Errorf("workload has not opted in: %s is not \"true\"", intent.KeyAutoscale)
+
+// Workload parses the workload's annotations and renders it. Parse warnings
+// come first in Result.Warnings. A workload without the opt-in annotation
+// gives ErrNotEnabled (with parse warnings, if any, in Result).
+func Workload(w workload.Workload, f Facts) (Result, error) {
+	in, warns, err := intent.Parse(w.Annotations)
+	if err != nil {
+		return Result{Warnings: warns}, err
+	}
+	if !in.Enabled {
+		return Result{Warnings: warns}, ErrNotEnabled
+	}
+	r, err := Render(w, in, f)
+	r.Warnings = append(warns, r.Warnings...)
+	return r, err
+}
+
+// Render builds the KEDA object for the workload: a ScaledJob for a Job with
+// the training-job profile, a ScaledObject otherwise. Every problem is
+// returned at once as intent.Errors.
+func Render(w workload.Workload, in intent.Intent, f Facts) (Result, error) {
+	if f.ClusterDomain == "" {
+		f.ClusterDomain = "cluster.local"
+	}
+	r := renderer{w: w, in: in, f: f, gpu: w.GPUsPerPod()}
+	obj := r.render()
+	if err := r.errs.Err(); err != nil {
+		return Result{Warnings: r.warnings}, err
+	}
+	res := Result{Object: obj, Profile: r.profile, GPU: r.gpu, ScaleToZero: r.min == 0, Warnings: r.warnings}
+	res.Hash = specHash(obj)
+	annotations := obj.GetAnnotations()
+	annotations[intent.KeyRenderedHash] = res.Hash
+	obj.SetAnnotations(annotations)
+	return res, nil
+}
+
+type renderer struct {
+	w        workload.Workload
+	in       intent.Intent
+	f        Facts
+	gpu      workload.GPUs
+	profile  intent.Profile
+	def      Defaults
+	min, max int32
+	errs     intent.Errors
+	warnings []string
+}
+
+func (r *renderer) warn(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+func (r *renderer) isJob() bool { return r.w.GVK.Kind == workload.KindJob }
+
+func (r *renderer) render() client.Object {
+	r.chooseProfile()
+	if len(r.errs) > 0 {
+		return nil
+	}
+	r.def = ProfileDefaults[r.profile]
+	triggers := r.triggers()
+	r.replicas(triggers)
+	if r.in.Predictive && r.isJob() {
+		r.errs.Add(intent.KeyPredictive, "true", "is not supported on a Job", "predictive floors apply to Deployments and StatefulSets")
+	}
+	if len(r.errs) > 0 {
+		return nil
+	}
+	meta := r.objectMeta()
+	if r.isJob() {
+		return r.scaledJob(meta, triggers)
+	}
+	return r.scaledObject(meta, triggers)
+}
+
+func (r *renderer) chooseProfile() {
+	p := r.in.Profile
+	given := string(p)
+	switch {
+	case p == "" && r.isJob():
+		p = intent.ProfileTrainingJob
+	case p == "" && r.gpu.Count > 0 && r.in.RabbitMQ.Queue == "" && r.in.Prometheus.Query == "":
+		// A GPU Deployment with no trigger of its own is an inference server.
+		p = intent.ProfileVLLM
+	case p == "":
+		p = intent.ProfileGeneric
+	}
+	switch {
+	case r.isJob() && p != intent.ProfileTrainingJob:
+		r.errs.Add(intent.KeyProfile, given, "is not valid for a Job", `"training-job"`)
+	case !r.isJob() && p == intent.ProfileTrainingJob:
+		r.errs.Add(intent.KeyProfile, given, "is only valid for a Job", fmt.Sprintf(`"generic", "celery-worker" or "vllm" for a %s`, r.w.GVK.Kind))
+	}
+	r.profile = p
+}
+
+// trigger kinds, in rendering order.
+const (
+	trigRabbit     = "rabbitmq"
+	trigPrometheus = "prometheus"
+	trigCPU        = "cpu"
+	trigMemory     = "memory"
+	trigGPU        = "gpu"
+)
+
+// isDemand reports whether a trigger measures demand outside the pods, so
+// that it can wake a workload from zero replicas.
+func isDemand(t kedav1alpha1.ScaleTriggers) bool {
+	return t.Name == trigRabbit || t.Name == trigPrometheus
+}
+
+func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
+	var ts []kedav1alpha1.ScaleTriggers
+	in := r.in
+
+	// RabbitMQ
+	wantRabbit := in.RabbitMQ.Queue != "" || r.profile == intent.ProfileCeleryWorker
+	if wantRabbit {
+		if t, ok := r.rabbitTrigger(); ok {
+			ts = append(ts, t)
+		}
+	} else {
+		for _, k := range []string{intent.KeyRabbitMQHost, intent.KeyRabbitMQAuth, intent.KeyQueueTarget} {
+			if _, ok := r.w.Annotations[k]; ok {
+				r.errs.Add(k, r.w.Annotations[k], "is set without "+intent.KeyRabbitMQQueue, "set "+intent.KeyRabbitMQQueue+" too, or remove it")
+			}
+		}
+	}
+
+	// Prometheus: user query, or the vLLM queue depth.
+	query := in.Prometheus.Query
+	if query == "" && r.profile == intent.ProfileVLLM {
+		query = fmt.Sprintf(`sum(%s{namespace=%q,pod=~%q})`, VLLMQueueMetric, r.w.Namespace, r.podRegex())
+	}
+	if query != "" {
+		target := r.def.PrometheusTarget
+		if in.Prometheus.Target != nil {
+			target = *in.Prometheus.Target
+		}
+		if server := r.prometheusServer(); server != "" {
+			ts = append(ts, kedav1alpha1.ScaleTriggers{
+				Type: "prometheus", Name: trigPrometheus,
+				Metadata: map[string]string{
+					"serverAddress":       server,
+					"query":               query,
+					"threshold":           fmtFloat(target),
+					"activationThreshold": fmtFloat(r.activation()),
+					"ignoreNullValues":    "true",
+				},
+			})
+		}
+	} else if in.Prometheus.Target != nil {
+		r.errs.Add(intent.KeyPrometheusTarget, r.w.Annotations[intent.KeyPrometheusTarget], "is set without "+intent.KeyPrometheusQuery, "set "+intent.KeyPrometheusQuery+" too, or remove it")
+	}
+
+	// cpu and memory: utilisation of the containers' requests.
+	if r.isJob() {
+		for _, k := range []string{intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget} {
+			if v, ok := r.w.Annotations[k]; ok {
+				r.errs.Add(k, v, "is not supported on a Job (KEDA ScaledJobs scale on queue length)", "remove it; use "+intent.KeyRabbitMQQueue+" or "+intent.KeyPrometheusQuery)
+			}
+		}
+	} else {
+		cpu := in.CPUTarget
+		if cpu == nil && in.MemoryTarget == nil && in.GPUTarget == nil && len(ts) == 0 && r.gpu.Count == 0 && r.def.CPUTarget > 0 {
+			cpu = ptr.To(r.def.CPUTarget)
+		}
+		if cpu != nil {
+			ts = append(ts, r.resourceTrigger(trigCPU, corev1.ResourceCPU, intent.KeyCPUTarget, *cpu))
+		}
+		if in.MemoryTarget != nil {
+			ts = append(ts, r.resourceTrigger(trigMemory, corev1.ResourceMemory, intent.KeyMemoryTarget, *in.MemoryTarget))
+		}
+		// GPU utilisation over the workload's pods.
+		gpuTarget := in.GPUTarget
+		if gpuTarget == nil && r.gpu.Count > 0 {
+			gpuTarget = ptr.To(GPUTarget)
+		}
+		if gpuTarget != nil {
+			if r.gpu.Count == 0 {
+				r.warn("%s is set but no container requests a GPU (nvidia.com/gpu, nvidia.com/mig-*, amd.com/gpu): the GPU trigger will read no data", intent.KeyGPUTarget)
+			}
+			if server := r.prometheusServer(); server != "" {
+				ts = append(ts, kedav1alpha1.ScaleTriggers{
+					Type: "prometheus", Name: trigGPU, MetricType: autoscalingv2.ValueMetricType,
+					Metadata: map[string]string{
+						"serverAddress":    server,
+						"query":            fmt.Sprintf(`avg(%s{namespace=%q,pod=~%q})`, GPUUtilizationMetric, r.w.Namespace, r.podRegex()),
+						"threshold":        strconv.Itoa(int(*gpuTarget)),
+						"ignoreNullValues": "true",
+					},
+				})
+			}
+		}
+	}
+	if len(ts) == 0 && len(r.errs) == 0 {
+		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger",
+			fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget))
+	}
+	return ts
+}
+
+func (r *renderer) rabbitTrigger() (kedav1alpha1.ScaleTriggers, bool) {
+	in := r.in
+	if in.RabbitMQ.Queue == "" {
+		r.errs.Add(intent.KeyRabbitMQQueue, "", fmt.Sprintf("is required by profile %q", r.profile), "the name of the queue the workers consume")
+		return kedav1alpha1.ScaleTriggers{}, false
+	}
+	hostValue := in.RabbitMQ.Host
+	if hostValue == "" {
+		hostValue = "rabbitmq"
+	}
+	host, err := intent.ParseRabbitHost(hostValue)
+	if err != nil { // already reported by the parser
+		return kedav1alpha1.ScaleTriggers{}, false
+	}
+	target := r.def.QueueTarget
+	if in.QueueTarget != nil {
+		target = *in.QueueTarget
+	}
+	t := kedav1alpha1.ScaleTriggers{
+		Type: "rabbitmq", Name: trigRabbit,
+		Metadata: map[string]string{
+			"protocol":        "amqp",
+			"host":            host.URL(r.w.Namespace, r.f.ClusterDomain),
+			"queueName":       in.RabbitMQ.Queue,
+			"mode":            "QueueLength",
+			"value":           strconv.FormatInt(target, 10),
+			"activationValue": fmtFloat(r.activation()),
+		},
+	}
+	if in.RabbitMQ.Auth != "" {
+		t.AuthenticationRef = &kedav1alpha1.AuthenticationRef{Name: in.RabbitMQ.Auth}
+	} else {
+		r.warn("%s is not set: KEDA will connect to RabbitMQ without credentials; name a TriggerAuthentication holding username and password", intent.KeyRabbitMQAuth)
+	}
+	return t, true
+}
+
+func (r *renderer) resourceTrigger(name string, res corev1.ResourceName, key string, target int32) kedav1alpha1.ScaleTriggers {
+	if missing := r.w.ContainersMissingRequest(res); len(missing) > 0 {
+		val := strconv.Itoa(int(target))
+		if _, ok := r.w.Annotations[key]; !ok {
+			val = ""
+		}
+		problem := fmt.Sprintf("needs a %s request on every container, and container(s) %s have none", res, strings.Join(missing, ", "))
+		if val == "" {
+			problem = fmt.Sprintf("defaults to %d%% for profile %q, which needs a %s request on every container, and container(s) %s have none", target, r.profile, res, strings.Join(missing, ", "))
+		}
+		r.errs.Add(key, val, problem, fmt.Sprintf("set resources.requests.%s on every container, or use another trigger", res))
+	}
+	return kedav1alpha1.ScaleTriggers{
+		Type: name, Name: name, MetricType: autoscalingv2.UtilizationMetricType,
+		Metadata: map[string]string{"value": strconv.Itoa(int(target))},
+	}
+}
+
+func (r *renderer) prometheusServer() string {
+	if r.in.Prometheus.Server != "" {
+		return r.in.Prometheus.Server
+	}
+	if r.f.PrometheusServer != "" {
+		return r.f.PrometheusServer
+	}
+	for _, e := range r.errs {
+		if e.Key == intent.KeyPrometheusServer {
+			return ""
+		}
+	}
+	r.errs.Add(intent.KeyPrometheusServer, "", "is missing and the cluster has no default Prometheus server",
+		"an http(s) URL such as \"http://prometheus.monitoring.svc:9090\"")
+	return ""
+}
+
+func (r *renderer) activation() float64 {
+	if r.in.ActivationTarget != nil {
+		return *r.in.ActivationTarget
+	}
+	return 0
+}
+
+// podRegex matches the names of the workload's pods.
+func (r *renderer) podRegex() string {
+	name := regexp.QuoteMeta(r.w.Name)
+	switch r.w.GVK.Kind {
+	case workload.KindStatefulSet:
+		return name + "-[0-9]+"
+	case workload.KindJob:
+		return name + "-.+"
+	}
+	return name + "-[a-z0-9]+-[a-z0-9]+"
+}
+
+// replicas resolves min and max: profile, GPU and scale-to-zero defaults,
+// the GPU budget, and the predicted floor.
+func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
+	in := r.in
+	hasDemand := false
+	for _, t := range ts {
+		hasDemand = hasDemand || isDemand(t)
+	}
+	r.max = r.def.MaxReplicas
+	if in.MaxReplicas != nil {
+		r.max = *in.MaxReplicas
+	}
+	explicitZero := (in.MinReplicas != nil && *in.MinReplicas == 0) || (in.ScaleToZero != nil && *in.ScaleToZero)
+	switch {
+	case in.MinReplicas != nil:
+		r.min = *in.MinReplicas
+	case in.ScaleToZero != nil && *in.ScaleToZero:
+		r.min = 0
+	case in.ScaleToZero != nil && !*in.ScaleToZero:
+		r.min = max(1, r.def.MinReplicas)
+	case r.gpu.Count > 0 || r.def.MinReplicas == 0:
+		// Idle GPUs are the largest bill: scale to zero when something can
+		// wake the workload up again.
+		r.min = 0
+		if !hasDemand && !r.isJob() {
+			r.min = 1
+			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (cpu, memory and GPU utilisation need running pods); add %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+		}
+	default:
+		r.min = r.def.MinReplicas
+	}
+	if r.min > r.max && in.MinReplicas == nil {
+		r.min = r.max
+	}
+	if r.min > r.max {
+		r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas], fmt.Sprintf("is greater than the maximum (%d)", r.max), fmt.Sprintf("a value up to %d, or raise %s", r.max, intent.KeyMaxReplicas))
+	}
+	if r.min == 0 && explicitZero && !hasDemand && !r.isJob() {
+		key, val := intent.KeyMinReplicas, "0"
+		if in.MinReplicas == nil {
+			key, val = intent.KeyScaleToZero, "true"
+		}
+		r.errs.Add(key, val, "asks for scale-to-zero, but cpu, memory and GPU triggers cannot wake a workload from zero replicas (KEDA needs running pods to measure them)",
+			fmt.Sprintf("add a queue or query trigger (%s, %s), or keep at least 1 replica", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery))
+	}
+	if r.min == 0 && r.profile == intent.ProfileVLLM && in.Prometheus.Query == "" && in.RabbitMQ.Queue == "" {
+		r.warn("scale-to-zero on %s: vLLM's own metrics vanish with its last pod, so nothing wakes the server from zero; set %s to a gateway or router metric to wake it", VLLMQueueMetric, intent.KeyPrometheusQuery)
+	}
+	r.applyGPUBudget()
+	if fl := in.PredictedFloor; fl != nil && !r.isJob() {
+		r.min = max(r.min, min(*fl, r.max))
+	}
+}
+
+func (r *renderer) applyGPUBudget() {
+	if r.f.GPUBudget == nil || r.gpu.Count == 0 {
+		return
+	}
+	budget := *r.f.GPUBudget
+	fit := budget / r.gpu.Count
+	switch {
+	case fit < 1:
+		r.errs.Add(intent.KeyMaxReplicas, r.w.Annotations[intent.KeyMaxReplicas],
+			fmt.Sprintf("cannot be met: one pod requests %d GPU(s) but namespace %s has a GPU budget of %d", r.gpu.Count, r.w.Namespace, budget),
+			"raise the namespace's GPU quota or request fewer GPUs per pod")
+	case int64(r.max) > fit:
+		r.warn("max replicas lowered from %d to %d: %d pods x %d GPU(s) exceed namespace %s's GPU budget of %d", r.max, fit, r.max, r.gpu.Count, r.w.Namespace, budget)
+		r.max = int32(fit)
+		if r.min > r.max {
+			r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas],
+				fmt.Sprintf("needs %d GPUs, over namespace %s's GPU budget of %d", int64(r.min)*r.gpu.Count, r.w.Namespace, budget),
+				fmt.Sprintf("at most %d replicas", fit))
+		}
+	}
+}
+
+func (r *renderer) objectMeta() metav1.ObjectMeta {
+	meta := metav1.ObjectMeta{
+		Name:      r.w.Name,
+		Namespace: r.w.Namespace,
+		Labels: map[string]string{
+			LabelManagedBy:    ManagedByValue,
+			LabelWorkloadKind: r.w.GVK.Kind,
+			LabelWorkloadName: r.w.Name,
+		},
+		Annotations: map[string]string{AnnotationProfile: string(r.profile)},
+	}
+	if r.w.UID != "" {
+		meta.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: r.w.GVK.GroupVersion().String(), Kind: r.w.GVK.Kind, Name: r.w.Name, UID: r.w.UID,
+			Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+		}}
+	}
+	return meta
+}
+
+func seconds(d time.Duration) *int32 { return ptr.To(int32(d / time.Second)) }
+
+func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTriggers) *kedav1alpha1.ScaledObject {
+	cooldown := r.def.Cooldown
+	if r.gpu.Count > 0 {
+		cooldown = max(cooldown, GPUCooldown)
+	}
+	if r.in.Cooldown != nil {
+		cooldown = *r.in.Cooldown
+	}
+	polling := r.def.PollingInterval
+	if r.in.PollingInterval != nil {
+		polling = *r.in.PollingInterval
+	}
+	so := &kedav1alpha1.ScaledObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.SchemeGroupVersion.String(), Kind: "ScaledObject"},
+		ObjectMeta: meta,
+		Spec: kedav1alpha1.ScaledObjectSpec{
+			ScaleTargetRef: &kedav1alpha1.ScaleTarget{
+				APIVersion: r.w.GVK.GroupVersion().String(), Kind: r.w.GVK.Kind, Name: r.w.Name,
+			},
+			PollingInterval: seconds(polling),
+			CooldownPeriod:  seconds(cooldown),
+			MinReplicaCount: ptr.To(r.min),
+			MaxReplicaCount: ptr.To(r.max),
+			Triggers:        ts,
+		},
+	}
+	if b := r.behavior(); b != nil {
+		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{
+			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b},
+		}
+	}
+	return so
+}
+
+// behavior slows scale-down: GPU pods are slow and costly to start again.
+func (r *renderer) behavior() *autoscalingv2.HorizontalPodAutoscalerBehavior {
+	window := r.in.ScaleDownWindow
+	if window == nil && r.gpu.Count > 0 {
+		window = ptr.To(GPUScaleDownWindow)
+	}
+	if window == nil {
+		return nil
+	}
+	down := &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: seconds(*window)}
+	if r.gpu.Count > 0 {
+		down.Policies = []autoscalingv2.HPAScalingPolicy{{
+			Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: int32(GPUScaleDownPeriod / time.Second),
+		}}
+	}
+	return &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: down}
+}
+
+// jobTemplateLabels are set by the Job controller on a Job's pods and must
+// not travel into the ScaledJob's template.
+var jobTemplateLabels = []string{"controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"}
+
+func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTriggers) *kedav1alpha1.ScaledJob {
+	spec := r.w.Job.DeepCopy()
+	spec.Suspend = nil
+	spec.Selector = nil
+	spec.ManualSelector = nil
+	for _, l := range jobTemplateLabels {
+		delete(spec.Template.Labels, l)
+	}
+	if len(spec.Template.Labels) == 0 {
+		spec.Template.Labels = nil
+	}
+	polling := r.def.PollingInterval
+	if r.in.PollingInterval != nil {
+		polling = *r.in.PollingInterval
+	}
+	if r.in.Cooldown != nil {
+		r.warn("%s is ignored on a Job: a ScaledJob starts one Job per message and has no cooldown", intent.KeyCooldown)
+	}
+	return &kedav1alpha1.ScaledJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.SchemeGroupVersion.String(), Kind: "ScaledJob"},
+		ObjectMeta: meta,
+		Spec: kedav1alpha1.ScaledJobSpec{
+			JobTargetRef:               spec,
+			PollingInterval:            seconds(polling),
+			MinReplicaCount:            ptr.To(r.min),
+			MaxReplicaCount:            ptr.To(r.max),
+			SuccessfulJobsHistoryLimit: ptr.To(int32(5)),
+			FailedJobsHistoryLimit:     ptr.To(int32(5)),
+			Triggers:                   ts,
+		},
+	}
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// specHash hashes the rendered spec (not metadata), so that admission and the
+// reconciler agree on whether a KEDA object is current.
+func specHash(obj client.Object) string {
+	var spec any
+	switch o := obj.(type) {
+	case *kedav1alpha1.ScaledObject:
+		spec = o.Spec
+	case *kedav1alpha1.ScaledJob:
+		spec = o.Spec
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		panic(fmt.Sprintf("marshalling a rendered spec: %v", err)) // the types are plain data
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
