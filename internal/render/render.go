@@ -574,3 +574,21 @@ func specHash(obj client.Object) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
+
+// DefaultPrometheusServer is the Prometheus URL assumed when neither the
+// workload (mlscale.io/prometheus-server) nor the configuration names one:
+// the Service that the Prometheus Operator creates in "monitoring".
+const DefaultPrometheusServer = "http://prometheus-operated.monitoring.svc:9090"
+
+// DefaultFacts are the facts used when nothing is known about the cluster:
+// the default cluster domain and Prometheus server, no GPU budget.
+func DefaultFacts() Facts {
+	return Facts{ClusterDomain: "cluster.local", PrometheusServer: DefaultPrometheusServer}
+}
+
+// Message is the one message admission denies with and `mlscale render`
+// prints for a workload that cannot be rendered, e.g.
+// `mlscale: Deployment ml/llm: mlscale.io/max-replicas: "abc" is not a whole number; allowed: ...`.
+func Message(w workload.Workload, err error) string {
+	return fmt.Sprintf("mlscale: %s %s/%s: %v", w.GVK.Kind, w.Namespace, w.Name, err)
+}
