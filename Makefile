@@ -17,6 +17,19 @@ ETCD_VERSION := v3.6.16
 GOLANGCI_LINT_VERSION  := v2.15.0
 CONTROLLER_GEN_VERSION := v0.20.1
 
+# golangci-lint is built from the Go module proxy into bin/tools; the file
+# name carries the version, so that a version bump builds it again.
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# Version stamped into bin/mlscale (`mlscale version`).
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_LDFLAGS := -X github.com/mlscale/mlscale/internal/cli.version=$(VERSION)
+
+# `make test` runs the whole suite. envtest finds kube-apiserver and etcd
+# through KUBEBUILDER_ASSETS; pass extra flags with GOTESTFLAGS (e.g. -race, -run X).
+TEST_TIMEOUT ?= 30m
+GOTESTFLAGS  ?=
+
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) \
@@ -30,6 +43,53 @@ KUBE_LDFLAGS := -s -w \
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z0-9_.-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Development
+
+.PHONY: build
+build: ## Build bin/mlscale.
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN)/mlscale ./cmd/mlscale
+
+# Extra arguments for `make demo`, e.g. DEMO_ARGS="--once -f my-app.yaml".
+DEMO_ARGS ?=
+
+.PHONY: demo
+demo: build control-plane ## The main job: local control plane + mlscale, apply config/samples, show the KEDA objects (Ctrl-C stops).
+	$(BIN)/mlscale demo $(DEMO_ARGS)
+
+.PHONY: test
+test: control-plane ## Run the whole test suite (builds the control plane first, once).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (built into bin/tools once) with .golangci.yml.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: fmt
+fmt: ## Format the Go sources with gofmt.
+	gofmt -s -w $$($(GO_FILES))
+
+.PHONY: fmt-check
+fmt-check: ## Fail when a Go source is not gofmt-formatted.
+	@out=$$(gofmt -s -l $$($(GO_FILES))); if [ -n "$$out" ]; then echo "not gofmt-formatted (run make fmt):"; echo "$$out"; exit 1; fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+# The Go sources of the repository, without build outputs.
+GO_FILES := find . -name '*.go' -not -path './bin/*' -not -path './.git/*'
+
+##@ Tools (built from the Go module proxy, cached under bin/tools)
+
+.PHONY: tools
+tools: $(GOLANGCI_LINT) ## Build the development tools into bin/tools (once).
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(TOOLS_BIN)/golangci-lint $@
+	ln -sf $(notdir $@) $(TOOLS_BIN)/golangci-lint
+
 ##@ Control plane (built from source, cached under bin/k8s)
 
 .PHONY: control-plane
@@ -42,3 +102,25 @@ $(K8S_BIN)/kube-apiserver: hack/tools/kube/go.mod hack/tools/kube/go.sum
 $(K8S_BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 	@mkdir -p $(K8S_BIN)
 	cd hack/tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
+
+##@ Manifests (generated from +kubebuilder markers by controller-gen)
+
+# controller-gen is built from the Go module proxy into bin/tools; the file
+# name carries the version, so that a version bump builds it again.
+CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(TOOLS_BIN)/controller-gen $@
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate config/rbac/role.yaml and config/webhook/manifests.yaml from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role webhook paths=./internal/... \
+		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
+
+.PHONY: manifests-check
+manifests-check: manifests ## Fail when the generated manifests in config/ are stale (or new and uncommitted).
+	@if [ -n "$$(git status --porcelain -- config/rbac config/webhook)" ]; then \
+		git status --short -- config/rbac config/webhook; git diff -- config/rbac config/webhook; \
+		echo "config/ is stale: run 'make manifests' and commit the result"; exit 1; fi

@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	// The webhook and predictor images may have no zoneinfo of their own;
+	// embed the IANA database so that every zone name resolves everywhere.
+	_ "time/tzdata"
 )
 
 // BusinessHoursSyntax describes the accepted mlscale.io/business-hours form.
@@ -25,9 +30,16 @@ type BusinessHours struct {
 	Location *time.Location
 }
 
-// Contains reports whether t falls inside the business hours.
+// Contains reports whether t falls inside the business hours: on a working
+// day of the calendar's zone, at a wall-clock time in [Start, End). Wall-clock
+// time means that "08:00-18:00" stays 08:00-18:00 local time across daylight
+// saving changes. A nil Location is UTC.
 func (b BusinessHours) Contains(t time.Time) bool {
-	lt := t.In(b.Location)
+	loc := b.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	lt := t.In(loc)
 	if !b.Days[lt.Weekday()] {
 		return false
 	}
@@ -51,7 +63,7 @@ func ParseBusinessHours(v string) (BusinessHours, error) {
 			to, ok2 = weekdays[strings.ToLower(hi)]
 		}
 		if !ok1 || !ok2 {
-			return BusinessHours{}, fmt.Errorf("has an unknown day in %q (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)", part)
+			return BusinessHours{}, fmt.Errorf("has an unknown day in %q (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)", shorten(part))
 		}
 		for d := from; ; d = (d + 1) % 7 {
 			b.Days[d] = true
@@ -62,7 +74,7 @@ func ParseBusinessHours(v string) (BusinessHours, error) {
 	}
 	startS, endS, ok := strings.Cut(fields[1], "-")
 	if !ok {
-		return BusinessHours{}, fmt.Errorf("has no time range in %q", fields[1])
+		return BusinessHours{}, fmt.Errorf("has no time range in %q", shorten(fields[1]))
 	}
 	var err error
 	if b.Start, err = clock(startS); err != nil {
@@ -72,23 +84,55 @@ func ParseBusinessHours(v string) (BusinessHours, error) {
 		return BusinessHours{}, err
 	}
 	if b.End <= b.Start {
-		return BusinessHours{}, fmt.Errorf("ends (%s) before it starts (%s)", endS, startS)
+		return BusinessHours{}, fmt.Errorf("does not end (%s) after it starts (%s); a range cannot cross midnight", endS, startS)
 	}
 	b.Location = time.UTC
 	if len(fields) == 3 {
-		loc, err := time.LoadLocation(fields[2])
+		loc, err := loadLocation(fields[2])
 		if err != nil || fields[2] == "Local" {
-			return BusinessHours{}, fmt.Errorf("has an unknown time zone %q", fields[2])
+			return BusinessHours{}, fmt.Errorf("has an unknown time zone %q", shorten(fields[2]))
 		}
 		b.Location = loc
 	}
 	return b, nil
 }
 
+// locations caches time zones by name: time.LoadLocation reads and parses
+// the zone's file on every call, and admission parses the same few zones
+// over and over. Only zones that loaded are kept, so the cache is bounded by
+// the size of the IANA database.
+var locations sync.Map // string -> *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, loc)
+	return loc, nil
+}
+
 func clock(s string) (time.Duration, error) {
-	var h, m int
-	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || n != 2 || len(s) != 5 || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) {
-		return 0, fmt.Errorf("has a bad time %q (use HH:MM, 00:00 to 24:00)", s)
+	bad := fmt.Errorf("has a bad time %q (use HH:MM, 00:00 to 24:00)", shorten(s))
+	if len(s) != 5 || s[2] != ':' || !digits(s[:2]) || !digits(s[3:]) {
+		return 0, bad
+	}
+	h := int(s[0]-'0')*10 + int(s[1]-'0')
+	m := int(s[3]-'0')*10 + int(s[4]-'0')
+	if h > 24 || m > 59 || (h == 24 && m != 0) {
+		return 0, bad
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

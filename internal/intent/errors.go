@@ -3,6 +3,7 @@ package intent
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // FieldError is one problem with one annotation: which key, the value it had
@@ -18,13 +19,19 @@ type FieldError struct {
 	Allowed string
 }
 
-// Error renders the problem as `key: "value" problem; allowed: ...`.
+// MaxShownValue is how many bytes of a bad value an error message repeats;
+// a longer value is cut and marked with "...".
+const MaxShownValue = 120
+
+// Error renders the problem as `key: "value" problem; allowed: ...`, e.g.
+// `mlscale.io/max-replicas: "abc" is not a whole number; allowed: a whole
+// number from 1 to 10000`. The value is omitted when it is empty.
 func (e FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Key)
 	b.WriteString(": ")
 	if e.Value != "" {
-		fmt.Fprintf(&b, "%q ", e.Value)
+		fmt.Fprintf(&b, "%q ", shorten(e.Value))
 	}
 	b.WriteString(e.Problem)
 	if e.Allowed != "" {
@@ -38,8 +45,9 @@ func (e FieldError) Error() string {
 // them at once.
 type Errors []FieldError
 
-// Error joins the problems in a stable order, one per line when there are
-// several.
+// Error joins the problems in the order they were found (the order of the
+// keys in the contract, which is stable), as "N problems: A; B; ..." when
+// there are several, so that the message stays on one line.
 func (es Errors) Error() string {
 	switch len(es) {
 	case 0:
@@ -60,6 +68,18 @@ func (es Errors) Err() error {
 		return nil
 	}
 	return es
+}
+
+// shorten cuts v to at most MaxShownValue bytes on a rune boundary.
+func shorten(v string) string {
+	if len(v) <= MaxShownValue {
+		return v
+	}
+	cut := MaxShownValue
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "..."
 }
 
 // Add appends a FieldError.

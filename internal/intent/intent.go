@@ -1,6 +1,7 @@
 package intent
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Profile names a set of defaults for a kind of ML workload.
@@ -26,9 +29,18 @@ var Profiles = []Profile{ProfileGeneric, ProfileCeleryWorker, ProfileVLLM, Profi
 
 // Limits on numeric annotations.
 const (
+	// MaxReplicasLimit is the largest replica count any annotation accepts.
 	MaxReplicasLimit = 10000
-	MaxDuration      = 24 * time.Hour
+	// MaxDuration is the longest duration any annotation accepts.
+	MaxDuration = 24 * time.Hour
+	// MaxScaleDownWindow is the Kubernetes limit on an HPA's scale-down
+	// stabilisation window (stabilizationWindowSeconds <= 3600).
+	MaxScaleDownWindow = time.Hour
 )
+
+// PredictorKeys are the predictor's inputs: they only take effect when
+// mlscale.io/predictive is "true".
+var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyBusinessHours}
 
 // RabbitMQ is the queue trigger written by the rabbitmq-* annotations.
 type RabbitMQ struct {
@@ -60,28 +72,41 @@ type Intent struct {
 	// Profile is the profile; empty means "choose by workload kind".
 	Profile Profile
 
-	MinReplicas      *int32
-	MaxReplicas      *int32
-	ScaleToZero      *bool
+	// MinReplicas and MaxReplicas are the replica bounds.
+	MinReplicas *int32
+	MaxReplicas *int32
+	// ScaleToZero is mlscale.io/scale-to-zero.
+	ScaleToZero *bool
+	// ActivationTarget is the activation threshold of the queue and query
+	// triggers: the value above which a workload at zero wakes up.
 	ActivationTarget *float64
-	Cooldown         *time.Duration
-	PollingInterval  *time.Duration
-	ScaleDownWindow  *time.Duration
+	// Cooldown is how long after the last activity a workload scales to zero.
+	Cooldown *time.Duration
+	// PollingInterval is how often KEDA reads the triggers.
+	PollingInterval *time.Duration
+	// ScaleDownWindow is the HPA scale-down stabilisation window.
+	ScaleDownWindow *time.Duration
 
 	// QueueTarget is the queue length one replica should handle.
 	QueueTarget *int64
 	RabbitMQ    RabbitMQ
 	Prometheus  Prometheus
 
+	// CPUTarget, MemoryTarget and GPUTarget are utilisation targets in percent.
 	CPUTarget    *int32
 	MemoryTarget *int32
 	GPUTarget    *int32
 
-	Predictive         bool
-	DemandQuery        string
+	// Predictive turns on the predictor for this workload.
+	Predictive bool
+	// DemandQuery is the PromQL expression of the workload's demand.
+	DemandQuery string
+	// CapacityPerReplica is the demand one replica serves.
 	CapacityPerReplica *float64
-	Lookahead          *time.Duration
-	BusinessHours      *BusinessHours
+	// Lookahead is how far ahead the predictor forecasts.
+	Lookahead *time.Duration
+	// BusinessHours is the weekly calendar the predictor treats as busy.
+	BusinessHours *BusinessHours
 
 	// PredictedFloor is written by the predictor; the renderer folds it into
 	// minReplicaCount within [min, max].
@@ -94,9 +119,13 @@ func Enabled(annotations map[string]string) bool {
 }
 
 // Parse reads the mlscale.io annotations. It returns the intent, warnings for
-// harmless oddities (unknown keys), and an Errors value listing every bad
-// annotation. A workload without mlscale.io/autoscale gets Enabled=false and
-// no errors; other mlscale.io keys on it are reported as a warning.
+// harmless oddities (unknown keys, predictor inputs without the predictor),
+// and an Errors value listing every bad annotation, in the order of
+// UserKeys. A workload without mlscale.io/autoscale gets Enabled=false and no
+// errors; other mlscale.io keys on it are reported as a warning. With
+// mlscale.io/autoscale "false" the other keys are ignored silently. A bad
+// mlscale.io/autoscale value is an error, and the other keys are still
+// checked so that every problem is reported at once.
 func Parse(annotations map[string]string) (Intent, []string, error) {
 	p := parser{ann: annotations}
 	in := p.parse()
@@ -122,8 +151,8 @@ func (p *parser) parse() Intent {
 	case v == "false":
 		return in
 	default:
+		// Still parse the rest, so that every error is reported at once.
 		p.errs.Add(KeyAutoscale, v, "is not a boolean", `"true" or "false"`)
-		return in
 	}
 	p.unknownKeys()
 
@@ -145,7 +174,7 @@ func (p *parser) parse() Intent {
 	if in.ScaleToZero != nil && in.MinReplicas != nil {
 		switch {
 		case *in.ScaleToZero && *in.MinReplicas > 0:
-			p.errs.Add(KeyScaleToZero, "true", fmt.Sprintf("contradicts %s: %q", KeyMinReplicas, p.ann[KeyMinReplicas]),
+			p.errs.Add(KeyScaleToZero, "true", fmt.Sprintf("contradicts %s: %q", KeyMinReplicas, shorten(p.ann[KeyMinReplicas])),
 				fmt.Sprintf("remove %s or set it to \"0\"", KeyMinReplicas))
 		case !*in.ScaleToZero && *in.MinReplicas == 0:
 			p.errs.Add(KeyScaleToZero, "false", fmt.Sprintf("contradicts %s: \"0\"", KeyMinReplicas),
@@ -153,13 +182,9 @@ func (p *parser) parse() Intent {
 		}
 	}
 	in.ActivationTarget = p.float(KeyActivationTarget, 0, false)
-	in.Cooldown = p.duration(KeyCooldown, 0)
-	in.PollingInterval = p.duration(KeyPollingInterval, time.Second)
-	in.ScaleDownWindow = p.duration(KeyScaleDownWindow, 0)
-	if d := in.ScaleDownWindow; d != nil && *d > time.Hour {
-		p.errs.Add(KeyScaleDownWindow, p.ann[KeyScaleDownWindow], "is longer than the Kubernetes limit of 1h", "a duration from 0s to 1h")
-		in.ScaleDownWindow = nil
-	}
+	in.Cooldown = p.durationUpTo(KeyCooldown, 0, MaxDuration)
+	in.PollingInterval = p.durationUpTo(KeyPollingInterval, time.Second, MaxDuration)
+	in.ScaleDownWindow = p.durationUpTo(KeyScaleDownWindow, 0, MaxScaleDownWindow)
 
 	in.RabbitMQ.Queue = p.name(KeyRabbitMQQueue, 255)
 	in.RabbitMQ.Host = p.rabbitHost()
@@ -174,12 +199,13 @@ func (p *parser) parse() Intent {
 	in.MemoryTarget = p.int32(KeyMemoryTarget, 1, 100)
 	in.GPUTarget = p.int32(KeyGPUTarget, 1, 100)
 
-	if b := p.bool(KeyPredictive); b != nil {
-		in.Predictive = *b
+	predictive := p.bool(KeyPredictive)
+	if predictive != nil {
+		in.Predictive = *predictive
 	}
 	in.DemandQuery = p.query(KeyDemandQuery)
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
-	in.Lookahead = p.duration(KeyLookahead, time.Minute)
+	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
 	if v, ok := p.ann[KeyBusinessHours]; ok {
 		bh, err := ParseBusinessHours(v)
 		if err != nil {
@@ -194,6 +220,13 @@ func (p *parser) parse() Intent {
 		}
 		if in.CapacityPerReplica == nil && !p.has(KeyCapacityPerReplica) {
 			p.errs.Add(KeyCapacityPerReplica, "", "is required when "+KeyPredictive+" is \"true\"", "the demand one replica serves, a number above 0")
+		}
+	} else if predictive != nil || !p.has(KeyPredictive) {
+		// Not when the value was bad: that is an error already.
+		for _, k := range PredictorKeys {
+			if p.has(k) {
+				p.warnings = append(p.warnings, fmt.Sprintf("%s is ignored because %s is not \"true\"", k, KeyPredictive))
+			}
 		}
 	}
 	in.PredictedFloor = p.int32(KeyPredictedFloor, 0, MaxReplicasLimit)
@@ -230,15 +263,28 @@ func (p *parser) unknownKeys() {
 	}
 }
 
+// empty reports an annotation written with no value (or only spaces), which
+// gets its own message: an empty quoted value reads poorly.
+func (p *parser) empty(key, v, allowed string) bool {
+	if strings.TrimSpace(v) != "" {
+		return false
+	}
+	p.errs.Add(key, v, "is empty", allowed)
+	return true
+}
+
 func (p *parser) int64(key string, lo, hi int64) *int64 {
 	v, ok := p.ann[key]
 	if !ok {
 		return nil
 	}
 	allowed := fmt.Sprintf("a whole number from %d to %d", lo, hi)
+	if p.empty(key, v, allowed) {
+		return nil
+	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		if errors.Is(err, strconv.ErrRange) {
 			p.errs.Add(key, v, "is out of range", allowed)
 		} else {
 			p.errs.Add(key, v, "is not a whole number", allowed)
@@ -270,16 +316,35 @@ func (p *parser) float(key string, lo float64, exclusive bool) *float64 {
 	if exclusive {
 		allowed = fmt.Sprintf("a number above %g", lo)
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	if p.empty(key, v, allowed) {
+		return nil
+	}
+	s := strings.TrimSpace(v)
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case !isDecimal(s) || (err != nil && !errors.Is(err, strconv.ErrRange)):
 		p.errs.Add(key, v, "is not a number", allowed)
+		return nil
+	case math.IsInf(f, 0):
+		p.errs.Add(key, v, "is out of range", allowed)
 		return nil
 	}
 	if f < lo || (exclusive && f == lo) {
 		p.errs.Add(key, v, "is out of range", allowed)
 		return nil
 	}
+	f += 0 // -0 becomes 0, so that KEDA never sees "-0"
 	return &f
+}
+
+// isDecimal reports whether s is a plain decimal number such as "5", "0.5"
+// or "1e3": ParseFloat also takes hex floats and "Inf", which KEDA and
+// users would not recognise.
+func isDecimal(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return (r < '0' || r > '9') && r != '.' && r != 'e' && r != 'E' && r != '+' && r != '-'
+	}) < 0
 }
 
 func (p *parser) bool(key string) *bool {
@@ -299,36 +364,42 @@ func (p *parser) bool(key string) *bool {
 	return nil
 }
 
-func (p *parser) duration(key string, lo time.Duration) *time.Duration {
+// durationUpTo accepts a Go duration in whole seconds within [lo, hi].
+func (p *parser) durationUpTo(key string, lo, hi time.Duration) *time.Duration {
 	v, ok := p.ann[key]
 	if !ok {
 		return nil
 	}
-	allowed := fmt.Sprintf("a duration in whole seconds from %s to %s, such as \"30s\" or \"5m\"", fmtDuration(lo), fmtDuration(MaxDuration))
+	allowed := fmt.Sprintf("a duration in whole seconds from %s to %s, such as \"30s\" or \"5m\"", fmtDuration(lo), fmtDuration(hi))
+	if p.empty(key, v, allowed) {
+		return nil
+	}
 	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
+	switch {
+	case err != nil:
 		p.errs.Add(key, v, "is not a duration", allowed)
 		return nil
-	}
-	if d < lo || d > MaxDuration {
+	case d < lo || d > hi:
 		p.errs.Add(key, v, "is out of range", allowed)
 		return nil
-	}
-	if d%time.Second != 0 {
+	case d%time.Second != 0:
 		p.errs.Add(key, v, "is not a whole number of seconds", allowed)
 		return nil
 	}
 	return &d
 }
 
-// name accepts a non-empty printable string without whitespace.
+// name accepts a non-empty string of printable characters without spaces.
 func (p *parser) name(key string, maxLen int) string {
 	v, ok := p.ann[key]
 	if !ok {
 		return ""
 	}
-	allowed := fmt.Sprintf("1 to %d printable characters without spaces", maxLen)
-	if v == "" || len(v) > maxLen || strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+	allowed := fmt.Sprintf("1 to %d bytes of printable UTF-8 without spaces", maxLen)
+	if p.empty(key, v, allowed) {
+		return ""
+	}
+	if len(v) > maxLen || !utf8.ValidString(v) || strings.IndexFunc(v, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }) >= 0 {
 		p.errs.Add(key, v, "is not a valid name", allowed)
 		return ""
 	}
@@ -341,8 +412,12 @@ func (p *parser) dnsName(key string) string {
 	if !ok {
 		return ""
 	}
+	allowed := "a lower-case RFC 1123 name such as \"rabbitmq-auth\", at most 253 characters"
+	if p.empty(key, v, allowed) {
+		return ""
+	}
 	if !isDNSSubdomain(v) {
-		p.errs.Add(key, v, "is not a valid object name", "a lower-case RFC 1123 name such as \"rabbitmq-auth\", at most 253 characters")
+		p.errs.Add(key, v, "is not a valid object name", allowed)
 		return ""
 	}
 	return v
@@ -353,8 +428,8 @@ func (p *parser) query(key string) string {
 	if !ok {
 		return ""
 	}
+	p.empty(key, v, "a PromQL expression")
 	if strings.TrimSpace(v) == "" {
-		p.errs.Add(key, v, "is empty", "a PromQL expression")
 		return ""
 	}
 	return v
@@ -366,13 +441,17 @@ func (p *parser) serverURL(key string) string {
 		return ""
 	}
 	allowed := "an http or https URL without credentials, such as \"http://prometheus.monitoring.svc:9090\""
-	u, err := url.Parse(v)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.errs.Add(key, v, "is not an http(s) URL", allowed)
+	if p.empty(key, v, allowed) {
 		return ""
-	case u.User != nil:
-		p.errs.Add(key, redactURL(u), "has credentials inline", "credentials only through a TriggerAuthentication")
+	}
+	u, err := url.Parse(v)
+	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	switch {
+	case (err == nil && u.User != nil) || (!valid && hasUserinfo(v)):
+		p.errs.Add(key, redact(v), "has credentials inline", "credentials only through a TriggerAuthentication")
+		return ""
+	case !valid:
+		p.errs.Add(key, v, "is not an http(s) URL", allowed)
 		return ""
 	}
 	return v
@@ -386,27 +465,46 @@ func (p *parser) rabbitHost() string {
 		return ""
 	}
 	allowed := "a service name (\"rabbitmq\"), host:port, or an amqp:// URL without credentials; credentials go in the TriggerAuthentication named by " + KeyRabbitMQAuth
+	if p.empty(KeyRabbitMQHost, v, allowed) {
+		return ""
+	}
 	if _, err := ParseRabbitHost(v); err != nil {
-		if err == errInlineCredentials {
-			u, _ := url.Parse(v)
-			p.errs.Add(KeyRabbitMQHost, redactURL(u), "has credentials inline", allowed)
+		if errors.Is(err, errInlineCredentials) {
+			p.errs.Add(KeyRabbitMQHost, redact(v), "has credentials inline", allowed)
 		} else {
-			p.errs.Add(KeyRabbitMQHost, v, "is not a valid host", allowed)
+			// A value that failed to parse may still hold a password.
+			p.errs.Add(KeyRabbitMQHost, redact(v), "is not a valid host", allowed)
 		}
 		return ""
 	}
 	return v
 }
 
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return "<redacted>"
+// hasUserinfo reports whether a URL-like value has an "@" in what could be
+// its authority, i.e. a user name or password before the host.
+func hasUserinfo(v string) bool {
+	_, rest, _ := splitScheme(v)
+	return strings.Contains(rest, "@")
+}
+
+// redact hides what might be credentials in a URL-like value before it is
+// shown in an error: everything from the start of the authority to the last
+// "@" (a password may hold "/", "#" or "?" unescaped, so the authority's end
+// cannot be trusted), and the query, which may carry a password parameter.
+// A value without either comes back unchanged.
+func redact(v string) string {
+	scheme, rest, found := splitScheme(v)
+	prefix := ""
+	if found {
+		prefix = scheme + "://"
 	}
-	c := *u
-	if c.User != nil {
-		c.User = url.User("REDACTED")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "REDACTED" + rest[at:]
 	}
-	return c.String()
+	if q := strings.Index(rest, "?"); q >= 0 {
+		rest = rest[:q+1] + "REDACTED"
+	}
+	return prefix + rest
 }
 
 func quoteList[T ~string](xs []T) string {
@@ -417,12 +515,26 @@ func quoteList[T ~string](xs []T) string {
 	return strings.Join(q, ", ")
 }
 
+// fmtDuration writes d the way a user would: "0s", "30s", "5m", "1h30m",
+// "24h", without the zero units that time.Duration.String adds.
 func fmtDuration(d time.Duration) string {
 	if d == 0 {
 		return "0s"
 	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	s = strings.TrimSuffix(s, "0m")
-	return s
+	var b strings.Builder
+	if d < 0 {
+		b.WriteByte('-')
+		d = -d
+	}
+	h, m, s := d/time.Hour, (d%time.Hour)/time.Minute, d%time.Minute
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+	}
+	if m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	if s > 0 {
+		b.WriteString(s.String())
+	}
+	return b.String()
 }

@@ -28,6 +28,12 @@ const (
 	// GPUCooldown is the minimum cooldown for GPU workloads: GPU pods are
 	// slow and costly to start, so they are kept a while after load ends.
 	GPUCooldown = 15 * time.Minute
+	// GPUActivationThreshold is the GPU utilisation in percent above which
+	// the GPU trigger counts as active. An idle server whose GPU shows a
+	// little background utilisation may still scale to zero, while one that
+	// is busy with requests (high utilisation) is not taken down because its
+	// queue happens to be empty. It is capped below the GPU target.
+	GPUActivationThreshold int32 = 5
 	// GPUScaleDownWindow is the default scale-down stabilisation window.
 	GPUScaleDownWindow = 10 * time.Minute
 	// GPUScaleDownPeriod is the period of the "one pod at a time" policy.

@@ -15,8 +15,10 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -171,19 +173,24 @@ func (r *renderer) chooseProfile() {
 	r.profile = p
 }
 
-// trigger kinds, in rendering order.
+// Trigger names, in rendering order. KEDA shows them in the ScaledObject's
+// status and scaling modifiers refer to them.
 const (
-	trigRabbit     = "rabbitmq"
-	trigPrometheus = "prometheus"
-	trigCPU        = "cpu"
-	trigMemory     = "memory"
-	trigGPU        = "gpu"
+	TriggerRabbitMQ   = "rabbitmq"
+	TriggerPrometheus = "prometheus"
+	// TriggerVLLM is the vllm profile's default trigger on the server's own
+	// queue depth (VLLMQueueMetric).
+	TriggerVLLM   = "vllm"
+	TriggerCPU    = "cpu"
+	TriggerMemory = "memory"
+	TriggerGPU    = "gpu"
 )
 
 // isDemand reports whether a trigger measures demand outside the pods, so
-// that it can wake a workload from zero replicas.
+// that it can wake a workload from zero replicas. The vLLM queue depth is
+// exported by the server itself and vanishes with its last pod.
 func isDemand(t kedav1alpha1.ScaleTriggers) bool {
-	return t.Name == trigRabbit || t.Name == trigPrometheus
+	return t.Name == TriggerRabbitMQ || t.Name == TriggerPrometheus
 }
 
 func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
@@ -205,9 +212,10 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 	}
 
 	// Prometheus: user query, or the vLLM queue depth.
-	query := in.Prometheus.Query
+	query, name := in.Prometheus.Query, TriggerPrometheus
 	if query == "" && r.profile == intent.ProfileVLLM {
 		query = fmt.Sprintf(`sum(%s{namespace=%q,pod=~%q})`, VLLMQueueMetric, r.w.Namespace, r.podRegex())
+		name = TriggerVLLM
 	}
 	if query != "" {
 		target := r.def.PrometheusTarget
@@ -216,7 +224,7 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 		}
 		if server := r.prometheusServer(); server != "" {
 			ts = append(ts, kedav1alpha1.ScaleTriggers{
-				Type: "prometheus", Name: trigPrometheus,
+				Type: "prometheus", Name: name,
 				Metadata: map[string]string{
 					"serverAddress":       server,
 					"query":               query,
@@ -243,10 +251,10 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 			cpu = ptr.To(r.def.CPUTarget)
 		}
 		if cpu != nil {
-			ts = append(ts, r.resourceTrigger(trigCPU, corev1.ResourceCPU, intent.KeyCPUTarget, *cpu))
+			ts = append(ts, r.resourceTrigger(TriggerCPU, corev1.ResourceCPU, intent.KeyCPUTarget, *cpu))
 		}
 		if in.MemoryTarget != nil {
-			ts = append(ts, r.resourceTrigger(trigMemory, corev1.ResourceMemory, intent.KeyMemoryTarget, *in.MemoryTarget))
+			ts = append(ts, r.resourceTrigger(TriggerMemory, corev1.ResourceMemory, intent.KeyMemoryTarget, *in.MemoryTarget))
 		}
 		// GPU utilisation over the workload's pods.
 		gpuTarget := in.GPUTarget
@@ -259,20 +267,24 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 			}
 			if server := r.prometheusServer(); server != "" {
 				ts = append(ts, kedav1alpha1.ScaleTriggers{
-					Type: "prometheus", Name: trigGPU, MetricType: autoscalingv2.ValueMetricType,
+					Type: "prometheus", Name: TriggerGPU, MetricType: autoscalingv2.ValueMetricType,
 					Metadata: map[string]string{
-						"serverAddress":    server,
-						"query":            fmt.Sprintf(`avg(%s{namespace=%q,pod=~%q})`, GPUUtilizationMetric, r.w.Namespace, r.podRegex()),
-						"threshold":        strconv.Itoa(int(*gpuTarget)),
-						"ignoreNullValues": "true",
+						"serverAddress":       server,
+						"query":               fmt.Sprintf(`avg(%s{namespace=%q,pod=~%q})`, GPUUtilizationMetric, r.w.Namespace, r.podRegex()),
+						"threshold":           strconv.Itoa(int(*gpuTarget)),
+						"activationThreshold": strconv.Itoa(int(min(GPUActivationThreshold, *gpuTarget-1))),
+						"ignoreNullValues":    "true",
 					},
 				})
 			}
 		}
 	}
 	if len(ts) == 0 && len(r.errs) == 0 {
-		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger",
-			fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget))
+		allowed := fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget)
+		if r.isJob() {
+			allowed = fmt.Sprintf("%s or %s (a ScaledJob scales on queue length)", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+		}
+		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger", allowed)
 	}
 	return ts
 }
@@ -296,7 +308,7 @@ func (r *renderer) rabbitTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 		target = *in.QueueTarget
 	}
 	t := kedav1alpha1.ScaleTriggers{
-		Type: "rabbitmq", Name: trigRabbit,
+		Type: "rabbitmq", Name: TriggerRabbitMQ,
 		Metadata: map[string]string{
 			"protocol":        "amqp",
 			"host":            host.URL(r.w.Namespace, r.f.ClusterDomain),
@@ -356,6 +368,26 @@ func (r *renderer) activation() float64 {
 	return 0
 }
 
+// podTriggerNames describes the triggers that are measured inside the pods,
+// for messages about scale-to-zero.
+func (r *renderer) podTriggerNames(ts []kedav1alpha1.ScaleTriggers) string {
+	var names []string
+	for _, t := range ts {
+		switch t.Name {
+		case TriggerCPU, TriggerMemory:
+			names = append(names, t.Name)
+		case TriggerGPU:
+			names = append(names, "GPU utilisation")
+		case TriggerVLLM:
+			names = append(names, VLLMQueueMetric)
+		}
+	}
+	if len(names) == 0 {
+		return "cpu, memory and GPU triggers"
+	}
+	return strings.Join(names, " and ")
+}
+
 // podRegex matches the names of the workload's pods.
 func (r *renderer) podRegex() string {
 	name := regexp.QuoteMeta(r.w.Name)
@@ -394,7 +426,7 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 		r.min = 0
 		if !hasDemand && !r.isJob() {
 			r.min = 1
-			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (cpu, memory and GPU utilisation need running pods); add %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s need running pods); add %s or %s to scale to zero", r.podTriggerNames(ts), intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
 		}
 	default:
 		r.min = r.def.MinReplicas
@@ -410,11 +442,12 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 		if in.MinReplicas == nil {
 			key, val = intent.KeyScaleToZero, "true"
 		}
-		r.errs.Add(key, val, "asks for scale-to-zero, but cpu, memory and GPU triggers cannot wake a workload from zero replicas (KEDA needs running pods to measure them)",
-			fmt.Sprintf("add a queue or query trigger (%s, %s), or keep at least 1 replica", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery))
-	}
-	if r.min == 0 && r.profile == intent.ProfileVLLM && in.Prometheus.Query == "" && in.RabbitMQ.Queue == "" {
-		r.warn("scale-to-zero on %s: vLLM's own metrics vanish with its last pod, so nothing wakes the server from zero; set %s to a gateway or router metric to wake it", VLLMQueueMetric, intent.KeyPrometheusQuery)
+		problem := fmt.Sprintf("asks for scale-to-zero, but no trigger can wake the workload from zero replicas (%s need running pods to be measured)", r.podTriggerNames(ts))
+		allowed := fmt.Sprintf("add a queue or query trigger (%s, %s), or keep at least 1 replica", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+		if r.profile == intent.ProfileVLLM {
+			allowed = fmt.Sprintf("set %s to a gateway or router metric that counts requests while the server is at zero, or keep at least 1 replica", intent.KeyPrometheusQuery)
+		}
+		r.errs.Add(key, val, problem, allowed)
 	}
 	r.applyGPUBudget()
 	if fl := in.PredictedFloor; fl != nil && !r.isJob() {
@@ -451,7 +484,7 @@ func (r *renderer) objectMeta() metav1.ObjectMeta {
 		Labels: map[string]string{
 			LabelManagedBy:    ManagedByValue,
 			LabelWorkloadKind: r.w.GVK.Kind,
-			LabelWorkloadName: r.w.Name,
+			LabelWorkloadName: WorkloadNameLabelValue(r.w.Name),
 		},
 		Annotations: map[string]string{AnnotationProfile: string(r.profile)},
 	}
@@ -462,6 +495,19 @@ func (r *renderer) objectMeta() metav1.ObjectMeta {
 		}}
 	}
 	return meta
+}
+
+// WorkloadNameLabelValue is the value of the LabelWorkloadName label for a
+// workload name. Object names may have up to 253 characters but label values
+// only 63, so a longer name is cut to 46 characters and suffixed with a hash
+// of the whole name.
+func WorkloadNameLabelValue(name string) string {
+	if len(validation.IsValidLabelValue(name)) == 0 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	prefix := strings.TrimRight(name[:min(len(name), 46)], ".-_")
+	return prefix + "-" + hex.EncodeToString(sum[:8])
 }
 
 func seconds(d time.Duration) *int32 { return ptr.To(int32(d / time.Second)) }
@@ -524,6 +570,9 @@ var jobTemplateLabels = []string{"controller-uid", "batch.kubernetes.io/controll
 
 func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTriggers) *kedav1alpha1.ScaledJob {
 	spec := r.w.Job.DeepCopy()
+	if spec == nil {
+		spec = &batchv1.JobSpec{Template: *r.w.Template.DeepCopy()}
+	}
 	spec.Suspend = nil
 	spec.Selector = nil
 	spec.ManualSelector = nil
@@ -540,7 +589,10 @@ func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTrig
 	if r.in.Cooldown != nil {
 		r.warn("%s is ignored on a Job: a ScaledJob starts one Job per message and has no cooldown", intent.KeyCooldown)
 	}
-	return &kedav1alpha1.ScaledJob{
+	if r.in.ScaleDownWindow != nil {
+		r.warn("%s is ignored on a Job: a ScaledJob has no HorizontalPodAutoscaler to stabilise", intent.KeyScaleDownWindow)
+	}
+	sj := &kedav1alpha1.ScaledJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.SchemeGroupVersion.String(), Kind: "ScaledJob"},
 		ObjectMeta: meta,
 		Spec: kedav1alpha1.ScaledJobSpec{
@@ -553,6 +605,15 @@ func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTrig
 			Triggers:                   ts,
 		},
 	}
+	for _, t := range ts {
+		if t.Name == TriggerRabbitMQ {
+			// Over AMQP KEDA counts only ready messages, not those a running
+			// Job holds unacknowledged, so the default strategy (queue length
+			// minus running Jobs) would count each running Job twice.
+			sj.Spec.ScalingStrategy.Strategy = "accurate"
+		}
+	}
+	return sj
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

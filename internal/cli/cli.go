@@ -1,0 +1,126 @@
+// Package cli is mlscale's command line: the root command `mlscale` and its
+// subcommands. Flags live here and only here; each subcommand fills a typed
+// config struct from its flags and hands it to the library packages.
+//
+// A subcommand lives in its own file with a newXCmd constructor and is listed
+// in subcommands below.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of mlscale.
+const (
+	// ExitOK is returned when everything succeeded.
+	ExitOK = 0
+	// ExitFailure is returned when the command ran and found a problem, e.g.
+	// a workload whose annotations admission would deny.
+	ExitFailure = 1
+	// ExitUsage is returned for a bad command line: an unknown flag, a
+	// missing argument, a flag value out of range.
+	ExitUsage = 2
+)
+
+// Streams are the standard streams a command reads and writes.
+type Streams struct {
+	// In is standard input, read by `-f -`.
+	In io.Reader
+	// Out receives the command's result.
+	Out io.Writer
+	// Err receives warnings and errors.
+	Err io.Writer
+}
+
+// subcommands lists the constructors of mlscale's subcommands, in the order
+// `mlscale --help` shows them. Add a new subcommand here.
+var subcommands = []func() *cobra.Command{
+	newDemoCmd,
+	newWebhookCmd,
+	newRenderCmd,
+	newVersionCmd,
+}
+
+// NewRootCommand returns the `mlscale` command with every subcommand.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mlscale",
+		Short: "Autoscale ML workloads on Kubernetes by annotation",
+		Long: `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs
+into KEDA ScaledObjects and ScaledJobs with GPU-aware and scale-to-zero defaults.
+
+The annotations are documented in docs/annotations.md.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Without Run, cobra prints the help for `mlscale` alone.
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
+	})
+	for _, newCmd := range subcommands {
+		root.AddCommand(newCmd())
+	}
+	return root
+}
+
+// Run runs mlscale with the arguments (without the program name) and returns
+// the process exit code. Errors are printed to s.Err.
+func Run(ctx context.Context, args []string, s Streams) int {
+	root := NewRootCommand()
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var failed reportedError
+	if errors.As(err, &failed) {
+		return ExitFailure
+	}
+	fmt.Fprintf(s.Err, "Error: %v\n", err)
+	var usage usageError
+	if errors.As(err, &usage) || isCobraUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// reportedError means that a command has already printed what went wrong
+// and wants exit code 1 without another message.
+type reportedError struct{ problems int }
+
+func (e reportedError) Error() string {
+	return fmt.Sprintf("%d problem(s), reported above", e.problems)
+}
+
+// usageError is a bad command line; it exits with ExitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// isCobraUsageError recognises the errors cobra itself returns for a bad
+// command line (unknown subcommand, wrong number of arguments), which it
+// does not type.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "unknown flag", "unknown shorthand flag"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}

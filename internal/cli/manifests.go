@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+// stdinName is how `-f -` is named in messages.
+const stdinName = "<stdin>"
+
+// manifestExts are the file name extensions read from a directory.
+var manifestExts = []string{".yaml", ".yml", ".json"}
+
+// source is one file (or standard input) given with -f.
+type source struct {
+	// Name is the path as the user wrote it, or stdinName.
+	Name string
+	Data []byte
+}
+
+// readSources reads the files, directories and "-" (standard input) named by
+// the -f flags, in order. A directory contributes its .yaml, .yml and .json
+// files in lexical order; with recursive, those of its subdirectories too.
+// A path that cannot be read gives an error, and the others are still read.
+func readSources(paths []string, recursive bool, stdin io.Reader) ([]source, []error) {
+	var (
+		out  []source
+		errs []error
+	)
+	for _, p := range paths {
+		if p == "-" {
+			if stdin == nil {
+				errs = append(errs, fmt.Errorf("reading %s: no standard input", stdinName))
+				continue
+			}
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading %s: %w", stdinName, err))
+				continue
+			}
+			out = append(out, source{Name: stdinName, Data: data})
+			continue
+		}
+		info, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading %s: %w", p, err))
+			continue
+		}
+		files := []string{p}
+		if info.IsDir() {
+			if files, err = manifestFiles(p, recursive); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(files) == 0 {
+				errs = append(errs, fmt.Errorf("reading %s: the directory has no %s files", p, strings.Join(manifestExts, ", ")))
+				continue
+			}
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading %s: %w", f, err))
+				continue
+			}
+			out = append(out, source{Name: f, Data: data})
+		}
+	}
+	return out, errs
+}
+
+// manifestFiles lists the manifest files in dir, sorted.
+func manifestFiles(dir string, recursive bool) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && !recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if slices.Contains(manifestExts, strings.ToLower(filepath.Ext(path))) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading directory %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// document is one YAML document of a source, as JSON.
+type document struct {
+	// Source names the file.
+	Source string
+	// Index counts the non-empty documents of the source from 1.
+	Index int
+	// Line is the line of the source on which the document starts.
+	Line int
+	// Item is the position in a List's items from 1, or 0.
+	Item int
+	// JSON is the document converted to JSON.
+	JSON []byte
+	// APIVersion and Kind are the document's type.
+	APIVersion, Kind string
+	// Err is set, and the rest but the position is empty, when the document
+	// is not valid YAML or not a Kubernetes object.
+	Err error
+}
+
+// Where names the document in messages: "FILE: document N (line L)".
+func (d document) Where() string {
+	s := fmt.Sprintf("%s: document %d (line %d)", d.Source, d.Index, d.Line)
+	if d.Item > 0 {
+		s += fmt.Sprintf(", item %d", d.Item)
+	}
+	return s
+}
+
+// GVK is the document's group, version and kind.
+func (d document) GVK() schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(d.APIVersion, d.Kind)
+}
+
+// chunk is the raw text of one YAML document.
+type chunk struct {
+	line int
+	text []byte
+}
+
+// splitYAML splits a YAML stream at its "---" separator lines. Chunks that
+// hold nothing but blank lines and comments are dropped.
+func splitYAML(data []byte) []chunk {
+	var (
+		chunks []chunk
+		cur    bytes.Buffer
+		start  = 1
+	)
+	flush := func() {
+		if !blankYAML(cur.Bytes()) {
+			chunks = append(chunks, chunk{line: start, text: bytes.Clone(cur.Bytes())})
+		}
+		cur.Reset()
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, line := range lines {
+		if rest, ok := separator(line); ok {
+			flush()
+			start = i + 2
+			if len(rest) > 0 { // "--- {...}": the document starts on this line
+				start = i + 1
+				cur.Write(rest)
+			}
+			continue
+		}
+		cur.Write(line)
+	}
+	flush()
+	return chunks
+}
+
+// separator reports whether line is a YAML document separator ("---",
+// optionally followed by a comment or by content) and returns the content.
+func separator(line []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return nil, false
+	}
+	rest := line[3:]
+	trimmed := bytes.TrimSpace(rest)
+	switch {
+	case len(trimmed) == 0 || trimmed[0] == '#':
+		return nil, true
+	case rest[0] == ' ' || rest[0] == '\t':
+		return append(bytes.TrimLeft(rest, " \t"), '\n'), true
+	}
+	return nil, false // e.g. "----" or "---foo": not a separator
+}
+
+// blankYAML reports whether text has nothing but whitespace and comments.
+func blankYAML(text []byte) bool {
+	for line := range bytes.Lines(text) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// yamlLine finds the line number in the YAML library's messages.
+var yamlLine = regexp.MustCompile(`\byaml: line (\d+):`)
+
+// documents parses every document of a source, in order. A document that is
+// not valid YAML or not a Kubernetes object has Err set to an error naming
+// the file, the document and its line. A List (kind: List, or any kind
+// ending in List with items) is expanded into its items.
+func documents(src source) []document {
+	var docs []document
+	for i, c := range splitYAML(src.Data) {
+		d := document{Source: src.Name, Index: i + 1, Line: c.line}
+		js, err := yaml.YAMLToJSON(c.text)
+		if err != nil {
+			// Make the library's line relative to the source, not the document.
+			msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+				n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+				return fmt.Sprintf("yaml: line %d:", c.line+n-1)
+			})
+			d.Err = fmt.Errorf("%s: invalid YAML: %s", d.Where(), msg)
+			docs = append(docs, d)
+			continue
+		}
+		d.JSON = js
+		docs = append(docs, objects(d)...)
+	}
+	return docs
+}
+
+// objects checks that d is a Kubernetes object and expands a List.
+func objects(d document) []document {
+	var head struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(d.JSON, &head); err != nil {
+		return []document{d.failed(fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind", d.Where()))}
+	}
+	if head.Kind == "" || head.APIVersion == "" {
+		return []document{d.failed(fmt.Errorf("%s: not a Kubernetes object: apiVersion or kind is missing", d.Where()))}
+	}
+	d.APIVersion, d.Kind = head.APIVersion, head.Kind
+	if d.Item > 0 || !strings.HasSuffix(head.Kind, "List") || head.Items == nil {
+		return []document{d}
+	}
+	var out []document
+	for j, raw := range head.Items {
+		item := d
+		item.Item, item.JSON = j+1, raw
+		out = append(out, objects(item)...)
+	}
+	return out
+}
+
+// failed returns the document's position with the error.
+func (d document) failed(err error) document {
+	return document{Source: d.Source, Index: d.Index, Line: d.Line, Item: d.Item, Err: err}
+}

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mlscale/mlscale/internal/render"
+)
+
+// list is the JSON output of render: a kubectl-compatible v1 List.
+type list struct {
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Items      []map[string]any `json:"items"`
+}
+
+// printObjects writes the objects in the output format: a YAML stream with
+// "---" before each object, or one JSON v1 List.
+func printObjects(w io.Writer, format string, objects []client.Object) error {
+	items := make([]map[string]any, 0, len(objects))
+	for _, obj := range objects {
+		// The same form as the renderer's golden files.
+		u, err := render.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		items = append(items, u.Object)
+	}
+	switch format {
+	case outputJSON:
+		b, err := json.MarshalIndent(list{APIVersion: "v1", Kind: "List", Items: items}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("writing JSON: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	default:
+		for _, m := range items {
+			b, err := yaml.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("writing YAML: %w", err)
+			}
+			if _, err := fmt.Fprintf(w, "---\n%s", b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

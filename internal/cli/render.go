@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Output formats of `mlscale render`.
+const (
+	outputYAML = "yaml"
+	outputJSON = "json"
+)
+
+// renderConfig is the configuration of `mlscale render`.
+type renderConfig struct {
+	// Files are the -f arguments: files, directories, "-" for stdin.
+	Files []string
+	// Recursive reads directories' subdirectories too.
+	Recursive bool
+	// Output is outputYAML or outputJSON.
+	Output string
+	// Namespace is used for workloads whose manifest has none, as admission
+	// would see them when applied to that namespace.
+	Namespace string
+	// Facts are what the renderer assumes about the cluster.
+	Facts render.Facts
+}
+
+func newRenderCmd() *cobra.Command {
+	cfg := renderConfig{Facts: render.DefaultFacts()}
+	var gpuBudget int64
+	cmd := &cobra.Command{
+		Use:   "render -f FILE|DIR|- [-f ...]",
+		Short: "Print the KEDA objects that admission would create for manifests, offline",
+		Long: `render reads Kubernetes manifests (YAML or JSON, one or many documents per file)
+and prints, for each Deployment, StatefulSet and Job that has opted in with
+mlscale.io/autoscale: "true", the KEDA ScaledObject or ScaledJob that mlscale's
+admission webhook would create for it. Other objects (unannotated workloads,
+Namespaces, Secrets, TriggerAuthentications, ...) are skipped silently.
+
+-f takes a file, a directory (its .yaml, .yml and .json files in name order;
+with -R its subdirectories too) or "-" for standard input, and may be repeated.
+
+Output: with -o yaml (the default) a YAML stream, each object starting with a
+"---" line; with -o json one "v1" List whose items are the objects (always a
+List, even for none or one object). Both can be piped to "kubectl apply -f -".
+
+Warnings go to standard error. A workload whose annotations admission would
+deny gets the same message admission gives, on standard error; every document
+is processed before mlscale exits with status 1, so that all problems show at
+once. Unparseable YAML also gives status 1, naming the file, the document
+(counted from 1) and its line. A bad command line gives status 2.`,
+		Example: `  mlscale render -f deployment.yaml
+  mlscale render -f config/samples -o json
+  kubectl get deploy -n ml -o yaml | mlscale render -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("gpu-budget") {
+				if gpuBudget < 0 {
+					return usagef("--gpu-budget must be 0 or more, not %d", gpuBudget)
+				}
+				cfg.Facts.GPUBudget = &gpuBudget
+			}
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			return runRender(cfg, Streams{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&cfg.Files, "filename", "f", nil, `manifest file, directory, or "-" for standard input (repeatable)`)
+	f.BoolVarP(&cfg.Recursive, "recursive", "R", false, "read directories given with -f recursively")
+	f.StringVarP(&cfg.Output, "output", "o", outputYAML, "output format: yaml (a multi-document stream) or json (a v1 List)")
+	f.StringVarP(&cfg.Namespace, "namespace", "n", "default", "namespace of workloads whose manifest names none")
+	f.StringVar(&cfg.Facts.PrometheusServer, "prometheus-server", cfg.Facts.PrometheusServer, "Prometheus URL for workloads that set no "+intent.KeyPrometheusServer)
+	f.StringVar(&cfg.Facts.ClusterDomain, "cluster-domain", cfg.Facts.ClusterDomain, "cluster DNS domain, used to expand short service names")
+	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget of the namespace in devices, bounding GPU workloads' max replicas (default: none)")
+	return cmd
+}
+
+func (c renderConfig) validate() error {
+	if len(c.Files) == 0 {
+		return usagef(`no manifests: give -f FILE, -f DIR or -f - (standard input)`)
+	}
+	if c.Output != outputYAML && c.Output != outputJSON {
+		return usagef("-o %q is not supported; allowed: yaml, json", c.Output)
+	}
+	if c.Namespace == "" {
+		return usagef("--namespace must not be empty")
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(c.Files), func(f string) bool { return f != "-" })); n > 1 {
+		return usagef(`-f - (standard input) may be given once, not %d times`, n)
+	}
+	return nil
+}
+
+// runRender renders every workload of the manifests and prints the KEDA
+// objects to s.Out and warnings and problems to s.Err.
+func runRender(cfg renderConfig, s Streams) error {
+	sources, errs := readSources(cfg.Files, cfg.Recursive, s.In)
+	for _, err := range errs {
+		fmt.Fprintln(s.Err, err)
+	}
+	var (
+		objects  []client.Object
+		problems = len(errs)
+	)
+	for _, src := range sources {
+		for _, d := range documents(src) {
+			if d.Err != nil {
+				fmt.Fprintln(s.Err, d.Err)
+				problems++
+				continue
+			}
+			obj, ok := renderDocument(cfg, d, s.Err)
+			if !ok {
+				problems++
+			}
+			if obj != nil {
+				objects = append(objects, obj)
+			}
+		}
+	}
+	if err := printObjects(s.Out, cfg.Output, objects); err != nil {
+		return err
+	}
+	if problems > 0 {
+		return reportedError{problems: problems}
+	}
+	return nil
+}
+
+// renderDocument renders one document. It returns the KEDA object, or nil
+// for a document that is skipped or cannot be rendered; ok is false when
+// the document has a problem, which has then been printed to stderr.
+func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.Object, ok bool) {
+	gvk := d.GVK()
+	if !isWorkload(gvk.GroupKind().String()) {
+		if m := objectMeta(d); intent.Enabled(m.Annotations) {
+			fmt.Fprintf(stderr, "Warning: %s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored\n",
+				d.Kind, objectName(m), intent.KeyAutoscale)
+		}
+		return nil, true
+	}
+	w, _, err := workload.Decode(gvk, d.JSON)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		return nil, false
+	}
+	if w.Namespace == "" {
+		w.Namespace = cfg.Namespace
+	}
+	res, err := render.Workload(w, cfg.Facts)
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(stderr, "Warning: %s %s/%s: %s\n", w.GVK.Kind, w.Namespace, w.Name, warning)
+	}
+	switch {
+	case errors.Is(err, render.ErrNotEnabled):
+		return nil, true
+	case err != nil:
+		fmt.Fprintln(stderr, render.Message(w, err))
+		return nil, false
+	}
+	return res.Object, true
+}
+
+// workloadKinds are the group/kinds that render considers.
+var workloadKinds = []string{
+	workload.DeploymentGVK.GroupKind().String(),
+	workload.StatefulSetGVK.GroupKind().String(),
+	workload.JobGVK.GroupKind().String(),
+}
+
+func isWorkload(groupKind string) bool { return slices.Contains(workloadKinds, groupKind) }
+
+// objectMeta returns a document's metadata, or empty metadata when it has
+// none that decodes.
+func objectMeta(d document) metav1.ObjectMeta {
+	var obj metav1.PartialObjectMetadata
+	if err := json.Unmarshal(d.JSON, &obj); err != nil {
+		return metav1.ObjectMeta{}
+	}
+	return obj.ObjectMeta
+}
+
+// objectName returns "namespace/name" of an object, or "name" when it has no
+// namespace.
+func objectName(m metav1.ObjectMeta) string {
+	if m.Namespace == "" {
+		return m.Name
+	}
+	return m.Namespace + "/" + m.Name
+}

@@ -1,0 +1,435 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// yamlStream parses a YAML stream into its documents.
+func yamlStream(t *testing.T, name, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, d := range documents(source{Name: name, Data: []byte(s)}) {
+		if d.Err != nil {
+			t.Fatalf("parsing %s: %v", name, d.Err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(d.JSON, &m); err != nil {
+			t.Fatalf("parsing %s: %v", name, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// jsonList parses the JSON output of render.
+func jsonList(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var l struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, s)
+	}
+	if l.APIVersion != "v1" || l.Kind != "List" || l.Items == nil {
+		t.Fatalf("output is not a v1 List with items: %s", s)
+	}
+	return l.Items
+}
+
+func names(objs []map[string]any) []string {
+	var out []string
+	for _, o := range objs {
+		meta, _ := o["metadata"].(map[string]any)
+		out = append(out, o["kind"].(string)+" "+meta["namespace"].(string)+"/"+meta["name"].(string))
+	}
+	return out
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var workloadsRendered = []string{
+	"ScaledObject ml/worker", "ScaledObject ml/llm", "ScaledObject default/indexer", "ScaledJob ml/train",
+}
+
+func TestRenderWorkloads(t *testing.T) {
+	r := runCLI(t, "", "render", "-f", "testdata/workloads.yaml")
+	if r.Code != ExitOK || r.ErrOut != "" {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+	golden(t, "workloads.yaml", r.Out)
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, workloadsRendered) {
+		t.Errorf("rendered %q, want %q", got, workloadsRendered)
+	}
+	if !strings.HasPrefix(r.Out, "---\n") {
+		t.Errorf("YAML output does not start with ---")
+	}
+}
+
+func TestRenderJSONMatchesYAML(t *testing.T) {
+	y := runCLI(t, "", "render", "-f", "testdata/workloads.yaml")
+	j := runCLI(t, "", "render", "-f", "testdata/workloads.yaml", "-o", "json")
+	if j.Code != ExitOK || j.ErrOut != "" {
+		t.Fatalf("exit %d, stderr:\n%s", j.Code, j.ErrOut)
+	}
+	if got, want := jsonList(t, j.Out), yamlStream(t, "yaml", y.Out); !reflect.DeepEqual(got, want) {
+		t.Errorf("-o json items differ from -o yaml documents\njson: %s\nyaml: %s", j.Out, y.Out)
+	}
+}
+
+func TestRenderStdin(t *testing.T) {
+	in := readFile(t, "testdata/workloads.yaml")
+	file := runCLI(t, "", "render", "-f", "testdata/workloads.yaml")
+	for _, args := range [][]string{{"render", "-f", "-"}, {"render", "--filename=-"}} {
+		r := runCLI(t, in, args...)
+		if r.Code != ExitOK || r.ErrOut != "" {
+			t.Fatalf("%q: exit %d, stderr:\n%s", args, r.Code, r.ErrOut)
+		}
+		if r.Out != file.Out {
+			t.Errorf("%q: stdin output differs from file output:\n%s", args, r.Out)
+		}
+	}
+}
+
+func TestRenderSkipsSilently(t *testing.T) {
+	for _, format := range []string{"yaml", "json"} {
+		t.Run(format, func(t *testing.T) {
+			r := runCLI(t, "", "render", "-f", "testdata/skipped.yaml", "-o", format)
+			if r.Code != ExitOK || r.ErrOut != "" {
+				t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
+			}
+			switch format {
+			case "yaml":
+				if r.Out != "" {
+					t.Errorf("stdout not empty:\n%s", r.Out)
+				}
+			case "json":
+				if items := jsonList(t, r.Out); len(items) != 0 {
+					t.Errorf("items not empty: %s", r.Out)
+				}
+			}
+		})
+	}
+}
+
+// wantMessages renders each workload of a manifest file with the library
+// and returns the messages admission would deny with.
+func wantMessages(t *testing.T, path string) []string {
+	t.Helper()
+	var msgs []string
+	for _, d := range documents(source{Name: path, Data: []byte(readFile(t, path))}) {
+		if d.Err != nil {
+			t.Fatal(d.Err)
+		}
+		w, _, err := workload.Decode(d.GVK(), d.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := render.Workload(w, render.DefaultFacts()); err != nil {
+			msgs = append(msgs, render.Message(w, err))
+		}
+	}
+	return msgs
+}
+
+func TestRenderBadAnnotations(t *testing.T) {
+	r := runCLI(t, "", "render", "-f", "testdata/bad.yaml")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	// Every problem is reported, each exactly as admission words it.
+	want := wantMessages(t, "testdata/bad.yaml")
+	if len(want) != 2 {
+		t.Fatalf("testdata/bad.yaml should have two bad workloads, has %d", len(want))
+	}
+	if got := strings.Split(strings.TrimSuffix(r.ErrOut, "\n"), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.ErrOut, strings.Join(want, "\n"))
+	}
+	for _, s := range []string{`mlscale: Deployment ml/llm: mlscale.io/max-replicas: "abc"`, `mlscale: Deployment ml/cpu: mlscale.io/cooldown: "soon"`} {
+		if !strings.Contains(r.ErrOut, s) {
+			t.Errorf("stderr does not name the annotation: want %q in\n%s", s, r.ErrOut)
+		}
+	}
+	// The good workload between them is still rendered.
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, []string{"ScaledObject ml/worker"}) {
+		t.Errorf("rendered %q, want the good worker only", got)
+	}
+}
+
+func TestRenderMalformedYAML(t *testing.T) {
+	r := runCLI(t, "", "render", "-f", "testdata/malformed.yaml")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	for _, s := range []string{
+		"testdata/malformed.yaml: document 2 (line 22): invalid YAML: yaml: line 28:",
+		"testdata/malformed.yaml: document 3 (line 30): not a Kubernetes object",
+	} {
+		if !strings.Contains(r.ErrOut, s) {
+			t.Errorf("stderr does not contain %q:\n%s", s, r.ErrOut)
+		}
+	}
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, []string{"ScaledObject ml/worker"}) {
+		t.Errorf("rendered %q, want the worker before the broken documents", got)
+	}
+}
+
+func TestRenderAllSourcesBeforeFailing(t *testing.T) {
+	r := runCLI(t, readFile(t, "testdata/malformed.yaml"),
+		"render", "-f", "testdata/bad.yaml", "-f", "-", "-f", "testdata/workloads.yaml", "-o", "json")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	for _, s := range []string{"ml/llm: mlscale.io/max-replicas", "ml/cpu: mlscale.io/cooldown", "<stdin>: document 2 (line 22): invalid YAML", "<stdin>: document 3 (line 30)"} {
+		if !strings.Contains(r.ErrOut, s) {
+			t.Errorf("stderr does not contain %q:\n%s", s, r.ErrOut)
+		}
+	}
+	want := append([]string{"ScaledObject ml/worker", "ScaledObject ml/worker"}, workloadsRendered...)
+	if got := names(jsonList(t, r.Out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+}
+
+func TestRenderDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	workloads := readFile(t, "testdata/workloads.yaml")
+	write("b.yml", workloads)
+	write("a.yaml", readFile(t, "testdata/skipped.yaml"))
+	write("README.md", "not a manifest")
+	write("sub/c.yaml", workloads)
+
+	r := runCLI(t, "", "render", "-f", dir)
+	if r.Code != ExitOK || r.ErrOut != "" {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, workloadsRendered) {
+		t.Errorf("rendered %q, want %q (subdirectories only with -R)", got, workloadsRendered)
+	}
+	r = runCLI(t, "", "render", "-R", "-f", dir)
+	if got := names(yamlStream(t, "stdout", r.Out)); len(got) != 2*len(workloadsRendered) {
+		t.Errorf("with -R rendered %q, want the workloads twice", got)
+	}
+
+	empty := t.TempDir()
+	r = runCLI(t, "", "render", "-f", empty)
+	if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "has no .yaml, .yml, .json files") {
+		t.Errorf("empty directory: exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+}
+
+func TestRenderMissingFile(t *testing.T) {
+	r := runCLI(t, "", "render", "-f", "testdata/does-not-exist.yaml", "-f", "testdata/workloads.yaml")
+	if r.Code != ExitFailure || !strings.HasPrefix(r.ErrOut, "reading testdata/does-not-exist.yaml: ") {
+		t.Errorf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, workloadsRendered) {
+		t.Errorf("rendered %q, want the other file's workloads %q", got, workloadsRendered)
+	}
+}
+
+func TestRenderFlags(t *testing.T) {
+	r := runCLI(t, "", "render", "-f", "testdata/workloads.yaml", "-o", "json",
+		"--gpu-budget", "2", "--prometheus-server", "http://prom.example:9090", "--cluster-domain", "corp.internal", "-n", "search")
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+	// The GPU budget of 2 fits one pod of 2 GPUs: max lowered from 6 to 1.
+	if !strings.Contains(r.ErrOut, "Warning: Deployment ml/llm: max replicas lowered from 6 to 1") {
+		t.Errorf("no GPU budget warning on stderr:\n%s", r.ErrOut)
+	}
+	for _, s := range []string{
+		`"maxReplicaCount": 1,`,
+		`"serverAddress": "http://prom.example:9090"`,
+		`"host": "amqp://rabbitmq.ml.svc.corp.internal:5672/"`,
+		`"namespace": "search"`,
+	} {
+		if !strings.Contains(r.Out, s) {
+			t.Errorf("output does not contain %s", s)
+		}
+	}
+}
+
+func TestRenderListAndWarnings(t *testing.T) {
+	// kubectl get -o yaml prints a List; a CronJob with the opt-in
+	// annotation is not something mlscale scales, which deserves a word.
+	in := `apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: worker
+    namespace: ml
+    annotations:
+      mlscale.io/autoscale: "true"
+      mlscale.io/rabbitmq-queue: tasks
+  spec:
+    template:
+      spec:
+        containers: [{name: worker, image: worker}]
+- apiVersion: batch/v1
+  kind: CronJob
+  metadata:
+    name: nightly
+    namespace: ml
+    annotations:
+      mlscale.io/autoscale: "true"
+- kind: Secret
+`
+	r := runCLI(t, in, "render", "-f", "-")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d (the item without apiVersion)", r.Code, ExitFailure)
+	}
+	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, []string{"ScaledObject ml/worker"}) {
+		t.Errorf("rendered %q", got)
+	}
+	for _, s := range []string{
+		"Warning: Deployment ml/worker: mlscale.io/rabbitmq-auth is not set",
+		"Warning: CronJob ml/nightly: mlscale.io/autoscale is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored",
+		"<stdin>: document 1 (line 1), item 3: not a Kubernetes object: apiVersion or kind is missing",
+	} {
+		if !strings.Contains(r.ErrOut, s) {
+			t.Errorf("stderr does not contain %q:\n%s", s, r.ErrOut)
+		}
+	}
+}
+
+func TestRenderDecodeError(t *testing.T) {
+	in := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: many}\n"
+	r := runCLI(t, in, "render", "-f", "-")
+	if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "<stdin>: document 1 (line 1): decoding Deployment") {
+		t.Errorf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+}
+
+// The renderer's golden files: one per workload of config/samples, named
+// <sample>-<kind>-<name>.yaml, a few comment lines (the last ones
+// "# warning: ...") and then the rendered object.
+const (
+	samplesDir = "../../config/samples"
+	goldenDir  = "../../internal/render/testdata/golden"
+)
+
+// TestRenderSamples checks that `mlscale render -f config/samples` prints
+// exactly the renderer's golden files, in sample order, and their warnings.
+func TestRenderSamples(t *testing.T) {
+	if _, err := os.Stat(samplesDir); err != nil {
+		t.Fatalf("no samples: %v", err)
+	}
+	r := runCLI(t, "", "render", "-f", samplesDir)
+	if r.Code != ExitOK {
+		t.Fatalf("render -f config/samples: exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+	if _, err := os.Stat(goldenDir); err != nil {
+		t.Fatalf("no golden files: %v", err)
+	}
+	samples, err := manifestFiles(samplesDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantOut, wantErr strings.Builder
+	goldens := 0
+	for _, sample := range samples {
+		for _, d := range documents(source{Name: sample, Data: []byte(readFile(t, sample))}) {
+			if d.Err != nil || !isWorkload(d.GVK().GroupKind().String()) {
+				continue
+			}
+			m := objectMeta(d)
+			name := fmt.Sprintf("%s-%s-%s.yaml", strings.TrimSuffix(filepath.Base(sample), filepath.Ext(sample)), strings.ToLower(d.Kind), m.Name)
+			text, err := os.ReadFile(filepath.Join(goldenDir, name))
+			if os.IsNotExist(err) {
+				continue // not opted in; the renderer's tests check that every opted-in workload has a golden file
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			goldens++
+			body := string(text)
+			for strings.HasPrefix(body, "#") {
+				line, rest, _ := strings.Cut(body, "\n")
+				if warning, ok := strings.CutPrefix(line, "# warning: "); ok {
+					fmt.Fprintf(&wantErr, "Warning: %s %s: %s\n", d.Kind, objectName(m), warning)
+				}
+				body = rest
+			}
+			wantOut.WriteString("---\n" + body)
+		}
+	}
+	if goldens == 0 {
+		t.Fatal("no golden file matches a sample")
+	}
+	if r.Out != wantOut.String() {
+		t.Errorf("mlscale render -f config/samples differs from the golden files in %s:\n--- got\n%s\n--- want\n%s", goldenDir, r.Out, wantOut.String())
+	}
+	if r.ErrOut != wantErr.String() {
+		t.Errorf("warnings differ from the golden files':\n--- got\n%s\n--- want\n%s", r.ErrOut, wantErr.String())
+	}
+	if n := strings.Count(r.Out, "---\n"); n != goldens {
+		t.Errorf("rendered %d objects, want %d (one per golden file)", n, goldens)
+	}
+}
+
+func TestSplitYAML(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		lines []int
+	}{
+		{"empty", "", nil},
+		{"comments only", "# a\n\n# b\n", nil},
+		{"one document", "a: 1\n", []int{1}},
+		{"leading separator", "---\na: 1\n---\nb: 2\n", []int{2, 4}},
+		{"trailing separator", "a: 1\n---\n", []int{1}},
+		{"separator with comment", "a: 1\n--- # next\nb: 2\n", []int{1, 3}},
+		{"content on separator line", "a: 1\n--- {b: 2}\n", []int{1, 2}},
+		{"empty documents", "---\n---\n# c\n---\na: 1\n", []int{5}},
+		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []int{1, 3}},
+		{"dashes inside a block", "a: |\n  ----\n  --- x\nb: 1\n", []int{1}},
+		{"no final newline", "a: 1\n---\nb: 2", []int{1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lines []int
+			for _, c := range splitYAML([]byte(tt.in)) {
+				lines = append(lines, c.line)
+				var v any
+				if err := yaml.Unmarshal(c.text, &v); err != nil {
+					t.Errorf("chunk at line %d does not parse: %v", c.line, err)
+				}
+			}
+			if !reflect.DeepEqual(lines, tt.lines) {
+				t.Errorf("documents start at lines %v, want %v", lines, tt.lines)
+			}
+		})
+	}
+}
