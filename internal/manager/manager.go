@@ -45,7 +45,7 @@ const (
 // The mutating webhook for workloads; `make manifests` turns this marker into
 // config/webhook/manifests.yaml (config/default adds the namespaceSelector).
 //
-// +kubebuilder:webhook:path=/mutate-mlscale-workloads,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps;batch,resources=deployments;statefulsets;jobs,verbs=create;update,versions=v1,name=mutate.mlscale.io,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10
+// +kubebuilder:webhook:path=/mutate-mlscale-workloads,mutating=true,failurePolicy=ignore,sideEffects=None,groups=apps;batch,resources=deployments;statefulsets;jobs,verbs=create;update,versions=v1,name=mutate.mlscale.io,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=5
 
 // Config configures `mlscale webhook`.
 type Config struct {
