@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/render"
 )
@@ -52,7 +52,7 @@ func runSuite(m *testing.M) int {
 		skipWhy = err.Error()
 		return m.Run()
 	}
-	crds, err := kedaCRDDir()
+	crds, err := crdschema.KEDACRDDir("")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "locating KEDA's CRDs:", err)
 		return 1
@@ -162,14 +162,6 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func kedaCRDDir() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/kedacore/keda/v2").Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m github.com/kedacore/keda/v2: %w", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "bases"), nil
 }
 
 // needCluster fails the test when no API server could be started.

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -272,36 +271,8 @@ func gvkStrings(gvks []schema.GroupVersionKind) []string {
 	return out
 }
 
-// ModuleDir returns the directory of a module in the module cache, as the
-// go command resolves it for the module in the current directory (or one of
-// its parents). It runs `go list -m`.
-func ModuleDir(module string) (string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m %s: %w: %s", module, err, strings.TrimSpace(stderr.String()))
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("go list -m %s: module is not downloaded (run go mod download %s)", module, module)
-	}
-	return dir, nil
-}
-
-// KEDACRDDir returns config/crd/bases of the KEDA module the current module
-// requires.
-func KEDACRDDir() (string, error) {
-	dir, err := ModuleDir(KEDAModule)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "config", "crd", "bases"), nil
-}
-
 var loadKEDA = sync.OnceValues(func() (*Set, error) {
-	dir, err := KEDACRDDir()
+	dir, err := KEDACRDDir("")
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 )
@@ -44,13 +44,13 @@ func TestRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
 		t.Fatalf("no control plane in %s (run `make control-plane`): %v", assets, err)
 	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/kedacore/keda/v2").Output()
+	crds, err := crdschema.KEDACRDDir("")
 	if err != nil {
-		t.Fatalf("locating KEDA's module: %v", err)
+		t.Fatalf("locating KEDA's CRDs: %v", err)
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "bases")},
+		CRDDirectoryPaths:     []string{crds},
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			Paths:            []string{filepath.Join(root, "config", "webhook")},
