@@ -19,6 +19,7 @@ var docOnlyKeys = []string{
 	Prefix + "workload-name", // label on rendered objects
 	Prefix + "profile",       // also an annotation on rendered objects
 	Prefix + "policy",        // reserved for policies
+	Prefix + "enabled",       // namespace label that opts a namespace in to the webhook
 	Prefix + "max-replica",   // the misspelt key in the "did you mean" warning example
 }
 
