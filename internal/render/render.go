@@ -404,10 +404,14 @@ func (r *renderer) podRegex() string {
 // the GPU budget, and the predicted floor.
 func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	in := r.in
-	hasDemand := false
+	hasDemand, hasVLLM := false, false
 	for _, t := range ts {
 		hasDemand = hasDemand || isDemand(t)
+		hasVLLM = hasVLLM || t.Name == TriggerVLLM
 	}
+	// vLLM's own queue metric is taken at its word, as the GPU defaults ask
+	// for scale-to-zero, but with a warning: it vanishes with the last pod.
+	wakeable := hasDemand || hasVLLM
 	r.max = r.def.MaxReplicas
 	if in.MaxReplicas != nil {
 		r.max = *in.MaxReplicas
@@ -424,7 +428,7 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 		// Idle GPUs are the largest bill: scale to zero when something can
 		// wake the workload up again.
 		r.min = 0
-		if !hasDemand && !r.isJob() {
+		if !wakeable && !r.isJob() {
 			r.min = 1
 			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s need running pods); add %s or %s to scale to zero", r.podTriggerNames(ts), intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
 		}
@@ -437,17 +441,17 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	if r.min > r.max {
 		r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas], fmt.Sprintf("is greater than the maximum (%d)", r.max), fmt.Sprintf("a value up to %d, or raise %s", r.max, intent.KeyMaxReplicas))
 	}
-	if r.min == 0 && explicitZero && !hasDemand && !r.isJob() {
+	if r.min == 0 && explicitZero && !wakeable && !r.isJob() {
 		key, val := intent.KeyMinReplicas, "0"
 		if in.MinReplicas == nil {
 			key, val = intent.KeyScaleToZero, "true"
 		}
 		problem := fmt.Sprintf("asks for scale-to-zero, but no trigger can wake the workload from zero replicas (%s need running pods to be measured)", r.podTriggerNames(ts))
 		allowed := fmt.Sprintf("add a queue or query trigger (%s, %s), or keep at least 1 replica", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
-		if r.profile == intent.ProfileVLLM {
-			allowed = fmt.Sprintf("set %s to a gateway or router metric that counts requests while the server is at zero, or keep at least 1 replica", intent.KeyPrometheusQuery)
-		}
 		r.errs.Add(key, val, problem, allowed)
+	}
+	if r.min == 0 && !hasDemand && hasVLLM {
+		r.warn("scale-to-zero relies on %s, which vLLM exports itself: at zero replicas the series vanishes and nothing wakes the server; set %s to a gateway or router metric that counts requests while no pod runs, or %s: \"1\"", VLLMQueueMetric, intent.KeyPrometheusQuery, intent.KeyMinReplicas)
 	}
 	r.applyGPUBudget()
 	if fl := in.PredictedFloor; fl != nil && !r.isJob() {

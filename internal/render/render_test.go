@@ -204,29 +204,35 @@ func TestRender(t *testing.T) {
 			noWarn: true,
 		},
 		{
-			name: "vllm without a wake-up trigger keeps one replica",
+			name: "vllm on its own queue metric scales to zero with a warning",
 			w:    deployment("llm", ann(intent.KeyProfile, "vllm"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want: map[string]any{
-				"spec.minReplicaCount":  int64(1),
+				"spec.minReplicaCount":  int64(0),
 				"spec.triggers[0].name": "vllm", "spec.triggers[0].metadata.threshold": "5",
 				"spec.triggers[0].metadata.query": `sum(vllm:num_requests_waiting{namespace="ml",pod=~"llm-[a-z0-9]+-[a-z0-9]+"})`,
 				"spec.triggers[1].name":           "gpu",
 			},
-			wantWarn: []string{"scale-to-zero is off", "vllm:num_requests_waiting and GPU utilisation need running pods", intent.KeyPrometheusQuery},
+			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting", "gateway or router metric", intent.KeyPrometheusQuery},
 		},
 		{
-			name:     "vllm asking for scale-to-zero without a wake-up trigger",
+			name:     "vllm asking for scale-to-zero on its own queue metric is warned",
 			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
-			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload`, "gateway or router metric"},
+			want:     map[string]any{"spec.minReplicaCount": int64(0)},
+			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting"},
+		},
+		{
+			name:     "GPU utilisation alone cannot scale to zero",
+			w:        deployment("gpu-cpu", ann(intent.KeyProfile, "generic", intent.KeyCPUTarget, "70", intent.KeyScaleToZero, "true"), ctr("w", gpu("nvidia.com/gpu", "1"))),
+			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload`},
 			wantKeys: []string{intent.KeyScaleToZero},
 		},
 		{
 			name: "a GPU Deployment without a profile or trigger is a vLLM server",
 			w:    deployment("llm", ann(), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want: map[string]any{
-				"metadata.annotations.mlscale\\.io/profile": "vllm", "spec.triggers[0].name": "vllm", "spec.minReplicaCount": int64(1),
+				"metadata.annotations.mlscale\\.io/profile": "vllm", "spec.triggers[0].name": "vllm", "spec.minReplicaCount": int64(0),
 			},
-			wantWarn: []string{"scale-to-zero is off"},
+			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting"},
 		},
 		{
 			name: "training-job defaults: ScaledJob, one job per message, accurate strategy",
