@@ -44,6 +44,8 @@ var subcommands = []func() *cobra.Command{
 	newDemoCmd,
 	newWebhookCmd,
 	newRenderCmd,
+	newBacktestCmd,
+	newPolicyCmd,
 	newVersionCmd,
 }
 

@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"github.com/spf13/cobra"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/policies"
+)
+
+func newPolicyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Test mlscale's Rego policies, or evaluate manifests against them offline",
+		Long: `policy runs the Rego policies that mlscale's validating webhook enforces:
+"policy test" runs their Rego tests, "policy eval" evaluates manifests against
+them without a cluster.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newPolicyTestCmd(), newPolicyEvalCmd())
+	return cmd
+}
+
+// policyTestConfig is the configuration of `mlscale policy test`.
+type policyTestConfig struct {
+	// Dir holds the policies and their tests; "" means the built-in ones.
+	Dir string
+	// Verbose lists passing tests too.
+	Verbose bool
+}
+
+func newPolicyTestCmd() *cobra.Command {
+	var cfg policyTestConfig
+	cmd := &cobra.Command{
+		Use:   "test [DIR]",
+		Short: "Run the Rego tests of the policies",
+		Long: `test runs every Rego test (rules named test_*) of the .rego files under DIR
+(all subdirectories), as "opa test DIR" does, and prints the failures and a
+summary. Without DIR it tests the policies built into mlscale.
+
+Exit status: 0 when every test passes, 1 when a test fails or the policies do
+not compile, 2 for a bad command line.`,
+		Example: `  mlscale policy test
+  mlscale policy test ./policies -v`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				cfg.Dir = args[0]
+			}
+			return runPolicyTest(cmd.Context(), cfg, Streams{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+		},
+	}
+	cmd.Flags().BoolVarP(&cfg.Verbose, "verbose", "v", false, "list passing tests too")
+	return cmd
+}
+
+// policyFS returns the policies of dir, or the built-in ones for "".
+func policyFS(dir string) (fs.FS, string, error) {
+	if dir == "" {
+		return policies.FS, "built-in policies", nil
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, "", usagef("policy directory: %v", err)
+	}
+	if !info.IsDir() {
+		return nil, "", usagef("policy directory %s is not a directory", dir)
+	}
+	return os.DirFS(dir), dir, nil
+}
+
+func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
+	fsys, name, err := policyFS(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	results, err := policy.RunTests(ctx, fsys)
+	if err != nil {
+		return fmt.Errorf("testing %s: %w", name, err)
+	}
+	failed := 0
+	for _, r := range results {
+		switch {
+		case !r.Passed:
+			failed++
+			fmt.Fprintf(s.Out, "FAIL %s.%s (%s)", r.Package, r.Name, r.Location)
+			if r.Err != "" {
+				fmt.Fprintf(s.Out, ": %s", r.Err)
+			}
+			fmt.Fprintln(s.Out)
+		case cfg.Verbose:
+			fmt.Fprintf(s.Out, "PASS %s.%s (%s)\n", r.Package, r.Name, r.Location)
+		}
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(s.Err, "%s: no Rego tests (rules named test_*) found\n", name)
+		return reportedError{problems: 1}
+	}
+	if failed > 0 {
+		fmt.Fprintf(s.Out, "FAIL: %d/%d tests failed (%s)\n", failed, len(results), name)
+		return reportedError{problems: failed}
+	}
+	fmt.Fprintf(s.Out, "PASS: %d/%d tests (%s)\n", len(results), len(results), name)
+	return nil
+}
+
+// policyEvalConfig is the configuration of `mlscale policy eval`.
+type policyEvalConfig struct {
+	// Files are the -f arguments: files, directories, "-" for stdin.
+	Files []string
+	// Recursive reads directories' subdirectories too.
+	Recursive bool
+	// Namespace is used for objects whose manifest has none.
+	Namespace string
+	// Dir holds the policies; "" means the built-in ones.
+	Dir string
+	// Policy is the policy configuration.
+	Policy policy.Config
+	// Facts are what the renderer assumes about the cluster.
+	Facts render.Facts
+}
+
+func newPolicyEvalCmd() *cobra.Command {
+	cfg := policyEvalConfig{Facts: render.DefaultFacts()}
+	var (
+		actions       []string
+		defaultAction string
+		gpuBudget     int64
+	)
+	cmd := &cobra.Command{
+		Use:   "eval -f FILE|DIR|- [-f ...]",
+		Short: "Evaluate manifests against the policies, offline",
+		Long: `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
+(autoscaling/v2), ScaledObject, ScaledJob, Deployment, StatefulSet and Job
+against the policies, as mlscale's validating webhook would at CREATE. The
+other objects of the same files form the inventory of their namespace: HPAs,
+ScaledObjects, ScaledJobs, ResourceQuotas, and the KEDA objects mlscale renders
+for annotated workloads. An annotated workload is evaluated together with the
+KEDA object rendered for it.
+
+Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
+nothing would be denied (warn and audit violations are printed but do not
+fail), 1 when something would be denied or a document cannot be read, 2 for a
+bad command line.`,
+		Example: `  mlscale policy eval -f manifests/
+  mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.setPolicyFlags(cmd, actions, defaultAction, gpuBudget); err != nil {
+				return err
+			}
+			if len(cfg.Files) == 0 {
+				return usagef(`no manifests: give -f FILE, -f DIR or -f - (standard input)`)
+			}
+			if cfg.Namespace == "" {
+				return usagef("--namespace must not be empty")
+			}
+			return runPolicyEval(cmd.Context(), cfg, Streams{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&cfg.Files, "filename", "f", nil, `manifest file, directory, or "-" for standard input (repeatable)`)
+	f.BoolVarP(&cfg.Recursive, "recursive", "R", false, "read directories given with -f recursively")
+	f.StringVarP(&cfg.Namespace, "namespace", "n", "default", "namespace of objects whose manifest names none")
+	f.StringVar(&cfg.Dir, "policies", "", "directory of policies to use instead of the built-in ones")
+	f.StringArrayVar(&actions, "action", nil, "enforcement action of a policy, POLICY=deny|warn|audit (repeatable)")
+	f.StringVar(&defaultAction, "default-action", string(policy.ActionDeny), "enforcement action of policies no --action names")
+	f.StringArrayVar(&cfg.Policy.AllowedEndpoints, "allowed-endpoint", nil, `host pattern trigger endpoints may use, e.g. "*.monitoring.svc.cluster.local" (repeatable; default: any)`)
+	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget of every namespace in devices, besides ResourceQuotas (default: none)")
+	return cmd
+}
+
+// setPolicyFlags fills the policy configuration from the flags.
+func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions []string, defaultAction string, gpuBudget int64) error {
+	c.Policy.DefaultAction = policy.Action(defaultAction)
+	for _, a := range actions {
+		name, action, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return usagef("--action %q: want POLICY=ACTION, e.g. gpu_budget=warn", a)
+		}
+		if c.Policy.Actions == nil {
+			c.Policy.Actions = map[string]policy.Action{}
+		}
+		c.Policy.Actions[name] = policy.Action(action)
+	}
+	if cmd.Flags().Changed("gpu-budget") {
+		if gpuBudget < 0 {
+			return usagef("--gpu-budget must be 0 or more, not %d", gpuBudget)
+		}
+		c.Policy.DefaultGPUBudget = &gpuBudget
+	}
+	return nil
+}
+
+// evalItem is one object of the manifests to review.
+type evalItem struct {
+	where  string
+	review policy.Review
+}
+
+// evalSet is what policy eval builds from the manifests: the reviews and the
+// inventory of each namespace.
+type evalSet struct {
+	items       []evalItem
+	inventories map[string]*policy.Inventory
+	problems    int
+}
+
+func (s *evalSet) inventory(ns string) *policy.Inventory {
+	inv, ok := s.inventories[ns]
+	if !ok {
+		inv = &policy.Inventory{}
+		s.inventories[ns] = inv
+	}
+	return inv
+}
+
+func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
+	fsys, name, err := policyFS(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	engine, err := policy.NewFromFS(ctx, fsys, cfg.Policy)
+	if err != nil {
+		return usageError{fmt.Errorf("loading %s: %w", name, err)}
+	}
+	sources, errs := readSources(cfg.Files, cfg.Recursive, s.In)
+	set := &evalSet{inventories: map[string]*policy.Inventory{}, problems: len(errs)}
+	for _, err := range errs {
+		fmt.Fprintln(s.Err, err)
+	}
+	for _, src := range sources {
+		for _, d := range documents(src) {
+			if d.Err != nil {
+				fmt.Fprintln(s.Err, d.Err)
+				set.problems++
+				continue
+			}
+			if err := set.add(cfg, d); err != nil {
+				fmt.Fprintf(s.Err, "%s: %v\n", d.Where(), err)
+				set.problems++
+			}
+		}
+	}
+	var denied, warned, audited int
+	for _, it := range set.items {
+		inv := set.inventories[it.review.Namespace]
+		if inv == nil {
+			inv = &policy.Inventory{}
+		}
+		vs, err := engine.Evaluate(ctx, it.review, *inv)
+		if err != nil {
+			return fmt.Errorf("%s: %w", it.where, err)
+		}
+		for _, v := range vs {
+			fmt.Fprintf(s.Out, "%s: %s: %s\n", it.where, v.Action, v.Message)
+			switch v.Action {
+			case policy.ActionDeny:
+				denied++
+			case policy.ActionWarn:
+				warned++
+			case policy.ActionAudit:
+				audited++
+			}
+		}
+	}
+	fmt.Fprintf(s.Out, "%d object(s) evaluated against %d policies: %d denied, %d warning(s), %d audit\n",
+		len(set.items), len(engine.Policies()), denied, warned, audited)
+	if denied+set.problems > 0 {
+		return reportedError{problems: denied + set.problems}
+	}
+	return nil
+}
+
+// add decodes a document, adds it to its namespace's inventory and, when
+// policies review its kind, to the items.
+func (s *evalSet) add(cfg policyEvalConfig, d document) error {
+	gvk := d.GVK()
+	switch {
+	case gvk == policy.HPAGVK:
+		var o autoscalingv2.HorizontalPodAutoscaler
+		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
+			return err
+		}
+		inv := s.inventory(o.Namespace)
+		inv.HPAs = append(inv.HPAs, o)
+		return s.review(d)(policy.HPAReview(policy.OperationCreate, &o))
+	case gvk == policy.ScaledObjectGVK:
+		var o kedav1alpha1.ScaledObject
+		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
+			return err
+		}
+		inv := s.inventory(o.Namespace)
+		inv.ScaledObjects = append(inv.ScaledObjects, o)
+		return s.review(d)(policy.ScaledObjectReview(policy.OperationCreate, &o))
+	case gvk == policy.ScaledJobGVK:
+		var o kedav1alpha1.ScaledJob
+		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
+			return err
+		}
+		inv := s.inventory(o.Namespace)
+		inv.ScaledJobs = append(inv.ScaledJobs, o)
+		return s.review(d)(policy.ScaledJobReview(policy.OperationCreate, &o))
+	case gvk.GroupKind() == policy.QuotaGVK.GroupKind():
+		var o corev1.ResourceQuota
+		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
+			return err
+		}
+		inv := s.inventory(o.Namespace)
+		inv.ResourceQuotas = append(inv.ResourceQuotas, o)
+		return nil
+	case isWorkload(gvk.GroupKind().String()):
+		return s.addWorkload(cfg, d, gvk)
+	}
+	return nil
+}
+
+// addWorkload reviews a workload together with the KEDA object mlscale
+// renders for it, which also joins the inventory. Annotations admission
+// would deny give the mutating webhook's message.
+func (s *evalSet) addWorkload(cfg policyEvalConfig, d document, gvk schema.GroupVersionKind) error {
+	w, decoded, err := workload.Decode(gvk, d.JSON)
+	if err != nil {
+		return err
+	}
+	obj, ok := decoded.(client.Object)
+	if !ok {
+		return fmt.Errorf("decoding %s: got %T", gvk.Kind, decoded)
+	}
+	if w.Namespace == "" {
+		w.Namespace = cfg.Namespace
+		obj.SetNamespace(cfg.Namespace)
+	}
+	res, err := render.Workload(w, cfg.Facts)
+	switch {
+	case errors.Is(err, render.ErrNotEnabled):
+		return s.review(d)(policy.WorkloadReview(policy.OperationCreate, w, obj, nil))
+	case err != nil:
+		return errors.New(render.Message(w, err))
+	}
+	inv := s.inventory(w.Namespace)
+	if so := res.ScaledObject(); so != nil {
+		inv.ScaledObjects = append(inv.ScaledObjects, *so)
+	}
+	if sj := res.ScaledJob(); sj != nil {
+		inv.ScaledJobs = append(inv.ScaledJobs, *sj)
+	}
+	return s.review(d)(policy.WorkloadReview(policy.OperationCreate, w, obj, res.Object))
+}
+
+// review returns a function that adds a review built for document d.
+func (s *evalSet) review(d document) func(policy.Review, error) error {
+	return func(r policy.Review, err error) error {
+		if err != nil {
+			return err
+		}
+		s.items = append(s.items, evalItem{where: d.Where(), review: r})
+		return nil
+	}
+}
+
+// decodeInto decodes a document into a typed object and gives it the default
+// namespace when its manifest names none.
+func decodeInto(d document, obj client.Object, defaultNamespace string) error {
+	if err := json.Unmarshal(d.JSON, obj); err != nil {
+		return fmt.Errorf("decoding %s: %w", d.Kind, err)
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(defaultNamespace)
+	}
+	return nil
+}

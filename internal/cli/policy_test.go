@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const conflictingManifests = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llm
+  namespace: ml
+  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/max-replicas: "8"
+spec:
+  selector: {matchLabels: {app: llm}}
+  template:
+    metadata: {labels: {app: llm}}
+    spec:
+      containers:
+      - name: vllm
+        image: vllm
+        resources: {limits: {nvidia.com/gpu: "2"}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: llm-hpa, namespace: ml}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llm}
+  maxReplicas: 3
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: gpus, namespace: ml}
+spec:
+  hard: {requests.nvidia.com/gpu: "8"}
+`
+
+const cleanManifests = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 3
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: api}
+spec:
+  scaleTargetRef: {name: api}
+  triggers:
+  - type: prometheus
+    metadata: {serverAddress: "http://prometheus.monitoring.svc.cluster.local:9090", query: up, threshold: "1"}
+`
+
+func TestPolicyEval(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		code     int
+		out      []string // each must appear in stdout
+		notOut   []string
+		errOut   string
+		outLines int
+	}{
+		{
+			name:  "conflicts are denied",
+			args:  []string{"-f", "-"},
+			stdin: conflictingManifests,
+			code:  ExitFailure,
+			out: []string{
+				"<stdin>: document 1 (line 1): deny: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 8 replicas x 2 GPUs per pod = 16 GPUs, over the 8 GPUs of ResourceQuota ml/gpus",
+				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
+				"<stdin>: document 2 (line 19): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm, which ScaledObject ml/llm already scales",
+				"2 object(s) evaluated against 7 policies: 3 denied, 0 warning(s), 0 audit",
+			},
+			outLines: 4,
+		},
+		{
+			name:  "warn and audit actions admit",
+			args:  []string{"-f", "-", "--action", "gpu_budget=warn", "--default-action", "audit"},
+			stdin: conflictingManifests,
+			code:  ExitOK,
+			out: []string{
+				"warn: gpu_budget: ",
+				"audit: scaledobject_foreign_hpa: ",
+				"audit: hpa_scaledobject_conflict: ",
+				"2 object(s) evaluated against 7 policies: 0 denied, 1 warning(s), 2 audit",
+			},
+		},
+		{
+			name:     "clean manifests pass",
+			args:     []string{"-f", "-"},
+			stdin:    cleanManifests,
+			code:     ExitOK,
+			out:      []string{"2 object(s) evaluated against 7 policies: 0 denied, 0 warning(s), 0 audit"},
+			outLines: 1,
+		},
+		{
+			name:  "allowlist",
+			args:  []string{"-f", "-", "--allowed-endpoint", "*.observability.svc.cluster.local", "-n", "team"},
+			stdin: cleanManifests,
+			code:  ExitFailure,
+			out:   []string{"deny: trigger_endpoints: ScaledObject team/api makes KEDA call prometheus.monitoring.svc.cluster.local"},
+		},
+		{
+			name:  "configured GPU budget",
+			args:  []string{"-f", "-", "--gpu-budget", "4"},
+			stdin: strings.Replace(conflictingManifests, `{requests.nvidia.com/gpu: "8"}`, `{requests.nvidia.com/gpu: "100"}`, 1),
+			code:  ExitFailure,
+			out:   []string{"over the 4 GPUs of the configured default GPU budget"},
+		},
+		{
+			name:   "annotations admission denies",
+			args:   []string{"-f", "-"},
+			stdin:  strings.Replace(conflictingManifests, `mlscale.io/max-replicas: "8"`, `mlscale.io/max-replicas: "many"`, 1),
+			code:   ExitFailure,
+			errOut: "mlscale.io/max-replicas",
+		},
+		{name: "no files", args: nil, code: ExitUsage, errOut: "no manifests"},
+		{name: "bad action", args: []string{"-f", "-", "--action", "gpu_budget"}, code: ExitUsage, errOut: `--action "gpu_budget": want POLICY=ACTION`},
+		{name: "unknown policy", args: []string{"-f", "-", "--action", "nope=warn"}, code: ExitUsage, errOut: `actions names policy "nope"`},
+		{name: "bad action value", args: []string{"-f", "-", "--action", "gpu_budget=block"}, code: ExitUsage, errOut: `action "block" of policy "gpu_budget" is not an action`},
+		{name: "negative budget", args: []string{"-f", "-", "--gpu-budget", "-1"}, code: ExitUsage, errOut: "--gpu-budget must be 0 or more"},
+		{name: "bad YAML", args: []string{"-f", "-"}, stdin: "a: [", code: ExitFailure, errOut: "invalid YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.stdin, append([]string{"policy", "eval"}, tt.args...)...)
+			if r.Code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.Code, tt.code, r.Out, r.ErrOut)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(r.Out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, r.Out)
+				}
+			}
+			if tt.outLines > 0 && strings.Count(r.Out, "\n") != tt.outLines {
+				t.Errorf("stdout has %d lines, want %d:\n%s", strings.Count(r.Out, "\n"), tt.outLines, r.Out)
+			}
+			if !strings.Contains(r.ErrOut, tt.errOut) {
+				t.Errorf("stderr lacks %q:\n%s", tt.errOut, r.ErrOut)
+			}
+			if tt.errOut == "" && r.ErrOut != "" {
+				t.Errorf("unexpected stderr:\n%s", r.ErrOut)
+			}
+		})
+	}
+}
+
+func TestPolicyTest(t *testing.T) {
+	t.Run("built-in policies pass", func(t *testing.T) {
+		r := runCLI(t, "", "policy", "test")
+		if r.Code != ExitOK || !strings.HasPrefix(r.Out, "PASS: ") || !strings.Contains(r.Out, "tests (built-in policies)") {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("repository folder with -v", func(t *testing.T) {
+		r := runCLI(t, "", "policy", "test", "../../policies", "-v")
+		if r.Code != ExitOK || !strings.Contains(r.Out, "PASS mlscale.policies.gpu_budget_test.test_over_quota_denied (gpu_budget/policy_test.rego:") {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	dir := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("p/policy.rego", "package mlscale.policies.p\nviolation contains \"x\" if input.bad\n")
+	write("p/policy_test.rego", "package mlscale.policies.p_test\nimport data.mlscale.policies.p\ntest_ok if count(p.violation) == 0\ntest_wrong if count(p.violation) == 1\n")
+	t.Run("failing test", func(t *testing.T) {
+		r := runCLI(t, "", "policy", "test", dir)
+		if r.Code != ExitFailure {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+		want := "FAIL mlscale.policies.p_test.test_wrong (p/policy_test.rego:4)\nFAIL: 1/2 tests failed (" + dir + ")\n"
+		if r.Out != want {
+			t.Errorf("stdout:\n%s\nwant:\n%s", r.Out, want)
+		}
+	})
+	t.Run("compile error", func(t *testing.T) {
+		write("q/bad.rego", "package q\nx if {\n")
+		r := runCLI(t, "", "policy", "test", dir)
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "q/bad.rego") {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("no tests", func(t *testing.T) {
+		empty := t.TempDir()
+		if err := os.WriteFile(filepath.Join(empty, "a.rego"), []byte("package a\nx := 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runCLI(t, "", "policy", "test", empty)
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "no Rego tests") {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		r := runCLI(t, "", "policy", "test", filepath.Join(dir, "nope"))
+		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, "policy directory") {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("too many arguments", func(t *testing.T) {
+		if r := runCLI(t, "", "policy", "test", "a", "b"); r.Code != ExitUsage {
+			t.Fatalf("exit %d\n%s", r.Code, r.ErrOut)
+		}
+	})
+}

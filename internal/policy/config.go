@@ -1,0 +1,120 @@
+package policy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Action is what admission does with a policy's violations.
+type Action string
+
+// Enforcement actions.
+const (
+	// ActionDeny refuses the object with the policy's message.
+	ActionDeny Action = "deny"
+	// ActionWarn admits the object and returns the message as an admission
+	// warning.
+	ActionWarn Action = "warn"
+	// ActionAudit admits the object silently; the violation is only
+	// recorded (log, metric, audit loop).
+	ActionAudit Action = "audit"
+)
+
+// Actions lists the enforcement actions in the order messages name them.
+var Actions = []Action{ActionDeny, ActionWarn, ActionAudit}
+
+// Valid reports whether a is one of Actions.
+func (a Action) Valid() bool { return slices.Contains(Actions, a) }
+
+// Config is the policy configuration: enforcement actions and the values
+// the policies read as data.config.
+type Config struct {
+	// DefaultAction applies to policies that Actions does not list; empty
+	// means ActionDeny.
+	DefaultAction Action `json:"defaultAction,omitempty"`
+	// Actions sets the enforcement action per policy name (the policy's
+	// folder, e.g. "gpu_budget").
+	Actions map[string]Action `json:"actions,omitempty"`
+	// AllowedEndpoints are glob patterns for the hosts trigger endpoints may
+	// name ("*" matches one DNS label). Empty: any endpoint.
+	AllowedEndpoints []string `json:"allowedEndpoints,omitempty"`
+	// GPUBudgets are GPU budgets in devices per namespace.
+	GPUBudgets map[string]int64 `json:"gpuBudgets,omitempty"`
+	// DefaultGPUBudget is the GPU budget of namespaces GPUBudgets does not
+	// list; nil means none (only ResourceQuotas apply).
+	DefaultGPUBudget *int64 `json:"defaultGPUBudget,omitempty"`
+}
+
+// ActionFor returns the enforcement action of the named policy.
+func (c Config) ActionFor(policy string) Action {
+	if a, ok := c.Actions[policy]; ok {
+		return a
+	}
+	if c.DefaultAction != "" {
+		return c.DefaultAction
+	}
+	return ActionDeny
+}
+
+// Validate checks the configuration against the names of the loaded
+// policies: every action must be valid and name a known policy, budgets
+// must not be negative.
+func (c Config) Validate(policies []string) error {
+	allowed := func() string {
+		s := make([]string, len(Actions))
+		for i, a := range Actions {
+			s[i] = string(a)
+		}
+		return strings.Join(s, ", ")
+	}
+	if c.DefaultAction != "" && !c.DefaultAction.Valid() {
+		return fmt.Errorf("policy configuration: defaultAction %q is not an action; allowed: %s", c.DefaultAction, allowed())
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Actions)) {
+		if !slices.Contains(policies, name) {
+			return fmt.Errorf("policy configuration: actions names policy %q, which does not exist; policies: %s", name, strings.Join(policies, ", "))
+		}
+		if a := c.Actions[name]; !a.Valid() {
+			return fmt.Errorf("policy configuration: action %q of policy %q is not an action; allowed: %s", a, name, allowed())
+		}
+	}
+	for _, ns := range slices.Sorted(maps.Keys(c.GPUBudgets)) {
+		if c.GPUBudgets[ns] < 0 {
+			return fmt.Errorf("policy configuration: gpuBudgets[%q] is %d; it must be 0 or more", ns, c.GPUBudgets[ns])
+		}
+	}
+	if c.DefaultGPUBudget != nil && *c.DefaultGPUBudget < 0 {
+		return fmt.Errorf("policy configuration: defaultGPUBudget is %d; it must be 0 or more", *c.DefaultGPUBudget)
+	}
+	for _, p := range c.AllowedEndpoints {
+		if strings.TrimSpace(p) == "" {
+			return fmt.Errorf("policy configuration: allowedEndpoints has an empty pattern")
+		}
+	}
+	return nil
+}
+
+// Data returns what the policies see as data.config.
+func (c Config) Data() map[string]any {
+	d := map[string]any{}
+	if len(c.AllowedEndpoints) > 0 {
+		eps := make([]any, len(c.AllowedEndpoints))
+		for i, e := range c.AllowedEndpoints {
+			eps[i] = e
+		}
+		d["allowedEndpoints"] = eps
+	}
+	if len(c.GPUBudgets) > 0 {
+		b := make(map[string]any, len(c.GPUBudgets))
+		for ns, n := range c.GPUBudgets {
+			b[ns] = n
+		}
+		d["gpuBudgets"] = b
+	}
+	if c.DefaultGPUBudget != nil {
+		d["defaultGPUBudget"] = *c.DefaultGPUBudget
+	}
+	return d
+}

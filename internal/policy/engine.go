@@ -1,0 +1,251 @@
+// Package policy evaluates mlscale's Rego policies (the built-in ones of
+// the policies folder, or any folder of the same layout) with the OPA Go
+// library, and runs their Rego tests.
+//
+// # Policies
+//
+// A policy is a Rego (v1) package mlscale.policies.NAME with a rule
+// `violation`, a set of messages; NAME is the policy's name in
+// configuration and in violations. Files named *_test.rego hold the
+// policies' tests and are not part of the evaluated policies. Other packages
+// (e.g. mlscale.lib) are helpers.
+//
+// # Input
+//
+// input is the review of one object (see Review):
+//
+//	{
+//	  "kind":       "HorizontalPodAutoscaler" | "ScaledObject" | "ScaledJob" |
+//	                "Deployment" | "StatefulSet" | "Job",
+//	  "operation":  "CREATE" | "UPDATE",
+//	  "namespace":  namespace of the request,
+//	  "object":     the object under review, with apiVersion and kind,
+//	  "rendered":   for an annotated workload: the ScaledObject or ScaledJob
+//	                mlscale renders for it (absent otherwise),
+//	  "gpusPerPod": GPUs one pod requests, for a workload or ScaledJob (0 when
+//	                unknown)
+//	}
+//
+// data.inventory holds the related objects of the namespace (see
+// Inventory), each with apiVersion and kind:
+//
+//	{"horizontalPodAutoscalers": [...], "scaledObjects": [...],
+//	 "scaledJobs": [...], "resourceQuotas": [...]}
+//
+// The object under review may be among them (on UPDATE, its old version);
+// the policies skip it by kind and name. data.config is Config.Data.
+// (The engine passes the inventory as input.inventory and binds it to
+// data.inventory with `with`; policies read data.inventory.)
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/mlscale/mlscale/policies"
+)
+
+// PackagePrefix is the package path under which policies live.
+const PackagePrefix = "mlscale.policies."
+
+// violationRule is the rule every policy defines.
+const violationRule = "violation"
+
+// Violation is one message of one policy.
+type Violation struct {
+	// Policy is the policy's name.
+	Policy string `json:"policy"`
+	// Message says what conflicts with what and how to fix it.
+	Message string `json:"message"`
+	// Action is the policy's enforcement action.
+	Action Action `json:"action"`
+}
+
+// Engine evaluates compiled policies. It is safe for concurrent use.
+type Engine struct {
+	cfg      Config
+	policies []compiledPolicy
+}
+
+type compiledPolicy struct {
+	name  string
+	query rego.PreparedEvalQuery
+}
+
+// New compiles the built-in policies with the configuration.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	return NewFromFS(ctx, policies.FS, cfg)
+}
+
+// NewFromFS compiles the policies of the .rego files of fsys (its whole
+// tree, tests excluded) with the configuration: each policy once, into a
+// prepared query.
+func NewFromFS(ctx context.Context, fsys fs.FS, cfg Config) (*Engine, error) {
+	modules, err := ParseModules(fsys, false)
+	if err != nil {
+		return nil, err
+	}
+	compiler := ast.NewCompiler()
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
+	}
+	names := Names(modules)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("compiling policies: no package %s* with a %q rule", PackagePrefix, violationRule)
+	}
+	if err := cfg.Validate(names); err != nil {
+		return nil, err
+	}
+	store := inmem.NewFromObject(map[string]any{"config": cfg.Data()})
+	e := &Engine{cfg: cfg}
+	for _, name := range names {
+		q := fmt.Sprintf("data.%s%s.%s with data.inventory as input.inventory", PackagePrefix, name, violationRule)
+		pq, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing policy %s: %w", name, err)
+		}
+		e.policies = append(e.policies, compiledPolicy{name: name, query: pq})
+	}
+	return e, nil
+}
+
+// Policies returns the names of the compiled policies, sorted.
+func (e *Engine) Policies() []string {
+	out := make([]string, len(e.policies))
+	for i, p := range e.policies {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Evaluate runs every policy on the review with the inventory and returns
+// the violations sorted by policy and message. A DELETE is never
+// evaluated.
+func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Violation, error) {
+	if r.Operation == OperationDelete {
+		return nil, nil
+	}
+	in, err := Input(r, inv)
+	if err != nil {
+		return nil, err
+	}
+	value, err := ast.InterfaceToValue(in)
+	if err != nil {
+		return nil, fmt.Errorf("converting the input of %s %s/%s: %w", r.Kind, r.Namespace, r.name(), err)
+	}
+	var out []Violation
+	for _, p := range e.policies {
+		rs, err := p.query.Eval(ctx, rego.EvalParsedInput(value))
+		if err != nil {
+			return nil, fmt.Errorf("evaluating policy %s on %s %s/%s: %w", p.name, r.Kind, r.Namespace, r.name(), err)
+		}
+		msgs, err := messages(rs)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.name, err)
+		}
+		for _, m := range msgs {
+			out = append(out, Violation{Policy: p.name, Message: m, Action: e.cfg.ActionFor(p.name)})
+		}
+	}
+	return out, nil
+}
+
+// messages reads the set of strings a violation query returns.
+func messages(rs rego.ResultSet) ([]string, error) {
+	var out []string
+	for _, r := range rs {
+		for _, expr := range r.Expressions {
+			set, ok := expr.Value.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%s is %T, want a set of strings", violationRule, expr.Value)
+			}
+			for _, v := range set {
+				s, ok := v.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s has a %T, want strings: %v", violationRule, v, v)
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Denied returns the violations whose action is ActionDeny.
+func Denied(vs []Violation) []Violation {
+	return slices.DeleteFunc(slices.Clone(vs), func(v Violation) bool { return v.Action != ActionDeny })
+}
+
+// ParseModules parses every .rego file of fsys, walking the whole tree.
+// With tests false, files ending in _test.rego are left out.
+func ParseModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
+	modules := map[string]*ast.Module{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || path.Ext(p) != ".rego" || (!tests && strings.HasSuffix(p, "_test.rego")) {
+			return nil
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("reading policy %s: %w", p, err)
+		}
+		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return fmt.Errorf("parsing policy %s: %w", p, err)
+		}
+		modules[p] = m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	if len(modules) == 0 {
+		return nil, fmt.Errorf("loading policies: no .rego files")
+	}
+	return modules, nil
+}
+
+// Names returns the names of the policies among the modules: the
+// packages under PackagePrefix that define a violation rule and are not
+// tests, sorted.
+func Names(modules map[string]*ast.Module) []string {
+	var names []string
+	for _, m := range modules {
+		name, ok := policyName(m.Package.Path)
+		if !ok || strings.HasSuffix(name, "_test") || slices.Contains(names, name) {
+			continue
+		}
+		for _, r := range m.Rules {
+			if r.Head.Name.String() == violationRule || r.Head.Ref().String() == violationRule {
+				names = append(names, name)
+				break
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// policyName returns NAME of a package path data.mlscale.policies.NAME.
+func policyName(p ast.Ref) (string, bool) {
+	s := strings.TrimPrefix(p.String(), "data.")
+	name, ok := strings.CutPrefix(s, PackagePrefix)
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return "", false
+	}
+	return name, true
+}

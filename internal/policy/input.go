@@ -1,0 +1,228 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Operations of a review.
+const (
+	OperationCreate = "CREATE"
+	OperationUpdate = "UPDATE"
+	OperationDelete = "DELETE"
+)
+
+// Kinds of reviewed objects other than workloads.
+const (
+	KindHPA          = "HorizontalPodAutoscaler"
+	KindScaledObject = "ScaledObject"
+	KindScaledJob    = "ScaledJob"
+	KindQuota        = "ResourceQuota"
+)
+
+// GroupVersionKinds of the objects policies read.
+var (
+	HPAGVK          = autoscalingv2.SchemeGroupVersion.WithKind(KindHPA)
+	ScaledObjectGVK = kedav1alpha1.SchemeGroupVersion.WithKind(KindScaledObject)
+	ScaledJobGVK    = kedav1alpha1.SchemeGroupVersion.WithKind(KindScaledJob)
+	QuotaGVK        = corev1.SchemeGroupVersion.WithKind(KindQuota)
+)
+
+// Review is the object under review: what policies see as input.
+type Review struct {
+	// Kind is the kind of Object.
+	Kind string
+	// Operation is OperationCreate or OperationUpdate (a DELETE is not
+	// evaluated).
+	Operation string
+	// Namespace is the namespace of the request.
+	Namespace string
+	// Object is the object, as JSON-like data with apiVersion and kind.
+	Object map[string]any
+	// Rendered is the KEDA object mlscale renders for an annotated
+	// workload, or nil.
+	Rendered map[string]any
+	// GPUsPerPod is what one pod of the workload (or the ScaledJob's
+	// template) requests in GPU devices; 0 when unknown.
+	GPUsPerPod int64
+}
+
+func (r Review) name() string {
+	if meta, ok := r.Object["metadata"].(map[string]any); ok {
+		if n, ok := meta["name"].(string); ok {
+			return n
+		}
+	}
+	return ""
+}
+
+// Inventory is the set of related objects of the review's namespace.
+type Inventory struct {
+	// HPAs are the namespace's autoscaling/v2 HorizontalPodAutoscalers.
+	HPAs []autoscalingv2.HorizontalPodAutoscaler
+	// ScaledObjects are the namespace's KEDA ScaledObjects.
+	ScaledObjects []kedav1alpha1.ScaledObject
+	// ScaledJobs are the namespace's KEDA ScaledJobs.
+	ScaledJobs []kedav1alpha1.ScaledJob
+	// ResourceQuotas are the namespace's ResourceQuotas.
+	ResourceQuotas []corev1.ResourceQuota
+}
+
+// Len is the number of objects in the inventory.
+func (inv Inventory) Len() int {
+	return len(inv.HPAs) + len(inv.ScaledObjects) + len(inv.ScaledJobs) + len(inv.ResourceQuotas)
+}
+
+// HPAReview is the review of an HPA.
+func HPAReview(op string, hpa *autoscalingv2.HorizontalPodAutoscaler) (Review, error) {
+	obj, err := toData(hpa, HPAGVK)
+	if err != nil {
+		return Review{}, err
+	}
+	return Review{Kind: KindHPA, Operation: op, Namespace: hpa.Namespace, Object: obj}, nil
+}
+
+// ScaledObjectReview is the review of a ScaledObject. Its pods are not known,
+// so GPUsPerPod is 0.
+func ScaledObjectReview(op string, so *kedav1alpha1.ScaledObject) (Review, error) {
+	obj, err := toData(so, ScaledObjectGVK)
+	if err != nil {
+		return Review{}, err
+	}
+	return Review{Kind: KindScaledObject, Operation: op, Namespace: so.Namespace, Object: obj}, nil
+}
+
+// ScaledJobReview is the review of a ScaledJob, with the GPUs of its job
+// template's pods.
+func ScaledJobReview(op string, sj *kedav1alpha1.ScaledJob) (Review, error) {
+	obj, err := toData(sj, ScaledJobGVK)
+	if err != nil {
+		return Review{}, err
+	}
+	r := Review{Kind: KindScaledJob, Operation: op, Namespace: sj.Namespace, Object: obj}
+	if sj.Spec.JobTargetRef != nil {
+		r.GPUsPerPod = workload.Workload{Template: sj.Spec.JobTargetRef.Template}.GPUsPerPod().Count
+	}
+	return r, nil
+}
+
+// WorkloadReview is the review of a Deployment, StatefulSet or Job: obj is
+// the typed object (as workload.Decode returns it), rendered the KEDA object
+// mlscale renders for it (nil when it has not opted in).
+func WorkloadReview(op string, w workload.Workload, obj runtime.Object, rendered runtime.Object) (Review, error) {
+	data, err := toData(obj, w.GVK)
+	if err != nil {
+		return Review{}, err
+	}
+	r := Review{Kind: w.GVK.Kind, Operation: op, Namespace: w.Namespace, Object: data, GPUsPerPod: w.GPUsPerPod().Count}
+	if rendered != nil {
+		gvk := ScaledObjectGVK
+		if _, ok := rendered.(*kedav1alpha1.ScaledJob); ok {
+			gvk = ScaledJobGVK
+		}
+		if r.Rendered, err = toData(rendered, gvk); err != nil {
+			return Review{}, err
+		}
+	}
+	return r, nil
+}
+
+// RenderedWorkloadReview renders the workload with the facts and returns its
+// review. A workload that has not opted in gets a review without Rendered;
+// annotations that do not render give the renderer's error, which the
+// mutating webhook reports.
+func RenderedWorkloadReview(op string, w workload.Workload, obj runtime.Object, facts render.Facts) (Review, error) {
+	res, err := render.Workload(w, facts)
+	switch {
+	case err == nil:
+		return WorkloadReview(op, w, obj, res.Object)
+	case errors.Is(err, render.ErrNotEnabled):
+		return WorkloadReview(op, w, obj, nil)
+	}
+	return Review{}, fmt.Errorf("rendering %s %s/%s: %w", w.GVK.Kind, w.Namespace, w.Name, err)
+}
+
+// Input is what the engine evaluates: the review's fields, and the
+// inventory under "inventory" (bound to data.inventory).
+func Input(r Review, inv Inventory) (map[string]any, error) {
+	in := map[string]any{
+		"kind":       r.Kind,
+		"operation":  r.Operation,
+		"namespace":  r.Namespace,
+		"object":     r.Object,
+		"gpusPerPod": r.GPUsPerPod,
+	}
+	if r.Rendered != nil {
+		in["rendered"] = r.Rendered
+	}
+	data, err := InventoryData(inv)
+	if err != nil {
+		return nil, err
+	}
+	in["inventory"] = data
+	return in, nil
+}
+
+// InventoryData is what policies see as data.inventory: each list of the
+// inventory as JSON-like objects with apiVersion and kind.
+func InventoryData(inv Inventory) (map[string]any, error) {
+	hpas, err := listData(inv.HPAs, HPAGVK)
+	if err != nil {
+		return nil, err
+	}
+	sos, err := listData(inv.ScaledObjects, ScaledObjectGVK)
+	if err != nil {
+		return nil, err
+	}
+	sjs, err := listData(inv.ScaledJobs, ScaledJobGVK)
+	if err != nil {
+		return nil, err
+	}
+	quotas, err := listData(inv.ResourceQuotas, QuotaGVK)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"horizontalPodAutoscalers": hpas,
+		"scaledObjects":            sos,
+		"scaledJobs":               sjs,
+		"resourceQuotas":           quotas,
+	}, nil
+}
+
+// listData converts each item; T is a struct type whose pointer is a
+// runtime.Object.
+func listData[T any, PT interface {
+	*T
+	runtime.Object
+}](items []T, gvk schema.GroupVersionKind) ([]any, error) {
+	out := make([]any, 0, len(items))
+	for i := range items {
+		d, err := toData(PT(&items[i]), gvk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// toData converts a typed object to JSON-like data and sets apiVersion and
+// kind, which objects from an informer cache lack.
+func toData(obj runtime.Object, gvk schema.GroupVersionKind) (map[string]any, error) {
+	d, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s for the policies: %w", gvk.Kind, err)
+	}
+	d["apiVersion"], d["kind"] = gvk.GroupVersion().String(), gvk.Kind
+	return d, nil
+}

@@ -1,0 +1,126 @@
+package predictor
+
+import (
+	"math"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
+)
+
+// FloorPolicy turns desired floors into safe ones: clamped to [Min, Max],
+// rising at once, falling slowly, held for a while when data is missing.
+type FloorPolicy struct {
+	// Min and Max bound the floor (the workload's min and max replicas).
+	Min, Max int32
+	// Hysteresis is the band below the current floor, as a fraction of it
+	// (at least one replica), that a desired floor must go beyond before
+	// a fall is considered.
+	Hysteresis float64
+	// DownDelay is how long the desired floor must stay below the band
+	// before the floor falls.
+	DownDelay time.Duration
+	// DownInterval is the least time between two falls.
+	DownInterval time.Duration
+	// DownStep is the most replicas one fall removes (at least 1).
+	DownStep int32
+	// HoldFor is how long the last good floor is kept when there is no
+	// forecast; after it the floor falls back to Min.
+	HoldFor time.Duration
+	// BusinessHours with BusinessMin hold a minimum floor in business hours.
+	BusinessHours *intent.BusinessHours
+	// BusinessMin is the least floor in business hours (still within Max).
+	BusinessMin int32
+}
+
+// DefaultFloorPolicy returns a policy for [minReplicas, maxReplicas] with
+// mlscale's defaults: 10% hysteresis, falls after 10 minutes below, at
+// most one step of max(1, 10%) per 5 minutes, data held for 30 minutes.
+func DefaultFloorPolicy(minReplicas, maxReplicas int32) FloorPolicy {
+	return FloorPolicy{
+		Min: minReplicas, Max: maxReplicas,
+		Hysteresis: 0.1, DownDelay: 10 * time.Minute, DownInterval: 5 * time.Minute,
+		DownStep: max(1, maxReplicas/10), HoldFor: 30 * time.Minute,
+	}
+}
+
+// FloorState is what the policy remembers between decisions. The zero
+// value is a workload never decided on.
+type FloorState struct {
+	// Floor is the current floor.
+	Floor int32
+	// Valid is false until the first decision.
+	Valid bool
+	// LastGood is when the last forecast arrived.
+	LastGood time.Time
+	// BelowSince is when the desired floor went below the band (zero when
+	// it is not below).
+	BelowSince time.Time
+	// LastDown is when the floor last fell.
+	LastDown time.Time
+}
+
+// Floor reasons, as Decide reports them.
+const (
+	ReasonRise     = "rise"
+	ReasonSteady   = "steady"
+	ReasonWaitDown = "waiting to fall"
+	ReasonFall     = "fall"
+	ReasonHold     = "holding last good floor, no forecast"
+	ReasonFallback = "no forecast for too long, fallback to min"
+)
+
+// Decide returns the next state for the desired floor at now; ok is false
+// when there is no forecast (history missing, too short, source failed).
+// The new floor is the returned state's Floor; reason says why.
+func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool) (next FloorState, reason string) {
+	lowest := p.lowest(now)
+	if !ok {
+		if s.Valid && !s.LastGood.IsZero() && now.Sub(s.LastGood) <= p.HoldFor {
+			s.Floor = p.clamp(s.Floor, lowest)
+			return s, ReasonHold
+		}
+		s.Floor, s.Valid, s.BelowSince = lowest, true, time.Time{}
+		return s, ReasonFallback
+	}
+	desired = p.clamp(desired, lowest)
+	s.LastGood = now
+	if !s.Valid || desired >= s.Floor {
+		if !s.Valid || desired > s.Floor {
+			reason = ReasonRise
+		} else {
+			reason = ReasonSteady
+		}
+		s.Floor, s.Valid, s.BelowSince = desired, true, time.Time{}
+		return s, reason
+	}
+	band := max(1, int32(math.Floor(float64(s.Floor)*p.Hysteresis)))
+	if s.Floor < lowest {
+		s.Floor = lowest
+	}
+	if desired >= s.Floor-band {
+		s.BelowSince = time.Time{}
+		return s, ReasonSteady
+	}
+	if s.BelowSince.IsZero() {
+		s.BelowSince = now
+	}
+	if now.Sub(s.BelowSince) < p.DownDelay || (!s.LastDown.IsZero() && now.Sub(s.LastDown) < p.DownInterval) {
+		return s, ReasonWaitDown
+	}
+	s.Floor = max(desired, s.Floor-max(1, p.DownStep))
+	s.LastDown = now
+	return s, ReasonFall
+}
+
+// lowest returns the least floor at now: Min, or BusinessMin in business hours.
+func (p FloorPolicy) lowest(now time.Time) int32 {
+	lo := p.Min
+	if p.BusinessHours != nil && p.BusinessHours.Contains(now) {
+		lo = max(lo, p.BusinessMin)
+	}
+	return min(lo, p.Max)
+}
+
+func (p FloorPolicy) clamp(v, lowest int32) int32 {
+	return min(max(v, lowest), p.Max)
+}

@@ -1,0 +1,125 @@
+package predictor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
+)
+
+func TestFloorPolicy(t *testing.T) {
+	p := FloorPolicy{
+		Min: 1, Max: 20, Hysteresis: 0.1,
+		DownDelay: 10 * time.Minute, DownInterval: 5 * time.Minute, DownStep: 2,
+		HoldFor: 30 * time.Minute,
+	}
+	// step is one decision: at minute at, the desired floor (ok false: no
+	// forecast), and the floor and reason wanted afterwards.
+	type step struct {
+		at      int
+		desired int32
+		ok      bool
+		want    int32
+		reason  string
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"first decision clamps to min", []step{{0, 0, true, 1, ReasonRise}}},
+		{"clamps to max", []step{{0, 50, true, 20, ReasonRise}}},
+		{"rises at once", []step{{0, 2, true, 2, ReasonRise}, {1, 15, true, 15, ReasonRise}, {2, 15, true, 15, ReasonSteady}}},
+		{"small dips inside the band are ignored", []step{
+			{0, 10, true, 10, ReasonRise}, {1, 9, true, 10, ReasonSteady}, {20, 9, true, 10, ReasonSteady},
+		}},
+		{"falls after the delay, by the step, at the rate limit", []step{
+			{0, 10, true, 10, ReasonRise},
+			{1, 2, true, 10, ReasonWaitDown},
+			{10, 2, true, 10, ReasonWaitDown},
+			{11, 2, true, 8, ReasonFall},
+			{12, 2, true, 8, ReasonWaitDown},
+			{16, 2, true, 6, ReasonFall},
+			{21, 2, true, 4, ReasonFall},
+			{26, 2, true, 2, ReasonFall},
+			{31, 2, true, 2, ReasonSteady},
+		}},
+		{"a fall never goes below the desired floor", []step{
+			{0, 10, true, 10, ReasonRise}, {1, 8, true, 10, ReasonWaitDown}, {11, 8, true, 8, ReasonFall},
+		}},
+		{"a rise resets the wait to fall", []step{
+			{0, 10, true, 10, ReasonRise},
+			{1, 2, true, 10, ReasonWaitDown},
+			{9, 12, true, 12, ReasonRise},
+			{12, 2, true, 12, ReasonWaitDown},
+			{20, 2, true, 12, ReasonWaitDown},
+			{22, 2, true, 10, ReasonFall},
+		}},
+		{"holds the last good floor, then falls back to min", []step{
+			{0, 10, true, 10, ReasonRise},
+			{10, 0, false, 10, ReasonHold},
+			{30, 0, false, 10, ReasonHold},
+			{31, 0, false, 1, ReasonFallback},
+			{40, 0, false, 1, ReasonFallback},
+			{41, 6, true, 6, ReasonRise},
+		}},
+		{"no forecast ever means min", []step{{0, 0, false, 1, ReasonFallback}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s FloorState
+			for _, st := range tt.steps {
+				var reason string
+				s, reason = p.Decide(s, monday.Add(time.Duration(st.at)*time.Minute), st.desired, st.ok)
+				if s.Floor != st.want || reason != st.reason {
+					t.Fatalf("minute %d, desired %d ok %v: floor %d (%s), want %d (%s)", st.at, st.desired, st.ok, s.Floor, reason, st.want, st.reason)
+				}
+			}
+		})
+	}
+}
+
+// TestFloorNeverFlaps feeds a desired floor that alternates every minute and
+// checks that the floor changes direction at most once per DownDelay.
+func TestFloorNeverFlaps(t *testing.T) {
+	p := DefaultFloorPolicy(0, 100)
+	var (
+		s       FloorState
+		changes int
+		prev    int32
+	)
+	for m := range 240 {
+		desired := int32(10)
+		if m%2 == 1 {
+			desired = 40
+		}
+		s, _ = p.Decide(s, monday.Add(time.Duration(m)*time.Minute), desired, true)
+		if m > 0 && s.Floor != prev {
+			changes++
+		}
+		prev = s.Floor
+	}
+	if changes != 1 || s.Floor != 40 {
+		t.Fatalf("floor changed %d times and ended at %d; want one rise to 40 and no falls", changes, s.Floor)
+	}
+}
+
+func TestFloorBusinessMin(t *testing.T) {
+	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultFloorPolicy(0, 10)
+	p.BusinessHours, p.BusinessMin = &bh, 3
+	s, _ := p.Decide(FloorState{}, monday.Add(9*time.Hour), 0, true)
+	if s.Floor != 3 {
+		t.Errorf("floor in business hours %d, want 3", s.Floor)
+	}
+	s, _ = p.Decide(FloorState{}, monday.Add(20*time.Hour), 0, true)
+	if s.Floor != 0 {
+		t.Errorf("floor out of business hours %d, want 0", s.Floor)
+	}
+	s, _ = p.Decide(FloorState{}, monday.Add(9*time.Hour), 0, false)
+	if s.Floor != 3 {
+		t.Errorf("fallback floor in business hours %d, want 3", s.Floor)
+	}
+}

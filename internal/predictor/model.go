@@ -1,0 +1,364 @@
+package predictor
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/mlscale/mlscale/internal/intent"
+)
+
+// DefaultLookahead is the forecast window when none is set.
+const DefaultLookahead = 15 * time.Minute
+
+// DefaultQuantile is the upper quantile of the forecast error that the
+// floor provisions for.
+const DefaultQuantile = 0.9
+
+// Model tuning.
+const (
+	// dailyCycles and weeklyCycles are how many past cycles the seasonal
+	// profile takes the median over.
+	dailyCycles  = 7
+	weeklyCycles = 8
+	// anomalyK is how many robust standard deviations from the profile a
+	// sample must be to count as an anomaly and be replaced before fitting.
+	anomalyK = 4.0
+	// spikeK is how many robust standard deviations above the profile the
+	// recent samples must be for a spike in progress.
+	spikeK = 4.0
+	// smoothing is the time over which recent residuals and the profile
+	// are averaged.
+	smoothing = 5 * time.Minute
+	// levelWindow is the history that sets the level when there is no cycle.
+	levelWindow = time.Hour
+)
+
+// Options configure fitting and forecasting.
+type Options struct {
+	// Lookahead is the window whose peak is forecast; DefaultLookahead when 0.
+	Lookahead time.Duration
+	// Quantile is the upper quantile of the error added for Forecast.Upper;
+	// DefaultQuantile when 0.
+	Quantile float64
+	// BusinessHours, when set, lets the model tell business hours on
+	// working days from the same clock time on other days.
+	BusinessHours *intent.BusinessHours
+}
+
+func (o Options) withDefaults() Options {
+	if o.Lookahead <= 0 {
+		o.Lookahead = DefaultLookahead
+	}
+	if o.Quantile <= 0 || o.Quantile >= 1 {
+		o.Quantile = DefaultQuantile
+	}
+	return o
+}
+
+// Model is a fitted forecaster: a robust seasonal profile with a robust
+// trend, plus a regression of the window's peak on the recent deviation
+// from the profile. Fit it with Fit; it is immutable afterwards.
+type Model struct {
+	opts  Options
+	step  time.Duration
+	cycle Cycle
+	// horizon is the lookahead in steps (at least 1).
+	horizon int
+	// profile is the seasonal shape by phase key; one value without a cycle.
+	profile []float64
+	// phases is the number of phases in one cycle.
+	phases int
+	// slope is the trend per step; centre is the time the profile is
+	// centred on, from which the trend is extrapolated.
+	slope  float64
+	centre time.Time
+	// levelN is how many recent samples set the level when there is no
+	// cycle (their median); with a cycle the level is 0.
+	levelN int
+	// recent is how many samples the recent residual averages.
+	recent int
+	// a and b map the recent residual to the peak's excess over the
+	// profile's peak; upper is the Quantile of the fit's errors.
+	a, b, upper float64
+	// resMed and resSD are the robust centre and spread of residuals.
+	resMed, resSD float64
+	// end is the time of the last sample fitted.
+	end time.Time
+	// filtered is how many samples the anomaly filter replaced.
+	filtered int
+}
+
+// Forecast is the forecast of the peak demand over (Time, Time+Lookahead].
+type Forecast struct {
+	// Time is when the forecast is made (the last sample's time).
+	Time time.Time
+	// Peak is the expected peak demand over the window.
+	Peak float64
+	// Upper is the Quantile upper bound of the peak.
+	Upper float64
+	// Spike reports a spike in progress in the recent samples, which
+	// raised the forecast to at least the latest demand.
+	Spike bool
+}
+
+// ErrTooShort is returned by Fit for a history too short to fit.
+var ErrTooShort = errors.New("history too short")
+
+// Cycle returns the cycle the model found.
+func (m *Model) Cycle() Cycle { return m.cycle }
+
+// End returns the time of the last sample the model was fitted on.
+func (m *Model) End() time.Time { return m.end }
+
+// Filtered returns how many samples the anomaly filter replaced.
+func (m *Model) Filtered() int { return m.filtered }
+
+// Fit fits a model to a history. The history needs at least a few
+// lookahead windows; a cycle needs two full periods of it.
+func Fit(s Series, opts Options) (*Model, error) {
+	opts = opts.withDefaults()
+	if s.Step <= 0 {
+		return nil, fmt.Errorf("fitting: step %s is not positive", s.Step)
+	}
+	m := &Model{opts: opts, step: s.Step, end: s.End()}
+	m.horizon = max(1, int((opts.Lookahead+s.Step-1)/s.Step))
+	m.recent = max(1, int(smoothing/s.Step))
+	m.levelN = max(1, int(levelWindow/s.Step))
+	if need := 8*m.horizon + m.recent + 2; s.Len() < need {
+		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
+	}
+	m.cycle = DetectCycle(s)
+	span := s
+	if m.cycle.Period > 0 {
+		m.phases = int(m.cycle.Period / s.Step)
+		n := dailyCycles
+		if m.cycle.Period == Week {
+			n = weeklyCycles
+		}
+		span = s.Slice(max(0, s.Len()-n*m.phases), s.Len())
+	} else {
+		span = s.Slice(max(0, s.Len()-max(int(Day/s.Step), 16*m.horizon)), s.Len())
+	}
+	// Fit the profile on the raw span (medians are robust), filter
+	// anomalies against it, then refit on the filtered data.
+	vals := append([]float64(nil), span.Values...)
+	m.fitProfile(span.Start, vals)
+	res := m.residuals(span.Start, vals)
+	res = res[min(len(res)-1, m.warmup()):]
+	m.resMed, m.resSD = mad(res)
+	if m.resSD == 0 {
+		m.resSD = 1e-9
+	}
+	for i, r := range m.residuals(span.Start, vals) {
+		if i >= m.warmup() && math.Abs(r-m.resMed) > anomalyK*m.resSD {
+			vals[i] -= r - m.resMed
+			m.filtered++
+		}
+	}
+	m.fitProfile(span.Start, vals)
+	m.fitPeak(span.Start, vals)
+	return m, nil
+}
+
+// key returns the profile index of time t.
+func (m *Model) key(t time.Time) int {
+	if m.phases == 0 {
+		return 0
+	}
+	sec := t.Unix()
+	period := int64(m.cycle.Period / time.Second)
+	p := int(((sec%period)+period)%period) / int(m.step/time.Second)
+	if m.opts.BusinessHours != nil && m.cycle.Period == Day && m.opts.BusinessHours.Contains(t) {
+		p += m.phases
+	}
+	return p
+}
+
+// fitProfile sets the profile, trend and level from samples starting at start.
+func (m *Model) fitProfile(start time.Time, vals []float64) {
+	if m.phases == 0 {
+		m.profile, m.slope = nil, 0
+		return
+	}
+	size := m.phases
+	if m.opts.BusinessHours != nil && m.cycle.Period == Day {
+		size *= 2
+	}
+	buckets := make([][]float64, size)
+	for i, v := range vals {
+		k := m.key(start.Add(time.Duration(i) * m.step))
+		buckets[k] = append(buckets[k], v)
+	}
+	raw := make([]float64, size)
+	for k, b := range buckets {
+		raw[k] = median(b)
+	}
+	// Keys without samples (business-hours keys never seen) take the
+	// other half's value.
+	for k := range raw {
+		if math.IsNaN(raw[k]) {
+			raw[k] = raw[(k+m.phases)%size]
+		}
+		if math.IsNaN(raw[k]) {
+			raw[k] = median(vals)
+		}
+	}
+	// Smooth each half circularly over smoothing.
+	w := int(smoothing/m.step) / 2
+	m.profile = make([]float64, size)
+	for k := range raw {
+		base := k / m.phases * m.phases
+		var sum float64
+		for d := -w; d <= w; d++ {
+			sum += raw[base+((k-base+d)%m.phases+m.phases)%m.phases]
+		}
+		m.profile[k] = sum / float64(2*w+1)
+	}
+	// Robust trend over per-cycle medians of the deseasonalised data.
+	var xs, ys []float64
+	for c := 0; (c+1)*m.phases <= len(vals); c++ {
+		block := make([]float64, m.phases)
+		for j := range block {
+			i := c*m.phases + j
+			block[j] = vals[i] - m.profile[m.key(start.Add(time.Duration(i)*m.step))]
+		}
+		xs = append(xs, float64(c*m.phases)+float64(m.phases-1)/2)
+		ys = append(ys, median(block))
+	}
+	m.slope = 0
+	if len(xs) >= 3 {
+		m.slope = theilSen(xs, ys)
+	}
+	m.centre = start.Add(time.Duration(float64(len(vals)-1) / 2 * float64(m.step)))
+}
+
+// warmup is the number of samples at the start of a fitting span that have
+// no level of their own (no cycle: the level needs levelN samples).
+func (m *Model) warmup() int {
+	if m.phases == 0 {
+		return m.levelN - 1
+	}
+	return 0
+}
+
+// levelAt returns the level at index i of vals: the median of the levelN
+// samples ending at i when there is no cycle, 0 otherwise.
+func (m *Model) levelAt(vals []float64, i int) float64 {
+	if m.phases != 0 {
+		return 0
+	}
+	return median(vals[max(0, i-m.levelN+1) : i+1])
+}
+
+// base returns the profile plus trend at time t (0 without a cycle, where
+// levelAt carries the level).
+func (m *Model) base(t time.Time) float64 {
+	if m.phases == 0 {
+		return 0
+	}
+	return m.profile[m.key(t)] + m.slope*float64(t.Sub(m.centre))/float64(m.step)
+}
+
+func (m *Model) residuals(start time.Time, vals []float64) []float64 {
+	res := make([]float64, len(vals))
+	for i, v := range vals {
+		res[i] = v - m.base(start.Add(time.Duration(i)*m.step)) - m.levelAt(vals, i)
+	}
+	return res
+}
+
+// basePeak returns the highest base over the window after t.
+func (m *Model) basePeak(t time.Time) float64 {
+	peak := math.Inf(-1)
+	for h := 1; h <= m.horizon; h++ {
+		peak = max(peak, m.base(t.Add(time.Duration(h)*m.step)))
+	}
+	return peak
+}
+
+// recentResidual returns the mean residual of the m.recent samples ending
+// at index i, clipped to anomalyK robust standard deviations.
+func (m *Model) recentResidual(start time.Time, vals []float64, i int) float64 {
+	var sum float64
+	n := 0
+	lvl := m.levelAt(vals, i)
+	for j := max(0, i-m.recent+1); j <= i; j++ {
+		sum += vals[j] - m.base(start.Add(time.Duration(j)*m.step)) - lvl
+		n++
+	}
+	r := sum / float64(n)
+	lim := anomalyK * m.resSD
+	return math.Max(m.resMed-lim, math.Min(m.resMed+lim, r))
+}
+
+// fitPeak regresses the window's peak excess over the base on the recent
+// residual, and takes the upper quantile of the errors.
+func (m *Model) fitPeak(start time.Time, vals []float64) {
+	var xs, ys []float64
+	for i := max(m.recent, m.levelN) - 1; i+m.horizon < len(vals); i++ {
+		t := start.Add(time.Duration(i) * m.step)
+		peak := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, vals[i+h])
+		}
+		xs = append(xs, m.recentResidual(start, vals, i))
+		ys = append(ys, peak-m.basePeak(t)-m.levelAt(vals, i))
+	}
+	m.a, m.b = stat.LinearRegression(xs, ys, nil, false)
+	if !finite(m.a) || !finite(m.b) {
+		m.a, m.b = median(ys), 0
+	}
+	errs := make([]float64, len(xs))
+	for i := range xs {
+		errs[i] = ys[i] - (m.a + m.b*xs[i])
+	}
+	m.upper = max(0, quantile(m.opts.Quantile, errs))
+}
+
+// Forecast forecasts the peak over the lookahead window after the last
+// sample of s, which must be on the model's step grid and may extend past
+// the data the model was fitted on (the cheap, per-sample part).
+func (m *Model) Forecast(s Series) (Forecast, error) {
+	if s.Len() == 0 {
+		return Forecast{}, errors.New("forecasting: empty history")
+	}
+	if s.Step != m.step {
+		return Forecast{}, fmt.Errorf("forecasting: step %s differs from the model's %s", s.Step, m.step)
+	}
+	i := s.Len() - 1
+	t := s.Time(i)
+	r := m.recentResidual(s.Start, s.Values, i)
+	lvl := m.levelAt(s.Values, i)
+	f := Forecast{Time: t, Peak: m.basePeak(t) + lvl + m.a + m.b*r}
+	// A spike in progress: the recent samples are far above the profile.
+	lo := max(0, i-m.horizon+1)
+	spike := true
+	for j := lo; j <= i; j++ {
+		if (s.Values[j]-m.base(s.Time(j))-lvl-m.resMed)/m.resSD < spikeK {
+			spike = false
+			break
+		}
+	}
+	if spike {
+		f.Spike = true
+		f.Peak = max(f.Peak, s.Values[i])
+	}
+	f.Peak = max(0, f.Peak)
+	f.Upper = f.Peak + m.upper
+	return f, nil
+}
+
+// ForecastSeries fits s and forecasts the window after its end.
+func ForecastSeries(s Series, opts Options) (Forecast, error) {
+	m, err := Fit(s, opts)
+	if err != nil {
+		return Forecast{}, err
+	}
+	return m.Forecast(s)
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -1,0 +1,234 @@
+package predictor
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
+)
+
+// monday is a Monday at midnight UTC, the start of synthetic series.
+var monday = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// synth returns n samples at step from monday of f plus Gaussian noise of
+// standard deviation noise (seeded, so the same on every run).
+func synth(n int, step time.Duration, noise float64, f func(t time.Time) float64) Series {
+	r := rand.New(rand.NewPCG(1, 2))
+	s := Series{Start: monday, Step: step, Values: make([]float64, n)}
+	for i := range s.Values {
+		s.Values[i] = f(s.Time(i)) + noise*r.NormFloat64()
+	}
+	return s
+}
+
+// daily is a smooth daily shape between 50 and 150, highest at noon.
+func daily(t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return 100 - 50*math.Cos(2*math.Pi*h/24)
+}
+
+func TestDetectCycle(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Series
+		want time.Duration
+	}{
+		{"daily shape", synth(10*288, 5*time.Minute, 5, daily), Day},
+		{"weekly shape", synth(21*96, 15*time.Minute, 5, func(t time.Time) float64 {
+			if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday {
+				return 20
+			}
+			return daily(t)
+		}), Week},
+		{"noise", synth(10*288, 5*time.Minute, 5, func(time.Time) float64 { return 100 }), 0},
+		{"trend", synth(10*288, 5*time.Minute, 1, func(t time.Time) float64 { return float64(t.Sub(monday).Minutes()) }), 0},
+		{"too short for a day", synth(200, 5*time.Minute, 1, daily), 0},
+		{"nyc_taxi", loadTrace(t, "nyc_taxi.csv"), Week},
+		{"crane_input9", loadTrace(t, "crane_input9.csv"), Day},
+		{"crane_input5 (control)", loadTrace(t, "crane_input5.csv"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DetectCycle(tt.s); got.Period != tt.want {
+				t.Fatalf("cycle %s, want period %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCycleString(t *testing.T) {
+	for c, want := range map[Cycle]string{
+		{}:                           "no cycle",
+		{Period: Day, Strength: 1}:   "daily (strength 1.00)",
+		{Period: Week, Strength: .5}: "weekly (strength 0.50)",
+	} {
+		if got := c.String(); got != want {
+			t.Errorf("%#v: %q, want %q", c, got, want)
+		}
+	}
+}
+
+func TestFitTooShort(t *testing.T) {
+	_, err := Fit(synth(10, time.Minute, 0, daily), Options{})
+	if !errors.Is(err, ErrTooShort) {
+		t.Fatalf("error %v, want ErrTooShort", err)
+	}
+}
+
+func TestForecastFollowsDailyShape(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	// The last sample is at 23:55; the window after it covers 00:00-00:10,
+	// the daily low (about 50).
+	f, err := ForecastSeries(s, Options{Lookahead: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := daily(s.End().Add(5 * time.Minute))
+	if math.Abs(f.Peak-want) > 6 {
+		t.Errorf("peak %.1f, want about %.1f", f.Peak, want)
+	}
+	if f.Upper < f.Peak || f.Spike {
+		t.Errorf("upper %.1f below peak %.1f, or spike %v", f.Upper, f.Peak, f.Spike)
+	}
+	// Ending at 11:55, the peak of the day is ahead.
+	noon := s.Slice(0, 9*288+144)
+	f, err = ForecastSeries(noon, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(f.Peak-150) > 6 {
+		t.Errorf("peak before noon %.1f, want about 150", f.Peak)
+	}
+}
+
+func TestAnomalyFilteredBeforeFitting(t *testing.T) {
+	clean := synth(10*288, 5*time.Minute, 2, daily)
+	outage := synth(10*288, 5*time.Minute, 2, daily)
+	// A twelve-hour outage (demand 0) in the middle of day 7, covering noon.
+	for i := 6*288 + 72; i < 6*288+216; i++ {
+		outage.Values[i] = 0
+	}
+	noon := 9*288 + 138 // 11:30 on the last day
+	mc, err := Fit(clean.Slice(0, noon), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mo, err := Fit(outage.Slice(0, noon), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mo.Filtered() < 100 {
+		t.Errorf("filtered %d samples, want the outage's 144", mo.Filtered())
+	}
+	fc, _ := mc.Forecast(clean.Slice(0, noon))
+	fo, _ := mo.Forecast(outage.Slice(0, noon))
+	if math.Abs(fc.Peak-fo.Peak) > 3 {
+		t.Errorf("forecast with an outage in history %.1f, without %.1f; the outage was learned", fo.Peak, fc.Peak)
+	}
+}
+
+func TestSpikeRaisesForecastAtOnce(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spiked := Series{Start: s.Start, Step: s.Step, Values: append([]float64(nil), s.Values...)}
+	for i := s.Len() - 3; i < s.Len(); i++ {
+		spiked.Values[i] = 400
+	}
+	f, err := m.Forecast(spiked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Spike || f.Peak < 400 {
+		t.Fatalf("spike %v peak %.1f, want a spike and a peak of at least 400", f.Spike, f.Peak)
+	}
+	calm, _ := m.Forecast(s)
+	if calm.Spike {
+		t.Fatal("spike reported without one")
+	}
+}
+
+func TestBusinessHoursSeparateWorkingDays(t *testing.T) {
+	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := func(t time.Time) float64 {
+		if bh.Contains(t) {
+			return 100
+		}
+		return 10
+	}
+	// Twelve days from Monday at 15 min: too short for a weekly cycle, so
+	// the model sees a daily one. It ends on the second Saturday at 09:30.
+	s := synth(12*96+39, 15*time.Minute, 1, busy)
+	if wd := s.End().Weekday(); wd != time.Saturday {
+		t.Fatalf("series ends on %s", wd)
+	}
+	with, err := ForecastSeries(s, Options{BusinessHours: &bh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := ForecastSeries(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(with.Peak-10) > 3 {
+		t.Errorf("Saturday morning with business hours: peak %.1f, want about 10", with.Peak)
+	}
+	if without.Peak < 50 {
+		t.Errorf("Saturday morning without business hours: peak %.1f; the test no longer shows what business hours add", without.Peak)
+	}
+}
+
+func TestForecastErrors(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Forecast(Series{Start: s.Start, Step: s.Step}); err == nil {
+		t.Error("no error for an empty history")
+	}
+	if _, err := m.Forecast(Series{Start: s.Start, Step: time.Minute, Values: []float64{1}}); err == nil {
+		t.Error("no error for a different step")
+	}
+}
+
+func TestCacheRefitsOnlyOnNewData(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	c := NewCache()
+	m1, err := c.Model("ns/a", s.Slice(0, s.Len()-1), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := c.Model("ns/a", s.Slice(0, s.Len()-1), Options{})
+	if m1 != m2 || c.Fits() != 1 {
+		t.Fatalf("unchanged history refitted: %d fits", c.Fits())
+	}
+	m3, _ := c.Model("ns/a", s, Options{})
+	if m3 == m1 || c.Fits() != 2 || !m3.End().Equal(s.End()) {
+		t.Fatalf("new data not refitted: %d fits", c.Fits())
+	}
+	if _, err := c.Model("ns/b", s.Slice(0, 5), Options{}); err == nil {
+		t.Fatal("no error for a too short history")
+	}
+	c.Forget("ns/a")
+	if _, _ = c.Model("ns/a", s, Options{}); c.Fits() != 3 {
+		t.Fatalf("forgotten workload not refitted: %d fits", c.Fits())
+	}
+}
+
+func BenchmarkForecast20000(b *testing.B) {
+	s := loadTrace(b, "crane_input9.csv").Slice(0, 20000)
+	for b.Loop() {
+		if _, err := ForecastSeries(s, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

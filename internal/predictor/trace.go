@@ -1,0 +1,165 @@
+// Package predictor forecasts workload demand from its history and turns the
+// forecast into safe replica floors. Everything here is a pure function or a
+// small value type: reading from Prometheus and writing annotations happen
+// elsewhere.
+package predictor
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Series is a demand history on a regular time grid: Values[i] was observed
+// at Start + i*Step. Missing samples are filled from their neighbours when a
+// trace is loaded, so Values holds no NaN.
+type Series struct {
+	// Start is the time of Values[0].
+	Start time.Time
+	// Step is the spacing of the samples.
+	Step time.Duration
+	// Values are the observations, oldest first.
+	Values []float64
+}
+
+// Len returns the number of samples.
+func (s Series) Len() int { return len(s.Values) }
+
+// Time returns the time of sample i.
+func (s Series) Time(i int) time.Time { return s.Start.Add(time.Duration(i) * s.Step) }
+
+// End returns the time of the last sample (Start when the series is empty).
+func (s Series) End() time.Time {
+	if len(s.Values) == 0 {
+		return s.Start
+	}
+	return s.Time(len(s.Values) - 1)
+}
+
+// Slice returns samples [i, j) as a series sharing s's storage.
+func (s Series) Slice(i, j int) Series {
+	return Series{Start: s.Time(i), Step: s.Step, Values: s.Values[i:j]}
+}
+
+// nabTimeLayout is the timestamp layout of NAB traces (no zone; UTC).
+const nabTimeLayout = "2006-01-02 15:04:05"
+
+// LoadTrace reads a trace file; see ReadTrace.
+func LoadTrace(path string) (Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Series{}, fmt.Errorf("reading trace: %w", err)
+	}
+	defer f.Close()
+	return ReadTrace(path, f)
+}
+
+// ReadTrace parses a demand trace in CSV: either NAB's header
+// `timestamp,value` with `YYYY-MM-DD HH:MM:SS` times (UTC), or Crane's header
+// `ts,value` with Unix seconds. Rows must be in time order. The step is the
+// most common spacing; gaps are filled by linear interpolation. name is used
+// in errors, which have the form name:line: problem.
+func ReadTrace(name string, r io.Reader) (Series, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 2
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return Series{}, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
+	}
+	var unix bool
+	switch h := strings.ToLower(strings.TrimPrefix(header[0], "\ufeff")) + "," + strings.ToLower(header[1]); h {
+	case "timestamp,value":
+	case "ts,value":
+		unix = true
+	default:
+		return Series{}, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB) or ts,value (Crane)", name, h)
+	}
+	var (
+		times  []int64
+		values []float64
+	)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return Series{}, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
+		}
+		var t int64
+		if unix {
+			t, err = strconv.ParseInt(rec[0], 10, 64)
+			if err != nil {
+				return Series{}, fmt.Errorf("%s:%d: time %q is not Unix seconds", name, line, rec[0])
+			}
+		} else {
+			tt, err := time.Parse(nabTimeLayout, rec[0])
+			if err != nil {
+				return Series{}, fmt.Errorf("%s:%d: time %q is not of the form YYYY-MM-DD HH:MM:SS", name, line, rec[0])
+			}
+			t = tt.Unix()
+		}
+		v, err := strconv.ParseFloat(rec[1], 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return Series{}, fmt.Errorf("%s:%d: value %q is not a finite number", name, line, rec[1])
+		}
+		if n := len(times); n > 0 && t <= times[n-1] {
+			return Series{}, fmt.Errorf("%s:%d: time %d is not after the previous row's %d; rows must be in time order", name, line, t, times[n-1])
+		}
+		times = append(times, t)
+		values = append(values, v)
+	}
+	if len(times) < 2 {
+		return Series{}, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
+	}
+	return regularize(name, times, values)
+}
+
+// csvCause drops encoding/csv's own position prefix from an error; the
+// caller adds file:line.
+func csvCause(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// regularize puts samples on a grid with the most common spacing,
+// interpolating linearly over gaps.
+func regularize(name string, times []int64, values []float64) (Series, error) {
+	diffs := make([]int64, len(times)-1)
+	for i := range diffs {
+		diffs[i] = times[i+1] - times[i]
+	}
+	slices.Sort(diffs)
+	step := diffs[len(diffs)/2]
+	n := int((times[len(times)-1]-times[0])/step) + 1
+	if n > 10*len(times) {
+		return Series{}, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(times), n, step)
+	}
+	out := make([]float64, n)
+	j := 0
+	for i := range out {
+		t := times[0] + int64(i)*step
+		for j+1 < len(times) && times[j+1] <= t {
+			j++
+		}
+		if times[j] == t || j+1 == len(times) {
+			out[i] = values[j]
+			continue
+		}
+		f := float64(t-times[j]) / float64(times[j+1]-times[j])
+		out[i] = values[j] + f*(values[j+1]-values[j])
+	}
+	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, nil
+}

@@ -1,0 +1,80 @@
+package predictor
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadTrace(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		wantErr   string
+		wantStep  time.Duration
+		wantVals  []float64
+		wantStart time.Time
+	}{
+		{
+			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
+			wantStep: 30 * time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Date(2014, 7, 1, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name: "crane", in: "ts,value\n1633651200,1.5\n1633651260,2.5\n",
+			wantStep: time.Minute, wantVals: []float64{1.5, 2.5}, wantStart: time.Unix(1633651200, 0).UTC(),
+		},
+		{
+			name: "gap interpolated", in: "ts,value\n0,0\n60,1\n180,3\n240,4\n",
+			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4}, wantStart: time.Unix(0, 0).UTC(),
+		},
+		{name: "bad header", in: "time,v\n0,1\n", wantErr: "x.csv:1: header is"},
+		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is not Unix seconds`},
+		{name: "bad nab time", in: "timestamp,value\n2014-07-01T00:00:00,1\n", wantErr: "x.csv:2: time"},
+		{name: "bad value", in: "ts,value\n0,1\n60,NaN\n", wantErr: `x.csv:3: value "NaN" is not a finite number`},
+		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is not after"},
+		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2:"},
+		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
+		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ReadTrace("x.csv", strings.NewReader(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Step != tt.wantStep || !s.Start.Equal(tt.wantStart) {
+				t.Errorf("step %s start %s, want %s %s", s.Step, s.Start, tt.wantStep, tt.wantStart)
+			}
+			if len(s.Values) != len(tt.wantVals) {
+				t.Fatalf("values %v, want %v", s.Values, tt.wantVals)
+			}
+			for i, v := range tt.wantVals {
+				if s.Values[i] != v {
+					t.Errorf("values %v, want %v", s.Values, tt.wantVals)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestLoadTraceMissingFile(t *testing.T) {
+	if _, err := LoadTrace("testdata/traces/nope.csv"); err == nil || !strings.Contains(err.Error(), "nope.csv") {
+		t.Fatalf("error %v, want one naming the file", err)
+	}
+}
+
+// loadTrace loads a copied trace or fails the test.
+func loadTrace(t testing.TB, name string) Series {
+	t.Helper()
+	s, err := LoadTrace("testdata/traces/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,248 @@
+// Package validate is mlscale's validating admission webhook: it evaluates
+// the Rego policies (internal/policy) for autoscaling/v2
+// HorizontalPodAutoscalers, KEDA ScaledObjects and ScaledJobs, and workloads
+// that opt in to mlscale (evaluated together with the KEDA object mlscale
+// renders for them), with the namespace's inventory of related objects.
+//
+// Violations whose action is deny refuse the object with the policies'
+// messages; warn violations come back as admission warnings; audit
+// violations are only logged. The handler has no side effects, so a dry-run
+// request gets exactly the answer a real one would.
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	admissionv1 "k8s.io/api/admission/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Path is the URL path the validating webhook is served on.
+const Path = "/validate-mlscale-policies"
+
+// InventorySource gives the related objects of a namespace (HPAs,
+// ScaledObjects, ScaledJobs, ResourceQuotas) that the policies read as
+// data.inventory.
+type InventorySource interface {
+	// Inventory returns the namespace's inventory.
+	Inventory(ctx context.Context, namespace string) (policy.Inventory, error)
+}
+
+// FactsFunc returns the cluster facts for a namespace, used to render the
+// KEDA object of an annotated workload.
+type FactsFunc func(ctx context.Context, namespace string) (render.Facts, error)
+
+// Handler is the validating admission handler. It implements
+// controller-runtime's admission.Handler.
+type Handler struct {
+	// Engine evaluates the policies; required.
+	Engine *policy.Engine
+	// Inventory gives the namespace's related objects; nil means an empty
+	// inventory.
+	Inventory InventorySource
+	// Facts returns the cluster facts for rendering; nil means
+	// render.DefaultFacts().
+	Facts FactsFunc
+}
+
+var _ admission.Handler = (*Handler)(nil)
+
+// Webhook wraps h in a controller-runtime admission.Webhook.
+func Webhook(h *Handler) *admission.Webhook {
+	return &admission.Webhook{Handler: h}
+}
+
+// Handle answers one AdmissionRequest:
+//   - CREATE and UPDATE of an HPA (autoscaling/v2), ScaledObject, ScaledJob
+//     or opted-in workload: the policies' verdict;
+//   - DELETE, CONNECT, other kinds, subresources, workloads that have not
+//     opted in or whose annotations do not render (the mutating webhook
+//     denies those), and objects being deleted: allowed;
+//   - a request that cannot be decoded: a 400 with the reason;
+//   - an inventory or evaluation failure: a 500, so that the webhook's
+//     failurePolicy decides.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	switch req.Operation {
+	case admissionv1.Create, admissionv1.Update:
+	case admissionv1.Delete, admissionv1.Connect:
+		return admission.Allowed("")
+	case "":
+		return badRequest(errors.New("mlscale: the AdmissionReview has no request, or the request has no operation"))
+	default:
+		return badRequest(fmt.Errorf("mlscale: unknown admission operation %q", req.Operation))
+	}
+	if req.UID == "" {
+		return badRequest(errors.New("mlscale: the admission request has no uid"))
+	}
+	if req.SubResource != "" {
+		return admission.Allowed(fmt.Sprintf("mlscale does not check the %s subresource", req.SubResource))
+	}
+	if h == nil || h.Engine == nil {
+		return admission.Errored(http.StatusInternalServerError, errors.New("mlscale: the policy engine is not configured"))
+	}
+	gvk := schema.GroupVersionKind(req.Kind)
+	review, skip, err := h.review(ctx, gvk, req)
+	if err != nil {
+		return badRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
+	}
+	if skip != "" {
+		return admission.Allowed(skip)
+	}
+	var inv policy.Inventory
+	if h.Inventory != nil {
+		if inv, err = h.Inventory.Inventory(ctx, review.Namespace); err != nil {
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: reading the inventory of namespace %q: %w", review.Namespace, err))
+		}
+	}
+	vs, err := h.Engine.Evaluate(ctx, review, inv)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: %w", err))
+	}
+	return respond(ctx, vs)
+}
+
+// respond turns violations into the admission answer.
+func respond(ctx context.Context, vs []policy.Violation) admission.Response {
+	var denied, warnings []string
+	for _, v := range vs {
+		switch v.Action {
+		case policy.ActionDeny:
+			denied = append(denied, v.Message)
+		case policy.ActionWarn:
+			warnings = append(warnings, v.Message)
+		default:
+			logf.FromContext(ctx).Info("policy violation (audit)", "policy", v.Policy, "message", v.Message)
+		}
+	}
+	if len(denied) > 0 {
+		return admission.Denied(strings.Join(denied, "; ")).WithWarnings(warnings...)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// review decodes the request's object into a policy review. A non-empty
+// skip says why the object is admitted without evaluation.
+func (h *Handler) review(ctx context.Context, gvk schema.GroupVersionKind, req admission.Request) (r policy.Review, skip string, err error) {
+	op := string(req.Operation)
+	raw := req.Object.Raw
+	if len(raw) == 0 && isChecked(gvk) {
+		return policy.Review{}, "", errors.New("the request has no object")
+	}
+	switch gvk {
+	case policy.HPAGVK:
+		var o autoscalingv2.HorizontalPodAutoscaler
+		if err := decode(raw, &o, req.Namespace); err != nil {
+			return r, "", err
+		}
+		if o.DeletionTimestamp != nil {
+			return r, "the object is being deleted", nil
+		}
+		r, err = policy.HPAReview(op, &o)
+	case policy.ScaledObjectGVK:
+		var o kedav1alpha1.ScaledObject
+		if err := decode(raw, &o, req.Namespace); err != nil {
+			return r, "", err
+		}
+		if o.DeletionTimestamp != nil {
+			return r, "the object is being deleted", nil
+		}
+		r, err = policy.ScaledObjectReview(op, &o)
+	case policy.ScaledJobGVK:
+		var o kedav1alpha1.ScaledJob
+		if err := decode(raw, &o, req.Namespace); err != nil {
+			return r, "", err
+		}
+		if o.DeletionTimestamp != nil {
+			return r, "the object is being deleted", nil
+		}
+		r, err = policy.ScaledJobReview(op, &o)
+	case workload.DeploymentGVK, workload.StatefulSetGVK, workload.JobGVK:
+		return h.workloadReview(ctx, gvk, req)
+	default:
+		return r, fmt.Sprintf("mlscale does not check %s", gvk), nil
+	}
+	if err != nil {
+		return r, "", err
+	}
+	if req.Namespace != "" {
+		r.Namespace = req.Namespace
+	}
+	return r, "", nil
+}
+
+func isChecked(gvk schema.GroupVersionKind) bool {
+	switch gvk {
+	case policy.HPAGVK, policy.ScaledObjectGVK, policy.ScaledJobGVK, workload.DeploymentGVK, workload.StatefulSetGVK, workload.JobGVK:
+		return true
+	}
+	return false
+}
+
+// workloadReview reviews an opted-in workload with its rendered KEDA object.
+func (h *Handler) workloadReview(ctx context.Context, gvk schema.GroupVersionKind, req admission.Request) (policy.Review, string, error) {
+	w, decoded, err := workload.Decode(gvk, req.Object.Raw)
+	if err != nil {
+		return policy.Review{}, "", err
+	}
+	obj, ok := decoded.(client.Object)
+	if !ok {
+		return policy.Review{}, "", fmt.Errorf("decoding %s: got %T", gvk.Kind, decoded)
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		return policy.Review{}, "the workload is being deleted", nil
+	}
+	if !intent.Enabled(w.Annotations) {
+		return policy.Review{}, "the workload has not opted in to mlscale", nil
+	}
+	if w.Namespace == "" {
+		w.Namespace = req.Namespace
+		obj.SetNamespace(req.Namespace)
+	}
+	facts := render.DefaultFacts()
+	if h.Facts != nil {
+		if facts, err = h.Facts(ctx, w.Namespace); err != nil {
+			return policy.Review{}, "the cluster facts are unavailable; the mlscale controller checks the workload later", nil
+		}
+	}
+	res, err := render.Workload(w, facts)
+	if err != nil {
+		return policy.Review{}, "the annotations do not render; the mutating webhook reports them", nil
+	}
+	r, err := policy.WorkloadReview(string(req.Operation), w, obj, res.Object)
+	return r, "", err
+}
+
+// decode reads a typed object from the request and gives it the request's
+// namespace when it has none.
+func decode(raw []byte, obj metav1.Object, namespace string) error {
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return fmt.Errorf("decoding the object: %w", err)
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(namespace)
+	}
+	return nil
+}
+
+// badRequest is the answer for a request that cannot be understood.
+func badRequest(err error) admission.Response {
+	resp := admission.Errored(http.StatusBadRequest, err)
+	resp.Result.Reason = metav1.StatusReasonBadRequest
+	return resp
+}

@@ -1,0 +1,130 @@
+# Helpers shared by mlscale's built-in policies. Not a policy itself: it has
+# no violation rule.
+package mlscale.lib
+
+# object_key is how an object or a scale target is named in messages and in
+# comparisons: "Kind namespace/name".
+object_key(obj) := sprintf("%s %s/%s", [obj.kind, object.get(obj, ["metadata", "namespace"], ""), obj.metadata.name])
+
+# namespace is the namespace of the request.
+namespace := input.namespace
+
+# target_kind is a scaleTargetRef's kind; KEDA defaults it to Deployment.
+target_kind(ref) := object.get(ref, "kind", "Deployment")
+
+# target_key names the workload a scaleTargetRef points at, in the
+# namespace of the object that holds the reference.
+target_key(ref) := sprintf("%s %s/%s", [target_kind(ref), namespace, ref.name])
+
+# review_hpa is the HorizontalPodAutoscaler under review, when it is one.
+review_hpa := input.object if input.kind == "HorizontalPodAutoscaler"
+
+# review_scaled_object is the ScaledObject under review: the object itself, or
+# for an annotated workload the ScaledObject mlscale would render for it.
+review_scaled_object := input.object if input.kind == "ScaledObject"
+
+review_scaled_object := input.rendered if {
+	input.kind in workload_kinds
+	input.rendered.kind == "ScaledObject"
+}
+
+# review_scaled_job is the ScaledJob under review, or the one mlscale would
+# render for an annotated Job.
+review_scaled_job := input.object if input.kind == "ScaledJob"
+
+review_scaled_job := input.rendered if {
+	input.kind in workload_kinds
+	input.rendered.kind == "ScaledJob"
+}
+
+# review_keda_objects are the KEDA objects under review (at most one).
+review_keda_objects contains review_scaled_object
+
+review_keda_objects contains review_scaled_job
+
+# workload_kinds are the kinds mlscale renders KEDA objects for.
+workload_kinds := {"Deployment", "StatefulSet", "Job"}
+
+# subject names what is under review in messages: the object, and for an
+# annotated workload also that it is mlscale's opt-in.
+subject := sprintf("%s (mlscale.io/autoscale opt-in)", [object_key(input.object)]) if {
+	input.kind in workload_kinds
+}
+
+subject := object_key(input.object) if not input.kind in workload_kinds
+
+# hpa_list, scaled_object_list and quota_list are data.inventory's lists,
+# empty when absent.
+default hpa_list := []
+
+hpa_list := data.inventory.horizontalPodAutoscalers
+
+default scaled_object_list := []
+
+scaled_object_list := data.inventory.scaledObjects
+
+default quota_list := []
+
+quota_list := data.inventory.resourceQuotas
+
+# inventory_hpas are the namespace's HPAs other than the one under review.
+inventory_hpas contains hpa if {
+	some hpa in hpa_list
+	not same_object(hpa, input.object)
+}
+
+# inventory_scaled_objects are the namespace's ScaledObjects other than the
+# one under review (or the one an annotated workload would render).
+inventory_scaled_objects contains so if {
+	some so in scaled_object_list
+	not same_object(so, input.object)
+	not same_rendered(so)
+}
+
+same_object(a, b) if {
+	a.kind == b.kind
+	a.metadata.name == b.metadata.name
+}
+
+same_rendered(so) if {
+	so.kind == input.rendered.kind
+	so.metadata.name == input.rendered.metadata.name
+}
+
+# owned_by_scaled_object reports whether obj has an ownerReference to the ScaledObject named
+# name.
+owned_by_scaled_object(obj, name) if {
+	some ref in object.get(obj, ["metadata", "ownerReferences"], [])
+	ref.kind == "ScaledObject"
+	startswith(ref.apiVersion, "keda.sh/")
+	ref.name == name
+}
+
+# keda_hpa_name is the name of the HPA KEDA makes for a ScaledObject:
+# advanced.horizontalPodAutoscalerConfig.name, or keda-hpa-<name>.
+keda_hpa_name(so) := object.get(so, ["spec", "advanced", "horizontalPodAutoscalerConfig", "name"], sprintf("keda-hpa-%s", [so.metadata.name]))
+
+# transfers_hpa reports whether ScaledObject so takes over the HPA named
+# name with KEDA's ownership transfer: the annotation
+# scaledobject.keda.sh/transfer-hpa-ownership: "true" and the HPA named in
+# advanced.horizontalPodAutoscalerConfig.name.
+transfers_hpa(so, name) if {
+	object.get(so, ["metadata", "annotations", "scaledobject.keda.sh/transfer-hpa-ownership"], "") == "true"
+	so.spec.advanced.horizontalPodAutoscalerConfig.name == name
+}
+
+# keda_owns_hpa reports whether hpa belongs to ScaledObject so: KEDA's own
+# HPA for it, or the HPA it takes over.
+keda_owns_hpa(so, hpa) if {
+	hpa.metadata.name == keda_hpa_name(so)
+	owned_by_scaled_object(hpa, so.metadata.name)
+}
+
+keda_owns_hpa(so, hpa) if transfers_hpa(so, hpa.metadata.name)
+
+# triggers are the triggers of the KEDA objects under review, with the
+# object they belong to.
+triggers contains {"owner": obj, "trigger": t} if {
+	some obj in review_keda_objects
+	some t in object.get(obj, ["spec", "triggers"], [])
+}
