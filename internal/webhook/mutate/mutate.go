@@ -21,8 +21,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mlscale/mlscale/internal/webhook/screen"
+
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
-	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -76,17 +77,8 @@ func handled(gvk schema.GroupVersionKind) bool {
 // the write even with failurePolicy Ignore, and the reconciler renders the
 // workload later anyway.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	switch req.Operation {
-	case admissionv1.Create, admissionv1.Update:
-	case admissionv1.Delete, admissionv1.Connect:
-		return admission.Allowed("")
-	case "":
-		return badRequest(errors.New("mlscale: the AdmissionReview has no request, or the request has no operation"))
-	default:
-		return badRequest(fmt.Errorf("mlscale: unknown admission operation %q", req.Operation))
-	}
-	if req.UID == "" {
-		return badRequest(errors.New("mlscale: the admission request has no uid"))
+	if resp, done := screen.Request(req); done {
+		return resp
 	}
 	gvk := schema.GroupVersionKind(req.Kind)
 	if !handled(gvk) {
@@ -99,7 +91,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 	w, deleting, err := decode(gvk, req)
 	if err != nil {
-		return badRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
+		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
 	}
 	if deleting {
 		// Updates of an object being deleted (finalizers) must never be
@@ -126,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	suspend := res.ScaledJob() != nil
 	patched, err := patchedObject(req.Object.Raw, res.Hash, suspend)
 	if err != nil {
-		return badRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, w.Namespace, w.Name, err))
+		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, w.Namespace, w.Name, err))
 	}
 	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
 	if !resp.Allowed {
@@ -245,13 +237,6 @@ func deny(w workload.Workload, err error) admission.Response {
 		}
 		resp.Result.Details = details
 	}
-	return resp
-}
-
-// badRequest is the answer for a request that cannot be understood.
-func badRequest(err error) admission.Response {
-	resp := admission.Errored(http.StatusBadRequest, err)
-	resp.Result.Reason = metav1.StatusReasonBadRequest
 	return resp
 }
 

@@ -18,8 +18,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mlscale/mlscale/internal/webhook/screen"
+
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
-	admissionv1 "k8s.io/api/admission/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -78,17 +79,8 @@ func Webhook(h *Handler) *admission.Webhook {
 //   - an inventory or evaluation failure: a 500, so that the webhook's
 //     failurePolicy decides.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	switch req.Operation {
-	case admissionv1.Create, admissionv1.Update:
-	case admissionv1.Delete, admissionv1.Connect:
-		return admission.Allowed("")
-	case "":
-		return badRequest(errors.New("mlscale: the AdmissionReview has no request, or the request has no operation"))
-	default:
-		return badRequest(fmt.Errorf("mlscale: unknown admission operation %q", req.Operation))
-	}
-	if req.UID == "" {
-		return badRequest(errors.New("mlscale: the admission request has no uid"))
+	if resp, done := screen.Request(req); done {
+		return resp
 	}
 	if req.SubResource != "" {
 		return admission.Allowed(fmt.Sprintf("mlscale does not check the %s subresource", req.SubResource))
@@ -99,7 +91,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	gvk := schema.GroupVersionKind(req.Kind)
 	review, skip, err := h.review(ctx, gvk, req)
 	if err != nil {
-		return badRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
+		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
 	}
 	if skip != "" {
 		return admission.Allowed(skip)
@@ -238,11 +230,4 @@ func decode(raw []byte, obj metav1.Object, namespace string) error {
 		obj.SetNamespace(namespace)
 	}
 	return nil
-}
-
-// badRequest is the answer for a request that cannot be understood.
-func badRequest(err error) admission.Response {
-	resp := admission.Errored(http.StatusBadRequest, err)
-	resp.Result.Reason = metav1.StatusReasonBadRequest
-	return resp
 }
