@@ -126,3 +126,15 @@ func isCobraUsageError(err error) bool {
 	}
 	return false
 }
+
+// gpuBudgetFlag returns the --gpu-budget value when the flag was given, nil
+// when it was not, and a usage error for a negative budget.
+func gpuBudgetFlag(cmd *cobra.Command, budget int64) (*int64, error) {
+	if !cmd.Flags().Changed("gpu-budget") {
+		return nil, nil
+	}
+	if budget < 0 {
+		return nil, usagef("--gpu-budget must be 0 or more, not %d", budget)
+	}
+	return &budget, nil
+}

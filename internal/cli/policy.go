@@ -198,12 +198,11 @@ func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions []string, 
 		}
 		c.Policy.Actions[name] = policy.Action(action)
 	}
-	if cmd.Flags().Changed("gpu-budget") {
-		if gpuBudget < 0 {
-			return usagef("--gpu-budget must be 0 or more, not %d", gpuBudget)
-		}
-		c.Policy.DefaultGPUBudget = &gpuBudget
+	budget, err := gpuBudgetFlag(cmd, gpuBudget)
+	if err != nil {
+		return err
 	}
+	c.Policy.DefaultGPUBudget = budget
 	return nil
 }
 

@@ -66,12 +66,11 @@ once. Unparseable YAML also gives status 1, naming the file, the document
   kubectl get deploy -n ml -o yaml | mlscale render -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("gpu-budget") {
-				if gpuBudget < 0 {
-					return usagef("--gpu-budget must be 0 or more, not %d", gpuBudget)
-				}
-				cfg.Facts.GPUBudget = &gpuBudget
+			budget, err := gpuBudgetFlag(cmd, gpuBudget)
+			if err != nil {
+				return err
 			}
+			cfg.Facts.GPUBudget = budget
 			if err := cfg.validate(); err != nil {
 				return err
 			}

@@ -37,12 +37,11 @@ It stops cleanly on SIGTERM or Ctrl-C.`,
   mlscale webhook --kubeconfig ~/.kube/config --leader-elect=false --prometheus-server http://prometheus.monitoring.svc:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("gpu-budget") {
-				if gpuBudget < 0 {
-					return usagef("--gpu-budget must be 0 or more, not %d", gpuBudget)
-				}
-				cfg.Facts.GPUBudget = &gpuBudget
+			budget, err := gpuBudgetFlag(cmd, gpuBudget)
+			if err != nil {
+				return err
 			}
+			cfg.Facts.GPUBudget = budget
 			if cfg.Port < 1 || cfg.Port > 65535 {
 				return usagef("--port must be between 1 and 65535, not %d", cfg.Port)
 			}

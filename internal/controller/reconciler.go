@@ -18,6 +18,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -82,7 +83,6 @@ type kind struct {
 	gvk       schema.GroupVersionKind
 	newObject func() client.Object
 	newList   func() client.ObjectList
-	items     func(client.ObjectList) []client.Object
 	// kedaGVK is the KEDA kind rendered for this workload kind.
 	kedaGVK schema.GroupVersionKind
 	newKEDA func() client.Object
@@ -99,40 +99,19 @@ var kinds = []kind{
 		name: "deployment", gvk: workload.DeploymentGVK,
 		newObject: func() client.Object { return &appsv1.Deployment{} },
 		newList:   func() client.ObjectList { return &appsv1.DeploymentList{} },
-		items: func(l client.ObjectList) []client.Object {
-			var out []client.Object
-			for i := range l.(*appsv1.DeploymentList).Items {
-				out = append(out, &l.(*appsv1.DeploymentList).Items[i])
-			}
-			return out
-		},
-		kedaGVK: scaledObjectGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+		kedaGVK:   scaledObjectGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
 	},
 	{
 		name: "statefulset", gvk: workload.StatefulSetGVK,
 		newObject: func() client.Object { return &appsv1.StatefulSet{} },
 		newList:   func() client.ObjectList { return &appsv1.StatefulSetList{} },
-		items: func(l client.ObjectList) []client.Object {
-			var out []client.Object
-			for i := range l.(*appsv1.StatefulSetList).Items {
-				out = append(out, &l.(*appsv1.StatefulSetList).Items[i])
-			}
-			return out
-		},
-		kedaGVK: scaledObjectGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+		kedaGVK:   scaledObjectGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
 	},
 	{
 		name: "job", gvk: workload.JobGVK,
 		newObject: func() client.Object { return &batchv1.Job{} },
 		newList:   func() client.ObjectList { return &batchv1.JobList{} },
-		items: func(l client.ObjectList) []client.Object {
-			var out []client.Object
-			for i := range l.(*batchv1.JobList).Items {
-				out = append(out, &l.(*batchv1.JobList).Items[i])
-			}
-			return out
-		},
-		kedaGVK: scaledJobGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledJob{} },
+		kedaGVK:   scaledJobGVK, newKEDA: func() client.Object { return &kedav1alpha1.ScaledJob{} },
 	},
 }
 
@@ -411,10 +390,23 @@ func (r *reconciler) quotaToWorkloads(ctx context.Context, q client.Object) []re
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, o := range r.kind.items(list) {
+	for _, o := range listItems(list) {
 		if intent.Enabled(o.GetAnnotations()) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 	}
 	return reqs
+}
+
+// listItems returns the items of a typed list as client.Objects.
+func listItems(l client.ObjectList) []client.Object {
+	objs, err := apimeta.ExtractList(l)
+	if err != nil { // only for a type that is not a list, a programming error
+		panic(fmt.Sprintf("extracting %T: %v", l, err))
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(client.Object))
+	}
+	return out
 }
