@@ -57,7 +57,7 @@ demo: build control-plane ## The main job: local control plane + mlscale, apply 
 	$(BIN)/mlscale demo $(DEMO_ARGS)
 
 .PHONY: test
-test: control-plane ## Run the whole test suite (builds the control plane first, once).
+test: control-plane prometheus ## Run the whole test suite (builds the control plane and installs the test servers first, once).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
 .PHONY: lint
@@ -102,6 +102,20 @@ $(K8S_BIN)/kube-apiserver: hack/tools/kube/go.mod hack/tools/kube/go.sum
 $(K8S_BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 	@mkdir -p $(K8S_BIN)
 	cd hack/tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
+
+##@ Test servers (Debian packages, installed once)
+
+# apt-get runs as root, or through sudo when there is one; a machine that
+# already has the commands skips the install.
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+
+.PHONY: prometheus
+prometheus: ## Install Debian's prometheus package (prometheus + promtool) for the integration tests (once).
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then \
+		echo "prometheus: $$(prometheus --version 2>&1 | head -1)"; \
+	else \
+		$(APT_INSTALL) update -qq && $(APT_INSTALL) install -y -qq --no-install-recommends prometheus; \
+	fi
 
 ##@ Manifests (generated from +kubebuilder markers by controller-gen)
 
