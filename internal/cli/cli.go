@@ -43,8 +43,11 @@ type Streams struct {
 var subcommands = []func() *cobra.Command{
 	newDemoCmd,
 	newWebhookCmd,
+	newPredictorCmd,
+	newCollectorCmd,
 	newRenderCmd,
 	newBacktestCmd,
+	newRecommendCmd,
 	newPolicyCmd,
 	newVersionCmd,
 }

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"os"
+	"strings"
+
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mlscale/mlscale/internal/manager"
+	"github.com/mlscale/mlscale/internal/policy"
 )
 
 // newWebhookCmd is `mlscale webhook`: the admission webhook server and the
@@ -15,8 +19,10 @@ import (
 func newWebhookCmd() *cobra.Command {
 	cfg := manager.DefaultConfig()
 	var (
-		gpuBudget int64
-		debug     bool
+		gpuBudget    int64
+		debug        bool
+		policyFile   string
+		userPolicies bool
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -29,6 +35,13 @@ func newWebhookCmd() *cobra.Command {
   - the reconciler, which applies each opted-in workload's KEDA ScaledObject
     or ScaledJob with server-side apply and deletes it when the workload opts
     out, on the elected leader only (--leader-elect);
+  - the validating admission webhook: mlscale's Rego policies (and user
+    policies from ConfigMaps labelled mlscale.io/policy=true in
+    --policy-namespace, tested before activation and reloaded on change)
+    for HPAs, KEDA ScaledObjects and ScaledJobs and annotated workloads,
+    configured by --policy-config, on every replica;
+  - the policy audit loop, every --audit-interval on the elected leader:
+    mlscale_policy_violations and Events on the violating objects;
   - Prometheus metrics on --metrics-bind-address, and /healthz and /readyz
     (ready once the webhook server serves) on --health-probe-bind-address.
 
@@ -42,6 +55,9 @@ It stops cleanly on SIGTERM or Ctrl-C.`,
 				return err
 			}
 			cfg.Facts.GPUBudget = budget
+			if err := webhookPolicyFlags(cmd, &cfg, policyFile, userPolicies); err != nil {
+				return err
+			}
 			if cfg.Port < 1 || cfg.Port > 65535 {
 				return usagef("--port must be between 1 and 65535, not %d", cfg.Port)
 			}
@@ -68,6 +84,55 @@ It stops cleanly on SIGTERM or Ctrl-C.`,
 	f.StringVar(&cfg.Facts.ClusterDomain, "cluster-domain", cfg.Facts.ClusterDomain, "cluster DNS domain, used to expand short service names")
 	f.StringVar(&cfg.Facts.PrometheusServer, "prometheus-server", cfg.Facts.PrometheusServer, "Prometheus URL for workloads that name none")
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget per namespace in devices (default: none; namespaces' ResourceQuotas on requests.nvidia.com/gpu lower it)")
+	f.StringVar(&policyFile, "policy-config", "", "policy configuration file, YAML or JSON: defaultAction, actions (policy: deny|warn|audit), allowedEndpoints, gpuBudgets, defaultGPUBudget (see docs/policies.md)")
+	f.BoolVar(&userPolicies, "user-policies", true, "load user policies from ConfigMaps labelled mlscale.io/policy=true in --policy-namespace")
+	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
+	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between two policy audit rounds on the leader; 0 disables the audit")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
+}
+
+// serviceAccountNamespaceFile holds the pod's namespace in a cluster.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// webhookPolicyFlags reads the policy flags of `mlscale webhook` into cfg.
+func webhookPolicyFlags(cmd *cobra.Command, cfg *manager.Config, file string, userPolicies bool) error {
+	if file != "" {
+		pc, err := policy.LoadConfig(file)
+		if err != nil {
+			return usagef("--policy-config: %v", err)
+		}
+		cfg.Policy = pc
+	}
+	// --gpu-budget is also the policies' default budget unless the file
+	// sets one.
+	if cfg.Policy.DefaultGPUBudget == nil && cfg.Facts.GPUBudget != nil {
+		cfg.Policy.DefaultGPUBudget = cfg.Facts.GPUBudget
+	}
+	if cfg.AuditInterval < 0 {
+		return usagef("--audit-interval must be 0 (off) or more, not %s", cfg.AuditInterval)
+	}
+	switch {
+	case !userPolicies:
+		cfg.PolicyNamespace = ""
+	case cmd.Flags().Changed("policy-namespace") && cfg.PolicyNamespace == "":
+		return usagef("--policy-namespace must not be empty; use --user-policies=false to turn user policies off")
+	case cfg.PolicyNamespace == "":
+		cfg.PolicyNamespace = podNamespace(os.Getenv("POD_NAMESPACE"), serviceAccountNamespaceFile)
+	}
+	return nil
+}
+
+// podNamespace is the pod's namespace: env (POD_NAMESPACE), else the
+// service account's namespace file, else mlscale-system.
+func podNamespace(env, file string) string {
+	if env != "" {
+		return env
+	}
+	if b, err := os.ReadFile(file); err == nil { //nolint:gosec // a fixed path
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return "mlscale-system"
 }

@@ -16,6 +16,9 @@ import (
 type MlscaleOptions struct {
 	// ReadyTimeout bounds the wait for the webhook server; 30s when zero.
 	ReadyTimeout time.Duration
+	// Configure, when set, changes the manager's configuration after the
+	// defaults above are set (e.g. policies, audit interval, metrics).
+	Configure func(*manager.Config)
 }
 
 // Mlscale is mlscale's manager (admission webhook and reconciler) running
@@ -40,6 +43,9 @@ func (c *Cluster) StartMlscale(ctx context.Context, o MlscaleOptions) (*Mlscale,
 	cfg.MetricsAddr, cfg.ProbeAddr = "0", "0"
 	cfg.LeaderElection = false
 	cfg.GracefulShutdown = 10 * time.Second
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	// Build before starting, so that a wiring error is returned here.
 	mgr, err := manager.New(cfg)
 	if err != nil {

@@ -3,8 +3,11 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 )
 
 // Action is what admission does with a policy's violations.
@@ -62,6 +65,32 @@ func (c Config) ActionFor(policy string) Action {
 // policies: every action must be valid and name a known policy, budgets
 // must not be negative.
 func (c Config) Validate(policies []string) error {
+	if err := c.ValidateValues(); err != nil {
+		return err
+	}
+	if unknown := c.UnknownPolicies(policies); len(unknown) > 0 {
+		return fmt.Errorf("policy configuration: actions names policy %q, which does not exist; policies: %s", unknown[0], strings.Join(policies, ", "))
+	}
+	return nil
+}
+
+// UnknownPolicies returns the policy names of Actions that are not among
+// policies, sorted.
+func (c Config) UnknownPolicies(policies []string) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(c.Actions)) {
+		if !slices.Contains(policies, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ValidateValues checks the configuration's values, whatever policies are
+// loaded: every action must be one of Actions, budgets must not be
+// negative, endpoint patterns must not be empty. Errors name the field and
+// the allowed values.
+func (c Config) ValidateValues() error {
 	allowed := func() string {
 		s := make([]string, len(Actions))
 		for i, a := range Actions {
@@ -73,9 +102,6 @@ func (c Config) Validate(policies []string) error {
 		return fmt.Errorf("policy configuration: defaultAction %q is not an action; allowed: %s", c.DefaultAction, allowed())
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Actions)) {
-		if !slices.Contains(policies, name) {
-			return fmt.Errorf("policy configuration: actions names policy %q, which does not exist; policies: %s", name, strings.Join(policies, ", "))
-		}
 		if a := c.Actions[name]; !a.Valid() {
 			return fmt.Errorf("policy configuration: action %q of policy %q is not an action; allowed: %s", a, name, allowed())
 		}
@@ -88,9 +114,9 @@ func (c Config) Validate(policies []string) error {
 	if c.DefaultGPUBudget != nil && *c.DefaultGPUBudget < 0 {
 		return fmt.Errorf("policy configuration: defaultGPUBudget is %d; it must be 0 or more", *c.DefaultGPUBudget)
 	}
-	for _, p := range c.AllowedEndpoints {
+	for i, p := range c.AllowedEndpoints {
 		if strings.TrimSpace(p) == "" {
-			return fmt.Errorf("policy configuration: allowedEndpoints has an empty pattern")
+			return fmt.Errorf("policy configuration: allowedEndpoints[%d] is an empty pattern", i)
 		}
 	}
 	return nil
@@ -117,4 +143,33 @@ func (c Config) Data() map[string]any {
 		d["defaultGPUBudget"] = *c.DefaultGPUBudget
 	}
 	return d
+}
+
+// ParseConfig reads a policy configuration in YAML or JSON (the fields of
+// Config: defaultAction, actions, allowedEndpoints, gpuBudgets,
+// defaultGPUBudget). Unknown fields and bad values are errors that name the
+// field and, for actions, the allowed values; which policies actions names
+// is not checked here (see Config.UnknownPolicies).
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, fmt.Errorf("policy configuration: %w; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget", err)
+	}
+	if err := c.ValidateValues(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadConfig reads the policy configuration file at path (see ParseConfig).
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the file
+	if err != nil {
+		return Config{}, fmt.Errorf("reading the policy configuration: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }

@@ -26,8 +26,9 @@
 //	                unknown)
 //	}
 //
-// data.inventory holds the related objects of the namespace (see
-// Inventory), each with apiVersion and kind:
+// data.inventory holds the objects related to the review (see Inventory;
+// in the cluster, internal/inventory reads those on the review's scale
+// target), each with apiVersion and kind:
 //
 //	{"horizontalPodAutoscalers": [...], "scaledObjects": [...],
 //	 "scaledJobs": [...], "resourceQuotas": [...]}
@@ -45,6 +46,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -87,12 +89,24 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 
 // NewFromFS compiles the policies of the .rego files of fsys (its whole
 // tree, tests excluded) with the configuration: each policy once, into a
-// prepared query.
+// prepared query. Every policy the configuration names must exist.
 func NewFromFS(ctx context.Context, fsys fs.FS, cfg Config) (*Engine, error) {
 	modules, err := ParseModules(fsys, false)
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Validate(Names(modules)); err != nil {
+		return nil, err
+	}
+	return NewFromModules(ctx, modules, cfg)
+}
+
+// NewFromModules compiles parsed policy modules (without tests) with the
+// configuration, each policy once into a prepared query. The
+// configuration's values are checked (Config.ValidateValues), not whether
+// the policies it names exist: an action may wait for a user policy that
+// is not loaded yet.
+func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Config) (*Engine, error) {
 	compiler := ast.NewCompiler()
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
@@ -101,7 +115,7 @@ func NewFromFS(ctx context.Context, fsys fs.FS, cfg Config) (*Engine, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("compiling policies: no package %s* with a %q rule", PackagePrefix, violationRule)
 	}
-	if err := cfg.Validate(names); err != nil {
+	if err := cfg.ValidateValues(); err != nil {
 		return nil, err
 	}
 	store := inmem.NewFromObject(map[string]any{"config": cfg.Data()})
@@ -115,6 +129,11 @@ func NewFromFS(ctx context.Context, fsys fs.FS, cfg Config) (*Engine, error) {
 		e.policies = append(e.policies, compiledPolicy{name: name, query: pq})
 	}
 	return e, nil
+}
+
+// BuiltinModules parses the built-in policies (tests excluded).
+func BuiltinModules() (map[string]*ast.Module, error) {
+	return ParseModules(policies.FS, false)
 }
 
 // Policies returns the names of the compiled policies, sorted.
@@ -249,3 +268,23 @@ func policyName(p ast.Ref) (string, bool) {
 	}
 	return name, true
 }
+
+// Holder holds the engine in use, swapped atomically when the policies
+// change (user policies reloaded): readers get a whole engine, old or new,
+// never a mix. The zero Holder holds nil.
+type Holder struct {
+	p atomic.Pointer[Engine]
+}
+
+// NewHolder returns a Holder holding e.
+func NewHolder(e *Engine) *Holder {
+	h := &Holder{}
+	h.p.Store(e)
+	return h
+}
+
+// Load returns the engine in use.
+func (h *Holder) Load() *Engine { return h.p.Load() }
+
+// Store makes e the engine in use.
+func (h *Holder) Store(e *Engine) { h.p.Store(e) }

@@ -226,3 +226,38 @@ func toData(obj runtime.Object, gvk schema.GroupVersionKind) (map[string]any, er
 	d["apiVersion"], d["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	return d, nil
 }
+
+// ScaleTarget returns the workload a review is about, as "Kind/name" in the
+// review's namespace: an HPA's or ScaledObject's scaleTargetRef (KEDA
+// defaults its kind to Deployment), or an annotated workload itself. A
+// ScaledJob, or an object without a target, gives "" and false. Inventory
+// sources use it to fetch only the HPAs and ScaledObjects that can conflict
+// with the review.
+func ScaleTarget(r Review) (string, bool) {
+	switch r.Kind {
+	case KindHPA, KindScaledObject:
+		spec, _ := r.Object["spec"].(map[string]any)
+		ref, _ := spec["scaleTargetRef"].(map[string]any)
+		name, _ := ref["name"].(string)
+		if name == "" {
+			return "", false
+		}
+		kind, _ := ref["kind"].(string)
+		if kind == "" {
+			if r.Kind == KindHPA {
+				return "", false
+			}
+			kind = workload.KindDeployment
+		}
+		return TargetKey(kind, name), true
+	case workload.KindDeployment, workload.KindStatefulSet, workload.KindJob:
+		if name := r.name(); name != "" {
+			return TargetKey(r.Kind, name), true
+		}
+	}
+	return "", false
+}
+
+// TargetKey is how a scale target is keyed in inventory indexes: "Kind/name"
+// (the namespace is the indexed object's own).
+func TargetKey(kind, name string) string { return kind + "/" + name }

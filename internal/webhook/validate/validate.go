@@ -37,12 +37,13 @@ import (
 // Path is the URL path the validating webhook is served on.
 const Path = "/validate-mlscale-policies"
 
-// InventorySource gives the related objects of a namespace (HPAs,
-// ScaledObjects, ScaledJobs, ResourceQuotas) that the policies read as
-// data.inventory.
+// InventorySource gives the objects related to a review (HPAs,
+// ScaledObjects, ScaledJobs, ResourceQuotas of its namespace) that the
+// policies read as data.inventory; internal/inventory reads them from the
+// manager's informer cache.
 type InventorySource interface {
-	// Inventory returns the namespace's inventory.
-	Inventory(ctx context.Context, namespace string) (policy.Inventory, error)
+	// Inventory returns the review's inventory.
+	Inventory(ctx context.Context, r policy.Review) (policy.Inventory, error)
 }
 
 // FactsFunc returns the cluster facts for a namespace, used to render the
@@ -52,8 +53,12 @@ type FactsFunc func(ctx context.Context, namespace string) (render.Facts, error)
 // Handler is the validating admission handler. It implements
 // controller-runtime's admission.Handler.
 type Handler struct {
-	// Engine evaluates the policies; required.
+	// Engine evaluates the policies when Engines is nil.
 	Engine *policy.Engine
+	// Engines holds the current engine (built-in and user policies),
+	// swapped atomically when user policies change; it takes precedence
+	// over Engine.
+	Engines *policy.Holder
 	// Inventory gives the namespace's related objects; nil means an empty
 	// inventory.
 	Inventory InventorySource
@@ -85,7 +90,8 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if req.SubResource != "" {
 		return admission.Allowed(fmt.Sprintf("mlscale does not check the %s subresource", req.SubResource))
 	}
-	if h == nil || h.Engine == nil {
+	engine := h.engine()
+	if engine == nil {
 		return admission.Errored(http.StatusInternalServerError, errors.New("mlscale: the policy engine is not configured"))
 	}
 	gvk := schema.GroupVersionKind(req.Kind)
@@ -98,15 +104,26 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 	var inv policy.Inventory
 	if h.Inventory != nil {
-		if inv, err = h.Inventory.Inventory(ctx, review.Namespace); err != nil {
+		if inv, err = h.Inventory.Inventory(ctx, review); err != nil {
 			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: reading the inventory of namespace %q: %w", review.Namespace, err))
 		}
 	}
-	vs, err := h.Engine.Evaluate(ctx, review, inv)
+	vs, err := engine.Evaluate(ctx, review, inv)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: %w", err))
 	}
 	return respond(ctx, vs)
+}
+
+// engine returns the engine to evaluate with, or nil.
+func (h *Handler) engine() *policy.Engine {
+	switch {
+	case h == nil:
+		return nil
+	case h.Engines != nil:
+		return h.Engines.Load()
+	}
+	return h.Engine
 }
 
 // respond turns violations into the admission answer.

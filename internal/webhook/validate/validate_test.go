@@ -32,8 +32,8 @@ type staticInventory struct {
 	got []string // namespaces asked for
 }
 
-func (s *staticInventory) Inventory(_ context.Context, namespace string) (policy.Inventory, error) {
-	s.got = append(s.got, namespace)
+func (s *staticInventory) Inventory(_ context.Context, r policy.Review) (policy.Inventory, error) {
+	s.got = append(s.got, r.Namespace)
 	return s.inv, s.err
 }
 

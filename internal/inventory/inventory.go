@@ -1,0 +1,102 @@
+// Package inventory gives the policies their data.inventory from the
+// manager's informer cache: field indexes on the scale target of HPAs and
+// ScaledObjects let each admission request read only the objects that can
+// conflict with it (and the namespace's ResourceQuotas), never a List of
+// the namespace or the cluster.
+package inventory
+
+import (
+	"context"
+	"fmt"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// TargetIndex is the field index, on HPAs and ScaledObjects, of their
+// scaleTargetRef as policy.TargetKey ("Kind/name"). Together with the
+// cache's namespace index it answers "who scales this workload?".
+const TargetIndex = "mlscale.io/scale-target"
+
+// The informer cache reads these; `make manifests` turns the markers into
+// config/rbac/role.yaml.
+//
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=keda.sh,resources=scaledobjects;scaledjobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
+
+// HPATarget is the TargetIndex function of HPAs.
+func HPATarget(obj client.Object) []string {
+	h, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	if !ok || h.Spec.ScaleTargetRef.Name == "" {
+		return nil
+	}
+	return []string{policy.TargetKey(h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)}
+}
+
+// ScaledObjectTarget is the TargetIndex function of ScaledObjects; KEDA
+// defaults an empty kind to Deployment.
+func ScaledObjectTarget(obj client.Object) []string {
+	so, ok := obj.(*kedav1alpha1.ScaledObject)
+	if !ok || so.Spec.ScaleTargetRef == nil || so.Spec.ScaleTargetRef.Name == "" {
+		return nil
+	}
+	kind := so.Spec.ScaleTargetRef.Kind
+	if kind == "" {
+		kind = workload.KindDeployment
+	}
+	return []string{policy.TargetKey(kind, so.Spec.ScaleTargetRef.Name)}
+}
+
+// SetupIndexes registers TargetIndex on HPAs and ScaledObjects. Call it
+// before the cache starts.
+func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &autoscalingv2.HorizontalPodAutoscaler{}, TargetIndex, HPATarget); err != nil {
+		return fmt.Errorf("indexing HPAs by scale target: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &kedav1alpha1.ScaledObject{}, TargetIndex, ScaledObjectTarget); err != nil {
+		return fmt.Errorf("indexing ScaledObjects by scale target: %w", err)
+	}
+	return nil
+}
+
+// Source reads inventories from a cache-backed client.Reader whose cache
+// has the indexes of SetupIndexes. It implements the validating webhook's
+// InventorySource.
+type Source struct {
+	// Reader is the manager's cache (mgr.GetCache() or its client's reader).
+	Reader client.Reader
+}
+
+// Inventory returns the objects related to the review: the HPAs and
+// ScaledObjects in its namespace whose scale target is the review's (see
+// policy.ScaleTarget), and the namespace's ResourceQuotas. ScaledJobs have
+// no scale target and no built-in policy compares them, so none are read.
+func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventory, error) {
+	var inv policy.Inventory
+	var quotas corev1.ResourceQuotaList
+	if err := s.Reader.List(ctx, &quotas, client.InNamespace(r.Namespace)); err != nil {
+		return inv, fmt.Errorf("listing the ResourceQuotas of namespace %s from the cache: %w", r.Namespace, err)
+	}
+	inv.ResourceQuotas = quotas.Items
+	target, ok := policy.ScaleTarget(r)
+	if !ok {
+		return inv, nil
+	}
+	byTarget := []client.ListOption{client.InNamespace(r.Namespace), client.MatchingFields{TargetIndex: target}}
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := s.Reader.List(ctx, &hpas, byTarget...); err != nil {
+		return inv, fmt.Errorf("listing the HPAs of %s in namespace %s from the cache: %w", target, r.Namespace, err)
+	}
+	var sos kedav1alpha1.ScaledObjectList
+	if err := s.Reader.List(ctx, &sos, byTarget...); err != nil {
+		return inv, fmt.Errorf("listing the ScaledObjects of %s in namespace %s from the cache: %w", target, r.Namespace, err)
+	}
+	inv.HPAs, inv.ScaledObjects = hpas.Items, sos.Items
+	return inv, nil
+}

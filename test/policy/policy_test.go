@@ -1,0 +1,293 @@
+package policy_test
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodServer = "http://prometheus.monitoring.svc.cluster.local:9090"
+
+// TestConflictingHPARejected: an HPA on a workload that a ScaledObject
+// scales is refused with the policy's message; KEDA's own HPA for the
+// ScaledObject (owned by it, as KEDA makes it) is admitted; a second HPA on
+// the KEDA-scaled target is refused too.
+func TestConflictingHPARejected(t *testing.T) {
+	env(t)
+	ns := namespace(t, "conflict")
+	mustKubectl(t, scaledObject(ns, "web-so", "web", goodServer), "apply", "-f", "-")
+
+	_, _, err := kubectl(t, hpa(ns, "web-hpa", "Deployment", "web"), "apply", "-f", "-")
+	if err == nil {
+		t.Fatal("the conflicting HPA was admitted")
+	}
+	for _, want := range []string{"denied the request", "hpa_scaledobject_conflict", "ScaledObject conflict/web-so", "keda-hpa-web-so", "delete this HPA"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("denial does not say %q: %v", want, err)
+		}
+	}
+	if out, _, err := kubectl(t, "", "get", "hpa", "-n", ns, "web-hpa"); err == nil {
+		t.Errorf("the denied HPA exists: %s", out)
+	}
+
+	// KEDA's HPA: named keda-hpa-<ScaledObject>, controlled by it.
+	uid, _ := mustKubectl(t, "", "get", "scaledobject", "-n", ns, "web-so", "-o", "jsonpath={.metadata.uid}")
+	owned := strings.Replace(hpa(ns, "keda-hpa-web-so", "Deployment", "web"), "metadata:\n", fmt.Sprintf(`metadata:
+  ownerReferences:
+    - apiVersion: keda.sh/v1alpha1
+      kind: ScaledObject
+      name: web-so
+      uid: %s
+      controller: true
+      blockOwnerDeletion: true
+`, uid), 1)
+	mustKubectl(t, owned, "apply", "-f", "-")
+
+	// Another HPA on the same target is still refused: now two policies.
+	_, _, err = kubectl(t, hpa(ns, "second", "Deployment", "web"), "create", "--dry-run=server", "-f", "-")
+	if err == nil || !strings.Contains(err.Error(), "hpa_duplicate_target") || !strings.Contains(err.Error(), "hpa_scaledobject_conflict") {
+		t.Errorf("a second HPA on the KEDA-scaled target: want hpa_duplicate_target and hpa_scaledobject_conflict, got %v", err)
+	}
+}
+
+// TestWarnMode: trigger_endpoints is configured to warn: a ScaledObject
+// that calls an endpoint off the allowlist is admitted with the policy's
+// message as a warning kubectl prints.
+func TestWarnMode(t *testing.T) {
+	env(t)
+	ns := namespace(t, "warn")
+	_, stderr := mustKubectl(t, scaledObject(ns, "off-list", "api", "http://evil.example.com:9090"), "apply", "-f", "-")
+	if !strings.Contains(stderr, "Warning: trigger_endpoints:") || !strings.Contains(stderr, "evil.example.com") {
+		t.Errorf("kubectl printed no trigger_endpoints warning: %q", stderr)
+	}
+	mustKubectl(t, "", "get", "scaledobject", "-n", ns, "off-list")
+
+	// A deny policy still denies a new ScaledObject: inline credentials.
+	bad := scaledObject(ns, "creds", "api2", "http://user:secret@prometheus.monitoring.svc.cluster.local:9090")
+	if _, _, err := kubectl(t, bad, "apply", "-f", "-"); err == nil || !strings.Contains(err.Error(), "trigger_credentials") {
+		t.Errorf("a ScaledObject with inline credentials: want a trigger_credentials denial, got %v", err)
+	}
+}
+
+// userPolicy is a ConfigMap with a user policy that requires a team label
+// on HPAs in namespace ns, and its test; extra is appended to the policy.
+func userPolicy(name, ns, extra, test string) string {
+	indent := func(s string) string { return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ") }
+	policy := fmt.Sprintf(`package mlscale.policies.team_label
+
+violation contains msg if {
+	input.kind == "HorizontalPodAutoscaler"
+	input.namespace == %q
+	not input.object.metadata.labels.team
+	msg := sprintf("team_label: %%s/%%s has no team label; add metadata.labels.team", [input.namespace, input.object.metadata.name])
+}
+%s`, ns, extra)
+	return fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %s
+  namespace: %s
+  labels:
+    mlscale.io/policy: "true"
+data:
+  team_label.rego: |
+%s
+  team_label_test.rego: |
+%s
+`, name, policyNamespace, indent(policy), indent(test))
+}
+
+const goodTest = `package mlscale.policies.team_label_test
+
+import data.mlscale.policies.team_label
+
+test_denied if {
+	count(team_label.violation) == 1 with input as {"kind": "HorizontalPodAutoscaler", "namespace": "userpol", "object": {"metadata": {"name": "x"}}}
+}
+
+test_allowed if {
+	count(team_label.violation) == 0 with input as {"kind": "HorizontalPodAutoscaler", "namespace": "userpol", "object": {"metadata": {"name": "x", "labels": {"team": "a"}}}}
+}`
+
+// failingTest expects no violation where the policy reports one.
+const failingTest = `package mlscale.policies.team_label_test
+
+import data.mlscale.policies.team_label
+
+test_wrong if {
+	count(team_label.violation) == 0 with input as {"kind": "HorizontalPodAutoscaler", "namespace": "userpol", "object": {"metadata": {"name": "x"}}}
+}`
+
+// TestUserPolicy: a policy from a labelled ConfigMap takes effect without a
+// restart; a broken version (syntax error) is reported by an Event on the
+// ConfigMap and the load error metric, and leaves the previous version and
+// the built-ins in force; a ConfigMap whose tests fail is never activated.
+func TestUserPolicy(t *testing.T) {
+	env(t)
+	ns := namespace(t, "userpol")
+	unlabelled := hpa(ns, "nolabel", "Deployment", "api")
+	if _, _, err := kubectl(t, unlabelled, "create", "--dry-run=server", "-f", "-"); err != nil {
+		t.Fatalf("before the user policy, an HPA without a team label is admitted: %v", err)
+	}
+	mustKubectl(t, userPolicy("team-label", ns, "", goodTest), "apply", "-f", "-")
+	t.Cleanup(func() {
+		_, _, _ = kubectl(t, "", "delete", "configmap", "-n", policyNamespace, "team-label", "--ignore-not-found")
+	})
+
+	denied := func() error {
+		_, _, err := kubectl(t, unlabelled, "create", "--dry-run=server", "-f", "-")
+		switch {
+		case err == nil:
+			return errors.New("admitted")
+		case !strings.Contains(err.Error(), "team_label: userpol/nolabel has no team label"):
+			return fmt.Errorf("denied, but not by team_label: %w", err)
+		}
+		return nil
+	}
+	eventually(t, 30*time.Second, "the user policy denies", denied)
+	eventually(t, 30*time.Second, "a PolicyLoaded Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyLoaded", "team_label"))
+	labelled := strings.Replace(unlabelled, "metadata:\n", "metadata:\n  labels:\n    team: search\n", 1)
+	mustKubectl(t, labelled, "create", "--dry-run=server", "-f", "-")
+
+	// A syntax error: reported; the previous version keeps denying.
+	mustKubectl(t, userPolicy("team-label", ns, "violation contains msg if {", goodTest), "apply", "-f", "-")
+	eventually(t, 30*time.Second, "a PolicyRejected Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyRejected", "previous version"))
+	eventually(t, 30*time.Second, "mlscale_policy_load_errors is 1", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "1"))
+	if err := denied(); err != nil {
+		t.Errorf("after a broken update, the previous good version must still deny: %v", err)
+	}
+	// The built-ins are unaffected.
+	mustKubectl(t, scaledObject(ns, "api-so", "api", goodServer), "apply", "-f", "-")
+	if _, _, err := kubectl(t, labelled, "create", "--dry-run=server", "-f", "-"); err == nil || !strings.Contains(err.Error(), "hpa_scaledobject_conflict") {
+		t.Errorf("with a broken user policy, the built-in policies must still deny: %v", err)
+	}
+
+	// A second ConfigMap whose test fails is never active.
+	other := strings.ReplaceAll(userPolicy("failing", "nowhere", "", failingTest), "team_label", "team_label2")
+	other = strings.ReplaceAll(other, `input.namespace == "nowhere"`, `input.namespace == "userpol"`)
+	mustKubectl(t, other, "apply", "-f", "-")
+	t.Cleanup(func() {
+		_, _, _ = kubectl(t, "", "delete", "configmap", "-n", policyNamespace, "failing", "--ignore-not-found")
+	})
+	eventually(t, 30*time.Second, "a PolicyRejected Event naming the failed test", eventOn(t, policyNamespace, "failing", "PolicyRejected", "test_wrong"))
+	if _, _, err := kubectl(t, hpa(ns, "other", "Deployment", "other"), "create", "--dry-run=server", "-f", "-"); err == nil || strings.Contains(err.Error(), "team_label2") {
+		t.Errorf("a user policy whose tests fail must not be active: %v", err)
+	}
+
+	// Fixing the broken ConfigMap clears the error metric.
+	mustKubectl(t, userPolicy("team-label", ns, "", goodTest), "apply", "-f", "-")
+	eventually(t, 30*time.Second, "mlscale_policy_load_errors back to 0", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "0"))
+
+	// Deleting the ConfigMap removes the policy, without a restart.
+	mustKubectl(t, "", "delete", "configmap", "-n", policyNamespace, "team-label")
+	eventually(t, 30*time.Second, "the user policy is gone", func() error {
+		_, _, err := kubectl(t, hpa(ns, "nolabel2", "Deployment", "api2"), "create", "--dry-run=server", "-f", "-")
+		return err
+	})
+}
+
+// TestAudit: the two HPAs on one Deployment, made while mlscale was down,
+// are found by the audit loop: mlscale_policy_violations counts them and
+// each gets a PolicyViolation Event; once fixed, the series disappears.
+func TestAudit(t *testing.T) {
+	env(t)
+	series := `mlscale_policy_violations{kind="HorizontalPodAutoscaler",namespace="audit",policy="hpa_duplicate_target"}`
+	eventually(t, 30*time.Second, "the audit metric shows the pre-existing violation", metricIs(series, "2"))
+	eventually(t, 30*time.Second, "a PolicyViolation Event on the HPA", eventOn(t, auditNamespace, "first", "PolicyViolation", "hpa_duplicate_target"))
+	mustKubectl(t, "", "delete", "hpa", "-n", auditNamespace, "second")
+	eventually(t, 30*time.Second, "the fixed violation leaves the metric", func() error {
+		m, err := metrics()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(m, series) {
+			return fmt.Errorf("%s still exported", series)
+		}
+		if !strings.Contains(m, `mlscale_policy_audit_rounds_total{result="ok"}`) {
+			return errors.New("no successful audit round counted")
+		}
+		return nil
+	})
+}
+
+// eventOn returns a condition: an Event with the reason on the named
+// object, whose message contains want.
+func eventOn(t *testing.T, ns, name, reason, want string) func() error {
+	return func() error {
+		out, _, err := kubectl(t, "", "get", "events", "-n", ns,
+			"--field-selector", "involvedObject.name="+name+",reason="+reason, "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, want) {
+			return fmt.Errorf("no %s Event on %s/%s saying %q; events: %q", reason, ns, name, want, out)
+		}
+		return nil
+	}
+}
+
+// metricIs returns a condition: the metrics page has the series with the
+// value.
+func metricIs(series, value string) func() error {
+	re := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + ` (\S+)$`)
+	return func() error {
+		m, err := metrics()
+		if err != nil {
+			return err
+		}
+		got := re.FindStringSubmatch(m)
+		if got == nil {
+			return fmt.Errorf("%s not exported", series)
+		}
+		if got[1] != value {
+			return fmt.Errorf("%s is %s, want %s", series, got[1], value)
+		}
+		return nil
+	}
+}
+
+// TestOptInOnForeignHPA: opting a workload in to mlscale while a foreign
+// HPA scales it is refused by the validating webhook, through the
+// ScaledObject mlscale would render for it.
+func TestOptInOnForeignHPA(t *testing.T) {
+	env(t)
+	ns := namespace(t, "optin")
+	mustKubectl(t, hpa(ns, "legacy", "Deployment", "api"), "apply", "-f", "-")
+	deploy := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: %s
+  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/cpu-target: "60"
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/api:1
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+`, ns)
+	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-f", "-")
+	if err == nil {
+		t.Fatal("the opt-in on a workload a foreign HPA scales was admitted")
+	}
+	for _, want := range []string{"scaledobject_foreign_hpa", "mlscale.io/autoscale opt-in", "HorizontalPodAutoscaler optin/legacy"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("denial does not say %q: %v", want, err)
+		}
+	}
+	// Without the opt-in the same Deployment is none of mlscale's business.
+	plain := strings.Replace(strings.Replace(deploy, `    mlscale.io/autoscale: "true"`+"\n", "", 1), `    mlscale.io/cpu-target: "60"`+"\n", "", 1)
+	plain = strings.Replace(plain, "  annotations:\n", "", 1)
+	mustKubectl(t, plain, "apply", "--dry-run=server", "-f", "-")
+}
