@@ -40,6 +40,9 @@ const (
 const (
 	// KeyRenderedHash records the hash of the KEDA spec rendered at admission.
 	KeyRenderedHash = Prefix + "rendered-hash"
+	// KeyPrediction is the predictor's explanation of the floor it wrote
+	// in KeyPredictedFloor (when, model, cycle, confidence, mode), as JSON.
+	KeyPrediction = Prefix + "prediction"
 )
 
 // UserKeys lists every annotation a user (or the predictor, for
@@ -55,4 +58,4 @@ var UserKeys = []string{
 }
 
 // SystemKeys lists annotations mlscale writes on workloads.
-var SystemKeys = []string{KeyRenderedHash}
+var SystemKeys = []string{KeyRenderedHash, KeyPrediction}

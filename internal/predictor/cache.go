@@ -18,6 +18,7 @@ type Cache struct {
 type cacheEntry struct {
 	end   time.Time
 	n     int
+	opts  Options
 	model *Model
 }
 
@@ -38,10 +39,55 @@ func (c *Cache) Model(workload string, s Series, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("workload %s: %w", workload, err)
 	}
 	c.mu.Lock()
-	c.models[workload] = cacheEntry{end: s.End(), n: s.Len(), model: m}
+	c.models[workload] = cacheEntry{end: s.End(), n: s.Len(), opts: opts, model: m}
 	c.fits++
 	c.mu.Unlock()
 	return m, nil
+}
+
+// ModelWithin returns the model of workload for s, reusing the cached one
+// when it was fitted with the same options and step on data that ends at
+// most maxAge before s does (Model.Forecast handles the newer samples), and
+// fitting a new one otherwise. With maxAge 0 it refits whenever the end of
+// the data moves, like Model.
+func (c *Cache) ModelWithin(workload string, s Series, opts Options, maxAge time.Duration) (*Model, error) {
+	c.mu.Lock()
+	e, ok := c.models[workload]
+	c.mu.Unlock()
+	if ok && e.model.step == s.Step && sameOptions(e.opts, opts) {
+		age := s.End().Sub(e.end)
+		if age >= 0 && age <= maxAge && (age > 0 || e.n == s.Len()) {
+			return e.model, nil
+		}
+	}
+	m, err := Fit(s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("workload %s: %w", workload, err)
+	}
+	c.mu.Lock()
+	c.models[workload] = cacheEntry{end: s.End(), n: s.Len(), opts: opts, model: m}
+	c.fits++
+	c.mu.Unlock()
+	return m, nil
+}
+
+func sameOptions(a, b Options) bool {
+	a, b = a.withDefaults(), b.withDefaults()
+	if a.Lookahead != b.Lookahead || a.Quantile != b.Quantile || (a.BusinessHours == nil) != (b.BusinessHours == nil) {
+		return false
+	}
+	if a.BusinessHours == nil {
+		return true
+	}
+	x, y := *a.BusinessHours, *b.BusinessHours
+	return x.Days == y.Days && x.Start == y.Start && x.End == y.End && locName(x.Location) == locName(y.Location)
+}
+
+func locName(l *time.Location) string {
+	if l == nil {
+		return "UTC"
+	}
+	return l.String()
 }
 
 // Fits returns how many models the cache has fitted.

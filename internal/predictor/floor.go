@@ -97,7 +97,10 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	if s.Floor < lowest {
 		s.Floor = lowest
 	}
-	if desired >= s.Floor-band {
+	// Inside the band the floor stays, except when only the lowest floor is
+	// wanted: a floor one band above the minimum would otherwise never come
+	// down to it (and idle replicas are the cost the floor must not keep).
+	if desired >= s.Floor-band && desired > lowest {
 		s.BelowSince = time.Time{}
 		return s, ReasonSteady
 	}

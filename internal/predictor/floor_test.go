@@ -43,6 +43,12 @@ func TestFloorPolicy(t *testing.T) {
 			{26, 2, true, 2, ReasonFall},
 			{31, 2, true, 2, ReasonSteady},
 		}},
+		{"one above the minimum still falls to it when only the minimum is wanted", []step{
+			{0, 2, true, 2, ReasonRise},
+			{1, 1, true, 2, ReasonWaitDown},
+			{11, 1, true, 1, ReasonFall},
+			{12, 1, true, 1, ReasonSteady},
+		}},
 		{"a fall never goes below the desired floor", []step{
 			{0, 10, true, 10, ReasonRise}, {1, 8, true, 10, ReasonWaitDown}, {11, 8, true, 8, ReasonFall},
 		}},

@@ -30,11 +30,38 @@ const (
 	// spikeK is how many robust standard deviations above the profile the
 	// recent samples must be for a spike in progress.
 	spikeK = 4.0
+	// shiftK is how many robust standard deviations from the profile,
+	// all on the same side, the latest samples must be for a level shift
+	// in progress (a holiday lull, an outage, a surge that lasts), which
+	// the forecast then follows unclipped; shiftN is the least number of
+	// such samples (at least the lookahead and the smoothing window too).
+	shiftK = 2.0
+	shiftN = 2
 	// smoothing is the time over which recent residuals and the profile
 	// are averaged.
 	smoothing = 5 * time.Minute
 	// levelWindow is the history that sets the level when there is no cycle.
 	levelWindow = time.Hour
+)
+
+// Forecast combination (see Model.combined).
+const (
+	// combineWindow is the recent past over which the candidate
+	// forecasters are scored against what happened.
+	combineWindow = 3 * time.Hour
+	// combinePoints is how many past forecasts are scored per candidate,
+	// spread evenly over combineWindow but at least one step apart (so
+	// over six hours at a 30-minute step).
+	combinePoints = 12
+	// combinePower weighs each candidate by its recent mean absolute error
+	// to this negative power: a candidate twice as accurate as another
+	// gets 2^combinePower times its weight.
+	combinePower = 3.0
+	// maxRatio bounds the multiplicative corrections.
+	maxRatio = 4.0
+	// persistTrend is the share of the latest change over one lookahead
+	// that the persistence candidate carries forward.
+	persistTrend = 0.5
 )
 
 // Options configure fitting and forecasting.
@@ -61,7 +88,10 @@ func (o Options) withDefaults() Options {
 
 // Model is a fitted forecaster: a robust seasonal profile with a robust
 // trend, plus a regression of the window's peak on the recent deviation
-// from the profile. Fit it with Fit; it is immutable afterwards.
+// from the profile. With a cycle, its forecast combines that with other
+// candidates (other days' profiles, the demand a day and a week earlier,
+// persistence), weighted by how well each forecast the last hours; see
+// Model.Forecast. Fit it with Fit; it is immutable afterwards.
 type Model struct {
 	opts  Options
 	step  time.Duration
@@ -321,7 +351,10 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 
 // Forecast forecasts the peak over the lookahead window after the last
 // sample of s, which must be on the model's step grid and may extend past
-// the data the model was fitted on (the cheap, per-sample part).
+// the data the model was fitted on (the cheap, per-sample part). With a
+// cycle, the peak is the combination of candidate forecasters described
+// at Model.combined; a spike in progress then raises it to at least the
+// latest demand.
 func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Len() == 0 {
 		return Forecast{}, errors.New("forecasting: empty history")
@@ -331,9 +364,8 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	}
 	i := s.Len() - 1
 	t := s.Time(i)
-	r := m.recentResidual(s.Start, s.Values, i)
 	lvl := m.levelAt(s.Values, i)
-	f := Forecast{Time: t, Peak: m.basePeak(t) + lvl + m.a + m.b*r}
+	f := Forecast{Time: t, Peak: m.combined(s.Start, s.Values, i)}
 	// A spike in progress: the recent samples are far above the profile.
 	lo := max(0, i-m.horizon+1)
 	spike := true
@@ -362,3 +394,193 @@ func ForecastSeries(s Series, opts Options) (Forecast, error) {
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// corePeak is the peak forecast of the seasonal model alone from the
+// samples up to index i of vals (which start at start): the profile's peak
+// plus the regression on the recent residual, or, during a level shift in
+// progress, plus the whole recent residual.
+func (m *Model) corePeak(start time.Time, vals []float64, i int) float64 {
+	t := start.Add(time.Duration(i) * m.step)
+	lvl := m.levelAt(vals, i)
+	if shift, ok := m.levelShift(start, vals, i, lvl); ok {
+		// A level shift in progress: follow it in full, so that a holiday
+		// or an outage that outlasts its first hours is neither clipped
+		// away nor damped by the regression (fitted on ordinary days).
+		return m.basePeak(t) + lvl + m.a + shift
+	}
+	return m.basePeak(t) + lvl + m.a + m.b*m.recentResidual(start, vals, i)
+}
+
+// levelShift reports a level shift in progress: the last shiftN (or more,
+// see shiftN) samples all beyond shiftK robust standard deviations from
+// the profile on the same side. It returns the unclipped mean residual of
+// the recent samples.
+func (m *Model) levelShift(start time.Time, vals []float64, i int, lvl float64) (float64, bool) {
+	n := max(shiftN, m.recent, m.horizon)
+	if i+1 < n {
+		return 0, false
+	}
+	at := func(j int) time.Time { return start.Add(time.Duration(j) * m.step) }
+	lim := shiftK * m.resSD
+	side := 0
+	for j := i - n + 1; j <= i; j++ {
+		d := vals[j] - m.base(at(j)) - lvl - m.resMed
+		sd := 0
+		switch {
+		case d > lim:
+			sd = 1
+		case d < -lim:
+			sd = -1
+		}
+		if sd == 0 || (side != 0 && sd != side) {
+			return 0, false
+		}
+		side = sd
+	}
+	var sum float64
+	for j := i - m.recent + 1; j <= i; j++ {
+		sum += vals[j] - m.base(at(j)) - lvl
+	}
+	return sum / float64(m.recent), true
+}
+
+// baseOff returns the base at time t with the profile of the phase off
+// later (another day of a weekly profile): the shape of that day, the
+// trend of t.
+func (m *Model) baseOff(t time.Time, off time.Duration) float64 {
+	return m.profile[m.key(t.Add(off))] + m.slope*float64(t.Sub(m.centre))/float64(m.step)
+}
+
+// ratio returns x/b bounded to [0, maxRatio], or NaN when b is not positive.
+func ratio(x, b float64) float64 {
+	if !(b > 0) || !finite(x) {
+		return math.NaN()
+	}
+	return math.Max(0, math.Min(maxRatio, x/b))
+}
+
+// candidates appends to out[:0] the peak forecast of each candidate
+// forecaster from the samples up to index i of vals (which start at
+// start), NaN where one has too little history; the number and order of
+// candidates depend on the model only. They are: the seasonal model alone
+// (corePeak); with a cycle, the profile of each day of the cycle (one for
+// a daily cycle, seven for a weekly one) scaled by the ratio of the recent
+// samples to that profile's values at the same times, so that a holiday
+// that looks like a Sunday is forecast like one, and a lull that halves
+// demand halves the morning rise too; and the samples one day and one
+// week earlier, scaled the same way, which follow a shape the profile has
+// not learned (the second day of a holiday stretch, say); and, with a
+// cycle too, the recent level plus half its latest change, for the hours
+// that follow no shape at all (the night of New Year's Eve).
+func (m *Model) candidates(start time.Time, vals []float64, i int, out []float64) []float64 {
+	out = append(out[:0], m.corePeak(start, vals, i))
+	if m.phases == 0 {
+		return out
+	}
+	at := func(j int) time.Time { return start.Add(time.Duration(j) * m.step) }
+	lo := i - m.recent + 1
+	var x float64
+	for j := max(0, lo); j <= i; j++ {
+		x += vals[j]
+	}
+	days := 1
+	if m.cycle.Period == Week {
+		days = 7
+	}
+	for d := range days {
+		off := time.Duration(d) * Day
+		var b float64
+		for j := max(0, lo); j <= i; j++ {
+			b += m.baseOff(at(j), off)
+		}
+		peak := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, m.baseOff(at(i+h), off))
+		}
+		out = append(out, ratio(x, b)*peak+m.a)
+	}
+	for _, lag := range []time.Duration{Day, Week} {
+		l := int(lag / m.step)
+		if lo-l < 0 || l <= m.horizon {
+			out = append(out, math.NaN())
+			continue
+		}
+		var b float64
+		peak := math.Inf(-1)
+		for j := lo; j <= i; j++ {
+			b += vals[j-l]
+		}
+		unlike := false
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, vals[i+h-l])
+			unlike = unlike || m.key(at(i+h)) != m.key(at(i+h-l))
+		}
+		if unlike && m.cycle.Period != Week {
+			// The calendar tells this window from the one a lag earlier
+			// (business hours on one of them only): not an analogue.
+			peak = math.NaN()
+		}
+		out = append(out, ratio(x, b)*peak)
+	}
+	// Persistence with half the latest change over one lookahead.
+	if y0 := lo - m.horizon; y0 >= 0 {
+		var y float64
+		for j := y0; j <= i-m.horizon; j++ {
+			y += vals[j]
+		}
+		out = append(out, (x+persistTrend*(x-y))/float64(m.recent))
+	} else {
+		out = append(out, math.NaN())
+	}
+	return out
+}
+
+// combined returns the peak forecast at index i of vals (which start at
+// start): the candidates' forecasts (see candidates) weighted by how well
+// each forecast the last combineWindow, by the inverse of its mean
+// absolute error to the power combinePower. On ordinary days the seasonal
+// model wins; on a day unlike its profile, whichever candidate has tracked
+// that day best takes over within hours, and hands back when the day is
+// ordinary again.
+func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
+	now := m.candidates(start, vals, i, nil)
+	if len(now) == 1 {
+		return now[0]
+	}
+	sum := make([]float64, len(now))
+	n := make([]int, len(now))
+	var past []float64
+	stride := max(1, int(combineWindow/m.step)/combinePoints)
+	for k := range combinePoints {
+		j := i - m.horizon - k*stride
+		if j < 0 {
+			break
+		}
+		actual := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			actual = max(actual, vals[j+h])
+		}
+		past = m.candidates(start, vals, j, past)
+		for c, f := range past {
+			if finite(f) {
+				sum[c] += math.Abs(f - actual)
+				n[c]++
+			}
+		}
+	}
+	// Only candidates scored as often as the seasonal model compete.
+	eps := 1e-6 * (math.Abs(m.resMed) + m.resSD + 1e-9)
+	var num, den float64
+	for c, f := range now {
+		if !finite(f) || n[c] == 0 || n[c] < n[0] {
+			continue
+		}
+		w := math.Pow(sum[c]/float64(n[c])+eps, -combinePower)
+		num += w * f
+		den += w
+	}
+	if !(den > 0) || !finite(num/den) {
+		return now[0]
+	}
+	return num / den
+}

@@ -165,8 +165,12 @@ func TestBusinessHoursSeparateWorkingDays(t *testing.T) {
 		return 10
 	}
 	// Twelve days from Monday at 15 min: too short for a weekly cycle, so
-	// the model sees a daily one. It ends on the second Saturday at 09:30.
-	s := synth(12*96+39, 15*time.Minute, 1, busy)
+	// the model sees a daily one. It ends on the second Saturday at 07:45,
+	// just before business hours would begin on a working day: nothing in
+	// the recent samples tells the day apart (once 08:00 has passed quietly
+	// the forecast follows the quiet day even without the calendar, as the
+	// candidates that tracked it best take over).
+	s := synth(12*96+32, 15*time.Minute, 1, busy)
 	if wd := s.End().Weekday(); wd != time.Saturday {
 		t.Fatalf("series ends on %s", wd)
 	}
@@ -230,5 +234,102 @@ func BenchmarkForecast20000(b *testing.B) {
 		if _, err := ForecastSeries(s, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCacheModelWithin(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	c := NewCache()
+	m1, err := c.ModelWithin("ns/a", s.Slice(0, s.Len()-12), Options{}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One hour of newer samples: reused.
+	if m2, _ := c.ModelWithin("ns/a", s, Options{}, time.Hour); m2 != m1 || c.Fits() != 1 {
+		t.Fatalf("model refitted within maxAge: %d fits", c.Fits())
+	}
+	// Other options: refitted.
+	if m3, _ := c.ModelWithin("ns/a", s, Options{Lookahead: 30 * time.Minute}, time.Hour); m3 == m1 || c.Fits() != 2 {
+		t.Fatalf("model not refitted for new options: %d fits", c.Fits())
+	}
+	// Older than maxAge: refitted.
+	c.Forget("ns/a")
+	_, _ = c.ModelWithin("ns/a", s.Slice(0, s.Len()-13), Options{}, time.Hour)
+	if _, _ = c.ModelWithin("ns/a", s, Options{}, time.Hour); c.Fits() != 4 {
+		t.Fatalf("model older than maxAge reused: %d fits", c.Fits())
+	}
+}
+
+// TestLevelShiftIsFollowed: a lull that lasts (every recent sample far
+// below the profile, as on a holiday) is followed in full rather than
+// clipped to the usual range of residuals.
+func TestLevelShiftIsFollowed(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lull := Series{Start: s.Start, Step: s.Step, Values: append([]float64(nil), s.Values...)}
+	for i := lull.Len() - 24; i < lull.Len(); i++ { // the last two hours at half
+		lull.Values[i] = daily(lull.Time(i)) / 2
+	}
+	f, err := m.Forecast(lull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usual, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The forecast moves at least 80% of the way from the usual peak to
+	// the lull's level.
+	want := daily(lull.End().Add(DefaultLookahead)) / 2
+	if f.Peak > want+0.2*(usual.Peak-want) || f.Peak < 0.8*want {
+		t.Errorf("forecast peak %.1f during a lull at half the usual demand (usual forecast %.1f), want about %.1f", f.Peak, usual.Peak, want)
+	}
+}
+
+// TestHolidayFollowsAnotherDaysProfile: a weekday that stays at night level
+// like a Sunday is forecast like a Sunday an hour after its morning fails
+// to rise, where the seasonal model alone (one sample off the profile, not
+// yet a level shift) still expects the weekday's rise; an ordinary weekday
+// is forecast as before.
+func TestHolidayFollowsAnotherDaysProfile(t *testing.T) {
+	weekly := func(t time.Time) float64 {
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 7 && t.Hour() < 19 {
+			return 100
+		}
+		return 20
+	}
+	// Four weeks at one hour from Monday, then Monday to Wednesday 07:00,
+	// the Wednesday a holiday (night level all day).
+	n := 4*168 + 2*24 + 8
+	s := synth(n, time.Hour, 1, weekly)
+	holiday := Series{Start: s.Start, Step: s.Step, Values: append([]float64(nil), s.Values...)}
+	holiday.Values[n-1] = 20
+	if end := holiday.End(); end.Weekday() != time.Wednesday || end.Hour() != 7 {
+		t.Fatalf("series ends %s", end)
+	}
+	m, err := Fit(s.Slice(0, n-1), Options{Lookahead: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cycle().Period != Week {
+		t.Fatalf("cycle %s, want weekly", m.Cycle())
+	}
+	f, err := m.Forecast(holiday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := m.corePeak(holiday.Start, holiday.Values, n-1)
+	if math.Abs(f.Peak-20) > 5 || core < 80 {
+		t.Errorf("holiday at 07:00: forecast %.1f (seasonal model alone %.1f), want about 20 (and the model alone near 100)", f.Peak, core)
+	}
+	usual, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(usual.Peak-100) > 5 {
+		t.Errorf("ordinary Wednesday at 07:00: forecast %.1f, want about 100", usual.Peak)
 	}
 }

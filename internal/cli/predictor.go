@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/mlscale/mlscale/internal/floorwriter"
+	"github.com/mlscale/mlscale/internal/predictor"
+	"github.com/mlscale/mlscale/internal/promsource"
+)
+
+// newPredictorCmd is `mlscale predictor`: the sidecar that writes predicted
+// floors. Flags map one to one onto floorwriter.RunConfig.
+func newPredictorCmd() *cobra.Command {
+	cfg := floorwriter.DefaultRunConfig()
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "predictor --prometheus-url URL",
+		Short: "Forecast demand from Prometheus and write predicted replica floors (in the cluster)",
+		Long: `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
+--interval, for each Deployment and StatefulSet with mlscale.io/autoscale and
+mlscale.io/predictive "true", it:
+
+  - reads --history of the workload's mlscale.io/demand-query from Prometheus
+    (--prometheus-url) at --step resolution;
+  - forecasts the peak demand over the lookahead window (mlscale.io/lookahead,
+    or --lookahead) and its --quantile upper bound, and converts it to
+    replicas with mlscale.io/capacity-per-replica;
+  - makes the floor safe: clamped to the workload's min and max replicas,
+    rising at once, falling only after --down-delay below a --hysteresis band
+    and at most once per --down-interval; with no usable data (Prometheus
+    down, the query failing, samples older than --max-staleness) it keeps the
+    last good floor for --hold and then falls back to the minimum;
+  - writes mlscale.io/predicted-floor and its explanation,
+    mlscale.io/prediction (when, model, cycle, confidence, mode), on the
+    workload; the reconciler folds the floor into minReplicaCount.
+
+It scores its forecasts as their windows pass. When the rolling error of the
+last --error-window forecasts passes --error-threshold, it stops raising that
+workload's floor (reactive scaling only) and says so in a Warning Event, the
+log, the explanation and mlscale_predictor_fallback, until the error falls
+below 0.8 times the threshold.
+
+Only the leader writes (--leader-elect, a Lease of its own, --leader-election-id).
+Metrics on --metrics-bind-address: mlscale_predictor_forecast_demand,
+mlscale_predictor_forecast_upper_demand, mlscale_predictor_actual_demand,
+mlscale_predictor_rolling_error, mlscale_predictor_floor_replicas,
+mlscale_predictor_fallback, mlscale_predictor_failures_total,
+mlscale_predictor_cycle_duration_seconds, mlscale_predictor_workloads.
+
+See docs/predictor.md.`,
+		Example: `  mlscale predictor --prometheus-url http://prometheus.monitoring.svc:9090 --leader-election-namespace mlscale-system
+  mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-url http://127.0.0.1:9090 --interval 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cfg.Writer
+			switch {
+			case cfg.Source.URL == "":
+				return usagef("--prometheus-url is required")
+			case w.Interval <= 0, w.History <= 0, w.Step < time.Second, w.Lookahead <= 0, w.Hold <= 0, w.MaxStaleness <= 0, w.RefitEvery < 0, w.RefreshEvery <= 0, cfg.Source.Timeout <= 0:
+				return usagef("--interval, --history, --lookahead, --hold, --max-staleness, --refresh-every and --query-timeout must be positive, --step at least 1s and --refit-every 0 or more")
+			case w.History < 2*w.Lookahead:
+				return usagef("--history (%s) must be much longer than --lookahead (%s)", w.History, w.Lookahead)
+			case w.Step > w.Lookahead:
+				return usagef("--step (%s) must not be longer than --lookahead (%s)", w.Step, w.Lookahead)
+			case w.Quantile <= 0 || w.Quantile >= 1:
+				return usagef("--quantile must be between 0 and 1, not %g", w.Quantile)
+			case w.ErrorThreshold <= 0:
+				return usagef("--error-threshold must be above 0, not %g", w.ErrorThreshold)
+			case w.ErrorWindow < 1 || w.MinEvaluations < 1 || w.Concurrency < 1 || cfg.Source.Retries < 0:
+				return usagef("--error-window, --min-evaluations and --concurrency must be at least 1, --retries 0 or more")
+			case w.Hysteresis < 0 || w.Hysteresis >= 1:
+				return usagef("--hysteresis must be in [0, 1), not %g", w.Hysteresis)
+			}
+			cfg.Source.NoRetries = cfg.Source.Retries == 0
+			level := zapcore.InfoLevel
+			if debug {
+				level = zapcore.DebugLevel
+			}
+			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr()), zap.Level(level), zap.StacktraceLevel(zapcore.PanicLevel)))
+			return floorwriter.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	w := &cfg.Writer
+	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "base URL of the Prometheus server the demand queries run on (required)")
+	f.DurationVar(&w.Interval, "interval", floorwriter.DefaultInterval, "time between two predictor cycles")
+	f.DurationVar(&w.History, "history", floorwriter.DefaultHistory, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
+	f.DurationVar(&w.Step, "step", floorwriter.DefaultStep, "resolution of the history (the range query's step)")
+	f.DurationVar(&w.Lookahead, "lookahead", predictor.DefaultLookahead, "forecast window for workloads without mlscale.io/lookahead")
+	f.Float64Var(&w.Quantile, "quantile", predictor.DefaultQuantile, "upper quantile of the forecast the floor provisions for")
+	f.Float64Var(&w.ErrorThreshold, "error-threshold", floorwriter.DefaultErrorThreshold, "rolling forecast error (weighted absolute percentage error, 0.5 = 50% of demand) above which a workload falls back to reactive scaling")
+	f.IntVar(&w.ErrorWindow, "error-window", floorwriter.DefaultErrorWindow, "how many evaluated forecasts the rolling error covers")
+	f.IntVar(&w.MinEvaluations, "min-evaluations", floorwriter.DefaultMinEvaluations, "evaluated forecasts needed before the rolling error can trigger the fallback")
+	f.DurationVar(&w.Hold, "hold", floorwriter.DefaultHold, "how long the last good floor is kept without a forecast before it falls back to the workload's minimum")
+	f.DurationVar(&w.MaxStaleness, "max-staleness", floorwriter.DefaultMaxStaleness, "newest sample age beyond which the data counts as missing")
+	f.DurationVar(&w.RefitEvery, "refit-every", floorwriter.DefaultRefitEvery, "how long a fitted model is reused before refitting (forecasts always use the newest data); 0 refits every cycle")
+	f.DurationVar(&w.RefreshEvery, "refresh-every", floorwriter.DefaultRefreshEvery, "rewrite an unchanged explanation this often (a changed floor is written at once)")
+	f.IntVar(&w.Concurrency, "concurrency", floorwriter.DefaultConcurrency, "workloads forecast at once")
+	f.Float64Var(&w.Hysteresis, "hysteresis", 0.1, "band below the floor, as a fraction of it (at least one replica), that the forecast must leave before the floor falls")
+	f.DurationVar(&w.DownDelay, "down-delay", 10*time.Minute, "how long the forecast must stay below the band before the floor falls")
+	f.DurationVar(&w.DownInterval, "down-interval", 5*time.Minute, "least time between two falls of the floor (each removes at most max(1, max-replicas/10))")
+	f.DurationVar(&cfg.Source.Timeout, "query-timeout", promsource.DefaultTimeout, "timeout of one Prometheus request")
+	f.IntVar(&cfg.Source.Retries, "retries", promsource.DefaultRetries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
+	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file; default: KUBECONFIG, the in-cluster service account, or ~/.kube/config")
+	f.StringVar(&cfg.MetricsAddr, "metrics-bind-address", cfg.MetricsAddr, `address of the metrics endpoint; "0" disables it`)
+	f.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", cfg.ProbeAddr, `address of /healthz and /readyz; "0" disables them`)
+	f.BoolVar(&cfg.LeaderElection, "leader-elect", cfg.LeaderElection, "write floors from one elected replica only")
+	f.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
+	f.StringVar(&cfg.LeaderElectionID, "leader-election-id", cfg.LeaderElectionID, "name of the leader election Lease (distinct from mlscale webhook's)")
+	f.BoolVar(&debug, "debug", false, "log at debug level")
+	return cmd
+}

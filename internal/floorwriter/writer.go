@@ -1,0 +1,634 @@
+// Package floorwriter is the loop of `mlscale predictor`: every interval, for
+// each Deployment and StatefulSet with mlscale.io/predictive "true", it reads
+// the workload's demand history (mlscale.io/demand-query) from a Source,
+// forecasts the peak over the lookahead window with the predictor core,
+// turns it into a safe replica floor (predictor.FloorPolicy: clamped, rising
+// at once, falling slowly, held and then dropped to the minimum when data is
+// missing), and patches mlscale.io/predicted-floor and its explanation,
+// mlscale.io/prediction, on the workload. The reconciler folds the floor
+// into the ScaledObject's minReplicaCount.
+//
+// It scores its own forecasts as their windows pass; when the rolling error
+// grows past a threshold it stops raising that workload's floor (the
+// workload falls back to reactive scaling) and says so in a metric, an
+// Event, the log and the explanation, until the error recovers.
+//
+// The Writer is a controller-runtime Runnable that needs leader election, so
+// that of several replicas only the leader writes. Time comes from an
+// injected clock, so tests drive it deterministically.
+package floorwriter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"k8s.io/utils/ptr"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/predictor"
+	"github.com/mlscale/mlscale/internal/promsource"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Source reads a demand history: the query's values over [start, end] every
+// step, as a regular series (promsource.Source is the Prometheus one).
+type Source interface {
+	Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultInterval       = time.Minute
+	DefaultHistory        = 14 * 24 * time.Hour
+	DefaultStep           = time.Minute
+	DefaultErrorThreshold = 0.5
+	DefaultErrorWindow    = 60
+	DefaultMinEvaluations = 10
+	DefaultHold           = 30 * time.Minute
+	DefaultMaxStaleness   = 10 * time.Minute
+	DefaultRefitEvery     = time.Hour
+	DefaultRefreshEvery   = 15 * time.Minute
+	DefaultConcurrency    = 8
+	// FieldOwner is the field manager of the predictor's patches.
+	FieldOwner = "mlscale-predictor"
+	// EventSource is the reporting controller of the predictor's Events.
+	EventSource = "mlscale-predictor"
+)
+
+// Event reasons, on the workload.
+const (
+	ReasonErrorFallback = "PredictorErrorFallback"
+	ReasonResumed       = "PredictorResumed"
+	ReasonNoData        = "PredictorNoData"
+	ReasonBadQuery      = "PredictorBadQuery"
+)
+
+// Modes of a workload, as the explanation reports them.
+const (
+	// ModePredicting: the floor follows the forecast.
+	ModePredicting = "predicting"
+	// ModeErrorFallback: the rolling error is past the threshold; the floor
+	// is not raised (reactive scaling only) until the error recovers.
+	ModeErrorFallback = "error-fallback"
+	// ModeHolding: no usable data; the last good floor is kept for Hold.
+	ModeHolding = "holding"
+	// ModeNoDataFallback: no usable data for longer than Hold; the floor is
+	// the workload's minimum.
+	ModeNoDataFallback = "no-data-fallback"
+)
+
+// Config configures a Writer. Zero fields take the defaults above.
+type Config struct {
+	// Interval is the time between two cycles.
+	Interval time.Duration
+	// History is how much demand history each forecast reads.
+	History time.Duration
+	// Step is the resolution of the history (the range query's step).
+	Step time.Duration
+	// Lookahead is the forecast window for workloads without
+	// mlscale.io/lookahead; predictor.DefaultLookahead when zero.
+	Lookahead time.Duration
+	// Quantile is the upper quantile of the forecast the floor provisions
+	// for; predictor.DefaultQuantile when zero.
+	Quantile float64
+	// ErrorThreshold is the rolling error (weighted absolute percentage
+	// error) above which a workload falls back to reactive scaling; it
+	// resumes below 0.8 times the threshold.
+	ErrorThreshold float64
+	// ErrorWindow is how many evaluated forecasts the rolling error covers.
+	ErrorWindow int
+	// MinEvaluations is how many evaluated forecasts the rolling error
+	// needs before it can trigger the fallback.
+	MinEvaluations int
+	// Hold is how long the last good floor is kept when there is no
+	// forecast (source failing, history missing or too short) before the
+	// floor falls back to the workload's minimum.
+	Hold time.Duration
+	// MaxStaleness is how old the newest sample may be; older data counts
+	// as missing.
+	MaxStaleness time.Duration
+	// RefitEvery is how long a fitted model is reused before it is refit
+	// on newer data (forecasts use the newest data either way).
+	RefitEvery time.Duration
+	// RefreshEvery rewrites an unchanged explanation this often, so its
+	// forecast figures stay current; the floor itself is written at once
+	// when it changes.
+	RefreshEvery time.Duration
+	// Concurrency is how many workloads are forecast at once.
+	Concurrency int
+	// Hysteresis, DownDelay and DownInterval tune the floor policy; the
+	// predictor.DefaultFloorPolicy values when zero.
+	Hysteresis   float64
+	DownDelay    time.Duration
+	DownInterval time.Duration
+	// Facts are the cluster facts used to resolve each workload's min and
+	// max replicas (as the renderer does).
+	Facts render.Facts
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, DefaultInterval)
+	def(&c.History, DefaultHistory)
+	def(&c.Step, DefaultStep)
+	def(&c.Lookahead, predictor.DefaultLookahead)
+	def(&c.Hold, DefaultHold)
+	def(&c.MaxStaleness, DefaultMaxStaleness)
+	def(&c.RefitEvery, DefaultRefitEvery)
+	def(&c.RefreshEvery, DefaultRefreshEvery)
+	if c.Quantile <= 0 || c.Quantile >= 1 {
+		c.Quantile = predictor.DefaultQuantile
+	}
+	if c.ErrorThreshold <= 0 {
+		c.ErrorThreshold = DefaultErrorThreshold
+	}
+	if c.ErrorWindow <= 0 {
+		c.ErrorWindow = DefaultErrorWindow
+	}
+	if c.MinEvaluations <= 0 {
+		c.MinEvaluations = DefaultMinEvaluations
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	return c
+}
+
+// Writer runs predictor cycles. Create it with New.
+type Writer struct {
+	cfg      Config
+	client   client.Client
+	src      Source
+	now      func() time.Time
+	metrics  *Metrics
+	recorder events.EventRecorder
+	log      logr.Logger
+	cache    *predictor.Cache
+
+	mu     sync.Mutex
+	states map[string]*state
+}
+
+// Options are a Writer's collaborators besides the client and the source.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Metrics receive the per-workload figures; nil means none.
+	Metrics *Metrics
+	// Recorder emits Events on workloads; nil means none.
+	Recorder events.EventRecorder
+	// Log is the logger; discarded when zero.
+	Log logr.Logger
+}
+
+// state is what the writer remembers about one workload.
+type state struct {
+	query    string
+	floor    predictor.FloorState
+	rolling  Rolling
+	degraded bool
+	mode     string
+	seen     bool
+	labels   prometheus.Labels
+}
+
+// New returns a Writer that lists and patches workloads with c and reads
+// demand from src.
+func New(c client.Client, src Source, cfg Config, opts Options) *Writer {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	return &Writer{
+		cfg: cfg.withDefaults(), client: c, src: src, now: opts.Now, metrics: opts.Metrics,
+		recorder: opts.Recorder, log: opts.Log, cache: predictor.NewCache(), states: map[string]*state{},
+	}
+}
+
+// NeedLeaderElection makes the Writer run on the elected leader only.
+func (w *Writer) NeedLeaderElection() bool { return true }
+
+// Start runs a cycle at once and then every Interval until ctx ends. A
+// failed cycle is logged and the next one runs on schedule.
+func (w *Writer) Start(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Cycle(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error(err, "predictor cycle failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Result is what one workload's cycle decided.
+type Result struct {
+	// Workload is "Kind namespace/name".
+	Workload string
+	// Explanation is the decision, as written in mlscale.io/prediction.
+	Explanation Explanation
+	// Patched is true when the workload was patched.
+	Patched bool
+	// Err is the problem that stopped the forecast, if any.
+	Err error
+}
+
+// Cycle runs one pass over every predictive workload at the clock's now and
+// returns one Result per workload, in no particular order. It fails only
+// when the workloads cannot be listed; per-workload problems are in the
+// results.
+func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
+	start := time.Now()
+	now := w.now()
+	var objs []client.Object
+	var deps appsv1.DeploymentList
+	if err := w.client.List(ctx, &deps); err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for i := range deps.Items {
+		if isPredictive(&deps.Items[i]) {
+			objs = append(objs, &deps.Items[i])
+		}
+	}
+	var sts appsv1.StatefulSetList
+	if err := w.client.List(ctx, &sts); err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	for i := range sts.Items {
+		if isPredictive(&sts.Items[i]) {
+			objs = append(objs, &sts.Items[i])
+		}
+	}
+	results := make([]Result, len(objs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(w.cfg.Concurrency, max(1, len(objs))) {
+		wg.Go(func() {
+			for i := range work {
+				results[i] = w.process(ctx, objs[i], now)
+			}
+		})
+	}
+	for i := range objs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	w.forgetUnseen()
+	if w.metrics != nil {
+		w.metrics.cycle.Observe(time.Since(start).Seconds())
+		w.metrics.workloads.Set(float64(len(objs)))
+	}
+	return results, nil
+}
+
+func isPredictive(obj client.Object) bool {
+	return obj.GetAnnotations()[intent.KeyPredictive] == "true"
+}
+
+// forgetUnseen drops the state, model and metrics of workloads that were
+// not in the latest cycle, and marks the others unseen for the next one.
+func (w *Writer) forgetUnseen() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, st := range w.states {
+		if !st.seen {
+			delete(w.states, key)
+			w.cache.Forget(key)
+			if w.metrics != nil && st.labels != nil {
+				w.metrics.forget(st.labels)
+			}
+			continue
+		}
+		st.seen = false
+	}
+}
+
+// stateFor returns the workload's state, creating it from the annotations
+// already on the workload (a new leader takes over the floor its
+// predecessor wrote, and its hold, rather than starting from nothing).
+func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.states[key]
+	if !ok {
+		st = &state{rolling: Rolling{Window: w.cfg.ErrorWindow}}
+		ann := obj.GetAnnotations()
+		if v, err := strconv.ParseInt(ann[intent.KeyPredictedFloor], 10, 32); err == nil && v >= 0 {
+			st.floor = predictor.FloorState{Floor: int32(v), Valid: true, LastGood: now}
+			var prev Explanation
+			if json.Unmarshal([]byte(ann[intent.KeyPrediction]), &prev) == nil {
+				st.mode = prev.Mode
+				if prev.LastGood != nil && !prev.LastGood.After(now) {
+					st.floor.LastGood = *prev.LastGood
+				}
+			}
+		}
+		w.states[key] = st
+	}
+	st.seen = true
+	return st
+}
+
+// process runs one workload's cycle. Workloads are processed concurrently,
+// each by one goroutine, so st needs no lock.
+func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) Result {
+	wl, err := workload.FromObject(obj)
+	if err != nil {
+		return Result{Workload: obj.GetName(), Err: err}
+	}
+	name := fmt.Sprintf("%s %s/%s", wl.GVK.Kind, wl.Namespace, wl.Name)
+	key := wl.GVK.Kind + "/" + wl.Namespace + "/" + wl.Name
+	labels := prometheus.Labels{"namespace": wl.Namespace, "kind": wl.GVK.Kind, "workload": wl.Name}
+	log := w.log.WithValues("workload", name)
+	res := Result{Workload: name}
+
+	in, _, err := intent.Parse(wl.Annotations)
+	if err == nil && !in.Enabled {
+		err = render.ErrNotEnabled
+	}
+	var minR, maxR int32
+	if err == nil {
+		minR, maxR, err = w.bounds(wl)
+	}
+	if err != nil {
+		// Not a workload mlscale scales (or its annotations are bad): its
+		// floor would have no effect. The reconciler reports bad
+		// annotations as RenderFailed Events.
+		w.failed(labels, "render")
+		log.V(1).Info("skipping workload", "reason", err.Error())
+		res.Err = fmt.Errorf("%s: %w", name, err)
+		return res
+	}
+	st := w.stateFor(key, obj, now)
+	st.labels = labels
+	if st.query != in.DemandQuery {
+		st.query = in.DemandQuery
+		st.rolling.Reset()
+		w.cache.Forget(key)
+	}
+	opts := predictor.Options{Lookahead: w.cfg.Lookahead, Quantile: w.cfg.Quantile, BusinessHours: in.BusinessHours}
+	if in.Lookahead != nil {
+		opts.Lookahead = *in.Lookahead
+	}
+	capacity := *in.CapacityPerReplica
+
+	ex := Explanation{Time: now.UTC(), Lookahead: opts.Lookahead.String(), CapacityPerReplica: round(capacity)}
+	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
+	ok := ferr == nil
+	desired := int32(0)
+	if ok {
+		ex.Model, ex.Cycle = describeModel(model)
+		ex.ForecastPeak, ex.ForecastUpper, ex.Spike = ptr.To(round(fc.Peak)), ptr.To(round(fc.Upper)), fc.Spike
+		desired = int32(min(math.Ceil(fc.Upper/capacity), float64(intent.MaxReplicasLimit)))
+	} else {
+		ex.Error = ferr.Error()
+		res.Err = fmt.Errorf("%s: %w", name, ferr)
+	}
+	wape, n := st.rolling.Error()
+	ex.Evaluated = n
+	if n > 0 {
+		ex.RollingError = ptr.To(round(wape))
+	}
+	switch {
+	case n >= w.cfg.MinEvaluations && wape > w.cfg.ErrorThreshold:
+		st.degraded = true
+	case st.degraded && n >= w.cfg.MinEvaluations && wape <= 0.8*w.cfg.ErrorThreshold:
+		st.degraded = false
+	}
+	ex.Confidence = confidence(fc, ok, wape, n, w.cfg.MinEvaluations)
+	if ok && st.degraded {
+		desired = 0 // no rise: the floor falls (slowly) to the minimum
+	}
+
+	policy := predictor.DefaultFloorPolicy(minR, maxR)
+	policy.HoldFor = w.cfg.Hold
+	if w.cfg.Hysteresis > 0 {
+		policy.Hysteresis = w.cfg.Hysteresis
+	}
+	if w.cfg.DownDelay > 0 {
+		policy.DownDelay = w.cfg.DownDelay
+	}
+	if w.cfg.DownInterval > 0 {
+		policy.DownInterval = w.cfg.DownInterval
+	}
+	next, reason := policy.Decide(st.floor, now, desired, ok)
+	st.floor = next
+	ex.Floor, ex.Reason = next.Floor, reason
+	if !next.LastGood.IsZero() {
+		ex.LastGood = ptr.To(next.LastGood.UTC())
+	}
+	switch {
+	case ok && st.degraded:
+		ex.Mode = ModeErrorFallback
+	case ok:
+		ex.Mode = ModePredicting
+	case reason == predictor.ReasonHold:
+		ex.Mode = ModeHolding
+	default:
+		ex.Mode = ModeNoDataFallback
+	}
+	w.announce(obj, st, ex, ferr, log)
+	st.mode = ex.Mode
+	res.Explanation = ex
+
+	if w.metrics != nil {
+		m := w.metrics
+		m.floor.With(labels).Set(float64(ex.Floor))
+		if ok {
+			m.forecast.With(labels).Set(fc.Peak)
+			m.upper.With(labels).Set(fc.Upper)
+		}
+		if n > 0 {
+			m.rollingError.With(labels).Set(wape)
+		}
+		m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
+		m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
+	}
+
+	patched, err := w.write(ctx, obj, ex, now)
+	res.Patched = patched
+	if err != nil {
+		w.failed(labels, "patch")
+		log.Error(err, "writing the predicted floor")
+		res.Err = errors.Join(res.Err, fmt.Errorf("%s: %w", name, err))
+	}
+	return res
+}
+
+// bounds returns the workload's min and max replicas as the renderer
+// resolves them, without the predicted floor.
+func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
+	ann := make(map[string]string, len(wl.Annotations))
+	for k, v := range wl.Annotations {
+		if k != intent.KeyPredictedFloor {
+			ann[k] = v
+		}
+	}
+	wl.Annotations = ann
+	r, err := render.Workload(wl, w.cfg.Facts)
+	if err != nil {
+		return 0, 0, err
+	}
+	so := r.ScaledObject()
+	if so == nil {
+		return 0, 0, errors.New("renders no ScaledObject")
+	}
+	minR, maxR = 0, 100
+	if so.Spec.MinReplicaCount != nil {
+		minR = *so.Spec.MinReplicaCount
+	}
+	if so.Spec.MaxReplicaCount != nil {
+		maxR = *so.Spec.MaxReplicaCount
+	}
+	return minR, maxR, nil
+}
+
+// errStale is data whose newest sample is too old.
+var errStale = errors.New("stale data")
+
+// forecast reads the history, scores past forecasts against it and
+// forecasts the next window.
+func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor.Options, st *state, now time.Time, labels prometheus.Labels) (predictor.Forecast, *predictor.Model, error) {
+	s, err := w.src.Range(ctx, query, now.Add(-w.cfg.History), now, w.cfg.Step)
+	if err != nil {
+		w.failed(labels, "query")
+		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
+	}
+	if w.metrics != nil && s.Len() > 0 {
+		w.metrics.actual.With(labels).Set(s.Values[s.Len()-1])
+	}
+	if age := now.Sub(s.End()); age > w.cfg.MaxStaleness {
+		w.failed(labels, "query")
+		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w: the newest sample is %s old (at most %s)", errStale, age.Round(time.Second), w.cfg.MaxStaleness)
+	}
+	st.rolling.Evaluate(s)
+	m, err := w.cache.ModelWithin(key, s, opts, w.cfg.RefitEvery)
+	if err != nil {
+		w.failed(labels, "fit")
+		return predictor.Forecast{}, nil, fmt.Errorf("fitting: %w", err)
+	}
+	fc, err := m.Forecast(s)
+	if err != nil {
+		w.failed(labels, "fit")
+		return predictor.Forecast{}, nil, err
+	}
+	st.rolling.Add(fc.Time, opts.Lookahead, fc.Peak)
+	return fc, m, nil
+}
+
+// announce emits an Event and a log line when the workload's mode changes.
+func (w *Writer) announce(obj client.Object, st *state, ex Explanation, ferr error, log logr.Logger) {
+	if ex.Mode == st.mode {
+		return
+	}
+	var reason, note, typ string
+	switch {
+	case ex.Mode == ModeErrorFallback:
+		typ, reason = corev1.EventTypeWarning, ReasonErrorFallback
+		note = fmt.Sprintf("rolling forecast error %.2f is above the threshold %.2f over %d forecasts: the predicted floor is no longer raised (reactive scaling only) until it falls below %.2f", deref(ex.RollingError), w.cfg.ErrorThreshold, ex.Evaluated, 0.8*w.cfg.ErrorThreshold)
+	case ex.Mode == ModePredicting && st.mode != "":
+		typ, reason = corev1.EventTypeNormal, ReasonResumed
+		note = fmt.Sprintf("predicting again (%s); predicted floor %d", ex.Cycle, ex.Floor)
+	case ex.Mode == ModeNoDataFallback:
+		typ, reason = corev1.EventTypeWarning, ReasonNoData
+		note = fmt.Sprintf("no forecast for more than %s: predicted floor fell back to the minimum, %d: %v", w.cfg.Hold, ex.Floor, ferr)
+	case ex.Mode == ModeHolding:
+		typ, reason = corev1.EventTypeWarning, ReasonNoData
+		note = fmt.Sprintf("no forecast: holding the last good floor %d for up to %s: %v", ex.Floor, w.cfg.Hold, ferr)
+	default:
+		log.Info("predictor mode", "mode", ex.Mode, "floor", ex.Floor)
+		return
+	}
+	if ferr != nil && errors.Is(ferr, promsource.ErrBadQuery) {
+		reason = ReasonBadQuery
+	}
+	if typ == corev1.EventTypeWarning {
+		log.Info("predictor fallback", "mode", ex.Mode, "floor", ex.Floor, "event", reason, "message", note)
+	} else {
+		log.Info("predictor resumed", "mode", ex.Mode, "floor", ex.Floor)
+	}
+	if w.recorder != nil {
+		w.recorder.Eventf(obj, nil, typ, reason, "Predict", "%s", note)
+	}
+}
+
+// write patches the floor and explanation when the floor or the mode
+// changed, or the explanation is older than RefreshEvery.
+func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, now time.Time) (bool, error) {
+	ann := obj.GetAnnotations()
+	floor := strconv.Itoa(int(ex.Floor))
+	var prev Explanation
+	prevOK := json.Unmarshal([]byte(ann[intent.KeyPrediction]), &prev) == nil
+	if ann[intent.KeyPredictedFloor] == floor && prevOK && prev.Mode == ex.Mode && now.Sub(prev.Time) < w.cfg.RefreshEvery && !now.Before(prev.Time) {
+		return false, nil
+	}
+	b, err := json.Marshal(ex)
+	if err != nil {
+		return false, fmt.Errorf("encoding the explanation: %w", err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		intent.KeyPredictedFloor: floor,
+		intent.KeyPrediction:     string(b),
+	}}})
+	if err != nil {
+		return false, fmt.Errorf("encoding the patch: %w", err)
+	}
+	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		return false, fmt.Errorf("patching %s and %s: %w", intent.KeyPredictedFloor, intent.KeyPrediction, err)
+	}
+	return true, nil
+}
+
+func (w *Writer) failed(labels prometheus.Labels, stage string) {
+	if w.metrics != nil {
+		w.metrics.failures.With(with(labels, "stage", stage)).Inc()
+	}
+}
+
+// with returns l plus the label k=v.
+func with(l prometheus.Labels, k, v string) prometheus.Labels {
+	out := prometheus.Labels{k: v}
+	for lk, lv := range l {
+		out[lk] = lv
+	}
+	return out
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
