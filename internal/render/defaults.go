@@ -64,7 +64,9 @@ var ProfileDefaults = map[intent.Profile]Defaults{
 // waiting for a slot in the engine's batch.
 const VLLMQueueMetric = "vllm:num_requests_waiting"
 
-// GPUUtilizationMetric is the per-pod GPU utilisation series (percent)
-// exported by `mlscale collector`; the GPU trigger averages it over the
-// workload's pods.
-const GPUUtilizationMetric = "mlscale_gpu_utilization_percent"
+// GPUUtilizationMetric is the per-pod GPU utilisation series (percent):
+// the recording rule in deploy/prometheus/rules/mlscale.rules.yaml that
+// averages `mlscale collector`'s mlscale_gpu_utilization_percent over each
+// pod's GPUs. The GPU trigger averages it over the workload's pods, selected
+// by the workload's exact pod-name regex.
+const GPUUtilizationMetric = "namespace_workload_pod:mlscale_gpu_utilization_percent:avg"

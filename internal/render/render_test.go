@@ -195,7 +195,7 @@ func TestRender(t *testing.T) {
 				"spec.triggers[1].name":                         "gpu", "spec.triggers[1].metricType": "Value",
 				"spec.triggers[1].metadata.threshold":                                                       "80",
 				"spec.triggers[1].metadata.activationThreshold":                                             "5",
-				"spec.triggers[1].metadata.query":                                                           `avg(mlscale_gpu_utilization_percent{namespace="ml",pod=~"llm-[a-z0-9]+-[a-z0-9]+"})`,
+				"spec.triggers[1].metadata.query":                                                           `avg(namespace_workload_pod:mlscale_gpu_utilization_percent:avg{namespace="ml",pod=~"llm-[a-z0-9]+-[a-z0-9]+"})`,
 				"spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds": int64(600),
 				"spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.policies[0].type":           "Pods",
 				"spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.policies[0].value":          int64(1),
@@ -462,7 +462,7 @@ func TestRender(t *testing.T) {
 		{
 			name: "StatefulSet GPU trigger matches its pod names",
 			w:    statefulSet("db", ann(intent.KeyPrometheusQuery, "sum(qps)"), ctr("db", gpu("nvidia.com/gpu", "1"))),
-			want: map[string]any{"spec.triggers[1].metadata.query": `avg(mlscale_gpu_utilization_percent{namespace="ml",pod=~"db-[0-9]+"})`},
+			want: map[string]any{"spec.triggers[1].metadata.query": `avg(namespace_workload_pod:mlscale_gpu_utilization_percent:avg{namespace="ml",pod=~"db-[0-9]+"})`},
 		},
 		{
 			name:     "training-job profile on a Deployment",

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/mlscale/mlscale/internal/recommend"
+)
+
+func newRecommendCmd() *cobra.Command {
+	opts := recommend.DefaultOptions()
+	q := recommend.Query{Window: 7 * 24 * time.Hour, Step: 5 * time.Minute}
+	var (
+		server, end, output string
+	)
+	cmd := &cobra.Command{
+		Use:   "recommend -n NAMESPACE --workload NAME",
+		Short: "Suggest autoscaling annotations for a GPU workload from its Prometheus history",
+		Long: `recommend reads a workload's GPU history (GPUs held, GPU utilisation) and its
+demand (by default vLLM's request rate; --demand-query for another) over
+--window from Prometheus, through the series recorded by mlscale's rules
+(deploy/prometheus/rules/mlscale.rules.yaml), and prints suggested
+annotations: mlscale.io/min-replicas, max-replicas, gpu-target and
+scale-to-zero, with the reason for each and the GPU-hours the suggestion
+would have saved over the window.
+
+The workload is named as the rules name it: the Deployment, StatefulSet or
+Job name derived from its pods' names (docs/collector.md).`,
+		Example: `  mlscale recommend --prometheus-server http://localhost:9090 -n ml --workload llm-server
+  mlscale recommend -n ml --workload transcriber --gpus-per-replica 0.25 --window 336h -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.Namespace == "" || q.Workload == "" {
+				return usagef("-n/--namespace and --workload are required")
+			}
+			if output != outputText && output != outputJSON {
+				return usagef("-o %q: allowed: %s or %s", output, outputText, outputJSON)
+			}
+			if q.Step <= 0 || q.Window < q.Step {
+				return usagef("--step %v and --window %v: allowed: a step above 0 and a window of at least one step", q.Step, q.Window)
+			}
+			q.End = time.Now()
+			if end != "" {
+				t, err := time.Parse(time.RFC3339, end)
+				if err != nil {
+					return usagef("--end %q: allowed: an RFC 3339 time such as 2026-11-29T12:00:00Z", end)
+				}
+				q.End = t
+			}
+			if err := opts.Validate(); err != nil {
+				return usageError{err}
+			}
+			client, err := api.NewClient(api.Config{Address: server})
+			if err != nil {
+				return usagef("--prometheus-server %q: %v", server, err)
+			}
+			h, err := recommend.Fetch(cmd.Context(), v1.NewAPI(client), q)
+			if err != nil {
+				return fmt.Errorf("reading the history from %s: %w", server, err)
+			}
+			r, err := recommend.Recommend(h, opts)
+			if err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return recommend.WriteJSON(cmd.OutOrStdout(), q, r)
+			}
+			return recommend.WriteText(cmd.OutOrStdout(), q, r)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&server, "prometheus-server", "http://localhost:9090", "Prometheus base URL (with mlscale's recording rules loaded)")
+	f.StringVarP(&q.Namespace, "namespace", "n", "", "the workload's namespace (required)")
+	f.StringVar(&q.Workload, "workload", "", "the workload's name (required)")
+	f.StringVar(&q.DemandQuery, "demand-query", "", "PromQL query of the workload's demand, one series; default: its recorded vLLM request rate")
+	f.DurationVar(&q.Window, "window", q.Window, "length of the history to read")
+	f.DurationVar(&q.Step, "step", q.Step, "resolution of the history")
+	f.StringVar(&end, "end", "", "end of the history, RFC 3339 (default: now)")
+	f.Float64Var(&opts.GPUsPerReplica, "gpus-per-replica", opts.GPUsPerReplica, "GPUs one replica holds (a MIG slice as a fraction, e.g. 0.25)")
+	f.Float64Var(&opts.TargetUtilization, "gpu-target", opts.TargetUtilization, "GPU utilisation (percent) to scale to")
+	f.Float64Var(&opts.IdleThreshold, "idle-threshold", opts.IdleThreshold, "GPU utilisation (percent) under which a step without demand data is idle")
+	f.DurationVar(&opts.MinIdleStretch, "min-idle", opts.MinIdleStretch, "shortest idle period worth scaling to zero for")
+	f.Float64Var(&opts.Headroom, "headroom", opts.Headroom, "fraction added to the peak replica count for max-replicas")
+	f.StringVarP(&output, "output", "o", outputText, "output format: text or json")
+	return cmd
+}

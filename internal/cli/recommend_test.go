@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/promtest"
+	"github.com/mlscale/mlscale/internal/recommend"
+)
+
+// TestRecommendAgainstPrometheus runs `mlscale recommend` against a real
+// Prometheus (internal/promtest) over a backfilled day of recorded series.
+func TestRecommendAgainstPrometheus(t *testing.T) {
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	step := 5 * time.Minute
+	llm := map[string]string{"namespace": "ml", "workload": "llm"}
+	flat := func(v float64, n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	srv := promtest.Start(t,
+		promtest.Regular(recommend.GPUsSeries, llm, start, step, flat(4, 288)),
+		promtest.Regular(recommend.UtilizationSeries, llm, start, step, append(flat(35, 144), flat(0, 144)...)),
+		promtest.Regular(recommend.VLLMDemandSeries, llm, start, step, append(flat(10, 144), flat(0, 144)...)),
+	)
+	end := start.Add(287 * step).Format(time.RFC3339)
+	r := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "23h55m", "--end", end)
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+	for _, want := range []string{
+		`mlscale.io/min-replicas: "0"`, `mlscale.io/max-replicas: "3"`, `mlscale.io/gpu-target: "70"`, `mlscale.io/scale-to-zero: "true"`,
+		"idle 50% of the window", "96.0 held, 24.0 with these settings: 72.0 saved (504.0 per week)",
+	} {
+		if !strings.Contains(r.Out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.Out)
+		}
+	}
+	j := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "23h55m", "--end", end, "-o", "json")
+	if j.Code != ExitOK || !strings.Contains(j.Out, `"mlscale.io/scale-to-zero": "true"`) {
+		t.Errorf("-o json: exit %d, stdout:\n%s\nstderr:\n%s", j.Code, j.Out, j.ErrOut)
+	}
+	m := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "nope", "--window", "23h55m", "--end", end)
+	if m.Code != ExitFailure || !strings.Contains(m.ErrOut, "no GPU history for ml/nope") {
+		t.Errorf("unknown workload: exit %d, stderr:\n%s", m.Code, m.ErrOut)
+	}
+}
+
+func TestRecommendUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"recommend", "-n", "ml"}, "--workload are required"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "-o", "xml"}, `-o "xml"`},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--end", "yesterday"}, "--end"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--gpu-target", "0"}, "--gpu-target"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--step", "0s"}, "--step"},
+	} {
+		r := runCLI(t, "", tc.args...)
+		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %s", tc.args, r.Code, r.ErrOut, ExitUsage, tc.want)
+		}
+	}
+}
+
+func TestCollectorUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"collector", "--idle-threshold", "0"}, "--idle-threshold"},
+		{[]string{"collector", "--gpu-price", "H100"}, "--gpu-price"},
+		{[]string{"collector", "--pod-resources-socket", ""}, "--pod-resources-socket"},
+		{[]string{"collector", "--prices-file", "testdata/does-not-exist.yaml"}, "--prices-file"},
+		{[]string{"collector", "--sample-interval", "1ms"}, "--sample-interval"},
+	} {
+		r := runCLI(t, "", tc.args...)
+		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %s", tc.args, r.Code, r.ErrOut, ExitUsage, tc.want)
+		}
+	}
+}

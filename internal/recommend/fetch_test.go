@@ -1,0 +1,76 @@
+package recommend_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/mlscale/mlscale/internal/promtest"
+	"github.com/mlscale/mlscale/internal/recommend"
+)
+
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// dayHistory is one day at 5 minutes of the recorded series of the vLLM
+// workload ml/llm: 4 GPUs held all day, busy at 35% with 10 requests/s for
+// 12 hours, idle for 12; and of another workload that must not be read.
+func dayHistory(start time.Time) []promtest.Series {
+	step := 5 * time.Minute
+	llm := map[string]string{"namespace": "ml", "workload": "llm"}
+	other := map[string]string{"namespace": "ml", "workload": "other"}
+	return []promtest.Series{
+		promtest.Regular(recommend.GPUsSeries, llm, start, step, repeat(4, 288)),
+		promtest.Regular(recommend.UtilizationSeries, llm, start, step, append(repeat(35, 144), repeat(0, 144)...)),
+		promtest.Regular(recommend.VLLMDemandSeries, llm, start, step, append(repeat(10, 144), repeat(0, 144)...)),
+		promtest.Regular(recommend.GPUsSeries, other, start, step, repeat(8, 288)),
+		promtest.Regular(recommend.UtilizationSeries, other, start, step, repeat(99, 288)),
+	}
+}
+
+// TestFetchAndRecommend reads the history from a real Prometheus
+// (internal/promtest) over backfilled recorded series.
+func TestFetchAndRecommend(t *testing.T) {
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	srv := promtest.Start(t, dayHistory(start)...)
+	client, err := api.NewClient(api.Config{Address: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAPI := v1.NewAPI(client)
+	ctx := context.Background()
+	q := recommend.Query{Namespace: "ml", Workload: "llm", End: start.Add(287 * 5 * time.Minute), Window: 287 * 5 * time.Minute, Step: 5 * time.Minute}
+	h, err := recommend.Fetch(ctx, promAPI, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.GPUs) != 288 || h.Demand == nil || h.GPUs[0] != 4 || h.Utilization[0] != 35 || h.Utilization[287] != 0 {
+		t.Fatalf("history: %d points, demand %v, first %v/%v", len(h.GPUs), h.Demand != nil, h.GPUs[0], h.Utilization[0])
+	}
+	r, err := recommend.Recommend(h, recommend.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ScaleToZero || r.MinReplicas != 0 || r.MaxReplicas != 3 || math.Abs(r.GPUHoursSaved-72) > 1e-6 {
+		t.Errorf("recommendation = %+v, want scale to zero, 0..3, 72 GPU-hours saved", r)
+	}
+
+	q.Workload = "missing"
+	if _, err := recommend.Fetch(ctx, promAPI, q); err == nil || !strings.Contains(err.Error(), "no GPU history for ml/missing") {
+		t.Errorf("Fetch(missing) error = %v", err)
+	}
+	q.Workload, q.DemandQuery = "llm", `namespace_workload:mlscale_gpu_allocated:sum{namespace="ml"}`
+	if _, err := recommend.Fetch(ctx, promAPI, q); err == nil || !strings.Contains(err.Error(), "got 2 series, want one") {
+		t.Errorf("Fetch(two-series demand) error = %v", err)
+	}
+}

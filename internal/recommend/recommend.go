@@ -1,0 +1,242 @@
+// Package recommend suggests a workload's autoscaling annotations (min and
+// max replicas, GPU target, scale to zero) from its GPU and demand history,
+// with the reasons and the GPU-hours the suggestion would have saved over
+// that history.
+//
+// Recommend is pure; Fetch reads the history from Prometheus (the recorded
+// series of deploy/prometheus/rules/mlscale.rules.yaml) through
+// client_golang's HTTP API client.
+package recommend
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
+)
+
+// History is a workload's history at a regular step. The slices have one
+// entry per step, oldest first; NaN means no data at that step.
+type History struct {
+	// Step is the time between two entries.
+	Step time.Duration
+	// Utilization is the mean GPU utilisation (percent) of the workload's
+	// pods.
+	Utilization []float64
+	// GPUs is the number of GPUs allocated to the workload (NaN counts as 0).
+	GPUs []float64
+	// Demand is the workload's demand (e.g. requests per second or queue
+	// length); nil when unknown, in which case idleness is judged from the
+	// GPUs alone.
+	Demand []float64
+}
+
+// Options tune the recommendation.
+type Options struct {
+	// GPUsPerReplica is the number of GPUs one replica holds (> 0).
+	GPUsPerReplica float64
+	// TargetUtilization is the GPU utilisation (percent) to scale to, the
+	// recommended mlscale.io/gpu-target.
+	TargetUtilization float64
+	// IdleThreshold is the utilisation (percent) under which a step without
+	// demand data counts as idle.
+	IdleThreshold float64
+	// MinIdleStretch is the shortest idle period for which scaling to zero is
+	// worth a GPU pod's cold start.
+	MinIdleStretch time.Duration
+	// Headroom is added to the peak replica count for max-replicas (0.2 =
+	// 20%).
+	Headroom float64
+}
+
+// DefaultOptions returns the defaults of `mlscale recommend`.
+func DefaultOptions() Options {
+	return Options{GPUsPerReplica: 1, TargetUtilization: 70, IdleThreshold: 5, MinIdleStretch: 30 * time.Minute, Headroom: 0.2}
+}
+
+// Validate checks the options; errors name the flag and the allowed values.
+func (o Options) Validate() error {
+	var errs []error
+	if !(o.GPUsPerReplica > 0) || math.IsInf(o.GPUsPerReplica, 0) {
+		errs = append(errs, fmt.Errorf("--gpus-per-replica %v: allowed: a number above 0, e.g. 1 or 0.5 for a MIG slice", o.GPUsPerReplica))
+	}
+	if !(o.TargetUtilization >= 1 && o.TargetUtilization <= 100) {
+		errs = append(errs, fmt.Errorf("--gpu-target %v: allowed: a percent from 1 to 100", o.TargetUtilization))
+	}
+	if !(o.IdleThreshold >= 0 && o.IdleThreshold < o.TargetUtilization) {
+		errs = append(errs, fmt.Errorf("--idle-threshold %v: allowed: a percent from 0 to below --gpu-target (%v)", o.IdleThreshold, o.TargetUtilization))
+	}
+	if o.MinIdleStretch <= 0 {
+		errs = append(errs, fmt.Errorf("--min-idle %v: allowed: a duration above 0, e.g. 30m", o.MinIdleStretch))
+	}
+	if !(o.Headroom >= 0 && o.Headroom <= 10) {
+		errs = append(errs, fmt.Errorf("--headroom %v: allowed: a fraction from 0 to 10, e.g. 0.2 for 20%%", o.Headroom))
+	}
+	return errors.Join(errs...)
+}
+
+// Recommendation is the suggested configuration and why.
+type Recommendation struct {
+	// MinReplicas and MaxReplicas are the suggested bounds.
+	MinReplicas, MaxReplicas int
+	// GPUTarget is the suggested mlscale.io/gpu-target.
+	GPUTarget int
+	// ScaleToZero is the suggested mlscale.io/scale-to-zero.
+	ScaleToZero bool
+	// Reasons explain each suggestion, in the order of the annotations.
+	Reasons []string
+	// Window is the length of the history.
+	Window time.Duration
+	// GPUHoursObserved are the GPU-hours the workload held over the window;
+	// GPUHoursRecommended those it would have held with the suggestion;
+	// GPUHoursSaved the difference (negative: the suggestion needs more).
+	GPUHoursObserved, GPUHoursRecommended, GPUHoursSaved float64
+}
+
+// Annotations returns the suggestion as mlscale.io annotations.
+func (r Recommendation) Annotations() [][2]string {
+	return [][2]string{
+		{intent.KeyMinReplicas, strconv.Itoa(r.MinReplicas)},
+		{intent.KeyMaxReplicas, strconv.Itoa(r.MaxReplicas)},
+		{intent.KeyGPUTarget, strconv.Itoa(r.GPUTarget)},
+		{intent.KeyScaleToZero, strconv.FormatBool(r.ScaleToZero)},
+	}
+}
+
+// GPUHoursSavedPerWeek scales GPUHoursSaved to one week.
+func (r Recommendation) GPUHoursSavedPerWeek() float64 {
+	if r.Window <= 0 {
+		return 0
+	}
+	return r.GPUHoursSaved * float64(7*24*time.Hour) / float64(r.Window)
+}
+
+// Recommend suggests annotations for a workload with history h.
+func Recommend(h History, o Options) (Recommendation, error) {
+	if err := o.Validate(); err != nil {
+		return Recommendation{}, err
+	}
+	n := len(h.GPUs)
+	switch {
+	case h.Step <= 0:
+		return Recommendation{}, fmt.Errorf("history step %v: must be above 0", h.Step)
+	case n == 0:
+		return Recommendation{}, errors.New("no GPU history: the workload held no GPU in the window, or the collector's recording rules are not installed")
+	case len(h.Utilization) != n || (h.Demand != nil && len(h.Demand) != n):
+		return Recommendation{}, fmt.Errorf("history lengths differ: %d GPU, %d utilisation, %d demand points", n, len(h.Utilization), len(h.Demand))
+	}
+	stepHours := h.Step.Hours()
+	idle := make([]bool, n)
+	needed := make([]float64, n)
+	var busyNeeded, utils []float64
+	var observed float64
+	for i := range n {
+		gpus := h.GPUs[i]
+		if math.IsNaN(gpus) || gpus < 0 {
+			gpus = 0
+		}
+		observed += gpus * stepHours
+		replicas := gpus / o.GPUsPerReplica
+		u := h.Utilization[i]
+		switch {
+		case replicas == 0:
+			needed[i] = 0
+		case math.IsNaN(u):
+			needed[i] = math.Ceil(replicas) // no utilisation: keep what ran
+		default:
+			needed[i] = math.Ceil(replicas * u / o.TargetUtilization)
+			utils = append(utils, u)
+		}
+		if h.Demand != nil && !math.IsNaN(h.Demand[i]) {
+			idle[i] = h.Demand[i] <= 0
+		} else {
+			idle[i] = replicas == 0 || (!math.IsNaN(u) && u < o.IdleThreshold)
+		}
+		if !idle[i] {
+			busyNeeded = append(busyNeeded, max(needed[i], 1))
+		}
+	}
+	window := time.Duration(n) * h.Step
+	longest, idleSteps := idleStretches(idle)
+	r := Recommendation{GPUTarget: int(math.Round(o.TargetUtilization)), Window: window, GPUHoursObserved: observed}
+
+	longestIdle := time.Duration(longest) * h.Step
+	idleShare := 100 * float64(idleSteps) / float64(n)
+	if longestIdle >= o.MinIdleStretch {
+		r.ScaleToZero = true
+		r.MinReplicas = 0
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("min-replicas 0 and scale-to-zero true: idle %.0f%% of the window, up to %v at a stretch (at least --min-idle %v), long enough to pay for a GPU pod's cold start", idleShare, longestIdle, o.MinIdleStretch))
+	} else {
+		r.MinReplicas = 1
+		if len(busyNeeded) > 0 {
+			r.MinReplicas = max(1, int(percentile(busyNeeded, 5)))
+		}
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("min-replicas %d and scale-to-zero false: the longest idle stretch was %v, shorter than --min-idle %v, so a cold start would cost more than it saves; %d replica(s) were needed 95%% of the busy time", r.MinReplicas, longestIdle, o.MinIdleStretch, r.MinReplicas))
+	}
+	if len(busyNeeded) == 0 {
+		r.MaxReplicas = max(r.MinReplicas, 1)
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("max-replicas %d: the workload was never busy in the window; one replica serves the first demand", r.MaxReplicas))
+	} else {
+		peak := slices.Max(busyNeeded)
+		r.MaxReplicas = max(r.MinReplicas, 1, int(math.Ceil(peak*(1+o.Headroom))))
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("max-replicas %d: the peak needed %v replica(s) at %v%% GPU utilisation, plus %.0f%% headroom", r.MaxReplicas, peak, o.TargetUtilization, 100*o.Headroom))
+	}
+	if len(utils) > 0 {
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("gpu-target %d: observed GPU utilisation averaged %.0f%% (95th percentile %.0f%%); %d%% keeps headroom for bursts while packing work onto fewer GPUs", r.GPUTarget, mean(utils), percentile(utils, 95), r.GPUTarget))
+	} else {
+		r.Reasons = append(r.Reasons, fmt.Sprintf("gpu-target %d: the default; no GPU utilisation was recorded (MIG devices report none)", r.GPUTarget))
+	}
+
+	var recommended float64
+	for i := range n {
+		var reps float64
+		if !(r.ScaleToZero && idle[i]) {
+			reps = min(max(needed[i], float64(r.MinReplicas)), float64(r.MaxReplicas))
+		}
+		recommended += reps * o.GPUsPerReplica * stepHours
+	}
+	r.GPUHoursRecommended = recommended
+	r.GPUHoursSaved = observed - recommended
+	return r, nil
+}
+
+// idleStretches returns the longest run of idle steps and the number of idle
+// steps.
+func idleStretches(idle []bool) (longest, total int) {
+	run := 0
+	for _, b := range idle {
+		if b {
+			run++
+			total++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest, total
+}
+
+// percentile returns the p-th percentile (nearest rank) of xs (not empty).
+func percentile(xs []float64, p float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank-1, 0), len(s)-1)]
+}
+
+func mean(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}

@@ -1,0 +1,150 @@
+package recommend
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// repeat returns v n times.
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func concat(parts ...[]float64) []float64 {
+	var out []float64
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestRecommend(t *testing.T) {
+	nan := math.NaN()
+	step := 5 * time.Minute
+	for _, tc := range []struct {
+		name       string
+		h          History
+		o          func(*Options)
+		min, max   int
+		toZero     bool
+		saved      float64
+		reasonHint string
+	}{
+		{
+			// 4 GPUs held all day; busy 12h at 35% (2 replicas at 70%),
+			// idle (no demand) 12h.
+			name: "idle nights scale to zero",
+			h: History{Step: step,
+				GPUs:        repeat(4, 288),
+				Utilization: concat(repeat(35, 144), repeat(0, 144)),
+				Demand:      concat(repeat(10, 144), repeat(0, 144)),
+			},
+			min: 0, max: 3, toZero: true,
+			saved:      96 - 24, // 4 GPUs x 24h observed; 2 GPUs x 12h recommended
+			reasonHint: "idle 50% of the window, up to 12h0m0s",
+		},
+		{
+			name: "short idle gaps keep a floor",
+			h: History{Step: step,
+				GPUs:        repeat(2, 24),
+				Utilization: concat(repeat(90, 10), repeat(1, 4), repeat(90, 10)),
+			},
+			min: 3, max: 4, toZero: false,
+			saved:      2*2 - 3*2, // recommended 3 replicas for 2h: needs more than it had
+			reasonHint: "longest idle stretch was 20m0s",
+		},
+		{
+			name: "MIG slices: GPUs per replica below one, no utilisation",
+			h: History{Step: step,
+				GPUs:        repeat(0.5, 12),
+				Utilization: repeat(nan, 12),
+			},
+			o:   func(o *Options) { o.GPUsPerReplica = 0.25 },
+			min: 2, max: 3, toZero: false,
+			saved:      0,
+			reasonHint: "no GPU utilisation was recorded",
+		},
+		{
+			name: "no demand data, low utilisation counts as idle",
+			h: History{Step: step,
+				GPUs:        repeat(1, 12),
+				Utilization: repeat(2, 12),
+			},
+			min: 0, max: 1, toZero: true,
+			saved:      1,
+			reasonHint: "idle 100%",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			if tc.o != nil {
+				tc.o(&o)
+			}
+			r, err := Recommend(tc.h, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.MinReplicas != tc.min || r.MaxReplicas != tc.max || r.ScaleToZero != tc.toZero || r.GPUTarget != 70 {
+				t.Errorf("got min %d max %d zero %v target %d, want %d %d %v 70", r.MinReplicas, r.MaxReplicas, r.ScaleToZero, r.GPUTarget, tc.min, tc.max, tc.toZero)
+			}
+			if math.Abs(r.GPUHoursSaved-tc.saved) > 1e-9 {
+				t.Errorf("GPU-hours saved = %v (observed %v, recommended %v), want %v", r.GPUHoursSaved, r.GPUHoursObserved, r.GPUHoursRecommended, tc.saved)
+			}
+			if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, tc.reasonHint) {
+				t.Errorf("reasons do not mention %q:\n%s", tc.reasonHint, all)
+			}
+			if len(r.Reasons) != 3 {
+				t.Errorf("got %d reasons, want 3 (bounds, max, target)", len(r.Reasons))
+			}
+		})
+	}
+}
+
+func TestRecommendErrors(t *testing.T) {
+	ok := History{Step: time.Minute, GPUs: []float64{1}, Utilization: []float64{50}}
+	for _, tc := range []struct {
+		name string
+		h    History
+		o    func(*Options)
+		want string
+	}{
+		{"no data", History{Step: time.Minute}, nil, "no GPU history"},
+		{"no step", History{GPUs: []float64{1}, Utilization: []float64{1}}, nil, "step"},
+		{"lengths", History{Step: time.Minute, GPUs: []float64{1, 2}, Utilization: []float64{1}}, nil, "lengths differ"},
+		{"gpus per replica", ok, func(o *Options) { o.GPUsPerReplica = 0 }, "--gpus-per-replica"},
+		{"target", ok, func(o *Options) { o.TargetUtilization = 0 }, "--gpu-target"},
+		{"idle threshold", ok, func(o *Options) { o.IdleThreshold = 80 }, "--idle-threshold"},
+		{"min idle", ok, func(o *Options) { o.MinIdleStretch = 0 }, "--min-idle"},
+		{"headroom", ok, func(o *Options) { o.Headroom = -1 }, "--headroom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			if tc.o != nil {
+				tc.o(&o)
+			}
+			if _, err := Recommend(tc.h, o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnnotationsAndWeek(t *testing.T) {
+	r := Recommendation{MinReplicas: 0, MaxReplicas: 3, GPUTarget: 70, ScaleToZero: true, Window: 24 * time.Hour, GPUHoursSaved: 10}
+	got := r.Annotations()
+	want := [][2]string{{"mlscale.io/min-replicas", "0"}, {"mlscale.io/max-replicas", "3"}, {"mlscale.io/gpu-target", "70"}, {"mlscale.io/scale-to-zero", "true"}}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("annotation %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if w := r.GPUHoursSavedPerWeek(); w != 70 {
+		t.Errorf("per week = %v, want 70", w)
+	}
+}
