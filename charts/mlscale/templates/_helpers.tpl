@@ -1,0 +1,95 @@
+{{/* The chart name. */}}
+{{- define "mlscale.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The full name: the release name, prefixed to the chart name unless it contains it. */}}
+{{- define "mlscale.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "mlscale.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "mlscale.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels of one component: pass (list $ "webhook"). */}}
+{{- define "mlscale.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mlscale.name" (index . 0) }}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* The ServiceAccount of the webhook pods. */}}
+{{- define "mlscale.serviceAccountName" -}}
+{{- default (include "mlscale.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{/* The image reference. */}}
+{{- define "mlscale.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Names of the webhook Service, the serving Certificate and its Secret. */}}
+{{- define "mlscale.webhookService" -}}
+{{- printf "%s-webhook" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "mlscale.servingCert" -}}
+{{- printf "%s-serving-cert" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The documents of a generated file under files/generated (controller-gen's
+output, copied from config/ by `make chart-docs`), as a list of objects.
+*/}}
+{{- define "mlscale.generated" -}}
+{{- $docs := list }}
+{{- range $doc := regexSplit "(?m)^---\\s*$" (.Files.Get (printf "files/generated/%s" .file)) -1 }}
+{{- $o := fromYaml $doc }}
+{{- if $o.kind }}
+{{- $docs = append $docs $o }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "items" $docs) }}
+{{- end }}
+
+{{/* A webhook's namespaceSelector: pass (dict "Values" "Release" "optIn" bool). */}}
+{{- define "mlscale.namespaceSelector" -}}
+{{- $ns := .Values.namespaceSelector }}
+{{- $exclude := concat (list "kube-system" .Release.Namespace) $ns.excludeNamespaces | uniq }}
+matchExpressions:
+  {{- if and .optIn $ns.optInLabel }}
+  - key: {{ $ns.optInLabel | quote }}
+    operator: In
+    values: ["true"]
+  {{- end }}
+  {{- with $ns.namespaces }}
+  - key: kubernetes.io/metadata.name
+    operator: In
+    values: {{ toJson . }}
+  {{- end }}
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values: {{ toJson $exclude }}
+{{- end }}
+
+{{/* The cert-manager.io/inject-ca-from annotation value. */}}
+{{- define "mlscale.injectCAFrom" -}}
+{{- printf "%s/%s" .Release.Namespace (include "mlscale.servingCert" .) }}
+{{- end }}

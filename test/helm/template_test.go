@@ -1,0 +1,735 @@
+package helm
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mlscale/mlscale/internal/chartdocs"
+)
+
+// rendered is the output of `helm template`, indexed by kind and name.
+type rendered struct {
+	objs []*unstructured.Unstructured
+}
+
+// all returns the objects of a kind.
+func (r rendered) all(kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range r.objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// get returns the object of a kind and name, or nil.
+func (r rendered) get(kind, name string) *unstructured.Unstructured {
+	for _, o := range r.all(kind) {
+		if o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// into converts u into a typed object, failing on fields the type does not
+// know (a typo in a template).
+func into(t *testing.T, u *unstructured.Unstructured, typed any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, typed, true); err != nil {
+		t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+// mustGet is get that fails the test when the object is missing.
+func (r rendered) mustGet(t *testing.T, kind, name string, typed any) {
+	t.Helper()
+	u := r.get(kind, name)
+	if u == nil {
+		t.Fatalf("no %s %s rendered; got %s", kind, name, r.names())
+	}
+	into(t, u, typed)
+}
+
+func (r rendered) names() string {
+	var s []string
+	for _, o := range r.objs {
+		s = append(s, o.GetKind()+"/"+o.GetName())
+	}
+	return strings.Join(s, ", ")
+}
+
+// template runs `helm template` for the release with extra arguments.
+func template(t *testing.T, args ...string) rendered {
+	t.Helper()
+	out, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale", "--namespace", releaseNamespace}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rendered{objs: decodeObjects(t, out)}
+}
+
+// valueSet is one case of the matrix: helm arguments and checks of what
+// they must change.
+type valueSet struct {
+	name string
+	args []string
+	// failurePolicy are the webhooks whose failurePolicy args override.
+	failurePolicy map[string]string
+	// noOptIn is true when args remove the opt-in label.
+	noOptIn bool
+	check   func(t *testing.T, r rendered)
+}
+
+// matrix is run through `helm lint --strict` and `helm template`; every
+// case also gets the invariants of checkInvariants.
+var matrix = []valueSet{
+	{name: "defaults", check: func(t *testing.T, r rendered) {
+		if r.get("DaemonSet", "mlscale-collector") != nil {
+			t.Error("collector DaemonSet rendered although collector.enabled is false by default")
+		}
+		for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+			if len(r.all(kind)) > 0 {
+				t.Errorf("%s rendered although it is off by default", kind)
+			}
+		}
+		// The self-signed chain: Issuer -> CA Certificate -> CA Issuer -> serving Certificate.
+		var selfSigned, caIssuer map[string]any
+		if o := r.get("Issuer", "mlscale-selfsigned"); o != nil {
+			selfSigned = o.Object
+		}
+		if o := r.get("Issuer", "mlscale-ca"); o != nil {
+			caIssuer = o.Object
+		}
+		if selfSigned == nil || caIssuer == nil {
+			t.Fatalf("self-signed and CA Issuers missing: %s", r.names())
+		}
+		if _, ok, _ := unstructured.NestedMap(selfSigned, "spec", "selfSigned"); !ok {
+			t.Error("Issuer mlscale-selfsigned is not selfSigned")
+		}
+		ca := r.get("Certificate", "mlscale-ca")
+		if ca == nil {
+			t.Fatal("CA Certificate missing")
+		}
+		if isCA, _, _ := unstructured.NestedBool(ca.Object, "spec", "isCA"); !isCA {
+			t.Error("Certificate mlscale-ca is not isCA")
+		}
+		if ref, _, _ := unstructured.NestedString(ca.Object, "spec", "issuerRef", "name"); ref != "mlscale-selfsigned" {
+			t.Errorf("CA Certificate issued by %q, want mlscale-selfsigned", ref)
+		}
+		caSecret, _, _ := unstructured.NestedString(ca.Object, "spec", "secretName")
+		if s, _, _ := unstructured.NestedString(caIssuer, "spec", "ca", "secretName"); s != caSecret {
+			t.Errorf("CA Issuer reads Secret %q, the CA Certificate writes %q", s, caSecret)
+		}
+		if ref := servingIssuer(t, r); ref != "Issuer/mlscale-ca" {
+			t.Errorf("serving Certificate issued by %s, want Issuer/mlscale-ca", ref)
+		}
+		var dep appsv1.Deployment
+		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
+		if n := len(dep.Spec.Template.Spec.Containers); n != 2 {
+			t.Errorf("webhook pod has %d containers, want webhook and predictor", n)
+		}
+		if dep.Spec.Template.Spec.Affinity == nil || dep.Spec.Template.Spec.Affinity.PodAntiAffinity == nil {
+			t.Error("webhook pods have no pod anti-affinity")
+		}
+		if len(r.all("ConfigMap")) != 2 {
+			t.Errorf("want the defaults and policy-config ConfigMaps only, got %s", r.names())
+		}
+	}},
+	{name: "collector", args: []string{"--set", "collector.enabled=true"}, check: func(t *testing.T, r rendered) {
+		var ds appsv1.DaemonSet
+		r.mustGet(t, "DaemonSet", "mlscale-collector", &ds)
+		spec := ds.Spec.Template.Spec
+		if spec.NodeSelector["nvidia.com/gpu.present"] != "true" {
+			t.Errorf("collector nodeSelector %v does not select GPU nodes", spec.NodeSelector)
+		}
+		var hostPath string
+		for _, v := range spec.Volumes {
+			if v.HostPath != nil {
+				hostPath = v.HostPath.Path
+			}
+		}
+		if hostPath != "/var/lib/kubelet/pod-resources" {
+			t.Errorf("collector hostPath %q, want the kubelet's pod-resources directory", hostPath)
+		}
+		c := spec.Containers[0]
+		if len(c.VolumeMounts) != 1 || !c.VolumeMounts[0].ReadOnly {
+			t.Errorf("collector mounts %v, want pod-resources read-only", c.VolumeMounts)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+			t.Error("collector must not be privileged")
+		}
+		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+			t.Error("the collector needs no API access; its token must not be mounted")
+		}
+		if r.get("Service", "mlscale-collector") == nil {
+			t.Error("no collector Service for scraping")
+		}
+	}},
+	{name: "user-issuer", args: []string{"--set", "certManager.issuer.name=corp-ca", "--set", "certManager.issuer.kind=ClusterIssuer"}, check: func(t *testing.T, r rendered) {
+		if n := len(r.all("Issuer")); n != 0 {
+			t.Errorf("%d Issuers rendered with a user-named issuer, want none", n)
+		}
+		if len(r.all("Certificate")) != 1 {
+			t.Errorf("want only the serving Certificate, got %s", r.names())
+		}
+		if ref := servingIssuer(t, r); ref != "ClusterIssuer/corp-ca" {
+			t.Errorf("serving Certificate issued by %s, want ClusterIssuer/corp-ca", ref)
+		}
+	}},
+	{name: "monitoring", args: []string{"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=kube-prometheus", "--set", "metrics.prometheusRule.enabled=true", "--set", "dashboards.enabled=true", "--set", "collector.enabled=true"}, check: func(t *testing.T, r rendered) {
+		sm := r.get("ServiceMonitor", "mlscale")
+		if sm == nil {
+			t.Fatalf("no ServiceMonitor: %s", r.names())
+		}
+		if sm.GetLabels()["release"] != "kube-prometheus" {
+			t.Errorf("ServiceMonitor labels %v lack release=kube-prometheus", sm.GetLabels())
+		}
+		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		var ports []string
+		for _, e := range eps {
+			ports = append(ports, fmt.Sprint(e.(map[string]any)["port"]))
+		}
+		var svc corev1.Service
+		r.mustGet(t, "Service", "mlscale-webhook", &svc)
+		for _, p := range ports {
+			if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Name == p }) {
+				t.Errorf("ServiceMonitor scrapes port %q, which the webhook Service lacks", p)
+			}
+		}
+		checkPrometheusRule(t, r)
+		dashboards := 0
+		for _, cm := range r.all("ConfigMap") {
+			if cm.GetLabels()["grafana_dashboard"] == "1" {
+				dashboards++
+			}
+		}
+		if dashboards != 3 {
+			t.Errorf("%d dashboard ConfigMaps (label grafana_dashboard=1), want 3", dashboards)
+		}
+	}},
+	{name: "multi-namespace", args: []string{"--set", "namespaceSelector.namespaces={ml-a,ml-b}", "--set", "namespaceSelector.excludeNamespaces={legacy}"}, check: func(t *testing.T, r rendered) {
+		for _, wh := range webhookSelectors(t, r) {
+			sel := wh.sel
+			if !hasRequirement(sel, "kubernetes.io/metadata.name", metav1.LabelSelectorOpIn, "ml-a", "ml-b") {
+				t.Errorf("namespaceSelector %v does not restrict to ml-a and ml-b", sel)
+			}
+			if !hasRequirement(sel, "kubernetes.io/metadata.name", metav1.LabelSelectorOpNotIn, "kube-system", releaseNamespace, "legacy") {
+				t.Errorf("namespaceSelector %v does not exclude legacy", sel)
+			}
+			if wh.workloads && !hasRequirement(sel, "mlscale.io/enabled", metav1.LabelSelectorOpIn, "true") {
+				t.Errorf("%s: namespaceSelector %v lost the opt-in label", wh.name, sel)
+			}
+		}
+	}},
+	{name: "other-namespace-fail-policy", noOptIn: true, failurePolicy: map[string]string{"mutate.mlscale.io": "Fail", "keda-create.policies.mlscale.io": "Ignore"}, args: []string{"--namespace", "platform", "--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Fail", "--set", "webhook.failurePolicy.keda-create\\.policies\\.mlscale\\.io=Ignore", "--set", "webhook.timeoutSeconds=3", "--set", "namespaceSelector.optInLabel=", "--set", "predictor.enabled=false", "--set", "webhook.podDisruptionBudget.enabled=false"}, check: func(t *testing.T, r rendered) {
+		var m admissionv1.MutatingWebhookConfiguration
+		r.mustGet(t, "MutatingWebhookConfiguration", "mlscale-mutating", &m)
+		for _, wh := range m.Webhooks {
+			if *wh.TimeoutSeconds != 3 {
+				t.Errorf("%s: timeout %d, want 3", wh.Name, *wh.TimeoutSeconds)
+			}
+			if wh.ClientConfig.Service.Namespace != "platform" {
+				t.Errorf("%s: calls the Service in %s, want platform", wh.Name, wh.ClientConfig.Service.Namespace)
+			}
+			if !hasRequirement(*wh.NamespaceSelector, "kubernetes.io/metadata.name", metav1.LabelSelectorOpNotIn, "kube-system", "platform") {
+				t.Errorf("%s: namespaceSelector does not exclude the release namespace platform", wh.Name)
+			}
+			if len(wh.NamespaceSelector.MatchExpressions) != 1 {
+				t.Errorf("%s: with no opt-in label only the exclusion remains, got %v", wh.Name, wh.NamespaceSelector.MatchExpressions)
+			}
+		}
+		if len(r.all("PodDisruptionBudget")) != 0 {
+			t.Error("PodDisruptionBudget rendered although disabled")
+		}
+		var dep appsv1.Deployment
+		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
+		if n := len(dep.Spec.Template.Spec.Containers); n != 1 {
+			t.Errorf("predictor disabled but the pod has %d containers", n)
+		}
+	}},
+	{name: "custom-policies", args: []string{"--set-string", "policies.custom.no_latest\\.rego=package mlscale.no_latest", "--set", "policies.config.defaultAction=warn", "--set", "fullnameOverride=scaler"}, check: func(t *testing.T, r rendered) {
+		cm := r.get("ConfigMap", "scaler-policies")
+		if cm == nil || cm.GetLabels()["mlscale.io/policy"] != "true" {
+			t.Fatalf("no ConfigMap scaler-policies labelled mlscale.io/policy=true: %s", r.names())
+		}
+		var cfg corev1.ConfigMap
+		r.mustGet(t, "ConfigMap", "scaler-policy-config", &cfg)
+		if !strings.Contains(cfg.Data["config.yaml"], "defaultAction: warn") {
+			t.Errorf("policy config %q lacks defaultAction: warn", cfg.Data["config.yaml"])
+		}
+	}},
+}
+
+// servingIssuer returns Kind/name of the serving Certificate's issuer.
+func servingIssuer(t *testing.T, r rendered) string {
+	t.Helper()
+	for _, c := range r.all("Certificate") {
+		if isCA, _, _ := unstructured.NestedBool(c.Object, "spec", "isCA"); isCA {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(c.Object, "spec", "issuerRef", "kind")
+		name, _, _ := unstructured.NestedString(c.Object, "spec", "issuerRef", "name")
+		return kind + "/" + name
+	}
+	t.Fatal("no serving Certificate")
+	return ""
+}
+
+// selector is one webhook's namespaceSelector; workloads is true for the
+// webhooks on Deployments, StatefulSets and Jobs.
+type selector struct {
+	name      string
+	sel       metav1.LabelSelector
+	workloads bool
+}
+
+// onWorkloads reports whether rules match the apps or batch group.
+func onWorkloads(rules []admissionv1.RuleWithOperations) bool {
+	return slices.ContainsFunc(rules, func(r admissionv1.RuleWithOperations) bool {
+		return slices.Contains(r.APIGroups, "apps") || slices.Contains(r.APIGroups, "batch")
+	})
+}
+
+// webhookSelectors returns the namespaceSelector of every webhook.
+func webhookSelectors(t *testing.T, r rendered) []selector {
+	t.Helper()
+	var out []selector
+	for _, u := range r.all("MutatingWebhookConfiguration") {
+		var m admissionv1.MutatingWebhookConfiguration
+		into(t, u, &m)
+		for _, wh := range m.Webhooks {
+			out = append(out, selector{wh.Name, *wh.NamespaceSelector, onWorkloads(wh.Rules)})
+		}
+	}
+	for _, u := range r.all("ValidatingWebhookConfiguration") {
+		var v admissionv1.ValidatingWebhookConfiguration
+		into(t, u, &v)
+		for _, wh := range v.Webhooks {
+			out = append(out, selector{wh.Name, *wh.NamespaceSelector, onWorkloads(wh.Rules)})
+		}
+	}
+	return out
+}
+
+// hasRequirement reports whether sel has the requirement with exactly values.
+func hasRequirement(sel metav1.LabelSelector, key string, op metav1.LabelSelectorOperator, values ...string) bool {
+	return slices.ContainsFunc(sel.MatchExpressions, func(r metav1.LabelSelectorRequirement) bool {
+		return r.Key == key && r.Operator == op && sets.New(r.Values...).Equal(sets.New(values...))
+	})
+}
+
+func TestLintStrict(t *testing.T) {
+	for _, vs := range matrix {
+		t.Run(vs.name, func(t *testing.T) {
+			args := []string{"lint", "--strict", "charts/mlscale"}
+			// lint has no --namespace of its own meaning; keep the value flags.
+			for i := 0; i < len(vs.args); i++ {
+				if vs.args[i] == "--namespace" {
+					i++
+					continue
+				}
+				args = append(args, vs.args[i])
+			}
+			if out, err := runHelm(t, "", args...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	for _, vs := range matrix {
+		t.Run(vs.name, func(t *testing.T) {
+			r := template(t, vs.args...)
+			ns := releaseNamespace
+			if i := slices.Index(vs.args, "--namespace"); i >= 0 {
+				ns = vs.args[i+1]
+			}
+			checkInvariants(t, r, ns, vs)
+			vs.check(t, r)
+		})
+	}
+}
+
+// TestSchemaRefusesBadValues checks that values.schema.json (generated
+// from values.yaml) stops values the chart cannot honour.
+func TestSchemaRefusesBadValues(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--set", "webhook.timeoutSeconds=10"},
+		{"--set", "webhook.podDisruptionBudget.minAvailable=-1"},
+		{"--set", "certManager.issuer.kind=Vault"},
+		{"--set", "webhook.replicaz=3"},
+		{"--set", "predictor.interval=soon"},
+	} {
+		if _, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale"}, bad...)...); err == nil {
+			t.Errorf("helm template %v succeeded; the schema should refuse it", bad)
+		} else if !strings.Contains(err.Error(), "values don't meet the specifications of the schema") {
+			t.Errorf("helm template %v failed, but not on the schema: %v", bad, err)
+		}
+	}
+}
+
+// TestBadFailurePolicyOverride checks that the template refuses a
+// failurePolicy other than Ignore or Fail.
+func TestBadFailurePolicyOverride(t *testing.T) {
+	_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Sometimes")
+	if err == nil || !strings.Contains(err.Error(), `webhook.failurePolicy.mutate.mlscale.io: "Sometimes" is not Ignore or Fail`) {
+		t.Errorf("helm template with failurePolicy Sometimes: %v, want the chart's refusal", err)
+	}
+}
+
+// checkInvariants holds for every value set.
+func checkInvariants(t *testing.T, r rendered, ns string, vs valueSet) {
+	t.Helper()
+	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true}
+	for _, o := range r.objs {
+		if clusterScoped[o.GetKind()] != (o.GetNamespace() == "") {
+			t.Errorf("%s %s: namespace %q", o.GetKind(), o.GetName(), o.GetNamespace())
+		} else if o.GetNamespace() != "" && o.GetNamespace() != ns && o.GetLabels()["grafana_dashboard"] == "" {
+			t.Errorf("%s %s in namespace %q, want the release namespace %s", o.GetKind(), o.GetName(), o.GetNamespace(), ns)
+		}
+	}
+	fullname := "mlscale"
+	if cm := r.get("ConfigMap", "scaler-defaults"); cm != nil {
+		fullname = "scaler"
+	}
+	checkWebhooks(t, r, ns, fullname, vs)
+	checkRBAC(t, r, ns)
+	checkPods(t, r, fullname)
+}
+
+// checkWebhooks: the configurations match config/webhook (names, paths,
+// rules, failurePolicy unless overridden), the webhooks on workloads need
+// the opt-in label, they carry the inject annotation naming the serving Certificate, call
+// the rendered Service, time out within 5s and exclude kube-system and the
+// release namespace.
+func checkWebhooks(t *testing.T, r rendered, ns, fullname string, vs valueSet) {
+	t.Helper()
+	gen := generatedWebhooks(t)
+	serving := fullname + "-serving-cert"
+	var cert map[string]any
+	if c := r.get("Certificate", serving); c != nil {
+		cert = c.Object
+	} else {
+		t.Fatalf("no serving Certificate %s", serving)
+	}
+	if s, _, _ := unstructured.NestedString(cert, "spec", "secretName"); s == "" {
+		t.Error("serving Certificate has no secretName")
+	}
+	dns, _, _ := unstructured.NestedStringSlice(cert, "spec", "dnsNames")
+	var svc corev1.Service
+	r.mustGet(t, "Service", fullname+"-webhook", &svc)
+	if !slices.Contains(dns, fmt.Sprintf("%s.%s.svc", svc.Name, ns)) {
+		t.Errorf("serving Certificate dnsNames %v lack %s.%s.svc, the name the API server verifies", dns, svc.Name, ns)
+	}
+	type hook struct {
+		name, path, failurePolicy string
+		timeout                   int32
+		rules                     []admissionv1.RuleWithOperations
+		cc                        admissionv1.WebhookClientConfig
+		sel                       *metav1.LabelSelector
+		sideEffects               admissionv1.SideEffectClass
+	}
+	var got []hook
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		for _, u := range r.all(kind) {
+			if a := u.GetAnnotations()["cert-manager.io/inject-ca-from"]; a != ns+"/"+serving {
+				t.Errorf("%s %s: cert-manager.io/inject-ca-from %q, want %s/%s", kind, u.GetName(), a, ns, serving)
+			}
+			if kind == "MutatingWebhookConfiguration" {
+				var m admissionv1.MutatingWebhookConfiguration
+				into(t, u, &m)
+				for _, w := range m.Webhooks {
+					got = append(got, hook{w.Name, *w.ClientConfig.Service.Path, string(*w.FailurePolicy), *w.TimeoutSeconds, w.Rules, w.ClientConfig, w.NamespaceSelector, *w.SideEffects})
+				}
+			} else {
+				var v admissionv1.ValidatingWebhookConfiguration
+				into(t, u, &v)
+				for _, w := range v.Webhooks {
+					got = append(got, hook{w.Name, *w.ClientConfig.Service.Path, string(*w.FailurePolicy), *w.TimeoutSeconds, w.Rules, w.ClientConfig, w.NamespaceSelector, *w.SideEffects})
+				}
+			}
+		}
+	}
+	if len(got) != len(gen) {
+		t.Errorf("%d webhooks rendered, config/webhook generates %d", len(got), len(gen))
+	}
+	for _, h := range got {
+		g, ok := gen[h.name]
+		if !ok {
+			t.Errorf("webhook %s is not in config/webhook/manifests.yaml", h.name)
+			continue
+		}
+		if h.path != g.path || !reflect.DeepEqual(h.rules, g.rules) || h.sideEffects != g.sideEffects {
+			t.Errorf("webhook %s: path %s rules %v sideEffects %s; config/webhook has %s %v %s", h.name, h.path, h.rules, h.sideEffects, g.path, g.rules, g.sideEffects)
+		}
+		if h.timeout < 1 || h.timeout > 5 {
+			t.Errorf("webhook %s: timeoutSeconds %d, want 1..5", h.name, h.timeout)
+		}
+		want := g.failurePolicy
+		if fp, ok := vs.failurePolicy[h.name]; ok {
+			want = fp
+		}
+		if h.failurePolicy != want {
+			t.Errorf("webhook %s: failurePolicy %q, want %q", h.name, h.failurePolicy, want)
+		}
+		optIn := hasRequirement(*h.sel, "mlscale.io/enabled", metav1.LabelSelectorOpIn, "true")
+		if onWorkloads(h.rules) && !optIn && !vs.noOptIn {
+			t.Errorf("webhook %s on workloads does not require the opt-in label: %v", h.name, h.sel)
+		}
+		if !onWorkloads(h.rules) && optIn {
+			t.Errorf("webhook %s on HPAs or KEDA objects requires the opt-in label; it must check every namespace", h.name)
+		}
+		s := h.cc.Service
+		if s == nil || s.Name != svc.Name || s.Namespace != ns || s.Port == nil || !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == *s.Port && p.TargetPort.StrVal == "webhook" }) {
+			t.Errorf("webhook %s calls %+v, not the webhook port of Service %s/%s", h.name, s, ns, svc.Name)
+		}
+		if h.sel == nil || !slices.ContainsFunc(h.sel.MatchExpressions, func(r metav1.LabelSelectorRequirement) bool {
+			return r.Key == "kubernetes.io/metadata.name" && r.Operator == metav1.LabelSelectorOpNotIn && sets.New(r.Values...).HasAll("kube-system", ns)
+		}) {
+			t.Errorf("webhook %s: namespaceSelector %v does not exclude kube-system and %s", h.name, h.sel, ns)
+		}
+	}
+}
+
+// generatedHook is one webhook of config/webhook/manifests.yaml.
+type generatedHook struct {
+	path, failurePolicy string
+	rules               []admissionv1.RuleWithOperations
+	sideEffects         admissionv1.SideEffectClass
+}
+
+// generatedWebhooks reads config/webhook/manifests.yaml, controller-gen's
+// output from the markers: the source the chart must follow.
+func generatedWebhooks(t *testing.T) map[string]generatedHook {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]generatedHook{}
+	for _, u := range decodeObjects(t, string(b)) {
+		switch u.GetKind() {
+		case "MutatingWebhookConfiguration":
+			var m admissionv1.MutatingWebhookConfiguration
+			into(t, u, &m)
+			for _, w := range m.Webhooks {
+				out[w.Name] = generatedHook{*w.ClientConfig.Service.Path, string(*w.FailurePolicy), w.Rules, *w.SideEffects}
+			}
+		case "ValidatingWebhookConfiguration":
+			var v admissionv1.ValidatingWebhookConfiguration
+			into(t, u, &v)
+			for _, w := range v.Webhooks {
+				out[w.Name] = generatedHook{*w.ClientConfig.Service.Path, string(*w.FailurePolicy), w.Rules, *w.SideEffects}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("config/webhook/manifests.yaml has no webhooks")
+	}
+	return out
+}
+
+// checkRBAC: the ClusterRole and Role carry exactly the rules controller-gen
+// generates into config/rbac/role.yaml, the Role lives in the release
+// namespace, and the bindings name the pods' ServiceAccount.
+func checkRBAC(t *testing.T, r rendered, ns string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]rbacv1.PolicyRule{}
+	for _, u := range decodeObjects(t, string(b)) {
+		var role rbacv1.ClusterRole // Role has the same rules field
+		u2 := u.DeepCopy()
+		u2.SetKind("ClusterRole")
+		unstructured.RemoveNestedField(u2.Object, "metadata", "namespace")
+		into(t, u2, &role)
+		want[u.GetKind()] = append(want[u.GetKind()], role.Rules...)
+	}
+	got := map[string][]rbacv1.PolicyRule{}
+	for _, u := range r.all("ClusterRole") {
+		var role rbacv1.ClusterRole
+		into(t, u, &role)
+		got["ClusterRole"] = append(got["ClusterRole"], role.Rules...)
+	}
+	for _, u := range r.all("Role") {
+		var role rbacv1.Role
+		into(t, u, &role)
+		got["Role"] = append(got["Role"], role.Rules...)
+		if role.Namespace != ns {
+			t.Errorf("Role %s in %s, want the release namespace %s", role.Name, role.Namespace, ns)
+		}
+	}
+	for kind, rules := range want {
+		if !reflect.DeepEqual(got[kind], rules) {
+			t.Errorf("%s rules differ from config/rbac/role.yaml:\n got: %v\nwant: %v", kind, got[kind], rules)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("rendered role kinds %v, config/rbac has %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+	var dep appsv1.Deployment
+	for _, u := range r.all("Deployment") {
+		into(t, u, &dep)
+	}
+	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
+		for _, u := range r.all(kind) {
+			var rb rbacv1.RoleBinding
+			u2 := u.DeepCopy()
+			u2.SetKind("RoleBinding")
+			into(t, u2, &rb)
+			if len(rb.Subjects) != 1 || rb.Subjects[0].Name != dep.Spec.Template.Spec.ServiceAccountName || rb.Subjects[0].Namespace != ns {
+				t.Errorf("%s %s binds %v, want the webhook pods' ServiceAccount %s/%s", kind, rb.Name, rb.Subjects, ns, dep.Spec.Template.Spec.ServiceAccountName)
+			}
+			if r.get(rb.RoleRef.Kind, rb.RoleRef.Name) == nil {
+				t.Errorf("%s %s refers to %s %s, which is not rendered", kind, rb.Name, rb.RoleRef.Kind, rb.RoleRef.Name)
+			}
+		}
+	}
+}
+
+// checkPods: the webhook Deployment has 2 replicas (unless set), a PDB
+// selecting its pods, non-root pods with read-only root file systems,
+// probes and resources, and mounts the serving Certificate's Secret.
+func checkPods(t *testing.T, r rendered, fullname string) {
+	t.Helper()
+	var dep appsv1.Deployment
+	r.mustGet(t, "Deployment", fullname+"-webhook", &dep)
+	if *dep.Spec.Replicas != 2 {
+		t.Errorf("webhook replicas %d, want 2", *dep.Spec.Replicas)
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+		t.Error("webhook pods do not run as non-root")
+	}
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("container %s: root file system not read-only or privilege escalation allowed", c.Name)
+		}
+		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+			t.Errorf("container %s: no CPU request or memory limit", c.Name)
+		}
+		if c.Args[0] != c.Name && c.Name == "webhook" {
+			t.Errorf("container %s runs %q", c.Name, c.Args[0])
+		}
+	}
+	// The API server refuses port names over 15 characters (an IANA_SVC_NAME).
+	for _, u := range append(r.all("Deployment"), r.all("DaemonSet")...) {
+		var d appsv1.Deployment
+		u2 := u.DeepCopy()
+		u2.SetKind("Deployment")
+		unstructured.RemoveNestedField(u2.Object, "spec", "updateStrategy")
+		into(t, u2, &d)
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, p := range c.Ports {
+				if len(p.Name) > 15 {
+					t.Errorf("%s %s container %s: port name %q is longer than 15 characters", u.GetKind(), u.GetName(), c.Name, p.Name)
+				}
+			}
+		}
+	}
+	for _, u := range r.all("Service") {
+		var svc corev1.Service
+		into(t, u, &svc)
+		for _, p := range svc.Spec.Ports {
+			if len(p.Name) > 15 || len(p.TargetPort.StrVal) > 15 {
+				t.Errorf("Service %s: port %q (target %q) longer than 15 characters", svc.Name, p.Name, p.TargetPort.StrVal)
+			}
+		}
+	}
+	web := pod.Containers[0]
+	if web.ReadinessProbe == nil || web.LivenessProbe == nil {
+		t.Error("webhook container lacks readiness or liveness probe")
+	}
+	cert := r.get("Certificate", fullname+"-serving-cert")
+	secret, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
+	if !slices.ContainsFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == secret }) {
+		t.Errorf("webhook pods do not mount the serving Certificate's Secret %s", secret)
+	}
+	for _, u := range r.all("PodDisruptionBudget") {
+		var pdb policyv1.PodDisruptionBudget
+		into(t, u, &pdb)
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || !sel.Matches(labels.Set(dep.Spec.Template.Labels)) {
+			t.Errorf("PodDisruptionBudget %s does not select the webhook pods", pdb.Name)
+		}
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() >= int(*dep.Spec.Replicas) {
+			t.Errorf("PodDisruptionBudget minAvailable %v would block every drain of %d replicas", pdb.Spec.MinAvailable, *dep.Spec.Replicas)
+		}
+	}
+}
+
+// TestGeneratedFilesCurrent fails when values.schema.json, README.md or
+// the chart's copies of config/rbac, config/webhook and deploy/prometheus
+// are stale (run `make chart-docs`).
+func TestGeneratedFilesCurrent(t *testing.T) {
+	root := repoRoot(t)
+	files, err := chartdocs.Generate(chartDir(t), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale := chartdocs.Stale(chartDir(t), files); len(stale) > 0 {
+		t.Errorf("stale in charts/mlscale: %s; run `make chart-docs`", strings.Join(stale, ", "))
+	}
+	var schema map[string]any
+	if err := yaml.Unmarshal(files[chartdocs.SchemaFile], &schema); err != nil {
+		t.Fatalf("values.schema.json: %v", err)
+	}
+}
+
+// checkPrometheusRule: the PrometheusRule has mlscale's alerts, and the
+// recording rules of deploy/prometheus when there are any.
+func checkPrometheusRule(t *testing.T, r rendered) {
+	t.Helper()
+	pr := r.get("PrometheusRule", "mlscale")
+	if pr == nil {
+		t.Fatalf("no PrometheusRule: %s", r.names())
+	}
+	groups, _, _ := unstructured.NestedSlice(pr.Object, "spec", "groups")
+	alerts, records := 0, 0
+	for _, g := range groups {
+		rules, _ := g.(map[string]any)["rules"].([]any)
+		for _, rule := range rules {
+			m := rule.(map[string]any)
+			if m["expr"] == nil || m["expr"] == "" {
+				t.Errorf("rule %v has no expr", m)
+			}
+			if m["alert"] != nil {
+				alerts++
+			}
+			if m["record"] != nil {
+				records++
+			}
+		}
+	}
+	if alerts == 0 {
+		t.Error("PrometheusRule has no alerts")
+	}
+	files, _ := filepath.Glob(filepath.Join(chartDir(t), "files", "generated", "prometheus", "*.yaml"))
+	if len(files) > 0 && records == 0 {
+		t.Errorf("deploy/prometheus has recording rules (%v) but the PrometheusRule has none", files)
+	}
+}
