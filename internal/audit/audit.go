@@ -61,27 +61,20 @@ func NewMetrics() *Metrics {
 	}
 }
 
-var (
-	defaultMetrics     *Metrics
-	defaultMetricsOnce sync.Once
-	defaultMetricsErr  error
-)
-
 // DefaultMetrics returns the metrics registered in controller-runtime's
 // metrics.Registry, registering them on first use; several managers in one
 // process (tests) share them.
-func DefaultMetrics() (*Metrics, error) {
-	defaultMetricsOnce.Do(func() {
-		defaultMetrics = NewMetrics()
-		for _, c := range []prometheus.Collector{defaultMetrics.violations, defaultMetrics.rounds} {
-			if err := crmetrics.Registry.Register(c); err != nil {
-				defaultMetricsErr = fmt.Errorf("registering the audit metrics: %w", err)
-				return
-			}
+func DefaultMetrics() (*Metrics, error) { return defaultMetrics() }
+
+var defaultMetrics = sync.OnceValues(func() (*Metrics, error) {
+	m := NewMetrics()
+	for _, c := range []prometheus.Collector{m.violations, m.rounds} {
+		if err := crmetrics.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("registering the audit metrics: %w", err)
 		}
-	})
-	return defaultMetrics, defaultMetricsErr
-}
+	}
+	return m, nil
+})
 
 // InventorySource gives the objects related to a review (the validating
 // webhook's source, internal/inventory).

@@ -72,22 +72,15 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-var (
-	defaultMetrics     *Metrics
-	defaultMetricsOnce sync.Once
-	defaultMetricsErr  error
-)
-
 // DefaultMetrics returns the metrics registered in controller-runtime's
 // metrics.Registry (served on the manager's metrics endpoint), registering
 // them on first use. Several managers in one process (tests) share them.
-func DefaultMetrics() (*Metrics, error) {
-	defaultMetricsOnce.Do(func() {
-		defaultMetrics = NewMetrics()
-		defaultMetricsErr = defaultMetrics.Register(crmetrics.Registry)
-	})
-	return defaultMetrics, defaultMetricsErr
-}
+func DefaultMetrics() (*Metrics, error) { return defaultMetrics() }
+
+var defaultMetrics = sync.OnceValues(func() (*Metrics, error) {
+	m := NewMetrics()
+	return m, m.Register(crmetrics.Registry)
+})
 
 func (m *Metrics) observe(kind, result string, d time.Duration) {
 	m.reconciles.WithLabelValues(kind, result).Inc()

@@ -65,27 +65,20 @@ func NewMetrics() *Metrics {
 	}
 }
 
-var (
-	defaultMetrics     *Metrics
-	defaultMetricsOnce sync.Once
-	defaultMetricsErr  error
-)
-
 // DefaultMetrics returns the metrics registered in controller-runtime's
 // metrics.Registry, registering them on first use; several managers in one
 // process (tests) share them.
-func DefaultMetrics() (*Metrics, error) {
-	defaultMetricsOnce.Do(func() {
-		defaultMetrics = NewMetrics()
-		for _, c := range []prometheus.Collector{defaultMetrics.loadErrors, defaultMetrics.policies} {
-			if err := crmetrics.Registry.Register(c); err != nil {
-				defaultMetricsErr = fmt.Errorf("registering the user policy metrics: %w", err)
-				return
-			}
+func DefaultMetrics() (*Metrics, error) { return defaultMetrics() }
+
+var defaultMetrics = sync.OnceValues(func() (*Metrics, error) {
+	m := NewMetrics()
+	for _, c := range []prometheus.Collector{m.loadErrors, m.policies} {
+		if err := crmetrics.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("registering the user policy metrics: %w", err)
 		}
-	})
-	return defaultMetrics, defaultMetricsErr
-}
+	}
+	return m, nil
+})
 
 // Options configure the loader.
 type Options struct {

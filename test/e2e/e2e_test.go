@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/kubetest"
 )
 
 const samplesNamespace = "ml-demo"
@@ -81,7 +82,7 @@ func TestSamples(t *testing.T) {
 	for _, g := range goldens {
 		kind, name := g.obj.GetKind(), g.obj.GetName()
 		var live *unstructured.Unstructured
-		eventually(t, time.Minute, fmt.Sprintf("%s %s from %s", kind, name, g.file), func() error {
+		kubetest.Eventually(t, time.Minute, fmt.Sprintf("%s %s from %s", kind, name, g.file), func() error {
 			var err error
 			live, err = getKEDA(ctx, kind, samplesNamespace, name)
 			return err
@@ -274,7 +275,7 @@ func TestDryRun(t *testing.T) {
 	// run gets its ScaledObject; by then the reconciler has seen whatever
 	// the dry run might have caused.
 	mustKubectl(t, deployment(ns, "barrier", map[string]string{intent.KeyAutoscale: "true"}), "apply", "-f", "-")
-	eventually(t, time.Minute, "ScaledObject barrier", func() error {
+	kubetest.Eventually(t, time.Minute, "ScaledObject barrier", func() error {
 		_, err := getKEDA(ctx, "ScaledObject", ns, "barrier")
 		return err
 	})
@@ -307,10 +308,10 @@ func TestAnnotationChanges(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, time.Minute, "ScaledObject with max 5", maxIs(5))
+	kubetest.Eventually(t, time.Minute, "ScaledObject with max 5", maxIs(5))
 
 	mustKubectl(t, "", "annotate", "-n", ns, "deployment/api", "--overwrite", intent.KeyMaxReplicas+"=9")
-	eventually(t, time.Minute, "ScaledObject updated to max 9", maxIs(9))
+	kubetest.Eventually(t, time.Minute, "ScaledObject updated to max 9", maxIs(9))
 
 	r := kubectl(t, "", "annotate", "-n", ns, "deployment/api", "--overwrite", intent.KeyMaxReplicas+"=-3")
 	if r.err == nil || !strings.Contains(r.stderr, intent.KeyMaxReplicas) {
@@ -318,7 +319,7 @@ func TestAnnotationChanges(t *testing.T) {
 	}
 
 	mustKubectl(t, "", "annotate", "-n", ns, "deployment/api", intent.KeyAutoscale+"-")
-	eventually(t, time.Minute, "ScaledObject deleted after the opt-in was removed", func() error {
+	kubetest.Eventually(t, time.Minute, "ScaledObject deleted after the opt-in was removed", func() error {
 		_, err := getKEDA(ctx, "ScaledObject", ns, "api")
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -372,12 +373,12 @@ func TestWebhookOutage(t *testing.T) {
 	}
 	restarted = true
 	for _, n := range names {
-		eventually(t, time.Minute, "ScaledObject "+n+" after the outage", func() error {
+		kubetest.Eventually(t, time.Minute, "ScaledObject "+n+" after the outage", func() error {
 			_, err := getKEDA(ctx, "ScaledObject", ns, n)
 			return err
 		})
 	}
-	eventually(t, time.Minute, "ScaledJob outage-train after the outage", func() error {
+	kubetest.Eventually(t, time.Minute, "ScaledJob outage-train after the outage", func() error {
 		_, err := getKEDA(ctx, kedaKind("Job"), ns, "outage-train")
 		return err
 	})

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/localcluster"
 )
 
@@ -45,35 +43,6 @@ func mustKubectl(t *testing.T, stdin string, args ...string) string {
 		t.Fatalf("%v\nstdout:\n%s", r.err, r.stdout)
 	}
 	return r.stdout
-}
-
-// eventually polls cond every 100ms until it returns nil or the timeout
-// passes, then fails the test with cond's last error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// namespace creates a namespace opted in to mlscale (label
-// mlscale.io/enabled=true) for one test and deletes it afterwards.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"mlscale.io/enabled": "true"}}}
-	if err := suite.client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = suite.client.Delete(context.Background(), ns) })
-	return name
 }
 
 // deployment is an annotated Deployment manifest with a CPU request.
@@ -112,3 +81,10 @@ metadata:
 
 // kedaKind returns the KEDA kind for a workload kind.
 var kedaKind = localcluster.KEDAKind
+
+// namespace creates a namespace opted in to mlscale (label
+// mlscale.io/enabled=true) for one test and deletes it afterwards.
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	return kubetest.Namespace(t, suite.client, name, map[string]string{"mlscale.io/enabled": "true"})
+}

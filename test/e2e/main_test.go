@@ -12,10 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/localcluster"
 )
 
@@ -85,7 +84,7 @@ func run(m *testing.M) int {
 	defer stopOnce()
 	// The test binary is killed without running defers at its -timeout, or
 	// by a signal: stop the control plane first.
-	stopEarly := watchdog(stopOnce)
+	stopEarly := kubetest.Watchdog("e2e", stopOnce)
 	defer stopEarly()
 	suite.cluster = c
 	fmt.Fprintf(os.Stderr, "e2e: control plane up in %s at %s (kubeconfig %s)\n", time.Since(start).Round(time.Millisecond), c.Config.Host, c.KubeconfigPath)
@@ -100,38 +99,6 @@ func run(m *testing.M) int {
 	}
 	defer removeBinary()
 	return m.Run()
-}
-
-// watchdog stops the control plane on SIGINT/SIGTERM and shortly before
-// the test binary's -timeout, which would panic the binary and skip every
-// deferred Stop. The returned function ends the watch.
-func watchdog(stop func()) (cancel func()) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	var timer <-chan time.Time
-	if f := flag.Lookup("test.timeout"); f != nil {
-		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d > 0 {
-			margin := min(30*time.Second, d/10)
-			timer = time.After(d - margin)
-		}
-	}
-	go func() {
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "e2e: %s: stopping the control plane\n", s)
-			stop()
-			os.Exit(1)
-		case <-timer:
-			fmt.Fprintln(os.Stderr, "e2e: the test binary's -timeout is near: stopping the control plane")
-			stop()
-		case <-done:
-		}
-	}()
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-	}
 }
 
 // zapLevel is debug with E2E_LOGS set, else errors only: the manager's

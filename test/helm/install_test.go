@@ -51,6 +51,7 @@ import (
 	"github.com/mlscale/mlscale/internal/cli"
 	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/localcluster"
 )
 
@@ -183,7 +184,7 @@ func TestInstall(t *testing.T) {
 	// 3. cert-manager's CA injector.
 	stopInjector := startCAInjector(ctx, t, c)
 	defer stopInjector()
-	eventually(t, time.Minute, "caBundle injected into every webhook", func() error {
+	kubetest.Eventually(t, time.Minute, "caBundle injected into every webhook", func() error {
 		m, v := webhookConfigs(ctx, t, cl)
 		for i, b := range caBundles(m, v) {
 			if !bytes.Equal(b, caPEM) {
@@ -210,7 +211,7 @@ func TestInstall(t *testing.T) {
 		t.Fatalf("the README's namespace ml-team is not opted in: %v %v", err, ns.Labels)
 	}
 	dep := deployment("ml-team", "llm", map[string]string{intent.KeyAutoscale: "true", "mlscale.io/cpu-target": "70", "mlscale.io/max-replicas": "5"})
-	eventually(t, time.Minute, "Deployment admitted through the webhook", func() error {
+	kubetest.Eventually(t, time.Minute, "Deployment admitted through the webhook", func() error {
 		_ = cl.Delete(ctx, dep.DeepCopy())
 		d := dep.DeepCopy()
 		if err := cl.Create(ctx, d); err != nil {
@@ -222,7 +223,7 @@ func TestInstall(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, time.Minute, "ScaledObject ml-team/llm", func() error {
+	kubetest.Eventually(t, time.Minute, "ScaledObject ml-team/llm", func() error {
 		var so kedav1alpha1.ScaledObject
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: "ml-team", Name: "llm"}, &so); err != nil {
 			return err
@@ -234,7 +235,7 @@ func TestInstall(t *testing.T) {
 	})
 	// The validating webhook (its own configuration and caBundle): an HPA
 	// on a workload that the ScaledObject already scales is denied.
-	eventually(t, time.Minute, "HPA on ml-team/llm denied by the policy webhook", func() error {
+	kubetest.Eventually(t, time.Minute, "HPA on ml-team/llm denied by the policy webhook", func() error {
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "ml-team", Name: "llm-hpa"},
 			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
@@ -300,7 +301,7 @@ func TestInstall(t *testing.T) {
 	if out, err := runHelm(t, c.KubeconfigPath, "uninstall", releaseName, "--namespace", releaseNamespace); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "webhook configurations removed by helm uninstall", func() error {
+	kubetest.Eventually(t, time.Minute, "webhook configurations removed by helm uninstall", func() error {
 		var ms admissionv1.MutatingWebhookConfigurationList
 		var vs admissionv1.ValidatingWebhookConfigurationList
 		if err := cl.List(ctx, &ms); err != nil {
@@ -666,23 +667,6 @@ func deployment(ns, name string, annotations map[string]string) *appsv1.Deployme
 				}}},
 			},
 		},
-	}
-}
-
-// eventually polls cond every 200ms until it returns nil or the timeout
-// passes, then fails the test with cond's last error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/localcluster"
 	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/policy"
@@ -168,34 +169,6 @@ func mustKubectl(t *testing.T, stdin string, args ...string) (stdout, stderr str
 	return out, errOut
 }
 
-// eventually polls cond every 100ms until it returns nil or the timeout
-// passes, then fails the test with cond's last error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// namespace creates a namespace for one test and deletes it afterwards.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := suite.client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = suite.client.Delete(context.Background(), ns) })
-	return name
-}
-
 // metrics returns the manager's metrics page.
 func metrics() (string, error) {
 	resp, err := http.Get("http://" + suite.metricsAddr + "/metrics") //nolint:noctx // a test's loopback call
@@ -256,4 +229,10 @@ spec:
         query: sum(rate(http_requests_total[1m]))
         threshold: "10"
 `, name, namespace, target, server)
+}
+
+// namespace creates a namespace for one test and deletes it afterwards.
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	return kubetest.Namespace(t, suite.client, name, nil)
 }

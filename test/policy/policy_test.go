@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlscale/mlscale/internal/kubetest"
 )
 
 const goodServer = "http://prometheus.monitoring.svc.cluster.local:9090"
@@ -147,15 +149,15 @@ func TestUserPolicy(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, 30*time.Second, "the user policy denies", denied)
-	eventually(t, 30*time.Second, "a PolicyLoaded Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyLoaded", "team_label"))
+	kubetest.Eventually(t, 30*time.Second, "the user policy denies", denied)
+	kubetest.Eventually(t, 30*time.Second, "a PolicyLoaded Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyLoaded", "team_label"))
 	labelled := strings.Replace(unlabelled, "metadata:\n", "metadata:\n  labels:\n    team: search\n", 1)
 	mustKubectl(t, labelled, "create", "--dry-run=server", "-f", "-")
 
 	// A syntax error: reported; the previous version keeps denying.
 	mustKubectl(t, userPolicy("team-label", ns, "violation contains msg if {", goodTest), "apply", "-f", "-")
-	eventually(t, 30*time.Second, "a PolicyRejected Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyRejected", "previous version"))
-	eventually(t, 30*time.Second, "mlscale_policy_load_errors is 1", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "1"))
+	kubetest.Eventually(t, 30*time.Second, "a PolicyRejected Event on the ConfigMap", eventOn(t, policyNamespace, "team-label", "PolicyRejected", "previous version"))
+	kubetest.Eventually(t, 30*time.Second, "mlscale_policy_load_errors is 1", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "1"))
 	if err := denied(); err != nil {
 		t.Errorf("after a broken update, the previous good version must still deny: %v", err)
 	}
@@ -172,18 +174,18 @@ func TestUserPolicy(t *testing.T) {
 	t.Cleanup(func() {
 		_, _, _ = kubectl(t, "", "delete", "configmap", "-n", policyNamespace, "failing", "--ignore-not-found")
 	})
-	eventually(t, 30*time.Second, "a PolicyRejected Event naming the failed test", eventOn(t, policyNamespace, "failing", "PolicyRejected", "test_wrong"))
+	kubetest.Eventually(t, 30*time.Second, "a PolicyRejected Event naming the failed test", eventOn(t, policyNamespace, "failing", "PolicyRejected", "test_wrong"))
 	if _, _, err := kubectl(t, hpa(ns, "other", "Deployment", "other"), "create", "--dry-run=server", "-f", "-"); err == nil || strings.Contains(err.Error(), "team_label2") {
 		t.Errorf("a user policy whose tests fail must not be active: %v", err)
 	}
 
 	// Fixing the broken ConfigMap clears the error metric.
 	mustKubectl(t, userPolicy("team-label", ns, "", goodTest), "apply", "-f", "-")
-	eventually(t, 30*time.Second, "mlscale_policy_load_errors back to 0", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "0"))
+	kubetest.Eventually(t, 30*time.Second, "mlscale_policy_load_errors back to 0", metricIs(`mlscale_policy_load_errors{configmap="team-label",namespace="mlscale-system"}`, "0"))
 
 	// Deleting the ConfigMap removes the policy, without a restart.
 	mustKubectl(t, "", "delete", "configmap", "-n", policyNamespace, "team-label")
-	eventually(t, 30*time.Second, "the user policy is gone", func() error {
+	kubetest.Eventually(t, 30*time.Second, "the user policy is gone", func() error {
 		_, _, err := kubectl(t, hpa(ns, "nolabel2", "Deployment", "api2"), "create", "--dry-run=server", "-f", "-")
 		return err
 	})
@@ -195,10 +197,10 @@ func TestUserPolicy(t *testing.T) {
 func TestAudit(t *testing.T) {
 	env(t)
 	series := `mlscale_policy_violations{kind="HorizontalPodAutoscaler",namespace="audit",policy="hpa_duplicate_target"}`
-	eventually(t, 30*time.Second, "the audit metric shows the pre-existing violation", metricIs(series, "2"))
-	eventually(t, 30*time.Second, "a PolicyViolation Event on the HPA", eventOn(t, auditNamespace, "first", "PolicyViolation", "hpa_duplicate_target"))
+	kubetest.Eventually(t, 30*time.Second, "the audit metric shows the pre-existing violation", metricIs(series, "2"))
+	kubetest.Eventually(t, 30*time.Second, "a PolicyViolation Event on the HPA", eventOn(t, auditNamespace, "first", "PolicyViolation", "hpa_duplicate_target"))
 	mustKubectl(t, "", "delete", "hpa", "-n", auditNamespace, "second")
-	eventually(t, 30*time.Second, "the fixed violation leaves the metric", func() error {
+	kubetest.Eventually(t, 30*time.Second, "the fixed violation leaves the metric", func() error {
 		m, err := metrics()
 		if err != nil {
 			return err
