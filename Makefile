@@ -57,8 +57,17 @@ demo: build control-plane ## The main job: local control plane + mlscale, apply 
 	$(BIN)/mlscale demo $(DEMO_ARGS)
 
 .PHONY: test
-test: control-plane prometheus ## Run the whole test suite (builds the control plane and installs the test servers first, once).
+test: control-plane prometheus helm ## Run the whole test suite (builds the control plane and installs the test servers first, once).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+# `make e2e-keda` runs mlscale against the real KEDA (test/e2ekeda and
+# internal/kedaenv, which skip unless MLSCALE_E2E_KEDA=1 and fail, not skip,
+# when a binary is missing). See docs/e2e-keda.md.
+E2E_KEDA_TIMEOUT ?= 20m
+
+.PHONY: e2e-keda
+e2e-keda: control-plane kube-controller-manager keda rabbitmq prometheus ## Run the e2e suite with the real KEDA operator and webhooks, the HPA controller and RabbitMQ.
+	MLSCALE_E2E_KEDA=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -timeout $(E2E_KEDA_TIMEOUT) $(GOTESTFLAGS) ./internal/kedaenv ./test/e2ekeda
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (built into bin/tools once) with .golangci.yml.
@@ -103,6 +112,67 @@ $(K8S_BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 	@mkdir -p $(K8S_BIN)
 	cd hack/tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
 
+# kube-controller-manager comes from its own tools module (the same
+# k8s.io/kubernetes version and replace block as hack/tools/kube; its extra
+# dependencies would otherwise change hack/tools/kube/go.sum and rebuild
+# kube-apiserver). Only the KEDA e2e suite needs it, so control-plane does
+# not build it.
+.PHONY: kube-controller-manager
+kube-controller-manager: $(K8S_BIN)/kube-controller-manager ## Build kube-controller-manager from source into bin/k8s (once; for make e2e-keda).
+
+$(K8S_BIN)/kube-controller-manager: hack/tools/kube-controller-manager/go.mod hack/tools/kube-controller-manager/go.sum
+	@mkdir -p $(K8S_BIN)
+	cd hack/tools/kube-controller-manager && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+
+##@ KEDA (built from source, cached under bin/keda)
+
+# KEDA's operator, admission webhooks and metrics adapter come from the tools
+# module hack/tools/keda, which must require the KEDA version of go.mod.
+KEDA_BIN      := $(BIN)/keda
+KEDA_VERSION  := $(shell awk '$$1 == "github.com/kedacore/keda/v2" { print $$2; exit }' go.mod)
+KEDA_LDFLAGS  := -s -w -X github.com/kedacore/keda/v2/version.Version=$(KEDA_VERSION) -X github.com/kedacore/keda/v2/version.GitCommit=$(KEDA_VERSION)
+KEDA_BUILD     = @mkdir -p $(KEDA_BIN); cd hack/tools/keda && set -x && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(KEDA_LDFLAGS)' -o $@
+
+.PHONY: keda
+keda: keda-version-check $(KEDA_BIN)/keda-operator $(KEDA_BIN)/keda-admission-webhooks $(KEDA_BIN)/keda-adapter ## Build KEDA's operator, admission webhooks and metrics adapter from source into bin/keda (once).
+
+# The binaries depend on the tools module only (not on go.mod, which changes
+# often); this check fails when the two KEDA versions drift apart.
+.PHONY: keda-version-check
+keda-version-check:
+	@tools=$$(cd hack/tools/keda && $(GO) list -m -f '{{.Version}}' github.com/kedacore/keda/v2); \
+	if [ "$$tools" != "$(KEDA_VERSION)" ]; then echo "hack/tools/keda requires KEDA $$tools, go.mod $(KEDA_VERSION): update hack/tools/keda/go.mod"; exit 1; fi
+
+$(KEDA_BIN)/keda-operator: hack/tools/keda/go.mod hack/tools/keda/go.sum
+	$(KEDA_BUILD) github.com/kedacore/keda/v2/cmd/operator
+
+$(KEDA_BIN)/keda-admission-webhooks: hack/tools/keda/go.mod hack/tools/keda/go.sum
+	$(KEDA_BUILD) github.com/kedacore/keda/v2/cmd/webhooks
+
+$(KEDA_BIN)/keda-adapter: hack/tools/keda/go.mod hack/tools/keda/go.sum
+	$(KEDA_BUILD) github.com/kedacore/keda/v2/cmd/adapter
+
+##@ Helm chart (charts/mlscale)
+
+# helm is built from helm.sh/helm/v3 through the Go module proxy by the tools
+# module hack/tools/helm into bin/helm, once (test/helm runs it).
+HELM := $(BIN)/helm
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (helm.sh/helm/v3, hack/tools/helm) into bin/helm (once).
+
+$(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum
+	@mkdir -p $(BIN)
+	cd hack/tools/helm && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ helm.sh/helm/v3/cmd/helm
+
+.PHONY: chart-docs
+chart-docs: ## Regenerate the chart's values.schema.json and README.md from values.yaml; copy config/rbac, config/webhook and deploy/prometheus into it.
+	$(GO) run ./hack/chartdocs -chart charts/mlscale -root .
+
+.PHONY: chart-docs-check
+chart-docs-check: ## Fail when the chart's generated files (schema, README, copies of config/) are stale.
+	$(GO) run ./hack/chartdocs -chart charts/mlscale -root . -check
+
 ##@ Test servers (Debian packages, installed once)
 
 # apt-get runs as root, or through sudo when there is one; a machine that
@@ -115,6 +185,16 @@ prometheus: ## Install Debian's prometheus package (prometheus + promtool) for t
 		echo "prometheus: $$(prometheus --version 2>&1 | head -1)"; \
 	else \
 		$(APT_INSTALL) update -qq && $(APT_INSTALL) install -y -qq --no-install-recommends prometheus; \
+	fi
+
+# Debian's package starts no server here (the tests start their own on
+# loopback ports); rabbitmq-server and rabbitmqctl live in /usr/sbin.
+.PHONY: rabbitmq
+rabbitmq: ## Install Debian's rabbitmq-server package for make e2e-keda (once).
+	@if PATH="$$PATH:/usr/sbin" command -v rabbitmq-server >/dev/null && PATH="$$PATH:/usr/sbin" command -v rabbitmqctl >/dev/null; then \
+		echo "rabbitmq-server: $$(dpkg-query -W -f='$${Version}' rabbitmq-server 2>/dev/null || echo installed)"; \
+	else \
+		$(APT_INSTALL) update -qq && $(APT_INSTALL) install -y -qq --no-install-recommends rabbitmq-server; \
 	fi
 
 ##@ Manifests (generated from +kubebuilder markers by controller-gen)

@@ -18,6 +18,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/internal/kedaenv"
 	"github.com/mlscale/mlscale/internal/localcluster"
 )
 
@@ -35,6 +36,14 @@ type demoConfig struct {
 	Repo string
 	// Verbose sends the control plane's and mlscale's logs to stderr.
 	Verbose bool
+	// WithKEDA also runs KEDA (operator, admission webhooks),
+	// kube-controller-manager and RabbitMQ, and shows the sample worker
+	// scaled to zero and woken by messages.
+	WithKEDA bool
+	// Messages is how many messages --with-keda publishes.
+	Messages int
+	// KEDATimeout bounds the --with-keda story (READY, zero, wake-up).
+	KEDATimeout time.Duration
 }
 
 func newDemoCmd() *cobra.Command {
@@ -56,15 +65,28 @@ It then prints the kubeconfig path, so that you can explore with kubectl,
 and runs until Ctrl-C, when it stops everything it started. With --once it
 exits after printing.
 
+With --with-keda it also starts kube-controller-manager (HPA, garbage
+collector, Job, Deployment and ReplicaSet controllers), KEDA's operator and
+admission webhooks (built by ` + "`make kube-controller-manager keda`" + `) and RabbitMQ
+(` + "`make rabbitmq`" + `) on loopback, shortens the sample celery-worker's cooldown
+to 15s, prints KEDA's READY condition for each object, and shows the worker
+scaled to zero by KEDA and woken up (0 -> 1) when it publishes messages to
+its queue. No kubelet runs: scaling shows in spec.replicas, not in pods.
+With --once it exits after the wake-up.
+
 Exit status: 0 when every object was accepted and every opted-in workload got
 its KEDA object; 1 otherwise (the tables say which); 2 for a bad command line.`,
 		Example: `  mlscale demo
   mlscale demo -f my-deployment.yaml
-  mlscale demo --once -f config/samples -f broken.yaml`,
+  mlscale demo --once -f config/samples -f broken.yaml
+  mlscale demo --with-keda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Timeout <= 0 {
 				return usagef("--timeout must be positive, not %s", cfg.Timeout)
+			}
+			if cfg.Messages < 1 || cfg.KEDATimeout <= 0 {
+				return usagef("--messages and --keda-timeout must be positive")
 			}
 			return runDemo(cmd.Context(), cfg, Streams{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 		},
@@ -76,6 +98,9 @@ its KEDA object; 1 otherwise (the tables say which); 2 for a bad command line.`,
 	f.BoolVar(&cfg.Build, "build", false, "run `make control-plane` first when bin/k8s lacks kube-apiserver or etcd (about 10 minutes, once)")
 	f.StringVar(&cfg.Repo, "repo", "", "the mlscale checkout (default: found from the working directory)")
 	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "show the control plane's and mlscale's logs on stderr")
+	f.BoolVar(&cfg.WithKEDA, "with-keda", false, "also run KEDA, kube-controller-manager and RabbitMQ, and show a worker scale from zero when messages arrive (needs `make kube-controller-manager keda rabbitmq`)")
+	f.IntVar(&cfg.Messages, "messages", 20, "with --with-keda: how many messages to publish once the worker is at zero")
+	f.DurationVar(&cfg.KEDATimeout, "keda-timeout", 5*time.Minute, "with --with-keda --once: how long to wait for READY, zero and the wake-up")
 	return cmd
 }
 
@@ -97,6 +122,9 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 	manifests, err := localcluster.ReadManifests(s.In, append([]string{filepath.Join(root, "config", "samples")}, cfg.Files...)...)
 	if err != nil {
 		return err
+	}
+	if cfg.WithKEDA && !shortenDemoCooldown(manifests) {
+		return errNoWorker
 	}
 	opts, err := localcluster.RepoOptions(root)
 	if err != nil {
@@ -138,6 +166,18 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 		}
 	}()
 	fmt.Fprintf(s.Err, "mlscale webhook serving on https://%s:%d; reconciler running.\n", cluster.WebhookHost, cluster.WebhookPort)
+
+	var keda *kedaenv.Env
+	if cfg.WithKEDA {
+		if keda, err = startDemoKEDA(ctx, root, cluster, s); err != nil {
+			return err
+		}
+		defer func() {
+			if stopErr := stopDemoKEDA(keda, s); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}()
+	}
 
 	creator, err := localcluster.NewCreator(cluster.Config)
 	if err != nil {
@@ -181,7 +221,17 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 	fmt.Fprintf(s.Out, "\nkubeconfig: %s\n", cluster.KubeconfigPath)
 	fmt.Fprintf(s.Out, "  export KUBECONFIG=%s\n  kubectl get scaledobjects,scaledjobs -A\n", cluster.KubeconfigPath)
 
-	if !cfg.Once {
+	if keda != nil {
+		if !cfg.Once {
+			fmt.Fprintln(s.Err, "\nRunning until Ctrl-C.")
+		}
+		if err := runKEDAStory(ctx, keda, c, rows, cfg.Messages, cfg.KEDATimeout, cfg.Once, s); err != nil && ctx.Err() == nil {
+			return err
+		}
+		if !cfg.Once {
+			fmt.Fprintln(s.Err, "\nStopping ...")
+		}
+	} else if !cfg.Once {
 		fmt.Fprintln(s.Err, "\nRunning until Ctrl-C.")
 		<-ctx.Done()
 		fmt.Fprintln(s.Err, "\nStopping ...")
