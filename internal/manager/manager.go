@@ -243,7 +243,11 @@ func setupPolicies(ctx context.Context, mgr crmanager.Manager, cfg Config, facts
 	}
 	engines := policy.NewHolder(engine)
 	inv := inventory.Source{Reader: mgr.GetCache()}
-	mgr.GetWebhookServer().Register(validate.Path, validate.Webhook(&validate.Handler{Engines: engines, Inventory: inv, Facts: validate.FactsFunc(factsFn)}))
+	admissionMetrics, err := validate.DefaultMetrics()
+	if err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(validate.Path, validate.Webhook(&validate.Handler{Engines: engines, Inventory: inv, Facts: validate.FactsFunc(factsFn), Metrics: admissionMetrics}))
 	if cfg.PolicyNamespace != "" {
 		err := userpolicy.SetupWithManager(mgr, userpolicy.Options{Namespace: cfg.PolicyNamespace, Builtin: builtin, Config: cfg.Policy, Engines: engines})
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/mlscale/mlscale/internal/controller"
 	"github.com/mlscale/mlscale/internal/floorwriter"
 	"github.com/mlscale/mlscale/internal/userpolicy"
+	"github.com/mlscale/mlscale/internal/webhook/validate"
 )
 
 // externalMetrics are the metrics the dashboards may use that other
@@ -94,7 +95,7 @@ func TestMain(m *testing.M) {
 }
 
 // projectMetrics returns the names of the metrics mlscale's packages
-// register: the reconciler's, the policy audit's and loader's (in
+// register: the reconciler's, the validating webhook's, the policy audit's and loader's (in
 // controller-runtime's registry), the predictor's and the collector's; and
 // the series mlscale's recording rules (deploy/prometheus, in the chart's
 // PrometheusRule) record.
@@ -107,6 +108,9 @@ func projectMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	if _, err := userpolicy.DefaultMetrics(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validate.DefaultMetrics(); err != nil {
 		t.Fatal(err)
 	}
 	own := &recorder{Registerer: prometheus.NewRegistry(), names: map[string]bool{}}

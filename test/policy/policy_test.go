@@ -53,6 +53,19 @@ func TestConflictingHPARejected(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "hpa_duplicate_target") || !strings.Contains(err.Error(), "hpa_scaledobject_conflict") {
 		t.Errorf("a second HPA on the KEDA-scaled target: want hpa_duplicate_target and hpa_scaledobject_conflict, got %v", err)
 	}
+
+	// The real denial is counted once; the dry run is not.
+	m, err := metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := `mlscale_policy_admission_violations_total{action="deny",kind="HorizontalPodAutoscaler",namespace="` + ns + `",policy="hpa_scaledobject_conflict"} 1`
+	if !strings.Contains(m, denied+"\n") {
+		t.Errorf("metrics lack %s", denied)
+	}
+	if dup := `policy="hpa_duplicate_target"`; strings.Contains(m, `mlscale_policy_admission_violations_total{action="deny",kind="HorizontalPodAutoscaler",namespace="`+ns+`",`+dup) {
+		t.Errorf("the dry run's %s violation was counted", dup)
+	}
 }
 
 // TestWarnMode: trigger_endpoints is configured to warn: a ScaledObject

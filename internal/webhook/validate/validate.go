@@ -65,6 +65,8 @@ type Handler struct {
 	// Facts returns the cluster facts for rendering; nil means
 	// render.DefaultFacts().
 	Facts FactsFunc
+	// Metrics count the violations found; nil counts nothing.
+	Metrics *Metrics
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -111,6 +113,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	vs, err := engine.Evaluate(ctx, review, inv)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: %w", err))
+	}
+	if req.DryRun == nil || !*req.DryRun {
+		h.Metrics.observe(review.Namespace, gvk.Kind, vs)
 	}
 	return respond(ctx, vs)
 }
