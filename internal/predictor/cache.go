@@ -26,30 +26,17 @@ type cacheEntry struct {
 func NewCache() *Cache { return &Cache{models: map[string]cacheEntry{}} }
 
 // Model returns the model of workload for s, fitting it only when s ends at
-// a different time or has a different length than the cached one's history.
+// a different time, has a different length or step than the cached one's
+// history, or opts changed: ModelWithin with maxAge 0.
 func (c *Cache) Model(workload string, s Series, opts Options) (*Model, error) {
-	c.mu.Lock()
-	e, ok := c.models[workload]
-	c.mu.Unlock()
-	if ok && e.end.Equal(s.End()) && e.n == s.Len() {
-		return e.model, nil
-	}
-	m, err := Fit(s, opts)
-	if err != nil {
-		return nil, fmt.Errorf("workload %s: %w", workload, err)
-	}
-	c.mu.Lock()
-	c.models[workload] = cacheEntry{end: s.End(), n: s.Len(), opts: opts, model: m}
-	c.fits++
-	c.mu.Unlock()
-	return m, nil
+	return c.ModelWithin(workload, s, opts, 0)
 }
 
 // ModelWithin returns the model of workload for s, reusing the cached one
 // when it was fitted with the same options and step on data that ends at
 // most maxAge before s does (Model.Forecast handles the newer samples), and
 // fitting a new one otherwise. With maxAge 0 it refits whenever the end of
-// the data moves, like Model.
+// the data moves.
 func (c *Cache) ModelWithin(workload string, s Series, opts Options, maxAge time.Duration) (*Model, error) {
 	c.mu.Lock()
 	e, ok := c.models[workload]
