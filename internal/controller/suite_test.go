@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/render"
 )
 
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel())), zap.StacktraceLevel(zapcore.PanicLevel)))
-	assets, err := assetsDir()
+	assets, err := kubetest.AssetsDir()
 	if err != nil {
 		skipWhy = err.Error()
 		return m.Run()
@@ -126,42 +126,6 @@ func zapLevel() int8 {
 		return -1
 	}
 	return 2 // errors only; failed renders are logged as errors by design
-}
-
-// assetsDir finds kube-apiserver and etcd: KUBEBUILDER_ASSETS, or bin/k8s
-// at the repository root (`make control-plane`).
-func assetsDir() (string, error) {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "bin", "k8s")
-	}
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return "", fmt.Errorf("no %s in %s (run `make control-plane` or set KUBEBUILDER_ASSETS): %w", b, dir, err)
-		}
-	}
-	return dir, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // needCluster fails the test when no API server could be started.

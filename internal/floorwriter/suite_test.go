@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/kubetest"
 	"github.com/mlscale/mlscale/internal/predictor"
 )
 
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets, err := assetsDir()
+	assets, err := kubetest.AssetsDir()
 	if err != nil {
 		noCluster = err.Error()
 		return m.Run()
@@ -66,25 +67,6 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// assetsDir finds kube-apiserver and etcd: KUBEBUILDER_ASSETS, or bin/k8s at
-// the repository root.
-func assetsDir() (string, error) {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(wd, "..", "..", "bin", "k8s")
-	}
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return "", fmt.Errorf("no %s in %s (run `make control-plane` or set KUBEBUILDER_ASSETS): %w", b, dir, err)
-		}
-	}
-	return dir, nil
 }
 
 // needCluster fails (never skips) a test when no API server could start.

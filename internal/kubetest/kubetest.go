@@ -6,10 +6,12 @@ package kubetest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -83,5 +85,45 @@ func Watchdog(name string, stop func()) (cancel func()) {
 	return func() {
 		signal.Stop(sigs)
 		close(done)
+	}
+}
+
+// AssetsDir finds the kube-apiserver and etcd that envtest runs:
+// KUBEBUILDER_ASSETS, or else bin/k8s at the root of the module holding the
+// working directory (built by `make control-plane`). The error says which
+// binary is missing and how to build it.
+func AssetsDir() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "bin", "k8s")
+	}
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return "", fmt.Errorf("no %s in %s (run `make control-plane` or set KUBEBUILDER_ASSETS): %w", b, dir, err)
+		}
+	}
+	return dir, nil
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// with a go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
 	}
 }
