@@ -376,8 +376,15 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 		}
 	}
 	if spike {
+		// Rising or holding, the spike may go on: provision for at least
+		// its latest demand. Receding, follow persistTrend of its latest
+		// fall instead of holding its peak (the floor falls slowly anyway).
 		f.Spike = true
-		f.Peak = max(f.Peak, s.Values[i])
+		floor := s.Values[i]
+		if i > 0 && s.Values[i] < s.Values[i-1] {
+			floor += persistTrend * (s.Values[i] - s.Values[i-1])
+		}
+		f.Peak = max(f.Peak, floor)
 	}
 	f.Peak = max(0, f.Peak)
 	f.Upper = f.Peak + m.upper

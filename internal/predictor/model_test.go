@@ -153,6 +153,31 @@ func TestSpikeRaisesForecastAtOnce(t *testing.T) {
 	}
 }
 
+func TestRecedingSpikeFollowsItsFall(t *testing.T) {
+	s := synth(10*288, 5*time.Minute, 2, daily)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spiked := Series{Start: s.Start, Step: s.Step, Values: append([]float64(nil), s.Values...)}
+	n := s.Len()
+	// A spike that peaked at 600 and is now falling by 40 a step.
+	for k, v := range []float64{600, 560, 520, 480} {
+		spiked.Values[n-4+k] = v
+	}
+	f, err := m.Forecast(spiked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Spike {
+		t.Fatal("a receding spike still far above the profile is not reported")
+	}
+	// Not held at the latest 480, but following half the latest fall.
+	if want := 480 - persistTrend*40; f.Peak < want-1 || f.Peak >= 480 {
+		t.Errorf("peak %.1f, want about %.1f (below the latest 480)", f.Peak, want)
+	}
+}
+
 func TestBusinessHoursSeparateWorkingDays(t *testing.T) {
 	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 UTC")
 	if err != nil {
