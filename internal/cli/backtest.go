@@ -57,8 +57,9 @@ mlscale's predictor and with baselines computed in the same run (persistence,
 seasonal naive over a day and a week, Holt-Winters), and compares them with
 the actual peak: MAE, sMAPE, MASE (scaled by the in-sample daily
 seasonal-naive error), the percentage of steps where the floor's capacity is
-below demand (under_pct) and the mean over-provisioning in replicas
-(over_mean).
+below demand (under_pct) and the mean over-provisioning (over_mean): the
+replicas the floor holds beyond ceil(actual peak / capacity per replica),
+averaged over every step.
 
 It also simulates capacity with a replica cold start (--cold-start): a static
 fleet sized for the history's peak, reactive scaling alone (KEDA-like, with
@@ -70,7 +71,13 @@ of the history's 95th percentile, so that the peak needs about ten replicas.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
-forecast was made for the window (time, time+lookahead].
+forecast was made for the window (time, time+lookahead]. The window holds
+the next ceil(lookahead/step) samples of the trace, and at least one: with
+the default 15m over a 30-minute trace, a forecast is for the next sample
+(the JSON report's horizon_steps says how many). The metrics compare each
+forecast_peak with the highest of those samples and floor times
+capacity_per_replica with it too, so they can be recomputed from this file
+and the trace.
 
 --png draws the evaluated part's demand, mlscale's forecast peak and the
 capacity of its floor (floor times capacity per replica) to a PNG file.`,

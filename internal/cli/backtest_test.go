@@ -98,23 +98,33 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 	if first, _ := strconv.ParseInt(rows[0][0], 10, 64); first != s.Time(int(0.6*float64(s.Len()))-1).Unix() {
 		t.Errorf("first forecast at %d, want the last training sample's time", first)
 	}
-	var sum float64
+	const capacity = 2500.0
+	var sum, under, over float64
 	for _, row := range rows {
 		ts, _ := strconv.ParseInt(row[0], 10, 64)
 		peak, err := strconv.ParseFloat(row[1], 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := strconv.Atoi(row[2]); err != nil {
+		floor, err := strconv.Atoi(row[2])
+		if err != nil {
 			t.Fatalf("floor %q: %v", row[2], err)
 		}
 		// nyc_taxi's step (30m) exceeds the lookahead: the window is the next sample.
 		i := int((ts - s.Start.Unix()) / int64(s.Step.Seconds()))
-		sum += math.Abs(peak - s.Values[i+1])
+		actual := s.Values[i+1]
+		sum += math.Abs(peak - actual)
+		if float64(floor)*capacity < actual {
+			under++
+		}
+		over += max(0, float64(floor)-math.Ceil(actual/capacity))
 	}
-	mae := got["mlscale"].(map[string]any)["mae"].(float64)
-	if recomputed := sum / float64(len(rows)); math.Abs(recomputed-mae) > 1e-6*mae {
-		t.Errorf("MAE from the forecasts file %g, reported %g", recomputed, mae)
+	n := float64(len(rows))
+	ml := got["mlscale"].(map[string]any)
+	for name, recomputed := range map[string]float64{"mae": sum / n, "under_pct": 100 * under / n, "over_mean": over / n} {
+		if reported := ml[name].(float64); math.Abs(recomputed-reported) > 1e-6*max(1, reported) {
+			t.Errorf("%s from the forecasts file %g, reported %g", name, recomputed, reported)
+		}
 	}
 }
 
