@@ -116,7 +116,14 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 
 	suspend := res.ScaledJob() != nil
-	patched, err := patchedObject(req.Object.Raw, res.Hash, suspend)
+	hash := res.Hash
+	if w.Name == "" {
+		// CREATE with generateName: the KEDA object will target a name
+		// that does not exist yet, so no hash made now can match the one
+		// the reconciler renders. It is written at the next update.
+		hash = ""
+	}
+	patched, err := patchedObject(req.Object.Raw, hash, suspend)
 	if err != nil {
 		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, w.Namespace, w.Name, err))
 	}
@@ -189,8 +196,8 @@ func decode(gvk schema.GroupVersionKind, req admission.Request) (w workload.Work
 	return w, deleting, nil
 }
 
-// patchedObject returns raw with the rendered-hash annotation set and, when
-// suspend is true, spec.suspend set to true. It edits the JSON document
+// patchedObject returns raw with the rendered-hash annotation set (removed
+// when hash is empty) and, when suspend is true, spec.suspend set to true. It edits the JSON document
 // itself rather than a typed object, so that the patch made from the two
 // holds only these changes and no round-trip noise.
 func patchedObject(raw []byte, hash string, suspend bool) ([]byte, error) {
@@ -206,7 +213,11 @@ func patchedObject(raw []byte, hash string, suspend bool) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("the object has no metadata.annotations object")
 	}
-	annotations[intent.KeyRenderedHash] = hash
+	if hash == "" {
+		delete(annotations, intent.KeyRenderedHash)
+	} else {
+		annotations[intent.KeyRenderedHash] = hash
+	}
 	if suspend {
 		spec, ok := obj["spec"].(map[string]any)
 		if !ok {

@@ -64,6 +64,7 @@ const (
 	replaceHash = "replace /metadata/annotations/mlscale.io~1rendered-hash"
 	addSuspend  = "add /spec/suspend"
 	setSuspend  = "replace /spec/suspend"
+	removeHash  = "remove /metadata/annotations/mlscale.io~1rendered-hash"
 )
 
 func budget(n int64) FactsFunc {
@@ -192,7 +193,23 @@ func handleCases(t testing.TB) []handleCase {
 				j.GenerateName = "train-"
 				return request(t, admissionv1.Create, j)
 			}(),
-			wantAllowed: true, wantOps: []string{addHash, addSuspend}, wantSuspend: ptr.To(true),
+			wantAllowed: true, wantOps: []string{addSuspend}, wantSuspend: ptr.To(true),
+		},
+		{
+			name: "Deployment named by generateName gets no hash: its name is not known yet", req: func() admission.Request {
+				d := deployment("", cpuAnnotations)
+				d.GenerateName = "api-"
+				return request(t, admissionv1.Create, d)
+			}(),
+			wantAllowed: true,
+		},
+		{
+			name: "a copied hash on a Deployment named by generateName is removed", req: func() admission.Request {
+				d := deployment("", with(cpuAnnotations, intent.KeyRenderedHash, "0000000000000000"))
+				d.GenerateName = "api-"
+				return request(t, admissionv1.Create, d)
+			}(),
+			wantAllowed: true, wantOps: []string{removeHash},
 		},
 		{
 			name: "Job that does not opt in runs as it is", req: request(t, admissionv1.Create, job("once", nil, nil)),
@@ -362,8 +379,15 @@ func TestHandle(t *testing.T) {
 			if err := json.Unmarshal(patched, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := meta.Metadata.Annotations[intent.KeyRenderedHash], expectedHash(t, tc.req, tc.facts); got != want || len(got) != 16 {
-				t.Errorf("rendered hash = %q, want %q", got, want)
+			got, ok := meta.Metadata.Annotations[intent.KeyRenderedHash]
+			switch {
+			case meta.Metadata.Name == "":
+				// generateName: no hash until the workload has a name.
+				if ok {
+					t.Errorf("rendered hash %q set on a workload without a name", got)
+				}
+			case got != expectedHash(t, tc.req, tc.facts) || len(got) != 16:
+				t.Errorf("rendered hash = %q, want %q", got, expectedHash(t, tc.req, tc.facts))
 			}
 			if tc.wantSuspend != nil {
 				var j batchv1.Job
