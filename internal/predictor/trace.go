@@ -48,6 +48,15 @@ func (s Series) Slice(i, j int) Series {
 	return Series{Start: s.Time(i), Step: s.Step, Values: s.Values[i:j]}
 }
 
+// The times a trace may hold, in Unix seconds: 0001-01-01 to 9999-12-31.
+const (
+	minTraceTime = -62135596800
+	maxTraceTime = 253402300799
+)
+
+// maxTraceStep is the longest spacing of a trace's samples.
+const maxTraceStep = 366 * 24 * 3600
+
 // nabTimeLayout is the timestamp layout of NAB traces (no zone; UTC).
 const nabTimeLayout = "2006-01-02 15:04:05"
 
@@ -91,10 +100,15 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
+			line := 0
+			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
+				line = pe.StartLine
+			}
 			return Series{}, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
 		}
+		line, _ := cr.FieldPos(0)
 		var t int64
 		if unix {
 			t, err = strconv.ParseInt(rec[0], 10, 64)
@@ -111,6 +125,9 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 		v, err := strconv.ParseFloat(rec[1], 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return Series{}, fmt.Errorf("%s:%d: value %q is not a finite number", name, line, rec[1])
+		}
+		if t < minTraceTime || t > maxTraceTime {
+			return Series{}, fmt.Errorf("%s:%d: time %d is outside the years 0001 to 9999", name, line, t)
 		}
 		if n := len(times); n > 0 && t <= times[n-1] {
 			return Series{}, fmt.Errorf("%s:%d: time %d is not after the previous row's %d; rows must be in time order", name, line, t, times[n-1])
@@ -143,6 +160,9 @@ func regularize(name string, times []int64, values []float64) (Series, error) {
 	}
 	slices.Sort(diffs)
 	step := diffs[len(diffs)/2]
+	if step > maxTraceStep {
+		return Series{}, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
+	}
 	n := int((times[len(times)-1]-times[0])/step) + 1
 	if n > 10*len(times) {
 		return Series{}, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(times), n, step)
@@ -159,7 +179,7 @@ func regularize(name string, times []int64, values []float64) (Series, error) {
 			continue
 		}
 		f := float64(t-times[j]) / float64(times[j+1]-times[j])
-		out[i] = values[j] + f*(values[j+1]-values[j])
+		out[i] = (1-f)*values[j] + f*values[j+1] // no overflow between huge values
 	}
 	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, nil
 }

@@ -34,6 +34,13 @@ func TestReadTrace(t *testing.T) {
 		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2:"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
 		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
+		{name: "unterminated quote", in: "ts,value\n0,1\n\"60,2\n", wantErr: "x.csv:3: extraneous or missing \" in quoted-field"},
+		{name: "time out of range", in: "ts,value\n0,1\n9223372036854775807,2\n", wantErr: "x.csv:3: time 9223372036854775807 is outside the years 0001 to 9999"},
+		{name: "samples years apart", in: "ts,value\n0,1\n100000000,2\n", wantErr: "x.csv: samples are 100000000s apart"},
+		{
+			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",
+			wantStep: time.Minute, wantVals: []float64{1e308, 0, -1e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

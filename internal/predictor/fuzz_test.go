@@ -1,0 +1,77 @@
+package predictor
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzReadTrace feeds arbitrary CSV to the trace parser: it must either
+// return an error or a regular series (positive step, at least two finite
+// samples, not wildly more samples than rows), and never panic.
+func FuzzReadTrace(f *testing.F) {
+	for _, seed := range []string{
+		"timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n",
+		"ts,value\n1633651200,1.5\n1633651260,2.5\n1633651380,4\n",
+		"\ufeffts,value\r\n0,1\r\n60,2\r\n",
+		"ts,value\n-9223372036854775808,1\n9223372036854775807,2\n",
+		"ts,value\n0,1e308\n1,-1e308\n",
+		"timestamp,value\n2014-07-01 00:00:00,1\n",
+		"ts,value\n0,1\n60,\"2\"\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ReadTrace("fuzz.csv", strings.NewReader(in))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		rows := strings.Count(in, "\n") + 1
+		if s.Step <= 0 || s.Len() < 2 || s.Len() > 10*rows {
+			t.Fatalf("step %s, %d samples from %d lines", s.Step, s.Len(), rows)
+		}
+		for i, v := range s.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("sample %d is %v", i, v)
+			}
+		}
+		if s.Start.Location() != time.UTC {
+			t.Fatalf("start %s is not in UTC", s.Start)
+		}
+	})
+}
+
+// FuzzForecast fits and forecasts arbitrary histories (one byte a sample,
+// scaled by the first byte; five-minute steps, so that two days are 576
+// samples): the forecast must be finite and not negative, its upper bound
+// at least its peak, or Fit must say why it cannot fit; never a panic.
+func FuzzForecast(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30})
+	daily := make([]byte, 3*288)
+	for i := range daily {
+		daily[i] = byte(100 + 80*math.Sin(2*math.Pi*float64(i)/288))
+	}
+	f.Add(daily)
+	f.Add(make([]byte, 600))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		scale := math.Pow(10, float64(in[0]%12)-3)
+		s := Series{Start: time.Unix(1_700_000_000, 0).UTC(), Step: 5 * time.Minute, Values: make([]float64, len(in)-1)}
+		for i, b := range in[1:] {
+			s.Values[i] = float64(b) * scale
+		}
+		fc, err := ForecastSeries(s, Options{})
+		if err != nil {
+			return
+		}
+		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
+			t.Fatalf("forecast %+v from %d samples", fc, s.Len())
+		}
+	})
+}
