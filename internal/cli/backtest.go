@@ -97,7 +97,7 @@ capacity of its floor (floor times capacity per replica) to a PNG file.`,
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile)")
-	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready")
+	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast and floor to this PNG file")
@@ -156,10 +156,14 @@ func runBacktest(cfg backtestConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	coldStart := cfg.ColdStart
+	if coldStart == 0 {
+		coldStart = predictor.NoColdStart // --cold-start 0s: ready at once
+	}
 	rep, err := predictor.Backtest(s, predictor.BacktestConfig{
 		Train:              train,
 		CapacityPerReplica: cfg.CapacityPerReplica,
-		ColdStart:          cfg.ColdStart,
+		ColdStart:          coldStart,
 		Options:            predictor.Options{Lookahead: cfg.Lookahead},
 	})
 	if err != nil {

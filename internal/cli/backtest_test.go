@@ -177,3 +177,34 @@ func TestBacktestPNG(t *testing.T) {
 		t.Errorf("unwritable PNG: exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 }
+
+// TestBacktestColdStart checks that --cold-start is honoured, zero
+// included: replicas that are ready at once leave reactive scaling less
+// under-provisioned than a 10-minute start does.
+func TestBacktestColdStart(t *testing.T) {
+	underReactive := func(coldStart string) (float64, string) {
+		t.Helper()
+		r := runCLI(t, "", "backtest", "--trace", crane9Trace, "-o", "json", "--cold-start", coldStart)
+		if r.Code != ExitOK {
+			t.Fatalf("--cold-start %s: exit %d, stderr %q", coldStart, r.Code, r.ErrOut)
+		}
+		var got struct {
+			ColdStart  string `json:"cold_start"`
+			Simulation map[string]struct {
+				UnderMinutes float64 `json:"under_minutes"`
+			} `json:"simulation"`
+		}
+		if err := json.Unmarshal([]byte(r.Out), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Simulation[predictor.SimReactive].UnderMinutes, got.ColdStart
+	}
+	zero, zeroReported := underReactive("0s")
+	slow, slowReported := underReactive("10m")
+	if zeroReported != "0s" || slowReported != "10m0s" {
+		t.Errorf("cold_start reported as %q and %q, want 0s and 10m0s", zeroReported, slowReported)
+	}
+	if !(zero < slow) {
+		t.Errorf("reactive under-provisioned minutes %.0f with no cold start, %.0f with 10m; want fewer without", zero, slow)
+	}
+}

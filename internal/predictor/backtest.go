@@ -11,6 +11,9 @@ import (
 const (
 	// DefaultColdStart is the time a new replica takes to become ready.
 	DefaultColdStart = 3 * time.Minute
+	// NoColdStart, as BacktestConfig.ColdStart, simulates replicas that
+	// are ready as soon as they are asked for.
+	NoColdStart time.Duration = -1
 	// DefaultRefit is how often the backtest refits mlscale's model; in
 	// between, forecasts use the latest samples with the fitted model.
 	DefaultRefit = 24 * time.Hour
@@ -27,7 +30,8 @@ type BacktestConfig struct {
 	// of the training history's 95th percentile.
 	CapacityPerReplica float64
 	// ColdStart is how long a new replica takes to become ready;
-	// DefaultColdStart when 0.
+	// DefaultColdStart when 0, and no time at all when negative (see
+	// NoColdStart).
 	ColdStart time.Duration
 	// Refit is how often the model is refitted; DefaultRefit when 0.
 	Refit time.Duration
@@ -96,8 +100,11 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	if cfg.Train == 0 {
 		cfg.Train = s.Len() / 2
 	}
-	if cfg.ColdStart <= 0 {
+	switch {
+	case cfg.ColdStart == 0:
 		cfg.ColdStart = DefaultColdStart
+	case cfg.ColdStart < 0:
+		cfg.ColdStart = 0
 	}
 	if cfg.Refit <= 0 {
 		cfg.Refit = DefaultRefit
