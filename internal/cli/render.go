@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/intent"
@@ -98,6 +100,20 @@ func (c renderConfig) validate() error {
 	if c.Namespace == "" {
 		return usagef("--namespace must not be empty")
 	}
+	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+		return usagef("--namespace %q is not a valid namespace name: %s", c.Namespace, strings.Join(errs, "; "))
+	}
+	// An empty server is allowed: it stands for a cluster without a default,
+	// where workloads that need Prometheus must name their own.
+	if c.Facts.PrometheusServer != "" {
+		if err := intent.CheckPrometheusServer(c.Facts.PrometheusServer); err != nil {
+			// The value is not repeated: it may hold a password.
+			return usagef("--prometheus-server %v; allowed: %s", err, intent.PrometheusServerAllowed)
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(c.Facts.ClusterDomain); len(errs) > 0 {
+		return usagef("--cluster-domain %q is not a valid DNS domain: %s", c.Facts.ClusterDomain, strings.Join(errs, "; "))
+	}
 	if n := len(slices.DeleteFunc(slices.Clone(c.Files), func(f string) bool { return f != "-" })); n > 1 {
 		return usagef(`-f - (standard input) may be given once, not %d times`, n)
 	}
@@ -152,6 +168,10 @@ func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.
 		}
 		return nil, true
 	}
+	if err := checkAnnotationValues(d, cfg.Namespace); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		return nil, false
+	}
 	w, _, err := workload.Decode(gvk, d.JSON)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
@@ -170,8 +190,57 @@ func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.
 	case err != nil:
 		fmt.Fprintln(stderr, render.Message(w, err))
 		return nil, false
+	case w.Name == "":
+		// Admission admits it (the API server names it later), but the KEDA
+		// object needs the name for itself and its scale target.
+		fmt.Fprintf(stderr, "%s: %s in namespace %s has no metadata.name (with generateName the API server chooses it): cannot render its KEDA object, which is named after the workload and targets it by name\n",
+			d.Where(), w.GVK.Kind, w.Namespace)
+		return nil, false
 	}
 	return res.Object, true
+}
+
+// checkAnnotationValues reports annotations whose value is not a string,
+// such as mlscale.io/max-replicas: 3 or mlscale.io/autoscale: true without
+// quotes. The API server rejects such an object with a message that names
+// no annotation; this one names each and shows how to quote it. Malformed
+// metadata is left to the decoder. The error names the workload as
+// "KIND NAMESPACE/NAME: ", with namespace for a workload that names none.
+func checkAnnotationValues(d document, namespace string) error {
+	var obj struct {
+		Metadata struct {
+			Name        string                     `json:"name"`
+			Namespace   string                     `json:"namespace"`
+			Annotations map[string]json.RawMessage `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(d.JSON, &obj); err != nil {
+		return nil
+	}
+	if obj.Metadata.Namespace != "" {
+		namespace = obj.Metadata.Namespace
+	}
+	var bad []string
+	for k, raw := range obj.Metadata.Annotations {
+		v := strings.TrimSpace(string(raw))
+		switch {
+		case v == "null" || strings.HasPrefix(v, `"`):
+			// A string, or no value (the empty string).
+		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "["):
+			bad = append(bad, fmt.Sprintf("annotation %s is not a string; annotation values are strings", k))
+		default:
+			bad = append(bad, fmt.Sprintf("annotation %s: %s is not a string; annotation values are strings, quote it: %s: %q", k, v, k, v))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	msg := bad[0]
+	if len(bad) > 1 {
+		msg = fmt.Sprintf("%d problems: %s", len(bad), strings.Join(bad, "; "))
+	}
+	return fmt.Errorf("%s %s/%s: %s", d.Kind, namespace, obj.Metadata.Name, msg)
 }
 
 // workloadKinds are the group/kinds that render considers.

@@ -433,3 +433,100 @@ func TestSplitYAML(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderBadFlagValues(t *testing.T) {
+	const secret = "s3cr3t"
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"prometheus server with credentials", []string{"--prometheus-server", "http://admin:" + secret + "@prom:9090"},
+			"Error: --prometheus-server has credentials inline; allowed: an http or https URL without credentials"},
+		{"prometheus server not a URL", []string{"--prometheus-server", "prom:9090"},
+			"Error: --prometheus-server is not an http(s) URL; allowed: an http or https URL"},
+		{"prometheus server not http", []string{"--prometheus-server", "ftp://prom"},
+			"Error: --prometheus-server is not an http(s) URL"},
+		{"cluster domain with upper case", []string{"--cluster-domain", "Corp.Internal"},
+			`Error: --cluster-domain "Corp.Internal" is not a valid DNS domain`},
+		{"cluster domain empty", []string{"--cluster-domain="},
+			`Error: --cluster-domain "" is not a valid DNS domain`},
+		{"namespace not a name", []string{"-n", "Team A"},
+			`Error: --namespace "Team A" is not a valid namespace name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"render", "-f", "testdata/workloads.yaml"}, tt.args...)...)
+			if r.Code != ExitUsage {
+				t.Errorf("exit %d, want %d (a bad command line)", r.Code, ExitUsage)
+			}
+			if !strings.Contains(r.ErrOut, tt.want) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.want, r.ErrOut)
+			}
+			if strings.Contains(r.ErrOut+r.Out, secret) {
+				t.Errorf("the password leaks:\n%s%s", r.Out, r.ErrOut)
+			}
+			if r.Out != "" {
+				t.Errorf("stdout not empty:\n%s", r.Out)
+			}
+		})
+	}
+	// No default Prometheus server is allowed: workloads then name their own.
+	r := runCLI(t, "", "render", "-f", "testdata/workloads.yaml", "--prometheus-server=")
+	if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "mlscale.io/prometheus-server: is missing and the cluster has no default Prometheus server") {
+		t.Errorf("--prometheus-server=: exit %d, stderr:\n%s", r.Code, r.ErrOut)
+	}
+}
+
+func TestRenderNonStringAnnotations(t *testing.T) {
+	const head = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: llm\n  namespace: ml\n  annotations:\n"
+	tests := []struct {
+		name, annotations string
+		want              string
+	}{
+		{"unquoted number", "    mlscale.io/autoscale: \"true\"\n    mlscale.io/max-replicas: 3\n",
+			`<stdin>: document 1 (line 1): Deployment ml/llm: annotation mlscale.io/max-replicas: 3 is not a string; annotation values are strings, quote it: mlscale.io/max-replicas: "3"`},
+		{"unquoted boolean", "    mlscale.io/autoscale: true\n",
+			`<stdin>: document 1 (line 1): Deployment ml/llm: annotation mlscale.io/autoscale: true is not a string; annotation values are strings, quote it: mlscale.io/autoscale: "true"`},
+		{"several, sorted", "    mlscale.io/autoscale: true\n    mlscale.io/cpu-target: 70\n",
+			`Deployment ml/llm: 2 problems: annotation mlscale.io/autoscale: true is not a string; annotation values are strings, quote it: mlscale.io/autoscale: "true"; annotation mlscale.io/cpu-target: 70 is not a string; annotation values are strings, quote it: mlscale.io/cpu-target: "70"`},
+		{"a mapping", "    mlscale.io/autoscale: \"true\"\n    mlscale.io/profile: {name: vllm}\n",
+			`Deployment ml/llm: annotation mlscale.io/profile is not a string; annotation values are strings`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, head+tt.annotations+"spec:\n  template:\n    spec:\n      containers: [{name: c, image: c}]\n", "render", "-f", "-")
+			if r.Code != ExitFailure {
+				t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+			}
+			if got := strings.TrimSuffix(r.ErrOut, "\n"); !strings.Contains(got, tt.want) || strings.Count(got, "\n") != 0 {
+				t.Errorf("stderr:\n%s\nwant one line with:\n%s", r.ErrOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestRenderWorkloadWithoutName(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  generateName: llm-
+  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/prometheus-query: sum(gateway_pending_requests)
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: c}]
+`
+	r := runCLI(t, in, "render", "-f", "-", "-n", "ml")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	if r.Out != "" {
+		t.Errorf("rendered an object without a name:\n%s", r.Out)
+	}
+	if want := "<stdin>: document 1 (line 1): Deployment in namespace ml has no metadata.name"; !strings.Contains(r.ErrOut, want) {
+		t.Errorf("stderr does not contain %q:\n%s", want, r.ErrOut)
+	}
+}

@@ -152,11 +152,13 @@ func (p *parser) parse() Intent {
 		return in
 	default:
 		// Still parse the rest, so that every error is reported at once.
-		p.errs.Add(KeyAutoscale, v, "is not a boolean", `"true" or "false"`)
+		if !p.empty(KeyAutoscale, v, `"true" or "false"`) {
+			p.errs.Add(KeyAutoscale, v, "is not a boolean", `"true" or "false"`)
+		}
 	}
 	p.unknownKeys()
 
-	if v, ok := p.ann[KeyProfile]; ok {
+	if v, ok := p.ann[KeyProfile]; ok && !p.empty(KeyProfile, v, quoteList(Profiles)) {
 		if slices.Contains(Profiles, Profile(v)) {
 			in.Profile = Profile(v)
 		} else {
@@ -360,7 +362,9 @@ func (p *parser) bool(key string) *bool {
 		b := false
 		return &b
 	}
-	p.errs.Add(key, v, "is not a boolean", `"true" or "false"`)
+	if !p.empty(key, v, `"true" or "false"`) {
+		p.errs.Add(key, v, "is not a boolean", `"true" or "false"`)
+	}
 	return nil
 }
 
@@ -435,23 +439,40 @@ func (p *parser) query(key string) string {
 	return v
 }
 
+// PrometheusServerAllowed says which Prometheus server URLs are accepted, in
+// the words of an error's "allowed" part.
+const PrometheusServerAllowed = "an http or https URL without credentials, such as \"http://prometheus.monitoring.svc:9090\""
+
+// CheckPrometheusServer checks a Prometheus base URL: http or https, with a
+// host and without a user or password. Its error is the problem in the words
+// of a FieldError ("has credentials inline", "is not an http(s) URL") and
+// never repeats the value, so that a password typed into it cannot leak.
+func CheckPrometheusServer(v string) error {
+	u, err := url.Parse(v)
+	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	switch {
+	case (err == nil && u.User != nil) || (!valid && hasUserinfo(v)):
+		return fmt.Errorf("has %w", errInlineCredentials)
+	case !valid:
+		return errors.New("is not an http(s) URL")
+	}
+	return nil
+}
+
 func (p *parser) serverURL(key string) string {
 	v, ok := p.ann[key]
 	if !ok {
 		return ""
 	}
-	allowed := "an http or https URL without credentials, such as \"http://prometheus.monitoring.svc:9090\""
-	if p.empty(key, v, allowed) {
+	if p.empty(key, v, PrometheusServerAllowed) {
 		return ""
 	}
-	u, err := url.Parse(v)
-	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-	switch {
-	case (err == nil && u.User != nil) || (!valid && hasUserinfo(v)):
-		p.errs.Add(key, redact(v), "has credentials inline", "credentials only through a TriggerAuthentication")
-		return ""
-	case !valid:
-		p.errs.Add(key, v, "is not an http(s) URL", allowed)
+	if err := CheckPrometheusServer(v); err != nil {
+		if errors.Is(err, errInlineCredentials) {
+			p.errs.Add(key, redact(v), err.Error(), "credentials only through a TriggerAuthentication")
+		} else {
+			p.errs.Add(key, v, err.Error(), PrometheusServerAllowed)
+		}
 		return ""
 	}
 	return v

@@ -159,6 +159,15 @@ func TestParseInvalid(t *testing.T) {
 			[]string{`mlscale.io/profile: "llm" is not a known profile; allowed: "generic", "celery-worker", "vllm", "training-job"`}},
 		{"profile is case-sensitive", on(KeyProfile, "VLLM"),
 			[]string{`mlscale.io/profile: "VLLM" is not a known profile; allowed: "generic", "celery-worker", "vllm", "training-job"`}},
+		{"profile empty", on(KeyProfile, ""),
+			[]string{`mlscale.io/profile: is empty; allowed: "generic", "celery-worker", "vllm", "training-job"`}},
+		{"autoscale empty still reports the rest", ann(KeyAutoscale, "", KeyMaxReplicas, "x"),
+			[]string{`mlscale.io/autoscale: is empty; allowed: "true" or "false"`,
+				`mlscale.io/max-replicas: "x" is not a whole number; allowed: ` + replicas}},
+		{"scale-to-zero empty", on(KeyScaleToZero, ""),
+			[]string{`mlscale.io/scale-to-zero: is empty; allowed: ` + boolean}},
+		{"predictive empty", on(KeyPredictive, " "),
+			[]string{`mlscale.io/predictive: " " is empty; allowed: ` + boolean}},
 		{"max not a number", on(KeyMaxReplicas, "abc"),
 			[]string{`mlscale.io/max-replicas: "abc" is not a whole number; allowed: ` + replicas}},
 		{"max a fraction", on(KeyMaxReplicas, "2.5"),
@@ -530,5 +539,32 @@ func TestActivationTargetMinusZeroIsZero(t *testing.T) {
 	}
 	if in.ActivationTarget == nil || *in.ActivationTarget != 0 || math.Signbit(*in.ActivationTarget) {
 		t.Errorf("activation target = %v, want +0 (KEDA would get \"-0\")", in.ActivationTarget)
+	}
+}
+
+func TestCheckPrometheusServer(t *testing.T) {
+	const secret = "s3cr3t"
+	tests := []struct {
+		in, problem string // problem "" means valid
+	}{
+		{"http://prometheus-operated.monitoring.svc:9090", ""},
+		{"https://prom.example.com/prometheus", ""},
+		{"ftp://prom", "is not an http(s) URL"},
+		{"prom:9090", "is not an http(s) URL"},
+		{"http://", "is not an http(s) URL"},
+		{"", "is not an http(s) URL"},
+		{"http://admin:" + secret + "@prom:9090", "has credentials inline"},
+		{"admin:" + secret + "@http://prom:9090", "has credentials inline"},
+	}
+	for _, tc := range tests {
+		err := CheckPrometheusServer(tc.in)
+		switch {
+		case tc.problem == "" && err != nil:
+			t.Errorf("CheckPrometheusServer(%q) = %v, want nil", tc.in, err)
+		case tc.problem != "" && (err == nil || err.Error() != tc.problem):
+			t.Errorf("CheckPrometheusServer(%q) = %v, want %q", tc.in, err, tc.problem)
+		case err != nil && tc.in != "" && strings.Contains(err.Error(), tc.in):
+			t.Errorf("CheckPrometheusServer(%q) repeats the value: %v", tc.in, err)
+		}
 	}
 }

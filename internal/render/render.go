@@ -430,6 +430,10 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 		r.min = 0
 		if !wakeable && !r.isJob() {
 			r.min = 1
+		}
+		// With no trigger at all the workload is rejected already (a missing
+		// queue, or no trigger); a warning about waking it would only mislead.
+		if !wakeable && !r.isJob() && len(ts) > 0 {
 			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s need running pods); add %s or %s to scale to zero", r.podTriggerNames(ts), intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
 		}
 	default:

@@ -177,6 +177,9 @@ func TestRender(t *testing.T) {
 			w:        deployment("worker", ann(intent.KeyProfile, "celery-worker"), ctr("worker", cpuOnly)),
 			wantErr:  []string{`mlscale.io/rabbitmq-queue: is required by profile "celery-worker"`},
 			wantKeys: []string{intent.KeyRabbitMQQueue},
+			// Not "scale-to-zero is off: ... (cpu, memory and GPU triggers
+			// need running pods)": there are no triggers, and it is an error.
+			noWarn: true,
 		},
 		{
 			name: "vllm with a gateway query scales to zero with GPU defaults",
