@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -209,11 +210,28 @@ var yamlLine = regexp.MustCompile(`\byaml: line (\d+):`)
 // documents parses every document of a source, in order. A document that is
 // not valid YAML or not a Kubernetes object has Err set to an error naming
 // the file, the document and its line. A List (kind: List, or any kind
-// ending in List with items) is expanded into its items.
+// ending in List with items) is expanded into its items. JSON objects one
+// after another (`jq -c` output, one per line) are one document each, as
+// kubectl reads them.
 func documents(src source) []document {
 	var docs []document
-	for i, c := range splitYAML(src.Data) {
-		d := document{Source: src.Name, Index: i + 1, Line: c.line}
+	index := 0
+	for _, c := range splitYAML(src.Data) {
+		if t := bytes.TrimSpace(c.text); len(t) > 0 && t[0] == '{' {
+			jsonDocs, ok := jsonStream(src.Name, c, &index)
+			if ok {
+				for _, d := range jsonDocs {
+					if d.Err == nil {
+						docs = append(docs, objects(d)...)
+					} else {
+						docs = append(docs, d)
+					}
+				}
+				continue
+			}
+		}
+		index++
+		d := document{Source: src.Name, Index: index, Line: c.line}
 		js, err := yaml.YAMLToJSON(c.text)
 		if err != nil {
 			// Make the library's line relative to the source, not the document.
@@ -229,6 +247,55 @@ func documents(src source) []document {
 		docs = append(docs, objects(d)...)
 	}
 	return docs
+}
+
+// jsonStream reads a chunk that starts with "{" as a stream of JSON values,
+// one document each, numbered on from *index. It reports false, and reads
+// nothing, when the chunk holds a single value or is not JSON at all (YAML
+// flow style, say), which the YAML path then handles.
+func jsonStream(name string, c chunk, index *int) ([]document, bool) {
+	dec := json.NewDecoder(bytes.NewReader(c.text))
+	var (
+		raws    []json.RawMessage
+		offsets []int64
+	)
+	for {
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if len(raws) < 1 {
+				return nil, false
+			}
+			// A broken value after good ones: report it where it starts.
+			raws, offsets = append(raws, nil), append(offsets, start)
+			break
+		}
+		raws, offsets = append(raws, raw), append(offsets, start)
+	}
+	if len(raws) < 2 {
+		return nil, false
+	}
+	docs := make([]document, 0, len(raws))
+	for k, raw := range raws {
+		*index++
+		// The value starts after any whitespace that follows the offset.
+		at := offsets[k]
+		for at < int64(len(c.text)) && (c.text[at] == ' ' || c.text[at] == '\t' || c.text[at] == '\n' || c.text[at] == '\r') {
+			at++
+		}
+		d := document{Source: name, Index: *index, Line: c.line + bytes.Count(c.text[:at], []byte("\n"))}
+		if raw == nil {
+			d.Err = fmt.Errorf("%s: invalid JSON after %d objects", d.Where(), k)
+		} else {
+			d.JSON = raw
+		}
+		docs = append(docs, d)
+	}
+	return docs, true
 }
 
 // objects checks that d is a Kubernetes object and expands a List.
