@@ -14,6 +14,7 @@
 //	@minimum N, @maximum N                              (bounds of a number)
 //	@pattern REGEXP                                     (pattern of a string)
 //	@items TYPE                                         (type of a list's items)
+//	@values {JSON schema}                               (schema of every value of a free-form object, e.g. {"enum":["a","b"]})
 //
 // A mapping with child keys becomes an object schema that allows only
 // those keys; "@type object" makes a free-form object (labels, resources).
@@ -300,6 +301,16 @@ func property(v *yaml.Node, path, desc string, hints map[string]string, values *
 	if it := hints["items"]; it != "" {
 		s.set("items", map[string]string{"type": it})
 	}
+	if vs := hints["values"]; vs != "" {
+		if typ != "object" {
+			return nil, fmt.Errorf("values.yaml: %s: @values needs an object, not %s", path, typ)
+		}
+		var spec map[string]any
+		if err := json.Unmarshal([]byte(vs), &spec); err != nil {
+			return nil, fmt.Errorf("values.yaml: %s: @values %s is not a JSON schema object: %w", path, vs, err)
+		}
+		s.set("additionalProperties", json.RawMessage(vs))
+	}
 	s.set("default", json.RawMessage(defJSON))
 	return s, nil
 }
@@ -327,7 +338,7 @@ func nodeType(v *yaml.Node) string {
 }
 
 // knownHints are the schema hints a comment may carry.
-var knownHints = map[string]bool{"type": true, "enum": true, "minimum": true, "maximum": true, "pattern": true, "items": true}
+var knownHints = map[string]bool{"type": true, "enum": true, "minimum": true, "maximum": true, "pattern": true, "items": true, "values": true}
 
 // comment splits a head comment into prose and hints. Only the last
 // paragraph (the lines right above the key) counts.

@@ -90,9 +90,40 @@ func TestSchemaErrors(t *testing.T) {
 		"# A.\n# @bogus x\na: 1\n":   "unknown schema hint @bogus",
 		"# A.\n# @minimum x\na: 1\n": "@minimum \"x\" is not a number",
 		"- 1\n":                      "not a mapping",
+		"# A.\n# @values {\"enum\": [\"x\"]}\na: 1\n":   "@values needs an object",
+		"# A.\n# @type object\n# @values enum\na: {}\n": "@values enum is not a JSON schema object",
 	} {
 		if _, _, err := Schema([]byte(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Schema(%q): %v, want %q", src, err, want)
 		}
+	}
+}
+
+// TestSchemaValues checks @values: the schema of every value of a
+// free-form object (policy actions, budgets), so that helm refuses a bad
+// value instead of the pods crash-looping on it.
+func TestSchemaValues(t *testing.T) {
+	src := []byte(`# Action per policy.
+# @type object
+# @values {"type": "string", "enum": ["deny", "warn"]}
+actions: {}
+`)
+	b, _, err := Schema(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]struct {
+			AdditionalProperties struct {
+				Type string   `json:"type"`
+				Enum []string `json:"enum"`
+			} `json:"additionalProperties"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if ap := s.Properties["actions"].AdditionalProperties; ap.Type != "string" || strings.Join(ap.Enum, ",") != "deny,warn" {
+		t.Errorf("actions additionalProperties %+v, want the @values schema\n%s", ap, b)
 	}
 }

@@ -97,7 +97,9 @@ type valueSet struct {
 	failurePolicy map[string]string
 	// noOptIn is true when args remove the opt-in label.
 	noOptIn bool
-	check   func(t *testing.T, r rendered)
+	// replicas is the webhook Deployment's replicas that args set; 2 when 0.
+	replicas int32
+	check    func(t *testing.T, r rendered)
 }
 
 // matrix is run through `helm lint --strict` and `helm template`; every
@@ -180,6 +182,15 @@ var matrix = []valueSet{
 		}
 		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 			t.Error("the collector needs no API access; its token must not be mounted")
+		}
+		// The image runs as 65532 (Dockerfile USER), which cannot connect
+		// to the kubelet's root-owned pod-resources socket: the pod must
+		// ask for root explicitly (without privileges or capabilities).
+		if psc := spec.SecurityContext; psc == nil || psc.RunAsUser == nil || *psc.RunAsUser != 0 || psc.RunAsNonRoot != nil && *psc.RunAsNonRoot {
+			t.Errorf("collector pod securityContext %+v does not run as root; the pod-resources socket refuses the image's user", psc)
+		}
+		if c.SecurityContext.Capabilities == nil || !slices.Contains(c.SecurityContext.Capabilities.Drop, "ALL") {
+			t.Error("collector must drop every capability")
 		}
 		if r.get("Service", "mlscale-collector") == nil {
 			t.Error("no collector Service for scraping")
@@ -265,6 +276,55 @@ var matrix = []valueSet{
 		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
 		if n := len(dep.Spec.Template.Spec.Containers); n != 1 {
 			t.Errorf("predictor disabled but the pod has %d containers", n)
+		}
+	}},
+	{name: "single-replica", replicas: 1, args: []string{"--set", "webhook.replicas=1"}, check: func(t *testing.T, r rendered) {
+		// minAvailable 1 of 1 replica would allow no eviction: every
+		// `kubectl drain` of the node would hang.
+		if pdbs := r.all("PodDisruptionBudget"); len(pdbs) != 0 {
+			t.Errorf("PodDisruptionBudget rendered for 1 replica with minAvailable 1; it blocks every node drain")
+		}
+	}},
+	{name: "three-replicas", replicas: 3, args: []string{"--set", "webhook.replicas=3", "--set", "webhook.podDisruptionBudget.minAvailable=2"}, check: func(t *testing.T, r rendered) {
+		var pdb policyv1.PodDisruptionBudget
+		r.mustGet(t, "PodDisruptionBudget", "mlscale-webhook", &pdb)
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 2 {
+			t.Errorf("PodDisruptionBudget minAvailable %v, want 2", pdb.Spec.MinAvailable)
+		}
+	}},
+	{name: "string-maps", args: []string{
+		"--set", "collector.enabled=true",
+		"--set", "collector.nodeSelector.nvidia\\.com/gpu\\.present=true",
+		"--set", "webhook.nodeSelector.gpu=false",
+		"--set", "commonLabels.cost-center=42",
+		"--set", "webhook.podAnnotations.sidecar\\.istio\\.io/inject=false",
+		"--set", "serviceAccount.annotations.replicas=3",
+	}, check: func(t *testing.T, r rendered) {
+		// --set parses true, false and 42 as a boolean and numbers; labels,
+		// annotations and node selectors are maps of strings, which into
+		// (and the API server) refuse anything else in.
+		var ds appsv1.DaemonSet
+		r.mustGet(t, "DaemonSet", "mlscale-collector", &ds)
+		if got := ds.Spec.Template.Spec.NodeSelector["nvidia.com/gpu.present"]; got != "true" {
+			t.Errorf("collector nodeSelector nvidia.com/gpu.present %q, want \"true\"", got)
+		}
+		var dep appsv1.Deployment
+		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
+		if got := dep.Spec.Template.Spec.NodeSelector["gpu"]; got != "false" {
+			t.Errorf("webhook nodeSelector gpu %q, want \"false\"", got)
+		}
+		if got := dep.Spec.Template.Annotations["sidecar.istio.io/inject"]; got != "false" {
+			t.Errorf("webhook pod annotation %q, want \"false\"", got)
+		}
+		for _, o := range r.objs {
+			if got := o.GetLabels()["cost-center"]; got != "42" {
+				t.Errorf("%s %s: label cost-center %q, want \"42\"", o.GetKind(), o.GetName(), got)
+			}
+		}
+		var sa corev1.ServiceAccount
+		r.mustGet(t, "ServiceAccount", "mlscale", &sa)
+		if sa.Annotations["replicas"] != "3" {
+			t.Errorf("ServiceAccount annotations %v, want replicas: \"3\"", sa.Annotations)
 		}
 	}},
 	{name: "custom-policies", args: []string{"--set-string", "policies.custom.no_latest\\.rego=package mlscale.no_latest", "--set", "policies.config.defaultAction=warn", "--set", "fullnameOverride=scaler"}, check: func(t *testing.T, r rendered) {
@@ -380,6 +440,11 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"--set", "certManager.issuer.kind=Vault"},
 		{"--set", "webhook.replicaz=3"},
 		{"--set", "predictor.interval=soon"},
+		// The webhook would crash-loop on these (policy.ParseConfig refuses them).
+		{"--set", "policies.config.actions.gpu_budget=block"},
+		{"--set", "policies.config.gpuBudgets.ml-team=-1"},
+		// A label value must be a scalar.
+		{"--set", "commonLabels.team.name=ml"},
 	} {
 		if _, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale"}, bad...)...); err == nil {
 			t.Errorf("helm template %v succeeded; the schema should refuse it", bad)
@@ -395,6 +460,34 @@ func TestBadFailurePolicyOverride(t *testing.T) {
 	_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Sometimes")
 	if err == nil || !strings.Contains(err.Error(), `webhook.failurePolicy.mutate.mlscale.io: "Sometimes" is not Ignore or Fail`) {
 		t.Errorf("helm template with failurePolicy Sometimes: %v, want the chart's refusal", err)
+	}
+}
+
+// TestUnknownFailurePolicyName checks that a failurePolicy override for a
+// webhook that does not exist (a typo, or dots not escaped in --set) is
+// refused with the webhooks' names instead of being silently ignored.
+func TestUnknownFailurePolicyName(t *testing.T) {
+	for _, set := range []string{
+		"webhook.failurePolicy.mutate=Fail",            // not the webhook's name
+		"webhook.failurePolicy.mutate.mlscale.io=Fail", // dots not escaped: {mutate: {mlscale: {io: Fail}}}
+	} {
+		_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", set)
+		if err == nil || !strings.Contains(err.Error(), "webhook.failurePolicy.mutate: no webhook of that name") || !strings.Contains(err.Error(), "mutate.mlscale.io") {
+			t.Errorf("helm template --set %s: %v, want a refusal naming the webhooks", set, err)
+		}
+	}
+}
+
+// TestPortCollision checks that two containers of the webhook pod cannot
+// be given the same port (they share the pod's network; the second would
+// crash-loop on "address already in use").
+func TestPortCollision(t *testing.T) {
+	_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", "predictor.metricsPort=8080")
+	if err == nil || !strings.Contains(err.Error(), "webhook.metricsPort and predictor.metricsPort are both 8080") {
+		t.Errorf("helm template with predictor.metricsPort=webhook.metricsPort: %v, want a refusal", err)
+	}
+	if _, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", "predictor.enabled=false", "--set", "predictor.metricsPort=8080"); err != nil {
+		t.Errorf("predictor disabled, its ports are unused: %v", err)
 	}
 }
 
@@ -415,7 +508,7 @@ func checkInvariants(t *testing.T, r rendered, ns string, vs valueSet) {
 	}
 	checkWebhooks(t, r, ns, fullname, vs)
 	checkRBAC(t, r, ns)
-	checkPods(t, r, fullname)
+	checkPods(t, r, fullname, vs)
 }
 
 // checkWebhooks: the configurations match config/webhook (names, paths,
@@ -613,12 +706,16 @@ func checkRBAC(t *testing.T, r rendered, ns string) {
 // checkPods: the webhook Deployment has 2 replicas (unless set), a PDB
 // selecting its pods, non-root pods with read-only root file systems,
 // probes and resources, and mounts the serving Certificate's Secret.
-func checkPods(t *testing.T, r rendered, fullname string) {
+func checkPods(t *testing.T, r rendered, fullname string, vs valueSet) {
 	t.Helper()
 	var dep appsv1.Deployment
 	r.mustGet(t, "Deployment", fullname+"-webhook", &dep)
-	if *dep.Spec.Replicas != 2 {
-		t.Errorf("webhook replicas %d, want 2", *dep.Spec.Replicas)
+	wantReplicas := vs.replicas
+	if wantReplicas == 0 {
+		wantReplicas = 2
+	}
+	if *dep.Spec.Replicas != wantReplicas {
+		t.Errorf("webhook replicas %d, want %d", *dep.Spec.Replicas, wantReplicas)
 	}
 	pod := dep.Spec.Template.Spec
 	if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {

@@ -25,8 +25,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.commonLabels }}
-{{ toYaml . }}
+{{ include "mlscale.stringMap" . }}
 {{- end }}
+{{- end }}
+
+{{/*
+A map of strings (labels, annotations, a nodeSelector) with every value
+quoted: `--set nodeSelector.gpu=true` or `--set commonLabels.tier=1` give
+the strings "true" and "1" that Kubernetes wants, not a boolean or a number
+it refuses.
+*/}}
+{{- define "mlscale.stringMap" -}}
+{{- $lines := list }}
+{{- range $k, $v := . }}
+{{- $lines = append $lines (printf "%s: %s" $k (toString $v | quote)) }}
+{{- end }}
+{{- join "\n" $lines }}
 {{- end }}
 
 {{/* Selector labels of one component: pass (list $ "webhook"). */}}
