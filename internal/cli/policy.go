@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/spf13/cobra"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -51,7 +53,9 @@ func newPolicyTestCmd() *cobra.Command {
 		Short: "Run the Rego tests of the policies",
 		Long: `test runs every Rego test (rules named test_*) of the .rego files under DIR
 (all subdirectories), as "opa test DIR" does, and prints the failures and a
-summary. Without DIR it tests the policies built into mlscale.
+summary. Without DIR it tests the policies built into mlscale. Policies in
+DIR may import data.mlscale.lib, the built-in helpers, as user policies in
+ConfigMaps may.
 
 Exit status: 0 when every test passes, 1 when a test fails or the policies do
 not compile, 2 for a bad command line.`,
@@ -69,10 +73,14 @@ not compile, 2 for a bad command line.`,
 	return cmd
 }
 
-// policyFS returns the policies of dir, or the built-in ones for "".
-func policyFS(dir string) (fs.FS, string, error) {
+// policyModules parses the policies of dir (with their tests when tests is
+// true), or the built-in ones for "". A directory gets the built-in helper
+// packages (mlscale.lib) it does not define, as user policies in
+// ConfigMaps do.
+func policyModules(dir string, tests bool) (map[string]*ast.Module, string, error) {
 	if dir == "" {
-		return policies.FS, "built-in policies", nil
+		m, err := policy.ParseModules(policies.FS, tests)
+		return m, "built-in policies", err
 	}
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -81,15 +89,20 @@ func policyFS(dir string) (fs.FS, string, error) {
 	if !info.IsDir() {
 		return nil, "", usagef("policy directory %s is not a directory", dir)
 	}
-	return os.DirFS(dir), dir, nil
+	m, err := policy.ParseDir(dir, tests)
+	return m, dir, err
 }
 
 func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
-	fsys, name, err := policyFS(cfg.Dir)
-	if err != nil {
+	modules, name, err := policyModules(cfg.Dir, true)
+	var usage usageError
+	if errors.As(err, &usage) {
 		return err
 	}
-	results, err := policy.RunTests(ctx, fsys)
+	var results []policy.TestResult
+	if err == nil {
+		results, err = policy.RunModuleTests(ctx, modules)
+	}
 	if err != nil {
 		return fmt.Errorf("testing %s: %w", name, err)
 	}
@@ -131,6 +144,8 @@ type policyEvalConfig struct {
 	Dir string
 	// Policy is the policy configuration.
 	Policy policy.Config
+	// actionFlags are the policy names --action sets.
+	actionFlags []string
 	// Facts are what the renderer assumes about the cluster.
 	Facts render.Facts
 }
@@ -141,27 +156,42 @@ func newPolicyEvalCmd() *cobra.Command {
 		actions       []string
 		defaultAction string
 		gpuBudget     int64
+		configFile    string
+		endpoints     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval -f FILE|DIR|- [-f ...]",
 		Short: "Evaluate manifests against the policies, offline",
 		Long: `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
-(autoscaling/v2), ScaledObject, ScaledJob, Deployment, StatefulSet and Job
-against the policies, as mlscale's validating webhook would at CREATE. The
+(autoscaling/v2; autoscaling/v1 is converted as the API server does),
+ScaledObject, ScaledJob, Deployment, StatefulSet and Job against the
+policies, as mlscale's validating webhook would at CREATE. The
 other objects of the same files form the inventory of their namespace: HPAs,
 ScaledObjects, ScaledJobs, ResourceQuotas, and the KEDA objects mlscale renders
 for annotated workloads. An annotated workload is evaluated together with the
 KEDA object rendered for it.
+
+--policy-config reads the webhook's policy configuration file; the flags
+override it. --policies DIR uses DIR's policies instead of the built-in ones
+(they may import data.mlscale.lib).
 
 Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
 nothing would be denied (warn and audit violations are printed but do not
 fail), 1 when something would be denied or a document cannot be read, 2 for a
 bad command line.`,
 		Example: `  mlscale policy eval -f manifests/
-  mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn`,
+  mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn
+  mlscale policy eval -f app.yaml --policy-config policy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.setPolicyFlags(cmd, actions, defaultAction, gpuBudget); err != nil {
+			if configFile != "" {
+				pc, err := policy.LoadConfig(configFile)
+				if err != nil {
+					return usagef("--policy-config: %v", err)
+				}
+				cfg.Policy = pc
+			}
+			if err := cfg.setPolicyFlags(cmd, actions, endpoints, defaultAction, gpuBudget); err != nil {
 				return err
 			}
 			if len(cfg.Files) == 0 {
@@ -177,17 +207,21 @@ bad command line.`,
 	f.StringArrayVarP(&cfg.Files, "filename", "f", nil, `manifest file, directory, or "-" for standard input (repeatable)`)
 	f.BoolVarP(&cfg.Recursive, "recursive", "R", false, "read directories given with -f recursively")
 	f.StringVarP(&cfg.Namespace, "namespace", "n", "default", "namespace of objects whose manifest names none")
+	f.StringVar(&configFile, "policy-config", "", "policy configuration file, YAML or JSON, as mlscale webhook --policy-config reads it (see docs/policies.md); --action, --default-action and --gpu-budget override it, --allowed-endpoint adds to it")
 	f.StringVar(&cfg.Dir, "policies", "", "directory of policies to use instead of the built-in ones")
 	f.StringArrayVar(&actions, "action", nil, "enforcement action of a policy, POLICY=deny|warn|audit (repeatable)")
 	f.StringVar(&defaultAction, "default-action", string(policy.ActionDeny), "enforcement action of policies no --action names")
-	f.StringArrayVar(&cfg.Policy.AllowedEndpoints, "allowed-endpoint", nil, `host pattern trigger endpoints may use, e.g. "*.monitoring.svc.cluster.local" (repeatable; default: any)`)
+	f.StringArrayVar(&endpoints, "allowed-endpoint", nil, `host pattern trigger endpoints may use, e.g. "*.monitoring.svc.cluster.local" (repeatable; default: any)`)
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget of every namespace in devices, besides ResourceQuotas (default: none)")
 	return cmd
 }
 
 // setPolicyFlags fills the policy configuration from the flags.
-func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions []string, defaultAction string, gpuBudget int64) error {
-	c.Policy.DefaultAction = policy.Action(defaultAction)
+func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions, endpoints []string, defaultAction string, gpuBudget int64) error {
+	c.Policy.AllowedEndpoints = append(c.Policy.AllowedEndpoints, endpoints...)
+	if cmd.Flags().Changed("default-action") || c.Policy.DefaultAction == "" {
+		c.Policy.DefaultAction = policy.Action(defaultAction)
+	}
 	for _, a := range actions {
 		name, action, ok := strings.Cut(a, "=")
 		if !ok || name == "" {
@@ -197,12 +231,15 @@ func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions []string, 
 			c.Policy.Actions = map[string]policy.Action{}
 		}
 		c.Policy.Actions[name] = policy.Action(action)
+		c.actionFlags = append(c.actionFlags, name)
 	}
 	budget, err := gpuBudgetFlag(cmd, gpuBudget)
 	if err != nil {
 		return err
 	}
-	c.Policy.DefaultGPUBudget = budget
+	if budget != nil {
+		c.Policy.DefaultGPUBudget = budget
+	}
 	return nil
 }
 
@@ -230,13 +267,25 @@ func (s *evalSet) inventory(ns string) *policy.Inventory {
 }
 
 func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
-	fsys, name, err := policyFS(cfg.Dir)
-	if err != nil {
+	modules, name, err := policyModules(cfg.Dir, false)
+	var usage usageError
+	if errors.As(err, &usage) {
 		return err
 	}
-	engine, err := policy.NewFromFS(ctx, fsys, cfg.Policy)
+	var engine *policy.Engine
+	if err == nil {
+		engine, err = policy.NewFromModules(ctx, modules, cfg.Policy)
+	}
 	if err != nil {
 		return usageError{fmt.Errorf("loading %s: %w", name, err)}
+	}
+	// --action must name a loaded policy; the configuration file may name
+	// user policies that are not loaded here, as in the cluster.
+	for _, p := range cfg.Policy.UnknownPolicies(engine.Policies()) {
+		if slices.Contains(cfg.actionFlags, p) {
+			return usagef("--action %s: no policy %q in %s; policies: %s", p, p, name, strings.Join(engine.Policies(), ", "))
+		}
+		fmt.Fprintf(s.Err, "note: the policy configuration sets the action of %q, which is not among the %s\n", p, name)
 	}
 	sources, errs := readSources(cfg.Files, cfg.Recursive, s.In)
 	set := &evalSet{inventories: map[string]*policy.Inventory{}, problems: len(errs)}
@@ -315,6 +364,17 @@ func (s *evalSet) add(cfg policyEvalConfig, d document) error {
 		inv := s.inventory(o.Namespace)
 		inv.ScaledJobs = append(inv.ScaledJobs, o)
 		return s.review(d)(policy.ScaledJobReview(policy.OperationCreate, &o))
+	case gvk == hpaV1GVK:
+		var v1 autoscalingv1.HorizontalPodAutoscaler
+		if err := decodeInto(d, &v1, cfg.Namespace); err != nil {
+			return err
+		}
+		o := hpaV1ToV2(&v1)
+		inv := s.inventory(o.Namespace)
+		inv.HPAs = append(inv.HPAs, *o)
+		return s.review(d)(policy.HPAReview(policy.OperationCreate, o))
+	case gvk.GroupKind() == policy.HPAGVK.GroupKind():
+		return fmt.Errorf("%s %s is not evaluated: the API server serves HorizontalPodAutoscalers as autoscaling/v2 (and converts autoscaling/v1); write it as autoscaling/v2", gvk.GroupVersion(), gvk.Kind)
 	case gvk.GroupKind() == policy.QuotaGVK.GroupKind():
 		var o corev1.ResourceQuota
 		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
@@ -383,4 +443,39 @@ func decodeInto(d document, obj client.Object, defaultNamespace string) error {
 		obj.SetNamespace(defaultNamespace)
 	}
 	return nil
+}
+
+// hpaV1GVK is autoscaling/v1 HorizontalPodAutoscaler, what `kubectl
+// autoscale` writes.
+var hpaV1GVK = autoscalingv1.SchemeGroupVersion.WithKind(policy.KindHPA)
+
+// hpaV1ToV2 converts an autoscaling/v1 HPA to autoscaling/v2 as the API
+// server does (matchPolicy: Equivalent sends it to the validating webhook as
+// v2): the target CPU utilization becomes a Resource metric.
+func hpaV1ToV2(in *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
+	out := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: in.ObjectMeta,
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{
+				Kind:       in.Spec.ScaleTargetRef.Kind,
+				Name:       in.Spec.ScaleTargetRef.Name,
+				APIVersion: in.Spec.ScaleTargetRef.APIVersion,
+			},
+			MinReplicas: in.Spec.MinReplicas,
+			MaxReplicas: in.Spec.MaxReplicas,
+		},
+	}
+	if in.Spec.TargetCPUUtilizationPercentage != nil {
+		out.Spec.Metrics = []autoscalingv2.MetricSpec{{
+			Type: autoscalingv2.ResourceMetricSourceType,
+			Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU,
+				Target: autoscalingv2.MetricTarget{
+					Type:               autoscalingv2.UtilizationMetricType,
+					AverageUtilization: in.Spec.TargetCPUUtilizationPercentage,
+				},
+			},
+		}}
+	}
+	return out
 }

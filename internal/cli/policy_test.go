@@ -123,10 +123,48 @@ func TestPolicyEval(t *testing.T) {
 		},
 		{name: "no files", args: nil, code: ExitUsage, errOut: "no manifests"},
 		{name: "bad action", args: []string{"-f", "-", "--action", "gpu_budget"}, code: ExitUsage, errOut: `--action "gpu_budget": want POLICY=ACTION`},
-		{name: "unknown policy", args: []string{"-f", "-", "--action", "nope=warn"}, code: ExitUsage, errOut: `actions names policy "nope"`},
+		{name: "unknown policy", args: []string{"-f", "-", "--action", "nope=warn"}, code: ExitUsage, errOut: `--action nope: no policy "nope" in built-in policies`},
 		{name: "bad action value", args: []string{"-f", "-", "--action", "gpu_budget=block"}, code: ExitUsage, errOut: `action "block" of policy "gpu_budget" is not an action`},
 		{name: "negative budget", args: []string{"-f", "-", "--gpu-budget", "-1"}, code: ExitUsage, errOut: "--gpu-budget must be 0 or more"},
 		{name: "bad YAML", args: []string{"-f", "-"}, stdin: "a: [", code: ExitFailure, errOut: "invalid YAML"},
+		{
+			// kubectl autoscale writes autoscaling/v1; the API server
+			// converts it to the v2 the webhook reviews.
+			name:  "autoscaling/v1 HPA is converted and checked",
+			args:  []string{"-f", "-"},
+			stdin: strings.Replace(conflictingManifests, "apiVersion: autoscaling/v2", "apiVersion: autoscaling/v1", 1),
+			code:  ExitFailure,
+			out: []string{
+				"deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
+				"<stdin>: document 2 (line 19): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm",
+				"2 object(s) evaluated against 7 policies: 3 denied",
+			},
+		},
+		{
+			name:   "removed HPA version is reported",
+			args:   []string{"-f", "-"},
+			stdin:  strings.Replace(cleanManifests, "apiVersion: autoscaling/v2", "apiVersion: autoscaling/v2beta2", 1),
+			code:   ExitFailure,
+			errOut: "<stdin>: document 1 (line 1): autoscaling/v2beta2 HorizontalPodAutoscaler is not evaluated",
+		},
+		{
+			name: "JSON stream",
+			args: []string{"-f", "-"},
+			stdin: `{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "web", "namespace": "ml"},
+  "spec": {"scaleTargetRef": {"name": "web"}, "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "60"}}]}}
+{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web-hpa", "namespace": "ml"},
+  "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}}
+`,
+			code: ExitFailure,
+			out: []string{
+				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: ScaledObject ml/web would scale Deployment ml/web",
+				"<stdin>: document 2 (line 3): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/web-hpa targets Deployment ml/web",
+				"2 object(s) evaluated against 7 policies: 2 denied",
+			},
+			outLines: 3,
+		},
+		{name: "broken JSON stream", args: []string{"-f", "-"}, stdin: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}` + "\n{\"apiVersion\": ", code: ExitFailure, errOut: "<stdin>: document 2 (line 2): invalid JSON"},
+		{name: "bad endpoint pattern", args: []string{"-f", "-", "--allowed-endpoint", "http://prometheus:9090"}, code: ExitUsage, errOut: `allowedEndpoints[0] "http://prometheus:9090" has a scheme`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +190,76 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
+func TestPolicyEvalConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("policy.yaml", `defaultAction: audit
+actions:
+  gpu_budget: warn
+  team_label: deny
+allowedEndpoints: ["*.observability.svc.cluster.local"]
+gpuBudgets: {ml: 2}
+`)
+	bad := write("bad.yaml", "actions: {gpu_budget: block}\n")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		out    []string
+		errOut string
+	}{
+		{
+			name: "file",
+			args: []string{"--policy-config", cfg},
+			code: ExitOK,
+			out: []string{
+				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 8 replicas x 2 GPUs per pod = 16 GPUs, over the 2 GPUs of the configured GPU budget of namespace ml",
+				"audit: scaledobject_foreign_hpa: ",
+				"audit: hpa_scaledobject_conflict: ",
+				"audit: trigger_endpoints: Deployment ml/llm (mlscale.io/autoscale opt-in) makes KEDA call prometheus-operated.monitoring.svc",
+				"0 denied, 2 warning(s), 4 audit",
+			},
+			errOut: `the policy configuration sets the action of "team_label", which is not among the built-in policies`,
+		},
+		{
+			name: "flags override the file",
+			args: []string{"--policy-config", cfg, "--default-action", "deny", "--action", "gpu_budget=audit", "--gpu-budget", "1"},
+			code: ExitFailure,
+			out: []string{
+				"audit: gpu_budget: ",
+				"deny: scaledobject_foreign_hpa: ",
+				"deny: hpa_scaledobject_conflict: ",
+			},
+			errOut: "team_label",
+		},
+		{name: "bad file", args: []string{"--policy-config", bad}, code: ExitUsage, errOut: `--policy-config: ` + bad + `: policy configuration: action "block" of policy "gpu_budget" is not an action; allowed: deny, warn, audit`},
+		{name: "missing file", args: []string{"--policy-config", filepath.Join(dir, "nope.yaml")}, code: ExitUsage, errOut: "reading the policy configuration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, conflictingManifests, append([]string{"policy", "eval", "-f", "-"}, tt.args...)...)
+			if r.Code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.Code, tt.code, r.Out, r.ErrOut)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(r.Out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, r.Out)
+				}
+			}
+			if !strings.Contains(r.ErrOut, tt.errOut) {
+				t.Errorf("stderr lacks %q:\n%s", tt.errOut, r.ErrOut)
+			}
+		})
+	}
+}
+
 func TestPolicyTest(t *testing.T) {
 	t.Run("built-in policies pass", func(t *testing.T) {
 		r := runCLI(t, "", "policy", "test")
@@ -161,7 +269,7 @@ func TestPolicyTest(t *testing.T) {
 	})
 	t.Run("repository folder with -v", func(t *testing.T) {
 		r := runCLI(t, "", "policy", "test", "../../policies", "-v")
-		if r.Code != ExitOK || !strings.Contains(r.Out, "PASS mlscale.policies.gpu_budget_test.test_over_quota_denied (gpu_budget/policy_test.rego:") {
+		if r.Code != ExitOK || !strings.Contains(r.Out, "PASS mlscale.policies.gpu_budget_test.test_over_quota_denied ("+filepath.Join("..", "..", "policies", "gpu_budget", "policy_test.rego")+":") {
 			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
 		}
 	})
@@ -182,7 +290,7 @@ func TestPolicyTest(t *testing.T) {
 		if r.Code != ExitFailure {
 			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
 		}
-		want := "FAIL mlscale.policies.p_test.test_wrong (p/policy_test.rego:4)\nFAIL: 1/2 tests failed (" + dir + ")\n"
+		want := "FAIL mlscale.policies.p_test.test_wrong (" + filepath.Join(dir, "p", "policy_test.rego") + ":4)\nFAIL: 1/2 tests failed (" + dir + ")\n"
 		if r.Out != want {
 			t.Errorf("stdout:\n%s\nwant:\n%s", r.Out, want)
 		}
@@ -190,8 +298,44 @@ func TestPolicyTest(t *testing.T) {
 	t.Run("compile error", func(t *testing.T) {
 		write("q/bad.rego", "package q\nx if {\n")
 		r := runCLI(t, "", "policy", "test", dir)
-		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "q/bad.rego") {
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, filepath.Join(dir, "q", "bad.rego")+":3: rego_parse_error") {
 			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("user policy importing mlscale.lib", func(t *testing.T) {
+		lib := t.TempDir()
+		files := map[string]string{
+			"team_label.rego": `package mlscale.policies.team_label
+
+import data.mlscale.lib
+
+violation contains msg if {
+	hpa := lib.review_hpa
+	not hpa.metadata.labels.team
+	msg := sprintf("team_label: %s has no team label", [lib.object_key(hpa)])
+}
+`,
+			"team_label_test.rego": `package mlscale.policies.team_label_test
+
+import data.mlscale.policies.team_label
+
+hpa := {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "x", "namespace": "ml"}}
+
+test_denied if count(team_label.violation) == 1 with input as {"kind": "HorizontalPodAutoscaler", "namespace": "ml", "object": hpa}
+`,
+		}
+		for name, src := range files {
+			if err := os.WriteFile(filepath.Join(lib, name), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := runCLI(t, "", "policy", "test", lib)
+		if r.Code != ExitOK || r.Out != "PASS: 1/1 tests ("+lib+")\n" {
+			t.Fatalf("policy test: exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+		r = runCLI(t, cleanManifests, "policy", "eval", "--policies", lib, "-f", "-")
+		if r.Code != ExitFailure || !strings.Contains(r.Out, "deny: team_label: HorizontalPodAutoscaler default/web has no team label") {
+			t.Fatalf("policy eval: exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
 		}
 	})
 	t.Run("no tests", func(t *testing.T) {

@@ -1,12 +1,14 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/gobwas/glob"
 	"sigs.k8s.io/yaml"
 )
 
@@ -115,9 +117,33 @@ func (c Config) ValidateValues() error {
 		return fmt.Errorf("policy configuration: defaultGPUBudget is %d; it must be 0 or more", *c.DefaultGPUBudget)
 	}
 	for i, p := range c.AllowedEndpoints {
-		if strings.TrimSpace(p) == "" {
-			return fmt.Errorf("policy configuration: allowedEndpoints[%d] is an empty pattern", i)
+		if err := checkEndpointPattern(p); err != nil {
+			return fmt.Errorf("policy configuration: allowedEndpoints[%d] %q %w; allowed: a host name glob pattern such as \"*.monitoring.svc.cluster.local\" (\"*\" is one DNS label), without scheme, port or path", i, p, err)
 		}
+	}
+	return nil
+}
+
+// checkEndpointPattern checks that p is a host pattern that the
+// trigger_endpoints policy can match: not empty, without scheme, user, port
+// or path (the policy compares hosts only, so such a pattern would never
+// match), and a valid glob (Rego's glob.match, which is gobwas/glob with "."
+// as separator; an invalid pattern never matches).
+func checkEndpointPattern(p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return errors.New("is an empty pattern")
+	case strings.Contains(p, "://"):
+		return errors.New("has a scheme")
+	case strings.ContainsAny(p, "/@#"):
+		return errors.New("is not a host pattern (it has a path, user or fragment)")
+	case strings.ContainsAny(p, " \t\n"):
+		return errors.New("has white space")
+	case strings.Contains(p, ":") && !strings.HasPrefix(p, "["):
+		return errors.New("has a port")
+	}
+	if _, err := glob.Compile(strings.ToLower(p), '.'); err != nil {
+		return fmt.Errorf("is not a valid glob pattern: %w", err)
 	}
 	return nil
 }

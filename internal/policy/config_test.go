@@ -34,7 +34,12 @@ defaultGPUBudget: 4
 		{name: "bad action", in: "actions: {gpu_budget: block}\n", err: `action "block" of policy "gpu_budget" is not an action; allowed: deny, warn, audit`},
 		{name: "bad default", in: "defaultAction: block\n", err: `defaultAction "block" is not an action; allowed: deny, warn, audit`},
 		{name: "negative budget", in: "gpuBudgets: {ml: -1}\n", err: `gpuBudgets["ml"] is -1; it must be 0 or more`},
-		{name: "empty pattern", in: "allowedEndpoints: [a, '']\n", err: `allowedEndpoints[1] is an empty pattern`},
+		{name: "empty pattern", in: "allowedEndpoints: [a, '']\n", err: `allowedEndpoints[1] "" is an empty pattern`},
+		{name: "pattern with scheme", in: "allowedEndpoints: ['http://prometheus.monitoring.svc:9090']\n", err: `allowedEndpoints[0] "http://prometheus.monitoring.svc:9090" has a scheme; allowed: a host name glob pattern`},
+		{name: "pattern with port", in: "allowedEndpoints: ['prometheus.monitoring.svc:9090']\n", err: `allowedEndpoints[0] "prometheus.monitoring.svc:9090" has a port`},
+		{name: "pattern with path", in: "allowedEndpoints: ['prometheus.monitoring.svc/api']\n", err: `allowedEndpoints[0] "prometheus.monitoring.svc/api" is not a host pattern`},
+		{name: "invalid glob", in: "allowedEndpoints: ['[abc.svc']\n", err: `allowedEndpoints[0] "[abc.svc" is not a valid glob pattern`},
+		{name: "glob patterns", in: "allowedEndpoints: ['*.monitoring.svc.cluster.local', 'prom-?.example.com', '{a,b}.svc', '[::1]']\n", want: func(c Config) bool { return len(c.AllowedEndpoints) == 4 }},
 		{name: "wrong type", in: "gpuBudgets: {ml: lots}\n", err: `policy configuration:`},
 	}
 	for _, tt := range tests {

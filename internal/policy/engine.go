@@ -43,7 +43,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -95,6 +98,13 @@ func NewFromFS(ctx context.Context, fsys fs.FS, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewChecked(ctx, modules, cfg)
+}
+
+// NewChecked compiles parsed policy modules (without tests) with the
+// configuration, as NewFromFS does: every policy the configuration names
+// must exist among them.
+func NewChecked(ctx context.Context, modules map[string]*ast.Module, cfg Config) (*Engine, error) {
 	if err := cfg.Validate(Names(modules)); err != nil {
 		return nil, err
 	}
@@ -210,6 +220,46 @@ func Denied(vs []Violation) []Violation {
 // ParseModules parses every .rego file of fsys, walking the whole tree.
 // With tests false, files ending in _test.rego are left out.
 func ParseModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
+	return parseModules(fsys, tests, func(p string) string { return p })
+}
+
+// ParseDir parses the policies of a directory on disk as ParseModules does,
+// naming each module (and so its errors and test locations) by its path
+// under dir, and adds the built-in helper packages (mlscale.lib) that the
+// directory does not define itself: user policies may import
+// data.mlscale.lib, as they may in ConfigMaps.
+func ParseDir(dir string, tests bool) (map[string]*ast.Module, error) {
+	modules, err := parseModules(os.DirFS(dir), tests, func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) })
+	if err != nil {
+		return nil, err
+	}
+	return WithBuiltinHelpers(modules)
+}
+
+// WithBuiltinHelpers returns modules with the built-in helper modules
+// (packages outside PackagePrefix, e.g. mlscale.lib; tests excluded) whose
+// package modules do not define, named "mlscale:PATH".
+func WithBuiltinHelpers(modules map[string]*ast.Module) (map[string]*ast.Module, error) {
+	builtin, err := BuiltinModules()
+	if err != nil {
+		return nil, err
+	}
+	defined := map[string]bool{}
+	for _, m := range modules {
+		defined[m.Package.Path.String()] = true
+	}
+	out := maps.Clone(modules)
+	for p, m := range builtin {
+		pkg := m.Package.Path.String()
+		if strings.HasPrefix(strings.TrimPrefix(pkg, "data."), PackagePrefix) || defined[pkg] {
+			continue
+		}
+		out["mlscale:"+p] = m
+	}
+	return out, nil
+}
+
+func parseModules(fsys fs.FS, tests bool, name func(string) string) (map[string]*ast.Module, error) {
 	modules := map[string]*ast.Module{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -218,15 +268,16 @@ func ParseModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
 		if d.IsDir() || path.Ext(p) != ".rego" || (!tests && strings.HasSuffix(p, "_test.rego")) {
 			return nil
 		}
+		file := name(p)
 		src, err := fs.ReadFile(fsys, p)
 		if err != nil {
-			return fmt.Errorf("reading policy %s: %w", p, err)
+			return fmt.Errorf("reading policy %s: %w", file, err)
 		}
-		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		m, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
-			return fmt.Errorf("parsing policy %s: %w", p, err)
+			return fmt.Errorf("parsing policy %s: %w", file, err)
 		}
-		modules[p] = m
+		modules[file] = m
 		return nil
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
@@ -47,6 +48,12 @@ func RunTests(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RunModuleTests(ctx, modules)
+}
+
+// RunModuleTests runs every Rego test (rules named test_*) of parsed
+// modules, as RunTests does.
+func RunModuleTests(ctx context.Context, modules map[string]*ast.Module) ([]TestResult, error) {
 	ch, err := tester.NewRunner().SetModules(modules).RunTests(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("compiling policy tests: %w", err)
