@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -43,6 +44,10 @@ Job name derived from its pods' names (docs/collector.md).`,
 			if q.Step <= 0 || q.Window < q.Step {
 				return usagef("--step %v and --window %v: allowed: a step above 0 and a window of at least one step", q.Step, q.Window)
 			}
+			if points := q.Window / q.Step; points > recommend.MaxPoints {
+				return usagef("--window %v at --step %v is %d points; allowed: at most %d (Prometheus' limit per series), e.g. --step %v",
+					q.Window, q.Step, points, recommend.MaxPoints, minStep(q.Window))
+			}
 			q.End = time.Now()
 			if end != "" {
 				t, err := time.Parse(time.RFC3339, end)
@@ -54,13 +59,18 @@ Job name derived from its pods' names (docs/collector.md).`,
 			if err := opts.Validate(); err != nil {
 				return usageError{err}
 			}
+			u, err := url.Parse(server)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				// The value is not repeated: it may hold a password.
+				return usagef("--prometheus-server is not an http(s) URL; allowed: an http or https base URL such as http://prometheus.monitoring.svc:9090")
+			}
 			client, err := api.NewClient(api.Config{Address: server})
 			if err != nil {
-				return usagef("--prometheus-server %q: %v", server, err)
+				return usagef("--prometheus-server %s: %v", u.Redacted(), err)
 			}
 			h, err := recommend.Fetch(cmd.Context(), v1.NewAPI(client), q)
 			if err != nil {
-				return fmt.Errorf("reading the history from %s: %w", server, err)
+				return fmt.Errorf("reading the history from %s: %w", u.Redacted(), err)
 			}
 			r, err := recommend.Recommend(h, opts)
 			if err != nil {
@@ -87,4 +97,11 @@ Job name derived from its pods' names (docs/collector.md).`,
 	f.Float64Var(&opts.Headroom, "headroom", opts.Headroom, "fraction added to the peak replica count for max-replicas")
 	f.StringVarP(&output, "output", "o", outputText, "output format: text or json")
 	return cmd
+}
+
+// minStep returns the shortest whole-minute step at which window fits in
+// recommend.MaxPoints points.
+func minStep(window time.Duration) time.Duration {
+	step := (window/recommend.MaxPoints + time.Minute - 1).Truncate(time.Minute)
+	return max(step, time.Minute)
 }

@@ -28,11 +28,12 @@ func TestRecommendAgainstPrometheus(t *testing.T) {
 		promtest.Regular(recommend.VLLMDemandSeries, llm, start, step, append(flat(10, 144), flat(0, 144)...)),
 	)
 	end := start.Add(287 * step).Format(time.RFC3339)
-	r := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "23h55m", "--end", end)
+	r := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "24h", "--end", end)
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
 	}
 	for _, want := range []string{
+		"Suggested annotations for ml/llm (history: 24h0m0s at 5m0s)",
 		`mlscale.io/min-replicas: "0"`, `mlscale.io/max-replicas: "3"`, `mlscale.io/gpu-target: "70"`, `mlscale.io/scale-to-zero: "true"`,
 		"idle 50% of the window", "96.0 held, 24.0 with these settings: 72.0 saved (504.0 per week)",
 	} {
@@ -40,13 +41,20 @@ func TestRecommendAgainstPrometheus(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.Out)
 		}
 	}
-	j := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "23h55m", "--end", end, "-o", "json")
+	j := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "llm", "--window", "24h", "--end", end, "-o", "json")
 	if j.Code != ExitOK || !strings.Contains(j.Out, `"mlscale.io/scale-to-zero": "true"`) {
 		t.Errorf("-o json: exit %d, stdout:\n%s\nstderr:\n%s", j.Code, j.Out, j.ErrOut)
 	}
-	m := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "nope", "--window", "23h55m", "--end", end)
+	m := runCLI(t, "", "recommend", "--prometheus-server", srv.URL, "-n", "ml", "--workload", "nope", "--window", "24h", "--end", end)
 	if m.Code != ExitFailure || !strings.Contains(m.ErrOut, "no GPU history for ml/nope") {
 		t.Errorf("unknown workload: exit %d, stderr:\n%s", m.Code, m.ErrOut)
+	}
+	// A password in --prometheus-server is never echoed (Prometheus ignores
+	// the basic auth it was not configured for).
+	withPassword := strings.Replace(srv.URL, "http://", "http://reader:s3cret@", 1)
+	p := runCLI(t, "", "recommend", "--prometheus-server", withPassword, "-n", "ml", "--workload", "nope", "--window", "24h", "--end", end)
+	if p.Code != ExitFailure || strings.Contains(p.ErrOut, "s3cret") || !strings.Contains(p.ErrOut, "no GPU history for ml/nope") {
+		t.Errorf("server with a password: exit %d, stderr:\n%s", p.Code, p.ErrOut)
 	}
 }
 
@@ -60,6 +68,9 @@ func TestRecommendUsage(t *testing.T) {
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--end", "yesterday"}, "--end"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--gpu-target", "0"}, "--gpu-target"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--step", "0s"}, "--step"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--window", "336h", "--step", "1m"}, "at most 11000 (Prometheus' limit per series), e.g. --step 2m"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--prometheus-server", "localhost:9090"}, "--prometheus-server is not an http(s) URL"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--prometheus-server", "::bad"}, "--prometheus-server is not an http(s) URL"},
 	} {
 		r := runCLI(t, "", tc.args...)
 		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tc.want) {
@@ -78,6 +89,8 @@ func TestCollectorUsage(t *testing.T) {
 		{[]string{"collector", "--pod-resources-socket", ""}, "--pod-resources-socket"},
 		{[]string{"collector", "--prices-file", "testdata/does-not-exist.yaml"}, "--prices-file"},
 		{[]string{"collector", "--sample-interval", "1ms"}, "--sample-interval"},
+		{[]string{"collector", "--default-gpu-price", "-1"}, "--default-gpu-price -1 is invalid; allowed"},
+		{[]string{"collector", "--listen-address", "bogus"}, "--listen-address \"bogus\""},
 	} {
 		r := runCLI(t, "", tc.args...)
 		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tc.want) {

@@ -369,3 +369,51 @@ mlscale_gpu_allocated_seconds_total{container="c",model=%[3]q,namespace="c",node
 		t.Errorf("utilisation series: got %d, want 9", n)
 	}
 }
+
+// TestCollectorLostGPU: one GPU of the mock DGX H100 fell off the bus. The
+// other seven are still reported and accounted (a pod on GPU 5 keeps its
+// series and its GPU-seconds); the failure shows in the sample errors.
+func TestCollectorLostGPU(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.node.Lose(3)
+	f.node.Set(5, gputest.Reading{GPUUtil: 42})
+	f.kubelet.Set(podresourcestest.Pod("ml", "llm-0", "nvidia.com/gpu", map[string][]string{"vllm": {f.node.UUID(5)}}))
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for _, at := range []time.Duration{0, 30 * time.Second} {
+		if err := f.c.Sample(context.Background(), t0.Add(at)); err == nil || !strings.Contains(err.Error(), "GPU 3") {
+			t.Fatalf("Sample() error = %v, want one naming GPU 3", err)
+		}
+	}
+	if n := testutil.CollectAndCount(f.c, collector.MetricPower); n != 7 {
+		t.Errorf("power series: got %d, want 7 (all GPUs but the lost one)", n)
+	}
+	want := fmt.Sprintf(`
+# HELP mlscale_gpu_utilization_percent Percent of the last sample period during which a kernel ran on the GPU, per GPU and the container that holds it.
+# TYPE mlscale_gpu_utilization_percent gauge
+%[3]s# HELP mlscale_gpu_allocated_seconds_total GPU-seconds allocated to a container, by GPU model, since the collector started.
+# TYPE mlscale_gpu_allocated_seconds_total counter
+mlscale_gpu_allocated_seconds_total{container="vllm",model=%[2]q,namespace="ml",node="gpu-node-1",pod="llm-0"} 30
+# HELP mlscale_gpu_nvml_up Whether NVML (libnvidia-ml) is usable on the node (1) or not (0); the reason label says why not.
+# TYPE mlscale_gpu_nvml_up gauge
+mlscale_gpu_nvml_up{node="gpu-node-1",reason=""} 1
+# HELP mlscale_gpu_sample_errors_total Samples in which a source (nvml or podresources) failed.
+# TYPE mlscale_gpu_sample_errors_total counter
+mlscale_gpu_sample_errors_total{node="gpu-node-1",source="nvml"} 2
+mlscale_gpu_sample_errors_total{node="gpu-node-1",source="podresources"} 0
+`, f.node.UUID(5), h100, withoutGPU(utilLines(f.node), 3))
+	if err := testutil.CollectAndCompare(f.c, strings.NewReader(want),
+		collector.MetricUtilization, collector.MetricAllocatedSeconds, collector.MetricNVMLUp, collector.MetricSampleErrors); err != nil {
+		t.Error(err)
+	}
+}
+
+// withoutGPU drops the lines of GPU index i from exposition lines.
+func withoutGPU(lines string, i int) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(lines, "\n") {
+		if !strings.Contains(l, fmt.Sprintf(`gpu="%d"`, i)) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}

@@ -11,9 +11,11 @@
 package collector
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -63,8 +65,8 @@ func DefaultConfig() Config {
 // values.
 func (c Config) Validate() error {
 	var errs []error
-	if c.ListenAddress == "" {
-		errs = append(errs, errors.New("--listen-address is empty; allowed: host:port, e.g. :9400"))
+	if err := checkListenAddress(c.ListenAddress); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PodResourcesSocket == "" {
 		errs = append(errs, fmt.Errorf("--pod-resources-socket is empty; allowed: a unix socket path, e.g. %s", podresources.DefaultSocket))
@@ -78,11 +80,34 @@ func (c Config) Validate() error {
 	if c.SampleInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--sample-interval %v is too short; allowed: a duration of 100ms or more, e.g. 10s", c.SampleInterval))
 	}
-	if err := c.Prices.Validate(); err != nil {
+	if badPrice(c.Prices.Default) {
+		errs = append(errs, fmt.Errorf("--default-gpu-price %v is invalid; allowed: a price per GPU-hour of 0 or more", c.Prices.Default))
+	} else if err := c.Prices.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
+
+// checkListenAddress checks a --listen-address: host:port with a port
+// number (0 picks a free one) and an optional host.
+func checkListenAddress(addr string) error {
+	const allowed = "allowed: host:port or :port, e.g. :9400 or 127.0.0.1:9400"
+	if addr == "" {
+		return fmt.Errorf("--listen-address is empty; %s", allowed)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen-address %q: %w; %s", addr, err, allowed)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("--listen-address %q: port %q is not a number from 0 to 65535; %s", addr, port, allowed)
+	}
+	return nil
+}
+
+// badPrice reports whether v is not a valid price (negative, NaN or
+// infinite).
+func badPrice(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
 
 // Prices are the prices of one GPU-hour, by GPU model, in one currency.
 type Prices struct {
@@ -93,18 +118,19 @@ type Prices struct {
 	Models map[string]float64 `json:"models"`
 }
 
-// Validate checks that no price is negative or not a number.
+// Validate checks that no price is negative or not a number and that no
+// model is empty; errors name the field of a prices file (default,
+// models.MODEL) and the allowed values.
 func (p Prices) Validate() error {
-	bad := func(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
-	if bad(p.Default) {
-		return fmt.Errorf("default price %v is invalid; allowed: a price per GPU-hour of 0 or more", p.Default)
+	if badPrice(p.Default) {
+		return fmt.Errorf("default: price %v is invalid; allowed: a price per GPU-hour of 0 or more", p.Default)
 	}
 	for _, m := range sortedKeys(p.Models) {
 		if strings.TrimSpace(m) == "" {
-			return errors.New("a GPU price has an empty model; allowed: an NVML model name or a part of it, e.g. H100")
+			return errors.New("models: a GPU price has an empty model; allowed: an NVML model name or a part of it, e.g. H100")
 		}
-		if bad(p.Models[m]) {
-			return fmt.Errorf("price %v for GPU model %q is invalid; allowed: a price per GPU-hour of 0 or more", p.Models[m], m)
+		if badPrice(p.Models[m]) {
+			return fmt.Errorf("models.%s: price %v for GPU model %q is invalid; allowed: a price per GPU-hour of 0 or more", m, p.Models[m], m)
 		}
 	}
 	return nil
@@ -154,17 +180,64 @@ func (p *Prices) ParsePrice(s string) error {
 //	models:
 //	  H100: 4.5
 //	  "NVIDIA A100-SXM4-80GB": 3.0
+//
+// Errors name the file, the field (default, models or models.MODEL) and the
+// allowed values.
 func LoadPrices(path string) (Prices, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Prices{}, fmt.Errorf("reading --prices-file: %w", err)
 	}
-	var p Prices
-	if err := yaml.UnmarshalStrict(data, &p); err != nil {
-		return Prices{}, fmt.Errorf("--prices-file %s: %w; allowed fields: default (a number), models (a map of GPU model to price per GPU-hour)", path, err)
+	p, err := parsePrices(data)
+	if err != nil {
+		return Prices{}, fmt.Errorf("--prices-file %s: %w", path, err)
 	}
 	if err := p.Validate(); err != nil {
 		return Prices{}, fmt.Errorf("--prices-file %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// pricesFields says which fields a prices file allows.
+const pricesFields = "allowed fields: default (a number), models (a map of GPU model to price per GPU-hour)"
+
+// parsePrices decodes a prices file field by field, so that an error names
+// the field at fault.
+func parsePrices(data []byte) (Prices, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return Prices{}, fmt.Errorf("not YAML: %w", err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(js, &top); err != nil {
+		return Prices{}, fmt.Errorf("not a mapping of fields; %s", pricesFields)
+	}
+	var p Prices
+	for _, k := range sortedKeys(top) {
+		v := top[k]
+		switch k {
+		case "default":
+			if err := json.Unmarshal(v, &p.Default); err != nil {
+				return Prices{}, fmt.Errorf("default: %s is not a number; allowed: a price per GPU-hour of 0 or more", v)
+			}
+		case "models":
+			var models map[string]json.RawMessage
+			if err := json.Unmarshal(v, &models); err != nil {
+				return Prices{}, fmt.Errorf("models: %s is not a map; allowed: a map of GPU model (an NVML name or a part of it, e.g. H100) to price per GPU-hour", v)
+			}
+			if models != nil {
+				p.Models = make(map[string]float64, len(models))
+			}
+			for _, m := range sortedKeys(models) {
+				var price float64
+				if err := json.Unmarshal(models[m], &price); err != nil {
+					return Prices{}, fmt.Errorf("models.%s: %s is not a number; allowed: a price per GPU-hour of 0 or more", m, models[m])
+				}
+				p.Models[m] = price
+			}
+		default:
+			return Prices{}, fmt.Errorf("unknown field %q; %s", k, pricesFields)
+		}
 	}
 	return p, nil
 }

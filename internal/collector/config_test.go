@@ -55,12 +55,21 @@ func TestLoadPrices(t *testing.T) {
 		t.Fatalf("LoadPrices: %+v, %v", p, err)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
-		"unknown.yaml":  {"price: 2\n", "allowed fields"},
-		"negative.yaml": {"models:\n  H100: -1\n", `GPU model "H100"`},
+		"unknown.yaml":          {"price: 2\n", `unknown field "price"; allowed fields: default`},
+		"negative.yaml":         {"models:\n  H100: -1\n", `models.H100: price -1 for GPU model "H100" is invalid; allowed: a price per GPU-hour of 0 or more`},
+		"negative-default.yaml": {"default: -2\n", "default: price -2 is invalid; allowed: a price per GPU-hour of 0 or more"},
+		"string-price.yaml":     {"models:\n  H100: cheap\n", `models.H100: "cheap" is not a number; allowed: a price per GPU-hour of 0 or more`},
+		"string-default.yaml":   {"default: free\n", `default: "free" is not a number; allowed`},
+		"models-list.yaml":      {"models: [H100]\n", "models: [\"H100\"] is not a map; allowed: a map of GPU model"},
+		"list.yaml":             {"- 1\n", "not a mapping of fields; allowed fields"},
+		"empty-model.yaml":      {"models:\n  \"\": 1\n", "models: a GPU price has an empty model; allowed"},
 	} {
 		if _, err := LoadPrices(write(name, tc.body)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("LoadPrices(%s) error = %v, want it to contain %q", name, err, tc.want)
 		}
+	}
+	if p, err := LoadPrices(write("empty.yaml", "")); err != nil || p.Default != 0 || len(p.Models) != 0 {
+		t.Errorf("LoadPrices(empty) = %+v, %v; want no prices", p, err)
 	}
 	if _, err := LoadPrices(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "--prices-file") {
 		t.Errorf("LoadPrices(missing) error = %v", err)
@@ -81,7 +90,10 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.IdleThreshold = 101 }, "--idle-threshold"},
 		{func(c *Config) { c.IdleWindow = -time.Second }, "--idle-window"},
 		{func(c *Config) { c.SampleInterval = time.Millisecond }, "--sample-interval"},
-		{func(c *Config) { c.Prices.Default = -1 }, "default price"},
+		{func(c *Config) { c.ListenAddress = "bogus" }, "--listen-address"},
+		{func(c *Config) { c.ListenAddress = ":http" }, "--listen-address"},
+		{func(c *Config) { c.ListenAddress = ":70000" }, "--listen-address"},
+		{func(c *Config) { c.Prices.Default = -1 }, "--default-gpu-price -1 is invalid; allowed: a price per GPU-hour of 0 or more"},
 	} {
 		c := DefaultConfig()
 		tc.mutate(&c)

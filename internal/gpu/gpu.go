@@ -165,8 +165,9 @@ func (s *Source) Close() error {
 
 // Devices reads every GPU. When NVML is down it first retries
 // initialisation; if that fails the error wraps ErrUnavailable. A reading a
-// GPU does not support is left nil; a GPU that cannot be read at all fails
-// the whole read.
+// GPU does not support is left nil. A GPU that cannot be read at all (e.g.
+// one that fell off the bus) is left out and named in the error, and the
+// other GPUs are still returned.
 func (s *Source) Devices() ([]Device, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -208,18 +209,21 @@ func readDevices(lib nvml.Interface) ([]Device, error) {
 		return nil, fmt.Errorf("counting GPUs: %w", describe(ret))
 	}
 	devices := make([]Device, 0, count)
+	var errs []error
 	for i := range count {
 		h, ret := lib.DeviceGetHandleByIndex(i)
 		if ret != nvml.SUCCESS {
-			return nil, fmt.Errorf("GPU %d: getting its handle: %w", i, describe(ret))
+			errs = append(errs, fmt.Errorf("GPU %d: getting its handle: %w", i, describe(ret)))
+			continue
 		}
 		d, err := readDevice(h, i)
 		if err != nil {
-			return nil, fmt.Errorf("GPU %d: %w", i, err)
+			errs = append(errs, fmt.Errorf("GPU %d: %w", i, err))
+			continue
 		}
 		devices = append(devices, d)
 	}
-	return devices, nil
+	return devices, errors.Join(errs...)
 }
 
 func readDevice(h nvml.Device, index int) (Device, error) {

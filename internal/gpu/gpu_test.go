@@ -88,6 +88,29 @@ func TestDevicesMIG(t *testing.T) {
 	}
 }
 
+// TestDevicesLostGPU: a GPU that fell off the bus is left out and named in
+// the error; the other seven are still read (mock DGX H100).
+func TestDevicesLostGPU(t *testing.T) {
+	node := gputest.NewDGXH100()
+	node.Lose(3)
+	node.Set(4, gputest.Reading{GPUUtil: 61})
+	devs, err := gpu.NewWithInterface(node.Server).Devices()
+	if err == nil || !strings.Contains(err.Error(), "GPU 3: reading its UUID: ERROR_GPU_IS_LOST") {
+		t.Errorf("Devices() error = %v, want one naming GPU 3", err)
+	}
+	if len(devs) != 7 {
+		t.Fatalf("got %d devices, want the 7 readable ones", len(devs))
+	}
+	for _, d := range devs {
+		if d.Index == 3 {
+			t.Errorf("the lost GPU 3 was returned: %+v", d)
+		}
+		if d.Index == 4 && (d.GPUUtilization == nil || *d.GPUUtilization != 61) {
+			t.Errorf("GPU 4 utilisation = %v, want 61", d.GPUUtilization)
+		}
+	}
+}
+
 // TestMissingLibrary uses the real go-nvml binding with a library path that
 // does not exist: the state of a node without the NVIDIA driver.
 func TestMissingLibrary(t *testing.T) {

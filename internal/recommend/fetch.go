@@ -18,6 +18,10 @@ const (
 	VLLMDemandSeries  = "namespace_workload:vllm_requests:rate5m"
 )
 
+// MaxPoints is the most points Fetch reads per series: Prometheus answers a
+// range query with at most 11,000 points per series.
+const MaxPoints = 11000
+
 // Query says whose history Fetch reads and over which window.
 type Query struct {
 	// Namespace and Workload select the workload (the rules' namespace and
@@ -42,8 +46,10 @@ func (q Query) Queries() (util, gpus, demand string) {
 	return UtilizationSeries + sel, GPUsSeries + sel, demand
 }
 
-// Fetch reads a workload's history from Prometheus. A demand query without
-// data gives a History without Demand.
+// Fetch reads a workload's history from Prometheus: Window/Step points, the
+// last one at End, so that the history covers Window (each point stands for
+// the Step that ends at it). A demand query without data gives a History
+// without Demand.
 func Fetch(ctx context.Context, api v1.API, q Query) (History, error) {
 	if q.Namespace == "" || q.Workload == "" {
 		return History{}, fmt.Errorf("namespace %q and workload %q: both are required (-n and --workload)", q.Namespace, q.Workload)
@@ -51,7 +57,10 @@ func Fetch(ctx context.Context, api v1.API, q Query) (History, error) {
 	if q.Step <= 0 || q.Window < q.Step {
 		return History{}, fmt.Errorf("--step %v and --window %v: allowed: a step above 0 and a window of at least one step", q.Step, q.Window)
 	}
-	n := int(q.Window/q.Step) + 1
+	n := int(q.Window / q.Step)
+	if n > MaxPoints {
+		return History{}, fmt.Errorf("--window %v at --step %v is %d points; allowed: at most %d (Prometheus' limit per series)", q.Window, q.Step, n, MaxPoints)
+	}
 	r := v1.Range{Start: q.End.Add(-time.Duration(n-1) * q.Step), End: q.End, Step: q.Step}
 	utilQ, gpusQ, demandQ := q.Queries()
 	h := History{Step: q.Step}

@@ -49,7 +49,8 @@ func TestFetchAndRecommend(t *testing.T) {
 	}
 	promAPI := v1.NewAPI(client)
 	ctx := context.Background()
-	q := recommend.Query{Namespace: "ml", Workload: "llm", End: start.Add(287 * 5 * time.Minute), Window: 287 * 5 * time.Minute, Step: 5 * time.Minute}
+	// A day of history ends at the day's last point: 288 points of 5 minutes.
+	q := recommend.Query{Namespace: "ml", Workload: "llm", End: start.Add(287 * 5 * time.Minute), Window: 24 * time.Hour, Step: 5 * time.Minute}
 	h, err := recommend.Fetch(ctx, promAPI, q)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,10 @@ func TestFetchAndRecommend(t *testing.T) {
 	}
 	if !r.ScaleToZero || r.MinReplicas != 0 || r.MaxReplicas != 3 || math.Abs(r.GPUHoursSaved-72) > 1e-6 {
 		t.Errorf("recommendation = %+v, want scale to zero, 0..3, 72 GPU-hours saved", r)
+	}
+	// The history covers the window asked for, not one step more.
+	if r.Window != q.Window || math.Abs(r.GPUHoursObserved-96) > 1e-6 || math.Abs(r.GPUHoursSavedPerWeek()-504) > 1e-6 {
+		t.Errorf("window %v, %v GPU-hours held, %v saved per week; want 24h, 96, 504", r.Window, r.GPUHoursObserved, r.GPUHoursSavedPerWeek())
 	}
 
 	q.Workload = "missing"

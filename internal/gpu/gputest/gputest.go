@@ -128,6 +128,15 @@ func (n *Node) EnableMIG(i int, migs ...MIG) {
 	}
 }
 
+// Lose makes GPU index i fail every read with ERROR_GPU_IS_LOST, as a GPU
+// that fell off the bus (Xid 79) does.
+func (n *Node) Lose(i int) {
+	dev := n.Server.Devices[i].(*server.Device)
+	dev.GetUUIDFunc = func() (string, nvml.Return) { return "", nvml.ERROR_GPU_IS_LOST }
+	dev.GetNameFunc = func() (string, nvml.Return) { return "", nvml.ERROR_GPU_IS_LOST }
+	dev.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { return nvml.Memory{}, nvml.ERROR_GPU_IS_LOST }
+}
+
 // MIGUUID returns a MIG device UUID for tests, unique per GPU and slot.
 func MIGUUID(gpu, slot int) string {
 	return fmt.Sprintf("MIG-%08d-0000-4000-8000-%012d", gpu, slot)
