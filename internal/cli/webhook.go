@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"errors"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/policy"
 )
@@ -58,8 +63,11 @@ It stops cleanly on SIGTERM or Ctrl-C.`,
 			if err := webhookPolicyFlags(cmd, &cfg, policyFile, userPolicies); err != nil {
 				return err
 			}
-			if cfg.Port < 1 || cfg.Port > 65535 {
-				return usagef("--port must be between 1 and 65535, not %d", cfg.Port)
+			if err := leaderElectionNamespace(&cfg, os.Getenv("POD_NAMESPACE"), serviceAccountNamespaceFile); err != nil {
+				return err
+			}
+			if err := checkWebhookConfig(cfg); err != nil {
+				return err
 			}
 			level := zapcore.InfoLevel
 			if debug {
@@ -90,6 +98,73 @@ It stops cleanly on SIGTERM or Ctrl-C.`,
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between two policy audit rounds on the leader; 0 disables the audit")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
+}
+
+// checkWebhookConfig rejects flag values that would only fail later, or
+// worse, be used: a Prometheus URL with a password written into every
+// rendered trigger, a cluster domain that makes invalid hosts, addresses
+// that cannot be listened on, names the API server refuses. Each error names
+// its flag and is a usage error (exit status 2).
+func checkWebhookConfig(cfg manager.Config) error {
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		return usagef("--port must be between 1 and 65535, not %d", cfg.Port)
+	}
+	// An empty server is allowed, as in `mlscale render`: workloads that need
+	// Prometheus must then name their own.
+	if cfg.Facts.PrometheusServer != "" {
+		if err := intent.CheckPrometheusServer(cfg.Facts.PrometheusServer); err != nil {
+			// The value is not repeated: it may hold a password.
+			return usagef("--prometheus-server %v; allowed: %s", err, intent.PrometheusServerAllowed)
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(cfg.Facts.ClusterDomain); len(errs) > 0 {
+		return usagef("--cluster-domain %q is not a valid DNS domain: %s", cfg.Facts.ClusterDomain, strings.Join(errs, "; "))
+	}
+	if cfg.Host != "" && net.ParseIP(cfg.Host) == nil && len(validation.IsDNS1123Subdomain(cfg.Host)) > 0 {
+		return usagef("--host %q is not an IP address or a host name; allowed: empty (every interface), an IP address or a host name", cfg.Host)
+	}
+	for _, a := range []struct{ flag, value string }{
+		{"--metrics-bind-address", cfg.MetricsAddr},
+		{"--health-probe-bind-address", cfg.ProbeAddr},
+	} {
+		if err := checkBindAddress(a.value); err != nil {
+			return usagef("%s %q %v; allowed: \"0\" (off) or HOST:PORT such as \":8080\" or \"127.0.0.1:8080\"", a.flag, a.value, err)
+		}
+	}
+	if cfg.CertName == "" || cfg.KeyName == "" {
+		return usagef("--cert-name and --key-name must not be empty")
+	}
+	if errs := validation.IsDNS1123Subdomain(cfg.LeaderElectionID); len(errs) > 0 {
+		return usagef("--leader-election-id %q is not a valid Lease name: %s", cfg.LeaderElectionID, strings.Join(errs, "; "))
+	}
+	for _, n := range []struct{ flag, value string }{
+		{"--leader-election-namespace", cfg.LeaderElectionNamespace},
+		{"--policy-namespace", cfg.PolicyNamespace},
+	} {
+		if n.value == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(n.value); len(errs) > 0 {
+			return usagef("%s %q is not a valid namespace name: %s", n.flag, n.value, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// checkBindAddress accepts what controller-runtime listens on: "0" or ""
+// (off) or HOST:PORT with a port from 0 to 65535.
+func checkBindAddress(addr string) error {
+	if addr == "" || addr == "0" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not HOST:PORT")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no port from 0 to 65535")
+	}
+	return nil
 }
 
 // serviceAccountNamespaceFile holds the pod's namespace in a cluster.
@@ -126,13 +201,36 @@ func webhookPolicyFlags(cmd *cobra.Command, cfg *manager.Config, file string, us
 // podNamespace is the pod's namespace: env (POD_NAMESPACE), else the
 // service account's namespace file, else mlscale-system.
 func podNamespace(env, file string) string {
+	if ns := inClusterNamespace(env, file); ns != "" {
+		return ns
+	}
+	return "mlscale-system"
+}
+
+// inClusterNamespace is env (POD_NAMESPACE), else the service account's
+// namespace file, else "" (not running in a pod).
+func inClusterNamespace(env, file string) string {
 	if env != "" {
 		return env
 	}
 	if b, err := os.ReadFile(file); err == nil { //nolint:gosec // a fixed path
-		if ns := strings.TrimSpace(string(b)); ns != "" {
-			return ns
-		}
+		return strings.TrimSpace(string(b))
 	}
-	return "mlscale-system"
+	return ""
+}
+
+// leaderElectionNamespace fills in the Lease's namespace when leader
+// election is on and --leader-election-namespace is not set: the pod's
+// namespace, or outside a pod a usage error naming the flag (instead of the
+// manager's "please specify LeaderElectionNamespace" with exit status 1).
+func leaderElectionNamespace(cfg *manager.Config, env, file string) error {
+	if !cfg.LeaderElection || cfg.LeaderElectionNamespace != "" {
+		return nil
+	}
+	ns := inClusterNamespace(env, file)
+	if ns == "" {
+		return usagef("--leader-elect needs --leader-election-namespace when not running in a pod (no POD_NAMESPACE, no %s); or use --leader-elect=false", file)
+	}
+	cfg.LeaderElectionNamespace = ns
+	return nil
 }

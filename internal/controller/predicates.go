@@ -7,6 +7,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -61,6 +63,22 @@ func ownedPredicate() predicate.Predicate {
 			},
 		},
 	)
+}
+
+// foreignDeletedPredicate passes deletions of KEDA objects whose controller
+// is not a workload of the given kind (hand-written ones, or another kind's
+// of the same name): their name may be what a workload of this kind waits
+// for. The owned ones are watched by ownedPredicate.
+func foreignDeletedPredicate(owner schema.GroupVersionKind) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			ref := metav1.GetControllerOf(e.Object)
+			return ref == nil || ref.Kind != owner.Kind || ref.APIVersion != owner.GroupVersion().String()
+		},
+	}
 }
 
 // gpuQuotaPredicate passes ResourceQuotas that set (or used to set) a GPU

@@ -3,6 +3,7 @@ package controller
 import (
 	"testing"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
 )
 
 func meta(gen int64, annotations map[string]string) metav1.ObjectMeta {
@@ -107,5 +109,37 @@ func TestCacheTransform(t *testing.T) {
 	// Tombstones and other values pass through.
 	if v, err := CacheTransform("tombstone"); err != nil || v != "tombstone" {
 		t.Errorf("CacheTransform(non-object) = %v, %v", v, err)
+	}
+}
+
+func TestForeignDeletedPredicate(t *testing.T) {
+	so := func(owner *metav1.OwnerReference) client.Object {
+		o := &kedav1alpha1.ScaledObject{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "ml"}}
+		if owner != nil {
+			o.OwnerReferences = []metav1.OwnerReference{*owner}
+		}
+		return o
+	}
+	ref := func(apiVersion, kind string, controller bool) *metav1.OwnerReference {
+		return &metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: "api", UID: "u", Controller: ptr.To(controller)}
+	}
+	p := foreignDeletedPredicate(workload.DeploymentGVK)
+	tests := []struct {
+		name string
+		obj  client.Object
+		want bool
+	}{
+		{"hand-written", so(nil), true},
+		{"owned but not controlled", so(ref("apps/v1", "Deployment", false)), true},
+		{"a StatefulSet's", so(ref("apps/v1", "StatefulSet", true)), true},
+		{"this kind's", so(ref("apps/v1", "Deployment", true)), false},
+	}
+	for _, tt := range tests {
+		if got := p.Delete(event.DeleteEvent{Object: tt.obj}); got != tt.want {
+			t.Errorf("%s: delete passes = %v, want %v", tt.name, got, tt.want)
+		}
+		if p.Create(event.CreateEvent{Object: tt.obj}) || p.Update(event.UpdateEvent{ObjectOld: tt.obj, ObjectNew: tt.obj}) {
+			t.Errorf("%s: create or update passes", tt.name)
+		}
 	}
 }

@@ -138,6 +138,10 @@ var kinds = []kind{
 //     only the informer's delivery;
 //   - the ScaledObjects/ScaledJobs they control, so that a deleted or edited
 //     one is put back;
+//   - deletions of KEDA objects not controlled by a workload of the kind,
+//     so that a workload whose name was taken by a hand-written
+//     ScaledObject gets mlscale's as soon as the user deletes theirs,
+//     rather than after ConflictRetry;
 //   - ResourceQuotas with a GPU limit, so that a changed GPU budget
 //     re-renders the namespace's annotated workloads.
 func SetupWithManager(mgr manager.Manager, opts Options) error {
@@ -168,6 +172,7 @@ func SetupWithManager(mgr manager.Manager, opts Options) error {
 			Named("mlscale-"+k.name).
 			For(k.newObject(), builder.WithPredicates(workloadPredicate())).
 			Owns(k.newKEDA(), builder.WithPredicates(ownedPredicate())).
+			Watches(k.newKEDA(), handler.EnqueueRequestsFromMapFunc(r.freedName), builder.WithPredicates(foreignDeletedPredicate(k.gvk))).
 			Watches(&corev1.ResourceQuota{}, handler.EnqueueRequestsFromMapFunc(r.quotaToWorkloads), builder.WithPredicates(gpuQuotaPredicate())).
 			WithOptions(crcontroller.Options{
 				MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
@@ -396,6 +401,24 @@ func (r *reconciler) quotaToWorkloads(ctx context.Context, q client.Object) []re
 		}
 	}
 	return reqs
+}
+
+// freedName maps a deleted KEDA object that was not this kind's to the
+// opted-in workload of this kind with the same name, which may have been
+// waiting for the name (ConflictRetry).
+func (r *reconciler) freedName(ctx context.Context, o client.Object) []reconcile.Request {
+	key := client.ObjectKeyFromObject(o)
+	w := r.kind.newObject()
+	if err := r.client.Get(ctx, key, w); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "getting the workload of a deleted KEDA object's name", "kind", r.kind.gvk.Kind, "workload", key)
+		}
+		return nil
+	}
+	if !intent.Enabled(w.GetAnnotations()) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: key}}
 }
 
 // listItems returns the items of a typed list as client.Objects.

@@ -268,6 +268,36 @@ func TestHandWrittenScaledObjectIsNeverTouched(t *testing.T) {
 	}
 }
 
+// TestHandWrittenScaledObjectDeletedIsReplaced: the conflict Event tells the
+// user to delete their ScaledObject to let mlscale manage scaling; once they
+// do, mlscale's appears at once, not after ConflictRetry.
+func TestHandWrittenScaledObjectDeletedIsReplaced(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, nil)
+	mine := &kedav1alpha1.ScaledObject{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api"},
+		Spec: kedav1alpha1.ScaledObjectSpec{
+			ScaleTargetRef: &kedav1alpha1.ScaleTarget{Name: "api"},
+			Triggers:       []kedav1alpha1.ScaleTriggers{{Type: "cpu", MetricType: "Utilization", Metadata: map[string]string{"value": "50"}}},
+		},
+	}
+	create(t, mine)
+	d := deployment(ns, "api", map[string]string{intent.KeyAutoscale: "true", intent.KeyMaxReplicas: "4"}, cpuRequest())
+	create(t, d)
+	waitEvent(t, d, ReasonApplyFailed)
+
+	if err := k8s.Delete(ctx, mine); err != nil {
+		t.Fatalf("deleting the hand-written ScaledObject: %v", err)
+	}
+	so := waitScaledObject(t, ns, "api", "mlscale's ScaledObject after the hand-written one was deleted", func(so *kedav1alpha1.ScaledObject) (bool, string) {
+		if so.UID == mine.UID {
+			return false, "still the hand-written one"
+		}
+		return replicas(1, 4)(so)
+	})
+	checkOwner(t, so, d, "Deployment")
+}
+
 func TestJobBecomesScaledJob(t *testing.T) {
 	needCluster(t)
 	ns := newNamespace(t, nil)
