@@ -123,8 +123,19 @@ keda_owns_hpa(so, hpa) if {
 keda_owns_hpa(so, hpa) if transfers_hpa(so, hpa.metadata.name)
 
 # triggers are the triggers of the KEDA objects under review, with the
-# object they belong to.
-triggers contains {"owner": obj, "trigger": t} if {
+# object they belong to and their index in spec.triggers.
+triggers contains {"owner": obj, "trigger": t, "index": i} if {
 	some obj in review_keda_objects
-	some t in object.get(obj, ["spec", "triggers"], [])
+	some i, t in object.get(obj, ["spec", "triggers"], [])
 }
+
+# trigger_ref names a trigger of triggers in messages: its name, quoted, or
+# for an unnamed trigger its place, spec.triggers[i].
+trigger_ref(e) := sprintf("%q", [name]) if {
+	name := object.get(e.trigger, "name", "")
+	is_string(name)
+	name != ""
+} else := sprintf("spec.triggers[%d]", [e.index])
+
+# trigger_type is a trigger's type, "" when it has none.
+trigger_type(e) := object.get(e.trigger, "type", "")

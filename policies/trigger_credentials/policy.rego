@@ -9,23 +9,48 @@ import data.mlscale.lib
 # userinfo matches a URL with a password: scheme://user:password@host.
 userinfo := `[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]+@`
 
-# secret_param matches a secret passed as a URL or query parameter.
-secret_param := `(?i)[?&;,{ ](password|passwd|pwd|token|access_token|api_key|apikey|secret)=[^&\s]+`
+# secret_param matches a secret passed as a URL or query parameter, a
+# connection-string field (Password=...; AccountKey=...;
+# SharedAccessKey=...) or a header (customHeaders: Authorization=...).
+secret_param := `(?i)[?&;,{ ](password|passwd|pwd|token|access_token|auth_token|api_key|apikey|api-key|x-api-key|api_token|secret|client_secret|secret_key|access_key|accountkey|sharedaccesskey|sharedaccesssignature|sig|authorization)=[^&;,\s]+`
 
-# secret_keys are trigger metadata keys that carry a secret value inline
-# (the ...FromEnv variants are references and are allowed).
-secret_keys := {"password", "passwd", "token", "apikey", "apiKey", "api_key", "secret", "bearerToken", "accessKey", "secretKey", "connectionString"}
+# private_key matches a PEM private key.
+private_key := `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----`
 
-inline_credential(key, value) := "a password in the URL" if regex.match(userinfo, value)
-
-inline_credential(key, value) := "a secret parameter" if {
-	not regex.match(userinfo, value)
-	regex.match(secret_param, concat("", [" ", value]))
+# secret_keys are trigger metadata keys (compared in lower case) that carry
+# a secret value inline: passwords, tokens, API and access keys, client
+# secrets and keys, connection strings. The ...FromEnv variants are
+# references to an environment variable and are allowed.
+secret_keys := {
+	"password", "passwd", "token", "apikey", "api_key", "secret", "bearertoken", "accesskey",
+	"secretkey", "connectionstring", "connection", "leaseconnection", "storageconnection",
+	"eventhubconnection", "querykey", "appkey", "cosmosdbkey", "leasecosmosdbkey", "accountkey",
+	"sharedaccesskey", "clientkey", "tlsclientkey", "keytab", "credentials",
+	"googleapplicationcredentials",
 }
 
-inline_credential(key, value) := "a secret value" if {
-	key in secret_keys
-	value != ""
+# secret_suffixes: a key ending in one of these (compared in lower case) is
+# a secret too: sentinelPassword, keyPassword, activeDirectoryClientPassword,
+# clientSecret, appCredentialSecret, personalAccessToken, authToken,
+# apiToken, accessToken, awsSessionToken, awsSecretAccessKey, ...
+secret_suffixes := {"password", "passwd", "secret", "token", "apikey", "api_key", "secretkey", "secretaccesskey", "connectionstring", "privatekey"}
+
+secret_key(key) if lower(key) in secret_keys
+
+secret_key(key) if {
+	some suffix in secret_suffixes
+	endswith(lower(key), suffix)
+}
+
+inline_credential(key, value) := "a password in the URL" if {
+	regex.match(userinfo, value)
+} else := "a private key" if {
+	regex.match(private_key, value)
+} else := "a secret value" if {
+	secret_key(key)
+	trim_space(value) != ""
+} else := "a secret parameter" if {
+	regex.match(secret_param, concat("", [" ", value]))
 }
 
 violation contains msg if {
@@ -34,7 +59,7 @@ violation contains msg if {
 	is_string(value)
 	what := inline_credential(key, value)
 	msg := sprintf(
-		"trigger_credentials: %s has %s inline in trigger %q (type %s), metadata.%s of %s; put the credential in a Secret and reference it through a TriggerAuthentication (spec.triggers[].authenticationRef; for mlscale workloads mlscale.io/rabbitmq-auth)",
-		[lib.subject, what, object.get(e.trigger, "name", ""), e.trigger.type, key, lib.object_key(e.owner)],
+		"trigger_credentials: %s has %s inline in trigger %s (type %s), metadata.%s of %s; put the credential in a Secret and reference it through a TriggerAuthentication (spec.triggers[].authenticationRef; for mlscale workloads mlscale.io/rabbitmq-auth)",
+		[lib.subject, what, lib.trigger_ref(e), lib.trigger_type(e), key, lib.object_key(e.owner)],
 	)
 }

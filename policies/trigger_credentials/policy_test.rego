@@ -61,3 +61,74 @@ test_rendered_object_of_workload_checked if {
 	some msg in msgs
 	contains(msg, "Deployment ml/worker (mlscale.io/autoscale opt-in) has a password in the URL")
 }
+
+trigger(type, metadata) := {"type": type, "metadata": metadata}
+
+# findings are the [what, key] pairs of a trigger's violations.
+findings(t) := {[what, key] |
+	some msg in policy.violation with input as review(t)
+	m := regex.find_all_string_submatch_n(`has (.+) inline in trigger .* metadata\.(\S+) of `, msg, 1)[0]
+	what := m[1]
+	key := m[2]
+}
+
+test_unnamed_trigger_named_by_index if {
+	msgs := policy.violation with input as review(trigger("redis", {"address": "redis:6379", "password": "hunter2", "listName": "l"}))
+	count(msgs) == 1
+	some msg in msgs
+	contains(msg, "has a secret value inline in trigger spec.triggers[0] (type redis), metadata.password of ScaledObject ml/worker; put the credential in a Secret")
+}
+
+test_password_keys_denied if {
+	every key in ["password", "Password", "passwd", "sentinelPassword", "keyPassword", "activeDirectoryClientPassword", "saslPassword"] {
+		findings(trigger("redis-sentinel", {key: "hunter2", "listName": "l"})) == {["a secret value", key]}
+	}
+}
+
+test_connection_strings_denied if {
+	every key in ["connectionString", "connection", "leaseConnection", "storageConnection"] {
+		findings(trigger("azure-queue", {key: "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc==;EndpointSuffix=core.windows.net", "queueName": "q"})) == {["a secret value", key]}
+	}
+	findings(trigger("mysql", {"connectionString": "mysql://root:hunter2@mysql:3306/db", "query": "q"})) == {["a password in the URL", "connectionString"]}
+}
+
+test_tokens_and_keys_denied if {
+	every key in [
+		"token", "apiKey", "api_key", "apiToken", "authToken", "accessToken", "personalAccessToken", "bearerToken",
+		"accessKey", "secretKey", "SecretKey", "awsSecretAccessKey", "awsSessionToken", "secret", "clientSecret",
+		"appCredentialSecret", "appKey", "queryKey", "cosmosDBKey", "leaseCosmosDBKey", "clientKey", "tlsClientKey",
+		"keytab", "credentials", "GoogleApplicationCredentials",
+	] {
+		findings(trigger("any", {key: "c2VjcmV0"})) == {["a secret value", key]}
+	}
+}
+
+test_references_and_public_values_allowed if {
+	md := {
+		"passwordFromEnv": "PASSWORD", "connectionFromEnv": "CONN", "apiKeyFromEnv": "KEY", "tokenFromEnv": "T",
+		"username": "guest", "sasl": "scram_sha512", "saslTokenProvider": "bearer", "tls": "enable",
+		"accessID": "id", "key": "config-key", "metricKey": "m", "watchKey": "/k", "password": "",
+	}
+	count(policy.violation) == 0 with input as review(trigger("any", md))
+}
+
+test_secret_parameters_denied if {
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "X-Api-Key=abc,Team=ml"})) == {["a secret parameter", "customHeaders"]}
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "Authorization=Bearer abc"})) == {["a secret parameter", "customHeaders"]}
+	findings(trigger("metrics-api", {"url": "https://acct.blob.core.windows.net/c/x?sv=2022&sig=abc", "valueLocation": "a"})) == {["a secret parameter", "url"]}
+	findings(trigger("mssql", {"host": "Server=db;User Id=sa;Password=hunter2", "query": "q"})) == {["a secret parameter", "host"]}
+}
+
+test_password_in_url_lists_denied if {
+	findings(trigger("elasticsearch", {"addresses": "https://es-0:9200, https://elastic:hunter2@es-1:9200", "index": "i"})) == {["a password in the URL", "addresses"]}
+	findings(trigger("redis", {"address": "redis://:hunter2@redis:6379", "listName": "l"})) == {["a password in the URL", "address"]}
+	findings(trigger("mongodb", {"host": "mongodb://u:hunter2@m-0,m-1/db", "dbName": "d"})) == {["a password in the URL", "host"]}
+}
+
+test_private_key_denied if {
+	findings(trigger("external", {"scalerAddress": "s:6000", "key": "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."})) == {["a private key", "key"]}
+}
+
+test_password_url_in_secret_key_has_one_message if {
+	findings(trigger("rabbitmq", {"password": "amqp://u:p@h", "queueName": "q"})) == {["a password in the URL", "password"]}
+}
