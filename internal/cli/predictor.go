@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +40,13 @@ mlscale.io/predictive "true", it:
     last good floor for --hold and then falls back to the minimum;
   - writes mlscale.io/predicted-floor and its explanation,
     mlscale.io/prediction (when, model, cycle, confidence, mode), on the
-    workload; the reconciler folds the floor into minReplicaCount.
+    workload; the reconciler folds the floor into minReplicaCount;
+  - removes both annotations from workloads that are no longer predictive.
+
+A predictive workload with missing or invalid annotations (no
+mlscale.io/capacity-per-replica, a bad mlscale.io/lookahead, ...) gets no new
+floor; the problem is logged once and counted in
+mlscale_predictor_failures_total{stage="render"}.
 
 It scores its forecasts as their windows pass. When the rolling error of the
 last --error-window forecasts passes --error-threshold, it stops raising that
@@ -57,26 +66,9 @@ See docs/predictor.md.`,
   mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-url http://127.0.0.1:9090 --interval 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w := cfg.Writer
-			switch {
-			case cfg.Source.URL == "":
-				return usagef("--prometheus-url is required")
-			case w.Interval <= 0, w.History <= 0, w.Step < time.Second, w.Lookahead <= 0, w.Hold <= 0, w.MaxStaleness <= 0, w.RefitEvery < 0, w.RefreshEvery <= 0, cfg.Source.Timeout <= 0:
-				return usagef("--interval, --history, --lookahead, --hold, --max-staleness, --refresh-every and --query-timeout must be positive, --step at least 1s and --refit-every 0 or more")
-			case w.History < 2*w.Lookahead:
-				return usagef("--history (%s) must be much longer than --lookahead (%s)", w.History, w.Lookahead)
-			case w.Step > w.Lookahead:
-				return usagef("--step (%s) must not be longer than --lookahead (%s)", w.Step, w.Lookahead)
-			case w.Quantile <= 0 || w.Quantile >= 1:
-				return usagef("--quantile must be between 0 and 1, not %g", w.Quantile)
-			case w.ErrorThreshold <= 0:
-				return usagef("--error-threshold must be above 0, not %g", w.ErrorThreshold)
-			case w.ErrorWindow < 1 || w.MinEvaluations < 1 || w.Concurrency < 1 || cfg.Source.Retries < 0:
-				return usagef("--error-window, --min-evaluations and --concurrency must be at least 1, --retries 0 or more")
-			case w.Hysteresis < 0 || w.Hysteresis >= 1:
-				return usagef("--hysteresis must be in [0, 1), not %g", w.Hysteresis)
+			if err := checkPredictorFlags(&cfg); err != nil {
+				return err
 			}
-			cfg.Source.NoRetries = cfg.Source.Retries == 0
 			level := zapcore.InfoLevel
 			if debug {
 				level = zapcore.DebugLevel
@@ -87,7 +79,7 @@ See docs/predictor.md.`,
 	}
 	f := cmd.Flags()
 	w := &cfg.Writer
-	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "base URL of the Prometheus server the demand queries run on (required)")
+	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "base URL (http or https) of the Prometheus server the demand queries run on (required)")
 	f.DurationVar(&w.Interval, "interval", floorwriter.DefaultInterval, "time between two predictor cycles")
 	f.DurationVar(&w.History, "history", floorwriter.DefaultHistory, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
 	f.DurationVar(&w.Step, "step", floorwriter.DefaultStep, "resolution of the history (the range query's step)")
@@ -101,9 +93,9 @@ See docs/predictor.md.`,
 	f.DurationVar(&w.RefitEvery, "refit-every", floorwriter.DefaultRefitEvery, "how long a fitted model is reused before refitting (forecasts always use the newest data); 0 refits every cycle")
 	f.DurationVar(&w.RefreshEvery, "refresh-every", floorwriter.DefaultRefreshEvery, "rewrite an unchanged explanation this often (a changed floor is written at once)")
 	f.IntVar(&w.Concurrency, "concurrency", floorwriter.DefaultConcurrency, "workloads forecast at once")
-	f.Float64Var(&w.Hysteresis, "hysteresis", 0.1, "band below the floor, as a fraction of it (at least one replica), that the forecast must leave before the floor falls")
-	f.DurationVar(&w.DownDelay, "down-delay", 10*time.Minute, "how long the forecast must stay below the band before the floor falls")
-	f.DurationVar(&w.DownInterval, "down-interval", 5*time.Minute, "least time between two falls of the floor (each removes at most max(1, max-replicas/10))")
+	f.Float64Var(&w.Hysteresis, "hysteresis", 0.1, "band below the floor, as a fraction of it in [0, 1) (at least one replica), that the forecast must leave before the floor falls")
+	f.DurationVar(&w.DownDelay, "down-delay", 10*time.Minute, "how long the forecast must stay below the band before the floor falls; 0 falls at once")
+	f.DurationVar(&w.DownInterval, "down-interval", 5*time.Minute, "least time between two falls of the floor (each removes at most max(1, max-replicas/10)); 0 for no spacing")
 	f.DurationVar(&cfg.Source.Timeout, "query-timeout", promsource.DefaultTimeout, "timeout of one Prometheus request")
 	f.IntVar(&cfg.Source.Retries, "retries", promsource.DefaultRetries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
 	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
@@ -111,8 +103,106 @@ See docs/predictor.md.`,
 	f.StringVar(&cfg.MetricsAddr, "metrics-bind-address", cfg.MetricsAddr, `address of the metrics endpoint; "0" disables it`)
 	f.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", cfg.ProbeAddr, `address of /healthz and /readyz; "0" disables them`)
 	f.BoolVar(&cfg.LeaderElection, "leader-elect", cfg.LeaderElection, "write floors from one elected replica only")
-	f.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
+	f.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace (required outside a cluster with --leader-elect)")
 	f.StringVar(&cfg.LeaderElectionID, "leader-election-id", cfg.LeaderElectionID, "name of the leader election Lease (distinct from mlscale webhook's)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
+}
+
+// inClusterNamespaceFile is where a pod finds its own namespace, the
+// default namespace of the leader election Lease (a variable for tests).
+var inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// checkPredictorFlags validates the flags of `mlscale predictor`, each
+// problem naming its flag (exit code 2), and turns the flags whose 0 means
+// "none" into the negative values floorwriter.Config reads that way (its
+// zero values mean the defaults).
+func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
+	w := &cfg.Writer
+	if cfg.Source.URL == "" {
+		return usagef("--prometheus-url is required")
+	}
+	if _, err := promsource.CheckURL(cfg.Source.URL); err != nil {
+		return usagef("--prometheus-url: %w", err)
+	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+		least time.Duration
+	}{
+		{"--interval", w.Interval, 1},
+		{"--history", w.History, 1},
+		{"--step", w.Step, time.Second},
+		{"--lookahead", w.Lookahead, 1},
+		{"--hold", w.Hold, 1},
+		{"--max-staleness", w.MaxStaleness, 1},
+		{"--refresh-every", w.RefreshEvery, 1},
+		{"--query-timeout", cfg.Source.Timeout, 1},
+		{"--refit-every", w.RefitEvery, 0},
+		{"--down-delay", w.DownDelay, 0},
+		{"--down-interval", w.DownInterval, 0},
+	} {
+		switch {
+		case d.value >= d.least:
+		case d.least == 0:
+			return usagef("%s must be 0 or more, not %s", d.flag, d.value)
+		case d.least == time.Second:
+			return usagef("%s must be at least 1s, not %s", d.flag, d.value)
+		default:
+			return usagef("%s must be above 0, not %s", d.flag, d.value)
+		}
+	}
+	for _, n := range []struct {
+		flag  string
+		value int
+		least int
+	}{
+		{"--error-window", w.ErrorWindow, 1},
+		{"--min-evaluations", w.MinEvaluations, 1},
+		{"--concurrency", w.Concurrency, 1},
+		{"--retries", cfg.Source.Retries, 0},
+	} {
+		if n.value < n.least {
+			return usagef("%s must be at least %d, not %d", n.flag, n.least, n.value)
+		}
+	}
+	switch {
+	case w.History < 2*w.Lookahead:
+		return usagef("--history (%s) must be at least twice --lookahead (%s)", w.History, w.Lookahead)
+	case w.Step > w.Lookahead:
+		return usagef("--step (%s) must not be longer than --lookahead (%s)", w.Step, w.Lookahead)
+	case !(w.Quantile > 0 && w.Quantile < 1):
+		return usagef("--quantile must be between 0 and 1 (exclusive), not %g", w.Quantile)
+	case !(w.ErrorThreshold > 0):
+		return usagef("--error-threshold must be above 0, not %g", w.ErrorThreshold)
+	case w.MinEvaluations > w.ErrorWindow:
+		return usagef("--min-evaluations (%d) must not exceed --error-window (%d): the rolling error never covers more than --error-window forecasts, so the fallback could never trigger", w.MinEvaluations, w.ErrorWindow)
+	case !(w.Hysteresis >= 0 && w.Hysteresis < 1):
+		return usagef("--hysteresis must be in [0, 1), not %g", w.Hysteresis)
+	case cfg.LeaderElection && cfg.LeaderElectionNamespace == "" && !inCluster():
+		return usagef("--leader-election-namespace is required outside a cluster (the Lease's namespace is the pod's own only in a pod), or disable leader election with --leader-elect=false")
+	}
+	cfg.Source.NoRetries = cfg.Source.Retries == 0
+	// Zero means "none" on the command line but "the default" in
+	// floorwriter.Config, where negative means none.
+	if w.RefitEvery == 0 {
+		w.RefitEvery = -1
+	}
+	if w.Hysteresis == 0 {
+		w.Hysteresis = -1
+	}
+	if w.DownDelay == 0 {
+		w.DownDelay = -1
+	}
+	if w.DownInterval == 0 {
+		w.DownInterval = -1
+	}
+	return nil
+}
+
+// inCluster reports whether the process runs in a pod (its namespace is
+// readable).
+func inCluster() bool {
+	_, err := os.Stat(inClusterNamespaceFile)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }

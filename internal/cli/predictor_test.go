@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/floorwriter"
+	"github.com/mlscale/mlscale/internal/promsource"
 )
 
 func TestPredictorHelpListsFlags(t *testing.T) {
@@ -27,21 +32,94 @@ func TestPredictorHelpListsFlags(t *testing.T) {
 }
 
 func TestPredictorUsageErrors(t *testing.T) {
+	// Outside a pod, so that leader election needs its namespace.
+	saved := inClusterNamespaceFile
+	inClusterNamespaceFile = filepath.Join(t.TempDir(), "namespace")
+	t.Cleanup(func() { inClusterNamespaceFile = saved })
+	url := []string{"--prometheus-url", "http://p:9090", "--leader-elect=false"}
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
 		{nil, "--prometheus-url is required"},
-		{[]string{"--prometheus-url", "http://p:9090", "--quantile", "1.5"}, "--quantile"},
-		{[]string{"--prometheus-url", "http://p:9090", "--step", "100ms"}, "--step at least 1s"},
-		{[]string{"--prometheus-url", "http://p:9090", "--history", "20m"}, "--history"},
-		{[]string{"--prometheus-url", "http://p:9090", "--error-threshold", "0"}, "--error-threshold"},
-		{[]string{"--prometheus-url", "http://p:9090", "--interval", "0s"}, "--interval"},
-		{[]string{"--prometheus-url", "http://p:9090", "extra"}, "extra"},
+		{[]string{"--prometheus-url", "not-a-url"}, "--prometheus-url"},
+		{[]string{"--prometheus-url", "prometheus:9090"}, "--prometheus-url"},
+		{[]string{"--prometheus-url", "ftp://p:9090"}, "--prometheus-url"},
+		{[]string{"--prometheus-url", "http://user:s3cret@p:9090/%zz"}, "--prometheus-url: is not a URL"},
+		{append(url, "--quantile", "1.5"), "--quantile must be between 0 and 1"},
+		{append(url, "--quantile", "0"), "--quantile"},
+		{append(url, "--quantile", "NaN"), "--quantile"},
+		{append(url, "--step", "100ms"), "--step must be at least 1s"},
+		{append(url, "--history", "20m"), "--history"},
+		{append(url, "--history", "-1h"), "--history must be above 0"},
+		{append(url, "--error-threshold", "0"), "--error-threshold"},
+		{append(url, "--interval", "0s"), "--interval must be above 0"},
+		{append(url, "--interval", "-1m"), "--interval must be above 0"},
+		{append(url, "--lookahead", "-15m"), "--lookahead must be above 0"},
+		{append(url, "--hold", "-1m"), "--hold must be above 0"},
+		{append(url, "--max-staleness", "0s"), "--max-staleness must be above 0"},
+		{append(url, "--refresh-every", "-1s"), "--refresh-every must be above 0"},
+		{append(url, "--query-timeout", "0s"), "--query-timeout must be above 0"},
+		{append(url, "--refit-every", "-1h"), "--refit-every must be 0 or more"},
+		{append(url, "--down-delay", "-1m"), "--down-delay must be 0 or more"},
+		{append(url, "--down-interval", "-5m"), "--down-interval must be 0 or more"},
+		{append(url, "--error-window", "0"), "--error-window must be at least 1"},
+		{append(url, "--min-evaluations", "0"), "--min-evaluations must be at least 1"},
+		{append(url, "--min-evaluations", "61"), "--min-evaluations (61) must not exceed --error-window (60)"},
+		{append(url, "--concurrency", "-1"), "--concurrency must be at least 1"},
+		{append(url, "--retries", "-1"), "--retries must be at least 0"},
+		{append(url, "--hysteresis", "1"), "--hysteresis must be in [0, 1)"},
+		{append(url, "--hysteresis", "-0.1"), "--hysteresis"},
+		{[]string{"--prometheus-url", "http://p:9090"}, "--leader-election-namespace is required outside a cluster"},
+		{append(url, "extra"), "extra"},
 	} {
 		r := runCLI(t, "", append([]string{"predictor"}, tt.args...)...)
 		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tt.want) {
 			t.Errorf("predictor %v: exit %d, stderr %q; want exit %d mentioning %q", tt.args, r.Code, r.ErrOut, ExitUsage, tt.want)
 		}
+		if strings.Contains(r.ErrOut, "s3cret") {
+			t.Errorf("predictor %v: stderr %q repeats the password", tt.args, r.ErrOut)
+		}
+	}
+}
+
+// TestPredictorFlagsExplicitZero: --refit-every, --hysteresis, --down-delay
+// and --down-interval 0 mean none, which floorwriter.Config spells as a
+// negative value (its zero is the default); before, 0 silently became the
+// default (a model reused for an hour, a 10% band, falls after 10 minutes
+// and at most every 5).
+func TestPredictorFlagsExplicitZero(t *testing.T) {
+	for _, tt := range []struct {
+		name                             string
+		refit, downDelay, downInterval   time.Duration
+		hysteresis                       float64
+		wantRefit, wantDelay, wantInterv time.Duration
+		wantHysteresis                   float64
+	}{
+		{"zero: none", 0, 0, 0, 0, -1, -1, -1, -1},
+		{"set: kept", time.Hour, 10 * time.Minute, 5 * time.Minute, 0.1, time.Hour, 10 * time.Minute, 5 * time.Minute, 0.1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := floorwriter.DefaultRunConfig()
+			cfg.LeaderElection = false
+			cfg.Source = promsource.Config{URL: "http://p:9090", Timeout: time.Second, Retries: 0}
+			cfg.Writer = floorwriter.Config{
+				Interval: time.Minute, History: time.Hour, Step: time.Minute, Lookahead: 15 * time.Minute,
+				Quantile: 0.9, ErrorThreshold: 0.5, ErrorWindow: 60, MinEvaluations: 10, Hold: time.Minute,
+				MaxStaleness: time.Minute, RefreshEvery: time.Minute, Concurrency: 1,
+				RefitEvery: tt.refit, Hysteresis: tt.hysteresis, DownDelay: tt.downDelay, DownInterval: tt.downInterval,
+			}
+			if err := checkPredictorFlags(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			w := cfg.Writer
+			if w.RefitEvery != tt.wantRefit || w.DownDelay != tt.wantDelay || w.DownInterval != tt.wantInterv || w.Hysteresis != tt.wantHysteresis {
+				t.Errorf("refit %s down-delay %s down-interval %s hysteresis %g; want %s %s %s %g",
+					w.RefitEvery, w.DownDelay, w.DownInterval, w.Hysteresis, tt.wantRefit, tt.wantDelay, tt.wantInterv, tt.wantHysteresis)
+			}
+			if !cfg.Source.NoRetries {
+				t.Error("--retries 0 does not disable retries")
+			}
+		})
 	}
 }

@@ -55,16 +55,34 @@ func NewMetrics() *Metrics {
 	}
 }
 
-// Register registers the metrics with reg.
+// Register registers the metrics with reg. Metrics that reg already holds
+// (a second predictor manager in the same process, as in tests, registering
+// with controller-runtime's global registry) are adopted, so that both update
+// the series reg serves instead of the second failing to start.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	var errs []error
-	for _, c := range []prometheus.Collector{m.forecast, m.upper, m.actual, m.rollingError, m.floor, m.fallback, m.failures, m.cycle, m.workloads} {
-		errs = append(errs, reg.Register(c))
+	for _, v := range []**prometheus.GaugeVec{&m.forecast, &m.upper, &m.actual, &m.rollingError, &m.floor, &m.fallback} {
+		errs = append(errs, register(reg, v))
 	}
+	errs = append(errs, register(reg, &m.failures), register(reg, &m.cycle), register(reg, &m.workloads))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("registering predictor metrics: %w", err)
 	}
 	return nil
+}
+
+// register registers *c with reg, or adopts the collector of the same type
+// that reg already holds under its name.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return nil
+		}
+	}
+	return err
 }
 
 // Fallback reasons of mlscale_predictor_fallback.

@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,7 +123,8 @@ type Config struct {
 	// as missing.
 	MaxStaleness time.Duration
 	// RefitEvery is how long a fitted model is reused before it is refit
-	// on newer data (forecasts use the newest data either way).
+	// on newer data (forecasts use the newest data either way);
+	// DefaultRefitEvery when zero, and a negative value refits every cycle.
 	RefitEvery time.Duration
 	// RefreshEvery rewrites an unchanged explanation this often, so its
 	// forecast figures stay current; the floor itself is written at once
@@ -131,7 +133,8 @@ type Config struct {
 	// Concurrency is how many workloads are forecast at once.
 	Concurrency int
 	// Hysteresis, DownDelay and DownInterval tune the floor policy; the
-	// predictor.DefaultFloorPolicy values when zero.
+	// predictor.DefaultFloorPolicy values when zero, and none at all (a
+	// one-replica band, falls without delay or spacing) when negative.
 	Hysteresis   float64
 	DownDelay    time.Duration
 	DownInterval time.Duration
@@ -152,7 +155,9 @@ func (c Config) withDefaults() Config {
 	def(&c.Lookahead, predictor.DefaultLookahead)
 	def(&c.Hold, DefaultHold)
 	def(&c.MaxStaleness, DefaultMaxStaleness)
-	def(&c.RefitEvery, DefaultRefitEvery)
+	if c.RefitEvery == 0 {
+		c.RefitEvery = DefaultRefitEvery
+	}
 	def(&c.RefreshEvery, DefaultRefreshEvery)
 	if c.Quantile <= 0 || c.Quantile >= 1 {
 		c.Quantile = predictor.DefaultQuantile
@@ -208,6 +213,9 @@ type state struct {
 	mode     string
 	seen     bool
 	labels   prometheus.Labels
+	// invalid is the latest annotation problem reported for the
+	// workload, so that it is logged once, not every cycle.
+	invalid string
 }
 
 // New returns a Writer that lists and patches workloads with c and reads
@@ -255,35 +263,46 @@ type Result struct {
 	Patched bool
 	// Err is the problem that stopped the forecast, if any.
 	Err error
+	// Cleared is true for a workload that is not predictive (any more)
+	// whose predicted floor and explanation were removed.
+	Cleared bool
 }
 
 // Cycle runs one pass over every predictive workload at the clock's now and
-// returns one Result per workload, in no particular order. It fails only
+// returns one Result per workload, in no particular order, plus one (with
+// Cleared set) per workload that is not predictive but still carries a
+// predicted floor, which the cycle removes. It fails only
 // when the workloads cannot be listed; per-workload problems are in the
 // results.
 func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
 	start := time.Now()
 	now := w.now()
-	var objs []client.Object
+	// objs are the predictive workloads; stale are the others that still
+	// carry a floor, which the reconciler would go on folding in.
+	var objs, stale []client.Object
+	sortOut := func(obj client.Object) {
+		switch {
+		case isPredictive(obj):
+			objs = append(objs, obj)
+		case hasFloor(obj):
+			stale = append(stale, obj)
+		}
+	}
 	var deps appsv1.DeploymentList
 	if err := w.client.List(ctx, &deps); err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
 	for i := range deps.Items {
-		if isPredictive(&deps.Items[i]) {
-			objs = append(objs, &deps.Items[i])
-		}
+		sortOut(&deps.Items[i])
 	}
 	var sts appsv1.StatefulSetList
 	if err := w.client.List(ctx, &sts); err != nil {
 		return nil, fmt.Errorf("listing StatefulSets: %w", err)
 	}
 	for i := range sts.Items {
-		if isPredictive(&sts.Items[i]) {
-			objs = append(objs, &sts.Items[i])
-		}
+		sortOut(&sts.Items[i])
 	}
-	results := make([]Result, len(objs))
+	results := make([]Result, len(objs), len(objs)+len(stale))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(w.cfg.Concurrency, max(1, len(objs))) {
@@ -298,6 +317,9 @@ func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
 	}
 	close(work)
 	wg.Wait()
+	for _, obj := range stale {
+		results = append(results, w.clear(ctx, obj))
+	}
 	w.forgetUnseen()
 	if w.metrics != nil {
 		w.metrics.cycle.Observe(time.Since(start).Seconds())
@@ -306,8 +328,43 @@ func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
 	return results, nil
 }
 
+// isPredictive reports whether the workload asks for a predicted floor:
+// mlscale.io/autoscale and mlscale.io/predictive "true".
 func isPredictive(obj client.Object) bool {
-	return obj.GetAnnotations()[intent.KeyPredictive] == "true"
+	ann := obj.GetAnnotations()
+	return ann[intent.KeyAutoscale] == "true" && ann[intent.KeyPredictive] == "true"
+}
+
+// hasFloor reports whether the workload carries the predictor's annotations.
+func hasFloor(obj client.Object) bool {
+	ann := obj.GetAnnotations()
+	_, floor := ann[intent.KeyPredictedFloor]
+	_, explanation := ann[intent.KeyPrediction]
+	return floor || explanation
+}
+
+// clear removes the predicted floor and its explanation from a workload that
+// is no longer predictive (mlscale.io/predictive removed or not "true", or
+// mlscale.io/autoscale off), so that the reconciler stops folding a floor
+// nobody updates any more into minReplicaCount.
+func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
+	kind := "Deployment"
+	if _, ok := obj.(*appsv1.StatefulSet); ok {
+		kind = "StatefulSet"
+	}
+	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
+	res := Result{Workload: name, Cleared: true}
+	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null}}}`)
+	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		if !apierrors.IsNotFound(err) {
+			res.Err = fmt.Errorf("%s: removing %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, err)
+			w.log.Error(err, "removing the predicted floor of a workload that is no longer predictive", "workload", name)
+		}
+		return res
+	}
+	res.Patched = true
+	w.log.Info("removed the predicted floor: the workload is no longer predictive", "workload", name)
+	return res
 }
 
 // forgetUnseen drops the state, model and metrics of workloads that were
@@ -367,7 +424,9 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	log := w.log.WithValues("workload", name)
 	res := Result{Workload: name}
 
-	in, _, err := intent.Parse(wl.Annotations)
+	// The floor is the predictor's own: one edited by hand into something
+	// invalid is overwritten, not a reason to stop writing it.
+	in, _, err := intent.Parse(withoutFloor(wl.Annotations))
 	if err == nil && !in.Enabled {
 		err = render.ErrNotEnabled
 	}
@@ -376,16 +435,31 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		minR, maxR, err = w.bounds(wl)
 	}
 	if err != nil {
-		// Not a workload mlscale scales (or its annotations are bad): its
-		// floor would have no effect. The reconciler reports bad
-		// annotations as RenderFailed Events.
+		// Its annotations are bad (a predictor input missing or invalid,
+		// or anything the renderer refuses): no floor is made and the one
+		// already there, if any, is left as it is. The reconciler reports
+		// the same problem as a RenderFailed Event; the log says it once.
+		st := w.stateFor(key, obj, now)
+		st.labels = labels
 		w.failed(labels, "render")
-		log.V(1).Info("skipping workload", "reason", err.Error())
+		if msg := err.Error(); msg != st.invalid {
+			st.invalid = msg
+			log.Info("skipping predictive workload: its annotations are invalid; no floor is written until they are fixed", "error", msg)
+		}
 		res.Err = fmt.Errorf("%s: %w", name, err)
 		return res
 	}
 	st := w.stateFor(key, obj, now)
 	st.labels = labels
+	if st.invalid != "" {
+		st.invalid = ""
+		log.Info("predictive workload's annotations are valid again")
+	}
+	if st.floor.Valid && st.floor.Floor > maxR {
+		// The maximum was lowered under the floor: the floor follows at
+		// once (it is clamped to [min, max], not brought down slowly).
+		st.floor.Floor = maxR
+	}
 	if st.query != in.DemandQuery {
 		st.query = in.DemandQuery
 		st.rolling.Reset()
@@ -425,18 +499,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		desired = 0 // no rise: the floor falls (slowly) to the minimum
 	}
 
-	policy := predictor.DefaultFloorPolicy(minR, maxR)
-	policy.HoldFor = w.cfg.Hold
-	if w.cfg.Hysteresis > 0 {
-		policy.Hysteresis = w.cfg.Hysteresis
-	}
-	if w.cfg.DownDelay > 0 {
-		policy.DownDelay = w.cfg.DownDelay
-	}
-	if w.cfg.DownInterval > 0 {
-		policy.DownInterval = w.cfg.DownInterval
-	}
-	next, reason := policy.Decide(st.floor, now, desired, ok)
+	next, reason := w.floorPolicy(minR, maxR).Decide(st.floor, now, desired, ok)
 	st.floor = next
 	ex.Floor, ex.Reason = next.Floor, reason
 	if !next.LastGood.IsZero() {
@@ -480,16 +543,36 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	return res
 }
 
+// floorPolicy returns the floor policy for [minR, maxR] with the
+// configured hold, hysteresis and fall timing.
+func (w *Writer) floorPolicy(minR, maxR int32) predictor.FloorPolicy {
+	policy := predictor.DefaultFloorPolicy(minR, maxR)
+	policy.HoldFor = w.cfg.Hold
+	switch {
+	case w.cfg.Hysteresis > 0:
+		policy.Hysteresis = w.cfg.Hysteresis
+	case w.cfg.Hysteresis < 0:
+		policy.Hysteresis = 0
+	}
+	switch {
+	case w.cfg.DownDelay > 0:
+		policy.DownDelay = w.cfg.DownDelay
+	case w.cfg.DownDelay < 0:
+		policy.DownDelay = 0
+	}
+	switch {
+	case w.cfg.DownInterval > 0:
+		policy.DownInterval = w.cfg.DownInterval
+	case w.cfg.DownInterval < 0:
+		policy.DownInterval = 0
+	}
+	return policy
+}
+
 // bounds returns the workload's min and max replicas as the renderer
 // resolves them, without the predicted floor.
 func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
-	ann := make(map[string]string, len(wl.Annotations))
-	for k, v := range wl.Annotations {
-		if k != intent.KeyPredictedFloor {
-			ann[k] = v
-		}
-	}
-	wl.Annotations = ann
+	wl.Annotations = withoutFloor(wl.Annotations)
 	r, err := render.Workload(wl, w.cfg.Facts)
 	if err != nil {
 		return 0, 0, err
@@ -506,6 +589,17 @@ func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
 		maxR = *so.Spec.MaxReplicaCount
 	}
 	return minR, maxR, nil
+}
+
+// withoutFloor returns the annotations without mlscale.io/predicted-floor.
+func withoutFloor(ann map[string]string) map[string]string {
+	out := make(map[string]string, len(ann))
+	for k, v := range ann {
+		if k != intent.KeyPredictedFloor {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // errStale is data whose newest sample is too old.

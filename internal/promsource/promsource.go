@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -70,12 +71,33 @@ type Config struct {
 type Source struct {
 	api v1.API
 	cfg Config
+	// url is cfg.URL with any password redacted, for messages (they end
+	// up in logs and in the workload's mlscale.io/prediction annotation).
+	url string
 }
 
-// New returns a Source for cfg.URL.
+// CheckURL checks a Prometheus base URL: an absolute http or https URL with
+// a host. It returns the URL with any password redacted, for messages.
+func CheckURL(raw string) (redacted string, err error) {
+	if raw == "" {
+		return "", errors.New("no URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's error repeats the URL, password included.
+		return "", errors.New("is not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s is not an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090", u.Redacted())
+	}
+	return u.Redacted(), nil
+}
+
+// New returns a Source for cfg.URL, which must pass CheckURL.
 func New(cfg Config) (*Source, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("prometheus source: no URL")
+	redacted, err := CheckURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus source: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -97,9 +119,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: cfg.RoundTripper})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus source %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("prometheus source %s: %w", redacted, err)
 	}
-	return &Source{api: v1.NewAPI(c), cfg: cfg}, nil
+	return &Source{api: v1.NewAPI(c), cfg: cfg, url: redacted}, nil
 }
 
 // Range evaluates query over [start, end] every step and returns the
@@ -200,7 +222,7 @@ func (s *Source) queryOnce(ctx context.Context, query string, r v1.Range) (model
 		if errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData {
 			return nil, fmt.Errorf("query %q: %w: %s", query, ErrBadQuery, apiErr.Msg)
 		}
-		return nil, fmt.Errorf("query %q at %s: %w", query, s.cfg.URL, err)
+		return nil, fmt.Errorf("query %q at %s: %w", query, s.url, err)
 	}
 	switch v := val.(type) {
 	case model.Matrix:

@@ -38,8 +38,12 @@ func TestRange(t *testing.T) {
 		a.Samples = append(a.Samples, promtest.Sample{Time: t0.Add(time.Duration(i) * time.Minute), Value: float64(i)})
 	}
 	b := promtest.Regular("demand", map[string]string{"w": "b"}, t0, time.Minute, []float64{1, 2, 3})
+	// nan: NaN only; tail: 1, 2, 3 and then NaN, +Inf.
+	nan, inf := math.NaN(), math.Inf(1)
+	nanOnly := promtest.Regular("other", map[string]string{"w": "nan"}, t0, time.Minute, []float64{nan, nan, nan})
+	tail := promtest.Regular("other", map[string]string{"w": "tail"}, t0, time.Minute, []float64{1, nan, 3, nan, inf})
 	// A lookback delta under one minute, so that the gap stays a gap.
-	srv := promtest.StartWithOptions(t, promtest.Options{LookbackDelta: 30 * time.Second}, a, b)
+	srv := promtest.StartWithOptions(t, promtest.Options{LookbackDelta: 30 * time.Second}, a, b, nanOnly, tail)
 	ctx := context.Background()
 
 	t.Run("whole range in small pieces, gap interpolated", func(t *testing.T) {
@@ -100,6 +104,23 @@ func TestRange(t *testing.T) {
 			t.Fatalf("got %v, want ErrNoData", err)
 		}
 	})
+	t.Run("NaN only is no data", func(t *testing.T) {
+		src, _ := New(Config{URL: srv.URL})
+		_, err := src.Range(ctx, `other{w="nan"}`, t0, t0.Add(time.Hour), time.Minute)
+		if !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "other{w=") {
+			t.Fatalf("got %v, want ErrNoData naming the query", err)
+		}
+	})
+	t.Run("NaN and Inf samples are gaps; trailing ones end the series", func(t *testing.T) {
+		src, _ := New(Config{URL: srv.URL})
+		s, err := src.Range(ctx, `other{w="tail"}`, t0, t0.Add(time.Hour), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Start.Equal(t0) || s.Len() != 3 || s.Values[0] != 1 || s.Values[1] != 2 || s.Values[2] != 3 {
+			t.Errorf("got %v from %s, want [1 2 3] from %s", s.Values, s.Start, t0)
+		}
+	})
 	t.Run("server down: retried with backoff, then an error", func(t *testing.T) {
 		down := promtest.Start(t)
 		url := down.URL
@@ -133,5 +154,53 @@ func TestInterpolate(t *testing.T) {
 		if v[i] != want[i] {
 			t.Fatalf("got %v, want %v", v, want)
 		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for _, tt := range []struct {
+		url, want, err string
+	}{
+		{"http://prometheus.monitoring.svc:9090", "http://prometheus.monitoring.svc:9090", ""},
+		{"https://p.example/prom/", "https://p.example/prom/", ""},
+		{"http://user:s3cret@p:9090", "http://user:xxxxx@p:9090", ""},
+		{"", "", "no URL"},
+		{"not-a-url", "", "not an http(s) URL"},
+		{"prometheus:9090", "", "not an http(s) URL"},
+		{"ftp://p:21", "", "not an http(s) URL"},
+		{"http://", "", "not an http(s) URL"},
+		{"http://user:s3cret@p:9090/%zz", "", "not a URL"},
+		{"ftp://user:s3cret@p", "", "not an http(s) URL"},
+	} {
+		got, err := CheckURL(tt.url)
+		switch {
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("CheckURL(%q) = %q, %v; want %q", tt.url, got, err, tt.want)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("CheckURL(%q) error %v, want one saying %q", tt.url, err, tt.err)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("CheckURL(%q) error %q repeats the password", tt.url, err)
+		}
+		if _, nerr := New(Config{URL: tt.url}); (nerr != nil) != (tt.err != "") {
+			t.Errorf("New(%q): %v, want an error: %v", tt.url, nerr, tt.err != "")
+		}
+	}
+}
+
+// TestErrorsHideThePassword: a Prometheus URL with credentials must not
+// show its password in errors, which end up in logs and in the workload's
+// mlscale.io/prediction annotation (readable by anyone who can read the
+// Deployment). Before, "query ... at URL" repeated it.
+func TestErrorsHideThePassword(t *testing.T) {
+	down := promtest.Start(t)
+	addr := strings.TrimPrefix(down.URL, "http://")
+	down.Stop()
+	src, err := New(Config{URL: "http://predictor:s3cret@" + addr, NoRetries: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Range(context.Background(), `demand`, t0, t0.Add(time.Hour), time.Minute)
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("got %v, want an error naming %s without the password", err, addr)
 	}
 }
