@@ -93,10 +93,10 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 		s.Floor, s.Valid, s.BelowSince = desired, true, time.Time{}
 		return s, reason
 	}
+	// Bounds changed since the last decision (a lower max, a higher min)
+	// apply at once: the floor is never outside them.
+	s.Floor = p.clamp(s.Floor, lowest)
 	band := max(1, int32(math.Floor(float64(s.Floor)*p.Hysteresis)))
-	if s.Floor < lowest {
-		s.Floor = lowest
-	}
 	// Inside the band the floor stays, except when only the lowest floor is
 	// wanted: a floor one band above the minimum would otherwise never come
 	// down to it (and idle replicas are the cost the floor must not keep).

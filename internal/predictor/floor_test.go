@@ -84,6 +84,43 @@ func TestFloorPolicy(t *testing.T) {
 	}
 }
 
+// TestFloorFollowsChangedBounds lowers Max below the current floor and
+// raises Min above it: the floor moves into the new bounds at the next
+// decision, whether the forecast rises, falls or is missing.
+func TestFloorFollowsChangedBounds(t *testing.T) {
+	base := DefaultFloorPolicy(1, 40)
+	at := func(m int) time.Time { return monday.Add(time.Duration(m) * time.Minute) }
+	s, _ := base.Decide(FloorState{}, at(0), 33, true)
+	if s.Floor != 33 {
+		t.Fatalf("floor %d, want 33", s.Floor)
+	}
+	lower := base
+	lower.Max = 5
+	higher := base
+	higher.Min = 36
+	tests := []struct {
+		name    string
+		p       FloorPolicy
+		desired int32
+		ok      bool
+		want    int32
+	}{
+		{"max lowered, forecast falling", lower, 2, true, 5},
+		{"max lowered, forecast steady", lower, 33, true, 5},
+		{"max lowered, no forecast", lower, 0, false, 5},
+		{"min raised, forecast falling", higher, 2, true, 36},
+		{"min raised, no forecast", higher, 0, false, 36},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := tt.p.Decide(s, at(1), tt.desired, tt.ok)
+			if got.Floor != tt.want {
+				t.Errorf("floor %d (%s), want %d", got.Floor, reason, tt.want)
+			}
+		})
+	}
+}
+
 // TestFloorNeverFlaps feeds a desired floor that alternates every minute and
 // checks that the floor changes direction at most once per DownDelay.
 func TestFloorNeverFlaps(t *testing.T) {
