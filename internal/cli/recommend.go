@@ -2,13 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/mlscale/mlscale/internal/promsource"
 	"github.com/mlscale/mlscale/internal/recommend"
 )
 
@@ -59,18 +59,18 @@ Job name derived from its pods' names (docs/collector.md).`,
 			if err := opts.Validate(); err != nil {
 				return usageError{err}
 			}
-			u, err := url.Parse(server)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			redacted, err := promsource.CheckURL(server)
+			if err != nil {
 				// The value is not repeated: it may hold a password.
 				return usagef("--prometheus-server is not an http(s) URL; allowed: an http or https base URL such as http://prometheus.monitoring.svc:9090")
 			}
 			client, err := api.NewClient(api.Config{Address: server})
 			if err != nil {
-				return usagef("--prometheus-server %s: %v", u.Redacted(), err)
+				return usagef("--prometheus-server %s: %v", redacted, err)
 			}
 			h, err := recommend.Fetch(cmd.Context(), v1.NewAPI(client), q)
 			if err != nil {
-				return fmt.Errorf("reading the history from %s: %w", u.Redacted(), err)
+				return fmt.Errorf("reading the history from %s: %w", redacted, err)
 			}
 			r, err := recommend.Recommend(h, opts)
 			if err != nil {

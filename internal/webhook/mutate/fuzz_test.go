@@ -1,11 +1,8 @@
 package mutate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -15,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/webhook/reviewtest"
 	"github.com/mlscale/mlscale/internal/workload"
 )
 
@@ -109,29 +107,6 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add([]byte(`garbage`))
 	wh := Webhook(&Handler{}).WithRecoverPanic(false)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		wh.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("HTTP %d: %s", rec.Code, rec.Body.Bytes())
-		}
-		if rec.Code != http.StatusOK {
-			return
-		}
-		var ar admissionv1.AdmissionReview
-		if err := json.Unmarshal(rec.Body.Bytes(), &ar); err != nil {
-			t.Fatalf("answer is not an AdmissionReview: %v: %s", err, rec.Body.Bytes())
-		}
-		r := ar.Response
-		if r == nil || r.Result == nil {
-			t.Fatalf("no response or status: %s", rec.Body.Bytes())
-		}
-		switch c := r.Result.Code; {
-		case r.Allowed && c != http.StatusOK:
-			t.Fatalf("allowed with code %d", c)
-		case !r.Allowed && (c < 400 || c > 499 || r.Result.Message == ""):
-			t.Fatalf("refused with code %d and message %q", c, r.Result.Message)
-		}
+		reviewtest.CheckAnswer(t, wh, Path, body)
 	})
 }

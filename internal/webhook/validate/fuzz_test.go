@@ -1,18 +1,15 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
-	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/webhook/reviewtest"
 	"github.com/mlscale/mlscale/internal/workload"
 )
 
@@ -55,29 +52,6 @@ func FuzzServeHTTP(f *testing.F) {
 	wh := Webhook(&Handler{Engine: e, Inventory: inv}).WithRecoverPanic(false)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		inv.got = inv.got[:0]
-		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		wh.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("HTTP %d: %s", rec.Code, rec.Body.Bytes())
-		}
-		if rec.Code != http.StatusOK {
-			return
-		}
-		var ar admissionv1.AdmissionReview
-		if err := json.Unmarshal(rec.Body.Bytes(), &ar); err != nil {
-			t.Fatalf("answer is not an AdmissionReview: %v: %s", err, rec.Body.Bytes())
-		}
-		r := ar.Response
-		if r == nil || r.Result == nil {
-			t.Fatalf("no response or status: %s", rec.Body.Bytes())
-		}
-		switch c := r.Result.Code; {
-		case r.Allowed && c != http.StatusOK:
-			t.Fatalf("allowed with code %d", c)
-		case !r.Allowed && (c < 400 || c > 499 || r.Result.Message == ""):
-			t.Fatalf("refused with code %d and message %q", c, r.Result.Message)
-		}
+		reviewtest.CheckAnswer(t, wh, Path, body)
 	})
 }
