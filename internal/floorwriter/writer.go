@@ -455,11 +455,6 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		st.invalid = ""
 		log.Info("predictive workload's annotations are valid again")
 	}
-	if st.floor.Valid && st.floor.Floor > maxR {
-		// The maximum was lowered under the floor: the floor follows at
-		// once (it is clamped to [min, max], not brought down slowly).
-		st.floor.Floor = maxR
-	}
 	if st.query != in.DemandQuery {
 		st.query = in.DemandQuery
 		st.rolling.Reset()
