@@ -25,8 +25,12 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 )
 
 // Binary names expected in the binary directory.
@@ -80,6 +84,11 @@ type Options struct {
 	// generates a CA and serving certificate and points every webhook at
 	// the local webhook server on WebhookHost and a free port.
 	WebhookDirs []string
+	// WebhookPatches are JSON patches (RFC 6902, in YAML) applied to the
+	// installed webhook configurations, as config/default's kustomization
+	// applies them: the namespace selectors that leave out kube-system,
+	// mlscale's own namespace and namespaces without the opt-in label.
+	WebhookPatches []WebhookPatch
 	// ParentDir is where the throw-away directory is created; the system
 	// temporary directory when empty.
 	ParentDir string
@@ -91,6 +100,17 @@ type Options struct {
 	StopTimeout time.Duration
 	// Log receives etcd's and kube-apiserver's output; discarded when nil.
 	Log io.Writer
+}
+
+// WebhookPatch is a JSON patch file for one webhook configuration.
+type WebhookPatch struct {
+	// Validating selects a ValidatingWebhookConfiguration rather than a
+	// MutatingWebhookConfiguration.
+	Validating bool
+	// Name is the configuration's name (as in config/webhook).
+	Name string
+	// File holds the patch operations as a YAML or JSON list.
+	File string
 }
 
 // Cluster is a running control plane.
@@ -258,6 +278,9 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 	c.Config = res.cfg
 
+	if err := applyWebhookPatches(ctx, c.Config, o.WebhookPatches); err != nil {
+		return c, err
+	}
 	user, err := env.AddUser(envtest.User{Name: "mlscale-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return c, fmt.Errorf("adding the admin user: %w", err)
@@ -358,4 +381,35 @@ func KubectlPath() (string, error) {
 		return "", fmt.Errorf("kubectl not found at %s or on PATH: %w", DefaultKubectl, err)
 	}
 	return p, nil
+}
+
+// applyWebhookPatches applies each patch to its webhook configuration.
+func applyWebhookPatches(ctx context.Context, cfg *rest.Config, patches []WebhookPatch) error {
+	if len(patches) == 0 {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("patching the webhook configurations: %w", err)
+	}
+	reg := cs.AdmissionregistrationV1()
+	for _, p := range patches {
+		y, err := os.ReadFile(p.File)
+		if err != nil {
+			return fmt.Errorf("reading the webhook patch: %w", err)
+		}
+		ops, err := yaml.YAMLToJSON(y)
+		if err != nil {
+			return fmt.Errorf("webhook patch %s: %w", p.File, err)
+		}
+		if p.Validating {
+			_, err = reg.ValidatingWebhookConfigurations().Patch(ctx, p.Name, types.JSONPatchType, ops, metav1.PatchOptions{})
+		} else {
+			_, err = reg.MutatingWebhookConfigurations().Patch(ctx, p.Name, types.JSONPatchType, ops, metav1.PatchOptions{})
+		}
+		if err != nil {
+			return fmt.Errorf("applying %s to the webhook configuration %s: %w", p.File, p.Name, err)
+		}
+	}
+	return nil
 }

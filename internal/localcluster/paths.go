@@ -34,7 +34,8 @@ func RepoRoot(dir string) (string, error) {
 func KEDACRDDir(repoRoot string) (string, error) { return crdschema.KEDACRDDir(repoRoot) }
 
 // RepoOptions are the options for a cluster of the checkout at root:
-// bin/k8s, KEDA's CRDs, and config/webhook.
+// bin/k8s, KEDA's CRDs, and config/webhook with config/default's namespace
+// selectors.
 func RepoOptions(root string) (Options, error) {
 	crds, err := KEDACRDDir(root)
 	if err != nil {
@@ -46,5 +47,12 @@ func RepoOptions(root string) (Options, error) {
 		return Options{}, fmt.Errorf("webhook configurations: %w (run `make manifests`)", err)
 	}
 	o.WebhookDirs = []string{webhook}
+	// The namespace selectors of config/default, as `kubectl apply -k
+	// config/default` installs them.
+	def := filepath.Join(root, "config", "default")
+	o.WebhookPatches = []WebhookPatch{
+		{Name: "mutating-webhook-configuration", File: filepath.Join(def, "webhook_patch.yaml")},
+		{Validating: true, Name: "validating-webhook-configuration", File: filepath.Join(def, "validating_webhook_patch.yaml")},
+	}
 	return o, nil
 }

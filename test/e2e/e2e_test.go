@@ -255,6 +255,27 @@ func TestBadAnnotation(t *testing.T) {
 	}
 }
 
+// TestNamespaceOptIn: the webhook configurations carry config/default's
+// namespace selectors, so admission leaves out namespaces without the
+// mlscale.io/enabled label and kube-system: the same bad annotation that is
+// refused in an opted-in namespace is admitted there (the reconciler then
+// reports it on the workload instead).
+func TestNamespaceOptIn(t *testing.T) {
+	env(t)
+	bad := map[string]string{intent.KeyAutoscale: "true", intent.KeyMaxReplicas: "lots"}
+	unlabelled := kubetest.Namespace(t, suite.client, "e2e-no-optin", nil)
+	for _, ns := range []string{unlabelled, "kube-system"} {
+		r := kubectl(t, deployment(ns, "bad-outside", bad), "apply", "--dry-run=server", "-f", "-")
+		if r.err != nil {
+			t.Errorf("in namespace %s, a bad annotation was refused at admission; want it left to the reconciler: %v\n%s", ns, r.err, r.stderr)
+		}
+	}
+	r := kubectl(t, deployment(namespace(t, "e2e-optin"), "bad-inside", bad), "apply", "--dry-run=server", "-f", "-")
+	if r.err == nil || !strings.Contains(r.stderr, intent.KeyMaxReplicas) {
+		t.Errorf("in an opted-in namespace the bad annotation was not refused naming %s: %v\n%s", intent.KeyMaxReplicas, r.err, r.stderr)
+	}
+}
+
 // TestDryRun: `kubectl apply --dry-run=server` gets the webhook's answer
 // (a denial for bad annotations) and creates nothing.
 func TestDryRun(t *testing.T) {

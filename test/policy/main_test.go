@@ -231,8 +231,10 @@ spec:
 `, name, namespace, target, server)
 }
 
-// namespace creates a namespace for one test and deletes it afterwards.
+// namespace creates a namespace for one test, opted in to mlscale (the
+// workload checks, like the mutating webhook, only see labelled
+// namespaces), and deletes it afterwards.
 func namespace(t *testing.T, name string) string {
 	t.Helper()
-	return kubetest.Namespace(t, suite.client, name, nil)
+	return kubetest.Namespace(t, suite.client, name, map[string]string{"mlscale.io/enabled": "true"})
 }
