@@ -49,7 +49,9 @@ func newRenderCmd() *cobra.Command {
 and prints, for each Deployment, StatefulSet and Job that has opted in with
 mlscale.io/autoscale: "true", the KEDA ScaledObject or ScaledJob that mlscale's
 admission webhook would create for it. Other objects (unannotated workloads,
-Namespaces, Secrets, TriggerAuthentications, ...) are skipped silently.
+Namespaces, Secrets, TriggerAuthentications, ...) are skipped, with a warning
+only when they look meant for mlscale: a workload with mlscale.io/ keys but
+no mlscale.io/autoscale, or another kind that sets mlscale.io/autoscale.
 
 -f takes a file, a directory (its .yaml, .yml and .json files in name order;
 with -R its subdirectories too) or "-" for standard input, and may be repeated.

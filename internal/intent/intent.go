@@ -374,7 +374,7 @@ func (p *parser) durationUpTo(key string, lo, hi time.Duration) *time.Duration {
 	if !ok {
 		return nil
 	}
-	allowed := fmt.Sprintf("a duration in whole seconds from %s to %s, such as \"30s\" or \"5m\"", fmtDuration(lo), fmtDuration(hi))
+	allowed := fmt.Sprintf("a duration in whole seconds from %s to %s, such as %s", fmtDuration(lo), fmtDuration(hi), durationExamples(lo, hi))
 	if p.empty(key, v, allowed) {
 		return nil
 	}
@@ -391,6 +391,18 @@ func (p *parser) durationUpTo(key string, lo, hi time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+// durationExamples names two durations in [lo, hi] for error messages,
+// e.g. `"30s" or "5m"`.
+func durationExamples(lo, hi time.Duration) string {
+	var ex []string
+	for _, d := range []time.Duration{30 * time.Second, 5 * time.Minute, 15 * time.Minute, time.Hour} {
+		if d >= lo && d <= hi && len(ex) < 2 {
+			ex = append(ex, strconv.Quote(fmtDuration(d)))
+		}
+	}
+	return strings.Join(ex, " or ")
 }
 
 // name accepts a non-empty string of printable characters without spaces.

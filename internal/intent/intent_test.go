@@ -134,7 +134,7 @@ func TestParseInvalid(t *testing.T) {
 		percent   = "a whole number from 1 to 100"
 		dur0      = `a duration in whole seconds from 0s to 24h, such as "30s" or "5m"`
 		dur1s     = `a duration in whole seconds from 1s to 24h, such as "30s" or "5m"`
-		dur1m     = `a duration in whole seconds from 1m to 24h, such as "30s" or "5m"`
+		dur1m     = `a duration in whole seconds from 1m to 24h, such as "5m" or "15m"`
 		dur1h     = `a duration in whole seconds from 0s to 1h, such as "30s" or "5m"`
 		above0    = "a number above 0"
 		atLeast0  = "a number of at least 0"
