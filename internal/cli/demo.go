@@ -59,11 +59,15 @@ config/samples and every -f FILE, waits for the reconciler, and prints:
   - each workload and the KEDA object mlscale made for it: kind, triggers,
     min/max replicas, scale-to-zero and the GPUs each pod requests;
   - each object the API server rejected, with the rejection message (for
-    workloads with bad mlscale.io annotations, mlscale's own message).
+    workloads with bad mlscale.io annotations, mlscale's own message);
+  - each workload the reconciler could not render (bad mlscale.io
+    annotations in a namespace without the mlscale.io/enabled label, which
+    admission does not check), with its RenderFailed Event's message.
 
 It then prints the kubeconfig path, so that you can explore with kubectl,
 and runs until Ctrl-C, when it stops everything it started. With --once it
-exits after printing.
+exits after printing the tables (and removes the cluster, so it prints no
+kubeconfig).
 
 With --with-keda it also starts kube-controller-manager (HPA, garbage
 collector, Job, Deployment and ReplicaSet controllers), KEDA's operator and
@@ -85,8 +89,11 @@ its KEDA object; 1 otherwise (the tables say which); 2 for a bad command line.`,
 			if cfg.Timeout <= 0 {
 				return usagef("--timeout must be positive, not %s", cfg.Timeout)
 			}
-			if cfg.Messages < 1 || cfg.KEDATimeout <= 0 {
-				return usagef("--messages and --keda-timeout must be positive")
+			if cfg.Messages < 1 {
+				return usagef("--messages must be at least 1, not %d", cfg.Messages)
+			}
+			if cfg.KEDATimeout <= 0 {
+				return usagef("--keda-timeout must be positive, not %s", cfg.KEDATimeout)
 			}
 			return runDemo(cmd.Context(), cfg, Streams{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 		},
@@ -201,10 +208,14 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 	if err != nil {
 		return err
 	}
-	if missing == 0 {
-		fmt.Fprintf(s.Err, "Reconciler converged in %s.\n", time.Since(waitStart).Round(10*time.Millisecond))
-	} else {
+	renderFailed := countRenderFailed(rows)
+	switch {
+	case missing > 0:
 		fmt.Fprintf(s.Err, "Timed out after %s: %d KEDA object(s) missing.\n", cfg.Timeout, missing)
+	case renderFailed > 0:
+		fmt.Fprintf(s.Err, "Reconciler converged in %s; it could not render %d workload(s).\n", time.Since(waitStart).Round(10*time.Millisecond), renderFailed)
+	default:
+		fmt.Fprintf(s.Err, "Reconciler converged in %s.\n", time.Since(waitStart).Round(10*time.Millisecond))
 	}
 
 	fmt.Fprintln(s.Out)
@@ -216,10 +227,17 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 	if err := printRejectedTable(s.Out, outcomes); err != nil {
 		return err
 	}
+	if err := printRenderFailedTable(s.Out, rows); err != nil {
+		return err
+	}
 	printWarnings(s.Out, outcomes)
 
-	fmt.Fprintf(s.Out, "\nkubeconfig: %s\n", cluster.KubeconfigPath)
-	fmt.Fprintf(s.Out, "  export KUBECONFIG=%s\n  kubectl get scaledobjects,scaledjobs -A\n", cluster.KubeconfigPath)
+	if cfg.Once {
+		fmt.Fprintln(s.Out, "\nThe cluster is removed on exit; run without --once to explore it with kubectl.")
+	} else {
+		fmt.Fprintf(s.Out, "\nkubeconfig: %s\n", cluster.KubeconfigPath)
+		fmt.Fprintf(s.Out, "  export KUBECONFIG=%s\n  kubectl get scaledobjects,scaledjobs -A\n", cluster.KubeconfigPath)
+	}
 
 	if keda != nil {
 		if !cfg.Once {
@@ -236,7 +254,7 @@ func runDemo(ctx context.Context, cfg demoConfig, s Streams) (err error) {
 		<-ctx.Done()
 		fmt.Fprintln(s.Err, "\nStopping ...")
 	}
-	if problems := rejected + missing; problems > 0 {
+	if problems := rejected + missing + renderFailed; problems > 0 {
 		return reportedError{problems: problems}
 	}
 	return nil
@@ -286,6 +304,8 @@ func printWorkloadTable(w io.Writer, rows []localcluster.Row) error {
 		switch {
 		case !r.OptedIn:
 			fmt.Fprintf(tw, "%s\t(not opted in)\t-\t-\t-\t-\t%s\n", r.Workload, gpu)
+		case r.KEDA == nil && r.RenderFailed != "":
+			fmt.Fprintf(tw, "%s\tNOT RENDERED (see below)\t-\t-\t-\t-\t%s\n", r.Workload, gpu)
 		case r.KEDA == nil:
 			fmt.Fprintf(tw, "%s\tMISSING %s\t-\t-\t-\t-\t%s\n", r.Workload, localcluster.KEDAKind(r.Workload.GVK.Kind), gpu)
 		default:
@@ -322,6 +342,35 @@ func printRejectedTable(w io.Writer, outcomes []localcluster.Outcome) error {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Ref, filepath.Base(o.Source), strings.Join(strings.Fields(o.Message()), " "))
+	}
+	return tw.Flush()
+}
+
+// countRenderFailed counts the workloads the reconciler could not render.
+func countRenderFailed(rows []localcluster.Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.KEDA == nil && r.RenderFailed != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// printRenderFailedTable prints the workloads the reconciler reported it
+// cannot render: admitted (their namespace is not checked by admission) but
+// with bad mlscale.io annotations. It prints nothing when there are none.
+func printRenderFailedTable(w io.Writer, rows []localcluster.Row) error {
+	if countRenderFailed(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nNot rendered (the reconciler's RenderFailed Events; admission does not check these namespaces):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tMESSAGE")
+	for _, r := range rows {
+		if r.KEDA == nil && r.RenderFailed != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", r.Workload, strings.Join(strings.Fields(r.RenderFailed), " "))
+		}
 	}
 	return tw.Flush()
 }

@@ -7,12 +7,15 @@ import (
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/controller"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -40,6 +43,8 @@ func NewClient(cfg *rest.Config) (client.Client, error) {
 type Row struct {
 	// Workload names the workload.
 	Workload Ref
+	// UID is the created workload's uid, which its Events refer to.
+	UID types.UID
 	// OptedIn is true when the workload has mlscale.io/autoscale: "true".
 	OptedIn bool
 	// GPU is what one pod requests.
@@ -47,11 +52,17 @@ type Row struct {
 	// KEDA is the ScaledObject or ScaledJob; nil while missing (or for a
 	// workload that has not opted in).
 	KEDA client.Object
+	// RenderFailed is the message of the reconciler's RenderFailed Event
+	// for the workload: its annotations cannot be rendered (admission,
+	// which would have rejected them, does not check its namespace), so
+	// no KEDA object will come. Empty when there is no such Event.
+	RenderFailed string
 }
 
 // Handled reports whether the row needs nothing more: a workload that has
-// not opted in, or one whose KEDA object exists.
-func (r Row) Handled() bool { return !r.OptedIn || r.KEDA != nil }
+// not opted in, one whose KEDA object exists, or one the reconciler
+// reported it cannot render.
+func (r Row) Handled() bool { return !r.OptedIn || r.KEDA != nil || r.RenderFailed != "" }
 
 // KEDAKind is the kind of the KEDA object mlscale makes for a workload kind.
 func KEDAKind(workloadKind string) string {
@@ -121,6 +132,7 @@ func Workloads(outcomes []Outcome) ([]Row, error) {
 		}
 		rows = append(rows, Row{
 			Workload: o.Ref,
+			UID:      o.Created.GetUID(),
 			OptedIn:  strings.TrimSpace(o.Created.GetAnnotations()[intent.KeyAutoscale]) == "true",
 			GPU:      w.GPUsPerPod(),
 		})
@@ -140,15 +152,18 @@ func workloadOf(u *unstructured.Unstructured) (workload.Workload, error) {
 }
 
 // WaitForKEDA polls until every opted-in workload in rows has its KEDA
-// object, or until the timeout; it fills rows[i].KEDA with what it found and
-// returns the number of rows still missing.
+// object or a RenderFailed Event from the reconciler (bad annotations in a
+// namespace admission does not check: no KEDA object will come), or until
+// the timeout. It fills rows[i].KEDA and rows[i].RenderFailed with what it
+// found and returns the number of rows with neither.
 func WaitForKEDA(ctx context.Context, c client.Reader, rows []Row, timeout, interval time.Duration) (missing int, err error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		missing = 0
+		var waiting []*Row
 		for i := range rows {
 			r := &rows[i]
-			if !r.OptedIn || r.KEDA != nil {
+			if r.Handled() {
 				continue
 			}
 			var obj client.Object = &kedav1alpha1.ScaledObject{}
@@ -159,12 +174,20 @@ func WaitForKEDA(ctx context.Context, c client.Reader, rows []Row, timeout, inte
 			switch {
 			case err == nil:
 				r.KEDA = obj
+				continue
 			case apierrors.IsNotFound(err):
-				missing++
 			default:
 				if ctx.Err() != nil {
 					return missing, ctx.Err()
 				}
+			}
+			waiting = append(waiting, r)
+		}
+		if err := renderFailures(ctx, c, waiting); err != nil {
+			return len(waiting), err
+		}
+		for _, r := range waiting {
+			if r.RenderFailed == "" {
 				missing++
 			}
 		}
@@ -177,4 +200,34 @@ func WaitForKEDA(ctx context.Context, c client.Reader, rows []Row, timeout, inte
 		case <-time.After(interval):
 		}
 	}
+}
+
+// renderFailures sets RenderFailed on each row whose workload has a
+// RenderFailed Event. Events that cannot be listed are not an error (a
+// later poll tries again), unless ctx has ended.
+func renderFailures(ctx context.Context, c client.Reader, rows []*Row) error {
+	namespaces := map[string]bool{}
+	for _, r := range rows {
+		namespaces[r.Workload.Namespace] = true
+	}
+	for ns := range namespaces {
+		events := &eventsv1.EventList{}
+		if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		for _, e := range events.Items {
+			if e.Reason != controller.ReasonRenderFailed {
+				continue
+			}
+			for _, r := range rows {
+				if e.Regarding.UID != "" && e.Regarding.UID == r.UID {
+					r.RenderFailed = e.Note
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -116,13 +116,96 @@ func TestDemoOnce(t *testing.T) {
 			t.Errorf("the table lacks %q", want)
 		}
 	}
-	for _, s := range []string{"WORKLOAD", "TRIGGERS", "SCALE-TO-ZERO", "GPU", "Deployment ml-demo/dashboard", "(not opted in)", "Rejected objects: none.", "kubeconfig: "} {
+	for _, s := range []string{"WORKLOAD", "TRIGGERS", "SCALE-TO-ZERO", "GPU", "Deployment ml-demo/dashboard", "(not opted in)", "Rejected objects: none.", "removed on exit"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("stdout lacks %q", s)
+		}
+	}
+	// The cluster is gone when --once returns: no kubeconfig to export.
+	if strings.Contains(out, "export KUBECONFIG") {
+		t.Errorf("--once offers a kubeconfig that it removes on exit:\n%s", out)
+	}
+	if strings.Contains(out, "MISSING") {
+		t.Error("a KEDA object is missing")
+	}
+}
+
+// TestDemoRenderFailed runs `mlscale demo --once -f FILE` with a bad
+// annotation in a namespace without the mlscale.io/enabled label:
+// admission lets it in, the reconciler reports a RenderFailed Event, and the
+// demo shows that message at once instead of waiting out --timeout for a
+// KEDA object that cannot come; the exit status is 1.
+func TestDemoRenderFailed(t *testing.T) {
+	env(t)
+	bin := mlscaleBinary(t)
+	file := filepath.Join(t.TempDir(), "unlabelled.yaml")
+	manifest := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: unlabelled\n---\n" +
+		deployment("unlabelled", "typo", map[string]string{"mlscale.io/autoscale": "true", "mlscale.io/max-replicas": "lots"})
+	if err := os.WriteFile(file, []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 90 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--once", "--timeout", timeout.String(), "-f", file)
+	cmd.Dir = suite.root
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	_ = cmd.Run()
+	took := time.Since(start)
+	t.Logf("mlscale demo --once -f unlabelled.yaml took %s\nstdout:\n%s\nstderr:\n%s", took.Round(time.Millisecond), stdout.String(), stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit status %d, want 1 (a workload without its KEDA object)", code)
+	}
+	checkGone(t, demoPIDs(t, stderr.String()))
+	if took >= timeout || strings.Contains(stderr.String(), "Timed out") {
+		t.Errorf("the demo waited out --timeout %s for a workload the reconciler cannot render", timeout)
+	}
+	out := stdout.String()
+	for _, s := range []string{"Deployment unlabelled/typo", "NOT RENDERED", `mlscale.io/max-replicas: "lots"`, "Rejected objects: none."} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stdout lacks %q", s)
 		}
 	}
 	if strings.Contains(out, "MISSING") {
-		t.Error("a KEDA object is missing")
+		t.Errorf("the render failure is shown as a missing KEDA object:\n%s", out)
+	}
+}
+
+// TestDemoBadCommandLine: a bad command line exits 2 before anything
+// starts, and the message names the flag at fault.
+func TestDemoBadCommandLine(t *testing.T) {
+	env(t)
+	bin := mlscaleBinary(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "--bogus"},
+		{[]string{"--timeout", "0s"}, "--timeout"},
+		{[]string{"--messages", "0"}, "--messages must be at least 1, not 0"},
+		{[]string{"--keda-timeout", "-1s"}, "--keda-timeout must be positive, not -1s"},
+		{[]string{"--once=maybe"}, "--once"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"demo"}, tc.args...)...)
+			cmd.Dir = suite.root
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			_ = cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Errorf("exit status %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr does not name %q:\n%s", tc.want, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "Starting etcd") {
+				t.Errorf("the demo started a cluster for a bad command line:\n%s", stderr.String())
+			}
+		})
 	}
 }
 
