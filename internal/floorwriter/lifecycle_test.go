@@ -261,7 +261,7 @@ func TestInvalidPredictorAnnotations(t *testing.T) {
 		{"capacity zero", map[string]string{intent.KeyCapacityPerReplica: "0"}, intent.KeyCapacityPerReplica, "a number above 0"},
 		{"capacity not a number", map[string]string{intent.KeyCapacityPerReplica: "12rps"}, intent.KeyCapacityPerReplica, "a number above 0"},
 		{"demand query missing", map[string]string{intent.KeyDemandQuery: ""}, intent.KeyDemandQuery, "is required"},
-		{"lookahead not a duration", map[string]string{intent.KeyLookahead: "soon"}, intent.KeyLookahead, `such as "30s" or "5m"`},
+		{"lookahead not a duration", map[string]string{intent.KeyLookahead: "soon"}, intent.KeyLookahead, `from 1m to 24h, such as "5m" or "15m"`},
 		{"lookahead too short", map[string]string{intent.KeyLookahead: "10s"}, intent.KeyLookahead, "from 1m"},
 		{"business hours bad", map[string]string{intent.KeyBusinessHours: "weekdays 9-5"}, intent.KeyBusinessHours, "Mon-Fri 08:00-18:00"},
 	} {
