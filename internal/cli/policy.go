@@ -177,8 +177,9 @@ override it. --policies DIR uses DIR's policies instead of the built-in ones
 
 Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
 nothing would be denied (warn and audit violations are printed but do not
-fail), 1 when something would be denied or a document cannot be read, 2 for a
-bad command line.`,
+fail), 1 when something would be denied, a document cannot be read or an
+object cannot be evaluated (an HPA of a removed API version such as
+autoscaling/v2beta2), 2 for a bad command line.`,
 		Example: `  mlscale policy eval -f manifests/
   mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn
   mlscale policy eval -f app.yaml --policy-config policy.yaml`,
