@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"time"
 
@@ -109,10 +107,6 @@ See docs/predictor.md.`,
 	return cmd
 }
 
-// inClusterNamespaceFile is where a pod finds its own namespace, the
-// default namespace of the leader election Lease (a variable for tests).
-var inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
 // checkPredictorFlags validates the flags of `mlscale predictor`, each
 // problem naming its flag (exit code 2), and turns the flags whose 0 means
 // "none" into the negative values floorwriter.Config reads that way (its
@@ -179,8 +173,12 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 		return usagef("--min-evaluations (%d) must not exceed --error-window (%d): the rolling error never covers more than --error-window forecasts, so the fallback could never trigger", w.MinEvaluations, w.ErrorWindow)
 	case !(w.Hysteresis >= 0 && w.Hysteresis < 1):
 		return usagef("--hysteresis must be in [0, 1), not %g", w.Hysteresis)
-	case cfg.LeaderElection && cfg.LeaderElectionNamespace == "" && !inCluster():
-		return usagef("--leader-election-namespace is required outside a cluster (the Lease's namespace is the pod's own only in a pod), or disable leader election with --leader-elect=false")
+	}
+	if cfg.LeaderElection && cfg.LeaderElectionNamespace == "" {
+		cfg.LeaderElectionNamespace = inClusterNamespace(os.Getenv("POD_NAMESPACE"), serviceAccountNamespaceFile)
+		if cfg.LeaderElectionNamespace == "" {
+			return usagef("--leader-election-namespace is required outside a cluster (the Lease's namespace is the pod's own only in a pod), or disable leader election with --leader-elect=false")
+		}
 	}
 	cfg.Source.NoRetries = cfg.Source.Retries == 0
 	// Zero means "none" on the command line but "the default" in
@@ -198,11 +196,4 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 		w.DownInterval = -1
 	}
 	return nil
-}
-
-// inCluster reports whether the process runs in a pod (its namespace is
-// readable).
-func inCluster() bool {
-	_, err := os.Stat(inClusterNamespaceFile)
-	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }

@@ -33,9 +33,9 @@ func TestPredictorHelpListsFlags(t *testing.T) {
 
 func TestPredictorUsageErrors(t *testing.T) {
 	// Outside a pod, so that leader election needs its namespace.
-	saved := inClusterNamespaceFile
-	inClusterNamespaceFile = filepath.Join(t.TempDir(), "namespace")
-	t.Cleanup(func() { inClusterNamespaceFile = saved })
+	saved := serviceAccountNamespaceFile
+	serviceAccountNamespaceFile = filepath.Join(t.TempDir(), "namespace")
+	t.Cleanup(func() { serviceAccountNamespaceFile = saved })
 	url := []string{"--prometheus-url", "http://p:9090", "--leader-elect=false"}
 	for _, tt := range []struct {
 		args []string

@@ -167,8 +167,9 @@ func checkBindAddress(addr string) error {
 	return nil
 }
 
-// serviceAccountNamespaceFile holds the pod's namespace in a cluster.
-const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+// serviceAccountNamespaceFile holds the pod's namespace in a cluster (a
+// variable for tests).
+var serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 // webhookPolicyFlags reads the policy flags of `mlscale webhook` into cfg.
 func webhookPolicyFlags(cmd *cobra.Command, cfg *manager.Config, file string, userPolicies bool) error {
