@@ -14,6 +14,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY cmd/ cmd/
 COPY internal/ internal/
+COPY webhook/ webhook/
+COPY predictor/ predictor/
+COPY collector/ collector/
 COPY policies/ policies/
 ARG VERSION=dev
 RUN CGO_ENABLED=1 GOOS=linux go build -trimpath \

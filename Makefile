@@ -25,6 +25,10 @@ GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_LDFLAGS := -X github.com/mlscale/mlscale/internal/cli.version=$(VERSION)
 
+# go-nvml's headers mark some NVML calls deprecated; gcc would print
+# hundreds of lines of warnings at every cgo build. Nothing else changes.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
+
 # `make test` runs the whole suite. envtest finds kube-apiserver and etcd
 # through KUBEBUILDER_ASSETS; pass extra flags with GOTESTFLAGS (e.g. -race, -run X).
 TEST_TIMEOUT ?= 30m
@@ -46,28 +50,32 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: build
-build: ## Build bin/mlscale.
+build: ## Build bin/mlscale (the one in-cluster binary and CLI).
 	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN)/mlscale ./cmd/mlscale
+
+.PHONY: build-demo
+build-demo: ## Build bin/mlscale-demo (the local test bed behind make demo; never in the image).
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN)/mlscale-demo ./cmd/mlscale-demo
 
 # Extra arguments for `make demo`, e.g. DEMO_ARGS="--once -f my-app.yaml".
 DEMO_ARGS ?=
 
 .PHONY: demo
-demo: build control-plane ## The main job: local control plane + mlscale, apply config/samples, show the KEDA objects (Ctrl-C stops).
-	$(BIN)/mlscale demo $(DEMO_ARGS)
+demo: build-demo control-plane ## The main job: local control plane + mlscale, apply config/samples, show the KEDA objects (Ctrl-C stops).
+	$(BIN)/mlscale-demo $(DEMO_ARGS)
 
 .PHONY: test
 test: control-plane prometheus helm ## Run the whole test suite (builds the control plane and installs the test servers first, once).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
 # `make e2e-keda` runs mlscale against the real KEDA (test/e2ekeda and
-# internal/kedaenv, which skip unless MLSCALE_E2E_KEDA=1 and fail, not skip,
+# test/kedaenv, which skip unless MLSCALE_E2E_KEDA=1 and fail, not skip,
 # when a binary is missing). See docs/e2e-keda.md.
 E2E_KEDA_TIMEOUT ?= 20m
 
 .PHONY: e2e-keda
 e2e-keda: control-plane kube-controller-manager keda rabbitmq prometheus ## Run the e2e suite with the real KEDA operator and webhooks, the HPA controller and RabbitMQ.
-	MLSCALE_E2E_KEDA=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -timeout $(E2E_KEDA_TIMEOUT) $(GOTESTFLAGS) ./internal/kedaenv ./test/e2ekeda
+	MLSCALE_E2E_KEDA=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -timeout $(E2E_KEDA_TIMEOUT) $(GOTESTFLAGS) ./test/kedaenv ./test/e2ekeda
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (built into bin/tools once) with .golangci.yml.
@@ -167,11 +175,11 @@ $(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum
 
 .PHONY: chart-docs
 chart-docs: ## Regenerate the chart's values.schema.json and README.md from values.yaml; copy config/rbac, config/webhook and deploy/prometheus into it.
-	$(GO) run ./hack/chartdocs -chart charts/mlscale -root .
+	$(GO) run ./hack/chartdocs/cmd -chart charts/mlscale -root .
 
 .PHONY: chart-docs-check
 chart-docs-check: ## Fail when the chart's generated files (schema, README, copies of config/) are stale.
-	$(GO) run ./hack/chartdocs -chart charts/mlscale -root . -check
+	$(GO) run ./hack/chartdocs/cmd -chart charts/mlscale -root . -check
 
 ##@ Test servers (Debian packages, installed once)
 
@@ -210,7 +218,7 @@ $(CONTROLLER_GEN):
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate config/rbac/role.yaml and config/webhook/manifests.yaml from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role webhook paths=./internal/... \
+	$(CONTROLLER_GEN) rbac:roleName=manager-role webhook paths="./webhook/...;./predictor/..." \
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 
 .PHONY: manifests-check

@@ -17,7 +17,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/mlscale/mlscale/internal/predictor"
+	"github.com/mlscale/mlscale/predictor"
 )
 
 // Output formats of `mlscale backtest`.

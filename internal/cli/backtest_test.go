@@ -11,12 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlscale/mlscale/internal/predictor"
+	"github.com/mlscale/mlscale/predictor"
 )
 
 const (
-	nycTrace    = "../predictor/testdata/traces/nyc_taxi.csv"
-	crane9Trace = "../predictor/testdata/traces/crane_input9.csv"
+	nycTrace    = "../../predictor/testdata/traces/nyc_taxi.csv"
+	crane9Trace = "../../predictor/testdata/traces/crane_input9.csv"
 )
 
 func TestBacktestText(t *testing.T) {

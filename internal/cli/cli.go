@@ -41,7 +41,6 @@ type Streams struct {
 // subcommands lists the constructors of mlscale's subcommands, in the order
 // `mlscale --help` shows them. Add a new subcommand here.
 var subcommands = []func() *cobra.Command{
-	newDemoCmd,
 	newWebhookCmd,
 	newPredictorCmd,
 	newCollectorCmd,
@@ -65,9 +64,6 @@ The annotations are documented in docs/annotations.md.`,
 		SilenceErrors: true,
 		// Without Run, cobra prints the help for `mlscale` alone.
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
-	})
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd())
 	}
@@ -77,7 +73,17 @@ The annotations are documented in docs/annotations.md.`,
 // Run runs mlscale with the arguments (without the program name) and returns
 // the process exit code. Errors are printed to s.Err.
 func Run(ctx context.Context, args []string, s Streams) int {
-	root := NewRootCommand()
+	return Execute(ctx, NewRootCommand(), args, s)
+}
+
+// Execute runs root (mlscale's, or another binary's built the same way) with
+// the arguments and returns the process exit code: ExitOK, ExitFailure for
+// an error (printed to s.Err unless the command reported it already, see
+// Problems), ExitUsage for a bad command line (see Usagef).
+func Execute(ctx context.Context, root *cobra.Command, args []string, s Streams) int {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
+	})
 	root.SetArgs(args)
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
@@ -116,6 +122,14 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
+
+// Usagef returns an error for a bad command line: Execute prints it and
+// exits with ExitUsage.
+func Usagef(format string, args ...any) error { return usagef(format, args...) }
+
+// Problems returns an error for n problems that the command has printed
+// already: Execute exits with ExitFailure without another message.
+func Problems(n int) error { return reportedError{problems: n} }
 
 // isCobraUsageError recognises the errors cobra itself returns for a bad
 // command line (unknown subcommand, wrong number of arguments), which it

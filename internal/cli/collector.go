@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlscale/mlscale/internal/collector"
+	"github.com/mlscale/mlscale/collector"
 )
 
 func newCollectorCmd() *cobra.Command {

@@ -9,18 +9,12 @@ import (
 	"slices"
 	"strings"
 
-	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/spf13/cobra"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/policy"
-	"github.com/mlscale/mlscale/internal/render"
-	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/policies"
 )
 
@@ -147,11 +141,11 @@ type policyEvalConfig struct {
 	// actionFlags are the policy names --action sets.
 	actionFlags []string
 	// Facts are what the renderer assumes about the cluster.
-	Facts render.Facts
+	Facts facts.Facts
 }
 
 func newPolicyEvalCmd() *cobra.Command {
-	cfg := policyEvalConfig{Facts: render.DefaultFacts()}
+	cfg := policyEvalConfig{Facts: facts.Default()}
 	var (
 		actions       []string
 		defaultAction string
@@ -300,7 +294,7 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 				set.problems++
 				continue
 			}
-			if err := set.add(cfg, d); err != nil {
+			if err := set.add(ctx, cfg, d); err != nil {
 				fmt.Fprintf(s.Err, "%s: %v\n", d.Where(), err)
 				set.problems++
 			}
@@ -337,146 +331,42 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 }
 
 // add decodes a document, adds it to its namespace's inventory and, when
-// policies review its kind, to the items.
-func (s *evalSet) add(cfg policyEvalConfig, d document) error {
+// policies review its kind, to the items. An annotated workload is reviewed
+// together with the KEDA object mlscale renders for it, which also joins
+// the inventory; annotations admission would deny give the mutating
+// webhook's message.
+func (s *evalSet) add(ctx context.Context, cfg policyEvalConfig, d document) error {
 	gvk := d.GVK()
-	switch {
-	case gvk == policy.HPAGVK:
-		var o autoscalingv2.HorizontalPodAutoscaler
-		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
-			return err
+	if gvk.GroupKind() == policy.QuotaGVK.GroupKind() {
+		var q corev1.ResourceQuota
+		if err := json.Unmarshal(d.JSON, &q); err != nil {
+			return fmt.Errorf("decoding %s: %w", d.Kind, err)
 		}
-		inv := s.inventory(o.Namespace)
-		inv.HPAs = append(inv.HPAs, o)
-		return s.review(d)(policy.HPAReview(policy.OperationCreate, &o))
-	case gvk == policy.ScaledObjectGVK:
-		var o kedav1alpha1.ScaledObject
-		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
-			return err
+		if q.Namespace == "" {
+			q.Namespace = cfg.Namespace
 		}
-		inv := s.inventory(o.Namespace)
-		inv.ScaledObjects = append(inv.ScaledObjects, o)
-		return s.review(d)(policy.ScaledObjectReview(policy.OperationCreate, &o))
-	case gvk == policy.ScaledJobGVK:
-		var o kedav1alpha1.ScaledJob
-		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
-			return err
-		}
-		inv := s.inventory(o.Namespace)
-		inv.ScaledJobs = append(inv.ScaledJobs, o)
-		return s.review(d)(policy.ScaledJobReview(policy.OperationCreate, &o))
-	case gvk == hpaV1GVK:
-		var v1 autoscalingv1.HorizontalPodAutoscaler
-		if err := decodeInto(d, &v1, cfg.Namespace); err != nil {
-			return err
-		}
-		o := hpaV1ToV2(&v1)
-		inv := s.inventory(o.Namespace)
-		inv.HPAs = append(inv.HPAs, *o)
-		return s.review(d)(policy.HPAReview(policy.OperationCreate, o))
-	case gvk.GroupKind() == policy.HPAGVK.GroupKind():
-		return fmt.Errorf("%s %s is not evaluated: the API server serves HorizontalPodAutoscalers as autoscaling/v2 (and converts autoscaling/v1); write it as autoscaling/v2", gvk.GroupVersion(), gvk.Kind)
-	case gvk.GroupKind() == policy.QuotaGVK.GroupKind():
-		var o corev1.ResourceQuota
-		if err := decodeInto(d, &o, cfg.Namespace); err != nil {
-			return err
-		}
-		inv := s.inventory(o.Namespace)
-		inv.ResourceQuotas = append(inv.ResourceQuotas, o)
+		s.inventory(q.Namespace).Add(&q)
 		return nil
-	case isWorkload(gvk.GroupKind().String()):
-		return s.addWorkload(cfg, d, gvk)
 	}
-	return nil
-}
-
-// addWorkload reviews a workload together with the KEDA object mlscale
-// renders for it, which also joins the inventory. Annotations admission
-// would deny give the mutating webhook's message.
-func (s *evalSet) addWorkload(cfg policyEvalConfig, d document, gvk schema.GroupVersionKind) error {
-	w, decoded, err := workload.Decode(gvk, d.JSON)
+	obj, err := policy.Decode(gvk, d.JSON)
+	switch {
+	case errors.Is(err, policy.ErrNotReviewed):
+		return nil
+	case err != nil:
+		return err
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(cfg.Namespace)
+	}
+	r, err := policy.NewReview(ctx, policy.OperationCreate, obj, facts.Static(cfg.Facts))
 	if err != nil {
 		return err
 	}
-	obj, ok := decoded.(client.Object)
-	if !ok {
-		return fmt.Errorf("decoding %s: got %T", gvk.Kind, decoded)
+	inv := s.inventory(obj.GetNamespace())
+	inv.Add(obj)
+	if r.RenderedObject != nil {
+		inv.Add(r.RenderedObject)
 	}
-	if w.Namespace == "" {
-		w.Namespace = cfg.Namespace
-		obj.SetNamespace(cfg.Namespace)
-	}
-	res, err := render.Workload(w, cfg.Facts)
-	switch {
-	case errors.Is(err, render.ErrNotEnabled):
-		return s.review(d)(policy.WorkloadReview(policy.OperationCreate, w, obj, nil))
-	case err != nil:
-		return errors.New(render.Message(w, err))
-	}
-	inv := s.inventory(w.Namespace)
-	if so := res.ScaledObject(); so != nil {
-		inv.ScaledObjects = append(inv.ScaledObjects, *so)
-	}
-	if sj := res.ScaledJob(); sj != nil {
-		inv.ScaledJobs = append(inv.ScaledJobs, *sj)
-	}
-	return s.review(d)(policy.WorkloadReview(policy.OperationCreate, w, obj, res.Object))
-}
-
-// review returns a function that adds a review built for document d.
-func (s *evalSet) review(d document) func(policy.Review, error) error {
-	return func(r policy.Review, err error) error {
-		if err != nil {
-			return err
-		}
-		s.items = append(s.items, evalItem{where: d.Where(), review: r})
-		return nil
-	}
-}
-
-// decodeInto decodes a document into a typed object and gives it the default
-// namespace when its manifest names none.
-func decodeInto(d document, obj client.Object, defaultNamespace string) error {
-	if err := json.Unmarshal(d.JSON, obj); err != nil {
-		return fmt.Errorf("decoding %s: %w", d.Kind, err)
-	}
-	if obj.GetNamespace() == "" {
-		obj.SetNamespace(defaultNamespace)
-	}
+	s.items = append(s.items, evalItem{where: d.Where(), review: r})
 	return nil
-}
-
-// hpaV1GVK is autoscaling/v1 HorizontalPodAutoscaler, what `kubectl
-// autoscale` writes.
-var hpaV1GVK = autoscalingv1.SchemeGroupVersion.WithKind(policy.KindHPA)
-
-// hpaV1ToV2 converts an autoscaling/v1 HPA to autoscaling/v2 as the API
-// server does (matchPolicy: Equivalent sends it to the validating webhook as
-// v2): the target CPU utilization becomes a Resource metric.
-func hpaV1ToV2(in *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
-	out := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: in.ObjectMeta,
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{
-				Kind:       in.Spec.ScaleTargetRef.Kind,
-				Name:       in.Spec.ScaleTargetRef.Name,
-				APIVersion: in.Spec.ScaleTargetRef.APIVersion,
-			},
-			MinReplicas: in.Spec.MinReplicas,
-			MaxReplicas: in.Spec.MaxReplicas,
-		},
-	}
-	if in.Spec.TargetCPUUtilizationPercentage != nil {
-		out.Spec.Metrics = []autoscalingv2.MetricSpec{{
-			Type: autoscalingv2.ResourceMetricSourceType,
-			Resource: &autoscalingv2.ResourceMetricSource{
-				Name: corev1.ResourceCPU,
-				Target: autoscalingv2.MetricTarget{
-					Type:               autoscalingv2.UtilizationMetricType,
-					AverageUtilization: in.Spec.TargetCPUUtilizationPercentage,
-				},
-			},
-		}}
-	}
-	return out
 }

@@ -1,28 +1,17 @@
 package cli
 
 import (
-	"os"
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap/zapcore"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/mlscale/mlscale/internal/floorwriter"
-	"github.com/mlscale/mlscale/internal/predictor"
-	"github.com/mlscale/mlscale/internal/promsource"
+	"github.com/mlscale/mlscale/predictor/floorwriter"
+	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
-// newPredictorCmd is `mlscale predictor`: the sidecar that writes predicted
-// floors. Flags map one to one onto floorwriter.RunConfig.
-func newPredictorCmd() *cobra.Command {
-	cfg := floorwriter.DefaultRunConfig()
-	var debug bool
-	cmd := &cobra.Command{
-		Use:   "predictor --prometheus-url URL",
-		Short: "Forecast demand from Prometheus and write predicted replica floors (in the cluster)",
-		Long: `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
+// predictorHelp is `mlscale predictor --help`.
+const predictorHelp = `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
 --interval, for each Deployment and StatefulSet with mlscale.io/autoscale and
 mlscale.io/predictive "true", it:
 
@@ -59,7 +48,23 @@ mlscale_predictor_rolling_error, mlscale_predictor_floor_replicas,
 mlscale_predictor_fallback, mlscale_predictor_failures_total,
 mlscale_predictor_cycle_duration_seconds, mlscale_predictor_workloads.
 
-See docs/predictor.md.`,
+See docs/predictor.md.`
+
+// newPredictorCmd is `mlscale predictor`: the sidecar that writes predicted
+// floors. Flags map one to one onto floorwriter.RunConfig.
+func newPredictorCmd() *cobra.Command {
+	return predictorCmd(floorwriter.Run)
+}
+
+// predictorCmd is `mlscale predictor` running run with the checked
+// configuration.
+func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra.Command {
+	cfg := floorwriter.DefaultRunConfig()
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "predictor --prometheus-url URL",
+		Short: "Forecast demand from Prometheus and write predicted replica floors (in the cluster)",
+		Long:  predictorHelp,
 		Example: `  mlscale predictor --prometheus-url http://prometheus.monitoring.svc:9090 --leader-election-namespace mlscale-system
   mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-url http://127.0.0.1:9090 --interval 30s`,
 		Args: cobra.NoArgs,
@@ -67,50 +72,39 @@ See docs/predictor.md.`,
 			if err := checkPredictorFlags(&cfg); err != nil {
 				return err
 			}
-			level := zapcore.InfoLevel
-			if debug {
-				level = zapcore.DebugLevel
-			}
-			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr()), zap.Level(level), zap.StacktraceLevel(zapcore.PanicLevel)))
-			return floorwriter.Run(cmd.Context(), cfg)
+			setLogger(cmd, debug)
+			return run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
 	w := &cfg.Writer
 	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "base URL (http or https) of the Prometheus server the demand queries run on (required)")
-	f.DurationVar(&w.Interval, "interval", floorwriter.DefaultInterval, "time between two predictor cycles")
-	f.DurationVar(&w.History, "history", floorwriter.DefaultHistory, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
-	f.DurationVar(&w.Step, "step", floorwriter.DefaultStep, "resolution of the history (the range query's step)")
-	f.DurationVar(&w.Lookahead, "lookahead", predictor.DefaultLookahead, "forecast window for workloads without mlscale.io/lookahead")
-	f.Float64Var(&w.Quantile, "quantile", predictor.DefaultQuantile, "upper quantile of the forecast the floor provisions for")
-	f.Float64Var(&w.ErrorThreshold, "error-threshold", floorwriter.DefaultErrorThreshold, "rolling forecast error (weighted absolute percentage error, 0.5 = 50% of demand) above which a workload falls back to reactive scaling")
-	f.IntVar(&w.ErrorWindow, "error-window", floorwriter.DefaultErrorWindow, "how many evaluated forecasts the rolling error covers")
-	f.IntVar(&w.MinEvaluations, "min-evaluations", floorwriter.DefaultMinEvaluations, "evaluated forecasts needed before the rolling error can trigger the fallback")
-	f.DurationVar(&w.Hold, "hold", floorwriter.DefaultHold, "how long the last good floor is kept without a forecast before it falls back to the workload's minimum")
-	f.DurationVar(&w.MaxStaleness, "max-staleness", floorwriter.DefaultMaxStaleness, "newest sample age beyond which the data counts as missing")
-	f.DurationVar(&w.RefitEvery, "refit-every", floorwriter.DefaultRefitEvery, "how long a fitted model is reused before refitting (forecasts always use the newest data); 0 refits every cycle")
-	f.DurationVar(&w.RefreshEvery, "refresh-every", floorwriter.DefaultRefreshEvery, "rewrite an unchanged explanation this often (a changed floor is written at once)")
-	f.IntVar(&w.Concurrency, "concurrency", floorwriter.DefaultConcurrency, "workloads forecast at once")
-	f.Float64Var(&w.Hysteresis, "hysteresis", 0.1, "band below the floor, as a fraction of it in [0, 1) (at least one replica), that the forecast must leave before the floor falls")
-	f.DurationVar(&w.DownDelay, "down-delay", 10*time.Minute, "how long the forecast must stay below the band before the floor falls; 0 falls at once")
-	f.DurationVar(&w.DownInterval, "down-interval", 5*time.Minute, "least time between two falls of the floor (each removes at most max(1, max-replicas/10)); 0 for no spacing")
-	f.DurationVar(&cfg.Source.Timeout, "query-timeout", promsource.DefaultTimeout, "timeout of one Prometheus request")
-	f.IntVar(&cfg.Source.Retries, "retries", promsource.DefaultRetries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
-	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
-	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file; default: KUBECONFIG, the in-cluster service account, or ~/.kube/config")
-	f.StringVar(&cfg.MetricsAddr, "metrics-bind-address", cfg.MetricsAddr, `address of the metrics endpoint; "0" disables it`)
-	f.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", cfg.ProbeAddr, `address of /healthz and /readyz; "0" disables them`)
-	f.BoolVar(&cfg.LeaderElection, "leader-elect", cfg.LeaderElection, "write floors from one elected replica only")
-	f.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace (required outside a cluster with --leader-elect)")
-	f.StringVar(&cfg.LeaderElectionID, "leader-election-id", cfg.LeaderElectionID, "name of the leader election Lease (distinct from mlscale webhook's)")
+	f.DurationVar(&w.Interval, "interval", w.Interval, "time between two predictor cycles")
+	f.DurationVar(&w.History, "history", w.History, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
+	f.DurationVar(&w.Step, "step", w.Step, "resolution of the history (the range query's step)")
+	f.DurationVar(&w.Lookahead, "lookahead", w.Lookahead, "forecast window for workloads without mlscale.io/lookahead")
+	f.Float64Var(&w.Quantile, "quantile", w.Quantile, "upper quantile of the forecast the floor provisions for")
+	f.Float64Var(&w.ErrorThreshold, "error-threshold", w.ErrorThreshold, "rolling forecast error (weighted absolute percentage error, 0.5 = 50% of demand) above which a workload falls back to reactive scaling")
+	f.IntVar(&w.ErrorWindow, "error-window", w.ErrorWindow, "how many evaluated forecasts the rolling error covers")
+	f.IntVar(&w.MinEvaluations, "min-evaluations", w.MinEvaluations, "evaluated forecasts needed before the rolling error can trigger the fallback")
+	f.DurationVar(&w.Hold, "hold", w.Hold, "how long the last good floor is kept without a forecast before it falls back to the workload's minimum")
+	f.DurationVar(&w.MaxStaleness, "max-staleness", w.MaxStaleness, "newest sample age beyond which the data counts as missing")
+	f.DurationVar(&w.RefitEvery, "refit-every", w.RefitEvery, "how long a fitted model is reused before refitting (forecasts always use the newest data); 0 refits every cycle")
+	f.DurationVar(&w.RefreshEvery, "refresh-every", w.RefreshEvery, "rewrite an unchanged explanation this often (a changed floor is written at once)")
+	f.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "workloads forecast at once")
+	f.Float64Var(&w.Hysteresis, "hysteresis", w.Hysteresis, "band below the floor, as a fraction of it in [0, 1) (at least one replica), that the forecast must leave before the floor falls")
+	f.DurationVar(&w.DownDelay, "down-delay", w.DownDelay, "how long the forecast must stay below the band before the floor falls; 0 falls at once")
+	f.DurationVar(&w.DownInterval, "down-interval", w.DownInterval, "least time between two falls of the floor (each removes at most max(1, max-replicas/10)); 0 for no spacing")
+	f.DurationVar(&cfg.Source.Timeout, "query-timeout", cfg.Source.Timeout, "timeout of one Prometheus request")
+	f.IntVar(&cfg.Source.Retries, "retries", cfg.Source.Retries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
+	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", w.Facts.ClusterDomain, "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
+	addManagerFlags(f, &cfg.Options, "write floors from one elected replica only (with a Lease of its own, not mlscale webhook's)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }
 
 // checkPredictorFlags validates the flags of `mlscale predictor`, each
-// problem naming its flag (exit code 2), and turns the flags whose 0 means
-// "none" into the negative values floorwriter.Config reads that way (its
-// zero values mean the defaults).
+// problem naming its flag (exit code 2).
 func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 	w := &cfg.Writer
 	if cfg.Source.URL == "" {
@@ -174,26 +168,5 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 	case !(w.Hysteresis >= 0 && w.Hysteresis < 1):
 		return usagef("--hysteresis must be in [0, 1), not %g", w.Hysteresis)
 	}
-	if cfg.LeaderElection && cfg.LeaderElectionNamespace == "" {
-		cfg.LeaderElectionNamespace = inClusterNamespace(os.Getenv("POD_NAMESPACE"), serviceAccountNamespaceFile)
-		if cfg.LeaderElectionNamespace == "" {
-			return usagef("--leader-election-namespace is required outside a cluster (the Lease's namespace is the pod's own only in a pod), or disable leader election with --leader-elect=false")
-		}
-	}
-	cfg.Source.NoRetries = cfg.Source.Retries == 0
-	// Zero means "none" on the command line but "the default" in
-	// floorwriter.Config, where negative means none.
-	if w.RefitEvery == 0 {
-		w.RefitEvery = -1
-	}
-	if w.Hysteresis == 0 {
-		w.Hysteresis = -1
-	}
-	if w.DownDelay == 0 {
-		w.DownDelay = -1
-	}
-	if w.DownInterval == 0 {
-		w.DownInterval = -1
-	}
-	return nil
+	return checkManagerOptions(&cfg.Options)
 }

@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/mlscale/mlscale/internal/floorwriter"
-	"github.com/mlscale/mlscale/internal/promsource"
+	"github.com/mlscale/mlscale/predictor/floorwriter"
+	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
 func TestPredictorHelpListsFlags(t *testing.T) {
@@ -70,7 +70,7 @@ func TestPredictorUsageErrors(t *testing.T) {
 		{append(url, "--retries", "-1"), "--retries must be at least 0"},
 		{append(url, "--hysteresis", "1"), "--hysteresis must be in [0, 1)"},
 		{append(url, "--hysteresis", "-0.1"), "--hysteresis"},
-		{[]string{"--prometheus-url", "http://p:9090"}, "--leader-election-namespace is required outside a cluster"},
+		{[]string{"--prometheus-url", "http://p:9090"}, "--leader-elect needs --leader-election-namespace when not running in a pod"},
 		{append(url, "extra"), "extra"},
 	} {
 		r := runCLI(t, "", append([]string{"predictor"}, tt.args...)...)
@@ -83,42 +83,36 @@ func TestPredictorUsageErrors(t *testing.T) {
 	}
 }
 
-// TestPredictorFlagsExplicitZero: --refit-every, --hysteresis, --down-delay
-// and --down-interval 0 mean none, which floorwriter.Config spells as a
-// negative value (its zero is the default); before, 0 silently became the
-// default (a model reused for an hour, a 10% band, falls after 10 minutes
-// and at most every 5).
+// TestPredictorFlagsExplicitZero: --refit-every, --hysteresis, --down-delay,
+// --down-interval and --retries 0 mean none, and reach floorwriter.Config
+// and promsource.Config as 0; before, 0 silently became the default (a
+// model reused for an hour, a 10% band, falls after 10 minutes and at most
+// every 5).
 func TestPredictorFlagsExplicitZero(t *testing.T) {
 	for _, tt := range []struct {
-		name                             string
-		refit, downDelay, downInterval   time.Duration
-		hysteresis                       float64
-		wantRefit, wantDelay, wantInterv time.Duration
-		wantHysteresis                   float64
+		name    string
+		args    []string
+		want    floorwriter.Config
+		retries int
 	}{
-		{"zero: none", 0, 0, 0, 0, -1, -1, -1, -1},
-		{"set: kept", time.Hour, 10 * time.Minute, 5 * time.Minute, 0.1, time.Hour, 10 * time.Minute, 5 * time.Minute, 0.1},
+		{"zero: none", []string{"--refit-every", "0s", "--hysteresis", "0", "--down-delay", "0s", "--down-interval", "0s", "--retries", "0"},
+			floorwriter.Config{}, 0},
+		{"unset: defaults", nil, floorwriter.DefaultConfig(), promsource.DefaultRetries},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := floorwriter.DefaultRunConfig()
-			cfg.LeaderElection = false
-			cfg.Source = promsource.Config{URL: "http://p:9090", Timeout: time.Second, Retries: 0}
-			cfg.Writer = floorwriter.Config{
-				Interval: time.Minute, History: time.Hour, Step: time.Minute, Lookahead: 15 * time.Minute,
-				Quantile: 0.9, ErrorThreshold: 0.5, ErrorWindow: 60, MinEvaluations: 10, Hold: time.Minute,
-				MaxStaleness: time.Minute, RefreshEvery: time.Minute, Concurrency: 1,
-				RefitEvery: tt.refit, Hysteresis: tt.hysteresis, DownDelay: tt.downDelay, DownInterval: tt.downInterval,
-			}
-			if err := checkPredictorFlags(&cfg); err != nil {
+			var cfg floorwriter.RunConfig
+			cmd := predictorCmd(func(_ context.Context, c floorwriter.RunConfig) error { cfg = c; return nil })
+			cmd.SetArgs(append([]string{"--prometheus-url", "http://p:9090", "--leader-elect=false"}, tt.args...))
+			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
 			w := cfg.Writer
-			if w.RefitEvery != tt.wantRefit || w.DownDelay != tt.wantDelay || w.DownInterval != tt.wantInterv || w.Hysteresis != tt.wantHysteresis {
+			if w.RefitEvery != tt.want.RefitEvery || w.DownDelay != tt.want.DownDelay || w.DownInterval != tt.want.DownInterval || w.Hysteresis != tt.want.Hysteresis {
 				t.Errorf("refit %s down-delay %s down-interval %s hysteresis %g; want %s %s %s %g",
-					w.RefitEvery, w.DownDelay, w.DownInterval, w.Hysteresis, tt.wantRefit, tt.wantDelay, tt.wantInterv, tt.wantHysteresis)
+					w.RefitEvery, w.DownDelay, w.DownInterval, w.Hysteresis, tt.want.RefitEvery, tt.want.DownDelay, tt.want.DownInterval, tt.want.Hysteresis)
 			}
-			if !cfg.Source.NoRetries {
-				t.Error("--retries 0 does not disable retries")
+			if cfg.Source.Retries != tt.retries {
+				t.Errorf("retries %d, want %d", cfg.Source.Retries, tt.retries)
 			}
 		})
 	}

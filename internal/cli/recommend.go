@@ -8,8 +8,8 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/mlscale/mlscale/internal/promsource"
 	"github.com/mlscale/mlscale/internal/recommend"
+	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
 func newRecommendCmd() *cobra.Command {

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlscale/mlscale/internal/promtest"
 	"github.com/mlscale/mlscale/internal/recommend"
+	"github.com/mlscale/mlscale/test/promtest"
 )
 
 // TestRecommendAgainstPrometheus runs `mlscale recommend` against a real
-// Prometheus (internal/promtest) over a backfilled day of recorded series.
+// Prometheus (test/promtest) over a backfilled day of recorded series.
 func TestRecommendAgainstPrometheus(t *testing.T) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	step := 5 * time.Minute

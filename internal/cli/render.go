@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -36,11 +37,11 @@ type renderConfig struct {
 	// would see them when applied to that namespace.
 	Namespace string
 	// Facts are what the renderer assumes about the cluster.
-	Facts render.Facts
+	Facts facts.Facts
 }
 
 func newRenderCmd() *cobra.Command {
-	cfg := renderConfig{Facts: render.DefaultFacts()}
+	cfg := renderConfig{Facts: facts.Default()}
 	var gpuBudget int64
 	cmd := &cobra.Command{
 		Use:   "render -f FILE|DIR|- [-f ...]",
@@ -105,16 +106,8 @@ func (c renderConfig) validate() error {
 	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
 		return usagef("--namespace %q is not a valid namespace name: %s", c.Namespace, strings.Join(errs, "; "))
 	}
-	// An empty server is allowed: it stands for a cluster without a default,
-	// where workloads that need Prometheus must name their own.
-	if c.Facts.PrometheusServer != "" {
-		if err := intent.CheckPrometheusServer(c.Facts.PrometheusServer); err != nil {
-			// The value is not repeated: it may hold a password.
-			return usagef("--prometheus-server %v; allowed: %s", err, intent.PrometheusServerAllowed)
-		}
-	}
-	if errs := validation.IsDNS1123Subdomain(c.Facts.ClusterDomain); len(errs) > 0 {
-		return usagef("--cluster-domain %q is not a valid DNS domain: %s", c.Facts.ClusterDomain, strings.Join(errs, "; "))
+	if err := checkFactsFlags(c.Facts); err != nil {
+		return err
 	}
 	if n := len(slices.DeleteFunc(slices.Clone(c.Files), func(f string) bool { return f != "-" })); n > 1 {
 		return usagef(`-f - (standard input) may be given once, not %d times`, n)
@@ -163,7 +156,7 @@ func runRender(cfg renderConfig, s Streams) error {
 // the document has a problem, which has then been printed to stderr.
 func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.Object, ok bool) {
 	gvk := d.GVK()
-	if !isWorkload(gvk.GroupKind().String()) {
+	if _, ok := workload.KindOf(gvk.GroupKind()); !ok {
 		if m := objectMeta(d); intent.Enabled(m.Annotations) {
 			fmt.Fprintf(stderr, "Warning: %s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored\n",
 				d.Kind, objectName(m), intent.KeyAutoscale)
@@ -244,15 +237,6 @@ func checkAnnotationValues(d document, namespace string) error {
 	}
 	return fmt.Errorf("%s %s/%s: %s", d.Kind, namespace, obj.Metadata.Name, msg)
 }
-
-// workloadKinds are the group/kinds that render considers.
-var workloadKinds = []string{
-	workload.DeploymentGVK.GroupKind().String(),
-	workload.StatefulSetGVK.GroupKind().String(),
-	workload.JobGVK.GroupKind().String(),
-}
-
-func isWorkload(groupKind string) bool { return slices.Contains(workloadKinds, groupKind) }
 
 // objectMeta returns a document's metadata, or empty metadata when it has
 // none that decodes.

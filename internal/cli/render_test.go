@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 )
@@ -144,7 +145,7 @@ func wantMessages(t *testing.T, path string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := render.Workload(w, render.DefaultFacts()); err != nil {
+		if _, err := render.Workload(w, facts.Default()); err != nil {
 			msgs = append(msgs, render.Message(w, err))
 		}
 	}
@@ -361,7 +362,7 @@ func TestRenderSamples(t *testing.T) {
 	goldens := 0
 	for _, sample := range samples {
 		for _, d := range documents(source{Name: sample, Data: []byte(readFile(t, sample))}) {
-			if d.Err != nil || !isWorkload(d.GVK().GroupKind().String()) {
+			if d.Err != nil || !isWorkloadDoc(d) {
 				continue
 			}
 			m := objectMeta(d)
@@ -529,4 +530,9 @@ spec:
 	if want := "<stdin>: document 1 (line 1): Deployment in namespace ml has no metadata.name"; !strings.Contains(r.ErrOut, want) {
 		t.Errorf("stderr does not contain %q:\n%s", want, r.ErrOut)
 	}
+}
+
+func isWorkloadDoc(d document) bool {
+	_, ok := workload.KindOf(d.GVK().GroupKind())
+	return ok
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/webhook"
 )
 
 func TestWebhookPolicyFlagErrors(t *testing.T) {
@@ -109,9 +109,9 @@ func TestLeaderElectionNamespace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := manager.DefaultConfig()
+			cfg := webhook.DefaultConfig()
 			cfg.LeaderElection, cfg.LeaderElectionNamespace = tt.elect, tt.flag
-			err := leaderElectionNamespace(&cfg, tt.env, tt.file)
+			err := leaderElectionNamespace(&cfg.Options, tt.env, tt.file)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, new(usageError)) {
 					t.Fatalf("error %v, want a usage error with %q", err, tt.wantErr)
@@ -126,19 +126,20 @@ func TestLeaderElectionNamespace(t *testing.T) {
 }
 
 func TestCheckWebhookConfigAccepts(t *testing.T) {
-	tests := []func(*manager.Config){
-		func(*manager.Config) {},
-		func(c *manager.Config) { c.Facts.PrometheusServer = "" },
-		func(c *manager.Config) { c.Host, c.MetricsAddr, c.ProbeAddr = "127.0.0.1", "0", "" },
-		func(c *manager.Config) { c.Host, c.MetricsAddr, c.ProbeAddr = "::1", "[::1]:8080", "localhost:0" },
-		func(c *manager.Config) { c.Host = "webhook.mlscale-system.svc" },
-		func(c *manager.Config) { c.LeaderElectionNamespace, c.PolicyNamespace = "mlscale-system", "ops" },
+	tests := []func(*webhook.Config){
+		func(*webhook.Config) {},
+		func(c *webhook.Config) { c.Facts.PrometheusServer = "" },
+		func(c *webhook.Config) { c.Host, c.MetricsAddr, c.ProbeAddr = "127.0.0.1", "0", "" },
+		func(c *webhook.Config) { c.Host, c.MetricsAddr, c.ProbeAddr = "::1", "[::1]:8080", "localhost:0" },
+		func(c *webhook.Config) { c.Host = "webhook.mlscale-system.svc" },
+		func(c *webhook.Config) { c.LeaderElectionNamespace, c.PolicyNamespace = "mlscale-system", "ops" },
 	}
+	t.Setenv("POD_NAMESPACE", "mlscale-system")
 	for i, change := range tests {
-		cfg := manager.DefaultConfig()
+		cfg := webhook.DefaultConfig()
 		cfg.CertName, cfg.KeyName = "tls.crt", "tls.key"
 		change(&cfg)
-		if err := checkWebhookConfig(cfg); err != nil {
+		if err := checkWebhookConfig(&cfg); err != nil {
 			t.Errorf("case %d: %v", i, err)
 		}
 	}
@@ -154,7 +155,7 @@ func TestWebhookPolicyFlags(t *testing.T) {
 	if err := cmd.ParseFlags([]string{"--policy-namespace", "ops", "--audit-interval", "30s"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := manager.DefaultConfig()
+	cfg := webhook.DefaultConfig()
 	cfg.AuditInterval = 30 * time.Second
 	cfg.PolicyNamespace = "ops"
 	budget := int64(8)
@@ -168,7 +169,7 @@ func TestWebhookPolicyFlags(t *testing.T) {
 
 	// Without a file, --gpu-budget is the policies' default budget too;
 	// --user-policies=false clears the namespace.
-	cfg = manager.DefaultConfig()
+	cfg = webhook.DefaultConfig()
 	cfg.Facts.GPUBudget = &budget
 	cfg.PolicyNamespace = "ops"
 	if err := webhookPolicyFlags(newWebhookCmd(), &cfg, "", false); err != nil {

@@ -1,5 +1,6 @@
-// Package facts gathers what rendering needs to know about the cluster
-// (render.Facts) from the API server: today the namespace's GPU budget, read
+// Package facts holds what rendering needs to know about the cluster (Facts),
+// the one function type that gives them per namespace (Func), and the one
+// place that reads them from the API server: the namespace's GPU budget,
 // from its ResourceQuotas.
 package facts
 
@@ -9,26 +10,68 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/mlscale/mlscale/internal/render"
 )
+
+// Defaults of Facts.
+const (
+	// DefaultClusterDomain is Kubernetes' default cluster DNS domain.
+	DefaultClusterDomain = "cluster.local"
+	// DefaultPrometheusServer is the Prometheus URL assumed when neither the
+	// workload (mlscale.io/prometheus-server) nor the configuration names
+	// one: the Service that the Prometheus Operator creates in "monitoring".
+	DefaultPrometheusServer = "http://prometheus-operated.monitoring.svc:9090"
+)
+
+// Facts are what rendering needs to know about the cluster.
+type Facts struct {
+	// ClusterDomain expands short service names.
+	ClusterDomain string
+	// PrometheusServer is the Prometheus URL used when a workload names
+	// none; empty for a cluster without a default, where workloads that
+	// need Prometheus must name their own.
+	PrometheusServer string
+	// GPUBudget is the namespace's GPU budget in devices (a ResourceQuota on
+	// requests.nvidia.com/gpu, or configuration); nil means none.
+	GPUBudget *int64
+}
+
+// Default returns the facts used when nothing is known about the cluster:
+// the default cluster domain and Prometheus server, no GPU budget.
+func Default() Facts {
+	return Facts{ClusterDomain: DefaultClusterDomain, PrometheusServer: DefaultPrometheusServer}
+}
+
+// Func gives the facts for a namespace. Its nil value gives Default() for
+// every namespace; call it through For.
+type Func func(ctx context.Context, namespace string) (Facts, error)
+
+// For returns the facts for the namespace: f's, or Default() when f is nil.
+func (f Func) For(ctx context.Context, namespace string) (Facts, error) {
+	if f == nil {
+		return Default(), nil
+	}
+	return f(ctx, namespace)
+}
+
+// Static returns a Func that gives the same facts for every namespace.
+func Static(f Facts) Func {
+	return func(context.Context, string) (Facts, error) { return f, nil }
+}
 
 // GPUQuotaResources are the ResourceQuota keys read as a GPU budget. Kubernetes
 // only accepts the requests. form for extended resources in a quota; the bare
 // name is accepted too for quotas written by hand or by older tools.
 var GPUQuotaResources = []corev1.ResourceName{"requests.nvidia.com/gpu", "nvidia.com/gpu"}
 
-// FromCluster returns a function giving the facts for a namespace: the static
-// facts (configuration) with GPUBudget lowered to the smallest hard limit on
-// GPUQuotaResources among the namespace's ResourceQuotas. The reader is meant
-// to be the manager's cache, so that admission costs no API round trip.
+// FromCluster returns the Func of a cluster: the static facts (configuration)
+// with GPUBudget lowered to the smallest hard limit on GPUQuotaResources
+// among the namespace's ResourceQuotas. The reader is meant to be the
+// manager's cache, so that admission costs no API round trip.
 //
 // Scoped quotas count too: mlscale does not evaluate quota scopes, and taking
 // the smallest limit errs on the safe side.
-//
-// The returned function has the signature of mutate.FactsFunc.
-func FromCluster(reader client.Reader, static render.Facts) func(ctx context.Context, namespace string) (render.Facts, error) {
-	return func(ctx context.Context, namespace string) (render.Facts, error) {
+func FromCluster(reader client.Reader, static Facts) Func {
+	return func(ctx context.Context, namespace string) (Facts, error) {
 		var quotas corev1.ResourceQuotaList
 		if err := reader.List(ctx, &quotas, client.InNamespace(namespace)); err != nil {
 			return static, fmt.Errorf("listing ResourceQuotas in namespace %s: %w", namespace, err)

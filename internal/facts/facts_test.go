@@ -10,8 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/mlscale/mlscale/internal/render"
 )
 
 func quota(name string, hard map[string]string) corev1.ResourceQuota {
@@ -70,7 +68,7 @@ func fmtPtr(p *int64) any {
 }
 
 // listReader is a client.Reader over a fixed set of quotas: enough to test
-// the wiring of FromCluster (the envtest suite in internal/controller reads
+// the wiring of FromCluster (the envtest suite in webhook/reconciler reads
 // real quotas from a real API server).
 type listReader struct {
 	client.Reader
@@ -96,7 +94,7 @@ func (r *listReader) List(_ context.Context, list client.ObjectList, opts ...cli
 }
 
 func TestFromCluster(t *testing.T) {
-	static := render.Facts{ClusterDomain: "example.org", PrometheusServer: "http://prom:9090"}
+	static := Facts{ClusterDomain: "example.org", PrometheusServer: "http://prom:9090"}
 	other := quota("other", map[string]string{"requests.nvidia.com/gpu": "1"})
 	other.Namespace = "elsewhere"
 	r := &listReader{quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.nvidia.com/gpu": "4"}), other}}

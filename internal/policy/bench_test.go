@@ -28,12 +28,12 @@ func inventoryOf(n int) Inventory {
 func BenchmarkEvaluate(b *testing.B) {
 	e := newEngine(b, Config{AllowedEndpoints: []string{"*.svc.cluster.local"}})
 	h := hpa("new", "web")
-	hr, err := HPAReview(OperationCreate, &h)
+	hr, err := NewReview(context.Background(), OperationCreate, &h, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	so := scaledObject("new", "web")
-	sr, err := ScaledObjectReview(OperationCreate, &so)
+	sr, err := NewReview(context.Background(), OperationCreate, &so, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,8 +26,9 @@
 //	                unknown)
 //	}
 //
-// data.inventory holds the objects related to the review (see Inventory;
-// in the cluster, internal/inventory reads those on the review's scale
+// data.workload_kinds lists the workload kinds mlscale scales
+// (workload.Kinds). data.inventory holds the objects related to the review (see Inventory;
+// in the cluster, webhook/inventory reads those on the review's scale
 // target), each with apiVersion and kind:
 //
 //	{"horizontalPodAutoscalers": [...], "scaledObjects": [...],
@@ -55,6 +56,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/policies"
 )
 
@@ -128,7 +130,7 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 	if err := cfg.ValidateValues(); err != nil {
 		return nil, err
 	}
-	store := inmem.NewFromObject(map[string]any{"config": cfg.Data()})
+	store := inmem.NewFromObject(baseData(cfg))
 	e := &Engine{cfg: cfg}
 	for _, name := range names {
 		q := fmt.Sprintf("data.%s%s.%s with data.inventory as input.inventory", PackagePrefix, name, violationRule)
@@ -139,6 +141,17 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 		e.policies = append(e.policies, compiledPolicy{name: name, query: pq})
 	}
 	return e, nil
+}
+
+// baseData is the data every policy and test evaluates over:
+// data.config (Config.Data) and data.workload_kinds, the kinds of
+// workload.Kinds.
+func baseData(cfg Config) map[string]any {
+	kinds := make([]any, 0, len(workload.Kinds))
+	for _, k := range workload.KindNames() {
+		kinds = append(kinds, k)
+	}
+	return map[string]any{"config": cfg.Data(), "workload_kinds": kinds}
 }
 
 // BuiltinModules parses the built-in policies (tests excluded).

@@ -62,22 +62,24 @@ func TestEvaluate(t *testing.T) {
 			name: "HPA on a workload a ScaledObject scales is denied",
 			review: func(t *testing.T) Review {
 				h := hpa("web-hpa", "web")
-				return mustReview(t)(HPAReview(OperationCreate, &h))
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &h, nil))
 			},
 			inv:  Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}},
 			want: []Violation{{Policy: "hpa_scaledobject_conflict", Action: ActionDeny, Message: "hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/web-hpa targets Deployment ml/web, which ScaledObject ml/web already scales"}},
 		},
 		{
-			name:   "KEDA's own HPA is allowed",
-			review: func(t *testing.T) Review { return mustReview(t)(HPAReview(OperationCreate, &kedaOwned)) },
-			inv:    Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}},
+			name: "KEDA's own HPA is allowed",
+			review: func(t *testing.T) Review {
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &kedaOwned, nil))
+			},
+			inv: Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}},
 		},
 		{
 			name: "warn action",
 			cfg:  Config{Actions: map[string]Action{"hpa_scaledobject_conflict": ActionWarn}},
 			review: func(t *testing.T) Review {
 				h := hpa("web-hpa", "web")
-				return mustReview(t)(HPAReview(OperationCreate, &h))
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &h, nil))
 			},
 			inv:  Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}},
 			want: []Violation{{Policy: "hpa_scaledobject_conflict", Action: ActionWarn, Message: "hpa_scaledobject_conflict: "}},
@@ -87,7 +89,7 @@ func TestEvaluate(t *testing.T) {
 			cfg:  Config{DefaultAction: ActionAudit},
 			review: func(t *testing.T) Review {
 				h := hpa("web-hpa", "web")
-				return mustReview(t)(HPAReview(OperationCreate, &h))
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &h, nil))
 			},
 			inv: Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}, HPAs: []autoscalingv2.HorizontalPodAutoscaler{kedaOwned}},
 			want: []Violation{
@@ -99,15 +101,17 @@ func TestEvaluate(t *testing.T) {
 			name: "ScaledObject on a foreign HPA's target",
 			review: func(t *testing.T) Review {
 				s := scaledObject("web", "web")
-				return mustReview(t)(ScaledObjectReview(OperationCreate, &s))
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &s, nil))
 			},
 			inv:  Inventory{HPAs: []autoscalingv2.HorizontalPodAutoscaler{hpa("web-hpa", "web")}},
 			want: []Violation{{Policy: "scaledobject_foreign_hpa", Action: ActionDeny, Message: "scaledobject_foreign_hpa: ScaledObject ml/web would scale Deployment ml/web"}},
 		},
 		{
-			name:   "credentials and endpoint allowlist",
-			cfg:    Config{AllowedEndpoints: []string{"rabbitmq.*.svc.cluster.local"}},
-			review: func(t *testing.T) Review { return mustReview(t)(ScaledObjectReview(OperationCreate, &withPassword)) },
+			name: "credentials and endpoint allowlist",
+			cfg:  Config{AllowedEndpoints: []string{"rabbitmq.*.svc.cluster.local"}},
+			review: func(t *testing.T) Review {
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, &withPassword, nil))
+			},
 			want: []Violation{
 				{Policy: "trigger_credentials", Action: ActionDeny, Message: "trigger_credentials: ScaledObject ml/worker has a password in the URL"},
 				{Policy: "trigger_endpoints", Action: ActionDeny, Message: "trigger_endpoints: ScaledObject ml/worker makes KEDA call rabbit "},
@@ -116,7 +120,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "ScaledJob over the GPU quota",
 			review: func(t *testing.T) Review {
-				return mustReview(t)(ScaledJobReview(OperationCreate, gpuScaledJob(4, 2)))
+				return mustReview(t)(NewReview(context.Background(), OperationCreate, gpuScaledJob(4, 2), nil))
 			},
 			inv:  Inventory{ResourceQuotas: []corev1.ResourceQuota{gpuQuota("6")}},
 			want: []Violation{{Policy: "gpu_budget", Action: ActionDeny, Message: "gpu_budget: ScaledJob ml/train may scale to 4 replicas x 2 GPUs per pod = 8 GPUs, over the 6 GPUs of ResourceQuota ml/gpus"}},
@@ -125,7 +129,7 @@ func TestEvaluate(t *testing.T) {
 			name: "DELETE is not evaluated",
 			review: func(t *testing.T) Review {
 				h := hpa("web-hpa", "web")
-				return mustReview(t)(HPAReview(OperationDelete, &h))
+				return mustReview(t)(NewReview(context.Background(), OperationDelete, &h, nil))
 			},
 			inv: Inventory{ScaledObjects: []kedav1alpha1.ScaledObject{so}},
 		},

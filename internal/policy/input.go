@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -9,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 )
 
@@ -32,8 +31,8 @@ const (
 // GroupVersionKinds of the objects policies read.
 var (
 	HPAGVK          = autoscalingv2.SchemeGroupVersion.WithKind(KindHPA)
-	ScaledObjectGVK = kedav1alpha1.SchemeGroupVersion.WithKind(KindScaledObject)
-	ScaledJobGVK    = kedav1alpha1.SchemeGroupVersion.WithKind(KindScaledJob)
+	ScaledObjectGVK = workload.ScaledObjectGVK
+	ScaledJobGVK    = workload.ScaledJobGVK
 	QuotaGVK        = corev1.SchemeGroupVersion.WithKind(KindQuota)
 )
 
@@ -51,6 +50,8 @@ type Review struct {
 	// Rendered is the KEDA object mlscale renders for an annotated
 	// workload, or nil.
 	Rendered map[string]any
+	// RenderedObject is Rendered as a typed *ScaledObject or *ScaledJob.
+	RenderedObject client.Object
 	// GPUsPerPod is what one pod of the workload (or the ScaledJob's
 	// template) requests in GPU devices; 0 when unknown.
 	GPUsPerPod int64
@@ -77,78 +78,24 @@ type Inventory struct {
 	ResourceQuotas []corev1.ResourceQuota
 }
 
+// Add adds an HPA, ScaledObject, ScaledJob or ResourceQuota to its list;
+// other objects are not part of an inventory and are left out.
+func (inv *Inventory) Add(obj client.Object) {
+	switch o := obj.(type) {
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		inv.HPAs = append(inv.HPAs, *o)
+	case *kedav1alpha1.ScaledObject:
+		inv.ScaledObjects = append(inv.ScaledObjects, *o)
+	case *kedav1alpha1.ScaledJob:
+		inv.ScaledJobs = append(inv.ScaledJobs, *o)
+	case *corev1.ResourceQuota:
+		inv.ResourceQuotas = append(inv.ResourceQuotas, *o)
+	}
+}
+
 // Len is the number of objects in the inventory.
 func (inv Inventory) Len() int {
 	return len(inv.HPAs) + len(inv.ScaledObjects) + len(inv.ScaledJobs) + len(inv.ResourceQuotas)
-}
-
-// HPAReview is the review of an HPA.
-func HPAReview(op string, hpa *autoscalingv2.HorizontalPodAutoscaler) (Review, error) {
-	obj, err := toData(hpa, HPAGVK)
-	if err != nil {
-		return Review{}, err
-	}
-	return Review{Kind: KindHPA, Operation: op, Namespace: hpa.Namespace, Object: obj}, nil
-}
-
-// ScaledObjectReview is the review of a ScaledObject. Its pods are not known,
-// so GPUsPerPod is 0.
-func ScaledObjectReview(op string, so *kedav1alpha1.ScaledObject) (Review, error) {
-	obj, err := toData(so, ScaledObjectGVK)
-	if err != nil {
-		return Review{}, err
-	}
-	return Review{Kind: KindScaledObject, Operation: op, Namespace: so.Namespace, Object: obj}, nil
-}
-
-// ScaledJobReview is the review of a ScaledJob, with the GPUs of its job
-// template's pods.
-func ScaledJobReview(op string, sj *kedav1alpha1.ScaledJob) (Review, error) {
-	obj, err := toData(sj, ScaledJobGVK)
-	if err != nil {
-		return Review{}, err
-	}
-	r := Review{Kind: KindScaledJob, Operation: op, Namespace: sj.Namespace, Object: obj}
-	if sj.Spec.JobTargetRef != nil {
-		r.GPUsPerPod = workload.Workload{Template: sj.Spec.JobTargetRef.Template}.GPUsPerPod().Count
-	}
-	return r, nil
-}
-
-// WorkloadReview is the review of a Deployment, StatefulSet or Job: obj is
-// the typed object (as workload.Decode returns it), rendered the KEDA object
-// mlscale renders for it (nil when it has not opted in).
-func WorkloadReview(op string, w workload.Workload, obj runtime.Object, rendered runtime.Object) (Review, error) {
-	data, err := toData(obj, w.GVK)
-	if err != nil {
-		return Review{}, err
-	}
-	r := Review{Kind: w.GVK.Kind, Operation: op, Namespace: w.Namespace, Object: data, GPUsPerPod: w.GPUsPerPod().Count}
-	if rendered != nil {
-		gvk := ScaledObjectGVK
-		if _, ok := rendered.(*kedav1alpha1.ScaledJob); ok {
-			gvk = ScaledJobGVK
-		}
-		if r.Rendered, err = toData(rendered, gvk); err != nil {
-			return Review{}, err
-		}
-	}
-	return r, nil
-}
-
-// RenderedWorkloadReview renders the workload with the facts and returns its
-// review. A workload that has not opted in gets a review without Rendered;
-// annotations that do not render give the renderer's error, which the
-// mutating webhook reports.
-func RenderedWorkloadReview(op string, w workload.Workload, obj runtime.Object, facts render.Facts) (Review, error) {
-	res, err := render.Workload(w, facts)
-	switch {
-	case err == nil:
-		return WorkloadReview(op, w, obj, res.Object)
-	case errors.Is(err, render.ErrNotEnabled):
-		return WorkloadReview(op, w, obj, nil)
-	}
-	return Review{}, fmt.Errorf("rendering %s %s/%s: %w", w.GVK.Kind, w.Namespace, w.Name, err)
 }
 
 // Input is what the engine evaluates: the review's fields, and the
@@ -250,7 +197,8 @@ func ScaleTarget(r Review) (string, bool) {
 			kind = workload.KindDeployment
 		}
 		return TargetKey(kind, name), true
-	case workload.KindDeployment, workload.KindStatefulSet, workload.KindJob:
+	}
+	if workload.Handles(r.Kind) {
 		if name := r.name(); name != "" {
 			return TargetKey(r.Kind, name), true
 		}

@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"context"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -11,10 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
-	"github.com/mlscale/mlscale/internal/render"
-	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/internal/facts"
 )
 
 func gpuPodSpec(gpus string) corev1.PodTemplateSpec {
@@ -47,13 +50,7 @@ func TestReviews(t *testing.T) {
 	enabled := gpuDeployment(map[string]string{"mlscale.io/autoscale": "true", "mlscale.io/max-replicas": "3"})
 	plain := gpuDeployment(nil)
 	workloadReview := func(d *appsv1.Deployment) func() (Review, error) {
-		return func() (Review, error) {
-			w, err := workload.FromObject(d)
-			if err != nil {
-				return Review{}, err
-			}
-			return RenderedWorkloadReview(OperationUpdate, w, d, render.DefaultFacts())
-		}
+		return func() (Review, error) { return NewReview(context.Background(), OperationUpdate, d, nil) }
 	}
 	tests := []struct {
 		name         string
@@ -63,11 +60,13 @@ func TestReviews(t *testing.T) {
 		gpus         int64
 		renderedKind string
 	}{
-		{"HPA", func() (Review, error) { return HPAReview(OperationCreate, &h) }, KindHPA, "autoscaling/v2", 0, ""},
-		{"ScaledObject", func() (Review, error) { return ScaledObjectReview(OperationCreate, &so) }, KindScaledObject, "keda.sh/v1alpha1", 0, ""},
-		{"ScaledJob counts template GPUs", func() (Review, error) { return ScaledJobReview(OperationCreate, gpuScaledJob(2, 4)) }, KindScaledJob, "keda.sh/v1alpha1", 4, ""},
+		{"HPA", func() (Review, error) { return NewReview(context.Background(), OperationCreate, &h, nil) }, KindHPA, "autoscaling/v2", 0, ""},
+		{"ScaledObject", func() (Review, error) { return NewReview(context.Background(), OperationCreate, &so, nil) }, KindScaledObject, "keda.sh/v1alpha1", 0, ""},
+		{"ScaledJob counts template GPUs", func() (Review, error) {
+			return NewReview(context.Background(), OperationCreate, gpuScaledJob(2, 4), nil)
+		}, KindScaledJob, "keda.sh/v1alpha1", 4, ""},
 		{"ScaledJob without template", func() (Review, error) {
-			return ScaledJobReview(OperationCreate, &kedav1alpha1.ScaledJob{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ml"}})
+			return NewReview(context.Background(), OperationCreate, &kedav1alpha1.ScaledJob{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ml"}}, nil)
 		}, KindScaledJob, "keda.sh/v1alpha1", 0, ""},
 		{"annotated Deployment gets its rendered ScaledObject", workloadReview(enabled), "Deployment", "apps/v1", 2, KindScaledObject},
 		{"plain Deployment has nothing rendered", workloadReview(plain), "Deployment", "apps/v1", 2, ""},
@@ -94,20 +93,56 @@ func TestReviews(t *testing.T) {
 	}
 }
 
-func TestRenderedWorkloadReviewError(t *testing.T) {
+func TestNewReviewErrors(t *testing.T) {
+	ctx := context.Background()
 	d := gpuDeployment(map[string]string{"mlscale.io/autoscale": "true", "mlscale.io/max-replicas": "many"})
-	w, err := workload.FromObject(d)
-	if err != nil {
-		t.Fatal(err)
+	_, err := NewReview(ctx, OperationCreate, d, nil)
+	var renderErr *RenderError
+	if !errors.As(err, &renderErr) || !strings.Contains(err.Error(), "mlscale: Deployment ml/llm: mlscale.io/max-replicas") {
+		t.Errorf("unparseable max-replicas: got %v, want a *RenderError with admission's message", err)
 	}
-	if _, err := RenderedWorkloadReview(OperationCreate, w, d, render.DefaultFacts()); err == nil {
-		t.Fatal("no error for an unparseable max-replicas")
+	down := facts.Func(func(context.Context, string) (facts.Facts, error) { return facts.Facts{}, errors.New("cache down") })
+	if _, err := NewReview(ctx, OperationCreate, gpuDeployment(map[string]string{"mlscale.io/autoscale": "true"}), down); !errors.Is(err, ErrFacts) {
+		t.Errorf("facts unavailable: got %v, want ErrFacts", err)
+	}
+	// A workload that has not opted in needs no facts.
+	if r, err := NewReview(ctx, OperationCreate, gpuDeployment(nil), down); err != nil || r.Rendered != nil {
+		t.Errorf("plain Deployment: %v, rendered %v", err, r.Rendered)
+	}
+	if _, err := NewReview(ctx, OperationCreate, &corev1.ConfigMap{}, nil); !errors.Is(err, ErrNotReviewed) {
+		t.Errorf("ConfigMap: got %v, want ErrNotReviewed", err)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	v1 := []byte(`{"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler","metadata":{"name":"h"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"},"maxReplicas":3,"targetCPUUtilizationPercentage":60}}`)
+	obj, err := Decode(hpaV1GVK, v1)
+	h, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	if err != nil || !ok || len(h.Spec.Metrics) != 1 || *h.Spec.Metrics[0].Resource.Target.AverageUtilization != 60 {
+		t.Errorf("autoscaling/v1 HPA: %T %+v, %v; want a converted v2 HPA", obj, obj, err)
+	}
+	if _, err := Decode(schema.GroupVersionKind{Group: "autoscaling", Version: "v2beta2", Kind: KindHPA}, v1); err == nil || !strings.Contains(err.Error(), "write it as autoscaling/v2") {
+		t.Errorf("v2beta2 HPA: %v", err)
+	}
+	if _, err := Decode(QuotaGVK, []byte(`{}`)); !errors.Is(err, ErrNotReviewed) {
+		t.Errorf("ResourceQuota: %v, want ErrNotReviewed", err)
+	}
+	if _, err := Decode(HPAGVK, nil); err == nil {
+		t.Error("no error for an empty object")
+	}
+	for _, k := range ReviewedKinds {
+		if !Reviewed(k.GVK) {
+			t.Errorf("Reviewed(%s) = false", k.GVK)
+		}
+		if gvk, err := reviewedGVK(k.New()); err != nil || gvk != k.GVK {
+			t.Errorf("reviewedGVK(%T) = %s, %v", k.New(), gvk, err)
+		}
 	}
 }
 
 func TestInput(t *testing.T) {
 	h := hpa("a", "web")
-	r, err := HPAReview(OperationCreate, &h)
+	r, err := NewReview(context.Background(), OperationCreate, &h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
@@ -54,7 +55,8 @@ func RunTests(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
 // RunModuleTests runs every Rego test (rules named test_*) of parsed
 // modules, as RunTests does.
 func RunModuleTests(ctx context.Context, modules map[string]*ast.Module) ([]TestResult, error) {
-	ch, err := tester.NewRunner().SetModules(modules).RunTests(ctx, nil)
+	store := inmem.NewFromObject(baseData(Config{}))
+	ch, err := tester.NewRunner().SetModules(modules).SetStore(store).RunTests(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("compiling policy tests: %w", err)
 	}

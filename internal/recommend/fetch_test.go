@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
-	"github.com/mlscale/mlscale/internal/promtest"
 	"github.com/mlscale/mlscale/internal/recommend"
+	"github.com/mlscale/mlscale/test/promtest"
 )
 
 func repeat(v float64, n int) []float64 {
@@ -39,7 +39,7 @@ func dayHistory(start time.Time) []promtest.Series {
 }
 
 // TestFetchAndRecommend reads the history from a real Prometheus
-// (internal/promtest) over backfilled recorded series.
+// (test/promtest) over backfilled recorded series.
 func TestFetchAndRecommend(t *testing.T) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	srv := promtest.Start(t, dayHistory(start)...)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -155,7 +156,7 @@ func BenchmarkParseRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	facts := render.DefaultFacts()
+	facts := facts.Default()
 	if _, err := render.Workload(w, facts); err != nil {
 		b.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func BenchmarkParseRender(b *testing.B) {
 // admission receives it.
 func BenchmarkDecodeParseRender(b *testing.B) {
 	raw := benchJSON(b)
-	facts := render.DefaultFacts()
+	facts := facts.Default()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -197,7 +198,7 @@ func TestBenchDeploymentRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := render.Workload(w, render.DefaultFacts())
+	res, err := render.Workload(w, facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

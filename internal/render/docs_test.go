@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -105,7 +106,7 @@ func TestDocsRenderedExamples(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(docsYAMLAfter(t, tt.marker)), &want); err != nil {
 				t.Fatalf("the docs' example is not YAML: %v", err)
 			}
-			res, err := render.Workload(tt.w, render.DefaultFacts())
+			res, err := render.Workload(tt.w, facts.Default())
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}

@@ -21,9 +21,10 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlscale/mlscale/internal/crdschema"
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/test/crdschema"
 )
 
 const (
@@ -215,7 +216,7 @@ func TestGolden(t *testing.T) {
 		}
 		name := fmt.Sprintf("%s-%s-%s.yaml", strings.TrimSuffix(d.file, ".yaml"), strings.ToLower(d.gvk.Kind), w.Name)
 		t.Run(name, func(t *testing.T) {
-			res, err := render.Workload(w, render.DefaultFacts())
+			res, err := render.Workload(w, facts.Default())
 			if errors.Is(err, render.ErrNotEnabled) {
 				if len(res.Warnings) > 0 {
 					t.Errorf("unannotated workload got warnings %q", res.Warnings)
@@ -277,7 +278,7 @@ func goldenText(t *testing.T, d sampleDoc, w workload.Workload, res render.Resul
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Rendered from config/samples/%s (%s %s/%s) with render.DefaultFacts().\n", d.file, w.GVK.Kind, w.Namespace, w.Name)
+	fmt.Fprintf(&b, "# Rendered from config/samples/%s (%s %s/%s) with facts.Default().\n", d.file, w.GVK.Kind, w.Namespace, w.Name)
 	fmt.Fprintf(&b, "# Regenerate with %s=1 go test ./internal/render and review the diff.\n", updateGolden)
 	warnings := slices.Clone(res.Warnings)
 	for _, warn := range warnings {

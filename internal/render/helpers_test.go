@@ -6,8 +6,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/test/crdschema"
 )
 
 // validateKEDA checks a rendered object against KEDA's CRD schemas, both as

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,12 +15,12 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/workload"
 )
@@ -34,17 +33,6 @@ const (
 	LabelWorkloadName = "mlscale.io/workload-name"
 	AnnotationProfile = "mlscale.io/profile"
 )
-
-// Facts are what rendering needs to know about the cluster.
-type Facts struct {
-	// ClusterDomain expands short service names; "cluster.local" when empty.
-	ClusterDomain string
-	// PrometheusServer is the Prometheus URL used when a workload names none.
-	PrometheusServer string
-	// GPUBudget is the namespace's GPU budget in devices (a ResourceQuota on
-	// requests.nvidia.com/gpu, or configuration); nil means none.
-	GPUBudget *int64
-}
 
 // Result is a rendered KEDA object with what admission reports about it.
 type Result struct {
@@ -80,7 +68,7 @@ var ErrNotEnabled = fmt.Errorf("workload has not opted in: %s is not \"true\"", 
 // Workload parses the workload's annotations and renders it. Parse warnings
 // come first in Result.Warnings. A workload without the opt-in annotation
 // gives ErrNotEnabled (with parse warnings, if any, in Result).
-func Workload(w workload.Workload, f Facts) (Result, error) {
+func Workload(w workload.Workload, f facts.Facts) (Result, error) {
 	in, warns, err := intent.Parse(w.Annotations)
 	if err != nil {
 		return Result{Warnings: warns}, err
@@ -96,10 +84,7 @@ func Workload(w workload.Workload, f Facts) (Result, error) {
 // Render builds the KEDA object for the workload: a ScaledJob for a Job with
 // the training-job profile, a ScaledObject otherwise. Every problem is
 // returned at once as intent.Errors.
-func Render(w workload.Workload, in intent.Intent, f Facts) (Result, error) {
-	if f.ClusterDomain == "" {
-		f.ClusterDomain = "cluster.local"
-	}
+func Render(w workload.Workload, in intent.Intent, f facts.Facts) (Result, error) {
 	r := renderer{w: w, in: in, f: f, gpu: w.GPUsPerPod()}
 	obj := r.render()
 	if err := r.errs.Err(); err != nil {
@@ -116,7 +101,7 @@ func Render(w workload.Workload, in intent.Intent, f Facts) (Result, error) {
 type renderer struct {
 	w        workload.Workload
 	in       intent.Intent
-	f        Facts
+	f        facts.Facts
 	gpu      workload.GPUs
 	profile  intent.Profile
 	def      Defaults
@@ -171,233 +156,6 @@ func (r *renderer) chooseProfile() {
 		r.errs.Add(intent.KeyProfile, given, "is only valid for a Job", fmt.Sprintf(`"generic", "celery-worker" or "vllm" for a %s`, r.w.GVK.Kind))
 	}
 	r.profile = p
-}
-
-// Trigger names, in rendering order. KEDA shows them in the ScaledObject's
-// status and scaling modifiers refer to them.
-const (
-	TriggerRabbitMQ   = "rabbitmq"
-	TriggerPrometheus = "prometheus"
-	// TriggerVLLM is the vllm profile's default trigger on the server's own
-	// queue depth (VLLMQueueMetric).
-	TriggerVLLM   = "vllm"
-	TriggerCPU    = "cpu"
-	TriggerMemory = "memory"
-	TriggerGPU    = "gpu"
-)
-
-// isDemand reports whether a trigger measures demand outside the pods, so
-// that it can wake a workload from zero replicas. The vLLM queue depth is
-// exported by the server itself and vanishes with its last pod.
-func isDemand(t kedav1alpha1.ScaleTriggers) bool {
-	return t.Name == TriggerRabbitMQ || t.Name == TriggerPrometheus
-}
-
-func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
-	var ts []kedav1alpha1.ScaleTriggers
-	in := r.in
-
-	// RabbitMQ
-	wantRabbit := in.RabbitMQ.Queue != "" || r.profile == intent.ProfileCeleryWorker
-	if wantRabbit {
-		if t, ok := r.rabbitTrigger(); ok {
-			ts = append(ts, t)
-		}
-	} else {
-		for _, k := range []string{intent.KeyRabbitMQHost, intent.KeyRabbitMQAuth, intent.KeyQueueTarget} {
-			if _, ok := r.w.Annotations[k]; ok {
-				r.errs.Add(k, r.w.Annotations[k], "is set without "+intent.KeyRabbitMQQueue, "set "+intent.KeyRabbitMQQueue+" too, or remove it")
-			}
-		}
-	}
-
-	// Prometheus: user query, or the vLLM queue depth.
-	query, name := in.Prometheus.Query, TriggerPrometheus
-	if query == "" && r.profile == intent.ProfileVLLM {
-		query = fmt.Sprintf(`sum(%s{namespace=%q,pod=~%q})`, VLLMQueueMetric, r.w.Namespace, r.podRegex())
-		name = TriggerVLLM
-	}
-	if query != "" {
-		target := r.def.PrometheusTarget
-		if in.Prometheus.Target != nil {
-			target = *in.Prometheus.Target
-		}
-		if server := r.prometheusServer(); server != "" {
-			ts = append(ts, kedav1alpha1.ScaleTriggers{
-				Type: "prometheus", Name: name,
-				Metadata: map[string]string{
-					"serverAddress":       server,
-					"query":               query,
-					"threshold":           fmtFloat(target),
-					"activationThreshold": fmtFloat(r.activation()),
-					"ignoreNullValues":    "true",
-				},
-			})
-		}
-	} else if in.Prometheus.Target != nil {
-		r.errs.Add(intent.KeyPrometheusTarget, r.w.Annotations[intent.KeyPrometheusTarget], "is set without "+intent.KeyPrometheusQuery, "set "+intent.KeyPrometheusQuery+" too, or remove it")
-	}
-
-	// cpu and memory: utilisation of the containers' requests.
-	if r.isJob() {
-		for _, k := range []string{intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget} {
-			if v, ok := r.w.Annotations[k]; ok {
-				r.errs.Add(k, v, "is not supported on a Job (KEDA ScaledJobs scale on queue length)", "remove it; use "+intent.KeyRabbitMQQueue+" or "+intent.KeyPrometheusQuery)
-			}
-		}
-	} else {
-		cpu := in.CPUTarget
-		if cpu == nil && in.MemoryTarget == nil && in.GPUTarget == nil && len(ts) == 0 && r.gpu.Count == 0 && r.def.CPUTarget > 0 {
-			cpu = ptr.To(r.def.CPUTarget)
-		}
-		if cpu != nil {
-			ts = append(ts, r.resourceTrigger(TriggerCPU, corev1.ResourceCPU, intent.KeyCPUTarget, *cpu))
-		}
-		if in.MemoryTarget != nil {
-			ts = append(ts, r.resourceTrigger(TriggerMemory, corev1.ResourceMemory, intent.KeyMemoryTarget, *in.MemoryTarget))
-		}
-		// GPU utilisation over the workload's pods.
-		gpuTarget := in.GPUTarget
-		if gpuTarget == nil && r.gpu.Count > 0 {
-			gpuTarget = ptr.To(GPUTarget)
-		}
-		if gpuTarget != nil {
-			if r.gpu.Count == 0 {
-				r.warn("%s is set but no container requests a GPU (nvidia.com/gpu, nvidia.com/mig-*, amd.com/gpu): the GPU trigger will read no data", intent.KeyGPUTarget)
-			}
-			if server := r.prometheusServer(); server != "" {
-				ts = append(ts, kedav1alpha1.ScaleTriggers{
-					Type: "prometheus", Name: TriggerGPU, MetricType: autoscalingv2.ValueMetricType,
-					Metadata: map[string]string{
-						"serverAddress":       server,
-						"query":               fmt.Sprintf(`avg(%s{namespace=%q,pod=~%q})`, GPUUtilizationMetric, r.w.Namespace, r.podRegex()),
-						"threshold":           strconv.Itoa(int(*gpuTarget)),
-						"activationThreshold": strconv.Itoa(int(min(GPUActivationThreshold, *gpuTarget-1))),
-						"ignoreNullValues":    "true",
-					},
-				})
-			}
-		}
-	}
-	if len(ts) == 0 && len(r.errs) == 0 {
-		allowed := fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget)
-		if r.isJob() {
-			allowed = fmt.Sprintf("%s or %s (a ScaledJob scales on queue length)", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
-		}
-		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger", allowed)
-	}
-	return ts
-}
-
-func (r *renderer) rabbitTrigger() (kedav1alpha1.ScaleTriggers, bool) {
-	in := r.in
-	if in.RabbitMQ.Queue == "" {
-		r.errs.Add(intent.KeyRabbitMQQueue, "", fmt.Sprintf("is required by profile %q", r.profile), "the name of the queue the workers consume")
-		return kedav1alpha1.ScaleTriggers{}, false
-	}
-	hostValue := in.RabbitMQ.Host
-	if hostValue == "" {
-		hostValue = "rabbitmq"
-	}
-	host, err := intent.ParseRabbitHost(hostValue)
-	if err != nil { // already reported by the parser
-		return kedav1alpha1.ScaleTriggers{}, false
-	}
-	target := r.def.QueueTarget
-	if in.QueueTarget != nil {
-		target = *in.QueueTarget
-	}
-	t := kedav1alpha1.ScaleTriggers{
-		Type: "rabbitmq", Name: TriggerRabbitMQ,
-		Metadata: map[string]string{
-			"protocol":        "amqp",
-			"host":            host.URL(r.w.Namespace, r.f.ClusterDomain),
-			"queueName":       in.RabbitMQ.Queue,
-			"mode":            "QueueLength",
-			"value":           strconv.FormatInt(target, 10),
-			"activationValue": fmtFloat(r.activation()),
-		},
-	}
-	if in.RabbitMQ.Auth != "" {
-		t.AuthenticationRef = &kedav1alpha1.AuthenticationRef{Name: in.RabbitMQ.Auth}
-	} else {
-		r.warn("%s is not set: KEDA will connect to RabbitMQ without credentials; name a TriggerAuthentication holding username and password", intent.KeyRabbitMQAuth)
-	}
-	return t, true
-}
-
-func (r *renderer) resourceTrigger(name string, res corev1.ResourceName, key string, target int32) kedav1alpha1.ScaleTriggers {
-	if missing := r.w.ContainersMissingRequest(res); len(missing) > 0 {
-		val := strconv.Itoa(int(target))
-		if _, ok := r.w.Annotations[key]; !ok {
-			val = ""
-		}
-		problem := fmt.Sprintf("needs a %s request on every container, and container(s) %s have none", res, strings.Join(missing, ", "))
-		if val == "" {
-			problem = fmt.Sprintf("defaults to %d%% for profile %q, which needs a %s request on every container, and container(s) %s have none", target, r.profile, res, strings.Join(missing, ", "))
-		}
-		r.errs.Add(key, val, problem, fmt.Sprintf("set resources.requests.%s on every container, or use another trigger", res))
-	}
-	return kedav1alpha1.ScaleTriggers{
-		Type: name, Name: name, MetricType: autoscalingv2.UtilizationMetricType,
-		Metadata: map[string]string{"value": strconv.Itoa(int(target))},
-	}
-}
-
-func (r *renderer) prometheusServer() string {
-	if r.in.Prometheus.Server != "" {
-		return r.in.Prometheus.Server
-	}
-	if r.f.PrometheusServer != "" {
-		return r.f.PrometheusServer
-	}
-	for _, e := range r.errs {
-		if e.Key == intent.KeyPrometheusServer {
-			return ""
-		}
-	}
-	r.errs.Add(intent.KeyPrometheusServer, "", "is missing and the cluster has no default Prometheus server",
-		"an http(s) URL such as \"http://prometheus.monitoring.svc:9090\"")
-	return ""
-}
-
-func (r *renderer) activation() float64 {
-	if r.in.ActivationTarget != nil {
-		return *r.in.ActivationTarget
-	}
-	return 0
-}
-
-// podTriggerNames describes the triggers that are measured inside the pods,
-// for messages about scale-to-zero.
-func (r *renderer) podTriggerNames(ts []kedav1alpha1.ScaleTriggers) string {
-	var names []string
-	for _, t := range ts {
-		switch t.Name {
-		case TriggerCPU, TriggerMemory:
-			names = append(names, t.Name)
-		case TriggerGPU:
-			names = append(names, "GPU utilisation")
-		case TriggerVLLM:
-			names = append(names, VLLMQueueMetric)
-		}
-	}
-	if len(names) == 0 {
-		return "cpu, memory and GPU triggers"
-	}
-	return strings.Join(names, " and ")
-}
-
-// podRegex matches the names of the workload's pods.
-func (r *renderer) podRegex() string {
-	name := regexp.QuoteMeta(r.w.Name)
-	switch r.w.GVK.Kind {
-	case workload.KindStatefulSet:
-		return name + "-[0-9]+"
-	case workload.KindJob:
-		return name + "-.+"
-	}
-	return name + "-[a-z0-9]+-[a-z0-9]+"
 }
 
 // replicas resolves min and max: profile, GPU and scale-to-zero defaults,
@@ -642,17 +400,6 @@ func specHash(obj client.Object) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
-}
-
-// DefaultPrometheusServer is the Prometheus URL assumed when neither the
-// workload (mlscale.io/prometheus-server) nor the configuration names one:
-// the Service that the Prometheus Operator creates in "monitoring".
-const DefaultPrometheusServer = "http://prometheus-operated.monitoring.svc:9090"
-
-// DefaultFacts are the facts used when nothing is known about the cluster:
-// the default cluster domain and Prometheus server, no GPU budget.
-func DefaultFacts() Facts {
-	return Facts{ClusterDomain: "cluster.local", PrometheusServer: DefaultPrometheusServer}
 }
 
 // Message is the one message admission denies with and `mlscale render`

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -119,7 +120,7 @@ const rabbitHost = "amqp://rabbitmq.ml.svc.cluster.local:5672/"
 type renderCase struct {
 	name  string
 	w     workload.Workload
-	facts *render.Facts // nil: render.DefaultFacts()
+	facts *facts.Facts // nil: facts.Default()
 	// want maps paths in the rendered object (as render.ToUnstructured
 	// gives it) to values; a nil value means the path must be absent.
 	want map[string]any
@@ -134,8 +135,8 @@ type renderCase struct {
 }
 
 func TestRender(t *testing.T) {
-	gpuBudget := func(n int64) *render.Facts {
-		f := render.DefaultFacts()
+	gpuBudget := func(n int64) *facts.Facts {
+		f := facts.Default()
 		f.GPUBudget = &n
 		return &f
 	}
@@ -189,7 +190,7 @@ func TestRender(t *testing.T) {
 				"spec.minReplicaCount": int64(0), "spec.maxReplicaCount": int64(4),
 				"spec.cooldownPeriod": int64(900), "spec.pollingInterval": int64(15),
 				"spec.triggers[0].name": "prometheus", "spec.triggers[0].type": "prometheus",
-				"spec.triggers[0].metadata.serverAddress":       render.DefaultPrometheusServer,
+				"spec.triggers[0].metadata.serverAddress":       facts.DefaultPrometheusServer,
 				"spec.triggers[0].metadata.query":               `sum(gateway_pending{backend="llm"})`,
 				"spec.triggers[0].metadata.threshold":           "5",
 				"spec.triggers[0].metadata.activationThreshold": "0",
@@ -314,7 +315,7 @@ func TestRender(t *testing.T) {
 		{
 			name:  "short host with a custom cluster domain",
 			w:     deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("w", cpuOnly)),
-			facts: &render.Facts{ClusterDomain: "corp.internal", PrometheusServer: render.DefaultPrometheusServer},
+			facts: &facts.Facts{ClusterDomain: "corp.internal", PrometheusServer: facts.DefaultPrometheusServer},
 			want:  map[string]any{"spec.triggers[0].metadata.host": "amqp://rabbitmq.ml.svc.corp.internal:5672/"},
 		},
 		{
@@ -502,7 +503,7 @@ func TestRender(t *testing.T) {
 		{
 			name:     "no Prometheus server known",
 			w:        deployment("w", ann(intent.KeyPrometheusQuery, "sum(x)"), ctr("w", gpu("nvidia.com/gpu", "1"))),
-			facts:    &render.Facts{},
+			facts:    &facts.Facts{},
 			wantErr:  []string{"mlscale.io/prometheus-server: is missing and the cluster has no default Prometheus server"},
 			wantKeys: []string{intent.KeyPrometheusServer},
 		},
@@ -521,7 +522,7 @@ func TestRender(t *testing.T) {
 
 func runCase(t *testing.T, tc renderCase) {
 	t.Helper()
-	f := render.DefaultFacts()
+	f := facts.Default()
 	if tc.facts != nil {
 		f = *tc.facts
 	}

@@ -9,6 +9,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -22,7 +23,7 @@ func TestWorkloadNotEnabled(t *testing.T) {
 		"foreign namespace": {"example.com/autoscale": "true"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res, err := render.Workload(deployment("w", a, ctr("w", cpuOnly)), render.DefaultFacts())
+			res, err := render.Workload(deployment("w", a, ctr("w", cpuOnly)), facts.Default())
 			if !errors.Is(err, render.ErrNotEnabled) {
 				t.Fatalf("err = %v, want ErrNotEnabled", err)
 			}
@@ -38,7 +39,7 @@ func TestWorkloadNotEnabled(t *testing.T) {
 
 func TestWorkloadParseErrorsTogether(t *testing.T) {
 	w := deployment("w", ann(intent.KeyMaxReplicas, "abc", intent.KeyCooldown, "soon", intent.KeyProfile, "llm"), ctr("w", cpuOnly))
-	_, err := render.Workload(w, render.DefaultFacts())
+	_, err := render.Workload(w, facts.Default())
 	var fes intent.Errors
 	if !errors.As(err, &fes) || len(fes) != 3 {
 		t.Fatalf("err = %v, want 3 field errors", err)
@@ -54,7 +55,7 @@ func TestWorkloadParseErrorsTogether(t *testing.T) {
 func TestWorkloadWarningsOrder(t *testing.T) {
 	// Parse warnings (unknown key) come before render warnings (no auth).
 	w := deployment("w", ann(intent.KeyRabbitMQQueue, "q", "mlscale.io/max-replica", "3"), ctr("w", cpuOnly))
-	res, err := render.Workload(w, render.DefaultFacts())
+	res, err := render.Workload(w, facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +69,13 @@ func TestDeterministic(t *testing.T) {
 		return deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyPrometheusQuery, "sum(gw)", intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq",
 			intent.KeyCPUTarget, "70", intent.KeyMemoryTarget, "70"), ctr("vllm", map[string]string{"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"}))
 	}
-	first, err := render.Workload(mk(), render.DefaultFacts())
+	first, err := render.Workload(mk(), facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	firstJSON, _ := json.Marshal(first.Object)
 	for range 50 {
-		r, err := render.Workload(mk(), render.DefaultFacts())
+		r, err := render.Workload(mk(), facts.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	other := mk()
 	other.Annotations[intent.KeyMaxReplicas] = "3"
-	r, err := render.Workload(other, render.DefaultFacts())
+	r, err := render.Workload(other, facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestDeterministic(t *testing.T) {
 	// The hash covers the spec only: the UID (owner reference) does not change it.
 	withUID := mk()
 	withUID.UID = "1234"
-	r, err = render.Workload(withUID, render.DefaultFacts())
+	r, err = render.Workload(withUID, facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestDeterministic(t *testing.T) {
 func TestRenderJobWithoutSpec(t *testing.T) {
 	w := job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("t", cpuOnly))
 	w.Job = nil
-	res, err := render.Workload(w, render.DefaultFacts())
+	res, err := render.Workload(w, facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestWorkloadNameLabelValue(t *testing.T) {
 }
 
 func TestToUnstructuredDropsEmptyFields(t *testing.T) {
-	res, err := render.Workload(job("train", ann(intent.KeyPrometheusQuery, "sum(x)"), ctr("t", cpuOnly)), render.DefaultFacts())
+	res, err := render.Workload(job("train", ann(intent.KeyPrometheusQuery, "sum(x)"), ctr("t", cpuOnly)), facts.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

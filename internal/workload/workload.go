@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Kinds mlscale handles.
@@ -25,12 +27,88 @@ const (
 	KindJob         = "Job"
 )
 
-// GroupVersionKinds of the workloads mlscale handles.
+// GroupVersionKinds of the workloads mlscale handles, and of the KEDA
+// objects it renders for them.
 var (
-	DeploymentGVK  = appsv1.SchemeGroupVersion.WithKind(KindDeployment)
-	StatefulSetGVK = appsv1.SchemeGroupVersion.WithKind(KindStatefulSet)
-	JobGVK         = batchv1.SchemeGroupVersion.WithKind(KindJob)
+	DeploymentGVK   = appsv1.SchemeGroupVersion.WithKind(KindDeployment)
+	StatefulSetGVK  = appsv1.SchemeGroupVersion.WithKind(KindStatefulSet)
+	JobGVK          = batchv1.SchemeGroupVersion.WithKind(KindJob)
+	ScaledObjectGVK = kedav1alpha1.SchemeGroupVersion.WithKind("ScaledObject")
+	ScaledJobGVK    = kedav1alpha1.SchemeGroupVersion.WithKind("ScaledJob")
 )
+
+// Kind is one kind of workload mlscale scales: how to make its objects and
+// lists, and which KEDA kind scales it.
+type Kind struct {
+	// GVK is the workload's group, version and kind.
+	GVK schema.GroupVersionKind
+	// New returns an empty object of the kind; NewList an empty list.
+	New     func() client.Object
+	NewList func() client.ObjectList
+	// KEDA is the kind of the KEDA object rendered for the workload
+	// (ScaledObjectGVK or ScaledJobGVK); NewKEDA returns an empty one.
+	KEDA    schema.GroupVersionKind
+	NewKEDA func() client.Object
+}
+
+// Kinds are the workload kinds mlscale scales, in the order they are
+// listed everywhere (admission, reconciler, audit, policies, render). Every
+// package that handles "the workloads" ranges over this table.
+var Kinds = []Kind{
+	{
+		GVK:     DeploymentGVK,
+		New:     func() client.Object { return &appsv1.Deployment{} },
+		NewList: func() client.ObjectList { return &appsv1.DeploymentList{} },
+		KEDA:    ScaledObjectGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+	},
+	{
+		GVK:     StatefulSetGVK,
+		New:     func() client.Object { return &appsv1.StatefulSet{} },
+		NewList: func() client.ObjectList { return &appsv1.StatefulSetList{} },
+		KEDA:    ScaledObjectGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+	},
+	{
+		GVK:     JobGVK,
+		New:     func() client.Object { return &batchv1.Job{} },
+		NewList: func() client.ObjectList { return &batchv1.JobList{} },
+		KEDA:    ScaledJobGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledJob{} },
+	},
+}
+
+// KindOf returns the workload kind of a group and kind (any version).
+func KindOf(gk schema.GroupKind) (Kind, bool) {
+	for _, k := range Kinds {
+		if k.GVK.GroupKind() == gk {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Handles reports whether kind ("Deployment", ...) is one of Kinds.
+func Handles(kind string) bool {
+	return slices.ContainsFunc(Kinds, func(k Kind) bool { return k.GVK.Kind == kind })
+}
+
+// KindNames are the names of the workload kinds ("Deployment", ...), in the
+// order of Kinds.
+func KindNames() []string {
+	out := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		out[i] = k.GVK.Kind
+	}
+	return out
+}
+
+// kindList names the kinds for messages: "apps/v1 Deployment, apps/v1
+// StatefulSet and batch/v1 Job".
+func kindList() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = k.GVK.GroupVersion().String() + " " + k.GVK.Kind
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
 
 // Workload is the part of a Deployment, StatefulSet or Job that rendering needs.
 type Workload struct {
@@ -59,23 +137,17 @@ func FromObject(obj any) (Workload, error) {
 		spec := o.Spec.DeepCopy()
 		return newWorkload(JobGVK, o.ObjectMeta, o.Spec.Template, spec), nil
 	}
-	return Workload{}, fmt.Errorf("unsupported workload type %T: mlscale handles Deployments, StatefulSets and Jobs", obj)
+	return Workload{}, fmt.Errorf("unsupported workload type %T: mlscale handles %s", obj, kindList())
 }
 
 // Decode builds a Workload from JSON of the given kind (as found in an
 // AdmissionRequest); the GVK decides which type the bytes are decoded into.
-func Decode(gvk schema.GroupVersionKind, raw []byte) (Workload, any, error) {
-	var obj any
-	switch gvk.GroupKind() {
-	case DeploymentGVK.GroupKind():
-		obj = &appsv1.Deployment{}
-	case StatefulSetGVK.GroupKind():
-		obj = &appsv1.StatefulSet{}
-	case JobGVK.GroupKind():
-		obj = &batchv1.Job{}
-	default:
-		return Workload{}, nil, fmt.Errorf("unsupported kind %s: mlscale handles apps/v1 Deployment, apps/v1 StatefulSet and batch/v1 Job", gvk)
+func Decode(gvk schema.GroupVersionKind, raw []byte) (Workload, client.Object, error) {
+	k, ok := KindOf(gvk.GroupKind())
+	if !ok {
+		return Workload{}, nil, fmt.Errorf("unsupported kind %s: mlscale handles %s", gvk, kindList())
 	}
+	obj := k.New()
 	if len(raw) == 0 {
 		return Workload{}, nil, fmt.Errorf("decoding %s: empty object", gvk.Kind)
 	}

@@ -42,8 +42,10 @@ review_keda_objects contains review_scaled_object
 
 review_keda_objects contains review_scaled_job
 
-# workload_kinds are the kinds mlscale renders KEDA objects for.
-workload_kinds := {"Deployment", "StatefulSet", "Job"}
+# workload_kinds are the kinds mlscale renders KEDA objects for. mlscale
+# gives them as data.workload_kinds, from the one table of workload kinds
+# that every part of mlscale ranges over (internal/workload).
+workload_kinds := {k | some k in data.workload_kinds}
 
 # subject names what is under review in messages: the object, and for an
 # annotated workload also that it is mlscale's opt-in.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 var (
@@ -24,8 +24,8 @@ var (
 	buildErr  error
 )
 
-// mlscaleBinary builds cmd/mlscale once per test run.
-func mlscaleBinary(t *testing.T) string {
+// demoBinary builds cmd/mlscale-demo once per test run.
+func demoBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "mlscale-e2e-bin-")
@@ -33,11 +33,11 @@ func mlscaleBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "mlscale")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/mlscale")
+		binPath = filepath.Join(dir, "mlscale-demo")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/mlscale-demo")
 		cmd.Dir = suite.root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/mlscale: %w\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./cmd/mlscale-demo: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -46,7 +46,7 @@ func mlscaleBinary(t *testing.T) string {
 	return binPath
 }
 
-// removeBinary removes what mlscaleBinary built.
+// removeBinary removes what demoBinary built.
 func removeBinary() {
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
@@ -86,26 +86,23 @@ func checkGone(t *testing.T, pids map[string]int) {
 	}
 }
 
-// TestDemoOnce runs `mlscale demo --once` on the samples: every sample
+// TestDemoOnce runs `mlscale-demo --once` on the samples: every sample
 // workload gets its KEDA object, exit status 0, and neither etcd nor
 // kube-apiserver survives.
 func TestDemoOnce(t *testing.T) {
 	env(t)
-	bin := mlscaleBinary(t)
+	bin := demoBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--once")
+	cmd := exec.CommandContext(ctx, bin, "--once")
 	cmd.Dir = suite.root
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("mlscale demo --once took %s\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
-	if strings.Contains(stderr.String(), `unknown command "demo"`) {
-		t.Fatal("mlscale has no demo subcommand: add newDemoCmd to subcommands in internal/cli/cli.go")
-	}
+	t.Logf("mlscale-demo --once took %s\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
 	if err != nil {
-		t.Errorf("mlscale demo --once: %v, want exit status 0", err)
+		t.Errorf("mlscale-demo --once: %v, want exit status 0", err)
 	}
 	checkGone(t, demoPIDs(t, stderr.String()))
 
@@ -130,14 +127,14 @@ func TestDemoOnce(t *testing.T) {
 	}
 }
 
-// TestDemoRenderFailed runs `mlscale demo --once -f FILE` with a bad
+// TestDemoRenderFailed runs `mlscale-demo --once -f FILE` with a bad
 // annotation in a namespace without the mlscale.io/enabled label:
 // admission lets it in, the reconciler reports a RenderFailed Event, and the
 // demo shows that message at once instead of waiting out --timeout for a
 // KEDA object that cannot come; the exit status is 1.
 func TestDemoRenderFailed(t *testing.T) {
 	env(t)
-	bin := mlscaleBinary(t)
+	bin := demoBinary(t)
 	file := filepath.Join(t.TempDir(), "unlabelled.yaml")
 	manifest := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: unlabelled\n---\n" +
 		deployment("unlabelled", "typo", map[string]string{"mlscale.io/autoscale": "true", "mlscale.io/max-replicas": "lots"})
@@ -147,14 +144,14 @@ func TestDemoRenderFailed(t *testing.T) {
 	const timeout = 90 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--once", "--timeout", timeout.String(), "-f", file)
+	cmd := exec.CommandContext(ctx, bin, "--once", "--timeout", timeout.String(), "-f", file)
 	cmd.Dir = suite.root
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	_ = cmd.Run()
 	took := time.Since(start)
-	t.Logf("mlscale demo --once -f unlabelled.yaml took %s\nstdout:\n%s\nstderr:\n%s", took.Round(time.Millisecond), stdout.String(), stderr.String())
+	t.Logf("mlscale-demo --once -f unlabelled.yaml took %s\nstdout:\n%s\nstderr:\n%s", took.Round(time.Millisecond), stdout.String(), stderr.String())
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit status %d, want 1 (a workload without its KEDA object)", code)
 	}
@@ -177,7 +174,7 @@ func TestDemoRenderFailed(t *testing.T) {
 // starts, and the message names the flag at fault.
 func TestDemoBadCommandLine(t *testing.T) {
 	env(t)
-	bin := mlscaleBinary(t)
+	bin := demoBinary(t)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -191,7 +188,7 @@ func TestDemoBadCommandLine(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, append([]string{"demo"}, tc.args...)...)
+			cmd := exec.CommandContext(ctx, bin, tc.args...)
 			cmd.Dir = suite.root
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -209,13 +206,13 @@ func TestDemoBadCommandLine(t *testing.T) {
 	}
 }
 
-// TestDemoInteractive runs `mlscale demo -f bad.yaml` as a user would: the
+// TestDemoInteractive runs `mlscale-demo -f bad.yaml` as a user would: the
 // rejected workload is reported with mlscale's message, the kubeconfig
 // works with kubectl, and Ctrl-C (SIGINT) stops etcd and kube-apiserver and
 // removes the throw-away directory; the exit status is 1 for the rejection.
 func TestDemoInteractive(t *testing.T) {
 	env(t)
-	bin := mlscaleBinary(t)
+	bin := demoBinary(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	manifest := deployment("ml-demo", "typo", map[string]string{"mlscale.io/autoscale": "true", "mlscale.io/min-replicas": "two"})
@@ -224,7 +221,7 @@ func TestDemoInteractive(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "-f", bad)
+	cmd := exec.CommandContext(ctx, bin, "-f", bad)
 	cmd.Dir = suite.root
 	var stderr syncBuilder
 	cmd.Stderr = &stderr
@@ -257,9 +254,6 @@ func TestDemoInteractive(t *testing.T) {
 		_ = cmd.Process.Kill()
 		<-copied
 		_ = cmd.Wait()
-		if strings.Contains(stderr.String(), `unknown command "demo"`) {
-			t.Fatal("mlscale has no demo subcommand: add newDemoCmd to subcommands in internal/cli/cli.go")
-		}
 		t.Fatalf("the demo printed no kubeconfig path\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 	pids := demoPIDs(t, stderr.String())

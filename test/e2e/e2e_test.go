@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlscale/mlscale/internal/intent"
-	"github.com/mlscale/mlscale/internal/kubetest"
+	"github.com/mlscale/mlscale/test/kubetest"
 )
 
 const samplesNamespace = "ml-demo"

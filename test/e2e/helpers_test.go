@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlscale/mlscale/internal/kubetest"
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/kubetest"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // kubectlResult is what one kubectl run printed.

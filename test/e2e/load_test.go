@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,10 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
-
 	"github.com/mlscale/mlscale/internal/intent"
-	"github.com/mlscale/mlscale/internal/manager"
+	"github.com/mlscale/mlscale/webhook"
 )
 
 // Environment of the manager process that BenchmarkThousandDeployments
@@ -53,7 +52,7 @@ func runManagerProcess() (bool, int) {
 		fmt.Fprintln(os.Stderr, "manager process:", err)
 		return true, 2
 	}
-	cfg := manager.DefaultConfig()
+	cfg := webhook.DefaultConfig()
 	cfg.Kubeconfig = os.Getenv(envKubeconfig)
 	cfg.Host, cfg.Port, cfg.CertDir = os.Getenv(envWebhookHost), port, os.Getenv(envWebhookCertDir)
 	cfg.MetricsAddr, cfg.ProbeAddr, cfg.LeaderElection = "0", "0", false
@@ -77,7 +76,7 @@ func runManagerProcess() (bool, int) {
 	cfg.RESTConfig = rc
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := manager.Run(ctx, cfg); err != nil {
+	if err := webhook.Run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "manager process:", err)
 		return true, 1
 	}

@@ -17,14 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"go.uber.org/zap/zapcore"
-
-	"github.com/mlscale/mlscale/internal/kubetest"
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/kubetest"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // suite is what TestMain started, shared by the tests, which run one after

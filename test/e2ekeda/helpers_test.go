@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mlscale/mlscale/internal/kubetest"
+	"github.com/mlscale/mlscale/test/kubetest"
 )
 
 // rabbitHost is the RabbitMQ host the test workloads name: a cluster DNS

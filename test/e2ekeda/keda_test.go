@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlscale/mlscale/internal/kubetest"
+	"github.com/mlscale/mlscale/test/kubetest"
 )
 
 // TestSamplesReady applies config/samples with kubectl: mlscale's reconciler
@@ -247,28 +247,28 @@ func kedaJobs(t *testing.T, namespace string) []batchv1.Job {
 	return list.Items
 }
 
-// TestDemoWithKEDA runs `mlscale demo --with-keda --once` as a user would
+// TestDemoWithKEDA runs `mlscale-demo --with-keda --once` as a user would
 // (a second control plane and KEDA of its own): every sample's KEDA object
 // is READY, and the sample worker is scaled to zero and woken by messages.
 func TestDemoWithKEDA(t *testing.T) {
 	env(t)
-	bin := filepath.Join(t.TempDir(), "mlscale")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mlscale")
+	bin := filepath.Join(t.TempDir(), "mlscale-demo")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/mlscale-demo")
 	build.Dir = suite.root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--with-keda", "--once", "--repo", suite.root)
+	cmd := exec.CommandContext(ctx, bin, "--with-keda", "--once", "--repo", suite.root)
 	cmd.Env = os.Environ()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("mlscale demo --with-keda --once in %s:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), stdout.String(), stderr.String())
+	t.Logf("mlscale-demo --with-keda --once in %s:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), stdout.String(), stderr.String())
 	if err != nil {
-		t.Fatalf("mlscale demo --with-keda --once: %v", err)
+		t.Fatalf("mlscale-demo --with-keda --once: %v", err)
 	}
 	out := stdout.String()
 	for _, want := range []string{"READY=True", "celery-worker spec.replicas = 0", "woke up from zero"} {

@@ -3,7 +3,7 @@
 // kube-controller-manager, KEDA's operator and admission webhooks (built
 // from source by `make kube-controller-manager keda`), RabbitMQ and
 // Prometheus (Debian's packages), all on loopback, started by TestMain and
-// stopped by pid (internal/kedaenv).
+// stopped by pid (test/kedaenv).
 //
 // The tests run only with MLSCALE_E2E_KEDA=1, which `make e2e-keda` sets;
 // without it they skip, so that `go test ./...` needs no KEDA build. With
@@ -27,9 +27,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/mlscale/mlscale/internal/kedaenv"
-	"github.com/mlscale/mlscale/internal/kubetest"
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/kedaenv"
+	"github.com/mlscale/mlscale/test/kubetest"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // suite is what TestMain started.

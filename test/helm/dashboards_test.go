@@ -14,12 +14,12 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlscale/mlscale/internal/audit"
-	"github.com/mlscale/mlscale/internal/collector"
-	"github.com/mlscale/mlscale/internal/controller"
-	"github.com/mlscale/mlscale/internal/floorwriter"
-	"github.com/mlscale/mlscale/internal/userpolicy"
-	"github.com/mlscale/mlscale/internal/webhook/validate"
+	"github.com/mlscale/mlscale/collector"
+	"github.com/mlscale/mlscale/predictor/floorwriter"
+	"github.com/mlscale/mlscale/webhook/audit"
+	"github.com/mlscale/mlscale/webhook/reconciler"
+	"github.com/mlscale/mlscale/webhook/userpolicy"
+	"github.com/mlscale/mlscale/webhook/validate"
 )
 
 // externalMetrics are the metrics the dashboards may use that other
@@ -101,7 +101,7 @@ func TestMain(m *testing.M) {
 // PrometheusRule) record.
 func projectMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	if _, err := controller.DefaultMetrics(); err != nil {
+	if _, err := reconciler.DefaultMetrics(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := audit.DefaultMetrics(); err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // stage is one FROM ... of a Dockerfile with its instructions.

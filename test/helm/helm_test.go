@@ -23,7 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // Release is the release name and namespace the tests install as, the

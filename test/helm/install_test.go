@@ -30,6 +30,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cainjector "github.com/cert-manager/cert-manager/pkg/controller/cainjector"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -46,13 +47,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
-
 	"github.com/mlscale/mlscale/internal/cli"
-	"github.com/mlscale/mlscale/internal/crdschema"
 	"github.com/mlscale/mlscale/internal/intent"
-	"github.com/mlscale/mlscale/internal/kubetest"
-	"github.com/mlscale/mlscale/internal/localcluster"
+	"github.com/mlscale/mlscale/test/crdschema"
+	"github.com/mlscale/mlscale/test/kubetest"
+	"github.com/mlscale/mlscale/test/localcluster"
 )
 
 // certManagerModule is the module whose deploy/crds the API server gets.

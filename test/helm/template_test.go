@@ -22,7 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlscale/mlscale/internal/chartdocs"
+	"github.com/mlscale/mlscale/hack/chartdocs"
 )
 
 // rendered is the output of `helm template`, indexed by kind and name.

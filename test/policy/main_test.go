@@ -23,10 +23,10 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/mlscale/mlscale/internal/kubetest"
-	"github.com/mlscale/mlscale/internal/localcluster"
-	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/test/kubetest"
+	"github.com/mlscale/mlscale/test/localcluster"
+	"github.com/mlscale/mlscale/webhook"
 )
 
 // policyNamespace holds the user policy ConfigMaps.
@@ -90,7 +90,7 @@ func run(m *testing.M) int {
 // configure is the manager configuration under test: trigger endpoints on
 // an allowlist in warn mode, user policies, a one-second audit, metrics on
 // loopback.
-func configure(cfg *manager.Config) {
+func configure(cfg *webhook.Config) {
 	cfg.Policy = policy.Config{
 		Actions:          map[string]policy.Action{"trigger_endpoints": policy.ActionWarn},
 		AllowedEndpoints: []string{"*.monitoring.svc.cluster.local"},

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlscale/mlscale/internal/kubetest"
+	"github.com/mlscale/mlscale/test/kubetest"
 )
 
 const goodServer = "http://prometheus.monitoring.svc.cluster.local:9090"

@@ -1,0 +1,104 @@
+package render
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// Trigger names, in rendering order. KEDA shows them in the ScaledObject's
+// status and scaling modifiers refer to them.
+const (
+	TriggerRabbitMQ   = "rabbitmq"
+	TriggerPrometheus = "prometheus"
+	// TriggerVLLM is the vllm profile's default trigger on the server's own
+	// queue depth (VLLMQueueMetric).
+	TriggerVLLM   = "vllm"
+	TriggerCPU    = "cpu"
+	TriggerMemory = "memory"
+	TriggerGPU    = "gpu"
+)
+
+// isDemand reports whether a trigger measures demand outside the pods, so
+// that it can wake a workload from zero replicas. The vLLM queue depth is
+// exported by the server itself and vanishes with its last pod.
+func isDemand(t kedav1alpha1.ScaleTriggers) bool {
+	return t.Name == TriggerRabbitMQ || t.Name == TriggerPrometheus
+}
+
+// podTriggerNames describes the triggers that are measured inside the pods,
+// for messages about scale-to-zero.
+func (r *renderer) podTriggerNames(ts []kedav1alpha1.ScaleTriggers) string {
+	var names []string
+	for _, t := range ts {
+		switch t.Name {
+		case TriggerCPU, TriggerMemory:
+			names = append(names, t.Name)
+		case TriggerGPU:
+			names = append(names, "GPU utilisation")
+		case TriggerVLLM:
+			names = append(names, VLLMQueueMetric)
+		}
+	}
+	if len(names) == 0 {
+		return "cpu, memory and GPU triggers"
+	}
+	return strings.Join(names, " and ")
+}
+
+// podRegex matches the names of the workload's pods.
+func (r *renderer) podRegex() string {
+	name := regexp.QuoteMeta(r.w.Name)
+	switch r.w.GVK.Kind {
+	case workload.KindStatefulSet:
+		return name + "-[0-9]+"
+	case workload.KindJob:
+		return name + "-.+"
+	}
+	return name + "-[a-z0-9]+-[a-z0-9]+"
+}
+
+// triggers renders the workload's triggers, one file per trigger type:
+// RabbitMQ (rabbitmq.go), a Prometheus query or the vLLM queue depth
+// (prometheus.go), cpu and memory (resource.go) and GPU utilisation
+// (gpu.go). A workload with none is an error.
+func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
+	var ts []kedav1alpha1.ScaleTriggers
+	add := func(t kedav1alpha1.ScaleTriggers, ok bool) {
+		if ok {
+			ts = append(ts, t)
+		}
+	}
+	add(r.rabbitTrigger())
+	add(r.queryTrigger())
+	if r.isJob() {
+		r.refusePodTriggers()
+	} else {
+		add(r.cpuTrigger(len(ts) > 0))
+		add(r.memoryTrigger())
+		add(r.gpuTrigger())
+	}
+	if len(ts) == 0 && len(r.errs) == 0 {
+		allowed := fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget)
+		if r.isJob() {
+			allowed = fmt.Sprintf("%s or %s (a ScaledJob scales on queue length)", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+		}
+		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger", allowed)
+	}
+	return ts
+}
+
+// refusePodTriggers refuses the triggers measured inside a Deployment's
+// pods on a Job: a ScaledJob scales on queue length.
+func (r *renderer) refusePodTriggers() {
+	for _, k := range []string{intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget} {
+		if v, ok := r.w.Annotations[k]; ok {
+			r.errs.Add(k, v, "is not supported on a Job (KEDA ScaledJobs scale on queue length)", "remove it; use "+intent.KeyRabbitMQQueue+" or "+intent.KeyPrometheusQuery)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package floorwriter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval       = time.Minute
+	DefaultHistory        = 14 * 24 * time.Hour
+	DefaultStep           = time.Minute
+	DefaultErrorThreshold = 0.5
+	DefaultErrorWindow    = 60
+	DefaultMinEvaluations = 10
+	DefaultHold           = 30 * time.Minute
+	DefaultMaxStaleness   = 10 * time.Minute
+	DefaultRefitEvery     = time.Hour
+	DefaultRefreshEvery   = 15 * time.Minute
+	DefaultConcurrency    = 8
+)
+
+// Config configures a Writer. Start from DefaultConfig: every field is
+// taken as it is, and a zero means zero.
+type Config struct {
+	// Interval is the time between two cycles.
+	Interval time.Duration
+	// History is how much demand history each forecast reads.
+	History time.Duration
+	// Step is the resolution of the history (the range query's step).
+	Step time.Duration
+	// Lookahead is the forecast window for workloads without
+	// mlscale.io/lookahead.
+	Lookahead time.Duration
+	// Quantile is the upper quantile of the forecast the floor provisions
+	// for, in (0, 1).
+	Quantile float64
+	// ErrorThreshold is the rolling error (weighted absolute percentage
+	// error) above which a workload falls back to reactive scaling; it
+	// resumes below 0.8 times the threshold.
+	ErrorThreshold float64
+	// ErrorWindow is how many evaluated forecasts the rolling error covers.
+	ErrorWindow int
+	// MinEvaluations is how many evaluated forecasts the rolling error
+	// needs before it can trigger the fallback.
+	MinEvaluations int
+	// Hold is how long the last good floor is kept when there is no
+	// forecast (source failing, history missing or too short) before the
+	// floor falls back to the workload's minimum.
+	Hold time.Duration
+	// MaxStaleness is how old the newest sample may be; older data counts
+	// as missing.
+	MaxStaleness time.Duration
+	// RefitEvery is how long a fitted model is reused before it is refit
+	// on newer data (forecasts use the newest data either way); 0 refits
+	// every cycle.
+	RefitEvery time.Duration
+	// RefreshEvery rewrites an unchanged explanation this often, so its
+	// forecast figures stay current; the floor itself is written at once
+	// when it changes.
+	RefreshEvery time.Duration
+	// Concurrency is how many workloads are forecast at once.
+	Concurrency int
+	// Hysteresis, DownDelay and DownInterval tune the floor policy (see
+	// predictor.FloorPolicy); 0 means none: a one-replica band, falls
+	// without delay or spacing.
+	Hysteresis   float64
+	DownDelay    time.Duration
+	DownInterval time.Duration
+	// Facts are the cluster facts used to resolve each workload's min and
+	// max replicas (as the renderer does).
+	Facts facts.Facts
+}
+
+// DefaultConfig returns the configuration `mlscale predictor` starts from;
+// the floor policy's tuning is predictor.DefaultFloorPolicy's.
+func DefaultConfig() Config {
+	policy := predictor.DefaultFloorPolicy(0, 0)
+	return Config{
+		Interval:       DefaultInterval,
+		History:        DefaultHistory,
+		Step:           DefaultStep,
+		Lookahead:      predictor.DefaultLookahead,
+		Quantile:       predictor.DefaultQuantile,
+		ErrorThreshold: DefaultErrorThreshold,
+		ErrorWindow:    DefaultErrorWindow,
+		MinEvaluations: DefaultMinEvaluations,
+		Hold:           DefaultHold,
+		MaxStaleness:   DefaultMaxStaleness,
+		RefitEvery:     DefaultRefitEvery,
+		RefreshEvery:   DefaultRefreshEvery,
+		Concurrency:    DefaultConcurrency,
+		Hysteresis:     policy.Hysteresis,
+		DownDelay:      policy.DownDelay,
+		DownInterval:   policy.DownInterval,
+		Facts:          facts.Default(),
+	}
+}
+
+// Check reports the first field out of range, named as in Config.
+func (c Config) Check() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be above 0, not %s", name, d))
+		}
+	}
+	notNegative := func(name string, d time.Duration) {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must be 0 or more, not %s", name, d))
+		}
+	}
+	positive("Interval", c.Interval)
+	positive("History", c.History)
+	positive("Step", c.Step)
+	positive("Lookahead", c.Lookahead)
+	positive("Hold", c.Hold)
+	positive("MaxStaleness", c.MaxStaleness)
+	positive("RefreshEvery", c.RefreshEvery)
+	notNegative("RefitEvery", c.RefitEvery)
+	notNegative("DownDelay", c.DownDelay)
+	notNegative("DownInterval", c.DownInterval)
+	switch {
+	case !(c.Quantile > 0 && c.Quantile < 1):
+		errs = append(errs, fmt.Errorf("Quantile must be between 0 and 1 (exclusive), not %g", c.Quantile))
+	case !(c.ErrorThreshold > 0):
+		errs = append(errs, fmt.Errorf("ErrorThreshold must be above 0, not %g", c.ErrorThreshold))
+	case c.ErrorWindow < 1 || c.MinEvaluations < 1 || c.Concurrency < 1:
+		errs = append(errs, fmt.Errorf("ErrorWindow (%d), MinEvaluations (%d) and Concurrency (%d) must be at least 1", c.ErrorWindow, c.MinEvaluations, c.Concurrency))
+	case !(c.Hysteresis >= 0 && c.Hysteresis < 1):
+		errs = append(errs, fmt.Errorf("Hysteresis must be in [0, 1), not %g", c.Hysteresis))
+	}
+	return errors.Join(errs...)
+}
+
+// floorPolicy returns the floor policy for [minR, maxR] with the
+// configured hold, hysteresis and fall timing.
+func (c Config) floorPolicy(minR, maxR int32) predictor.FloorPolicy {
+	p := predictor.DefaultFloorPolicy(minR, maxR)
+	p.HoldFor, p.Hysteresis, p.DownDelay, p.DownInterval = c.Hold, c.Hysteresis, c.DownDelay, c.DownInterval
+	return p
+}

@@ -1,0 +1,82 @@
+package floorwriter
+
+import (
+	"math"
+	"time"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// Explanation is the predictor's account of a floor, written as JSON in the
+// mlscale.io/prediction annotation next to mlscale.io/predicted-floor.
+type Explanation struct {
+	// Time is when the decision was made.
+	Time time.Time `json:"time"`
+	// Floor is the floor written in mlscale.io/predicted-floor.
+	Floor int32 `json:"floor"`
+	// Mode is ModePredicting, ModeErrorFallback, ModeHolding or
+	// ModeNoDataFallback.
+	Mode string `json:"mode"`
+	// Reason is the floor policy's step (predictor.ReasonRise, ...).
+	Reason string `json:"reason"`
+	// Model names the forecasting model; Cycle the cycle it found.
+	Model string `json:"model,omitempty"`
+	Cycle string `json:"cycle,omitempty"`
+	// Lookahead is the forecast window.
+	Lookahead string `json:"lookahead"`
+	// ForecastPeak and ForecastUpper are the forecast peak demand over the
+	// window and its upper quantile, which the floor provisions for.
+	ForecastPeak  *float64 `json:"forecastPeak,omitempty"`
+	ForecastUpper *float64 `json:"forecastUpper,omitempty"`
+	// CapacityPerReplica is the demand one replica serves.
+	CapacityPerReplica float64 `json:"capacityPerReplica"`
+	// Spike is true when a spike in progress raised the forecast.
+	Spike bool `json:"spike,omitempty"`
+	// Confidence is 1 minus the rolling error (clipped to 0..1) once
+	// enough forecasts were evaluated; before that, the forecast's own
+	// spread, ForecastPeak / ForecastUpper.
+	Confidence *float64 `json:"confidence,omitempty"`
+	// RollingError is the weighted absolute percentage error of the last
+	// Evaluated forecasts.
+	RollingError *float64 `json:"rollingError,omitempty"`
+	Evaluated    int      `json:"evaluated"`
+	// LastGood is when the last forecast arrived (the hold runs from it).
+	LastGood *time.Time `json:"lastGood,omitempty"`
+	// Error is why there is no forecast, when there is none.
+	Error string `json:"error,omitempty"`
+}
+
+// describeModel names the model and its cycle.
+func describeModel(m *predictor.Model) (model, cycle string) {
+	if m == nil {
+		return "", ""
+	}
+	model = "seasonal profile + robust trend"
+	if m.Cycle().Period == 0 {
+		model = "robust level (median of the last hour)"
+	}
+	return model, m.Cycle().String()
+}
+
+// confidence is described on Explanation.Confidence.
+func confidence(fc predictor.Forecast, ok bool, wape float64, n, minN int) *float64 {
+	switch {
+	case n >= minN:
+		return ptr.To(round(1 - math.Min(1, math.Max(0, wape))))
+	case ok && fc.Upper > 0:
+		return ptr.To(round(fc.Peak / fc.Upper))
+	case ok:
+		return ptr.To(1.0)
+	}
+	return nil
+}
+
+// round keeps three decimals, enough for an annotation meant for people.
+func round(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*1000) / 1000
+}

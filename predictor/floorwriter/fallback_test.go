@@ -1,0 +1,190 @@
+package floorwriter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// seriesSource is an in-process Source: every query reads the same series,
+// cut at the range asked for. Tests use it where the point is the
+// predictor's behaviour over many cycles or workloads, not Prometheus.
+type seriesSource struct{ s predictor.Series }
+
+func (m seriesSource) Range(_ context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error) {
+	s := m.s
+	if step != s.Step {
+		return predictor.Series{}, fmt.Errorf("query %q: step %s, the series has %s", query, step, s.Step)
+	}
+	i := max(0, int((start.Sub(s.Start)+step-1)/step))
+	j := min(s.Len(), int(end.Sub(s.Start)/step)+1)
+	if j <= i {
+		return predictor.Series{}, fmt.Errorf("query %q: no data", query)
+	}
+	return s.Slice(i, j), nil
+}
+
+// eventRecorder records Event reasons.
+type eventRecorder struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (r *eventRecorder) Eventf(_ runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reasons = append(r.reasons, reason)
+}
+
+// TestRollingErrorFallback predicts crane_input9 for 40 minutes (the rolling
+// error stays low), then feeds a demand that no longer follows the daily
+// cycle (a square wave between 0 and three times the level, 20 minutes per
+// period): the rolling error passes the threshold, the workload falls back
+// to reactive scaling (the floor is never raised again), and a Warning
+// Event, the explanation and the metric say so.
+func TestRollingErrorFallback(t *testing.T) {
+	needCluster(t)
+	trace := loadTrace(t, "crane_input9.csv")
+	t0 := trace.Start.Add(15 * 24 * time.Hour)
+	k := int(t0.Sub(trace.Start) / trace.Step)
+	vals := append([]float64(nil), trace.Values[:k+1]...)
+	for i := 1; i <= 120; i++ {
+		v := 0.0
+		if i/10%2 == 0 {
+			v = 900
+		}
+		vals = append(vals, v)
+	}
+	src := seriesSource{predictor.Series{Start: trace.Start, Step: trace.Step, Values: vals}}
+
+	ns := newNamespace(t)
+	d := deployment(ns, "api", predictive(`demand`, 40, 1, 50))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(t0.Add(-40 * time.Minute))
+	rec := &eventRecorder{}
+	w := New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics(), Recorder: rec})
+	var last Explanation
+	cycle := func() Explanation {
+		t.Helper()
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Workload == "Deployment "+ns+"/api" {
+				if r.Err != nil {
+					t.Fatalf("at %s: %v", clk.now(), r.Err)
+				}
+				return r.Explanation
+			}
+		}
+		t.Fatalf("no result for the workload at %s", clk.now())
+		return Explanation{}
+	}
+	for ; !clk.now().After(t0); clk.add(time.Minute) {
+		last = cycle()
+		if last.Mode != ModePredicting {
+			t.Fatalf("at %s on the regular trace: mode %s (rolling error %v), want %s", clk.now(), last.Mode, *last.RollingError, ModePredicting)
+		}
+	}
+	regularErr := *last.RollingError
+	fellBack := time.Time{}
+	for ; !clk.now().After(t0.Add(120 * time.Minute)); clk.add(time.Minute) {
+		prev := last
+		last = cycle()
+		if last.Mode == ModeErrorFallback && fellBack.IsZero() {
+			fellBack = clk.now()
+		}
+		if !fellBack.IsZero() {
+			if last.Mode != ModeErrorFallback {
+				t.Fatalf("at %s: mode %s after the fallback, with the demand still irregular", clk.now(), last.Mode)
+			}
+			if last.Floor > prev.Floor {
+				t.Fatalf("at %s: floor rose from %d to %d in %s", clk.now(), prev.Floor, last.Floor, ModeErrorFallback)
+			}
+		}
+	}
+	if fellBack.IsZero() {
+		t.Fatalf("never fell back; rolling error at the end %v (threshold 0.3)", *last.RollingError)
+	}
+	t.Logf("rolling error %.3f on the regular trace; fell back %s into the irregular demand; floor %d at the end", regularErr, fellBack.Sub(t0), last.Floor)
+	if last.Floor != 1 {
+		t.Errorf("floor %d at the end of the fallback, want the minimum 1 (falling slowly)", last.Floor)
+	}
+	ex := explanation(t, annotations(t, d))
+	if ex.Mode != ModeErrorFallback {
+		t.Errorf("annotation mode %s, want %s", ex.Mode, ModeErrorFallback)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reasons) != 1 || rec.reasons[0] != ReasonErrorFallback {
+		t.Errorf("events %v, want one %s", rec.reasons, ReasonErrorFallback)
+	}
+}
+
+// TestStaleDataHoldsThenFallsBack: data that stops (the newest sample older
+// than MaxStaleness) counts as no data: the floor is held for Hold, from the
+// last good forecast, and then falls back to the minimum.
+func TestStaleDataHoldsThenFallsBack(t *testing.T) {
+	needCluster(t)
+	trace := loadTrace(t, "crane_input9.csv")
+	end := trace.Start.Add(15 * 24 * time.Hour)
+	src := seriesSource{trace.Slice(0, int(end.Sub(trace.Start)/trace.Step)+1)}
+	ns := newNamespace(t)
+	d := deployment(ns, "api", predictive(`demand`, 40, 2, 50))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(end)
+	w := New(k8s, src, configWith(func(c *Config) { c.MaxStaleness, c.Hold = 10*time.Minute, 30*time.Minute }), Options{Now: clk.now})
+	var floor int32
+	for _, step := range []struct {
+		after time.Duration
+		mode  string
+	}{
+		{0, ModePredicting},
+		{9 * time.Minute, ModePredicting}, // newest sample 9m old: still fresh
+		{20 * time.Minute, ModeHolding},   // stale; 20m since the last good forecast
+		{39 * time.Minute, ModeHolding},   // 30m since the last good one (at 9m)
+		{40 * time.Minute, ModeNoDataFallback},
+	} {
+		clk.set(end.Add(step.after))
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex Explanation
+		for _, r := range res {
+			if r.Workload == "Deployment "+ns+"/api" {
+				ex = r.Explanation
+			}
+		}
+		if ex.Mode != step.mode {
+			t.Fatalf("%s after the data ends: mode %s (%s), want %s", step.after, ex.Mode, ex.Error, step.mode)
+		}
+		switch step.mode {
+		case ModePredicting:
+			floor = ex.Floor
+		case ModeHolding:
+			if ex.Floor != floor || !strings.Contains(ex.Error, "stale data") {
+				t.Errorf("%s: floor %d error %q, want the held floor %d and a stale-data error", step.after, ex.Floor, ex.Error, floor)
+			}
+		case ModeNoDataFallback:
+			if ex.Floor != 2 {
+				t.Errorf("%s: floor %d, want the minimum 2", step.after, ex.Floor)
+			}
+		}
+	}
+	if floor <= 2 {
+		t.Fatalf("test setup: the predicted floor %d does not differ from the minimum", floor)
+	}
+}

@@ -1,0 +1,509 @@
+package floorwriter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// patchAnnotations merge-patches the workload's annotations (nil removes).
+func patchAnnotations(t *testing.T, obj client.Object, ann map[string]*string) {
+	t.Helper()
+	b := strings.Builder{}
+	b.WriteString(`{"metadata":{"annotations":{`)
+	first := true
+	for k, v := range ann {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		if v == nil {
+			fmt.Fprintf(&b, "%q:null", k)
+		} else {
+			fmt.Fprintf(&b, "%q:%q", k, *v)
+		}
+	}
+	b.WriteString(`}}}`)
+	if err := k8s.Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, []byte(b.String()))); err != nil {
+		t.Fatalf("patching %s: %v", obj.GetName(), err)
+	}
+}
+
+func str(s string) *string { return &s }
+
+// resultFor returns the cycle's result for the Deployment ns/name.
+func resultFor(t *testing.T, res []Result, ns, name string) (Result, bool) {
+	t.Helper()
+	for _, r := range res {
+		if r.Workload == "Deployment "+ns+"/"+name {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// crane15d is an in-process source over the first 15 days of crane_input9
+// and the time of its last sample: a forecast there asks for about 33
+// replicas of capacity 10.
+func crane15d(t *testing.T) (seriesSource, time.Time) {
+	t.Helper()
+	trace := loadTrace(t, "crane_input9.csv")
+	end := trace.Start.Add(15 * 24 * time.Hour)
+	return seriesSource{trace.Slice(0, int(end.Sub(trace.Start)/trace.Step)+1)}, end
+}
+
+// TestNoLongerPredictiveClearsFloor: a workload that stops being predictive
+// (mlscale.io/predictive removed or "false", or mlscale.io/autoscale off)
+// loses its predicted floor and explanation at the next cycle, so that the
+// reconciler stops folding a floor nobody updates into minReplicaCount.
+// Before, the floor stayed forever and kept minReplicaCount raised.
+func TestNoLongerPredictiveClearsFloor(t *testing.T) {
+	needCluster(t)
+	src, end := crane15d(t)
+	for _, tt := range []struct {
+		name   string
+		change map[string]*string
+	}{
+		{"predictive removed", map[string]*string{intent.KeyPredictive: nil}},
+		{"predictive false", map[string]*string{intent.KeyPredictive: str("false")}},
+		{"autoscale false", map[string]*string{intent.KeyAutoscale: str("false")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			d := deployment(ns, "api", predictive(`demand`, 10, 2, 50))
+			if err := k8s.Create(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			clk := newClock(end)
+			metrics := NewMetrics()
+			w := New(k8s, src, DefaultConfig(), Options{Now: clk.now, Metrics: metrics})
+			if _, err := w.Cycle(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if ann := annotations(t, d); ann[intent.KeyPredictedFloor] == "" || ann[intent.KeyPrediction] == "" {
+				t.Fatalf("test setup: no floor written: %v", ann)
+			}
+			patchAnnotations(t, d, tt.change)
+			clk.add(time.Minute)
+			res, err := w.Cycle(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok := resultFor(t, res, ns, "api")
+			if !ok || !r.Cleared || !r.Patched || r.Err != nil {
+				t.Errorf("result %+v (found %v), want a cleared, patched result", r, ok)
+			}
+			ann := annotations(t, d)
+			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction} {
+				if v, ok := ann[k]; ok {
+					t.Errorf("%s = %q is still on the workload after it stopped being predictive", k, v)
+				}
+			}
+			labels := prometheus.Labels{"namespace": ns, "kind": "Deployment", "workload": "api"}
+			if metrics.floor.Delete(labels) {
+				t.Errorf("mlscale_predictor_floor_replicas%v is still served", labels)
+			}
+			// Nothing left to clear: the next cycle neither patches nor reports it.
+			clk.add(time.Minute)
+			res, err = w.Cycle(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := resultFor(t, res, ns, "api"); ok {
+				t.Errorf("a workload without a floor got a result: %+v", r)
+			}
+		})
+	}
+}
+
+// TestBoundsChangedAfterFloor: a floor follows a lowered maximum or a raised
+// minimum at once (the floor is clamped to [min, max]); before, a maximum
+// lowered under the floor left the floor, its explanation and
+// mlscale_predictor_floor_replicas above the maximum until the slow fall
+// caught up.
+func TestBoundsChangedAfterFloor(t *testing.T) {
+	needCluster(t)
+	src, end := crane15d(t)
+	for _, tt := range []struct {
+		name   string
+		change map[string]*string
+		want   int32
+	}{
+		{"max lowered under the floor", map[string]*string{intent.KeyMaxReplicas: str("5")}, 5},
+		{"min raised over the floor", map[string]*string{intent.KeyMinReplicas: str("45")}, 45},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			d := deployment(ns, "api", predictive(`demand`, 10, 2, 50))
+			if err := k8s.Create(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			clk := newClock(end)
+			metrics := NewMetrics()
+			w := New(k8s, src, DefaultConfig(), Options{Now: clk.now, Metrics: metrics})
+			res, err := w.Cycle(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := resultFor(t, res, ns, "api")
+			if f := r.Explanation.Floor; f <= 5 || f >= 45 {
+				t.Fatalf("test setup: first floor %d is not inside (5, 45)", f)
+			}
+			patchAnnotations(t, d, tt.change)
+			clk.add(time.Minute)
+			res, err = w.Cycle(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ = resultFor(t, res, ns, "api")
+			ann := annotations(t, d)
+			if r.Explanation.Floor != tt.want || ann[intent.KeyPredictedFloor] != fmt.Sprint(tt.want) {
+				t.Errorf("floor %d (annotation %q, reason %q), want %d at once", r.Explanation.Floor, ann[intent.KeyPredictedFloor], r.Explanation.Reason, tt.want)
+			}
+			labels := prometheus.Labels{"namespace": ns, "kind": "Deployment", "workload": "api"}
+			if got := testutil.ToFloat64(metrics.floor.With(labels)); got != float64(tt.want) {
+				t.Errorf("mlscale_predictor_floor_replicas = %v, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHandEditedFloorOverwritten: a predicted floor edited by hand into
+// something invalid is the predictor's to overwrite; before, the workload
+// counted as invalid and the predictor never wrote its floor again.
+func TestHandEditedFloorOverwritten(t *testing.T) {
+	needCluster(t)
+	src, end := crane15d(t)
+	ns := newNamespace(t)
+	ann := predictive(`demand`, 10, 2, 50)
+	ann[intent.KeyPredictedFloor] = "lots"
+	d := deployment(ns, "api", ann)
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	w := New(k8s, src, DefaultConfig(), Options{Now: func() time.Time { return end }})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := resultFor(t, res, ns, "api")
+	got := annotations(t, d)[intent.KeyPredictedFloor]
+	if r.Err != nil || !r.Patched || got != fmt.Sprint(r.Explanation.Floor) || r.Explanation.Mode != ModePredicting {
+		t.Errorf("result %+v, annotation %q; want the forecast floor written over the hand-edited one", r, got)
+	}
+}
+
+// logLines is a logger that keeps its lines.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logger() logr.Logger {
+	return funcr.New(func(prefix, args string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.lines = append(l.lines, prefix+" "+args)
+	}, funcr.Options{})
+}
+
+// count returns how many lines hold every one of subs.
+func (l *logLines) count(subs ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(line, sub)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// TestInvalidPredictorAnnotations: a predictive workload whose predictor
+// inputs are missing or invalid gets no floor; the result names the
+// annotation and its allowed values, the log says so once at the default
+// level (before, only at debug level), and
+// mlscale_predictor_failures_total{stage="render"} counts every cycle.
+func TestInvalidPredictorAnnotations(t *testing.T) {
+	needCluster(t)
+	src, end := crane15d(t)
+	for _, tt := range []struct {
+		name   string
+		change map[string]string // nil value: removed
+		key    string
+		want   string
+	}{
+		{"capacity missing", map[string]string{intent.KeyCapacityPerReplica: ""}, intent.KeyCapacityPerReplica, "is required"},
+		{"capacity zero", map[string]string{intent.KeyCapacityPerReplica: "0"}, intent.KeyCapacityPerReplica, "a number above 0"},
+		{"capacity not a number", map[string]string{intent.KeyCapacityPerReplica: "12rps"}, intent.KeyCapacityPerReplica, "a number above 0"},
+		{"demand query missing", map[string]string{intent.KeyDemandQuery: ""}, intent.KeyDemandQuery, "is required"},
+		{"lookahead not a duration", map[string]string{intent.KeyLookahead: "soon"}, intent.KeyLookahead, `from 1m to 24h, such as "5m" or "15m"`},
+		{"lookahead too short", map[string]string{intent.KeyLookahead: "10s"}, intent.KeyLookahead, "from 1m"},
+		{"business hours bad", map[string]string{intent.KeyBusinessHours: "weekdays 9-5"}, intent.KeyBusinessHours, "Mon-Fri 08:00-18:00"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			ann := predictive(`demand`, 10, 2, 50)
+			for k, v := range tt.change {
+				if v == "" {
+					delete(ann, k)
+				} else {
+					ann[k] = v
+				}
+			}
+			d := deployment(ns, "api", ann)
+			if err := k8s.Create(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			logs := &logLines{}
+			metrics := NewMetrics()
+			clk := newClock(end)
+			w := New(k8s, src, DefaultConfig(), Options{Now: clk.now, Metrics: metrics, Log: logs.logger()})
+			for range 3 {
+				res, err := w.Cycle(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, ok := resultFor(t, res, ns, "api")
+				if !ok || r.Err == nil || !strings.Contains(r.Err.Error(), tt.key) || !strings.Contains(r.Err.Error(), tt.want) || r.Patched {
+					t.Fatalf("result %+v, want an unpatched result whose error names %s and %q", r, tt.key, tt.want)
+				}
+				clk.add(time.Minute)
+			}
+			if _, ok := annotations(t, d)[intent.KeyPredictedFloor]; ok {
+				t.Errorf("a floor was written for invalid annotations")
+			}
+			if n := logs.count(ns+"/api", tt.key, "invalid"); n != 1 {
+				t.Errorf("%d log lines naming the workload and %s in 3 cycles, want exactly 1: %q", n, tt.key, logs.lines)
+			}
+			labels := prometheus.Labels{"namespace": ns, "kind": "Deployment", "workload": "api", "stage": "render"}
+			if got := testutil.ToFloat64(metrics.failures.With(labels)); got != 3 {
+				t.Errorf("mlscale_predictor_failures_total{stage=render} = %v after 3 cycles, want 3", got)
+			}
+		})
+	}
+}
+
+// TestConfigExplicitZero: Config takes every field as it is: DefaultConfig
+// gives the default floor policy, and zero Hysteresis, DownDelay and
+// DownInterval mean none (what `mlscale predictor --hysteresis 0` etc. ask
+// for). Before, an explicit 0 on the command line silently became the
+// default.
+func TestConfigExplicitZero(t *testing.T) {
+	def := predictor.DefaultFloorPolicy(1, 50)
+	for _, tt := range []struct {
+		name   string
+		cfg    Config
+		policy predictor.FloorPolicy
+	}{
+		{"defaults", DefaultConfig(), def},
+		{"set", configWith(func(c *Config) { c.Hysteresis, c.DownDelay, c.DownInterval = 0.3, time.Minute, 2*time.Minute }),
+			predictor.FloorPolicy{Hysteresis: 0.3, DownDelay: time.Minute, DownInterval: 2 * time.Minute}},
+		{"zero: none", configWith(func(c *Config) { c.Hysteresis, c.DownDelay, c.DownInterval = 0, 0, 0 }), predictor.FloorPolicy{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.cfg.Check(); err != nil {
+				t.Fatal(err)
+			}
+			p := tt.cfg.floorPolicy(1, 50)
+			if p.Hysteresis != tt.policy.Hysteresis || p.DownDelay != tt.policy.DownDelay || p.DownInterval != tt.policy.DownInterval {
+				t.Errorf("policy hysteresis %g down-delay %s down-interval %s, want %g %s %s",
+					p.Hysteresis, p.DownDelay, p.DownInterval, tt.policy.Hysteresis, tt.policy.DownDelay, tt.policy.DownInterval)
+			}
+			if p.Min != 1 || p.Max != 50 || p.HoldFor != DefaultHold || p.DownStep != def.DownStep {
+				t.Errorf("policy %+v: bounds, hold or step changed", p)
+			}
+		})
+	}
+}
+
+// configWith returns DefaultConfig changed by edit.
+func configWith(edit func(*Config)) Config {
+	c := DefaultConfig()
+	edit(&c)
+	return c
+}
+
+// TestRefitEveryCycle: RefitEvery 0 refits every model every cycle; the
+// default reuses them for an hour.
+func TestRefitEveryCycle(t *testing.T) {
+	needCluster(t)
+	trace := loadTrace(t, "crane_input9.csv")
+	src, end := seriesSource{trace}, trace.Start.Add(15*24*time.Hour)
+	ns := newNamespace(t)
+	if err := k8s.Create(context.Background(), deployment(ns, "api", predictive(`demand`, 10, 2, 50))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		refit time.Duration
+		times int // fits in three cycles, in fits of the first
+	}{{DefaultRefitEvery, 1}, {0, 3}} {
+		// Other tests' workloads share the API server (and this source):
+		// compare with the fits of the first cycle.
+		clk := newClock(end)
+		w := New(k8s, src, configWith(func(c *Config) { c.RefitEvery = tt.refit }), Options{Now: clk.now})
+		first := 0
+		for i := range 3 {
+			if _, err := w.Cycle(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = w.cache.Fits()
+			}
+			clk.add(time.Minute)
+		}
+		if got := w.cache.Fits(); first == 0 || got != tt.times*first {
+			t.Errorf("RefitEvery %s: %d fits in 3 cycles, %d in the first; want %d times as many", tt.refit, got, first, tt.times)
+		}
+	}
+}
+
+// scrape returns the text exposition at url.
+func scrape(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), err
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestMetricsServed runs the predictor as `mlscale predictor
+// --leader-elect=false` builds it (NewManager, controller-runtime's
+// registry) twice in a row in one process, against a real Prometheus and
+// API server, and scrapes the metrics endpoint: every metric the help names
+// is served, per workload with the labels namespace, kind and workload.
+// Before, the second manager failed to start (the metrics were already
+// registered).
+func TestMetricsServed(t *testing.T) {
+	needCluster(t)
+	srv, trace := backfillTrace(t, "crane_input9.csv")
+	ns := newNamespace(t)
+	if err := k8s.Create(context.Background(), deployment(ns, "api", predictive(`demand{trace="crane_input9.csv"}`, 40, 1, 50))); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(context.Background(), deployment(ns, "bad", predictive(`sum(demand`, 40, 1, 50))); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		addr := freeAddr(t)
+		cfg := DefaultRunConfig()
+		cfg.RESTConfig = restConfig
+		cfg.MetricsAddr, cfg.ProbeAddr = addr, "0"
+		cfg.LeaderElection = false
+		cfg.Source.URL, cfg.Source.Timeout, cfg.Source.Retries = srv.URL, 10*time.Second, 0
+		now := trace.End().Add(time.Duration(round) * time.Minute)
+		cfg.Now = func() time.Time { return now }
+		mgr, _, err := NewManager(cfg)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- mgr.Start(ctx) }()
+		stop := sync.OnceValue(func() error { cancel(); return <-done })
+		t.Cleanup(func() { _ = stop() })
+
+		// series is a metric with the workload's labels (and one more),
+		// in the exposition's (alphabetical) label order.
+		series := func(metric, name, k, v string) string {
+			labels := map[string]string{"namespace": ns, "kind": "Deployment", "workload": name}
+			if k != "" {
+				labels[k] = v
+			}
+			keys := make([]string, 0, len(labels))
+			for k := range labels {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			parts := make([]string, len(keys))
+			for i, k := range keys {
+				parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+			}
+			return metric + "{" + strings.Join(parts, ",") + "}"
+		}
+		want := []string{
+			series("mlscale_predictor_forecast_demand", "api", "", ""),
+			series("mlscale_predictor_forecast_upper_demand", "api", "", ""),
+			series("mlscale_predictor_actual_demand", "api", "", ""),
+			series("mlscale_predictor_floor_replicas", "api", "", ""),
+			series("mlscale_predictor_floor_replicas", "bad", "", "") + " 1",
+			series("mlscale_predictor_fallback", "api", "reason", "no-data") + " 0",
+			series("mlscale_predictor_fallback", "api", "reason", "rolling-error") + " 0",
+			series("mlscale_predictor_fallback", "bad", "reason", "no-data") + " 1",
+			series("mlscale_predictor_failures_total", "bad", "stage", "query"),
+			"mlscale_predictor_cycle_duration_seconds_count",
+			"mlscale_predictor_workloads",
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			body, err := scrape("http://" + addr + "/metrics")
+			missing := fmt.Sprint(err)
+			if err == nil {
+				missing = ""
+			}
+			for _, w := range want {
+				if missing == "" && !strings.Contains(body, w) {
+					missing = w
+					break
+				}
+			}
+			if missing == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %s not served within 60s; mlscale lines:\n%s", round, missing, grepLines(body, "mlscale_predictor_"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("round %d: stopping: %v", round, err)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

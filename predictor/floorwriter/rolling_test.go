@@ -1,0 +1,85 @@
+package floorwriter
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/predictor"
+)
+
+func TestRolling(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Demand 10, 20, 30, ... every minute.
+	vals := make([]float64, 60)
+	for i := range vals {
+		vals[i] = float64(10 * (i + 1))
+	}
+	full := predictor.Series{Start: t0, Step: time.Minute, Values: vals}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	tests := []struct {
+		name      string
+		window    int
+		forecasts []pendingForecast
+		series    predictor.Series
+		wantN     int
+		wantWAPE  float64
+		pending   int
+	}{
+		{
+			name: "exact forecast of the window's peak",
+			// Window (0m, 5m] holds samples 1..5, peak vals[5] = 60.
+			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}},
+			series:    full, wantN: 1, wantWAPE: 0,
+		},
+		{
+			name:      "misses are weighted by demand",
+			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 30}, {at(10), 5 * time.Minute, 160 + 40}},
+			// |30-60| + |200-160| over 60 + 160.
+			series: full, wantN: 2, wantWAPE: 70.0 / 220,
+		},
+		{
+			name:      "a window the data does not cover yet waits",
+			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}, {at(57), 5 * time.Minute, 1}},
+			series:    full, wantN: 1, wantWAPE: 0, pending: 1,
+		},
+		{
+			name:      "a window before the data is dropped",
+			forecasts: []pendingForecast{{at(-10), 5 * time.Minute, 60}},
+			series:    full, wantN: 0, pending: 0,
+		},
+		{
+			name:   "the window keeps the latest",
+			window: 1,
+			// The older, perfect forecast falls out of the window.
+			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}, {at(10), 5 * time.Minute, 80}},
+			series:    full, wantN: 1, wantWAPE: 80.0 / 160,
+		},
+		{
+			name:      "no demand: any miss is a huge error",
+			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 1}},
+			series:    predictor.Series{Start: t0, Step: time.Minute, Values: make([]float64, 10)},
+			wantN:     1, wantWAPE: 1e9,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Rolling{Window: tt.window}
+			for _, f := range tt.forecasts {
+				r.Add(f.at, f.lookahead, f.peak)
+			}
+			r.Evaluate(tt.series)
+			wape, n := r.Error()
+			if n != tt.wantN || math.Abs(wape-tt.wantWAPE) > 1e-9*max(1, tt.wantWAPE) {
+				t.Errorf("error %v over %d, want %v over %d", wape, n, tt.wantWAPE, tt.wantN)
+			}
+			if len(r.pending) != tt.pending {
+				t.Errorf("%d pending, want %d", len(r.pending), tt.pending)
+			}
+			r.Reset()
+			if _, n := r.Error(); n != 0 || len(r.pending) != 0 {
+				t.Error("Reset kept something")
+			}
+		})
+	}
+}

@@ -1,0 +1,552 @@
+// Package floorwriter is the loop of `mlscale predictor`: every interval, for
+// each Deployment and StatefulSet with mlscale.io/predictive "true", it reads
+// the workload's demand history (mlscale.io/demand-query) from a Source,
+// forecasts the peak over the lookahead window with the predictor core,
+// turns it into a safe replica floor (predictor.FloorPolicy: clamped, rising
+// at once, falling slowly, held and then dropped to the minimum when data is
+// missing), and patches mlscale.io/predicted-floor and its explanation,
+// mlscale.io/prediction, on the workload. The reconciler folds the floor
+// into the ScaledObject's minReplicaCount.
+//
+// It scores its own forecasts as their windows pass; when the rolling error
+// grows past a threshold it stops raising that workload's floor (the
+// workload falls back to reactive scaling) and says so in a metric, an
+// Event, the log and the explanation, until the error recovers.
+//
+// The Writer is a controller-runtime Runnable that needs leader election, so
+// that of several replicas only the leader writes. Time comes from an
+// injected clock, so tests drive it deterministically.
+package floorwriter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// Source reads a demand history: the query's values over [start, end] every
+// step, as a regular series (promsource.Source is the Prometheus one).
+type Source interface {
+	Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error)
+}
+
+// Field owner and Event source of the predictor.
+const (
+	// FieldOwner is the field manager of the predictor's patches.
+	FieldOwner = "mlscale-predictor"
+	// EventSource is the reporting controller of the predictor's Events.
+	EventSource = "mlscale-predictor"
+)
+
+// Event reasons, on the workload.
+const (
+	ReasonErrorFallback = "PredictorErrorFallback"
+	ReasonResumed       = "PredictorResumed"
+	ReasonNoData        = "PredictorNoData"
+	ReasonBadQuery      = "PredictorBadQuery"
+)
+
+// Writer runs predictor cycles. Create it with New.
+type Writer struct {
+	cfg      Config
+	client   client.Client
+	src      Source
+	now      func() time.Time
+	metrics  *Metrics
+	recorder events.EventRecorder
+	log      logr.Logger
+	cache    *predictor.Cache
+
+	mu     sync.Mutex
+	states map[string]*state
+}
+
+// Options are a Writer's collaborators besides the client and the source.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Metrics receive the per-workload figures; nil means none.
+	Metrics *Metrics
+	// Recorder emits Events on workloads; nil means none.
+	Recorder events.EventRecorder
+	// Log is the logger; discarded when zero.
+	Log logr.Logger
+}
+
+// state is what the writer remembers about one workload.
+type state struct {
+	query    string
+	floor    predictor.FloorState
+	rolling  Rolling
+	degraded bool
+	mode     string
+	seen     bool
+	labels   prometheus.Labels
+	// invalid is the latest annotation problem reported for the
+	// workload, so that it is logged once, not every cycle.
+	invalid string
+}
+
+// New returns a Writer that lists and patches workloads with c and reads
+// demand from src. The configuration must pass Config.Check.
+func New(c client.Client, src Source, cfg Config, opts Options) *Writer {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	return &Writer{
+		cfg: cfg, client: c, src: src, now: opts.Now, metrics: opts.Metrics,
+		recorder: opts.Recorder, log: opts.Log, cache: predictor.NewCache(), states: map[string]*state{},
+	}
+}
+
+// NeedLeaderElection makes the Writer run on the elected leader only.
+func (w *Writer) NeedLeaderElection() bool { return true }
+
+// Start runs a cycle at once and then every Interval until ctx ends. A
+// failed cycle is logged and the next one runs on schedule.
+func (w *Writer) Start(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Cycle(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error(err, "predictor cycle failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Result is what one workload's cycle decided.
+type Result struct {
+	// Workload is "Kind namespace/name".
+	Workload string
+	// Explanation is the decision, as written in mlscale.io/prediction.
+	Explanation Explanation
+	// Patched is true when the workload was patched.
+	Patched bool
+	// Err is the problem that stopped the forecast, if any.
+	Err error
+	// Cleared is true for a workload that is not predictive (any more)
+	// whose predicted floor and explanation were removed.
+	Cleared bool
+}
+
+// Cycle runs one pass over every predictive workload at the clock's now and
+// returns one Result per workload, in no particular order, plus one (with
+// Cleared set) per workload that is not predictive but still carries a
+// predicted floor, which the cycle removes. It fails only
+// when the workloads cannot be listed; per-workload problems are in the
+// results.
+func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
+	start := time.Now()
+	now := w.now()
+	// objs are the predictive workloads; stale are the others that still
+	// carry a floor, which the reconciler would go on folding in.
+	var objs, stale []client.Object
+	sortOut := func(obj client.Object) {
+		switch {
+		case isPredictive(obj):
+			objs = append(objs, obj)
+		case hasFloor(obj):
+			stale = append(stale, obj)
+		}
+	}
+	// Predicted floors fold into a ScaledObject's minReplicaCount: the
+	// workload kinds that KEDA scales with one.
+	for _, k := range workload.Kinds {
+		if k.KEDA != workload.ScaledObjectGVK {
+			continue
+		}
+		list := k.NewList()
+		if err := w.client.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %ss: %w", k.GVK.Kind, err)
+		}
+		items, err := apimeta.ExtractList(list)
+		if err != nil {
+			return nil, fmt.Errorf("reading the list of %ss: %w", k.GVK.Kind, err)
+		}
+		for _, o := range items {
+			if obj, ok := o.(client.Object); ok {
+				sortOut(obj)
+			}
+		}
+	}
+	results := make([]Result, len(objs), len(objs)+len(stale))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(w.cfg.Concurrency, max(1, len(objs))) {
+		wg.Go(func() {
+			for i := range work {
+				results[i] = w.process(ctx, objs[i], now)
+			}
+		})
+	}
+	for i := range objs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, obj := range stale {
+		results = append(results, w.clear(ctx, obj))
+	}
+	w.forgetUnseen()
+	if w.metrics != nil {
+		w.metrics.cycle.Observe(time.Since(start).Seconds())
+		w.metrics.workloads.Set(float64(len(objs)))
+	}
+	return results, nil
+}
+
+// isPredictive reports whether the workload asks for a predicted floor:
+// mlscale.io/autoscale and mlscale.io/predictive "true".
+func isPredictive(obj client.Object) bool {
+	ann := obj.GetAnnotations()
+	return ann[intent.KeyAutoscale] == "true" && ann[intent.KeyPredictive] == "true"
+}
+
+// hasFloor reports whether the workload carries the predictor's annotations.
+func hasFloor(obj client.Object) bool {
+	ann := obj.GetAnnotations()
+	_, floor := ann[intent.KeyPredictedFloor]
+	_, explanation := ann[intent.KeyPrediction]
+	return floor || explanation
+}
+
+// clear removes the predicted floor and its explanation from a workload that
+// is no longer predictive (mlscale.io/predictive removed or not "true", or
+// mlscale.io/autoscale off), so that the reconciler stops folding a floor
+// nobody updates any more into minReplicaCount.
+func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
+	kind := "workload"
+	if wl, err := workload.FromObject(obj); err == nil {
+		kind = wl.GVK.Kind
+	}
+	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
+	res := Result{Workload: name, Cleared: true}
+	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null}}}`)
+	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		if !apierrors.IsNotFound(err) {
+			res.Err = fmt.Errorf("%s: removing %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, err)
+			w.log.Error(err, "removing the predicted floor of a workload that is no longer predictive", "workload", name)
+		}
+		return res
+	}
+	res.Patched = true
+	w.log.Info("removed the predicted floor: the workload is no longer predictive", "workload", name)
+	return res
+}
+
+// forgetUnseen drops the state, model and metrics of workloads that were
+// not in the latest cycle, and marks the others unseen for the next one.
+func (w *Writer) forgetUnseen() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, st := range w.states {
+		if !st.seen {
+			delete(w.states, key)
+			w.cache.Forget(key)
+			if w.metrics != nil && st.labels != nil {
+				w.metrics.forget(st.labels)
+			}
+			continue
+		}
+		st.seen = false
+	}
+}
+
+// stateFor returns the workload's state, creating it from the annotations
+// already on the workload (a new leader takes over the floor its
+// predecessor wrote, and its hold, rather than starting from nothing).
+func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.states[key]
+	if !ok {
+		st = &state{rolling: Rolling{Window: w.cfg.ErrorWindow}}
+		ann := obj.GetAnnotations()
+		if v, err := strconv.ParseInt(ann[intent.KeyPredictedFloor], 10, 32); err == nil && v >= 0 {
+			st.floor = predictor.FloorState{Floor: int32(v), Valid: true, LastGood: now}
+			var prev Explanation
+			if json.Unmarshal([]byte(ann[intent.KeyPrediction]), &prev) == nil {
+				st.mode = prev.Mode
+				if prev.LastGood != nil && !prev.LastGood.After(now) {
+					st.floor.LastGood = *prev.LastGood
+				}
+			}
+		}
+		w.states[key] = st
+	}
+	st.seen = true
+	return st
+}
+
+// process runs one workload's cycle. Workloads are processed concurrently,
+// each by one goroutine, so st needs no lock.
+func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) Result {
+	wl, err := workload.FromObject(obj)
+	if err != nil {
+		return Result{Workload: obj.GetName(), Err: err}
+	}
+	name := fmt.Sprintf("%s %s/%s", wl.GVK.Kind, wl.Namespace, wl.Name)
+	key := wl.GVK.Kind + "/" + wl.Namespace + "/" + wl.Name
+	labels := prometheus.Labels{"namespace": wl.Namespace, "kind": wl.GVK.Kind, "workload": wl.Name}
+	log := w.log.WithValues("workload", name)
+	res := Result{Workload: name}
+
+	// The floor is the predictor's own: one edited by hand into something
+	// invalid is overwritten, not a reason to stop writing it.
+	in, _, err := intent.Parse(withoutFloor(wl.Annotations))
+	if err == nil && !in.Enabled {
+		err = render.ErrNotEnabled
+	}
+	var minR, maxR int32
+	if err == nil {
+		minR, maxR, err = w.bounds(wl)
+	}
+	if err != nil {
+		// Its annotations are bad (a predictor input missing or invalid,
+		// or anything the renderer refuses): no floor is made and the one
+		// already there, if any, is left as it is. The reconciler reports
+		// the same problem as a RenderFailed Event; the log says it once.
+		st := w.stateFor(key, obj, now)
+		st.labels = labels
+		w.failed(labels, "render")
+		if msg := err.Error(); msg != st.invalid {
+			st.invalid = msg
+			log.Info("skipping predictive workload: its annotations are invalid; no floor is written until they are fixed", "error", msg)
+		}
+		res.Err = fmt.Errorf("%s: %w", name, err)
+		return res
+	}
+	st := w.stateFor(key, obj, now)
+	st.labels = labels
+	if st.invalid != "" {
+		st.invalid = ""
+		log.Info("predictive workload's annotations are valid again")
+	}
+	if st.query != in.DemandQuery {
+		st.query = in.DemandQuery
+		st.rolling.Reset()
+		w.cache.Forget(key)
+	}
+	opts := predictor.Options{Lookahead: w.cfg.Lookahead, Quantile: w.cfg.Quantile, BusinessHours: in.BusinessHours}
+	if in.Lookahead != nil {
+		opts.Lookahead = *in.Lookahead
+	}
+	capacity := *in.CapacityPerReplica
+
+	ex := Explanation{Time: now.UTC(), Lookahead: opts.Lookahead.String(), CapacityPerReplica: round(capacity)}
+	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
+	ok := ferr == nil
+	if ok {
+		ex.Model, ex.Cycle = describeModel(model)
+		ex.ForecastPeak, ex.ForecastUpper, ex.Spike = ptr.To(round(fc.Peak)), ptr.To(round(fc.Upper)), fc.Spike
+	} else {
+		ex.Error = ferr.Error()
+		res.Err = fmt.Errorf("%s: %w", name, ferr)
+	}
+	wape, n := st.rolling.Error()
+	ex.Evaluated = n
+	if n > 0 {
+		ex.RollingError = ptr.To(round(wape))
+	}
+	ex.Confidence = confidence(fc, ok, wape, n, w.cfg.MinEvaluations)
+
+	s := step{prev: st.floor, degraded: st.degraded, now: now, capacity: capacity, wape: wape, evaluated: n, policy: w.cfg.floorPolicy(minR, maxR)}
+	if ok {
+		s.forecast = &fc
+	}
+	d := w.cfg.decide(s)
+	st.floor, st.degraded = d.floor, d.degraded
+	ex.Floor, ex.Reason, ex.Mode = d.floor.Floor, d.reason, d.mode
+	if !d.floor.LastGood.IsZero() {
+		ex.LastGood = ptr.To(d.floor.LastGood.UTC())
+	}
+	w.announce(obj, st.mode, ex, ferr, log)
+	st.mode = ex.Mode
+	res.Explanation = ex
+
+	if w.metrics != nil {
+		m := w.metrics
+		m.floor.With(labels).Set(float64(ex.Floor))
+		if ok {
+			m.forecast.With(labels).Set(fc.Peak)
+			m.upper.With(labels).Set(fc.Upper)
+		}
+		if n > 0 {
+			m.rollingError.With(labels).Set(wape)
+		}
+		m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
+		m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
+	}
+
+	patched, err := w.write(ctx, obj, ex, now)
+	res.Patched = patched
+	if err != nil {
+		w.failed(labels, "patch")
+		log.Error(err, "writing the predicted floor")
+		res.Err = errors.Join(res.Err, fmt.Errorf("%s: %w", name, err))
+	}
+	return res
+}
+
+// bounds returns the workload's min and max replicas as the renderer
+// resolves them, without the predicted floor.
+func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
+	wl.Annotations = withoutFloor(wl.Annotations)
+	r, err := render.Workload(wl, w.cfg.Facts)
+	if err != nil {
+		return 0, 0, err
+	}
+	so := r.ScaledObject()
+	if so == nil {
+		return 0, 0, errors.New("renders no ScaledObject")
+	}
+	minR, maxR = 0, 100
+	if so.Spec.MinReplicaCount != nil {
+		minR = *so.Spec.MinReplicaCount
+	}
+	if so.Spec.MaxReplicaCount != nil {
+		maxR = *so.Spec.MaxReplicaCount
+	}
+	return minR, maxR, nil
+}
+
+// withoutFloor returns the annotations without mlscale.io/predicted-floor.
+func withoutFloor(ann map[string]string) map[string]string {
+	out := make(map[string]string, len(ann))
+	for k, v := range ann {
+		if k != intent.KeyPredictedFloor {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// errStale is data whose newest sample is too old.
+var errStale = errors.New("stale data")
+
+// forecast reads the history, scores past forecasts against it and
+// forecasts the next window.
+func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor.Options, st *state, now time.Time, labels prometheus.Labels) (predictor.Forecast, *predictor.Model, error) {
+	s, err := w.src.Range(ctx, query, now.Add(-w.cfg.History), now, w.cfg.Step)
+	if err != nil {
+		w.failed(labels, "query")
+		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
+	}
+	if w.metrics != nil && s.Len() > 0 {
+		w.metrics.actual.With(labels).Set(s.Values[s.Len()-1])
+	}
+	if age := now.Sub(s.End()); age > w.cfg.MaxStaleness {
+		w.failed(labels, "query")
+		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w: the newest sample is %s old (at most %s)", errStale, age.Round(time.Second), w.cfg.MaxStaleness)
+	}
+	st.rolling.Evaluate(s)
+	m, err := w.cache.ModelWithin(key, s, opts, w.cfg.RefitEvery)
+	if err != nil {
+		w.failed(labels, "fit")
+		return predictor.Forecast{}, nil, fmt.Errorf("fitting: %w", err)
+	}
+	fc, err := m.Forecast(s)
+	if err != nil {
+		w.failed(labels, "fit")
+		return predictor.Forecast{}, nil, err
+	}
+	st.rolling.Add(fc.Time, opts.Lookahead, fc.Peak)
+	return fc, m, nil
+}
+
+// announce emits an Event and a log line when the workload's mode changes
+// from prev.
+func (w *Writer) announce(obj client.Object, prev string, ex Explanation, ferr error, log logr.Logger) {
+	if ex.Mode == prev {
+		return
+	}
+	e, ok := w.cfg.announcement(prev, ex, ferr)
+	switch {
+	case !ok:
+		log.Info("predictor mode", "mode", ex.Mode, "floor", ex.Floor)
+		return
+	case e.typ == corev1.EventTypeWarning:
+		log.Info("predictor fallback", "mode", ex.Mode, "floor", ex.Floor, "event", e.reason, "message", e.note)
+	default:
+		log.Info("predictor resumed", "mode", ex.Mode, "floor", ex.Floor)
+	}
+	if w.recorder != nil {
+		w.recorder.Eventf(obj, nil, e.typ, e.reason, "Predict", "%s", e.note)
+	}
+}
+
+// write patches the floor and explanation when the floor or the mode
+// changed, or the explanation is older than RefreshEvery.
+func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, now time.Time) (bool, error) {
+	ann := obj.GetAnnotations()
+	floor := strconv.Itoa(int(ex.Floor))
+	var prev Explanation
+	prevOK := json.Unmarshal([]byte(ann[intent.KeyPrediction]), &prev) == nil
+	if ann[intent.KeyPredictedFloor] == floor && prevOK && prev.Mode == ex.Mode && now.Sub(prev.Time) < w.cfg.RefreshEvery && !now.Before(prev.Time) {
+		return false, nil
+	}
+	b, err := json.Marshal(ex)
+	if err != nil {
+		return false, fmt.Errorf("encoding the explanation: %w", err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		intent.KeyPredictedFloor: floor,
+		intent.KeyPrediction:     string(b),
+	}}})
+	if err != nil {
+		return false, fmt.Errorf("encoding the patch: %w", err)
+	}
+	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		return false, fmt.Errorf("patching %s and %s: %w", intent.KeyPredictedFloor, intent.KeyPrediction, err)
+	}
+	return true, nil
+}
+
+func (w *Writer) failed(labels prometheus.Labels, stage string) {
+	if w.metrics != nil {
+		w.metrics.failures.With(with(labels, "stage", stage)).Inc()
+	}
+}
+
+// with returns l plus the label k=v.
+func with(l prometheus.Labels, k, v string) prometheus.Labels {
+	out := prometheus.Labels{k: v}
+	for lk, lv := range l {
+		out[lk] = lv
+	}
+	return out
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

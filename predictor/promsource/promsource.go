@@ -1,0 +1,249 @@
+// Package promsource reads demand histories from Prometheus' HTTP API
+// (client_golang's api/prometheus/v1) as predictor.Series: range queries on a
+// regular step, split into pieces under Prometheus' per-query point limit,
+// with a timeout per request, retries with exponential backoff for transient
+// failures, and a distinct error (ErrBadQuery) for PromQL that Prometheus
+// rejects, which is never retried.
+package promsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/mlscale/mlscale/predictor"
+)
+
+// Defaults of Config.
+const (
+	DefaultTimeout        = 30 * time.Second
+	DefaultRetries        = 3
+	DefaultBackoff        = 500 * time.Millisecond
+	DefaultMaxBackoff     = 10 * time.Second
+	DefaultPointsPerQuery = 10000
+)
+
+// Errors a Range call wraps.
+var (
+	// ErrBadQuery is a query Prometheus rejects as bad data (a PromQL
+	// syntax or type error); retrying cannot help.
+	ErrBadQuery = errors.New("bad PromQL query")
+	// ErrNoData is a query that returns no series over the range.
+	ErrNoData = errors.New("no data")
+	// ErrManySeries is a query that returns more than one series; the
+	// demand query must aggregate to one (e.g. sum(...)).
+	ErrManySeries = errors.New("query returns more than one series")
+)
+
+// Config configures a Source.
+type Config struct {
+	// URL is Prometheus' base URL, e.g. http://prometheus.monitoring:9090.
+	URL string
+	// Timeout bounds each HTTP request (and Prometheus' own evaluation).
+	Timeout time.Duration
+	// Retries is how many times a failed request is retried (never for
+	// ErrBadQuery); 0 for none.
+	Retries int
+	// Backoff is the wait before the first retry, doubled each time up to
+	// MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	// PointsPerQuery is the most points one range request asks for;
+	// longer ranges are split (Prometheus refuses more than 11,000).
+	PointsPerQuery int
+	// RoundTripper is the HTTP transport; api.DefaultRoundTripper when nil.
+	RoundTripper http.RoundTripper
+}
+
+// DefaultConfig returns the configuration `mlscale predictor` starts from,
+// without a URL.
+func DefaultConfig() Config {
+	return Config{
+		Timeout: DefaultTimeout, Retries: DefaultRetries,
+		Backoff: DefaultBackoff, MaxBackoff: DefaultMaxBackoff,
+		PointsPerQuery: DefaultPointsPerQuery,
+	}
+}
+
+// Source reads range queries from one Prometheus server. It is safe for
+// concurrent use.
+type Source struct {
+	api v1.API
+	cfg Config
+	// url is cfg.URL with any password redacted, for messages (they end
+	// up in logs and in the workload's mlscale.io/prediction annotation).
+	url string
+}
+
+// CheckURL checks a Prometheus base URL: an absolute http or https URL with
+// a host. It returns the URL with any password redacted, for messages.
+func CheckURL(raw string) (redacted string, err error) {
+	if raw == "" {
+		return "", errors.New("no URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's error repeats the URL, password included.
+		return "", errors.New("is not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s is not an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090", u.Redacted())
+	}
+	return u.Redacted(), nil
+}
+
+// New returns a Source for cfg.URL, which must pass CheckURL.
+func New(cfg Config) (*Source, error) {
+	redacted, err := CheckURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus source: %w", err)
+	}
+	switch {
+	case cfg.Timeout <= 0:
+		return nil, fmt.Errorf("prometheus source: Timeout must be above 0, not %s", cfg.Timeout)
+	case cfg.Retries < 0:
+		return nil, fmt.Errorf("prometheus source: Retries must be 0 or more, not %d", cfg.Retries)
+	case cfg.Retries > 0 && (cfg.Backoff <= 0 || cfg.MaxBackoff <= 0):
+		return nil, fmt.Errorf("prometheus source: Backoff (%s) and MaxBackoff (%s) must be above 0", cfg.Backoff, cfg.MaxBackoff)
+	case cfg.PointsPerQuery < 2 || cfg.PointsPerQuery > 11000:
+		return nil, fmt.Errorf("prometheus source: PointsPerQuery must be from 2 to 11000, not %d", cfg.PointsPerQuery)
+	}
+	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: cfg.RoundTripper})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus source %s: %w", redacted, err)
+	}
+	return &Source{api: v1.NewAPI(c), cfg: cfg, url: redacted}, nil
+}
+
+// Range evaluates query over [start, end] every step and returns the
+// result as a regular series. Start is rounded up and end down to a
+// multiple of step, so that repeated calls see the same grid. The series
+// begins at the first sample returned and ends at the last one (which may
+// be before end when the data stops); missing steps in between are filled
+// by linear interpolation. Errors wrap ErrBadQuery, ErrNoData or
+// ErrManySeries where they apply, and name the query.
+func (s *Source) Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error) {
+	if step < time.Second {
+		return predictor.Series{}, fmt.Errorf("query %q: step %s is under a second", query, step)
+	}
+	start = time.Unix(0, 0).Add((time.Duration(start.UnixNano()) + step - 1).Truncate(step)).UTC()
+	end = time.Unix(0, 0).Add(time.Duration(end.UnixNano()).Truncate(step)).UTC()
+	if end.Before(start) {
+		return predictor.Series{}, fmt.Errorf("query %q: %w: the range %s..%s holds no step", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	n := int(end.Sub(start)/step) + 1
+	vals := make([]float64, n)
+	for i := range vals {
+		vals[i] = math.NaN()
+	}
+	var labels model.Metric
+	for from := 0; from < n; from += s.cfg.PointsPerQuery {
+		to := min(n, from+s.cfg.PointsPerQuery) - 1
+		r := v1.Range{Start: start.Add(time.Duration(from) * step), End: start.Add(time.Duration(to) * step), Step: step}
+		m, err := s.queryRange(ctx, query, r)
+		if err != nil {
+			return predictor.Series{}, err
+		}
+		if len(m) > 1 {
+			return predictor.Series{}, fmt.Errorf("query %q: %w (%s, %s, ...); aggregate it, e.g. sum(...)", query, ErrManySeries, m[0].Metric, m[1].Metric)
+		}
+		for _, ss := range m {
+			if labels != nil && !labels.Equal(ss.Metric) {
+				return predictor.Series{}, fmt.Errorf("query %q: %w (%s, %s); aggregate it, e.g. sum(...)", query, ErrManySeries, labels, ss.Metric)
+			}
+			labels = ss.Metric
+			for _, p := range ss.Values {
+				i := int(p.Timestamp.Time().Sub(start) / step)
+				if i >= 0 && i < n {
+					vals[i] = float64(p.Value)
+				}
+			}
+		}
+	}
+	first, last := -1, -1
+	for i, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		} else {
+			vals[i] = math.NaN()
+		}
+	}
+	if first < 0 {
+		return predictor.Series{}, fmt.Errorf("query %q: %w over %s..%s", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	vals = vals[first : last+1]
+	interpolate(vals)
+	return predictor.Series{Start: start.Add(time.Duration(first) * step), Step: step, Values: vals}, nil
+}
+
+// queryRange runs one range request with retries.
+func (s *Source) queryRange(ctx context.Context, query string, r v1.Range) (model.Matrix, error) {
+	wait := s.cfg.Backoff
+	for attempt := 0; ; attempt++ {
+		m, err := s.queryOnce(ctx, query, r)
+		if err == nil {
+			return m, nil
+		}
+		if errors.Is(err, ErrBadQuery) || attempt >= s.cfg.Retries || ctx.Err() != nil {
+			if attempt > 0 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+			}
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (retry cancelled: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, s.cfg.MaxBackoff)
+	}
+}
+
+func (s *Source) queryOnce(ctx context.Context, query string, r v1.Range) (model.Matrix, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	val, _, _, err := s.api.QueryRange(ctx, query, r, v1.WithTimeout(s.cfg.Timeout))
+	if err != nil {
+		var apiErr *v1.Error
+		if errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData {
+			return nil, fmt.Errorf("query %q: %w: %s", query, ErrBadQuery, apiErr.Msg)
+		}
+		return nil, fmt.Errorf("query %q at %s: %w", query, s.url, err)
+	}
+	switch v := val.(type) {
+	case model.Matrix:
+		return v, nil
+	default:
+		return nil, fmt.Errorf("query %q: %w: a range query returned a %s, not a matrix", query, ErrBadQuery, val.Type())
+	}
+}
+
+// interpolate fills NaNs between finite values linearly; vals must start
+// and end with finite values.
+func interpolate(vals []float64) {
+	prev := 0
+	for i := 1; i < len(vals); i++ {
+		if math.IsNaN(vals[i]) {
+			continue
+		}
+		if i-prev > 1 {
+			for j := prev + 1; j < i; j++ {
+				f := float64(j-prev) / float64(i-prev)
+				vals[j] = vals[prev] + f*(vals[i]-vals[prev])
+			}
+		}
+		prev = i
+	}
+}

@@ -1,0 +1,134 @@
+package inventory
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/mlscale/mlscale/internal/policy"
+)
+
+func hpa(ns, name, kind, target string) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: kind, Name: target}, MaxReplicas: 3},
+	}
+}
+
+func so(ns, name, kind, target string) *kedav1alpha1.ScaledObject {
+	return &kedav1alpha1.ScaledObject{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       kedav1alpha1.ScaledObjectSpec{ScaleTargetRef: &kedav1alpha1.ScaleTarget{Kind: kind, Name: target}},
+	}
+}
+
+func TestTargetIndexFuncs(t *testing.T) {
+	tests := []struct {
+		name string
+		f    func(client.Object) []string
+		obj  client.Object
+		want []string
+	}{
+		{"hpa", HPATarget, hpa("a", "h", "StatefulSet", "db"), []string{"StatefulSet/db"}},
+		{"hpa without target", HPATarget, hpa("a", "h", "Deployment", ""), nil},
+		{"hpa func on a ScaledObject", HPATarget, so("a", "s", "", "web"), nil},
+		{"scaledobject default kind", ScaledObjectTarget, so("a", "s", "", "web"), []string{"Deployment/web"}},
+		{"scaledobject kind", ScaledObjectTarget, so("a", "s", "StatefulSet", "db"), []string{"StatefulSet/db"}},
+		{"scaledobject without ref", ScaledObjectTarget, &kedav1alpha1.ScaledObject{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f(tt.obj); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSource(t *testing.T) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := kedav1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "gpu", Namespace: "ml"}}
+	c := fake.NewClientBuilder().WithScheme(s).
+		WithIndex(&autoscalingv2.HorizontalPodAutoscaler{}, TargetIndex, HPATarget).
+		WithIndex(&kedav1alpha1.ScaledObject{}, TargetIndex, ScaledObjectTarget).
+		WithObjects(
+			hpa("ml", "web-hpa", "Deployment", "web"),
+			hpa("ml", "db-hpa", "StatefulSet", "web"), // same name, other kind
+			hpa("other", "web-hpa", "Deployment", "web"),
+			so("ml", "web-so", "", "web"),
+			so("ml", "api-so", "", "api"),
+			quota,
+		).Build()
+	src := Source{Reader: c}
+	ctx := context.Background()
+
+	names := func(inv policy.Inventory) []string {
+		var out []string
+		for _, h := range inv.HPAs {
+			out = append(out, "hpa:"+h.Namespace+"/"+h.Name)
+		}
+		for _, o := range inv.ScaledObjects {
+			out = append(out, "so:"+o.Namespace+"/"+o.Name)
+		}
+		for _, q := range inv.ResourceQuotas {
+			out = append(out, "quota:"+q.Namespace+"/"+q.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	review := func(kind string, obj client.Object) policy.Review {
+		var (
+			r   policy.Review
+			err error
+		)
+		switch o := obj.(type) {
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			r, err = policy.NewReview(context.Background(), policy.OperationCreate, o, nil)
+		case *kedav1alpha1.ScaledObject:
+			r, err = policy.NewReview(context.Background(), policy.OperationCreate, o, nil)
+		default:
+			r = policy.Review{Kind: kind, Namespace: obj.GetNamespace(), Object: map[string]any{"metadata": map[string]any{"name": obj.GetName()}}}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		r    policy.Review
+		want []string
+	}{
+		{"hpa on web", review("", hpa("ml", "new", "Deployment", "web")), []string{"hpa:ml/web-hpa", "quota:ml/gpu", "so:ml/web-so"}},
+		{"scaledobject on api", review("", so("ml", "x", "", "api")), []string{"quota:ml/gpu", "so:ml/api-so"}},
+		{"workload web", review("Deployment", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ml"}}), []string{"hpa:ml/web-hpa", "quota:ml/gpu", "so:ml/web-so"}},
+		{"other namespace", review("", hpa("other", "new", "Deployment", "web")), []string{"hpa:other/web-hpa"}},
+		{"scaledjob: quotas only", policy.Review{Kind: policy.KindScaledJob, Namespace: "ml"}, []string{"quota:ml/gpu"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := src.Inventory(ctx, tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(inv); !slices.Equal(got, tt.want) {
+				t.Errorf("inventory = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

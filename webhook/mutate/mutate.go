@@ -1,0 +1,260 @@
+// Package mutate is mlscale's mutating admission webhook for workloads
+// (apps/v1 Deployments and StatefulSets, batch/v1 Jobs).
+//
+// For a workload that opts in (mlscale.io/autoscale: "true") it parses the
+// annotations and renders the KEDA object with internal/render, and answers
+// with a JSON patch that records the rendered spec's hash in the
+// mlscale.io/rendered-hash annotation and, for a Job that becomes a ScaledJob
+// template, sets spec.suspend to true. Bad annotations are denied with the
+// same message `mlscale render` prints; harmless oddities come back as
+// admission warnings. The handler has no side effects, so a dry-run request
+// gets exactly the answer a real one would. The reconciler, not the webhook,
+// creates the KEDA objects.
+package mutate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/render"
+	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/webhook/screen"
+)
+
+// Path is the URL path the mutating webhook is served on; the
+// MutatingWebhookConfiguration's clientConfig names it.
+const Path = "/mutate-mlscale-workloads"
+
+// Handler is the mutating admission handler for workloads. It implements
+// controller-runtime's admission.Handler; the zero value is ready to use.
+type Handler struct {
+	// Facts returns the cluster facts rendering needs; it is called only for
+	// workloads that opt in. Nil means facts.Default().
+	Facts facts.Func
+}
+
+var _ admission.Handler = (*Handler)(nil)
+
+// Webhook wraps h in a controller-runtime admission.Webhook, ready to be
+// registered on a webhook server at Path (or served with its ServeHTTP).
+func Webhook(h *Handler) *admission.Webhook {
+	return &admission.Webhook{Handler: h}
+}
+
+// handled reports whether gvk is a workload kind this webhook mutates (in
+// the version the webhook configuration names).
+func handled(gvk schema.GroupVersionKind) bool {
+	k, ok := workload.KindOf(gvk.GroupKind())
+	return ok && k.GVK == gvk
+}
+
+// Handle answers one AdmissionRequest:
+//   - CREATE and UPDATE of a handled workload that opts in: a patch setting
+//     the rendered-hash annotation (and spec.suspend on a Job), with the
+//     render warnings; a denial carrying render.Message for bad annotations;
+//   - a workload that does not opt in: allowed, no patch, parse warnings;
+//   - DELETE, CONNECT, other kinds, subresources (status, scale) and
+//     updates of an object being deleted: allowed;
+//   - a request that cannot be decoded: a 400 with the reason.
+//
+// If the cluster facts cannot be read, the workload is admitted unpatched
+// with a warning (bad annotations are still denied): a denial would block
+// the write even with failurePolicy Ignore, and the reconciler renders the
+// workload later anyway.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if resp, done := screen.Request(req); done {
+		return resp
+	}
+	gvk := schema.GroupVersionKind(req.Kind)
+	if !handled(gvk) {
+		return admission.Allowed(fmt.Sprintf("mlscale does not handle %s", kindString(gvk)))
+	}
+	if req.SubResource != "" {
+		// status, scale: written by controllers, never annotations.
+		return admission.Allowed(fmt.Sprintf("mlscale does not handle the %s subresource", req.SubResource))
+	}
+
+	w, deleting, err := decode(gvk, req)
+	if err != nil {
+		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, req.Namespace, req.Name, err))
+	}
+	if deleting {
+		// Updates of an object being deleted (finalizers) must never be
+		// blocked, and its KEDA object goes with it.
+		return admission.Allowed("the workload is being deleted")
+	}
+
+	var f facts.Facts
+	if intent.Enabled(w.Annotations) {
+		f, err = h.facts(ctx, w.Namespace)
+		if err != nil {
+			return h.factsUnavailable(ctx, w, err)
+		}
+	}
+
+	res, err := render.Workload(w, f)
+	switch {
+	case errors.Is(err, render.ErrNotEnabled):
+		return admission.Allowed("").WithWarnings(res.Warnings...)
+	case err != nil:
+		return deny(w, err).WithWarnings(res.Warnings...)
+	}
+
+	suspend := res.ScaledJob() != nil
+	hash := res.Hash
+	if w.Name == "" {
+		// CREATE with generateName: the KEDA object will target a name
+		// that does not exist yet, so no hash made now can match the one
+		// the reconciler renders. It is written at the next update.
+		hash = ""
+	}
+	patched, err := patchedObject(req.Object.Raw, hash, suspend)
+	if err != nil {
+		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, w.Namespace, w.Name, err))
+	}
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
+	if !resp.Allowed {
+		// PatchResponseFromRaw fails only on JSON it cannot read, and both
+		// documents were read above: report it as the request's fault.
+		resp.Result.Code = http.StatusBadRequest
+		resp.Result.Reason = metav1.StatusReasonBadRequest
+		resp.Result.Message = fmt.Sprintf("mlscale: %s %s/%s: building the patch: %s", gvk.Kind, w.Namespace, w.Name, resp.Result.Message)
+		return resp
+	}
+	// The operations touch distinct object members, so their order does not
+	// matter; sorting makes the answer the same byte for byte every time.
+	slices.SortFunc(resp.Patches, func(a, b jsonpatch.JsonPatchOperation) int { return strings.Compare(a.Path, b.Path) })
+	return resp.WithWarnings(res.Warnings...)
+}
+
+func (h *Handler) facts(ctx context.Context, namespace string) (facts.Facts, error) {
+	var ff facts.Func
+	if h != nil {
+		ff = h.Facts
+	}
+	f, err := ff.For(ctx, namespace)
+	if err != nil {
+		return facts.Facts{}, fmt.Errorf("reading cluster facts for namespace %q: %w", namespace, err)
+	}
+	return f, nil
+}
+
+// factsUnavailable answers when the cluster facts cannot be read: the
+// annotations are still checked (parse errors do not depend on the facts),
+// and a workload that parses is admitted unpatched with a warning.
+func (h *Handler) factsUnavailable(ctx context.Context, w workload.Workload, err error) admission.Response {
+	logf.FromContext(ctx).Error(err, "admitting workload without rendering it", "kind", w.GVK.Kind, "namespace", w.Namespace, "name", w.Name)
+	_, warns, perr := intent.Parse(w.Annotations)
+	if perr != nil {
+		return deny(w, perr).WithWarnings(warns...)
+	}
+	warns = append(warns, fmt.Sprintf("mlscale: %s %s/%s was admitted without checking its KEDA object: %v; the mlscale controller renders it when the facts are available",
+		w.GVK.Kind, w.Namespace, w.Name, err))
+	return admission.Allowed("").WithWarnings(warns...)
+}
+
+// decode builds the Workload from the request's object and checks that it is
+// the object the request is about; deleting reports a deletionTimestamp.
+func decode(gvk schema.GroupVersionKind, req admission.Request) (w workload.Workload, deleting bool, err error) {
+	w, obj, err := workload.Decode(gvk, req.Object.Raw)
+	if err != nil {
+		return workload.Workload{}, false, err
+	}
+	if ro, ok := obj.(runtime.Object); ok {
+		if got := ro.GetObjectKind().GroupVersionKind(); got != (schema.GroupVersionKind{}) && got != gvk {
+			return workload.Workload{}, false, fmt.Errorf("the object's kind %s differs from the request's kind %s", kindString(got), kindString(gvk))
+		}
+	}
+	if mo, ok := obj.(metav1.Object); ok {
+		deleting = mo.GetDeletionTimestamp() != nil
+	}
+	// The API server sets the namespace before admission; a name may still
+	// be missing on CREATE with generateName.
+	switch {
+	case w.Namespace == "":
+		w.Namespace = req.Namespace
+	case req.Namespace != "" && w.Namespace != req.Namespace:
+		return workload.Workload{}, false, fmt.Errorf("the object's namespace %q differs from the request's namespace %q", w.Namespace, req.Namespace)
+	}
+	if w.Name == "" {
+		w.Name = req.Name
+	}
+	return w, deleting, nil
+}
+
+// patchedObject returns raw with the rendered-hash annotation set (removed
+// when hash is empty) and, when suspend is true, spec.suspend set to true. It edits the JSON document
+// itself rather than a typed object, so that the patch made from the two
+// holds only these changes and no round-trip noise.
+func patchedObject(raw []byte, hash string, suspend bool) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("reading the object: %w", err)
+	}
+	meta, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		return nil, errors.New("the object has no metadata object")
+	}
+	annotations, ok := meta["annotations"].(map[string]any)
+	if !ok {
+		return nil, errors.New("the object has no metadata.annotations object")
+	}
+	if hash == "" {
+		delete(annotations, intent.KeyRenderedHash)
+	} else {
+		annotations[intent.KeyRenderedHash] = hash
+	}
+	if suspend {
+		spec, ok := obj["spec"].(map[string]any)
+		if !ok {
+			return nil, errors.New("the Job has no spec object")
+		}
+		spec["suspend"] = true
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("writing the patched object: %w", err)
+	}
+	return out, nil
+}
+
+// deny is the answer for a workload whose annotations cannot be rendered:
+// the shared denial message, and one cause per bad annotation.
+func deny(w workload.Workload, err error) admission.Response {
+	resp := admission.Denied(render.Message(w, err))
+	var fes intent.Errors
+	if errors.As(err, &fes) && len(fes) > 0 {
+		details := &metav1.StatusDetails{Name: w.Name, Kind: w.GVK.Kind, Group: w.GVK.Group}
+		for _, fe := range fes {
+			details.Causes = append(details.Causes, metav1.StatusCause{
+				Type:    metav1.CauseTypeFieldValueInvalid,
+				Field:   "metadata.annotations[" + fe.Key + "]",
+				Message: fe.Error(),
+			})
+		}
+		resp.Result.Details = details
+	}
+	return resp
+}
+
+// kindString writes a GVK as a user would: "apps/v1 Deployment".
+func kindString(gvk schema.GroupVersionKind) string {
+	if gvk.Empty() {
+		return "an object without apiVersion and kind"
+	}
+	return gvk.GroupVersion().String() + " " + gvk.Kind
+}

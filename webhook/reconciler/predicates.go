@@ -1,0 +1,97 @@
+package reconciler
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/manager"
+)
+
+// workloadPredicate passes workloads with mlscale.io/ annotations (before or
+// after an update) whose generation or annotations changed. Deletions pass
+// nothing: garbage collection removes the KEDA object with its owner.
+func workloadPredicate() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return manager.HasAnnotations(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if !manager.HasAnnotations(e.ObjectOld) && !manager.HasAnnotations(e.ObjectNew) {
+				return false
+			}
+			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+				!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(e event.GenericEvent) bool { return manager.HasAnnotations(e.Object) },
+	}
+}
+
+// ownedPredicate passes changes to a KEDA object that matter to its owner:
+// creation (a resync or a restart), deletion, and changes of spec, labels,
+// annotations or owners; KEDA's status updates are dropped.
+func ownedPredicate() predicate.Predicate {
+	return predicate.Or(
+		predicate.GenerationChangedPredicate{},
+		predicate.LabelChangedPredicate{},
+		predicate.AnnotationChangedPredicate{},
+		predicate.Funcs{
+			CreateFunc:  func(event.CreateEvent) bool { return false },
+			DeleteFunc:  func(event.DeleteEvent) bool { return false },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				return !equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), e.ObjectNew.GetOwnerReferences())
+			},
+		},
+	)
+}
+
+// foreignDeletedPredicate passes deletions of KEDA objects whose controller
+// is not a workload of the given kind (hand-written ones, or another kind's
+// of the same name): their name may be what a workload of this kind waits
+// for. The owned ones are watched by ownedPredicate.
+func foreignDeletedPredicate(owner schema.GroupVersionKind) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			ref := metav1.GetControllerOf(e.Object)
+			return ref == nil || ref.Kind != owner.Kind || ref.APIVersion != owner.GroupVersion().String()
+		},
+	}
+}
+
+// gpuQuotaPredicate passes ResourceQuotas that set (or used to set) a GPU
+// limit, and only when their hard limits change.
+func gpuQuotaPredicate() predicate.Predicate {
+	hasGPU := func(o client.Object) bool {
+		q, ok := o.(*corev1.ResourceQuota)
+		if !ok {
+			return false
+		}
+		for _, name := range facts.GPUQuotaResources {
+			if _, ok := q.Spec.Hard[name]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return hasGPU(e.Object) },
+		DeleteFunc: func(e event.DeleteEvent) bool { return hasGPU(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if !hasGPU(e.ObjectOld) && !hasGPU(e.ObjectNew) {
+				return false
+			}
+			o, _ := e.ObjectOld.(*corev1.ResourceQuota)
+			n, _ := e.ObjectNew.(*corev1.ResourceQuota)
+			return o == nil || n == nil || !equality.Semantic.DeepEqual(o.Spec.Hard, n.Spec.Hard)
+		},
+		GenericFunc: func(e event.GenericEvent) bool { return hasGPU(e.Object) },
+	}
+}

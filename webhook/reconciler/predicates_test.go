@@ -1,0 +1,116 @@
+package reconciler
+
+import (
+	"testing"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+func meta(gen int64, annotations map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: "w", Namespace: "ml", Generation: gen, Annotations: annotations}
+}
+
+func TestWorkloadPredicate(t *testing.T) {
+	on := map[string]string{intent.KeyAutoscale: "true"}
+	other := map[string]string{"example.com/x": "1"}
+	dep := func(gen int64, a map[string]string) client.Object {
+		return &appsv1.Deployment{ObjectMeta: meta(gen, a)}
+	}
+	p := workloadPredicate()
+	tests := []struct {
+		name     string
+		old, new client.Object
+		want     bool
+	}{
+		{"unannotated, generation changed", dep(1, nil), dep(2, nil), false},
+		{"unannotated, other annotation added", dep(1, nil), dep(1, other), false},
+		{"annotated, status only", dep(1, on), dep(1, on), false},
+		{"annotated, generation changed", dep(1, on), dep(2, on), true},
+		{"opted in", dep(1, nil), dep(1, on), true},
+		{"opted out", dep(1, on), dep(1, nil), true},
+		{"annotated, other annotation added", dep(1, on), dep(1, map[string]string{intent.KeyAutoscale: "true", "example.com/x": "1"}), true},
+	}
+	for _, tt := range tests {
+		if got := p.Update(event.UpdateEvent{ObjectOld: tt.old, ObjectNew: tt.new}); got != tt.want {
+			t.Errorf("%s: Update = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if p.Create(event.CreateEvent{Object: dep(1, nil)}) {
+		t.Error("Create passes an unannotated workload")
+	}
+	if !p.Create(event.CreateEvent{Object: dep(1, on)}) {
+		t.Error("Create drops an annotated workload")
+	}
+	if p.Delete(event.DeleteEvent{Object: dep(1, on)}) {
+		t.Error("Delete passes: garbage collection handles deletions")
+	}
+}
+
+func TestGPUQuotaPredicate(t *testing.T) {
+	q := func(hard corev1.ResourceList) client.Object {
+		return &corev1.ResourceQuota{ObjectMeta: meta(1, nil), Spec: corev1.ResourceQuotaSpec{Hard: hard}}
+	}
+	gpu4 := corev1.ResourceList{"requests.nvidia.com/gpu": resource.MustParse("4")}
+	gpu6 := corev1.ResourceList{"requests.nvidia.com/gpu": resource.MustParse("6")}
+	cpu := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
+	p := gpuQuotaPredicate()
+	if p.Create(event.CreateEvent{Object: q(cpu)}) || !p.Create(event.CreateEvent{Object: q(gpu4)}) {
+		t.Error("Create: want only quotas with a GPU limit")
+	}
+	for _, tt := range []struct {
+		name     string
+		old, new corev1.ResourceList
+		want     bool
+	}{
+		{"cpu only", cpu, cpu, false},
+		{"gpu unchanged", gpu4, gpu4, false},
+		{"gpu raised", gpu4, gpu6, true},
+		{"gpu removed", gpu4, cpu, true},
+	} {
+		if got := p.Update(event.UpdateEvent{ObjectOld: q(tt.old), ObjectNew: q(tt.new)}); got != tt.want {
+			t.Errorf("%s: Update = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestForeignDeletedPredicate(t *testing.T) {
+	so := func(owner *metav1.OwnerReference) client.Object {
+		o := &kedav1alpha1.ScaledObject{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "ml"}}
+		if owner != nil {
+			o.OwnerReferences = []metav1.OwnerReference{*owner}
+		}
+		return o
+	}
+	ref := func(apiVersion, kind string, controller bool) *metav1.OwnerReference {
+		return &metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: "api", UID: "u", Controller: ptr.To(controller)}
+	}
+	p := foreignDeletedPredicate(workload.DeploymentGVK)
+	tests := []struct {
+		name string
+		obj  client.Object
+		want bool
+	}{
+		{"hand-written", so(nil), true},
+		{"owned but not controlled", so(ref("apps/v1", "Deployment", false)), true},
+		{"a StatefulSet's", so(ref("apps/v1", "StatefulSet", true)), true},
+		{"this kind's", so(ref("apps/v1", "Deployment", true)), false},
+	}
+	for _, tt := range tests {
+		if got := p.Delete(event.DeleteEvent{Object: tt.obj}); got != tt.want {
+			t.Errorf("%s: delete passes = %v, want %v", tt.name, got, tt.want)
+		}
+		if p.Create(event.CreateEvent{Object: tt.obj}) || p.Update(event.UpdateEvent{ObjectOld: tt.obj, ObjectNew: tt.obj}) {
+			t.Errorf("%s: create or update passes", tt.name)
+		}
+	}
+}
