@@ -7,54 +7,23 @@ import (
 	"testing"
 )
 
-const conflictingManifests = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llm
-  namespace: ml
-  annotations:
-    mlscale.io/autoscale: "true"
-    mlscale.io/max-replicas: "8"
-spec:
-  selector: {matchLabels: {app: llm}}
-  template:
-    metadata: {labels: {app: llm}}
-    spec:
-      containers:
-      - name: vllm
-        image: vllm
-        resources: {limits: {nvidia.com/gpu: "2"}}
----
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: llm-hpa, namespace: ml}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llm}
-  maxReplicas: 3
----
-apiVersion: v1
-kind: ResourceQuota
-metadata: {name: gpus, namespace: ml}
-spec:
-  hard: {requests.nvidia.com/gpu: "8"}
-`
+// The manifests of testdata/policy-eval, read once: conflicting.yaml is a
+// GPU workload opted in over its namespace quota while a foreign HPA scales
+// it (three policies deny); clean.yaml passes every policy.
+var (
+	conflictingManifests = readTestdata("policy-eval/conflicting.yaml")
+	cleanManifests       = readTestdata("policy-eval/clean.yaml")
+)
 
-const cleanManifests = `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: web}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
-  maxReplicas: 3
----
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata: {name: api}
-spec:
-  scaleTargetRef: {name: api}
-  triggers:
-  - type: prometheus
-    metadata: {serverAddress: "http://prometheus.monitoring.svc.cluster.local:9090", query: up, threshold: "1"}
-`
+// readTestdata returns a file of testdata, or panics: the tests cannot run
+// without it.
+func readTestdata(name string) string {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func TestPolicyEval(t *testing.T) {
 	tests := []struct {

@@ -6,12 +6,14 @@
 package policy_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,7 @@ const policyNamespace = "mlscale-system"
 const auditNamespace = "audit"
 
 var suite struct {
+	root        string
 	cluster     *localcluster.Cluster
 	client      client.Client
 	metricsAddr string
@@ -53,6 +56,7 @@ func run(m *testing.M) int {
 		suite.setupErr = err
 		return m.Run()
 	}
+	suite.root = root
 	opts, err := localcluster.RepoOptions(root)
 	if err != nil {
 		suite.setupErr = err
@@ -115,12 +119,17 @@ func before(ctx context.Context) error {
 			return fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
-	manifest := hpa(auditNamespace, "first", "Deployment", "shared") + "---\n" + hpa(auditNamespace, "second", "Deployment", "shared")
+	// hpa_duplicate_target's denied sample: HPAs "first" and "second" on
+	// Deployment "shared".
+	manifest, err := os.ReadFile(samplePath("hpa_duplicate_target", "denied", "second-hpa.yaml"))
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// The first calls can fail while the API server's webhook client
 		// warms up; the HPA webhook is failurePolicy Ignore.
-		_, _, err := suite.cluster.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-")
+		_, _, err := suite.cluster.Kubectl(ctx, bytes.NewReader(manifest), "apply", "-n", auditNamespace, "-f", "-")
 		if err == nil {
 			return nil
 		}
@@ -210,25 +219,21 @@ spec:
 `, name, namespace, kind, target)
 }
 
-// scaledObject is a hand-written ScaledObject manifest with a Prometheus
-// trigger on server.
-func scaledObject(namespace, name, target, server string) string {
-	return fmt.Sprintf(`apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata:
-  name: %s
-  namespace: %s
-spec:
-  scaleTargetRef:
-    name: %s
-  maxReplicaCount: 5
-  triggers:
-    - type: prometheus
-      metadata:
-        serverAddress: %s
-        query: sum(rate(http_requests_total[1m]))
-        threshold: "10"
-`, name, namespace, target, server)
+// samplePath is a sample of a built-in policy:
+// policies/POLICY/samples/VERDICT/FILE.
+func samplePath(policy, verdict, file string) string {
+	return filepath.Join(suite.root, "policies", policy, "samples", verdict, file)
+}
+
+// sample reads a sample of a built-in policy (see samplePath). Samples name
+// no namespace; apply them with -n.
+func sample(t *testing.T, policy, verdict, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(samplePath(policy, verdict, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // namespace creates a namespace for one test, opted in to mlscale (the

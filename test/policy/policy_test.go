@@ -11,21 +11,21 @@ import (
 	"github.com/mlscale/mlscale/test/kubetest"
 )
 
-const goodServer = "http://prometheus.monitoring.svc.cluster.local:9090"
-
-// TestConflictingHPARejected: an HPA on a workload that a ScaledObject
-// scales is refused with the policy's message; KEDA's own HPA for the
-// ScaledObject (owned by it, as KEDA makes it) is admitted; a second HPA on
-// the KEDA-scaled target is refused too.
+// TestConflictingHPARejected: hpa_scaledobject_conflict's samples through
+// the real API server. An HPA on a workload that a ScaledObject scales is
+// refused with the policy's message; KEDA's own HPA for the ScaledObject
+// (owned by it, as KEDA makes it) is admitted; a second HPA on the
+// KEDA-scaled target is refused too.
 func TestConflictingHPARejected(t *testing.T) {
 	env(t)
 	ns := namespace(t, "conflict")
-	mustKubectl(t, scaledObject(ns, "web-so", "web", goodServer), "apply", "-f", "-")
-
-	_, _, err := kubectl(t, hpa(ns, "web-hpa", "Deployment", "web"), "apply", "-f", "-")
+	// The ScaledObject web-so is created; the HPA web-hpa after it is not.
+	denied := sample(t, "hpa_scaledobject_conflict", "denied", "hpa-on-scaled-workload.yaml")
+	_, _, err := kubectl(t, denied, "apply", "-n", ns, "-f", "-")
 	if err == nil {
 		t.Fatal("the conflicting HPA was admitted")
 	}
+	mustKubectl(t, "", "get", "scaledobject", "-n", ns, "web-so")
 	for _, want := range []string{"denied the request", "hpa_scaledobject_conflict", "ScaledObject conflict/web-so", "keda-hpa-web-so", "delete this HPA"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("denial does not say %q: %v", want, err)
@@ -35,21 +35,15 @@ func TestConflictingHPARejected(t *testing.T) {
 		t.Errorf("the denied HPA exists: %s", out)
 	}
 
-	// KEDA's HPA: named keda-hpa-<ScaledObject>, controlled by it.
+	// KEDA's HPA: named keda-hpa-<ScaledObject>, controlled by it (the
+	// sample's ScaledObject is the one just created, its owner the live
+	// one's uid).
 	uid, _ := mustKubectl(t, "", "get", "scaledobject", "-n", ns, "web-so", "-o", "jsonpath={.metadata.uid}")
-	owned := strings.Replace(hpa(ns, "keda-hpa-web-so", "Deployment", "web"), "metadata:\n", fmt.Sprintf(`metadata:
-  ownerReferences:
-    - apiVersion: keda.sh/v1alpha1
-      kind: ScaledObject
-      name: web-so
-      uid: %s
-      controller: true
-      blockOwnerDeletion: true
-`, uid), 1)
-	mustKubectl(t, owned, "apply", "-f", "-")
+	owned := strings.Replace(sample(t, "hpa_scaledobject_conflict", "allowed", "keda-own-hpa.yaml"), "00000000-0000-0000-0000-000000000001", uid, 1)
+	mustKubectl(t, owned, "apply", "-n", ns, "-f", "-")
 
 	// Another HPA on the same target is still refused: now two policies.
-	_, _, err = kubectl(t, hpa(ns, "second", "Deployment", "web"), "create", "--dry-run=server", "-f", "-")
+	_, _, err = kubectl(t, denied, "create", "--dry-run=server", "-n", ns, "-f", "-")
 	if err == nil || !strings.Contains(err.Error(), "hpa_duplicate_target") || !strings.Contains(err.Error(), "hpa_scaledobject_conflict") {
 		t.Errorf("a second HPA on the KEDA-scaled target: want hpa_duplicate_target and hpa_scaledobject_conflict, got %v", err)
 	}
@@ -59,30 +53,30 @@ func TestConflictingHPARejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	denied := `mlscale_policy_admission_violations_total{action="deny",kind="HorizontalPodAutoscaler",namespace="` + ns + `",policy="hpa_scaledobject_conflict"} 1`
-	if !strings.Contains(m, denied+"\n") {
-		t.Errorf("metrics lack %s", denied)
+	counted := `mlscale_policy_admission_violations_total{action="deny",kind="HorizontalPodAutoscaler",namespace="` + ns + `",policy="hpa_scaledobject_conflict"} 1`
+	if !strings.Contains(m, counted+"\n") {
+		t.Errorf("metrics lack %s", counted)
 	}
 	if dup := `policy="hpa_duplicate_target"`; strings.Contains(m, `mlscale_policy_admission_violations_total{action="deny",kind="HorizontalPodAutoscaler",namespace="`+ns+`",`+dup) {
 		t.Errorf("the dry run's %s violation was counted", dup)
 	}
 }
 
-// TestWarnMode: trigger_endpoints is configured to warn: a ScaledObject
-// that calls an endpoint off the allowlist is admitted with the policy's
-// message as a warning kubectl prints.
+// TestWarnMode: trigger_endpoints is configured to warn: its denied sample,
+// a ScaledObject that calls an endpoint off the allowlist, is admitted with
+// the policy's message as a warning kubectl prints.
 func TestWarnMode(t *testing.T) {
 	env(t)
 	ns := namespace(t, "warn")
-	_, stderr := mustKubectl(t, scaledObject(ns, "off-list", "api", "http://evil.example.com:9090"), "apply", "-f", "-")
+	_, stderr := mustKubectl(t, sample(t, "trigger_endpoints", "denied", "off-list-prometheus.yaml"), "apply", "-n", ns, "-f", "-")
 	if !strings.Contains(stderr, "Warning: trigger_endpoints:") || !strings.Contains(stderr, "evil.example.com") {
 		t.Errorf("kubectl printed no trigger_endpoints warning: %q", stderr)
 	}
 	mustKubectl(t, "", "get", "scaledobject", "-n", ns, "off-list")
 
 	// A deny policy still denies a new ScaledObject: inline credentials.
-	bad := scaledObject(ns, "creds", "api2", "http://user:secret@prometheus.monitoring.svc.cluster.local:9090")
-	if _, _, err := kubectl(t, bad, "apply", "-f", "-"); err == nil || !strings.Contains(err.Error(), "trigger_credentials") {
+	bad := sample(t, "trigger_credentials", "denied", "password-in-url.yaml")
+	if _, _, err := kubectl(t, bad, "apply", "-n", ns, "-f", "-"); err == nil || !strings.Contains(err.Error(), "trigger_credentials") {
 		t.Errorf("a ScaledObject with inline credentials: want a trigger_credentials denial, got %v", err)
 	}
 }
@@ -174,8 +168,9 @@ func TestUserPolicy(t *testing.T) {
 	if err := denied(); err != nil {
 		t.Errorf("after a broken update, the previous good version must still deny: %v", err)
 	}
-	// The built-ins are unaffected.
-	mustKubectl(t, scaledObject(ns, "api-so", "api", goodServer), "apply", "-f", "-")
+	// The built-ins are unaffected: a ScaledObject on api makes the HPA
+	// conflict.
+	mustKubectl(t, sample(t, "trigger_endpoints", "allowed", "allowed-prometheus.yaml"), "apply", "-n", ns, "-f", "-")
 	if _, _, err := kubectl(t, labelled, "create", "--dry-run=server", "-f", "-"); err == nil || !strings.Contains(err.Error(), "hpa_scaledobject_conflict") {
 		t.Errorf("with a broken user policy, the built-in policies must still deny: %v", err)
 	}
@@ -264,35 +259,20 @@ func metricIs(series, value string) func() error {
 	}
 }
 
-// TestOptInOnForeignHPA: opting a workload in to mlscale while a foreign
-// HPA scales it is refused by the validating webhook, through the
-// ScaledObject mlscale would render for it.
+// TestOptInOnForeignHPA: scaledobject_foreign_hpa's sample through the real
+// API server: opting a workload in to mlscale while a foreign HPA scales it
+// is refused by the validating webhook, through the ScaledObject mlscale
+// would render for it.
 func TestOptInOnForeignHPA(t *testing.T) {
 	env(t)
 	ns := namespace(t, "optin")
-	mustKubectl(t, hpa(ns, "legacy", "Deployment", "api"), "apply", "-f", "-")
-	deploy := fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: %s
-  annotations:
-    mlscale.io/autoscale: "true"
-    mlscale.io/cpu-target: "60"
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-        - name: app
-          image: registry.example/api:1
-          resources:
-            requests: {cpu: 100m, memory: 64Mi}
-`, ns)
-	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-f", "-")
+	docs := strings.Split(sample(t, "scaledobject_foreign_hpa", "denied", "opt-in-on-hpa-workload.yaml"), "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("the sample has %d documents, want the HPA and the Deployment", len(docs))
+	}
+	hpaDoc, deploy := docs[0], docs[1]
+	mustKubectl(t, hpaDoc, "apply", "-n", ns, "-f", "-")
+	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-n", ns, "-f", "-")
 	if err == nil {
 		t.Fatal("the opt-in on a workload a foreign HPA scales was admitted")
 	}
@@ -304,5 +284,8 @@ spec:
 	// Without the opt-in the same Deployment is none of mlscale's business.
 	plain := strings.Replace(strings.Replace(deploy, `    mlscale.io/autoscale: "true"`+"\n", "", 1), `    mlscale.io/cpu-target: "60"`+"\n", "", 1)
 	plain = strings.Replace(plain, "  annotations:\n", "", 1)
-	mustKubectl(t, plain, "apply", "--dry-run=server", "-f", "-")
+	if plain == deploy || strings.Contains(plain, "mlscale.io/") {
+		t.Fatalf("could not strip the opt-in from the sample:\n%s", plain)
+	}
+	mustKubectl(t, plain, "apply", "--dry-run=server", "-n", ns, "-f", "-")
 }
