@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -180,7 +181,7 @@ func (c *Collector) Sample(ctx context.Context, now time.Time) error {
 	c.logChange(&c.prWhy, "kubelet pod-resources API", prErr)
 	c.snap = snapshot{at: now, nvml: status, devices: devices, prErr: prErr, allocs: allocs, idle: idle, totals: c.ledger.Totals()}
 	if devErr != nil || prErr != nil {
-		return fmt.Errorf("sampling GPUs: %w", joinNonNil(devErr, prErr))
+		return fmt.Errorf("sampling GPUs: %w", errors.Join(devErr, prErr))
 	}
 	return nil
 }
@@ -249,113 +250,137 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// emitter sends constant metrics to a Collect channel.
+type emitter chan<- prometheus.Metric
+
+func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	e <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
+	e <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
+
 // Collect sends the metrics of the last sample.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e := emitter(ch)
+	c.collectStatus(e)
+	models := c.collectDevices(e)
+	for k, t := range c.snap.totals {
+		models[k.Model] = true
+		l := []string{k.Owner.Namespace, k.Owner.Pod, k.Owner.Container, k.Model}
+		e.counter(c.allocSeconds, t.AllocatedSeconds, l...)
+		e.counter(c.idleSeconds, t.IdleSeconds, l...)
+		e.counter(c.allocCost, t.AllocatedCost, l...)
+		e.counter(c.idleCost, t.IdleCost, l...)
+	}
+	for m := range models {
+		e.gauge(c.hourlyPrice, c.cfg.Prices.For(m), m)
+	}
+}
+
+// collectStatus sends whether NVML and the pod-resources API answered, the
+// time of the last sample, the idle threshold and the sample errors.
+func (c *Collector) collectStatus(e emitter) {
 	s := c.snap
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
 	if s.nvml.Up {
-		gauge(c.nvmlUp, 1, "")
-		gauge(c.driverInfo, 1, s.nvml.DriverVersion)
+		e.gauge(c.nvmlUp, 1, "")
+		e.gauge(c.driverInfo, 1, s.nvml.DriverVersion)
 	} else {
 		reason := s.nvml.Reason
 		if reason == "" && s.at.IsZero() {
 			reason = "not sampled yet"
 		}
-		gauge(c.nvmlUp, 0, reason)
+		e.gauge(c.nvmlUp, 0, reason)
 	}
 	if !s.at.IsZero() {
 		if s.prErr != nil {
-			gauge(c.prUp, 0, s.prErr.Error())
+			e.gauge(c.prUp, 0, s.prErr.Error())
 		} else {
-			gauge(c.prUp, 1, "")
+			e.gauge(c.prUp, 1, "")
 		}
-		gauge(c.lastStamp, float64(s.at.UnixNano())/1e9)
+		e.gauge(c.lastStamp, float64(s.at.UnixNano())/1e9)
 	}
-	gauge(c.idleThreshold, c.cfg.IdleThreshold)
+	e.gauge(c.idleThreshold, c.cfg.IdleThreshold)
 	for _, src := range []string{"nvml", "podresources"} {
-		counter(c.sampleErrors, c.errCounts[src], src)
+		e.counter(c.sampleErrors, c.errCounts[src], src)
 	}
+}
 
-	// Owners per whole GPU, and the idle state per (GPU, owner).
-	type devOwner struct {
-		o    Owner
-		idle bool
-	}
+// devOwner is one owner of a whole GPU and whether its share is idle.
+type devOwner struct {
+	o    Owner
+	idle bool
+}
+
+// collectDevices sends the allocations and the per-device and per-MIG
+// metrics, once per owner of the device, and returns the GPU models seen.
+func (c *Collector) collectDevices(e emitter) map[string]bool {
+	s := c.snap
 	byGPU := map[string][]devOwner{}
 	for i, a := range s.allocs {
 		if a.migUUID == "" {
 			byGPU[a.gpuUUID] = append(byGPU[a.gpuUUID], devOwner{o: a.owner, idle: s.idle[i]})
 		}
-		gauge(c.allocated, a.share, strconv.Itoa(a.gpuIndex), a.gpuUUID, a.model, a.migUUID, a.migProfile, a.owner.Pod, a.owner.Namespace, a.owner.Container)
+		e.gauge(c.allocated, a.share, strconv.Itoa(a.gpuIndex), a.gpuUUID, a.model, a.migUUID, a.migProfile, a.owner.Pod, a.owner.Namespace, a.owner.Container)
 	}
 	models := map[string]bool{}
 	for _, d := range s.devices {
 		models[d.Model] = true
-		idx := strconv.Itoa(d.Index)
 		owners := byGPU[d.UUID]
 		if len(owners) == 0 {
 			owners = []devOwner{{}}
 		}
 		for _, do := range owners {
-			l := []string{idx, d.UUID, d.Model, do.o.Pod, do.o.Namespace, do.o.Container}
-			if d.GPUUtilization != nil {
-				gauge(c.util, *d.GPUUtilization, l...)
-			}
-			if d.MemoryUtilization != nil {
-				gauge(c.memUtil, *d.MemoryUtilization, l...)
-			}
-			gauge(c.memUsed, float64(d.MemoryUsedBytes), l...)
-			gauge(c.memTotal, float64(d.MemoryTotalBytes), l...)
-			if d.PowerWatts != nil {
-				gauge(c.power, *d.PowerWatts, l...)
-			}
-			if d.TemperatureCelsius != nil {
-				gauge(c.temp, *d.TemperatureCelsius, l...)
-			}
-			if do.o != (Owner{}) {
-				gauge(c.idleAllocated, b2f(do.idle), l...)
-			}
+			c.collectDevice(e, d, do)
 		}
 		for _, m := range d.MIG {
-			migOwners := []Owner{{}}
-			var found []Owner
-			for _, a := range s.allocs {
-				if a.migUUID == m.UUID {
-					found = append(found, a.owner)
-				}
-			}
-			if len(found) > 0 {
-				migOwners = found
-			}
-			for _, o := range migOwners {
-				l := []string{idx, d.UUID, d.Model, m.UUID, m.Profile, strconv.Itoa(m.GPUInstanceID), strconv.Itoa(m.ComputeInstanceID), o.Pod, o.Namespace, o.Container}
-				gauge(c.migMemUsed, float64(m.MemoryUsedBytes), l...)
-				gauge(c.migMemTotal, float64(m.MemoryTotalBytes), l...)
-			}
+			c.collectMIG(e, d, m)
 		}
 	}
-	keys := make([]TotalsKey, 0, len(s.totals))
-	for k := range s.totals {
-		keys = append(keys, k)
-		models[k.Model] = true
+	return models
+}
+
+// collectDevice sends one device's metrics labelled with one owner.
+func (c *Collector) collectDevice(e emitter, d gpu.Device, do devOwner) {
+	l := []string{strconv.Itoa(d.Index), d.UUID, d.Model, do.o.Pod, do.o.Namespace, do.o.Container}
+	if d.GPUUtilization != nil {
+		e.gauge(c.util, *d.GPUUtilization, l...)
 	}
-	for _, k := range keys {
-		t := s.totals[k]
-		l := []string{k.Owner.Namespace, k.Owner.Pod, k.Owner.Container, k.Model}
-		counter(c.allocSeconds, t.AllocatedSeconds, l...)
-		counter(c.idleSeconds, t.IdleSeconds, l...)
-		counter(c.allocCost, t.AllocatedCost, l...)
-		counter(c.idleCost, t.IdleCost, l...)
+	if d.MemoryUtilization != nil {
+		e.gauge(c.memUtil, *d.MemoryUtilization, l...)
 	}
-	for m := range models {
-		gauge(c.hourlyPrice, c.cfg.Prices.For(m), m)
+	e.gauge(c.memUsed, float64(d.MemoryUsedBytes), l...)
+	e.gauge(c.memTotal, float64(d.MemoryTotalBytes), l...)
+	if d.PowerWatts != nil {
+		e.gauge(c.power, *d.PowerWatts, l...)
+	}
+	if d.TemperatureCelsius != nil {
+		e.gauge(c.temp, *d.TemperatureCelsius, l...)
+	}
+	if do.o != (Owner{}) {
+		e.gauge(c.idleAllocated, b2f(do.idle), l...)
+	}
+}
+
+// collectMIG sends a MIG device's memory, once per owner.
+func (c *Collector) collectMIG(e emitter, d gpu.Device, m gpu.MIGDevice) {
+	owners := []Owner{{}}
+	var found []Owner
+	for _, a := range c.snap.allocs {
+		if a.migUUID == m.UUID {
+			found = append(found, a.owner)
+		}
+	}
+	if len(found) > 0 {
+		owners = found
+	}
+	for _, o := range owners {
+		l := []string{strconv.Itoa(d.Index), d.UUID, d.Model, m.UUID, m.Profile, strconv.Itoa(m.GPUInstanceID), strconv.Itoa(m.ComputeInstanceID), o.Pod, o.Namespace, o.Container}
+		e.gauge(c.migMemUsed, float64(m.MemoryUsedBytes), l...)
+		e.gauge(c.migMemTotal, float64(m.MemoryTotalBytes), l...)
 	}
 }
 
@@ -364,17 +389,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func joinNonNil(errs ...error) error {
-	var out []error
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 1 {
-		return out[0]
-	}
-	return fmt.Errorf("%w; %w", out[0], out[1])
 }

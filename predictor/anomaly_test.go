@@ -114,7 +114,7 @@ func nycTaxiWeekErrors(t *testing.T) (windows [][2]time.Time, ml weekErrors, bas
 	t.Helper()
 	s := loadTrace(t, "nyc_taxi.csv")
 	windows = anomalyWindows(t, "realKnownCause/nyc_taxi.csv")
-	rep, err := Backtest(s, BacktestConfig{})
+	rep, err := Backtest(s, DefaultBacktestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func weekAfterWithStandIn(t *testing.T, s Series, w [2]time.Time, windows [][2]t
 		alt.Values[i] = s.Values[i-lag]
 	}
 	weekAfter := func(s Series) float64 {
-		rep, err := Backtest(s, BacktestConfig{})
+		rep, err := Backtest(s, DefaultBacktestConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,6 @@ import (
 const (
 	// DefaultColdStart is the time a new replica takes to become ready.
 	DefaultColdStart = 3 * time.Minute
-	// NoColdStart, as BacktestConfig.ColdStart, simulates replicas that
-	// are ready as soon as they are asked for.
-	NoColdStart time.Duration = -1
 	// DefaultRefit is how often the backtest refits mlscale's model; in
 	// between, forecasts use the latest samples with the fitted model.
 	DefaultRefit = 24 * time.Hour
@@ -21,7 +18,7 @@ const (
 	stabilization = 5 * time.Minute
 )
 
-// BacktestConfig configures Backtest.
+// BacktestConfig configures Backtest. Start from DefaultBacktestConfig.
 type BacktestConfig struct {
 	// Train is the number of samples used as history before the first
 	// forecast; half the trace when 0.
@@ -29,14 +26,20 @@ type BacktestConfig struct {
 	// CapacityPerReplica is the demand one replica serves; when 0, a tenth
 	// of the training history's 95th percentile.
 	CapacityPerReplica float64
-	// ColdStart is how long a new replica takes to become ready;
-	// DefaultColdStart when 0, and no time at all when negative (see
-	// NoColdStart).
+	// ColdStart is how long a new replica takes to become ready; 0 for
+	// replicas that are ready as soon as they are asked for.
 	ColdStart time.Duration
-	// Refit is how often the model is refitted; DefaultRefit when 0.
+	// Refit is how often the model is refitted, above 0.
 	Refit time.Duration
 	// Options configure the model (lookahead, quantile, business hours).
 	Options Options
+}
+
+// DefaultBacktestConfig returns the configuration `mlscale backtest` starts
+// from: half the trace as history, the capacity derived from it, the
+// default cold start, a daily refit and the model's default options.
+func DefaultBacktestConfig() BacktestConfig {
+	return BacktestConfig{ColdStart: DefaultColdStart, Refit: DefaultRefit}
 }
 
 // ForecastRow is one evaluated step of a backtest: the forecast made at Time
@@ -101,107 +104,143 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		cfg.Train = s.Len() / 2
 	}
 	switch {
-	case cfg.ColdStart == 0:
-		cfg.ColdStart = DefaultColdStart
 	case cfg.ColdStart < 0:
-		cfg.ColdStart = 0
+		return Report{}, fmt.Errorf("backtest: the cold start must be 0 or more, not %s", cfg.ColdStart)
+	case cfg.Refit <= 0:
+		return Report{}, fmt.Errorf("backtest: the refit interval must be above 0, not %s", cfg.Refit)
 	}
-	if cfg.Refit <= 0 {
-		cfg.Refit = DefaultRefit
-	}
-	horizon := max(1, int((opts.Lookahead+s.Step-1)/s.Step))
-	day := int(Day / s.Step)
-	if cfg.Train < day+horizon || cfg.Train >= s.Len()-horizon {
+	b := backtest{s: s, cfg: cfg, opts: opts, horizon: max(1, int((opts.Lookahead+s.Step-1)/s.Step)), day: int(Day / s.Step)}
+	if cfg.Train < b.day+b.horizon || cfg.Train >= s.Len()-b.horizon {
 		return Report{}, fmt.Errorf("backtest: training part of %d samples must be at least a day plus the lookahead (%d) and leave at least %d samples to evaluate out of %d",
-			cfg.Train, day+horizon, horizon+1, s.Len())
+			cfg.Train, b.day+b.horizon, b.horizon+1, s.Len())
 	}
-	train := s.Values[:cfg.Train]
-	if cfg.CapacityPerReplica <= 0 {
-		cfg.CapacityPerReplica = quantile(0.95, train) / 10
-		if cfg.CapacityPerReplica <= 0 {
+	if b.cfg.CapacityPerReplica <= 0 {
+		b.cfg.CapacityPerReplica = quantile(0.95, s.Values[:cfg.Train]) / 10
+		if b.cfg.CapacityPerReplica <= 0 {
 			return Report{}, errors.New("backtest: the history's 95th percentile is not positive; set the capacity per replica")
 		}
 	}
-	capacity := cfg.CapacityPerReplica
-	v := s.Values
-	actualPeak := func(i int) float64 {
-		p := math.Inf(-1)
-		for h := 1; h <= horizon; h++ {
-			p = max(p, v[i+h])
-		}
-		return p
+	b.prepare()
+	rep := Report{
+		Step: s.Step.String(), TrainPoints: cfg.Train, TestPoints: b.n,
+		Lookahead: opts.Lookahead.String(), HorizonSteps: b.horizon,
+		CapacityPerReplica: b.cfg.CapacityPerReplica, ColdStart: cfg.ColdStart.String(),
+		Baselines: b.baselines(), Simulation: map[string]SimResult{},
 	}
-	// MASE scale: in-sample seasonal-naive (day) error of the peak.
-	snDay := seasonalNaive(v, day, horizon)
-	var scale float64
+	fc, floors, err := b.mlscale(&rep)
+	if err != nil {
+		return Report{}, err
+	}
+	rep.MLScale = b.score(fc, floors)
+	b.simulations(&rep, floors)
+	return rep, nil
+}
+
+// backtest is one Backtest run.
+type backtest struct {
+	s    Series
+	cfg  BacktestConfig
+	opts Options
+	// horizon is the lookahead in samples; day a day in samples.
+	horizon, day int
+	// first and n are the first evaluated sample and how many are.
+	first, n int
+	// actual are the actual peaks of the evaluated windows; scale is the
+	// MASE scale (the in-sample seasonal-naive day error of the peak).
+	actual []float64
+	scale  float64
+}
+
+// actualPeak is the peak of the window after sample i.
+func (b *backtest) actualPeak(i int) float64 {
+	p := math.Inf(-1)
+	for h := 1; h <= b.horizon; h++ {
+		p = max(p, b.s.Values[i+h])
+	}
+	return p
+}
+
+// prepare finds the evaluated steps, their actual peaks and the MASE scale.
+func (b *backtest) prepare() {
+	snDay := seasonalNaive(b.s.Values, b.day, b.horizon)
 	var scaleN int
-	for i := day - 1; i+horizon < cfg.Train; i++ {
-		scale += math.Abs(actualPeak(i) - snDay(i))
+	for i := b.day - 1; i+b.horizon < b.cfg.Train; i++ {
+		b.scale += math.Abs(b.actualPeak(i) - snDay(i))
 		scaleN++
 	}
-	scale /= float64(scaleN)
-	if scale == 0 {
-		scale = math.SmallestNonzeroFloat64
+	b.scale /= float64(scaleN)
+	if b.scale == 0 {
+		b.scale = math.SmallestNonzeroFloat64
 	}
+	b.first = b.cfg.Train - 1
+	b.n = b.s.Len() - 1 - b.horizon - b.first + 1
+	b.actual = make([]float64, b.n)
+	for k := range b.actual {
+		b.actual[k] = b.actualPeak(b.first + k)
+	}
+}
 
-	first, last := cfg.Train-1, s.Len()-1-horizon
-	n := last - first + 1
-	actual := make([]float64, n)
-	for k := range actual {
-		actual[k] = actualPeak(first + k)
-	}
-	rep := Report{
-		Step: s.Step.String(), TrainPoints: cfg.Train, TestPoints: n,
-		Lookahead: opts.Lookahead.String(), HorizonSteps: horizon,
-		CapacityPerReplica: capacity, ColdStart: cfg.ColdStart.String(),
-		Baselines: map[string]Metrics{}, Simulation: map[string]SimResult{},
-	}
-	score := func(forecast []float64, floors []int) Metrics {
-		mae, smape := accuracy(forecast, actual)
-		under, over := provisioning(floors, actual, capacity)
-		return Metrics{MAE: mae, SMAPE: smape, MASE: mae / scale, UnderPct: under, OverMean: over}
-	}
-	baselines := map[string]peakForecaster{
+// score rates forecasts and the floors made from them.
+func (b *backtest) score(forecast []float64, floors []int) Metrics {
+	mae, smape := accuracy(forecast, b.actual)
+	under, over := provisioning(floors, b.actual, b.cfg.CapacityPerReplica)
+	return Metrics{MAE: mae, SMAPE: smape, MASE: mae / b.scale, UnderPct: under, OverMean: over}
+}
+
+// baselines scores the baselines: persistence, seasonal naive (day, and
+// week with a week of history) and Holt-Winters (with three days).
+func (b *backtest) baselines() map[string]Metrics {
+	v := b.s.Values
+	forecasters := map[string]peakForecaster{
 		BaselinePersistence:      persistence(v),
-		BaselineSeasonalNaiveDay: snDay,
+		BaselineSeasonalNaiveDay: seasonalNaive(v, b.day, b.horizon),
 	}
-	if week := int(Week / s.Step); cfg.Train >= week {
-		baselines[BaselineSeasonalNaiveWeek] = seasonalNaive(v, week, horizon)
+	if week := int(Week / b.s.Step); b.cfg.Train >= week {
+		forecasters[BaselineSeasonalNaiveWeek] = seasonalNaive(v, week, b.horizon)
 	}
-	if cfg.Train >= 3*day {
-		hw := fitHoltWinters(v, day, horizon, cfg.Train)
-		baselines[BaselineHoltWinters] = func(i int) float64 { return hw[i] }
+	if b.cfg.Train >= 3*b.day {
+		hw := fitHoltWinters(v, b.day, b.horizon, b.cfg.Train)
+		forecasters[BaselineHoltWinters] = func(i int) float64 { return hw[i] }
 	}
-	for name, f := range baselines {
-		fc := make([]float64, n)
-		floors := make([]int, n)
+	out := map[string]Metrics{}
+	for name, f := range forecasters {
+		fc := make([]float64, b.n)
+		floors := make([]int, b.n)
 		for k := range fc {
-			fc[k] = max(0, f(first+k))
-			floors[k] = replicasFor(fc[k], capacity)
+			fc[k] = max(0, f(b.first+k))
+			floors[k] = replicasFor(fc[k], b.cfg.CapacityPerReplica)
 		}
-		rep.Baselines[name] = score(fc, floors)
+		out[name] = b.score(fc, floors)
 	}
+	return out
+}
 
-	// mlscale, refitted every cfg.Refit on the history so far. Floors go
-	// through the default policy, bounded by twice the replicas of the
-	// training history's peak.
-	static := replicasFor(maxOf(train), capacity)
+// static is the replicas of the training history's peak.
+func (b *backtest) static() int {
+	return replicasFor(maxOf(b.s.Values[:b.cfg.Train]), b.cfg.CapacityPerReplica)
+}
+
+// mlscale forecasts every evaluated step with mlscale's model, refitted
+// every cfg.Refit on the history so far, and turns the forecasts into
+// floors through the default policy, bounded by twice the replicas of the
+// training history's peak. It records the forecasts and the cycle in rep.
+func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) {
+	s, capacity := b.s, b.cfg.CapacityPerReplica
 	var (
 		model  *Model
 		fitEnd int
 		state  FloorState
-		policy = DefaultFloorPolicy(0, int32(min(math.MaxInt32/2, max(1, static))*2))
-		fc     = make([]float64, n)
-		floors = make([]int, n)
-		refit  = max(1, int(cfg.Refit/s.Step))
+		policy = DefaultFloorPolicy(0, int32(min(math.MaxInt32/2, max(1, b.static()))*2))
+		refit  = max(1, int(b.cfg.Refit/s.Step))
 	)
-	policy.BusinessHours = opts.BusinessHours
-	for k := range n {
-		i := first + k
+	fc, floors = make([]float64, b.n), make([]int, b.n)
+	policy.BusinessHours = b.opts.BusinessHours
+	for k := range b.n {
+		i := b.first + k
 		if model == nil || i-fitEnd >= refit {
-			m, err := Fit(s.Slice(0, i+1), opts)
+			m, err := Fit(s.Slice(0, i+1), b.opts)
 			if err != nil {
-				return Report{}, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
+				return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 			}
 			model, fitEnd = m, i
 			if k == 0 {
@@ -210,25 +249,30 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		}
 		f, err := model.Forecast(s.Slice(0, i+1))
 		if err != nil {
-			return Report{}, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
+			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}
 		desired := int32(min(math.MaxInt32, replicasFor(f.Upper, capacity)))
 		state, _ = policy.Decide(state, s.Time(i), desired, true)
 		fc[k], floors[k] = f.Peak, int(state.Floor)
 		rep.Forecasts = append(rep.Forecasts, ForecastRow{Time: s.Time(i), Peak: f.Peak, Floor: state.Floor})
 	}
-	rep.MLScale = score(fc, floors)
+	return fc, floors, nil
+}
 
-	rep.Simulation[SimStatic] = simulate(s, first, capacity, cfg.ColdStart, func(int) int { return static }, true)
-	rep.Simulation[SimReactive] = simulate(s, first, capacity, cfg.ColdStart, func(i int) int { return replicasFor(v[i], capacity) }, false)
-	rep.Simulation[SimPredictive] = simulate(s, first, capacity, cfg.ColdStart, func(i int) int {
+// simulations simulates capacity with static replicas (the training peak),
+// reactive scaling, and reactive scaling above mlscale's floors.
+func (b *backtest) simulations(rep *Report, floors []int) {
+	s, capacity, cold, v := b.s, b.cfg.CapacityPerReplica, b.cfg.ColdStart, b.s.Values
+	static := b.static()
+	rep.Simulation[SimStatic] = simulate(s, b.first, capacity, cold, func(int) int { return static }, true)
+	rep.Simulation[SimReactive] = simulate(s, b.first, capacity, cold, func(i int) int { return replicasFor(v[i], capacity) }, false)
+	rep.Simulation[SimPredictive] = simulate(s, b.first, capacity, cold, func(i int) int {
 		r := replicasFor(v[i], capacity)
-		if k := i - first; k < n {
+		if k := i - b.first; k < b.n {
 			r = max(r, floors[k])
 		}
 		return r
 	}, false)
-	return rep, nil
 }
 
 func maxOf(x []float64) float64 {

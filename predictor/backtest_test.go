@@ -82,14 +82,14 @@ func TestSimulateColdStart(t *testing.T) {
 
 func TestBacktestErrors(t *testing.T) {
 	s := synth(3*288, 5*time.Minute, 1, daily)
-	if _, err := Backtest(s, BacktestConfig{Train: 10}); err == nil || !strings.Contains(err.Error(), "training part") {
+	if _, err := Backtest(s, trainOn(10)); err == nil || !strings.Contains(err.Error(), "training part") {
 		t.Errorf("error %v for a too short training part", err)
 	}
-	if _, err := Backtest(s, BacktestConfig{Train: s.Len() - 1}); err == nil {
+	if _, err := Backtest(s, trainOn(s.Len()-1)); err == nil {
 		t.Error("no error for nothing left to evaluate")
 	}
 	zero := synth(3*288, 5*time.Minute, 0, func(time.Time) float64 { return 0 })
-	if _, err := Backtest(zero, BacktestConfig{}); err == nil || !strings.Contains(err.Error(), "capacity") {
+	if _, err := Backtest(zero, DefaultBacktestConfig()); err == nil || !strings.Contains(err.Error(), "capacity") {
 		t.Errorf("error %v for an all-zero history without capacity", err)
 	}
 }
@@ -100,7 +100,7 @@ func TestBacktestErrors(t *testing.T) {
 func TestBacktestQualityBars(t *testing.T) {
 	for _, name := range []string{"nyc_taxi.csv", "crane_input9.csv"} {
 		t.Run(name, func(t *testing.T) {
-			r, err := Backtest(loadTrace(t, name), BacktestConfig{})
+			r, err := Backtest(loadTrace(t, name), DefaultBacktestConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func TestBacktestQualityBars(t *testing.T) {
 		})
 	}
 	t.Run("crane_input5.csv", func(t *testing.T) {
-		r, err := Backtest(loadTrace(t, "crane_input5.csv"), BacktestConfig{})
+		r, err := Backtest(loadTrace(t, "crane_input5.csv"), DefaultBacktestConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,4 +133,11 @@ func TestBacktestQualityBars(t *testing.T) {
 			t.Fatalf("cycle %q on the control trace, want no cycle", r.Cycle)
 		}
 	})
+}
+
+// trainOn is the default configuration with n samples of history.
+func trainOn(n int) BacktestConfig {
+	cfg := DefaultBacktestConfig()
+	cfg.Train = n
+	return cfg
 }

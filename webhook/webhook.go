@@ -1,7 +1,10 @@
-// Package manager wires the long-running `mlscale webhook` process: one
-// controller-runtime manager serving the admission webhook (on every
-// replica), running the reconciler (on the elected leader only), and serving
-// metrics and health probes.
+// Package webhook is the admission side of mlscale and the wiring of the
+// `mlscale webhook` process: one controller-runtime manager (internal/manager)
+// serving the mutating and validating admission webhooks on every replica
+// (webhook/mutate and webhook/validate), running the reconciler
+// (webhook/reconciler) and the policy audit (webhook/audit) on the elected
+// leader, loading user policies (webhook/userpolicy), and reading the
+// policies' inventory from the informer cache (webhook/inventory).
 package webhook
 
 import (

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"k8s.io/utils/ptr"
 )
 
 // ErrUnavailable is wrapped by Devices' error when NVML cannot be used (the
@@ -241,14 +242,14 @@ func readDevice(h nvml.Device, index int) (Device, error) {
 	}
 	d.MemoryUsedBytes, d.MemoryTotalBytes = mem.Used, mem.Total
 	if u, ret := h.GetUtilizationRates(); ret == nvml.SUCCESS {
-		d.GPUUtilization = ptr(float64(u.Gpu))
-		d.MemoryUtilization = ptr(float64(u.Memory))
+		d.GPUUtilization = ptr.To(float64(u.Gpu))
+		d.MemoryUtilization = ptr.To(float64(u.Memory))
 	}
 	if mw, ret := h.GetPowerUsage(); ret == nvml.SUCCESS {
-		d.PowerWatts = ptr(float64(mw) / 1000)
+		d.PowerWatts = ptr.To(float64(mw) / 1000)
 	}
 	if t, ret := h.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
-		d.TemperatureCelsius = ptr(float64(t))
+		d.TemperatureCelsius = ptr.To(float64(t))
 	}
 	current, _, ret := h.GetMigMode()
 	if ret != nvml.SUCCESS || current != nvml.DEVICE_MIG_ENABLE {
@@ -312,5 +313,3 @@ func ProfileName(slices int, memoryMB uint64) string {
 	}
 	return fmt.Sprintf("%dg.%dgb", slices, int(math.Ceil(float64(memoryMB)/1024)))
 }
-
-func ptr(v float64) *float64 { return &v }

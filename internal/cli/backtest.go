@@ -50,37 +50,7 @@ func newBacktestCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backtest --trace FILE",
 		Short: "Replay a demand trace through the predictor and reactive scaling, offline",
-		Long: `backtest replays a demand trace (CSV: NAB "timestamp,value" or Crane "ts,value")
-with its first part (--train; half by default) as history. At every later
-sample it forecasts the peak demand of the next --lookahead window with
-mlscale's predictor and with baselines computed in the same run (persistence,
-seasonal naive over a day and a week, Holt-Winters), and compares them with
-the actual peak: MAE, sMAPE, MASE (scaled by the in-sample daily
-seasonal-naive error), the percentage of steps where the floor's capacity is
-below demand (under_pct) and the mean over-provisioning (over_mean): the
-replicas the floor holds beyond ceil(actual peak / capacity per replica),
-averaged over every step.
-
-It also simulates capacity with a replica cold start (--cold-start): a static
-fleet sized for the history's peak, reactive scaling alone (KEDA-like, with
-scale to zero), and reactive scaling plus mlscale's predicted floors,
-reporting replica-hours and under-provisioned minutes for each.
-
---capacity-per-replica is the demand one replica serves; by default a tenth
-of the history's 95th percentile, so that the peak needs about ten replicas.
-
---forecasts-out writes mlscale's forecasts as CSV with the header
-"time,forecast_peak,floor": time in Unix seconds, the step at which the
-forecast was made for the window (time, time+lookahead]. The window holds
-the next ceil(lookahead/step) samples of the trace, and at least one: with
-the default 15m over a 30-minute trace, a forecast is for the next sample
-(the JSON report's horizon_steps says how many). The metrics compare each
-forecast_peak with the highest of those samples and floor times
-capacity_per_replica with it too, so they can be recomputed from this file
-and the trace.
-
---png draws the evaluated part's demand, mlscale's forecast peak and the
-capacity of its floor (floor times capacity per replica) to a PNG file.`,
+		Long:  backtestHelp,
 		Example: `  mlscale backtest --trace nyc_taxi.csv
   mlscale backtest --trace crane_input9.csv --train 0.6 --lookahead 30m -o json
   mlscale backtest --trace demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png`,
@@ -156,16 +126,10 @@ func runBacktest(cfg backtestConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	coldStart := cfg.ColdStart
-	if coldStart == 0 {
-		coldStart = predictor.NoColdStart // --cold-start 0s: ready at once
-	}
-	rep, err := predictor.Backtest(s, predictor.BacktestConfig{
-		Train:              train,
-		CapacityPerReplica: cfg.CapacityPerReplica,
-		ColdStart:          coldStart,
-		Options:            predictor.Options{Lookahead: cfg.Lookahead},
-	})
+	bc := predictor.DefaultBacktestConfig()
+	bc.Train, bc.CapacityPerReplica, bc.ColdStart = train, cfg.CapacityPerReplica, cfg.ColdStart
+	bc.Options.Lookahead = cfg.Lookahead
+	rep, err := predictor.Backtest(s, bc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Trace, err)
 	}

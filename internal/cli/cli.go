@@ -54,12 +54,9 @@ var subcommands = []func() *cobra.Command{
 // NewRootCommand returns the `mlscale` command with every subcommand.
 func NewRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "mlscale",
-		Short: "Autoscale ML workloads on Kubernetes by annotation",
-		Long: `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs
-into KEDA ScaledObjects and ScaledJobs with GPU-aware and scale-to-zero defaults.
-
-The annotations are documented in docs/annotations.md.`,
+		Use:           "mlscale",
+		Short:         "Autoscale ML workloads on Kubernetes by annotation",
+		Long:          rootHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without Run, cobra prints the help for `mlscale` alone.

@@ -17,18 +17,7 @@ func newCollectorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "collector",
 		Short: "Export per-pod GPU metrics and GPU cost from NVML (a DaemonSet on GPU nodes)",
-		Long: `collector runs on every GPU node (as a DaemonSet). Every --sample-interval it
-reads each GPU through NVML (utilisation, memory, power, temperature, MIG
-devices) and asks the kubelet's pod-resources API (--pod-resources-socket)
-which pod and container hold each GPU and MIG device. It serves the result as
-mlscale_gpu_* metrics on http://--listen-address/metrics, with allocated and
-idle GPU-seconds and their cost per container (--gpu-price, --prices-file)
-and mlscale_gpu_idle_allocated, 1 for a GPU that has stayed under
---idle-threshold for --idle-window.
-
-libnvidia-ml is loaded at run time: on a node without it the collector still
-runs, reports mlscale_gpu_nvml_up 0 with the reason, and logs it.
-The metrics are listed in docs/collector.md. It stops on SIGTERM or Ctrl-C.`,
+		Long:  collectorHelp,
 		Example: `  mlscale collector --node-name "$NODE_NAME" --gpu-price H100=4.50 --gpu-price A100=2.20
   mlscale collector --listen-address :9400 --prices-file /etc/mlscale/prices.yaml --idle-window 30m`,
 		Args: cobra.NoArgs,

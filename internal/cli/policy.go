@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/manifest"
 	"github.com/mlscale/mlscale/internal/policy"
 	"github.com/mlscale/mlscale/policies"
 )
@@ -22,11 +23,9 @@ func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Test mlscale's Rego policies, or evaluate manifests against them offline",
-		Long: `policy runs the Rego policies that mlscale's validating webhook enforces:
-"policy test" runs their Rego tests, "policy eval" evaluates manifests against
-them without a cluster.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Long:  policyHelp,
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newPolicyTestCmd(), newPolicyEvalCmd())
 	return cmd
@@ -45,14 +44,7 @@ func newPolicyTestCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test [DIR]",
 		Short: "Run the Rego tests of the policies",
-		Long: `test runs every Rego test (rules named test_*) of the .rego files under DIR
-(all subdirectories), as "opa test DIR" does, and prints the failures and a
-summary. Without DIR it tests the policies built into mlscale. Policies in
-DIR may import data.mlscale.lib, the built-in helpers, as user policies in
-ConfigMaps may.
-
-Exit status: 0 when every test passes, 1 when a test fails or the policies do
-not compile, 2 for a bad command line.`,
+		Long:  policyTestHelp,
 		Example: `  mlscale policy test
   mlscale policy test ./policies -v`,
 		Args: cobra.MaximumNArgs(1),
@@ -156,24 +148,7 @@ func newPolicyEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval -f FILE|DIR|- [-f ...]",
 		Short: "Evaluate manifests against the policies, offline",
-		Long: `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
-(autoscaling/v2; autoscaling/v1 is converted as the API server does),
-ScaledObject, ScaledJob, Deployment, StatefulSet and Job against the
-policies, as mlscale's validating webhook would at CREATE. The
-other objects of the same files form the inventory of their namespace: HPAs,
-ScaledObjects, ScaledJobs, ResourceQuotas, and the KEDA objects mlscale renders
-for annotated workloads. An annotated workload is evaluated together with the
-KEDA object rendered for it.
-
---policy-config reads the webhook's policy configuration file; the flags
-override it. --policies DIR uses DIR's policies instead of the built-in ones
-(they may import data.mlscale.lib).
-
-Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
-nothing would be denied (warn and audit violations are printed but do not
-fail), 1 when something would be denied, a document cannot be read or an
-object cannot be evaluated (an HPA of a removed API version such as
-autoscaling/v2beta2), 2 for a bad command line.`,
+		Long:  policyEvalHelp,
 		Example: `  mlscale policy eval -f manifests/
   mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn
   mlscale policy eval -f app.yaml --policy-config policy.yaml`,
@@ -282,13 +257,13 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 		}
 		fmt.Fprintf(s.Err, "note: the policy configuration sets the action of %q, which is not among the %s\n", p, name)
 	}
-	sources, errs := readSources(cfg.Files, cfg.Recursive, s.In)
+	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
 	set := &evalSet{inventories: map[string]*policy.Inventory{}, problems: len(errs)}
 	for _, err := range errs {
 		fmt.Fprintln(s.Err, err)
 	}
 	for _, src := range sources {
-		for _, d := range documents(src) {
+		for _, d := range manifest.Documents(src) {
 			if d.Err != nil {
 				fmt.Fprintln(s.Err, d.Err)
 				set.problems++
@@ -335,7 +310,7 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 // together with the KEDA object mlscale renders for it, which also joins
 // the inventory; annotations admission would deny give the mutating
 // webhook's message.
-func (s *evalSet) add(ctx context.Context, cfg policyEvalConfig, d document) error {
+func (s *evalSet) add(ctx context.Context, cfg policyEvalConfig, d manifest.Document) error {
 	gvk := d.GVK()
 	if gvk.GroupKind() == policy.QuotaGVK.GroupKind() {
 		var q corev1.ResourceQuota

@@ -10,46 +10,6 @@ import (
 	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
-// predictorHelp is `mlscale predictor --help`.
-const predictorHelp = `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
---interval, for each Deployment and StatefulSet with mlscale.io/autoscale and
-mlscale.io/predictive "true", it:
-
-  - reads --history of the workload's mlscale.io/demand-query from Prometheus
-    (--prometheus-url) at --step resolution;
-  - forecasts the peak demand over the lookahead window (mlscale.io/lookahead,
-    or --lookahead) and its --quantile upper bound, and converts it to
-    replicas with mlscale.io/capacity-per-replica;
-  - makes the floor safe: clamped to the workload's min and max replicas,
-    rising at once, falling only after --down-delay below a --hysteresis band
-    and at most once per --down-interval; with no usable data (Prometheus
-    down, the query failing, samples older than --max-staleness) it keeps the
-    last good floor for --hold and then falls back to the minimum;
-  - writes mlscale.io/predicted-floor and its explanation,
-    mlscale.io/prediction (when, model, cycle, confidence, mode), on the
-    workload; the reconciler folds the floor into minReplicaCount;
-  - removes both annotations from workloads that are no longer predictive.
-
-A predictive workload with missing or invalid annotations (no
-mlscale.io/capacity-per-replica, a bad mlscale.io/lookahead, ...) gets no new
-floor; the problem is logged once and counted in
-mlscale_predictor_failures_total{stage="render"}.
-
-It scores its forecasts as their windows pass. When the rolling error of the
-last --error-window forecasts passes --error-threshold, it stops raising that
-workload's floor (reactive scaling only) and says so in a Warning Event, the
-log, the explanation and mlscale_predictor_fallback, until the error falls
-below 0.8 times the threshold.
-
-Only the leader writes (--leader-elect, a Lease of its own, --leader-election-id).
-Metrics on --metrics-bind-address: mlscale_predictor_forecast_demand,
-mlscale_predictor_forecast_upper_demand, mlscale_predictor_actual_demand,
-mlscale_predictor_rolling_error, mlscale_predictor_floor_replicas,
-mlscale_predictor_fallback, mlscale_predictor_failures_total,
-mlscale_predictor_cycle_duration_seconds, mlscale_predictor_workloads.
-
-See docs/predictor.md.`
-
 // newPredictorCmd is `mlscale predictor`: the sidecar that writes predicted
 // floors. Flags map one to one onto floorwriter.RunConfig.
 func newPredictorCmd() *cobra.Command {

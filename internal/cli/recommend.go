@@ -21,16 +21,7 @@ func newRecommendCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recommend -n NAMESPACE --workload NAME",
 		Short: "Suggest autoscaling annotations for a GPU workload from its Prometheus history",
-		Long: `recommend reads a workload's GPU history (GPUs held, GPU utilisation) and its
-demand (by default vLLM's request rate; --demand-query for another) over
---window from Prometheus, through the series recorded by mlscale's rules
-(deploy/prometheus/rules/mlscale.rules.yaml), and prints suggested
-annotations: mlscale.io/min-replicas, max-replicas, gpu-target and
-scale-to-zero, with the reason for each and the GPU-hours the suggestion
-would have saved over the window.
-
-The workload is named as the rules name it: the Deployment, StatefulSet or
-Job name derived from its pods' names (docs/collector.md).`,
+		Long:  recommendHelp,
 		Example: `  mlscale recommend --prometheus-server http://localhost:9090 -n ml --workload llm-server
   mlscale recommend -n ml --workload transcriber --gpus-per-replica 0.25 --window 336h -o json`,
 		Args: cobra.NoArgs,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/manifest"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 )
@@ -46,26 +47,7 @@ func newRenderCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render -f FILE|DIR|- [-f ...]",
 		Short: "Print the KEDA objects that admission would create for manifests, offline",
-		Long: `render reads Kubernetes manifests (YAML or JSON, one or many documents per file)
-and prints, for each Deployment, StatefulSet and Job that has opted in with
-mlscale.io/autoscale: "true", the KEDA ScaledObject or ScaledJob that mlscale's
-admission webhook would create for it. Other objects (unannotated workloads,
-Namespaces, Secrets, TriggerAuthentications, ...) are skipped, with a warning
-only when they look meant for mlscale: a workload with mlscale.io/ keys but
-no mlscale.io/autoscale, or another kind that sets mlscale.io/autoscale.
-
--f takes a file, a directory (its .yaml, .yml and .json files in name order;
-with -R its subdirectories too) or "-" for standard input, and may be repeated.
-
-Output: with -o yaml (the default) a YAML stream, each object starting with a
-"---" line; with -o json one "v1" List whose items are the objects (always a
-List, even for none or one object). Both can be piped to "kubectl apply -f -".
-
-Warnings go to standard error. A workload whose annotations admission would
-deny gets the same message admission gives, on standard error; every document
-is processed before mlscale exits with status 1, so that all problems show at
-once. Unparseable YAML also gives status 1, naming the file, the document
-(counted from 1) and its line. A bad command line gives status 2.`,
+		Long:  renderHelp,
 		Example: `  mlscale render -f deployment.yaml
   mlscale render -f config/samples -o json
   kubectl get deploy -n ml -o yaml | mlscale render -f -`,
@@ -118,7 +100,7 @@ func (c renderConfig) validate() error {
 // runRender renders every workload of the manifests and prints the KEDA
 // objects to s.Out and warnings and problems to s.Err.
 func runRender(cfg renderConfig, s Streams) error {
-	sources, errs := readSources(cfg.Files, cfg.Recursive, s.In)
+	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
 	for _, err := range errs {
 		fmt.Fprintln(s.Err, err)
 	}
@@ -127,7 +109,7 @@ func runRender(cfg renderConfig, s Streams) error {
 		problems = len(errs)
 	)
 	for _, src := range sources {
-		for _, d := range documents(src) {
+		for _, d := range manifest.Documents(src) {
 			if d.Err != nil {
 				fmt.Fprintln(s.Err, d.Err)
 				problems++
@@ -154,7 +136,7 @@ func runRender(cfg renderConfig, s Streams) error {
 // renderDocument renders one document. It returns the KEDA object, or nil
 // for a document that is skipped or cannot be rendered; ok is false when
 // the document has a problem, which has then been printed to stderr.
-func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.Object, ok bool) {
+func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (obj client.Object, ok bool) {
 	gvk := d.GVK()
 	if _, ok := workload.KindOf(gvk.GroupKind()); !ok {
 		if m := objectMeta(d); intent.Enabled(m.Annotations) {
@@ -201,7 +183,7 @@ func renderDocument(cfg renderConfig, d document, stderr io.Writer) (obj client.
 // no annotation; this one names each and shows how to quote it. Malformed
 // metadata is left to the decoder. The error names the workload as
 // "KIND NAMESPACE/NAME: ", with namespace for a workload that names none.
-func checkAnnotationValues(d document, namespace string) error {
+func checkAnnotationValues(d manifest.Document, namespace string) error {
 	var obj struct {
 		Metadata struct {
 			Name        string                     `json:"name"`
@@ -240,7 +222,7 @@ func checkAnnotationValues(d document, namespace string) error {
 
 // objectMeta returns a document's metadata, or empty metadata when it has
 // none that decodes.
-func objectMeta(d document) metav1.ObjectMeta {
+func objectMeta(d manifest.Document) metav1.ObjectMeta {
 	var obj metav1.PartialObjectMetadata
 	if err := json.Unmarshal(d.JSON, &obj); err != nil {
 		return metav1.ObjectMeta{}

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/manifest"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 )
@@ -20,7 +19,7 @@ import (
 func yamlStream(t *testing.T, name, s string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, d := range documents(source{Name: name, Data: []byte(s)}) {
+	for _, d := range manifest.Documents(manifest.Source{Name: name, Data: []byte(s)}) {
 		if d.Err != nil {
 			t.Fatalf("parsing %s: %v", name, d.Err)
 		}
@@ -137,7 +136,7 @@ func TestRenderSkipsSilently(t *testing.T) {
 func wantMessages(t *testing.T, path string) []string {
 	t.Helper()
 	var msgs []string
-	for _, d := range documents(source{Name: path, Data: []byte(readFile(t, path))}) {
+	for _, d := range manifest.Documents(manifest.Source{Name: path, Data: []byte(readFile(t, path))}) {
 		if d.Err != nil {
 			t.Fatal(d.Err)
 		}
@@ -354,14 +353,15 @@ func TestRenderSamples(t *testing.T) {
 	if _, err := os.Stat(goldenDir); err != nil {
 		t.Fatalf("no golden files: %v", err)
 	}
-	samples, err := manifestFiles(samplesDir, false)
-	if err != nil {
-		t.Fatal(err)
+	samples, errs := manifest.ReadSources([]string{samplesDir}, false, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	var wantOut, wantErr strings.Builder
 	goldens := 0
-	for _, sample := range samples {
-		for _, d := range documents(source{Name: sample, Data: []byte(readFile(t, sample))}) {
+	for _, src := range samples {
+		sample := src.Name
+		for _, d := range manifest.Documents(src) {
 			if d.Err != nil || !isWorkloadDoc(d) {
 				continue
 			}
@@ -397,41 +397,6 @@ func TestRenderSamples(t *testing.T) {
 	}
 	if n := strings.Count(r.Out, "---\n"); n != goldens {
 		t.Errorf("rendered %d objects, want %d (one per golden file)", n, goldens)
-	}
-}
-
-func TestSplitYAML(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		lines []int
-	}{
-		{"empty", "", nil},
-		{"comments only", "# a\n\n# b\n", nil},
-		{"one document", "a: 1\n", []int{1}},
-		{"leading separator", "---\na: 1\n---\nb: 2\n", []int{2, 4}},
-		{"trailing separator", "a: 1\n---\n", []int{1}},
-		{"separator with comment", "a: 1\n--- # next\nb: 2\n", []int{1, 3}},
-		{"content on separator line", "a: 1\n--- {b: 2}\n", []int{1, 2}},
-		{"empty documents", "---\n---\n# c\n---\na: 1\n", []int{5}},
-		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []int{1, 3}},
-		{"dashes inside a block", "a: |\n  ----\n  --- x\nb: 1\n", []int{1}},
-		{"no final newline", "a: 1\n---\nb: 2", []int{1, 3}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var lines []int
-			for _, c := range splitYAML([]byte(tt.in)) {
-				lines = append(lines, c.line)
-				var v any
-				if err := yaml.Unmarshal(c.text, &v); err != nil {
-					t.Errorf("chunk at line %d does not parse: %v", c.line, err)
-				}
-			}
-			if !reflect.DeepEqual(lines, tt.lines) {
-				t.Errorf("documents start at lines %v, want %v", lines, tt.lines)
-			}
-		})
 	}
 }
 
@@ -532,7 +497,25 @@ spec:
 	}
 }
 
-func isWorkloadDoc(d document) bool {
+func isWorkloadDoc(d manifest.Document) bool {
 	_, ok := workload.KindOf(d.GVK().GroupKind())
 	return ok
+}
+
+// TestRenderJSONLines renders two Deployments given as one JSON object a
+// line: both come out (the second used to be dropped without a word).
+func TestRenderJSONLines(t *testing.T) {
+	dep := func(name string) string {
+		return `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + name + `","namespace":"ml","annotations":{"mlscale.io/autoscale":"true","mlscale.io/cpu-target":"70"}},` +
+			`"spec":{"selector":{"matchLabels":{"app":"` + name + `"}},"template":{"metadata":{"labels":{"app":"` + name + `"}},"spec":{"containers":[{"name":"c","image":"i","resources":{"requests":{"cpu":"1"}}}]}}}}`
+	}
+	r := runCLI(t, dep("first")+"\n"+dep("second")+"\n", "render", "-f", "-")
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	for _, name := range []string{"name: first", "name: second"} {
+		if !strings.Contains(r.Out, name) {
+			t.Errorf("output lacks %q:\n%s", name, r.Out)
+		}
+	}
 }

@@ -14,27 +14,6 @@ import (
 	"github.com/mlscale/mlscale/webhook"
 )
 
-// webhookHelp is `mlscale webhook --help`.
-const webhookHelp = `webhook runs mlscale in the cluster:
-
-  - the mutating admission webhook for annotated Deployments, StatefulSets and
-    Jobs, over HTTPS with the certificate in --cert-dir (reloaded when it
-    changes), on every replica;
-  - the reconciler, which applies each opted-in workload's KEDA ScaledObject
-    or ScaledJob with server-side apply and deletes it when the workload opts
-    out, on the elected leader only (--leader-elect);
-  - the validating admission webhook: mlscale's Rego policies (and user
-    policies from ConfigMaps labelled mlscale.io/policy=true in
-    --policy-namespace, tested before activation and reloaded on change)
-    for HPAs, KEDA ScaledObjects and ScaledJobs and annotated workloads,
-    configured by --policy-config, on every replica;
-  - the policy audit loop, every --audit-interval on the elected leader:
-    mlscale_policy_violations and Events on the violating objects;
-  - Prometheus metrics on --metrics-bind-address, and /healthz and /readyz
-    (ready once the webhook server serves) on --health-probe-bind-address.
-
-It stops cleanly on SIGTERM or Ctrl-C.`
-
 // newWebhookCmd is `mlscale webhook`: the admission webhook server and the
 // reconciler, as run in the cluster. Flags map one to one onto
 // webhook.Config.

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"k8s.io/utils/ptr"
 )
 
 // Profile names a set of defaults for a kind of ML workload.
@@ -157,7 +159,16 @@ func (p *parser) parse() Intent {
 		}
 	}
 	p.unknownKeys()
+	p.scaling(&in)
+	p.triggers(&in)
+	p.predictor(&in)
+	in.PredictedFloor = p.int32(KeyPredictedFloor, 0, MaxReplicasLimit)
+	return in
+}
 
+// scaling parses the profile, the replica bounds, scale-to-zero and the
+// timing annotations.
+func (p *parser) scaling(in *Intent) {
 	if v, ok := p.ann[KeyProfile]; ok && !p.empty(KeyProfile, v, quoteList(Profiles)) {
 		if slices.Contains(Profiles, Profile(v)) {
 			in.Profile = Profile(v)
@@ -187,7 +198,10 @@ func (p *parser) parse() Intent {
 	in.Cooldown = p.durationUpTo(KeyCooldown, 0, MaxDuration)
 	in.PollingInterval = p.durationUpTo(KeyPollingInterval, time.Second, MaxDuration)
 	in.ScaleDownWindow = p.durationUpTo(KeyScaleDownWindow, 0, MaxScaleDownWindow)
+}
 
+// triggers parses the RabbitMQ, Prometheus and resource trigger annotations.
+func (p *parser) triggers(in *Intent) {
 	in.RabbitMQ.Queue = p.name(KeyRabbitMQQueue, 255)
 	in.RabbitMQ.Host = p.rabbitHost()
 	in.RabbitMQ.Auth = p.dnsName(KeyRabbitMQAuth)
@@ -200,11 +214,13 @@ func (p *parser) parse() Intent {
 	in.CPUTarget = p.int32(KeyCPUTarget, 1, 100)
 	in.MemoryTarget = p.int32(KeyMemoryTarget, 1, 100)
 	in.GPUTarget = p.int32(KeyGPUTarget, 1, 100)
+}
 
+// predictor parses the predictor's inputs, which apply only with
+// mlscale.io/predictive "true".
+func (p *parser) predictor(in *Intent) {
 	predictive := p.bool(KeyPredictive)
-	if predictive != nil {
-		in.Predictive = *predictive
-	}
+	in.Predictive = ptr.Deref(predictive, false)
 	in.DemandQuery = p.query(KeyDemandQuery)
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
 	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
@@ -231,8 +247,6 @@ func (p *parser) parse() Intent {
 			}
 		}
 	}
-	in.PredictedFloor = p.int32(KeyPredictedFloor, 0, MaxReplicasLimit)
-	return in
 }
 
 func (p *parser) has(key string) bool { _, ok := p.ann[key]; return ok }

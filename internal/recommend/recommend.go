@@ -130,68 +130,15 @@ func Recommend(h History, o Options) (Recommendation, error) {
 		return Recommendation{}, fmt.Errorf("history lengths differ: %d GPU, %d utilisation, %d demand points", n, len(h.Utilization), len(h.Demand))
 	}
 	stepHours := h.Step.Hours()
-	idle := make([]bool, n)
-	needed := make([]float64, n)
-	var busyNeeded, utils []float64
-	var observed float64
-	for i := range n {
-		gpus := h.GPUs[i]
-		if math.IsNaN(gpus) || gpus < 0 {
-			gpus = 0
-		}
-		observed += gpus * stepHours
-		replicas := gpus / o.GPUsPerReplica
-		u := h.Utilization[i]
-		switch {
-		case replicas == 0:
-			needed[i] = 0
-		case math.IsNaN(u):
-			needed[i] = math.Ceil(replicas) // no utilisation: keep what ran
-		default:
-			needed[i] = math.Ceil(replicas * u / o.TargetUtilization)
-			utils = append(utils, u)
-		}
-		if h.Demand != nil && !math.IsNaN(h.Demand[i]) {
-			idle[i] = h.Demand[i] <= 0
-		} else {
-			idle[i] = replicas == 0 || (!math.IsNaN(u) && u < o.IdleThreshold)
-		}
-		if !idle[i] {
-			busyNeeded = append(busyNeeded, max(needed[i], 1))
-		}
-	}
+	u := usageOf(h, o)
 	window := time.Duration(n) * h.Step
-	longest, idleSteps := idleStretches(idle)
-	r := Recommendation{GPUTarget: int(math.Round(o.TargetUtilization)), Window: window, GPUHoursObserved: observed}
+	longest, idleSteps := idleStretches(u.idle)
+	r := Recommendation{GPUTarget: int(math.Round(o.TargetUtilization)), Window: window, GPUHoursObserved: u.observed}
+	r.bounds(u, time.Duration(longest)*h.Step, 100*float64(idleSteps)/float64(n), o)
 
-	longestIdle := time.Duration(longest) * h.Step
-	idleShare := 100 * float64(idleSteps) / float64(n)
-	if longestIdle >= o.MinIdleStretch {
-		r.ScaleToZero = true
-		r.MinReplicas = 0
+	if len(u.utils) > 0 {
 		r.Reasons = append(r.Reasons,
-			fmt.Sprintf("min-replicas 0 and scale-to-zero true: idle %.0f%% of the window, up to %v at a stretch (at least --min-idle %v), long enough to pay for a GPU pod's cold start", idleShare, longestIdle, o.MinIdleStretch))
-	} else {
-		r.MinReplicas = 1
-		if len(busyNeeded) > 0 {
-			r.MinReplicas = max(1, int(percentile(busyNeeded, 5)))
-		}
-		r.Reasons = append(r.Reasons,
-			fmt.Sprintf("min-replicas %d and scale-to-zero false: the longest idle stretch was %v, shorter than --min-idle %v, so a cold start would cost more than it saves; %d replica(s) were needed 95%% of the busy time", r.MinReplicas, longestIdle, o.MinIdleStretch, r.MinReplicas))
-	}
-	if len(busyNeeded) == 0 {
-		r.MaxReplicas = max(r.MinReplicas, 1)
-		r.Reasons = append(r.Reasons,
-			fmt.Sprintf("max-replicas %d: the workload was never busy in the window; one replica serves the first demand", r.MaxReplicas))
-	} else {
-		peak := slices.Max(busyNeeded)
-		r.MaxReplicas = max(r.MinReplicas, 1, int(math.Ceil(peak*(1+o.Headroom))))
-		r.Reasons = append(r.Reasons,
-			fmt.Sprintf("max-replicas %d: the peak needed %v replica(s) at %v%% GPU utilisation, plus %.0f%% headroom", r.MaxReplicas, peak, o.TargetUtilization, 100*o.Headroom))
-	}
-	if len(utils) > 0 {
-		r.Reasons = append(r.Reasons,
-			fmt.Sprintf("gpu-target %d: observed GPU utilisation averaged %.0f%% (95th percentile %.0f%%); %d%% keeps headroom for bursts while packing work onto fewer GPUs", r.GPUTarget, mean(utils), percentile(utils, 95), r.GPUTarget))
+			fmt.Sprintf("gpu-target %d: observed GPU utilisation averaged %.0f%% (95th percentile %.0f%%); %d%% keeps headroom for bursts while packing work onto fewer GPUs", r.GPUTarget, mean(u.utils), percentile(u.utils, 95), r.GPUTarget))
 	} else {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("gpu-target %d: the default; no GPU utilisation was recorded (MIG devices report none)", r.GPUTarget))
 	}
@@ -199,14 +146,91 @@ func Recommend(h History, o Options) (Recommendation, error) {
 	var recommended float64
 	for i := range n {
 		var reps float64
-		if !(r.ScaleToZero && idle[i]) {
-			reps = min(max(needed[i], float64(r.MinReplicas)), float64(r.MaxReplicas))
+		if !(r.ScaleToZero && u.idle[i]) {
+			reps = min(max(u.needed[i], float64(r.MinReplicas)), float64(r.MaxReplicas))
 		}
 		recommended += reps * o.GPUsPerReplica * stepHours
 	}
 	r.GPUHoursRecommended = recommended
-	r.GPUHoursSaved = observed - recommended
+	r.GPUHoursSaved = u.observed - recommended
 	return r, nil
+}
+
+// usage is what the history says, step by step, about the replicas a
+// workload needed.
+type usage struct {
+	// idle marks the steps without demand (or under the idle threshold).
+	idle []bool
+	// needed are the replicas each step needed at the target utilisation.
+	needed []float64
+	// busyNeeded are needed of the busy steps, at least 1; utils the
+	// utilisation of the steps that recorded one.
+	busyNeeded, utils []float64
+	// observed is the GPU-hours the workload held.
+	observed float64
+}
+
+// usageOf reads the history step by step.
+func usageOf(h History, o Options) usage {
+	n := len(h.GPUs)
+	stepHours := h.Step.Hours()
+	u := usage{idle: make([]bool, n), needed: make([]float64, n)}
+	for i := range n {
+		gpus := h.GPUs[i]
+		if math.IsNaN(gpus) || gpus < 0 {
+			gpus = 0
+		}
+		u.observed += gpus * stepHours
+		replicas := gpus / o.GPUsPerReplica
+		util := h.Utilization[i]
+		switch {
+		case replicas == 0:
+			u.needed[i] = 0
+		case math.IsNaN(util):
+			u.needed[i] = math.Ceil(replicas) // no utilisation: keep what ran
+		default:
+			u.needed[i] = math.Ceil(replicas * util / o.TargetUtilization)
+			u.utils = append(u.utils, util)
+		}
+		if h.Demand != nil && !math.IsNaN(h.Demand[i]) {
+			u.idle[i] = h.Demand[i] <= 0
+		} else {
+			u.idle[i] = replicas == 0 || (!math.IsNaN(util) && util < o.IdleThreshold)
+		}
+		if !u.idle[i] {
+			u.busyNeeded = append(u.busyNeeded, max(u.needed[i], 1))
+		}
+	}
+	return u
+}
+
+// bounds chooses min and max replicas and scale-to-zero, with the reasons:
+// scale to zero when the longest idle stretch pays for a cold start, a max
+// that serves the peak with headroom.
+func (r *Recommendation) bounds(u usage, longestIdle time.Duration, idleShare float64, o Options) {
+	if longestIdle >= o.MinIdleStretch {
+		r.ScaleToZero = true
+		r.MinReplicas = 0
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("min-replicas 0 and scale-to-zero true: idle %.0f%% of the window, up to %v at a stretch (at least --min-idle %v), long enough to pay for a GPU pod's cold start", idleShare, longestIdle, o.MinIdleStretch))
+	} else {
+		r.MinReplicas = 1
+		if len(u.busyNeeded) > 0 {
+			r.MinReplicas = max(1, int(percentile(u.busyNeeded, 5)))
+		}
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("min-replicas %d and scale-to-zero false: the longest idle stretch was %v, shorter than --min-idle %v, so a cold start would cost more than it saves; %d replica(s) were needed 95%% of the busy time", r.MinReplicas, longestIdle, o.MinIdleStretch, r.MinReplicas))
+	}
+	if len(u.busyNeeded) == 0 {
+		r.MaxReplicas = max(r.MinReplicas, 1)
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("max-replicas %d: the workload was never busy in the window; one replica serves the first demand", r.MaxReplicas))
+	} else {
+		peak := slices.Max(u.busyNeeded)
+		r.MaxReplicas = max(r.MinReplicas, 1, int(math.Ceil(peak*(1+o.Headroom))))
+		r.Reasons = append(r.Reasons,
+			fmt.Sprintf("max-replicas %d: the peak needed %v replica(s) at %v%% GPU utilisation, plus %.0f%% headroom", r.MaxReplicas, peak, o.TargetUtilization, 100*o.Headroom))
+	}
 }
 
 // idleStretches returns the longest run of idle steps and the number of idle

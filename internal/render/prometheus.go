@@ -5,6 +5,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
 )
@@ -52,10 +53,7 @@ func (r *renderer) queryTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 		}
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
-	target := r.def.PrometheusTarget
-	if in.Prometheus.Target != nil {
-		target = *in.Prometheus.Target
-	}
+	target := ptr.Deref(in.Prometheus.Target, r.def.PrometheusTarget)
 	return r.prometheusTrigger(name, "", query, fmtFloat(target), fmtFloat(r.activation()))
 }
 

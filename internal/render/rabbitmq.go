@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
 )
@@ -36,10 +37,7 @@ func (r *renderer) rabbitTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 	if err != nil { // already reported by the parser
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
-	target := r.def.QueueTarget
-	if in.QueueTarget != nil {
-		target = *in.QueueTarget
-	}
+	target := ptr.Deref(in.QueueTarget, r.def.QueueTarget)
 	t := kedav1alpha1.ScaleTriggers{
 		Type: "rabbitmq", Name: TriggerRabbitMQ,
 		Metadata: map[string]string{

@@ -170,10 +170,7 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	// vLLM's own queue metric is taken at its word, as the GPU defaults ask
 	// for scale-to-zero, but with a warning: it vanishes with the last pod.
 	wakeable := hasDemand || hasVLLM
-	r.max = r.def.MaxReplicas
-	if in.MaxReplicas != nil {
-		r.max = *in.MaxReplicas
-	}
+	r.max = ptr.Deref(in.MaxReplicas, r.def.MaxReplicas)
 	explicitZero := (in.MinReplicas != nil && *in.MinReplicas == 0) || (in.ScaleToZero != nil && *in.ScaleToZero)
 	switch {
 	case in.MinReplicas != nil:
@@ -286,10 +283,7 @@ func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleT
 	if r.in.Cooldown != nil {
 		cooldown = *r.in.Cooldown
 	}
-	polling := r.def.PollingInterval
-	if r.in.PollingInterval != nil {
-		polling = *r.in.PollingInterval
-	}
+	polling := ptr.Deref(r.in.PollingInterval, r.def.PollingInterval)
 	so := &kedav1alpha1.ScaledObject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.SchemeGroupVersion.String(), Kind: "ScaledObject"},
 		ObjectMeta: meta,
@@ -348,10 +342,7 @@ func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTrig
 	if len(spec.Template.Labels) == 0 {
 		spec.Template.Labels = nil
 	}
-	polling := r.def.PollingInterval
-	if r.in.PollingInterval != nil {
-		polling = *r.in.PollingInterval
-	}
+	polling := ptr.Deref(r.in.PollingInterval, r.def.PollingInterval)
 	if r.in.Cooldown != nil {
 		r.warn("%s is ignored on a Job: a ScaledJob starts one Job per message and has no cooldown", intent.KeyCooldown)
 	}

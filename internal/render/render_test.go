@@ -522,10 +522,7 @@ func TestRender(t *testing.T) {
 
 func runCase(t *testing.T, tc renderCase) {
 	t.Helper()
-	f := facts.Default()
-	if tc.facts != nil {
-		f = *tc.facts
-	}
+	f := ptr.Deref(tc.facts, facts.Default())
 	res, err := render.Workload(tc.w, f)
 	checkWarnings(t, res.Warnings, tc.wantWarn, tc.noWarn)
 	if len(tc.wantErr) > 0 || len(tc.wantKeys) > 0 {

@@ -126,13 +126,13 @@ func (c Config) Check() error {
 	notNegative("DownInterval", c.DownInterval)
 	switch {
 	case !(c.Quantile > 0 && c.Quantile < 1):
-		errs = append(errs, fmt.Errorf("Quantile must be between 0 and 1 (exclusive), not %g", c.Quantile))
+		errs = append(errs, fmt.Errorf("the quantile must be between 0 and 1 (exclusive), not %g", c.Quantile))
 	case !(c.ErrorThreshold > 0):
 		errs = append(errs, fmt.Errorf("ErrorThreshold must be above 0, not %g", c.ErrorThreshold))
 	case c.ErrorWindow < 1 || c.MinEvaluations < 1 || c.Concurrency < 1:
 		errs = append(errs, fmt.Errorf("ErrorWindow (%d), MinEvaluations (%d) and Concurrency (%d) must be at least 1", c.ErrorWindow, c.MinEvaluations, c.Concurrency))
 	case !(c.Hysteresis >= 0 && c.Hysteresis < 1):
-		errs = append(errs, fmt.Errorf("Hysteresis must be in [0, 1), not %g", c.Hysteresis))
+		errs = append(errs, fmt.Errorf("the hysteresis must be in [0, 1), not %g", c.Hysteresis))
 	}
 	return errors.Join(errs...)
 }

@@ -318,23 +318,14 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	log := w.log.WithValues("workload", name)
 	res := Result{Workload: name}
 
-	// The floor is the predictor's own: one edited by hand into something
-	// invalid is overwritten, not a reason to stop writing it.
-	in, _, err := intent.Parse(withoutFloor(wl.Annotations))
-	if err == nil && !in.Enabled {
-		err = render.ErrNotEnabled
-	}
-	var minR, maxR int32
-	if err == nil {
-		minR, maxR, err = w.bounds(wl)
-	}
+	st := w.stateFor(key, obj, now)
+	st.labels = labels
+	in, minR, maxR, err := w.inputs(wl)
 	if err != nil {
 		// Its annotations are bad (a predictor input missing or invalid,
 		// or anything the renderer refuses): no floor is made and the one
 		// already there, if any, is left as it is. The reconciler reports
 		// the same problem as a RenderFailed Event; the log says it once.
-		st := w.stateFor(key, obj, now)
-		st.labels = labels
 		w.failed(labels, "render")
 		if msg := err.Error(); msg != st.invalid {
 			st.invalid = msg
@@ -343,8 +334,6 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		res.Err = fmt.Errorf("%s: %w", name, err)
 		return res
 	}
-	st := w.stateFor(key, obj, now)
-	st.labels = labels
 	if st.invalid != "" {
 		st.invalid = ""
 		log.Info("predictive workload's annotations are valid again")
@@ -354,21 +343,54 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		st.rolling.Reset()
 		w.cache.Forget(key)
 	}
-	opts := predictor.Options{Lookahead: w.cfg.Lookahead, Quantile: w.cfg.Quantile, BusinessHours: in.BusinessHours}
-	if in.Lookahead != nil {
-		opts.Lookahead = *in.Lookahead
-	}
+	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), Quantile: w.cfg.Quantile, BusinessHours: in.BusinessHours}
 	capacity := *in.CapacityPerReplica
-
-	ex := Explanation{Time: now.UTC(), Lookahead: opts.Lookahead.String(), CapacityPerReplica: round(capacity)}
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
+	if ferr != nil {
+		res.Err = fmt.Errorf("%s: %w", name, ferr)
+	}
+	ex := w.decideAndExplain(st, now, opts, capacity, fc, model, ferr, minR, maxR)
+	w.announce(obj, st.mode, ex, ferr, log)
+	st.mode = ex.Mode
+	res.Explanation = ex
+	wape, n := st.rolling.Error()
+	w.observe(labels, ex, fc, ferr == nil, wape, n)
+
+	patched, err := w.write(ctx, obj, ex, now)
+	res.Patched = patched
+	if err != nil {
+		w.failed(labels, "patch")
+		log.Error(err, "writing the predicted floor")
+		res.Err = errors.Join(res.Err, fmt.Errorf("%s: %w", name, err))
+	}
+	return res
+}
+
+// inputs parses the workload's annotations and resolves its min and max
+// replicas. The floor is the predictor's own: one edited by hand into
+// something invalid is overwritten, not a reason to stop writing it.
+func (w *Writer) inputs(wl workload.Workload) (in intent.Intent, minR, maxR int32, err error) {
+	in, _, err = intent.Parse(withoutFloor(wl.Annotations))
+	if err == nil && !in.Enabled {
+		err = render.ErrNotEnabled
+	}
+	if err == nil {
+		minR, maxR, err = w.bounds(wl)
+	}
+	return in, minR, maxR, err
+}
+
+// decideAndExplain runs the pure decision step on the forecast (ferr is why
+// there is none), updates the workload's state with it and returns the
+// explanation written beside the floor.
+func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Options, capacity float64, fc predictor.Forecast, model *predictor.Model, ferr error, minR, maxR int32) Explanation {
+	ex := Explanation{Time: now.UTC(), Lookahead: opts.Lookahead.String(), CapacityPerReplica: round(capacity)}
 	ok := ferr == nil
 	if ok {
 		ex.Model, ex.Cycle = describeModel(model)
 		ex.ForecastPeak, ex.ForecastUpper, ex.Spike = ptr.To(round(fc.Peak)), ptr.To(round(fc.Upper)), fc.Spike
 	} else {
 		ex.Error = ferr.Error()
-		res.Err = fmt.Errorf("%s: %w", name, ferr)
 	}
 	wape, n := st.rolling.Error()
 	ex.Evaluated = n
@@ -387,32 +409,26 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	if !d.floor.LastGood.IsZero() {
 		ex.LastGood = ptr.To(d.floor.LastGood.UTC())
 	}
-	w.announce(obj, st.mode, ex, ferr, log)
-	st.mode = ex.Mode
-	res.Explanation = ex
+	return ex
+}
 
-	if w.metrics != nil {
-		m := w.metrics
-		m.floor.With(labels).Set(float64(ex.Floor))
-		if ok {
-			m.forecast.With(labels).Set(fc.Peak)
-			m.upper.With(labels).Set(fc.Upper)
-		}
-		if n > 0 {
-			m.rollingError.With(labels).Set(wape)
-		}
-		m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
-		m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
+// observe sets the workload's metrics from a cycle's explanation, forecast
+// (ok is false when there is none) and rolling error over n forecasts.
+func (w *Writer) observe(labels prometheus.Labels, ex Explanation, fc predictor.Forecast, ok bool, wape float64, n int) {
+	if w.metrics == nil {
+		return
 	}
-
-	patched, err := w.write(ctx, obj, ex, now)
-	res.Patched = patched
-	if err != nil {
-		w.failed(labels, "patch")
-		log.Error(err, "writing the predicted floor")
-		res.Err = errors.Join(res.Err, fmt.Errorf("%s: %w", name, err))
+	m := w.metrics
+	m.floor.With(labels).Set(float64(ex.Floor))
+	if ok {
+		m.forecast.With(labels).Set(fc.Peak)
+		m.upper.With(labels).Set(fc.Upper)
 	}
-	return res
+	if n > 0 {
+		m.rollingError.With(labels).Set(wape)
+	}
+	m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
+	m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
 }
 
 // bounds returns the workload's min and max replicas as the renderer
@@ -427,14 +443,7 @@ func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
 	if so == nil {
 		return 0, 0, errors.New("renders no ScaledObject")
 	}
-	minR, maxR = 0, 100
-	if so.Spec.MinReplicaCount != nil {
-		minR = *so.Spec.MinReplicaCount
-	}
-	if so.Spec.MaxReplicaCount != nil {
-		maxR = *so.Spec.MaxReplicaCount
-	}
-	return minR, maxR, nil
+	return ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100), nil
 }
 
 // withoutFloor returns the annotations without mlscale.io/predicted-floor.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -127,15 +128,9 @@ func runDemo(ctx context.Context, cfg demoConfig, s cli.Streams) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	root := cfg.Repo
-	if root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		if root, err = localcluster.RepoRoot(wd); err != nil {
-			return err
-		}
+	root, err := repoRoot(cfg.Repo)
+	if err != nil {
+		return err
 	}
 	// Read everything first: a typo in -f should not cost a cluster start.
 	manifests, err := localcluster.ReadManifests(s.In, append([]string{filepath.Join(root, "config", "samples")}, cfg.Files...)...)
@@ -158,116 +153,179 @@ func runDemo(ctx context.Context, cfg demoConfig, s cli.Streams) (err error) {
 	if err := ensureControlPlane(ctx, root, opts.BinDir, cfg.Build, s); err != nil {
 		return err
 	}
+	env := &demoEnv{}
+	defer func() { err = errors.Join(err, env.stop(s)) }()
+	if err := env.start(ctx, root, opts, cfg.WithKEDA, s); err != nil {
+		return err
+	}
+	res, err := env.apply(ctx, manifests, cfg.Timeout, s)
+	if err != nil {
+		return err
+	}
+	if err := res.print(s.Out); err != nil {
+		return err
+	}
+	if cfg.Once {
+		fmt.Fprintln(s.Out, "\nThe cluster is removed on exit; run without --once to explore it with kubectl.")
+	} else {
+		fmt.Fprintf(s.Out, "\nkubeconfig: %s\n", env.cluster.KubeconfigPath)
+		fmt.Fprintf(s.Out, "  export KUBECONFIG=%s\n  kubectl get scaledobjects,scaledjobs -A\n", env.cluster.KubeconfigPath)
+	}
+	if err := env.run(ctx, res, cfg, s); err != nil {
+		return err
+	}
+	if problems := res.problems(); problems > 0 {
+		return cli.Problems(problems)
+	}
+	return nil
+}
 
+// repoRoot is the mlscale checkout: repo, or found from the working
+// directory.
+func repoRoot(repo string) (string, error) {
+	if repo != "" {
+		return repo, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return localcluster.RepoRoot(wd)
+}
+
+// demoEnv is what the demo runs: the control plane, mlscale and, with
+// --with-keda, KEDA and its helpers.
+type demoEnv struct {
+	cluster *localcluster.Cluster
+	ml      *localcluster.Mlscale
+	keda    *kedaenv.Env
+	client  client.Client
+}
+
+// start starts the control plane, mlscale and, with withKEDA, KEDA.
+func (e *demoEnv) start(ctx context.Context, root string, opts localcluster.Options, withKEDA bool, s cli.Streams) error {
 	fmt.Fprintln(s.Err, "Starting etcd and kube-apiserver on 127.0.0.1 ...")
 	started := time.Now()
 	cluster, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		procs := cluster.Processes()
-		if stopErr := cluster.Stop(); stopErr != nil {
-			err = errors.Join(err, stopErr)
-			return
-		}
-		fmt.Fprintf(s.Err, "Stopped %s; removed %s.\n", describeProcs(procs), cluster.Dir)
-	}()
+	e.cluster = cluster
 	fmt.Fprintf(s.Err, "Control plane up in %s: %s (%s).\n", time.Since(started).Round(100*time.Millisecond), cluster.Config.Host, describeProcs(cluster.Processes()))
-
-	ml, err := cluster.StartMlscale(ctx, localcluster.MlscaleOptions{})
-	if err != nil {
+	if e.ml, err = cluster.StartMlscale(ctx, localcluster.MlscaleOptions{}); err != nil {
 		return err
 	}
-	defer func() {
-		if stopErr := ml.Stop(); stopErr != nil {
-			err = errors.Join(err, fmt.Errorf("stopping mlscale: %w", stopErr))
-		}
-	}()
 	fmt.Fprintf(s.Err, "mlscale webhook serving on https://%s:%d; reconciler running.\n", cluster.WebhookHost, cluster.WebhookPort)
-
-	var keda *kedaenv.Env
-	if cfg.WithKEDA {
-		if keda, err = startDemoKEDA(ctx, root, cluster, s); err != nil {
+	if withKEDA {
+		if e.keda, err = startDemoKEDA(ctx, root, cluster, s); err != nil {
 			return err
 		}
-		defer func() {
-			if stopErr := stopDemoKEDA(keda, s); stopErr != nil {
-				err = errors.Join(err, stopErr)
-			}
-		}()
 	}
+	e.client, err = localcluster.NewClient(cluster.Config)
+	return err
+}
 
-	creator, err := localcluster.NewCreator(cluster.Config)
+// stop stops what start started, in the reverse order, and reports it.
+func (e *demoEnv) stop(s cli.Streams) error {
+	var errs []error
+	if e.keda != nil {
+		errs = append(errs, stopDemoKEDA(e.keda, s))
+	}
+	if e.ml != nil {
+		if err := e.ml.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping mlscale: %w", err))
+		}
+	}
+	if e.cluster != nil {
+		procs := e.cluster.Processes()
+		if err := e.cluster.Stop(); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(s.Err, "Stopped %s; removed %s.\n", describeProcs(procs), e.cluster.Dir)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// demoResult is what the API server and the reconciler made of the
+// manifests.
+type demoResult struct {
+	outcomes []localcluster.Outcome
+	rows     []localcluster.Row
+	// missing counts the KEDA objects still missing at the timeout.
+	missing int
+}
+
+// problems counts the rejected objects, the missing KEDA objects and the
+// workloads the reconciler could not render.
+func (r demoResult) problems() int {
+	_, rejected := localcluster.Summary(r.outcomes)
+	return rejected + r.missing + countRenderFailed(r.rows)
+}
+
+// apply creates the manifests and waits up to timeout for the reconciler.
+func (e *demoEnv) apply(ctx context.Context, manifests []localcluster.Manifest, timeout time.Duration, s cli.Streams) (demoResult, error) {
+	creator, err := localcluster.NewCreator(e.cluster.Config)
 	if err != nil {
-		return err
+		return demoResult{}, err
 	}
 	fmt.Fprintf(s.Err, "Applying %d objects ...\n", len(manifests))
-	outcomes, err := creator.Create(ctx, manifests)
-	if err != nil {
-		return err
+	var res demoResult
+	if res.outcomes, err = creator.Create(ctx, manifests); err != nil {
+		return res, err
 	}
-	rows, err := localcluster.Workloads(outcomes)
-	if err != nil {
-		return err
-	}
-	c, err := localcluster.NewClient(cluster.Config)
-	if err != nil {
-		return err
+	if res.rows, err = localcluster.Workloads(res.outcomes); err != nil {
+		return res, err
 	}
 	waitStart := time.Now()
-	missing, err := localcluster.WaitForKEDA(ctx, c, rows, cfg.Timeout, 100*time.Millisecond)
-	if err != nil {
-		return err
+	if res.missing, err = localcluster.WaitForKEDA(ctx, e.client, res.rows, timeout, 100*time.Millisecond); err != nil {
+		return res, err
 	}
-	renderFailed := countRenderFailed(rows)
+	renderFailed := countRenderFailed(res.rows)
 	switch {
-	case missing > 0:
-		fmt.Fprintf(s.Err, "Timed out after %s: %d KEDA object(s) missing.\n", cfg.Timeout, missing)
+	case res.missing > 0:
+		fmt.Fprintf(s.Err, "Timed out after %s: %d KEDA object(s) missing.\n", timeout, res.missing)
 	case renderFailed > 0:
 		fmt.Fprintf(s.Err, "Reconciler converged in %s; it could not render %d workload(s).\n", time.Since(waitStart).Round(10*time.Millisecond), renderFailed)
 	default:
 		fmt.Fprintf(s.Err, "Reconciler converged in %s.\n", time.Since(waitStart).Round(10*time.Millisecond))
 	}
+	return res, nil
+}
 
-	fmt.Fprintln(s.Out)
-	if err := printWorkloadTable(s.Out, rows); err != nil {
+// print prints the tables: workloads, rejected objects, workloads not
+// rendered, and the admission warnings.
+func (r demoResult) print(w io.Writer) error {
+	fmt.Fprintln(w)
+	if err := printWorkloadTable(w, r.rows); err != nil {
 		return err
 	}
-	_, rejected := localcluster.Summary(outcomes)
-	fmt.Fprintln(s.Out)
-	if err := printRejectedTable(s.Out, outcomes); err != nil {
+	fmt.Fprintln(w)
+	if err := printRejectedTable(w, r.outcomes); err != nil {
 		return err
 	}
-	if err := printRenderFailedTable(s.Out, rows); err != nil {
+	if err := printRenderFailedTable(w, r.rows); err != nil {
 		return err
 	}
-	printWarnings(s.Out, outcomes)
+	printWarnings(w, r.outcomes)
+	return nil
+}
 
-	if cfg.Once {
-		fmt.Fprintln(s.Out, "\nThe cluster is removed on exit; run without --once to explore it with kubectl.")
-	} else {
-		fmt.Fprintf(s.Out, "\nkubeconfig: %s\n", cluster.KubeconfigPath)
-		fmt.Fprintf(s.Out, "  export KUBECONFIG=%s\n  kubectl get scaledobjects,scaledjobs -A\n", cluster.KubeconfigPath)
+// run keeps the demo going: the KEDA story with --with-keda, and until
+// Ctrl-C without --once.
+func (e *demoEnv) run(ctx context.Context, res demoResult, cfg demoConfig, s cli.Streams) error {
+	if !cfg.Once {
+		fmt.Fprintln(s.Err, "\nRunning until Ctrl-C.")
 	}
-
-	if keda != nil {
-		if !cfg.Once {
-			fmt.Fprintln(s.Err, "\nRunning until Ctrl-C.")
-		}
-		if err := runKEDAStory(ctx, keda, c, rows, cfg.Messages, cfg.KEDATimeout, cfg.Once, s); err != nil && ctx.Err() == nil {
+	if e.keda != nil {
+		if err := runKEDAStory(ctx, e.keda, e.client, res.rows, cfg.Messages, cfg.KEDATimeout, cfg.Once, s); err != nil && ctx.Err() == nil {
 			return err
 		}
-		if !cfg.Once {
-			fmt.Fprintln(s.Err, "\nStopping ...")
-		}
 	} else if !cfg.Once {
-		fmt.Fprintln(s.Err, "\nRunning until Ctrl-C.")
 		<-ctx.Done()
-		fmt.Fprintln(s.Err, "\nStopping ...")
 	}
-	if problems := rejected + missing + renderFailed; problems > 0 {
-		return cli.Problems(problems)
+	if !cfg.Once {
+		fmt.Fprintln(s.Err, "\nStopping ...")
 	}
 	return nil
 }

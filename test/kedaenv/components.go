@@ -309,6 +309,32 @@ func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
 	if err != nil {
 		return err
 	}
+	api, err := registerAdapter(ctx, c, port, caPEM)
+	if err != nil {
+		return err
+	}
+	p := e.procs[len(e.procs)-1]
+	return p.waitFor(ctx, e.opts.StartTimeout, "available as external.metrics.k8s.io", func(ctx context.Context) error {
+		if err := c.Get(ctx, client.ObjectKey{Name: api.GetName()}, api); err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(api.Object, "status", "conditions")
+		for _, cd := range conds {
+			if m, ok := cd.(map[string]any); ok && m["type"] == "Available" {
+				if m["status"] == "True" {
+					return nil
+				}
+				return fmt.Errorf("APIService Available=%v: %v", m["status"], m["message"])
+			}
+		}
+		return errors.New("APIService has no Available condition yet")
+	})
+}
+
+// registerAdapter registers the adapter listening on port as the
+// external.metrics.k8s.io APIService, through an ExternalName Service, and
+// lets its callers read external metrics; it returns the APIService.
+func registerAdapter(ctx context.Context, c client.Client, port int, caPEM []byte) (*unstructured.Unstructured, error) {
 	// The adapter sees the proxied requests as system:anonymous (no
 	// front-proxy certificate): let it read external metrics, nothing else.
 	grant := &unstructured.Unstructured{Object: map[string]any{
@@ -330,7 +356,7 @@ func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
 	}}
 	for _, o := range []*unstructured.Unstructured{grant, binding} {
 		if err := c.Create(ctx, o); err != nil {
-			return fmt.Errorf("granting external metrics to the adapter's callers: %w", err)
+			return nil, fmt.Errorf("granting external metrics to the adapter's callers: %w", err)
 		}
 	}
 	svc := &corev1.Service{
@@ -342,7 +368,7 @@ func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
 		},
 	}
 	if err := c.Create(ctx, svc); err != nil {
-		return fmt.Errorf("creating the adapter's Service: %w", err)
+		return nil, fmt.Errorf("creating the adapter's Service: %w", err)
 	}
 	api := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1",
@@ -358,22 +384,7 @@ func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
 		},
 	}}
 	if err := c.Create(ctx, api); err != nil {
-		return fmt.Errorf("registering the external.metrics.k8s.io APIService: %w", err)
+		return nil, fmt.Errorf("registering the external.metrics.k8s.io APIService: %w", err)
 	}
-	p := e.procs[len(e.procs)-1]
-	return p.waitFor(ctx, e.opts.StartTimeout, "available as external.metrics.k8s.io", func(ctx context.Context) error {
-		if err := c.Get(ctx, client.ObjectKey{Name: api.GetName()}, api); err != nil {
-			return err
-		}
-		conds, _, _ := unstructured.NestedSlice(api.Object, "status", "conditions")
-		for _, cd := range conds {
-			if m, ok := cd.(map[string]any); ok && m["type"] == "Available" {
-				if m["status"] == "True" {
-					return nil
-				}
-				return fmt.Errorf("APIService Available=%v: %v", m["status"], m["message"])
-			}
-		}
-		return errors.New("APIService has no Available condition yet")
-	})
+	return api, nil
 }

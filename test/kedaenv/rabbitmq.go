@@ -68,50 +68,67 @@ func startRabbitMQ(ctx context.Context, dir, ip, suffix string, timeout time.Dur
 			return nil, fmt.Errorf("RabbitMQ not installed (%s missing): run `make rabbitmq`", p)
 		}
 	}
-	var cred *syscall.Credential
-	uid, gid := -1, -1
-	if os.Getuid() == 0 {
-		u, err := user.Lookup("rabbitmq")
-		if err != nil {
-			return nil, fmt.Errorf("RabbitMQ runs as the rabbitmq user (Debian's package creates it): %w", err)
-		}
-		uid, _ = strconv.Atoi(u.Uid)
-		gid, _ = strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	cred, err := rabbitCredential()
+	if err != nil {
+		return nil, err
 	}
 	home := filepath.Join(dir, "home")
 	for _, d := range []string{dir, home, filepath.Join(dir, "mnesia"), filepath.Join(dir, "log")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
-		if uid >= 0 {
-			if err := os.Chown(d, uid, gid); err != nil {
+		if cred != nil {
+			if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
 				return nil, fmt.Errorf("giving %s to the rabbitmq user: %w", d, err)
 			}
 		}
 	}
-	distPort, err := freePort("127.0.0.1")
-	if err != nil {
-		return nil, err
-	}
-	epmdPort, err := freePort("127.0.0.1")
-	if err != nil {
-		return nil, err
-	}
-	mgmtPort, err := freePort(ip)
-	if err != nil {
-		return nil, err
+	var ports [3]int // Erlang distribution, epmd, management API
+	for i, host := range []string{"127.0.0.1", "127.0.0.1", ip} {
+		if ports[i], err = freePort(host); err != nil {
+			return nil, err
+		}
 	}
 	r = &RabbitMQ{
 		Node:          "mlscale-" + suffix + "@localhost",
 		AMQPAddr:      net.JoinHostPort(ip, strconv.Itoa(AMQPPort)),
-		ManagementURL: "http://" + net.JoinHostPort(ip, strconv.Itoa(mgmtPort)),
+		ManagementURL: "http://" + net.JoinHostPort(ip, strconv.Itoa(ports[2])),
 		User:          rabbitUser,
 		Password:      rabbitPassword,
 		dir:           dir,
 		cred:          cred,
 		http:          &http.Client{Timeout: 10 * time.Second},
 	}
+	if err := r.configure(ip, ports[0], ports[1], ports[2]); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.stop())
+		}
+	}()
+	return r, r.startProcesses(ctx, ports[1], timeout)
+}
+
+// rabbitCredential is the rabbitmq user's, when running as root; nil
+// otherwise.
+func rabbitCredential() (*syscall.Credential, error) {
+	if os.Getuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("rabbitmq")
+	if err != nil {
+		return nil, fmt.Errorf("RabbitMQ runs as the rabbitmq user (Debian's package creates it): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// configure writes the broker's configuration and plugins into its
+// directory and sets its environment.
+func (r *RabbitMQ) configure(ip string, distPort, epmdPort, mgmtPort int) error {
+	dir := r.dir
 	conf := filepath.Join(dir, "rabbitmq.conf")
 	confText := fmt.Sprintf(`listeners.tcp.1 = %s
 management.tcp.ip = %s
@@ -127,11 +144,11 @@ collect_statistics_interval = 1000
 	plugins := filepath.Join(dir, "enabled_plugins")
 	for path, text := range map[string]string{conf: confText, plugins: "[rabbitmq_management].\n"} {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.env = append(os.Environ(),
-		"HOME="+home,
+		"HOME="+filepath.Join(dir, "home"),
 		"RABBITMQ_NODENAME="+r.Node,
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(distPort),
 		"RABBITMQ_CONFIG_FILE="+conf,
@@ -143,36 +160,34 @@ collect_statistics_interval = 1000
 		"ERL_EPMD_ADDRESS=127.0.0.1",
 		"ERL_EPMD_PORT="+strconv.Itoa(epmdPort),
 	)
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, r.stop())
-		}
-	}()
-	// Our own epmd, on its own port, so that it can be stopped by pid.
+	return nil
+}
+
+// startProcesses starts our own epmd, on its own port so that it can be
+// stopped by pid, then the server, and waits for its management API.
+func (r *RabbitMQ) startProcesses(ctx context.Context, epmdPort int, timeout time.Duration) error {
+	var err error
 	epmd := exec.Command(epmdPath, "-port", strconv.Itoa(epmdPort), "-address", "127.0.0.1")
-	epmd.Env, epmd.Dir = r.env, dir
-	epmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if r.epmd, err = startProc("epmd", filepath.Join(dir, "epmd.log"), epmd); err != nil {
-		return r, err
+	epmd.Env, epmd.Dir = r.env, r.dir
+	epmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+	if r.epmd, err = startProc("epmd", filepath.Join(r.dir, "epmd.log"), epmd); err != nil {
+		return err
 	}
 	if err := r.epmd.waitFor(ctx, 10*time.Second, "listening", func(ctx context.Context) error {
 		return dialTCP(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(epmdPort)))
 	}); err != nil {
-		return r, err
+		return err
 	}
 	srv := exec.Command(rabbitServer)
-	srv.Env, srv.Dir = r.env, home
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if r.server, err = startProc("rabbitmq-server", filepath.Join(dir, "rabbitmq.log"), srv); err != nil {
-		return r, err
+	srv.Env, srv.Dir = r.env, filepath.Join(r.dir, "home")
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+	if r.server, err = startProc("rabbitmq-server", filepath.Join(r.dir, "rabbitmq.log"), srv); err != nil {
+		return err
 	}
-	if err := r.server.waitFor(ctx, timeout, "serving the management API", func(ctx context.Context) error {
+	return r.server.waitFor(ctx, timeout, "serving the management API", func(ctx context.Context) error {
 		_, err := r.api(ctx, http.MethodGet, "/api/overview", nil)
 		return err
-	}); err != nil {
-		return r, err
-	}
-	return r, nil
+	})
 }
 
 func dialTCP(ctx context.Context, addr string) error {

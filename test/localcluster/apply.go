@@ -2,25 +2,26 @@ package localcluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/manifest"
 )
 
 // Manifest is one object read from a file.
 type Manifest struct {
-	// Source is the file it came from ("-" for standard input).
+	// Source is the file it came from (manifest.StdinName for standard
+	// input).
 	Source string
 	// Object is the object as written.
 	Object *unstructured.Unstructured
@@ -47,84 +48,30 @@ func (r Ref) String() string {
 	return r.GVK.Kind + " " + r.Namespace + "/" + r.Name
 }
 
-// ReadManifests reads every object in the paths, in order: a file, a
-// directory (its *.yaml, *.yml and *.json files, sorted by name) or "-" for
-// stdin. Lists (kind: List) are expanded.
+// ReadManifests reads every object in the paths, in order, with mlscale's
+// manifest reader (internal/manifest): a file, a directory (its *.yaml,
+// *.yml and *.json files, sorted by name) or "-" for stdin; Lists are
+// expanded. A path that cannot be read or a document that is not a
+// Kubernetes object is an error naming the file, the document and its line.
 func ReadManifests(stdin io.Reader, paths ...string) ([]Manifest, error) {
+	sources, errs := manifest.ReadSources(paths, false, stdin)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("reading manifests: %w", err)
+	}
 	var out []Manifest
-	for _, p := range paths {
-		if p == "-" {
-			ms, err := decodeManifests("-", stdin)
-			if err != nil {
-				return nil, err
+	for _, src := range sources {
+		for _, d := range manifest.Documents(src) {
+			if d.Err != nil {
+				return nil, d.Err
 			}
-			out = append(out, ms...)
-			continue
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading manifests: %w", err)
-		}
-		files := []string{p}
-		if fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading manifests: %w", err)
+			var obj map[string]any
+			if err := json.Unmarshal(d.JSON, &obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.Where(), err)
 			}
-			files = files[:0]
-			for _, e := range entries {
-				ext := filepath.Ext(e.Name())
-				if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-			slices.Sort(files)
-		}
-		for _, f := range files {
-			r, err := os.Open(f)
-			if err != nil {
-				return nil, fmt.Errorf("reading manifests: %w", err)
-			}
-			ms, err := decodeManifests(f, r)
-			r.Close()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ms...)
+			out = append(out, Manifest{Source: src.Name, Object: &unstructured.Unstructured{Object: obj}})
 		}
 	}
 	return out, nil
-}
-
-func decodeManifests(source string, r io.Reader) ([]Manifest, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var out []Manifest
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", source, err)
-		}
-		if len(m) == 0 {
-			continue // an empty document, e.g. only comments
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			return nil, fmt.Errorf("reading %s: an object without apiVersion or kind (name %q)", source, u.GetName())
-		}
-		if u.IsList() {
-			list, err := u.ToList()
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", source, err)
-			}
-			for i := range list.Items {
-				out = append(out, Manifest{Source: source, Object: &list.Items[i]})
-			}
-			continue
-		}
-		out = append(out, Manifest{Source: source, Object: u})
-	}
 }
 
 // Outcome is what the API server said to one object.

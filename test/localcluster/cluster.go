@@ -146,19 +146,9 @@ var claimed = map[int]bool{}
 // configurations and writes a kubeconfig. On error, whatever it started is
 // stopped again.
 func Start(ctx context.Context, o Options) (c *Cluster, err error) {
-	if v := os.Getenv("KUBEBUILDER_ASSETS"); v != "" {
-		o.BinDir = v
-	}
-	binDir, err := filepath.Abs(o.BinDir)
+	binDir, err := resolveBinDir(o.BinDir)
 	if err != nil {
-		return nil, fmt.Errorf("binary directory %q: %w", o.BinDir, err)
-	}
-	if err := CheckBinaries(binDir); err != nil {
 		return nil, err
-	}
-	// /proc/PID/exe names the resolved file.
-	if resolved, err := filepath.EvalSymlinks(binDir); err == nil {
-		binDir = resolved
 	}
 	if _, err := ReapStale(); err != nil {
 		return nil, fmt.Errorf("stopping processes left by an earlier run: %w", err)
@@ -172,49 +162,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	dir, err := os.MkdirTemp(o.ParentDir, "mlscale-cluster-")
+	c, owner, err := newCluster(o, binDir)
 	if err != nil {
-		return nil, fmt.Errorf("creating the cluster directory: %w", err)
-	}
-	c = &Cluster{Dir: dir, KubeconfigPath: filepath.Join(dir, "kubeconfig")}
-	for _, sub := range []string{"etcd", "apiserver"} {
-		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("creating the cluster directory: %w", err)
-		}
-	}
-	etcdPath := filepath.Join(binDir, EtcdBinary)
-	apiPath := filepath.Join(binDir, APIServerBinary)
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: binDir,
-		CRDDirectoryPaths:     o.CRDDirs,
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:            o.WebhookDirs,
-			LocalServingHost: "127.0.0.1",
-		},
-		ControlPlaneStartTimeout: o.StartTimeout,
-		ControlPlaneStopTimeout:  o.StopTimeout,
-	}
-	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcdPath, DataDir: filepath.Join(dir, "etcd"), Out: o.Log, Err: o.Log}
-	api := env.ControlPlane.GetAPIServer()
-	api.Path = apiPath
-	api.CertDir = filepath.Join(dir, "apiserver")
-	api.Out, api.Err = o.Log, o.Log
-	env.ControlPlane.KubectlPath = DefaultKubectl
-	c.Env = env
-
-	// A record on disk before anything starts: if this process dies during
-	// the start, the next Start removes the directories.
-	c.recordPath = filepath.Join(stateDir(), fmt.Sprintf("%d-%s.json", os.Getpid(), randomHex()))
-	owner, err := self()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("reading this process's start time: %w", err)
-	}
-	if err := writeRecord(c.recordPath, record{Owner: owner, Dirs: []string{dir}}); err != nil {
-		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 
@@ -228,14 +177,93 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
+	if c.Config, err = c.startEnv(ctx, binDir, owner); err != nil {
+		return c, err
+	}
+	if err := applyWebhookPatches(ctx, c.Config, o.WebhookPatches); err != nil {
+		return c, err
+	}
+	return c, c.writeKubeconfig()
+}
 
+// resolveBinDir is the directory with etcd and kube-apiserver:
+// KUBEBUILDER_ASSETS when set (as in envtest), else dir; absolute and with
+// symbolic links resolved, since /proc/PID/exe names the resolved file.
+func resolveBinDir(dir string) (string, error) {
+	if v := os.Getenv("KUBEBUILDER_ASSETS"); v != "" {
+		dir = v
+	}
+	binDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("binary directory %q: %w", dir, err)
+	}
+	if err := CheckBinaries(binDir); err != nil {
+		return "", err
+	}
+	if resolved, err := filepath.EvalSymlinks(binDir); err == nil {
+		binDir = resolved
+	}
+	return binDir, nil
+}
+
+// newCluster makes the cluster's throw-away directory and its envtest
+// environment, and records the directory on disk before anything starts:
+// if this process dies during the start, the next Start removes it.
+func newCluster(o Options, binDir string) (*Cluster, Process, error) {
+	dir, err := os.MkdirTemp(o.ParentDir, "mlscale-cluster-")
+	if err != nil {
+		return nil, Process{}, fmt.Errorf("creating the cluster directory: %w", err)
+	}
+	c := &Cluster{Dir: dir, KubeconfigPath: filepath.Join(dir, "kubeconfig")}
+	for _, sub := range []string{"etcd", "apiserver"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, Process{}, fmt.Errorf("creating the cluster directory: %w", err)
+		}
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: binDir,
+		CRDDirectoryPaths:     o.CRDDirs,
+		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths:            o.WebhookDirs,
+			LocalServingHost: "127.0.0.1",
+		},
+		ControlPlaneStartTimeout: o.StartTimeout,
+		ControlPlaneStopTimeout:  o.StopTimeout,
+	}
+	env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(binDir, EtcdBinary), DataDir: filepath.Join(dir, "etcd"), Out: o.Log, Err: o.Log}
+	api := env.ControlPlane.GetAPIServer()
+	api.Path = filepath.Join(binDir, APIServerBinary)
+	api.CertDir = filepath.Join(dir, "apiserver")
+	api.Out, api.Err = o.Log, o.Log
+	env.ControlPlane.KubectlPath = DefaultKubectl
+	c.Env = env
+
+	c.recordPath = filepath.Join(stateDir(), fmt.Sprintf("%d-%s.json", os.Getpid(), randomHex()))
+	owner, err := self()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, Process{}, fmt.Errorf("reading this process's start time: %w", err)
+	}
+	if err := writeRecord(c.recordPath, record{Owner: owner, Dirs: []string{dir}}); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, Process{}, err
+	}
+	return c, owner, nil
+}
+
+// startEnv starts envtest's control plane, finds the processes it started
+// (even when the start failed half way: Stop must know them) and records
+// them on disk.
+func (c *Cluster) startEnv(ctx context.Context, binDir string, owner Process) (*rest.Config, error) {
 	type result struct {
 		cfg *rest.Config
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		cfg, err := env.Start()
+		cfg, err := c.Env.Start()
 		done <- result{cfg, err}
 	}()
 	var res result
@@ -248,51 +276,48 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 			res.err = ctx.Err()
 		}
 	}
-	// Find the processes even when the start failed half way: Stop must
-	// know them.
-	procs, perr := childrenRunning(etcdPath, apiPath)
+	procs, perr := childrenRunning(filepath.Join(binDir, EtcdBinary), filepath.Join(binDir, APIServerBinary))
 	for _, p := range procs {
 		if !claimed[p.PID] {
 			claimed[p.PID] = true
 			c.procs = append(c.procs, p)
 		}
 	}
-	c.WebhookHost = env.WebhookInstallOptions.LocalServingHost
-	c.WebhookPort = env.WebhookInstallOptions.LocalServingPort
-	c.WebhookCertDir = env.WebhookInstallOptions.LocalServingCertDir
-	dirs := []string{dir}
+	wh := c.Env.WebhookInstallOptions
+	c.WebhookHost, c.WebhookPort, c.WebhookCertDir = wh.LocalServingHost, wh.LocalServingPort, wh.LocalServingCertDir
+	dirs := []string{c.Dir}
 	if c.WebhookCertDir != "" {
 		dirs = append(dirs, c.WebhookCertDir)
 	}
 	if werr := writeRecord(c.recordPath, record{Owner: owner, Procs: c.procs, Dirs: dirs}); werr != nil && res.err == nil {
 		res.err = werr
 	}
-	if res.err != nil {
-		return c, fmt.Errorf("starting the control plane: %w", res.err)
+	switch {
+	case res.err != nil:
+		return nil, fmt.Errorf("starting the control plane: %w", res.err)
+	case perr != nil:
+		return nil, perr
+	case len(c.procs) != 2:
+		return nil, fmt.Errorf("started control plane: found %d etcd/kube-apiserver processes, want 2", len(c.procs))
 	}
-	if perr != nil {
-		return c, perr
-	}
-	if len(c.procs) != 2 {
-		return c, fmt.Errorf("started control plane: found %d etcd/kube-apiserver processes, want 2", len(c.procs))
-	}
-	c.Config = res.cfg
+	return res.cfg, nil
+}
 
-	if err := applyWebhookPatches(ctx, c.Config, o.WebhookPatches); err != nil {
-		return c, err
-	}
-	user, err := env.AddUser(envtest.User{Name: "mlscale-admin", Groups: []string{"system:masters"}}, nil)
+// writeKubeconfig adds an admin user (system:masters) and writes its
+// kubeconfig to KubeconfigPath, for kubectl.
+func (c *Cluster) writeKubeconfig() error {
+	user, err := c.Env.AddUser(envtest.User{Name: "mlscale-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return c, fmt.Errorf("adding the admin user: %w", err)
+		return fmt.Errorf("adding the admin user: %w", err)
 	}
 	kc, err := user.KubeConfig()
 	if err != nil {
-		return c, fmt.Errorf("writing the kubeconfig: %w", err)
+		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}
 	if err := os.WriteFile(c.KubeconfigPath, kc, 0o600); err != nil {
-		return c, fmt.Errorf("writing the kubeconfig: %w", err)
+		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 func randomHex() string {

@@ -1,4 +1,4 @@
-// Package controller is mlscale's reconciler: it watches annotated
+// Package reconciler is mlscale's reconciler: it watches annotated
 // Deployments, StatefulSets and Jobs and converges each one's KEDA object
 // (ScaledObject or ScaledJob) to what render.Workload gives, with server-side
 // apply under the field manager "mlscale". The admission webhook is the fast

@@ -1,4 +1,11 @@
-package cli
+// Package manifest is mlscale's one reader of Kubernetes manifests, used by
+// `mlscale render`, `mlscale policy eval` and the demo: files, directories
+// and standard input; YAML documents separated by "---" and JSON objects one
+// after another, as kubectl reads them; Lists expanded into their items.
+// Every document keeps its position (file, document, line, item) for
+// messages, and a document that cannot be read is reported without stopping
+// the others.
+package manifest
 
 import (
 	"bytes"
@@ -18,40 +25,40 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// stdinName is how `-f -` is named in messages.
-const stdinName = "<stdin>"
+// StdinName is how standard input (`-f -`) is named in messages.
+const StdinName = "<stdin>"
 
-// manifestExts are the file name extensions read from a directory.
-var manifestExts = []string{".yaml", ".yml", ".json"}
+// Exts are the file name extensions read from a directory.
+var Exts = []string{".yaml", ".yml", ".json"}
 
-// source is one file (or standard input) given with -f.
-type source struct {
-	// Name is the path as the user wrote it, or stdinName.
+// Source is one file (or standard input) given with -f.
+type Source struct {
+	// Name is the path as the user wrote it, or StdinName.
 	Name string
 	Data []byte
 }
 
-// readSources reads the files, directories and "-" (standard input) named by
+// ReadSources reads the files, directories and "-" (standard input) named by
 // the -f flags, in order. A directory contributes its .yaml, .yml and .json
 // files in lexical order; with recursive, those of its subdirectories too.
 // A path that cannot be read gives an error, and the others are still read.
-func readSources(paths []string, recursive bool, stdin io.Reader) ([]source, []error) {
+func ReadSources(paths []string, recursive bool, stdin io.Reader) ([]Source, []error) {
 	var (
-		out  []source
+		out  []Source
 		errs []error
 	)
 	for _, p := range paths {
 		if p == "-" {
 			if stdin == nil {
-				errs = append(errs, fmt.Errorf("reading %s: no standard input", stdinName))
+				errs = append(errs, fmt.Errorf("reading %s: no standard input", StdinName))
 				continue
 			}
 			data, err := io.ReadAll(stdin)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("reading %s: %w", stdinName, err))
+				errs = append(errs, fmt.Errorf("reading %s: %w", StdinName, err))
 				continue
 			}
-			out = append(out, source{Name: stdinName, Data: data})
+			out = append(out, Source{Name: StdinName, Data: data})
 			continue
 		}
 		info, err := os.Stat(p)
@@ -61,12 +68,12 @@ func readSources(paths []string, recursive bool, stdin io.Reader) ([]source, []e
 		}
 		files := []string{p}
 		if info.IsDir() {
-			if files, err = manifestFiles(p, recursive); err != nil {
+			if files, err = dirFiles(p, recursive); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			if len(files) == 0 {
-				errs = append(errs, fmt.Errorf("reading %s: the directory has no %s files", p, strings.Join(manifestExts, ", ")))
+				errs = append(errs, fmt.Errorf("reading %s: the directory has no %s files", p, strings.Join(Exts, ", ")))
 				continue
 			}
 		}
@@ -76,14 +83,14 @@ func readSources(paths []string, recursive bool, stdin io.Reader) ([]source, []e
 				errs = append(errs, fmt.Errorf("reading %s: %w", f, err))
 				continue
 			}
-			out = append(out, source{Name: f, Data: data})
+			out = append(out, Source{Name: f, Data: data})
 		}
 	}
 	return out, errs
 }
 
-// manifestFiles lists the manifest files in dir, sorted.
-func manifestFiles(dir string, recursive bool) ([]string, error) {
+// dirFiles lists the manifest files in dir, sorted.
+func dirFiles(dir string, recursive bool) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -95,7 +102,7 @@ func manifestFiles(dir string, recursive bool) ([]string, error) {
 			}
 			return nil
 		}
-		if slices.Contains(manifestExts, strings.ToLower(filepath.Ext(path))) {
+		if slices.Contains(Exts, strings.ToLower(filepath.Ext(path))) {
 			files = append(files, path)
 		}
 		return nil
@@ -106,8 +113,8 @@ func manifestFiles(dir string, recursive bool) ([]string, error) {
 	return files, nil
 }
 
-// document is one YAML document of a source, as JSON.
-type document struct {
+// Document is one YAML document of a source, as JSON.
+type Document struct {
 	// Source names the file.
 	Source string
 	// Index counts the non-empty documents of the source from 1.
@@ -126,7 +133,7 @@ type document struct {
 }
 
 // Where names the document in messages: "FILE: document N (line L)".
-func (d document) Where() string {
+func (d Document) Where() string {
 	s := fmt.Sprintf("%s: document %d (line %d)", d.Source, d.Index, d.Line)
 	if d.Item > 0 {
 		s += fmt.Sprintf(", item %d", d.Item)
@@ -135,7 +142,7 @@ func (d document) Where() string {
 }
 
 // GVK is the document's group, version and kind.
-func (d document) GVK() schema.GroupVersionKind {
+func (d Document) GVK() schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(d.APIVersion, d.Kind)
 }
 
@@ -207,14 +214,14 @@ func blankYAML(text []byte) bool {
 // yamlLine finds the line number in the YAML library's messages.
 var yamlLine = regexp.MustCompile(`\byaml: line (\d+):`)
 
-// documents parses every document of a source, in order. A document that is
+// Documents parses every document of a source, in order. A document that is
 // not valid YAML or not a Kubernetes object has Err set to an error naming
 // the file, the document and its line. A List (kind: List, or any kind
 // ending in List with items) is expanded into its items. JSON objects one
 // after another (`jq -c` output, one per line) are one document each, as
 // kubectl reads them.
-func documents(src source) []document {
-	var docs []document
+func Documents(src Source) []Document {
+	var docs []Document
 	index := 0
 	for _, c := range splitYAML(src.Data) {
 		if t := bytes.TrimSpace(c.text); len(t) > 0 && t[0] == '{' {
@@ -231,7 +238,7 @@ func documents(src source) []document {
 			}
 		}
 		index++
-		d := document{Source: src.Name, Index: index, Line: c.line}
+		d := Document{Source: src.Name, Index: index, Line: c.line}
 		js, err := yaml.YAMLToJSON(c.text)
 		if err != nil {
 			// Make the library's line relative to the source, not the document.
@@ -253,7 +260,7 @@ func documents(src source) []document {
 // one document each, numbered on from *index. It reports false, and reads
 // nothing, when the chunk holds a single value or is not JSON at all (YAML
 // flow style, say), which the YAML path then handles.
-func jsonStream(name string, c chunk, index *int) ([]document, bool) {
+func jsonStream(name string, c chunk, index *int) ([]Document, bool) {
 	dec := json.NewDecoder(bytes.NewReader(c.text))
 	var (
 		raws    []json.RawMessage
@@ -279,7 +286,7 @@ func jsonStream(name string, c chunk, index *int) ([]document, bool) {
 	if len(raws) < 2 {
 		return nil, false
 	}
-	docs := make([]document, 0, len(raws))
+	docs := make([]Document, 0, len(raws))
 	for k, raw := range raws {
 		*index++
 		// The value starts after any whitespace that follows the offset.
@@ -287,7 +294,7 @@ func jsonStream(name string, c chunk, index *int) ([]document, bool) {
 		for at < int64(len(c.text)) && (c.text[at] == ' ' || c.text[at] == '\t' || c.text[at] == '\n' || c.text[at] == '\r') {
 			at++
 		}
-		d := document{Source: name, Index: *index, Line: c.line + bytes.Count(c.text[:at], []byte("\n"))}
+		d := Document{Source: name, Index: *index, Line: c.line + bytes.Count(c.text[:at], []byte("\n"))}
 		if raw == nil {
 			d.Err = fmt.Errorf("%s: invalid JSON after %d objects", d.Where(), k)
 		} else {
@@ -299,23 +306,23 @@ func jsonStream(name string, c chunk, index *int) ([]document, bool) {
 }
 
 // objects checks that d is a Kubernetes object and expands a List.
-func objects(d document) []document {
+func objects(d Document) []Document {
 	var head struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
 		Items      []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(d.JSON, &head); err != nil {
-		return []document{d.failed(fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind", d.Where()))}
+		return []Document{d.failed(fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind", d.Where()))}
 	}
 	if head.Kind == "" || head.APIVersion == "" {
-		return []document{d.failed(fmt.Errorf("%s: not a Kubernetes object: apiVersion or kind is missing", d.Where()))}
+		return []Document{d.failed(fmt.Errorf("%s: not a Kubernetes object: apiVersion or kind is missing", d.Where()))}
 	}
 	d.APIVersion, d.Kind = head.APIVersion, head.Kind
 	if d.Item > 0 || !strings.HasSuffix(head.Kind, "List") || head.Items == nil {
-		return []document{d}
+		return []Document{d}
 	}
-	var out []document
+	var out []Document
 	for j, raw := range head.Items {
 		item := d
 		item.Item, item.JSON = j+1, raw
@@ -325,6 +332,6 @@ func objects(d document) []document {
 }
 
 // failed returns the document's position with the error.
-func (d document) failed(err error) document {
-	return document{Source: d.Source, Index: d.Index, Line: d.Line, Item: d.Item, Err: err}
+func (d Document) failed(err error) Document {
+	return Document{Source: d.Source, Index: d.Index, Line: d.Line, Item: d.Item, Err: err}
 }

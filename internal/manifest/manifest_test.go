@@ -1,9 +1,10 @@
-package cli
+package manifest
 
 import (
 	"reflect"
-	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestDocumentsJSONStream(t *testing.T) {
@@ -34,7 +35,7 @@ func TestDocumentsJSONStream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []doc
-			for _, d := range documents(source{Name: "x.json", Data: []byte(tt.in)}) {
+			for _, d := range Documents(Source{Name: "x.json", Data: []byte(tt.in)}) {
 				e := ""
 				if d.Err != nil {
 					e = d.Err.Error()
@@ -48,20 +49,37 @@ func TestDocumentsJSONStream(t *testing.T) {
 	}
 }
 
-// TestRenderJSONLines renders two Deployments given as one JSON object a
-// line: both come out (the second used to be dropped without a word).
-func TestRenderJSONLines(t *testing.T) {
-	dep := func(name string) string {
-		return `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + name + `","namespace":"ml","annotations":{"mlscale.io/autoscale":"true","mlscale.io/cpu-target":"70"}},` +
-			`"spec":{"selector":{"matchLabels":{"app":"` + name + `"}},"template":{"metadata":{"labels":{"app":"` + name + `"}},"spec":{"containers":[{"name":"c","image":"i","resources":{"requests":{"cpu":"1"}}}]}}}}`
+func TestSplitYAML(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		lines []int
+	}{
+		{"empty", "", nil},
+		{"comments only", "# a\n\n# b\n", nil},
+		{"one document", "a: 1\n", []int{1}},
+		{"leading separator", "---\na: 1\n---\nb: 2\n", []int{2, 4}},
+		{"trailing separator", "a: 1\n---\n", []int{1}},
+		{"separator with comment", "a: 1\n--- # next\nb: 2\n", []int{1, 3}},
+		{"content on separator line", "a: 1\n--- {b: 2}\n", []int{1, 2}},
+		{"empty documents", "---\n---\n# c\n---\na: 1\n", []int{5}},
+		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []int{1, 3}},
+		{"dashes inside a block", "a: |\n  ----\n  --- x\nb: 1\n", []int{1}},
+		{"no final newline", "a: 1\n---\nb: 2", []int{1, 3}},
 	}
-	r := runCLI(t, dep("first")+"\n"+dep("second")+"\n", "render", "-f", "-")
-	if r.Code != ExitOK {
-		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
-	}
-	for _, name := range []string{"name: first", "name: second"} {
-		if !strings.Contains(r.Out, name) {
-			t.Errorf("output lacks %q:\n%s", name, r.Out)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lines []int
+			for _, c := range splitYAML([]byte(tt.in)) {
+				lines = append(lines, c.line)
+				var v any
+				if err := yaml.Unmarshal(c.text, &v); err != nil {
+					t.Errorf("chunk at line %d does not parse: %v", c.line, err)
+				}
+			}
+			if !reflect.DeepEqual(lines, tt.lines) {
+				t.Errorf("documents start at lines %v, want %v", lines, tt.lines)
+			}
+		})
 	}
 }

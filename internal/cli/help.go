@@ -1,0 +1,187 @@
+package cli
+
+// The long help texts of the subcommands (cobra.Command.Long), one constant
+// each, so that the commands' constructors stay short.
+
+// backtestHelp is `mlscale backtest --help`.
+const backtestHelp = `backtest replays a demand trace (CSV: NAB "timestamp,value" or Crane "ts,value")
+with its first part (--train; half by default) as history. At every later
+sample it forecasts the peak demand of the next --lookahead window with
+mlscale's predictor and with baselines computed in the same run (persistence,
+seasonal naive over a day and a week, Holt-Winters), and compares them with
+the actual peak: MAE, sMAPE, MASE (scaled by the in-sample daily
+seasonal-naive error), the percentage of steps where the floor's capacity is
+below demand (under_pct) and the mean over-provisioning (over_mean): the
+replicas the floor holds beyond ceil(actual peak / capacity per replica),
+averaged over every step.
+
+It also simulates capacity with a replica cold start (--cold-start): a static
+fleet sized for the history's peak, reactive scaling alone (KEDA-like, with
+scale to zero), and reactive scaling plus mlscale's predicted floors,
+reporting replica-hours and under-provisioned minutes for each.
+
+--capacity-per-replica is the demand one replica serves; by default a tenth
+of the history's 95th percentile, so that the peak needs about ten replicas.
+
+--forecasts-out writes mlscale's forecasts as CSV with the header
+"time,forecast_peak,floor": time in Unix seconds, the step at which the
+forecast was made for the window (time, time+lookahead]. The window holds
+the next ceil(lookahead/step) samples of the trace, and at least one: with
+the default 15m over a 30-minute trace, a forecast is for the next sample
+(the JSON report's horizon_steps says how many). The metrics compare each
+forecast_peak with the highest of those samples and floor times
+capacity_per_replica with it too, so they can be recomputed from this file
+and the trace.
+
+--png draws the evaluated part's demand, mlscale's forecast peak and the
+capacity of its floor (floor times capacity per replica) to a PNG file.`
+
+// rootHelp is `mlscale --help`.
+const rootHelp = `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs
+into KEDA ScaledObjects and ScaledJobs with GPU-aware and scale-to-zero defaults.
+
+The annotations are documented in docs/annotations.md.`
+
+// collectorHelp is `mlscale collector --help`.
+const collectorHelp = `collector runs on every GPU node (as a DaemonSet). Every --sample-interval it
+reads each GPU through NVML (utilisation, memory, power, temperature, MIG
+devices) and asks the kubelet's pod-resources API (--pod-resources-socket)
+which pod and container hold each GPU and MIG device. It serves the result as
+mlscale_gpu_* metrics on http://--listen-address/metrics, with allocated and
+idle GPU-seconds and their cost per container (--gpu-price, --prices-file)
+and mlscale_gpu_idle_allocated, 1 for a GPU that has stayed under
+--idle-threshold for --idle-window.
+
+libnvidia-ml is loaded at run time: on a node without it the collector still
+runs, reports mlscale_gpu_nvml_up 0 with the reason, and logs it.
+The metrics are listed in docs/collector.md. It stops on SIGTERM or Ctrl-C.`
+
+// policyHelp is `mlscale policy --help`.
+const policyHelp = `policy runs the Rego policies that mlscale's validating webhook enforces:
+"policy test" runs their Rego tests, "policy eval" evaluates manifests against
+them without a cluster.`
+
+// policyTestHelp is `mlscale policy test --help`.
+const policyTestHelp = `test runs every Rego test (rules named test_*) of the .rego files under DIR
+(all subdirectories), as "opa test DIR" does, and prints the failures and a
+summary. Without DIR it tests the policies built into mlscale. Policies in
+DIR may import data.mlscale.lib, the built-in helpers, as user policies in
+ConfigMaps may.
+
+Exit status: 0 when every test passes, 1 when a test fails or the policies do
+not compile, 2 for a bad command line.`
+
+// policyEvalHelp is `mlscale policy eval --help`.
+const policyEvalHelp = `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
+(autoscaling/v2; autoscaling/v1 is converted as the API server does),
+ScaledObject, ScaledJob, Deployment, StatefulSet and Job against the
+policies, as mlscale's validating webhook would at CREATE. The
+other objects of the same files form the inventory of their namespace: HPAs,
+ScaledObjects, ScaledJobs, ResourceQuotas, and the KEDA objects mlscale renders
+for annotated workloads. An annotated workload is evaluated together with the
+KEDA object rendered for it.
+
+--policy-config reads the webhook's policy configuration file; the flags
+override it. --policies DIR uses DIR's policies instead of the built-in ones
+(they may import data.mlscale.lib).
+
+Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
+nothing would be denied (warn and audit violations are printed but do not
+fail), 1 when something would be denied, a document cannot be read or an
+object cannot be evaluated (an HPA of a removed API version such as
+autoscaling/v2beta2), 2 for a bad command line.`
+
+// recommendHelp is `mlscale recommend --help`.
+const recommendHelp = `recommend reads a workload's GPU history (GPUs held, GPU utilisation) and its
+demand (by default vLLM's request rate; --demand-query for another) over
+--window from Prometheus, through the series recorded by mlscale's rules
+(deploy/prometheus/rules/mlscale.rules.yaml), and prints suggested
+annotations: mlscale.io/min-replicas, max-replicas, gpu-target and
+scale-to-zero, with the reason for each and the GPU-hours the suggestion
+would have saved over the window.
+
+The workload is named as the rules name it: the Deployment, StatefulSet or
+Job name derived from its pods' names (docs/collector.md).`
+
+// renderHelp is `mlscale render --help`.
+const renderHelp = `render reads Kubernetes manifests (YAML or JSON, one or many documents per file)
+and prints, for each Deployment, StatefulSet and Job that has opted in with
+mlscale.io/autoscale: "true", the KEDA ScaledObject or ScaledJob that mlscale's
+admission webhook would create for it. Other objects (unannotated workloads,
+Namespaces, Secrets, TriggerAuthentications, ...) are skipped, with a warning
+only when they look meant for mlscale: a workload with mlscale.io/ keys but
+no mlscale.io/autoscale, or another kind that sets mlscale.io/autoscale.
+
+-f takes a file, a directory (its .yaml, .yml and .json files in name order;
+with -R its subdirectories too) or "-" for standard input, and may be repeated.
+
+Output: with -o yaml (the default) a YAML stream, each object starting with a
+"---" line; with -o json one "v1" List whose items are the objects (always a
+List, even for none or one object). Both can be piped to "kubectl apply -f -".
+
+Warnings go to standard error. A workload whose annotations admission would
+deny gets the same message admission gives, on standard error; every document
+is processed before mlscale exits with status 1, so that all problems show at
+once. Unparseable YAML also gives status 1, naming the file, the document
+(counted from 1) and its line. A bad command line gives status 2.`
+
+// predictorHelp is `mlscale predictor --help`.
+const predictorHelp = `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
+--interval, for each Deployment and StatefulSet with mlscale.io/autoscale and
+mlscale.io/predictive "true", it:
+
+  - reads --history of the workload's mlscale.io/demand-query from Prometheus
+    (--prometheus-url) at --step resolution;
+  - forecasts the peak demand over the lookahead window (mlscale.io/lookahead,
+    or --lookahead) and its --quantile upper bound, and converts it to
+    replicas with mlscale.io/capacity-per-replica;
+  - makes the floor safe: clamped to the workload's min and max replicas,
+    rising at once, falling only after --down-delay below a --hysteresis band
+    and at most once per --down-interval; with no usable data (Prometheus
+    down, the query failing, samples older than --max-staleness) it keeps the
+    last good floor for --hold and then falls back to the minimum;
+  - writes mlscale.io/predicted-floor and its explanation,
+    mlscale.io/prediction (when, model, cycle, confidence, mode), on the
+    workload; the reconciler folds the floor into minReplicaCount;
+  - removes both annotations from workloads that are no longer predictive.
+
+A predictive workload with missing or invalid annotations (no
+mlscale.io/capacity-per-replica, a bad mlscale.io/lookahead, ...) gets no new
+floor; the problem is logged once and counted in
+mlscale_predictor_failures_total{stage="render"}.
+
+It scores its forecasts as their windows pass. When the rolling error of the
+last --error-window forecasts passes --error-threshold, it stops raising that
+workload's floor (reactive scaling only) and says so in a Warning Event, the
+log, the explanation and mlscale_predictor_fallback, until the error falls
+below 0.8 times the threshold.
+
+Only the leader writes (--leader-elect, a Lease of its own, --leader-election-id).
+Metrics on --metrics-bind-address: mlscale_predictor_forecast_demand,
+mlscale_predictor_forecast_upper_demand, mlscale_predictor_actual_demand,
+mlscale_predictor_rolling_error, mlscale_predictor_floor_replicas,
+mlscale_predictor_fallback, mlscale_predictor_failures_total,
+mlscale_predictor_cycle_duration_seconds, mlscale_predictor_workloads.
+
+See docs/predictor.md.`
+
+// webhookHelp is `mlscale webhook --help`.
+const webhookHelp = `webhook runs mlscale in the cluster:
+
+  - the mutating admission webhook for annotated Deployments, StatefulSets and
+    Jobs, over HTTPS with the certificate in --cert-dir (reloaded when it
+    changes), on every replica;
+  - the reconciler, which applies each opted-in workload's KEDA ScaledObject
+    or ScaledJob with server-side apply and deletes it when the workload opts
+    out, on the elected leader only (--leader-elect);
+  - the validating admission webhook: mlscale's Rego policies (and user
+    policies from ConfigMaps labelled mlscale.io/policy=true in
+    --policy-namespace, tested before activation and reloaded on change)
+    for HPAs, KEDA ScaledObjects and ScaledJobs and annotated workloads,
+    configured by --policy-config, on every replica;
+  - the policy audit loop, every --audit-interval on the elected leader:
+    mlscale_policy_violations and Events on the violating objects;
+  - Prometheus metrics on --metrics-bind-address, and /healthz and /readyz
+    (ready once the webhook server serves) on --health-probe-bind-address.
+
+It stops cleanly on SIGTERM or Ctrl-C.`
