@@ -97,3 +97,21 @@ spec:
 		}
 	})
 }
+
+// TestNoTestBed: the in-cluster binary links none of the test bed: not
+// envtest (which the local control plane uses), not a package of test/.
+func TestNoTestBed(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go tool: %v", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasSuffix(pkg, "controller-runtime/pkg/envtest") || strings.HasPrefix(pkg, "github.com/mlscale/mlscale/test/") {
+			t.Errorf("cmd/mlscale links %s", pkg)
+		}
+	}
+}

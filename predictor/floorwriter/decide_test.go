@@ -1,0 +1,115 @@
+package floorwriter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/mlscale/mlscale/predictor"
+	"github.com/mlscale/mlscale/predictor/promsource"
+)
+
+// TestDecide: the pure decision step, without a cluster or a Prometheus:
+// degrade and recover on the rolling error, hold and fall back without a
+// forecast, never raise a degraded workload's floor.
+func TestDecide(t *testing.T) {
+	cfg := DefaultConfig() // threshold 0.5, recovery at 0.4, 10 evaluations
+	t0 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	policy := cfg.floorPolicy(1, 20)
+	at := func(floor int32, lastGood time.Time) predictor.FloorState {
+		return predictor.FloorState{Floor: floor, Valid: true, LastGood: lastGood}
+	}
+	fc := func(upper float64) *predictor.Forecast { return &predictor.Forecast{Peak: upper * 0.8, Upper: upper} }
+	tests := []struct {
+		name         string
+		s            step
+		floor        int32
+		mode, reason string
+		degraded     bool
+	}{
+		{"first forecast: floor = ceil(upper / capacity)", step{forecast: fc(45), capacity: 10}, 5, ModePredicting, predictor.ReasonRise, false},
+		{"clamped to max", step{forecast: fc(1000), capacity: 10}, 20, ModePredicting, predictor.ReasonRise, false},
+		{"clamped to min", step{forecast: fc(0), capacity: 10}, 1, ModePredicting, predictor.ReasonRise, false},
+		{"error above the threshold: degraded, no rise", step{prev: at(3, t0), forecast: fc(100), capacity: 10, wape: 0.6, evaluated: 10}, 3, ModeErrorFallback, predictor.ReasonWaitDown, true},
+		{"too few evaluations to degrade", step{prev: at(3, t0), forecast: fc(100), capacity: 10, wape: 0.9, evaluated: 9}, 10, ModePredicting, predictor.ReasonRise, false},
+		{"degraded stays degraded between 0.8 and 1 times the threshold", step{prev: at(3, t0), degraded: true, forecast: fc(100), capacity: 10, wape: 0.45, evaluated: 10}, 3, ModeErrorFallback, predictor.ReasonWaitDown, true},
+		{"recovers at 0.8 times the threshold", step{prev: at(3, t0), degraded: true, forecast: fc(100), capacity: 10, wape: 0.4, evaluated: 10}, 10, ModePredicting, predictor.ReasonRise, false},
+		{"no forecast within the hold: floor kept", step{prev: at(7, t0.Add(-10 * time.Minute))}, 7, ModeHolding, predictor.ReasonHold, false},
+		{"no forecast past the hold: the minimum", step{prev: at(7, t0.Add(-31 * time.Minute))}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
+		{"no forecast ever: the minimum", step{}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.s.now, tt.s.policy = t0, policy
+			d := cfg.decide(tt.s)
+			if d.floor.Floor != tt.floor || d.mode != tt.mode || d.reason != tt.reason || d.degraded != tt.degraded {
+				t.Errorf("floor %d mode %s reason %q degraded %v; want %d %s %q %v", d.floor.Floor, d.mode, d.reason, d.degraded, tt.floor, tt.mode, tt.reason, tt.degraded)
+			}
+		})
+	}
+}
+
+// TestAnnouncement: which mode changes an Event announces, and how.
+func TestAnnouncement(t *testing.T) {
+	cfg := DefaultConfig()
+	down := errors.New("connection refused")
+	bad := fmt.Errorf("reading demand: %w", promsource.ErrBadQuery)
+	tests := []struct {
+		name         string
+		prev         string
+		ex           Explanation
+		ferr         error
+		typ, reason  string
+		noteContains string
+	}{
+		{"unchanged: none", ModePredicting, Explanation{Mode: ModePredicting}, nil, "", "", ""},
+		{"first prediction: none", "", Explanation{Mode: ModePredicting}, nil, "", "", ""},
+		{"error fallback", ModePredicting, Explanation{Mode: ModeErrorFallback, RollingError: ptr.To(0.61), Evaluated: 12}, nil, corev1.EventTypeWarning, ReasonErrorFallback, "rolling forecast error 0.61 is above the threshold 0.50 over 12 forecasts"},
+		{"resumed", ModeErrorFallback, Explanation{Mode: ModePredicting, Cycle: "daily", Floor: 4}, nil, corev1.EventTypeNormal, ReasonResumed, "predicting again (daily); predicted floor 4"},
+		{"holding", ModePredicting, Explanation{Mode: ModeHolding, Floor: 6}, down, corev1.EventTypeWarning, ReasonNoData, "holding the last good floor 6 for up to 30m0s: connection refused"},
+		{"no data", ModeHolding, Explanation{Mode: ModeNoDataFallback, Floor: 1}, down, corev1.EventTypeWarning, ReasonNoData, "fell back to the minimum, 1"},
+		{"bad query", "", Explanation{Mode: ModeNoDataFallback, Floor: 1}, bad, corev1.EventTypeWarning, ReasonBadQuery, "bad PromQL query"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, ok := cfg.announcement(tt.prev, tt.ex, tt.ferr)
+			if ok != (tt.typ != "") {
+				t.Fatalf("announced %v (%+v), want %v", ok, e, tt.typ != "")
+			}
+			if ok && (e.typ != tt.typ || e.reason != tt.reason || !strings.Contains(e.note, tt.noteContains)) {
+				t.Errorf("event %+v; want %s %s with %q", e, tt.typ, tt.reason, tt.noteContains)
+			}
+		})
+	}
+}
+
+// TestConfigCheck: Check names the field out of range.
+func TestConfigCheck(t *testing.T) {
+	if err := DefaultConfig().Check(); err != nil {
+		t.Fatalf("DefaultConfig: %v", err)
+	}
+	for _, tt := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Interval = 0 }, "Interval must be above 0"},
+		{func(c *Config) { c.RefitEvery = -time.Second }, "RefitEvery must be 0 or more"},
+		{func(c *Config) { c.Quantile = 1 }, "quantile must be between 0 and 1"},
+		{func(c *Config) { c.ErrorThreshold = 0 }, "ErrorThreshold must be above 0"},
+		{func(c *Config) { c.Concurrency = 0 }, "Concurrency (0) must be at least 1"},
+		{func(c *Config) { c.Hysteresis = 1 }, "hysteresis must be in [0, 1)"},
+	} {
+		if err := configWith(tt.edit).Check(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("got %v, want %q", err, tt.want)
+		}
+	}
+	zero := configWith(func(c *Config) { c.RefitEvery, c.Hysteresis, c.DownDelay, c.DownInterval = 0, 0, 0, 0 })
+	if err := zero.Check(); err != nil {
+		t.Errorf("zero refit, hysteresis and fall timing are allowed: %v", err)
+	}
+}
