@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,4 +42,16 @@ func ToUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
 		}
 	}
 	return u, nil
+}
+
+// KEDASpec returns the replica bounds and triggers of a ScaledObject or
+// ScaledJob (nil bounds and no triggers for another object).
+func KEDASpec(obj client.Object) (minReplicas, maxReplicas *int32, triggers []kedav1alpha1.ScaleTriggers) {
+	switch o := obj.(type) {
+	case *kedav1alpha1.ScaledObject:
+		return o.Spec.MinReplicaCount, o.Spec.MaxReplicaCount, o.Spec.Triggers
+	case *kedav1alpha1.ScaledJob:
+		return o.Spec.MinReplicaCount, o.Spec.MaxReplicaCount, o.Spec.Triggers
+	}
+	return nil, nil, nil
 }

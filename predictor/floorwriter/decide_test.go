@@ -39,8 +39,8 @@ func TestDecide(t *testing.T) {
 		{"too few evaluations to degrade", step{prev: at(3, t0), forecast: fc(100), capacity: 10, wape: 0.9, evaluated: 9}, 10, ModePredicting, predictor.ReasonRise, false},
 		{"degraded stays degraded between 0.8 and 1 times the threshold", step{prev: at(3, t0), degraded: true, forecast: fc(100), capacity: 10, wape: 0.45, evaluated: 10}, 3, ModeErrorFallback, predictor.ReasonWaitDown, true},
 		{"recovers at 0.8 times the threshold", step{prev: at(3, t0), degraded: true, forecast: fc(100), capacity: 10, wape: 0.4, evaluated: 10}, 10, ModePredicting, predictor.ReasonRise, false},
-		{"no forecast within the hold: floor kept", step{prev: at(7, t0.Add(-10 * time.Minute))}, 7, ModeHolding, predictor.ReasonHold, false},
-		{"no forecast past the hold: the minimum", step{prev: at(7, t0.Add(-31 * time.Minute))}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
+		{"no forecast within the hold: floor kept", step{prev: at(7, t0.Add(-10*time.Minute))}, 7, ModeHolding, predictor.ReasonHold, false},
+		{"no forecast past the hold: the minimum", step{prev: at(7, t0.Add(-31*time.Minute))}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
 		{"no forecast ever: the minimum", step{}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
 	}
 	for _, tt := range tests {

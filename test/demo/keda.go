@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/cli"
+	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/test/kedaenv"
 	"github.com/mlscale/mlscale/test/localcluster"
 )
@@ -153,13 +154,7 @@ func runKEDAStory(ctx context.Context, env *kedaenv.Env, c client.Client, rows [
 
 // rabbitQueues lists the RabbitMQ queues of a KEDA object's triggers.
 func rabbitQueues(obj client.Object) []string {
-	var ts []kedav1alpha1.ScaleTriggers
-	switch o := obj.(type) {
-	case *kedav1alpha1.ScaledObject:
-		ts = o.Spec.Triggers
-	case *kedav1alpha1.ScaledJob:
-		ts = o.Spec.Triggers
-	}
+	_, _, ts := render.KEDASpec(obj)
 	var out []string
 	for _, t := range ts {
 		if q := t.Metadata["queueName"]; t.Type == "rabbitmq" && q != "" && !slices.Contains(out, q) {

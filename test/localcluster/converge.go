@@ -6,17 +6,18 @@ import (
 	"strings"
 	"time"
 
-	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/manager"
+	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/webhook/reconciler"
 )
@@ -64,23 +65,20 @@ type Row struct {
 // reported it cannot render.
 func (r Row) Handled() bool { return !r.OptedIn || r.KEDA != nil || r.RenderFailed != "" }
 
-// KEDAKind is the kind of the KEDA object mlscale makes for a workload kind.
+// KEDAKind is the kind of the KEDA object mlscale makes for a workload kind
+// (workload.Kinds).
 func KEDAKind(workloadKind string) string {
-	if workloadKind == workload.KindJob {
-		return "ScaledJob"
+	for _, k := range workload.Kinds {
+		if k.GVK.Kind == workloadKind {
+			return k.KEDA.Kind
+		}
 	}
-	return "ScaledObject"
+	return ""
 }
 
 // Triggers lists the object's trigger names (the type when unnamed).
 func (r Row) Triggers() []string {
-	var ts []kedav1alpha1.ScaleTriggers
-	switch o := r.KEDA.(type) {
-	case *kedav1alpha1.ScaledObject:
-		ts = o.Spec.Triggers
-	case *kedav1alpha1.ScaledJob:
-		ts = o.Spec.Triggers
-	}
+	_, _, ts := render.KEDASpec(r.KEDA)
 	var out []string
 	for _, t := range ts {
 		n := t.Name
@@ -94,24 +92,8 @@ func (r Row) Triggers() []string {
 
 // MinMax returns the KEDA object's replica bounds (-1 when unset).
 func (r Row) MinMax() (minReplicas, maxReplicas int32) {
-	minReplicas, maxReplicas = -1, -1
-	switch o := r.KEDA.(type) {
-	case *kedav1alpha1.ScaledObject:
-		if o.Spec.MinReplicaCount != nil {
-			minReplicas = *o.Spec.MinReplicaCount
-		}
-		if o.Spec.MaxReplicaCount != nil {
-			maxReplicas = *o.Spec.MaxReplicaCount
-		}
-	case *kedav1alpha1.ScaledJob:
-		if o.Spec.MinReplicaCount != nil {
-			minReplicas = *o.Spec.MinReplicaCount
-		}
-		if o.Spec.MaxReplicaCount != nil {
-			maxReplicas = *o.Spec.MaxReplicaCount
-		}
-	}
-	return minReplicas, maxReplicas
+	lo, hi, _ := render.KEDASpec(r.KEDA)
+	return ptr.Deref(lo, -1), ptr.Deref(hi, -1)
 }
 
 // Workloads returns the created workloads among the outcomes, with what
@@ -122,8 +104,7 @@ func Workloads(outcomes []Outcome) ([]Row, error) {
 		if o.Created == nil {
 			continue
 		}
-		gvk := o.Created.GroupVersionKind()
-		if gvk != workload.DeploymentGVK && gvk != workload.StatefulSetGVK && gvk != workload.JobGVK {
+		if k, ok := workload.KindOf(o.Created.GroupVersionKind().GroupKind()); !ok || k.GVK != o.Created.GroupVersionKind() {
 			continue
 		}
 		w, err := workloadOf(o.Created)
@@ -166,10 +147,8 @@ func WaitForKEDA(ctx context.Context, c client.Reader, rows []Row, timeout, inte
 			if r.Handled() {
 				continue
 			}
-			var obj client.Object = &kedav1alpha1.ScaledObject{}
-			if KEDAKind(r.Workload.GVK.Kind) == "ScaledJob" {
-				obj = &kedav1alpha1.ScaledJob{}
-			}
+			k, _ := workload.KindOf(r.Workload.GVK.GroupKind())
+			obj := k.NewKEDA()
 			err := c.Get(ctx, client.ObjectKey{Namespace: r.Workload.Namespace, Name: r.Workload.Name}, obj)
 			switch {
 			case err == nil:

@@ -95,7 +95,8 @@ type Auditor struct {
 	Recorder events.EventRecorder
 	// Metrics; DefaultMetrics when nil.
 	Metrics *Metrics
-	// Interval is the time between rounds; DefaultInterval when zero.
+	// Interval is the time between rounds, above 0 (DefaultInterval in
+	// `mlscale webhook`).
 	Interval time.Duration
 
 	// reported are the findings of the previous round, which get no new
@@ -119,7 +120,7 @@ func (a *Auditor) Start(ctx context.Context) error {
 	}
 	interval := a.Interval
 	if interval <= 0 {
-		interval = DefaultInterval
+		return fmt.Errorf("the audit interval must be above 0, not %s", interval)
 	}
 	logger := logf.FromContext(ctx).WithName("audit")
 	t := time.NewTicker(interval)

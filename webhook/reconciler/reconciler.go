@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -334,13 +333,7 @@ func sameOwners(want, got []metav1.OwnerReference) bool {
 
 // summarize describes the rendered object in one line for an Event.
 func summarize(res render.Result) string {
-	var minR, maxR *int32
-	var triggers []kedav1alpha1.ScaleTriggers
-	if so := res.ScaledObject(); so != nil {
-		minR, maxR, triggers = so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount, so.Spec.Triggers
-	} else if sj := res.ScaledJob(); sj != nil {
-		minR, maxR, triggers = sj.Spec.MinReplicaCount, sj.Spec.MaxReplicaCount, sj.Spec.Triggers
-	}
+	minR, maxR, triggers := render.KEDASpec(res.Object)
 	names := make([]string, 0, len(triggers))
 	for _, t := range triggers {
 		names = append(names, t.Name)
