@@ -27,6 +27,7 @@ import (
 	"github.com/mlscale/mlscale/webhook/audit"
 	"github.com/mlscale/mlscale/webhook/inventory"
 	"github.com/mlscale/mlscale/webhook/mutate"
+	"github.com/mlscale/mlscale/webhook/querycheck"
 	"github.com/mlscale/mlscale/webhook/reconciler"
 	"github.com/mlscale/mlscale/webhook/userpolicy"
 	"github.com/mlscale/mlscale/webhook/validate"
@@ -99,6 +100,10 @@ type Config struct {
 	// AuditInterval is the time between two policy audit rounds (on the
 	// leader); 0 disables the audit.
 	AuditInterval time.Duration
+	// TriggerCheck configures the check of the Prometheus triggers' queries
+	// (on the leader); an Interval of 0 disables it. Its DefaultServer and
+	// Allowed come from Facts and Policy.
+	TriggerCheck querycheck.Options
 }
 
 // DefaultConfig returns the defaults `mlscale webhook` starts from.
@@ -118,6 +123,7 @@ func DefaultConfig() Config {
 		Facts:         facts.Default(),
 		Reconciler:    reconciler.DefaultOptions(),
 		AuditInterval: audit.DefaultInterval,
+		TriggerCheck:  querycheck.DefaultOptions(),
 	}
 }
 
@@ -161,10 +167,34 @@ func New(cfg Config) (crmanager.Manager, error) {
 	}
 	rec := cfg.Reconciler
 	rec.Facts = factsFn
+	if cfg.TriggerCheck.Interval > 0 {
+		checker, err := newChecker(mgr, cfg)
+		if err != nil {
+			return nil, err
+		}
+		rec.Observer = checker
+	}
 	if err := reconciler.SetupWithManager(mgr, rec); err != nil {
 		return nil, fmt.Errorf("setting up the reconciler: %w", err)
 	}
 	return mgr, nil
+}
+
+// newChecker adds the trigger check to the manager: it queries the default
+// Prometheus server and the allowed endpoints only.
+func newChecker(mgr crmanager.Manager, cfg Config) (*querycheck.Checker, error) {
+	metrics, err := querycheck.DefaultMetrics()
+	if err != nil {
+		return nil, fmt.Errorf("registering the trigger check's metrics: %w", err)
+	}
+	o := cfg.TriggerCheck
+	o.DefaultServer = cfg.Facts.PrometheusServer
+	o.Allowed = cfg.Policy.EndpointAllowed
+	checker := querycheck.New(mgr.GetCache(), mgr.GetClient(), mgr.GetEventRecorder(querycheck.FieldOwner), metrics, mgr.GetLogger().WithName("trigger-check"), o)
+	if err := mgr.Add(checker); err != nil {
+		return nil, fmt.Errorf("adding the trigger check: %w", err)
+	}
+	return checker, nil
 }
 
 // setupPolicies registers the validating webhook, the user policy loader

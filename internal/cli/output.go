@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -18,11 +19,19 @@ type list struct {
 	Items      []map[string]any `json:"items"`
 }
 
+// rendered is one object render prints, with what its triggers read.
+type rendered struct {
+	obj   client.Object
+	needs []render.Need
+}
+
 // printObjects writes the objects in the output format: a YAML stream with
-// "---" before each object, or one JSON v1 List.
-func printObjects(w io.Writer, format string, objects []client.Object) error {
+// "---" before each object, preceded by comment lines saying which series
+// each Prometheus trigger reads and what records them, or one JSON v1 List.
+func printObjects(w io.Writer, format string, objects []rendered) error {
 	items := make([]map[string]any, 0, len(objects))
-	for _, obj := range objects {
+	for _, r := range objects {
+		obj := r.obj
 		// The same form as the renderer's golden files.
 		u, err := render.ToUnstructured(obj)
 		if err != nil {
@@ -39,12 +48,16 @@ func printObjects(w io.Writer, format string, objects []client.Object) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	default:
-		for _, m := range items {
+		for i, m := range items {
 			b, err := yaml.Marshal(m)
 			if err != nil {
 				return fmt.Errorf("writing YAML: %w", err)
 			}
-			if _, err := fmt.Fprintf(w, "---\n%s", b); err != nil {
+			var notes strings.Builder
+			for _, n := range objects[i].needs {
+				fmt.Fprintf(&notes, "# %s\n", n)
+			}
+			if _, err := fmt.Fprintf(w, "---\n%s%s", notes.String(), b); err != nil {
 				return err
 			}
 		}

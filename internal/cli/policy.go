@@ -183,6 +183,7 @@ func newPolicyEvalCmd() *cobra.Command {
 	f.StringVar(&defaultAction, "default-action", string(policy.ActionDeny), "enforcement action of policies no --action names")
 	f.StringArrayVar(&endpoints, "allowed-endpoint", nil, `host pattern trigger endpoints may use, e.g. "*.monitoring.svc.cluster.local" (repeatable; default: any)`)
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget of every namespace in devices, besides ResourceQuotas (default: none)")
+	addUnknownAnnotationsFlag(f, &cfg.Facts)
 	return cmd
 }
 

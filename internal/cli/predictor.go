@@ -58,6 +58,7 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	f.DurationVar(&cfg.Source.Timeout, "query-timeout", cfg.Source.Timeout, "timeout of one Prometheus request")
 	f.IntVar(&cfg.Source.Retries, "retries", cfg.Source.Retries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
 	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", w.Facts.ClusterDomain, "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
+	addUnknownAnnotationsFlag(f, &w.Facts)
 	addManagerFlags(f, &cfg.Options, "write floors from one elected replica only (with a Lease of its own, not mlscale webhook's)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd

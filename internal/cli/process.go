@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/manager"
 )
 
@@ -129,4 +131,35 @@ func setLogger(cmd *cobra.Command, debug bool) {
 		level = zapcore.DebugLevel
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr()), zap.Level(level), zap.StacktraceLevel(zapcore.PanicLevel)))
+}
+
+// unknownAnnotations is the --unknown-annotations flag: how mlscale.io/ keys
+// that are not in the contract are judged (deny or warn), stored in
+// facts.Facts.AllowUnknownKeys.
+type unknownAnnotations struct{ f *facts.Facts }
+
+func (u unknownAnnotations) String() string {
+	if u.f != nil && u.f.AllowUnknownKeys {
+		return "warn"
+	}
+	return "deny"
+}
+
+func (u unknownAnnotations) Set(v string) error {
+	switch v {
+	case "deny":
+		u.f.AllowUnknownKeys = false
+	case "warn":
+		u.f.AllowUnknownKeys = true
+	default:
+		return fmt.Errorf("%q is not allowed; allowed: deny, warn", v)
+	}
+	return nil
+}
+
+func (u unknownAnnotations) Type() string { return "deny|warn" }
+
+// addUnknownAnnotationsFlag registers --unknown-annotations.
+func addUnknownAnnotationsFlag(f *pflag.FlagSet, facts *facts.Facts) {
+	f.Var(unknownAnnotations{facts}, "unknown-annotations", "how mlscale.io/ annotations that mlscale does not know are judged: deny (refused, naming the nearest key) or warn (ignored with a warning)")
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
@@ -72,6 +71,7 @@ func newRenderCmd() *cobra.Command {
 	f.StringVar(&cfg.Facts.PrometheusServer, "prometheus-server", cfg.Facts.PrometheusServer, "Prometheus URL for workloads that set no "+intent.KeyPrometheusServer)
 	f.StringVar(&cfg.Facts.ClusterDomain, "cluster-domain", cfg.Facts.ClusterDomain, "cluster DNS domain, used to expand short service names")
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget of the namespace in devices, bounding GPU workloads' max replicas (default: none)")
+	addUnknownAnnotationsFlag(f, &cfg.Facts)
 	return cmd
 }
 
@@ -105,7 +105,7 @@ func runRender(cfg renderConfig, s Streams) error {
 		fmt.Fprintln(s.Err, err)
 	}
 	var (
-		objects  []client.Object
+		objects  []rendered
 		problems = len(errs)
 	)
 	for _, src := range sources {
@@ -115,12 +115,12 @@ func runRender(cfg renderConfig, s Streams) error {
 				problems++
 				continue
 			}
-			obj, ok := renderDocument(cfg, d, s.Err)
+			res, ok := renderDocument(cfg, d, s.Err)
 			if !ok {
 				problems++
 			}
-			if obj != nil {
-				objects = append(objects, obj)
+			if res.Object != nil {
+				objects = append(objects, rendered{obj: res.Object, needs: res.Needs})
 			}
 		}
 	}
@@ -133,26 +133,26 @@ func runRender(cfg renderConfig, s Streams) error {
 	return nil
 }
 
-// renderDocument renders one document. It returns the KEDA object, or nil
-// for a document that is skipped or cannot be rendered; ok is false when
-// the document has a problem, which has then been printed to stderr.
-func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (obj client.Object, ok bool) {
+// renderDocument renders one document. It returns the result, without an
+// object for a document that is skipped or cannot be rendered; ok is false
+// when the document has a problem, which has then been printed to stderr.
+func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (render.Result, bool) {
 	gvk := d.GVK()
 	if _, ok := workload.KindOf(gvk.GroupKind()); !ok {
 		if m := objectMeta(d); intent.Enabled(m.Annotations) {
 			fmt.Fprintf(stderr, "Warning: %s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored\n",
 				d.Kind, objectName(m), intent.KeyAutoscale)
 		}
-		return nil, true
+		return render.Result{}, true
 	}
 	if err := checkAnnotationValues(d, cfg.Namespace); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
-		return nil, false
+		return render.Result{}, false
 	}
 	w, _, err := workload.Decode(gvk, d.JSON)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
-		return nil, false
+		return render.Result{}, false
 	}
 	if w.Namespace == "" {
 		w.Namespace = cfg.Namespace
@@ -163,18 +163,18 @@ func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (ob
 	}
 	switch {
 	case errors.Is(err, render.ErrNotEnabled):
-		return nil, true
+		return render.Result{}, true
 	case err != nil:
 		fmt.Fprintln(stderr, render.Message(w, err))
-		return nil, false
+		return render.Result{}, false
 	case w.Name == "":
 		// Admission admits it (the API server names it later), but the KEDA
 		// object needs the name for itself and its scale target.
 		fmt.Fprintf(stderr, "%s: %s in namespace %s has no metadata.name (with generateName the API server chooses it): cannot render its KEDA object, which is named after the workload and targets it by name\n",
 			d.Where(), w.GVK.Kind, w.Namespace)
-		return nil, false
+		return render.Result{}, false
 	}
-	return res.Object, true
+	return res, true
 }
 
 // checkAnnotationValues reports annotations whose value is not a string,

@@ -376,13 +376,18 @@ func TestRenderSamples(t *testing.T) {
 			}
 			goldens++
 			body := string(text)
+			var needs strings.Builder
 			for strings.HasPrefix(body, "#") {
 				line, rest, _ := strings.Cut(body, "\n")
 				if warning, ok := strings.CutPrefix(line, "# warning: "); ok {
 					fmt.Fprintf(&wantErr, "Warning: %s %s: %s\n", d.Kind, objectName(m), warning)
 				}
+				if strings.HasPrefix(line, "# trigger ") {
+					needs.WriteString(line + "\n") // render prints what each trigger reads
+				}
 				body = rest
 			}
+			body = needs.String() + body
 			wantOut.WriteString("---\n" + body)
 		}
 	}

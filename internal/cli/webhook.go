@@ -58,10 +58,12 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&cfg.Facts.ClusterDomain, "cluster-domain", cfg.Facts.ClusterDomain, "cluster DNS domain, used to expand short service names")
 	f.StringVar(&cfg.Facts.PrometheusServer, "prometheus-server", cfg.Facts.PrometheusServer, "Prometheus URL for workloads that name none")
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget per namespace in devices (default: none; namespaces' ResourceQuotas on requests.nvidia.com/gpu lower it)")
+	addUnknownAnnotationsFlag(f, &cfg.Facts)
 	f.StringVar(&policyFile, "policy-config", "", "policy configuration file, YAML or JSON: defaultAction, actions (policy: deny|warn|audit), allowedEndpoints, gpuBudgets, defaultGPUBudget (see docs/policies.md)")
 	f.BoolVar(&userPolicies, "user-policies", true, "load user policies from ConfigMaps labelled mlscale.io/policy=true in --policy-namespace")
 	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between two policy audit rounds on the leader; 0 disables the audit")
+	f.DurationVar(&cfg.TriggerCheck.Interval, "trigger-check-interval", cfg.TriggerCheck.Interval, "time between two checks that each Prometheus trigger's query returns a series (on the leader; also at render); only the default Prometheus server and --policy-config's allowedEndpoints are queried; 0 disables the check")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }
@@ -123,6 +125,9 @@ func webhookPolicyFlags(cmd *cobra.Command, cfg *webhook.Config, file string, us
 	}
 	if cfg.AuditInterval < 0 {
 		return usagef("--audit-interval must be 0 (off) or more, not %s", cfg.AuditInterval)
+	}
+	if cfg.TriggerCheck.Interval < 0 {
+		return usagef("--trigger-check-interval must be 0 (off) or more, not %s", cfg.TriggerCheck.Interval)
 	}
 	switch {
 	case !userPolicies:

@@ -33,6 +33,9 @@ type Facts struct {
 	// GPUBudget is the namespace's GPU budget in devices (a ResourceQuota on
 	// requests.nvidia.com/gpu, or configuration); nil means none.
 	GPUBudget *int64
+	// AllowUnknownKeys makes mlscale.io/ annotations that are not in the
+	// contract warnings instead of errors (--unknown-annotations=warn).
+	AllowUnknownKeys bool
 }
 
 // Default returns the facts used when nothing is known about the cluster:

@@ -15,12 +15,13 @@ const docPath = "../../docs/annotations.md"
 // annotations a workload carries: labels and annotations set on the rendered
 // KEDA objects, the policy annotation, and the typo of an example.
 var docOnlyKeys = []string{
-	Prefix + "workload-kind", // label on rendered objects
-	Prefix + "workload-name", // label on rendered objects
-	Prefix + "profile",       // also an annotation on rendered objects
-	Prefix + "policy",        // reserved for policies
-	Prefix + "enabled",       // namespace label that opts a namespace in to the webhook
-	Prefix + "max-replica",   // the misspelt key in the "did you mean" warning example
+	Prefix + "workload-kind",   // label on rendered objects
+	Prefix + "workload-name",   // label on rendered objects
+	Prefix + "profile",         // also an annotation on rendered objects
+	Prefix + "policy",          // reserved for policies
+	Prefix + "enabled",         // namespace label that opts a namespace in to the webhook
+	Prefix + "max-replica",     // the misspelt key in the "did you mean" warning example
+	Prefix + "cooldown-period", // the unknown key of the "did you mean" error example
 }
 
 var docKeyRE = regexp.MustCompile(`mlscale\.io/[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]`)

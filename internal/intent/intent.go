@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	promparser "github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/utils/ptr"
 )
 
@@ -29,6 +30,16 @@ const (
 // Profiles lists every profile in documentation order.
 var Profiles = []Profile{ProfileGeneric, ProfileCeleryWorker, ProfileVLLM, ProfileTrainingJob}
 
+// ScaledJob rollout strategies, as KEDA names them.
+const (
+	// RolloutGradual leaves running Jobs alone when the ScaledJob changes:
+	// they finish under the old template (mlscale's default).
+	RolloutGradual = "gradual"
+	// RolloutImmediate is KEDA's default: a change of the ScaledJob
+	// terminates its running Jobs.
+	RolloutImmediate = "immediate"
+)
+
 // Limits on numeric annotations.
 const (
 	// MaxReplicasLimit is the largest replica count any annotation accepts.
@@ -42,7 +53,7 @@ const (
 
 // PredictorKeys are the predictor's inputs: they only take effect when
 // mlscale.io/predictive is "true".
-var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyBusinessHours}
+var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead}
 
 // RabbitMQ is the queue trigger written by the rabbitmq-* annotations.
 type RabbitMQ struct {
@@ -99,6 +110,20 @@ type Intent struct {
 	MemoryTarget *int32
 	GPUTarget    *int32
 
+	// WakeQuery is a PromQL expression on a metric that exists while the
+	// workload has no pods (a gateway's or router's), which wakes it from
+	// zero.
+	WakeQuery string
+	// SkipWakeCheck lets a workload scale to zero although no trigger
+	// mlscale knows of can wake it (the user knows the metric outlives
+	// the pods).
+	SkipWakeCheck bool
+	// RolloutStrategy is the ScaledJob's rollout strategy on a change:
+	// RolloutGradual or RolloutImmediate; empty means RolloutGradual.
+	RolloutStrategy string
+	// AdoptHPA names an existing HPA that KEDA takes over.
+	AdoptHPA string
+
 	// Predictive turns on the predictor for this workload.
 	Predictive bool
 	// DemandQuery is the PromQL expression of the workload's demand.
@@ -107,7 +132,9 @@ type Intent struct {
 	CapacityPerReplica *float64
 	// Lookahead is how far ahead the predictor forecasts.
 	Lookahead *time.Duration
-	// BusinessHours is the weekly calendar the predictor treats as busy.
+	// BusinessHours is a weekly calendar of busy hours: with scale-to-zero,
+	// the hours in which MinReplicas are held (a cron trigger); for the
+	// predictor, hours it expects load in.
 	BusinessHours *BusinessHours
 
 	// PredictedFloor is written by the predictor; the renderer folds it into
@@ -129,13 +156,26 @@ func Enabled(annotations map[string]string) bool {
 // mlscale.io/autoscale value is an error, and the other keys are still
 // checked so that every problem is reported at once.
 func Parse(annotations map[string]string) (Intent, []string, error) {
-	p := parser{ann: annotations}
+	return ParseWith(annotations, Options{})
+}
+
+// Options change how Parse judges annotations.
+type Options struct {
+	// AllowUnknownKeys reports mlscale.io/ keys that are not in the
+	// contract as warnings instead of errors.
+	AllowUnknownKeys bool
+}
+
+// ParseWith is Parse with options.
+func ParseWith(annotations map[string]string, o Options) (Intent, []string, error) {
+	p := parser{ann: annotations, opts: o}
 	in := p.parse()
 	return in, p.warnings, p.errs.Err()
 }
 
 type parser struct {
 	ann      map[string]string
+	opts     Options
 	errs     Errors
 	warnings []string
 }
@@ -161,9 +201,57 @@ func (p *parser) parse() Intent {
 	p.unknownKeys()
 	p.scaling(&in)
 	p.triggers(&in)
+	p.wakeAndRollout(&in)
 	p.predictor(&in)
+	p.businessHours(&in)
 	in.PredictedFloor = p.int32(KeyPredictedFloor, 0, MaxReplicasLimit)
 	return in
+}
+
+// wakeAndRollout parses the wake-from-zero, ScaledJob rollout and HPA
+// adoption annotations.
+func (p *parser) wakeAndRollout(in *Intent) {
+	in.WakeQuery = p.query(KeyWakeQuery)
+	in.SkipWakeCheck = ptr.Deref(p.bool(KeySkipWakeCheck), false)
+	if v, ok := p.ann[KeyRolloutStrategy]; ok {
+		allowed := fmt.Sprintf("%q (running Jobs finish under the old template; the default) or %q (KEDA's default: a change terminates running Jobs)", RolloutGradual, RolloutImmediate)
+		switch {
+		case p.empty(KeyRolloutStrategy, v, allowed):
+		case v == RolloutGradual || v == RolloutImmediate:
+			in.RolloutStrategy = v
+		default:
+			p.errs.Add(KeyRolloutStrategy, v, "is not a rollout strategy", allowed)
+		}
+	}
+	in.AdoptHPA = p.dnsName(KeyAdoptHPA)
+}
+
+// businessHours parses the business hours and checks that they mean
+// something: with scale-to-zero, mlscale holds min-replicas in those hours
+// and lets the workload sit at zero outside them; with the predictor, they
+// are an input of the forecast.
+func (p *parser) businessHours(in *Intent) {
+	v, ok := p.ann[KeyBusinessHours]
+	if !ok {
+		return
+	}
+	bh, err := ParseBusinessHours(v)
+	if err != nil {
+		p.errs.Add(KeyBusinessHours, v, err.Error(), BusinessHoursSyntax)
+		return
+	}
+	in.BusinessHours = &bh
+	toZero := in.ScaleToZero != nil && *in.ScaleToZero
+	switch {
+	case toZero && in.MinReplicas != nil && *in.MinReplicas == 0:
+		p.errs.Add(KeyMinReplicas, "0", fmt.Sprintf("holds no replicas in the business hours of %s", KeyBusinessHours),
+			"the replicas to keep in business hours, 1 or more (outside them the workload scales to zero)")
+	case !toZero && p.has(KeyPredictive) && p.ann[KeyPredictive] != "true" && p.ann[KeyPredictive] != "false":
+		// A bad mlscale.io/predictive value is reported already.
+	case !toZero && !in.Predictive:
+		p.errs.Add(KeyBusinessHours, v, fmt.Sprintf("is set without %s: \"true\" (or %s: \"true\")", KeyScaleToZero, KeyPredictive),
+			fmt.Sprintf("add %s: \"true\" to hold %s replicas in these hours and scale to zero outside them, or %s: \"true\" to let the predictor expect load in them", KeyScaleToZero, KeyMinReplicas, KeyPredictive))
+	}
 }
 
 // scaling parses the profile, the replica bounds, scale-to-zero and the
@@ -186,9 +274,9 @@ func (p *parser) scaling(in *Intent) {
 	in.ScaleToZero = p.bool(KeyScaleToZero)
 	if in.ScaleToZero != nil && in.MinReplicas != nil {
 		switch {
-		case *in.ScaleToZero && *in.MinReplicas > 0:
+		case *in.ScaleToZero && *in.MinReplicas > 0 && !p.has(KeyBusinessHours):
 			p.errs.Add(KeyScaleToZero, "true", fmt.Sprintf("contradicts %s: %q", KeyMinReplicas, shorten(p.ann[KeyMinReplicas])),
-				fmt.Sprintf("remove %s or set it to \"0\"", KeyMinReplicas))
+				fmt.Sprintf("remove %s or set it to \"0\", or add %s to hold %s replicas only in those hours", KeyMinReplicas, KeyBusinessHours, shorten(p.ann[KeyMinReplicas])))
 		case !*in.ScaleToZero && *in.MinReplicas == 0:
 			p.errs.Add(KeyScaleToZero, "false", fmt.Sprintf("contradicts %s: \"0\"", KeyMinReplicas),
 				fmt.Sprintf("set %s to 1 or more, or %s to \"true\"", KeyMinReplicas, KeyScaleToZero))
@@ -224,14 +312,6 @@ func (p *parser) predictor(in *Intent) {
 	in.DemandQuery = p.query(KeyDemandQuery)
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
 	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
-	if v, ok := p.ann[KeyBusinessHours]; ok {
-		bh, err := ParseBusinessHours(v)
-		if err != nil {
-			p.errs.Add(KeyBusinessHours, v, err.Error(), BusinessHoursSyntax)
-		} else {
-			in.BusinessHours = &bh
-		}
-	}
 	if in.Predictive {
 		if in.DemandQuery == "" && !p.has(KeyDemandQuery) {
 			p.errs.Add(KeyDemandQuery, "", "is required when "+KeyPredictive+" is \"true\"", "a PromQL expression giving the workload's demand")
@@ -260,8 +340,9 @@ func (p *parser) hasAny() bool {
 	return false
 }
 
-// unknownKeys warns about mlscale.io keys that are not in the contract,
-// suggesting the closest known key.
+// unknownKeys refuses mlscale.io keys that are not in the contract, naming
+// the key the user most likely meant; with Options.AllowUnknownKeys they are
+// warnings.
 func (p *parser) unknownKeys() {
 	keys := make([]string, 0, len(p.ann))
 	for k := range p.ann {
@@ -271,11 +352,21 @@ func (p *parser) unknownKeys() {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		msg := fmt.Sprintf("unknown annotation %s is ignored", k)
-		if s := closest(k, UserKeys); s != "" {
-			msg += fmt.Sprintf("; did you mean %s?", s)
+		s := closest(k, UserKeys)
+		if p.opts.AllowUnknownKeys {
+			msg := fmt.Sprintf("unknown annotation %s is ignored", k)
+			if s != "" {
+				msg += fmt.Sprintf("; did you mean %s?", s)
+			}
+			p.warnings = append(p.warnings, msg)
+			continue
 		}
-		p.warnings = append(p.warnings, msg)
+		problem, allowed := "is not an annotation mlscale knows", "the keys listed in docs/annotations.md; rename or remove it"
+		if s != "" {
+			problem = fmt.Sprintf("is not an annotation mlscale knows (did you mean %s?)", s)
+			allowed = fmt.Sprintf("%s, or another key listed in docs/annotations.md; rename or remove it", s)
+		}
+		p.errs.Add(k, p.ann[k], problem, allowed)
 	}
 }
 
@@ -458,11 +549,47 @@ func (p *parser) query(key string) string {
 	if !ok {
 		return ""
 	}
-	p.empty(key, v, "a PromQL expression")
-	if strings.TrimSpace(v) == "" {
+	allowed := "a PromQL expression"
+	if p.empty(key, v, allowed) {
+		return ""
+	}
+	if len(v) > MaxQueryLength {
+		p.errs.Add(key, v, "is too long", fmt.Sprintf("a PromQL expression of at most %d bytes", MaxQueryLength))
+		return ""
+	}
+	if err := CheckPromQL(v); err != nil {
+		p.errs.Add(key, v, "is not valid PromQL ("+err.Error()+")", allowed)
 		return ""
 	}
 	return v
+}
+
+// MaxQueryLength is the longest PromQL expression an annotation accepts.
+const MaxQueryLength = 8192
+
+// promQL is Prometheus' own PromQL parser, with the features a Prometheus
+// server has without feature flags.
+var promQL = promparser.NewParser(promparser.Options{})
+
+// ParsePromQL parses a PromQL expression as the Prometheus server KEDA sends
+// it to will.
+func ParsePromQL(q string) (promparser.Expr, error) {
+	return promQL.ParseExpr(q)
+}
+
+// CheckPromQL reports a PromQL expression that does not parse, as
+// "unclosed left parenthesis at character 16".
+func CheckPromQL(q string) error {
+	_, err := ParsePromQL(q)
+	if err == nil {
+		return nil
+	}
+	msg := strings.SplitN(err.Error(), "\n", 2)[0]
+	pos, rest, ok := strings.Cut(msg, ": parse error: ")
+	if !ok {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s at character %s", rest, strings.TrimPrefix(pos, "1:"))
 }
 
 // PrometheusServerAllowed says which Prometheus server URLs are accepted, in

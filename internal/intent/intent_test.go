@@ -303,7 +303,7 @@ func TestParseCrossField(t *testing.T) {
 		{"min above max", on(KeyMinReplicas, "5", KeyMaxReplicas, "3"),
 			[]string{`mlscale.io/min-replicas: "5" is greater than mlscale.io/max-replicas (3); allowed: a value at most the maximum`}},
 		{"scale-to-zero true with min 2", on(KeyScaleToZero, "true", KeyMinReplicas, "2"),
-			[]string{`mlscale.io/scale-to-zero: "true" contradicts mlscale.io/min-replicas: "2"; allowed: remove mlscale.io/min-replicas or set it to "0"`}},
+			[]string{`mlscale.io/scale-to-zero: "true" contradicts mlscale.io/min-replicas: "2"; allowed: remove mlscale.io/min-replicas or set it to "0", or add mlscale.io/business-hours to hold 2 replicas only in those hours`}},
 		{"scale-to-zero false with min 0", on(KeyScaleToZero, "false", KeyMinReplicas, "0"),
 			[]string{`mlscale.io/scale-to-zero: "false" contradicts mlscale.io/min-replicas: "0"; allowed: set mlscale.io/min-replicas to 1 or more, or mlscale.io/scale-to-zero to "true"`}},
 		{"predictive without inputs", on(KeyPredictive, "true"),
@@ -432,18 +432,49 @@ func TestParseWarnings(t *testing.T) {
 				`mlscale.io/demand-query is ignored because mlscale.io/predictive is not "true"`,
 				`mlscale.io/lookahead is ignored because mlscale.io/predictive is not "true"`,
 			}},
-		{"predictor input with predictive false", on(KeyPredictive, "false", KeyBusinessHours, "Mon-Fri 08:00-18:00"),
-			[]string{`mlscale.io/business-hours is ignored because mlscale.io/predictive is not "true"`}},
+		{"predictor input with predictive false", on(KeyPredictive, "false", KeyLookahead, "10m"),
+			[]string{`mlscale.io/lookahead is ignored because mlscale.io/predictive is not "true"`}},
 		{"foreign prefixes are not ours", on("mlscale.dev/max-replicas", "3", "app.mlscale.io/x", "1"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, warns, err := Parse(tc.ann)
+			// Unknown keys are warnings with the opt-out (and errors by
+			// default: TestParseUnknownKeysDenied).
+			_, warns, err := ParseWith(tc.ann, Options{AllowUnknownKeys: true})
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
 			if !slices.Equal(warns, tc.want) {
 				t.Errorf("warnings:\n  got  %q\n  want %q", warns, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseUnknownKeysDenied: by default an unknown mlscale.io/ key is an
+// error that names the key the user most likely meant, also when it
+// differs by more than a letter or two.
+func TestParseUnknownKeysDenied(t *testing.T) {
+	tests := []struct {
+		key, want string
+	}{
+		{"mlscale.io/max-replica", `mlscale.io/max-replica: "x" is not an annotation mlscale knows (did you mean mlscale.io/max-replicas?); allowed: mlscale.io/max-replicas, or another key listed in docs/annotations.md; rename or remove it`},
+		{"mlscale.io/cooldown-period", "(did you mean mlscale.io/cooldown?)"},
+		{"mlscale.io/auto-scale", "(did you mean mlscale.io/autoscale?)"},
+		{"mlscale.io/cooldownPeriod", "(did you mean mlscale.io/cooldown?)"},
+		{"mlscale.io/minReplicaCount", "(did you mean mlscale.io/min-replicas?)"},
+		{"mlscale.io/maxReplicas", "(did you mean mlscale.io/max-replicas?)"},
+		{"mlscale.io/scale_to_zero", "(did you mean mlscale.io/scale-to-zero?)"},
+		{"mlscale.io/polling-interval-seconds", "(did you mean mlscale.io/polling-interval?)"},
+		{"mlscale.io/gpu-target-percent", "(did you mean mlscale.io/gpu-target?)"},
+		{"mlscale.io/queue", "(did you mean mlscale.io/rabbitmq-queue?)"},
+		{"mlscale.io/team-owner", `mlscale.io/team-owner: "x" is not an annotation mlscale knows; allowed: the keys listed in docs/annotations.md; rename or remove it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			_, _, err := Parse(on(tt.key, "x"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error with %q", err, tt.want)
 			}
 		})
 	}

@@ -34,6 +34,10 @@ const (
 	KeyLookahead          = Prefix + "lookahead"
 	KeyBusinessHours      = Prefix + "business-hours"
 	KeyPredictedFloor     = Prefix + "predicted-floor"
+	KeyWakeQuery          = Prefix + "wake-query"
+	KeySkipWakeCheck      = Prefix + "skip-wake-check"
+	KeyRolloutStrategy    = Prefix + "rollout-strategy"
+	KeyAdoptHPA           = Prefix + "adopt-hpa"
 )
 
 // Annotations that mlscale writes itself; users never set them.
@@ -43,6 +47,9 @@ const (
 	// KeyPrediction is the predictor's explanation of the floor it wrote
 	// in KeyPredictedFloor (when, model, cycle, confidence, mode), as JSON.
 	KeyPrediction = Prefix + "prediction"
+	// KeyTriggerStatus is the reconciler's check of the workload's
+	// Prometheus triggers: whether each query returns a series, as JSON.
+	KeyTriggerStatus = Prefix + "trigger-status"
 )
 
 // UserKeys lists every annotation a user (or the predictor, for
@@ -53,9 +60,10 @@ var UserKeys = []string{
 	KeyRabbitMQQueue, KeyRabbitMQHost, KeyRabbitMQAuth, KeyQueueTarget,
 	KeyPrometheusQuery, KeyPrometheusTarget, KeyPrometheusServer,
 	KeyCPUTarget, KeyMemoryTarget, KeyGPUTarget,
-	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyBusinessHours,
+	KeyWakeQuery, KeySkipWakeCheck, KeyBusinessHours, KeyRolloutStrategy, KeyAdoptHPA,
+	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead,
 	KeyPredictedFloor,
 }
 
 // SystemKeys lists annotations mlscale writes on workloads.
-var SystemKeys = []string{KeyRenderedHash, KeyPrediction}
+var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus}

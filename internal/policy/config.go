@@ -124,6 +124,20 @@ func (c Config) ValidateValues() error {
 	return nil
 }
 
+// EndpointAllowed reports whether host matches one of AllowedEndpoints, as
+// the trigger_endpoints policy matches it (case-insensitive globs, "*" one
+// DNS label, a trailing dot ignored). With no patterns nothing matches.
+func (c Config) EndpointAllowed(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, p := range c.AllowedEndpoints {
+		g, err := glob.Compile(strings.ToLower(p), '.')
+		if err == nil && g.Match(host) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkEndpointPattern checks that p is a host pattern that the
 // trigger_endpoints policy can match: not empty, without scheme, user, port
 // or path (the policy compares hosts only, so such a pattern would never

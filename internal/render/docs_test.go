@@ -96,8 +96,15 @@ func TestDocsRenderedExamples(t *testing.T) {
 		},
 		{
 			name:   "the GPU part of a vLLM Deployment",
-			marker: "The rendered GPU part of a vLLM Deployment `llm` in namespace `ml`:",
-			w:      deployment("llm", ann(intent.KeyProfile, "vllm"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			marker: "The rendered GPU part of a vLLM Deployment `llm` in namespace `ml` with",
+			w: deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyWakeQuery, `sum(gateway_pending_requests{backend="llm"})`),
+				ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+		},
+		{
+			name:   "zero at night, N in office hours",
+			marker: "renders (business hours, `mlscale render`):",
+			w: deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:30 Europe/Berlin", intent.KeyCPUTarget, "70"),
+				ctr("api", cpuOnly)),
 		},
 	}
 	for _, tt := range tests {

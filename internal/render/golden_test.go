@@ -205,9 +205,7 @@ func TestGolden(t *testing.T) {
 	written := map[string]bool{}
 	kinds := map[string]bool{}
 	for _, d := range readSamples(t) {
-		switch d.gvk {
-		case workload.DeploymentGVK, workload.StatefulSetGVK, workload.JobGVK:
-		default:
+		if k, ok := workload.KindOf(d.gvk.GroupKind()); !ok || k.GVK != d.gvk {
 			continue
 		}
 		w, _, err := workload.Decode(d.gvk, d.json)
@@ -283,6 +281,9 @@ func goldenText(t *testing.T, d sampleDoc, w workload.Workload, res render.Resul
 	warnings := slices.Clone(res.Warnings)
 	for _, warn := range warnings {
 		fmt.Fprintf(&b, "# warning: %s\n", warn)
+	}
+	for _, n := range res.Needs {
+		fmt.Fprintf(&b, "# %s\n", n)
 	}
 	b.Write(body)
 	return b.Bytes()

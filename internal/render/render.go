@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ const (
 	LabelWorkloadKind = "mlscale.io/workload-kind"
 	LabelWorkloadName = "mlscale.io/workload-name"
 	AnnotationProfile = "mlscale.io/profile"
+	// AnnotationTransferHPA makes KEDA take over the HPA named in
+	// spec.advanced.horizontalPodAutoscalerConfig.name.
+	AnnotationTransferHPA = "scaledobject.keda.sh/transfer-hpa-ownership"
 )
 
 // Result is a rendered KEDA object with what admission reports about it.
@@ -48,6 +52,9 @@ type Result struct {
 	Hash string
 	// Warnings are harmless oddities, shown as admission warnings.
 	Warnings []string
+	// Needs are the series the Prometheus triggers read, and what records
+	// them.
+	Needs []Need
 }
 
 // ScaledObject returns the rendered ScaledObject, or nil.
@@ -69,7 +76,8 @@ var ErrNotEnabled = fmt.Errorf("workload has not opted in: %s is not \"true\"", 
 // come first in Result.Warnings. A workload without the opt-in annotation
 // gives ErrNotEnabled (with parse warnings, if any, in Result).
 func Workload(w workload.Workload, f facts.Facts) (Result, error) {
-	in, warns, err := intent.Parse(w.Annotations)
+	in, warns, err := intent.ParseWith(w.Annotations, intent.Options{AllowUnknownKeys: f.AllowUnknownKeys})
+	warns = append(Misplaced(w), warns...)
 	if err != nil {
 		return Result{Warnings: warns}, err
 	}
@@ -90,7 +98,7 @@ func Render(w workload.Workload, in intent.Intent, f facts.Facts) (Result, error
 	if err := r.errs.Err(); err != nil {
 		return Result{Warnings: r.warnings}, err
 	}
-	res := Result{Object: obj, Profile: r.profile, GPU: r.gpu, ScaleToZero: r.min == 0, Warnings: r.warnings}
+	res := Result{Object: obj, Profile: r.profile, GPU: r.gpu, ScaleToZero: r.min == 0, Warnings: r.warnings, Needs: r.needs(obj)}
 	res.Hash = specHash(obj)
 	annotations := obj.GetAnnotations()
 	annotations[intent.KeyRenderedHash] = res.Hash
@@ -124,9 +132,7 @@ func (r *renderer) render() client.Object {
 	r.def = ProfileDefaults[r.profile]
 	triggers := r.triggers()
 	r.replicas(triggers)
-	if r.in.Predictive && r.isJob() {
-		r.errs.Add(intent.KeyPredictive, "true", "is not supported on a Job", "predictive floors apply to Deployments and StatefulSets")
-	}
+	r.kindOnly()
 	if len(r.errs) > 0 {
 		return nil
 	}
@@ -135,6 +141,19 @@ func (r *renderer) render() client.Object {
 		return r.scaledJob(meta, triggers)
 	}
 	return r.scaledObject(meta, triggers)
+}
+
+// kindOnly refuses annotations that apply to one kind of workload only.
+func (r *renderer) kindOnly() {
+	in := r.in
+	switch {
+	case r.isJob() && in.Predictive:
+		r.errs.Add(intent.KeyPredictive, "true", "is not supported on a Job", "predictive floors apply to Deployments and StatefulSets")
+	case r.isJob() && in.AdoptHPA != "":
+		r.errs.Add(intent.KeyAdoptHPA, in.AdoptHPA, "is not supported on a Job (a ScaledJob has no HPA)", "remove it")
+	case !r.isJob() && in.RolloutStrategy != "":
+		r.errs.Add(intent.KeyRolloutStrategy, in.RolloutStrategy, "is only valid on a Job (it is the rollout of a ScaledJob's Jobs)", "remove it")
+	}
 }
 
 func (r *renderer) chooseProfile() {
@@ -159,37 +178,36 @@ func (r *renderer) chooseProfile() {
 }
 
 // replicas resolves min and max: profile, GPU and scale-to-zero defaults,
-// the GPU budget, and the predicted floor.
+// waking from zero, business hours, the GPU budget, and the predicted floor.
 func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	in := r.in
-	hasDemand, hasVLLM := false, false
-	for _, t := range ts {
-		hasDemand = hasDemand || isDemand(t)
-		hasVLLM = hasVLLM || t.Name == TriggerVLLM
-	}
-	// vLLM's own queue metric is taken at its word, as the GPU defaults ask
-	// for scale-to-zero, but with a warning: it vanishes with the last pod.
-	wakeable := hasDemand || hasVLLM
+	noWake := r.wakeCheck(ts)
+	wakeable := noWake == nil || in.SkipWakeCheck
 	r.max = ptr.Deref(in.MaxReplicas, r.def.MaxReplicas)
-	explicitZero := (in.MinReplicas != nil && *in.MinReplicas == 0) || (in.ScaleToZero != nil && *in.ScaleToZero)
+	explicitZero := (in.MinReplicas != nil && *in.MinReplicas == 0) || ptr.Deref(in.ScaleToZero, false)
+	hoursHeld := slices.ContainsFunc(ts, func(t kedav1alpha1.ScaleTriggers) bool { return t.Name == TriggerBusinessHours })
 	switch {
+	case hoursHeld:
+		// min-replicas is held by the cron trigger in business hours.
+		r.min = 0
+		if held := ptr.Deref(in.MinReplicas, 1); held > r.max {
+			r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas], fmt.Sprintf("is greater than the maximum (%d)", r.max), fmt.Sprintf("a value up to %d, or raise %s", r.max, intent.KeyMaxReplicas))
+		}
 	case in.MinReplicas != nil:
 		r.min = *in.MinReplicas
-	case in.ScaleToZero != nil && *in.ScaleToZero:
+	case ptr.Deref(in.ScaleToZero, false):
 		r.min = 0
-	case in.ScaleToZero != nil && !*in.ScaleToZero:
+	case in.ScaleToZero != nil:
 		r.min = max(1, r.def.MinReplicas)
 	case r.gpu.Count > 0 || r.def.MinReplicas == 0:
 		// Idle GPUs are the largest bill: scale to zero when something can
 		// wake the workload up again.
 		r.min = 0
-		if !wakeable && !r.isJob() {
-			r.min = 1
-		}
 		// With no trigger at all the workload is rejected already (a missing
 		// queue, or no trigger); a warning about waking it would only mislead.
 		if !wakeable && !r.isJob() && len(ts) > 0 {
-			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s need running pods); add %s or %s to scale to zero", r.podTriggerNames(ts), intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+			r.min = 1
+			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s); to scale to zero, add %s (a gateway or router metric that counts requests while no pod runs), %s or %s", strings.Join(noWake, "; "), intent.KeyWakeQuery, intent.KeyRabbitMQQueue, intent.KeyBusinessHours)
 		}
 	default:
 		r.min = r.def.MinReplicas
@@ -200,22 +218,38 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	if r.min > r.max {
 		r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas], fmt.Sprintf("is greater than the maximum (%d)", r.max), fmt.Sprintf("a value up to %d, or raise %s", r.max, intent.KeyMaxReplicas))
 	}
-	if r.min == 0 && explicitZero && !wakeable && !r.isJob() {
-		key, val := intent.KeyMinReplicas, "0"
-		if in.MinReplicas == nil {
-			key, val = intent.KeyScaleToZero, "true"
-		}
-		problem := fmt.Sprintf("asks for scale-to-zero, but no trigger can wake the workload from zero replicas (%s need running pods to be measured)", r.podTriggerNames(ts))
-		allowed := fmt.Sprintf("add a queue or query trigger (%s, %s), or keep at least 1 replica", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
-		r.errs.Add(key, val, problem, allowed)
-	}
-	if r.min == 0 && !hasDemand && hasVLLM {
-		r.warn("scale-to-zero relies on %s, which vLLM exports itself: at zero replicas the series vanishes and nothing wakes the server; set %s to a gateway or router metric that counts requests while no pod runs, or %s: \"1\"", VLLMQueueMetric, intent.KeyPrometheusQuery, intent.KeyMinReplicas)
-	}
+	r.checkWake(ts, noWake, explicitZero)
 	r.applyGPUBudget()
 	if fl := in.PredictedFloor; fl != nil && !r.isJob() {
 		r.min = max(r.min, min(*fl, r.max))
 	}
+}
+
+// checkWake refuses a workload that may sit at zero with no trigger that
+// can wake it (noWake says why each cannot): a Deployment or StatefulSet
+// that asks for zero explicitly, and a Job, whose ScaledJob starts its first
+// Job only on a metric that exists before any Job runs. With
+// mlscale.io/skip-wake-check it warns instead.
+func (r *renderer) checkWake(ts []kedav1alpha1.ScaleTriggers, noWake []string, explicitZero bool) {
+	if noWake == nil || len(ts) == 0 || r.min > 0 || (!explicitZero && !r.isJob()) {
+		return
+	}
+	if r.in.SkipWakeCheck {
+		r.warn("%s is set: the workload may sit at zero replicas although no trigger mlscale knows can wake it (%s); make sure the metric outlives the pods", intent.KeySkipWakeCheck, strings.Join(noWake, "; "))
+		return
+	}
+	if r.isJob() {
+		key := intent.KeyPrometheusQuery
+		r.errs.Add(key, r.w.Annotations[key],
+			"cannot start the first Job: a ScaledJob starts Jobs on a metric that exists before any Job runs, and "+strings.Join(noWake, "; "),
+			fmt.Sprintf(`a queue (%s) or a query on a metric outside the Job's pods; or, if the metric outlives the pods, %s: "true"`, intent.KeyRabbitMQQueue, intent.KeySkipWakeCheck))
+		return
+	}
+	key, val := intent.KeyMinReplicas, "0"
+	if r.in.MinReplicas == nil {
+		key, val = intent.KeyScaleToZero, "true"
+	}
+	r.errs.Add(key, val, "asks for scale-to-zero, but no trigger can wake the workload from zero replicas: "+strings.Join(noWake, "; "), wakeAllowed())
 }
 
 func (r *renderer) applyGPUBudget() {
@@ -298,10 +332,14 @@ func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleT
 			Triggers:        ts,
 		},
 	}
-	if b := r.behavior(); b != nil {
+	if b, adopt := r.behavior(), r.in.AdoptHPA; b != nil || adopt != "" {
 		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{
-			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b},
+			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b, Name: adopt},
 		}
+	}
+	if r.in.AdoptHPA != "" {
+		// KEDA takes the existing HPA over instead of making its own.
+		so.Annotations[AnnotationTransferHPA] = "true"
 	}
 	return so
 }
@@ -361,6 +399,12 @@ func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTrig
 			FailedJobsHistoryLimit:     ptr.To(int32(5)),
 			Triggers:                   ts,
 		},
+	}
+	// Gradual unless asked otherwise: KEDA's default terminates running
+	// Jobs (hours of GPU training) whenever the ScaledJob changes.
+	sj.Spec.Rollout.Strategy = intent.RolloutGradual
+	if r.in.RolloutStrategy != "" {
+		sj.Spec.Rollout.Strategy = r.in.RolloutStrategy
 	}
 	for _, t := range ts {
 		if t.Name == TriggerRabbitMQ {

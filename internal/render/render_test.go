@@ -208,21 +208,157 @@ func TestRender(t *testing.T) {
 			noWarn: true,
 		},
 		{
-			name: "vllm on its own queue metric scales to zero with a warning",
+			name: "vllm on its own queue metric keeps one replica: nothing would wake it",
 			w:    deployment("llm", ann(intent.KeyProfile, "vllm"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want: map[string]any{
-				"spec.minReplicaCount":  int64(0),
+				"spec.minReplicaCount":  int64(1),
 				"spec.triggers[0].name": "vllm", "spec.triggers[0].metadata.threshold": "5",
 				"spec.triggers[0].metadata.query": `sum(vllm:num_requests_waiting{namespace="ml",pod=~"llm-[a-z0-9]+-[a-z0-9]+"})`,
 				"spec.triggers[1].name":           "gpu",
 			},
-			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting", "gateway or router metric", intent.KeyPrometheusQuery},
+			wantWarn: []string{"scale-to-zero is off", "vllm:num_requests_waiting is exported by vLLM's own pods", intent.KeyWakeQuery},
 		},
 		{
-			name:     "vllm asking for scale-to-zero on its own queue metric is warned",
+			name:     "vllm asking for scale-to-zero on its own queue metric is refused",
 			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas: trigger vllm: vllm:num_requests_waiting is exported by vLLM's own pods`, intent.KeyWakeQuery, intent.KeySkipWakeCheck},
+			wantKeys: []string{intent.KeyScaleToZero},
+		},
+		{
+			name:     "its own prometheus-query on vLLM's metric cannot wake it either",
+			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true", intent.KeyPrometheusQuery, `sum(vllm:num_requests_waiting{namespace="ml"})`), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			wantErr:  []string{"trigger prometheus: vllm:num_requests_waiting is exported by vLLM's own pods"},
+			wantKeys: []string{intent.KeyScaleToZero},
+		},
+		{
+			name:     "a generic workload on vLLM's request rate with min 0 is refused",
+			w:        deployment("llm", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0", intent.KeyPrometheusQuery, `sum(rate(vllm:request_success_total[2m]))`), ctr("vllm", cpuOnly)),
+			wantErr:  []string{`mlscale.io/min-replicas: "0" asks for scale-to-zero`, "vllm:request_success_total is exported by vLLM's own pods"},
+			wantKeys: []string{intent.KeyMinReplicas},
+		},
+		{
+			name:     "TGI and Triton metrics are the server's own",
+			w:        deployment("tgi", ann(intent.KeyScaleToZero, "true", intent.KeyPrometheusQuery, `sum(tgi_queue_size) + sum(nv_inference_pending_request_count)`), ctr("tgi", cpuOnly)),
+			wantErr:  []string{"nv_inference_pending_request_count is exported by Triton Inference Server's own pods", "tgi_queue_size is exported by Text Generation Inference (TGI)'s own pods"},
+			wantKeys: []string{intent.KeyScaleToZero},
+		},
+		{
+			name:     "a query that selects the workload's own pods is self-emitted",
+			w:        deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyPrometheusQuery, `sum(rate(http_requests_total{pod=~"api-.*"}[2m]))`), ctr("api", cpuOnly)),
+			wantErr:  []string{`http_requests_total selects the workload's own pods (pod=~"api-.*")`},
+			wantKeys: []string{intent.KeyScaleToZero},
+		},
+		{
+			name: "a query on another workload's pods wakes it",
+			w:    deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyPrometheusQuery, `sum(rate(http_requests_total{pod=~"gateway-.*",backend="api"}[2m]))`), ctr("api", cpuOnly)),
+			want: map[string]any{"spec.minReplicaCount": int64(0), "spec.triggers[0].name": "prometheus"},
+		},
+		{
+			name: "wake-query wakes a vLLM server from zero",
+			w: deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true", intent.KeyWakeQuery, `sum(gateway_pending_requests{backend="llm"})`),
+				ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			want: map[string]any{
+				"spec.minReplicaCount":  int64(0),
+				"spec.triggers[0].name": "vllm", "spec.triggers[1].name": "wake", "spec.triggers[2].name": "gpu",
+				"spec.triggers[1].metadata.query":               `sum(gateway_pending_requests{backend="llm"})`,
+				"spec.triggers[1].metadata.threshold":           "5",
+				"spec.triggers[1].metadata.activationThreshold": "0",
+			},
+		},
+		{
+			name:     "a wake-query on the workload's own metric is refused",
+			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyWakeQuery, `sum(vllm:num_requests_running)`), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			wantErr:  []string{`mlscale.io/wake-query: "sum(vllm:num_requests_running)" cannot wake the workload: vllm:num_requests_running is exported by vLLM's own pods`},
+			wantKeys: []string{intent.KeyWakeQuery},
+		},
+		{
+			name:     "skip-wake-check lets the user decide, with a warning",
+			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true", intent.KeySkipWakeCheck, "true"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want:     map[string]any{"spec.minReplicaCount": int64(0)},
-			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting"},
+			wantWarn: []string{"mlscale.io/skip-wake-check is set: the workload may sit at zero replicas although no trigger mlscale knows can wake it"},
+		},
+		// Business hours without the predictor: a cron trigger holds
+		// min-replicas in those hours, zero outside them.
+		{
+			name: "zero at night, two in office hours",
+			w: deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:30 Europe/Berlin",
+				intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			want: map[string]any{
+				"spec.minReplicaCount":  int64(0),
+				"spec.triggers[0].name": "business-hours", "spec.triggers[0].type": "cron",
+				"spec.triggers[0].metadata.timezone":        "Europe/Berlin",
+				"spec.triggers[0].metadata.start":           "0 8 * * 1,2,3,4,5",
+				"spec.triggers[0].metadata.end":             "30 18 * * 1,2,3,4,5",
+				"spec.triggers[0].metadata.desiredReplicas": "2",
+				"spec.triggers[1].name":                     "cpu",
+			},
+			noWarn: true,
+		},
+		{
+			name: "business hours to midnight end on the next day",
+			w:    deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Sat,Sun 20:00-24:00", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			want: map[string]any{
+				"spec.triggers[0].metadata.timezone": "UTC", "spec.triggers[0].metadata.desiredReplicas": "1",
+				"spec.triggers[0].metadata.start": "0 20 * * 0,6", "spec.triggers[0].metadata.end": "0 0 * * 0,1",
+			},
+		},
+		{
+			name: "business hours that never end: KEDA takes start and end written differently",
+			w:    deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Mon-Sun 00:00-24:00", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			want: map[string]any{"spec.triggers[0].metadata.start": "0 0 * * 0,1,2,3,4,5,6", "spec.triggers[0].metadata.end": "0 0 * * *"},
+		},
+		{
+			name:     "business hours need scale-to-zero or the predictor",
+			w:        deployment("api", ann(intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			wantErr:  []string{`mlscale.io/business-hours: "Mon-Fri 08:00-18:00" is set without mlscale.io/scale-to-zero: "true" (or mlscale.io/predictive: "true")`},
+			wantKeys: []string{intent.KeyBusinessHours},
+		},
+		{
+			name:     "business hours hold at most max-replicas",
+			w:        deployment("api", ann(intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "12", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			wantErr:  []string{`mlscale.io/min-replicas: "12" is greater than the maximum (10)`},
+			wantKeys: []string{intent.KeyMinReplicas},
+		},
+		{
+			name:     "business hours on a Job are refused",
+			w:        job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "a", intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00"), ctr("trainer", cpuOnly)),
+			wantErr:  []string{`mlscale.io/business-hours: "Mon-Fri 08:00-18:00" is not supported on a Job`},
+			wantKeys: []string{intent.KeyBusinessHours},
+		},
+
+		// ScaledJob rollout and HPA adoption.
+		{
+			name: "rollout immediate on request",
+			w:    job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "a", intent.KeyRolloutStrategy, "immediate"), ctr("trainer", cpuOnly)),
+			want: map[string]any{"spec.rollout.strategy": "immediate"},
+		},
+		{
+			name:     "rollout-strategy on a Deployment is refused",
+			w:        deployment("api", ann(intent.KeyRolloutStrategy, "gradual", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			wantErr:  []string{`mlscale.io/rollout-strategy: "gradual" is only valid on a Job`},
+			wantKeys: []string{intent.KeyRolloutStrategy},
+		},
+		{
+			name: "adopt-hpa lets KEDA take the existing HPA over",
+			w:    deployment("api", ann(intent.KeyAdoptHPA, "api-hpa", intent.KeyCPUTarget, "70"), ctr("api", cpuOnly)),
+			want: map[string]any{
+				"metadata.annotations.scaledobject\\.keda\\.sh/transfer-hpa-ownership": "true",
+				"spec.advanced.horizontalPodAutoscalerConfig.name":                     "api-hpa",
+				"spec.advanced.horizontalPodAutoscalerConfig.behavior":                 nil,
+			},
+			noWarn: true,
+		},
+		{
+			name:     "adopt-hpa on a Job is refused",
+			w:        job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "a", intent.KeyAdoptHPA, "x"), ctr("trainer", cpuOnly)),
+			wantErr:  []string{`mlscale.io/adopt-hpa: "x" is not supported on a Job`},
+			wantKeys: []string{intent.KeyAdoptHPA},
+		},
+		{
+			name:     "a ScaledJob on its own pods' metric can never start a Job",
+			w:        job("train", ann(intent.KeyPrometheusQuery, `sum(trainer_pending{pod=~"train-.+"})`), ctr("trainer", cpuOnly)),
+			wantErr:  []string{`mlscale.io/prometheus-query: "sum(trainer_pending{pod=~\"train-.+\"})" cannot start the first Job`},
+			wantKeys: []string{intent.KeyPrometheusQuery},
 		},
 		{
 			name:     "GPU utilisation alone cannot scale to zero",
@@ -234,9 +370,9 @@ func TestRender(t *testing.T) {
 			name: "a GPU Deployment without a profile or trigger is a vLLM server",
 			w:    deployment("llm", ann(), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want: map[string]any{
-				"metadata.annotations.mlscale\\.io/profile": "vllm", "spec.triggers[0].name": "vllm", "spec.minReplicaCount": int64(0),
+				"metadata.annotations.mlscale\\.io/profile": "vllm", "spec.triggers[0].name": "vllm", "spec.minReplicaCount": int64(1),
 			},
-			wantWarn: []string{"scale-to-zero relies on vllm:num_requests_waiting"},
+			wantWarn: []string{"scale-to-zero is off", "vllm:num_requests_waiting is exported by vLLM's own pods"},
 		},
 		{
 			name: "training-job defaults: ScaledJob, one job per message, accurate strategy",
@@ -245,7 +381,7 @@ func TestRender(t *testing.T) {
 				"kind": "ScaledJob", "metadata.annotations.mlscale\\.io/profile": "training-job",
 				"spec.minReplicaCount": int64(0), "spec.maxReplicaCount": int64(10), "spec.pollingInterval": int64(30),
 				"spec.triggers[0].metadata.value": "1", "spec.triggers[0].metadata.host": rabbitHost,
-				"spec.triggers[1]": nil, "spec.scalingStrategy.strategy": "accurate",
+				"spec.triggers[1]": nil, "spec.scalingStrategy.strategy": "accurate", "spec.rollout.strategy": "gradual",
 				"spec.successfulJobsHistoryLimit": int64(5), "spec.failedJobsHistoryLimit": int64(5),
 				"spec.cooldownPeriod": nil,
 				// Job -> ScaledJob template: suspend, selector and controller labels go.
@@ -296,7 +432,7 @@ func TestRender(t *testing.T) {
 			name:     "GPU workload with only a GPU trigger keeps one replica",
 			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyGPUTarget, "70"), ctr("w", gpu("nvidia.com/gpu", "1"))),
 			want:     map[string]any{"spec.minReplicaCount": int64(1), "spec.triggers[0].name": "gpu", "spec.triggers[1]": nil},
-			wantWarn: []string{"scale-to-zero is off", "GPU utilisation need running pods"},
+			wantWarn: []string{"scale-to-zero is off", "trigger gpu: namespace_workload_pod:mlscale_gpu_utilization_percent:avg selects the workload's own pods"},
 		},
 		{
 			name:     "gpu-target without a GPU warns",
@@ -374,13 +510,13 @@ func TestRender(t *testing.T) {
 		{
 			name:     "scale-to-zero with only cpu and memory triggers",
 			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyCPUTarget, "70", intent.KeyMemoryTarget, "70"), ctr("w", cpuMem)),
-			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas (cpu and memory need running pods`},
+			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas: trigger cpu: cpu is measured on running pods; trigger memory: memory is measured on running pods`},
 			wantKeys: []string{intent.KeyScaleToZero},
 		},
 		{
 			name:     "min-replicas 0 with only a GPU trigger",
 			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0"), ctr("w", gpu("amd.com/gpu", "1"))),
-			wantErr:  []string{`mlscale.io/min-replicas: "0" asks for scale-to-zero`, "GPU utilisation"},
+			wantErr:  []string{`mlscale.io/min-replicas: "0" asks for scale-to-zero`, "trigger gpu"},
 			wantKeys: []string{intent.KeyMinReplicas},
 		},
 		{

@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"regexp"
-	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 
@@ -18,38 +17,15 @@ const (
 	TriggerPrometheus = "prometheus"
 	// TriggerVLLM is the vllm profile's default trigger on the server's own
 	// queue depth (VLLMQueueMetric).
-	TriggerVLLM   = "vllm"
-	TriggerCPU    = "cpu"
-	TriggerMemory = "memory"
-	TriggerGPU    = "gpu"
+	TriggerVLLM = "vllm"
+	// TriggerWake is mlscale.io/wake-query's trigger.
+	TriggerWake = "wake"
+	// TriggerBusinessHours is the cron trigger of mlscale.io/business-hours.
+	TriggerBusinessHours = "business-hours"
+	TriggerCPU           = "cpu"
+	TriggerMemory        = "memory"
+	TriggerGPU           = "gpu"
 )
-
-// isDemand reports whether a trigger measures demand outside the pods, so
-// that it can wake a workload from zero replicas. The vLLM queue depth is
-// exported by the server itself and vanishes with its last pod.
-func isDemand(t kedav1alpha1.ScaleTriggers) bool {
-	return t.Name == TriggerRabbitMQ || t.Name == TriggerPrometheus
-}
-
-// podTriggerNames describes the triggers that are measured inside the pods,
-// for messages about scale-to-zero.
-func (r *renderer) podTriggerNames(ts []kedav1alpha1.ScaleTriggers) string {
-	var names []string
-	for _, t := range ts {
-		switch t.Name {
-		case TriggerCPU, TriggerMemory:
-			names = append(names, t.Name)
-		case TriggerGPU:
-			names = append(names, "GPU utilisation")
-		case TriggerVLLM:
-			names = append(names, VLLMQueueMetric)
-		}
-	}
-	if len(names) == 0 {
-		return "cpu, memory and GPU triggers"
-	}
-	return strings.Join(names, " and ")
-}
 
 // podRegex matches the names of the workload's pods.
 func (r *renderer) podRegex() string {
@@ -76,6 +52,8 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 	}
 	add(r.rabbitTrigger())
 	add(r.queryTrigger())
+	add(r.wakeTrigger())
+	add(r.cronTrigger())
 	if r.isJob() {
 		r.refusePodTriggers()
 	} else {

@@ -3,6 +3,7 @@ package render_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -53,14 +54,66 @@ func TestWorkloadParseErrorsTogether(t *testing.T) {
 }
 
 func TestWorkloadWarningsOrder(t *testing.T) {
-	// Parse warnings (unknown key) come before render warnings (no auth).
+	// Misplaced keys, then parse warnings (an unknown key, with the
+	// opt-out), then render warnings (no auth).
 	w := deployment("w", ann(intent.KeyRabbitMQQueue, "q", "mlscale.io/max-replica", "3"), ctr("w", cpuOnly))
-	res, err := render.Workload(w, facts.Default())
+	w.Template.Annotations = map[string]string{intent.KeyMinReplicas: "2"}
+	f := facts.Default()
+	f.AllowUnknownKeys = true
+	res, err := render.Workload(w, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "did you mean mlscale.io/max-replicas?") || !strings.Contains(res.Warnings[1], intent.KeyRabbitMQAuth) {
+	if len(res.Warnings) != 3 || !strings.Contains(res.Warnings[0], "mlscale.io/min-replicas is set on the pod template") ||
+		!strings.Contains(res.Warnings[1], "did you mean mlscale.io/max-replicas?") || !strings.Contains(res.Warnings[2], intent.KeyRabbitMQAuth) {
 		t.Fatalf("warnings = %q", res.Warnings)
+	}
+	// By default the unknown key is refused, naming the nearest key.
+	if _, err := render.Workload(w, facts.Default()); err == nil || !strings.Contains(err.Error(), "did you mean mlscale.io/max-replicas?") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// TestMisplaced: mlscale.io/ keys as labels or on the pod template are
+// warned about, with where they belong, also on a workload that has not
+// opted in (the opt-in itself may be the misplaced key).
+func TestMisplaced(t *testing.T) {
+	w := deployment("w", nil, ctr("w", cpuOnly))
+	w.Labels = map[string]string{intent.KeyAutoscale: "true", "app": "w"}
+	w.Template.Labels = map[string]string{intent.KeyMaxReplicas: "3"}
+	res, err := render.Workload(w, facts.Default())
+	if !errors.Is(err, render.ErrNotEnabled) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		"mlscale.io/autoscale is set as a label of the Deployment (metadata.labels), where mlscale does not read it; move it to the Deployment's metadata.annotations",
+		"mlscale.io/max-replicas is set as a pod template label (spec.template.metadata.labels), where mlscale does not read it; move it to the Deployment's metadata.annotations",
+	}
+	if !reflect.DeepEqual(res.Warnings, want) {
+		t.Errorf("warnings:\n got %q\nwant %q", res.Warnings, want)
+	}
+}
+
+// TestNeeds: each Prometheus trigger says which series it reads and what
+// records them.
+func TestNeeds(t *testing.T) {
+	res, err := render.Workload(deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyWakeQuery, `sum(gateway_pending{backend="llm"})`),
+		ctr("vllm", gpu("nvidia.com/gpu", "1"))), facts.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range res.Needs {
+		got[n.Trigger] = n.String()
+	}
+	for trigger, want := range map[string]string{
+		"vllm": "trigger vllm reads vllm:num_requests_waiting: exported by vLLM's pods",
+		"wake": "trigger wake reads gateway_pending: exported by whatever serves these metrics",
+		"gpu":  "trigger gpu reads " + render.GPUUtilizationMetric + ": recorded by mlscale's rules",
+	} {
+		if !strings.HasPrefix(got[trigger], want) {
+			t.Errorf("%s: %q, want it to start with %q", trigger, got[trigger], want)
+		}
 	}
 }
 
@@ -142,10 +195,17 @@ func TestToUnstructuredDropsEmptyFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"status", "metadata.creationTimestamp", "spec.rollout", "spec.scalingStrategy", "spec.jobTargetRef.template.metadata.creationTimestamp"} {
+	for _, p := range []string{"status", "metadata.creationTimestamp", "spec.scalingStrategy", "spec.jobTargetRef.template.metadata.creationTimestamp"} {
 		if v, ok := lookup(u.Object, p); ok {
 			t.Errorf("%s = %#v, want it absent", p, v)
 		}
+	}
+	sj := &kedav1alpha1.ScaledJob{}
+	if u, err = render.ToUnstructured(sj); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := lookup(u.Object, "spec.rollout"); ok {
+		t.Errorf("an empty spec.rollout = %#v, want it absent", v)
 	}
 	so := &kedav1alpha1.ScaledObject{Spec: kedav1alpha1.ScaledObjectSpec{Advanced: &kedav1alpha1.AdvancedConfig{
 		ScalingModifiers: kedav1alpha1.ScalingModifiers{Formula: "a + b"},

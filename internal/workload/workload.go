@@ -46,9 +46,11 @@ type Kind struct {
 	New     func() client.Object
 	NewList func() client.ObjectList
 	// KEDA is the kind of the KEDA object rendered for the workload
-	// (ScaledObjectGVK or ScaledJobGVK); NewKEDA returns an empty one.
-	KEDA    schema.GroupVersionKind
-	NewKEDA func() client.Object
+	// (ScaledObjectGVK or ScaledJobGVK); NewKEDA returns an empty one,
+	// NewKEDAList an empty list of them.
+	KEDA        schema.GroupVersionKind
+	NewKEDA     func() client.Object
+	NewKEDAList func() client.ObjectList
 }
 
 // Kinds are the workload kinds mlscale scales, in the order they are
@@ -60,18 +62,21 @@ var Kinds = []Kind{
 		New:     func() client.Object { return &appsv1.Deployment{} },
 		NewList: func() client.ObjectList { return &appsv1.DeploymentList{} },
 		KEDA:    ScaledObjectGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+		NewKEDAList: func() client.ObjectList { return &kedav1alpha1.ScaledObjectList{} },
 	},
 	{
 		GVK:     StatefulSetGVK,
 		New:     func() client.Object { return &appsv1.StatefulSet{} },
 		NewList: func() client.ObjectList { return &appsv1.StatefulSetList{} },
 		KEDA:    ScaledObjectGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledObject{} },
+		NewKEDAList: func() client.ObjectList { return &kedav1alpha1.ScaledObjectList{} },
 	},
 	{
 		GVK:     JobGVK,
 		New:     func() client.Object { return &batchv1.Job{} },
 		NewList: func() client.ObjectList { return &batchv1.JobList{} },
 		KEDA:    ScaledJobGVK, NewKEDA: func() client.Object { return &kedav1alpha1.ScaledJob{} },
+		NewKEDAList: func() client.ObjectList { return &kedav1alpha1.ScaledJobList{} },
 	},
 }
 

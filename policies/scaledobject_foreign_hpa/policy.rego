@@ -14,7 +14,18 @@ violation contains msg if {
 	lib.target_key(hpa.spec.scaleTargetRef) == target
 	not lib.keda_owns_hpa(so, hpa)
 	msg := sprintf(
-		"scaledobject_foreign_hpa: %s would scale %s, which %s already scales; delete that HPA first, or let KEDA adopt it with the annotation scaledobject.keda.sh/transfer-hpa-ownership: \"true\" and spec.advanced.horizontalPodAutoscalerConfig.name: %s",
-		[lib.subject, target, lib.object_key(hpa), hpa.metadata.name],
+		"scaledobject_foreign_hpa: %s would scale %s, which %s already scales; delete that HPA first, or %s",
+		[lib.subject, target, lib.object_key(hpa), adopt_fix(hpa.metadata.name)],
 	)
+}
+
+# adopt_fix says how to let KEDA take the HPA over: for an mlscale workload
+# the annotation that renders it, for a hand-written ScaledObject KEDA's own
+# fields.
+adopt_fix(name) := sprintf("let KEDA take it over with the annotation mlscale.io/adopt-hpa: %s", [name]) if {
+	input.kind in lib.workload_kinds
+}
+
+adopt_fix(name) := sprintf("let KEDA adopt it with the annotation scaledobject.keda.sh/transfer-hpa-ownership: \"true\" and spec.advanced.horizontalPodAutoscalerConfig.name: %s", [name]) if {
+	not input.kind in lib.workload_kinds
 }

@@ -44,6 +44,12 @@ test_mlscale_opt_in_on_foreign_hpa_target_denied if {
 	count(msgs) == 1
 	some msg in msgs
 	contains(msg, "Deployment ml/web (mlscale.io/autoscale opt-in) would scale Deployment ml/web")
+	contains(msg, "let KEDA take it over with the annotation mlscale.io/adopt-hpa: web-hpa")
+}
+
+test_mlscale_opt_in_adopting_the_hpa_allowed if {
+	count(policy.violation) == 0 with input as {"kind": "Deployment", "namespace": "ml", "object": deployment, "rendered": transferring(scaled_object("web", "web"), "web-hpa")}
+		with data.inventory as foreign
 }
 
 test_transfer_with_hpa_named_allowed if {

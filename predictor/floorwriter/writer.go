@@ -370,7 +370,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 // replicas. The floor is the predictor's own: one edited by hand into
 // something invalid is overwritten, not a reason to stop writing it.
 func (w *Writer) inputs(wl workload.Workload) (in intent.Intent, minR, maxR int32, err error) {
-	in, _, err = intent.Parse(withoutFloor(wl.Annotations))
+	in, _, err = intent.ParseWith(withoutFloor(wl.Annotations), intent.Options{AllowUnknownKeys: w.cfg.Facts.AllowUnknownKeys})
 	if err == nil && !in.Enabled {
 		err = render.ErrNotEnabled
 	}

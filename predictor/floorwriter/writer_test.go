@@ -79,7 +79,7 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 	}
 	// A workload whose demand query Prometheus rejects: no forecast, so
 	// the floor is the minimum, and the explanation names the query.
-	bad := deployment(ns, "bad", predictive(`sum(demand`, capacity, 3, 50))
+	bad := deployment(ns, "bad", predictive(`demand[5m]`, capacity, 3, 50))
 	if err := k8s.Create(context.Background(), bad); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 			}
 		}
 	}
-	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, "sum(demand") {
+	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, "demand[5m]") {
 		t.Errorf("bad query: explanation %+v, want %s, floor 3 (the minimum) and an error naming the query", ex, ModeNoDataFallback)
 	}
 	if len(mine) != 1 || mine[0].Err != nil || !mine[0].Patched {

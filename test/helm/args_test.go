@@ -19,7 +19,7 @@ import (
 func TestContainerArgs(t *testing.T) {
 	r := template(t, "--set", "collector.enabled=true", "--set", "defaults.gpuBudget=8", "--set", "webhook.debug=true")
 	ref := regexp.MustCompile(`\$\(([A-Z_]+)\)`)
-	sample := map[string]string{"MLSCALE_GPU_BUDGET": "8", "POD_NAMESPACE": releaseNamespace, "NODE_NAME": "gpu-node-1"}
+	sample := map[string]string{"MLSCALE_GPU_BUDGET": "8", "POD_NAMESPACE": releaseNamespace, "NODE_NAME": "gpu-node-1", "MLSCALE_UNKNOWN_ANNOTATIONS": "deny", "MLSCALE_CLUSTER_DOMAIN": "cluster.local"}
 	checked := 0
 	for _, kind := range []string{"Deployment", "DaemonSet"} {
 		for _, u := range r.all(kind) {

@@ -106,12 +106,16 @@ type valueSet struct {
 // case also gets the invariants of checkInvariants.
 var matrix = []valueSet{
 	{name: "defaults", check: func(t *testing.T, r rendered) {
-		if r.get("DaemonSet", "mlscale-collector") != nil {
-			t.Error("collector DaemonSet rendered although collector.enabled is false by default")
+		// The gpu trigger reads what the collector and the rules record:
+		// the collector runs by default (on GPU nodes only), and the
+		// monitoring objects come with the Prometheus Operator's API
+		// (auto), which a cluster without the operator does not serve.
+		if r.get("DaemonSet", "mlscale-collector") == nil {
+			t.Error("no collector DaemonSet by default: GPU workloads' gpu trigger would read nothing")
 		}
 		for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
 			if len(r.all(kind)) > 0 {
-				t.Errorf("%s rendered although it is off by default", kind)
+				t.Errorf("%s rendered although the cluster does not serve monitoring.coreos.com/v1", kind)
 			}
 		}
 		// The self-signed chain: Issuer -> CA Certificate -> CA Issuer -> serving Certificate.
@@ -828,5 +832,23 @@ func checkPrometheusRule(t *testing.T, r rendered) {
 	files, _ := filepath.Glob(filepath.Join(chartDir(t), "files", "generated", "prometheus", "*.yaml"))
 	if len(files) > 0 && records == 0 {
 		t.Errorf("deploy/prometheus has recording rules (%v) but the PrometheusRule has none", files)
+	}
+}
+
+// TestMonitoringAuto: with metrics.*.enabled "auto" (the default) the
+// ServiceMonitor and PrometheusRule (the recording rules the gpu trigger
+// reads) come with the Prometheus Operator's API, and false keeps them out
+// even then.
+func TestMonitoringAuto(t *testing.T) {
+	api := []string{"--api-versions", "monitoring.coreos.com/v1/PrometheusRule", "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"}
+	r := template(t, api...)
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+		if len(r.all(kind)) != 1 {
+			t.Errorf("%d %s rendered, want 1 where the cluster serves it (enabled: auto)", len(r.all(kind)), kind)
+		}
+	}
+	r = template(t, append(api, "--set", "metrics.prometheusRule.enabled=false")...)
+	if len(r.all("PrometheusRule")) != 0 {
+		t.Error("PrometheusRule rendered although metrics.prometheusRule.enabled is false")
 	}
 }

@@ -142,7 +142,7 @@ func TestServeHTTP(t *testing.T) {
 		{name: "request for a kind mlscale does not handle", body: review(t, pod), wantCode: 200},
 		{name: "huge bad annotation value is denied", body: review(t, hugeBad), wantCode: 403, wantMessage: intent.KeyMaxReplicas},
 		{name: "huge foreign annotation value is patched", body: review(t, hugeForeign), wantCode: 200, wantPatch: true},
-		{name: "huge unknown mlscale key is a warning", body: review(t, hugeUnknown), wantCode: 200, wantPatch: true},
+		{name: "huge unknown mlscale key is denied", body: review(t, hugeUnknown), wantCode: 403, wantMessage: "is not an annotation mlscale knows"},
 		{name: "body over the size limit", body: bytes.Repeat([]byte(" "), 8<<20), wantCode: http.StatusRequestEntityTooLarge},
 	}
 	for _, tc := range cases {

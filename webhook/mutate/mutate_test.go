@@ -165,8 +165,18 @@ func handleCases(t testing.TB) []handleCase {
 			wantCode: http.StatusForbidden, wantMessage: []string{intent.KeyProfile, "only valid for a Job"},
 		},
 		{
-			name:        "unknown key is a warning, the workload is patched",
+			name:        "unknown key is denied, naming the nearest key",
 			req:         request(t, admissionv1.Create, deployment("api", with(cpuAnnotations, "mlscale.io/max-replica", "4"))),
+			wantAllowed: false, wantCode: http.StatusForbidden, wantMessage: []string{`mlscale: Deployment ml/api: mlscale.io/max-replica: "4" is not an annotation mlscale knows (did you mean mlscale.io/max-replicas?)`},
+		},
+		{
+			name: "with --unknown-annotations=warn, an unknown key is a warning and the workload is patched",
+			req:  request(t, admissionv1.Create, deployment("api", with(cpuAnnotations, "mlscale.io/max-replica", "4"))),
+			facts: func(context.Context, string) (facts.Facts, error) {
+				f := facts.Default()
+				f.AllowUnknownKeys = true
+				return f, nil
+			},
 			wantAllowed: true, wantOps: []string{addHash}, wantWarnings: []string{"unknown annotation mlscale.io/max-replica", "did you mean " + intent.KeyMaxReplicas},
 		},
 		{

@@ -69,6 +69,15 @@ type Options struct {
 	// MaxConcurrentReconciles is how many workloads of one kind are
 	// reconciled at once; at least 1.
 	MaxConcurrentReconciles int
+	// Observer, when set, is handed every KEDA object applied (the
+	// trigger check, webhook/querycheck).
+	Observer Observer
+}
+
+// Observer is told about every KEDA object the reconciler applies. Observe
+// must not block.
+type Observer interface {
+	Observe(kedaObj client.Object)
 }
 
 // DefaultOptions returns the options `mlscale webhook` runs with.
@@ -129,6 +138,7 @@ func SetupWithManager(mgr manager.Manager, opts Options) error {
 			recorder: mgr.GetEventRecorder(EventSource),
 			facts:    opts.Facts,
 			metrics:  opts.Metrics,
+			observer: opts.Observer,
 		}
 		err := ctrl.NewControllerManagedBy(mgr).
 			Named("mlscale-"+kindName(k)).
@@ -158,6 +168,7 @@ type reconciler struct {
 	recorder events.EventRecorder
 	facts    facts.Func
 	metrics  *Metrics
+	observer Observer
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -247,6 +258,9 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
 			"applying %s %s: %v", gvk.Kind, key, err)
 		return reconcile.Result{}, ResultApplyError, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
+	}
+	if r.observer != nil {
+		r.observer.Observe(desired)
 	}
 	summary := summarize(rendered)
 	switch {

@@ -146,7 +146,7 @@ func checkOwner(t *testing.T, obj client.Object, owner client.Object, kind strin
 	}
 	// mlscale must not own fields it never set (zero values of the typed
 	// KEDA API).
-	for _, f := range []string{`"f:status"`, `"f:creationTimestamp"`, `"f:scalingModifiers":{}`, `"f:rollout"`} {
+	for _, f := range []string{`"f:status"`, `"f:creationTimestamp"`, `"f:scalingModifiers":{}`, `"f:rollout":{}`} {
 		if m.FieldsV1 != nil && strings.Contains(m.FieldsV1.GetRawString(), f) {
 			t.Errorf("mlscale owns %s: %s", f, m.FieldsV1.GetRawString())
 		}
@@ -323,6 +323,9 @@ func TestJobBecomesScaledJob(t *testing.T) {
 	if len(sj.Spec.Triggers) != 1 || sj.Spec.Triggers[0].Type != "rabbitmq" {
 		t.Errorf("triggers %+v", sj.Spec.Triggers)
 	}
+	if sj.Spec.Rollout.Strategy != "gradual" {
+		t.Errorf("rollout strategy %q, want gradual (running Jobs survive a change)", sj.Spec.Rollout.Strategy)
+	}
 	tr := sj.Spec.JobTargetRef
 	if tr == nil || len(tr.Template.Spec.Containers) != 1 || tr.Suspend != nil {
 		t.Fatalf("jobTargetRef %+v", tr)
@@ -336,7 +339,7 @@ func TestJobBecomesScaledJob(t *testing.T) {
 	// mlscale must not own fields it never set (zero-value structs of the
 	// typed KEDA API).
 	m := mlscaleManaged(sj)
-	for _, f := range []string{`"f:rollout"`, `"f:scalingStrategy":{}`, `"f:status"`, `"f:creationTimestamp"`} {
+	for _, f := range []string{`"f:rollout":{}`, `"f:scalingStrategy":{}`, `"f:status"`, `"f:creationTimestamp"`} {
 		if m != nil && m.FieldsV1 != nil && strings.Contains(m.FieldsV1.GetRawString(), f) {
 			t.Errorf("mlscale owns %s: %s", f, m.FieldsV1.GetRawString())
 		}

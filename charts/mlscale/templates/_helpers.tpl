@@ -107,3 +107,16 @@ matchExpressions:
 {{- define "mlscale.injectCAFrom" -}}
 {{- printf "%s/%s" .Release.Namespace (include "mlscale.servingCert" .) }}
 {{- end }}
+
+{{/*
+Whether a Prometheus Operator object is rendered: "true" or "false" as
+.enabled says, or for "auto" whether the cluster serves the kind.
+Called with (list .enabled "monitoring.coreos.com/v1/KIND" $).
+*/}}
+{{- define "mlscale.monitoringEnabled" -}}
+{{- $enabled := index . 0 }}{{- $api := index . 1 }}{{- $root := index . 2 }}
+{{- if kindIs "bool" $enabled }}{{ $enabled }}
+{{- else if eq (toString $enabled) "auto" }}{{ $root.Capabilities.APIVersions.Has $api }}
+{{- else }}{{ fail (printf "metrics enabled must be true, false or \"auto\", not %v" $enabled) }}
+{{- end }}
+{{- end }}
