@@ -524,3 +524,46 @@ func TestRenderJSONLines(t *testing.T) {
 		}
 	}
 }
+
+// TestNeverSilentlyWrongOffline: render and policy eval refuse what
+// admission refuses, with the same message: a workload that could never
+// wake from zero, an unknown key; and render says what a trigger reads.
+func TestNeverSilentlyWrongOffline(t *testing.T) {
+	const llm = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llm
+  namespace: ml
+  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/profile: vllm
+    mlscale.io/scale-to-zero: "true"
+spec:
+  template:
+    spec:
+      containers:
+      - name: vllm
+        image: vllm
+        resources: {limits: {nvidia.com/gpu: "1"}}
+`
+	typo := strings.Replace(llm, `    mlscale.io/profile: vllm`, "    mlscale.io/profile: vllm\n    mlscale.io/cooldown-period: \"5m\"", 1)
+	for _, tc := range []struct{ in, want string }{
+		{llm, `mlscale: Deployment ml/llm: mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas: trigger vllm: vllm:num_requests_waiting is exported by vLLM's own pods`},
+		{typo, `mlscale: Deployment ml/llm: mlscale.io/cooldown-period: "5m" is not an annotation mlscale knows (did you mean mlscale.io/cooldown?)`},
+	} {
+		for _, args := range [][]string{{"render", "-f", "-"}, {"policy", "eval", "-f", "-"}} {
+			r := runCLI(t, tc.in, args...)
+			if r.Code != ExitFailure || !strings.Contains(r.ErrOut, tc.want) {
+				t.Errorf("%v: exit %d, want 1 and %q in stderr:\n%s", args, r.Code, tc.want, r.ErrOut)
+			}
+		}
+	}
+	fixed := strings.Replace(llm, `    mlscale.io/scale-to-zero: "true"`, "    mlscale.io/scale-to-zero: \"true\"\n    mlscale.io/wake-query: sum(gateway_pending{backend=\"llm\"})", 1)
+	r := runCLI(t, fixed, "render", "-f", "-")
+	if r.Code != ExitOK || !strings.Contains(r.Out, "# trigger wake reads gateway_pending: ") || !strings.Contains(r.Out, "# trigger gpu reads namespace_workload_pod:mlscale_gpu_utilization_percent:avg: recorded by mlscale's rules") {
+		t.Errorf("exit %d; stdout does not say what the triggers read:\n%s\nstderr:\n%s", r.Code, r.Out, r.ErrOut)
+	}
+	if r = runCLI(t, strings.Replace(typo, `    mlscale.io/scale-to-zero: "true"`+"\n", "", 1), "render", "-f", "-", "--unknown-annotations", "warn"); !strings.Contains(r.ErrOut, "Warning: Deployment ml/llm: unknown annotation mlscale.io/cooldown-period is ignored; did you mean mlscale.io/cooldown?") {
+		t.Errorf("--unknown-annotations=warn: stderr %q", r.ErrOut)
+	}
+}

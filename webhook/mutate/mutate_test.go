@@ -13,6 +13,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +48,15 @@ var (
 		intent.KeyRabbitMQAuth:  "rabbitmq-auth",
 	}
 )
+
+// withTemplateAnnotation sets an annotation on a Deployment's pod template.
+func withTemplateAnnotation(d *appsv1.Deployment, k, v string) *appsv1.Deployment {
+	if d.Spec.Template.Annotations == nil {
+		d.Spec.Template.Annotations = map[string]string{}
+	}
+	d.Spec.Template.Annotations[k] = v
+	return d
+}
 
 func with(base map[string]string, kv ...string) map[string]string {
 	m := maps.Clone(base)
@@ -178,6 +188,27 @@ func handleCases(t testing.TB) []handleCase {
 				return f, nil
 			},
 			wantAllowed: true, wantOps: []string{addHash}, wantWarnings: []string{"unknown annotation mlscale.io/max-replica", "did you mean " + intent.KeyMaxReplicas},
+		},
+		{
+			name:        "scale-to-zero with nothing that can wake the server is denied, naming the ways out",
+			req:         request(t, admissionv1.Create, gpuDeployment(map[string]string{intent.KeyAutoscale: "true", intent.KeyProfile: "vllm", intent.KeyScaleToZero: "true"})),
+			wantAllowed: false, wantCode: http.StatusForbidden,
+			wantMessage: []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas: trigger vllm: vllm:num_requests_waiting is exported by vLLM's own pods`, intent.KeyWakeQuery, intent.KeySkipWakeCheck},
+		},
+		{
+			name:        "a wake-query lets it scale to zero",
+			req:         request(t, admissionv1.Create, gpuDeployment(map[string]string{intent.KeyAutoscale: "true", intent.KeyProfile: "vllm", intent.KeyScaleToZero: "true", intent.KeyWakeQuery: `sum(gateway_pending{backend="llm"})`})),
+			wantAllowed: true, wantOps: []string{addHash},
+		},
+		{
+			name:        "zero at night, two in office hours is admitted",
+			req:         request(t, admissionv1.Create, deployment("api", with(cpuAnnotations, intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00 Europe/Berlin"))),
+			wantAllowed: true, wantOps: []string{addHash},
+		},
+		{
+			name:        "an mlscale.io/ key on the pod template is warned about",
+			req:         request(t, admissionv1.Create, withTemplateAnnotation(deployment("api", cpuAnnotations), intent.KeyMinReplicas, "2")),
+			wantAllowed: true, wantOps: []string{addHash}, wantWarnings: []string{"mlscale.io/min-replicas is set on the pod template (spec.template.metadata.annotations), where mlscale does not read it; move it to the Deployment's metadata.annotations"},
 		},
 		{
 			name: "render warning comes back as a warning",
