@@ -75,17 +75,30 @@ not compile, 2 for a bad command line.`
 const policyEvalHelp = `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
 (autoscaling/v2; autoscaling/v1 is converted as the API server does),
 ScaledObject, ScaledJob, Deployment, StatefulSet and Job against the
-policies, as mlscale's validating webhook would at CREATE. The
-other objects of the same files form the inventory of their namespace: HPAs,
-ScaledObjects, ScaledJobs, ResourceQuotas, and the KEDA objects mlscale renders
-for annotated workloads. An annotated workload is evaluated together with the
-KEDA object rendered for it.
+policies, as mlscale's validating webhook would at CREATE were the objects of
+the files the cluster. Each object sees what the webhook's inventory would
+hold: the ResourceQuotas of its namespace, and the HPAs and ScaledObjects
+(the KEDA objects mlscale renders for annotated workloads included) on its
+own scale target; a ScaledObject also sees the workload it scales. An
+annotated workload is evaluated together with the KEDA object rendered for
+it. The objects are indexed by namespace and target once, so evaluation time
+grows linearly with their number.
+
+Manifests are read as the API server reads them with kubectl's default
+--validate=strict: field names are case-sensitive, and a duplicate field, an
+unknown field (one in the wrong case included) or a kind in the wrong case
+is an error naming the document, the object and the field.
 
 --policy-config reads the webhook's policy configuration file; the flags
 override it. --policies DIR uses DIR's policies instead of the built-in ones
 (they may import data.mlscale.lib).
 
-Each violation is printed as "WHERE: ACTION: MESSAGE". Exit status: 0 when
+Each violation is printed as "WHERE: ACTION: MESSAGE". A policy's conflicts
+with other objects on the same target are one line per object, the first
+message followed by "(and N more like it)"; on a target more than 8 HPAs
+or ScaledObjects share, an object is compared with the first 8 of each first
+(and with all of them when that finds nothing), which the line says. The
+summary counts these lines. Exit status: 0 when
 nothing would be denied (warn and audit violations are printed but do not
 fail), 1 when something would be denied, a document cannot be read or an
 object cannot be evaluated (an HPA of a removed API version such as

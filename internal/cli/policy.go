@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/manifest"
@@ -220,21 +221,12 @@ type evalItem struct {
 	review policy.Review
 }
 
-// evalSet is what policy eval builds from the manifests: the reviews and the
-// inventory of each namespace.
+// evalSet is what policy eval builds from the manifests: the reviews, and
+// the index their inventories come from.
 type evalSet struct {
-	items       []evalItem
-	inventories map[string]*policy.Inventory
-	problems    int
-}
-
-func (s *evalSet) inventory(ns string) *policy.Inventory {
-	inv, ok := s.inventories[ns]
-	if !ok {
-		inv = &policy.Inventory{}
-		s.inventories[ns] = inv
-	}
-	return inv
+	items    []evalItem
+	index    *policy.Index
+	problems int
 }
 
 func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
@@ -258,37 +250,20 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 		}
 		fmt.Fprintf(s.Err, "note: the policy configuration sets the action of %q, which is not among the %s\n", p, name)
 	}
-	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
-	set := &evalSet{inventories: map[string]*policy.Inventory{}, problems: len(errs)}
-	for _, err := range errs {
-		fmt.Fprintln(s.Err, err)
-	}
-	for _, src := range sources {
-		for _, d := range manifest.Documents(src) {
-			if d.Err != nil {
-				fmt.Fprintln(s.Err, d.Err)
-				set.problems++
-				continue
-			}
-			if err := set.add(ctx, cfg, d); err != nil {
-				fmt.Fprintf(s.Err, "%s: %v\n", d.Where(), err)
-				set.problems++
-			}
-		}
-	}
+	set := readEvalSet(ctx, cfg, s)
 	var denied, warned, audited int
 	for _, it := range set.items {
-		inv := set.inventories[it.review.Namespace]
-		if inv == nil {
-			inv = &policy.Inventory{}
+		for _, w := range it.review.RenderWarnings {
+			fmt.Fprintf(s.Out, "%s: %s: %s\n", it.where, policy.ActionWarn, w)
+			warned++
 		}
-		vs, err := engine.Evaluate(ctx, it.review, *inv)
+		fs, err := engine.EvaluateIndexed(ctx, it.review, set.index)
 		if err != nil {
 			return fmt.Errorf("%s: %w", it.where, err)
 		}
-		for _, v := range vs {
-			fmt.Fprintf(s.Out, "%s: %s: %s\n", it.where, v.Action, v.Message)
-			switch v.Action {
+		for _, f := range fs {
+			fmt.Fprintf(s.Out, "%s: %s: %s%s\n", it.where, f.Action, f.Message, moreSuffix(f, it.review.Namespace))
+			switch f.Action {
 			case policy.ActionDeny:
 				denied++
 			case policy.ActionWarn:
@@ -306,43 +281,123 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 	return nil
 }
 
-// add decodes a document, adds it to its namespace's inventory and, when
-// policies review its kind, to the items. An annotated workload is reviewed
-// together with the KEDA object mlscale renders for it, which also joins
-// the inventory; annotations admission would deny give the mutating
-// webhook's message.
-func (s *evalSet) add(ctx context.Context, cfg policyEvalConfig, d manifest.Document) error {
+// readEvalSet reads the manifests into reviews and the index, printing
+// what cannot be read or reviewed. It reads every document first, so that
+// the workloads are rendered with the GPU budget of their namespace's
+// ResourceQuotas wherever in the files those are, as admission renders
+// them with the quotas in the cluster.
+func readEvalSet(ctx context.Context, cfg policyEvalConfig, s Streams) *evalSet {
+	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
+	set := &evalSet{index: policy.NewIndex(), problems: len(errs)}
+	for _, err := range errs {
+		fmt.Fprintln(s.Err, err)
+	}
+	report := func(where string, err error) {
+		fmt.Fprintf(s.Err, "%s: %v\n", where, err)
+		set.problems++
+	}
+	var objs []evalObject
+	quotas := map[string][]corev1.ResourceQuota{}
+	for _, src := range sources {
+		for _, d := range manifest.Documents(src) {
+			if d.Err != nil {
+				fmt.Fprintln(s.Err, d.Err)
+				set.problems++
+				continue
+			}
+			obj, err := decodeEvalObject(cfg, d)
+			switch {
+			case err != nil:
+				report(d.Where(), err)
+			case obj == nil:
+			default:
+				if q, ok := obj.(*corev1.ResourceQuota); ok {
+					quotas[q.Namespace] = append(quotas[q.Namespace], *q)
+				}
+				objs = append(objs, evalObject{where: d.Where(), obj: obj})
+			}
+		}
+	}
+	ff := facts.FromQuotas(cfg.Facts, quotas)
+	for _, o := range objs {
+		if err := set.add(ctx, o, ff); err != nil {
+			report(o.where, err)
+		}
+	}
+	return set
+}
+
+// evalObject is a decoded document of the manifests.
+type evalObject struct {
+	where string
+	obj   client.Object
+}
+
+// decodeEvalObject decodes a document that policies review or that an
+// inventory holds (a ResourceQuota), with the default namespace set; nil
+// for other kinds.
+func decodeEvalObject(cfg policyEvalConfig, d manifest.Document) (client.Object, error) {
 	gvk := d.GVK()
+	var obj client.Object
 	if gvk.GroupKind() == policy.QuotaGVK.GroupKind() {
 		var q corev1.ResourceQuota
 		if err := json.Unmarshal(d.JSON, &q); err != nil {
-			return fmt.Errorf("decoding %s: %w", d.Kind, err)
+			return nil, fmt.Errorf("decoding %s: %w", d.Kind, err)
 		}
-		if q.Namespace == "" {
-			q.Namespace = cfg.Namespace
+		obj = &q
+	} else {
+		o, err := policy.Decode(gvk, d.JSON)
+		switch {
+		case errors.Is(err, policy.ErrNotReviewed):
+			return nil, nil
+		case err != nil:
+			return nil, err
 		}
-		s.inventory(q.Namespace).Add(&q)
-		return nil
-	}
-	obj, err := policy.Decode(gvk, d.JSON)
-	switch {
-	case errors.Is(err, policy.ErrNotReviewed):
-		return nil
-	case err != nil:
-		return err
+		obj = o
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(cfg.Namespace)
 	}
-	r, err := policy.NewReview(ctx, policy.OperationCreate, obj, facts.Static(cfg.Facts))
+	return obj, nil
+}
+
+// moreSuffix says what a finding's one line leaves out: the policy's other
+// messages on the same object (one per other object it conflicts with),
+// and, for a crowded target, that the object was compared with the first
+// objects on it only.
+func moreSuffix(f policy.Finding, namespace string) string {
+	switch {
+	case f.Sampled:
+		kind, name, _ := strings.Cut(f.Target, "/")
+		return fmt.Sprintf(" (and %d more like it among the first %d HPAs and the first %d ScaledObjects on %s %s/%s; %d in the files target it)",
+			f.More, policy.SampleSize, policy.SampleSize, kind, namespace, name, f.OnTarget)
+	case f.More > 0:
+		return fmt.Sprintf(" (and %d more like it)", f.More)
+	}
+	return ""
+}
+
+// add adds a decoded object to the index (where the inventories of its
+// namespace come from) and, when policies review its kind, to the items.
+// An annotated workload is reviewed together with the KEDA object mlscale
+// renders for it with the facts ff gives, which also joins the index;
+// annotations admission would deny give the mutating webhook's message.
+func (s *evalSet) add(ctx context.Context, o evalObject, ff facts.Func) error {
+	if q, ok := o.obj.(*corev1.ResourceQuota); ok {
+		return s.index.Add(q)
+	}
+	r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, ff)
 	if err != nil {
 		return err
 	}
-	inv := s.inventory(obj.GetNamespace())
-	inv.Add(obj)
-	if r.RenderedObject != nil {
-		inv.Add(r.RenderedObject)
+	if err := s.index.Add(o.obj); err != nil {
+		return err
 	}
-	s.items = append(s.items, evalItem{where: d.Where(), review: r})
+	if r.RenderedObject != nil {
+		if err := s.index.Add(r.RenderedObject); err != nil {
+			return err
+		}
+	}
+	s.items = append(s.items, evalItem{where: o.where, review: r})
 	return nil
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // The manifests of testdata/policy-eval, read once: conflicting.yaml is a
-// GPU workload opted in over its namespace quota while a foreign HPA scales
-// it (three policies deny); clean.yaml passes every policy.
+// GPU workload opted in over its namespace quota (mlscale lowers its
+// maximum, with a warning, as admission does) while a foreign HPA scales it
+// (two policies deny); clean.yaml passes every policy.
 var (
 	conflictingManifests = readTestdata("policy-eval/conflicting.yaml")
 	cleanManifests       = readTestdata("policy-eval/clean.yaml")
@@ -42,23 +43,23 @@ func TestPolicyEval(t *testing.T) {
 			stdin: conflictingManifests,
 			code:  ExitFailure,
 			out: []string{
-				"<stdin>: document 1 (line 1): deny: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 8 replicas x 2 GPUs per pod = 16 GPUs, over the 8 GPUs of ResourceQuota ml/gpus",
+				"<stdin>: document 1 (line 1): warn: mlscale: Deployment ml/llm: max replicas lowered from 8 to 4: 8 replicas x 2 GPU(s) per pod exceed namespace ml's GPU budget of 8",
 				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
-				"<stdin>: document 2 (line 19): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm, which ScaledObject ml/llm already scales",
-				"2 object(s) evaluated against 7 policies: 3 denied, 0 warning(s), 0 audit",
+				"<stdin>: document 2 (line 20): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm, which ScaledObject ml/llm already scales",
+				"2 object(s) evaluated against 9 policies: 2 denied, 1 warning(s), 0 audit",
 			},
 			outLines: 4,
 		},
 		{
 			name:  "warn and audit actions admit",
-			args:  []string{"-f", "-", "--action", "gpu_budget=warn", "--default-action", "audit"},
+			args:  []string{"-f", "-", "--action", "gpu_budget=warn", "--default-action", "audit", "--gpu-budget", "2"},
 			stdin: conflictingManifests,
 			code:  ExitOK,
 			out: []string{
-				"warn: gpu_budget: ",
+				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 4 replicas x 2 GPUs per pod = 8 GPUs, over the 2 GPUs of the configured default GPU budget",
 				"audit: scaledobject_foreign_hpa: ",
 				"audit: hpa_scaledobject_conflict: ",
-				"2 object(s) evaluated against 7 policies: 0 denied, 1 warning(s), 2 audit",
+				"2 object(s) evaluated against 9 policies: 0 denied, 2 warning(s), 2 audit",
 			},
 		},
 		{
@@ -66,7 +67,7 @@ func TestPolicyEval(t *testing.T) {
 			args:     []string{"-f", "-"},
 			stdin:    cleanManifests,
 			code:     ExitOK,
-			out:      []string{"2 object(s) evaluated against 7 policies: 0 denied, 0 warning(s), 0 audit"},
+			out:      []string{"2 object(s) evaluated against 9 policies: 0 denied, 0 warning(s), 0 audit"},
 			outLines: 1,
 		},
 		{
@@ -105,8 +106,8 @@ func TestPolicyEval(t *testing.T) {
 			code:  ExitFailure,
 			out: []string{
 				"deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
-				"<stdin>: document 2 (line 19): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm",
-				"2 object(s) evaluated against 7 policies: 3 denied",
+				"<stdin>: document 2 (line 20): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm",
+				"2 object(s) evaluated against 9 policies: 2 denied",
 			},
 		},
 		{
@@ -128,7 +129,7 @@ func TestPolicyEval(t *testing.T) {
 			out: []string{
 				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: ScaledObject ml/web would scale Deployment ml/web",
 				"<stdin>: document 2 (line 3): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/web-hpa targets Deployment ml/web",
-				"2 object(s) evaluated against 7 policies: 2 denied",
+				"2 object(s) evaluated against 9 policies: 2 denied",
 			},
 			outLines: 3,
 		},
@@ -189,7 +190,11 @@ gpuBudgets: {ml: 2}
 			args: []string{"--policy-config", cfg},
 			code: ExitOK,
 			out: []string{
-				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 8 replicas x 2 GPUs per pod = 16 GPUs, over the 2 GPUs of the configured GPU budget of namespace ml",
+				// The file's ResourceQuota (8 GPUs) lowers the rendered
+				// maximum, as admission would; the configured budget (2) is
+				// the policy's.
+				"warn: mlscale: Deployment ml/llm: max replicas lowered from 8 to 4: 8 replicas x 2 GPU(s) per pod exceed namespace ml's GPU budget of 8",
+				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 4 replicas x 2 GPUs per pod = 8 GPUs, over the 2 GPUs of the configured GPU budget of namespace ml",
 				"audit: scaledobject_foreign_hpa: ",
 				"audit: hpa_scaledobject_conflict: ",
 				"audit: trigger_endpoints: Deployment ml/llm (mlscale.io/autoscale opt-in) makes KEDA call prometheus-operated.monitoring.svc",

@@ -59,7 +59,7 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&cfg.Facts.PrometheusServer, "prometheus-server", cfg.Facts.PrometheusServer, "Prometheus URL for workloads that name none")
 	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget per namespace in devices (default: none; namespaces' ResourceQuotas on requests.nvidia.com/gpu lower it)")
 	addUnknownAnnotationsFlag(f, &cfg.Facts)
-	f.StringVar(&policyFile, "policy-config", "", "policy configuration file, YAML or JSON: defaultAction, actions (policy: deny|warn|audit), allowedEndpoints, gpuBudgets, defaultGPUBudget (see docs/policies.md)")
+	f.StringVar(&policyFile, "policy-config", "", "policy configuration file, YAML or JSON: defaultAction, actions (policy: deny|warn|audit), allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications (see docs/policies.md)")
 	f.BoolVar(&userPolicies, "user-policies", true, "load user policies from ConfigMaps labelled mlscale.io/policy=true in --policy-namespace")
 	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between two policy audit rounds on the leader; 0 disables the audit")

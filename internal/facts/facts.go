@@ -7,9 +7,12 @@ package facts
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mlscale/mlscale/internal/workload"
 )
 
 // Defaults of Facts.
@@ -61,13 +64,19 @@ func Static(f Facts) Func {
 	return func(context.Context, string) (Facts, error) { return f, nil }
 }
 
-// GPUQuotaResources are the ResourceQuota keys read as a GPU budget. Kubernetes
-// only accepts the requests. form for extended resources in a quota; the bare
-// name is accepted too for quotas written by hand or by older tools.
-var GPUQuotaResources = []corev1.ResourceName{"requests.nvidia.com/gpu", "nvidia.com/gpu"}
+// GPUQuotaResource reports whether a ResourceQuota key limits GPUs:
+// "requests." followed by a GPU resource (workload.GPUResource), or the bare
+// GPU resource name. Kubernetes only accepts the requests. form for extended
+// resources in a quota; the bare name is read too for quotas written by hand
+// or by older tools. The budget is the smallest such limit, compared with
+// the sum of all GPU devices of a pod: a namespace with quotas on two GPU
+// resources is held to the smaller one, on the safe side.
+func GPUQuotaResource(name corev1.ResourceName) bool {
+	return workload.GPUResource(corev1.ResourceName(strings.TrimPrefix(string(name), "requests.")))
+}
 
 // FromCluster returns the Func of a cluster: the static facts (configuration)
-// with GPUBudget lowered to the smallest hard limit on GPUQuotaResources
+// with GPUBudget lowered to the smallest hard GPU limit (GPUQuotaResource)
 // among the namespace's ResourceQuotas. The reader is meant to be the
 // manager's cache, so that admission costs no API round trip.
 //
@@ -85,6 +94,17 @@ func FromCluster(reader client.Reader, static Facts) Func {
 	}
 }
 
+// FromQuotas is FromCluster over ResourceQuotas already read, by namespace:
+// `mlscale policy eval` reads them from its files, so that it renders with
+// the GPU budget admission would use.
+func FromQuotas(static Facts, quotas map[string][]corev1.ResourceQuota) Func {
+	return func(_ context.Context, namespace string) (Facts, error) {
+		f := static
+		f.GPUBudget = GPUBudget(static.GPUBudget, quotas[namespace])
+		return f, nil
+	}
+}
+
 // GPUBudget returns the smallest of the configured budget (nil means none)
 // and the hard GPU limits of the quotas; nil when there is neither.
 func GPUBudget(configured *int64, quotas []corev1.ResourceQuota) *int64 {
@@ -94,9 +114,8 @@ func GPUBudget(configured *int64, quotas []corev1.ResourceQuota) *int64 {
 		budget = &v
 	}
 	for _, q := range quotas {
-		for _, name := range GPUQuotaResources {
-			qty, ok := q.Spec.Hard[name]
-			if !ok {
+		for name, qty := range q.Spec.Hard {
+			if !GPUQuotaResource(name) {
 				continue
 			}
 			// GPUs are whole devices: round a fractional limit down.

@@ -43,7 +43,9 @@ func TestGPUBudget(t *testing.T) {
 		{name: "quota smaller than configured", configured: ptr.To[int64](16), quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.nvidia.com/gpu": "4"})}, want: ptr.To[int64](4)},
 		{name: "zero budget", quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.nvidia.com/gpu": "0"})}, want: ptr.To[int64](0)},
 		{name: "fraction rounds down", quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.nvidia.com/gpu": "2500m"})}, want: ptr.To[int64](2)},
-		{name: "AMD GPUs are not an NVIDIA budget", quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.amd.com/gpu": "1"})}, want: nil},
+		{name: "every GPU resource limits the budget", quotas: []corev1.ResourceQuota{quota("gpu", map[string]string{"requests.amd.com/gpu": "1"})}, want: ptr.To[int64](1)},
+		{name: "MIG and time-sliced quotas count", quotas: []corev1.ResourceQuota{quota("mig", map[string]string{"requests.nvidia.com/mig-1g.10gb": "3", "requests.nvidia.com/gpu.shared": "5"})}, want: ptr.To[int64](3)},
+		{name: "other extended resources do not", quotas: []corev1.ResourceQuota{quota("fpga", map[string]string{"requests.example.com/fpga": "1", "requests.cpu": "2"})}, want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,9 @@ package intent
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -28,7 +30,7 @@ const MaxShownValue = 120
 // number from 1 to 10000`. The value is omitted when it is empty.
 func (e FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Key)
+	b.WriteString(shownKey(e.Key))
 	b.WriteString(": ")
 	if e.Value != "" {
 		fmt.Fprintf(&b, "%q ", shorten(e.Value))
@@ -68,6 +70,17 @@ func (es Errors) Err() error {
 		return nil
 	}
 	return es
+}
+
+// shownKey is how a message names an annotation key: as it is when it is
+// printable and at most MaxShownValue bytes (every key of the contract),
+// otherwise shortened and quoted, so that a key of any length or with
+// control characters cannot blow up or garble a message.
+func shownKey(k string) string {
+	if len(k) <= MaxShownValue && strings.IndexFunc(k, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) < 0 {
+		return k
+	}
+	return strconv.Quote(shorten(k))
 }
 
 // shorten cuts v to at most MaxShownValue bytes on a rune boundary.

@@ -78,7 +78,7 @@ func FuzzParse(f *testing.F) {
 				if e.Problem == "" {
 					t.Fatalf("FieldError %+v has no problem", e)
 				}
-				if !strings.HasPrefix(e.Error(), e.Key+": ") || !strings.Contains(msg, e.Error()) {
+				if !strings.HasPrefix(e.Error(), shownKey(e.Key)+": ") || !strings.Contains(msg, e.Error()) {
 					t.Fatalf("message %q does not carry %q", msg, e.Error())
 				}
 				if len(e.Error()) > 2*MaxShownValue+2000 {

@@ -354,7 +354,7 @@ func (p *parser) unknownKeys() {
 	for _, k := range keys {
 		s := closest(k, UserKeys)
 		if p.opts.AllowUnknownKeys {
-			msg := fmt.Sprintf("unknown annotation %s is ignored", k)
+			msg := fmt.Sprintf("unknown annotation %s is ignored", shownKey(k))
 			if s != "" {
 				msg += fmt.Sprintf("; did you mean %s?", s)
 			}

@@ -599,3 +599,23 @@ func TestCheckPrometheusServer(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKeyShownShortAndQuoted: a long key, or one with control
+// characters, is quoted and cut in the message (found by FuzzParse: a 3 KB
+// key made a 3 KB message).
+func TestUnknownKeyShownShortAndQuoted(t *testing.T) {
+	long := Prefix + strings.Repeat("x", 3000)
+	_, _, err := Parse(map[string]string{KeyAutoscale: "true", long: "1", Prefix + "a\x0eb": "2"})
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	msg := err.Error()
+	if len(msg) > 2000 || strings.Contains(msg, "\x0e") {
+		t.Fatalf("message of %d bytes, control characters kept: %q", len(msg), msg)
+	}
+	for _, want := range []string{`"mlscale.io/xxxxxxxx`, `..."`, `"mlscale.io/a\x0eb"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %s: %s", want, msg)
+		}
+	}
+}

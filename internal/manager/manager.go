@@ -13,6 +13,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
 )
 
 // Options configure the manager of an in-cluster process. Each process has
@@ -166,12 +168,16 @@ func HasAnnotations(obj client.Object) bool {
 // CacheTransform is the informer cache's default transform. It keeps the
 // cache small in clusters with many workloads mlscale does not manage: it
 // drops managedFields from every object, and spec and status from
-// Deployments, StatefulSets and Jobs without mlscale.io/ annotations (only
-// their metadata is kept, enough to see them opt in: the watch then
-// delivers the full object).
+// Deployments, StatefulSets and Jobs without mlscale.io/ annotations. Their
+// metadata is kept, enough to see them opt in (the watch then delivers the
+// full object), and what the GPU budget reads of a hand-written
+// ScaledObject's target: the containers' GPU resources
+// (workload.GPUFields) and a GPU Job's parallelism. A workload without GPUs
+// keeps no spec at all.
 //
 // Readers of the shared cache therefore see unannotated workloads without
-// spec; read those through the API reader when the spec is needed.
+// the rest of their spec; read those through the API reader when it is
+// needed.
 func CacheTransform(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
@@ -183,11 +189,23 @@ func CacheTransform(obj any) (any, error) {
 	}
 	switch t := obj.(type) {
 	case *appsv1.Deployment:
-		t.Spec, t.Status = appsv1.DeploymentSpec{}, appsv1.DeploymentStatus{}
+		tpl := gpuTemplate(t.Spec.Template)
+		t.Spec, t.Status = appsv1.DeploymentSpec{Template: tpl}, appsv1.DeploymentStatus{}
 	case *appsv1.StatefulSet:
-		t.Spec, t.Status = appsv1.StatefulSetSpec{}, appsv1.StatefulSetStatus{}
+		tpl := gpuTemplate(t.Spec.Template)
+		t.Spec, t.Status = appsv1.StatefulSetSpec{Template: tpl}, appsv1.StatefulSetStatus{}
 	case *batchv1.Job:
-		t.Spec, t.Status = batchv1.JobSpec{}, batchv1.JobStatus{}
+		spec := batchv1.JobSpec{Template: gpuTemplate(t.Spec.Template)}
+		if len(spec.Template.Spec.Containers) > 0 {
+			spec.Parallelism = t.Spec.Parallelism
+		}
+		t.Spec, t.Status = spec, batchv1.JobStatus{}
 	}
 	return obj, nil
+}
+
+// gpuTemplate is the part of a pod template the cache keeps of an
+// unannotated workload.
+func gpuTemplate(tpl corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{Spec: workload.GPUFields(tpl.Spec)}
 }

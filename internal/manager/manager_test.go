@@ -5,10 +5,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
 )
 
 func TestCacheTransform(t *testing.T) {
@@ -36,5 +40,42 @@ func TestCacheTransform(t *testing.T) {
 	// Tombstones and other values pass through.
 	if v, err := CacheTransform("tombstone"); err != nil || v != "tombstone" {
 		t.Errorf("CacheTransform(non-object) = %v, %v", v, err)
+	}
+}
+
+func TestCacheTransformKeepsGPUs(t *testing.T) {
+	gpu := corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("2")}
+	pod := corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "proxy", Image: "proxy:1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Resources: corev1.ResourceRequirements{Limits: gpu}}},
+		Containers: []corev1.Container{{
+			Name: "llm", Image: "vllm:1", Env: []corev1.EnvVar{{Name: "A", Value: "b"}},
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1"), "cpu": resource.MustParse("4")}},
+		}},
+	}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](3), Template: corev1.PodTemplateSpec{Spec: pod}}}
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j"}, Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](4), Template: corev1.PodTemplateSpec{Spec: *pod.DeepCopy()}}}
+	for _, o := range []any{d, j} {
+		if _, err := CacheTransform(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range []client.Object{d, j} {
+		w, err := workload.FromObject(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.GPUsPerPod().Count; got != 3 {
+			t.Errorf("%s: GPUsPerPod after the transform = %d, want 3 (sidecar 2 + main 1)", o.GetName(), got)
+		}
+		c := w.Template.Spec.Containers[0]
+		if c.Image != "" || c.Env != nil || c.Resources.Limits.Cpu().Value() != 0 {
+			t.Errorf("%s: the transform keeps more than the GPU fields: %+v", o.GetName(), c)
+		}
+	}
+	if d.Spec.Replicas != nil {
+		t.Error("the transform keeps the Deployment's replicas")
+	}
+	if ptr.Deref(j.Spec.Parallelism, 0) != 4 {
+		t.Errorf("the transform drops a GPU Job's parallelism: %v", j.Spec.Parallelism)
 	}
 }

@@ -4,7 +4,10 @@
 // after another, as kubectl reads them; Lists expanded into their items.
 // Every document keeps its position (file, document, line, item) for
 // messages, and a document that cannot be read is reported without stopping
-// the others.
+// the others. Documents are read as the API server reads them with
+// fieldValidation=Strict (kubectl's default): field names case-sensitive,
+// duplicate and unknown fields errors, kinds case-sensitive (see
+// checkObject).
 package manifest
 
 import (
@@ -239,8 +242,13 @@ func Documents(src Source) []Document {
 		}
 		index++
 		d := Document{Source: src.Name, Index: index, Line: c.line}
-		js, err := yaml.YAMLToJSON(c.text)
+		js, err := yaml.YAMLToJSONStrict(c.text)
 		if err != nil {
+			if dup := yamlDuplicates(c.text, c.line); dup != nil {
+				d.Err = fmt.Errorf("%s%s: %w", d.Where(), yamlObjectName(c.text), dup)
+				docs = append(docs, d)
+				continue
+			}
 			// Make the library's line relative to the source, not the document.
 			msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
 				n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
@@ -305,25 +313,25 @@ func jsonStream(name string, c chunk, index *int) ([]Document, bool) {
 	return docs, true
 }
 
-// objects checks that d is a Kubernetes object and expands a List.
+// objects checks that d is a Kubernetes object, read as the API server
+// reads it (see checkObject), and expands a List.
 func objects(d Document) []Document {
-	var head struct {
-		APIVersion string            `json:"apiVersion"`
-		Kind       string            `json:"kind"`
-		Items      []json.RawMessage `json:"items"`
+	h, err := readHead(d.JSON)
+	if err != nil {
+		return []Document{d.failed(fmt.Errorf("%s: %w", d.Where(), err))}
 	}
-	if err := json.Unmarshal(d.JSON, &head); err != nil {
-		return []Document{d.failed(fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind", d.Where()))}
-	}
-	if head.Kind == "" || head.APIVersion == "" {
+	if h.kind == "" || h.apiVersion == "" {
 		return []Document{d.failed(fmt.Errorf("%s: not a Kubernetes object: apiVersion or kind is missing", d.Where()))}
 	}
-	d.APIVersion, d.Kind = head.APIVersion, head.Kind
-	if d.Item > 0 || !strings.HasSuffix(head.Kind, "List") || head.Items == nil {
+	d.APIVersion, d.Kind = h.apiVersion, h.kind
+	if d.Item > 0 || !strings.HasSuffix(h.kind, "List") || !h.hasItems {
+		if err := checkObject(d, h); err != nil {
+			return []Document{d.failed(fmt.Errorf("%s (%s): %w", d.Where(), objectName(h.kind, h), err))}
+		}
 		return []Document{d}
 	}
 	var out []Document
-	for j, raw := range head.Items {
+	for j, raw := range h.items {
 		item := d
 		item.Item, item.JSON = j+1, raw
 		out = append(out, objects(item)...)

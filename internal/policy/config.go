@@ -50,6 +50,11 @@ type Config struct {
 	// DefaultGPUBudget is the GPU budget of namespaces GPUBudgets does not
 	// list; nil means none (only ResourceQuotas apply).
 	DefaultGPUBudget *int64 `json:"defaultGPUBudget,omitempty"`
+	// ClusterTriggerAuthentications lists, per ClusterTriggerAuthentication
+	// name ("*" for any), the glob patterns of the namespaces whose triggers
+	// may reference it. A reference that no entry allows is denied: empty
+	// (the default) means no namespace may use one.
+	ClusterTriggerAuthentications map[string][]string `json:"clusterTriggerAuthentications,omitempty"`
 }
 
 // ActionFor returns the enforcement action of the named policy.
@@ -115,6 +120,13 @@ func (c Config) ValidateValues() error {
 	}
 	if c.DefaultGPUBudget != nil && *c.DefaultGPUBudget < 0 {
 		return fmt.Errorf("policy configuration: defaultGPUBudget is %d; it must be 0 or more", *c.DefaultGPUBudget)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.ClusterTriggerAuthentications)) {
+		for i, p := range c.ClusterTriggerAuthentications[name] {
+			if _, err := glob.Compile(p); err != nil || strings.TrimSpace(p) == "" {
+				return fmt.Errorf("policy configuration: clusterTriggerAuthentications[%q][%d] %q is not a namespace pattern; allowed: a namespace name or a glob pattern such as \"team-*\" or \"*\"", name, i, p)
+			}
+		}
 	}
 	for i, p := range c.AllowedEndpoints {
 		if err := checkEndpointPattern(p); err != nil {
@@ -182,18 +194,25 @@ func (c Config) Data() map[string]any {
 	if c.DefaultGPUBudget != nil {
 		d["defaultGPUBudget"] = *c.DefaultGPUBudget
 	}
+	if len(c.ClusterTriggerAuthentications) > 0 {
+		m := make(map[string]any, len(c.ClusterTriggerAuthentications))
+		for name, patterns := range c.ClusterTriggerAuthentications {
+			m[name] = toAny(patterns)
+		}
+		d["clusterTriggerAuthentications"] = m
+	}
 	return d
 }
 
 // ParseConfig reads a policy configuration in YAML or JSON (the fields of
 // Config: defaultAction, actions, allowedEndpoints, gpuBudgets,
-// defaultGPUBudget). Unknown fields and bad values are errors that name the
+// defaultGPUBudget, clusterTriggerAuthentications). Unknown fields and bad values are errors that name the
 // field and, for actions, the allowed values; which policies actions names
 // is not checked here (see Config.UnknownPolicies).
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return Config{}, fmt.Errorf("policy configuration: %w; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget", err)
+		return Config{}, fmt.Errorf("policy configuration: %w; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications", err)
 	}
 	if err := c.ValidateValues(); err != nil {
 		return Config{}, err

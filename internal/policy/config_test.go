@@ -30,7 +30,7 @@ defaultGPUBudget: 4
 		}},
 		{name: "json", in: `{"actions": {"trigger_endpoints": "warn"}}`, want: func(c Config) bool { return c.ActionFor("trigger_endpoints") == ActionWarn }},
 		{name: "empty", in: ``, want: func(c Config) bool { return c.ActionFor("x") == ActionDeny }},
-		{name: "unknown field", in: "action: {gpu_budget: warn}\n", err: `unknown field "action"; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget`},
+		{name: "unknown field", in: "action: {gpu_budget: warn}\n", err: `unknown field "action"; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications`},
 		{name: "bad action", in: "actions: {gpu_budget: block}\n", err: `action "block" of policy "gpu_budget" is not an action; allowed: deny, warn, audit`},
 		{name: "bad default", in: "defaultAction: block\n", err: `defaultAction "block" is not an action; allowed: deny, warn, audit`},
 		{name: "negative budget", in: "gpuBudgets: {ml: -1}\n", err: `gpuBudgets["ml"] is -1; it must be 0 or more`},
@@ -41,6 +41,11 @@ defaultGPUBudget: 4
 		{name: "invalid glob", in: "allowedEndpoints: ['[abc.svc']\n", err: `allowedEndpoints[0] "[abc.svc" is not a valid glob pattern`},
 		{name: "glob patterns", in: "allowedEndpoints: ['*.monitoring.svc.cluster.local', 'prom-?.example.com', '{a,b}.svc', '[::1]']\n", want: func(c Config) bool { return len(c.AllowedEndpoints) == 4 }},
 		{name: "wrong type", in: "gpuBudgets: {ml: lots}\n", err: `policy configuration:`},
+		{name: "cluster trigger authentications", in: "clusterTriggerAuthentications: {rabbitmq-platform: ['team-*', ml]}\n", want: func(c Config) bool {
+			return len(c.ClusterTriggerAuthentications["rabbitmq-platform"]) == 2 && c.Data()["clusterTriggerAuthentications"] != nil
+		}},
+		{name: "empty namespace pattern", in: "clusterTriggerAuthentications: {x: ['']}\n", err: `clusterTriggerAuthentications["x"][0] "" is not a namespace pattern; allowed: a namespace name or a glob pattern`},
+		{name: "bad namespace glob", in: "clusterTriggerAuthentications: {x: ['[ml']}\n", err: `clusterTriggerAuthentications["x"][0] "[ml" is not a namespace pattern`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

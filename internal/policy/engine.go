@@ -22,12 +22,16 @@
 //	  "object":     the object under review, with apiVersion and kind,
 //	  "rendered":   for an annotated workload: the ScaledObject or ScaledJob
 //	                mlscale renders for it (absent otherwise),
-//	  "gpusPerPod": GPUs one pod requests, for a workload or ScaledJob (0 when
-//	                unknown)
+//	  "gpusPerPod": GPU devices one pod holds, for a workload, a ScaledJob, or
+//	                a ScaledObject whose target is known (0 when unknown),
+//	  "podsPerReplica": pods one replica runs at once (a Job's or
+//	                ScaledJob's parallelism; 1 otherwise)
 //	}
 //
 // data.workload_kinds lists the workload kinds mlscale scales
-// (workload.Kinds). data.inventory holds the objects related to the review (see Inventory;
+// (workload.Kinds); data.gpu_resources the extended resources counted as
+// GPUs, {"names": [...], "prefixes": [...]} (workload.GPUResourceNames and
+// GPUResourcePrefixes). data.inventory holds the objects related to the review (see Inventory;
 // in the cluster, webhook/inventory reads those on the review's scale
 // target), each with apiVersion and kind:
 //
@@ -144,14 +148,25 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 }
 
 // baseData is the data every policy and test evaluates over:
-// data.config (Config.Data) and data.workload_kinds, the kinds of
-// workload.Kinds.
+// data.config (Config.Data), data.workload_kinds (the kinds of
+// workload.Kinds) and data.gpu_resources (what workload.GPUResource counts).
 func baseData(cfg Config) map[string]any {
-	kinds := make([]any, 0, len(workload.Kinds))
-	for _, k := range workload.KindNames() {
-		kinds = append(kinds, k)
+	return map[string]any{
+		"config":         cfg.Data(),
+		"workload_kinds": toAny(workload.KindNames()),
+		"gpu_resources": map[string]any{
+			"names":    toAny(workload.GPUResourceNames),
+			"prefixes": toAny(workload.GPUResourcePrefixes),
+		},
 	}
-	return map[string]any{"config": cfg.Data(), "workload_kinds": kinds}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, v := range ss {
+		out[i] = v
+	}
+	return out
 }
 
 // BuiltinModules parses the built-in policies (tests excluded).
@@ -188,19 +203,29 @@ func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Viola
 	}
 	var out []Violation
 	for _, p := range e.policies {
-		rs, err := p.query.Eval(ctx, rego.EvalParsedInput(value))
+		msgs, err := e.evalPolicy(ctx, p, r, value)
 		if err != nil {
-			return nil, fmt.Errorf("evaluating policy %s on %s %s/%s: %w", p.name, r.Kind, r.Namespace, r.name(), err)
-		}
-		msgs, err := messages(rs)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.name, err)
+			return nil, err
 		}
 		for _, m := range msgs {
 			out = append(out, Violation{Policy: p.name, Message: m, Action: e.cfg.ActionFor(p.name)})
 		}
 	}
 	return out, nil
+}
+
+// evalPolicy evaluates one policy on an input value and returns its
+// messages, sorted.
+func (e *Engine) evalPolicy(ctx context.Context, p compiledPolicy, r Review, input ast.Value) ([]string, error) {
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating policy %s on %s %s/%s: %w", p.name, r.Kind, r.Namespace, r.name(), err)
+	}
+	msgs, err := messages(rs)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", p.name, err)
+	}
+	return msgs, nil
 }
 
 // messages reads the set of strings a violation query returns.

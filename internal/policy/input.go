@@ -52,9 +52,18 @@ type Review struct {
 	Rendered map[string]any
 	// RenderedObject is Rendered as a typed *ScaledObject or *ScaledJob.
 	RenderedObject client.Object
+	// RenderWarnings are the renderer's warnings for an annotated workload,
+	// each prefixed as the mutating webhook's admission warnings are read
+	// ("mlscale: Deployment ml/llm: ..."); policies do not see them.
+	RenderWarnings []string
 	// GPUsPerPod is what one pod of the workload (or the ScaledJob's
-	// template) requests in GPU devices; 0 when unknown.
+	// template) holds in GPU devices, counted as the scheduler counts them
+	// (workload.GPUsPerPod); 0 when unknown. For a ScaledObject, Input takes
+	// it from the inventory's Target.
 	GPUsPerPod int64
+	// PodsPerReplica is how many pods one replica runs at once: a Job's or
+	// a ScaledJob's parallelism; 0 is read as 1.
+	PodsPerReplica int64
 }
 
 func (r Review) name() string {
@@ -76,6 +85,10 @@ type Inventory struct {
 	ScaledJobs []kedav1alpha1.ScaledJob
 	// ResourceQuotas are the namespace's ResourceQuotas.
 	ResourceQuotas []corev1.ResourceQuota
+	// Target is the workload a reviewed ScaledObject scales, when it is a
+	// kind mlscale knows and exists; its pods give the GPUs the budget
+	// counts.
+	Target *workload.Workload
 }
 
 // Add adds an HPA, ScaledObject, ScaledJob or ResourceQuota to its list;
@@ -101,12 +114,17 @@ func (inv Inventory) Len() int {
 // Input is what the engine evaluates: the review's fields, and the
 // inventory under "inventory" (bound to data.inventory).
 func Input(r Review, inv Inventory) (map[string]any, error) {
+	gpus, pods := r.GPUsPerPod, max(r.PodsPerReplica, 1)
+	if gpus == 0 && r.Kind == KindScaledObject && inv.Target != nil {
+		gpus, pods = inv.Target.GPUsPerPod().Count, inv.Target.PodsPerReplica()
+	}
 	in := map[string]any{
-		"kind":       r.Kind,
-		"operation":  r.Operation,
-		"namespace":  r.Namespace,
-		"object":     r.Object,
-		"gpusPerPod": r.GPUsPerPod,
+		"kind":           r.Kind,
+		"operation":      r.Operation,
+		"namespace":      r.Namespace,
+		"object":         r.Object,
+		"gpusPerPod":     gpus,
+		"podsPerReplica": pods,
 	}
 	if r.Rendered != nil {
 		in["rendered"] = r.Rendered
@@ -204,6 +222,32 @@ func ScaleTarget(r Review) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// TargetWorkload returns the workload kind and name a reviewed ScaledObject
+// scales, when its scaleTargetRef names one of workload.Kinds (KEDA's
+// defaults: apiVersion apps/v1, kind Deployment).
+func TargetWorkload(r Review) (workload.Kind, string, bool) {
+	if r.Kind != KindScaledObject {
+		return workload.Kind{}, "", false
+	}
+	spec, _ := r.Object["spec"].(map[string]any)
+	ref, _ := spec["scaleTargetRef"].(map[string]any)
+	name, _ := ref["name"].(string)
+	api, _ := ref["apiVersion"].(string)
+	kind, _ := ref["kind"].(string)
+	if api == "" {
+		api = "apps/v1"
+	}
+	if kind == "" {
+		kind = workload.KindDeployment
+	}
+	gv, err := schema.ParseGroupVersion(api)
+	if name == "" || err != nil {
+		return workload.Kind{}, "", false
+	}
+	k, ok := workload.KindOf(gv.WithKind(kind).GroupKind())
+	return k, name, ok
 }
 
 // TargetKey is how a scale target is keyed in inventory indexes: "Kind/name"

@@ -64,7 +64,7 @@ func TestRegoFormatted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 15 {
-		t.Errorf("%d .rego files embedded, want 7 policies with tests and lib", n)
+	if n < 19 {
+		t.Errorf("%d .rego files embedded, want 9 policies with tests and lib", n)
 	}
 }

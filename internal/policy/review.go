@@ -157,9 +157,10 @@ func (e *RenderError) Unwrap() error { return e.Err }
 // one way from an object to what the policies see, for admission, the audit
 // and `mlscale policy eval`:
 //   - an HPA or a ScaledObject: the object;
-//   - a ScaledJob: the object, with the GPUs of its job template's pods;
+//   - a ScaledJob: the object, with the GPUs of its job template's pods
+//     and its parallelism;
 //   - a Deployment, StatefulSet or Job: the object with the GPUs of its
-//     pods and, when it has opted in (mlscale.io/autoscale), the KEDA object
+//     pods (and a Job's parallelism) and, when it has opted in (mlscale.io/autoscale), the KEDA object
 //     mlscale renders for it with the facts ff gives for its namespace. A
 //     workload whose annotations do not render gives a *RenderError; facts
 //     that cannot be read an error wrapping ErrFacts.
@@ -180,7 +181,8 @@ func NewReview(ctx context.Context, op string, obj client.Object, ff facts.Func)
 		return r, nil
 	case *kedav1alpha1.ScaledJob:
 		if o.Spec.JobTargetRef != nil {
-			r.GPUsPerPod = workload.Workload{Template: o.Spec.JobTargetRef.Template}.GPUsPerPod().Count
+			w := workload.Workload{Template: o.Spec.JobTargetRef.Template, Job: o.Spec.JobTargetRef}
+			r.GPUsPerPod, r.PodsPerReplica = w.GPUsPerPod().Count, w.PodsPerReplica()
 		}
 		return r, nil
 	}
@@ -188,7 +190,7 @@ func NewReview(ctx context.Context, op string, obj client.Object, ff facts.Func)
 	if err != nil {
 		return Review{}, err
 	}
-	r.GPUsPerPod = w.GPUsPerPod().Count
+	r.GPUsPerPod, r.PodsPerReplica = w.GPUsPerPod().Count, w.PodsPerReplica()
 	if !intent.Enabled(w.Annotations) {
 		return r, nil
 	}
@@ -199,6 +201,9 @@ func NewReview(ctx context.Context, op string, obj client.Object, ff facts.Func)
 	res, err := render.Workload(w, f)
 	if err != nil {
 		return Review{}, &RenderError{Workload: w, Err: err}
+	}
+	for _, warning := range res.Warnings {
+		r.RenderWarnings = append(r.RenderWarnings, fmt.Sprintf("mlscale: %s %s/%s: %s", w.GVK.Kind, w.Namespace, w.Name, warning))
 	}
 	r.RenderedObject = res.Object
 	if r.Rendered, err = toData(res.Object, res.Object.GetObjectKind().GroupVersionKind()); err != nil {

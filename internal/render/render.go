@@ -252,23 +252,32 @@ func (r *renderer) checkWake(ts []kedav1alpha1.ScaleTriggers, noWake []string, e
 	r.errs.Add(key, val, "asks for scale-to-zero, but no trigger can wake the workload from zero replicas: "+strings.Join(noWake, "; "), wakeAllowed())
 }
 
+// applyGPUBudget holds the workload's maximum to the namespace's GPU
+// budget. One replica holds GPUs per pod x pods per replica (a Job's
+// parallelism); the products saturate rather than overflow.
 func (r *renderer) applyGPUBudget() {
 	if r.f.GPUBudget == nil || r.gpu.Count == 0 {
 		return
 	}
 	budget := *r.f.GPUBudget
-	fit := budget / r.gpu.Count
+	pods := r.w.PodsPerReplica()
+	perReplica := workload.SaturatingMul(r.gpu.Count, pods)
+	what := fmt.Sprintf("%d GPU(s) per pod", r.gpu.Count)
+	if pods > 1 {
+		what = fmt.Sprintf("%d GPU(s) per pod x parallelism %d", r.gpu.Count, pods)
+	}
+	fit := budget / perReplica
 	switch {
 	case fit < 1:
 		r.errs.Add(intent.KeyMaxReplicas, r.w.Annotations[intent.KeyMaxReplicas],
-			fmt.Sprintf("cannot be met: one pod requests %d GPU(s) but namespace %s has a GPU budget of %d", r.gpu.Count, r.w.Namespace, budget),
-			"raise the namespace's GPU quota or request fewer GPUs per pod")
+			fmt.Sprintf("cannot be met: one replica needs %s but namespace %s has a GPU budget of %d", what, r.w.Namespace, budget),
+			"raise the namespace's GPU quota or request fewer GPUs per replica")
 	case int64(r.max) > fit:
-		r.warn("max replicas lowered from %d to %d: %d pods x %d GPU(s) exceed namespace %s's GPU budget of %d", r.max, fit, r.max, r.gpu.Count, r.w.Namespace, budget)
+		r.warn("max replicas lowered from %d to %d: %d replicas x %s exceed namespace %s's GPU budget of %d", r.max, fit, r.max, what, r.w.Namespace, budget)
 		r.max = int32(fit)
 		if r.min > r.max {
 			r.errs.Add(intent.KeyMinReplicas, r.w.Annotations[intent.KeyMinReplicas],
-				fmt.Sprintf("needs %d GPUs, over namespace %s's GPU budget of %d", int64(r.min)*r.gpu.Count, r.w.Namespace, budget),
+				fmt.Sprintf("needs %d GPUs, over namespace %s's GPU budget of %d", workload.SaturatingMul(int64(r.min), perReplica), r.w.Namespace, budget),
 				fmt.Sprintf("at most %d replicas", fit))
 		}
 	}

@@ -115,6 +115,23 @@ func job(name string, a map[string]string, cs ...corev1.Container) workload.Work
 	return w
 }
 
+// parallel sets a Job's parallelism.
+func parallel(w workload.Workload, n int32) workload.Workload {
+	w.Job.Parallelism = ptr.To(n)
+	return w
+}
+
+// withInit adds an init container asking for res; sidecar makes it a
+// sidecar (restartPolicy Always), which runs beside the main containers.
+func withInit(w workload.Workload, sidecar bool, res map[string]string) workload.Workload {
+	c := ctr("init", res)
+	if sidecar {
+		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	}
+	w.Template.Spec.InitContainers = append(w.Template.Spec.InitContainers, c)
+	return w
+}
+
 const rabbitHost = "amqp://rabbitmq.ml.svc.cluster.local:5672/"
 
 type renderCase struct {
@@ -555,7 +572,7 @@ func TestRender(t *testing.T) {
 			name:     "GPU budget smaller than one pod",
 			w:        deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("a", gpu("nvidia.com/gpu", "1")), ctr("b", gpu("nvidia.com/gpu", "1"))),
 			facts:    gpuBudget(1),
-			wantErr:  []string{"mlscale.io/max-replicas: cannot be met: one pod requests 2 GPU(s) but namespace ml has a GPU budget of 1"},
+			wantErr:  []string{"mlscale.io/max-replicas: cannot be met: one replica needs 2 GPU(s) per pod but namespace ml has a GPU budget of 1"},
 			wantKeys: []string{intent.KeyMaxReplicas},
 		},
 		{
@@ -572,6 +589,49 @@ func TestRender(t *testing.T) {
 			facts:    gpuBudget(8),
 			want:     map[string]any{"kind": "ScaledJob", "spec.maxReplicaCount": int64(2)},
 			wantWarn: []string{"max replicas lowered from 10 to 2"},
+		},
+
+		{
+			name:     "GPU budget counts a Job's parallel pods",
+			w:        parallel(job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyMaxReplicas, "4"), ctr("t", gpu("nvidia.com/gpu", "1"))), 8),
+			facts:    gpuBudget(16),
+			want:     map[string]any{"kind": "ScaledJob", "spec.maxReplicaCount": int64(2), "spec.jobTargetRef.parallelism": int64(8)},
+			wantWarn: []string{"max replicas lowered from 4 to 2: 4 replicas x 1 GPU(s) per pod x parallelism 8 exceed namespace ml's GPU budget of 16"},
+		},
+		{
+			name:     "GPU budget smaller than one Job's parallel pods",
+			w:        parallel(job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("t", gpu("nvidia.com/gpu", "2"))), 16),
+			facts:    gpuBudget(8),
+			wantErr:  []string{"mlscale.io/max-replicas: cannot be met: one replica needs 2 GPU(s) per pod x parallelism 16 but namespace ml has a GPU budget of 8"},
+			wantKeys: []string{intent.KeyMaxReplicas},
+		},
+		{
+			name:     "GPU budget counts sidecar GPUs beside the main containers",
+			w:        withInit(deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyMaxReplicas, "4"), ctr("w", gpu("nvidia.com/gpu", "1"))), true, gpu("nvidia.com/gpu", "1")),
+			facts:    gpuBudget(4),
+			want:     map[string]any{"spec.maxReplicaCount": int64(2)},
+			wantWarn: []string{"max replicas lowered from 4 to 2: 4 replicas x 2 GPU(s) per pod"},
+		},
+		{
+			name:   "GPU budget takes a run-to-completion init container's GPUs as the larger moment",
+			w:      withInit(deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyMaxReplicas, "4"), ctr("w", gpu("nvidia.com/gpu", "1"))), false, gpu("nvidia.com/gpu", "1")),
+			facts:  gpuBudget(4),
+			want:   map[string]any{"spec.maxReplicaCount": int64(4)},
+			noWarn: true,
+		},
+		{
+			name:     "GPU requests that overflow int64 are refused, not wrapped",
+			w:        deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("a", gpu("nvidia.com/gpu", "4611686018427387904")), ctr("b", gpu("nvidia.com/gpu", "4611686018427387904"))),
+			facts:    gpuBudget(8),
+			wantErr:  []string{"mlscale.io/max-replicas: cannot be met: one replica needs 9223372036854775807 GPU(s) per pod"},
+			wantKeys: []string{intent.KeyMaxReplicas},
+		},
+		{
+			name:     "GPU budget counts time-sliced GPUs",
+			w:        deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyMaxReplicas, "4"), ctr("w", gpu("nvidia.com/gpu.shared", "1"))),
+			facts:    gpuBudget(2),
+			want:     map[string]any{"spec.maxReplicaCount": int64(2)},
+			wantWarn: []string{"max replicas lowered from 4 to 2"},
 		},
 
 		// Predicted floor.

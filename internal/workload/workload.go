@@ -6,6 +6,7 @@ package workload
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -170,51 +171,148 @@ func newWorkload(gvk schema.GroupVersionKind, meta metav1.ObjectMeta, tpl corev1
 	}
 }
 
-// GPUResource reports whether a resource name is a GPU: nvidia.com/gpu,
-// a MIG slice (nvidia.com/mig-*), or amd.com/gpu.
+// GPUResourceNames are the extended resources counted as GPU devices: whole
+// NVIDIA GPUs, time-sliced NVIDIA GPUs (the device plugin's renamed
+// resource) and AMD GPUs.
+var GPUResourceNames = []string{"nvidia.com/gpu", "nvidia.com/gpu.shared", "amd.com/gpu"}
+
+// GPUResourcePrefixes are the prefixes of the extended resources counted as
+// GPU devices: NVIDIA MIG slices (nvidia.com/mig-1g.10gb, ...).
+var GPUResourcePrefixes = []string{"nvidia.com/mig-"}
+
+// GPUResource reports whether a resource name is a GPU: one of
+// GPUResourceNames or a name starting with one of GPUResourcePrefixes.
 func GPUResource(name corev1.ResourceName) bool {
 	n := string(name)
-	return n == "nvidia.com/gpu" || strings.HasPrefix(n, "nvidia.com/mig-") || n == "amd.com/gpu"
+	if slices.Contains(GPUResourceNames, n) {
+		return true
+	}
+	for _, p := range GPUResourcePrefixes {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // GPUs is what one pod of the workload asks for in GPUs.
 type GPUs struct {
-	// Count is the number of GPU devices (whole GPUs or MIG slices) per pod.
+	// Count is the number of GPU devices (whole GPUs or MIG slices) per pod;
+	// math.MaxInt64 when the requests add up to more.
 	Count int64
 	// Resources lists the GPU resource names requested, sorted.
 	Resources []string
 }
 
-// GPUsPerPod sums the GPU limits (or requests) over the regular containers;
-// init containers run before and are counted as the maximum with the rest,
-// as the scheduler does.
+// GPUsPerPod counts the GPUs one pod holds, as the scheduler counts them:
+// the regular containers and the sidecars (init containers with
+// restartPolicy Always, which run beside them) add up; an init container
+// that runs to completion runs beside the sidecars started before it, and
+// the pod needs the largest of these moments. Sums saturate at
+// math.MaxInt64 rather than wrap around.
 func (w Workload) GPUsPerPod() GPUs {
 	res := map[string]bool{}
-	sum := func(cs []corev1.Container) int64 {
-		var n int64
-		for _, c := range cs {
-			for name, q := range mergedGPU(c.Resources) {
-				res[string(name)] = true
-				n += q.Value()
-			}
-		}
-		return n
-	}
-	count := sum(w.Template.Spec.Containers)
-	for _, c := range w.Template.Spec.InitContainers {
+	count := func(c corev1.Container) int64 {
 		var n int64
 		for name, q := range mergedGPU(c.Resources) {
 			res[string(name)] = true
-			n += q.Value()
+			n = SaturatingAdd(n, devices(q))
 		}
-		count = max(count, n)
+		return n
 	}
-	g := GPUs{Count: count}
+	var sidecars, peakInit int64
+	for _, c := range w.Template.Spec.InitContainers {
+		n := count(c)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars = SaturatingAdd(sidecars, n)
+			continue
+		}
+		peakInit = max(peakInit, SaturatingAdd(sidecars, n))
+	}
+	running := sidecars
+	for _, c := range w.Template.Spec.Containers {
+		running = SaturatingAdd(running, count(c))
+	}
+	g := GPUs{Count: max(running, peakInit)}
 	for r := range res {
 		g.Resources = append(g.Resources, r)
 	}
 	slices.Sort(g.Resources)
 	return g
+}
+
+// GPUFields returns the parts of a pod spec that GPUsPerPod reads: the
+// containers' GPU requests and limits and the init containers' order and
+// restart policies; a pod without GPUs gives an empty spec. Caches keep this
+// much of the workloads they otherwise strip.
+func GPUFields(spec corev1.PodSpec) corev1.PodSpec {
+	keep := func(c corev1.Container) corev1.Container {
+		k := corev1.Container{Name: c.Name, RestartPolicy: c.RestartPolicy}
+		for name, q := range c.Resources.Requests {
+			if GPUResource(name) {
+				if k.Resources.Requests == nil {
+					k.Resources.Requests = corev1.ResourceList{}
+				}
+				k.Resources.Requests[name] = q
+			}
+		}
+		for name, q := range c.Resources.Limits {
+			if GPUResource(name) {
+				if k.Resources.Limits == nil {
+					k.Resources.Limits = corev1.ResourceList{}
+				}
+				k.Resources.Limits[name] = q
+			}
+		}
+		return k
+	}
+	if (Workload{Template: corev1.PodTemplateSpec{Spec: spec}}).GPUsPerPod().Count == 0 {
+		return corev1.PodSpec{}
+	}
+	var out corev1.PodSpec
+	for _, c := range spec.InitContainers {
+		out.InitContainers = append(out.InitContainers, keep(c))
+	}
+	for _, c := range spec.Containers {
+		out.Containers = append(out.Containers, keep(c))
+	}
+	return out
+}
+
+// PodsPerReplica is how many pods one replica runs at once: a Job's
+// parallelism (1 when unset), 1 for the other kinds.
+func (w Workload) PodsPerReplica() int64 {
+	if w.Job != nil && w.Job.Parallelism != nil && *w.Job.Parallelism > 0 {
+		return int64(*w.Job.Parallelism)
+	}
+	return 1
+}
+
+// SaturatingAdd adds non-negative counts, giving math.MaxInt64 instead of
+// overflowing.
+func SaturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// SaturatingMul multiplies non-negative counts, giving math.MaxInt64
+// instead of overflowing.
+func SaturatingMul(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// devices is a GPU quantity as a device count: rounded up, never negative,
+// math.MaxInt64 when it does not fit an int64.
+func devices(q resource.Quantity) int64 {
+	if q.CmpInt64(math.MaxInt64) > 0 {
+		return math.MaxInt64
+	}
+	return max(0, q.Value())
 }
 
 func mergedGPU(r corev1.ResourceRequirements) map[corev1.ResourceName]resource.Quantity {

@@ -8,7 +8,7 @@ violation contains msg if {
 	hpa := lib.review_hpa
 	target := lib.target_key(hpa.spec.scaleTargetRef)
 	some other in lib.inventory_hpas
-	lib.target_key(other.spec.scaleTargetRef) == target
+	lib.same_target(other.spec.scaleTargetRef, hpa.spec.scaleTargetRef)
 	msg := sprintf(
 		"hpa_duplicate_target: %s targets %s, which %s already scales (two HPAs on one target flap: AmbiguousSelector); change the existing HPA instead, or delete it first",
 		[lib.subject, target, lib.object_key(other)],

@@ -10,7 +10,7 @@ violation contains msg if {
 	hpa := lib.review_hpa
 	target := lib.target_key(hpa.spec.scaleTargetRef)
 	some so in lib.inventory_scaled_objects
-	lib.target_key(so.spec.scaleTargetRef) == target
+	lib.same_target(so.spec.scaleTargetRef, hpa.spec.scaleTargetRef)
 	not lib.keda_owns_hpa(so, hpa)
 	msg := sprintf(
 		"hpa_scaledobject_conflict: %s targets %s, which %s already scales (KEDA makes its own HPA %s for it); delete this HPA and tune the ScaledObject instead, or delete the ScaledObject (for an mlscale workload: remove mlscale.io/autoscale) to keep this HPA",

@@ -13,8 +13,36 @@ namespace := input.namespace
 target_kind(ref) := object.get(ref, "kind", "Deployment")
 
 # target_key names the workload a scaleTargetRef points at, in the
-# namespace of the object that holds the reference.
+# namespace of the object that holds the reference, for messages.
 target_key(ref) := sprintf("%s %s/%s", [target_kind(ref), namespace, ref.name])
+
+# target_group is the API group of a scaleTargetRef: the group of its
+# apiVersion; KEDA defaults an empty one to apps/v1, and the workload kinds
+# mlscale knows are in apps or batch.
+target_group(ref) := group if {
+	api := object.get(ref, "apiVersion", "")
+	api != ""
+	group := api_group(api)
+} else := "apps" if {
+	target_kind(ref) in {"Deployment", "StatefulSet", "ReplicaSet"}
+} else := "batch" if {
+	target_kind(ref) == "Job"
+} else := ""
+
+# api_group is the group of an apiVersion ("apps/v1" -> "apps", "v1" -> "").
+api_group(api) := "" if not contains(api, "/")
+
+api_group(api) := split(api, "/")[0] if contains(api, "/")
+
+# same_target reports whether two scaleTargetRefs (of objects in the
+# request's namespace) name the same workload: the same name, kind and API
+# group (a custom resource of kind Deployment in another group is another
+# workload).
+same_target(a, b) if {
+	a.name == b.name
+	target_kind(a) == target_kind(b)
+	target_group(a) == target_group(b)
+}
 
 # review_hpa is the HorizontalPodAutoscaler under review, when it is one.
 review_hpa := input.object if input.kind == "HorizontalPodAutoscaler"
@@ -141,3 +169,17 @@ trigger_ref(e) := sprintf("%q", [name]) if {
 
 # trigger_type is a trigger's type, "" when it has none.
 trigger_type(e) := object.get(e.trigger, "type", "")
+
+# gpu_resource reports whether a resource name is counted as a GPU:
+# data.gpu_resources lists the names and name prefixes (mlscale gives them
+# from the same table as its own GPU count).
+gpu_resource(name) if name in data.gpu_resources.names
+
+gpu_resource(name) if {
+	some p in data.gpu_resources.prefixes
+	startswith(name, p)
+}
+
+# gpu_quota_key reports whether a ResourceQuota key limits GPUs: requests.
+# followed by a GPU resource, or the bare name (quotas written by hand).
+gpu_quota_key(key) if gpu_resource(trim_prefix(key, "requests."))

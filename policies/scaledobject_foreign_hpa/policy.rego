@@ -11,7 +11,7 @@ violation contains msg if {
 	so := lib.review_scaled_object
 	target := lib.target_key(so.spec.scaleTargetRef)
 	some hpa in lib.inventory_hpas
-	lib.target_key(hpa.spec.scaleTargetRef) == target
+	lib.same_target(hpa.spec.scaleTargetRef, so.spec.scaleTargetRef)
 	not lib.keda_owns_hpa(so, hpa)
 	msg := sprintf(
 		"scaledobject_foreign_hpa: %s would scale %s, which %s already scales; delete that HPA first, or %s",

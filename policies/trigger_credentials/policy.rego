@@ -1,18 +1,87 @@
 # No credentials inline in triggers: a password in a RabbitMQ host URL or a
-# token in a Prometheus query is readable by everyone who can read the
-# ScaledObject. Credentials belong in a Secret, referenced through a KEDA
+# token in a header is readable by everyone who can read the ScaledObject. Credentials belong in a Secret, referenced through a KEDA
 # TriggerAuthentication (authenticationRef, or mlscale.io/rabbitmq-auth).
 package mlscale.policies.trigger_credentials
 
 import data.mlscale.lib
 
-# userinfo matches a URL with a password: scheme://user:password@host.
-userinfo := `[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]+@`
+# Values are read the way KEDA reads them, not matched as text: URLs with
+# Go's net/url (mlscale.parse_url: user information in a URL is sent as
+# Basic auth, with or without a password), customHeaders and
+# queryParameters as KEDA's key-value lists (mlscale.keda_pairs: split on
+# "," and "=", trimmed), connection strings as ";"-separated key=value
+# fields. Query text (PromQL, SQL) is not scanned: a label matcher
+# secret=~"tls-.*" or a column named token is not a credential.
 
-# secret_param matches a secret passed as a URL or query parameter, a
-# connection-string field (Password=...; AccountKey=...;
-# SharedAccessKey=...) or a header (customHeaders: Authorization=...).
-secret_param := `(?i)[?&;,{ ](password|passwd|pwd|token|access_token|auth_token|api_key|apikey|api-key|x-api-key|api_token|secret|client_secret|secret_key|access_key|accountkey|sharedaccesskey|sharedaccesssignature|sig|authorization)=[^&;,\s]+`
+# credential_names are header, query parameter and connection-string field
+# names (compared in lower case) that carry a credential.
+credential_names := {
+	"authorization", "proxy-authorization", "x-auth-token", "private-token", "x-api-key", "api-key",
+	"apikey", "api_key", "x-access-token", "access_token", "private_token", "code", "token", "id_token",
+	"refresh_token", "key", "sig", "signature", "x-amz-signature", "x-amz-security-token", "x-goog-signature",
+	"x-vault-token", "cookie", "password", "passwd", "pwd", "secret", "client_secret", "accountkey",
+	"sharedaccesskey", "sharedaccesssignature", "ocp-apim-subscription-key", "x-functions-key",
+}
+
+# credential_parts: a name containing one of these (in lower case) carries
+# a credential too: X-Gitlab-Token, X-Upstream-Auth, api_secret, ...
+credential_parts := {"token", "secret", "passw", "apikey", "api-key", "api_key", "auth", "signature", "credential"}
+
+credential_name(name) if lower(name) in credential_names
+
+credential_name(name) if {
+	some part in credential_parts
+	contains(lower(name), part)
+}
+
+# urls are the URLs a value holds: the whole value and each
+# comma-separated element, when net/url reads it as an absolute URL.
+urls(value) := {u |
+	some candidate in array.concat([value], split(value, ","))
+	u := mlscale.parse_url(trim_space(candidate))
+	u.ok
+}
+
+# url_credential names what a URL carries inline, if anything.
+url_credential(value) := "a password in the URL" if {
+	some u in urls(value)
+	u.password
+} else := "a user name in the URL, which KEDA sends as Basic auth credentials" if {
+	some u in urls(value)
+	u.user
+} else := sprintf("a credential in the URL's query parameter %s", [name]) if {
+	some u in urls(value)
+	some name, _ in u.query
+	credential_name(name)
+}
+
+# pair_credential names a credential in a KEDA key-value list.
+pair_credential("customHeaders", value) := sprintf("a credential header %s", [k]) if {
+	some [k, v] in mlscale.keda_pairs(value)
+	credential_name(k)
+	v != ""
+}
+
+pair_credential("queryParameters", value) := sprintf("a credential query parameter %s", [k]) if {
+	some [k, v] in mlscale.keda_pairs(value)
+	credential_name(k)
+	v != ""
+}
+
+# connection_credential names a secret field of a connection string
+# (Server=db;User Id=sa;Password=...).
+connection_credential(value) := "a secret parameter" if {
+	contains(value, ";")
+	some field in split(value, ";")
+	[name, secret] := split_once(field, "=")
+	lower(trim_space(name)) in credential_names
+	trim_space(secret) != ""
+}
+
+split_once(s, sep) := [substring(s, 0, i), substring(s, i + count(sep), -1)] if {
+	i := indexof(s, sep)
+	i >= 0
+}
 
 # private_key matches a PEM private key.
 private_key := `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----`
@@ -42,15 +111,17 @@ secret_key(key) if {
 	endswith(lower(key), suffix)
 }
 
-inline_credential(key, value) := "a password in the URL" if {
-	regex.match(userinfo, value)
+inline_credential(key, value) := what if {
+	what := url_credential(value)
 } else := "a private key" if {
 	regex.match(private_key, value)
 } else := "a secret value" if {
 	secret_key(key)
 	trim_space(value) != ""
-} else := "a secret parameter" if {
-	regex.match(secret_param, concat("", [" ", value]))
+} else := what if {
+	what := pair_credential(key, value)
+} else := what if {
+	what := connection_credential(value)
 }
 
 violation contains msg if {

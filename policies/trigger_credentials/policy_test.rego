@@ -27,12 +27,20 @@ test_host_without_password_allowed if {
 	count(policy.violation) == 0 with input as review(rabbit("amqp://rabbitmq.ml.svc.cluster.local:5672/"))
 }
 
-test_user_without_password_allowed if {
-	count(policy.violation) == 0 with input as review(rabbit("amqp://guest@rabbitmq.ml:5672/"))
+test_user_without_password_denied if {
+	findings(rabbit("amqp://guest@rabbitmq.ml:5672/")) == {["a user name in the URL, which KEDA sends as Basic auth credentials", "host"]}
+	findings(trigger("metrics-api", {"url": "https://ghp_abc123@api.github.com/x", "valueLocation": "a"})) == {["a user name in the URL, which KEDA sends as Basic auth credentials", "url"]}
 }
 
-test_token_in_query_denied if {
-	count(policy.violation) == 1 with input as review(prometheus(`sum(up{job="x"}) and on() vector(1) # ?token=abc`))
+test_promql_label_matchers_allowed if {
+	count(policy.violation) == 0 with input as review(prometheus(`sum(kube_secret_info{secret=~"tls-.*"})`))
+	count(policy.violation) == 0 with input as review(prometheus(`count(up{sig="invalid", token="x"})`))
+	count(policy.violation) == 0 with input as review(prometheus(`sum(rate(http_requests_total{path="/login?token=x"}[2m]))`))
+}
+
+test_sql_column_named_token_allowed if {
+	t := {"type": "postgresql", "metadata": {"host": "pg.ml.svc", "passwordFromEnv": "PG", "query": "SELECT count(*) FROM jobs WHERE token='x' AND password IS NULL"}}
+	count(policy.violation) == 0 with input as review(t)
 }
 
 test_token_in_server_address_denied if {
@@ -113,10 +121,32 @@ test_references_and_public_values_allowed if {
 }
 
 test_secret_parameters_denied if {
-	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "X-Api-Key=abc,Team=ml"})) == {["a secret parameter", "customHeaders"]}
-	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "Authorization=Bearer abc"})) == {["a secret parameter", "customHeaders"]}
-	findings(trigger("metrics-api", {"url": "https://acct.blob.core.windows.net/c/x?sv=2022&sig=abc", "valueLocation": "a"})) == {["a secret parameter", "url"]}
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "X-Api-Key=abc,Team=ml"})) == {["a credential header X-Api-Key", "customHeaders"]}
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "Authorization=Bearer abc"})) == {["a credential header Authorization", "customHeaders"]}
+	findings(trigger("metrics-api", {"url": "https://acct.blob.core.windows.net/c/x?sv=2022&sig=abc", "valueLocation": "a"})) == {["a credential in the URL's query parameter sig", "url"]}
 	findings(trigger("mssql", {"host": "Server=db;User Id=sa;Password=hunter2", "query": "q"})) == {["a secret parameter", "host"]}
+}
+
+# KEDA trims the keys and values of customHeaders and queryParameters.
+test_trimmed_headers_and_parameters_denied if {
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "Team=ml, Authorization =Bearer abc"})) == {["a credential header Authorization", "customHeaders"]}
+	every header in ["X-Auth-Token", "Private-Token", "x-gitlab-token", "Proxy-Authorization", "Cookie"] {
+		findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": sprintf(" %s = abc ", [header])})) == {[sprintf("a credential header %s", [header]), "customHeaders"]}
+	}
+	every param in ["access_token", "private_token", "code", "api_key"] {
+		findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "queryParameters": sprintf("team=ml, %s =abc", [param])})) == {[sprintf("a credential query parameter %s", [param]), "queryParameters"]}
+	}
+}
+
+test_token_parameters_in_urls_denied if {
+	every param in ["access_token", "private_token", "code", "token"] {
+		findings(trigger("metrics-api", {"url": sprintf("https://api.example.com/v1/q?team=ml&%s=abc", [param]), "valueLocation": "a"})) == {[sprintf("a credential in the URL's query parameter %s", [param]), "url"]}
+	}
+}
+
+test_public_headers_and_parameters_allowed if {
+	md := {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "X-Scope-OrgID=ml, Accept=application/json", "queryParameters": "timeout=10s,dedup=true"}
+	count(policy.violation) == 0 with input as review(trigger("prometheus", md))
 }
 
 test_password_in_url_lists_denied if {

@@ -12,6 +12,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/policy"
@@ -28,6 +29,8 @@ const TargetIndex = "mlscale.io/scale-target"
 //
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keda.sh,resources=scaledobjects;scaledjobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
 
 // HPATarget is the TargetIndex function of HPAs.
@@ -98,5 +101,30 @@ func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventor
 		return inv, fmt.Errorf("listing the ScaledObjects of %s in namespace %s from the cache: %w", target, r.Namespace, err)
 	}
 	inv.HPAs, inv.ScaledObjects = hpas.Items, sos.Items
-	return inv, nil
+	w, err := s.target(ctx, r)
+	inv.Target = w
+	return inv, err
+}
+
+// target reads the workload a reviewed ScaledObject scales from the cache
+// (which keeps the GPU fields of unannotated workloads; see
+// manager.CacheTransform); nil when it is not a workload kind or does not
+// exist.
+func (s Source) target(ctx context.Context, r policy.Review) (*workload.Workload, error) {
+	kind, name, ok := policy.TargetWorkload(r)
+	if !ok {
+		return nil, nil
+	}
+	obj := kind.New()
+	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading the target %s %s/%s from the cache: %w", kind.GVK.Kind, r.Namespace, name, err)
+	}
+	w, err := workload.FromObject(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
 }

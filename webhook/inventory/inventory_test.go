@@ -2,12 +2,15 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -73,6 +76,7 @@ func TestSource(t *testing.T) {
 			so("ml", "web-so", "", "web"),
 			so("ml", "api-so", "", "api"),
 			quota,
+			gpuDeployment("ml", "llm", 2),
 		).Build()
 	src := Source{Reader: c}
 	ctx := context.Background()
@@ -87,6 +91,9 @@ func TestSource(t *testing.T) {
 		}
 		for _, q := range inv.ResourceQuotas {
 			out = append(out, "quota:"+q.Namespace+"/"+q.Name)
+		}
+		if inv.Target != nil {
+			out = append(out, fmt.Sprintf("target:%s/%s gpus=%d", inv.Target.Namespace, inv.Target.Name, inv.Target.GPUsPerPod().Count))
 		}
 		slices.Sort(out)
 		return out
@@ -118,6 +125,9 @@ func TestSource(t *testing.T) {
 		{"scaledobject on api", review("", so("ml", "x", "", "api")), []string{"quota:ml/gpu", "so:ml/api-so"}},
 		{"workload web", review("Deployment", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ml"}}), []string{"hpa:ml/web-hpa", "quota:ml/gpu", "so:ml/web-so"}},
 		{"other namespace", review("", hpa("other", "new", "Deployment", "web")), []string{"hpa:other/web-hpa"}},
+		{"scaledobject on a GPU Deployment: the target", review("", so("ml", "x", "", "llm")), []string{"quota:ml/gpu", "target:ml/llm gpus=2"}},
+		{"scaledobject on a missing Deployment", review("", so("ml", "x", "", "nope")), []string{"quota:ml/gpu"}},
+		{"scaledobject on a custom resource", review("", so("ml", "x", "Rollout", "llm")), []string{"quota:ml/gpu"}},
 		{"scaledjob: quotas only", policy.Review{Kind: policy.KindScaledJob, Namespace: "ml"}, []string{"quota:ml/gpu"}},
 	}
 	for _, tt := range tests {
@@ -130,5 +140,14 @@ func TestSource(t *testing.T) {
 				t.Errorf("inventory = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func gpuDeployment(ns, name string, gpus int64) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "llm", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(gpus, resource.DecimalSI)}},
+		}}}}},
 	}
 }

@@ -74,8 +74,8 @@ func gpuQuotaPredicate() predicate.Predicate {
 		if !ok {
 			return false
 		}
-		for _, name := range facts.GPUQuotaResources {
-			if _, ok := q.Spec.Hard[name]; ok {
+		for name := range q.Spec.Hard {
+			if facts.GPUQuotaResource(name) {
 				return true
 			}
 		}
