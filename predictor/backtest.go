@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -24,7 +26,8 @@ type BacktestConfig struct {
 	// forecast; half the trace when 0.
 	Train int
 	// CapacityPerReplica is the demand one replica serves; when 0, a tenth
-	// of the training history's 95th percentile.
+	// of the training history's 95th percentile, rounded to 4 significant
+	// digits (so that the capacity reported is the one used).
 	CapacityPerReplica float64
 	// ColdStart is how long a new replica takes to become ready; 0 for
 	// replicas that are ready as soon as they are asked for.
@@ -91,6 +94,8 @@ type Report struct {
 	Baselines map[string]Metrics `json:"baselines"`
 	// Simulation are the capacity simulations by name.
 	Simulation map[string]SimResult `json:"simulation"`
+	// Headline sums the backtest up.
+	Headline Headline `json:"headline"`
 	// Forecasts are mlscale's forecasts, one per evaluated step.
 	Forecasts []ForecastRow `json:"-"`
 }
@@ -115,7 +120,7 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 			cfg.Train, b.day+b.horizon, b.horizon+1, s.Len())
 	}
 	if b.cfg.CapacityPerReplica <= 0 {
-		b.cfg.CapacityPerReplica = quantile(0.95, s.Values[:cfg.Train]) / 10
+		b.cfg.CapacityPerReplica = RoundFigure(quantile(0.95, s.Values[:cfg.Train]) / 10)
 		if b.cfg.CapacityPerReplica <= 0 {
 			return Report{}, errors.New("backtest: the history's 95th percentile is not positive; set the capacity per replica")
 		}
@@ -133,7 +138,121 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	}
 	rep.MLScale = b.score(fc, floors)
 	b.simulations(&rep, floors)
+	rep.Headline = b.headline(rep, floors)
 	return rep, nil
+}
+
+// Headline is a backtest in a few ratios: mlscale's forecast error against
+// the best baseline's, how well its floors fit the actual peaks, and the
+// replica time it costs against static and reactive scaling. A ratio is
+// null in JSON (nil) when what it divides by is 0.
+type Headline struct {
+	// BestBaseline is the baseline with the lowest MAE.
+	BestBaseline string `json:"best_baseline"`
+	// MAEVsBest is mlscale's MAE over the best baseline's (equally, the
+	// ratio of their MASEs); below 1 beats it, lower is better.
+	MAEVsBest *float64 `json:"mae_vs_best_baseline"`
+	// UnderPct is the percentage of steps where mlscale's floor's capacity
+	// was below the actual peak (MLScale.UnderPct); lower is better.
+	UnderPct float64 `json:"under_pct"`
+	// FloorVsPeak is the mean capacity of mlscale's floors (floor times
+	// capacity per replica) over the mean actual peak; above 1 is
+	// over-provisioning, lower is better as long as UnderPct stays low.
+	FloorVsPeak *float64 `json:"floor_capacity_vs_peak"`
+	// ReplicaHoursVsStatic and ReplicaHoursVsReactive are the replica-hours
+	// of reactive scaling above mlscale's floors (SimPredictive) over those
+	// of the static fleet and of reactive scaling alone; lower is better.
+	ReplicaHoursVsStatic   *float64 `json:"replica_hours_vs_static"`
+	ReplicaHoursVsReactive *float64 `json:"replica_hours_vs_reactive"`
+}
+
+// headline sums up a finished report; floors are mlscale's.
+func (b *backtest) headline(rep Report, floors []int) Headline {
+	h := Headline{UnderPct: rep.MLScale.UnderPct}
+	names := make([]string, 0, len(rep.Baselines))
+	for name := range rep.Baselines {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if h.BestBaseline == "" || rep.Baselines[name].MAE < rep.Baselines[h.BestBaseline].MAE {
+			h.BestBaseline = name
+		}
+	}
+	if h.BestBaseline != "" {
+		h.MAEVsBest = ratioOf(rep.MLScale.MAE, rep.Baselines[h.BestBaseline].MAE)
+	}
+	var capacity, peak float64
+	for k, f := range floors {
+		capacity += float64(f) * b.cfg.CapacityPerReplica
+		peak += b.actual[k]
+	}
+	h.FloorVsPeak = ratioOf(capacity, peak)
+	sim := rep.Simulation
+	h.ReplicaHoursVsStatic = ratioOf(sim[SimPredictive].ReplicaHours, sim[SimStatic].ReplicaHours)
+	h.ReplicaHoursVsReactive = ratioOf(sim[SimPredictive].ReplicaHours, sim[SimReactive].ReplicaHours)
+	return h
+}
+
+// ratioOf returns a/b, or nil when b is not positive.
+func ratioOf(a, b float64) *float64 {
+	if !(b > 0) {
+		return nil
+	}
+	r := a / b
+	return &r
+}
+
+// RoundFigure rounds x to 4 significant digits, or to a whole number when
+// its integer part has more than 4 digits: 0.123456 is 0.1235, 1556.93 is
+// 1557, 16957.04 is 16957. NaN and infinities are returned as they are.
+func RoundFigure(x float64) float64 {
+	switch {
+	case x == 0 || math.IsNaN(x) || math.IsInf(x, 0):
+		return x
+	case math.Abs(x) >= 1e4:
+		return math.Round(x)
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
+}
+
+// Rounded returns a copy of r with every figure rounded by RoundFigure,
+// for people to read; CapacityPerReplica, a setting, is kept as it is.
+func (r Report) Rounded() Report {
+	metrics := func(m Metrics) Metrics {
+		return Metrics{
+			MAE: RoundFigure(m.MAE), SMAPE: RoundFigure(m.SMAPE), MASE: RoundFigure(m.MASE),
+			UnderPct: RoundFigure(m.UnderPct), OverMean: RoundFigure(m.OverMean),
+		}
+	}
+	out := r
+	out.MLScale = metrics(r.MLScale)
+	out.Baselines = make(map[string]Metrics, len(r.Baselines))
+	for name, m := range r.Baselines {
+		out.Baselines[name] = metrics(m)
+	}
+	out.Simulation = make(map[string]SimResult, len(r.Simulation))
+	for name, sr := range r.Simulation {
+		out.Simulation[name] = SimResult{ReplicaHours: RoundFigure(sr.ReplicaHours), UnderMinutes: RoundFigure(sr.UnderMinutes)}
+	}
+	round := func(p *float64) *float64 {
+		if p == nil {
+			return nil
+		}
+		v := RoundFigure(*p)
+		return &v
+	}
+	h := r.Headline
+	out.Headline = Headline{
+		BestBaseline: h.BestBaseline, MAEVsBest: round(h.MAEVsBest), UnderPct: RoundFigure(h.UnderPct),
+		FloorVsPeak: round(h.FloorVsPeak), ReplicaHoursVsStatic: round(h.ReplicaHoursVsStatic),
+		ReplicaHoursVsReactive: round(h.ReplicaHoursVsReactive),
+	}
+	return out
 }
 
 // backtest is one Backtest run.
@@ -169,9 +288,6 @@ func (b *backtest) prepare() {
 		scaleN++
 	}
 	b.scale /= float64(scaleN)
-	if b.scale == 0 {
-		b.scale = math.SmallestNonzeroFloat64
-	}
 	b.first = b.cfg.Train - 1
 	b.n = b.s.Len() - 1 - b.horizon - b.first + 1
 	b.actual = make([]float64, b.n)
@@ -184,6 +300,8 @@ func (b *backtest) prepare() {
 func (b *backtest) score(forecast []float64, floors []int) Metrics {
 	mae, smape := accuracy(forecast, b.actual)
 	under, over := provisioning(floors, b.actual, b.cfg.CapacityPerReplica)
+	// With a constant training part the scale is 0 and MASE undefined
+	// (+Inf, or NaN for a perfect forecast), written as null in JSON.
 	return Metrics{MAE: mae, SMAPE: smape, MASE: mae / b.scale, UnderPct: under, OverMean: over}
 }
 
@@ -244,7 +362,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			}
 			model, fitEnd = m, i
 			if k == 0 {
-				rep.Cycle = m.Cycle().String()
+				rep.Cycle = m.Cycles().String()
 			}
 		}
 		f, err := model.Forecast(s.Slice(0, i+1))
@@ -260,7 +378,11 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 }
 
 // simulations simulates capacity with static replicas (the training peak),
-// reactive scaling, and reactive scaling above mlscale's floors.
+// reactive scaling, and reactive scaling above mlscale's floors. Reactive
+// scaling holds, over each step, the replicas that the previous step's
+// demand needed (ceil(demand / capacity per replica), 0 for none), as a
+// purely reactive autoscaler that sees demand one step late would, with
+// the cold start and the scale-down stabilisation window.
 func (b *backtest) simulations(rep *Report, floors []int) {
 	s, capacity, cold, v := b.s, b.cfg.CapacityPerReplica, b.cfg.ColdStart, b.s.Values
 	static := b.static()

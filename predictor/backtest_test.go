@@ -1,7 +1,9 @@
 package predictor
 
 import (
+	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +142,139 @@ func trainOn(n int) BacktestConfig {
 	cfg := DefaultBacktestConfig()
 	cfg.Train = n
 	return cfg
+}
+
+// TestBacktestHeadline recomputes the headline's figures from the rest of
+// the report.
+func TestBacktestHeadline(t *testing.T) {
+	s := synth(4*288, 5*time.Minute, 3, daily)
+	r, err := Backtest(s, DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.Headline
+	best := ""
+	for name, m := range r.Baselines {
+		if best == "" || m.MAE < r.Baselines[best].MAE {
+			best = name
+		}
+	}
+	if h.BestBaseline != best {
+		t.Errorf("best baseline %q, want %q (lowest MAE of %v)", h.BestBaseline, best, r.Baselines)
+	}
+	var capacity, peak float64
+	for _, f := range r.Forecasts {
+		i := int(f.Time.Sub(s.Start) / s.Step)
+		p := math.Inf(-1)
+		for k := 1; k <= r.HorizonSteps; k++ {
+			p = max(p, s.Values[i+k])
+		}
+		capacity += float64(f.Floor) * r.CapacityPerReplica
+		peak += p
+	}
+	sim := r.Simulation
+	for _, c := range []struct {
+		name      string
+		got       *float64
+		want      float64
+		lowerThan float64 // a bar the synthetic trace clears
+	}{
+		{"MAE vs best", h.MAEVsBest, r.MLScale.MAE / r.Baselines[best].MAE, 1},
+		{"floor capacity vs peak", h.FloorVsPeak, capacity / peak, 2},
+		{"replica-hours vs static", h.ReplicaHoursVsStatic, sim[SimPredictive].ReplicaHours / sim[SimStatic].ReplicaHours, 1},
+		{"replica-hours vs reactive", h.ReplicaHoursVsReactive, sim[SimPredictive].ReplicaHours / sim[SimReactive].ReplicaHours, 2},
+	} {
+		if c.got == nil || math.Abs(*c.got-c.want) > 1e-9*c.want || !(*c.got < c.lowerThan) {
+			t.Errorf("%s %v, want %g (below %g)", c.name, c.got, c.want, c.lowerThan)
+		}
+	}
+	if h.UnderPct != r.MLScale.UnderPct {
+		t.Errorf("under %% %g, want mlscale's %g", h.UnderPct, r.MLScale.UnderPct)
+	}
+	if *h.FloorVsPeak < 1 {
+		t.Errorf("floors at %g x the peak on a smooth trace, want at least 1", *h.FloorVsPeak)
+	}
+	if RoundFigure(r.CapacityPerReplica) != r.CapacityPerReplica {
+		t.Errorf("derived capacity %v is not rounded", r.CapacityPerReplica)
+	}
+	if ratioOf(1, 0) != nil || ratioOf(0, 0) != nil || *ratioOf(1, 4) != 0.25 {
+		t.Error("ratioOf is not nil for a zero denominator or wrong otherwise")
+	}
+}
+
+func TestRoundFigure(t *testing.T) {
+	for _, tt := range []struct{ in, want float64 }{
+		{0, 0}, {0.123456, 0.1235}, {-0.123456, -0.1235}, {1.5e-7, 1.5e-7}, {1.23456e-7, 1.235e-7},
+		{12.947942287535836, 12.95}, {1556.9333333334027, 1557}, {9999.6, 10000}, {16957.000000004, 16957},
+		{2304.0000000000955, 2304}, {71.74255600000001, 71.74}, {123456.7, 123457},
+	} {
+		if got := RoundFigure(tt.in); got != tt.want {
+			t.Errorf("RoundFigure(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	if got := RoundFigure(math.Inf(1)); !math.IsInf(got, 1) {
+		t.Errorf("RoundFigure(+Inf) = %v", got)
+	}
+}
+
+// TestReportRounded checks that every figure of a rounded report has at
+// most 4 significant digits (or none after the point from 10,000 up) and
+// that the report rounded is not changed.
+func TestReportRounded(t *testing.T) {
+	third := 1.0 / 3
+	r := Report{
+		CapacityPerReplica: 2.123456,
+		MLScale:            Metrics{MAE: 12.345678, SMAPE: 3.14159265, MASE: 0.5358903195820132, UnderPct: 2.1293238310446725, OverMean: 0.5793499043977055},
+		Baselines:          map[string]Metrics{BaselinePersistence: {MAE: 22.544874915696134, MASE: 0.9330888225489764}},
+		Simulation:         map[string]SimResult{SimStatic: {ReplicaHours: 33540.00000001, UnderMinutes: 60}, SimPredictive: {ReplicaHours: 1556.9333333334027}},
+		Headline:           Headline{BestBaseline: BaselinePersistence, MAEVsBest: &third, UnderPct: 2.1293238310446725},
+	}
+	got := r.Rounded()
+	figures := []float64{
+		got.MLScale.MAE, got.MLScale.SMAPE, got.MLScale.MASE, got.MLScale.UnderPct, got.MLScale.OverMean,
+		got.Baselines[BaselinePersistence].MAE, got.Baselines[BaselinePersistence].MASE,
+		got.Simulation[SimStatic].ReplicaHours, got.Simulation[SimPredictive].ReplicaHours, *got.Headline.MAEVsBest, got.Headline.UnderPct,
+	}
+	for _, f := range figures {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		digits := strings.TrimLeft(strings.Replace(strings.TrimLeft(s, "-"), ".", "", 1), "0")
+		if len(digits) > 4 && strings.Contains(s, ".") {
+			t.Errorf("%s has more than 4 significant digits", s)
+		}
+	}
+	if got.Simulation[SimStatic].ReplicaHours != 33540 || *got.Headline.MAEVsBest != 0.3333 || got.Headline.FloorVsPeak != nil {
+		t.Errorf("rounded %+v %+v", got.Simulation, got.Headline)
+	}
+	if got.CapacityPerReplica != r.CapacityPerReplica {
+		t.Errorf("capacity %v, want the setting kept as %v", got.CapacityPerReplica, r.CapacityPerReplica)
+	}
+	if r.MLScale.MAE != 12.345678 || r.Simulation[SimStatic].ReplicaHours != 33540.00000001 || *r.Headline.MAEVsBest != third {
+		t.Error("Rounded changed the report it was called on")
+	}
+}
+
+// TestBacktestConstantTrainingJSON: a constant training part makes MASE
+// undefined (its scale, the seasonal-naive error, is 0); the report still
+// encodes as JSON, with mase null, instead of failing on +Inf.
+func TestBacktestConstantTrainingJSON(t *testing.T) {
+	flat := synth(6*288, 5*time.Minute, 0, func(tm time.Time) float64 {
+		if tm.Sub(monday) > 4*24*time.Hour {
+			return 10 + daily(tm)
+		}
+		return 10
+	})
+	cfg := DefaultBacktestConfig()
+	cfg.Train = 4 * 288
+	cfg.CapacityPerReplica = 5
+	r, err := Backtest(flat, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatalf("the report does not encode: %v", err)
+	}
+	if !strings.Contains(string(b), `"mase":null`) {
+		t.Errorf("MASE of a constant training part is not null: %s", b)
+	}
 }

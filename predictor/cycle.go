@@ -3,22 +3,24 @@ package predictor
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
-
-	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // Cycle is a seasonal period found in a history.
 type Cycle struct {
 	// Period is the length of the cycle: 24h or 168h; 0 means no cycle.
 	Period time.Duration
-	// Strength is the autocorrelation at the period, minus the
-	// autocorrelation at half the period (about 0 for noise, up to 2 for a
-	// clean cycle).
+	// Strength is the share of the history's variation around its local
+	// level that the profile of the other periods predicts out of sample
+	// (see DetectCycles): 0 or below for noise, 1 for a cycle without
+	// noise. For a weekly cycle found with a daily one, it is the share of
+	// what the daily profile leaves.
 	Strength float64
 }
 
-// String describes the cycle, e.g. "daily (strength 1.42)" or "no cycle".
+// String describes the cycle, e.g. "daily (strength 0.82)" or "no cycle".
 func (c Cycle) String() string {
 	switch c.Period {
 	case 0:
@@ -31,6 +33,41 @@ func (c Cycle) String() string {
 	return fmt.Sprintf("%s (strength %.2f)", c.Period, c.Strength)
 }
 
+// Cycles are the cycles found in a history, shortest first: none, daily,
+// weekly, or daily and weekly.
+type Cycles []Cycle
+
+// Longest returns the longest cycle, or a zero Cycle when there is none.
+func (cs Cycles) Longest() Cycle {
+	if len(cs) == 0 {
+		return Cycle{}
+	}
+	return cs[len(cs)-1]
+}
+
+// Has reports whether a cycle of period p was found.
+func (cs Cycles) Has(p time.Duration) bool {
+	for _, c := range cs {
+		if c.Period == p {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the cycles, e.g. "daily (strength 0.82) and weekly
+// (strength 0.31)", or "no cycle".
+func (cs Cycles) String() string {
+	if len(cs) == 0 {
+		return "no cycle"
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.String()
+	}
+	return strings.Join(parts, " and ")
+}
+
 // Candidate cycle lengths.
 const (
 	// Day is a daily cycle.
@@ -39,101 +76,431 @@ const (
 	Week = 7 * Day
 )
 
-// Thresholds of cycle detection.
+// Cycle detection settings (see DetectCycles and docs/predictor.md).
 const (
-	// minACF is the least autocorrelation at the period for a cycle.
-	minACF = 0.3
-	// minStrength is the least ACF(period) - ACF(period/2) for a cycle; a
-	// trend or a random walk has a high ACF at every lag, but not one that
-	// rises again after half a period.
-	minStrength = 0.3
-	// weekGain is how much higher the weekly ACF must be than the daily one
-	// for the week to be preferred.
-	weekGain = 0.05
+	// cycleBin is the width of the bins the history is averaged into (or
+	// the step, when longer).
+	cycleBin = time.Hour
+	// subBin is the width of the sub-bins whose middle half makes a bin.
+	subBin = 5 * time.Minute
+	// weekBlocks is how many blocks a day is split into for the weekly
+	// test (6 hours each with hourly bins).
+	weekBlocks = 4
+	// A cycle seen over n periods needs a strength of at least
+	// base + per/(n-1), and at most maxThreshold: the fewer periods, the
+	// more the out-of-sample strength of noise spreads. dayBase and dayPer
+	// are for the daily cycle (n in days), weekBase and weekPer for the
+	// weekly one (n in weeks): 0.3 for two weeks of a daily cycle, 0.8 for
+	// a weekly one, 0.37 for four weeks. minPeak is how much the strength
+	// at the period must exceed the strength at nearby lags that are not
+	// the cycle (5/6 and 7/6 of a day; 6 and 8 days). They were set on
+	// synthetic series with and without cycles (see docs/predictor.md).
+	dayBase      = 0.15
+	dayPer       = 2.0
+	weekBase     = 0.15
+	weekPer      = 0.65
+	maxThreshold = 0.9
+	minPeak      = 0.2
+	// clipK is how many robust standard deviations from the median of the
+	// same hour on the other days an hourly value may be; further, it is a
+	// burst and left out, once there are minClipPeriods days.
+	clipK          = 4.0
+	minClipPeriods = 5
 )
 
-// DetectCycle looks for a daily and a weekly cycle in s by autocorrelation
-// (computed with an FFT) and returns the one that explains the data best,
-// or a zero Cycle when there is none. A cycle needs at least two full
-// periods of history.
-func DetectCycle(s Series) Cycle {
-	acf := autocorrelation(detrend(s.Values))
-	try := func(p time.Duration) (Cycle, float64, bool) {
-		lag := int(p / s.Step)
-		if lag < 4 || 2*lag > len(s.Values) {
-			return Cycle{}, 0, false
-		}
-		tol := max(1, lag/50)
-		best := math.Inf(-1)
-		for l := lag - tol; l <= lag+tol && l < len(acf); l++ {
-			best = max(best, acf[l])
-		}
-		strength := best - acf[lag/2]
-		return Cycle{Period: p, Strength: strength}, best, best >= minACF && strength >= minStrength
+// DetectCycle returns the longest cycle DetectCycles finds in s (the weekly
+// one when there are both), or a zero Cycle when there is none.
+func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
+
+// DetectCycles looks for a daily and a weekly cycle in s and returns every
+// one it finds, shortest first. A cycle needs at least two full periods of
+// history; missing samples (NaN) are skipped. It is O(n).
+//
+// The history is first averaged into hourly bins, each the mean of the
+// middle half of its 5-minute sub-bins: flapping within minutes becomes its
+// mean, short bursts drop out. The local level, a moving average over one
+// period, is removed, and with it trends, random walks and level shifts.
+// The strength of a period is then the share of what is left that the
+// profile of the other periods predicts out of sample: each period is
+// predicted by the mean of the others at the same phase, and the errors
+// are compared with those of predicting the local level alone. Noise,
+// whatever its autocorrelation, loses against a profile of other periods,
+// so a positive strength needs a shape that repeats.
+//
+// Daily: on the hourly bins, less the hours that are bursts against the
+// same hour of the other days (see dropOutliers). Weekly: on the medians
+// of 6-hour blocks,
+// compared with the daily profile (also learnt on the other weeks) when
+// there is a daily cycle, so that a weekday/weekend shape is found under a
+// dominant daily swing. A cycle is reported when its strength is at least
+// the threshold for the number of periods seen (see dayBase) and exceeds
+// by minPeak the strength of folding at nearby lags that are not the cycle.
+func DetectCycles(s Series) Cycles {
+	st := measureCycles(s)
+	var cs Cycles
+	if st.dayOK() {
+		cs = append(cs, Cycle{Period: Day, Strength: st.day})
 	}
-	day, dayACF, dayOK := try(Day)
-	week, weekACF, weekOK := try(Week)
-	switch {
-	case weekOK && (!dayOK || weekACF > dayACF+weekGain):
-		return week
-	case dayOK:
-		return day
+	if st.weekOK() {
+		cs = append(cs, Cycle{Period: Week, Strength: st.week})
 	}
-	return Cycle{}
+	return cs
 }
 
-// detrend removes the series' robust linear trend and mean, so that the
-// autocorrelation sees the shape rather than the drift.
-func detrend(v []float64) []float64 {
-	xs, ys := blockMedians(v, max(1, len(v)/32))
-	slope := theilSen(xs, ys)
-	out := make([]float64, len(v))
-	var mean float64
-	for i, x := range v {
-		out[i] = x - slope*float64(i)
-		mean += out[i]
+// cycleStats are what DetectCycles decides on.
+type cycleStats struct {
+	// days and weeks are the length of the history in periods.
+	days, weeks float64
+	// day is the daily strength and dayNear the best strength at 20h and
+	// 28h; week and weekNear the same for the week, at 6 and 8 days. All
+	// are -Inf when the history is too short.
+	day, dayNear, week, weekNear float64
+}
+
+func (st cycleStats) dayOK() bool {
+	return st.day >= threshold(dayBase, dayPer, st.days) && st.day-st.dayNear >= minPeak
+}
+
+func (st cycleStats) weekOK() bool {
+	return st.week >= threshold(weekBase, weekPer, st.weeks) && st.week-st.weekNear >= minPeak
+}
+
+// threshold returns base + per/(n-1), at most maxThreshold.
+func threshold(base, per, n float64) float64 {
+	if n <= 1 {
+		return math.Inf(1)
 	}
-	mean /= float64(len(v))
-	for i := range out {
-		out[i] -= mean
+	return min(maxThreshold, base+per/(n-1))
+}
+
+// measureCycles computes the statistics of DetectCycles.
+func measureCycles(s Series) cycleStats {
+	st := cycleStats{day: math.Inf(-1), dayNear: math.Inf(-1), week: math.Inf(-1), weekNear: math.Inf(-1)}
+	bins, width := binned(s)
+	if width <= 0 || Day%width != 0 || len(bins) == 0 {
+		return st
+	}
+	perDay := int(Day / width)
+	span := time.Duration(len(s.Values)) * s.Step
+	st.days, st.weeks = float64(span)/float64(Day), float64(span)/float64(Week)
+	if perDay >= 4 && span >= 2*Day {
+		r := localResidual(bins, perDay)
+		if dropOutliers(r, perDay) {
+			// Without the outliers, again from the local level.
+			clean := make([]float64, len(bins))
+			for i, v := range r {
+				clean[i] = bins[i]
+				if v != v {
+					clean[i] = math.NaN()
+				}
+			}
+			r = localResidual(clean, perDay)
+		}
+		st.day = foldGain(r, perDay, 0)
+		st.dayNear = max(foldGain(r, nearLag(perDay, 5), 0), foldGain(r, nearLag(perDay, 7), 0))
+	}
+	// Blocks of the weekly test: weekBlocks a day, or the bins.
+	k := perDay
+	if perDay%weekBlocks == 0 {
+		k = weekBlocks
+	}
+	if span >= 2*Week {
+		y := blockMedians(bins, perDay/k)
+		e := localResidual(y, 7*k)
+		q := 0
+		if st.dayOK() && k > 1 {
+			q = k
+		}
+		st.week = foldGain(e, 7*k, q)
+		st.weekNear = max(foldGain(e, 6*k, q), foldGain(e, 8*k, q))
+	}
+	return st
+}
+
+// nearLag returns about sixths/6 of period p: a lag near it that is not p.
+func nearLag(p, sixths int) int {
+	l := int(math.Round(float64(p*sixths) / 6))
+	if l == p {
+		l += sixths - 6
+	}
+	return max(1, l)
+}
+
+// binned returns s in consecutive bins of cycleBin from its start, and the
+// bins' width; or s's values and step when the step is at least cycleBin.
+// A bin is the mean of the middle half of its sub-bins (NaN when it has
+// none), which are the means of subBin of samples (NaN skipped), or the
+// samples themselves when the step is at least subBin: flapping within
+// minutes becomes its mean, and a burst of minutes drops out.
+func binned(s Series) ([]float64, time.Duration) {
+	if s.Step <= 0 || len(s.Values) == 0 {
+		return nil, 0
+	}
+	if s.Step >= cycleBin {
+		return s.Values, s.Step
+	}
+	sub := max(s.Step, subBin)
+	// after returns the index of the first sample at or after time t (from
+	// the start).
+	after := func(t time.Duration) int { return min(len(s.Values), int((t+s.Step-1)/s.Step)) }
+	bins := make([]float64, int(time.Duration(len(s.Values)-1)*s.Step/cycleBin)+1)
+	buf := make([]float64, 0, int(cycleBin/sub)+2)
+	i := 0
+	for b := range bins {
+		end := after(time.Duration(b+1) * cycleBin)
+		buf = buf[:0]
+		for i < end {
+			j := i + 1
+			if sub > s.Step {
+				j = min(end, after((time.Duration(i)*s.Step/sub+1)*sub))
+			}
+			var sum float64
+			n := 0
+			for ; i < j; i++ {
+				if v := s.Values[i]; v == v {
+					sum += v
+					n++
+				}
+			}
+			if n > 0 {
+				buf = append(buf, sum/float64(n))
+			}
+		}
+		bins[b] = interquartileMean(buf)
+	}
+	return bins, cycleBin
+}
+
+// interquartileMean returns the mean of the middle half of x, which holds
+// no NaN (sorting it), NaN for none.
+func interquartileMean(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	// Insertion sort: x is short (12 sub-bins or samples at most, unless
+	// the step does not divide subBin).
+	for i := 1; i < len(x); i++ {
+		v, j := x[i], i
+		for ; j > 0 && x[j-1] > v; j-- {
+			x[j] = x[j-1]
+		}
+		x[j] = v
+	}
+	k := len(x) / 4
+	var sum float64
+	for _, v := range x[k : len(x)-k] {
+		sum += v
+	}
+	return sum / float64(len(x)-2*k)
+}
+
+// blockMedians returns the medians of consecutive blocks of n values of x
+// (NaN skipped; NaN for a block less than half valid). The last block may
+// be short.
+func blockMedians(x []float64, n int) []float64 {
+	if n == 1 {
+		return x
+	}
+	out := make([]float64, (len(x)+n-1)/n)
+	buf := make([]float64, 0, n)
+	for b := range out {
+		buf = buf[:0]
+		for _, v := range x[b*n : min(len(x), b*n+n)] {
+			if v == v {
+				buf = append(buf, v)
+			}
+		}
+		out[b] = math.NaN()
+		if 2*len(buf) >= n {
+			slices.Sort(buf)
+			m := len(buf) / 2
+			out[b] = buf[m]
+			if len(buf)%2 == 0 {
+				out[b] = (buf[m-1] + buf[m]) / 2
+			}
+		}
 	}
 	return out
 }
 
-// blockMedians returns the medians of consecutive blocks of size n and the
-// indexes of the blocks' centres.
-func blockMedians(v []float64, n int) (xs, ys []float64) {
-	for i := 0; i+n <= len(v); i += n {
-		xs = append(xs, float64(i)+float64(n-1)/2)
-		ys = append(ys, median(v[i:i+n]))
+// localResidual returns x minus its moving average over p values (centred;
+// at the ends, the first or last full window), NaN skipped: a periodic
+// component of period p is left whole, while the level, a trend and a
+// level shift (but for a period around it) are removed.
+func localResidual(x []float64, p int) []float64 {
+	n := len(x)
+	p = min(p, n)
+	// Prefix sums of the values and counts of the valid ones.
+	sum := make([]float64, n+1)
+	cnt := make([]int32, n+1)
+	for i, v := range x {
+		sum[i+1], cnt[i+1] = sum[i], cnt[i]
+		if v == v {
+			sum[i+1] += v
+			cnt[i+1]++
+		}
 	}
-	return xs, ys
+	r := make([]float64, n)
+	for i, v := range x {
+		lo := min(max(0, i-p/2), n-p)
+		c := cnt[lo+p] - cnt[lo]
+		if v != v || c == 0 {
+			r[i] = math.NaN()
+			continue
+		}
+		r[i] = v - (sum[lo+p]-sum[lo])/float64(c)
+	}
+	return r
 }
 
-// autocorrelation returns the sample autocorrelation of a zero-mean series
-// at every lag, computed in O(n log n) with a zero-padded FFT.
-func autocorrelation(x []float64) []float64 {
-	n := len(x)
-	size := 1
-	for size < 2*n {
-		size <<= 1
+// dropOutliers sets to NaN each value of r further than clipK robust
+// standard deviations from the median of r at the same phase of p, once r
+// spans minClipPeriods periods, and reports whether it dropped any: a
+// burst is an outlier against the same hour of the other days, a daily
+// batch job is not.
+func dropOutliers(r []float64, p int) bool {
+	periods := (len(r) + p - 1) / p
+	if periods < minClipPeriods {
+		return false
 	}
-	padded := make([]float64, size)
-	copy(padded, x)
-	fft := fourier.NewFFT(size)
-	coef := fft.Coefficients(nil, padded)
-	for i, c := range coef {
-		coef[i] = complex(real(c)*real(c)+imag(c)*imag(c), 0)
+	med := make([]float64, p)
+	buf := make([]float64, 0, max(periods, len(r)))
+	for k := range med {
+		buf = buf[:0]
+		for i := k; i < len(r); i += p {
+			if v := r[i]; v == v {
+				buf = append(buf, v)
+			}
+		}
+		med[k] = math.NaN()
+		if len(buf) > 0 {
+			med[k] = selectKth(buf, len(buf)/2)
+		}
 	}
-	seq := fft.Sequence(nil, coef)
-	acf := make([]float64, n)
-	if seq[0] == 0 {
-		return acf
+	buf = buf[:0]
+	for b := 0; b < len(r); b += p {
+		for k, v := range r[b:min(len(r), b+p)] {
+			if d := math.Abs(v - med[k]); d == d {
+				buf = append(buf, d)
+			}
+		}
 	}
-	for l := range acf {
-		// Normalise by the number of overlapping pairs, so that long lags
-		// are not shrunk towards zero.
-		acf[l] = (seq[l] / float64(n-l)) / (seq[0] / float64(n))
+	if len(buf) == 0 {
+		return false
 	}
-	return acf
+	lim := clipK * madScale * selectKth(buf, len(buf)/2)
+	dropped := false
+	for b := 0; b < len(r) && lim > 0; b += p {
+		block := r[b:min(len(r), b+p)]
+		for k, v := range block {
+			if math.Abs(v-med[k]) > lim {
+				block[k] = math.NaN()
+				dropped = true
+			}
+		}
+	}
+	return dropped
+}
+
+// selectKth returns the k-th smallest value of x (0-based), reordering x;
+// O(len(x)) on average.
+func selectKth(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		pivot := x[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < pivot {
+				i++
+			}
+			for x[j] > pivot {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
+}
+
+// foldGain returns the share of the squared values of r (NaN: missing)
+// that folding at period p predicts out of sample: each value is predicted
+// by the mean of the values at the same phase of the other blocks of p,
+// and the squared errors are compared with those of the baseline. The baseline is 0 (r is a residual from the
+// local level) when q is 0; otherwise the mean of the other blocks' values
+// at the same phase of q (the daily profile, for a weekly fold). It is
+// -Inf when r is shorter than one block and a value.
+func foldGain(r []float64, p, q int) float64 {
+	if p <= 0 || len(r) <= p || (q > 0 && p%q != 0) {
+		return math.Inf(-1)
+	}
+	blocks := (len(r) + p - 1) / p
+	// Sums and counts by phase of p; with q, by phase of q, overall and
+	// per block.
+	fsum, fcnt := make([]float64, p), make([]int32, p)
+	var qsum, bsum []float64
+	var qcnt, bcnt []int32
+	if q > 0 {
+		qsum, qcnt = make([]float64, q), make([]int32, q)
+		bsum, bcnt = make([]float64, blocks*q), make([]int32, blocks*q)
+	}
+	for b := range blocks {
+		kq := 0
+		for k, v := range r[b*p : min(len(r), b*p+p)] {
+			if q > 0 {
+				if v == v {
+					qsum[kq] += v
+					qcnt[kq]++
+					bsum[b*q+kq] += v
+					bcnt[b*q+kq]++
+				}
+				if kq++; kq == q {
+					kq = 0
+				}
+			}
+			if v == v {
+				fsum[k] += v
+				fcnt[k]++
+			}
+		}
+	}
+	var base, fold float64
+	for b := range blocks {
+		kq := 0
+		for k, v := range r[b*p : min(len(r), b*p+p)] {
+			var pred float64 // the baseline
+			ok := v == v && fcnt[k] >= 2
+			if q > 0 {
+				n := qcnt[kq] - bcnt[b*q+kq]
+				ok = ok && n > 0
+				if ok {
+					pred = (qsum[kq] - bsum[b*q+kq]) / float64(n)
+				}
+				if kq++; kq == q {
+					kq = 0
+				}
+			}
+			if !ok {
+				continue
+			}
+			f := (fsum[k] - v) / float64(fcnt[k]-1)
+			base += (v - pred) * (v - pred)
+			fold += (v - f) * (v - f)
+		}
+	}
+	if base == 0 {
+		return math.Inf(-1)
+	}
+	return 1 - fold/base
 }

@@ -9,7 +9,8 @@ import (
 
 // FuzzReadTrace feeds arbitrary CSV to the trace parser: it must either
 // return an error or a regular series (positive step, at least two finite
-// samples, not wildly more samples than rows), and never panic.
+// samples, not wildly more samples than rows, at least two rows left after
+// merging repeated times), and never panic.
 func FuzzReadTrace(f *testing.F) {
 	for _, seed := range []string{
 		"timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n",
@@ -19,11 +20,13 @@ func FuzzReadTrace(f *testing.F) {
 		"ts,value\n0,1e308\n1,-1e308\n",
 		"timestamp,value\n2014-07-01 00:00:00,1\n",
 		"ts,value\n0,1\n60,\"2\"\n",
+		"timestamp,value\n2015-09-01 05:28:00,1\n2015-09-01 05:33:00,2\n2015-09-01 05:33:00,3\n2015-09-01 05:38:00,4\n",
+		"ts,value\n0,1\n0,2\n",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		s, err := ReadTrace("fuzz.csv", strings.NewReader(in))
+		s, info, err := ReadTraceInfo("fuzz.csv", strings.NewReader(in))
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
 				t.Fatalf("error %q does not name the file", err)
@@ -33,6 +36,9 @@ func FuzzReadTrace(f *testing.F) {
 		rows := strings.Count(in, "\n") + 1
 		if s.Step <= 0 || s.Len() < 2 || s.Len() > 10*rows {
 			t.Fatalf("step %s, %d samples from %d lines", s.Step, s.Len(), rows)
+		}
+		if info.Merged < 0 || info.Rows-info.Merged < 2 || info.Rows > rows {
+			t.Fatalf("%d rows read, %d merged, from %d lines", info.Rows, info.Merged, rows)
 		}
 		for i, v := range s.Values {
 			if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -1,6 +1,9 @@
 package predictor
 
-import "math"
+import (
+	"encoding/json"
+	"math"
+)
 
 // Metrics are the accuracy and provisioning figures of one forecaster over
 // a backtest.
@@ -18,6 +21,25 @@ type Metrics struct {
 	// OverMean is the mean number of replicas the floor held beyond those
 	// the actual peak needed.
 	OverMean float64 `json:"over_mean"`
+}
+
+// MarshalJSON writes the metrics, with null for a figure that is not a
+// finite number: MASE is undefined when the training part is constant (the
+// seasonal-naive error it is scaled by is 0), and JSON has no infinity.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	finite := func(x float64) *float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return &x
+	}
+	return json.Marshal(struct {
+		MAE      *float64 `json:"mae"`
+		SMAPE    *float64 `json:"smape"`
+		MASE     *float64 `json:"mase"`
+		UnderPct *float64 `json:"under_pct"`
+		OverMean *float64 `json:"over_mean"`
+	}{finite(m.MAE), finite(m.SMAPE), finite(m.MASE), finite(m.UnderPct), finite(m.OverMean)})
 }
 
 // accuracy returns MAE and sMAPE of forecasts against actuals.

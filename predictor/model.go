@@ -96,6 +96,9 @@ type Model struct {
 	opts  Options
 	step  time.Duration
 	cycle Cycle
+	// cycles are all the cycles found; cycle is the longest, whose period
+	// the profile covers.
+	cycles Cycles
 	// horizon is the lookahead in steps (at least 1).
 	horizon int
 	// profile is the seasonal shape by phase key; one value without a cycle.
@@ -138,8 +141,12 @@ type Forecast struct {
 // ErrTooShort is returned by Fit for a history too short to fit.
 var ErrTooShort = errors.New("history too short")
 
-// Cycle returns the cycle the model found.
+// Cycle returns the longest cycle the model found, the one its seasonal
+// profile covers (weekly when there are a daily and a weekly one).
 func (m *Model) Cycle() Cycle { return m.cycle }
+
+// Cycles returns every cycle the model found, shortest first.
+func (m *Model) Cycles() Cycles { return m.cycles }
 
 // End returns the time of the last sample the model was fitted on.
 func (m *Model) End() time.Time { return m.end }
@@ -161,7 +168,8 @@ func Fit(s Series, opts Options) (*Model, error) {
 	if need := 8*m.horizon + m.recent + 2; s.Len() < need {
 		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
 	}
-	m.cycle = DetectCycle(s)
+	m.cycles = DetectCycles(s)
+	m.cycle = m.cycles.Longest()
 	span := s
 	if m.cycle.Period > 0 {
 		m.phases = int(m.cycle.Period / s.Step)

@@ -60,28 +60,52 @@ const maxTraceStep = 366 * 24 * 3600
 // nabTimeLayout is the timestamp layout of NAB traces (no zone; UTC).
 const nabTimeLayout = "2006-01-02 15:04:05"
 
-// LoadTrace reads a trace file; see ReadTrace.
-func LoadTrace(path string) (Series, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Series{}, fmt.Errorf("reading trace: %w", err)
-	}
-	defer f.Close()
-	return ReadTrace(path, f)
+// TraceInfo says how reading a trace changed its rows.
+type TraceInfo struct {
+	// Rows is the number of data rows read.
+	Rows int
+	// Merged is the number of rows whose time repeated the previous row's:
+	// each was merged into that row, which kept the higher value.
+	Merged int
 }
 
-// ReadTrace parses a demand trace in CSV: either NAB's header
-// `timestamp,value` with `YYYY-MM-DD HH:MM:SS` times (UTC), or Crane's header
-// `ts,value` with Unix seconds. Rows must be in time order. The step is the
-// most common spacing; gaps are filled by linear interpolation. name is used
-// in errors, which have the form name:line: problem.
+// LoadTrace reads a trace file; see ReadTrace.
+func LoadTrace(path string) (Series, error) {
+	s, _, err := LoadTraceInfo(path)
+	return s, err
+}
+
+// LoadTraceInfo reads a trace file; see ReadTraceInfo.
+func LoadTraceInfo(path string) (Series, TraceInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Series{}, TraceInfo{}, fmt.Errorf("reading trace: %w", err)
+	}
+	defer f.Close()
+	return ReadTraceInfo(path, f)
+}
+
+// ReadTrace parses a demand trace; see ReadTraceInfo.
 func ReadTrace(name string, r io.Reader) (Series, error) {
+	s, _, err := ReadTraceInfo(name, r)
+	return s, err
+}
+
+// ReadTraceInfo parses a demand trace in CSV: either NAB's header
+// `timestamp,value` with `YYYY-MM-DD HH:MM:SS` times (UTC), or Crane's
+// header `ts,value` with Unix seconds. Rows must be in time order. Rows with
+// the same time as the previous row (real exports have them) are merged
+// into one sample that keeps the highest value, since the predictor
+// forecasts peaks; info counts them. The step is the most common spacing;
+// gaps are filled by linear interpolation. name is used in errors, which
+// have the form name:line: problem.
+func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = 2
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err != nil {
-		return Series{}, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
+		return Series{}, info, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
 	}
 	var unix bool
 	switch h := strings.ToLower(strings.TrimPrefix(header[0], "\ufeff")) + "," + strings.ToLower(header[1]); h {
@@ -89,7 +113,7 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 	case "ts,value":
 		unix = true
 	default:
-		return Series{}, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB) or ts,value (Crane)", name, h)
+		return Series{}, info, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB) or ts,value (Crane)", name, h)
 	}
 	var (
 		times  []int64
@@ -106,39 +130,60 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			return Series{}, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
+			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
 		}
 		line, _ := cr.FieldPos(0)
-		var t int64
-		if unix {
-			t, err = strconv.ParseInt(rec[0], 10, 64)
-			if err != nil {
-				return Series{}, fmt.Errorf("%s:%d: time %q is not Unix seconds", name, line, rec[0])
-			}
-		} else {
-			tt, err := time.Parse(nabTimeLayout, rec[0])
-			if err != nil {
-				return Series{}, fmt.Errorf("%s:%d: time %q is not of the form YYYY-MM-DD HH:MM:SS", name, line, rec[0])
-			}
-			t = tt.Unix()
+		t, v, err := parseRow(rec, unix)
+		if err != nil {
+			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		v, err := strconv.ParseFloat(rec[1], 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return Series{}, fmt.Errorf("%s:%d: value %q is not a finite number", name, line, rec[1])
-		}
-		if t < minTraceTime || t > maxTraceTime {
-			return Series{}, fmt.Errorf("%s:%d: time %d is outside the years 0001 to 9999", name, line, t)
-		}
-		if n := len(times); n > 0 && t <= times[n-1] {
-			return Series{}, fmt.Errorf("%s:%d: time %d is not after the previous row's %d; rows must be in time order", name, line, t, times[n-1])
+		info.Rows++
+		n := len(times)
+		switch {
+		case n > 0 && t == times[n-1]:
+			values[n-1] = max(values[n-1], v)
+			info.Merged++
+			continue
+		case n > 0 && t < times[n-1]:
+			return Series{}, info, fmt.Errorf("%s:%d: time %d is before the previous row's %d; rows must be in time order", name, line, t, times[n-1])
 		}
 		times = append(times, t)
 		values = append(values, v)
 	}
 	if len(times) < 2 {
-		return Series{}, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
+		if info.Merged > 0 {
+			return Series{}, info, fmt.Errorf("%s: has %d data rows at %d distinct times; need at least 2", name, info.Rows, len(times))
+		}
+		return Series{}, info, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
 	}
-	return regularize(name, times, values)
+	s, err = regularize(name, times, values)
+	return s, info, err
+}
+
+// parseRow parses one data row: its time in Unix seconds and its value.
+func parseRow(rec []string, unix bool) (int64, float64, error) {
+	var t int64
+	if unix {
+		var err error
+		t, err = strconv.ParseInt(rec[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("time %q is not Unix seconds", rec[0])
+		}
+	} else {
+		tt, err := time.Parse(nabTimeLayout, rec[0])
+		if err != nil {
+			return 0, 0, fmt.Errorf("time %q is not of the form YYYY-MM-DD HH:MM:SS", rec[0])
+		}
+		t = tt.Unix()
+	}
+	v, err := strconv.ParseFloat(rec[1], 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, 0, fmt.Errorf("value %q is not a finite number", rec[1])
+	}
+	if t < minTraceTime || t > maxTraceTime {
+		return 0, 0, fmt.Errorf("time %d is outside the years 0001 to 9999", t)
+	}
+	return t, v, nil
 }
 
 // csvCause drops encoding/csv's own position prefix from an error; the

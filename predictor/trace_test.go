@@ -13,24 +13,49 @@ func TestReadTrace(t *testing.T) {
 		wantStep  time.Duration
 		wantVals  []float64
 		wantStart time.Time
+		// wantRows and wantMerged are the rows read and merged, when a
+		// series is expected.
+		wantRows, wantMerged int
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
 			wantStep: 30 * time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Date(2014, 7, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 3,
 		},
 		{
 			name: "crane", in: "ts,value\n1633651200,1.5\n1633651260,2.5\n",
 			wantStep: time.Minute, wantVals: []float64{1.5, 2.5}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 2,
 		},
 		{
 			name: "gap interpolated", in: "ts,value\n0,0\n60,1\n180,3\n240,4\n",
 			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 4,
 		},
+		{
+			// As in a held-out NAB occupancy trace: two samples at 05:33.
+			name: "repeated time merged keeping the maximum",
+			in: "timestamp,value\n2015-09-01 05:23:00,10\n2015-09-01 05:28:00,12\n2015-09-01 05:33:00,14\n" +
+				"2015-09-01 05:33:00,20\n2015-09-01 05:38:00,11\n",
+			wantStep: 5 * time.Minute, wantVals: []float64{10, 12, 20, 11}, wantStart: time.Date(2015, 9, 1, 5, 23, 0, 0, time.UTC),
+			wantRows: 5, wantMerged: 1,
+		},
+		{
+			name: "lower repeat merged, three of a time", in: "ts,value\n0,1\n60,5\n60,3\n60,4\n120,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 5, 2}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 5, wantMerged: 2,
+		},
+		{
+			name: "repeat at the start and the end", in: "ts,value\n0,1\n0,2\n60,3\n60,-4\n",
+			wantStep: time.Minute, wantVals: []float64{2, 3}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 4, wantMerged: 2,
+		},
+		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
 		{name: "bad header", in: "time,v\n0,1\n", wantErr: "x.csv:1: header is"},
 		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is not Unix seconds`},
 		{name: "bad nab time", in: "timestamp,value\n2014-07-01T00:00:00,1\n", wantErr: "x.csv:2: time"},
 		{name: "bad value", in: "ts,value\n0,1\n60,NaN\n", wantErr: `x.csv:3: value "NaN" is not a finite number`},
-		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is not after"},
+		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
 		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2:"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
 		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
@@ -40,11 +65,12 @@ func TestReadTrace(t *testing.T) {
 		{
 			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",
 			wantStep: time.Minute, wantVals: []float64{1e308, 0, -1e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 4,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := ReadTrace("x.csv", strings.NewReader(tt.in))
+			s, info, err := ReadTraceInfo("x.csv", strings.NewReader(tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -53,6 +79,9 @@ func TestReadTrace(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged {
+				t.Errorf("read %d rows, merged %d; want %d, %d", info.Rows, info.Merged, tt.wantRows, tt.wantMerged)
 			}
 			if s.Step != tt.wantStep || !s.Start.Equal(tt.wantStart) {
 				t.Errorf("step %s start %s, want %s %s", s.Step, s.Start, tt.wantStep, tt.wantStart)

@@ -12,10 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/mlscale/mlscale/predictor"
 )
@@ -59,7 +55,7 @@ func newBacktestCmd() *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return runBacktest(cfg, cmd.OutOrStdout())
+			return runBacktest(cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -70,7 +66,7 @@ func newBacktestCmd() *cobra.Command {
 	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
-	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast and floor to this PNG file")
+	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
 	return cmd
 }
 
@@ -111,14 +107,23 @@ func trainSamples(v string, n int) (int, error) {
 	return int(f * float64(n)), nil
 }
 
-// backtestOutput is the JSON output of backtest.
+// backtestOutput is the JSON output of backtest: the report, its figures
+// rounded (predictor.Report.Rounded).
 type backtestOutput struct {
 	Trace string `json:"trace"`
+	// RowsMerged is the number of trace rows merged into the previous row,
+	// whose time they repeated.
+	RowsMerged int `json:"rows_merged"`
+	// PNG and ForecastsOut are the files written, if any.
+	PNG          string `json:"png,omitempty"`
+	ForecastsOut string `json:"forecasts_out,omitempty"`
 	predictor.Report
 }
 
-func runBacktest(cfg backtestConfig, out io.Writer) error {
-	s, err := predictor.LoadTrace(cfg.Trace)
+// runBacktest runs a backtest and writes its report to out: text, or JSON
+// alone (notes then go to errOut).
+func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
+	s, info, err := predictor.LoadTraceInfo(cfg.Trace)
 	if err != nil {
 		return err
 	}
@@ -143,45 +148,31 @@ func runBacktest(cfg backtestConfig, out io.Writer) error {
 			return err
 		}
 	}
-	if cfg.Output == outputJSON {
-		b, err := json.MarshalIndent(backtestOutput{Trace: cfg.Trace, Report: rep}, "", "  ")
-		if err != nil {
-			return fmt.Errorf("writing JSON: %w", err)
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
+	var notes []string
+	if info.Merged > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
 	}
-	return printBacktest(out, cfg.Trace, rep)
-}
-
-// drawBacktest draws the evaluated part's demand, mlscale's forecast peak
-// and its floor's capacity to a PNG file.
-func drawBacktest(path, trace string, s predictor.Series, rep predictor.Report) error {
-	demand := make(plotter.XYs, 0, len(rep.Forecasts))
-	forecast := make(plotter.XYs, 0, len(rep.Forecasts))
-	floor := make(plotter.XYs, 0, len(rep.Forecasts))
-	first := rep.TrainPoints - 1
-	for k, r := range rep.Forecasts {
-		x := float64(r.Time.Unix())
-		demand = append(demand, plotter.XY{X: x, Y: s.Values[first+k]})
-		// The forecast is for the window after r.Time: draw it there.
-		ahead := float64(r.Time.Add(s.Step).Unix())
-		forecast = append(forecast, plotter.XY{X: ahead, Y: r.Peak})
-		floor = append(floor, plotter.XY{X: ahead, Y: float64(r.Floor) * rep.CapacityPerReplica})
+	var written []string
+	if cfg.PNG != "" {
+		written = append(written, "wrote PNG: "+cfg.PNG)
 	}
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("mlscale backtest: %s (lookahead %s)", trace, rep.Lookahead)
-	p.X.Label.Text = "time (UTC)"
-	p.Y.Label.Text = "demand"
-	p.X.Tick.Marker = plot.TimeTicks{Format: "2006-01-02\n15:04"}
-	p.Legend.Top = true
-	if err := plotutil.AddLines(p, "demand", demand, "forecast peak", forecast, "floor capacity", floor); err != nil {
-		return fmt.Errorf("drawing %s: %w", path, err)
+	if cfg.ForecastsOut != "" {
+		written = append(written, "wrote forecasts: "+cfg.ForecastsOut)
 	}
-	if err := p.Save(16*vg.Inch, 5*vg.Inch, path); err != nil {
-		return fmt.Errorf("drawing %s: %w", path, err)
+	if cfg.Output != outputJSON {
+		return printBacktest(out, cfg.Trace, rep, notes, written)
 	}
-	return nil
+	for _, line := range append(notes, written...) {
+		fmt.Fprintln(errOut, line)
+	}
+	b, err := json.MarshalIndent(backtestOutput{
+		Trace: cfg.Trace, RowsMerged: info.Merged, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(out, "%s\n", b)
+	return err
 }
 
 // writeForecasts writes rows as CSV: time,forecast_peak,floor.
@@ -216,11 +207,35 @@ func writeForecasts(path string, rows []predictor.ForecastRow) (err error) {
 	return nil
 }
 
-// printBacktest writes the report as text tables.
-func printBacktest(out io.Writer, trace string, rep predictor.Report) error {
+// headline is the first line of the text report: mlscale against the best
+// baseline, its floors against the actual peaks, and the replica-hours of
+// its floors (with reactive scaling above them) against static and
+// reactive scaling alone.
+func headline(h predictor.Headline) string {
+	x := func(r *float64) string {
+		if r == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", *r)
+	}
+	return fmt.Sprintf("headline: peak-forecast MAE %s x the best baseline (%s; lower is better); "+
+		"floors under-provisioned %.2f%% of steps (lower is better), mean floor capacity %s x the actual peak (above 1: over-provisioned); "+
+		"replica-hours %s x static, %s x reactive (lower is better)",
+		x(h.MAEVsBest), h.BestBaseline, h.UnderPct, x(h.FloorVsPeak), x(h.ReplicaHoursVsStatic), x(h.ReplicaHoursVsReactive))
+}
+
+// printBacktest writes the report as text: the headline, notes, tables,
+// and the files written.
+func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, written []string) error {
+	fmt.Fprintln(out, headline(rep.Headline))
+	for _, n := range notes {
+		fmt.Fprintln(out, n)
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps, lookahead %s (%d steps)\n",
 		trace, rep.Step, rep.TrainPoints, rep.TestPoints, rep.Lookahead, rep.HorizonSteps)
 	fmt.Fprintf(out, "cycle: %s; capacity per replica %.4g; cold start %s\n\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
+	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "forecaster\tMAE\tsMAPE %%\tMASE\tunder %%\tover (replicas)\t\n")
 	row := func(name string, m predictor.Metrics) {
@@ -239,6 +254,7 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report) error {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	fmt.Fprintln(out)
+	fmt.Fprintln(out, "capacity simulations (lower is better in both columns):")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "simulation\treplica-hours\tunder-provisioned minutes\t\n")
 	for _, name := range []string{predictor.SimStatic, predictor.SimReactive, predictor.SimPredictive} {
@@ -247,6 +263,12 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing report: %w", err)
+	}
+	if len(written) > 0 {
+		fmt.Fprintln(out)
+	}
+	for _, w := range written {
+		fmt.Fprintln(out, w)
 	}
 	return nil
 }

@@ -24,10 +24,24 @@ func TestBacktestText(t *testing.T) {
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
+	first, _, _ := strings.Cut(r.Out, "\n")
+	for _, want := range []string{
+		"headline: peak-forecast MAE ", " x the best baseline (holt_winters; lower is better)",
+		"floors under-provisioned ", "% of steps (lower is better), mean floor capacity ", " x the actual peak",
+		"replica-hours ", " x static, ", " x reactive (lower is better)",
+	} {
+		if !strings.HasPrefix(first, "headline: ") || !strings.Contains(first, want) {
+			t.Errorf("first line lacks %q:\n%s", want, first)
+		}
+	}
+	if strings.Contains(r.Out, "note:") || strings.Contains(r.Out, "wrote") {
+		t.Errorf("a note or a file written without cause:\n%s", r.Out)
+	}
 	for _, want := range []string{
 		"lookahead 15m0s (15 steps)", "cycle: daily", "mlscale", predictor.BaselinePersistence,
 		predictor.BaselineSeasonalNaiveDay, predictor.BaselineSeasonalNaiveWeek, predictor.BaselineHoltWinters,
 		"replica-hours", predictor.SimStatic, predictor.SimReactive, predictor.SimPredictive,
+		"(lower is better in every column)", "(lower is better in both columns)",
 	} {
 		if !strings.Contains(r.Out, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.Out)
@@ -53,6 +67,7 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 	for _, s := range []string{"static", "reactive", "predictive"} {
 		objects["simulation."+s] = []string{"replica_hours", "under_minutes"}
 	}
+	objects["headline"] = []string{"mae_vs_best_baseline", "under_pct", "floor_capacity_vs_peak", "replica_hours_vs_static", "replica_hours_vs_reactive"}
 	for path, keys := range objects {
 		var obj any = got
 		for p := range strings.SplitSeq(path, ".") {
@@ -65,10 +80,23 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 			continue
 		}
 		for _, k := range keys {
-			if _, ok := m[k].(float64); !ok {
+			v, ok := m[k].(float64)
+			if !ok {
 				t.Errorf("%s.%s is %v, want a number", path, k, m[k])
 			}
+			if predictor.RoundFigure(v) != v {
+				t.Errorf("%s.%s is %v, not rounded to 4 significant digits", path, k, v)
+			}
 		}
+	}
+	if h, _ := got["headline"].(map[string]any); h["best_baseline"] != predictor.BaselineHoltWinters {
+		t.Errorf("headline %v, want Holt-Winters as the best baseline", h)
+	}
+	if got["rows_merged"] != 0.0 || got["forecasts_out"] != out {
+		t.Errorf("rows_merged %v, forecasts_out %v; want 0 and %s", got["rows_merged"], got["forecasts_out"], out)
+	}
+	if strings.TrimSpace(r.ErrOut) != "wrote forecasts: "+out {
+		t.Errorf("stderr %q, want the forecasts file named", r.ErrOut)
 	}
 	if got["capacity_per_replica"] != 2500.0 {
 		t.Errorf("capacity_per_replica %v, want 2500", got["capacity_per_replica"])
@@ -122,7 +150,8 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 	n := float64(len(rows))
 	ml := got["mlscale"].(map[string]any)
 	for name, recomputed := range map[string]float64{"mae": sum / n, "under_pct": 100 * under / n, "over_mean": over / n} {
-		if reported := ml[name].(float64); math.Abs(recomputed-reported) > 1e-6*max(1, reported) {
+		// The JSON's figures are rounded to 4 significant digits.
+		if reported := ml[name].(float64); math.Abs(recomputed-reported) > 5e-4*max(1, reported) {
 			t.Errorf("%s from the forecasts file %g, reported %g", name, recomputed, reported)
 		}
 	}
@@ -160,6 +189,9 @@ func TestBacktestPNG(t *testing.T) {
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
+	if !strings.HasSuffix(r.Out, "\nwrote PNG: "+out+"\n") {
+		t.Errorf("output does not end with the PNG's path:\n%s", r.Out)
+	}
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +201,8 @@ func TestBacktestPNG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not a PNG: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 200 {
+	// nyc_taxi spans 7 months: a week's panel above the whole trace.
+	if b := img.Bounds(); b.Dx() != 1536 || b.Dy() != 864 {
 		t.Errorf("image is only %dx%d", b.Dx(), b.Dy())
 	}
 	r = runCLI(t, "", "backtest", "--trace", nycTrace, "--train", "0.9", "--png", filepath.Join(t.TempDir(), "no", "such", "dir.png"))
@@ -206,5 +239,92 @@ func TestBacktestColdStart(t *testing.T) {
 	}
 	if !(zero < slow) {
 		t.Errorf("reactive under-provisioned minutes %.0f with no cold start, %.0f with 10m; want fewer without", zero, slow)
+	}
+}
+
+// TestBacktestRepeatedTimestamps: rows that repeat the previous row's time
+// are merged keeping the maximum, and a note says how many; the result is
+// that of the trace with the higher of each pair alone.
+func TestBacktestRepeatedTimestamps(t *testing.T) {
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	// Rows 5000 and 6000 (one in the training part, one evaluated) get a
+	// twin: at 5000 a higher one after it, at 6000 a lower one.
+	higher := func(row string, by float64) string {
+		ts, v, _ := strings.Cut(strings.TrimSpace(row), ",")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts + "," + strconv.FormatFloat(f+by, 'f', -1, 64) + "\n"
+	}
+	var dup, maxRows []string
+	for i, l := range lines {
+		switch i {
+		case 5000:
+			dup = append(dup, l, higher(l, 5000))
+			maxRows = append(maxRows, higher(l, 5000))
+		case 6000:
+			dup = append(dup, l, higher(l, -100))
+			maxRows = append(maxRows, l)
+		default:
+			dup, maxRows = append(dup, l), append(maxRows, l)
+		}
+	}
+	dir := t.TempDir()
+	dupPath, maxPath := filepath.Join(dir, "dup.csv"), filepath.Join(dir, "max.csv")
+	for path, rows := range map[string][]string{dupPath: dup, maxPath: maxRows} {
+		if err := os.WriteFile(path, []byte(strings.Join(rows, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := runCLI(t, "", "backtest", "--trace", dupPath)
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	outLines := strings.Split(r.Out, "\n")
+	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != "note: 2 rows with a repeated timestamp merged (kept the maximum)" {
+		t.Errorf("want the headline, then the note:\n%s", r.Out)
+	}
+	ref := runCLI(t, "", "backtest", "--trace", maxPath)
+	if ref.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", ref.Code, ref.ErrOut)
+	}
+	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
+	_, refTables, _ := strings.Cut(ref.Out, "\ncycle:")
+	if tables != refTables || outLines[0] != strings.SplitN(ref.Out, "\n", 2)[0] {
+		t.Errorf("merged trace:\n%s\nwant as the trace with the maxima:\n%s", r.Out, ref.Out)
+	}
+
+	r = runCLI(t, "", "backtest", "--trace", dupPath, "-o", "json")
+	var got struct {
+		RowsMerged int `json:"rows_merged"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsMerged != 2 {
+		t.Errorf("JSON rows_merged %d (%v), want 2", got.RowsMerged, err)
+	}
+	if strings.TrimSpace(r.ErrOut) != "note: 2 rows with a repeated timestamp merged (kept the maximum)" {
+		t.Errorf("stderr %q, want the note", r.ErrOut)
+	}
+}
+
+func TestBacktestHelp(t *testing.T) {
+	r := runCLI(t, "", "backtest", "--help")
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	for _, want := range []string{
+		"lower is better", "MASE       mean absolute scaled error", "in-sample MAE", "Below 1 beats",
+		"sMAPE      symmetric mean absolute percentage error", "200%", "previous step's",
+		"headline", "repeat the previous row's timestamp", "highest", "4 significant digits",
+		"last 7 days", "midnights",
+	} {
+		if !strings.Contains(r.Out, want) {
+			t.Errorf("help lacks %q", want)
+		}
 	}
 }

@@ -9,19 +9,46 @@ with its first part (--train; half by default) as history. At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,
 seasonal naive over a day and a week, Holt-Winters), and compares them with
-the actual peak: MAE, sMAPE, MASE (scaled by the in-sample daily
-seasonal-naive error), the percentage of steps where the floor's capacity is
-below demand (under_pct) and the mean over-provisioning (over_mean): the
-replicas the floor holds beyond ceil(actual peak / capacity per replica),
-averaged over every step.
+the actual peak. For every figure below, lower is better:
+
+  MAE        mean absolute error of the forecast peak, in the trace's units.
+  sMAPE      symmetric mean absolute percentage error: the mean of
+             200 * |forecast - actual| / (|forecast| + |actual|), from 0%
+             (exact) to 200%; it does not depend on the trace's scale.
+  MASE       mean absolute scaled error: the MAE divided by the in-sample MAE
+             of the seasonal-naive forecast (the peak of the same window a
+             day earlier) on the training part. Below 1 beats that forecast.
+  under %    the percentage of steps where the floor's capacity (floor times
+             capacity per replica) is below the actual peak.
+  over       the mean over-provisioning: the replicas the floor holds beyond
+             ceil(actual peak / capacity per replica), averaged over every step.
 
 It also simulates capacity with a replica cold start (--cold-start): a static
-fleet sized for the history's peak, reactive scaling alone (KEDA-like, with
-scale to zero), and reactive scaling plus mlscale's predicted floors,
-reporting replica-hours and under-provisioned minutes for each.
+fleet sized for the history's peak; reactive scaling alone (KEDA-like, with
+scale to zero: over each step it holds the replicas the previous step's
+demand needed, which start after the cold start and go only after a 5-minute
+stabilisation window); and reactive scaling plus mlscale's predicted floors.
+It reports replica-hours and under-provisioned minutes for each (lower is
+better).
+
+The report opens with a headline: mlscale's MAE as a multiple of the best
+baseline's (the one with the lowest MAE), the percentage of steps with the
+floors under-provisioned, the mean floor capacity as a multiple of the mean
+actual peak (above 1 is over-provisioning), and the replica-hours of
+reactive scaling plus the floors as a multiple of the static fleet's and of
+reactive scaling alone's.
+
+Rows that repeat the previous row's timestamp (real exports have them) are
+merged into one sample with the highest of their values, since the predictor
+forecasts peaks; a note says how many. Rows out of time order are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
-of the history's 95th percentile, so that the peak needs about ten replicas.
+of the history's 95th percentile, rounded to 4 significant digits, so that
+the peak needs about ten replicas.
+
+-o json writes the report as JSON, every figure rounded to 4 significant
+digits (whole numbers from 10,000 up); the headline is its "headline" object
+and rows_merged counts the merged rows. Notes then go to standard error.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
@@ -33,8 +60,12 @@ forecast_peak with the highest of those samples and floor times
 capacity_per_replica with it too, so they can be recomputed from this file
 and the trace.
 
---png draws the evaluated part's demand, mlscale's forecast peak and the
-capacity of its floor (floor times capacity per replica) to a PNG file.`
+--png draws the demand, mlscale's forecast peak and the capacity of its
+floor (floor times capacity per replica) to a PNG file, and prints its path.
+A trace longer than two weeks gets a panel of its last 7 days above the
+panel of the whole trace (training history shaded); the legend is right of
+the panels, and the ticks are at midnights (UTC), labelled every day, or
+every 2, 7 (Mondays), 14, 28, ... days as the width allows.`
 
 // rootHelp is `mlscale --help`.
 const rootHelp = `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs

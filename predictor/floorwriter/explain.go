@@ -57,7 +57,7 @@ func describeModel(m *predictor.Model) (model, cycle string) {
 	if m.Cycle().Period == 0 {
 		model = "robust level (median of the last hour)"
 	}
-	return model, m.Cycle().String()
+	return model, m.Cycles().String()
 }
 
 // confidence is described on Explanation.Confidence.

@@ -127,49 +127,45 @@ func New(cfg Config) (*Source, error) {
 // multiple of step, so that repeated calls see the same grid. The series
 // begins at the first sample returned and ends at the last one (which may
 // be before end when the data stops); missing steps in between are filled
-// by linear interpolation. Errors wrap ErrBadQuery, ErrNoData or
-// ErrManySeries where they apply, and name the query.
+// by linear interpolation. Samples that fall on the same step (a repeated
+// timestamp, which query frontends that split and merge ranges, or a
+// series returned twice, can give) are merged keeping the highest value, as
+// predictor.ReadTrace merges a trace's repeated rows: the predictor
+// forecasts peaks. Errors wrap ErrBadQuery, ErrNoData or ErrManySeries
+// where they apply, and name the query.
 func (s *Source) Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error) {
+	series, _, err := s.rangeMerged(ctx, query, start, end, step)
+	return series, err
+}
+
+// rangeMerged is Range, also returning how many samples were merged into
+// a step that already had one.
+func (s *Source) rangeMerged(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, int, error) {
 	if step < time.Second {
-		return predictor.Series{}, fmt.Errorf("query %q: step %s is under a second", query, step)
+		return predictor.Series{}, 0, fmt.Errorf("query %q: step %s is under a second", query, step)
 	}
 	start = time.Unix(0, 0).Add((time.Duration(start.UnixNano()) + step - 1).Truncate(step)).UTC()
 	end = time.Unix(0, 0).Add(time.Duration(end.UnixNano()).Truncate(step)).UTC()
 	if end.Before(start) {
-		return predictor.Series{}, fmt.Errorf("query %q: %w: the range %s..%s holds no step", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+		return predictor.Series{}, 0, fmt.Errorf("query %q: %w: the range %s..%s holds no step", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	n := int(end.Sub(start)/step) + 1
-	vals := make([]float64, n)
-	for i := range vals {
-		vals[i] = math.NaN()
-	}
-	var labels model.Metric
+	g := grid{start: start, step: step, vals: make([]float64, n), seen: make([]bool, n)}
 	for from := 0; from < n; from += s.cfg.PointsPerQuery {
 		to := min(n, from+s.cfg.PointsPerQuery) - 1
 		r := v1.Range{Start: start.Add(time.Duration(from) * step), End: start.Add(time.Duration(to) * step), Step: step}
 		m, err := s.queryRange(ctx, query, r)
 		if err != nil {
-			return predictor.Series{}, err
+			return predictor.Series{}, 0, err
 		}
-		if len(m) > 1 {
-			return predictor.Series{}, fmt.Errorf("query %q: %w (%s, %s, ...); aggregate it, e.g. sum(...)", query, ErrManySeries, m[0].Metric, m[1].Metric)
-		}
-		for _, ss := range m {
-			if labels != nil && !labels.Equal(ss.Metric) {
-				return predictor.Series{}, fmt.Errorf("query %q: %w (%s, %s); aggregate it, e.g. sum(...)", query, ErrManySeries, labels, ss.Metric)
-			}
-			labels = ss.Metric
-			for _, p := range ss.Values {
-				i := int(p.Timestamp.Time().Sub(start) / step)
-				if i >= 0 && i < n {
-					vals[i] = float64(p.Value)
-				}
-			}
+		if err := g.add(m); err != nil {
+			return predictor.Series{}, 0, fmt.Errorf("query %q: %w", query, err)
 		}
 	}
 	first, last := -1, -1
+	vals := g.vals
 	for i, v := range vals {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if g.seen[i] && !math.IsNaN(v) && !math.IsInf(v, 0) {
 			if first < 0 {
 				first = i
 			}
@@ -179,11 +175,56 @@ func (s *Source) Range(ctx context.Context, query string, start, end time.Time, 
 		}
 	}
 	if first < 0 {
-		return predictor.Series{}, fmt.Errorf("query %q: %w over %s..%s", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+		return predictor.Series{}, 0, fmt.Errorf("query %q: %w over %s..%s", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	vals = vals[first : last+1]
 	interpolate(vals)
-	return predictor.Series{Start: start.Add(time.Duration(first) * step), Step: step, Values: vals}, nil
+	return predictor.Series{Start: start.Add(time.Duration(first) * step), Step: step, Values: vals}, g.merged, nil
+}
+
+// grid assembles the samples of range queries on a regular grid.
+type grid struct {
+	start time.Time
+	step  time.Duration
+	// vals[i] is the sample at start + i*step; seen[i] whether there is one.
+	vals []float64
+	seen []bool
+	// labels are the labels of the series, once hasLabels; merged counts
+	// the samples that fell on a step that already had one.
+	labels    model.Metric
+	hasLabels bool
+	merged    int
+}
+
+// add puts the samples of m on the grid. Every series of m must have the
+// labels of the first series added (a series returned twice is merged);
+// others are ErrManySeries. A sample on a step that already has one keeps
+// the higher of the two; NaN and infinite samples count as none.
+func (g *grid) add(m model.Matrix) error {
+	for _, ss := range m {
+		if g.hasLabels && !g.labels.Equal(ss.Metric) {
+			return fmt.Errorf("%w (%s, %s); aggregate it, e.g. sum(...)", ErrManySeries, g.labels, ss.Metric)
+		}
+		g.labels, g.hasLabels = ss.Metric, true
+		for _, p := range ss.Values {
+			i := int(p.Timestamp.Time().Sub(g.start) / g.step)
+			if i < 0 || i >= len(g.vals) {
+				continue
+			}
+			v := float64(p.Value)
+			switch old := g.vals[i]; {
+			case !g.seen[i]:
+				g.vals[i], g.seen[i] = v, true
+				continue
+			case math.IsNaN(old) || math.IsInf(old, 0):
+				g.vals[i] = v
+			case !math.IsNaN(v) && !math.IsInf(v, 0):
+				g.vals[i] = max(old, v)
+			}
+			g.merged++
+		}
+	}
+	return nil
 }
 
 // queryRange runs one range request with retries.

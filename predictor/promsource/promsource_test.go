@@ -3,8 +3,12 @@ package promsource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -228,4 +232,101 @@ func config(c Config) Config {
 		d.PointsPerQuery = c.PointsPerQuery
 	}
 	return d
+}
+
+// fakePrometheus serves /api/v1/query_range from respond, which gets the
+// requested range in Unix seconds and returns the result matrix as JSON.
+func fakePrometheus(t *testing.T, respond func(start, end float64) string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/query_range" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		start, _ := strconv.ParseFloat(r.Form.Get("start"), 64)
+		end, _ := strconv.ParseFloat(r.Form.Get("end"), 64)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":%s}}`, respond(start, end))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestRangeMergesRepeatedTimestamps: samples on the same step, from a
+// repeated timestamp, a series returned twice or pieces that overlap (as a
+// query frontend may give; Prometheus itself never does), are merged keeping
+// the highest value, as predictor.ReadTrace merges a trace's rows.
+func TestRangeMergesRepeatedTimestamps(t *testing.T) {
+	ts := func(i int) int64 { return t0.Add(time.Duration(i) * time.Minute).Unix() }
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		points     int // PointsPerQuery
+		respond    func(start, end float64) string
+		want       []float64
+		wantMerged int
+		wantErr    error
+	}{
+		{
+			name: "repeated timestamps in one series and a series returned twice",
+			respond: func(float64, float64) string {
+				return fmt.Sprintf(`[{"metric":{"w":"a"},"values":[[%[1]d,"1"],[%[1]d,"3"],[%[2]d,"2"],[%[3]d,"NaN"]]},`+
+					`{"metric":{"w":"a"},"values":[[%[2]d,"5"],[%[2]d,"4"],[%[3]d,"6"],[%[4]d,"7"],[%[4]d,"+Inf"]]}]`,
+					ts(0), ts(1), ts(2), ts(3))
+			},
+			want: []float64{3, 5, 6, 7}, wantMerged: 5,
+		},
+		{
+			// Each piece also returns the step before it, 0.5 higher.
+			name: "overlapping pieces", points: 3,
+			respond: func(start, end float64) string {
+				var vals []string
+				for x := int64(start) - 60; x <= int64(end); x += 60 {
+					i := (x - ts(0)) / 60
+					if i < 0 {
+						continue
+					}
+					v := float64(i)
+					if x < int64(start) {
+						v += 0.5
+					}
+					vals = append(vals, fmt.Sprintf(`[%d,"%g"]`, x, v))
+				}
+				return `[{"metric":{},"values":[` + strings.Join(vals, ",") + `]}]`
+			},
+			want: []float64{0, 1, 2.5, 3, 4, 5.5, 6, 7, 8.5, 9}, wantMerged: 3,
+		},
+		{
+			name: "different series are still many series",
+			respond: func(float64, float64) string {
+				return fmt.Sprintf(`[{"metric":{"w":"a"},"values":[[%[1]d,"1"]]},{"metric":{"w":"b"},"values":[[%[1]d,"2"]]}]`, ts(0))
+			},
+			want: []float64{1, 2}, wantErr: ErrManySeries,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := New(config(Config{URL: fakePrometheus(t, tt.respond), PointsPerQuery: tt.points}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, merged, err := src.rangeMerged(ctx, `demand`, t0, t0.Add(time.Duration(len(tt.want)-1)*time.Minute), time.Minute)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.Start.Equal(t0) || !slices.Equal(s.Values, tt.want) || merged != tt.wantMerged {
+				t.Errorf("got %v from %s, %d merged; want %v from %s, %d merged", s.Values, s.Start, merged, tt.want, t0, tt.wantMerged)
+			}
+			// Range is the same without the count.
+			if r, err := src.Range(ctx, `demand`, t0, t0.Add(time.Duration(len(tt.want)-1)*time.Minute), time.Minute); err != nil || !slices.Equal(r.Values, s.Values) {
+				t.Errorf("Range gave %v, %v", r.Values, err)
+			}
+		})
+	}
 }

@@ -1,0 +1,173 @@
+package predictor
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestCyclesString(t *testing.T) {
+	for _, tt := range []struct {
+		cs   Cycles
+		want string
+	}{
+		{nil, "no cycle"},
+		{Cycles{{Period: Day, Strength: 0.5}}, "daily (strength 0.50)"},
+		{Cycles{{Period: Day, Strength: 0.82}, {Period: Week, Strength: 0.31}}, "daily (strength 0.82) and weekly (strength 0.31)"},
+	} {
+		if got := tt.cs.String(); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.cs, got, tt.want)
+		}
+	}
+	both := Cycles{{Period: Day, Strength: 0.8}, {Period: Week, Strength: 0.3}}
+	if both.Longest().Period != Week || !both.Has(Day) || !both.Has(Week) || Cycles(nil).Has(Day) || Cycles(nil).Longest() != (Cycle{}) {
+		t.Errorf("Longest %v, Has(Day) %v, Has(Week) %v", both.Longest(), both.Has(Day), both.Has(Week))
+	}
+}
+
+// weekly is a weekday/weekend shape under a dominant daily swing: the
+// daily shape between 50 and 150, at weekends 20 lower with 80% of the
+// swing.
+func weekly(t time.Time) float64 {
+	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return 0.8*(daily(t)-100) + 80
+	}
+	return daily(t)
+}
+
+// TestDetectCyclesBoth: a weekday/weekend shape is reported as weekly with
+// the daily cycle under it, and DetectCycle returns the week.
+func TestDetectCyclesBoth(t *testing.T) {
+	s := synth(21*288, 5*time.Minute, 5, weekly)
+	cs := DetectCycles(s)
+	if cycleLabel(cs) != "day+week" {
+		t.Fatalf("found %s, want daily and weekly", cs)
+	}
+	if c := DetectCycle(s); c.Period != Week || c != cs[1] {
+		t.Errorf("DetectCycle %s, want the weekly cycle %s", c, cs[1])
+	}
+	// Two weeks less a sample: too short for a weekly cycle.
+	if cs := DetectCycles(s.Slice(0, 14*288-1)); cycleLabel(cs) != "day" {
+		t.Errorf("found %s in under two weeks, want daily only", cs)
+	}
+}
+
+// TestDetectCyclesEdgeCases: no cycle and no panic for degenerate input;
+// the input is left as it is.
+func TestDetectCyclesEdgeCases(t *testing.T) {
+	nan := synth(10*288, 5*time.Minute, 0, func(time.Time) float64 { return math.NaN() })
+	for name, s := range map[string]Series{
+		"empty":         {Start: monday, Step: time.Minute},
+		"zero step":     {Start: monday, Values: []float64{1, 2, 3}},
+		"one value":     {Start: monday, Step: time.Minute, Values: []float64{1}},
+		"constant":      synth(20*288, 5*time.Minute, 0, func(time.Time) float64 { return 7 }),
+		"all NaN":       nan,
+		"daily steps":   synth(100, Day, 1, daily),
+		"5-hour steps":  synth(500, 5*time.Hour, 1, daily),
+		"one day":       synth(288, 5*time.Minute, 1, daily),
+		"too short day": synth(2*288-1, 5*time.Minute, 1, daily),
+	} {
+		if cs := DetectCycles(s); len(cs) != 0 {
+			t.Errorf("%s: found %s, want no cycle", name, cs)
+		}
+	}
+	// Hourly steps: the detector works on the values themselves.
+	s := synth(21*24, time.Hour, 5, weekly)
+	orig := slices.Clone(s.Values)
+	if cs := DetectCycles(s); cycleLabel(cs) != "day+week" {
+		t.Errorf("hourly steps: found %s, want daily and weekly", cs)
+	}
+	if !slices.Equal(s.Values, orig) {
+		t.Error("DetectCycles changed its input")
+	}
+	// Two days are enough for a clean daily cycle.
+	if cs := DetectCycles(synth(2*288, 5*time.Minute, 1, daily)); cycleLabel(cs) != "day" {
+		t.Errorf("two clean days: found %s, want daily", cs)
+	}
+}
+
+// TestDetectCyclesFlappingCPU: the failure class, a CPU series
+// that flaps between about 30 and 100 within minutes, with a daily shape
+// and level changes, where the demand a day earlier forecasts better than
+// the latest demand does, has a daily cycle.
+func TestDetectCyclesFlappingCPU(t *testing.T) {
+	var l labelledSeries
+	for _, e := range loadLabelledSet(t) {
+		if e.Name == "day-flap-1m-2w" {
+			l = e
+		}
+	}
+	s := l.series(t)
+	// The mean demand of the next lookahead window is forecast better by
+	// the same window a day earlier than by the latest sample.
+	lag, h := int(Day/s.Step), int(DefaultLookahead/s.Step)
+	mean := func(i int) float64 { // of the window after sample i
+		var sum float64
+		for _, v := range s.Values[i+1 : i+h+1] {
+			sum += v
+		}
+		return sum / float64(h)
+	}
+	var dayErr, persistErr float64
+	for i := lag; i+h < s.Len(); i += h {
+		dayErr += math.Abs(mean(i-lag) - mean(i))
+		persistErr += math.Abs(s.Values[i] - mean(i))
+	}
+	if dayErr >= persistErr {
+		t.Fatalf("day-ago error %.0f, persistence %.0f: not the failure class", dayErr, persistErr)
+	}
+	if cs := DetectCycles(s); cycleLabel(cs) != "day" {
+		t.Errorf("found %s, want daily", cs)
+	}
+}
+
+// TestDetectCyclesOddInput: steps that do not divide an hour or a day,
+// NaN, infinities and huge values give an answer, not a panic or a hang.
+func TestDetectCyclesOddInput(t *testing.T) {
+	steps := []time.Duration{time.Second, 7 * time.Second, 2 * time.Minute, 7 * time.Minute, 25 * time.Minute,
+		90 * time.Minute, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, Day, Week}
+	odd := []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, -math.MaxFloat64, 0}
+	for _, step := range steps {
+		n := min(100_000, int(3*Week/step))
+		s := synth(n, step, 1, weekly)
+		for i := range s.Values {
+			if i%97 == 0 {
+				s.Values[i] = odd[i/97%len(odd)]
+			}
+		}
+		for _, m := range []int{0, 1, 2, n / 2, n} {
+			DetectCycles(s.Slice(0, m))
+		}
+	}
+}
+
+func TestSelectKth(t *testing.T) {
+	x := []float64{5, 1, 4, 1, 5, 9, 2, 6, 5, 3}
+	sorted := slices.Sorted(slices.Values(x))
+	for k := range x {
+		if got := selectKth(slices.Clone(x), k); got != sorted[k] {
+			t.Errorf("k=%d: %g, want %g", k, got, sorted[k])
+		}
+	}
+}
+
+// BenchmarkDetectCycles20000 detects cycles in 20,000 samples: one-minute
+// steps (13.9 days: the daily test), five-minute steps (69 days: daily
+// and weekly), one-hour steps (833 days, no averaging into hours), and
+// the first 20,000 minutes of crane_input9.
+func BenchmarkDetectCycles20000(b *testing.B) {
+	run := func(name string, s Series) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				DetectCycles(s)
+			}
+		})
+	}
+	for _, step := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour} {
+		run(step.String(), synth(20000, step, 5, weekly))
+	}
+	// The input of BenchmarkForecast20000.
+	run("crane_input9", loadTrace(b, "crane_input9.csv").Slice(0, 20000))
+}
