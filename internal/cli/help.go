@@ -106,13 +106,18 @@ not compile, 2 for a bad command line.`
 const policyEvalHelp = `eval reads Kubernetes manifests and evaluates each HorizontalPodAutoscaler
 (autoscaling/v2; autoscaling/v1 is converted as the API server does),
 ScaledObject, ScaledJob, Deployment, StatefulSet and Job against the
-policies, as mlscale's validating webhook would at CREATE were the objects of
-the files the cluster. Each object sees what the webhook's inventory would
-hold: the ResourceQuotas of its namespace, and the HPAs and ScaledObjects
+policies, as mlscale's validating webhook would at CREATE were the files
+applied in order, as kubectl apply -f applies them (a directory's files in
+name order). Each object sees what the webhook's inventory would hold then:
+the objects before it that admission would have admitted (a denied object
+never joins, so one conflict is reported once, on the object that makes
+it): the ResourceQuotas of its namespace, and the HPAs and ScaledObjects
 (the KEDA objects mlscale renders for annotated workloads included) on its
 own scale target; a ScaledObject also sees the workload it scales. An
-annotated workload is evaluated together with the KEDA object rendered for
-it. The objects are indexed by namespace and target once, so evaluation time
+annotated workload is rendered with the GPU budget of the ResourceQuotas
+before it and evaluated together with the KEDA object rendered for it; the
+renderer's warnings are printed as admission returns them ("warn: mlscale:
+..."). The objects are indexed by namespace and target, so evaluation time
 grows linearly with their number.
 
 Manifests are read as the API server reads them with kubectl's default
@@ -124,16 +129,18 @@ is an error naming the document, the object and the field.
 override it. --policies DIR uses DIR's policies instead of the built-in ones
 (they may import data.mlscale.lib).
 
-Each violation is printed as "WHERE: ACTION: MESSAGE". A policy's conflicts
-with other objects on the same target are one line per object, the first
-message followed by "(and N more like it)"; on a target more than 8 HPAs
-or ScaledObjects share, an object is compared with the first 8 of each first
-(and with all of them when that finds nothing), which the line says. The
-summary counts these lines. Exit status: 0 when
-nothing would be denied (warn and audit violations are printed but do not
-fail), 1 when something would be denied, a document cannot be read or an
-object cannot be evaluated (an HPA of a removed API version such as
-autoscaling/v2beta2), 2 for a bad command line.`
+Each finding is printed as "WHERE: ACTION: MESSAGE" (-o json: one object
+with the counts and a record per finding: where, kind, namespace, name,
+action, policy, message, more). A policy's conflicts with several objects
+on the same target are one line, the first message followed by "(and N more
+like it)"; on a target more than 8 HPAs or ScaledObjects share (objects
+admitted with warn or audit), an object is compared with the first 8 of each
+first (and with all of them when that finds nothing), which the line says.
+The summary counts these lines. Exit status: 0 when nothing would be denied
+(warn and audit findings are printed but do not fail), 1 when something
+would be denied, a document cannot be read or an object cannot be evaluated
+(an HPA of a removed API version such as autoscaling/v2beta2), 2 for a bad
+command line.`
 
 // recommendHelp is `mlscale recommend --help`.
 const recommendHelp = `recommend reads a workload's GPU history (GPUs held, GPU utilisation) and its

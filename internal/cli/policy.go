@@ -123,6 +123,8 @@ func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
 type policyEvalConfig struct {
 	// Files are the -f arguments: files, directories, "-" for stdin.
 	Files []string
+	// Output is outputText or outputJSON.
+	Output string
 	// Recursive reads directories' subdirectories too.
 	Recursive bool
 	// Namespace is used for objects whose manifest has none.
@@ -171,6 +173,9 @@ func newPolicyEvalCmd() *cobra.Command {
 			if cfg.Namespace == "" {
 				return usagef("--namespace must not be empty")
 			}
+			if cfg.Output != outputText && cfg.Output != outputJSON {
+				return usagef("--output %q: allowed: text, json", cfg.Output)
+			}
 			return runPolicyEval(cmd.Context(), cfg, Streams{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 		},
 	}
@@ -178,6 +183,7 @@ func newPolicyEvalCmd() *cobra.Command {
 	f.StringArrayVarP(&cfg.Files, "filename", "f", nil, `manifest file, directory, or "-" for standard input (repeatable)`)
 	f.BoolVarP(&cfg.Recursive, "recursive", "R", false, "read directories given with -f recursively")
 	f.StringVarP(&cfg.Namespace, "namespace", "n", "default", "namespace of objects whose manifest names none")
+	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text (a line per finding and a summary) or json (one object: the counts and a record per finding)")
 	f.StringVar(&configFile, "policy-config", "", "policy configuration file, YAML or JSON, as mlscale webhook --policy-config reads it (see docs/policies.md); --action, --default-action and --gpu-budget override it, --allowed-endpoint adds to it")
 	f.StringVar(&cfg.Dir, "policies", "", "directory of policies to use instead of the built-in ones")
 	f.StringArrayVar(&actions, "action", nil, "enforcement action of a policy, POLICY=deny|warn|audit (repeatable)")
@@ -215,20 +221,6 @@ func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions, endpoints
 	return nil
 }
 
-// evalItem is one object of the manifests to review.
-type evalItem struct {
-	where  string
-	review policy.Review
-}
-
-// evalSet is what policy eval builds from the manifests: the reviews, and
-// the index their inventories come from.
-type evalSet struct {
-	items    []evalItem
-	index    *policy.Index
-	problems int
-}
-
 func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 	modules, name, err := policyModules(cfg.Dir, false)
 	var usage usageError
@@ -250,81 +242,163 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 		}
 		fmt.Fprintf(s.Err, "note: the policy configuration sets the action of %q, which is not among the %s\n", p, name)
 	}
-	set := readEvalSet(ctx, cfg, s)
-	var denied, warned, audited int
-	for _, it := range set.items {
-		for _, w := range it.review.RenderWarnings {
-			fmt.Fprintf(s.Out, "%s: %s: %s\n", it.where, policy.ActionWarn, w)
-			warned++
-		}
-		fs, err := engine.EvaluateIndexed(ctx, it.review, set.index)
-		if err != nil {
-			return fmt.Errorf("%s: %w", it.where, err)
-		}
-		for _, f := range fs {
-			fmt.Fprintf(s.Out, "%s: %s: %s%s\n", it.where, f.Action, f.Message, moreSuffix(f, it.review.Namespace))
-			switch f.Action {
-			case policy.ActionDeny:
-				denied++
-			case policy.ActionWarn:
-				warned++
-			case policy.ActionAudit:
-				audited++
-			}
+	objs, problems := readEvalObjects(cfg, s)
+	ev := &evaluation{engine: engine, index: policy.NewIndex(), quotas: map[string][]corev1.ResourceQuota{}, problems: problems}
+	ff := facts.FromQuotas(cfg.Facts, ev.quotas)
+	for _, o := range objs {
+		if err := ev.apply(ctx, o, ff, s); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(s.Out, "%d object(s) evaluated against %d policies: %d denied, %d warning(s), %d audit\n",
-		len(set.items), len(engine.Policies()), denied, warned, audited)
-	if denied+set.problems > 0 {
-		return reportedError{problems: denied + set.problems}
+	return ev.report(cfg.Output, len(engine.Policies()), s)
+}
+
+// evaluation is `policy eval` under way: the objects are applied in the
+// order of the files, as `kubectl apply -f` applies them, and each is
+// reviewed with what admission would see then: the objects before it that
+// admission would have admitted. A denied object never joins the index, so
+// one conflict is reported once, on the object that makes it.
+type evaluation struct {
+	engine *policy.Engine
+	index  *policy.Index
+	// quotas are the ResourceQuotas applied so far, by namespace: the GPU
+	// budget the renderer sees (facts.FromQuotas reads the map as it grows).
+	quotas                  map[string][]corev1.ResourceQuota
+	findings                []evalFinding
+	objects, problems       int
+	denied, warned, audited int
+}
+
+// evalFinding is one line of the output: a policy's finding, or a warning
+// of the renderer (Policy "mlscale").
+type evalFinding struct {
+	Where     string        `json:"where"`
+	Kind      string        `json:"kind"`
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	Action    policy.Action `json:"action"`
+	Policy    string        `json:"policy"`
+	Message   string        `json:"message"`
+	// More counts the further conflicts of the same policy on the object
+	// that this finding stands for.
+	More int `json:"more,omitempty"`
+	// suffix is what the text output appends (moreSuffix).
+	suffix string
+}
+
+// apply reviews one object and, unless admission would deny it, adds it
+// (and the KEDA object rendered for it) to the index.
+func (ev *evaluation) apply(ctx context.Context, o evalObject, ff facts.Func, s Streams) error {
+	if q, ok := o.obj.(*corev1.ResourceQuota); ok {
+		ev.quotas[q.Namespace] = append(ev.quotas[q.Namespace], *q)
+		return ev.index.Add(q)
+	}
+	r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, ff)
+	if err != nil {
+		fmt.Fprintf(s.Err, "%s: %v\n", o.where, err)
+		ev.problems++
+		return nil
+	}
+	ev.objects++
+	base := evalFinding{Where: o.where, Kind: r.Kind, Namespace: o.obj.GetNamespace(), Name: o.obj.GetName()}
+	for _, w := range r.RenderWarnings {
+		f := base
+		f.Action, f.Policy, f.Message = policy.ActionWarn, "mlscale", w
+		ev.add(f)
+	}
+	fs, err := ev.engine.EvaluateIndexed(ctx, r, ev.index)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.where, err)
+	}
+	admitted := true
+	for _, pf := range fs {
+		f := base
+		f.Action, f.Policy, f.Message, f.More, f.suffix = pf.Action, pf.Policy, pf.Message, pf.More, moreSuffix(pf, r.Namespace)
+		ev.add(f)
+		admitted = admitted && pf.Action != policy.ActionDeny
+	}
+	if !admitted {
+		return nil
+	}
+	if err := ev.index.Add(o.obj); err != nil {
+		return err
+	}
+	if r.RenderedObject != nil {
+		return ev.index.Add(r.RenderedObject)
 	}
 	return nil
 }
 
-// readEvalSet reads the manifests into reviews and the index, printing
-// what cannot be read or reviewed. It reads every document first, so that
-// the workloads are rendered with the GPU budget of their namespace's
-// ResourceQuotas wherever in the files those are, as admission renders
-// them with the quotas in the cluster.
-func readEvalSet(ctx context.Context, cfg policyEvalConfig, s Streams) *evalSet {
+// add records a finding and counts it by action.
+func (ev *evaluation) add(f evalFinding) {
+	ev.findings = append(ev.findings, f)
+	switch f.Action {
+	case policy.ActionDeny:
+		ev.denied++
+	case policy.ActionWarn:
+		ev.warned++
+	case policy.ActionAudit:
+		ev.audited++
+	}
+}
+
+// report prints the findings and the summary, as text lines or as one JSON
+// object, and returns the error that sets the exit status.
+func (ev *evaluation) report(output string, policies int, s Streams) error {
+	if output == outputJSON {
+		findings := ev.findings
+		if findings == nil {
+			findings = []evalFinding{}
+		}
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(map[string]any{
+			"objects": ev.objects, "policies": policies, "denied": ev.denied, "warnings": ev.warned,
+			"audit": ev.audited, "problems": ev.problems, "findings": findings,
+		}); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range ev.findings {
+			fmt.Fprintf(s.Out, "%s: %s: %s%s\n", f.Where, f.Action, f.Message, f.suffix)
+		}
+		fmt.Fprintf(s.Out, "%d object(s) evaluated against %d policies: %d denied, %d warning(s), %d audit\n",
+			ev.objects, policies, ev.denied, ev.warned, ev.audited)
+	}
+	if ev.denied+ev.problems > 0 {
+		return reportedError{problems: ev.denied + ev.problems}
+	}
+	return nil
+}
+
+// readEvalObjects reads the manifests into the objects that policies
+// review or that inventories hold, in the order of the files, printing
+// what cannot be read; problems counts those.
+func readEvalObjects(cfg policyEvalConfig, s Streams) (objs []evalObject, problems int) {
 	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
-	set := &evalSet{index: policy.NewIndex(), problems: len(errs)}
 	for _, err := range errs {
 		fmt.Fprintln(s.Err, err)
 	}
-	report := func(where string, err error) {
-		fmt.Fprintf(s.Err, "%s: %v\n", where, err)
-		set.problems++
-	}
-	var objs []evalObject
-	quotas := map[string][]corev1.ResourceQuota{}
+	problems = len(errs)
 	for _, src := range sources {
 		for _, d := range manifest.Documents(src) {
 			if d.Err != nil {
 				fmt.Fprintln(s.Err, d.Err)
-				set.problems++
+				problems++
 				continue
 			}
 			obj, err := decodeEvalObject(cfg, d)
 			switch {
 			case err != nil:
-				report(d.Where(), err)
-			case obj == nil:
-			default:
-				if q, ok := obj.(*corev1.ResourceQuota); ok {
-					quotas[q.Namespace] = append(quotas[q.Namespace], *q)
-				}
+				fmt.Fprintf(s.Err, "%s: %v\n", d.Where(), err)
+				problems++
+			case obj != nil:
 				objs = append(objs, evalObject{where: d.Where(), obj: obj})
 			}
 		}
 	}
-	ff := facts.FromQuotas(cfg.Facts, quotas)
-	for _, o := range objs {
-		if err := set.add(ctx, o, ff); err != nil {
-			report(o.where, err)
-		}
-	}
-	return set
+	return objs, problems
 }
 
 // evalObject is a decoded document of the manifests.
@@ -375,29 +449,4 @@ func moreSuffix(f policy.Finding, namespace string) string {
 		return fmt.Sprintf(" (and %d more like it)", f.More)
 	}
 	return ""
-}
-
-// add adds a decoded object to the index (where the inventories of its
-// namespace come from) and, when policies review its kind, to the items.
-// An annotated workload is reviewed together with the KEDA object mlscale
-// renders for it with the facts ff gives, which also joins the index;
-// annotations admission would deny give the mutating webhook's message.
-func (s *evalSet) add(ctx context.Context, o evalObject, ff facts.Func) error {
-	if q, ok := o.obj.(*corev1.ResourceQuota); ok {
-		return s.index.Add(q)
-	}
-	r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, ff)
-	if err != nil {
-		return err
-	}
-	if err := s.index.Add(o.obj); err != nil {
-		return err
-	}
-	if r.RenderedObject != nil {
-		if err := s.index.Add(r.RenderedObject); err != nil {
-			return err
-		}
-	}
-	s.items = append(s.items, evalItem{where: o.where, review: r})
-	return nil
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -14,14 +12,12 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/mlscale/mlscale/internal/facts"
-	"github.com/mlscale/mlscale/internal/manifest"
 	"github.com/mlscale/mlscale/internal/policy"
 	"github.com/mlscale/mlscale/webhook/inventory"
 )
@@ -79,8 +75,11 @@ func BenchmarkPolicyEval(b *testing.B) {
 	}
 }
 
-// TestPolicyEvalCrowdedTarget: 500 HPAs on one Deployment are one conflict;
-// each HPA is denied once, with one line, not once per other HPA.
+// TestPolicyEvalCrowdedTarget: 500 HPAs on one Deployment. Denied, each
+// later HPA is refused once, for the first one (a denied HPA never joins
+// the cluster). Admitted with a warning, every HPA joins and the later
+// ones conflict with more and more: still one line per HPA, the target
+// sampled once it is crowded, and the output stays small.
 func TestPolicyEvalCrowdedTarget(t *testing.T) {
 	const n = 500
 	r := runCLI(t, hpaManifests(n, oneTarget), "policy", "eval", "-f", "-")
@@ -88,17 +87,29 @@ func TestPolicyEvalCrowdedTarget(t *testing.T) {
 		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.Code, ExitFailure, r.ErrOut)
 	}
 	lines := strings.Split(strings.TrimSuffix(r.Out, "\n"), "\n")
-	if len(lines) > n+1 {
-		t.Fatalf("%d lines (%d bytes) for %d objects, want at most one finding per object and the summary", len(lines), len(r.Out), n)
+	if len(lines) != n {
+		t.Fatalf("%d lines for %d objects, want one denial for each HPA after the first and the summary", len(lines), n)
 	}
-	if want := fmt.Sprintf("%d object(s) evaluated against", n); !strings.HasPrefix(lines[len(lines)-1], want) || !strings.Contains(lines[len(lines)-1], fmt.Sprintf(": %d denied,", n)) {
-		t.Errorf("summary %q, want %d objects, %d denied", lines[len(lines)-1], n, n)
+	if want := fmt.Sprintf("%d object(s) evaluated against 9 policies: %d denied,", n, n-1); !strings.HasPrefix(lines[n-1], want) {
+		t.Errorf("summary %q, want %q", lines[n-1], want)
 	}
-	for i, l := range lines[:len(lines)-1] {
-		want := fmt.Sprintf("deny: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-%d targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-", i)
-		if !strings.Contains(l, want) || !strings.Contains(l, "more like it among the first 8 HPAs and the first 8 ScaledObjects on Deployment ml/web; 500 in the files target it)") {
-			t.Fatalf("line %d: %s\nwant %q and the others summed up", i+1, l, want)
+	for i, l := range lines[:n-1] {
+		want := fmt.Sprintf("deny: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-%d targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-0 already scales", i+1)
+		if !strings.Contains(l, want) || strings.Contains(l, "more like it") {
+			t.Fatalf("line %d: %s\nwant %q alone", i+1, l, want)
 		}
+	}
+
+	r = runCLI(t, hpaManifests(n, oneTarget), "policy", "eval", "-f", "-", "--default-action", "warn")
+	if r.Code != ExitOK || r.ErrOut != "" {
+		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.Code, ExitOK, r.ErrOut)
+	}
+	lines = strings.Split(strings.TrimSuffix(r.Out, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines (%d bytes) for %d objects, want one finding per HPA after the first and the summary", len(lines), len(r.Out), n)
+	}
+	if want := "(and 7 more like it among the first 8 HPAs and the first 8 ScaledObjects on Deployment ml/web; 499 in the files target it)"; !strings.Contains(lines[n-2], want) {
+		t.Errorf("the last HPA's line %q lacks %q", lines[n-2], want)
 	}
 	if len(r.Out) > 1024*n {
 		t.Errorf("%d bytes of output for %d objects", len(r.Out), n)
@@ -121,22 +132,26 @@ spec:
 `
 	r := runCLI(t, in, "policy", "eval", "-f", "-", "--allowed-endpoint", "*.svc.cluster.local")
 	want := []string{
-		"<stdin>: document 1 (line 2): deny: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-0 targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-1 already scales",
-		"or delete it first (and 1 more like it)\n",
 		"<stdin>: document 2 (line 13): deny: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-1 targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-0 already scales",
 		"<stdin>: document 3 (line 24): deny: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-2 targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-0 already scales",
 		`<stdin>: document 4 (line 35): deny: trigger_endpoints: ScaledObject ml/api makes KEDA call a.example.com (trigger "a"`,
 		`<stdin>: document 4 (line 35): deny: trigger_endpoints: ScaledObject ml/api makes KEDA call b.example.com (trigger "b"`,
 		"4 object(s) evaluated against",
-		": 5 denied, 0 warning(s), 0 audit\n",
+		": 4 denied, 0 warning(s), 0 audit\n",
 	}
-	if r.Code != ExitFailure || strings.Count(r.Out, "\n") != 6 {
+	if r.Code != ExitFailure || strings.Count(r.Out, "\n") != 5 {
 		t.Fatalf("exit %d, %d lines:\n%s%s", r.Code, strings.Count(r.Out, "\n"), r.Out, r.ErrOut)
 	}
 	for _, w := range want {
 		if !strings.Contains(r.Out, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, r.Out)
 		}
+	}
+	// Admitted with a warning, every HPA joins: hpa-2 conflicts with both
+	// before it, one line.
+	r = runCLI(t, in, "policy", "eval", "-f", "-", "--allowed-endpoint", "*.svc.cluster.local", "--default-action", "warn")
+	if want := "<stdin>: document 3 (line 24): warn: hpa_duplicate_target: HorizontalPodAutoscaler ml/hpa-2 targets Deployment ml/web, which HorizontalPodAutoscaler ml/hpa-0 already scales"; !strings.Contains(r.Out, want) || !strings.Contains(r.Out, "(and 1 more like it)\n") {
+		t.Errorf("stdout lacks %q and its (and 1 more like it):\n%s", want, r.Out)
 	}
 }
 
@@ -164,7 +179,7 @@ spec:
 		{"lower-case kind", strings.Replace(cleanManifests, "kind: ScaledObject", "kind: scaledobject", 1),
 			`<stdin>: document 2 (line 8) (scaledobject api): unknown kind "scaledobject" in keda.sh/v1alpha1: kinds are case-sensitive; did you mean "ScaledObject"?`},
 		{"lower-case workload kind", strings.Replace(conflictingManifests, "kind: Deployment\n", "kind: deployment\n", 1),
-			`<stdin>: document 1 (line 1) (deployment ml/llm): unknown kind "deployment" in apps/v1: kinds are case-sensitive; did you mean "Deployment"?`},
+			`<stdin>: document 3 (line 14) (deployment ml/llm): unknown kind "deployment" in apps/v1: kinds are case-sensitive; did you mean "Deployment"?`},
 		{"Kind for kind", strings.Replace(cleanManifests, "kind: HorizontalPodAutoscaler", "Kind: HorizontalPodAutoscaler", 1),
 			`<stdin>: document 1 (line 1): unknown field "Kind": field names are case-sensitive; did you mean "kind"?`},
 	}
@@ -288,12 +303,13 @@ spec:
   maxReplicas: 3
 `
 
-// TestPolicyEvalMatchesAdmission: for every object, eval finds what the
-// validating webhook would, were the files' objects the cluster: the
-// inventory webhook/inventory reads (through the informer cache's target
-// index; a fake client here) evaluated with Engine.Evaluate gives the same
-// policies, and messages of which eval's findings are the first (all of
-// them, counted, where the target is not crowded).
+// TestPolicyEvalMatchesAdmission: for every object, in the order of the
+// files, eval finds what the validating webhook would with the objects
+// admitted before it in the cluster: the inventory webhook/inventory reads
+// (through the informer cache's target index; a fake client here, into
+// which each admitted object is created) evaluated with Engine.Evaluate
+// gives the same policies, and messages of which eval's findings are the
+// first (all of them, counted, where the target is not crowded).
 func TestPolicyEvalMatchesAdmission(t *testing.T) {
 	ctx := context.Background()
 	in := admissionManifests + hpaManifests(2*policy.SampleSize+3, func(int) string { return "crowded" }) +
@@ -301,66 +317,102 @@ func TestPolicyEvalMatchesAdmission(t *testing.T) {
 	for i := range policy.SampleSize + 2 {
 		in += fmt.Sprintf("---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: so-%d, namespace: ml}\nspec:\n  scaleTargetRef: {name: crowded-so}\n  triggers: [{type: cpu, metricType: Utilization, metadata: {value: \"60\"}}]\n", i)
 	}
+	// Warn instead of deny, so that every object joins the cluster and the
+	// crowded targets fill up.
 	cfg := policyEvalConfig{Files: []string{"-"}, Namespace: "default", Facts: facts.Default()}
 	var stderr bytes.Buffer
-	set := readEvalSet(ctx, cfg, Streams{In: strings.NewReader(in), Err: &stderr})
-	if set.problems > 0 || len(set.items) < 30 {
-		t.Fatalf("%d objects read, %d problems:\n%s", len(set.items), set.problems, stderr.String())
+	objs, problems := readEvalObjects(cfg, Streams{In: strings.NewReader(in), Err: &stderr})
+	if problems > 0 || len(objs) < 30 {
+		t.Fatalf("%d objects read, %d problems:\n%s", len(objs), problems, stderr.String())
 	}
-	engine, err := policy.New(ctx, policy.Config{})
+	engine, err := policy.New(ctx, policy.Config{DefaultAction: policy.ActionWarn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := inventory.Source{Reader: clusterOf(t, in, cfg)}
+	cluster := emptyCluster(t)
+	src, ix := inventory.Source{Reader: cluster}, policy.NewIndex()
 	sampled := 0
-	for _, it := range set.items {
-		inv, err := src.Inventory(ctx, it.review)
+	for _, o := range objs {
+		if q, ok := o.obj.(*corev1.ResourceQuota); ok {
+			if err := ix.Add(q); err != nil {
+				t.Fatal(err)
+			}
+			if err := cluster.Create(ctx, q.DeepCopy()); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, facts.Static(cfg.Facts))
 		if err != nil {
 			t.Fatal(err)
 		}
-		vs, err := engine.Evaluate(ctx, it.review, inv)
+		inv, err := src.Inventory(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs, err := engine.EvaluateIndexed(ctx, it.review, set.index)
+		vs, err := engine.Evaluate(ctx, r, inv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		admission := map[string][]string{}
-		for _, v := range vs {
-			admission[v.Policy] = append(admission[v.Policy], v.Message)
+		fs, err := engine.EvaluateIndexed(ctx, r, ix)
+		if err != nil {
+			t.Fatal(err)
 		}
-		got, partial := map[string]int{}, map[string]bool{}
-		for _, f := range fs {
-			if !slices.Contains(admission[f.Policy], f.Message) {
-				t.Errorf("%s: eval finds %q, admission does not: %q", it.where, f.Message, admission[f.Policy])
+		sampled += compareFindings(t, o.where, vs, fs)
+		for _, obj := range []client.Object{o.obj, r.RenderedObject} {
+			if obj == nil {
+				continue
 			}
-			got[f.Policy] += 1 + f.More
-			if f.Sampled {
-				sampled++
-				partial[f.Policy] = true
+			if err := ix.Add(obj); err != nil {
+				t.Fatal(err)
 			}
-		}
-		for p, msgs := range admission {
-			if got[p] != len(msgs) && !(partial[p] && got[p] > 0 && got[p] <= len(msgs)) {
-				t.Errorf("%s: policy %s: eval's findings stand for %d messages, admission gives %d: %q\n%+v", it.where, p, got[p], len(msgs), msgs, fs)
-			}
-		}
-		for p := range got {
-			if len(admission[p]) == 0 {
-				t.Errorf("%s: eval finds %s, admission does not", it.where, p)
+			c := obj.DeepCopyObject().(client.Object)
+			c.SetResourceVersion("")
+			if err := cluster.Create(ctx, c); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
-	if sampled < 2*policy.SampleSize {
+	if sampled < policy.SampleSize {
 		t.Errorf("%d sampled findings: the crowded targets were not exercised", sampled)
 	}
 }
 
-// clusterOf is a fake client holding the objects of manifests as the
-// cluster would after eval's manifests were applied, with the webhook's
-// target index.
-func clusterOf(t *testing.T, manifests string, cfg policyEvalConfig) client.Reader {
+// compareFindings checks eval's findings against admission's violations
+// for one object and returns how many findings were sampled.
+func compareFindings(t *testing.T, where string, vs []policy.Violation, fs []policy.Finding) int {
+	t.Helper()
+	admission := map[string][]string{}
+	for _, v := range vs {
+		admission[v.Policy] = append(admission[v.Policy], v.Message)
+	}
+	sampled := 0
+	got, partial := map[string]int{}, map[string]bool{}
+	for _, f := range fs {
+		if !slices.Contains(admission[f.Policy], f.Message) {
+			t.Errorf("%s: eval finds %q, admission does not: %q", where, f.Message, admission[f.Policy])
+		}
+		got[f.Policy] += 1 + f.More
+		if f.Sampled {
+			sampled++
+			partial[f.Policy] = true
+		}
+	}
+	for p, msgs := range admission {
+		if got[p] != len(msgs) && !(partial[p] && got[p] > 0 && got[p] <= len(msgs)) {
+			t.Errorf("%s: policy %s: eval's findings stand for %d messages, admission gives %d: %q\n%+v", where, p, got[p], len(msgs), msgs, fs)
+		}
+	}
+	for p := range got {
+		if len(admission[p]) == 0 {
+			t.Errorf("%s: eval finds %s, admission does not", where, p)
+		}
+	}
+	return sampled
+}
+
+// emptyCluster is a fake client with the webhook's target index.
+func emptyCluster(t *testing.T) client.Client {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
@@ -369,40 +421,10 @@ func clusterOf(t *testing.T, manifests string, cfg policyEvalConfig) client.Read
 	if err := kedav1alpha1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	var objs []client.Object
-	for _, d := range manifest.Documents(manifest.Source{Name: "x", Data: []byte(manifests)}) {
-		var obj client.Object
-		if d.GVK() == policy.QuotaGVK {
-			var q corev1.ResourceQuota
-			if err := json.Unmarshal(d.JSON, &q); err != nil {
-				t.Fatal(err)
-			}
-			obj = &q
-		} else {
-			var err error
-			if obj, err = policy.Decode(d.GVK(), d.JSON); err != nil {
-				if errors.Is(err, policy.ErrNotReviewed) {
-					continue
-				}
-				t.Fatal(err)
-			}
-		}
-		if obj.GetNamespace() == "" {
-			obj.SetNamespace(cfg.Namespace)
-		}
-		objs = append(objs, obj)
-		if r, err := policy.NewReview(context.Background(), policy.OperationCreate, obj, facts.Static(cfg.Facts)); err == nil && r.RenderedObject != nil {
-			objs = append(objs, r.RenderedObject)
-		}
-	}
-	for _, o := range objs {
-		o.SetResourceVersion("")
-		o.SetCreationTimestamp(metav1.Time{})
-	}
 	return fake.NewClientBuilder().WithScheme(s).
 		WithIndex(&autoscalingv2.HorizontalPodAutoscaler{}, inventory.TargetIndex, inventory.HPATarget).
 		WithIndex(&kedav1alpha1.ScaledObject{}, inventory.TargetIndex, inventory.ScaledObjectTarget).
-		WithObjects(objs...).Build()
+		Build()
 }
 
 // TestPolicyEvalHelpSample: the help names the sample size the engine uses.

@@ -8,9 +8,10 @@ import (
 )
 
 // The manifests of testdata/policy-eval, read once: conflicting.yaml is a
-// GPU workload opted in over its namespace quota (mlscale lowers its
-// maximum, with a warning, as admission does) while a foreign HPA scales it
-// (two policies deny); clean.yaml passes every policy.
+// namespace quota, an HPA, and a GPU workload opted in over the quota
+// (mlscale lowers its maximum, with a warning, as admission does) on the
+// workload the HPA scales (scaledobject_foreign_hpa denies it); clean.yaml
+// passes every policy.
 var (
 	conflictingManifests = readTestdata("policy-eval/conflicting.yaml")
 	cleanManifests       = readTestdata("policy-eval/clean.yaml")
@@ -43,12 +44,25 @@ func TestPolicyEval(t *testing.T) {
 			stdin: conflictingManifests,
 			code:  ExitFailure,
 			out: []string{
-				"<stdin>: document 1 (line 1): warn: mlscale: Deployment ml/llm: max replicas lowered from 8 to 4: 8 replicas x 2 GPU(s) per pod exceed namespace ml's GPU budget of 8",
-				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
-				"<stdin>: document 2 (line 20): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm, which ScaledObject ml/llm already scales",
-				"2 object(s) evaluated against 9 policies: 2 denied, 1 warning(s), 0 audit",
+				"<stdin>: document 3 (line 14): warn: mlscale: Deployment ml/llm: max replicas lowered from 8 to 4: 8 replicas x 2 GPU(s) per pod exceed namespace ml's GPU budget of 8",
+				"<stdin>: document 3 (line 14): deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
+				// One conflict, reported once: on the object that makes it.
+				"2 object(s) evaluated against 9 policies: 1 denied, 1 warning(s), 0 audit",
 			},
-			outLines: 4,
+			notOut:   []string{"hpa_scaledobject_conflict"},
+			outLines: 3,
+		},
+		{
+			name:  "the other order: the HPA makes the conflict",
+			args:  []string{"-f", "-"},
+			stdin: strings.Join(reversed(strings.Split(conflictingManifests, "---\n")), "---\n"),
+			code:  ExitFailure,
+			out: []string{
+				"<stdin>: document 2 (line 20): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm, which ScaledObject ml/llm already scales",
+				"2 object(s) evaluated against 9 policies: 1 denied, 0 warning(s), 0 audit",
+			},
+			notOut:   []string{"scaledobject_foreign_hpa", "lowered"},
+			outLines: 2,
 		},
 		{
 			name:  "warn and audit actions admit",
@@ -58,10 +72,21 @@ func TestPolicyEval(t *testing.T) {
 			out: []string{
 				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 4 replicas x 2 GPUs per pod = 8 GPUs, over the 2 GPUs of the configured default GPU budget",
 				"audit: scaledobject_foreign_hpa: ",
-				"audit: hpa_scaledobject_conflict: ",
-				"2 object(s) evaluated against 9 policies: 0 denied, 2 warning(s), 2 audit",
+				"2 object(s) evaluated against 9 policies: 0 denied, 2 warning(s), 1 audit",
 			},
 		},
+		{
+			name:  "JSON output",
+			args:  []string{"-f", "-", "-o", "json"},
+			stdin: conflictingManifests,
+			code:  ExitFailure,
+			out: []string{
+				`"objects": 2,`, `"denied": 1,`, `"warnings": 1`,
+				`"where": "<stdin>: document 3 (line 14)",`, `"kind": "Deployment",`, `"namespace": "ml",`, `"name": "llm",`,
+				`"action": "deny",`, `"policy": "scaledobject_foreign_hpa",`, `"policy": "mlscale",`,
+			},
+		},
+		{name: "bad output", args: []string{"-f", "-", "-o", "yaml"}, code: ExitUsage, errOut: `--output "yaml": allowed: text, json`},
 		{
 			name:     "clean manifests pass",
 			args:     []string{"-f", "-"},
@@ -106,8 +131,7 @@ func TestPolicyEval(t *testing.T) {
 			code:  ExitFailure,
 			out: []string{
 				"deny: scaledobject_foreign_hpa: Deployment ml/llm (mlscale.io/autoscale opt-in) would scale Deployment ml/llm, which HorizontalPodAutoscaler ml/llm-hpa already scales",
-				"<stdin>: document 2 (line 20): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/llm-hpa targets Deployment ml/llm",
-				"2 object(s) evaluated against 9 policies: 2 denied",
+				"2 object(s) evaluated against 9 policies: 1 denied",
 			},
 		},
 		{
@@ -127,11 +151,10 @@ func TestPolicyEval(t *testing.T) {
 `,
 			code: ExitFailure,
 			out: []string{
-				"<stdin>: document 1 (line 1): deny: scaledobject_foreign_hpa: ScaledObject ml/web would scale Deployment ml/web",
 				"<stdin>: document 2 (line 3): deny: hpa_scaledobject_conflict: HorizontalPodAutoscaler ml/web-hpa targets Deployment ml/web",
-				"2 object(s) evaluated against 9 policies: 2 denied",
+				"2 object(s) evaluated against 9 policies: 1 denied",
 			},
-			outLines: 3,
+			outLines: 2,
 		},
 		{name: "broken JSON stream", args: []string{"-f", "-"}, stdin: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}` + "\n{\"apiVersion\": ", code: ExitFailure, errOut: "<stdin>: document 2 (line 2): invalid JSON"},
 		{name: "bad endpoint pattern", args: []string{"-f", "-", "--allowed-endpoint", "http://prometheus:9090"}, code: ExitUsage, errOut: `allowedEndpoints[0] "http://prometheus:9090" has a scheme`},
@@ -196,9 +219,8 @@ gpuBudgets: {ml: 2}
 				"warn: mlscale: Deployment ml/llm: max replicas lowered from 8 to 4: 8 replicas x 2 GPU(s) per pod exceed namespace ml's GPU budget of 8",
 				"warn: gpu_budget: Deployment ml/llm (mlscale.io/autoscale opt-in) may scale to 4 replicas x 2 GPUs per pod = 8 GPUs, over the 2 GPUs of the configured GPU budget of namespace ml",
 				"audit: scaledobject_foreign_hpa: ",
-				"audit: hpa_scaledobject_conflict: ",
 				"audit: trigger_endpoints: Deployment ml/llm (mlscale.io/autoscale opt-in) makes KEDA call prometheus-operated.monitoring.svc",
-				"0 denied, 2 warning(s), 4 audit",
+				"0 denied, 2 warning(s), 3 audit",
 			},
 			errOut: `the policy configuration sets the action of "team_label", which is not among the built-in policies`,
 		},
@@ -209,7 +231,6 @@ gpuBudgets: {ml: 2}
 			out: []string{
 				"audit: gpu_budget: ",
 				"deny: scaledobject_foreign_hpa: ",
-				"deny: hpa_scaledobject_conflict: ",
 			},
 			errOut: "team_label",
 		},
@@ -333,4 +354,13 @@ test_denied if count(team_label.violation) == 1 with input as {"kind": "Horizont
 			t.Fatalf("exit %d\n%s", r.Code, r.ErrOut)
 		}
 	})
+}
+
+// reversed returns the elements of s in reverse order.
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
 }

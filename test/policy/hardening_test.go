@@ -16,9 +16,9 @@ func TestScaledObjectTargetGPUBudget(t *testing.T) {
 	ns := namespace(t, "so-gpu-budget")
 	docs := strings.Split(sample(t, "gpu_budget", "denied", "scaledobject-target-over-quota.yaml"), "\n---\n")
 	if len(docs) != 3 {
-		t.Fatalf("the sample has %d documents, want quota, ScaledObject, Deployment", len(docs))
+		t.Fatalf("the sample has %d documents, want quota, Deployment, ScaledObject", len(docs))
 	}
-	quota, so, deploy := docs[0], docs[1], docs[2]
+	quota, deploy, so := docs[0], docs[1], docs[2]
 	mustKubectl(t, quota+"\n---\n"+deploy, "apply", "-n", ns, "-f", "-")
 
 	// The webhook reads the target from its informer cache: wait until the
