@@ -123,6 +123,8 @@ func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
 type policyEvalConfig struct {
 	// Files are the -f arguments: files, directories, "-" for stdin.
 	Files []string
+	// NamespaceSet is true when -n was given (see namespaceMismatch).
+	NamespaceSet bool
 	// Output is outputText or outputJSON.
 	Output string
 	// Recursive reads directories' subdirectories too.
@@ -173,6 +175,7 @@ func newPolicyEvalCmd() *cobra.Command {
 			if cfg.Namespace == "" {
 				return usagef("--namespace must not be empty")
 			}
+			cfg.NamespaceSet = cmd.Flags().Changed("namespace")
 			if cfg.Output != outputText && cfg.Output != outputJSON {
 				return usagef("--output %q: allowed: text, json", cfg.Output)
 			}
@@ -428,6 +431,9 @@ func decodeEvalObject(cfg policyEvalConfig, d manifest.Document) (client.Object,
 			return nil, err
 		}
 		obj = o
+	}
+	if err := namespaceMismatch(obj.GetNamespace(), cfg.Namespace, cfg.NamespaceSet); err != nil {
+		return nil, err
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(cfg.Namespace)

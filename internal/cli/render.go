@@ -33,6 +33,9 @@ type renderConfig struct {
 	Recursive bool
 	// Output is outputYAML or outputJSON.
 	Output string
+	// NamespaceSet is true when -n was given: a manifest that names another
+	// namespace is then an error, as kubectl makes it.
+	NamespaceSet bool
 	// Namespace is used for workloads whose manifest has none, as admission
 	// would see them when applied to that namespace.
 	Namespace string
@@ -57,6 +60,7 @@ func newRenderCmd() *cobra.Command {
 				return err
 			}
 			cfg.Facts.GPUBudget = budget
+			cfg.NamespaceSet = cmd.Flags().Changed("namespace")
 			if err := cfg.validate(); err != nil {
 				return err
 			}
@@ -154,6 +158,10 @@ func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (re
 		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
 		return render.Result{}, false
 	}
+	if err := namespaceMismatch(w.Namespace, cfg.Namespace, cfg.NamespaceSet); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		return render.Result{}, false
+	}
 	if w.Namespace == "" {
 		w.Namespace = cfg.Namespace
 	}
@@ -237,4 +245,14 @@ func objectName(m metav1.ObjectMeta) string {
 		return m.Name
 	}
 	return m.Namespace + "/" + m.Name
+}
+
+// namespaceMismatch refuses, as kubectl does, an object whose manifest names
+// another namespace than the one given with -n (set): mlscale would
+// otherwise judge it in a namespace it is not applied to.
+func namespaceMismatch(object, flag string, set bool) error {
+	if !set || object == "" || object == flag {
+		return nil
+	}
+	return fmt.Errorf("the object's namespace %q does not match --namespace %q; remove -n, or pass -n %s", object, flag, object)
 }

@@ -258,19 +258,25 @@ func TestRenderMissingFile(t *testing.T) {
 }
 
 func TestRenderFlags(t *testing.T) {
-	r := runCLI(t, "", "render", "-f", "testdata/workloads.yaml", "-o", "json",
+	// The workloads without their namespace: -n gives it.
+	b, err := os.ReadFile("testdata/workloads.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.ReplaceAll(string(b), "  namespace: ml\n", "")
+	r := runCLI(t, in, "render", "-f", "-", "-o", "json",
 		"--gpu-budget", "2", "--prometheus-server", "http://prom.example:9090", "--cluster-domain", "corp.internal", "-n", "search")
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.ErrOut)
 	}
 	// The GPU budget of 2 fits one pod of 2 GPUs: max lowered from 6 to 1.
-	if !strings.Contains(r.ErrOut, "Warning: Deployment ml/llm: max replicas lowered from 6 to 1") {
+	if !strings.Contains(r.ErrOut, "Warning: Deployment search/llm: max replicas lowered from 6 to 1") {
 		t.Errorf("no GPU budget warning on stderr:\n%s", r.ErrOut)
 	}
 	for _, s := range []string{
 		`"maxReplicaCount": 1,`,
 		`"serverAddress": "http://prom.example:9090"`,
-		`"host": "amqp://rabbitmq.ml.svc.corp.internal:5672/"`,
+		`"host": "amqp://rabbitmq.search.svc.corp.internal:5672/"`,
 		`"namespace": "search"`,
 	} {
 		if !strings.Contains(r.Out, s) {
@@ -565,5 +571,35 @@ spec:
 	}
 	if r = runCLI(t, strings.Replace(typo, `    mlscale.io/scale-to-zero: "true"`+"\n", "", 1), "render", "-f", "-", "--unknown-annotations", "warn"); !strings.Contains(r.ErrOut, "Warning: Deployment ml/llm: unknown annotation mlscale.io/cooldown-period is ignored; did you mean mlscale.io/cooldown?") {
 		t.Errorf("--unknown-annotations=warn: stderr %q", r.ErrOut)
+	}
+}
+
+// TestNamespaceMismatch: -n that contradicts a manifest's own namespace is
+// refused for that object, as kubectl refuses it, in render and policy
+// eval; without -n the manifest's namespace holds.
+func TestNamespaceMismatch(t *testing.T) {
+	const in = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: ml
+  annotations: {mlscale.io/autoscale: "true", mlscale.io/cpu-target: "70"}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web, resources: {requests: {cpu: 100m}}}]}
+`
+	want := `<stdin>: document 1 (line 1): the object's namespace "ml" does not match --namespace "team"; remove -n, or pass -n ml`
+	for _, args := range [][]string{{"render"}, {"policy", "eval"}} {
+		r := runCLI(t, in, append(args, "-f", "-", "-n", "team")...)
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, want) {
+			t.Errorf("%v -n team: exit %d, stderr %q, want %q", args, r.Code, r.ErrOut, want)
+		}
+		for _, ns := range [][]string{nil, {"-n", "ml"}} {
+			if r := runCLI(t, in, append(append(args, "-f", "-"), ns...)...); r.Code != ExitOK {
+				t.Errorf("%v %v: exit %d, stderr %q", args, ns, r.Code, r.ErrOut)
+			}
+		}
 	}
 }
