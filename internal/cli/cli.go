@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes of mlscale.
@@ -78,6 +79,7 @@ func Run(ctx context.Context, args []string, s Streams) int {
 // an error (printed to s.Err unless the command reported it already, see
 // Problems), ExitUsage for a bad command line (see Usagef).
 func Execute(ctx context.Context, root *cobra.Command, args []string, s Streams) int {
+	plainBoolFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
@@ -151,4 +153,21 @@ func gpuBudgetFlag(cmd *cobra.Command, budget int64) (*int64, error) {
 		return nil, usagef("--gpu-budget must be 0 or more, not %d", budget)
 	}
 	return &budget, nil
+}
+
+// boolSuffix is what pflag writes after a boolean flag's name in usage
+// ("--once[=true|false]"); kubectl and most CLIs show just "--once".
+const boolSuffix = "[=true|false]"
+
+// plainBoolFlags makes the usage of root and its subcommands list boolean
+// flags as "--once": the suffix is blanked, so that the columns stay
+// aligned.
+func plainBoolFlags(root *cobra.Command) {
+	cobra.AddTemplateFunc("plainFlagUsages", func(fs *pflag.FlagSet) string {
+		return strings.ReplaceAll(fs.FlagUsages(), boolSuffix, strings.Repeat(" ", len(boolSuffix)))
+	})
+	t := root.UsageTemplate()
+	t = strings.ReplaceAll(t, ".LocalFlags.FlagUsages", "plainFlagUsages .LocalFlags")
+	t = strings.ReplaceAll(t, ".InheritedFlags.FlagUsages", "plainFlagUsages .InheritedFlags")
+	root.SetUsageTemplate(t)
 }

@@ -117,3 +117,24 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Out, r.ErrOut)
 	}
 }
+
+// TestBoolFlagUsage: boolean flags are listed as "--debug", as kubectl lists
+// them, not "--debug[=true|false]"; the descriptions stay aligned.
+func TestBoolFlagUsage(t *testing.T) {
+	r := runCLI(t, "", "webhook", "--help")
+	if r.Code != ExitOK || strings.Contains(r.Out, boolSuffix) {
+		t.Fatalf("exit %d, help lists %s:\n%s", r.Code, boolSuffix, r.Out)
+	}
+	column := func(flag, description string) int {
+		for _, l := range strings.Split(r.Out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), flag+" ") {
+				return strings.Index(l, description)
+			}
+		}
+		return -1
+	}
+	debug, metrics := column("--debug", "log at debug level"), column("--metrics-bind-address", "address of the metrics endpoint")
+	if debug < 0 || debug != metrics {
+		t.Errorf("descriptions of --debug (column %d) and --metrics-bind-address (column %d) are not aligned:\n%s", debug, metrics, r.Out)
+	}
+}
