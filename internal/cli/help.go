@@ -182,7 +182,7 @@ const predictorHelp = `predictor runs in the cluster, as a sidecar of mlscale we
 mlscale.io/predictive "true", it:
 
   - reads --history of the workload's mlscale.io/demand-query from Prometheus
-    (--prometheus-url) at --step resolution;
+    (--prometheus-server) at --step resolution;
   - forecasts the peak demand over the lookahead window (mlscale.io/lookahead,
     or --lookahead) and its --quantile upper bound, and converts it to
     replicas with mlscale.io/capacity-per-replica;

@@ -22,11 +22,11 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	cfg := floorwriter.DefaultRunConfig()
 	var debug bool
 	cmd := &cobra.Command{
-		Use:   "predictor --prometheus-url URL",
+		Use:   "predictor --prometheus-server URL",
 		Short: "Forecast demand from Prometheus and write predicted replica floors (in the cluster)",
 		Long:  predictorHelp,
-		Example: `  mlscale predictor --prometheus-url http://prometheus.monitoring.svc:9090 --leader-election-namespace mlscale-system
-  mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-url http://127.0.0.1:9090 --interval 30s`,
+		Example: `  mlscale predictor --prometheus-server http://prometheus.monitoring.svc:9090 --leader-election-namespace mlscale-system
+  mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-server http://127.0.0.1:9090 --interval 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkPredictorFlags(&cfg); err != nil {
@@ -38,7 +38,10 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	}
 	f := cmd.Flags()
 	w := &cfg.Writer
-	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "base URL (http or https) of the Prometheus server the demand queries run on (required)")
+	f.StringVar(&cfg.Source.URL, "prometheus-server", "", "base URL (http or https) of the Prometheus server the demand queries run on (required)")
+	// The flag's first name, kept so that existing deployments still start.
+	f.StringVar(&cfg.Source.URL, "prometheus-url", "", "")
+	_ = f.MarkDeprecated("prometheus-url", "use --prometheus-server, as the other mlscale commands do")
 	f.DurationVar(&w.Interval, "interval", w.Interval, "time between two predictor cycles")
 	f.DurationVar(&w.History, "history", w.History, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
 	f.DurationVar(&w.Step, "step", w.Step, "resolution of the history (the range query's step)")
@@ -69,10 +72,10 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 	w := &cfg.Writer
 	if cfg.Source.URL == "" {
-		return usagef("--prometheus-url is required")
+		return usagef("--prometheus-server is required")
 	}
 	if _, err := promsource.CheckURL(cfg.Source.URL); err != nil {
-		return usagef("--prometheus-url: %w", err)
+		return usagef("--prometheus-server: %w", err)
 	}
 	for _, d := range []struct {
 		flag  string

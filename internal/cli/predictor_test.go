@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func TestPredictorHelpListsFlags(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 	for _, flag := range []string{
-		"--prometheus-url", "--interval", "--history", "--step", "--lookahead", "--quantile",
+		"--prometheus-server", "--interval", "--history", "--step", "--lookahead", "--quantile",
 		"--error-threshold", "--error-window", "--min-evaluations", "--hold", "--max-staleness",
 		"--refit-every", "--refresh-every", "--concurrency", "--hysteresis", "--down-delay",
 		"--down-interval", "--query-timeout", "--retries", "--leader-elect", "--leader-election-id",
@@ -36,16 +37,16 @@ func TestPredictorUsageErrors(t *testing.T) {
 	saved := serviceAccountNamespaceFile
 	serviceAccountNamespaceFile = filepath.Join(t.TempDir(), "namespace")
 	t.Cleanup(func() { serviceAccountNamespaceFile = saved })
-	url := []string{"--prometheus-url", "http://p:9090", "--leader-elect=false"}
+	url := []string{"--prometheus-server", "http://p:9090", "--leader-elect=false"}
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "--prometheus-url is required"},
-		{[]string{"--prometheus-url", "not-a-url"}, "--prometheus-url"},
-		{[]string{"--prometheus-url", "prometheus:9090"}, "--prometheus-url"},
-		{[]string{"--prometheus-url", "ftp://p:9090"}, "--prometheus-url"},
-		{[]string{"--prometheus-url", "http://user:s3cret@p:9090/%zz"}, "--prometheus-url: is not a URL"},
+		{nil, "--prometheus-server is required"},
+		{[]string{"--prometheus-server", "not-a-url"}, "--prometheus-server"},
+		{[]string{"--prometheus-server", "prometheus:9090"}, "--prometheus-server"},
+		{[]string{"--prometheus-server", "ftp://p:9090"}, "--prometheus-server"},
+		{[]string{"--prometheus-server", "http://user:s3cret@p:9090/%zz"}, "--prometheus-server: is not a URL"},
 		{append(url, "--quantile", "1.5"), "--quantile must be between 0 and 1"},
 		{append(url, "--quantile", "0"), "--quantile"},
 		{append(url, "--quantile", "NaN"), "--quantile"},
@@ -70,7 +71,7 @@ func TestPredictorUsageErrors(t *testing.T) {
 		{append(url, "--retries", "-1"), "--retries must be at least 0"},
 		{append(url, "--hysteresis", "1"), "--hysteresis must be in [0, 1)"},
 		{append(url, "--hysteresis", "-0.1"), "--hysteresis"},
-		{[]string{"--prometheus-url", "http://p:9090"}, "--leader-elect needs --leader-election-namespace when not running in a pod"},
+		{[]string{"--prometheus-server", "http://p:9090"}, "--leader-elect needs --leader-election-namespace when not running in a pod"},
 		{append(url, "extra"), "extra"},
 	} {
 		r := runCLI(t, "", append([]string{"predictor"}, tt.args...)...)
@@ -102,7 +103,7 @@ func TestPredictorFlagsExplicitZero(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var cfg floorwriter.RunConfig
 			cmd := predictorCmd(func(_ context.Context, c floorwriter.RunConfig) error { cfg = c; return nil })
-			cmd.SetArgs(append([]string{"--prometheus-url", "http://p:9090", "--leader-elect=false"}, tt.args...))
+			cmd.SetArgs(append([]string{"--prometheus-server", "http://p:9090", "--leader-elect=false"}, tt.args...))
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
@@ -115,5 +116,23 @@ func TestPredictorFlagsExplicitZero(t *testing.T) {
 				t.Errorf("retries %d, want %d", cfg.Source.Retries, tt.retries)
 			}
 		})
+	}
+}
+
+// TestPredictorFormerURLFlag: --prometheus-url, the flag's former name,
+// still sets the server (deployments made before the rename start), with a
+// deprecation warning naming --prometheus-server.
+func TestPredictorFormerURLFlag(t *testing.T) {
+	var cfg floorwriter.RunConfig
+	cmd := predictorCmd(func(_ context.Context, c floorwriter.RunConfig) error { cfg = c; return nil })
+	var stderr bytes.Buffer
+	cmd.SetErr(&stderr)
+	cmd.SetOut(&stderr)
+	cmd.SetArgs([]string{"--prometheus-url", "http://p:9090", "--leader-elect=false"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.URL != "http://p:9090" || !strings.Contains(stderr.String(), "--prometheus-server") {
+		t.Errorf("URL %q, output %q", cfg.Source.URL, stderr.String())
 	}
 }
