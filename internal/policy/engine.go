@@ -84,11 +84,16 @@ type Violation struct {
 type Engine struct {
 	cfg      Config
 	policies []compiledPolicy
+	// byKind are the policies that review each kind of ReviewedKinds
+	// (see KindsRule), in name order.
+	byKind map[string][]compiledPolicy
 }
 
 type compiledPolicy struct {
 	name  string
 	query rego.PreparedEvalQuery
+	// kinds are the input kinds the policy reviews; nil for every kind.
+	kinds kindSet
 }
 
 // New compiles the built-in policies with the configuration.
@@ -142,9 +147,46 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 		if err != nil {
 			return nil, fmt.Errorf("preparing policy %s: %w", name, err)
 		}
-		e.policies = append(e.policies, compiledPolicy{name: name, query: pq})
+		kinds, err := policyKinds(ctx, compiler, store, modules, name)
+		if err != nil {
+			return nil, err
+		}
+		e.policies = append(e.policies, compiledPolicy{name: name, query: pq, kinds: kinds})
+	}
+	e.byKind = map[string][]compiledPolicy{}
+	for _, k := range ReviewedKinds {
+		e.byKind[k.GVK.Kind] = e.policiesFor(k.GVK.Kind)
 	}
 	return e, nil
+}
+
+// policiesFor returns the policies that review kind, in name order.
+func (e *Engine) policiesFor(kind string) []compiledPolicy {
+	if ps, ok := e.byKind[kind]; ok {
+		return ps
+	}
+	var out []compiledPolicy
+	for _, p := range e.policies {
+		if p.kinds.has(kind) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Reviews reports whether any policy reviews objects of the kind (see
+// KindsRule): when none does, Evaluate finds nothing without evaluating.
+func (e *Engine) Reviews(kind string) bool { return len(e.policiesFor(kind)) > 0 }
+
+// Kinds returns the input kinds the named policy reviews, sorted, and
+// false when it reviews every kind (or is not one of the engine's).
+func (e *Engine) Kinds(policy string) ([]string, bool) {
+	for _, p := range e.policies {
+		if p.name == policy && p.kinds != nil {
+			return p.kinds.sorted(), true
+		}
+	}
+	return nil, false
 }
 
 // baseData is the data every policy and test evaluates over:
@@ -186,23 +228,23 @@ func (e *Engine) Policies() []string {
 // Config returns the engine's configuration.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Evaluate runs every policy on the review with the inventory and returns
-// the violations sorted by policy and message. A DELETE is never
-// evaluated.
+// Evaluate runs every policy that reviews the review's kind (see
+// KindsRule) on the review with the inventory and returns the violations
+// sorted by policy and message. A DELETE is never evaluated.
 func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Violation, error) {
 	if r.Operation == OperationDelete {
 		return nil, nil
 	}
-	in, err := Input(r, inv)
+	policies := e.policiesFor(r.Kind)
+	if len(policies) == 0 {
+		return nil, nil
+	}
+	value, err := inputValue(r, inv)
 	if err != nil {
 		return nil, err
 	}
-	value, err := ast.InterfaceToValue(in)
-	if err != nil {
-		return nil, fmt.Errorf("converting the input of %s %s/%s: %w", r.Kind, r.Namespace, r.name(), err)
-	}
 	var out []Violation
-	for _, p := range e.policies {
+	for _, p := range policies {
 		msgs, err := e.evalPolicy(ctx, p, r, value)
 		if err != nil {
 			return nil, err

@@ -250,9 +250,10 @@ type Finding struct {
 	Target   string
 }
 
-// EvaluateIndexed runs every policy on the review with the inventory an
-// inventory source would read for it if ix's objects were the cluster (see
-// Index), and returns the findings in policy and message order.
+// EvaluateIndexed runs every policy that reviews the review's kind (see
+// KindsRule) on the review with the inventory an inventory source would
+// read for it if ix's objects were the cluster (see Index), and returns the
+// findings in policy and message order.
 //
 // A policy's messages that do not depend on the objects on the review's
 // scale target (found with an inventory of the namespace's ResourceQuotas
@@ -272,12 +273,15 @@ func (e *Engine) EvaluateIndexed(ctx context.Context, r Review, ix *Index) ([]Fi
 		return nil, nil
 	}
 	inv := ix.inventory(r)
+	if !e.Reviews(r.Kind) {
+		return nil, nil
+	}
 	base, err := reviewValue(r, inv.workload)
 	if err != nil {
 		return nil, err
 	}
 	var out []Finding
-	for _, p := range e.policies {
+	for _, p := range e.policiesFor(r.Kind) {
 		msgs, sampled, err := e.evalSampled(ctx, p, r, base, inv)
 		if err != nil {
 			return nil, err
@@ -335,20 +339,11 @@ func (e *Engine) findings(policy string, msgs, own []string, sampled bool, inv r
 // reviewValue is Input(r, ...) without the inventory lists, as a Rego
 // object: what Input makes of the review and of the inventory's Target.
 func reviewValue(r Review, target *workload.Workload) (ast.Object, error) {
-	in, err := Input(r, Inventory{Target: target})
+	items, err := reviewItems(r, target)
 	if err != nil {
 		return nil, err
 	}
-	delete(in, "inventory")
-	v, err := ast.InterfaceToValue(in)
-	if err != nil {
-		return nil, fmt.Errorf("converting the input of %s %s/%s: %w", r.Kind, r.Namespace, r.name(), err)
-	}
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return nil, fmt.Errorf("the input of %s %s/%s is %T, not an object", r.Kind, r.Namespace, r.name(), v)
-	}
-	return obj, nil
+	return ast.NewObject(items...), nil
 }
 
 // withInventory is the input base with an inventory already converted.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"github.com/open-policy-agent/opa/v1/ast"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -114,10 +115,7 @@ func (inv Inventory) Len() int {
 // Input is what the engine evaluates: the review's fields, and the
 // inventory under "inventory" (bound to data.inventory).
 func Input(r Review, inv Inventory) (map[string]any, error) {
-	gpus, pods := r.GPUsPerPod, max(r.PodsPerReplica, 1)
-	if gpus == 0 && r.Kind == KindScaledObject && inv.Target != nil {
-		gpus, pods = inv.Target.GPUsPerPod().Count, inv.Target.PodsPerReplica()
-	}
+	gpus, pods := podCounts(r, inv.Target)
 	in := map[string]any{
 		"kind":           r.Kind,
 		"operation":      r.Operation,
@@ -135,6 +133,115 @@ func Input(r Review, inv Inventory) (map[string]any, error) {
 	}
 	in["inventory"] = data
 	return in, nil
+}
+
+// podCounts are input.gpusPerPod and input.podsPerReplica: the review's,
+// or for a ScaledObject without them its target workload's.
+func podCounts(r Review, target *workload.Workload) (gpus, pods int64) {
+	gpus, pods = r.GPUsPerPod, max(r.PodsPerReplica, 1)
+	if gpus == 0 && r.Kind == KindScaledObject && target != nil {
+		gpus, pods = target.GPUsPerPod().Count, target.PodsPerReplica()
+	}
+	return gpus, pods
+}
+
+// Keys of the input object, made once.
+var (
+	keyKind           = ast.StringTerm("kind")
+	keyOperation      = ast.StringTerm("operation")
+	keyNamespace      = ast.StringTerm("namespace")
+	keyObject         = ast.StringTerm("object")
+	keyRendered       = ast.StringTerm("rendered")
+	keyGPUsPerPod     = ast.StringTerm("gpusPerPod")
+	keyPodsPerReplica = ast.StringTerm("podsPerReplica")
+	keyInventory      = ast.StringTerm("inventory")
+	keyHPAs           = ast.StringTerm("horizontalPodAutoscalers")
+	keyScaledObjects  = ast.StringTerm("scaledObjects")
+	keyScaledJobs     = ast.StringTerm("scaledJobs")
+	keyQuotas         = ast.StringTerm("resourceQuotas")
+)
+
+// inputValue is Input(r, inv) as the Rego value the policies evaluate,
+// built directly rather than through the map.
+func inputValue(r Review, inv Inventory) (ast.Value, error) {
+	items, err := reviewItems(r, inv.Target)
+	if err != nil {
+		return nil, err
+	}
+	inventory, err := inventoryValue(inv)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewObject(append(items, ast.Item(keyInventory, inventory))...), nil
+}
+
+// reviewItems are the items of Input(r, Inventory{Target: target}) but
+// the inventory, as Rego terms.
+func reviewItems(r Review, target *workload.Workload) ([][2]*ast.Term, error) {
+	gpus, pods := podCounts(r, target)
+	object, err := ast.InterfaceToValue(r.Object)
+	if err != nil {
+		return nil, fmt.Errorf("converting the input of %s %s/%s: %w", r.Kind, r.Namespace, r.name(), err)
+	}
+	items := make([][2]*ast.Term, 0, 8)
+	items = append(items,
+		ast.Item(keyKind, ast.StringTerm(r.Kind)),
+		ast.Item(keyOperation, ast.StringTerm(r.Operation)),
+		ast.Item(keyNamespace, ast.StringTerm(r.Namespace)),
+		ast.Item(keyObject, ast.NewTerm(object)),
+		ast.Item(keyGPUsPerPod, ast.NewTerm(ast.MustInterfaceToValue(gpus))),
+		ast.Item(keyPodsPerReplica, ast.NewTerm(ast.MustInterfaceToValue(pods))),
+	)
+	if r.Rendered != nil {
+		rendered, err := ast.InterfaceToValue(r.Rendered)
+		if err != nil {
+			return nil, fmt.Errorf("converting the input of %s %s/%s: %w", r.Kind, r.Namespace, r.name(), err)
+		}
+		items = append(items, ast.Item(keyRendered, ast.NewTerm(rendered)))
+	}
+	return items, nil
+}
+
+// inventoryValue is InventoryData(inv) as a Rego term.
+func inventoryValue(inv Inventory) (*ast.Term, error) {
+	hpas, err := listTerm(inv.HPAs, HPAGVK)
+	if err != nil {
+		return nil, err
+	}
+	sos, err := listTerm(inv.ScaledObjects, ScaledObjectGVK)
+	if err != nil {
+		return nil, err
+	}
+	sjs, err := listTerm(inv.ScaledJobs, ScaledJobGVK)
+	if err != nil {
+		return nil, err
+	}
+	quotas, err := listTerm(inv.ResourceQuotas, QuotaGVK)
+	if err != nil {
+		return nil, err
+	}
+	return ast.ObjectTerm(
+		ast.Item(keyHPAs, hpas),
+		ast.Item(keyScaledObjects, sos),
+		ast.Item(keyScaledJobs, sjs),
+		ast.Item(keyQuotas, quotas),
+	), nil
+}
+
+// listTerm converts each item as listData does, into a Rego array.
+func listTerm[T any, PT interface {
+	*T
+	client.Object
+}](items []T, gvk schema.GroupVersionKind) (*ast.Term, error) {
+	terms := make([]*ast.Term, 0, len(items))
+	for i := range items {
+		t, err := objectTerm(PT(&items[i]), gvk)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	return ast.ArrayTerm(terms...), nil
 }
 
 // InventoryData is what policies see as data.inventory: each list of the

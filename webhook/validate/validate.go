@@ -71,7 +71,8 @@ func Webhook(h *Handler) *admission.Webhook {
 //     or opted-in workload: the policies' verdict;
 //   - DELETE, CONNECT, other kinds, subresources, workloads that have not
 //     opted in or whose annotations do not render (the mutating webhook
-//     denies those), and objects being deleted: allowed;
+//     denies those), objects being deleted, and kinds that no policy
+//     reviews (policy.KindsRule): allowed, without reading the inventory;
 //   - a request that cannot be decoded: a 400 with the reason;
 //   - an inventory or evaluation failure: a 500, so that the webhook's
 //     failurePolicy decides.
@@ -93,6 +94,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 	if skip != "" {
 		return admission.Allowed(skip)
+	}
+	if !engine.Reviews(review.Kind) {
+		return admission.Allowed(fmt.Sprintf("no policy reviews %s", review.Kind))
 	}
 	var inv policy.Inventory
 	if h.Inventory != nil {

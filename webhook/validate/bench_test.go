@@ -1,0 +1,251 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/workload"
+)
+
+// benchAnnotations opt a GPU inference server in with a gateway query
+// (as webhook/mutate's benchmark does).
+var benchAnnotations = map[string]string{
+	intent.KeyAutoscale:                 "true",
+	intent.KeyProfile:                   "vllm",
+	intent.KeyMaxReplicas:               "8",
+	intent.KeyPrometheusQuery:           `sum(gateway_pending_requests{model="llama-3-8b"})`,
+	intent.KeyPrometheusTarget:          "4",
+	intent.KeyCooldown:                  "20m",
+	"deployment.kubernetes.io/revision": "3",
+}
+
+// inferenceDeployment is a realistic vLLM inference server Deployment,
+// about 4 KB of JSON, requesting one GPU per pod: webhook/mutate's
+// benchmark fixture.
+func inferenceDeployment(ann map[string]string) *appsv1.Deployment {
+	labels := map[string]string{
+		"app.kubernetes.io/name": "llama-3-8b", "app.kubernetes.io/part-of": "inference",
+		"app.kubernetes.io/version": "0.6.3", "team": "ml-platform",
+	}
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "llama-3-8b", Namespace: "ml", Labels: labels, Annotations: maps.Clone(ann)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama-3-8b"}},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1)),
+				},
+			},
+		},
+	}
+	d.Annotations["argocd.argoproj.io/tracking-id"] = "inference:apps/Deployment:ml/llama-3-8b"
+	d.Spec.Template.Labels = maps.Clone(labels)
+	d.Spec.Template.Labels["app"] = "llama-3-8b"
+	d.Spec.Template.Annotations = map[string]string{
+		"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics",
+		"kubectl.kubernetes.io/default-container": "vllm",
+	}
+	d.Spec.Template.Spec = inferencePodSpec()
+	return d
+}
+
+// probe is an HTTP probe of /health.
+func probe(initial, period, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromString("http")}},
+		InitialDelaySeconds: initial, PeriodSeconds: period, FailureThreshold: failures,
+	}
+}
+
+func inferencePodSpec() corev1.PodSpec {
+	hfToken := &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "hf-token"}, Key: "token"}}
+	return corev1.PodSpec{
+		ServiceAccountName:            "inference",
+		TerminationGracePeriodSeconds: ptr.To(int64(120)),
+		NodeSelector:                  map[string]string{"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+		Tolerations:                   []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+		Volumes: []corev1.Volume{
+			{Name: "model-cache", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "model-cache"}}},
+			{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("16Gi"))}}},
+		},
+		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1a", "us-east-1b"}}},
+			}}},
+		}},
+		InitContainers: []corev1.Container{{
+			Name:    "fetch-model",
+			Image:   "registry.example.com/ml/model-fetcher:1.8.0",
+			Command: []string{"/bin/fetch", "--model", "meta-llama/Meta-Llama-3-8B-Instruct", "--dest", "/models", "--skip-if-present"},
+			Env:     []corev1.EnvVar{{Name: "HF_HUB_ENABLE_HF_TRANSFER", Value: "1"}, {Name: "HUGGING_FACE_HUB_TOKEN", ValueFrom: hfToken}},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
+			},
+			VolumeMounts: []corev1.VolumeMount{{Name: "model-cache", MountPath: "/models"}},
+		}},
+		Containers: []corev1.Container{{
+			Name:  "vllm",
+			Image: "vllm/vllm-openai:v0.6.3",
+			Args: []string{
+				"--model", "meta-llama/Meta-Llama-3-8B-Instruct", "--tensor-parallel-size", "1",
+				"--max-model-len", "8192", "--gpu-memory-utilization", "0.90", "--port", "8000",
+			},
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8000, Protocol: corev1.ProtocolTCP}},
+			Env: []corev1.EnvVar{
+				{Name: "HF_HOME", Value: "/models/.cache"},
+				{Name: "VLLM_LOGGING_LEVEL", Value: "INFO"},
+				{Name: "VLLM_WORKER_MULTIPROC_METHOD", Value: "spawn"},
+				{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: "http://otel-collector.observability.svc:4317"},
+				{Name: "OTEL_SERVICE_NAME", Value: "llama-3-8b"},
+				{Name: "HUGGING_FACE_HUB_TOKEN", ValueFrom: hfToken},
+				{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("48Gi"),
+					"nvidia.com/gpu": resource.MustParse("1"),
+				},
+				Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Gi"), "nvidia.com/gpu": resource.MustParse("1")},
+			},
+			VolumeMounts:   []corev1.VolumeMount{{Name: "model-cache", MountPath: "/models"}, {Name: "shm", MountPath: "/dev/shm"}},
+			ReadinessProbe: probe(30, 10, 3),
+			LivenessProbe:  probe(120, 30, 5),
+			StartupProbe:   probe(0, 10, 60),
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false), RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(1000)),
+				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+		}, {
+			Name:  "metrics-proxy",
+			Image: "registry.example.com/ml/metrics-proxy:2.4.1",
+			Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9400, Protocol: corev1.ProtocolTCP}},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+			},
+		}},
+	}
+}
+
+// benchCase is one admission request of the benchmarks.
+type benchCase struct {
+	name string
+	gvk  schema.GroupVersionKind
+	obj  runtime.Object
+}
+
+func benchCases() []benchCase {
+	return []benchCase{
+		{"Deployment", workload.DeploymentGVK, inferenceDeployment(benchAnnotations)},
+		{"HPA", policy.HPAGVK, hpa("web-hpa", "web")},
+		{"ScaledObject", policy.ScaledObjectGVK, scaledObject("api", "api")},
+	}
+}
+
+// benchHandler is the validating handler as the cluster runs it: the
+// built-in policies with allowed endpoints, a GPU budget, and an inventory
+// holding the namespace's GPU quota.
+func benchHandler(b *testing.B) *Handler {
+	b.Helper()
+	e, err := policy.New(context.Background(), policy.Config{AllowedEndpoints: []string{"*.*.svc", "*.*.svc.cluster.local"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inv := &staticInventory{inv: policy.Inventory{ResourceQuotas: []corev1.ResourceQuota{{
+		ObjectMeta: metav1.ObjectMeta{Name: "gpus", Namespace: "ml"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"requests.nvidia.com/gpu": resource.MustParse("64")}},
+	}}}}
+	budget := int64(16)
+	ff := func(context.Context, string) (facts.Facts, error) {
+		f := facts.Default()
+		f.GPUBudget = &budget
+		return f, nil
+	}
+	return &Handler{Engine: e, Inventory: inv, Facts: ff}
+}
+
+// benchRequest is the AdmissionRequest the API server sends for obj.
+func benchRequest(b *testing.B, c benchCase) admission.Request {
+	b.Helper()
+	raw, err := json.Marshal(c.obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "705ab4f5-6393-11e8-b7cc-42010a800002", Operation: admissionv1.Create, Namespace: "ml", Name: "x",
+		Kind:   metav1.GroupVersionKind(c.gvk),
+		Object: runtime.RawExtension{Raw: raw},
+		DryRun: ptr.To(false),
+	}}
+}
+
+// BenchmarkValidate measures the handler (decode, review, inventory,
+// policies) on an opted-in 4 KB GPU Deployment, an HPA and a ScaledObject,
+// none of which violates a policy.
+func BenchmarkValidate(b *testing.B) {
+	for _, c := range benchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			h := benchHandler(b)
+			req := benchRequest(b, c)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if resp := h.Handle(ctx, req); !resp.Allowed || len(resp.Warnings) != 0 {
+					b.Fatalf("allowed=%v %+v %v", resp.Allowed, resp.Result, resp.Warnings)
+				}
+			}
+			b.ReportMetric(float64(len(req.Object.Raw)), "object-bytes")
+		})
+	}
+}
+
+// BenchmarkValidateHTTP adds what admission.Webhook does around the
+// handler: decoding the AdmissionReview and encoding the answer.
+func BenchmarkValidateHTTP(b *testing.B) {
+	for _, c := range benchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			req := benchRequest(b, c).AdmissionRequest
+			body, err := json.Marshal(admissionv1.AdmissionReview{
+				TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+				Request:  &req,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			wh := Webhook(benchHandler(b))
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				wh.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
+					b.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
+				}
+			}
+			b.ReportMetric(float64(len(body)), "review-bytes")
+		})
+	}
+}
