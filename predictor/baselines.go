@@ -33,11 +33,60 @@ func seasonalNaive(v []float64, period, horizon int) peakForecaster {
 	}
 }
 
-// holtWinters is additive Holt-Winters (level, trend, season) run over a
-// whole series once, keeping every step's h-step-ahead peak forecast.
+// holtWinters is additive Holt-Winters (level, trend, season): the
+// backtest's baseline, run over a whole series once, and one of the
+// model's candidate forecasters (see hwFit).
 type holtWinters struct {
 	alpha, beta, gamma float64
 	period             int
+}
+
+// hwState is the state of a Holt-Winters filter; season[k] is the seasonal
+// term of the samples whose index is k modulo the period.
+type hwState struct {
+	level, trend float64
+	season       []float64
+}
+
+// start returns the state after v's first two periods (len(v) >= 2*period),
+// seasons indexed from v[0].
+func (hw holtWinters) start(v []float64) hwState {
+	p := hw.period
+	var m1, m2 float64
+	for i := range p {
+		m1 += v[i]
+		m2 += v[p+i]
+	}
+	m1 /= float64(p)
+	m2 /= float64(p)
+	st := hwState{level: m2, trend: (m2 - m1) / float64(p), season: make([]float64, p)}
+	for i := range p {
+		st.season[i] = (v[i] - m1 + v[p+i] - m2) / 2
+	}
+	return st
+}
+
+// update folds in the sample x of season index k and returns the one-step
+// forecast it was made against.
+func (hw holtWinters) update(st *hwState, x float64, k int) (pred float64) {
+	s := st.season[k]
+	pred = st.level + st.trend + s
+	prev := st.level
+	st.level = hw.alpha*(x-s) + (1-hw.alpha)*(st.level+st.trend)
+	st.trend = hw.beta*(st.level-prev) + (1-hw.beta)*st.trend
+	st.season[k] = hw.gamma*(x-st.level) + (1-hw.gamma)*s
+	return pred
+}
+
+// peak returns the forecast peak over the next horizon samples after the
+// sample of season index k.
+func (st *hwState) peak(k, horizon int) float64 {
+	p := len(st.season)
+	peak := math.Inf(-1)
+	for h := 1; h <= horizon; h++ {
+		peak = max(peak, st.level+float64(h)*st.trend+st.season[(k+h)%p])
+	}
+	return peak
 }
 
 // run returns peaks[i], the forecast peak over (i, i+horizon] made after
@@ -52,51 +101,63 @@ func (hw holtWinters) run(v []float64, horizon, fitEnd int) (peaks []float64, ss
 	if len(v) < 2*p {
 		return peaks, math.Inf(1)
 	}
-	var m1, m2 float64
-	for i := range p {
-		m1 += v[i]
-		m2 += v[p+i]
-	}
-	m1 /= float64(p)
-	m2 /= float64(p)
-	level, trend := m2, (m2-m1)/float64(p)
-	season := make([]float64, p)
-	for i := range p {
-		season[i] = (v[i] - m1 + v[p+i] - m2) / 2
-	}
+	st := hw.start(v)
 	for i := 2 * p; i < len(v); i++ {
-		pred := level + trend + season[i%p]
+		pred := hw.update(&st, v[i], i%p)
 		if i < fitEnd {
 			e := v[i] - pred
 			sse += e * e
 		}
-		prev := level
-		level = hw.alpha*(v[i]-season[i%p]) + (1-hw.alpha)*(level+trend)
-		trend = hw.beta*(level-prev) + (1-hw.beta)*trend
-		season[i%p] = hw.gamma*(v[i]-level) + (1-hw.gamma)*season[i%p]
-		peak := math.Inf(-1)
-		for h := 1; h <= horizon; h++ {
-			peak = max(peak, level+float64(h)*trend+season[(i+h)%p])
-		}
-		peaks[i] = peak
+		peaks[i] = st.peak(i%p, horizon)
 	}
 	return peaks, sse
 }
 
+// sse returns the sum of squared one-step errors over v after its first
+// two periods, without keeping forecasts; once it passes bound it stops
+// and returns what it has summed so far.
+func (hw holtWinters) sse(v []float64, bound float64) float64 {
+	p := hw.period
+	st := hw.start(v)
+	var sse float64
+	k := 0
+	for _, x := range v[2*p:] {
+		e := x - hw.update(&st, x, k)
+		sse += e * e
+		if k++; k == p {
+			k = 0
+			if sse > bound {
+				break
+			}
+		}
+	}
+	return sse
+}
+
+// hwGrid is the grid of smoothing parameters fitHoltWinters chooses from.
+var hwGrid = func() []holtWinters {
+	var g []holtWinters
+	for _, a := range []float64{0.05, 0.2, 0.5, 0.8} {
+		for _, b := range []float64{0, 0.01, 0.1} {
+			for _, c := range []float64{0.05, 0.2, 0.5} {
+				g = append(g, holtWinters{alpha: a, beta: b, gamma: c})
+			}
+		}
+	}
+	return g
+}()
+
 // fitHoltWinters picks the smoothing parameters with the least one-step
-// squared error on v[:fitEnd] from a small grid, and returns the peak
-// forecasts of the best.
+// squared error on v[:fitEnd] from hwGrid, and returns the peak forecasts
+// of the best.
 func fitHoltWinters(v []float64, period, horizon, fitEnd int) []float64 {
 	var best []float64
 	bestSSE := math.Inf(1)
-	for _, a := range []float64{0.05, 0.2, 0.5, 0.8} {
-		for _, b := range []float64{0, 0.01, 0.1} {
-			for _, g := range []float64{0.05, 0.2, 0.5} {
-				peaks, sse := holtWinters{alpha: a, beta: b, gamma: g, period: period}.run(v, horizon, fitEnd)
-				if sse < bestSSE || best == nil {
-					best, bestSSE = peaks, sse
-				}
-			}
+	for _, hw := range hwGrid {
+		hw.period = period
+		peaks, sse := hw.run(v, horizon, fitEnd)
+		if sse < bestSSE || best == nil {
+			best, bestSSE = peaks, sse
 		}
 	}
 	return best

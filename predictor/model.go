@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"gonum.org/v1/gonum/stat"
@@ -44,23 +45,11 @@ const (
 	levelWindow = time.Hour
 )
 
-// Forecast combination (see Model.combined).
+// maxRatio bounds the multiplicative corrections; persistTrend is the
+// share of the latest change over one lookahead that a receding spike's
+// forecast follows and the persistence candidate carries forward.
 const (
-	// combineWindow is the recent past over which the candidate
-	// forecasters are scored against what happened.
-	combineWindow = 3 * time.Hour
-	// combinePoints is how many past forecasts are scored per candidate,
-	// spread evenly over combineWindow but at least one step apart (so
-	// over six hours at a 30-minute step).
-	combinePoints = 12
-	// combinePower weighs each candidate by its recent mean absolute error
-	// to this negative power: a candidate twice as accurate as another
-	// gets 2^combinePower times its weight.
-	combinePower = 3.0
-	// maxRatio bounds the multiplicative corrections.
-	maxRatio = 4.0
-	// persistTrend is the share of the latest change over one lookahead
-	// that the persistence candidate carries forward.
+	maxRatio     = 4.0
 	persistTrend = 0.5
 )
 
@@ -88,10 +77,10 @@ func (o Options) withDefaults() Options {
 
 // Model is a fitted forecaster: a robust seasonal profile with a robust
 // trend, plus a regression of the window's peak on the recent deviation
-// from the profile. With a cycle, its forecast combines that with other
-// candidates (other days' profiles, the demand a day and a week earlier,
-// persistence), weighted by how well each forecast the last hours; see
-// Model.Forecast. Fit it with Fit; it is immutable afterwards.
+// from the profile (or, without a cycle, the recent level). Its forecast
+// combines that with other candidates (the backtest's baselines, a
+// recent-peak envelope and, with a cycle, other days' profiles), weighted
+// by how well each forecast the last hours; see Model.Forecast. Fit it with Fit; it is immutable afterwards.
 type Model struct {
 	opts  Options
 	step  time.Duration
@@ -123,6 +112,8 @@ type Model struct {
 	end time.Time
 	// filtered is how many samples the anomaly filter replaced.
 	filtered int
+	// hw is the Holt-Winters candidate; nil with less than three days.
+	hw *hwFit
 }
 
 // Forecast is the forecast of the peak demand over (Time, Time+Lookahead].
@@ -199,6 +190,7 @@ func Fit(s Series, opts Options) (*Model, error) {
 	}
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals)
+	m.hw = fitHW(s, m.horizon, m.horizon+combinePoints*m.combineStride()+1)
 	return m, nil
 }
 
@@ -226,14 +218,25 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 	if m.opts.BusinessHours != nil && m.cycle.Period == Day {
 		size *= 2
 	}
-	buckets := make([][]float64, size)
+	// Bucket the samples by key in one flat array.
+	keys := make([]int, len(vals))
+	offs := make([]int, size+1)
+	for i := range vals {
+		keys[i] = m.key(start.Add(time.Duration(i) * m.step))
+		offs[keys[i]+1]++
+	}
+	for k := range size {
+		offs[k+1] += offs[k]
+	}
+	flat := make([]float64, len(vals))
+	next := slices.Clone(offs[:size])
 	for i, v := range vals {
-		k := m.key(start.Add(time.Duration(i) * m.step))
-		buckets[k] = append(buckets[k], v)
+		flat[next[keys[i]]] = v
+		next[keys[i]]++
 	}
 	raw := make([]float64, size)
-	for k, b := range buckets {
-		raw[k] = median(b)
+	for k := range raw {
+		raw[k] = medianInPlace(flat[offs[k]:offs[k+1]])
 	}
 	// Keys without samples (business-hours keys never seen) take the
 	// other half's value.
@@ -258,14 +261,14 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 	}
 	// Robust trend over per-cycle medians of the deseasonalised data.
 	var xs, ys []float64
+	block := make([]float64, m.phases)
 	for c := 0; (c+1)*m.phases <= len(vals); c++ {
-		block := make([]float64, m.phases)
 		for j := range block {
 			i := c*m.phases + j
-			block[j] = vals[i] - m.profile[m.key(start.Add(time.Duration(i)*m.step))]
+			block[j] = vals[i] - m.profile[keys[i]]
 		}
 		xs = append(xs, float64(c*m.phases)+float64(m.phases-1)/2)
-		ys = append(ys, median(block))
+		ys = append(ys, medianInPlace(block))
 	}
 	m.slope = 0
 	if len(xs) >= 3 {
@@ -334,17 +337,35 @@ func (m *Model) recentResidual(start time.Time, vals []float64, i int) float64 {
 }
 
 // fitPeak regresses the window's peak excess over the base on the recent
-// residual, and takes the upper quantile of the errors.
+// residual, and takes the upper quantile of the errors. The base of every
+// sample and the running sums of the residuals are computed once, so that
+// each sample costs a pass over its window only.
 func (m *Model) fitPeak(start time.Time, vals []float64) {
-	var xs, ys []float64
-	for i := max(m.recent, m.levelN) - 1; i+m.horizon < len(vals); i++ {
-		t := start.Add(time.Duration(i) * m.step)
-		peak := math.Inf(-1)
+	n := len(vals)
+	base := make([]float64, n+m.horizon)
+	for j := range base {
+		base[j] = m.base(start.Add(time.Duration(j) * m.step))
+	}
+	// cum[j] is the sum of vals[k]-base[k] for k < j.
+	cum := make([]float64, n+1)
+	for j, v := range vals {
+		cum[j+1] = cum[j] + v - base[j]
+	}
+	lim := anomalyK * m.resSD
+	first := max(m.recent, m.levelN) - 1
+	xs := make([]float64, 0, max(0, n-m.horizon-first))
+	ys := make([]float64, 0, cap(xs))
+	for i := first; i+m.horizon < n; i++ {
+		peak, bpeak := math.Inf(-1), math.Inf(-1)
 		for h := 1; h <= m.horizon; h++ {
 			peak = max(peak, vals[i+h])
+			bpeak = max(bpeak, base[i+h])
 		}
-		xs = append(xs, m.recentResidual(start, vals, i))
-		ys = append(ys, peak-m.basePeak(t)-m.levelAt(vals, i))
+		lvl := m.levelAt(vals, i)
+		lo := max(0, i-m.recent+1)
+		r := (cum[i+1]-cum[lo])/float64(i+1-lo) - lvl
+		xs = append(xs, math.Max(m.resMed-lim, math.Min(m.resMed+lim, r)))
+		ys = append(ys, peak-bpeak-lvl)
 	}
 	m.a, m.b = stat.LinearRegression(xs, ys, nil, false)
 	if !finite(m.a) || !finite(m.b) {
@@ -359,9 +380,9 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 
 // Forecast forecasts the peak over the lookahead window after the last
 // sample of s, which must be on the model's step grid and may extend past
-// the data the model was fitted on (the cheap, per-sample part). With a
-// cycle, the peak is the combination of candidate forecasters described
-// at Model.combined; a spike in progress then raises it to at least the
+// the data the model was fitted on (the cheap, per-sample part). The
+// peak is the combination of candidate forecasters described at
+// Model.combined; a spike in progress then raises it to at least the
 // latest demand.
 func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Len() == 0 {
@@ -464,138 +485,4 @@ func (m *Model) levelShift(start time.Time, vals []float64, i int, lvl float64) 
 // trend of t.
 func (m *Model) baseOff(t time.Time, off time.Duration) float64 {
 	return m.profile[m.key(t.Add(off))] + m.slope*float64(t.Sub(m.centre))/float64(m.step)
-}
-
-// ratio returns x/b bounded to [0, maxRatio], or NaN when b is not positive.
-func ratio(x, b float64) float64 {
-	if !(b > 0) || !finite(x) {
-		return math.NaN()
-	}
-	return math.Max(0, math.Min(maxRatio, x/b))
-}
-
-// candidates appends to out[:0] the peak forecast of each candidate
-// forecaster from the samples up to index i of vals (which start at
-// start), NaN where one has too little history; the number and order of
-// candidates depend on the model only. They are: the seasonal model alone
-// (corePeak); with a cycle, the profile of each day of the cycle (one for
-// a daily cycle, seven for a weekly one) scaled by the ratio of the recent
-// samples to that profile's values at the same times, so that a holiday
-// that looks like a Sunday is forecast like one, and a lull that halves
-// demand halves the morning rise too; and the samples one day and one
-// week earlier, scaled the same way, which follow a shape the profile has
-// not learned (the second day of a holiday stretch, say); and, with a
-// cycle too, the recent level plus half its latest change, for the hours
-// that follow no shape at all (the night of New Year's Eve).
-func (m *Model) candidates(start time.Time, vals []float64, i int, out []float64) []float64 {
-	out = append(out[:0], m.corePeak(start, vals, i))
-	if m.phases == 0 {
-		return out
-	}
-	at := func(j int) time.Time { return start.Add(time.Duration(j) * m.step) }
-	lo := i - m.recent + 1
-	var x float64
-	for j := max(0, lo); j <= i; j++ {
-		x += vals[j]
-	}
-	days := 1
-	if m.cycle.Period == Week {
-		days = 7
-	}
-	for d := range days {
-		off := time.Duration(d) * Day
-		var b float64
-		for j := max(0, lo); j <= i; j++ {
-			b += m.baseOff(at(j), off)
-		}
-		peak := math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, m.baseOff(at(i+h), off))
-		}
-		out = append(out, ratio(x, b)*peak+m.a)
-	}
-	for _, lag := range []time.Duration{Day, Week} {
-		l := int(lag / m.step)
-		if lo-l < 0 || l <= m.horizon {
-			out = append(out, math.NaN())
-			continue
-		}
-		var b float64
-		peak := math.Inf(-1)
-		for j := lo; j <= i; j++ {
-			b += vals[j-l]
-		}
-		unlike := false
-		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, vals[i+h-l])
-			unlike = unlike || m.key(at(i+h)) != m.key(at(i+h-l))
-		}
-		if unlike && m.cycle.Period != Week {
-			// The calendar tells this window from the one a lag earlier
-			// (business hours on one of them only): not an analogue.
-			peak = math.NaN()
-		}
-		out = append(out, ratio(x, b)*peak)
-	}
-	// Persistence with half the latest change over one lookahead.
-	if y0 := lo - m.horizon; y0 >= 0 {
-		var y float64
-		for j := y0; j <= i-m.horizon; j++ {
-			y += vals[j]
-		}
-		out = append(out, (x+persistTrend*(x-y))/float64(m.recent))
-	} else {
-		out = append(out, math.NaN())
-	}
-	return out
-}
-
-// combined returns the peak forecast at index i of vals (which start at
-// start): the candidates' forecasts (see candidates) weighted by how well
-// each forecast the last combineWindow, by the inverse of its mean
-// absolute error to the power combinePower. On ordinary days the seasonal
-// model wins; on a day unlike its profile, whichever candidate has tracked
-// that day best takes over within hours, and hands back when the day is
-// ordinary again.
-func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
-	now := m.candidates(start, vals, i, nil)
-	if len(now) == 1 {
-		return now[0]
-	}
-	sum := make([]float64, len(now))
-	n := make([]int, len(now))
-	var past []float64
-	stride := max(1, int(combineWindow/m.step)/combinePoints)
-	for k := range combinePoints {
-		j := i - m.horizon - k*stride
-		if j < 0 {
-			break
-		}
-		actual := math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			actual = max(actual, vals[j+h])
-		}
-		past = m.candidates(start, vals, j, past)
-		for c, f := range past {
-			if finite(f) {
-				sum[c] += math.Abs(f - actual)
-				n[c]++
-			}
-		}
-	}
-	// Only candidates scored as often as the seasonal model compete.
-	eps := 1e-6 * (math.Abs(m.resMed) + m.resSD + 1e-9)
-	var num, den float64
-	for c, f := range now {
-		if !finite(f) || n[c] == 0 || n[c] < n[0] {
-			continue
-		}
-		w := math.Pow(sum[c]/float64(n[c])+eps, -combinePower)
-		num += w * f
-		den += w
-	}
-	if !(den > 0) || !finite(num/den) {
-		return now[0]
-	}
-	return num / den
 }

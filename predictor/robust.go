@@ -13,16 +13,63 @@ const madScale = 1.4826
 
 // median returns the median of x without modifying it (NaN for none).
 func median(x []float64) float64 {
-	if len(x) == 0 {
+	return medianInPlace(slices.Clone(x))
+}
+
+// medianInPlace returns the median of s, reordering it (NaN for none).
+func medianInPlace(s []float64) float64 {
+	n := len(s)
+	if n == 0 {
 		return math.NaN()
 	}
-	s := slices.Clone(x)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
+	if slices.ContainsFunc(s, math.IsNaN) {
+		slices.Sort(s)
+		if n%2 == 1 {
+			return s[n/2]
+		}
+		return (s[n/2-1] + s[n/2]) / 2
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	hi := nth(s, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// nth leaves the n/2 smallest values before index n/2.
+	return (slices.Max(s[:n/2]) + hi) / 2
+}
+
+// nth reorders x (without NaNs) so that x[k] is the value sorting would
+// put there, everything before it no greater and everything after it no
+// smaller, and returns x[k]: a quickselect with a three-way partition, in
+// linear time on average even with many equal values.
+func nth(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		a, b, c := x[lo], x[lo+(hi-lo)/2], x[hi]
+		p := max(min(a, b), min(max(a, b), c))
+		lt, gt := lo, hi
+		for i := lo; i <= gt; {
+			switch {
+			case x[i] < p:
+				x[lt], x[i] = x[i], x[lt]
+				lt++
+				i++
+			case x[i] > p:
+				x[i], x[gt] = x[gt], x[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
 }
 
 // mad returns the median and the scaled median absolute deviation of x, a
@@ -36,14 +83,19 @@ func mad(x []float64) (med, sd float64) {
 	return med, madScale * median(dev)
 }
 
-// quantile returns the empirical p-quantile of x without modifying it.
+// quantile returns the empirical p-quantile of x without modifying it: the
+// lowest value that at least the fraction p of x is at or below.
 func quantile(p float64, x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
 	}
 	s := slices.Clone(x)
-	slices.Sort(s)
-	return stat.Quantile(p, stat.Empirical, s, nil)
+	if slices.ContainsFunc(s, math.IsNaN) || !(p > 0 && p < 1) {
+		slices.Sort(s)
+		return stat.Quantile(p, stat.Empirical, s, nil)
+	}
+	k := int(math.Ceil(p*float64(len(s)))) - 1
+	return nth(s, min(len(s)-1, max(0, k)))
 }
 
 // theilSen returns the Theil-Sen slope of y over x: the median of the slopes

@@ -2,7 +2,11 @@ package predictor
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 func TestMedianMAD(t *testing.T) {
@@ -37,5 +41,29 @@ func TestTheilSenIgnoresOutlier(t *testing.T) {
 	}
 	if got := theilSen([]float64{1}, []float64{1}); got != 0 {
 		t.Fatalf("slope of one point %g, want 0", got)
+	}
+}
+
+// TestSelectionMatchesSorting checks median and quantile, which select
+// rather than sort, against sorting, with ties and odd and even lengths.
+func TestSelectionMatchesSorting(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 1; n < 60; n++ {
+		for _, ties := range []int{2, 5, 1000} {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = float64(r.IntN(ties)) + 0.5*float64(r.IntN(2))
+			}
+			s := slices.Sorted(slices.Values(x))
+			want := (s[(n-1)/2] + s[n/2]) / 2
+			if got := median(x); got != want {
+				t.Fatalf("median of %v = %g, want %g", x, got, want)
+			}
+			for _, p := range []float64{0.05, 0.5, 0.9, 0.95, 0.99} {
+				if got, want := quantile(p, x), stat.Quantile(p, stat.Empirical, s, nil); got != want {
+					t.Fatalf("%g-quantile of %v = %g, want %g", p, x, got, want)
+				}
+			}
+		}
 	}
 }

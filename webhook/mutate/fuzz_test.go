@@ -24,7 +24,7 @@ var (
 	fuzzOps = []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect, ""}
 )
 
-func fuzzSeeds(f *testing.F) [][]byte {
+func fuzzSeeds(f testing.TB) [][]byte {
 	return [][]byte{
 		mustJSON(f, deployment("api", cpuAnnotations)),
 		mustJSON(f, deployment("worker", celeryAnnotations)),

@@ -14,14 +14,10 @@ package mutate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"slices"
-	"strings"
 
-	jsonpatch "gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -122,22 +118,17 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		// the reconciler renders. It is written at the next update.
 		hash = ""
 	}
-	patched, err := patchedObject(req.Object.Raw, hash, suspend)
+	// The operations are written directly, in path order, so the answer
+	// is the same byte for byte every time.
+	patches, err := patchOps(req.Object.Raw, hash, suspend)
 	if err != nil {
 		return screen.BadRequest(fmt.Errorf("mlscale: %s %s/%s: %w", gvk.Kind, w.Namespace, w.Name, err))
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
-	if !resp.Allowed {
-		// PatchResponseFromRaw fails only on JSON it cannot read, and both
-		// documents were read above: report it as the request's fault.
-		resp.Result.Code = http.StatusBadRequest
-		resp.Result.Reason = metav1.StatusReasonBadRequest
-		resp.Result.Message = fmt.Sprintf("mlscale: %s %s/%s: building the patch: %s", gvk.Kind, w.Namespace, w.Name, resp.Result.Message)
-		return resp
+	resp := admission.Response{Patches: patches, AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+	if len(patches) > 0 {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType = &pt
 	}
-	// The operations touch distinct object members, so their order does not
-	// matter; sorting makes the answer the same byte for byte every time.
-	slices.SortFunc(resp.Patches, func(a, b jsonpatch.JsonPatchOperation) int { return strings.Compare(a.Path, b.Path) })
 	return resp.WithWarnings(res.Warnings...)
 }
 
@@ -194,42 +185,6 @@ func decode(gvk schema.GroupVersionKind, req admission.Request) (w workload.Work
 		w.Name = req.Name
 	}
 	return w, deleting, nil
-}
-
-// patchedObject returns raw with the rendered-hash annotation set (removed
-// when hash is empty) and, when suspend is true, spec.suspend set to true. It edits the JSON document
-// itself rather than a typed object, so that the patch made from the two
-// holds only these changes and no round-trip noise.
-func patchedObject(raw []byte, hash string, suspend bool) ([]byte, error) {
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, fmt.Errorf("reading the object: %w", err)
-	}
-	meta, ok := obj["metadata"].(map[string]any)
-	if !ok {
-		return nil, errors.New("the object has no metadata object")
-	}
-	annotations, ok := meta["annotations"].(map[string]any)
-	if !ok {
-		return nil, errors.New("the object has no metadata.annotations object")
-	}
-	if hash == "" {
-		delete(annotations, intent.KeyRenderedHash)
-	} else {
-		annotations[intent.KeyRenderedHash] = hash
-	}
-	if suspend {
-		spec, ok := obj["spec"].(map[string]any)
-		if !ok {
-			return nil, errors.New("the Job has no spec object")
-		}
-		spec["suspend"] = true
-	}
-	out, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("writing the patched object: %w", err)
-	}
-	return out, nil
 }
 
 // deny is the answer for a workload whose annotations cannot be rendered:

@@ -1,0 +1,353 @@
+package predictor
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Forecast combination (see Model.combined).
+const (
+	// combineWindow is the recent past over which the candidate
+	// forecasters are scored against what happened.
+	combineWindow = 3 * time.Hour
+	// combinePoints is how many past forecasts are scored per candidate,
+	// spread evenly over combineWindow but at least one step apart (so
+	// over six hours at a 30-minute step).
+	combinePoints = 12
+	// combinePower weighs each candidate by its recent mean absolute error
+	// to this negative power: a candidate twice as accurate as another
+	// gets 2^combinePower times its weight.
+	combinePower = 3.0
+	// combineFloor is added, as a share of the best candidate's recent
+	// error, to every candidate's error before weighing, so that a few
+	// lucky forecasts do not hand one candidate all the weight.
+	combineFloor = 0.1
+	// envelopeWindow is the recent past whose lookahead windows' peaks
+	// the envelope candidate takes the envelopeQuantile of.
+	envelopeWindow   = 2 * time.Hour
+	envelopeQuantile = 0.9
+	// hwDays is how many days of history the Holt-Winters candidate is
+	// fitted on; it needs at least three (two to start, one to choose
+	// its smoothing parameters on).
+	hwDays = 7
+)
+
+// hwFit is the Holt-Winters candidate: the backtest's baseline (a daily
+// season), its smoothing parameters chosen on the last hwDays of the
+// fitted history, and its state after the last sample fitted.
+type hwFit struct {
+	holtWinters
+	st hwState
+	// endK is the season index of the last sample fitted.
+	endK int
+	// tail are the peak forecasts made after each of the last len(tail)
+	// samples fitted, the last after the last sample.
+	tail []float64
+}
+
+// fitHW fits the Holt-Winters candidate on the end of s, keeping the peak
+// forecasts after its last keep samples; nil when s is shorter than three
+// days or a day is not a whole number of steps.
+func fitHW(s Series, horizon, keep int) *hwFit {
+	p := int(Day / s.Step)
+	if p < 2 || Day%s.Step != 0 || s.Len() < 3*p {
+		return nil
+	}
+	v := s.Values[max(0, s.Len()-hwDays*p):]
+	best, bestSSE := hwGrid[0], math.Inf(1)
+	for _, hw := range hwGrid {
+		hw.period = p
+		if sse := hw.sse(v, bestSSE); sse < bestSSE {
+			best, bestSSE = hw, sse
+		}
+	}
+	best.period = p
+	f := &hwFit{holtWinters: best, st: best.start(v), endK: (len(v) - 1) % p}
+	for i := 2 * p; i < len(v); i++ {
+		best.update(&f.st, v[i], i%p)
+		if i >= len(v)-keep {
+			f.tail = append(f.tail, f.st.peak(i%p, horizon))
+		}
+	}
+	return f
+}
+
+// hwPeaks returns the Holt-Winters candidate's peak forecasts after the
+// samples lo..i of vals (which start at start), NaN where it has none:
+// those up to the end of the fitted history from the fit, those after it
+// by running the fitted filter on over vals.
+func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int) []float64 {
+	out := make([]float64, i-lo+1)
+	for k := range out {
+		out[k] = math.NaN()
+	}
+	if m.hw == nil {
+		return out
+	}
+	d := m.end.Sub(start)
+	if d%m.step != 0 {
+		return out
+	}
+	e := int(d / m.step) // the index of the last fitted sample in vals
+	for j := max(lo, e-len(m.hw.tail)+1); j <= min(i, e); j++ {
+		out[j-lo] = m.hw.tail[len(m.hw.tail)-1-(e-j)]
+	}
+	if i <= e || e < 0 {
+		return out
+	}
+	st := hwState{level: m.hw.st.level, trend: m.hw.st.trend, season: slices.Clone(m.hw.st.season)}
+	p := m.hw.period
+	for j := e + 1; j <= i; j++ {
+		k := (m.hw.endK + j - e) % p
+		m.hw.update(&st, vals[j], k)
+		if j >= lo {
+			out[j-lo] = st.peak(k, m.horizon)
+		}
+	}
+	return out
+}
+
+// ratio returns x/b bounded to [0, maxRatio], or NaN when b is not positive.
+func ratio(x, b float64) float64 {
+	if !(b > 0) || !finite(x) {
+		return math.NaN()
+	}
+	return math.Max(0, math.Min(maxRatio, x/b))
+}
+
+// combiner scores the candidates of one forecast.
+type combiner struct {
+	m     *Model
+	start time.Time
+	vals  []float64
+	// hw are the Holt-Winters candidate's forecasts after samples hwLo on.
+	hw   []float64
+	hwLo int
+	// buf is scratch space for the envelope.
+	buf []float64
+}
+
+func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c.m.step) }
+
+// candidates appends to out[:0] the peak forecast of each candidate
+// forecaster from the samples up to index i, NaN where one has too little
+// history; the number and order of candidates depend on the model only.
+// They are:
+//   - the seasonal model alone (corePeak), or the level model without a
+//     cycle;
+//   - with a cycle, the profile of each day of the cycle (one for a daily
+//     cycle, seven for a weekly one) scaled by the ratio of the recent
+//     samples to that profile's values at the same times, so that a
+//     holiday that looks like a Sunday is forecast like one, and a lull
+//     that halves demand halves the morning rise too;
+//   - the samples one day and one week earlier, scaled the same way,
+//     which follow a shape the profile has not learned (the second day of
+//     a holiday stretch, say), and as they were (the seasonal naive
+//     baselines; the week-ago one only without a weekly cycle, where it
+//     is the one candidate that knows weekends, as with a weekly cycle
+//     it would carry a holiday into the week after it);
+//   - the recent level plus half its latest change, for the hours that
+//     follow no shape at all (the night of New Year's Eve), and the
+//     latest sample as it is (the persistence baseline);
+//   - Holt-Winters with a daily season (see hwFit), the backtest's
+//     strongest baseline on smooth traces;
+//   - the recent-peak envelope: the envelopeQuantile of the peaks of the
+//     lookahead windows over the last envelopeWindow, the forecast of a
+//     window's peak for a signal that flaps within minutes.
+func (c *combiner) candidates(i int, out []float64) []float64 {
+	m, vals := c.m, c.vals
+	out = append(out[:0], m.corePeak(c.start, vals, i))
+	lo := i - m.recent + 1
+	var x float64
+	for j := max(0, lo); j <= i; j++ {
+		x += vals[j]
+	}
+	out = c.profiles(i, lo, x, out)
+	out, unlikeDay := c.analogues(i, lo, x, out)
+	// Persistence with half the latest change over one lookahead.
+	if y0 := lo - m.horizon; y0 >= 0 {
+		var y float64
+		for j := y0; j <= i-m.horizon; j++ {
+			y += vals[j]
+		}
+		out = append(out, (x+persistTrend*(x-y))/float64(m.recent))
+	} else {
+		out = append(out, math.NaN())
+	}
+	out = append(out, vals[i])
+	// Holt-Winters's season is the days before's, blind to the calendar.
+	if k := i - c.hwLo; k >= 0 && k < len(c.hw) && !unlikeDay {
+		out = append(out, c.hw[k])
+	} else {
+		out = append(out, math.NaN())
+	}
+	return append(out, c.envelope(i))
+}
+
+// profiles appends the per-day profile candidates (none without a cycle);
+// x is the sum of the samples lo..i.
+func (c *combiner) profiles(i, lo int, x float64, out []float64) []float64 {
+	m := c.m
+	days := 0
+	switch m.cycle.Period {
+	case Day:
+		days = 1
+	case Week:
+		days = 7
+	}
+	for d := range days {
+		off := time.Duration(d) * Day
+		var b float64
+		for j := max(0, lo); j <= i; j++ {
+			b += m.baseOff(c.at(j), off)
+		}
+		peak := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, m.baseOff(c.at(i+h), off))
+		}
+		out = append(out, ratio(x, b)*peak+m.a)
+	}
+	return out
+}
+
+// analogues appends the windows a day and a week earlier scaled to the
+// recent samples, and as they were (the week-ago one without a weekly
+// cycle only); x is the sum of the samples lo..i. It also reports whether the calendar tells the
+// window from the one a day earlier (business hours on one of them only).
+func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bool) {
+	m, vals := c.m, c.vals
+	var raw [2]float64
+	unlikeDay := false
+	for n, lag := range []time.Duration{Day, Week} {
+		l := int(lag / m.step)
+		unlike := false
+		for h := 1; h <= m.horizon; h++ {
+			unlike = unlike || m.key(c.at(i+h)) != m.key(c.at(i+h-l))
+		}
+		if lag == Day {
+			unlikeDay = unlike && m.cycle.Period != Week
+		}
+		raw[n] = math.NaN()
+		if lo-l < 0 || l <= m.horizon {
+			out = append(out, math.NaN())
+			continue
+		}
+		var b float64
+		peak := math.Inf(-1)
+		for j := lo; j <= i; j++ {
+			b += vals[j-l]
+		}
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, vals[i+h-l])
+		}
+		if unlike && m.cycle.Period != Week {
+			// The calendar tells this window from the one a lag earlier:
+			// not an analogue.
+			peak = math.NaN()
+		}
+		raw[n] = peak
+		out = append(out, ratio(x, b)*peak)
+	}
+	if m.cycle.Period == Week {
+		// The weekly profile and the scaled week-ago window know the
+		// week's shape; the week-ago window as it was would carry a
+		// holiday into the week after it.
+		raw[1] = math.NaN()
+	}
+	return append(out, raw[0], raw[1]), unlikeDay
+}
+
+// envelope returns the envelopeQuantile of the peaks of the lookahead
+// windows over the last envelopeWindow up to index i.
+func (c *combiner) envelope(i int) float64 {
+	h := c.m.horizon
+	n := max(1, int(envelopeWindow/(time.Duration(h)*c.m.step)))
+	c.buf = c.buf[:0]
+	for w := range n {
+		hi := i - w*h
+		if hi-h+1 < 0 {
+			break
+		}
+		peak := math.Inf(-1)
+		for _, v := range c.vals[hi-h+1 : hi+1] {
+			peak = max(peak, v)
+		}
+		c.buf = append(c.buf, peak)
+	}
+	if len(c.buf) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(c.buf)
+	pos := envelopeQuantile * float64(len(c.buf)-1)
+	k := int(pos)
+	if k+1 >= len(c.buf) {
+		return c.buf[len(c.buf)-1]
+	}
+	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
+}
+
+// combineStride is the spacing, in samples, of the past forecasts scored.
+func (m *Model) combineStride() int {
+	return max(1, int(combineWindow/m.step)/combinePoints)
+}
+
+// combined returns the peak forecast at index i of vals (which start at
+// start): the candidates' forecasts (see combiner.candidates) weighted by
+// how well each forecast the last combineWindow, by the inverse of its
+// mean absolute error (plus combineFloor of the best one's) to the power
+// combinePower. On ordinary days the seasonal model wins; on a day unlike
+// its profile, whichever candidate has tracked that day best takes over
+// within hours, and hands back when the day is ordinary again; on a trace
+// with no shape to learn, persistence, Holt-Winters or the envelope do.
+func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
+	stride := m.combineStride()
+	c := combiner{m: m, start: start, vals: vals}
+	c.hwLo = max(0, i-m.horizon-(combinePoints-1)*stride)
+	c.hw = m.hwPeaks(start, vals, c.hwLo, i)
+	now := c.candidates(i, nil)
+	sum := make([]float64, len(now))
+	n := make([]int, len(now))
+	var past []float64
+	for k := range combinePoints {
+		j := i - m.horizon - k*stride
+		if j < 0 {
+			break
+		}
+		actual := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			actual = max(actual, vals[j+h])
+		}
+		past = c.candidates(j, past)
+		for c, f := range past {
+			if finite(f) {
+				sum[c] += math.Abs(f - actual)
+				n[c]++
+			}
+		}
+	}
+	// Only candidates scored as often as the seasonal model compete.
+	best := math.Inf(1)
+	for c, f := range now {
+		if finite(f) && n[c] > 0 && n[c] >= n[0] {
+			sum[c] /= float64(n[c])
+			best = min(best, sum[c])
+		} else {
+			n[c] = 0
+		}
+	}
+	eps := combineFloor*best + 1e-6*(math.Abs(m.resMed)+m.resSD+1e-9)
+	var num, den float64
+	for c, f := range now {
+		if n[c] == 0 {
+			continue
+		}
+		w := math.Pow(sum[c]+eps, -combinePower)
+		num += w * f
+		den += w
+	}
+	if !(den > 0) || !finite(num/den) {
+		return now[0]
+	}
+	return num / den
+}

@@ -1,0 +1,147 @@
+package predictor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// flappingCPU is a CPU series at a 1-minute step that flaps between about
+// 30 and about 100 within minutes, more often high by day than by night,
+// with the levels shifting by a third up or down every few days: the shape
+// of a batch-serving node, where persistence is a poor forecast of the
+// next 15 minutes' peak and the recent peaks are a good one.
+func flappingCPU(days int) Series {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
+	high, scale := false, 1.0
+	for i := range s.Values {
+		t := s.Time(i)
+		if i%(2*1440+337) == 0 && i > 0 {
+			scale = []float64{0.7, 1.0, 1.3}[r.IntN(3)]
+		}
+		busy := 0.5 - 0.4*math.Cos(2*math.Pi*float64(t.Hour()*60+t.Minute())/1440)
+		// Switch on average every few minutes, high with probability busy.
+		if r.Float64() < 0.3 {
+			high = r.Float64() < busy
+		}
+		v := 30.0
+		if high {
+			v = 100
+		}
+		s.Values[i] = math.Min(100, math.Max(0, v*scale+3*r.NormFloat64()))
+	}
+	return s
+}
+
+// randomWalkCPU is a CPU series at a 5-minute step that wanders like a
+// random walk with a weak pull towards 40, without a daily shape: the
+// shape of an EC2 instance's utilisation, where persistence is hard to
+// beat.
+func randomWalkCPU(days int) Series {
+	r := rand.New(rand.NewPCG(5, 6))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, days*288)}
+	v := 40.0
+	for i := range s.Values {
+		v += 0.02*(40-v) + 2*r.NormFloat64()
+		v = math.Min(100, math.Max(1, v))
+		s.Values[i] = v
+	}
+	return s
+}
+
+// periodicDemand is a smooth daily shape with weekends at 60% and noise,
+// at a 5-minute step.
+func periodicDemand(days int) Series {
+	return synth(days*288, 5*time.Minute, 4, func(t time.Time) float64 {
+		v := daily(t)
+		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			v *= 0.6
+		}
+		return v
+	})
+}
+
+// TestMixtureNeverWorseThanBestBaseline checks point 1 of the predictor
+// issue with the backtest itself: on every trace, real and synthetic,
+// mlscale's peak-forecast MAE is at most the best baseline's, and on the
+// periodic ones it is at most the ratio reached when the combination was
+// last changed (the goal, 0.5, is reached on nyc_taxi only; see
+// docs/predictor.md).
+func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
+	load := func(path string) func(t *testing.T) Series {
+		return func(t *testing.T) Series {
+			s, err := LoadTrace("testdata/" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
+	synthetic := func(s Series) func(*testing.T) Series { return func(*testing.T) Series { return s } }
+	for _, tt := range []struct {
+		name    string
+		series  func(t *testing.T) Series
+		bar     float64
+		noCycle bool
+	}{
+		{"nyc_taxi", load("traces/nyc_taxi.csv"), 0.5, false},
+		{"crane_input9", load("traces/crane_input9.csv"), 0.85, false},
+		{"crane_input5", load("traces/crane_input5.csv"), 1, true},
+		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 1, false},
+		{"crane_input0", load("cycles/crane_input0.csv"), 1, false},
+		{"crane_input1", load("cycles/crane_input1.csv"), 1, false},
+		{"flapping CPU", synthetic(flappingCPU(10)), 0.6, false},
+		{"random-walk CPU", synthetic(randomWalkCPU(14)), 1, true},
+		{"periodic", synthetic(periodicDemand(21)), 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Backtest(tt.series(t), DefaultBacktestConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.noCycle != (r.Cycle == "no cycle") {
+				t.Errorf("cycle %q", r.Cycle)
+			}
+			t.Logf("MAE %.4g, MASE %.3f, %.3f x the best baseline (%s); cycle %s",
+				r.MLScale.MAE, r.MLScale.MASE, *r.Headline.MAEVsBest, r.Headline.BestBaseline, r.Cycle)
+			if got := *r.Headline.MAEVsBest; got > tt.bar {
+				t.Errorf("MAE %.4g is %.3f x the best baseline's (%s, %.4g), want at most %g",
+					r.MLScale.MAE, got, r.Headline.BestBaseline, r.Baselines[r.Headline.BestBaseline].MAE, tt.bar)
+			}
+		})
+	}
+}
+
+// TestHoltWintersCandidateRunsOn checks that the Holt-Winters candidate,
+// forecasting past the history it was fitted on, goes on as the filter
+// run over the whole series would, and that without three days of
+// history there is none.
+func TestHoltWintersCandidateRunsOn(t *testing.T) {
+	s := periodicDemand(10)
+	n := s.Len() - 100
+	m, err := Fit(s.Slice(0, n), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.hw == nil {
+		t.Fatal("no Holt-Winters candidate on ten days")
+	}
+	p := m.hw.period
+	w0 := n - hwDays*p
+	want, _ := m.hw.run(s.Values[w0:], m.horizon, 0)
+	got := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1)
+	for k, g := range got {
+		if w := want[n-20+k-w0]; math.Abs(g-w) > 1e-9*math.Abs(w) {
+			t.Fatalf("sample %d: forecast %g, want %g", n-20+k, g, w)
+		}
+	}
+	short, err := Fit(s.Slice(0, 2*288), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.hw != nil {
+		t.Error("a Holt-Winters candidate on two days")
+	}
+}
