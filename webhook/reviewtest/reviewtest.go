@@ -1,5 +1,5 @@
-// Package reviewtest holds the test check shared by the admission
-// webhooks' HTTP fuzz targets.
+// Package reviewtest holds what the admission webhooks' tests share: the
+// answer check of their HTTP fuzz targets and a realistic vLLM pod.
 package reviewtest
 
 import (
