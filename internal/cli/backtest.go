@@ -44,12 +44,12 @@ type backtestConfig struct {
 func newBacktestCmd() *cobra.Command {
 	cfg := backtestConfig{Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart}
 	cmd := &cobra.Command{
-		Use:   "backtest --trace FILE",
+		Use:   "backtest -f FILE",
 		Short: "Replay a demand trace through the predictor and reactive scaling, offline",
 		Long:  backtestHelp,
-		Example: `  mlscale backtest --trace nyc_taxi.csv
-  mlscale backtest --trace crane_input9.csv --train 0.6 --lookahead 30m -o json
-  mlscale backtest --trace demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png`,
+		Example: `  mlscale backtest -f nyc_taxi.csv
+  mlscale backtest -f crane_input9.csv --train 0.6 --lookahead 30m -o json
+  mlscale backtest -f demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.validate(); err != nil {
@@ -59,7 +59,9 @@ func newBacktestCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Trace, "trace", "", `demand trace, CSV with header "timestamp,value" (NAB) or "ts,value" (Crane)`)
+	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV with header "timestamp,value" (NAB) or "ts,value" (Crane)`)
+	// --trace, the flag's first name, still works.
+	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile)")
@@ -73,7 +75,7 @@ func newBacktestCmd() *cobra.Command {
 func (c backtestConfig) validate() error {
 	switch {
 	case c.Trace == "":
-		return usagef("no trace: give --trace FILE")
+		return usagef("no trace: give -f FILE")
 	case c.Output != outputText && c.Output != outputJSON:
 		return usagef("-o %q is not supported; allowed: text, json", c.Output)
 	case c.Lookahead <= 0:

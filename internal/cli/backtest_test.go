@@ -20,7 +20,7 @@ const (
 )
 
 func TestBacktestText(t *testing.T) {
-	r := runCLI(t, "", "backtest", "--trace", crane9Trace)
+	r := runCLI(t, "", "backtest", "-f", crane9Trace)
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
@@ -164,7 +164,7 @@ func TestBacktestErrors(t *testing.T) {
 		code    int
 		wantErr string
 	}{
-		{"no trace", nil, ExitUsage, "--trace"},
+		{"no trace", nil, ExitUsage, "no trace: give -f FILE"},
 		{"bad output", []string{"--trace", nycTrace, "-o", "yaml"}, ExitUsage, `-o "yaml"`},
 		{"bad train fraction", []string{"--trace", nycTrace, "--train", "1.5"}, ExitUsage, "--train"},
 		{"bad train", []string{"--trace", nycTrace, "--train", "half"}, ExitUsage, "--train"},
