@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	promparser "github.com/prometheus/prometheus/promql/parser"
+	"k8s.io/utils/lru"
 	"k8s.io/utils/ptr"
 )
 
@@ -571,10 +572,33 @@ const MaxQueryLength = 8192
 // server has without feature flags.
 var promQL = promparser.NewParser(promparser.Options{})
 
+// parsedQueries caches ParsePromQL's results by query text: admission reads
+// one workload's queries several times (the annotation check, the wake
+// check, the series each trigger reads), and the same queries come back with
+// every update of the workload. At most parsedQueriesSize entries.
+var parsedQueries = lru.New(parsedQueriesSize)
+
+// parsedQueriesSize bounds parsedQueries: with queries of at most
+// MaxQueryLength bytes, a few megabytes at worst.
+const parsedQueriesSize = 512
+
+// parsedQuery is one entry of parsedQueries.
+type parsedQuery struct {
+	expr promparser.Expr
+	err  error
+}
+
 // ParsePromQL parses a PromQL expression as the Prometheus server KEDA sends
-// it to will.
+// it to will. Results are cached: the expression returned is shared and must
+// not be modified (promparser.Inspect and String only read it).
 func ParsePromQL(q string) (promparser.Expr, error) {
-	return promQL.ParseExpr(q)
+	if v, ok := parsedQueries.Get(q); ok {
+		p := v.(parsedQuery)
+		return p.expr, p.err
+	}
+	expr, err := promQL.ParseExpr(q)
+	parsedQueries.Add(q, parsedQuery{expr: expr, err: err})
+	return expr, err
 }
 
 // CheckPromQL reports a PromQL expression that does not parse, as

@@ -2,9 +2,11 @@ package intent
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -617,5 +619,32 @@ func TestUnknownKeyShownShortAndQuoted(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %s: %s", want, msg)
 		}
+	}
+}
+
+// TestParsePromQLCached: a query parsed once is not parsed again (the same
+// tree comes back), errors are kept as well, and the cache stays bounded.
+func TestParsePromQLCached(t *testing.T) {
+	a, err := ParsePromQL(`sum(rate(gateway_requests_total{service="llm"}[2m]))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ParsePromQL(`sum(rate(gateway_requests_total{service="llm"}[2m]))`)
+	if a != b {
+		t.Error("the same query was parsed twice")
+	}
+	if _, err := ParsePromQL("sum(("); err == nil {
+		t.Fatal("bad PromQL parsed")
+	}
+	if _, err := ParsePromQL("sum(("); err == nil {
+		t.Fatal("bad PromQL parsed from the cache")
+	}
+	for i := range 2 * parsedQueriesSize {
+		if _, err := ParsePromQL(fmt.Sprintf("up{job=%q}", strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := parsedQueries.Len(); n > parsedQueriesSize {
+		t.Errorf("%d cached queries, at most %d", n, parsedQueriesSize)
 	}
 }
