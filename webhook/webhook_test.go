@@ -110,21 +110,7 @@ func TestRun(t *testing.T) {
 
 	// Admission through the API server and the generated configuration:
 	// the webhook sets the rendered hash; bad annotations are denied.
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", Annotations: map[string]string{
-			intent.KeyAutoscale: "true", intent.KeyCPUTarget: "60",
-		}},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "web", Image: "web:1",
-					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}},
-				}}},
-			},
-		},
-	}
+	d := webDeployment()
 	bad := d.DeepCopy()
 	bad.Name = "bad"
 	bad.Annotations[intent.KeyMaxReplicas] = "many"
@@ -259,4 +245,25 @@ func waitHTTP(t *testing.T, done chan error, url, want string) string {
 		return true, ""
 	})
 	return body
+}
+
+// webDeployment is Deployment default/web, opted in on a CPU target, with
+// the cpu request that needs.
+func webDeployment() *appsv1.Deployment {
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", Annotations: map[string]string{
+			intent.KeyAutoscale: "true", intent.KeyCPUTarget: "60",
+		}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "web", Image: "web:1",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}},
+				}}},
+			},
+		},
+	}
 }

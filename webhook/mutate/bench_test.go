@@ -1,13 +1,12 @@
 package mutate
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/mlscale/mlscale/webhook/reviewtest"
 )
 
 // BenchmarkMutate measures the whole handler on a realistic GPU inference
@@ -33,13 +32,7 @@ func BenchmarkMutateHTTP(b *testing.B) {
 	wh := Webhook(&Handler{Facts: budget(16)})
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		wh.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
-			b.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
-		}
+		reviewtest.Allowed(b, wh, Path, body)
 	}
 	b.ReportMetric(float64(len(body)), "review-bytes")
 }

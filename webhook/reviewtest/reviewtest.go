@@ -43,3 +43,16 @@ func CheckAnswer(t testing.TB, h http.Handler, path string, body []byte) {
 		t.Fatalf("refused with code %d and message %q", c, r.Result.Message)
 	}
 }
+
+// Allowed posts body to h at path and fails t unless the answer is an
+// HTTP 200 that allows the object: the benchmarks' request.
+func Allowed(t testing.TB, h http.Handler, path string, body []byte) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
+		t.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
+	}
+}

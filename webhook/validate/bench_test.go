@@ -1,12 +1,9 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -160,13 +157,7 @@ func BenchmarkValidateHTTP(b *testing.B) {
 			wh := Webhook(benchHandler(b))
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				rec := httptest.NewRecorder()
-				wh.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
-					b.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
-				}
+				reviewtest.Allowed(b, wh, Path, body)
 			}
 			b.ReportMetric(float64(len(body)), "review-bytes")
 		})
