@@ -34,7 +34,8 @@ type BacktestConfig struct {
 	ColdStart time.Duration
 	// Refit is how often the model is refitted, above 0.
 	Refit time.Duration
-	// Options configure the model (lookahead, quantile, business hours).
+	// Options configure the model (lookahead, target under-provisioning of
+	// the floors, business hours).
 	Options Options
 }
 
@@ -139,6 +140,7 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	rep.MLScale = b.score(fc, floors)
 	b.simulations(&rep, floors)
 	rep.Headline = b.headline(rep, floors)
+	rep.Headline.TargetUnderPct = 100 * opts.TargetUnder
 	return rep, nil
 }
 
@@ -155,6 +157,9 @@ type Headline struct {
 	// UnderPct is the percentage of steps where mlscale's floor's capacity
 	// was below the actual peak (MLScale.UnderPct); lower is better.
 	UnderPct float64 `json:"under_pct"`
+	// TargetUnderPct is the percentage the floors were calibrated to
+	// (Options.TargetUnder).
+	TargetUnderPct float64 `json:"target_under_pct"`
 	// FloorVsPeak is the mean capacity of mlscale's floors (floor times
 	// capacity per replica) over the mean actual peak; above 1 is
 	// over-provisioning, lower is better as long as UnderPct stays low.
@@ -248,7 +253,7 @@ func (r Report) Rounded() Report {
 	}
 	h := r.Headline
 	out.Headline = Headline{
-		BestBaseline: h.BestBaseline, MAEVsBest: round(h.MAEVsBest), UnderPct: RoundFigure(h.UnderPct),
+		BestBaseline: h.BestBaseline, MAEVsBest: round(h.MAEVsBest), UnderPct: RoundFigure(h.UnderPct), TargetUnderPct: RoundFigure(h.TargetUnderPct),
 		FloorVsPeak: round(h.FloorVsPeak), ReplicaHoursVsStatic: round(h.ReplicaHoursVsStatic),
 		ReplicaHoursVsReactive: round(h.ReplicaHoursVsReactive),
 	}
@@ -341,7 +346,10 @@ func (b *backtest) static() int {
 // mlscale forecasts every evaluated step with mlscale's model, refitted
 // every cfg.Refit on the history so far, and turns the forecasts into
 // floors through the default policy, bounded by twice the replicas of the
-// training history's peak. It records the forecasts and the cycle in rep.
+// training history's peak, as the predictor does: each forecast's upper
+// bound is calibrated to Options.TargetUnder (a Calibrator seeded with the
+// first fit's errors, then fed each forecast once its window is over). It
+// records the forecasts and the cycle in rep.
 func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) {
 	s, capacity := b.s, b.cfg.CapacityPerReplica
 	var (
@@ -353,6 +361,10 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
+	cal, err := NewCalibrator(b.opts.TargetUnder, s.Step)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backtest: %w", err)
+	}
 	for k := range b.n {
 		i := b.first + k
 		if model == nil || i-fitEnd >= refit {
@@ -363,13 +375,18 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			model, fitEnd = m, i
 			if k == 0 {
 				rep.Cycle = m.Cycles().String()
+				cal.Seed(m.Residuals())
 			}
+		}
+		// The forecast made horizon steps ago has seen its window now.
+		if j := k - b.horizon; j >= 0 {
+			cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
 		}
 		f, err := model.Forecast(s.Slice(0, i+1))
 		if err != nil {
 			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}
-		desired := int32(min(math.MaxInt32, replicasFor(f.Upper, capacity)))
+		desired := int32(min(math.MaxInt32, replicasFor(cal.Upper(f), capacity)))
 		state, _ = policy.Decide(state, s.Time(i), desired, true)
 		fc[k], floors[k] = f.Peak, int(state.Floor)
 		rep.Forecasts = append(rep.Forecasts, ForecastRow{Time: s.Time(i), Peak: f.Peak, Floor: state.Floor})

@@ -60,7 +60,7 @@ func (c *Cache) ModelWithin(workload string, s Series, opts Options, maxAge time
 
 func sameOptions(a, b Options) bool {
 	a, b = a.withDefaults(), b.withDefaults()
-	if a.Lookahead != b.Lookahead || a.Quantile != b.Quantile || (a.BusinessHours == nil) != (b.BusinessHours == nil) {
+	if a.Lookahead != b.Lookahead || a.TargetUnder != b.TargetUnder || (a.BusinessHours == nil) != (b.BusinessHours == nil) {
 		return false
 	}
 	if a.BusinessHours == nil {

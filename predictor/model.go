@@ -15,10 +15,6 @@ import (
 // DefaultLookahead is the forecast window when none is set.
 const DefaultLookahead = 15 * time.Minute
 
-// DefaultQuantile is the upper quantile of the forecast error that the
-// floor provisions for.
-const DefaultQuantile = 0.9
-
 // Model tuning.
 const (
 	// dailyCycles and weeklyCycles are how many past cycles the seasonal
@@ -57,9 +53,11 @@ const (
 type Options struct {
 	// Lookahead is the window whose peak is forecast; DefaultLookahead when 0.
 	Lookahead time.Duration
-	// Quantile is the upper quantile of the error added for Forecast.Upper;
-	// DefaultQuantile when 0.
-	Quantile float64
+	// TargetUnder is the share of steps in which the actual peak may be
+	// above Forecast.Upper (the model's own bound, from the errors of its
+	// fit; a Calibrator calibrates it on recent forecasts);
+	// DefaultTargetUnder when 0.
+	TargetUnder float64
 	// BusinessHours, when set, lets the model tell business hours on
 	// working days from the same clock time on other days.
 	BusinessHours *intent.BusinessHours
@@ -69,8 +67,8 @@ func (o Options) withDefaults() Options {
 	if o.Lookahead <= 0 {
 		o.Lookahead = DefaultLookahead
 	}
-	if o.Quantile <= 0 || o.Quantile >= 1 {
-		o.Quantile = DefaultQuantile
+	if !(o.TargetUnder > 0 && o.TargetUnder < 1) {
+		o.TargetUnder = DefaultTargetUnder
 	}
 	return o
 }
@@ -104,8 +102,12 @@ type Model struct {
 	// recent is how many samples the recent residual averages.
 	recent int
 	// a and b map the recent residual to the peak's excess over the
-	// profile's peak; upper is the Quantile of the fit's errors.
+	// profile's peak; upper is the 1-TargetUnder quantile of the fit's
+	// errors.
 	a, b, upper float64
+	// fitErrs are the fit's errors over its last calibrationWindow, at
+	// most seedResiduals of them, evenly spread, oldest first.
+	fitErrs []float64
 	// resMed and resSD are the robust centre and spread of residuals.
 	resMed, resSD float64
 	// end is the time of the last sample fitted.
@@ -122,7 +124,8 @@ type Forecast struct {
 	Time time.Time
 	// Peak is the expected peak demand over the window.
 	Peak float64
-	// Upper is the Quantile upper bound of the peak.
+	// Upper is the model's own upper bound of the peak: the peak plus the
+	// 1-TargetUnder quantile of the fit's errors.
 	Upper float64
 	// Spike reports a spike in progress in the recent samples, which
 	// raised the forecast to at least the latest demand.
@@ -375,8 +378,25 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 	for i := range xs {
 		errs[i] = ys[i] - (m.a + m.b*xs[i])
 	}
-	m.upper = max(0, quantile(m.opts.Quantile, errs))
+	m.upper = max(0, quantile(1-m.opts.TargetUnder, errs))
+	tail := errs[max(0, len(errs)-int(calibrationWindow/m.step)):]
+	stride := max(1, (len(tail)+seedResiduals-1)/seedResiduals)
+	m.fitErrs = make([]float64, 0, (len(tail)+stride-1)/stride)
+	for k := len(tail) - 1; k >= 0; k -= stride {
+		m.fitErrs = append(m.fitErrs, tail[k])
+	}
+	slices.Reverse(m.fitErrs)
 }
+
+// seedResiduals bounds the fit's errors a model keeps for calibration.
+const seedResiduals = 400
+
+// Residuals returns errors of the model's peak forecast over the end of
+// the history it was fitted on (the actual peak minus the forecast, at
+// most a few hundred, oldest first), to Seed a Calibrator before any
+// forecast of it has been evaluated. They are in-sample: the profile was
+// fitted on the same days.
+func (m *Model) Residuals() []float64 { return slices.Clone(m.fitErrs) }
 
 // Forecast forecasts the peak over the lookahead window after the last
 // sample of s, which must be on the model's step grid and may extend past

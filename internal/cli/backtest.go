@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
 )
 
@@ -33,6 +34,9 @@ type backtestConfig struct {
 	CapacityPerReplica float64
 	// ColdStart is the simulated replica start time.
 	ColdStart time.Duration
+	// TargetUnder is the floors' target under-provisioning, as a
+	// percentage ("2%").
+	TargetUnder string
 	// Output is outputText or outputJSON.
 	Output string
 	// ForecastsOut, when set, receives one CSV row per evaluated step.
@@ -42,7 +46,7 @@ type backtestConfig struct {
 }
 
 func newBacktestCmd() *cobra.Command {
-	cfg := backtestConfig{Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart}
+	cfg := backtestConfig{Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart, TargetUnder: intent.FormatTargetUnder(predictor.DefaultTargetUnder)}
 	cmd := &cobra.Command{
 		Use:   "backtest -f FILE",
 		Short: "Replay a demand trace through the predictor and reactive scaling, offline",
@@ -66,6 +70,7 @@ func newBacktestCmd() *cobra.Command {
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile)")
 	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
+	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
@@ -87,6 +92,9 @@ func (c backtestConfig) validate() error {
 	}
 	if _, err := trainSamples(c.Train, 100); err != nil {
 		return err
+	}
+	if _, err := intent.ParseTargetUnder(c.TargetUnder); err != nil {
+		return usagef("--target-under %q %v; allowed: %s", c.TargetUnder, err, intent.TargetUnderAllowed)
 	}
 	return nil
 }
@@ -136,6 +144,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	bc := predictor.DefaultBacktestConfig()
 	bc.Train, bc.CapacityPerReplica, bc.ColdStart = train, cfg.CapacityPerReplica, cfg.ColdStart
 	bc.Options.Lookahead = cfg.Lookahead
+	if bc.Options.TargetUnder, err = intent.ParseTargetUnder(cfg.TargetUnder); err != nil {
+		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
+	}
 	rep, err := predictor.Backtest(s, bc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Trace, err)
@@ -221,9 +232,9 @@ func headline(h predictor.Headline) string {
 		return fmt.Sprintf("%.2f", *r)
 	}
 	return fmt.Sprintf("headline: peak-forecast MAE %s x the best baseline (%s; lower is better); "+
-		"floors under-provisioned %.2f%% of steps (lower is better), mean floor capacity %s x the actual peak (above 1: over-provisioned); "+
+		"floors under-provisioned %.2f%% of steps (target %g%%; lower is better), mean floor capacity %s x the actual peak (above 1: over-provisioned); "+
 		"replica-hours %s x static, %s x reactive (lower is better)",
-		x(h.MAEVsBest), h.BestBaseline, h.UnderPct, x(h.FloorVsPeak), x(h.ReplicaHoursVsStatic), x(h.ReplicaHoursVsReactive))
+		x(h.MAEVsBest), h.BestBaseline, h.UnderPct, predictor.RoundFigure(h.TargetUnderPct), x(h.FloorVsPeak), x(h.ReplicaHoursVsStatic), x(h.ReplicaHoursVsReactive))
 }
 
 // printBacktest writes the report as text: the headline, notes, tables,

@@ -27,7 +27,7 @@ func TestBacktestText(t *testing.T) {
 	first, _, _ := strings.Cut(r.Out, "\n")
 	for _, want := range []string{
 		"headline: peak-forecast MAE ", " x the best baseline (holt_winters; lower is better)",
-		"floors under-provisioned ", "% of steps (lower is better), mean floor capacity ", " x the actual peak",
+		"floors under-provisioned ", "% of steps (target 2%; lower is better), mean floor capacity ", " x the actual peak",
 		"replica-hours ", " x static, ", " x reactive (lower is better)",
 	} {
 		if !strings.HasPrefix(first, "headline: ") || !strings.Contains(first, want) {
@@ -67,7 +67,7 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 	for _, s := range []string{"static", "reactive", "predictive"} {
 		objects["simulation."+s] = []string{"replica_hours", "under_minutes"}
 	}
-	objects["headline"] = []string{"mae_vs_best_baseline", "under_pct", "floor_capacity_vs_peak", "replica_hours_vs_static", "replica_hours_vs_reactive"}
+	objects["headline"] = []string{"mae_vs_best_baseline", "under_pct", "target_under_pct", "floor_capacity_vs_peak", "replica_hours_vs_static", "replica_hours_vs_reactive"}
 	for path, keys := range objects {
 		var obj any = got
 		for p := range strings.SplitSeq(path, ".") {
@@ -170,6 +170,8 @@ func TestBacktestErrors(t *testing.T) {
 		{"bad train", []string{"--trace", nycTrace, "--train", "half"}, ExitUsage, "--train"},
 		{"bad lookahead", []string{"--trace", nycTrace, "--lookahead", "0s"}, ExitUsage, "--lookahead"},
 		{"negative capacity", []string{"--trace", nycTrace, "--capacity-per-replica", "-1"}, ExitUsage, "--capacity-per-replica"},
+		{"target without percent", []string{"--trace", nycTrace, "--target-under", "0.02"}, ExitUsage, `--target-under "0.02" is not a percentage (it needs the % sign); allowed: a percentage above 0% and at most 50%`},
+		{"target too high", []string{"--trace", nycTrace, "--target-under", "75%"}, ExitUsage, `--target-under "75%" is out of range`},
 		{"missing file", []string{"--trace", "nope.csv"}, ExitFailure, "nope.csv"},
 		{"training too short", []string{"--trace", nycTrace, "--train", "10"}, ExitFailure, "training part"},
 	}

@@ -19,7 +19,9 @@ the actual peak. For every figure below, lower is better:
              of the seasonal-naive forecast (the peak of the same window a
              day earlier) on the training part. Below 1 beats that forecast.
   under %    the percentage of steps where the floor's capacity (floor times
-             capacity per replica) is below the actual peak.
+             capacity per replica) is below the actual peak. mlscale's floors
+             are calibrated to --target-under (2%) on the errors of its
+             forecasts so far, as the predictor does.
   over       the mean over-provisioning: the replicas the floor holds beyond
              ceil(actual peak / capacity per replica), averaged over every step.
 
@@ -33,8 +35,9 @@ better).
 
 The report opens with a headline: mlscale's MAE as a multiple of the best
 baseline's (the one with the lowest MAE), the percentage of steps with the
-floors under-provisioned, the mean floor capacity as a multiple of the mean
-actual peak (above 1 is over-provisioning), and the replica-hours of
+floors under-provisioned (and the target), the mean floor capacity as a
+multiple of the mean actual peak (above 1 is over-provisioning), and the
+replica-hours of
 reactive scaling plus the floors as a multiple of the static fleet's and of
 reactive scaling alone's.
 
@@ -184,8 +187,10 @@ mlscale.io/predictive "true", it:
   - reads --history of the workload's mlscale.io/demand-query from Prometheus
     (--prometheus-server) at --step resolution;
   - forecasts the peak demand over the lookahead window (mlscale.io/lookahead,
-    or --lookahead) and its --quantile upper bound, and converts it to
-    replicas with mlscale.io/capacity-per-replica;
+    or --lookahead) and its upper bound, calibrated on the workload's recent
+    forecast errors so that demand exceeds the floor in at most the target
+    share of steps (mlscale.io/target-under, or --target-under, 2%), and
+    converts it to replicas with mlscale.io/capacity-per-replica;
   - makes the floor safe: clamped to the workload's min and max replicas,
     rising at once, falling only after --down-delay below a --hysteresis band
     and at most once per --down-interval; with no usable data (Prometheus

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/predictor"
 	"github.com/mlscale/mlscale/predictor/floorwriter"
 	"github.com/mlscale/mlscale/predictor/promsource"
 )
@@ -20,7 +22,11 @@ func newPredictorCmd() *cobra.Command {
 // configuration.
 func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra.Command {
 	cfg := floorwriter.DefaultRunConfig()
-	var debug bool
+	var (
+		debug       bool
+		targetUnder string
+		quantile    float64
+	)
 	cmd := &cobra.Command{
 		Use:   "predictor --prometheus-server URL",
 		Short: "Forecast demand from Prometheus and write predicted replica floors (in the cluster)",
@@ -29,6 +35,9 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
   mlscale predictor --kubeconfig ~/.kube/config --leader-elect=false --prometheus-server http://127.0.0.1:9090 --interval 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setTargetUnder(&cfg.Writer, targetUnder, quantile, cmd.Flags().Changed("quantile") && !cmd.Flags().Changed("target-under")); err != nil {
+				return err
+			}
 			if err := checkPredictorFlags(&cfg); err != nil {
 				return err
 			}
@@ -46,7 +55,10 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	f.DurationVar(&w.History, "history", w.History, "demand history read for each forecast (two weeks lets the model see weekly cycles)")
 	f.DurationVar(&w.Step, "step", w.Step, "resolution of the history (the range query's step)")
 	f.DurationVar(&w.Lookahead, "lookahead", w.Lookahead, "forecast window for workloads without mlscale.io/lookahead")
-	f.Float64Var(&w.Quantile, "quantile", w.Quantile, "upper quantile of the forecast the floor provisions for")
+	f.StringVar(&targetUnder, "target-under", intent.FormatTargetUnder(w.TargetUnder), "share of steps in which demand may exceed a floor's capacity, for workloads without mlscale.io/target-under: the floors are calibrated to it on each workload's recent forecast errors ("+intent.TargetUnderAllowed+")")
+	// The flag's first form: an upper quantile q, the same as a target of 1-q.
+	f.Float64Var(&quantile, "quantile", 0, "")
+	_ = f.MarkDeprecated("quantile", "use --target-under, which --quantile Q sets to 1-Q (0.98 is 2%)")
 	f.Float64Var(&w.ErrorThreshold, "error-threshold", w.ErrorThreshold, "rolling forecast error (weighted absolute percentage error, 0.5 = 50% of demand) above which a workload falls back to reactive scaling")
 	f.IntVar(&w.ErrorWindow, "error-window", w.ErrorWindow, "how many evaluated forecasts the rolling error covers")
 	f.IntVar(&w.MinEvaluations, "min-evaluations", w.MinEvaluations, "evaluated forecasts needed before the rolling error can trigger the fallback")
@@ -65,6 +77,25 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	addManagerFlags(f, &cfg.Options, "write floors from one elected replica only (with a Lease of its own, not mlscale webhook's)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
+}
+
+// setTargetUnder sets w.TargetUnder from --target-under, or from the
+// deprecated --quantile when only that was given (useQuantile).
+func setTargetUnder(w *floorwriter.Config, targetUnder string, quantile float64, useQuantile bool) error {
+	if useQuantile {
+		t := 1 - quantile
+		if !(quantile > 0 && quantile < 1) || predictor.CheckTargetUnder("--quantile", t) != nil {
+			return usagef("--quantile must be at least 0.5 and below 1 (it sets --target-under to 1-Q), not %g", quantile)
+		}
+		w.TargetUnder = t
+		return nil
+	}
+	t, err := intent.ParseTargetUnder(targetUnder)
+	if err != nil {
+		return usagef("--target-under %q %v; allowed: %s", targetUnder, err, intent.TargetUnderAllowed)
+	}
+	w.TargetUnder = t
+	return nil
 }
 
 // checkPredictorFlags validates the flags of `mlscale predictor`, each
@@ -123,8 +154,6 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 		return usagef("--history (%s) must be at least twice --lookahead (%s)", w.History, w.Lookahead)
 	case w.Step > w.Lookahead:
 		return usagef("--step (%s) must not be longer than --lookahead (%s)", w.Step, w.Lookahead)
-	case !(w.Quantile > 0 && w.Quantile < 1):
-		return usagef("--quantile must be between 0 and 1 (exclusive), not %g", w.Quantile)
 	case !(w.ErrorThreshold > 0):
 		return usagef("--error-threshold must be above 0, not %g", w.ErrorThreshold)
 	case w.MinEvaluations > w.ErrorWindow:

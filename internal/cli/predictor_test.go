@@ -17,7 +17,7 @@ func TestPredictorHelpListsFlags(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 	for _, flag := range []string{
-		"--prometheus-server", "--interval", "--history", "--step", "--lookahead", "--quantile",
+		"--prometheus-server", "--interval", "--history", "--step", "--lookahead", "--target-under",
 		"--error-threshold", "--error-window", "--min-evaluations", "--hold", "--max-staleness",
 		"--refit-every", "--refresh-every", "--concurrency", "--hysteresis", "--down-delay",
 		"--down-interval", "--query-timeout", "--retries", "--leader-elect", "--leader-election-id",
@@ -47,9 +47,12 @@ func TestPredictorUsageErrors(t *testing.T) {
 		{[]string{"--prometheus-server", "prometheus:9090"}, "--prometheus-server"},
 		{[]string{"--prometheus-server", "ftp://p:9090"}, "--prometheus-server"},
 		{[]string{"--prometheus-server", "http://user:s3cret@p:9090/%zz"}, "--prometheus-server: is not a URL"},
-		{append(url, "--quantile", "1.5"), "--quantile must be between 0 and 1"},
+		{append(url, "--quantile", "1.5"), "--quantile must be at least 0.5 and below 1"},
 		{append(url, "--quantile", "0"), "--quantile"},
 		{append(url, "--quantile", "NaN"), "--quantile"},
+		{append(url, "--target-under", "2"), `--target-under "2" is not a percentage (it needs the % sign); allowed: a percentage above 0% and at most 50%`},
+		{append(url, "--target-under", "0%"), `--target-under "0%" is out of range`},
+		{append(url, "--target-under", "80%"), `--target-under "80%" is out of range`},
 		{append(url, "--step", "100ms"), "--step must be at least 1s"},
 		{append(url, "--history", "20m"), "--history"},
 		{append(url, "--history", "-1h"), "--history must be above 0"},

@@ -54,7 +54,7 @@ const (
 
 // PredictorKeys are the predictor's inputs: they only take effect when
 // mlscale.io/predictive is "true".
-var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead}
+var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyTargetUnder}
 
 // RabbitMQ is the queue trigger written by the rabbitmq-* annotations.
 type RabbitMQ struct {
@@ -133,6 +133,9 @@ type Intent struct {
 	CapacityPerReplica *float64
 	// Lookahead is how far ahead the predictor forecasts.
 	Lookahead *time.Duration
+	// TargetUnder is the share of steps (0.02 for "2%") in which demand
+	// may exceed the predicted floor's capacity.
+	TargetUnder *float64
 	// BusinessHours is a weekly calendar of busy hours: with scale-to-zero,
 	// the hours in which MinReplicas are held (a cron trigger); for the
 	// predictor, hours it expects load in.
@@ -313,6 +316,7 @@ func (p *parser) predictor(in *Intent) {
 	in.DemandQuery = p.query(KeyDemandQuery)
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
 	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
+	in.TargetUnder = p.targetUnder(KeyTargetUnder)
 	if in.Predictive {
 		if in.DemandQuery == "" && !p.has(KeyDemandQuery) {
 			p.errs.Add(KeyDemandQuery, "", "is required when "+KeyPredictive+" is \"true\"", "a PromQL expression giving the workload's demand")
@@ -328,6 +332,21 @@ func (p *parser) predictor(in *Intent) {
 			}
 		}
 	}
+}
+
+// targetUnder parses a percentage in (0%, 50%], such as "2%", into a
+// share of steps.
+func (p *parser) targetUnder(key string) *float64 {
+	v, ok := p.ann[key]
+	if !ok || p.empty(key, v, TargetUnderAllowed) {
+		return nil
+	}
+	f, err := ParseTargetUnder(v)
+	if err != nil {
+		p.errs.Add(key, v, err.Error(), TargetUnderAllowed)
+		return nil
+	}
+	return &f
 }
 
 func (p *parser) has(key string) bool { _, ok := p.ann[key]; return ok }

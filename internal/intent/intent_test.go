@@ -106,6 +106,10 @@ func TestParseValid(t *testing.T) {
 			enabled(func(in *Intent) {
 				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.Lookahead = true, "sum(rate(requests_total[5m]))", pf(12.5), pd(15*time.Minute)
 			})},
+		{"predictive with a target", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, " 5% "),
+			enabled(func(in *Intent) {
+				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.TargetUnder = true, "q", pf(1), pf(0.05)
+			})},
 		{"predictive false", on(KeyPredictive, "false"), enabled(nil)},
 		{"predicted floor", on(KeyPredictedFloor, "3"), enabled(func(in *Intent) { in.PredictedFloor = p32(3) })},
 		{"predicted floor zero", on(KeyPredictedFloor, "0"), enabled(func(in *Intent) { in.PredictedFloor = p32(0) })},
@@ -276,6 +280,14 @@ func TestParseInvalid(t *testing.T) {
 			[]string{`mlscale.io/capacity-per-replica: "0" is out of range; allowed: ` + above0}},
 		{"lookahead under a minute", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyLookahead, "30s"),
 			[]string{`mlscale.io/lookahead: "30s" is out of range; allowed: ` + dur1m}},
+		{"target under without the percent sign", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "2"),
+			[]string{`mlscale.io/target-under: "2" is not a percentage (it needs the % sign); allowed: ` + TargetUnderAllowed}},
+		{"target under zero", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "0%"),
+			[]string{`mlscale.io/target-under: "0%" is out of range; allowed: ` + TargetUnderAllowed}},
+		{"target under above half", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "60%"),
+			[]string{`mlscale.io/target-under: "60%" is out of range; allowed: ` + TargetUnderAllowed}},
+		{"target under not a number", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "lots%"),
+			[]string{`mlscale.io/target-under: "lots%" is not a percentage; allowed: ` + TargetUnderAllowed}},
 		{"business hours bad day", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyBusinessHours, "Mo-Fr 08:00-18:00"),
 			[]string{`mlscale.io/business-hours: "Mo-Fr 08:00-18:00" has an unknown day in "Mo-Fr" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun); allowed: ` + BusinessHoursSyntax}},
 		{"predicted floor negative", on(KeyPredictedFloor, "-2"),

@@ -32,6 +32,7 @@ const (
 	KeyDemandQuery        = Prefix + "demand-query"
 	KeyCapacityPerReplica = Prefix + "capacity-per-replica"
 	KeyLookahead          = Prefix + "lookahead"
+	KeyTargetUnder        = Prefix + "target-under"
 	KeyBusinessHours      = Prefix + "business-hours"
 	KeyPredictedFloor     = Prefix + "predicted-floor"
 	KeyWakeQuery          = Prefix + "wake-query"
@@ -61,7 +62,7 @@ var UserKeys = []string{
 	KeyPrometheusQuery, KeyPrometheusTarget, KeyPrometheusServer,
 	KeyCPUTarget, KeyMemoryTarget, KeyGPUTarget,
 	KeyWakeQuery, KeySkipWakeCheck, KeyBusinessHours, KeyRolloutStrategy, KeyAdoptHPA,
-	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead,
+	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyTargetUnder,
 	KeyPredictedFloor,
 }
 

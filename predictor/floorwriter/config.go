@@ -36,9 +36,11 @@ type Config struct {
 	// Lookahead is the forecast window for workloads without
 	// mlscale.io/lookahead.
 	Lookahead time.Duration
-	// Quantile is the upper quantile of the forecast the floor provisions
-	// for, in (0, 1).
-	Quantile float64
+	// TargetUnder is the share of steps in which demand may exceed the
+	// floor's capacity, in (0, 0.5], for workloads without
+	// mlscale.io/target-under; each workload's floors are calibrated to it
+	// (see predictor.Calibrator).
+	TargetUnder float64
 	// ErrorThreshold is the rolling error (weighted absolute percentage
 	// error) above which a workload falls back to reactive scaling; it
 	// resumes below 0.8 times the threshold.
@@ -85,7 +87,7 @@ func DefaultConfig() Config {
 		History:        DefaultHistory,
 		Step:           DefaultStep,
 		Lookahead:      predictor.DefaultLookahead,
-		Quantile:       predictor.DefaultQuantile,
+		TargetUnder:    predictor.DefaultTargetUnder,
 		ErrorThreshold: DefaultErrorThreshold,
 		ErrorWindow:    DefaultErrorWindow,
 		MinEvaluations: DefaultMinEvaluations,
@@ -125,8 +127,8 @@ func (c Config) Check() error {
 	notNegative("DownDelay", c.DownDelay)
 	notNegative("DownInterval", c.DownInterval)
 	switch {
-	case !(c.Quantile > 0 && c.Quantile < 1):
-		errs = append(errs, fmt.Errorf("the quantile must be between 0 and 1 (exclusive), not %g", c.Quantile))
+	case predictor.CheckTargetUnder("TargetUnder", c.TargetUnder) != nil:
+		errs = append(errs, predictor.CheckTargetUnder("TargetUnder", c.TargetUnder))
 	case !(c.ErrorThreshold > 0):
 		errs = append(errs, fmt.Errorf("ErrorThreshold must be above 0, not %g", c.ErrorThreshold))
 	case c.ErrorWindow < 1 || c.MinEvaluations < 1 || c.Concurrency < 1:

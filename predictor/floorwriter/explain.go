@@ -27,7 +27,8 @@ type Explanation struct {
 	// Lookahead is the forecast window.
 	Lookahead string `json:"lookahead"`
 	// ForecastPeak and ForecastUpper are the forecast peak demand over the
-	// window and its upper quantile, which the floor provisions for.
+	// window and its upper bound, calibrated to TargetUnder, which the
+	// floor provisions for.
 	ForecastPeak  *float64 `json:"forecastPeak,omitempty"`
 	ForecastUpper *float64 `json:"forecastUpper,omitempty"`
 	// CapacityPerReplica is the demand one replica serves.
@@ -42,6 +43,17 @@ type Explanation struct {
 	// Evaluated forecasts.
 	RollingError *float64 `json:"rollingError,omitempty"`
 	Evaluated    int      `json:"evaluated"`
+	// TargetUnder is the share of steps in which demand may exceed the
+	// floor's capacity, as a percentage ("2%"): mlscale.io/target-under or
+	// the predictor's --target-under.
+	TargetUnder string `json:"targetUnder,omitempty"`
+	// AchievedUnder is the share of the last EvaluatedFloors floors set
+	// from a forecast whose capacity was below the actual peak; FloorVsPeak
+	// is their mean capacity over the mean actual peak (above 1:
+	// over-provisioning).
+	AchievedUnder   *float64 `json:"achievedUnder,omitempty"`
+	FloorVsPeak     *float64 `json:"floorVsPeak,omitempty"`
+	EvaluatedFloors int      `json:"evaluatedFloors,omitempty"`
 	// LastGood is when the last forecast arrived (the hold runs from it).
 	LastGood *time.Time `json:"lastGood,omitempty"`
 	// Error is why there is no forecast, when there is none.

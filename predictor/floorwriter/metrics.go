@@ -16,6 +16,9 @@ type Metrics struct {
 	actual       *prometheus.GaugeVec
 	rollingError *prometheus.GaugeVec
 	floor        *prometheus.GaugeVec
+	targetUnder  *prometheus.GaugeVec
+	under        *prometheus.GaugeVec
+	overRatio    *prometheus.GaugeVec
 	fallback     *prometheus.GaugeVec
 	failures     *prometheus.CounterVec
 	cycle        prometheus.Histogram
@@ -31,10 +34,13 @@ func NewMetrics() *Metrics {
 	}
 	return &Metrics{
 		forecast:     gauge("mlscale_predictor_forecast_demand", "Forecast peak demand over the lookahead window, made at the latest sample."),
-		upper:        gauge("mlscale_predictor_forecast_upper_demand", "Upper quantile of the forecast peak demand, which the floor provisions for."),
+		upper:        gauge("mlscale_predictor_forecast_upper_demand", "Calibrated upper bound of the forecast peak demand, which the floor provisions for."),
 		actual:       gauge("mlscale_predictor_actual_demand", "Latest observed demand (the demand query's last sample)."),
 		rollingError: gauge("mlscale_predictor_rolling_error", "Weighted absolute percentage error of the latest evaluated forecasts (0.2 = 20% of demand)."),
 		floor:        gauge("mlscale_predictor_floor_replicas", "Replica floor written as mlscale.io/predicted-floor."),
+		targetUnder:  gauge("mlscale_predictor_target_under_ratio", "Share of steps in which demand may exceed the floor's capacity, the target the floors are calibrated to (0.02 = 2%)."),
+		under:        gauge("mlscale_predictor_under_ratio", "Share of the latest evaluated floors whose capacity was below the actual peak of their window (the achieved rate; compare with mlscale_predictor_target_under_ratio)."),
+		overRatio:    gauge("mlscale_predictor_floor_capacity_vs_peak_ratio", "Mean capacity of the latest evaluated floors over the mean actual peak of their windows (above 1: over-provisioning)."),
 		fallback: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mlscale_predictor_fallback",
 			Help: "1 when the predictor does not raise the workload's floor, by reason: rolling-error (forecasts too wrong), no-data (holding or fallen back to min).",
@@ -61,7 +67,7 @@ func NewMetrics() *Metrics {
 // the series reg serves instead of the second failing to start.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	var errs []error
-	for _, v := range []**prometheus.GaugeVec{&m.forecast, &m.upper, &m.actual, &m.rollingError, &m.floor, &m.fallback} {
+	for _, v := range []**prometheus.GaugeVec{&m.forecast, &m.upper, &m.actual, &m.rollingError, &m.floor, &m.targetUnder, &m.under, &m.overRatio, &m.fallback} {
 		errs = append(errs, register(reg, v))
 	}
 	errs = append(errs, register(reg, &m.failures), register(reg, &m.cycle), register(reg, &m.workloads))
@@ -92,7 +98,7 @@ const (
 )
 
 func (m *Metrics) forget(l prometheus.Labels) {
-	for _, v := range []*prometheus.GaugeVec{m.forecast, m.upper, m.actual, m.rollingError, m.floor, m.fallback} {
+	for _, v := range []*prometheus.GaugeVec{m.forecast, m.upper, m.actual, m.rollingError, m.floor, m.targetUnder, m.under, m.overRatio, m.fallback} {
 		v.DeletePartialMatch(l)
 	}
 	m.failures.DeletePartialMatch(l)

@@ -29,35 +29,35 @@ func TestRolling(t *testing.T) {
 		{
 			name: "exact forecast of the window's peak",
 			// Window (0m, 5m] holds samples 1..5, peak vals[5] = 60.
-			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}},
+			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 60, capacity: math.NaN()}},
 			series:    full, wantN: 1, wantWAPE: 0,
 		},
 		{
 			name:      "misses are weighted by demand",
-			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 30}, {at(10), 5 * time.Minute, 160 + 40}},
+			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 30, capacity: math.NaN()}, {at: at(10), lookahead: 5 * time.Minute, peak: 160 + 40, capacity: math.NaN()}},
 			// |30-60| + |200-160| over 60 + 160.
 			series: full, wantN: 2, wantWAPE: 70.0 / 220,
 		},
 		{
 			name:      "a window the data does not cover yet waits",
-			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}, {at(57), 5 * time.Minute, 1}},
+			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 60, capacity: math.NaN()}, {at: at(57), lookahead: 5 * time.Minute, peak: 1, capacity: math.NaN()}},
 			series:    full, wantN: 1, wantWAPE: 0, pending: 1,
 		},
 		{
 			name:      "a window before the data is dropped",
-			forecasts: []pendingForecast{{at(-10), 5 * time.Minute, 60}},
+			forecasts: []pendingForecast{{at: at(-10), lookahead: 5 * time.Minute, peak: 60, capacity: math.NaN()}},
 			series:    full, wantN: 0, pending: 0,
 		},
 		{
 			name:   "the window keeps the latest",
 			window: 1,
 			// The older, perfect forecast falls out of the window.
-			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 60}, {at(10), 5 * time.Minute, 80}},
+			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 60, capacity: math.NaN()}, {at: at(10), lookahead: 5 * time.Minute, peak: 80, capacity: math.NaN()}},
 			series:    full, wantN: 1, wantWAPE: 80.0 / 160,
 		},
 		{
 			name:      "no demand: any miss is a huge error",
-			forecasts: []pendingForecast{{at(0), 5 * time.Minute, 1}},
+			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 1, capacity: math.NaN()}},
 			series:    predictor.Series{Start: t0, Step: time.Minute, Values: make([]float64, 10)},
 			wantN:     1, wantWAPE: 1e9,
 		},
@@ -66,7 +66,7 @@ func TestRolling(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Rolling{Window: tt.window}
 			for _, f := range tt.forecasts {
-				r.Add(f.at, f.lookahead, f.peak)
+				r.Add(f.at, f.lookahead, f.peak, f.capacity)
 			}
 			r.Evaluate(tt.series)
 			wape, n := r.Error()
@@ -81,5 +81,37 @@ func TestRolling(t *testing.T) {
 				t.Error("Reset kept something")
 			}
 		})
+	}
+}
+
+func TestRollingProvisioning(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vals := make([]float64, 60)
+	for i := range vals {
+		vals[i] = float64(10 * (i + 1))
+	}
+	s := predictor.Series{Start: t0, Step: time.Minute, Values: vals}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	var r Rolling
+	if _, over, n := r.Provisioning(); n != 0 || over != nil {
+		t.Fatalf("empty: %v over %d", over, n)
+	}
+	// Windows (0,5], (10,15], (20,25]: actual peaks 60, 160, 260.
+	r.Add(at(0), 5*time.Minute, 60, 50)           // under
+	r.Add(at(10), 5*time.Minute, 160, 200)        // covered
+	r.Add(at(20), 5*time.Minute, 260, math.NaN()) // no floor from it: not counted
+	evals := r.Evaluate(s)
+	want := []Evaluation{{Peak: 60, Actual: 60, Under: true}, {Peak: 160, Actual: 160}, {Peak: 260, Actual: 260}}
+	if len(evals) != len(want) {
+		t.Fatalf("evaluations %+v, want %+v", evals, want)
+	}
+	for i := range want {
+		if evals[i] != want[i] {
+			t.Errorf("evaluation %d: %+v, want %+v", i, evals[i], want[i])
+		}
+	}
+	under, over, n := r.Provisioning()
+	if n != 2 || under != 0.5 || over == nil || math.Abs(*over-250.0/220) > 1e-12 {
+		t.Errorf("provisioning %v under, %v over, %d floors; want 0.5, %v, 2", under, over, n, 250.0/220)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -92,11 +93,18 @@ type Options struct {
 	Log logr.Logger
 }
 
+// floorWindow is the time over which the explanation and the metrics
+// report the floors' achieved under-provisioning.
+const floorWindow = 24 * time.Hour
+
 // state is what the writer remembers about one workload.
 type state struct {
-	query    string
-	floor    predictor.FloorState
-	rolling  Rolling
+	query   string
+	floor   predictor.FloorState
+	rolling Rolling
+	// cal calibrates the forecasts' upper bound to the workload's target;
+	// nil until the first forecast (and after a reset).
+	cal      *predictor.Calibrator
 	degraded bool
 	mode     string
 	seen     bool
@@ -287,7 +295,7 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 	defer w.mu.Unlock()
 	st, ok := w.states[key]
 	if !ok {
-		st = &state{rolling: Rolling{Window: w.cfg.ErrorWindow}}
+		st = &state{rolling: Rolling{Window: w.cfg.ErrorWindow, FloorWindow: max(w.cfg.ErrorWindow, int(floorWindow/w.cfg.Interval))}}
 		ann := obj.GetAnnotations()
 		if v, err := strconv.ParseInt(ann[intent.KeyPredictedFloor], 10, 32); err == nil && v >= 0 {
 			st.floor = predictor.FloorState{Floor: int32(v), Valid: true, LastGood: now}
@@ -341,15 +349,24 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	if st.query != in.DemandQuery {
 		st.query = in.DemandQuery
 		st.rolling.Reset()
+		st.cal = nil
 		w.cache.Forget(key)
 	}
-	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), Quantile: w.cfg.Quantile, BusinessHours: in.BusinessHours}
+	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), TargetUnder: ptr.Deref(in.TargetUnder, w.cfg.TargetUnder), BusinessHours: in.BusinessHours}
 	capacity := *in.CapacityPerReplica
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
 	if ferr != nil {
 		res.Err = fmt.Errorf("%s: %w", name, ferr)
 	}
 	ex := w.decideAndExplain(st, now, opts, capacity, fc, model, ferr, minR, maxR)
+	if ferr == nil {
+		// The floor's misses count only when the forecast set it.
+		floorCap := math.NaN()
+		if ex.Mode == ModePredicting {
+			floorCap = float64(ex.Floor) * capacity
+		}
+		st.rolling.Add(fc.Time, opts.Lookahead, fc.Peak, floorCap)
+	}
 	w.announce(obj, st.mode, ex, ferr, log)
 	st.mode = ex.Mode
 	res.Explanation = ex
@@ -397,6 +414,13 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 	if n > 0 {
 		ex.RollingError = ptr.To(round(wape))
 	}
+	ex.TargetUnder = intent.FormatTargetUnder(opts.TargetUnder)
+	if under, over, fn := st.rolling.Provisioning(); fn > 0 {
+		ex.AchievedUnder, ex.EvaluatedFloors = ptr.To(round(under)), fn
+		if over != nil {
+			ex.FloorVsPeak = ptr.To(round(*over))
+		}
+	}
 	ex.Confidence = confidence(fc, ok, wape, n, w.cfg.MinEvaluations)
 
 	s := step{prev: st.floor, degraded: st.degraded, now: now, capacity: capacity, wape: wape, evaluated: n, policy: w.cfg.floorPolicy(minR, maxR)}
@@ -426,6 +450,15 @@ func (w *Writer) observe(labels prometheus.Labels, ex Explanation, fc predictor.
 	}
 	if n > 0 {
 		m.rollingError.With(labels).Set(wape)
+	}
+	if t, err := intent.ParseTargetUnder(ex.TargetUnder); err == nil {
+		m.targetUnder.With(labels).Set(t)
+	}
+	if ex.AchievedUnder != nil {
+		m.under.With(labels).Set(*ex.AchievedUnder)
+	}
+	if ex.FloorVsPeak != nil {
+		m.overRatio.With(labels).Set(*ex.FloorVsPeak)
 	}
 	m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
 	m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
@@ -475,7 +508,7 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "query")
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w: the newest sample is %s old (at most %s)", errStale, age.Round(time.Second), w.cfg.MaxStaleness)
 	}
-	st.rolling.Evaluate(s)
+	evals := st.rolling.Evaluate(s)
 	m, err := w.cache.ModelWithin(key, s, opts, w.cfg.RefitEvery)
 	if err != nil {
 		w.failed(labels, "fit")
@@ -486,7 +519,19 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "fit")
 		return predictor.Forecast{}, nil, err
 	}
-	st.rolling.Add(fc.Time, opts.Lookahead, fc.Peak)
+	if st.cal == nil || st.cal.Target() != opts.TargetUnder {
+		// A new workload, a new leader or a new target: start from the
+		// fit's own errors until the workload's forecasts are evaluated.
+		if st.cal, err = predictor.NewCalibrator(opts.TargetUnder, s.Step); err != nil {
+			return predictor.Forecast{}, nil, err
+		}
+		st.cal.Seed(m.Residuals())
+		evals = nil
+	}
+	for _, e := range evals {
+		st.cal.Observe(e.Actual-e.Peak, e.Peak, e.Under)
+	}
+	fc.Upper = st.cal.Upper(fc)
 	return fc, m, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
@@ -47,10 +48,23 @@ func expectedFloor(t *testing.T, s predictor.Series, now time.Time, history time
 	from := now.Add(-history)
 	i := max(0, int((from.Sub(s.Start)+s.Step-1)/s.Step))
 	j := min(s.Len(), int(now.Sub(s.Start)/s.Step)+1)
-	fc, err := predictor.ForecastSeries(s.Slice(i, j), predictor.Options{})
+	// A first cycle: the model's forecast, its margin calibrated on the
+	// fit's own errors (no forecast of the workload evaluated yet).
+	h := s.Slice(i, j)
+	m, err := predictor.Fit(h, predictor.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fc, err := m.Forecast(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := predictor.NewCalibrator(predictor.DefaultTargetUnder, s.Step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal.Seed(m.Residuals())
+	fc.Upper = cal.Upper(fc)
 	return min(max(int32(math.Ceil(fc.Upper/capacity)), minR), maxR), fc
 }
 
@@ -134,7 +148,10 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 		t.Errorf("explanation %+v, want a daily cycle and a confidence in (0, 1]", ex)
 	}
 	if ex.ForecastUpper == nil || math.Abs(*ex.ForecastUpper-fc.Upper) > 0.001 {
-		t.Errorf("explanation's forecastUpper %v, want %.3f", ex.ForecastUpper, fc.Upper)
+		t.Errorf("explanation's forecastUpper %v, want %.3f", ptr.Deref(ex.ForecastUpper, math.NaN()), fc.Upper)
+	}
+	if ex.TargetUnder != "2%" || ex.AchievedUnder != nil {
+		t.Errorf("explanation's targetUnder %q, achievedUnder %v; want 2%% and none before any floor is evaluated", ex.TargetUnder, ex.AchievedUnder)
 	}
 	if _, ok := annotations(t, plain)[intent.KeyPredictedFloor]; ok {
 		t.Error("a workload without mlscale.io/predictive got a floor")
@@ -142,6 +159,9 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 	labels := prometheus.Labels{"namespace": ns, "kind": "Deployment", "workload": "api"}
 	if got := testutil.ToFloat64(metrics.floor.With(labels)); got != float64(want) {
 		t.Errorf("mlscale_predictor_floor_replicas = %v, want %d", got, want)
+	}
+	if got := testutil.ToFloat64(metrics.targetUnder.With(labels)); got != predictor.DefaultTargetUnder {
+		t.Errorf("mlscale_predictor_target_under_ratio = %v, want %v", got, predictor.DefaultTargetUnder)
 	}
 	if got := testutil.ToFloat64(metrics.actual.With(labels)); got != trace.Values[trace.Len()-1] {
 		t.Errorf("mlscale_predictor_actual_demand = %v, want the last sample %v", got, trace.Values[trace.Len()-1])

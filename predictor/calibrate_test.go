@@ -1,0 +1,181 @@
+package predictor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestNewCalibratorRefusesBadTargets(t *testing.T) {
+	for _, target := range []float64{0, -0.1, 0.51, 1, math.NaN()} {
+		if _, err := NewCalibrator(target, time.Minute); err == nil {
+			t.Errorf("target %v accepted", target)
+		}
+	}
+	if _, err := NewCalibrator(0.02, 0); err == nil {
+		t.Error("step 0 accepted")
+	}
+}
+
+// TestCalibratorCoverage feeds a calibrator forecasts with known errors and
+// checks the share of actual peaks above its upper bounds against the
+// target: Gaussian errors of a fixed size, and errors that grow with
+// demand, where the scaled score must win (a smaller mean margin at the
+// same coverage).
+func TestCalibratorCoverage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target float64
+		// noise returns the actual peak for a forecast peak.
+		noise func(r *rand.Rand, peak float64) float64
+	}{
+		{"additive 2%", 0.02, func(r *rand.Rand, p float64) float64 { return p + 10*r.NormFloat64() }},
+		{"additive 10%", 0.10, func(r *rand.Rand, p float64) float64 { return p + 10*r.NormFloat64() }},
+		{"multiplicative 5%", 0.05, func(r *rand.Rand, p float64) float64 { return p * (1 + 0.2*r.NormFloat64()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			c, err := NewCalibrator(tc.target, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var under, n int
+			var margin, spread float64
+			for i := range 20000 {
+				// Demand between 20 and 380 over a day.
+				peak := 200 + 180*math.Sin(2*math.Pi*float64(i)/1440)
+				upper := c.Upper(Forecast{Peak: peak, Upper: peak})
+				actual := tc.noise(r, peak)
+				miss := upper < actual
+				c.Observe(actual-peak, peak, miss)
+				if i >= 2000 {
+					n++
+					if miss {
+						under++
+					}
+					margin += upper - peak
+					spread += math.Abs(actual - peak)
+				}
+			}
+			rate := float64(under) / float64(n)
+			t.Logf("under %.4f (target %.2f), mean margin %.2f, mean |error| %.2f", rate, tc.target, margin/float64(n), spread/float64(n))
+			if math.Abs(rate-tc.target) > 0.25*tc.target {
+				t.Errorf("under %.4f of the steps, want %.2f within a quarter of it", rate, tc.target)
+			}
+			got, count := c.Achieved()
+			if count != 20000 || math.Abs(got-float64(under+0)/float64(n)) > 0.01 {
+				t.Errorf("Achieved() = %v over %d", got, count)
+			}
+		})
+	}
+}
+
+// TestCalibratorScaledScoreWins: with errors proportional to demand, the
+// scaled score's margins, small at night and large by day, cost less than
+// the one margin for all hours that the residual score needs for the same
+// coverage (the 95th percentile of the residuals).
+func TestCalibratorScaledScoreWins(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	c, _ := NewCalibrator(0.05, time.Minute)
+	var margin float64
+	var residuals []float64
+	for i := range 10000 {
+		peak := 200 + 180*math.Sin(2*math.Pi*float64(i)/1440)
+		upper := c.Upper(Forecast{Peak: peak, Upper: peak})
+		actual := peak * (1 + 0.2*r.NormFloat64())
+		c.Observe(actual-peak, peak, upper < actual)
+		if i >= 5000 {
+			margin += (upper - peak) / 5000
+			residuals = append(residuals, actual-peak)
+		}
+	}
+	additive := quantile(0.95, residuals)
+	t.Logf("mean margin %.1f, residual score's margin %.1f", margin, additive)
+	if margin > 0.9*additive {
+		t.Errorf("mean margin %.1f for errors of 20%% of demand, want well below the residual score's %.1f", margin, additive)
+	}
+}
+
+func TestCalibratorSeedAndNaN(t *testing.T) {
+	c, _ := NewCalibrator(0.02, time.Minute)
+	if got := c.Upper(Forecast{Peak: 5, Upper: 7}); got != 7 {
+		t.Errorf("no residuals: upper %v, want the model's own 7", got)
+	}
+	seed := make([]float64, 0, 300)
+	for i := range 300 {
+		seed = append(seed, float64(i%100)) // 0..99, three times
+	}
+	c.Seed(append(seed, math.NaN(), math.Inf(1)))
+	if c.Len() != 300 {
+		t.Fatalf("%d residuals kept, want 300 (non-finite ones skipped)", c.Len())
+	}
+	// The ceil(301*0.98) = 295th smallest of 0..99 three times is 98.
+	if got := c.Upper(Forecast{Peak: 5}); got != 5+98 {
+		t.Errorf("upper %v, want 5 + 98", got)
+	}
+	c.Observe(math.NaN(), 5, true)
+	if _, n := c.Achieved(); n != 0 {
+		t.Errorf("a NaN residual was counted")
+	}
+	// A forecast far above every actual: the bound never goes below 0.
+	low, _ := NewCalibrator(0.5, time.Minute)
+	low.Seed([]float64{-100, -100, -100})
+	if got := low.Upper(Forecast{Peak: 5}); got != 0 {
+		t.Errorf("upper %v, want 0", got)
+	}
+}
+
+// TestFloorsCalibratedToTarget runs the backtest on the labelled traces and
+// checks point 2 of the predictor issue: the floors are under the actual
+// peak in at most the target share of steps (plus half a point: the
+// calibration adapts, it does not know the future), at a mean floor
+// capacity at most the bar measured when the calibration was written. The
+// goals are 2% at 1.25 x the peak on periodic traces, 5% at 1.5 x on
+// irregular ones; bars above the goal are the traces that miss it (see
+// docs/predictor.md).
+func TestFloorsCalibratedToTarget(t *testing.T) {
+	load := func(path string) Series {
+		s, err := LoadTrace("testdata/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name   string
+		series Series
+		target float64
+		bar    float64
+	}{
+		{"nyc_taxi", load("traces/nyc_taxi.csv"), 0.02, 1.25},
+		{"crane_input0", load("cycles/crane_input0.csv"), 0.02, 1.25},
+		{"periodic", periodicDemand(21), 0.02, 1.25},
+		{"crane_input9", load("traces/crane_input9.csv"), 0.02, 1.35},
+		{"flapping CPU", flappingCPU(10), 0.05, 1.5},
+		{"random-walk CPU", randomWalkCPU(14), 0.05, 1.5},
+		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 0.05, 1.55},
+		{"crane_input1", load("cycles/crane_input1.csv"), 0.05, 1.95},
+		{"crane_input5", load("traces/crane_input5.csv"), 0.05, 2.05},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultBacktestConfig()
+			cfg.Options.TargetUnder = tt.target
+			r, err := Backtest(tt.series, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := r.Headline
+			t.Logf("target %.0f%%: under %.2f%% of steps, floor capacity %.3f x the peak", 100*tt.target, h.UnderPct, *h.FloorVsPeak)
+			if h.TargetUnderPct != 100*tt.target {
+				t.Errorf("headline target %v%%, want %v%%", h.TargetUnderPct, 100*tt.target)
+			}
+			if h.UnderPct > 100*tt.target+0.5 {
+				t.Errorf("floors under in %.2f%% of steps, target %.0f%%", h.UnderPct, 100*tt.target)
+			}
+			if *h.FloorVsPeak > tt.bar {
+				t.Errorf("mean floor capacity %.3f x the actual peak, want at most %.2f", *h.FloorVsPeak, tt.bar)
+			}
+		})
+	}
+}
