@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -87,7 +88,11 @@ const certManagerModule = "github.com/cert-manager/cert-manager"
 //     alone;
 //  6. the other value sets of the template matrix pass the API server's
 //     validation (kubectl apply --dry-run=server), and helm uninstall
-//     removes the webhook configurations.
+//     removes the webhook configurations;
+//  7. an install with your own certificate (certManager.enabled=false,
+//     tls.existingSecret, tls.caBundle) creates no cert-manager object, sets
+//     every webhook's caBundle and mounts the Secret, whose certificate
+//     verifies against that caBundle as the Service's name.
 func TestInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts kube-apiserver and etcd")
@@ -314,6 +319,62 @@ func TestInstall(t *testing.T) {
 		}
 		return nil
 	})
+
+	// 7. Your own certificate instead of cert-manager, as the chart's
+	// README shows it: a kubernetes.io/tls Secret and its CA as
+	// tls.caBundle. The release installs without cert-manager's objects,
+	// every webhook carries the CA and the pods mount the Secret. (The
+	// webhook is not started a second time: controller-runtime refuses a
+	// second set of controllers in one process. What the API server checks,
+	// the Secret's certificate against caBundle for the Service's name, is
+	// checked here.)
+	svcName := "mlscale-webhook." + releaseNamespace + ".svc"
+	ownCA, ownCert, ownKey := issue(t, []string{svcName})
+	if err := cl.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: "corp-webhook-tls"},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: ownCert, corev1.TLSPrivateKeyKey: ownKey},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runHelm(t, c.KubeconfigPath, "install", releaseName, "charts/mlscale", "--namespace", releaseNamespace,
+		"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-webhook-tls", "--set", "tls.caBundle="+base64.StdEncoding.EncodeToString(ownCA)); err != nil {
+		t.Fatalf("helm install with your own certificate: %v\n%s", err, out)
+	}
+	mutating, validating = webhookConfigs(ctx, t, cl)
+	for _, o := range []client.Object{mutating, validating} {
+		if a, ok := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; ok {
+			t.Errorf("%s: cert-manager.io/inject-ca-from %q without cert-manager", o.GetName(), a)
+		}
+	}
+	roots := x509.NewCertPool()
+	for i, b := range caBundles(mutating, validating) {
+		if !bytes.Equal(b, ownCA) {
+			t.Errorf("webhook %d: caBundle %d bytes, want tls.caBundle's CA", i, len(b))
+		}
+		roots.AppendCertsFromPEM(b)
+	}
+	var certs cmapi.CertificateList
+	if err := cl.List(ctx, &certs, client.InNamespace(releaseNamespace)); err != nil || len(certs.Items) != 0 {
+		t.Errorf("Certificates with certManager.enabled=false: %d (%v)", len(certs.Items), err)
+	}
+	var ownDep appsv1.Deployment
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: "mlscale-webhook"}, &ownDep); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ownDep.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "corp-webhook-tls" }) {
+		t.Errorf("webhook pods mount %v, not tls.existingSecret corp-webhook-tls", ownDep.Spec.Template.Spec.Volumes)
+	}
+	if block, _ := pem.Decode(ownCert); block == nil {
+		t.Fatal("the test's certificate is not PEM")
+	} else if leaf, err := x509.ParseCertificate(block.Bytes); err != nil {
+		t.Fatal(err)
+	} else if _, err := leaf.Verify(x509.VerifyOptions{DNSName: svcName, Roots: roots}); err != nil {
+		t.Errorf("the Secret's certificate does not verify against the installed caBundle as %s: %v", svcName, err)
+	}
+	if out, err := runHelm(t, c.KubeconfigPath, "uninstall", releaseName, "--namespace", releaseNamespace); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
 }
 
 // readmeInstall returns the commands of the README's install section: the

@@ -1,14 +1,24 @@
 package helm
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"maps"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -99,7 +109,10 @@ type valueSet struct {
 	noOptIn bool
 	// replicas is the webhook Deployment's replicas that args set; 2 when 0.
 	replicas int32
-	check    func(t *testing.T, r rendered)
+	// ownCert is true when args bring their own certificate (tls.*)
+	// instead of cert-manager's.
+	ownCert bool
+	check   func(t *testing.T, r rendered)
 }
 
 // matrix is run through `helm lint --strict` and `helm template`; every
@@ -256,7 +269,7 @@ var matrix = []valueSet{
 			}
 		}
 	}},
-	{name: "other-namespace-fail-policy", noOptIn: true, failurePolicy: map[string]string{"mutate.mlscale.io": "Fail", "keda-create.policies.mlscale.io": "Ignore"}, args: []string{"--namespace", "platform", "--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Fail", "--set", "webhook.failurePolicy.keda-create\\.policies\\.mlscale\\.io=Ignore", "--set", "webhook.timeoutSeconds=3", "--set", "namespaceSelector.optInLabel=", "--set", "predictor.enabled=false", "--set", "webhook.podDisruptionBudget.enabled=false"}, check: func(t *testing.T, r rendered) {
+	{name: "other-namespace-fail-policy", noOptIn: true, failurePolicy: map[string]string{"mutate.mlscale.io": "Fail", "keda-create.policies.mlscale.io": "Ignore"}, args: []string{"--namespace", "platform", "--set", "webhook.failurePolicy.mutate=Fail", "--set", "webhook.failurePolicy.kedaCreate=Ignore", "--set", "webhook.timeoutSeconds=3", "--set", "namespaceSelector.optInLabel=", "--set", "predictor.enabled=false", "--set", "webhook.podDisruptionBudget.enabled=false"}, check: func(t *testing.T, r rendered) {
 		var m admissionv1.MutatingWebhookConfiguration
 		r.mustGet(t, "MutatingWebhookConfiguration", "mlscale-mutating", &m)
 		for _, wh := range m.Webhooks {
@@ -282,14 +295,14 @@ var matrix = []valueSet{
 			t.Errorf("predictor disabled but the pod has %d containers", n)
 		}
 	}},
-	{name: "single-replica", replicas: 1, args: []string{"--set", "webhook.replicas=1"}, check: func(t *testing.T, r rendered) {
+	{name: "single-replica", replicas: 1, args: []string{"--set", "replicaCount=1"}, check: func(t *testing.T, r rendered) {
 		// minAvailable 1 of 1 replica would allow no eviction: every
 		// `kubectl drain` of the node would hang.
 		if pdbs := r.all("PodDisruptionBudget"); len(pdbs) != 0 {
 			t.Errorf("PodDisruptionBudget rendered for 1 replica with minAvailable 1; it blocks every node drain")
 		}
 	}},
-	{name: "three-replicas", replicas: 3, args: []string{"--set", "webhook.replicas=3", "--set", "webhook.podDisruptionBudget.minAvailable=2"}, check: func(t *testing.T, r rendered) {
+	{name: "three-replicas", replicas: 3, args: []string{"--set", "replicaCount=3", "--set", "webhook.podDisruptionBudget.minAvailable=2"}, check: func(t *testing.T, r rendered) {
 		var pdb policyv1.PodDisruptionBudget
 		r.mustGet(t, "PodDisruptionBudget", "mlscale-webhook", &pdb)
 		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 2 {
@@ -342,7 +355,136 @@ var matrix = []valueSet{
 			t.Errorf("policy config %q lacks defaultAction: warn", cfg.Data["config.yaml"])
 		}
 	}},
+	{name: "deprecated-replicas", replicas: 3, args: []string{"--set", "webhook.replicas=3", "--set", "replicaCount=1"}, check: func(t *testing.T, r rendered) {
+		// webhook.replicas, the old name, still wins when set; the PDB
+		// follows the Deployment's replicas.
+		if len(r.all("PodDisruptionBudget")) != 1 {
+			t.Error("no PodDisruptionBudget for 3 replicas set through webhook.replicas")
+		}
+	}},
+	{name: "conventions", args: []string{
+		"--set", "image.digest=" + testDigest, "--set", "image.tag=9.9.9",
+		"--set", "webhook.podLabels.team=ml", "--set", "webhook.podLabels.tier=1",
+		"--set", "webhook.podSecurityContext.runAsUser=null", "--set", "webhook.podSecurityContext.runAsGroup=null", "--set", "webhook.podSecurityContext.fsGroup=2000",
+		"--set", "webhook.securityContext.runAsUser=1001",
+		"--set", "webhook.extraEnv[0].name=HTTPS_PROXY", "--set", "webhook.extraEnv[0].value=http://proxy:3128",
+		"--set", "predictor.extraEnv[0].name=TZ", "--set", "predictor.extraEnv[0].value=UTC",
+		"--set", "webhook.topologySpreadConstraints[0].maxSkew=1", "--set", "webhook.topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone", "--set", "webhook.topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+		"--set", "webhook.priorityClassName=system-cluster-critical",
+		"--set", "collector.enabled=true",
+		"--set", "collector.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=gpu-model",
+		"--set", "collector.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+		"--set", "collector.podAnnotations.scrape=true", "--set", "collector.podLabels.team=ml",
+		"--set", "collector.extraEnv[0].name=NVML_DEBUG", "--set", "collector.extraEnv[0].value=1",
+		"--set", "collector.nodeSelector.pool=gpu", "--set", "collector.tolerations[0].operator=Exists",
+		"--set", "collector.priorityClassName=system-node-critical",
+	}, check: func(t *testing.T, r rendered) {
+		var dep appsv1.Deployment
+		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
+		pod := dep.Spec.Template.Spec
+		wantImage := "ghcr.io/mlscale/mlscale@" + testDigest
+		for _, c := range pod.Containers {
+			if c.Image != wantImage {
+				t.Errorf("container %s: image %s, want %s (image.digest wins over image.tag)", c.Name, c.Image, wantImage)
+			}
+			if c.SecurityContext == nil || c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != 1001 || c.SecurityContext.Capabilities == nil || !slices.Contains(c.SecurityContext.Capabilities.Drop, "ALL") {
+				t.Errorf("container %s: securityContext %+v, want runAsUser 1001 merged into the defaults", c.Name, c.SecurityContext)
+			}
+		}
+		if l := dep.Spec.Template.Labels; l["team"] != "ml" || l["tier"] != "1" || l["app.kubernetes.io/component"] != "webhook" {
+			t.Errorf("webhook pod labels %v, want team=ml, tier=\"1\" next to the selector's", l)
+		}
+		if psc := pod.SecurityContext; psc == nil || psc.RunAsUser != nil || psc.RunAsGroup != nil || psc.FSGroup == nil || *psc.FSGroup != 2000 || psc.SeccompProfile == nil {
+			t.Errorf("webhook pod securityContext %+v, want runAsUser and runAsGroup dropped (null), fsGroup 2000, the rest kept", psc)
+		}
+		env := func(c corev1.Container, name string) string {
+			for _, e := range c.Env {
+				if e.Name == name {
+					return e.Value
+				}
+			}
+			return ""
+		}
+		if got := env(pod.Containers[0], "HTTPS_PROXY"); got != "http://proxy:3128" {
+			t.Errorf("webhook container HTTPS_PROXY %q, want webhook.extraEnv's", got)
+		}
+		if !slices.ContainsFunc(pod.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == "POD_NAMESPACE" }) {
+			t.Error("webhook.extraEnv replaced the chart's POD_NAMESPACE")
+		}
+		if got := env(pod.Containers[1], "TZ"); got != "UTC" {
+			t.Errorf("predictor container TZ %q, want predictor.extraEnv's", got)
+		}
+		if len(pod.TopologySpreadConstraints) != 1 {
+			t.Fatalf("webhook topologySpreadConstraints %v, want 1", pod.TopologySpreadConstraints)
+		}
+		tsc := pod.TopologySpreadConstraints[0]
+		sel, err := metav1.LabelSelectorAsSelector(tsc.LabelSelector)
+		if tsc.TopologyKey != "topology.kubernetes.io/zone" || err != nil || sel.Empty() || !sel.Matches(labels.Set(dep.Spec.Template.Labels)) {
+			t.Errorf("topologySpreadConstraint %+v: want the zone key and a labelSelector (defaulted) selecting the webhook pods", tsc)
+		}
+		if pod.PriorityClassName != "system-cluster-critical" {
+			t.Errorf("webhook priorityClassName %q", pod.PriorityClassName)
+		}
+		var ds appsv1.DaemonSet
+		r.mustGet(t, "DaemonSet", "mlscale-collector", &ds)
+		cpod := ds.Spec.Template.Spec
+		if cpod.Containers[0].Image != wantImage {
+			t.Errorf("collector image %s, want %s", cpod.Containers[0].Image, wantImage)
+		}
+		if a := cpod.Affinity; a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil ||
+			a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Key != "gpu-model" {
+			t.Errorf("collector affinity %+v, want collector.affinity's nodeAffinity", a)
+		}
+		if ds.Spec.Template.Annotations["scrape"] != "true" || ds.Spec.Template.Labels["team"] != "ml" {
+			t.Errorf("collector pod annotations %v labels %v, want scrape: \"true\" and team: ml", ds.Spec.Template.Annotations, ds.Spec.Template.Labels)
+		}
+		if got := env(cpod.Containers[0], "NVML_DEBUG"); got != "1" || env(cpod.Containers[0], "NVIDIA_DRIVER_CAPABILITIES") != "utility" {
+			t.Errorf("collector env %v, want collector.extraEnv's NVML_DEBUG next to the chart's", cpod.Containers[0].Env)
+		}
+		if cpod.NodeSelector["pool"] != "gpu" || len(cpod.Tolerations) != 1 || cpod.Tolerations[0].Operator != corev1.TolerationOpExists || cpod.PriorityClassName != "system-node-critical" {
+			t.Errorf("collector nodeSelector %v tolerations %v priorityClassName %q", cpod.NodeSelector, cpod.Tolerations, cpod.PriorityClassName)
+		}
+	}},
+	{name: "own-service-account", args: []string{"--set", "serviceAccount.create=false", "--set", "serviceAccount.name=corp-mlscale"}, check: func(t *testing.T, r rendered) {
+		// checkRBAC checks that the bindings name the pods' ServiceAccount.
+		var dep appsv1.Deployment
+		r.mustGet(t, "Deployment", "mlscale-webhook", &dep)
+		if sa := dep.Spec.Template.Spec.ServiceAccountName; sa != "corp-mlscale" {
+			t.Errorf("webhook pods run as %q, want corp-mlscale", sa)
+		}
+		for _, sa := range r.all("ServiceAccount") {
+			if sa.GetName() != "mlscale-collector" {
+				t.Errorf("ServiceAccount %s rendered although serviceAccount.create is false", sa.GetName())
+			}
+		}
+	}},
+	{name: "own-certificate", ownCert: true, args: []string{"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-webhook-tls", "--set", "tls.caBundle=" + testCABundle}, check: func(t *testing.T, r rendered) {
+		// checkWebhooks and checkPods check the caBundle and the mounted Secret.
+		for _, kind := range []string{"Certificate", "Issuer", "ClusterIssuer"} {
+			if n := len(r.all(kind)); n != 0 {
+				t.Errorf("%d %s rendered without cert-manager", n, kind)
+			}
+		}
+	}},
 }
+
+// testDigest is an image digest for the tests.
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// testCABundle is a self-signed CA certificate, PEM and base64-encoded as
+// tls.caBundle wants it.
+var testCABundle = func() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-ca"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}()
 
 // servingIssuer returns Kind/name of the serving Certificate's issuer.
 func servingIssuer(t *testing.T, r rendered) string {
@@ -458,27 +600,76 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 	}
 }
 
-// TestBadFailurePolicyOverride checks that the template refuses a
-// failurePolicy other than Ignore or Fail.
-func TestBadFailurePolicyOverride(t *testing.T) {
-	_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Sometimes")
-	if err == nil || !strings.Contains(err.Error(), `webhook.failurePolicy.mutate.mlscale.io: "Sometimes" is not Ignore or Fail`) {
-		t.Errorf("helm template with failurePolicy Sometimes: %v, want the chart's refusal", err)
+// TestRefusals checks that the chart refuses, naming the value and what
+// it wants, the values it cannot honour: combinations the schema cannot
+// express (template fail) and values it refuses.
+func TestRefusals(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// The webhook pods need a ServiceAccount.
+		{[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name: required when serviceAccount.create is false"},
+		// Your own certificate needs both the Secret and the CA bundle.
+		{[]string{"--set", "certManager.enabled=false"}, "tls.existingSecret: required when certManager.enabled is false"},
+		{[]string{"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-tls"}, "tls.caBundle: required when certManager.enabled is false"},
+		{[]string{"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-tls", "--set", "tls.caBundle=bm90IGEgY2VydGlmaWNhdGU="}, "tls.caBundle: not a base64-encoded PEM certificate"},
+		{[]string{"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-tls", "--set", "tls.caBundle=%%%"}, "tls.caBundle: not a base64-encoded PEM certificate"},
+		// ... and is ignored by nothing: with cert-manager on, it is a mistake.
+		{[]string{"--set", "tls.existingSecret=corp-tls"}, "set certManager.enabled=false to use them"},
+		{[]string{"--set", "tls.caBundle=" + testCABundle}, "set certManager.enabled=false to use them"},
+		// A pod label must not replace a selector label.
+		{[]string{"--set", "webhook.podLabels.app\\.kubernetes\\.io/component=x"}, "webhook.podLabels: app.kubernetes.io/component is a selector label the chart sets"},
+		{[]string{"--set", "collector.podLabels.app\\.kubernetes\\.io/instance=x"}, "collector.podLabels: app.kubernetes.io/instance is a selector label the chart sets"},
+		// failurePolicy: plain keys with the enum; the old keys (webhook
+		// names, dots escaped) and unescaped dots are refused, naming the key.
+		{[]string{"--set", "webhook.failurePolicy.mutate=Sometimes"}, "at '/webhook/failurePolicy/mutate': value must be one of 'Ignore', 'Fail'"},
+		{[]string{"--set", "webhook.failurePolicy.mutate\\.mlscale\\.io=Fail"}, "at '/webhook/failurePolicy': additional properties 'mutate.mlscale.io' not allowed"},
+		{[]string{"--set", "webhook.failurePolicy.keda-create=Fail"}, "at '/webhook/failurePolicy': additional properties 'keda-create' not allowed"},
+		{[]string{"--set", "webhook.failurePolicy.mutate.mlscale.io=Fail"}, "/webhook/failurePolicy/mutate"},
+		// A tag is not a digest.
+		{[]string{"--set", "image.digest=latest"}, "at '/image/digest': 'latest' does not match pattern"},
+		{[]string{"--set", "replicaCount=0"}, "at '/replicaCount': minimum: got 0, want 1"},
+	} {
+		_, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("helm template %v: %v\nwant a refusal containing %q", c.args, err, c.want)
+		}
 	}
 }
 
-// TestUnknownFailurePolicyName checks that a failurePolicy override for a
-// webhook that does not exist (a typo, or dots not escaped in --set) is
-// refused with the webhooks' names instead of being silently ignored.
-func TestUnknownFailurePolicyName(t *testing.T) {
-	for _, set := range []string{
-		"webhook.failurePolicy.mutate=Fail",            // not the webhook's name
-		"webhook.failurePolicy.mutate.mlscale.io=Fail", // dots not escaped: {mutate: {mlscale: {io: Fail}}}
-	} {
-		_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set", set)
-		if err == nil || !strings.Contains(err.Error(), "webhook.failurePolicy.mutate: no webhook of that name") || !strings.Contains(err.Error(), "mutate.mlscale.io") {
-			t.Errorf("helm template --set %s: %v, want a refusal naming the webhooks", set, err)
+// TestFailurePolicyDefaults checks that values.yaml's webhook.failurePolicy
+// has one key per webhook of config/webhook (the webhook name's first label
+// in camelCase, as the template derives it), with the marker's policy as its
+// default: a marker change must reach the chart's defaults and its docs.
+func TestFailurePolicyDefaults(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Webhook struct {
+			FailurePolicy map[string]string `json:"failurePolicy"`
+		} `json:"webhook"`
+	}
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	got := values.Webhook.FailurePolicy
+	want := map[string]string{}
+	for name, h := range generatedWebhooks(t) {
+		parts := strings.Split(strings.SplitN(name, ".", 2)[0], "-")
+		key := parts[0]
+		for _, p := range parts[1:] {
+			key += strings.ToUpper(p[:1]) + p[1:]
 		}
+		want[key] = h.failurePolicy
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("values.yaml webhook.failurePolicy %v, config/webhook's markers give %v", got, want)
+	}
+	if len(want) < 5 {
+		t.Errorf("config/webhook has %d webhooks: %v", len(want), want)
 	}
 }
 
@@ -524,20 +715,32 @@ func checkWebhooks(t *testing.T, r rendered, ns, fullname string, vs valueSet) {
 	t.Helper()
 	gen := generatedWebhooks(t)
 	serving := fullname + "-serving-cert"
-	var cert map[string]any
-	if c := r.get("Certificate", serving); c != nil {
-		cert = c.Object
-	} else {
-		t.Fatalf("no serving Certificate %s", serving)
-	}
-	if s, _, _ := unstructured.NestedString(cert, "spec", "secretName"); s == "" {
-		t.Error("serving Certificate has no secretName")
-	}
-	dns, _, _ := unstructured.NestedStringSlice(cert, "spec", "dnsNames")
 	var svc corev1.Service
 	r.mustGet(t, "Service", fullname+"-webhook", &svc)
-	if !slices.Contains(dns, fmt.Sprintf("%s.%s.svc", svc.Name, ns)) {
-		t.Errorf("serving Certificate dnsNames %v lack %s.%s.svc, the name the API server verifies", dns, svc.Name, ns)
+	if !vs.ownCert {
+		var cert map[string]any
+		if c := r.get("Certificate", serving); c != nil {
+			cert = c.Object
+		} else {
+			t.Fatalf("no serving Certificate %s", serving)
+		}
+		if s, _, _ := unstructured.NestedString(cert, "spec", "secretName"); s == "" {
+			t.Error("serving Certificate has no secretName")
+		}
+		dns, _, _ := unstructured.NestedStringSlice(cert, "spec", "dnsNames")
+		if !slices.Contains(dns, fmt.Sprintf("%s.%s.svc", svc.Name, ns)) {
+			t.Errorf("serving Certificate dnsNames %v lack %s.%s.svc, the name the API server verifies", dns, svc.Name, ns)
+		}
+	}
+	// Without cert-manager every webhook carries tls.caBundle, and nothing
+	// asks cert-manager's injector to overwrite it.
+	wantCA := []byte(nil)
+	if vs.ownCert {
+		b, err := base64.StdEncoding.DecodeString(testCABundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCA = b
 	}
 	type hook struct {
 		name, path, failurePolicy string
@@ -550,7 +753,11 @@ func checkWebhooks(t *testing.T, r rendered, ns, fullname string, vs valueSet) {
 	var got []hook
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		for _, u := range r.all(kind) {
-			if a := u.GetAnnotations()["cert-manager.io/inject-ca-from"]; a != ns+"/"+serving {
+			a, injected := u.GetAnnotations()["cert-manager.io/inject-ca-from"]
+			switch {
+			case vs.ownCert && injected:
+				t.Errorf("%s %s: cert-manager.io/inject-ca-from %q without cert-manager", kind, u.GetName(), a)
+			case !vs.ownCert && a != ns+"/"+serving:
 				t.Errorf("%s %s: cert-manager.io/inject-ca-from %q, want %s/%s", kind, u.GetName(), a, ns, serving)
 			}
 			if kind == "MutatingWebhookConfiguration" {
@@ -596,6 +803,9 @@ func checkWebhooks(t *testing.T, r rendered, ns, fullname string, vs valueSet) {
 		}
 		if !onWorkloads(h.rules) && optIn {
 			t.Errorf("webhook %s on HPAs or KEDA objects requires the opt-in label; it must check every namespace", h.name)
+		}
+		if !bytes.Equal(h.cc.CABundle, wantCA) {
+			t.Errorf("webhook %s: caBundle %d bytes, want %d (tls.caBundle without cert-manager, none with it)", h.name, len(h.cc.CABundle), len(wantCA))
 		}
 		s := h.cc.Service
 		if s == nil || s.Name != svc.Name || s.Namespace != ns || s.Port == nil || !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == *s.Port && p.TargetPort.StrVal == "webhook" }) {
@@ -765,10 +975,13 @@ func checkPods(t *testing.T, r rendered, fullname string, vs valueSet) {
 	if web.ReadinessProbe == nil || web.LivenessProbe == nil {
 		t.Error("webhook container lacks readiness or liveness probe")
 	}
-	cert := r.get("Certificate", fullname+"-serving-cert")
-	secret, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
+	secret := "corp-webhook-tls" // tls.existingSecret of the own-certificate case
+	if !vs.ownCert {
+		cert := r.get("Certificate", fullname+"-serving-cert")
+		secret, _, _ = unstructured.NestedString(cert.Object, "spec", "secretName")
+	}
 	if !slices.ContainsFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == secret }) {
-		t.Errorf("webhook pods do not mount the serving Certificate's Secret %s", secret)
+		t.Errorf("webhook pods do not mount the serving certificate's Secret %s", secret)
 	}
 	for _, u := range r.all("PodDisruptionBudget") {
 		var pdb policyv1.PodDisruptionBudget

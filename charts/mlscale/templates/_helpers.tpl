@@ -50,14 +50,95 @@ app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
-{{/* The ServiceAccount of the webhook pods. */}}
-{{- define "mlscale.serviceAccountName" -}}
-{{- default (include "mlscale.fullname" .) .Values.serviceAccount.name }}
+{{/*
+Extra environment variables (a list of EnvVar objects) with every value a
+string: `--set extraEnv[0].value=1` gives the number 1, which Kubernetes
+refuses in an EnvVar.
+*/}}
+{{- define "mlscale.extraEnv" -}}
+{{- $out := list }}
+{{- range . }}
+{{- $e := deepCopy . }}
+{{- if hasKey $e "value" }}
+{{- $_ := set $e "value" (toString $e.value) }}
+{{- end }}
+{{- $out = append $out $e }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}
 
-{{/* The image reference. */}}
+{{/*
+Extra pod labels (stringMap), refusing the selector's keys, which would make
+the pods' labels a duplicate-key map: pass (list $ "webhook" .podLabels "webhook.podLabels").
+*/}}
+{{- define "mlscale.podLabels" -}}
+{{- $selector := include "mlscale.selectorLabels" (list (index . 0) (index . 1)) | fromYaml }}
+{{- range $k, $_ := index . 2 }}
+{{- if hasKey $selector $k }}
+{{- fail (printf "%s: %s is a selector label the chart sets; choose another key" (index $ 3) $k) }}
+{{- end }}
+{{- end }}
+{{- include "mlscale.stringMap" (index . 2) }}
+{{- end }}
+
+{{/*
+The ServiceAccount of the webhook pods: the chart's (serviceAccount.create)
+or one that exists, which serviceAccount.name must then name.
+*/}}
+{{- define "mlscale.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "mlscale.fullname" .) .Values.serviceAccount.name }}
+{{- else if .Values.serviceAccount.name }}
+{{- .Values.serviceAccount.name }}
+{{- else }}
+{{- fail "serviceAccount.name: required when serviceAccount.create is false (name the existing ServiceAccount the webhook pods run as)" }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: repository@digest when image.digest is set, else repository:tag. */}}
 {{- define "mlscale.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Replicas of the webhook Deployment: webhook.replicas (deprecated) when set, else replicaCount. */}}
+{{- define "mlscale.replicas" -}}
+{{- if kindIs "invalid" .Values.webhook.replicas }}{{ .Values.replicaCount }}{{ else }}{{ .Values.webhook.replicas }}{{ end }}
+{{- end }}
+
+{{/*
+The Secret with the webhook's serving certificate: the one cert-manager
+writes for the chart's Certificate, or tls.existingSecret without
+cert-manager. Fails on a combination the chart cannot serve.
+*/}}
+{{- define "mlscale.servingSecret" -}}
+{{- if .Values.certManager.enabled }}
+{{- if or .Values.tls.existingSecret .Values.tls.caBundle }}
+{{- fail "tls.existingSecret and tls.caBundle are for your own certificate: set certManager.enabled=false to use them, or leave them empty to have cert-manager issue the certificate" }}
+{{- end }}
+{{- include "mlscale.servingCert" . }}
+{{- else }}
+{{- if not .Values.tls.existingSecret }}
+{{- fail "tls.existingSecret: required when certManager.enabled is false (the name of a kubernetes.io/tls Secret in the release's namespace with the webhook's serving certificate)" }}
+{{- end }}
+{{- .Values.tls.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/* The caBundle of the webhook configurations without cert-manager (tls.caBundle, checked). */}}
+{{- define "mlscale.caBundle" -}}
+{{- $_ := include "mlscale.servingSecret" . }}
+{{- $b := .Values.tls.caBundle | nospace }}
+{{- if not $b }}
+{{- fail "tls.caBundle: required when certManager.enabled is false (the PEM CA that signed tls.existingSecret's certificate, base64-encoded: base64 -w0 ca.crt)" }}
+{{- end }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" (b64dec $b)) }}
+{{- fail "tls.caBundle: not a base64-encoded PEM certificate (encode the CA file itself, base64 -w0 ca.crt)" }}
+{{- end }}
+{{- $b }}
 {{- end }}
 
 {{/* Names of the webhook Service, the serving Certificate and its Secret. */}}
