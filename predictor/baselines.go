@@ -51,6 +51,12 @@ type hwState struct {
 // start returns the state after v's first two periods (len(v) >= 2*period),
 // seasons indexed from v[0].
 func (hw holtWinters) start(v []float64) hwState {
+	return hw.startIn(v, make([]float64, hw.period))
+}
+
+// startIn is start with the seasonal terms written into season (of the
+// period's length).
+func (hw holtWinters) startIn(v, season []float64) hwState {
 	p := hw.period
 	var m1, m2 float64
 	for i := range p {
@@ -59,7 +65,7 @@ func (hw holtWinters) start(v []float64) hwState {
 	}
 	m1 /= float64(p)
 	m2 /= float64(p)
-	st := hwState{level: m2, trend: (m2 - m1) / float64(p), season: make([]float64, p)}
+	st := hwState{level: m2, trend: (m2 - m1) / float64(p), season: season[:p]}
 	for i := range p {
 		st.season[i] = (v[i] - m1 + v[p+i] - m2) / 2
 	}
@@ -115,20 +121,33 @@ func (hw holtWinters) run(v []float64, horizon, fitEnd int) (peaks []float64, ss
 
 // sse returns the sum of squared one-step errors over v after its first
 // two periods, without keeping forecasts; once it passes bound it stops
-// and returns what it has summed so far.
-func (hw holtWinters) sse(v []float64, bound float64) float64 {
+// and returns what it has summed so far. The seasonal terms live in
+// scratch (of the period's length), overwritten.
+func (hw holtWinters) sse(v, scratch []float64, bound float64) float64 {
 	p := hw.period
-	st := hw.start(v)
+	st := hw.startIn(v, scratch)
+	// update, with the state in locals: the grid search runs this loop
+	// for every parameter set over days of samples.
+	level, trend, season := st.level, st.trend, st.season
+	a, b, g := hw.alpha, hw.beta, hw.gamma
 	var sse float64
-	k := 0
-	for _, x := range v[2*p:] {
-		e := x - hw.update(&st, x, k)
-		sse += e * e
-		if k++; k == p {
-			k = 0
-			if sse > bound {
-				break
-			}
+	rest := v[2*p:]
+	for len(rest) > 0 {
+		n := min(p, len(rest))
+		day, sea := rest[:n], season[:n]
+		for k, x := range day {
+			s := sea[k]
+			pred := level + trend + s
+			prev := level
+			level = a*(x-s) + (1-a)*(level+trend)
+			trend = b*(level-prev) + (1-b)*trend
+			sea[k] = g*(x-level) + (1-g)*s
+			e := x - pred
+			sse += e * e
+		}
+		rest = rest[n:]
+		if n == p && sse > bound {
+			break
 		}
 	}
 	return sse

@@ -56,9 +56,10 @@ func fitHW(s Series, horizon, keep int) *hwFit {
 	}
 	v := s.Values[max(0, s.Len()-hwDays*p):]
 	best, bestSSE := hwGrid[0], math.Inf(1)
+	scratch := make([]float64, p)
 	for _, hw := range hwGrid {
 		hw.period = p
-		if sse := hw.sse(v, bestSSE); sse < bestSSE {
+		if sse := hw.sse(v, scratch, bestSSE); sse < bestSSE {
 			best, bestSSE = hw, sse
 		}
 	}

@@ -224,9 +224,9 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 	// Bucket the samples by key in one flat array.
 	keys := make([]int, len(vals))
 	offs := make([]int, size+1)
-	for i := range vals {
-		keys[i] = m.key(start.Add(time.Duration(i) * m.step))
-		offs[keys[i]+1]++
+	m.keysFrom(start, keys)
+	for _, k := range keys {
+		offs[k+1]++
 	}
 	for k := range size {
 		offs[k+1] += offs[k]
@@ -307,10 +307,57 @@ func (m *Model) base(t time.Time) float64 {
 	return m.profile[m.key(t)] + m.slope*float64(t.Sub(m.centre))/float64(m.step)
 }
 
+// steppedKeys reports whether the profile index of the sample after t is
+// always the one of t plus one (modulo the phases): a period that is a
+// whole number of whole-second steps, and no business hours.
+func (m *Model) steppedKeys() bool {
+	return m.phases > 0 && m.step%time.Second == 0 && m.cycle.Period%m.step == 0 &&
+		(m.opts.BusinessHours == nil || m.cycle.Period != Day)
+}
+
+// keysFrom writes the profile index of the samples from start, one step
+// apart, into dst: key for each, without its time arithmetic when
+// steppedKeys.
+func (m *Model) keysFrom(start time.Time, dst []int) {
+	if !m.steppedKeys() {
+		for i := range dst {
+			dst[i] = m.key(start.Add(time.Duration(i) * m.step))
+		}
+		return
+	}
+	k := m.key(start)
+	for i := range dst {
+		dst[i] = k
+		if k++; k == m.phases {
+			k = 0
+		}
+	}
+}
+
+// basesFrom writes the base of the samples from start, one step apart,
+// into dst: the same values as base, computed in one pass.
+func (m *Model) basesFrom(start time.Time, dst []float64) {
+	if !m.steppedKeys() {
+		for i := range dst {
+			dst[i] = m.base(start.Add(time.Duration(i) * m.step))
+		}
+		return
+	}
+	off := start.Sub(m.centre)
+	k := m.key(start)
+	for i := range dst {
+		dst[i] = m.profile[k] + m.slope*float64(off+time.Duration(i)*m.step)/float64(m.step)
+		if k++; k == m.phases {
+			k = 0
+		}
+	}
+}
+
 func (m *Model) residuals(start time.Time, vals []float64) []float64 {
 	res := make([]float64, len(vals))
+	m.basesFrom(start, res)
 	for i, v := range vals {
-		res[i] = v - m.base(start.Add(time.Duration(i)*m.step)) - m.levelAt(vals, i)
+		res[i] = v - res[i] - m.levelAt(vals, i)
 	}
 	return res
 }
@@ -346,9 +393,7 @@ func (m *Model) recentResidual(start time.Time, vals []float64, i int) float64 {
 func (m *Model) fitPeak(start time.Time, vals []float64) {
 	n := len(vals)
 	base := make([]float64, n+m.horizon)
-	for j := range base {
-		base[j] = m.base(start.Add(time.Duration(j) * m.step))
-	}
+	m.basesFrom(start, base)
 	// cum[j] is the sum of vals[k]-base[k] for k < j.
 	cum := make([]float64, n+1)
 	for j, v := range vals {

@@ -358,3 +358,43 @@ func TestHolidayFollowsAnotherDaysProfile(t *testing.T) {
 		t.Errorf("ordinary Wednesday at 07:00: forecast %.1f, want about 100", usual.Peak)
 	}
 }
+
+// TestBasesFromMatchesBase: the one-pass bases and keys of a span equal
+// base and key sample by sample, with and without business hours, for a
+// daily and a weekly model and a span that starts off the step grid.
+func TestBasesFromMatchesBase(t *testing.T) {
+	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		s    Series
+		opts Options
+	}{
+		{"daily", synth(10*288, 5*time.Minute, 2, daily), Options{}},
+		{"daily with business hours", synth(10*288, 5*time.Minute, 2, daily), Options{BusinessHours: &bh}},
+		{"weekly", periodicDemand(21), Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Fit(tc.s, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.phases == 0 {
+				t.Fatal("no cycle found")
+			}
+			for _, start := range []time.Time{tc.s.Start, tc.s.Start.Add(37 * time.Second), tc.s.End().Add(-3 * Day)} {
+				bases, keys := make([]float64, 1000), make([]int, 1000)
+				m.basesFrom(start, bases)
+				m.keysFrom(start, keys)
+				for i := range bases {
+					at := start.Add(time.Duration(i) * m.step)
+					if bases[i] != m.base(at) || keys[i] != m.key(at) {
+						t.Fatalf("start %s, sample %d: base %v key %d, want %v and %d", start, i, bases[i], keys[i], m.base(at), m.key(at))
+					}
+				}
+			}
+		})
+	}
+}
