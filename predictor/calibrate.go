@@ -34,23 +34,26 @@ func CheckTargetUnder(field string, target float64) error {
 
 // Calibrator turns peak forecasts into the capacity a floor provisions
 // for, so that the window's actual peak exceeds the floor's capacity in
-// about Target of the steps. It is split conformal prediction on the
-// recent errors of the peak forecast: the margin added to a forecast is
-// the conformal quantile of the recent scores at a working level.
+// about Target of the steps. It is conformal prediction on the recent
+// errors of the peak forecast: the margin added to a forecast comes from
+// the conformal quantile of recent scores at a working level.
 //
-// Two scores are kept: the residual (actual peak minus forecast peak),
-// whose margin is the same at every level of demand, and the residual
-// over a scale (the forecast peak plus half the mean forecast peak),
-// whose margin grows with demand, as the errors of bursty or
-// multiplicative demand do. At every step both margins are computed at
-// the same level, so both promise the same coverage; the one whose
-// margins have been smaller over the window is used.
+// Three scores are kept, each a residual (actual peak minus forecast peak)
+// over a scale: 1, whose margin is the same at every level of demand; the
+// forecast peak plus half the mean forecast peak, whose margin grows with
+// demand, as the errors of bursty or multiplicative demand do; and the
+// recent mean absolute residual, whose margin grows while the forecasts
+// are missing by more than usual (a ramp, a burst) and shrinks while they
+// are close. Each score's quantile times its scale is a margin with the
+// same coverage; the margin used is the smallest of the three, which on
+// its own would cover less.
 //
-// The working level starts at Target and adapts to the floors' actual
-// misses (adaptive conformal inference): the floor policy's rounding to
-// whole replicas and its slow falls, which make misses rarer than the
-// margin alone would, are paid back in a smaller margin, and a change in
-// the errors that the window has not caught up with yet in a larger one.
+// The working level makes up for that: it starts at Target and follows
+// the floors' actual misses (adaptive conformal inference), so the floors
+// end up under in about Target of the steps whatever the scores, the
+// rounding to whole replicas or the floor policy's slow falls do; a
+// change in the errors that the window has not caught up with yet is
+// paid for in a larger margin.
 //
 // Feed it with Seed (residuals of forecasts made before it started, such
 // as Model.Residuals) and Observe (each forecast once its window is
@@ -61,19 +64,34 @@ type Calibrator struct {
 	// level is the working miscoverage level (the share of scores the
 	// margin leaves above it); it moves with every Observe.
 	level float64
-	// abs holds the residuals, rel the scaled residuals.
-	abs, rel scores
+	// abs holds the residuals, rel those over the demand scale, loc those
+	// over the recent mean absolute residual.
+	abs, rel, loc scores
 	// mean is a running mean of the forecast peaks (over about a window),
 	// which sets the scale of rel; means counts the peaks seen.
 	mean  float64
 	means int
-	// absCost and relCost are running means of the two margins (in demand)
-	// at the steps Upper was asked for.
-	absCost, relCost float64
+	// recent is the mean absolute residual of about the last
+	// recentResiduals forecasts (exponentially weighted), the scale of loc.
+	recent float64
 	// observed and missed count the evaluated floors and those below the
 	// actual peak.
 	observed, missed int
 }
+
+// Scales of the scores.
+const (
+	// relScale is the share of the mean forecast peak added to a forecast
+	// peak to scale its residual: without it a forecast near zero would
+	// make any residual huge.
+	relScale = 0.5
+	// recentResiduals is how many of the latest residuals the local
+	// scale averages.
+	recentResiduals = 30
+	// locFloor is the least local scale, as a share of the mean forecast
+	// peak.
+	locFloor = 1e-3
+)
 
 // scores is a window of scores in arrival order (ring, next is where the
 // next one goes once it is full) and sorted.
@@ -108,11 +126,6 @@ func (s *scores) quantile(level float64) float64 {
 	k := int(math.Ceil(float64(n+1)*(1-level))) - 1
 	return s.sorted[min(n-1, max(0, k))]
 }
-
-// relScale is the share of the mean forecast peak added to a forecast
-// peak to scale its residual: without it a forecast near zero would make
-// any residual huge.
-const relScale = 0.5
 
 // NewCalibrator returns a calibrator for target (a share of steps in
 // (0, 0.5], see CheckTargetUnder) whose window covers two days of
@@ -154,7 +167,9 @@ func (c *Calibrator) Observe(residual, peak float64, under bool) {
 	c.means++
 	c.mean += (max(0, peak) - c.mean) / float64(min(c.means, c.window))
 	c.abs.add(residual, c.window)
-	c.rel.add(residual/c.scale(peak), c.window)
+	c.rel.add(residual/c.relScale(peak), c.window)
+	c.loc.add(residual/c.locScale(), c.window)
+	c.recent += (math.Abs(residual) - c.recent) / recentResiduals
 	c.observed++
 	miss := 0.0
 	if under {
@@ -167,35 +182,34 @@ func (c *Calibrator) Observe(residual, peak float64, under bool) {
 	c.level = min(1, max(-0.5, c.level+c.gain*(c.target-miss)))
 }
 
-// scale is the spread expected of a forecast of peak, for the scaled
+// relScale is the spread expected of a forecast of peak for the demand
 // score; never 0.
-func (c *Calibrator) scale(peak float64) float64 {
+func (c *Calibrator) relScale(peak float64) float64 {
 	return max(0, peak) + relScale*c.mean + 1e-12
+}
+
+// locScale is the spread of the latest forecasts, for the local score;
+// never 0.
+func (c *Calibrator) locScale() float64 {
+	return c.recent + locFloor*c.mean + 1e-12
 }
 
 // Len returns how many residuals the margin is computed from.
 func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 
 // Upper returns the calibrated upper bound of the peak forecast f, never
-// below 0: f.Peak plus the margin of the score with the smaller margins
-// so far. While there is no residual at all it is the model's own bound,
-// f.Upper.
+// below 0: f.Peak plus the smallest of the three scores' margins (those
+// with scores from evaluated forecasts only: Seed gives residuals alone).
+// While there is no residual at all it is the model's own bound, f.Upper.
 func (c *Calibrator) Upper(f Forecast) float64 {
-	a := c.abs.quantile(c.level)
-	if math.IsNaN(a) {
+	margin := c.abs.quantile(c.level)
+	if math.IsNaN(margin) {
 		return f.Upper
 	}
-	margin := a
-	// The scaled score competes once it has as many scores as the level
-	// needs to be told from the largest one.
-	if r := c.rel.quantile(c.level); len(c.rel.sorted) >= int(2/c.target) && finite(f.Peak) {
-		rm := r * c.scale(f.Peak)
-		w := 1 / float64(c.window)
-		c.absCost += w * (a - c.absCost)
-		c.relCost += w * (rm - c.relCost)
-		if c.relCost < c.absCost {
-			margin = rm
-		}
+	// The scaled scores count once they have enough scores for the level
+	// to be told from the largest one.
+	if len(c.rel.sorted) >= int(2/c.target) && finite(f.Peak) {
+		margin = min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak), c.loc.quantile(c.level)*c.locScale())
 	}
 	return max(0, f.Peak+margin)
 }
