@@ -16,10 +16,13 @@ ETCD_VERSION := v3.6.16
 
 GOLANGCI_LINT_VERSION  := v2.15.0
 CONTROLLER_GEN_VERSION := v0.20.1
+ACTIONLINT_VERSION     := v1.7.12
 
 # golangci-lint is built from the Go module proxy into bin/tools; the file
 # name carries the version, so that a version bump builds it again.
 GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# actionlint (the GitHub Actions workflow checker) likewise.
+ACTIONLINT    := $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION)
 
 # Version stamped into bin/mlscale (`mlscale version`).
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -98,6 +101,10 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10m) each; FUZZ=FuzzName fo
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (built into bin/tools once) with .golangci.yml.
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows in .github/workflows with actionlint (built into bin/tools once).
+	$(ACTIONLINT) -no-color .github/workflows/*.yml
+
 .PHONY: fmt
 fmt: ## Format the Go sources with gofmt.
 	gofmt -s -w $$($(GO_FILES))
@@ -116,13 +123,18 @@ GO_FILES := find . -name '*.go' -not -path './bin/*' -not -path './.git/*'
 ##@ Tools (built from the Go module proxy, cached under bin/tools)
 
 .PHONY: tools
-tools: $(GOLANGCI_LINT) ## Build the development tools into bin/tools (once).
+tools: $(GOLANGCI_LINT) $(ACTIONLINT) ## Build the development tools into bin/tools (once).
 
 $(GOLANGCI_LINT):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(TOOLS_BIN)/golangci-lint $@
 	ln -sf $(notdir $@) $(TOOLS_BIN)/golangci-lint
+
+$(ACTIONLINT):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(TOOLS_BIN)/actionlint $@
 
 ##@ Control plane (built from source, cached under bin/k8s)
 

@@ -82,7 +82,7 @@ spec:
 		if code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
-		if want := `mlscale: Deployment ml/llm: mlscale.io/max-replicas: "abc" is not a whole number`; !strings.HasPrefix(errOut, want) {
+		if want := `error: mlscale: Deployment ml/llm: mlscale.io/max-replicas: "abc" is not a whole number`; !strings.HasPrefix(errOut, want) {
 			t.Errorf("stderr %q does not start with %q", errOut, want)
 		}
 		if out != "" {

@@ -46,6 +46,7 @@ var subcommands = []func() *cobra.Command{
 	newPredictorCmd,
 	newCollectorCmd,
 	newRenderCmd,
+	newStatusCmd,
 	newBacktestCmd,
 	newRecommendCmd,
 	newPolicyCmd,
@@ -81,7 +82,7 @@ func Run(ctx context.Context, args []string, s Streams) int {
 func Execute(ctx context.Context, root *cobra.Command, args []string, s Streams) int {
 	plainBoolFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
+		return usageError{fmt.Errorf("%w%s\nRun '%s --help' for usage", err, verboseHint(err), c.CommandPath())}
 	})
 	root.SetArgs(args)
 	root.SetIn(s.In)
@@ -95,12 +96,23 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, s Streams)
 	if errors.As(err, &failed) {
 		return ExitFailure
 	}
-	fmt.Fprintf(s.Err, "Error: %v\n", err)
+	printError(s.Err, "%v", err)
 	var usage usageError
 	if errors.As(err, &usage) || isCobraUsageError(err) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// verboseHint explains an unknown -v: in kubectl, -v N sets the log level,
+// and mlscale has no -v at all, so that the same letter never means two
+// things. Commands that say more spell it --verbose, and the in-cluster
+// commands log at debug level with --debug.
+func verboseHint(err error) string {
+	if !strings.HasPrefix(err.Error(), "unknown shorthand flag: 'v' ") {
+		return ""
+	}
+	return " (mlscale has no -v, which sets the log level in kubectl: use --verbose, or --debug for the in-cluster commands)"
 }
 
 // reportedError means that a command has already printed what went wrong

@@ -179,6 +179,47 @@ is processed before mlscale exits with status 1, so that all problems show at
 once. Unparseable YAML also gives status 1, naming the file, the document
 (counted from 1) and its line. A bad command line gives status 2.`
 
+// statusHelp is `mlscale status --help`.
+const statusHelp = `status lists every opted-in workload (a Deployment, StatefulSet or Job with
+mlscale.io/autoscale: "true") of a namespace (-n, default: the kubeconfig
+context's) or of every namespace (-A), with what mlscale and KEDA made of it:
+
+  WORKLOAD     Kind/name of the workload.
+  KEDA         its ScaledObject or ScaledJob, <none> when there is none yet
+               (see LAST EVENT: a RenderFailed Event says which annotation).
+  READY        KEDA's Ready condition: True, False, Unknown, "-" before KEDA
+               has looked at the object (-o json has the message).
+  ACTIVE       KEDA's Active condition: True while a trigger is active.
+  MIN, MAX     the object's minReplicaCount (which includes the predicted
+               floor) and maxReplicaCount.
+  REPLICAS     the workload's current replicas; for a Job, the Jobs its
+               ScaledJob runs.
+  FLOOR        mlscale.io/predicted-floor, written by the predictor.
+
+-o wide adds:
+
+  PREDICTION   the predictor's explanation (mlscale.io/prediction): mode and
+               step, confidence, age.
+  LAST EVENT   the latest RenderFailed, ApplyFailed or TriggerQueryEmpty
+               Event on the workload, with its age and message.
+  VIOLATIONS   the PolicyViolation Events of mlscale's policy audit on the
+               workload, its KEDA object and the HPAs that target it.
+
+-o json prints one JSON list with every field, messages whole, the
+explanation and mlscale.io/trigger-status as the JSON they hold.
+
+Events last as long as the API server keeps them (kube-apiserver's
+--event-ttl, one hour by default), and the audit records a violation when it
+first finds it (and again after a restart of mlscale webhook); an old
+violation may be missing here while mlscale_policy_violations still counts
+it.
+
+It reads with the kubeconfig as kubectl does (--kubeconfig, KUBECONFIG,
+~/.kube/config, --context); it needs list on the workloads,
+ScaledObjects, ScaledJobs, HPAs and Events it shows. What it may not list
+(Events, HPAs) or what is not installed (KEDA's CRDs) is a warning, and the
+columns stay empty.`
+
 // predictorHelp is `mlscale predictor --help`.
 const predictorHelp = `predictor runs in the cluster, as a sidecar of mlscale webhook. Every
 --interval, for each Deployment and StatefulSet with mlscale.io/autoscale and

@@ -47,7 +47,7 @@ func newPolicyTestCmd() *cobra.Command {
 		Short: "Run the Rego tests of the policies",
 		Long:  policyTestHelp,
 		Example: `  mlscale policy test
-  mlscale policy test ./policies -v`,
+  mlscale policy test ./policies --verbose`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -108,7 +108,7 @@ func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
 		}
 	}
 	if len(results) == 0 {
-		fmt.Fprintf(s.Err, "%s: no Rego tests (rules named test_*) found\n", name)
+		printError(s.Err, "%s: no Rego tests (rules named test_*) found", name)
 		return reportedError{problems: 1}
 	}
 	if failed > 0 {
@@ -243,7 +243,7 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 		if slices.Contains(cfg.actionFlags, p) {
 			return usagef("--action %s: no policy %q in %s; policies: %s", p, p, name, strings.Join(engine.Policies(), ", "))
 		}
-		fmt.Fprintf(s.Err, "note: the policy configuration sets the action of %q, which is not among the %s\n", p, name)
+		printWarning(s.Err, "the policy configuration sets the action of %q, which is not among the %s", p, name)
 	}
 	objs, problems := readEvalObjects(cfg, s)
 	ev := &evaluation{engine: engine, index: policy.NewIndex(), quotas: map[string][]corev1.ResourceQuota{}, problems: problems}
@@ -298,7 +298,7 @@ func (ev *evaluation) apply(ctx context.Context, o evalObject, ff facts.Func, s 
 	}
 	r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, ff)
 	if err != nil {
-		fmt.Fprintf(s.Err, "%s: %v\n", o.where, err)
+		printError(s.Err, "%s: %v", o.where, err)
 		ev.problems++
 		return nil
 	}
@@ -381,20 +381,20 @@ func (ev *evaluation) report(output string, policies int, s Streams) error {
 func readEvalObjects(cfg policyEvalConfig, s Streams) (objs []evalObject, problems int) {
 	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
 	for _, err := range errs {
-		fmt.Fprintln(s.Err, err)
+		printError(s.Err, "%v", err)
 	}
 	problems = len(errs)
 	for _, src := range sources {
 		for _, d := range manifest.Documents(src) {
 			if d.Err != nil {
-				fmt.Fprintln(s.Err, d.Err)
+				printError(s.Err, "%v", d.Err)
 				problems++
 				continue
 			}
 			obj, err := decodeEvalObject(cfg, d)
 			switch {
 			case err != nil:
-				fmt.Fprintf(s.Err, "%s: %v\n", d.Where(), err)
+				printError(s.Err, "%s: %v", d.Where(), err)
 				problems++
 			case obj != nil:
 				objs = append(objs, evalObject{where: d.Where(), obj: obj})

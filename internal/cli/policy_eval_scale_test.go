@@ -186,7 +186,7 @@ spec:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, tt.in, "policy", "eval", "-f", "-")
-			if r.Code != ExitFailure || strings.TrimSuffix(r.ErrOut, "\n") != tt.errOut {
+			if r.Code != ExitFailure || strings.TrimSuffix(r.ErrOut, "\n") != ErrorPrefix+tt.errOut {
 				t.Errorf("exit %d, want %d\nstderr:\n%s\nwant:\n%s", r.Code, ExitFailure, r.ErrOut, tt.errOut)
 			}
 		})

@@ -262,8 +262,8 @@ func TestPolicyTest(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
 		}
 	})
-	t.Run("repository folder with -v", func(t *testing.T) {
-		r := runCLI(t, "", "policy", "test", "../../policies", "-v")
+	t.Run("repository folder with --verbose", func(t *testing.T) {
+		r := runCLI(t, "", "policy", "test", "../../policies", "--verbose")
 		if r.Code != ExitOK || !strings.Contains(r.Out, "PASS mlscale.policies.gpu_budget_test.test_over_quota_denied ("+filepath.Join("..", "..", "policies", "gpu_budget", "policy_test.rego")+":") {
 			t.Fatalf("exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
 		}

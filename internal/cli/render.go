@@ -106,7 +106,7 @@ func (c renderConfig) validate() error {
 func runRender(cfg renderConfig, s Streams) error {
 	sources, errs := manifest.ReadSources(cfg.Files, cfg.Recursive, s.In)
 	for _, err := range errs {
-		fmt.Fprintln(s.Err, err)
+		printError(s.Err, "%v", err)
 	}
 	var (
 		objects  []rendered
@@ -115,7 +115,7 @@ func runRender(cfg renderConfig, s Streams) error {
 	for _, src := range sources {
 		for _, d := range manifest.Documents(src) {
 			if d.Err != nil {
-				fmt.Fprintln(s.Err, d.Err)
+				printError(s.Err, "%v", d.Err)
 				problems++
 				continue
 			}
@@ -144,22 +144,22 @@ func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (re
 	gvk := d.GVK()
 	if _, ok := workload.KindOf(gvk.GroupKind()); !ok {
 		if m := objectMeta(d); intent.Enabled(m.Annotations) {
-			fmt.Fprintf(stderr, "Warning: %s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored\n",
+			printWarning(stderr, "%s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored",
 				d.Kind, objectName(m), intent.KeyAutoscale)
 		}
 		return render.Result{}, true
 	}
 	if err := checkAnnotationValues(d, cfg.Namespace); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		printError(stderr, "%s: %v", d.Where(), err)
 		return render.Result{}, false
 	}
 	w, _, err := workload.Decode(gvk, d.JSON)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		printError(stderr, "%s: %v", d.Where(), err)
 		return render.Result{}, false
 	}
 	if err := namespaceMismatch(w.Namespace, cfg.Namespace, cfg.NamespaceSet); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", d.Where(), err)
+		printError(stderr, "%s: %v", d.Where(), err)
 		return render.Result{}, false
 	}
 	if w.Namespace == "" {
@@ -167,18 +167,18 @@ func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (re
 	}
 	res, err := render.Workload(w, cfg.Facts)
 	for _, warning := range res.Warnings {
-		fmt.Fprintf(stderr, "Warning: %s %s/%s: %s\n", w.GVK.Kind, w.Namespace, w.Name, warning)
+		printWarning(stderr, "%s %s/%s: %s", w.GVK.Kind, w.Namespace, w.Name, warning)
 	}
 	switch {
 	case errors.Is(err, render.ErrNotEnabled):
 		return render.Result{}, true
 	case err != nil:
-		fmt.Fprintln(stderr, render.Message(w, err))
+		printError(stderr, "%s", render.Message(w, err))
 		return render.Result{}, false
 	case w.Name == "":
 		// Admission admits it (the API server names it later), but the KEDA
 		// object needs the name for itself and its scale target.
-		fmt.Fprintf(stderr, "%s: %s in namespace %s has no metadata.name (with generateName the API server chooses it): cannot render its KEDA object, which is named after the workload and targets it by name\n",
+		printError(stderr, "%s: %s in namespace %s has no metadata.name (with generateName the API server chooses it): cannot render its KEDA object, which is named after the workload and targets it by name",
 			d.Where(), w.GVK.Kind, w.Namespace)
 		return render.Result{}, false
 	}

@@ -132,7 +132,8 @@ func TestRenderSkipsSilently(t *testing.T) {
 }
 
 // wantMessages renders each workload of a manifest file with the library
-// and returns the messages admission would deny with.
+// and returns the lines render prints: "error: " and the message admission
+// would deny with.
 func wantMessages(t *testing.T, path string) []string {
 	t.Helper()
 	var msgs []string
@@ -145,7 +146,7 @@ func wantMessages(t *testing.T, path string) []string {
 			t.Fatal(err)
 		}
 		if _, err := render.Workload(w, facts.Default()); err != nil {
-			msgs = append(msgs, render.Message(w, err))
+			msgs = append(msgs, ErrorPrefix+render.Message(w, err))
 		}
 	}
 	return msgs
@@ -249,7 +250,7 @@ func TestRenderDirectory(t *testing.T) {
 
 func TestRenderMissingFile(t *testing.T) {
 	r := runCLI(t, "", "render", "-f", "testdata/does-not-exist.yaml", "-f", "testdata/workloads.yaml")
-	if r.Code != ExitFailure || !strings.HasPrefix(r.ErrOut, "reading testdata/does-not-exist.yaml: ") {
+	if r.Code != ExitFailure || !strings.HasPrefix(r.ErrOut, "error: reading testdata/does-not-exist.yaml: ") {
 		t.Errorf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 	if got := names(yamlStream(t, "stdout", r.Out)); !reflect.DeepEqual(got, workloadsRendered) {
@@ -419,17 +420,17 @@ func TestRenderBadFlagValues(t *testing.T) {
 		want string // in stderr
 	}{
 		{"prometheus server with credentials", []string{"--prometheus-server", "http://admin:" + secret + "@prom:9090"},
-			"Error: --prometheus-server has credentials inline; allowed: an http or https URL without credentials"},
+			"error: --prometheus-server has credentials inline; allowed: an http or https URL without credentials"},
 		{"prometheus server not a URL", []string{"--prometheus-server", "prom:9090"},
-			"Error: --prometheus-server is not an http(s) URL; allowed: an http or https URL"},
+			"error: --prometheus-server is not an http(s) URL; allowed: an http or https URL"},
 		{"prometheus server not http", []string{"--prometheus-server", "ftp://prom"},
-			"Error: --prometheus-server is not an http(s) URL"},
+			"error: --prometheus-server is not an http(s) URL"},
 		{"cluster domain with upper case", []string{"--cluster-domain", "Corp.Internal"},
-			`Error: --cluster-domain "Corp.Internal" is not a valid DNS domain`},
+			`error: --cluster-domain "Corp.Internal" is not a valid DNS domain`},
 		{"cluster domain empty", []string{"--cluster-domain="},
-			`Error: --cluster-domain "" is not a valid DNS domain`},
+			`error: --cluster-domain "" is not a valid DNS domain`},
 		{"namespace not a name", []string{"-n", "Team A"},
-			`Error: --namespace "Team A" is not a valid namespace name`},
+			`error: --namespace "Team A" is not a valid namespace name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

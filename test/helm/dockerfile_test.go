@@ -6,8 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/mlscale/mlscale/test/localcluster"
 )
@@ -15,6 +18,8 @@ import (
 // stage is one FROM ... of a Dockerfile with its instructions.
 type stage struct {
 	base, name string
+	// platform is FROM's --platform, "" when it has none.
+	platform string
 	// instr are the instructions after FROM, continuation lines joined.
 	instr [][2]string
 }
@@ -45,7 +50,11 @@ func parseDockerfile(t *testing.T, path string) []stage {
 		op = strings.ToUpper(op)
 		if op == "FROM" {
 			f := strings.Fields(arg)
-			s := stage{base: f[0]}
+			var s stage
+			if p, ok := strings.CutPrefix(f[0], "--platform="); ok {
+				s.platform, f = p, f[1:]
+			}
+			s.base = f[0]
 			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
 				s.name = f[2]
 			}
@@ -64,8 +73,9 @@ func parseDockerfile(t *testing.T, path string) []stage {
 }
 
 // TestDockerfile checks the Dockerfile statically (no container engine
-// runs here): a golang builder that compiles cmd/mlscale with cgo and
-// copies every directory the binary's packages and embeds come from; a
+// runs here): a golang builder that compiles cmd/mlscale with cgo, for the
+// target platform from the build machine's, and copies every directory the
+// binary's packages and embeds come from; a
 // distroless glibc run-time stage that runs as non-root, copies only the
 // binary and runs nothing (it has no shell); and a .dockerignore that
 // keeps those directories.
@@ -97,11 +107,45 @@ func TestDockerfile(t *testing.T) {
 				if !strings.Contains(in[1], "./cmd/mlscale") {
 					t.Errorf("go build does not build ./cmd/mlscale: %s", in[1])
 				}
+				if !strings.Contains(in[1], "GOARCH=$target") || !strings.Contains(in[1], "target=${TARGETARCH:-$build}") {
+					t.Errorf("go build does not build for TARGETARCH (the platform buildx builds for): %s", in[1])
+				}
+				for _, cc := range []string{"amd64) cc=x86_64-linux-gnu-gcc", "arm64) cc=aarch64-linux-gnu-gcc", "CC=$cc"} {
+					if !strings.Contains(in[1], cc) {
+						t.Errorf("go build lacks %q: cgo needs the target's C compiler: %s", cc, in[1])
+					}
+				}
 			}
 		}
 	}
 	if !compiled {
 		t.Error("the builder runs no go build")
+	}
+	// Multi-arch (the release workflow builds linux/amd64 and linux/arm64):
+	// the builder runs natively and cross-compiles, with the cross C
+	// compilers installed; the run-time stage is the target platform's.
+	if build.platform != "$BUILDPLATFORM" {
+		t.Errorf("builder FROM --platform=%q, want $BUILDPLATFORM (cross-compile instead of emulating the target)", build.platform)
+	}
+	var args []string
+	var crossPkgs string
+	for _, in := range build.instr {
+		switch {
+		case in[0] == "ARG":
+			args = append(args, strings.Fields(in[1])...)
+		case in[0] == "RUN" && strings.Contains(in[1], "apt-get install"):
+			crossPkgs = in[1]
+		}
+	}
+	for _, a := range []string{"TARGETOS", "TARGETARCH"} {
+		if !slices.Contains(args, a) {
+			t.Errorf("the builder does not declare ARG %s (buildx sets it per platform)", a)
+		}
+	}
+	for _, p := range []string{"gcc-aarch64-linux-gnu libc6-dev-arm64-cross", "gcc-x86-64-linux-gnu libc6-dev-amd64-cross"} {
+		if !strings.Contains(crossPkgs, p) {
+			t.Errorf("the builder does not install %s for cgo", p)
+		}
 	}
 	// Every directory of the module that cmd/mlscale's packages live in.
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if eq .Module.Path \""+localcluster.Module+"\"}}{{.Dir}}{{end}}{{end}}", "./cmd/mlscale")
@@ -138,6 +182,9 @@ func TestDockerfile(t *testing.T) {
 	if !strings.HasSuffix(final.base, ":nonroot") {
 		t.Errorf("run-time base %s, want the :nonroot variant", final.base)
 	}
+	if final.platform != "" {
+		t.Errorf("run-time stage FROM --platform=%s: it must be the target platform's", final.platform)
+	}
 	var user, entry string
 	for _, in := range final.instr {
 		switch in[0] {
@@ -159,12 +206,12 @@ func TestDockerfile(t *testing.T) {
 	if !strings.HasPrefix(entry, "[") {
 		t.Errorf("ENTRYPOINT %s is in shell form; the image has no shell", entry)
 	}
-	// The chart's securityContext (runAsUser) must match the image's user.
-	tpl, err := os.ReadFile(filepath.Join(chartDir(t), "templates", "deployment.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if uid, _, _ := strings.Cut(user, ":"); !strings.Contains(string(tpl), "runAsUser: "+uid) {
-		t.Errorf("the chart's Deployment does not run as the image's user %s", uid)
+	// The chart's default securityContext (webhook.podSecurityContext's
+	// runAsUser) must match the image's user.
+	var dep appsv1.Deployment
+	template(t).mustGet(t, "Deployment", "mlscale-webhook", &dep)
+	uid, _, _ := strings.Cut(user, ":")
+	if psc := dep.Spec.Template.Spec.SecurityContext; psc == nil || psc.RunAsUser == nil || strconv.FormatInt(*psc.RunAsUser, 10) != uid {
+		t.Errorf("the chart's Deployment does not run as the image's user %s by default: %+v", uid, psc)
 	}
 }
