@@ -56,7 +56,7 @@ func newPolicyTestCmd() *cobra.Command {
 			return runPolicyTest(cmd.Context(), cfg, Streams{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 		},
 	}
-	cmd.Flags().BoolVarP(&cfg.Verbose, "verbose", "v", false, "list passing tests too")
+	cmd.Flags().BoolVar(&cfg.Verbose, "verbose", false, "list passing tests too")
 	return cmd
 }
 
