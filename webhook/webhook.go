@@ -24,6 +24,7 @@ import (
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/vap"
 	"github.com/mlscale/mlscale/webhook/audit"
 	"github.com/mlscale/mlscale/webhook/inventory"
 	"github.com/mlscale/mlscale/webhook/mutate"
@@ -104,6 +105,11 @@ type Config struct {
 	// (on the leader); an Interval of 0 disables it. Its DefaultServer and
 	// Allowed come from Facts and Policy.
 	TriggerCheck querycheck.Options
+	// APIServerPolicies says that the ValidatingAdmissionPolicies of
+	// internal/vap are installed: the validating webhook leaves their
+	// policies on HPAs, ScaledObjects and ScaledJobs to the API server
+	// (the audit still evaluates every policy).
+	APIServerPolicies bool
 }
 
 // DefaultConfig returns the defaults `mlscale webhook` starts from.
@@ -218,7 +224,11 @@ func setupPolicies(ctx context.Context, mgr crmanager.Manager, cfg Config, facts
 	if err != nil {
 		return err
 	}
-	mgr.GetWebhookServer().Register(validate.Path, validate.Webhook(&validate.Handler{Engines: engines, Inventory: inv, Facts: factsFn, Metrics: admissionMetrics}))
+	validator := &validate.Handler{Engines: engines, Inventory: inv, Facts: factsFn, Metrics: admissionMetrics}
+	if cfg.APIServerPolicies {
+		validator.APIServer = vap.Enforces
+	}
+	mgr.GetWebhookServer().Register(validate.Path, validate.Webhook(validator))
 	if cfg.PolicyNamespace != "" {
 		err := userpolicy.SetupWithManager(mgr, userpolicy.Options{Namespace: cfg.PolicyNamespace, Builtin: builtin, Config: cfg.Policy, Engines: engines})
 		if err != nil {

@@ -33,6 +33,9 @@ import (
 	"text/template"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/vap"
 )
 
 // Generated files, relative to the chart directory.
@@ -45,6 +48,11 @@ const (
 	valuesFile      = "values.yaml"
 	generatedHeader = "# Copied from %s by `make chart-docs`; do not edit (edit the markers, then run `make manifests chart-docs`).\n"
 )
+
+// GeneratedAPIServerPolicies holds the ValidatingAdmissionPolicies and
+// bindings of `mlscale policy vap` with the default configuration; the
+// chart takes the policies from it and makes the bindings from its values.
+const GeneratedAPIServerPolicies = "files/generated/validatingadmissionpolicies.yaml"
 
 // copies maps chart files to the files under config/ they copy.
 var copies = []struct{ chart, config string }{
@@ -98,6 +106,11 @@ func Generate(chartDir, root string) (map[string][]byte, error) {
 		}
 		out[c.chart] = append([]byte(fmt.Sprintf(generatedHeader, filepath.ToSlash(filepath.Join("config", c.config)))), b...)
 	}
+	vaps, err := apiServerPolicies()
+	if err != nil {
+		return nil, err
+	}
+	out[GeneratedAPIServerPolicies] = vaps
 	rules, err := filepath.Glob(filepath.Join(root, "deploy", "prometheus", "rules", "*.yaml"))
 	if err != nil {
 		return nil, err
@@ -114,6 +127,21 @@ func Generate(chartDir, root string) (map[string][]byte, error) {
 		out[GeneratedRules+"/"+filepath.Base(r)] = append([]byte(fmt.Sprintf(generatedHeader, rel)), b...)
 	}
 	return out, nil
+}
+
+// apiServerPolicies is the content of GeneratedAPIServerPolicies: the
+// output of `mlscale policy vap` for the default configuration.
+func apiServerPolicies() ([]byte, error) {
+	objs, err := vap.Generate(policy.Config{}, vap.Options{})
+	if err != nil {
+		return nil, err
+	}
+	b, err := vap.YAML(objs)
+	if err != nil {
+		return nil, err
+	}
+	header := "# Generated from internal/vap by `make chart-docs` (`mlscale policy vap` with the default\n# configuration); do not edit.\n"
+	return append([]byte(header), b...), nil
 }
 
 // Write writes the generated files into chartDir, and removes copies of

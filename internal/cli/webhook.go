@@ -64,6 +64,7 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between two policy audit rounds on the leader; 0 disables the audit")
 	f.DurationVar(&cfg.TriggerCheck.Interval, "trigger-check-interval", cfg.TriggerCheck.Interval, "time between two checks that each Prometheus trigger's query returns a series (on the leader; also at render); only the default Prometheus server and --policy-config's allowedEndpoints are queried; 0 disables the check")
+	f.BoolVar(&cfg.APIServerPolicies, "api-server-policies", false, "the ValidatingAdmissionPolicies of \"mlscale policy vap\" are installed: leave their policies on HPAs, ScaledObjects and ScaledJobs to the API server, so that each violation is reported once (the audit still checks them)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }

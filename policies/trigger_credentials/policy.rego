@@ -49,20 +49,30 @@ url_credential(value) := "a password in the URL" if {
 } else := "a user name in the URL, which KEDA sends as Basic auth credentials" if {
 	some u in urls(value)
 	u.user
-} else := sprintf("a credential in the URL's query parameter %s", [name]) if {
-	some u in urls(value)
-	some name, _ in u.query
-	credential_name(name)
+} else := sprintf("a credential in the URL's query parameter %s", [min(names)]) if {
+	# Several credential parameters: the first by name (one message,
+	# where a function with several values would stop the evaluation).
+	names := {name |
+		some u in urls(value)
+		some name, _ in u.query
+		credential_name(name)
+	}
+	count(names) > 0
 }
 
-# pair_credential names a credential in a KEDA key-value list.
-pair_credential("customHeaders", value) := sprintf("a credential header %s", [k]) if {
-	some [k, v] in mlscale.keda_pairs(value)
-	credential_name(k)
-	v != ""
+# pair_credential names a credential in a KEDA key-value list (the first
+# by name when there are several).
+pair_credential("customHeaders", value) := sprintf("a credential header %s", [min(names)]) if {
+	names := pair_credential_names(value)
+	count(names) > 0
 }
 
-pair_credential("queryParameters", value) := sprintf("a credential query parameter %s", [k]) if {
+pair_credential("queryParameters", value) := sprintf("a credential query parameter %s", [min(names)]) if {
+	names := pair_credential_names(value)
+	count(names) > 0
+}
+
+pair_credential_names(value) := {k |
 	some [k, v] in mlscale.keda_pairs(value)
 	credential_name(k)
 	v != ""

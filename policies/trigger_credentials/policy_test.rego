@@ -162,3 +162,12 @@ test_private_key_denied if {
 test_password_url_in_secret_key_has_one_message if {
 	findings(trigger("rabbitmq", {"password": "amqp://u:p@h", "queueName": "q"})) == {["a password in the URL", "password"]}
 }
+
+# Two credential names in one value: one finding, naming the first by name
+# (before, the functions had two values and OPA stopped the evaluation, so
+# the webhook answered an error and an update was admitted).
+test_two_credentials_in_one_value_one_finding if {
+	findings(trigger("metrics-api", {"url": "https://h/q?token=a&api_key=b", "valueLocation": "a"})) == {["a credential in the URL's query parameter api_key", "url"]}
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "customHeaders": "X-Api-Key=a,Authorization=b"})) == {["a credential header Authorization", "customHeaders"]}
+	findings(trigger("prometheus", {"serverAddress": "http://prom:9090", "query": "up", "queryParameters": "token=a, api_key=b"})) == {["a credential query parameter api_key", "queryParameters"]}
+}

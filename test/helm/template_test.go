@@ -689,7 +689,8 @@ func TestPortCollision(t *testing.T) {
 // checkInvariants holds for every value set.
 func checkInvariants(t *testing.T, r rendered, ns string, vs valueSet) {
 	t.Helper()
-	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true}
+	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
+		"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
 	for _, o := range r.objs {
 		if clusterScoped[o.GetKind()] != (o.GetNamespace() == "") {
 			t.Errorf("%s %s: namespace %q", o.GetKind(), o.GetName(), o.GetNamespace())

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -57,6 +58,11 @@ type Handler struct {
 	Facts facts.Func
 	// Metrics count the violations found; nil counts nothing.
 	Metrics *Metrics
+	// APIServer, when set, reports whether the API server enforces a
+	// policy on a kind itself (its ValidatingAdmissionPolicies, see
+	// internal/vap): such violations are left to it, so that a user sees
+	// each once.
+	APIServer func(policy, kind string) bool
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -107,6 +113,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	vs, err := engine.Evaluate(ctx, review, inv)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("mlscale: %w", err))
+	}
+	if h.APIServer != nil {
+		vs = slices.DeleteFunc(vs, func(v policy.Violation) bool { return h.APIServer(v.Policy, review.Kind) })
 	}
 	if req.DryRun == nil || !*req.DryRun {
 		h.Metrics.observe(review.Namespace, gvk.Kind, vs)

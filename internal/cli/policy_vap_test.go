@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mlscale/mlscale/internal/vap"
+)
+
+// TestPolicyVAP: `mlscale policy vap` prints a policy and a binding per
+// policy the API server can enforce, with the configuration's actions and
+// the namespaces of the flags; bad input is a usage error naming the flag.
+func TestPolicyVAP(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(cfg, []byte("defaultAction: warn\nactions: {trigger_credentials: audit}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "policy", "vap", "--policy-config", cfg, "--prefix", "ml", "--namespace", "ops", "--exclude-namespace", "monitoring")
+	if r.Code != ExitOK || r.ErrOut != "" {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	docs := strings.Split(r.Out, "---\n")[1:]
+	if len(docs) != 2*len(vap.Policies()) {
+		t.Fatalf("%d documents, want %d:\n%s", len(docs), 2*len(vap.Policies()), r.Out)
+	}
+	bindings := 0
+	for _, d := range docs {
+		if !strings.Contains(d, "kind: ValidatingAdmissionPolicyBinding") {
+			continue
+		}
+		var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
+		if err := yaml.UnmarshalStrict([]byte(d), &b); err != nil {
+			t.Fatal(err)
+		}
+		bindings++
+		want := admissionregistrationv1.Warn
+		if b.Annotations[vap.PolicyAnnotation] == "trigger_credentials" {
+			want = admissionregistrationv1.Audit
+		}
+		if len(b.Spec.ValidationActions) != 1 || b.Spec.ValidationActions[0] != want || !strings.HasPrefix(b.Name, "ml-") {
+			t.Errorf("binding %s: validationActions %v, want [%s]", b.Name, b.Spec.ValidationActions, want)
+		}
+		if got := b.Spec.MatchResources.NamespaceSelector.MatchExpressions[0].Values; strings.Join(got, ",") != "kube-system,ops,monitoring" {
+			t.Errorf("binding %s leaves out %v", b.Name, got)
+		}
+	}
+	if bindings != len(vap.Policies()) {
+		t.Errorf("%d bindings, want %d", bindings, len(vap.Policies()))
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--prefix", "ML_"}, "--prefix"},
+		{[]string{"--exclude-namespace", ""}, "--exclude-namespace must not be empty"},
+		{[]string{"--only-namespace", "Team"}, "--only-namespace"},
+		{[]string{"--policy-config", filepath.Join(t.TempDir(), "missing.yaml")}, "--policy-config"},
+		{[]string{"extra"}, `unknown command "extra"`},
+	} {
+		r := runCLI(t, "", append([]string{"policy", "vap"}, c.args...)...)
+		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, c.want) || r.Out != "" {
+			t.Errorf("policy vap %q: exit %d, stderr %q, want %d and %q", c.args, r.Code, r.ErrOut, ExitUsage, c.want)
+		}
+	}
+	help := runCLI(t, "", "policy", "vap", "--help")
+	for _, p := range vap.Policies() {
+		if !strings.Contains(help.Out, p) {
+			t.Errorf("help does not name %s:\n%s", p, help.Out)
+		}
+	}
+}
