@@ -80,6 +80,18 @@ E2E_KEDA_TIMEOUT ?= 20m
 e2e-keda: control-plane kube-controller-manager keda rabbitmq prometheus ## Run the e2e suite with the real KEDA operator and webhooks, the HPA controller and RabbitMQ.
 	MLSCALE_E2E_KEDA=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -timeout $(E2E_KEDA_TIMEOUT) $(GOTESTFLAGS) ./test/kedaenv ./test/e2ekeda
 
+# `make e2e-loop` closes the loop on a simulated GPU cluster: kube-scheduler
+# and kwok's fake GPU and CPU nodes next to the e2e-keda pieces, pods Ready
+# after a cold start, demand replayed into Prometheus (test/e2eloop, which
+# skips unless MLSCALE_E2E_LOOP=1 and fails when a binary is missing). Its
+# four parallel tests mostly wait (-parallel 4: the prediction scenario's
+# clock starts with it). See docs/e2e-loop.md.
+E2E_LOOP_TIMEOUT ?= 25m
+
+.PHONY: e2e-loop
+e2e-loop: control-plane kube-controller-manager kube-scheduler kwok keda rabbitmq prometheus ## Run the closed-loop suite: pods on fake GPU nodes (kwok), scarcity, prediction, a webhook outage.
+	MLSCALE_E2E_LOOP=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -parallel 4 -timeout $(E2E_LOOP_TIMEOUT) $(GOTESTFLAGS) ./test/e2eloop
+
 # `make fuzz` runs every fuzz target of the repository, one after the
 # other, for FUZZTIME each (default 10m; FUZZ=FuzzName runs only that one).
 # It uses Go $(FUZZ_GO_TOOLCHAIN) from the module proxy: Go 1.26's fuzz
@@ -160,6 +172,29 @@ kube-controller-manager: $(K8S_BIN)/kube-controller-manager ## Build kube-contro
 $(K8S_BIN)/kube-controller-manager: hack/tools/kube-controller-manager/go.mod hack/tools/kube-controller-manager/go.sum
 	@mkdir -p $(K8S_BIN)
 	cd hack/tools/kube-controller-manager && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+
+# kube-scheduler comes from a tools module of its own for the same reason
+# (same k8s.io/kubernetes version and replace block, so it shares the build
+# cache with kube-apiserver and kube-controller-manager). Only the simulated
+# cluster of make e2e-loop and mlscale-demo --with-keda need it.
+.PHONY: kube-scheduler
+kube-scheduler: $(K8S_BIN)/kube-scheduler ## Build kube-scheduler from source into bin/k8s (once; for make e2e-loop).
+
+$(K8S_BIN)/kube-scheduler: hack/tools/kube-scheduler/go.mod hack/tools/kube-scheduler/go.sum
+	@mkdir -p $(K8S_BIN)
+	cd hack/tools/kube-scheduler && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-scheduler
+
+# kwok's controller (sigs.k8s.io/kwok, the version of hack/tools/kwok/go.mod)
+# simulates the fake nodes of make e2e-loop and the lifecycle of the pods
+# scheduled on them (test/kedaenv's Stages: Ready after a cold start).
+KWOK_BIN := $(BIN)/kwok
+
+.PHONY: kwok
+kwok: $(KWOK_BIN)/kwok ## Build kwok's controller (sigs.k8s.io/kwok) into bin/kwok (once; for make e2e-loop).
+
+$(KWOK_BIN)/kwok: hack/tools/kwok/go.mod hack/tools/kwok/go.sum
+	@mkdir -p $(KWOK_BIN)
+	cd hack/tools/kwok && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ sigs.k8s.io/kwok/cmd/kwok
 
 ##@ KEDA (built from source, cached under bin/keda)
 

@@ -56,8 +56,14 @@ admission webhooks (built by ` + "`make kube-controller-manager keda`" + `) and 
 (` + "`make rabbitmq`" + `) on loopback, shortens the sample celery-worker's cooldown
 to 15s, prints KEDA's READY condition for each object, and shows the worker
 scaled to zero by KEDA and woken up (0 -> 1) when it publishes messages to
-its queue. No kubelet runs: scaling shows in spec.replicas, not in pods.
-With --once it exits after the wake-up.
+its queue. When kube-scheduler and kwok are built (` + "`make kube-scheduler kwok`" + `),
+it also runs 2 fake GPU nodes (8 nvidia.com/gpu each, with the labels of
+NVIDIA's GPU operator) and 2 fake CPU nodes: kube-scheduler places the pods
+for real, kwok makes them Running and Ready 10s after they start, and the
+demo closes with a table of each KEDA object's Ready pods and their nodes
+(kubectl get pods -A -o wide shows them too). No container runs: kwok only
+writes the pods' status. Without them no pod is scheduled, and scaling shows
+in spec.replicas. With --once it exits after the wake-up.
 
 Exit status: 0 when every object was accepted and every opted-in workload got
 its KEDA object; 1 otherwise (the tables say which); 2 for a bad command line.`

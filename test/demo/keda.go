@@ -41,6 +41,17 @@ func startDemoKEDA(ctx context.Context, root string, cluster *localcluster.Clust
 	if err := kedaenv.CheckBinaries(opts); err != nil {
 		return nil, fmt.Errorf("%w; build them with `make kube-controller-manager keda rabbitmq` (KEDA: about 15 minutes, once)", err)
 	}
+	// The fake nodes come along when kube-scheduler and kwok are built.
+	sim := demoSimulation
+	withNodes := opts
+	withNodes.Simulation, withNodes.KwokBinDir = &sim, kedaenv.RepoKwokDir(root)
+	if err := kedaenv.CheckBinaries(withNodes); err == nil {
+		opts = withNodes
+		fmt.Fprintf(s.Err, "Simulated nodes: %d GPU nodes (%d x nvidia.com/gpu each), %d CPU nodes (kwok; pods are scheduled by kube-scheduler and Ready %s after they start; no container runs).\n",
+			sim.GPUNodes, sim.GPUsPerNode, sim.CPUNodes, sim.ColdStart)
+	} else {
+		fmt.Fprintf(s.Err, "No simulated nodes (%v): pods stay Pending; `make kube-scheduler kwok` builds them.\n", err)
+	}
 	fmt.Fprintln(s.Err, "Starting RabbitMQ, kube-controller-manager and KEDA's operator and admission webhooks (about a minute) ...")
 	started := time.Now()
 	env, err := kedaenv.Start(ctx, opts)
@@ -87,21 +98,10 @@ func runKEDAStory(ctx context.Context, env *kedaenv.Env, c client.Client, rows [
 			}
 		}
 	}
-	fmt.Fprintln(s.Out, "\nKEDA (no kubelet runs here: scaling shows in spec.replicas, not in pods):")
 	deadline := time.Now().Add(timeout)
-	notReady := 0
-	for _, r := range rows {
-		if r.KEDA == nil {
-			continue
-		}
-		status, msg, err := waitKEDAReady(ctx, c, r.KEDA, deadline)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(s.Out, "  %s %s/%s: READY=%s %s\n", localcluster.KEDAKind(r.Workload.GVK.Kind), r.KEDA.GetNamespace(), r.KEDA.GetName(), status, msg)
-		if status != string(metav1.ConditionTrue) {
-			notReady++
-		}
+	notReady, err := reportKEDAReady(ctx, env, c, rows, deadline, s)
+	if err != nil {
+		return err
 	}
 
 	key := client.ObjectKey{Namespace: demoNamespace, Name: demoWorker}
@@ -132,6 +132,11 @@ func runKEDAStory(ctx context.Context, env *kedaenv.Env, c client.Client, rows [
 		case cur >= 1 && published && !activated:
 			activated = true
 			fmt.Fprintf(s.Out, "  %s  %s woke up from zero (0 -> %d).\n", time.Now().Format("15:04:05"), demoWorker, cur)
+			if env.Simulated() {
+				if err := closingPods(ctx, c, rows, deadline, s); err != nil {
+					return err
+				}
+			}
 			if once {
 				if notReady > 0 {
 					return fmt.Errorf("%d KEDA object(s) not READY", notReady)
@@ -150,6 +155,31 @@ func runKEDAStory(ctx context.Context, env *kedaenv.Env, c client.Client, rows [
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// reportKEDAReady waits for each KEDA object's READY condition (until the
+// deadline), prints it, and returns how many are not READY.
+func reportKEDAReady(ctx context.Context, env *kedaenv.Env, c client.Client, rows []localcluster.Row, deadline time.Time, s cli.Streams) (int, error) {
+	if env.Simulated() {
+		fmt.Fprintln(s.Out, "\nKEDA (pods run on kwok's fake nodes: scheduled for real, Ready after a cold start, no containers):")
+	} else {
+		fmt.Fprintln(s.Out, "\nKEDA (no kubelet runs here: scaling shows in spec.replicas, not in pods):")
+	}
+	notReady := 0
+	for _, r := range rows {
+		if r.KEDA == nil {
+			continue
+		}
+		status, msg, err := waitKEDAReady(ctx, c, r.KEDA, deadline)
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(s.Out, "  %s %s/%s: READY=%s %s\n", localcluster.KEDAKind(r.Workload.GVK.Kind), r.KEDA.GetNamespace(), r.KEDA.GetName(), status, msg)
+		if status != string(metav1.ConditionTrue) {
+			notReady++
+		}
+	}
+	return notReady, nil
 }
 
 // rabbitQueues lists the RabbitMQ queues of a KEDA object's triggers.
@@ -217,3 +247,18 @@ func stopDemoKEDA(env *kedaenv.Env, s cli.Streams) error {
 }
 
 var errNoWorker = errors.New("config/samples has no Deployment ml-demo/celery-worker")
+
+// closingPods waits for the woken worker's pods to finish their cold start
+// and prints the pods of every KEDA object's workload.
+func closingPods(ctx context.Context, c client.Client, rows []localcluster.Row, deadline time.Time, s cli.Streams) error {
+	worker := localcluster.Ref{GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Namespace: demoNamespace, Name: demoWorker}
+	if err := waitPodsReady(ctx, c, worker, deadline); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "  %s  %s's pods are Ready on the fake nodes.\n", time.Now().Format("15:04:05"), demoWorker)
+	if err := printPodsTable(ctx, s.Out, c, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Out, "\nSee them with: kubectl get nodes; kubectl get pods -A -o wide")
+	return nil
+}

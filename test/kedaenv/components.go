@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,32 +48,20 @@ func httpOK(ctx context.Context, url string) error {
 
 // start starts a process, records it, and waits until ready returns nil.
 func (e *Env) start(ctx context.Context, name string, cmd *exec.Cmd, what string, ready func(context.Context) error) error {
-	p, err := startProc(name, filepath.Join(e.Dir, name+".log"), cmd)
-	if err != nil {
-		return err
-	}
-	e.procs = append(e.procs, p)
-	return p.waitFor(ctx, e.opts.StartTimeout, what, ready)
+	_, err := e.startProcess(ctx, name, cmd, what, ready)
+	return err
 }
 
-func (e *Env) startPrometheus(ctx context.Context) error {
-	bin, err := exec.LookPath("prometheus")
+// startProcess is start, returning the process (nil when it did not start).
+func (e *Env) startProcess(ctx context.Context, name string, cmd *exec.Cmd, what string, ready func(context.Context) error) (*proc, error) {
+	p, err := startProc(name, filepath.Join(e.Dir, name+".log"), cmd)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dir := filepath.Join(e.Dir, "prometheus")
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-		return err
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
-		return err
-	}
-	addr := net.JoinHostPort(e.HostIP, strconv.Itoa(PrometheusPort))
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
-	cmd.Dir = dir
-	e.PrometheusURL = "http://" + addr
-	return e.start(ctx, "prometheus", cmd, "ready", func(ctx context.Context) error { return httpOK(ctx, e.PrometheusURL+"/-/ready") })
+	e.mu.Lock()
+	e.procs = append(e.procs, p)
+	e.mu.Unlock()
+	return p, p.waitFor(ctx, e.opts.StartTimeout, what, ready)
 }
 
 func (e *Env) startControllerManager(ctx context.Context) error {
@@ -85,11 +74,15 @@ func (e *Env) startControllerManager(ctx context.Context) error {
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
 		return err
 	}
+	controllers := slices.Clone(Controllers)
+	if e.opts.Simulation != nil {
+		controllers = append(controllers, SimulationControllers...)
+	}
 	cmd := exec.Command(filepath.Join(e.opts.K8sBinDir, ControllerManagerBinary),
 		"--kubeconfig="+kc,
 		"--authentication-kubeconfig="+kc,
 		"--authorization-kubeconfig="+kc,
-		"--controllers="+strings.Join(Controllers, ","),
+		"--controllers="+strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(port),

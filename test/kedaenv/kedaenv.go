@@ -12,8 +12,11 @@
 // (Env.HostIP), and KEDA's operator runs in its own mount namespace with an
 // /etc/hosts that maps those names to that address (root only).
 //
-// There is no kubelet: no pod ever runs. Scaling shows in a workload's
-// spec.replicas, the HPA's status and KEDA's conditions.
+// There is no kubelet: no container ever runs. Without a Simulation, no pod
+// is even scheduled, and scaling shows in a workload's spec.replicas, the
+// HPA's status and KEDA's conditions. With one (Options.Simulation),
+// kube-scheduler places the pods onto fake GPU and CPU nodes whose kubelet
+// kwok's controller plays: pods are Running and Ready after a cold start.
 //
 // Every process is started by this package and stopped by Stop, by pid.
 package kedaenv
@@ -30,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlscale/mlscale/test/localcluster"
@@ -48,6 +52,11 @@ const ClusterObjectNamespace = "keda"
 
 // Controllers are the kube-controller-manager controllers started.
 var Controllers = []string{"horizontalpodautoscaling", "garbagecollector", "job", "deployment", "replicaset"}
+
+// SimulationControllers are the controllers added with a Simulation: the
+// ResourceQuota controller, so that quotas (a namespace's GPU budget) have
+// the status that quota admission of pods needs.
+var SimulationControllers = []string{"resourcequota"}
 
 // DefaultHostAliases are the cluster DNS names KEDA's operator resolves to
 // Env.HostIP: the RabbitMQ and Prometheus hosts of config/samples.
@@ -96,6 +105,16 @@ type Options struct {
 	// KeepDir keeps the throw-away directory (with every process's log)
 	// after Stop.
 	KeepDir bool
+	// Simulation, when set, also starts kube-scheduler (from K8sBinDir)
+	// and kwok's controller (from KwokBinDir) with fake nodes.
+	Simulation *Simulation
+	// KwokBinDir holds kwok (bin/kwok), for a Simulation.
+	KwokBinDir string
+	// PrometheusScrape lists host:port targets the Prometheus of
+	// Options.Prometheus scrapes (/metrics, every PrometheusScrapeInterval).
+	PrometheusScrape []string
+	// PrometheusScrapeInterval is the scrape interval; 1m when zero.
+	PrometheusScrapeInterval time.Duration
 }
 
 // RepoBinDirs returns the bin/k8s and bin/keda of the checkout at root.
@@ -104,8 +123,8 @@ func RepoBinDirs(root string) (k8s, keda string) {
 }
 
 // CheckBinaries returns a *MissingError unless kube-controller-manager,
-// KEDA's operator and webhooks, RabbitMQ (and prometheus when asked) are
-// installed.
+// KEDA's operator and webhooks, RabbitMQ (and prometheus, kube-scheduler and
+// kwok when asked) are installed.
 func CheckBinaries(o Options) error {
 	var missing []string
 	exe := func(path, target string) {
@@ -119,6 +138,10 @@ func CheckBinaries(o Options) error {
 	exe(filepath.Join(o.KEDABinDir, WebhooksBinary), "keda")
 	if o.Adapter {
 		exe(filepath.Join(o.KEDABinDir, AdapterBinary), "keda")
+	}
+	if o.Simulation != nil {
+		exe(filepath.Join(o.K8sBinDir, SchedulerBinary), "kube-scheduler")
+		exe(filepath.Join(o.KwokBinDir, KwokBinary), "kwok")
 	}
 	exe(rabbitServer, "rabbitmq")
 	exe(rabbitCtl, "rabbitmq")
@@ -153,6 +176,7 @@ type Env struct {
 	HostsIsolated bool
 
 	opts     Options
+	mu       sync.Mutex // guards procs
 	procs    []*proc
 	vwc      string
 	grpcAddr string
@@ -171,7 +195,10 @@ type Process struct {
 // Processes lists the running processes, in start order.
 func (e *Env) Processes() []Process {
 	var out []Process
-	for _, p := range e.procs {
+	e.mu.Lock()
+	procs := slices.Clone(e.procs)
+	e.mu.Unlock()
+	for _, p := range procs {
 		if !p.exited() {
 			out = append(out, Process{Name: p.name, PID: p.pid(), Log: p.logPath})
 		}
@@ -199,7 +226,9 @@ func (e *Env) LogTail(name string, n int) string {
 }
 
 func (e *Env) allProcs() []*proc {
+	e.mu.Lock()
 	ps := slices.Clone(e.procs)
+	e.mu.Unlock()
 	if e.RabbitMQ != nil {
 		for _, p := range []*proc{e.RabbitMQ.epmd, e.RabbitMQ.server} {
 			if p != nil {
@@ -252,12 +281,19 @@ func Start(ctx context.Context, o Options) (e *Env, err error) {
 		return e, err
 	}
 	if o.Prometheus {
-		if err := e.startPrometheus(ctx); err != nil {
+		p, err := e.StartPrometheus(ctx, PrometheusOptions{Port: PrometheusPort, Scrape: o.PrometheusScrape, ScrapeInterval: o.PrometheusScrapeInterval})
+		if err != nil {
 			return e, err
 		}
+		e.PrometheusURL = p.URL
 	}
 	if err := e.startControllerManager(ctx); err != nil {
 		return e, err
+	}
+	if o.Simulation != nil {
+		if err := e.startSimulation(ctx); err != nil {
+			return e, err
+		}
 	}
 	if err := e.startWebhooks(ctx, caPEM); err != nil {
 		return e, err
@@ -308,8 +344,11 @@ func (e *Env) Stop() error {
 		cancel()
 		e.vwc = ""
 	}
-	for i := len(e.procs) - 1; i >= 0; i-- {
-		if err := e.procs[i].stop(15 * time.Second); err != nil {
+	e.mu.Lock()
+	procs := slices.Clone(e.procs)
+	e.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		if err := procs[i].stop(15 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
