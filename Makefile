@@ -92,6 +92,22 @@ E2E_LOOP_TIMEOUT ?= 25m
 e2e-loop: control-plane kube-controller-manager kube-scheduler kwok keda rabbitmq prometheus ## Run the closed-loop suite: pods on fake GPU nodes (kwok), scarcity, prediction, a webhook outage.
 	MLSCALE_E2E_LOOP=1 KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -parallel 4 -timeout $(E2E_LOOP_TIMEOUT) $(GOTESTFLAGS) ./test/e2eloop
 
+# `make bench-admission` drives mlscale's two webhooks and an allow-all
+# floor (same TLS, same review, same clients) on the local control plane
+# and prints the ratios against the goals; `make bench-scale` measures the
+# manager's memory, admission latency and convergence with 10,000
+# workloads (about 15 minutes). See docs/performance.md. Flags go in
+# BENCH_ADMISSION_ARGS, e.g. "-clients 16 -duration 8s -rounds 2".
+BENCH_ADMISSION_ARGS ?=
+
+.PHONY: bench-admission
+bench-admission: control-plane ## Measure admission against an allow-all webhook: reviews/s, p50, p99 and the ratios (docs/performance.md).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./hack/benchadmission $(BENCH_ADMISSION_ARGS)
+
+.PHONY: bench-scale
+bench-scale: control-plane ## Measure the manager with 10,000 workloads: memory, admission latency, a 1,000-workload burst (docs/performance.md).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -count=1 -timeout 90m ./test/e2e -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x
+
 # `make fuzz` runs every fuzz target of the repository, one after the
 # other, for FUZZTIME each (default 10m; FUZZ=FuzzName runs only that one).
 # It uses Go $(FUZZ_GO_TOOLCHAIN) from the module proxy: Go 1.26's fuzz

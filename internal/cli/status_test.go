@@ -298,7 +298,7 @@ func TestStatusAgainstAPIServer(t *testing.T) {
 				if apierrors.IsNotFound(err) {
 					return nil
 				}
-				return fmt.Errorf("still there: %v", err)
+				return fmt.Errorf("still there: %w", err)
 			})
 		}
 		r := status(t)

@@ -12,6 +12,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -165,10 +166,18 @@ func HasAnnotations(obj client.Object) bool {
 	return false
 }
 
+// LastAppliedAnnotation is where `kubectl apply` keeps a whole copy of
+// the object it applied; CacheTransform drops it.
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
 // CacheTransform is the informer cache's default transform. It keeps the
-// cache small in clusters with many workloads mlscale does not manage: it
-// drops managedFields from every object, and spec and status from
-// Deployments, StatefulSets and Jobs without mlscale.io/ annotations. Their
+// cache small in clusters with many workloads: it drops from every object
+// what no reader of the cache looks at, managedFields and the
+// LastAppliedAnnotation (often as large as the rest of the object); the
+// status of HPAs, KEDA objects and annotated workloads (mlscale reads their
+// metadata and spec; the policies' inventory and the audit's reviews
+// therefore carry no status); and spec and status from Deployments,
+// StatefulSets and Jobs without mlscale.io/ annotations. Of those, the
 // metadata is kept, enough to see them opt in (the watch then delivers the
 // full object), and what the GPU budget reads of a hand-written
 // ScaledObject's target: the containers' GPU resources
@@ -176,18 +185,26 @@ func HasAnnotations(obj client.Object) bool {
 // keeps no spec at all.
 //
 // Readers of the shared cache therefore see unannotated workloads without
-// the rest of their spec; read those through the API reader when it is
-// needed.
+// the rest of their spec, and no status; read those through the API reader
+// when they are needed. Objects of the cache are never written back whole
+// (mlscale's writes are patches and server-side applies of objects it
+// builds), so nothing dropped here is lost on the server.
 func CacheTransform(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
 		return obj, nil
 	}
 	o.SetManagedFields(nil)
+	if ann := o.GetAnnotations(); ann[LastAppliedAnnotation] != "" {
+		delete(ann, LastAppliedAnnotation)
+	}
 	if HasAnnotations(o) {
+		dropStatus(obj)
 		return obj, nil
 	}
 	switch t := obj.(type) {
+	case *autoscalingv2.HorizontalPodAutoscaler, *kedav1alpha1.ScaledObject, *kedav1alpha1.ScaledJob:
+		dropStatus(t)
 	case *appsv1.Deployment:
 		tpl := gpuTemplate(t.Spec.Template)
 		t.Spec, t.Status = appsv1.DeploymentSpec{Template: tpl}, appsv1.DeploymentStatus{}
@@ -202,6 +219,25 @@ func CacheTransform(obj any) (any, error) {
 		t.Spec, t.Status = spec, batchv1.JobStatus{}
 	}
 	return obj, nil
+}
+
+// dropStatus empties the status of the kinds whose status no reader of
+// the cache looks at: HPAs, KEDA objects, workloads.
+func dropStatus(obj any) {
+	switch t := obj.(type) {
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		t.Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
+	case *kedav1alpha1.ScaledObject:
+		t.Status = kedav1alpha1.ScaledObjectStatus{}
+	case *kedav1alpha1.ScaledJob:
+		t.Status = kedav1alpha1.ScaledJobStatus{}
+	case *appsv1.Deployment:
+		t.Status = appsv1.DeploymentStatus{}
+	case *appsv1.StatefulSet:
+		t.Status = appsv1.StatefulSetStatus{}
+	case *batchv1.Job:
+		t.Status = batchv1.JobStatus{}
+	}
 }
 
 // gpuTemplate is the part of a pod template the cache keeps of an

@@ -87,6 +87,9 @@ type Engine struct {
 	// byKind are the policies that review each kind of ReviewedKinds
 	// (see KindsRule), in name order.
 	byKind map[string][]compiledPolicy
+	// together evaluates the policies of byKind in one query, for each
+	// kind that more than one policy reviews.
+	together map[string]rego.PreparedEvalQuery
 }
 
 type compiledPolicy struct {
@@ -154,10 +157,38 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 		e.policies = append(e.policies, compiledPolicy{name: name, query: pq, kinds: kinds})
 	}
 	e.byKind = map[string][]compiledPolicy{}
+	e.together = map[string]rego.PreparedEvalQuery{}
 	for _, k := range ReviewedKinds {
-		e.byKind[k.GVK.Kind] = e.policiesFor(k.GVK.Kind)
+		ps := e.policiesFor(k.GVK.Kind)
+		e.byKind[k.GVK.Kind] = ps
+		if len(ps) < 2 {
+			continue
+		}
+		pq, err := rego.New(rego.Query(togetherQuery(ps)), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the policies of %s: %w", k.GVK.Kind, err)
+		}
+		e.together[k.GVK.Kind] = pq
 	}
 	return e, nil
+}
+
+// togetherVar is the variable togetherQuery binds.
+const togetherVar = "violations"
+
+// togetherQuery is one query that evaluates the violation rules of ps,
+// binding togetherVar to an array with, for each policy in order, the
+// array of the values of its rule: [] when the rule is undefined, else
+// one value (a set, for a policy that follows the contract). One
+// expression under one `with`, so that the helpers every policy reads
+// (mlscale.lib's triggers, subject, inventory lists) are evaluated once
+// per review rather than once per policy.
+func togetherQuery(ps []compiledPolicy) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("[v | v := data.%s%s.%s]", PackagePrefix, p.name, violationRule)
+	}
+	return fmt.Sprintf("%s := [%s] with data.inventory as input.inventory", togetherVar, strings.Join(parts, ", "))
 }
 
 // policiesFor returns the policies that review kind, in name order.
@@ -243,10 +274,13 @@ func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Viola
 	if err != nil {
 		return nil, err
 	}
+	all, ok := e.evalTogether(ctx, r.Kind, value)
 	var out []Violation
-	for _, p := range policies {
-		msgs, err := e.evalPolicy(ctx, p, r, value)
-		if err != nil {
+	for i, p := range policies {
+		var msgs []string
+		if ok {
+			msgs = all[i]
+		} else if msgs, err = e.evalPolicy(ctx, p, r, value); err != nil {
 			return nil, err
 		}
 		for _, m := range msgs {
@@ -254,6 +288,45 @@ func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Viola
 		}
 	}
 	return out, nil
+}
+
+// evalTogether evaluates every policy of kind in one query (see
+// togetherQuery) and returns each one's messages, sorted, in the order of
+// policiesFor(kind). It reports false when there is no such query, or when
+// the query fails or a policy's rule is not a set of strings: the caller
+// then evaluates the policies one by one, for the error that names the
+// policy.
+func (e *Engine) evalTogether(ctx context.Context, kind string, input ast.Value) ([][]string, bool) {
+	pq, ok := e.together[kind]
+	if !ok {
+		return nil, false
+	}
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil || len(rs) != 1 {
+		return nil, false
+	}
+	perPolicy, ok := rs[0].Bindings[togetherVar].([]any)
+	if !ok || len(perPolicy) != len(e.byKind[kind]) {
+		return nil, false
+	}
+	out := make([][]string, len(perPolicy))
+	for i, values := range perPolicy {
+		list, ok := values.([]any)
+		if !ok {
+			return nil, false
+		}
+		var msgs []string
+		for _, v := range list {
+			m, err := setOfStrings(v)
+			if err != nil {
+				return nil, false
+			}
+			msgs = append(msgs, m...)
+		}
+		slices.Sort(msgs)
+		out[i] = msgs
+	}
+	return out, true
 }
 
 // evalPolicy evaluates one policy on an input value and returns its
@@ -275,20 +348,31 @@ func messages(rs rego.ResultSet) ([]string, error) {
 	var out []string
 	for _, r := range rs {
 		for _, expr := range r.Expressions {
-			set, ok := expr.Value.([]any)
-			if !ok {
-				return nil, fmt.Errorf("%s is %T, want a set of strings", violationRule, expr.Value)
+			msgs, err := setOfStrings(expr.Value)
+			if err != nil {
+				return nil, err
 			}
-			for _, v := range set {
-				s, ok := v.(string)
-				if !ok {
-					return nil, fmt.Errorf("%s has a %T, want strings: %v", violationRule, v, v)
-				}
-				out = append(out, s)
-			}
+			out = append(out, msgs...)
 		}
 	}
 	slices.Sort(out)
+	return out, nil
+}
+
+// setOfStrings reads one value of a violation rule: a set of strings.
+func setOfStrings(value any) ([]string, error) {
+	set, ok := value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s is %T, want a set of strings", violationRule, value)
+	}
+	out := make([]string, 0, len(set))
+	for _, v := range set {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s has a %T, want strings: %v", violationRule, v, v)
+		}
+		out = append(out, s)
+	}
 	return out, nil
 }
 

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/kubejson"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
 )
@@ -85,7 +85,7 @@ func Decode(gvk schema.GroupVersionKind, raw []byte) (client.Object, error) {
 	}
 	if gvk == hpaV1GVK {
 		var v1 autoscalingv1.HorizontalPodAutoscaler
-		if err := json.Unmarshal(raw, &v1); err != nil {
+		if err := kubejson.Unmarshal(raw, &v1); err != nil {
 			return nil, fmt.Errorf("decoding the object: %w", err)
 		}
 		return hpaV1ToV2(&v1), nil
@@ -98,7 +98,7 @@ func Decode(gvk schema.GroupVersionKind, raw []byte) (client.Object, error) {
 		return nil, fmt.Errorf("%s: %w", gvk, ErrNotReviewed)
 	}
 	obj := ReviewedKinds[i].New()
-	if err := json.Unmarshal(raw, obj); err != nil {
+	if err := kubejson.Unmarshal(raw, obj); err != nil {
 		return nil, fmt.Errorf("decoding the object: %w", err)
 	}
 	return obj, nil

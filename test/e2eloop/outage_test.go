@@ -265,7 +265,7 @@ func checkConverged(ctx context.Context, ns string, final map[string]burstOp) er
 		case op.delete && apierrors.IsNotFound(err):
 			continue
 		case op.delete:
-			return fmt.Errorf("deleted Deployment %s still there: %v", name, err)
+			return fmt.Errorf("deleted Deployment %s still there: %w", name, err)
 		case err != nil:
 			return err
 		case !op.optIn:

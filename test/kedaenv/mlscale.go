@@ -58,7 +58,7 @@ func (m *MlscaleProcess) PID() int { return m.p.pid() }
 // admission requests and reconciles are cut off) and waits until it is gone.
 func (m *MlscaleProcess) Kill() error {
 	if m.p.exited() {
-		return fmt.Errorf("%s (pid %d) had already exited: %v", m.p.name, m.p.pid(), m.p.waitErr)
+		return fmt.Errorf("%s (pid %d) had already exited: %w", m.p.name, m.p.pid(), m.p.waitErr)
 	}
 	if err := syscall.Kill(m.p.pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("killing %s (pid %d): %w", m.p.name, m.p.pid(), err)

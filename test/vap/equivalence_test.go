@@ -355,19 +355,19 @@ func apiVerdict(err error, warnings []string) verdict {
 // policy joined by "; " (a policy with params refuses with the first
 // param's message; one without joins its messages, as the webhook does);
 // the warnings must say the same as the Rego's, joined in order.
-func (want verdict) matches(got verdict) error {
+func (v verdict) matches(got verdict) error {
 	switch {
-	case len(want.denied) == 0 && len(got.denied) > 0:
+	case len(v.denied) == 0 && len(got.denied) > 0:
 		return fmt.Errorf("the API server refuses with %q; the Rego admits", got.denied[0])
-	case len(want.denied) > 0 && len(got.denied) == 0:
-		return fmt.Errorf("the API server admits; the Rego refuses with %q", want.denied)
-	case len(want.denied) > 0:
-		if !slices.Contains(acceptable(want.denied), got.denied[0]) {
-			return fmt.Errorf("the API server refuses with\n%q\nthe Rego with\n%q", got.denied[0], want.denied)
+	case len(v.denied) > 0 && len(got.denied) == 0:
+		return fmt.Errorf("the API server admits; the Rego refuses with %q", v.denied)
+	case len(v.denied) > 0:
+		if !slices.Contains(acceptable(v.denied), got.denied[0]) {
+			return fmt.Errorf("the API server refuses with\n%q\nthe Rego with\n%q", got.denied[0], v.denied)
 		}
 		return nil
 	}
-	w, g := slices.Sorted(slices.Values(want.warned)), slices.Sorted(slices.Values(got.warned))
+	w, g := slices.Sorted(slices.Values(v.warned)), slices.Sorted(slices.Values(got.warned))
 	if strings.Join(w, "; ") != strings.Join(g, "; ") {
 		return fmt.Errorf("the API server warns\n%q\nthe Rego\n%q", g, w)
 	}

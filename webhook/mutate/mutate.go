@@ -21,13 +21,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/kubejson"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/webhook/reviewhttp"
 	"github.com/mlscale/mlscale/webhook/screen"
 )
 
@@ -45,10 +48,11 @@ type Handler struct {
 
 var _ admission.Handler = (*Handler)(nil)
 
-// Webhook wraps h in a controller-runtime admission.Webhook, ready to be
-// registered on a webhook server at Path (or served with its ServeHTTP).
-func Webhook(h *Handler) *admission.Webhook {
-	return &admission.Webhook{Handler: h}
+// Webhook wraps h in a controller-runtime admission.Webhook served by
+// reviewhttp (one decoding pass over each review), ready to be registered
+// on a webhook server at Path (or served with its ServeHTTP).
+func Webhook(h *Handler) *reviewhttp.Handler {
+	return reviewhttp.New(&admission.Webhook{Handler: h})
 }
 
 // handled reports whether gvk is a workload kind this webhook mutates (in
@@ -161,7 +165,7 @@ func (h *Handler) factsUnavailable(ctx context.Context, w workload.Workload, err
 // decode builds the Workload from the request's object and checks that it is
 // the object the request is about; deleting reports a deletionTimestamp.
 func decode(gvk schema.GroupVersionKind, req admission.Request) (w workload.Workload, deleting bool, err error) {
-	w, obj, err := workload.Decode(gvk, req.Object.Raw)
+	w, obj, err := decodeWorkload(gvk, req.Object.Raw)
 	if err != nil {
 		return workload.Workload{}, false, err
 	}
@@ -185,6 +189,22 @@ func decode(gvk schema.GroupVersionKind, req admission.Request) (w workload.Work
 		w.Name = req.Name
 	}
 	return w, deleting, nil
+}
+
+// decodeWorkload is workload.Decode with kubejson's decoder (the same
+// result, a third of the time); an object it cannot decode is decoded by
+// workload.Decode, for its error.
+func decodeWorkload(gvk schema.GroupVersionKind, raw []byte) (workload.Workload, client.Object, error) {
+	k, ok := workload.KindOf(gvk.GroupKind())
+	if !ok || len(raw) == 0 {
+		return workload.Decode(gvk, raw)
+	}
+	obj := k.New()
+	if err := kubejson.Unmarshal(raw, obj); err != nil {
+		return workload.Decode(gvk, raw)
+	}
+	w, err := workload.FromObject(obj)
+	return w, obj, err
 }
 
 // deny is the answer for a workload whose annotations cannot be rendered:

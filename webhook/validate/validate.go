@@ -26,6 +26,7 @@ import (
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/policy"
 	"github.com/mlscale/mlscale/internal/workload"
+	"github.com/mlscale/mlscale/webhook/reviewhttp"
 	"github.com/mlscale/mlscale/webhook/screen"
 )
 
@@ -67,9 +68,10 @@ type Handler struct {
 
 var _ admission.Handler = (*Handler)(nil)
 
-// Webhook wraps h in a controller-runtime admission.Webhook.
-func Webhook(h *Handler) *admission.Webhook {
-	return &admission.Webhook{Handler: h}
+// Webhook wraps h in a controller-runtime admission.Webhook served by
+// reviewhttp (one decoding pass over each review).
+func Webhook(h *Handler) *reviewhttp.Handler {
+	return reviewhttp.New(&admission.Webhook{Handler: h})
 }
 
 // Handle answers one AdmissionRequest:
