@@ -56,7 +56,7 @@ func TestOneReportPerViolation(t *testing.T) {
 				return fmt.Errorf("admitted")
 			}
 			if n := strings.Count(err.Error(), "hpa_scaledobject_conflict:"); n != 1 || !vapDenied(err) {
-				return fmt.Errorf("want one message of the API server's policy, got %v", err)
+				return fmt.Errorf("want one message of the API server's policy, got %w", err)
 			}
 			return nil
 		})
@@ -90,7 +90,7 @@ func waitWebhook(t *testing.T, ns string) {
 	kubetest.Eventually(t, 20*time.Second, "mlscale's webhook answers", func() error {
 		_, err := create(t.Context(), probe, ns, true)
 		if err == nil || !strings.Contains(err.Error(), "cluster_trigger_authentication:") {
-			return fmt.Errorf("want the webhook's refusal, got %v", err)
+			return fmt.Errorf("want the webhook's refusal, got %w", err)
 		}
 		return nil
 	})

@@ -62,7 +62,7 @@ func BenchmarkHPAAdmission(b *testing.B) {
 				want == "webhook" && err != nil && strings.Contains(err.Error(), "admission webhook") && strings.Contains(err.Error(), "hpa_scaledobject_conflict"):
 				return nil
 			}
-			return fmt.Errorf("got %v", err)
+			return fmt.Errorf("got %w", err)
 		})
 	}
 	b.Cleanup(func() {
