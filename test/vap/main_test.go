@@ -234,7 +234,7 @@ func waitPolicies(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server does not enforce the policies within 60s: %v; %v", errCred, errHPA)
+			return fmt.Errorf("the API server does not enforce the policies within 60s: %w; %w", errCred, errHPA)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -30,7 +30,7 @@ func TestOutage(t *testing.T) {
 			_, err := create(ctx, hpa("web-hpa", "web"), ns, false)
 			msg, ok := denialMessage(err)
 			if !ok {
-				return fmt.Errorf("not refused by a ValidatingAdmissionPolicy: %v", err)
+				return fmt.Errorf("not refused by a ValidatingAdmissionPolicy: %w", err)
 			}
 			if missing, ok := contains(msg, "hpa_scaledobject_conflict: HorizontalPodAutoscaler "+ns+"/web-hpa targets Deployment "+ns+"/web, which ScaledObject "+ns+"/web-so already scales", "keda-hpa-web-so"); !ok {
 				t.Fatalf("the refusal does not say %q: %s", missing, msg)
@@ -64,7 +64,7 @@ func TestOutage(t *testing.T) {
 		kubetest.Eventually(t, 15*time.Second, "the webhook configurations are in force", func() error {
 			_, err := create(t.Context(), scaledObject("probe", "probe"), ns, true)
 			if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
-				return fmt.Errorf("want a failed webhook call, got %v", err)
+				return fmt.Errorf("want a failed webhook call, got %w", err)
 			}
 			return nil
 		})

@@ -49,7 +49,7 @@ func TestParams(t *testing.T) {
 	kubetest.Eventually(t, 10*time.Second, "one ScaledObject: the HPA on its target is refused", func() error {
 		err := timed("1 ScaledObject", func() error { return dryRun("hpa", "app-0", false) })
 		if msg, ok := denialMessage(err); !ok || !strings.Contains(msg, "ScaledObject "+ns+"/so-0 already scales") {
-			return fmt.Errorf("want a refusal naming so-0, got %v", err)
+			return fmt.Errorf("want a refusal naming so-0, got %w", err)
 		}
 		return nil
 	})
