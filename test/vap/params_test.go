@@ -67,7 +67,7 @@ func TestParams(t *testing.T) {
 	kubetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d ScaledObjects: the HPA on the last one's target is refused", many), func() error {
 		err := timed(fmt.Sprintf("%d ScaledObjects, a conflict", many), func() error { return dryRun("hpa", last, false) })
 		if msg, ok := denialMessage(err); !ok || !strings.Contains(msg, fmt.Sprintf("ScaledObject %s/so-%d already scales", ns, many-1)) {
-			return fmt.Errorf("want a refusal naming so-%d, got %v", many-1, err)
+			return fmt.Errorf("want a refusal naming so-%d, got %w", many-1, err)
 		}
 		return nil
 	})
