@@ -116,19 +116,23 @@ func orAnyMetric(name string) string {
 // name, or nil: an equality on one of its pod names, or a regular
 // expression that matches them.
 func (r *renderer) podMatcher(ms []*labels.Matcher) *labels.Matcher {
-	own := regexp.MustCompile("^(?:" + r.podRegex() + ")$")
-	example := r.examplePod()
+	// Compiled only for a query that names a pod: most select none, and
+	// the expression would be a tenth of a review's allocations.
+	var own *regexp.Regexp
 	for _, m := range ms {
 		if !slices.Contains(podLabels, m.Name) {
 			continue
 		}
 		switch m.Type {
 		case labels.MatchEqual:
+			if own == nil {
+				own = regexp.MustCompile("^(?:" + r.podRegex() + ")$")
+			}
 			if own.MatchString(m.Value) {
 				return m
 			}
 		case labels.MatchRegexp:
-			if m.Matches(example) {
+			if m.Matches(r.examplePod()) {
 				return m
 			}
 		}
