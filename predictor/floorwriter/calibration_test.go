@@ -28,9 +28,13 @@ func TestFloorsCalibratedToTheWorkloadsTarget(t *testing.T) {
 	loose := predictive("demand", 40, 1, 50)
 	loose[intent.KeyTargetUnder] = "10%"
 	for name, ann := range map[string]map[string]string{"strict": strict, "loose": loose} {
-		if err := k8s.Create(ctx, deployment(ns, name, ann)); err != nil {
+		d := deployment(ns, name, ann)
+		if err := k8s.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}
+		// The other tests' writers see every predictive workload of the
+		// API server: leave none behind.
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), d) })
 	}
 	clk := newClock(end.Add(-24 * time.Hour))
 	metrics := NewMetrics()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/predictor"
 )
@@ -32,13 +33,19 @@ func (m seriesSource) Range(_ context.Context, query string, start, end time.Tim
 	return s.Slice(i, j), nil
 }
 
-// eventRecorder records Event reasons.
+// eventRecorder records the reasons of the Events on objects of one
+// namespace (the writer sees every predictive workload of the API server,
+// other tests' too).
 type eventRecorder struct {
-	mu      sync.Mutex
-	reasons []string
+	namespace string
+	mu        sync.Mutex
+	reasons   []string
 }
 
-func (r *eventRecorder) Eventf(_ runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+func (r *eventRecorder) Eventf(regarding runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+	if o, ok := regarding.(client.Object); !ok || o.GetNamespace() != r.namespace {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reasons = append(r.reasons, reason)
@@ -76,7 +83,7 @@ func TestRollingErrorFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := newClock(t0.Add(-40 * time.Minute))
-	rec := &eventRecorder{}
+	rec := &eventRecorder{namespace: ns}
 	w := New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics(), Recorder: rec})
 	var last Explanation
 	cycle := func() Explanation {
