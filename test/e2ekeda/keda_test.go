@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/mlscale/mlscale/test/kedaenv"
 	"github.com/mlscale/mlscale/test/kubetest"
 )
 
@@ -252,25 +252,8 @@ func kedaJobs(t *testing.T, namespace string) []batchv1.Job {
 // is READY, and the sample worker is scaled to zero and woken by messages.
 func TestDemoWithKEDA(t *testing.T) {
 	env(t)
-	bin := filepath.Join(t.TempDir(), "mlscale-demo")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mlscale-demo")
-	build.Dir = suite.root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--with-keda", "--once", "--repo", suite.root)
-	cmd.Env = os.Environ()
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("mlscale-demo --with-keda --once in %s:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), stdout.String(), stderr.String())
-	if err != nil {
-		t.Fatalf("mlscale-demo --with-keda --once: %v", err)
-	}
-	out := stdout.String()
+	run := kedaenv.RunDemo(t, suite.root)
+	out := run.Stdout
 	for _, want := range []string{"READY=True", "celery-worker spec.replicas = 0", "woke up from zero"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
@@ -279,7 +262,7 @@ func TestDemoWithKEDA(t *testing.T) {
 	if strings.Contains(out, "READY=False") || strings.Contains(out, "READY=Unknown") {
 		t.Errorf("a KEDA object is not READY")
 	}
-	if !strings.Contains(stderr.String(), "Stopped ") {
+	if !strings.Contains(run.Stderr, "Stopped ") {
 		t.Errorf("stderr does not report the stopped processes")
 	}
 }

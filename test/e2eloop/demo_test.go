@@ -1,14 +1,11 @@
 package e2eloop
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/mlscale/mlscale/test/kedaenv"
 )
 
 // TestDemoShowsPods runs `mlscale-demo --with-keda --once` as a user would
@@ -19,31 +16,14 @@ import (
 func TestDemoShowsPods(t *testing.T) {
 	env(t)
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "mlscale-demo")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mlscale-demo")
-	build.Dir = suite.root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--with-keda", "--once", "--repo", suite.root)
-	cmd.Env = os.Environ()
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("mlscale-demo --with-keda --once in %s:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), stdout.String(), stderr.String())
-	if err != nil {
-		t.Fatalf("mlscale-demo --with-keda --once: %v", err)
-	}
-	out := stdout.String()
+	run := kedaenv.RunDemo(t, suite.root)
+	out := run.Stdout
 	for _, want := range []string{"woke up from zero", "Pods on the fake nodes", "kubectl get pods -A -o wide"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if !strings.Contains(stderr.String(), "Simulated nodes: 2 GPU nodes") {
+	if !strings.Contains(run.Stderr, "Simulated nodes: 2 GPU nodes") {
 		t.Error("the demo did not run the fake nodes")
 	}
 	// The woken worker: one Ready pod on a CPU node; the vLLM server's on a GPU node.
