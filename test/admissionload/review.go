@@ -9,7 +9,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
@@ -24,43 +23,15 @@ const Namespace = "ml"
 // opted in to mlscale with a gateway Prometheus query, as the handlers'
 // benchmarks review it: about 3.9 KB of JSON.
 func Deployment() *appsv1.Deployment {
-	labels := map[string]string{
-		"app.kubernetes.io/name": "llama-3-8b", "app.kubernetes.io/part-of": "inference",
-		"app.kubernetes.io/version": "0.6.3", "team": "ml-platform",
-	}
-	d := &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "llama-3-8b", Namespace: Namespace, Labels: labels, Annotations: map[string]string{
-			intent.KeyAutoscale:                 "true",
-			intent.KeyProfile:                   "vllm",
-			intent.KeyMaxReplicas:               "8",
-			intent.KeyPrometheusQuery:           `sum(gateway_pending_requests{model="llama-3-8b"})`,
-			intent.KeyPrometheusTarget:          "4",
-			intent.KeyCooldown:                  "20m",
-			"deployment.kubernetes.io/revision": "3",
-			"argocd.argoproj.io/tracking-id":    "inference:apps/Deployment:ml/llama-3-8b",
-		}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(2)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama-3-8b"}},
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1)),
-				},
-			},
-		},
-	}
-	d.Spec.Template.Labels = map[string]string{"app": "llama-3-8b"}
-	for k, v := range labels {
-		d.Spec.Template.Labels[k] = v
-	}
-	d.Spec.Template.Annotations = map[string]string{
-		"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics",
-		"kubectl.kubernetes.io/default-container": "vllm",
-	}
-	d.Spec.Template.Spec = reviewtest.VLLMPodSpec()
-	return d
+	return reviewtest.VLLMDeployment(map[string]string{
+		intent.KeyAutoscale:                 "true",
+		intent.KeyProfile:                   "vllm",
+		intent.KeyMaxReplicas:               "8",
+		intent.KeyPrometheusQuery:           `sum(gateway_pending_requests{model="llama-3-8b"})`,
+		intent.KeyPrometheusTarget:          "4",
+		intent.KeyCooldown:                  "20m",
+		"deployment.kubernetes.io/revision": "3",
+	})
 }
 
 // Review is the AdmissionReview the API server sends for a CREATE of obj

@@ -1,8 +1,12 @@
 package reviewtest
 
 import (
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -102,4 +106,41 @@ func vllmContainer() corev1.Container {
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
 	}
+}
+
+// VLLMDeployment is a realistic vLLM inference server Deployment in
+// namespace "ml", about 4 KB of JSON, with the pod of VLLMPodSpec: the
+// object the admission benchmarks and the load command review. ann are its
+// annotations (copied), to which an Argo CD tracking id is added.
+func VLLMDeployment(ann map[string]string) *appsv1.Deployment {
+	labels := map[string]string{
+		"app.kubernetes.io/name": "llama-3-8b", "app.kubernetes.io/part-of": "inference",
+		"app.kubernetes.io/version": "0.6.3", "team": "ml-platform",
+	}
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "llama-3-8b", Namespace: "ml", Labels: labels, Annotations: maps.Clone(ann)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama-3-8b"}},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1)),
+				},
+			},
+		},
+	}
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
+	}
+	d.Annotations["argocd.argoproj.io/tracking-id"] = "inference:apps/Deployment:ml/llama-3-8b"
+	d.Spec.Template.Labels = maps.Clone(labels)
+	d.Spec.Template.Labels["app"] = "llama-3-8b"
+	d.Spec.Template.Annotations = map[string]string{
+		"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics",
+		"kubectl.kubernetes.io/default-container": "vllm",
+	}
+	d.Spec.Template.Spec = VLLMPodSpec()
+	return d
 }

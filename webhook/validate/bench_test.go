@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -13,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -36,37 +34,10 @@ var benchAnnotations = map[string]string{
 	"deployment.kubernetes.io/revision": "3",
 }
 
-// inferenceDeployment is a realistic vLLM inference server Deployment,
-// about 4 KB of JSON, requesting one GPU per pod: webhook/mutate's
-// benchmark fixture.
+// inferenceDeployment is webhook/mutate's benchmark fixture,
+// reviewtest.VLLMDeployment.
 func inferenceDeployment(ann map[string]string) *appsv1.Deployment {
-	labels := map[string]string{
-		"app.kubernetes.io/name": "llama-3-8b", "app.kubernetes.io/part-of": "inference",
-		"app.kubernetes.io/version": "0.6.3", "team": "ml-platform",
-	}
-	d := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "llama-3-8b", Namespace: "ml", Labels: labels, Annotations: maps.Clone(ann)},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(2)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama-3-8b"}},
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1)),
-				},
-			},
-		},
-	}
-	d.Annotations["argocd.argoproj.io/tracking-id"] = "inference:apps/Deployment:ml/llama-3-8b"
-	d.Spec.Template.Labels = maps.Clone(labels)
-	d.Spec.Template.Labels["app"] = "llama-3-8b"
-	d.Spec.Template.Annotations = map[string]string{
-		"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics",
-		"kubectl.kubernetes.io/default-container": "vllm",
-	}
-	d.Spec.Template.Spec = reviewtest.VLLMPodSpec()
-	return d
+	return reviewtest.VLLMDeployment(ann)
 }
 
 // benchCase is one admission request of the benchmarks.
