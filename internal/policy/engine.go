@@ -60,6 +60,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/mlscale/mlscale/internal/policy/native"
 	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/policies"
 )
@@ -90,6 +91,12 @@ type Engine struct {
 	// together evaluates the policies of byKind in one query, for each
 	// kind that more than one policy reviews.
 	together map[string]rego.PreparedEvalQuery
+	// regoTogether evaluates, in one query, the policies of byKind that
+	// have no Go form, for each kind that more than one such policy
+	// reviews.
+	regoTogether map[string]rego.PreparedEvalQuery
+	// regoOnly makes Evaluate use the Rego of every policy (WithoutNative).
+	regoOnly bool
 }
 
 type compiledPolicy struct {
@@ -97,6 +104,10 @@ type compiledPolicy struct {
 	query rego.PreparedEvalQuery
 	// kinds are the input kinds the policy reviews; nil for every kind.
 	kinds kindSet
+	// native is the policy's Go form (internal/policy/native), used while
+	// the policy and the helpers it reads are the built-in ones; nil when
+	// it is evaluated in Rego.
+	native native.Func
 }
 
 // New compiles the built-in policies with the configuration.
@@ -144,6 +155,7 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 	}
 	store := inmem.NewFromObject(baseData(cfg))
 	e := &Engine{cfg: cfg}
+	natives := native.Compile(cfg.nativeConfig())
 	for _, name := range names {
 		q := fmt.Sprintf("data.%s%s.%s with data.inventory as input.inventory", PackagePrefix, name, violationRule)
 		pq, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
@@ -154,23 +166,63 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 		if err != nil {
 			return nil, err
 		}
-		e.policies = append(e.policies, compiledPolicy{name: name, query: pq, kinds: kinds})
+		p := compiledPolicy{name: name, query: pq, kinds: kinds}
+		if f, ok := natives[name]; ok && builtinUnchanged(modules, name) && kinds.equal(builtinKinds[name]) {
+			p.native = f
+		}
+		e.policies = append(e.policies, p)
 	}
 	e.byKind = map[string][]compiledPolicy{}
 	e.together = map[string]rego.PreparedEvalQuery{}
-	for _, k := range ReviewedKinds {
-		ps := e.policiesFor(k.GVK.Kind)
-		e.byKind[k.GVK.Kind] = ps
+	e.regoTogether = map[string]rego.PreparedEvalQuery{}
+	prepare := func(ps []compiledPolicy, kind string, into map[string]rego.PreparedEvalQuery) error {
 		if len(ps) < 2 {
-			continue
+			return nil
 		}
 		pq, err := rego.New(rego.Query(togetherQuery(ps)), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("preparing the policies of %s: %w", k.GVK.Kind, err)
+			return fmt.Errorf("preparing the policies of %s: %w", kind, err)
 		}
-		e.together[k.GVK.Kind] = pq
+		into[kind] = pq
+		return nil
+	}
+	for _, k := range ReviewedKinds {
+		ps := e.policiesFor(k.GVK.Kind)
+		e.byKind[k.GVK.Kind] = ps
+		if err := prepare(ps, k.GVK.Kind, e.together); err != nil {
+			return nil, err
+		}
+		if err := prepare(withoutNative(ps), k.GVK.Kind, e.regoTogether); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
+}
+
+// withoutNative returns the policies of ps that have no Go form.
+func withoutNative(ps []compiledPolicy) []compiledPolicy {
+	return slices.DeleteFunc(slices.Clone(ps), func(p compiledPolicy) bool { return p.native != nil })
+}
+
+// WithoutNative returns a copy of e that evaluates every policy in Rego,
+// also those that have a Go form: the reference the Go forms are compared
+// with.
+func (e *Engine) WithoutNative() *Engine {
+	c := *e
+	c.regoOnly = true
+	return &c
+}
+
+// Native returns the names of the policies e evaluates with their Go form
+// (internal/policy/native), sorted; none after WithoutNative.
+func (e *Engine) Native() []string {
+	var out []string
+	for _, p := range e.policies {
+		if p.native != nil && !e.regoOnly {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }
 
 // togetherVar is the variable togetherQuery binds.
@@ -270,18 +322,42 @@ func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Viola
 	if len(policies) == 0 {
 		return nil, nil
 	}
-	value, err := inputValue(r, inv)
-	if err != nil {
-		return nil, err
+	useNative := !e.regoOnly && r.TypedObject != nil
+	together, inRego := e.together[r.Kind], policies
+	if useNative {
+		together, inRego = e.regoTogether[r.Kind], withoutNative(policies)
 	}
-	all, ok := e.evalTogether(ctx, r.Kind, value)
-	var out []Violation
-	for i, p := range policies {
-		var msgs []string
-		if ok {
-			msgs = all[i]
-		} else if msgs, err = e.evalPolicy(ctx, p, r, value); err != nil {
+	var value ast.Value
+	var all [][]string
+	var ok bool
+	if len(inRego) > 0 {
+		var err error
+		if value, err = inputValue(r, inv); err != nil {
 			return nil, err
+		}
+		all, ok = evalTogether(ctx, together, len(inRego), value)
+	}
+	var in *native.Input
+	if useNative && len(inRego) < len(policies) {
+		in = nativeInput(r, inv)
+	}
+	var out []Violation
+	j := 0
+	for _, p := range policies {
+		var msgs []string
+		switch {
+		case useNative && p.native != nil:
+			msgs = p.native(in)
+			slices.Sort(msgs)
+			msgs = slices.Compact(msgs)
+		case ok:
+			msgs = all[j]
+			j++
+		default:
+			var err error
+			if msgs, err = e.evalPolicy(ctx, p, r, value); err != nil {
+				return nil, err
+			}
 		}
 		for _, m := range msgs {
 			out = append(out, Violation{Policy: p.name, Message: m, Action: e.cfg.ActionFor(p.name)})
@@ -290,15 +366,14 @@ func (e *Engine) Evaluate(ctx context.Context, r Review, inv Inventory) ([]Viola
 	return out, nil
 }
 
-// evalTogether evaluates every policy of kind in one query (see
-// togetherQuery) and returns each one's messages, sorted, in the order of
-// policiesFor(kind). It reports false when there is no such query, or when
-// the query fails or a policy's rule is not a set of strings: the caller
-// then evaluates the policies one by one, for the error that names the
-// policy.
-func (e *Engine) evalTogether(ctx context.Context, kind string, input ast.Value) ([][]string, bool) {
-	pq, ok := e.together[kind]
-	if !ok {
+// evalTogether evaluates n policies in one query (see togetherQuery)
+// and returns each one's messages, sorted, in the query's order. It
+// reports false when there is no such query (pq is the zero value), or
+// when the query fails or a policy's rule is not a set of strings: the
+// caller then evaluates the policies one by one, for the error that names
+// the policy.
+func evalTogether(ctx context.Context, pq rego.PreparedEvalQuery, n int, input ast.Value) ([][]string, bool) {
+	if n < 2 {
 		return nil, false
 	}
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
@@ -306,7 +381,7 @@ func (e *Engine) evalTogether(ctx context.Context, kind string, input ast.Value)
 		return nil, false
 	}
 	perPolicy, ok := rs[0].Bindings[togetherVar].([]any)
-	if !ok || len(perPolicy) != len(e.byKind[kind]) {
+	if !ok || len(perPolicy) != n {
 		return nil, false
 	}
 	out := make([][]string, len(perPolicy))

@@ -339,6 +339,10 @@ func (e *Engine) findings(policy string, msgs, own []string, sampled bool, inv r
 // reviewValue is Input(r, ...) without the inventory lists, as a Rego
 // object: what Input makes of the review and of the inventory's Target.
 func reviewValue(r Review, target *workload.Workload) (ast.Object, error) {
+	r, err := r.withData()
+	if err != nil {
+		return nil, err
+	}
 	items, err := reviewItems(r, target)
 	if err != nil {
 		return nil, err

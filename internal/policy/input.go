@@ -48,6 +48,10 @@ type Review struct {
 	Namespace string
 	// Object is the object, as JSON-like data with apiVersion and kind.
 	Object map[string]any
+	// TypedObject is Object as the typed object it was converted from
+	// (NewReview sets it); the policies' Go forms read it. A review
+	// without it is evaluated in Rego only.
+	TypedObject client.Object
 	// Rendered is the KEDA object mlscale renders for an annotated
 	// workload, or nil.
 	Rendered map[string]any
@@ -68,6 +72,9 @@ type Review struct {
 }
 
 func (r Review) name() string {
+	if r.Object == nil && r.TypedObject != nil {
+		return r.TypedObject.GetName()
+	}
 	if meta, ok := r.Object["metadata"].(map[string]any); ok {
 		if n, ok := meta["name"].(string); ok {
 			return n
@@ -115,6 +122,10 @@ func (inv Inventory) Len() int {
 // Input is what the engine evaluates: the review's fields, and the
 // inventory under "inventory" (bound to data.inventory).
 func Input(r Review, inv Inventory) (map[string]any, error) {
+	r, err := r.withData()
+	if err != nil {
+		return nil, err
+	}
 	gpus, pods := podCounts(r, inv.Target)
 	in := map[string]any{
 		"kind":           r.Kind,
@@ -164,6 +175,10 @@ var (
 // inputValue is Input(r, inv) as the Rego value the policies evaluate,
 // built directly rather than through the map.
 func inputValue(r Review, inv Inventory) (ast.Value, error) {
+	r, err := r.withData()
+	if err != nil {
+		return nil, err
+	}
 	items, err := reviewItems(r, inv.Target)
 	if err != nil {
 		return nil, err
@@ -308,13 +323,10 @@ func toData(obj runtime.Object, gvk schema.GroupVersionKind) (map[string]any, er
 func ScaleTarget(r Review) (string, bool) {
 	switch r.Kind {
 	case KindHPA, KindScaledObject:
-		spec, _ := r.Object["spec"].(map[string]any)
-		ref, _ := spec["scaleTargetRef"].(map[string]any)
-		name, _ := ref["name"].(string)
+		name, kind, _ := scaleTargetRef(r)
 		if name == "" {
 			return "", false
 		}
-		kind, _ := ref["kind"].(string)
 		if kind == "" {
 			if r.Kind == KindHPA {
 				return "", false
@@ -338,11 +350,7 @@ func TargetWorkload(r Review) (workload.Kind, string, bool) {
 	if r.Kind != KindScaledObject {
 		return workload.Kind{}, "", false
 	}
-	spec, _ := r.Object["spec"].(map[string]any)
-	ref, _ := spec["scaleTargetRef"].(map[string]any)
-	name, _ := ref["name"].(string)
-	api, _ := ref["apiVersion"].(string)
-	kind, _ := ref["kind"].(string)
+	name, kind, api := scaleTargetRef(r)
 	if api == "" {
 		api = "apps/v1"
 	}
@@ -355,6 +363,30 @@ func TargetWorkload(r Review) (workload.Kind, string, bool) {
 	}
 	k, ok := workload.KindOf(gv.WithKind(kind).GroupKind())
 	return k, name, ok
+}
+
+// scaleTargetRef returns the name, kind and apiVersion of the
+// spec.scaleTargetRef of an HPA or ScaledObject under review ("" for what
+// it lacks), from the typed object when the review has no JSON-like one.
+func scaleTargetRef(r Review) (name, kind, api string) {
+	if r.Object == nil {
+		switch o := r.TypedObject.(type) {
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			ref := o.Spec.ScaleTargetRef
+			return ref.Name, ref.Kind, ref.APIVersion
+		case *kedav1alpha1.ScaledObject:
+			if ref := o.Spec.ScaleTargetRef; ref != nil {
+				return ref.Name, ref.Kind, ref.APIVersion
+			}
+		}
+		return "", "", ""
+	}
+	spec, _ := r.Object["spec"].(map[string]any)
+	ref, _ := spec["scaleTargetRef"].(map[string]any)
+	name, _ = ref["name"].(string)
+	kind, _ = ref["kind"].(string)
+	api, _ = ref["apiVersion"].(string)
+	return name, kind, api
 }
 
 // TargetKey is how a scale target is keyed in inventory indexes: "Kind/name"

@@ -167,15 +167,24 @@ func (e *RenderError) Unwrap() error { return e.Err }
 //
 // The object's namespace must be set.
 func NewReview(ctx context.Context, op string, obj client.Object, ff facts.Func) (Review, error) {
+	r, err := NewTypedReview(ctx, op, obj, ff)
+	if err != nil {
+		return Review{}, err
+	}
+	return r.withData()
+}
+
+// NewTypedReview is NewReview without the JSON-like Object and Rendered:
+// they stay nil until a policy evaluated in Rego needs them (the engine
+// makes them then), so that a review whose policies all have Go forms
+// (internal/policy/native) is never converted. ScaleTarget and
+// TargetWorkload read such a review too.
+func NewTypedReview(ctx context.Context, op string, obj client.Object, ff facts.Func) (Review, error) {
 	gvk, err := reviewedGVK(obj)
 	if err != nil {
 		return Review{}, err
 	}
-	data, err := toData(obj, gvk)
-	if err != nil {
-		return Review{}, err
-	}
-	r := Review{Kind: gvk.Kind, Operation: op, Namespace: obj.GetNamespace(), Object: data}
+	r := Review{Kind: gvk.Kind, Operation: op, Namespace: obj.GetNamespace(), TypedObject: obj}
 	switch o := obj.(type) {
 	case *autoscalingv2.HorizontalPodAutoscaler, *kedav1alpha1.ScaledObject:
 		return r, nil
@@ -206,8 +215,26 @@ func NewReview(ctx context.Context, op string, obj client.Object, ff facts.Func)
 		r.RenderWarnings = append(r.RenderWarnings, fmt.Sprintf("mlscale: %s %s/%s: %s", w.GVK.Kind, w.Namespace, w.Name, warning))
 	}
 	r.RenderedObject = res.Object
-	if r.Rendered, err = toData(res.Object, res.Object.GetObjectKind().GroupVersionKind()); err != nil {
-		return Review{}, err
+	return r, nil
+}
+
+// withData returns r with Object and Rendered made from TypedObject and
+// RenderedObject where they are nil.
+func (r Review) withData() (Review, error) {
+	var err error
+	if r.Object == nil && r.TypedObject != nil {
+		gvk, gerr := reviewedGVK(r.TypedObject)
+		if gerr != nil {
+			return Review{}, gerr
+		}
+		if r.Object, err = toData(r.TypedObject, gvk); err != nil {
+			return Review{}, err
+		}
+	}
+	if r.Rendered == nil && r.RenderedObject != nil {
+		if r.Rendered, err = toData(r.RenderedObject, r.RenderedObject.GetObjectKind().GroupVersionKind()); err != nil {
+			return Review{}, err
+		}
 	}
 	return r, nil
 }

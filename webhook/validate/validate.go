@@ -174,7 +174,7 @@ func (h *Handler) review(ctx context.Context, gvk schema.GroupVersionKind, req a
 	if _, isWorkload := workload.KindOf(gvk.GroupKind()); isWorkload && !intent.Enabled(obj.GetAnnotations()) {
 		return r, "the workload has not opted in to mlscale", nil
 	}
-	r, err = policy.NewReview(ctx, string(req.Operation), obj, h.Facts)
+	r, err = policy.NewTypedReview(ctx, string(req.Operation), obj, h.Facts)
 	var renderErr *policy.RenderError
 	switch {
 	case errors.As(err, &renderErr):

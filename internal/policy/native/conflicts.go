@@ -1,0 +1,137 @@
+package native
+
+import "fmt"
+
+// This file holds the Go forms of the policies on two autoscalers for one
+// workload: hpa_duplicate_target, hpa_scaledobject_conflict,
+// scaledobject_duplicate_target and scaledobject_foreign_hpa.
+
+func init() {
+	register("hpa_duplicate_target", func(Config) Func { return hpaDuplicateTarget })
+	register("hpa_scaledobject_conflict", func(Config) Func { return hpaScaledObjectConflict })
+	register("scaledobject_duplicate_target", func(Config) Func { return scaledObjectDuplicateTarget })
+	register("scaledobject_foreign_hpa", func(Config) Func { return scaledObjectForeignHPA })
+}
+
+// hpaDuplicateTarget is policies/hpa_duplicate_target.
+func hpaDuplicateTarget(in *Input) []string {
+	h, ok := in.reviewHPA()
+	if !ok {
+		return nil
+	}
+	subject, ok := in.subject()
+	if !ok {
+		return nil
+	}
+	target := hpaRef(h)
+	var out []string
+	for _, other := range in.inventoryHPAs() {
+		key, ok := objectKey(kindHPA, other)
+		if !ok || !sameTarget(hpaRef(other), target) {
+			continue
+		}
+		out = append(out, fmt.Sprintf(
+			"hpa_duplicate_target: %s targets %s, which %s already scales (two HPAs on one target flap: AmbiguousSelector); change the existing HPA instead, or delete it first",
+			subject, in.targetKey(target), key))
+	}
+	return out
+}
+
+// hpaScaledObjectConflict is policies/hpa_scaledobject_conflict.
+func hpaScaledObjectConflict(in *Input) []string {
+	h, ok := in.reviewHPA()
+	if !ok {
+		return nil
+	}
+	subject, ok := in.subject()
+	if !ok {
+		return nil
+	}
+	target := hpaRef(h)
+	var out []string
+	for _, so := range in.inventoryScaledObjects() {
+		r, ok := soRef(so)
+		if !ok || !sameTarget(r, target) || kedaOwnsHPA(so, h) {
+			continue
+		}
+		key, ok := objectKey(kindScaledObject, so)
+		hpaName, named := kedaHPAName(so)
+		if !ok || !named {
+			continue
+		}
+		out = append(out, fmt.Sprintf(
+			"hpa_scaledobject_conflict: %s targets %s, which %s already scales (KEDA makes its own HPA %s for it); delete this HPA and tune the ScaledObject instead, or delete the ScaledObject (for an mlscale workload: remove mlscale.io/autoscale) to keep this HPA",
+			subject, in.targetKey(target), key, hpaName))
+	}
+	return out
+}
+
+// scaledObjectDuplicateTarget is policies/scaledobject_duplicate_target.
+func scaledObjectDuplicateTarget(in *Input) []string {
+	so, ok := in.reviewScaledObject()
+	if !ok {
+		return nil
+	}
+	target, ok := soRef(so)
+	if !ok {
+		return nil
+	}
+	subject, ok := in.subject()
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, other := range in.inventoryScaledObjects() {
+		r, ok := soRef(other)
+		if !ok || !sameTarget(r, target) {
+			continue
+		}
+		key, ok := objectKey(kindScaledObject, other)
+		if !ok {
+			continue
+		}
+		out = append(out, fmt.Sprintf(
+			"scaledobject_duplicate_target: %s would scale %s, which %s already scales (each ScaledObject makes its own HPA, and two HPAs on one target flap); change the existing ScaledObject instead, or delete it first",
+			subject, in.targetKey(target), key))
+	}
+	return out
+}
+
+// scaledObjectForeignHPA is policies/scaledobject_foreign_hpa.
+func scaledObjectForeignHPA(in *Input) []string {
+	so, ok := in.reviewScaledObject()
+	if !ok {
+		return nil
+	}
+	target, ok := soRef(so)
+	if !ok {
+		return nil
+	}
+	subject, ok := in.subject()
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, h := range in.inventoryHPAs() {
+		if !sameTarget(hpaRef(h), target) || kedaOwnsHPA(so, h) {
+			continue
+		}
+		key, ok := objectKey(kindHPA, h)
+		if !ok {
+			continue
+		}
+		out = append(out, fmt.Sprintf(
+			"scaledobject_foreign_hpa: %s would scale %s, which %s already scales; delete that HPA first, or %s",
+			subject, in.targetKey(target), key, in.adoptFix(h.Name)))
+	}
+	return out
+}
+
+// adoptFix is scaledobject_foreign_hpa's adopt_fix: how to let KEDA take
+// the HPA over, through mlscale's annotation for a workload.
+func (in *Input) adoptFix(name string) string {
+	if in.isWorkload() {
+		return "let KEDA take it over with the annotation mlscale.io/adopt-hpa: " + name
+	}
+	return fmt.Sprintf("let KEDA adopt it with the annotation scaledobject.keda.sh/transfer-hpa-ownership: \"true\" and spec.advanced.horizontalPodAutoscalerConfig.name: %s", name)
+}
