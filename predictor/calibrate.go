@@ -18,9 +18,19 @@ const (
 	// the step.
 	calibrationMin, calibrationMax = 200, 4000
 	// calibrationGain is how fast the working level follows the misses
-	// (adaptive conformal inference): after each evaluated floor it moves
-	// by calibrationGain times the target minus the miss (1 or 0).
+	// (adaptive conformal inference) at first: after each evaluated floor
+	// it moves by the gain times the target minus the miss (1 or 0).
 	calibrationGain = 0.005
+	// calibrationSettle is the number of evaluated floors over which the
+	// gain halves: after n of them it is calibrationGain times
+	// calibrationSettle/(calibrationSettle+n), but never below
+	// calibrationGainMin times the target. The misses of overlapping
+	// windows come in runs (a burst misses every window that holds it), and
+	// at the full gain each run swings the level, and with it the margin,
+	// for hours; a margin that swings costs more capacity than a steady one
+	// with the same misses.
+	calibrationSettle  = 1000
+	calibrationGainMin = 0.02
 )
 
 // CheckTargetUnder returns an error unless target is a share of steps in
@@ -53,7 +63,10 @@ func CheckTargetUnder(field string, target float64) error {
 // end up under in about Target of the steps whatever the scores, the
 // rounding to whole replicas or the floor policy's slow falls do; a
 // change in the errors that the window has not caught up with yet is
-// paid for in a larger margin.
+// paid for in a larger margin. It follows fast at first and ever more
+// slowly as floors are evaluated (see calibrationSettle), so that it
+// settles where the misses meet the target instead of swinging with each
+// run of misses.
 //
 // Feed it with Seed (residuals of forecasts made before it started, such
 // as Model.Residuals) and Observe (each forecast once its window is
@@ -179,7 +192,13 @@ func (c *Calibrator) Observe(residual, peak float64, under bool) {
 	// The level may leave [0, 1): below 0 the margin is the largest
 	// score, at 1 the smallest (see scores.quantile). Bounding it keeps
 	// one long run of misses or hits from taking as long to undo.
-	c.level = min(1, max(-0.5, c.level+c.gain*(c.target-miss)))
+	c.level = min(1, max(-0.5, c.level+c.stepGain()*(c.target-miss)))
+}
+
+// stepGain is the gain of the next level update: c.gain, settling with
+// the evaluated floors to calibrationGainMin times the target.
+func (c *Calibrator) stepGain() float64 {
+	return max(calibrationGainMin*c.target, c.gain*calibrationSettle/(calibrationSettle+float64(c.observed-1)))
 }
 
 // relScale is the spread expected of a forecast of peak for the demand

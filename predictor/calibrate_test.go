@@ -130,9 +130,10 @@ func TestCalibratorSeedAndNaN(t *testing.T) {
 // checks point 2 of the predictor issue: the floors are under the actual
 // peak in at most the target share of steps (plus half a point: the
 // calibration adapts, it does not know the future), at a mean floor
-// capacity at most the bar measured when the calibration was written. The
-// goals are 2% at 1.25 x the peak on periodic traces, 5% at 1.5 x on
-// irregular ones; bars above the goal are the traces that miss it (see
+// capacity at most the bar measured when the calibration was last changed.
+// The goals are 2% at 1.25 x the peak on periodic traces, 5% at 1.5 x on
+// irregular ones; the one bar above the goal, crane_input1's, is a trace
+// where no constant margin reaches it (TestConstantMarginBound; see
 // docs/predictor.md).
 func TestFloorsCalibratedToTarget(t *testing.T) {
 	load := func(path string) Series {
@@ -151,12 +152,12 @@ func TestFloorsCalibratedToTarget(t *testing.T) {
 		{"nyc_taxi", load("traces/nyc_taxi.csv"), 0.02, 1.25},
 		{"crane_input0", load("cycles/crane_input0.csv"), 0.02, 1.25},
 		{"periodic", periodicDemand(21), 0.02, 1.25},
-		{"crane_input9", load("traces/crane_input9.csv"), 0.02, 1.3},
+		{"crane_input9", load("traces/crane_input9.csv"), 0.02, 1.25},
 		{"flapping CPU", flappingCPU(10), 0.05, 1.5},
 		{"random-walk CPU", randomWalkCPU(14), 0.05, 1.5},
-		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 0.05, 1.52},
-		{"crane_input1", load("cycles/crane_input1.csv"), 0.05, 1.85},
-		{"crane_input5", load("traces/crane_input5.csv"), 0.05, 1.75},
+		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 0.05, 1.5},
+		{"crane_input1", load("cycles/crane_input1.csv"), 0.05, 1.6},
+		{"crane_input5", load("traces/crane_input5.csv"), 0.05, 1.5},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultBacktestConfig()
@@ -177,5 +178,39 @@ func TestFloorsCalibratedToTarget(t *testing.T) {
 				t.Errorf("mean floor capacity %.3f x the actual peak, want at most %.2f", *h.FloorVsPeak, tt.bar)
 			}
 		})
+	}
+}
+
+// TestCalibratorGainSettles checks that the working level follows the
+// misses at the full gain at first and ever more slowly as floors are
+// evaluated, down to calibrationGainMin times the target: after many
+// floors, a run of misses (a burst that every overlapping window holds)
+// moves the margin a little, not for hours.
+func TestCalibratorGainSettles(t *testing.T) {
+	c, _ := NewCalibrator(0.02, time.Minute)
+	c.Seed([]float64{1, 2, 3})
+	step := func(under bool) float64 {
+		before := c.Level()
+		c.Observe(0, 10, under)
+		return c.Level() - before
+	}
+	if got, want := step(true), calibrationGain*(0.02-1); math.Abs(got-want) > 1e-12 {
+		t.Errorf("first miss moved the level by %g, want the full gain's %g", got, want)
+	}
+	for range calibrationSettle - 1 {
+		step(false)
+	}
+	if got, want := step(false), calibrationGain/2*0.02; math.Abs(got-want) > 1e-12 {
+		t.Errorf("after %d floors a hit moved the level by %g, want half the gain's %g", calibrationSettle, got, want)
+	}
+	for range 20000 {
+		step(false)
+	}
+	before := c.Level()
+	for range 15 {
+		step(true)
+	}
+	if got, want := before-c.Level(), 15*calibrationGainMin*0.02*(1-0.02); math.Abs(got-want) > 1e-9 {
+		t.Errorf("a run of 15 misses after 20,000 floors lowered the level by %g, want %g (the least gain)", got, want)
 	}
 }
