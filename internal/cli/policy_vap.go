@@ -13,26 +13,36 @@ import (
 // policyVAPHelp is `mlscale policy vap --help`.
 var policyVAPHelp = `vap prints, as a YAML stream, the ValidatingAdmissionPolicies and
 ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1) that let
-the API server enforce the built-in policies CEL can express exactly,
-without mlscale: also while mlscale's webhook is down. One policy and one
-binding per policy:
+the API server enforce the built-in policies, or the part of them that CEL
+can express exactly, without mlscale: also while mlscale's webhook is down.
+One policy and one binding per policy:
 
   ` + strings.Join(vap.Policies(), "\n  ") + `
 
 Each holds the same rule and message as the Rego policy of that name, on
 HorizontalPodAutoscalers, ScaledObjects and ScaledJobs (the KEDA object
 mlscale renders for an opted-in workload is still checked by the webhook
-only). The binding's validationActions follow the policy configuration
+only). Two hold part of their policy, and the webhook keeps checking the
+whole of it: gpu_budget checks ScaledJobs against the configured budgets
+(gpuBudgets, defaultGPUBudget or --gpu-budget; not the ResourceQuotas, nor
+ScaledObjects), trigger_endpoints the hosts CEL derives exactly against
+allowedEndpoints (patterns of letters, digits, "-", "_", "." and the globs
+"*", "**" and "?"). Without budgets or allowed endpoints configured they
+find no violation.
+
+The binding's validationActions follow the policy configuration
 (--policy-config, the file of mlscale webhook --policy-config): deny is
 Deny, warn is Warn (an admission warning), audit is Audit (the API server's
-audit log). The policies that compare an object with the other objects of
-its namespace read them as params (every ScaledObject or HPA of the
-request's namespace; none: not evaluated). The bindings leave out
-kube-system and mlscale's namespace, as the webhook configurations do.
+audit log); for gpu_budget and trigger_endpoints warn is Audit, since the
+webhook gives the warning. The policies that compare an object with the
+other objects of its namespace read them as params (every ScaledObject or
+HPA of the request's namespace; none: not evaluated). The bindings leave
+out kube-system and mlscale's namespace, as the webhook configurations do.
 
-The Helm chart installs the same objects (apiServerPolicies.enabled) and
-runs the webhook with --api-server-policies, so that a violation is reported
-once. See docs/policies.md.
+The Helm chart installs the same objects, for the configuration of its
+values (apiServerPolicies.enabled), and runs the webhook with
+--api-server-policies, so that a violation is reported once. See
+docs/policies.md.
 
 Exit status: 0, or 2 for a bad command line or configuration.`
 
@@ -40,25 +50,38 @@ Exit status: 0, or 2 for a bad command line or configuration.`
 type policyVAPConfig struct {
 	// ConfigFile is the policy configuration file; "" for the defaults.
 	ConfigFile string
+	// GPUBudget is --gpu-budget: the default GPU budget unless the file
+	// sets defaultGPUBudget, as for mlscale webhook; nil when not given.
+	GPUBudget *int64
 	// Options name the objects and say where the bindings apply.
 	Options vap.Options
 }
 
 func newPolicyVAPCmd() *cobra.Command {
-	var cfg policyVAPConfig
+	var (
+		cfg       policyVAPConfig
+		gpuBudget int64
+	)
 	cmd := &cobra.Command{
 		Use:   "vap",
 		Short: "Print the ValidatingAdmissionPolicies that enforce the policies in the API server",
 		Long:  policyVAPHelp,
 		Example: `  mlscale policy vap | kubectl apply -f -
-  mlscale policy vap --policy-config policy.yaml --namespace mlscale --exclude-namespace monitoring`,
+  mlscale policy vap --policy-config policy.yaml --namespace mlscale --exclude-namespace monitoring
+  mlscale policy vap --policy-config policy.yaml --gpu-budget 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			budget, err := gpuBudgetFlag(cmd, gpuBudget)
+			if err != nil {
+				return err
+			}
+			cfg.GPUBudget = budget
 			return runPolicyVAP(cfg, Streams{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.ConfigFile, "policy-config", "", "policy configuration file, YAML or JSON, as mlscale webhook --policy-config reads it: its actions set the bindings' validationActions")
+	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget per namespace in devices, as mlscale webhook --gpu-budget: gpu_budget's default budget unless --policy-config sets defaultGPUBudget (default: none)")
 	f.StringVar(&cfg.Options.Prefix, "prefix", vap.DefaultPrefix, "prefix of the objects' names (PREFIX-POLICY)")
 	f.StringVar(&cfg.Options.Namespace, "namespace", vap.DefaultNamespace, "mlscale's namespace, never checked")
 	f.StringArrayVar(&cfg.Options.ExcludeNamespaces, "exclude-namespace", nil, "a further namespace the bindings leave out (repeatable; kube-system always is)")
@@ -74,6 +97,11 @@ func runPolicyVAP(cfg policyVAPConfig, s Streams) error {
 			return usagef("--policy-config: %v", err)
 		}
 		pc = c
+	}
+	// --gpu-budget is the policies' default budget unless the file sets
+	// one, as in mlscale webhook.
+	if pc.DefaultGPUBudget == nil && cfg.GPUBudget != nil {
+		pc.DefaultGPUBudget = cfg.GPUBudget
 	}
 	if err := checkNamespaceFlag("--namespace", cfg.Options.Namespace); err != nil {
 		return err

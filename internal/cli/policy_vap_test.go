@@ -38,8 +38,9 @@ func TestPolicyVAP(t *testing.T) {
 			t.Fatal(err)
 		}
 		bindings++
+		// warn: the partial policies' bindings audit, the webhook warns.
 		want := admissionregistrationv1.Warn
-		if b.Annotations[vap.PolicyAnnotation] == "trigger_credentials" {
+		if name := b.Annotations[vap.PolicyAnnotation]; name == "trigger_credentials" || vap.Partial(name) {
 			want = admissionregistrationv1.Audit
 		}
 		if len(b.Spec.ValidationActions) != 1 || b.Spec.ValidationActions[0] != want || !strings.HasPrefix(b.Name, "ml-") {
@@ -53,6 +54,10 @@ func TestPolicyVAP(t *testing.T) {
 		t.Errorf("%d bindings, want %d", bindings, len(vap.Policies()))
 	}
 
+	endpoints := filepath.Join(t.TempDir(), "endpoints.yaml")
+	if err := os.WriteFile(endpoints, []byte("allowedEndpoints: [\"*.ml.svc\", \"{a,b}.ml.svc\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -62,6 +67,8 @@ func TestPolicyVAP(t *testing.T) {
 		{[]string{"--only-namespace", "Team"}, "--only-namespace"},
 		{[]string{"--policy-config", filepath.Join(t.TempDir(), "missing.yaml")}, "--policy-config"},
 		{[]string{"extra"}, `unknown command "extra"`},
+		{[]string{"--gpu-budget", "-1"}, "--gpu-budget must be 0 or more"},
+		{[]string{"--policy-config", endpoints}, `allowedEndpoints[1] "{a,b}.ml.svc"`},
 	} {
 		r := runCLI(t, "", append([]string{"policy", "vap"}, c.args...)...)
 		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, c.want) || r.Out != "" {
@@ -72,6 +79,60 @@ func TestPolicyVAP(t *testing.T) {
 	for _, p := range vap.Policies() {
 		if !strings.Contains(help.Out, p) {
 			t.Errorf("help does not name %s:\n%s", p, help.Out)
+		}
+	}
+	for _, s := range []string{"part of them", "gpu_budget checks ScaledJobs", "--gpu-budget"} {
+		if !strings.Contains(help.Out, s) {
+			t.Errorf("help does not say %q:\n%s", s, help.Out)
+		}
+	}
+}
+
+// TestPolicyVAPGPUBudget: --gpu-budget is gpu_budget's default budget, as
+// for mlscale webhook, unless the file sets defaultGPUBudget; the file's
+// budgets and allowed endpoints make the policies' variables.
+func TestPolicyVAPGPUBudget(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.yaml")
+	withDefault := filepath.Join(dir, "default.yaml")
+	for f, body := range map[string]string{
+		plain:       "gpuBudgets: {ml: 8, team-a: 0}\nallowedEndpoints: [\"*.monitoring.svc\"]\n",
+		withDefault: "defaultGPUBudget: 2\n",
+	} {
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want map[string]string
+	}{
+		{nil, map[string]string{"defaultGPUBudget": "-1", "gpuBudgets": "{}", "allowedEndpoints": "[]"}},
+		{[]string{"--gpu-budget", "4"}, map[string]string{"defaultGPUBudget": "4"}},
+		{[]string{"--gpu-budget", "0", "--policy-config", plain}, map[string]string{"defaultGPUBudget": "0", "gpuBudgets": `{"ml":8,"team-a":0}`, "allowedEndpoints": `["*.monitoring.svc"]`}},
+		{[]string{"--gpu-budget", "4", "--policy-config", withDefault}, map[string]string{"defaultGPUBudget": "2"}},
+	} {
+		r := runCLI(t, "", append([]string{"policy", "vap"}, c.args...)...)
+		if r.Code != ExitOK {
+			t.Fatalf("policy vap %q: exit %d, stderr %q", c.args, r.Code, r.ErrOut)
+		}
+		got := map[string]string{}
+		for _, d := range strings.Split(r.Out, "---\n")[1:] {
+			if !strings.Contains(d, "kind: ValidatingAdmissionPolicy\n") {
+				continue
+			}
+			var p admissionregistrationv1.ValidatingAdmissionPolicy
+			if err := yaml.UnmarshalStrict([]byte(d), &p); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range p.Spec.Variables {
+				got[v.Name] = v.Expression
+			}
+		}
+		for k, w := range c.want {
+			if got[k] != w {
+				t.Errorf("policy vap %q: variable %s is %s, want %s", c.args, k, got[k], w)
+			}
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package vap turns mlscale's built-in policies that CEL can express
-// exactly into Kubernetes ValidatingAdmissionPolicies and their bindings
+// exactly, wholly or in part (gpu_budget and trigger_endpoints, see
+// Partial), into Kubernetes ValidatingAdmissionPolicies and their bindings
 // (admissionregistration.k8s.io/v1), so that the API server enforces them
 // itself, also while mlscale's webhook is down.
 //
@@ -32,6 +33,12 @@ import (
 // PolicyAnnotation is the annotation of each generated object that names
 // the mlscale policy it enforces.
 const PolicyAnnotation = "mlscale.io/policy"
+
+// PartialAnnotation is "true" on the policy and the binding of a Partial
+// policy: the API server holds only part of its checks, and the webhook
+// the rest. The Helm chart reads it to make the binding's
+// validationActions as BindingActions does.
+const PartialAnnotation = "mlscale.io/partial"
 
 // Kinds of the objects the API server's policies review.
 const (
@@ -73,6 +80,10 @@ type definition struct {
 	// policy (a param kind that is not served, a CEL error).
 	failurePolicy admissionregistrationv1.FailurePolicyType
 	variables     []admissionregistrationv1.Variable
+	// partial reports that the policy holds part of the Rego policy's
+	// checks only (the others need lookups or are beyond CEL): the webhook
+	// keeps checking it.
+	partial bool
 	// condition is true when the object violates the policy (it may read
 	// variables); message is the CEL of the message.
 	condition, message string
@@ -83,8 +94,26 @@ var (
 	hpaParam          = &admissionregistrationv1.ParamKind{APIVersion: "autoscaling/v2", Kind: KindHPA}
 )
 
-// definitions are the policies, in name order.
-var definitions = []definition{
+// definitions are the policies with the configuration of cfg, in name
+// order.
+func definitions(cfg policy.Config) ([]definition, error) {
+	endpoints, err := endpointsDefinition(cfg)
+	if err != nil {
+		return nil, err
+	}
+	gpu, err := gpuBudgetDefinition(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]definition{gpu}, lookupDefinitions...)
+	out = append(out, endpoints)
+	slices.SortFunc(out, func(a, b definition) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// lookupDefinitions are the policies whose CEL does not depend on the
+// configuration.
+var lookupDefinitions = []definition{
 	{
 		name:  "hpa_duplicate_target",
 		kinds: []string{KindHPA},
@@ -173,11 +202,25 @@ var namespaceViolations = "(" + strings.Join([]string{
 var credentialViolations = fmt.Sprintf(`(has(object.spec.triggers) ? object.spec.triggers : []).transformList(i, t, (has(t.metadata) ? t.metadata : {}).transformList(k, v, [string(k), %s]).filter(f, f[1] != '').map(f, 'trigger_credentials: ' + %s + ' has ' + f[1] + ' inline in trigger ' + %s + ' (type ' + %s + '), metadata.' + f[0] + ' of ' + %s + '; put the credential in a Secret and reference it through a TriggerAuthentication (spec.triggers[].authenticationRef; for mlscale workloads mlscale.io/rabbitmq-auth)')).flatten().sort()`,
 	inlineCredential("k", "v"), objectKey, triggerRef("i", "t"), triggerType("t"), objectKey)
 
+// defaultDefinitions are the policies with the default configuration;
+// only gpu_budget's and trigger_endpoints' CEL depend on it, not their
+// names, kinds or whether they are partial.
+var defaultDefinitions = func() []definition {
+	d, err := definitions(policy.Config{})
+	if err != nil {
+		panic(fmt.Sprintf("vap: the built-in policies: %v", err))
+	}
+	return d
+}()
+
 // Policies are the names of the built-in policies the API server can
-// enforce, sorted.
+// enforce, wholly or in part (see Partial), sorted. Generate makes a
+// policy and a binding for each, whatever the configuration: gpu_budget
+// and trigger_endpoints find no violation without budgets or allowed
+// endpoints configured.
 func Policies() []string {
-	out := make([]string, len(definitions))
-	for i, d := range definitions {
+	out := make([]string, len(defaultDefinitions))
+	for i, d := range defaultDefinitions {
 		out[i] = d.name
 	}
 	return out
@@ -187,7 +230,7 @@ func Policies() []string {
 // API server (the objects themselves, not the KEDA objects rendered for
 // workloads); false when the policy has no ValidatingAdmissionPolicy.
 func Kinds(policyName string) ([]string, bool) {
-	for _, d := range definitions {
+	for _, d := range defaultDefinitions {
 		if d.name == policyName {
 			return slices.Clone(d.kinds), true
 		}
@@ -195,13 +238,27 @@ func Kinds(policyName string) ([]string, bool) {
 	return nil, false
 }
 
-// Enforces reports whether the API server enforces the named policy on
-// objects of kind (the object under review itself): with the policies
-// installed, a webhook that also reported these violations would report
-// each twice.
+// Partial reports whether the API server holds only part of the named
+// policy's checks: gpu_budget (the configured budgets on ScaledJobs, not
+// the ResourceQuotas nor ScaledObjects) and trigger_endpoints (the hosts
+// CEL can derive exactly). The webhook must keep evaluating these.
+func Partial(policyName string) bool {
+	for _, d := range defaultDefinitions {
+		if d.name == policyName {
+			return d.partial
+		}
+	}
+	return false
+}
+
+// Enforces reports whether the API server enforces the whole of the named
+// policy on objects of kind (the object under review itself): with the
+// policies installed, a webhook that also reported these violations would
+// report each twice. It is false for a Partial policy, whose other checks
+// only the webhook makes.
 func Enforces(policyName, kind string) bool {
 	kinds, ok := Kinds(policyName)
-	return ok && slices.Contains(kinds, kind)
+	return ok && !Partial(policyName) && slices.Contains(kinds, kind)
 }
 
 // ObjectName is the name of the policy's ValidatingAdmissionPolicy and of
@@ -215,7 +272,8 @@ func ObjectName(prefix, policyName string) string {
 
 // ValidationActions maps an mlscale enforcement action to the binding's
 // validationActions: deny refuses, warn returns an admission warning,
-// audit records the failure in the API server's audit log only.
+// audit records the failure in the API server's audit log only. See
+// BindingActions for the bindings of Partial policies.
 func ValidationActions(a policy.Action) ([]admissionregistrationv1.ValidationAction, error) {
 	switch a {
 	case policy.ActionDeny, "":
@@ -228,8 +286,31 @@ func ValidationActions(a policy.Action) ([]admissionregistrationv1.ValidationAct
 	return nil, fmt.Errorf("action %q is not an action; allowed: deny, warn, audit", a)
 }
 
+// BindingActions are the validationActions of the named policy's binding
+// for action a: ValidationActions, except that a Partial policy does not
+// warn. The webhook keeps evaluating a Partial policy whole (with
+// --api-server-policies too) and warns about every violation itself, the
+// API server's part included; a Warn binding would make the user read
+// each of those warnings twice. Its binding audits instead (a binding
+// needs at least one action; Audit reaches only the API server's audit
+// log). deny stays Deny: the API server's policies run before the
+// webhooks, so a refusal names the policy once.
+func BindingActions(policyName string, a policy.Action) ([]admissionregistrationv1.ValidationAction, error) {
+	actions, err := ValidationActions(a)
+	if err != nil || !Partial(policyName) {
+		return actions, err
+	}
+	out := slices.DeleteFunc(actions, func(v admissionregistrationv1.ValidationAction) bool { return v == admissionregistrationv1.Warn })
+	if len(out) == 0 {
+		out = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Audit}
+	}
+	return out, nil
+}
+
 // Generate returns a ValidatingAdmissionPolicy and its binding for each of
-// Policies, in that order, with the actions of cfg.
+// Policies, in that order, with the actions of cfg (BindingActions) and,
+// for gpu_budget and trigger_endpoints, its budgets and allowed endpoints.
+// An allowedEndpoints pattern outside EndpointPatternSyntax is an error.
 func Generate(cfg policy.Config, o Options) ([]client.Object, error) {
 	if err := cfg.ValidateValues(); err != nil {
 		return nil, err
@@ -237,9 +318,13 @@ func Generate(cfg policy.Config, o Options) ([]client.Object, error) {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
+	defs, err := definitions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var out []client.Object
-	for _, d := range definitions {
-		actions, err := ValidationActions(cfg.ActionFor(d.name))
+	for _, d := range defs {
+		actions, err := BindingActions(d.name, cfg.ActionFor(d.name))
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", d.name, err)
 		}
@@ -249,9 +334,13 @@ func Generate(cfg policy.Config, o Options) ([]client.Object, error) {
 	return out, nil
 }
 
-// objectMeta names a generated object.
-func objectMeta(name, policyName string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Annotations: map[string]string{PolicyAnnotation: policyName}}
+// objectMeta names a generated object of definition d.
+func objectMeta(name string, d definition) metav1.ObjectMeta {
+	annotations := map[string]string{PolicyAnnotation: d.name}
+	if d.partial {
+		annotations[PartialAnnotation] = "true"
+	}
+	return metav1.ObjectMeta{Name: name, Annotations: annotations}
 }
 
 // resources are the API resources of kinds, as resource rules.
@@ -289,7 +378,7 @@ func (d definition) policy(name string) *admissionregistrationv1.ValidatingAdmis
 	fp := d.failurePolicy
 	return &admissionregistrationv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
-		ObjectMeta: objectMeta(name, d.name),
+		ObjectMeta: objectMeta(name, d),
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 			ParamKind: d.param,
 			MatchConstraints: &admissionregistrationv1.MatchResources{
@@ -319,7 +408,7 @@ func (d definition) policy(name string) *admissionregistrationv1.ValidatingAdmis
 func (d definition) binding(name string, actions []admissionregistrationv1.ValidationAction, o Options) *admissionregistrationv1.ValidatingAdmissionPolicyBinding {
 	b := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
-		ObjectMeta: objectMeta(name, d.name),
+		ObjectMeta: objectMeta(name, d),
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
 			PolicyName:        name,
 			ValidationActions: actions,

@@ -163,6 +163,96 @@ spec:
   - type: azure-queue
     metadata: {queueName: q, connection: "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc=="}
 `,
+	"gpu-budget-scaledjobs": `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: fits}
+spec:
+  maxReplicaCount: 2
+  jobTargetRef:
+    parallelism: 2
+    template:
+      spec:
+        restartPolicy: Never
+        containers: [{name: t, image: registry.example/t:1, resources: {limits: {nvidia.com/gpu: 1}}}]
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: mig-and-init}
+spec:
+  maxReplicaCount: 1
+  jobTargetRef:
+    template:
+      spec:
+        restartPolicy: Never
+        initContainers:
+        - {name: warm, image: registry.example/w:1, resources: {limits: {nvidia.com/gpu: "5"}}}
+        containers: [{name: t, image: registry.example/t:1, resources: {requests: {nvidia.com/mig-1g.10gb: "2"}}}]
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: default-max}
+spec:
+  jobTargetRef:
+    template:
+      spec:
+        restartPolicy: Never
+        containers: [{name: t, image: registry.example/t:1, resources: {limits: {amd.com/gpu: 1}}}]
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+`,
+	"endpoints-covered": `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: mixed}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers:
+  - type: kafka
+    metadata: {bootstrapServers: "kafka-0.kafka.ml.svc.cluster.local:9092,kafka.example.com:9092", consumerGroup: g, topic: t, lagThreshold: "5"}
+  - type: prometheus
+    name: prom
+    metadata: {serverAddress: "http://prometheus-operated.monitoring.svc:9090", query: up, threshold: "1"}
+  - type: metrics-api
+    metadata: {url: "https://Metrics.Example.ORG./v1?x=1", valueLocation: v, targetValue: "1"}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: redis-queue}
+spec:
+  jobTargetRef:
+    template:
+      spec:
+        restartPolicy: Never
+        containers: [{name: t, image: registry.example/t:1}]
+  triggers:
+  - type: redis
+    metadata: {address: "redis.cache.svc:6379", listName: jobs}
+`,
+	"endpoints-webhook-only": `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: ipv6}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers:
+  - type: metrics-api
+    metadata: {url: "http://[fd00::1]:8080/q", valueLocation: v, targetValue: "1"}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: azure}
+spec:
+  jobTargetRef:
+    template:
+      spec:
+        restartPolicy: Never
+        containers: [{name: t, image: registry.example/t:1}]
+  triggers:
+  - type: azure-servicebus
+    metadata: {namespace: orders, queueName: q, cloud: Private, endpointSuffix: evil.example.com}
+`,
 	"credentials-clean": `
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
@@ -176,6 +266,18 @@ spec:
   - type: prometheus
     metadata: {serverAddress: "http://prometheus.monitoring.svc:9090", threshold: "1", query: 'sum(x{secret=~"tls-.*"})', customHeaders: "X-Scope-OrgID=ml"}
 `,
+}
+
+// webhookOnly are the documents (source, kind and name) that the Rego
+// refuses and the API server admits: the part of gpu_budget and
+// trigger_endpoints that CEL does not hold (docs/policies.md). Each must
+// be admitted by the API server, or the entry is stale.
+var webhookOnly = map[string]bool{
+	"trigger_endpoints/samples/denied/elasticsearch-cloud-id.yaml ScaledObject search":                true,
+	"trigger_endpoints/samples/denied/eventhub-storage-account-moves-host.yaml ScaledObject consumer": true,
+	"trigger_endpoints/samples/denied/mysql-port-moves-host.yaml ScaledObject jobs":                   true,
+	"case/endpoints-webhook-only ScaledObject ipv6":                                                   true,
+	"case/endpoints-webhook-only ScaledJob azure":                                                     true,
 }
 
 // TestEquivalence runs the same documents through the Rego policies (the
@@ -267,6 +369,7 @@ func compareDocuments(ctx context.Context, t *testing.T, engine *policy.Engine, 
 			t.Fatal(err)
 		}
 		want := regoVerdict(vs)
+		key := name + " " + kind + " " + obj.GetName()
 		var got verdict
 		kubetest.Eventually(t, 15*time.Second, fmt.Sprintf("%s: %s %s: the API server's verdict equals the Rego's %s", d.Where(), kind, obj.GetName(), want), func() error {
 			suite.warnings.take()
@@ -274,6 +377,12 @@ func compareDocuments(ctx context.Context, t *testing.T, engine *policy.Engine, 
 			got = apiVerdict(err, suite.warnings.take())
 			if got.err != "" {
 				return fmt.Errorf("the API server: %s", got.err)
+			}
+			if webhookOnly[key] {
+				if len(want.denied) == 0 || len(got.denied) > 0 {
+					return fmt.Errorf("%s is listed as refused by the webhook only: the Rego refuses with %q, the API server with %q", key, want.denied, got.denied)
+				}
+				return nil
 			}
 			return want.matches(got)
 		})
@@ -375,7 +484,9 @@ func (v verdict) matches(got verdict) error {
 }
 
 // acceptable are the refusal messages that match msgs: each, and each
-// policy's (the "name: " prefix) joined.
+// policy's (the "name: " prefix) joined; for a policy the API server holds
+// in part (vap.Partial), also any of its messages joined in order (the
+// others are the webhook's).
 func acceptable(msgs []string) []string {
 	out := slices.Clone(msgs)
 	byPolicy := map[string][]string{}
@@ -383,9 +494,20 @@ func acceptable(msgs []string) []string {
 		p, _, _ := strings.Cut(m, ":")
 		byPolicy[p] = append(byPolicy[p], m)
 	}
-	for _, ms := range byPolicy {
+	for p, ms := range byPolicy {
 		slices.Sort(ms)
 		out = append(out, strings.Join(ms, "; "))
+		if vap.Partial(p) && len(ms) < 8 {
+			for set := 1; set < 1<<len(ms); set++ {
+				var part []string
+				for i, m := range ms {
+					if set&(1<<i) != 0 {
+						part = append(part, m)
+					}
+				}
+				out = append(out, strings.Join(part, "; "))
+			}
+		}
 	}
 	return out
 }

@@ -48,8 +48,16 @@ import (
 const shadowNamespace = vap.DefaultNamespace
 
 // testConfig is the policy configuration of the API server's policies and
-// of the webhook: scaledobject_namespace warns, the others deny.
-var testConfig = policy.Config{Actions: map[string]policy.Action{"scaledobject_namespace": policy.ActionWarn}}
+// of the webhook: scaledobject_namespace warns, the others deny; a GPU
+// budget of 4 and trigger_endpoints' sample allowlist (with mlscale's
+// Prometheus), so that gpu_budget and trigger_endpoints are active.
+var testConfig = policy.Config{
+	Actions:          map[string]policy.Action{"scaledobject_namespace": policy.ActionWarn},
+	DefaultGPUBudget: ptr(int64(4)),
+	AllowedEndpoints: []string{"*.monitoring.svc.cluster.local", "*.ml.svc.cluster.local", "*.monitoring.svc"},
+}
+
+func ptr[T any](v T) *T { return &v }
 
 var suite struct {
 	root     string

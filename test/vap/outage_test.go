@@ -6,12 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/mlscale/mlscale/test/kubetest"
 )
 
 // TestOutage: with mlscale down, the API server alone refuses an HPA on a
-// workload a ScaledObject scales and a ScaledObject with a credential
-// inline, and admits an unrelated HPA: first with mlscale's webhook
+// workload a ScaledObject scales, a ScaledObject with a credential inline
+// or a Prometheus off the allowed endpoints, and a ScaledJob over the
+// configured GPU budget, and admits an unrelated HPA (its policies also a
+// ScaledJob within the budget): first with mlscale's webhook
 // configurations removed, then with them installed and nothing serving
 // them (a crashed or rolling webhook: the HPA entry fails open, the entry
 // for new KEDA objects fails closed, after the API server's policies).
@@ -49,6 +53,26 @@ func TestOutage(t *testing.T) {
 		if _, err := create(ctx, hpa("api", "api"), ns, false); err != nil {
 			t.Errorf("an unrelated HPA is refused: %v", err)
 		}
+		// The parts of gpu_budget and trigger_endpoints the API server
+		// holds: the configured budget (4 GPUs) and the allowlist.
+		offList := withTrigger(scaledObject("off-list", "metrics"), "prometheus", map[string]any{"serverAddress": "http://evil.example.com:9090", "query": "up", "threshold": "1"})
+		_, err = create(ctx, offList, ns, false)
+		if msg, ok := denialMessage(err); !ok {
+			t.Errorf("the ScaledObject calling an endpoint off the list: not refused by a ValidatingAdmissionPolicy: %v", err)
+		} else if missing, ok := contains(msg, "trigger_endpoints: ScaledObject "+ns+"/off-list makes KEDA call evil.example.com (trigger spec.triggers[1], type prometheus, metadata.serverAddress"); !ok {
+			t.Errorf("the refusal does not say %q: %s", missing, msg)
+		}
+		_, err = create(ctx, gpuScaledJob("train", 8), ns, false)
+		if msg, ok := denialMessage(err); !ok {
+			t.Errorf("the ScaledJob over the GPU budget: not refused by a ValidatingAdmissionPolicy: %v", err)
+		} else if missing, ok := contains(msg, "gpu_budget: ScaledJob "+ns+"/train may scale to 8 replicas x 1 GPUs per pod = 8 GPUs, over the 4 GPUs of the configured default GPU budget; set maxReplicaCount (mlscale.io/max-replicas) to 4 or less"); !ok {
+			t.Errorf("the refusal does not say %q: %s", missing, msg)
+		}
+		// Within the budget: not refused by the API server's policies (the
+		// webhook's entry for new KEDA objects fails closed when installed).
+		if _, err := create(ctx, gpuScaledJob("small", 4), ns, true); vapDenied(err) {
+			t.Errorf("a ScaledJob within the GPU budget is refused by a ValidatingAdmissionPolicy: %v", err)
+		}
 	}
 	t.Run("webhook configurations removed", func(t *testing.T) {
 		ns := namespace(t, "outage-removed")
@@ -70,4 +94,24 @@ func TestOutage(t *testing.T) {
 		})
 		check(t, ns)
 	})
+}
+
+// gpuScaledJob is a ScaledJob of at most maxReplicas Jobs of one pod with
+// one GPU.
+func gpuScaledJob(name string, maxReplicas int64) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledJob",
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"maxReplicaCount": maxReplicas,
+			"jobTargetRef": map[string]any{"template": map[string]any{"spec": map[string]any{
+				"restartPolicy": "Never",
+				"containers": []any{map[string]any{
+					"name": "trainer", "image": "registry.example/trainer:1",
+					"resources": map[string]any{"limits": map[string]any{"nvidia.com/gpu": int64(1)}},
+				}},
+			}}},
+			"triggers": []any{map[string]any{"type": "cpu", "metricType": "Utilization", "metadata": map[string]any{"value": "60"}}},
+		},
+	}}
 }
