@@ -98,9 +98,15 @@ type Config struct {
 	// PolicyNamespace holds the user policy ConfigMaps (label
 	// mlscale.io/policy=true); empty disables user policies.
 	PolicyNamespace string
-	// AuditInterval is the time between two policy audit rounds (on the
-	// leader); 0 disables the audit.
+	// AuditInterval is the time between the starts of two policy audit
+	// rounds (on the leader); 0 disables the audit.
 	AuditInterval time.Duration
+	// AuditPace makes the pause after an audit round at least AuditPace
+	// times the round's duration, so that the audit takes at most
+	// 1/(1+AuditPace) of a core however many objects there are; 0: rounds
+	// start every AuditInterval whatever they take (audit.Auditor's
+	// PaceFactor).
+	AuditPace float64
 	// TriggerCheck configures the check of the Prometheus triggers' queries
 	// (on the leader); an Interval of 0 disables it. Its DefaultServer and
 	// Allowed come from Facts and Policy.
@@ -129,6 +135,7 @@ func DefaultConfig() Config {
 		Facts:         facts.Default(),
 		Reconciler:    reconciler.DefaultOptions(),
 		AuditInterval: audit.DefaultInterval,
+		AuditPace:     audit.DefaultPaceFactor,
 		TriggerCheck:  querycheck.DefaultOptions(),
 	}
 }
@@ -238,7 +245,7 @@ func setupPolicies(ctx context.Context, mgr crmanager.Manager, cfg Config, facts
 	if cfg.AuditInterval > 0 {
 		a := &audit.Auditor{
 			Reader: mgr.GetCache(), Engines: engines, Inventory: inv, Facts: factsFn,
-			Recorder: mgr.GetEventRecorder(audit.EventSource), Interval: cfg.AuditInterval,
+			Recorder: mgr.GetEventRecorder(audit.EventSource), Interval: cfg.AuditInterval, PaceFactor: cfg.AuditPace,
 		}
 		if err := mgr.Add(a); err != nil {
 			return fmt.Errorf("adding the policy audit: %w", err)

@@ -276,7 +276,8 @@ const webhookHelp = `webhook runs mlscale in the cluster:
     --policy-namespace, tested before activation and reloaded on change)
     for HPAs, KEDA ScaledObjects and ScaledJobs and annotated workloads,
     configured by --policy-config, on every replica;
-  - the policy audit loop, every --audit-interval on the elected leader:
+  - the policy audit loop, every --audit-interval (and no sooner than
+    --audit-pace times its last round's duration) on the elected leader:
     mlscale_policy_violations and Events on the violating objects;
   - Prometheus metrics on --metrics-bind-address, and /healthz and /readyz
     (ready once the webhook server serves) on --health-probe-bind-address.

@@ -31,6 +31,8 @@ func TestWebhookPolicyFlagErrors(t *testing.T) {
 		{"unknown field", []string{"--policy-config", unknown}, `unknown field "allowEndpoints"`},
 		{"missing file", []string{"--policy-config", filepath.Join(dir, "nope.yaml")}, "reading the policy configuration"},
 		{"negative audit interval", []string{"--audit-interval", "-1s"}, "--audit-interval must be 0 (off) or more"},
+		{"negative audit pace", []string{"--audit-pace", "-0.5"}, "--audit-pace must be 0 (no pacing) or more"},
+		{"no reconciles", []string{"--max-concurrent-reconciles", "0"}, "--max-concurrent-reconciles must be at least 1"},
 		{"empty policy namespace", []string{"--policy-namespace", ""}, "--policy-namespace must not be empty"},
 	}
 	for _, tt := range tests {

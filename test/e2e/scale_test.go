@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,8 +109,14 @@ func BenchmarkScale(b *testing.B) {
 		created := time.Since(start)
 		waitScaledObjects(b, c, ns, n, 30*time.Minute)
 		b.Logf("%d Deployments created in %s; all ScaledObjects after %s", n, created.Round(time.Second), time.Since(start).Round(time.Second))
-		// One audit round (every minute) over every object, then measure.
+		// At least one audit round (every minute) over every object, then
+		// measure. The manager's CPU time over that quiet minute is what
+		// the audit (and the informers' resyncs) cost at n, with nothing
+		// being created.
+		cpu0 := proc.cpu(b)
 		time.Sleep(70 * time.Second)
+		idleCPU := proc.cpu(b) - cpu0
+		b.Logf("%d workloads: manager CPU %.1f s over the quiet 70 s", n, idleCPU.Seconds())
 		after := scalePoint(b, proc, ns)
 		b.Logf("%d workloads: %s", n, after)
 
@@ -128,7 +135,38 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(float64(after.mutate.P99)/1e6, "ms-mutate-p99-at-n")
 		b.ReportMetric(float64(after.validate.P99)/1e6, "ms-validate-p99-at-n")
 		b.ReportMetric(converged.Seconds(), "s-burst-converged")
+		b.ReportMetric(idleCPU.Seconds(), "s-cpu-quiet-70s-at-n")
 	}
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's CPU
+// times: 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// cpu reads the manager process's CPU time so far (user and system).
+func (p *managerProcess) cpu(b *testing.B) time.Duration {
+	b.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count the fields after its closing parenthesis. utime and stime are
+	// fields 14 and 15, the 12th and 13th after it.
+	i := strings.LastIndexByte(string(st), ')')
+	f := strings.Fields(string(st[i+1:]))
+	if i < 0 || len(f) < 13 {
+		b.Fatalf("unexpected /proc/PID/stat: %q", st)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/PID/stat: %v", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
 }
 
 // point is the manager's memory and admission latency at one moment.

@@ -607,6 +607,9 @@ func startWebhook(ctx context.Context, t *testing.T, c *localcluster.Cluster, cl
 			env[e.Name] = releaseNamespace
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
+			// GOMEMLIMIT (goMemLimitPercent): the limit in bytes, as the kubelet gives it.
+			env[e.Name] = strconv.FormatInt(ctr.Resources.Limits.Memory().Value(), 10)
 		default:
 			t.Fatalf("env %s: the test cannot resolve %v", e.Name, e.ValueFrom)
 		}

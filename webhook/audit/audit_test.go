@@ -37,7 +37,7 @@ type world struct {
 	auditor  *Auditor
 }
 
-func newWorld(t *testing.T, objs ...client.Object) world {
+func newWorld(t testing.TB, objs ...client.Object) world {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {

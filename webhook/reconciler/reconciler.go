@@ -80,9 +80,18 @@ type Observer interface {
 	Observe(kedaObj client.Object)
 }
 
+// DefaultMaxConcurrentReconciles is how many workloads of one kind `mlscale
+// webhook` reconciles at once (--max-concurrent-reconciles). A reconcile
+// spends most of its time waiting on the API server (a read of the KEDA
+// object, then a server-side apply that the API server sends through the
+// validating webhook): with 2, a burst of 1,000 new workloads waited on the
+// reconciler's queue while the API server had time to spare (see
+// docs/performance.md).
+const DefaultMaxConcurrentReconciles = 16
+
 // DefaultOptions returns the options `mlscale webhook` runs with.
 func DefaultOptions() Options {
-	return Options{MaxConcurrentReconciles: 2}
+	return Options{MaxConcurrentReconciles: DefaultMaxConcurrentReconciles}
 }
 
 // kindName is a workload kind's lower-case name, used in controller names

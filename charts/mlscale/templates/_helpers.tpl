@@ -201,3 +201,35 @@ Called with (list .enabled "monitoring.coreos.com/v1/KIND" $).
 {{- else }}{{ fail (printf "metrics enabled must be true, false or \"auto\", not %v" $enabled) }}
 {{- end }}
 {{- end }}
+
+{{/*
+mlscale.goMemLimit renders the env entries that bound a container's Go heap
+by its memory limit: GOMEMLIMIT from the downward API (limits.memory, in
+bytes; the API offers no fraction) and MLSCALE_GOMEMLIMIT_PERCENT, with which
+the mlscale binary lowers the runtime's limit to goMemLimitPercent percent of
+it at start. Nothing when goMemLimitPercent is 0, when the container has no
+memory limit (the downward API would give the node's memory) or when its
+extraEnv sets GOMEMLIMIT itself. Arguments: a list of the root context, the
+container's name, its resources and its extraEnv.
+*/}}
+{{- define "mlscale.goMemLimit" -}}
+{{- $root := index . 0 }}
+{{- $container := index . 1 }}
+{{- $resources := index . 2 | default dict }}
+{{- $own := false }}
+{{- range (index . 3) }}
+{{- if eq (toString .name) "GOMEMLIMIT" }}
+{{- $own = true }}
+{{- end }}
+{{- end }}
+{{- $pct := int $root.Values.goMemLimitPercent }}
+{{- if and (gt $pct 0) (dig "limits" "memory" "" $resources) (not $own) }}
+- name: GOMEMLIMIT
+  valueFrom:
+    resourceFieldRef:
+      containerName: {{ $container }}
+      resource: limits.memory
+- name: MLSCALE_GOMEMLIMIT_PERCENT
+  value: {{ $pct | quote }}
+{{- end }}
+{{- end }}
