@@ -30,6 +30,14 @@ allowedEndpoints (patterns of letters, digits, "-", "_", "." and the globs
 "*", "**" and "?"). Without budgets or allowed endpoints configured they
 find no violation.
 
+One more, annotations, checks the format of the mlscale.io/* annotations of
+opted-in Deployments, StatefulSets and Jobs in namespaces labelled
+mlscale.io/enabled: "true" (booleans, enumerations, whole numbers with their
+bounds, numbers, durations, target-under, min-replicas <= max-replicas), with
+the mutating webhook's messages; PromQL, RabbitMQ hosts, names, business
+hours and unknown keys stay with the webhook. Its action is the
+configuration's defaultAction.
+
 The binding's validationActions follow the policy configuration
 (--policy-config, the file of mlscale webhook --policy-config): deny is
 Deny, warn is Warn (an admission warning), audit is Audit (the API server's

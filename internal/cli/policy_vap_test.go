@@ -24,9 +24,10 @@ func TestPolicyVAP(t *testing.T) {
 	if r.Code != ExitOK || r.ErrOut != "" {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
+	// One policy and binding per policy, and the annotations policy's.
 	docs := strings.Split(r.Out, "---\n")[1:]
-	if len(docs) != 2*len(vap.Policies()) {
-		t.Fatalf("%d documents, want %d:\n%s", len(docs), 2*len(vap.Policies()), r.Out)
+	if len(docs) != 2*len(vap.Policies())+2 {
+		t.Fatalf("%d documents, want %d:\n%s", len(docs), 2*len(vap.Policies())+2, r.Out)
 	}
 	bindings := 0
 	for _, d := range docs {
@@ -50,8 +51,11 @@ func TestPolicyVAP(t *testing.T) {
 			t.Errorf("binding %s leaves out %v", b.Name, got)
 		}
 	}
-	if bindings != len(vap.Policies()) {
-		t.Errorf("%d bindings, want %d", bindings, len(vap.Policies()))
+	if bindings != len(vap.Policies())+1 {
+		t.Errorf("%d bindings, want %d", bindings, len(vap.Policies())+1)
+	}
+	if !strings.Contains(r.Out, "name: ml-"+vap.AnnotationsPolicy+"\n") {
+		t.Errorf("no policy ml-%s:\n%s", vap.AnnotationsPolicy, r.Out)
 	}
 
 	endpoints := filepath.Join(t.TempDir(), "endpoints.yaml")

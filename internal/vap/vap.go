@@ -13,6 +13,10 @@
 // policy once per object (none: the policy is not evaluated). Opted-in
 // workloads (the KEDA object mlscale renders for them) and the policies
 // that CEL cannot express stay with the webhook; see docs/policies.md.
+//
+// Besides these, AnnotationsPolicy holds the format of opted-in workloads'
+// mlscale.io annotations where CEL states the parser's rule exactly (see
+// annotations.go); it has no Rego policy and is not among Policies.
 package vap
 
 import (
@@ -87,6 +91,14 @@ type definition struct {
 	// condition is true when the object violates the policy (it may read
 	// variables); message is the CEL of the message.
 	condition, message string
+	// optIn limits the policy to the namespaces labelled OptInLabel
+	// "true", as the workload webhooks.
+	optIn bool
+	// conditions are match conditions besides not-being-deleted.
+	conditions []admissionregistrationv1.MatchCondition
+	// fallback is the message when message cannot be evaluated; empty
+	// for the policy's name and mlscale policy eval.
+	fallback string
 }
 
 var (
@@ -308,8 +320,10 @@ func BindingActions(policyName string, a policy.Action) ([]admissionregistration
 }
 
 // Generate returns a ValidatingAdmissionPolicy and its binding for each of
-// Policies, in that order, with the actions of cfg (BindingActions) and,
-// for gpu_budget and trigger_endpoints, its budgets and allowed endpoints.
+// Policies, in that order, then for AnnotationsPolicy (the format of opted-in
+// workloads' annotations), with the actions of cfg (BindingActions; the
+// default action for AnnotationsPolicy) and, for gpu_budget and
+// trigger_endpoints, its budgets and allowed endpoints.
 // An allowedEndpoints pattern outside EndpointPatternSyntax is an error.
 func Generate(cfg policy.Config, o Options) ([]client.Object, error) {
 	if err := cfg.ValidateValues(); err != nil {
@@ -322,6 +336,11 @@ func Generate(cfg policy.Config, o Options) ([]client.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	ann, err := annotationsDefinition()
+	if err != nil {
+		return nil, err
+	}
+	defs = append(defs, ann)
 	var out []client.Object
 	for _, d := range defs {
 		actions, err := BindingActions(d.name, cfg.ActionFor(d.name))
@@ -345,9 +364,15 @@ func objectMeta(name string, d definition) metav1.ObjectMeta {
 
 // resources are the API resources of kinds, as resource rules.
 func resources(kinds []string) []admissionregistrationv1.NamedRuleWithOperations {
-	var hpa, keda []string
+	var hpa, keda, apps, batch []string
 	for _, k := range kinds {
 		switch k {
+		case KindDeployment:
+			apps = append(apps, "deployments")
+		case KindStatefulSet:
+			apps = append(apps, "statefulsets")
+		case KindJob:
+			batch = append(batch, "jobs")
 		case KindHPA:
 			hpa = append(hpa, "horizontalpodautoscalers")
 		case KindScaledObject:
@@ -370,12 +395,26 @@ func resources(kinds []string) []admissionregistrationv1.NamedRuleWithOperations
 	if len(keda) > 0 {
 		out = append(out, rule("keda.sh", "v1alpha1", keda))
 	}
+	if len(apps) > 0 {
+		out = append(out, rule("apps", "v1", apps))
+	}
+	if len(batch) > 0 {
+		out = append(out, rule("batch", "v1", batch))
+	}
 	return out
 }
 
 func (d definition) policy(name string) *admissionregistrationv1.ValidatingAdmissionPolicy {
 	equivalent := admissionregistrationv1.Equivalent
 	fp := d.failurePolicy
+	var nsSelector *metav1.LabelSelector
+	if d.optIn {
+		nsSelector = optInSelector()
+	}
+	fallback := d.fallback
+	if fallback == "" {
+		fallback = d.name + ": violated (see mlscale policy eval for the details)"
+	}
 	return &admissionregistrationv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: objectMeta(name, d),
@@ -383,22 +422,23 @@ func (d definition) policy(name string) *admissionregistrationv1.ValidatingAdmis
 			ParamKind: d.param,
 			MatchConstraints: &admissionregistrationv1.MatchResources{
 				// autoscaling/v1 requests are converted to v2 and checked.
-				MatchPolicy:   &equivalent,
-				ResourceRules: resources(d.kinds),
+				MatchPolicy:       &equivalent,
+				ResourceRules:     resources(d.kinds),
+				NamespaceSelector: nsSelector,
 			},
 			FailurePolicy: &fp,
 			// As the webhook: an object being deleted is not checked (KEDA
 			// removes its finalizer from it).
-			MatchConditions: []admissionregistrationv1.MatchCondition{{
+			MatchConditions: append([]admissionregistrationv1.MatchCondition{{
 				Name:       "not-being-deleted",
 				Expression: `!has(object.metadata.deletionTimestamp)`,
-			}},
+			}}, d.conditions...),
 			Variables: d.variables,
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        "!(" + d.condition + ")",
 				MessageExpression: d.message,
 				// The message when messageExpression cannot be evaluated.
-				Message: d.name + ": violated (see mlscale policy eval for the details)",
+				Message: fallback,
 				Reason:  ptr(metav1.StatusReasonForbidden),
 			}},
 		},

@@ -310,8 +310,9 @@ func TestGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 2*len(Policies()) {
-		t.Fatalf("%d objects, want %d", len(objs), 2*len(Policies()))
+	// Then the annotations policy (TestAnnotationsPolicyObject).
+	if len(objs) != 2*len(Policies())+2 {
+		t.Fatalf("%d objects, want %d", len(objs), 2*len(Policies())+2)
 	}
 	for i, name := range Policies() {
 		p := objs[2*i].(*admissionregistrationv1.ValidatingAdmissionPolicy)

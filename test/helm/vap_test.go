@@ -50,8 +50,9 @@ func TestAPIServerPolicies(t *testing.T) {
 			}
 			want := printed(t, args)
 			got := append(r.all("ValidatingAdmissionPolicy"), r.all("ValidatingAdmissionPolicyBinding")...)
-			if len(got) != 2*len(vap.Policies()) || len(got) != len(want) {
-				t.Fatalf("rendered %d policies and bindings, mlscale policy vap prints %d; want %d", len(got), len(want), 2*len(vap.Policies()))
+			// Each policy's, and the annotations policy's (vap.AnnotationsPolicy).
+			if len(got) != 2*(len(vap.Policies())+1) || len(got) != len(want) {
+				t.Fatalf("rendered %d policies and bindings, mlscale policy vap prints %d; want %d", len(got), len(want), 2*(len(vap.Policies())+1))
 			}
 			for _, w := range want {
 				g := r.get(w.GetKind(), w.GetName())
@@ -116,4 +117,33 @@ func hasArg(t *testing.T, r rendered, arg string) bool {
 		}
 	}
 	return false
+}
+
+// TestAPIServerPoliciesOptInLabel checks that the annotations policy
+// selects the namespaces of the chart's opt-in label, as the workload
+// webhooks do, and every namespace without one.
+func TestAPIServerPoliciesOptInLabel(t *testing.T) {
+	for _, c := range []struct {
+		label string
+		want  []any // the policy's namespaceSelector.matchExpressions; nil: no selector
+	}{
+		{"mlscale.io/enabled", []any{map[string]any{"key": "mlscale.io/enabled", "operator": "In", "values": []any{"true"}}}},
+		{"team.example.com/mlscale", []any{map[string]any{"key": "team.example.com/mlscale", "operator": "In", "values": []any{"true"}}}},
+		{"", nil},
+	} {
+		r := template(t, "--set", "namespaceSelector.optInLabel="+c.label)
+		var p *unstructured.Unstructured
+		for _, o := range r.all("ValidatingAdmissionPolicy") {
+			if o.GetAnnotations()["mlscale.io/policy"] == "annotations" {
+				p = o
+			}
+		}
+		if p == nil {
+			t.Fatalf("label %q: no annotations policy", c.label)
+		}
+		got, found, err := unstructured.NestedSlice(p.Object, "spec", "matchConstraints", "namespaceSelector", "matchExpressions")
+		if err != nil || found != (c.want != nil) || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("label %q: namespaceSelector.matchExpressions %v (found %v, %v), want %v", c.label, got, found, err, c.want)
+		}
+	}
 }

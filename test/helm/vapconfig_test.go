@@ -97,8 +97,9 @@ func TestAPIServerPoliciesConfig(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := template(t, args...)
 			got := append(r.all("ValidatingAdmissionPolicy"), r.all("ValidatingAdmissionPolicyBinding")...)
-			if len(got) != len(want) || len(want) != 2*len(vap.Policies()) {
-				t.Fatalf("rendered %d policies and bindings, mlscale policy vap prints %d; want %d", len(got), len(want), 2*len(vap.Policies()))
+			// Each policy's, and the annotations policy's (vap.AnnotationsPolicy).
+			if len(got) != len(want) || len(want) != 2*(len(vap.Policies())+1) {
+				t.Fatalf("rendered %d policies and bindings, mlscale policy vap prints %d; want %d", len(got), len(want), 2*(len(vap.Policies())+1))
 			}
 			for _, w := range want {
 				g := r.get(w.GetKind(), w.GetName())

@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/vap"
 	"github.com/mlscale/mlscale/test/kubetest"
 )
 
@@ -19,6 +21,9 @@ import (
 // configurations removed, then with them installed and nothing serving
 // them (a crashed or rolling webhook: the HPA entry fails open, the entry
 // for new KEDA objects fails closed, after the API server's policies).
+// In a namespace that opts in, a Deployment with an mlscale annotation
+// that does not parse is refused too (the annotations policy), a good one
+// admitted.
 func TestOutage(t *testing.T) {
 	env(t)
 	// Made before the outage.
@@ -72,6 +77,24 @@ func TestOutage(t *testing.T) {
 		// webhook's entry for new KEDA objects fails closed when installed).
 		if _, err := create(ctx, gpuScaledJob("small", 4), ns, true); vapDenied(err) {
 			t.Errorf("a ScaledJob within the GPU budget is refused by a ValidatingAdmissionPolicy: %v", err)
+		}
+		// The annotations policy: in a namespace that opts in, a workload
+		// whose mlscale annotations do not parse is refused (the workload
+		// webhook fails open); a good one is admitted.
+		optIn := kubetest.Namespace(t, suite.client, ns+"-opt-in", map[string]string{vap.OptInLabel: "true"})
+		kubetest.Eventually(t, 10*time.Second, "the Deployment with a bad annotation is refused by the API server", func() error {
+			_, err := create(ctx, deployment("web", map[string]string{intent.KeyAutoscale: "true", intent.KeyMaxReplicas: "many"}), optIn, true)
+			msg, ok := denialMessage(err)
+			if !ok {
+				return fmt.Errorf("not refused by a ValidatingAdmissionPolicy: %w", err)
+			}
+			if want := "mlscale: Deployment " + optIn + `/web: mlscale.io/max-replicas: "many" is not a whole number; allowed: a whole number from 1 to 10000`; msg != want {
+				t.Fatalf("the refusal says %q, want %q", msg, want)
+			}
+			return nil
+		})
+		if _, err := create(ctx, deployment("api", map[string]string{intent.KeyAutoscale: "true", intent.KeyMaxReplicas: "5"}), optIn, true); err != nil {
+			t.Errorf("a Deployment with good annotations is refused: %v", err)
 		}
 	}
 	t.Run("webhook configurations removed", func(t *testing.T) {
