@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/webhook"
 )
 
@@ -279,6 +280,11 @@ func (p *managerProcess) memory(b *testing.B) (hwm, rss int64) {
 	return hwm, rss
 }
 
+// stopWait is how long stop waits after SIGTERM: the manager's graceful
+// shutdown (its runnables get that long to stop, then it exits anyway) and
+// 15 s for the process to exit.
+const stopWait = manager.DefaultGracefulShutdown + 15*time.Second
+
 func (p *managerProcess) stop(b *testing.B) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -286,9 +292,9 @@ func (p *managerProcess) stop(b *testing.B) {
 		if err != nil {
 			b.Errorf("the manager process: %v", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(stopWait):
 		_ = p.cmd.Process.Kill()
 		err := <-p.done
-		b.Errorf("the manager process did not stop within 30s of SIGTERM; killed: %v", err)
+		b.Errorf("the manager process did not stop within %s of SIGTERM; killed: %v", stopWait, err)
 	}
 }
