@@ -1,6 +1,10 @@
 package native
 
-import "fmt"
+import (
+	"fmt"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+)
 
 // This file holds the Go forms of the policies on two autoscalers for one
 // workload: hpa_duplicate_target, hpa_scaledobject_conflict,
@@ -66,17 +70,25 @@ func hpaScaledObjectConflict(in *Input) []string {
 	return out
 }
 
+// reviewedScaledObject is what both ScaledObject policies start from:
+// lib.review_scaled_object, its scale target and lib.subject; false when
+// one of them is undefined.
+func (in *Input) reviewedScaledObject() (so *kedav1alpha1.ScaledObject, target ref, subject string, ok bool) {
+	if so, ok = in.reviewScaledObject(); !ok {
+		return nil, ref{}, "", false
+	}
+	if target, ok = soRef(so); !ok {
+		return nil, ref{}, "", false
+	}
+	if subject, ok = in.subject(); !ok {
+		return nil, ref{}, "", false
+	}
+	return so, target, subject, true
+}
+
 // scaledObjectDuplicateTarget is policies/scaledobject_duplicate_target.
 func scaledObjectDuplicateTarget(in *Input) []string {
-	so, ok := in.reviewScaledObject()
-	if !ok {
-		return nil
-	}
-	target, ok := soRef(so)
-	if !ok {
-		return nil
-	}
-	subject, ok := in.subject()
+	_, target, subject, ok := in.reviewedScaledObject()
 	if !ok {
 		return nil
 	}
@@ -99,15 +111,7 @@ func scaledObjectDuplicateTarget(in *Input) []string {
 
 // scaledObjectForeignHPA is policies/scaledobject_foreign_hpa.
 func scaledObjectForeignHPA(in *Input) []string {
-	so, ok := in.reviewScaledObject()
-	if !ok {
-		return nil
-	}
-	target, ok := soRef(so)
-	if !ok {
-		return nil
-	}
-	subject, ok := in.subject()
+	so, target, subject, ok := in.reviewedScaledObject()
 	if !ok {
 		return nil
 	}
