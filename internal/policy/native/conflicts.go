@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 )
 
 // This file holds the Go forms of the policies on two autoscalers for one
@@ -17,17 +18,24 @@ func init() {
 	register("scaledobject_foreign_hpa", func(Config) Func { return scaledObjectForeignHPA })
 }
 
+// reviewedHPA is what both HPA policies start from: lib.review_hpa, its
+// scale target and lib.subject; false when one of them is undefined.
+func (in *Input) reviewedHPA() (h *autoscalingv2.HorizontalPodAutoscaler, target ref, subject string, ok bool) {
+	if h, ok = in.reviewHPA(); !ok {
+		return nil, ref{}, "", false
+	}
+	if subject, ok = in.subject(); !ok {
+		return nil, ref{}, "", false
+	}
+	return h, hpaRef(h), subject, true
+}
+
 // hpaDuplicateTarget is policies/hpa_duplicate_target.
 func hpaDuplicateTarget(in *Input) []string {
-	h, ok := in.reviewHPA()
+	_, target, subject, ok := in.reviewedHPA()
 	if !ok {
 		return nil
 	}
-	subject, ok := in.subject()
-	if !ok {
-		return nil
-	}
-	target := hpaRef(h)
 	var out []string
 	for _, other := range in.inventoryHPAs() {
 		key, ok := objectKey(kindHPA, other)
@@ -43,15 +51,10 @@ func hpaDuplicateTarget(in *Input) []string {
 
 // hpaScaledObjectConflict is policies/hpa_scaledobject_conflict.
 func hpaScaledObjectConflict(in *Input) []string {
-	h, ok := in.reviewHPA()
+	h, target, subject, ok := in.reviewedHPA()
 	if !ok {
 		return nil
 	}
-	subject, ok := in.subject()
-	if !ok {
-		return nil
-	}
-	target := hpaRef(h)
 	var out []string
 	for _, so := range in.inventoryScaledObjects() {
 		r, ok := soRef(so)
