@@ -55,10 +55,13 @@ func CheckTargetUnder(field string, target float64) error {
 // recent mean absolute residual, whose margin grows while the forecasts
 // are missing by more than usual (a ramp, a burst) and shrinks while they
 // are close. Each score's quantile times its scale is a margin with the
-// same coverage; the margin used is the smallest of the three, which on
-// its own would cover less.
+// same coverage. The margin used is the cheaper of the first two, which
+// on its own would cover less, but never less than the third: the
+// cheaper margin is often the one that stays small while a burst is on,
+// and the local score's grows within minutes of the forecasts starting
+// to miss, which ends a run of misses sooner.
 //
-// The working level makes up for that: it starts at Target and follows
+// The working level makes up for the rest: it starts at Target and follows
 // the floors' actual misses (adaptive conformal inference), so the floors
 // end up under in about Target of the steps whatever the scores, the
 // rounding to whole replicas or the floor policy's slow falls do; a
@@ -217,8 +220,9 @@ func (c *Calibrator) locScale() float64 {
 func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 
 // Upper returns the calibrated upper bound of the peak forecast f, never
-// below 0: f.Peak plus the smallest of the three scores' margins (those
-// with scores from evaluated forecasts only: Seed gives residuals alone).
+// below 0: f.Peak plus the smaller of the residual and demand scores'
+// margins, but never less than the local score's (the scaled scores once
+// they have scores from evaluated forecasts: Seed gives residuals alone).
 // While there is no residual at all it is the model's own bound, f.Upper.
 func (c *Calibrator) Upper(f Forecast) float64 {
 	margin := c.abs.quantile(c.level)
@@ -228,7 +232,7 @@ func (c *Calibrator) Upper(f Forecast) float64 {
 	// The scaled scores count once they have enough scores for the level
 	// to be told from the largest one.
 	if len(c.rel.sorted) >= int(2/c.target) && finite(f.Peak) {
-		margin = min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak), c.loc.quantile(c.level)*c.locScale())
+		margin = max(min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak)), c.loc.quantile(c.level)*c.locScale())
 	}
 	return max(0, f.Peak+margin)
 }
