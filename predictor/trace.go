@@ -196,15 +196,14 @@ func csvCause(err error) error {
 	return err
 }
 
-// regularize puts samples on a grid with the most common spacing,
-// interpolating linearly over gaps.
+// regularize puts samples on a grid with the trace's step (see
+// gridStep), interpolating linearly over gaps.
 func regularize(name string, times []int64, values []float64) (Series, error) {
 	diffs := make([]int64, len(times)-1)
 	for i := range diffs {
 		diffs[i] = times[i+1] - times[i]
 	}
-	slices.Sort(diffs)
-	step := diffs[len(diffs)/2]
+	step := gridStep(diffs)
 	if step > maxTraceStep {
 		return Series{}, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
 	}
@@ -227,4 +226,29 @@ func regularize(name string, times []int64, values []float64) (Series, error) {
 		out[i] = (1-f)*values[j] + f*values[j+1] // no overflow between huge values
 	}
 	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, nil
+}
+
+// gridStep returns the step of a trace from the spacings of its rows: the
+// most common spacing (the shortest of equally common ones) when at least
+// a quarter of the rows have it, so that a trace with half its rows
+// missing keeps its own step instead of twice it; otherwise, when the
+// times jitter so that no spacing is common, the median spacing. diffs
+// must not be empty; it is sorted in place.
+func gridStep(diffs []int64) int64 {
+	slices.Sort(diffs)
+	mode, modeN := diffs[0], 0
+	for i := 0; i < len(diffs); {
+		j := i
+		for j < len(diffs) && diffs[j] == diffs[i] {
+			j++
+		}
+		if j-i > modeN {
+			mode, modeN = diffs[i], j-i
+		}
+		i = j
+	}
+	if 4*modeN >= len(diffs) {
+		return mode
+	}
+	return diffs[len(diffs)/2]
 }

@@ -33,6 +33,20 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 4,
 		},
 		{
+			// Half the rows missing: the spacings are 60 (three times),
+			// 120 (twice), 180 and 240, so the median (120) would halve
+			// the resolution; the most common spacing is the step.
+			name: "half the rows missing", in: "ts,value\n0,0\n60,1\n180,3\n240,4\n420,7\n540,9\n600,10\n840,14\n",
+			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 8,
+		},
+		{
+			// Jittered times, no spacing common: the median spacing.
+			name: "jittered times", in: "ts,value\n0,0\n59,0\n120,0\n182,0\n240,0\n303,0\n358,0\n424,0\n481,0\n",
+			wantStep: 61 * time.Second, wantVals: make([]float64, 8), wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 9,
+		},
+		{
 			// As in a held-out NAB occupancy trace: two samples at 05:33.
 			name: "repeated time merged keeping the maximum",
 			in: "timestamp,value\n2015-09-01 05:23:00,10\n2015-09-01 05:28:00,12\n2015-09-01 05:33:00,14\n" +

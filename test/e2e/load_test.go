@@ -280,10 +280,12 @@ func (p *managerProcess) memory(b *testing.B) (hwm, rss int64) {
 	return hwm, rss
 }
 
-// stopWait is how long stop waits after SIGTERM: the manager's graceful
-// shutdown (its runnables get that long to stop, then it exits anyway) and
-// 15 s for the process to exit.
-const stopWait = manager.DefaultGracefulShutdown + 15*time.Second
+// dumpAfter is how long stop waits after SIGTERM before it asks the
+// manager process for its goroutines (SIGQUIT, which makes the Go runtime
+// print every goroutine's stack to the process's stderr, the test's, and
+// exit): a little less than the manager's graceful shutdown, so that the
+// stacks show what a runnable that will not stop is waiting for.
+const dumpAfter = manager.DefaultGracefulShutdown - 5*time.Second
 
 func (p *managerProcess) stop(b *testing.B) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -292,9 +294,16 @@ func (p *managerProcess) stop(b *testing.B) {
 		if err != nil {
 			b.Errorf("the manager process: %v", err)
 		}
-	case <-time.After(stopWait):
+		return
+	case <-time.After(dumpAfter):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case err := <-p.done:
+		b.Errorf("the manager process did not stop within %s of SIGTERM; its goroutines are above (%v)", dumpAfter, err)
+	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		err := <-p.done
-		b.Errorf("the manager process did not stop within %s of SIGTERM; killed: %v", stopWait, err)
+		b.Errorf("the manager process did not stop within %s of SIGTERM nor dump its goroutines; killed: %v", dumpAfter, err)
 	}
 }

@@ -664,14 +664,15 @@ func hashString(s string) uint64 {
 	return h.Sum64()
 }
 
-// review builds the policy review of an object; ok is false for workloads
+// review builds the policy review of an object (typed: converted to the
+// JSON-like form only if a policy in Rego reads it); ok is false for workloads
 // that have not opted in or whose annotations do not render (the
 // reconciler reports those).
 func (a *Auditor) review(ctx context.Context, it item) (policy.Review, bool, error) {
 	if workload.Handles(it.kind) && !intent.Enabled(it.obj.GetAnnotations()) {
 		return policy.Review{}, false, nil
 	}
-	r, err := policy.NewReview(ctx, policy.OperationUpdate, it.obj, a.Facts)
+	r, err := policy.NewTypedReview(ctx, policy.OperationUpdate, it.obj, a.Facts)
 	var renderErr *policy.RenderError
 	switch {
 	case errors.As(err, &renderErr):

@@ -161,10 +161,7 @@ type recordingInventory struct {
 }
 
 func (r *recordingInventory) Inventory(ctx context.Context, rev policy.Review) (policy.Inventory, error) {
-	meta, _ := rev.Object["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	ns, _ := meta["namespace"].(string)
-	r.seen = append(r.seen, rev.Kind+" "+ns+"/"+name)
+	r.seen = append(r.seen, rev.Kind+" "+rev.TypedObject.GetNamespace()+"/"+rev.TypedObject.GetName())
 	return r.InventorySource.Inventory(ctx, rev)
 }
 
@@ -443,8 +440,7 @@ type failingInventory struct {
 }
 
 func (f *failingInventory) Inventory(ctx context.Context, r policy.Review) (policy.Inventory, error) {
-	meta, _ := r.Object["metadata"].(map[string]any)
-	if f.fail != "" && meta["name"] == f.fail {
+	if f.fail != "" && r.TypedObject.GetName() == f.fail {
 		return policy.Inventory{}, errors.New("inventory unavailable")
 	}
 	return f.InventorySource.Inventory(ctx, r)
