@@ -238,7 +238,7 @@ func (v *Version) Validate(obj map[string]any) field.ErrorList {
 
 	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(u, v.Namespaced, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.Object, v.validator)...)
-	errs = append(errs, schemaobjectmeta.Validate(nil, u.Object, v.structural, false)...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, u.Object, v.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
 
 	if v.cel != nil {
