@@ -27,26 +27,13 @@ const rabbitHost = "rabbitmq.ml-demo.svc.cluster.local"
 // kubectl runs the real kubectl against the cluster; stdin may be "".
 func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var in *strings.Reader
-	if stdin != "" {
-		in = strings.NewReader(stdin)
-		out, _, err := suite.cluster.Kubectl(ctx, in, args...)
-		return out, err
-	}
-	out, _, err := suite.cluster.Kubectl(ctx, nil, args...)
-	return out, err
+	return suite.Kubectl(t, stdin, args...)
 }
 
 // mustKubectl runs kubectl and fails the test when it fails.
 func mustKubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, err := kubectl(t, stdin, args...)
-	if err != nil {
-		t.Fatalf("%v\nstdout:\n%s", err, out)
-	}
-	return out
+	return suite.MustKubectl(t, stdin, args...)
 }
 
 // namespace creates a namespace opted in to mlscale, with the sample
@@ -54,7 +41,7 @@ func mustKubectl(t *testing.T, stdin string, args ...string) string {
 // afterwards.
 func namespace(t *testing.T, name string) string {
 	t.Helper()
-	kubetest.Namespace(t, suite.client, name, map[string]string{"mlscale.io/enabled": "true"})
+	kubetest.Namespace(t, suite.Client, name, map[string]string{"mlscale.io/enabled": "true"})
 	mustKubectl(t, fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata:
@@ -73,7 +60,7 @@ spec:
   secretTargetRef:
     - {parameter: username, name: rabbitmq-credentials, key: username}
     - {parameter: password, name: rabbitmq-credentials, key: password}
-`, name, suite.keda.RabbitMQ.User, suite.keda.RabbitMQ.Password), "apply", "-f", "-")
+`, name, suite.KEDA.RabbitMQ.User, suite.KEDA.RabbitMQ.Password), "apply", "-f", "-")
 	return name
 }
 
@@ -123,7 +110,7 @@ func rabbitAnnotations(profile, queue string, extra map[string]string) map[strin
 func getKEDA(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "keda.sh", Version: "v1alpha1", Kind: kind})
-	err := suite.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
+	err := suite.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
 	return u, err
 }
 
@@ -159,14 +146,14 @@ func waitCondition(t *testing.T, timeout time.Duration, kind, namespace, name, t
 // kedaHPA returns the HPA KEDA made for a ScaledObject.
 func kedaHPA(namespace, name string) (*autoscalingv2.HorizontalPodAutoscaler, error) {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-	err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "keda-hpa-" + name}, hpa)
+	err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "keda-hpa-" + name}, hpa)
 	return hpa, err
 }
 
 // replicas reads a Deployment's spec.replicas.
 func replicas(namespace, name string) (int32, error) {
 	d := &appsv1.Deployment{}
-	if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+	if err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
 		return -1, err
 	}
 	if d.Spec.Replicas == nil {
@@ -195,7 +182,7 @@ func waitReplicas(t *testing.T, timeout time.Duration, namespace, name, what str
 
 // gone returns nil once a Get of obj is NotFound.
 func gone(obj client.Object, namespace, name string) error {
-	err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj)
+	err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil

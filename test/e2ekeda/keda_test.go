@@ -25,7 +25,7 @@ import (
 // the real RabbitMQ and Prometheus and reports READY=True.
 func TestSamplesReady(t *testing.T) {
 	env(t)
-	mustKubectl(t, "", "apply", "-f", filepath.Join(suite.root, "config", "samples")+"/")
+	mustKubectl(t, "", "apply", "-f", filepath.Join(suite.Root, "config", "samples")+"/")
 	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "namespace", "ml-demo", "--wait=false") })
 	ctx := context.Background()
 	objs := renderedSamples(t)
@@ -38,7 +38,7 @@ func TestSamplesReady(t *testing.T) {
 		triggers, _, _ := unstructured.NestedSlice(o.Object, "spec", "triggers")
 		for _, tr := range triggers {
 			if q, _, _ := unstructured.NestedString(tr.(map[string]any), "metadata", "queueName"); q != "" {
-				if err := suite.keda.RabbitMQ.DeclareQueue(ctx, q); err != nil {
+				if err := suite.KEDA.RabbitMQ.DeclareQueue(ctx, q); err != nil {
 					t.Fatal(err)
 				}
 				queues++
@@ -98,7 +98,7 @@ spec:
 // objects mlscale renders from config/samples.
 func renderedSamples(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(suite.root, "internal", "render", "testdata", "golden", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(suite.Root, "internal", "render", "testdata", "golden", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
@@ -123,7 +123,7 @@ func renderedSamples(t *testing.T) []*unstructured.Unstructured {
 func TestMinReplicasRaisedByHPA(t *testing.T) {
 	env(t)
 	ns := namespace(t, "keda-min")
-	if err := suite.keda.RabbitMQ.DeclareQueue(context.Background(), "min-tasks"); err != nil {
+	if err := suite.KEDA.RabbitMQ.DeclareQueue(context.Background(), "min-tasks"); err != nil {
 		t.Fatal(err)
 	}
 	mustKubectl(t, workload("Deployment", ns, "worker", 1, rabbitAnnotations("celery-worker", "min-tasks", map[string]string{
@@ -164,7 +164,7 @@ func TestScaleToZeroAndActivation(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t, "keda-zero")
 	queue := "zero-tasks"
-	rmq := suite.keda.RabbitMQ
+	rmq := suite.KEDA.RabbitMQ
 	if err := rmq.DeclareQueue(ctx, queue); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestTrainingJobScaledJob(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t, "keda-train")
 	queue := "train-requests"
-	rmq := suite.keda.RabbitMQ
+	rmq := suite.KEDA.RabbitMQ
 	if err := rmq.DeclareQueue(ctx, queue); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestTrainingJobScaledJob(t *testing.T) {
 		"mlscale.io/max-replicas": "3",
 	})), "apply", "-f", "-")
 	job := &batchv1.Job{}
-	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fine-tune"}, job); err != nil {
+	if err := suite.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fine-tune"}, job); err != nil {
 		t.Fatal(err)
 	}
 	if job.Spec.Suspend == nil || !*job.Spec.Suspend {
@@ -241,7 +241,7 @@ func TestTrainingJobScaledJob(t *testing.T) {
 func kedaJobs(t *testing.T, namespace string) []batchv1.Job {
 	t.Helper()
 	var list batchv1.JobList
-	if err := suite.client.List(context.Background(), &list, client.InNamespace(namespace), client.HasLabels{"scaledjob.keda.sh/name"}); err != nil {
+	if err := suite.Client.List(context.Background(), &list, client.InNamespace(namespace), client.HasLabels{"scaledjob.keda.sh/name"}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
@@ -252,7 +252,7 @@ func kedaJobs(t *testing.T, namespace string) []batchv1.Job {
 // is READY, and the sample worker is scaled to zero and woken by messages.
 func TestDemoWithKEDA(t *testing.T) {
 	env(t)
-	run := kedaenv.RunDemo(t, suite.root)
+	run := kedaenv.RunDemo(t, suite.Root)
 	out := run.Stdout
 	for _, want := range []string{"READY=True", "celery-worker spec.replicas = 0", "woke up from zero"} {
 		if !strings.Contains(out, want) {
@@ -276,7 +276,7 @@ func TestQueueGrowthScalesUp(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t, "keda-grow")
 	queue := "grow-tasks"
-	rmq := suite.keda.RabbitMQ
+	rmq := suite.KEDA.RabbitMQ
 	if err := rmq.DeclareQueue(ctx, queue); err != nil {
 		t.Fatal(err)
 	}

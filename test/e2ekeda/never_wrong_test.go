@@ -27,7 +27,7 @@ import (
 func startJobs(t *testing.T, ns, queue, rollout string) []batchv1.Job {
 	t.Helper()
 	ctx := context.Background()
-	rmq := suite.keda.RabbitMQ
+	rmq := suite.KEDA.RabbitMQ
 	if err := rmq.DeclareQueue(ctx, queue); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func alive(t *testing.T, ns string, jobs []batchv1.Job) []string {
 	var out []string
 	for _, j := range jobs {
 		cur := &batchv1.Job{}
-		err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: j.Name}, cur)
+		err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: j.Name}, cur)
 		switch {
 		case err == nil && cur.UID == j.UID && cur.DeletionTimestamp == nil:
 			out = append(out, j.Name)
@@ -156,7 +156,7 @@ func TestAdoptHPA(t *testing.T) {
 	mustKubectl(t, legacyHPA(ns, "api"), "apply", "-f", "-")
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	key := client.ObjectKey{Namespace: ns, Name: "api-legacy"}
-	if err := suite.client.Get(ctx, key, hpa); err != nil {
+	if err := suite.Client.Get(ctx, key, hpa); err != nil {
 		t.Fatal(err)
 	}
 	uid := hpa.UID
@@ -174,7 +174,7 @@ func TestAdoptHPA(t *testing.T) {
 			case <-time.After(200 * time.Millisecond):
 			}
 			cur := &autoscalingv2.HorizontalPodAutoscaler{}
-			if err := suite.client.Get(ctx, key, cur); err != nil || cur.UID != uid {
+			if err := suite.Client.Get(ctx, key, cur); err != nil || cur.UID != uid {
 				problems = append(problems, fmt.Sprintf("HPA gone or replaced: %v (uid %s)", err, cur.UID))
 			}
 			if r, err := replicas(ns, "api"); err == nil && r < 2 {
@@ -189,7 +189,7 @@ func TestAdoptHPA(t *testing.T) {
 	mustKubectl(t, workload("Deployment", ns, "api", 2, annotations), "apply", "-f", "-")
 	waitCondition(t, 2*time.Minute, "ScaledObject", ns, "api", "Ready", "True")
 	kubetest.Eventually(t, time.Minute, "KEDA owns the adopted HPA", func() error {
-		if err := suite.client.Get(ctx, key, hpa); err != nil {
+		if err := suite.Client.Get(ctx, key, hpa); err != nil {
 			return err
 		}
 		for _, r := range hpa.OwnerReferences {
@@ -219,7 +219,7 @@ func TestAdoptHPA(t *testing.T) {
 func TestBusinessHoursHoldReplicas(t *testing.T) {
 	env(t)
 	ns := namespace(t, "keda-hours")
-	if err := suite.keda.RabbitMQ.DeclareQueue(context.Background(), "hours-tasks"); err != nil {
+	if err := suite.KEDA.RabbitMQ.DeclareQueue(context.Background(), "hours-tasks"); err != nil {
 		t.Fatal(err)
 	}
 	annotations := rabbitAnnotations("celery-worker", "hours-tasks", map[string]string{

@@ -43,7 +43,7 @@ spec:
 func policyWebhooks(t *testing.T) []admissionregistrationv1.ValidatingWebhookConfiguration {
 	t.Helper()
 	var list admissionregistrationv1.ValidatingWebhookConfigurationList
-	if err := suite.client.List(context.Background(), &list); err != nil {
+	if err := suite.Client.List(context.Background(), &list); err != nil {
 		t.Fatal(err)
 	}
 	var out []admissionregistrationv1.ValidatingWebhookConfiguration
@@ -67,7 +67,7 @@ func TestUserHPAAfterScaledObject(t *testing.T) {
 	env(t)
 	ctx := context.Background()
 	ns := namespace(t, "keda-hpa")
-	if err := suite.keda.RabbitMQ.DeclareQueue(ctx, "hpa-tasks"); err != nil {
+	if err := suite.KEDA.RabbitMQ.DeclareQueue(ctx, "hpa-tasks"); err != nil {
 		t.Fatal(err)
 	}
 	mustKubectl(t, workload("Deployment", ns, "worker", 1, rabbitAnnotations("celery-worker", "hpa-tasks", map[string]string{
@@ -82,7 +82,7 @@ func TestUserHPAAfterScaledObject(t *testing.T) {
 	// KEDA's webhook alone: take mlscale's policy webhook out for a
 	// server-side dry run, then put it back.
 	for _, c := range mlscale {
-		if err := suite.client.Delete(ctx, &c); err != nil {
+		if err := suite.Client.Delete(ctx, &c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +94,7 @@ func TestUserHPAAfterScaledObject(t *testing.T) {
 		restored = true
 		for _, c := range mlscale {
 			c.ObjectMeta = metav1.ObjectMeta{Name: c.Name, Labels: c.Labels, Annotations: c.Annotations}
-			if err := suite.client.Create(ctx, &c); err != nil {
+			if err := suite.Client.Create(ctx, &c); err != nil {
 				t.Errorf("restoring %s: %v", c.Name, err)
 			}
 		}
@@ -133,7 +133,7 @@ func TestDeleteDeploymentCollectsKEDAObjects(t *testing.T) {
 	env(t)
 	ctx := context.Background()
 	ns := namespace(t, "keda-gc")
-	if err := suite.keda.RabbitMQ.DeclareQueue(ctx, "gc-tasks"); err != nil {
+	if err := suite.KEDA.RabbitMQ.DeclareQueue(ctx, "gc-tasks"); err != nil {
 		t.Fatal(err)
 	}
 	mustKubectl(t, workload("Deployment", ns, "worker", 1, rabbitAnnotations("celery-worker", "gc-tasks", map[string]string{
@@ -153,7 +153,7 @@ func TestDeleteDeploymentCollectsKEDAObjects(t *testing.T) {
 		t.Error(err)
 	}
 	var so kedav1alpha1.ScaledObjectList
-	if err := suite.client.List(ctx, &so, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(ctx, &so, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	if len(so.Items) != 0 {

@@ -23,7 +23,7 @@ func TestSimulatedCluster(t *testing.T) {
 	env(t)
 	ctx := context.Background()
 	var nodes corev1.NodeList
-	if err := suite.client.List(ctx, &nodes); err != nil {
+	if err := suite.Client.List(ctx, &nodes); err != nil {
 		t.Fatal(err)
 	}
 	gpuNodes, cpuNodes := 0, 0
@@ -99,7 +99,7 @@ func checkUnschedulable(t *testing.T, p *corev1.Pod) {
 	t.Helper()
 	kubetest.Eventually(t, time.Minute, "pod "+p.Name+" Unschedulable: Insufficient nvidia.com/gpu", func() error {
 		cur := &corev1.Pod{}
-		if err := suite.client.Get(context.Background(), client.ObjectKeyFromObject(p), cur); err != nil {
+		if err := suite.Client.Get(context.Background(), client.ObjectKeyFromObject(p), cur); err != nil {
 			return err
 		}
 		for _, c := range cur.Status.Conditions {

@@ -16,7 +16,7 @@ import (
 func TestDemoShowsPods(t *testing.T) {
 	env(t)
 	t.Parallel()
-	run := kedaenv.RunDemo(t, suite.root)
+	run := kedaenv.RunDemo(t, suite.Root)
 	out := run.Stdout
 	for _, want := range []string{"woke up from zero", "Pods on the fake nodes", "kubectl get pods -A -o wide"} {
 		if !strings.Contains(out, want) {

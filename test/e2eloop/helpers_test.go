@@ -22,24 +22,13 @@ import (
 // kubectl runs the real kubectl against the cluster; stdin may be "".
 func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if stdin != "" {
-		out, _, err := suite.cluster.Kubectl(ctx, strings.NewReader(stdin), args...)
-		return out, err
-	}
-	out, _, err := suite.cluster.Kubectl(ctx, nil, args...)
-	return out, err
+	return suite.Kubectl(t, stdin, args...)
 }
 
 // mustKubectl runs kubectl and fails the test when it fails.
 func mustKubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, err := kubectl(t, stdin, args...)
-	if err != nil {
-		t.Fatalf("%v\nstdout:\n%s", err, out)
-	}
-	return out
+	return suite.MustKubectl(t, stdin, args...)
 }
 
 // namespace creates a namespace opted in to mlscale when optIn is set.
@@ -49,7 +38,7 @@ func namespace(t *testing.T, name string, optIn bool) string {
 	if optIn {
 		labels["mlscale.io/enabled"] = "true"
 	}
-	return kubetest.Namespace(t, suite.client, name, labels)
+	return kubetest.Namespace(t, suite.Client, name, labels)
 }
 
 // gpuServer is a GPU inference Deployment (a vLLM server, as far as the
@@ -107,7 +96,7 @@ func demandAnnotations(name string, capacity int, extra map[string]string) map[s
 func pods(t *testing.T, namespace, app string) []corev1.Pod {
 	t.Helper()
 	var list corev1.PodList
-	if err := suite.client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{"app": app}); err != nil {
+	if err := suite.Client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{"app": app}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
@@ -152,7 +141,7 @@ func checkOnGPUNodes(t *testing.T, ps []corev1.Pod) {
 	t.Helper()
 	for _, p := range ps {
 		n := &corev1.Node{}
-		if err := suite.client.Get(context.Background(), client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil {
+		if err := suite.Client.Get(context.Background(), client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil {
 			t.Errorf("pod %s on node %q: %v", p.Name, p.Spec.NodeName, err)
 			continue
 		}
@@ -169,7 +158,7 @@ func checkOnGPUNodes(t *testing.T, ps []corev1.Pod) {
 func replicas(t *testing.T, namespace, name string) int32 {
 	t.Helper()
 	d := &appsv1.Deployment{}
-	if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+	if err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Spec.Replicas == nil {
@@ -182,7 +171,7 @@ func replicas(t *testing.T, namespace, name string) int32 {
 func getKEDA(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "keda.sh", Version: "v1alpha1", Kind: kind})
-	err := suite.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
+	err := suite.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
 	return u, err
 }
 
@@ -220,11 +209,11 @@ func watchMax(t *testing.T, namespace, app string) (stop func() (maxPods int, ma
 		var mp, mr int
 		for {
 			var list corev1.PodList
-			if err := suite.client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{"app": app}); err == nil {
+			if err := suite.Client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{"app": app}); err == nil {
 				mp = max(mp, len(list.Items))
 			}
 			d := &appsv1.Deployment{}
-			if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, d); err == nil && d.Spec.Replicas != nil {
+			if err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, d); err == nil && d.Spec.Replicas != nil {
 				mr = max(mr, int(*d.Spec.Replicas))
 			}
 			select {

@@ -118,30 +118,26 @@ func TestWebhookOutageDuringBurst(t *testing.T) {
 	ctx := context.Background()
 	bin := filepath.Join(t.TempDir(), "mlscale")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/mlscale")
-	build.Dir = suite.root
+	build.Dir = suite.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/mlscale: %v\n%s", err, out)
 	}
 	ns := namespace(t, "loop-burst", true)
-	cs, err := kubernetes.NewForConfig(suite.cluster.Config)
+	cs, err := kubernetes.NewForConfig(suite.Cluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Hand the webhook address over from the in-process mlscale to the process.
-	suite.mu.Lock()
-	err = suite.ml.Stop()
-	suite.ml = nil
-	suite.mu.Unlock()
-	if err != nil {
+	if err := suite.StopMlscale(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := startMlscale(ctx); err != nil {
+		if err := suite.StartMlscale(ctx); err != nil {
 			t.Errorf("starting the in-process mlscale again: %v", err)
 		}
 	}()
-	first, err := suite.keda.StartMlscaleWebhook(ctx, "mlscale-webhook-1", bin)
+	first, err := suite.KEDA.StartMlscaleWebhook(ctx, "mlscale-webhook-1", bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +156,7 @@ func TestWebhookOutageDuringBurst(t *testing.T) {
 		case burstRestartAt:
 			lifecycle.Go(func() {
 				start := time.Now()
-				p, err := suite.keda.StartMlscaleWebhook(ctx, "mlscale-webhook-2", bin)
+				p, err := suite.KEDA.StartMlscaleWebhook(ctx, "mlscale-webhook-2", bin)
 				if err == nil {
 					second = p
 					t.Logf("after %d operations: mlscale started again (pid %d), serving in %s", burstRestartAt, p.PID(), time.Since(start).Round(time.Millisecond))
@@ -245,7 +241,7 @@ func runBurst(t *testing.T, cs kubernetes.Interface, ns string, ops []burstOp, o
 // rendered-hash of its current annotations.
 func checkConverged(ctx context.Context, ns string, final map[string]burstOp) error {
 	var sos kedav1alpha1.ScaledObjectList
-	if err := suite.client.List(ctx, &sos, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(ctx, &sos, client.InNamespace(ns)); err != nil {
 		return err
 	}
 	byName := map[string]*kedav1alpha1.ScaledObject{}
@@ -260,7 +256,7 @@ func checkConverged(ctx context.Context, ns string, final map[string]burstOp) er
 	cfg := webhook.DefaultConfig()
 	for name, op := range final {
 		d := &appsv1.Deployment{}
-		err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
+		err := suite.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
 		switch {
 		case op.delete && apierrors.IsNotFound(err):
 			continue

@@ -159,7 +159,7 @@ func startHistoryPrometheus(t *testing.T, copies []string, trace func(time.Time)
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	prom, err := suite.keda.StartPrometheus(context.Background(), kedaenv.PrometheusOptions{
+	prom, err := suite.KEDA.StartPrometheus(context.Background(), kedaenv.PrometheusOptions{
 		Name: "prometheus-history", Backfill: file, Scrape: []string{suite.replay.Addr}, ScrapeInterval: scrapeInterval,
 	})
 	if err != nil {
@@ -176,7 +176,7 @@ func startHistoryPrometheus(t *testing.T, copies []string, trace func(time.Time)
 func startPredictor(t *testing.T, promURL string) (stop func()) {
 	t.Helper()
 	cfg := floorwriter.DefaultRunConfig()
-	cfg.Options = manager.Options{RESTConfig: suite.cluster.Config, MetricsAddr: "0", ProbeAddr: "0", GracefulShutdown: 5 * time.Second}
+	cfg.Options = manager.Options{RESTConfig: suite.Cluster.Config, MetricsAddr: "0", ProbeAddr: "0", GracefulShutdown: 5 * time.Second}
 	cfg.Source.URL = promURL
 	cfg.Writer.Interval = 5 * time.Second
 	cfg.Writer.History = predictHistory
@@ -268,7 +268,7 @@ func watchTimeline(t *testing.T, ns string, copies []string) (stop func() []even
 		for {
 			for _, name := range copies {
 				d := &appsv1.Deployment{}
-				if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+				if err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
 					continue
 				}
 				if f := d.Annotations["mlscale.io/predicted-floor"]; f != "" {

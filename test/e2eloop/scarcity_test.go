@@ -56,7 +56,7 @@ spec:
 	// The HPA wants 10 replicas and is held at 3 by mlscale's maximum.
 	kubetest.Eventually(t, time.Minute, "KEDA's HPA ScalingLimited by TooManyReplicas", func() error {
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-		if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "keda-hpa-big"}, hpa); err != nil {
+		if err := suite.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "keda-hpa-big"}, hpa); err != nil {
 			return err
 		}
 		if hpa.Spec.MaxReplicas != budget/gpus {
@@ -93,7 +93,7 @@ spec:
 	// Nothing above the budget was even tried: no pod refused by quota
 	// admission (the ReplicaSet controller's FailedCreate).
 	var events corev1.EventList
-	if err := suite.client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range events.Items {
