@@ -32,22 +32,26 @@ func workloadPredicate() predicate.Predicate {
 }
 
 // ownedPredicate passes changes to a KEDA object that matter to its owner:
-// creation (a resync or a restart), deletion, and changes of spec, labels,
-// annotations or owners; KEDA's status updates are dropped.
+// deletion, and changes of spec (generation), labels, annotations or
+// owners; KEDA's status updates are dropped. Creation is dropped too: a
+// KEDA object the reconciler did not just apply itself shows up in the
+// informer's first list after a restart, when the owner's own first list
+// already reconciles the owner. Passing it cost every new workload a
+// second reconcile (a live read, a server-side apply and a validating
+// review) right after its KEDA object was created.
 func ownedPredicate() predicate.Predicate {
-	return predicate.Or(
-		predicate.GenerationChangedPredicate{},
-		predicate.LabelChangedPredicate{},
-		predicate.AnnotationChangedPredicate{},
-		predicate.Funcs{
-			CreateFunc:  func(event.CreateEvent) bool { return false },
-			DeleteFunc:  func(event.DeleteEvent) bool { return false },
-			GenericFunc: func(event.GenericEvent) bool { return false },
-			UpdateFunc: func(e event.UpdateEvent) bool {
-				return !equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), e.ObjectNew.GetOwnerReferences())
-			},
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld, e.ObjectNew
+			return o.GetGeneration() != n.GetGeneration() ||
+				!equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
+				!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+				!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences())
 		},
-	)
+	}
 }
 
 // foreignDeletedPredicate passes deletions of KEDA objects whose controller

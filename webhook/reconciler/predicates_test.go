@@ -114,3 +114,42 @@ func TestForeignDeletedPredicate(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnedPredicate(t *testing.T) {
+	so := func(mutate func(*kedav1alpha1.ScaledObject)) client.Object {
+		o := &kedav1alpha1.ScaledObject{ObjectMeta: metav1.ObjectMeta{
+			Name: "api", Namespace: "ml", Generation: 1,
+			Labels:          map[string]string{"app.kubernetes.io/managed-by": "mlscale"},
+			Annotations:     map[string]string{intent.KeyRenderedHash: "abc"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "api", UID: "u", Controller: ptr.To(true)}},
+		}}
+		if mutate != nil {
+			mutate(o)
+		}
+		return o
+	}
+	p := ownedPredicate()
+	old := so(nil)
+	if p.Create(event.CreateEvent{Object: old}) {
+		t.Error("create passes: the reconciler's own apply would reconcile every new workload twice")
+	}
+	if !p.Delete(event.DeleteEvent{Object: old}) {
+		t.Error("delete dropped: a deleted ScaledObject would not be put back")
+	}
+	tests := []struct {
+		name   string
+		mutate func(*kedav1alpha1.ScaledObject)
+		want   bool
+	}{
+		{"status only", func(o *kedav1alpha1.ScaledObject) { o.Status.OriginalReplicaCount = ptr.To[int32](3) }, false},
+		{"spec (generation)", func(o *kedav1alpha1.ScaledObject) { o.Generation = 2 }, true},
+		{"labels", func(o *kedav1alpha1.ScaledObject) { o.Labels = nil }, true},
+		{"annotations", func(o *kedav1alpha1.ScaledObject) { o.Annotations[intent.KeyRenderedHash] = "def" }, true},
+		{"owners", func(o *kedav1alpha1.ScaledObject) { o.OwnerReferences = nil }, true},
+	}
+	for _, tt := range tests {
+		if got := p.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: so(tt.mutate)}); got != tt.want {
+			t.Errorf("%s: update passes = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
