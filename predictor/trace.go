@@ -91,9 +91,12 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 	return s, err
 }
 
-// ReadTraceInfo parses a demand trace in CSV: either NAB's header
-// `timestamp,value` with `YYYY-MM-DD HH:MM:SS` times (UTC), or Crane's
-// header `ts,value` with Unix seconds. Rows must be in time order. Rows with
+// ReadTraceInfo parses a demand trace in CSV with the header
+// `timestamp,value` (NAB's), `ts,value` (Crane's) or `time,value`. A time
+// is Unix seconds, whole or decimal (as Prometheus exports them), or a date
+// and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC), RFC 3339
+// (`2015-09-01T05:33:00Z`) or the same without a zone (UTC); fractions of a
+// second are dropped. Rows must be in time order. Rows with
 // the same time as the previous row (real exports have them) are merged
 // into one sample that keeps the highest value, since the predictor
 // forecasts peaks; info counts them. The step is the most common spacing;
@@ -107,13 +110,10 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 	if err != nil {
 		return Series{}, info, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
 	}
-	var unix bool
-	switch h := strings.ToLower(strings.TrimPrefix(header[0], "\ufeff")) + "," + strings.ToLower(header[1]); h {
-	case "timestamp,value":
-	case "ts,value":
-		unix = true
+	switch h := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff"))) + "," + strings.ToLower(strings.TrimSpace(header[1])); h {
+	case "timestamp,value", "ts,value", "time,value":
 	default:
-		return Series{}, info, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB) or ts,value (Crane)", name, h)
+		return Series{}, info, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB), ts,value (Crane) or time,value", name, h)
 	}
 	var (
 		times  []int64
@@ -133,7 +133,7 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
 		}
 		line, _ := cr.FieldPos(0)
-		t, v, err := parseRow(rec, unix)
+		t, v, err := parseRow(rec)
 		if err != nil {
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
@@ -161,29 +161,51 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 }
 
 // parseRow parses one data row: its time in Unix seconds and its value.
-func parseRow(rec []string, unix bool) (int64, float64, error) {
-	var t int64
-	if unix {
-		var err error
-		t, err = strconv.ParseInt(rec[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("time %q is not Unix seconds", rec[0])
-		}
-	} else {
-		tt, err := time.Parse(nabTimeLayout, rec[0])
-		if err != nil {
-			return 0, 0, fmt.Errorf("time %q is not of the form YYYY-MM-DD HH:MM:SS", rec[0])
-		}
-		t = tt.Unix()
+func parseRow(rec []string) (int64, float64, error) {
+	t, err := parseTime(rec[0])
+	if err != nil {
+		return 0, 0, err
 	}
 	v, err := strconv.ParseFloat(rec[1], 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, 0, fmt.Errorf("value %q is not a finite number", rec[1])
 	}
-	if t < minTraceTime || t > maxTraceTime {
-		return 0, 0, fmt.Errorf("time %d is outside the years 0001 to 9999", t)
-	}
 	return t, v, nil
+}
+
+// timeLayouts are the date-and-time forms a trace's times may take; a
+// fraction of a second is accepted after the seconds in each. Times
+// without a zone are UTC.
+var timeLayouts = []string{nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05"}
+
+// parseTime parses a trace's time, in Unix seconds: a whole or decimal
+// number of seconds (Prometheus exports them with a fraction), or a date
+// and time in one of timeLayouts. Fractions of a second are dropped.
+func parseTime(s string) (int64, error) {
+	var t int64
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		t = n
+	} else if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		if !(f >= minTraceTime && f <= maxTraceTime) {
+			return 0, fmt.Errorf("time %s is outside the years 0001 to 9999", s)
+		}
+		t = int64(math.Floor(f))
+	} else {
+		parsed := false
+		for _, layout := range timeLayouts {
+			if tt, err := time.Parse(layout, s); err == nil {
+				t, parsed = tt.Unix(), true
+				break
+			}
+		}
+		if !parsed {
+			return 0, fmt.Errorf("time %q is neither Unix seconds nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as 2015-09-01T05:33:00Z)", s)
+		}
+	}
+	if t < minTraceTime || t > maxTraceTime {
+		return 0, fmt.Errorf("time %d is outside the years 0001 to 9999", t)
+	}
+	return t, nil
 }
 
 // csvCause drops encoding/csv's own position prefix from an error; the

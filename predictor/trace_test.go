@@ -66,8 +66,27 @@ func TestReadTrace(t *testing.T) {
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
 		{name: "bad header", in: "time,v\n0,1\n", wantErr: "x.csv:1: header is"},
-		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is not Unix seconds`},
-		{name: "bad nab time", in: "timestamp,value\n2014-07-01T00:00:00,1\n", wantErr: "x.csv:2: time"},
+		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither Unix seconds nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339`},
+		{name: "bad nab time", in: "timestamp,value\n2014-07-01 00:00,1\n", wantErr: `x.csv:2: time "2014-07-01 00:00" is neither`},
+		{name: "NaN time", in: "ts,value\n0,1\nNaN,2\n", wantErr: `x.csv:3: time "NaN" is neither`},
+		{name: "decimal time out of range", in: "ts,value\n0,1\n1e300,2\n", wantErr: "x.csv:3: time 1e300 is outside the years 0001 to 9999"},
+		{
+			// Prometheus exports times as decimal seconds; the fraction is
+			// dropped, and two samples within one second are merged.
+			name: "decimal Unix seconds", in: "time,value\n1633651200.250,1\n1633651260.5,2\n1633651260.9,3\n1633651320,4\n",
+			wantStep: time.Minute, wantVals: []float64{1, 3, 4}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 4, wantMerged: 1,
+		},
+		{
+			name: "RFC 3339 with zones, and without", in: "timestamp,value\n2015-09-01T07:00:00+02:00,1\n2015-09-01T05:05:00Z,2\n2015-09-01T05:10:00,3\n",
+			wantStep: 5 * time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
+			wantRows: 3,
+		},
+		{
+			name: "Unix seconds under a timestamp header, fractions of a second in a date", in: "timestamp,value\n0,1\n1970-01-01 00:01:00.75,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 2,
+		},
 		{name: "bad value", in: "ts,value\n0,1\n60,NaN\n", wantErr: `x.csv:3: value "NaN" is not a finite number`},
 		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
 		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2:"},
