@@ -31,6 +31,11 @@ const (
 	// with the same misses.
 	calibrationSettle  = 1000
 	calibrationGainMin = 0.02
+	// localFloorFull and localFloorNone are the targets at or under which
+	// the local score's margin is a floor under the margin in full, and at
+	// or over which it is not one at all (see Calibrator); between them
+	// the floor is blended linearly.
+	localFloorFull, localFloorNone = 0.02, 0.05
 )
 
 // CheckTargetUnder returns an error unless target is a share of steps in
@@ -55,11 +60,20 @@ func CheckTargetUnder(field string, target float64) error {
 // recent mean absolute residual, whose margin grows while the forecasts
 // are missing by more than usual (a ramp, a burst) and shrinks while they
 // are close. Each score's quantile times its scale is a margin with the
-// same coverage. The margin used is the cheaper of the first two, which
-// on its own would cover less, but never less than the third: the
-// cheaper margin is often the one that stays small while a burst is on,
-// and the local score's grows within minutes of the forecasts starting
-// to miss, which ends a run of misses sooner.
+// same coverage. Which is used depends on the target:
+//   - at a loose target (localFloorNone, 5%, or more), the smallest of
+//     the three, which on its own would cover less;
+//   - at a tight one (localFloorFull, 2%, or less), the cheaper of the
+//     first two, but never less than the local margin. The cheaper margin
+//     is often the one that stays small while a burst is on, and a burst
+//     misses every overlapping window, a run of about a lookahead's steps;
+//     the local margin grows within minutes of the forecasts starting to
+//     miss, which ends the run sooner. Each run is a large share of a
+//     tight target (a 2% target allows about two 15-minute runs a day at
+//     a 1-minute step) and a smaller one of a loose target, where holding
+//     margin after each burst costs more than the misses it saves;
+//   - between the two, a blend: the smaller of the two margins plus the
+//     local floor's weight (1 at 2%, 0 at 5%) times their difference.
 //
 // The working level makes up for the rest: it starts at Target and follows
 // the floors' actual misses (adaptive conformal inference), so the floors
@@ -77,6 +91,10 @@ func CheckTargetUnder(field string, target float64) error {
 type Calibrator struct {
 	target, gain float64
 	window       int
+	// localWeight is how much of the local floor the margin gets, from 0
+	// (the smallest of the three margins) to 1 (never under the local
+	// margin); set from the target.
+	localWeight float64
 	// level is the working miscoverage level (the share of scores the
 	// margin leaves above it); it moves with every Observe.
 	level float64
@@ -154,7 +172,8 @@ func NewCalibrator(target float64, step time.Duration) (*Calibrator, error) {
 		return nil, fmt.Errorf("calibrating: step %s is not positive", step)
 	}
 	w := min(calibrationMax, max(calibrationMin, int(calibrationWindow/step)))
-	return &Calibrator{target: target, gain: calibrationGain, window: w, level: target}, nil
+	lw := min(1, max(0, (localFloorNone-target)/(localFloorNone-localFloorFull)))
+	return &Calibrator{target: target, gain: calibrationGain, window: w, level: target, localWeight: lw}, nil
 }
 
 // Target returns the share of steps the floors may be under.
@@ -220,9 +239,9 @@ func (c *Calibrator) locScale() float64 {
 func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 
 // Upper returns the calibrated upper bound of the peak forecast f, never
-// below 0: f.Peak plus the smaller of the residual and demand scores'
-// margins, but never less than the local score's (the scaled scores once
-// they have scores from evaluated forecasts: Seed gives residuals alone).
+// below 0: f.Peak plus the margin of the scores as the target sets it (see
+// Calibrator; the scaled scores count once they have scores from evaluated
+// forecasts: Seed gives residuals alone).
 // While there is no residual at all it is the model's own bound, f.Upper.
 func (c *Calibrator) Upper(f Forecast) float64 {
 	margin := c.abs.quantile(c.level)
@@ -232,7 +251,9 @@ func (c *Calibrator) Upper(f Forecast) float64 {
 	// The scaled scores count once they have enough scores for the level
 	// to be told from the largest one.
 	if len(c.rel.sorted) >= int(2/c.target) && finite(f.Peak) {
-		margin = max(min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak)), c.loc.quantile(c.level)*c.locScale())
+		cheaper := min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak))
+		local := c.loc.quantile(c.level) * c.locScale()
+		margin = min(cheaper, local) + c.localWeight*math.Abs(cheaper-local)
 	}
 	return max(0, f.Peak+margin)
 }
