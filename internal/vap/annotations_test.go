@@ -3,7 +3,6 @@ package vap
 import (
 	"errors"
 	"math/rand/v2"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -85,15 +84,7 @@ func celViolations(t testing.TB, match, violations cel.Program, ann map[string]s
 	if err != nil {
 		t.Fatalf("%q: evaluating: %v", ann, err)
 	}
-	v, err := out.ConvertToNative(reflect.TypeFor[[]string]())
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := v.([]string)
-	if msgs == nil {
-		msgs = []string{}
-	}
-	return msgs
+	return messages(t, out)
 }
 
 // printableASCII reports whether the parser's %q of s is the CEL's quoting.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types/ref"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/version"
@@ -284,6 +285,12 @@ func violations(t testing.TB, prg cel.Program, obj map[string]any) []string {
 	if err != nil {
 		t.Fatalf("evaluating: %v", err)
 	}
+	return messages(t, out)
+}
+
+// messages converts a list-of-messages result to strings, never nil.
+func messages(t testing.TB, out ref.Val) []string {
+	t.Helper()
 	v, err := out.ConvertToNative(reflect.TypeFor[[]string]())
 	if err != nil {
 		t.Fatal(err)

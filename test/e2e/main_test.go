@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mlscale/mlscale/test/e2esuite"
 	"github.com/mlscale/mlscale/test/kubetest"
 	"github.com/mlscale/mlscale/test/localcluster"
 )
@@ -45,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	e2esuite.SetLogger()
 	if ok, code := runManagerProcess(); ok {
 		return code
 	}
@@ -98,15 +96,6 @@ func run(m *testing.M) int {
 	}
 	defer removeBinary()
 	return m.Run()
-}
-
-// zapLevel is debug with E2E_LOGS set, else errors only: the manager's
-// info logs are noise here.
-func zapLevel() zapcore.Level {
-	if os.Getenv("E2E_LOGS") != "" {
-		return zapcore.DebugLevel
-	}
-	return zapcore.ErrorLevel
 }
 
 // startMlscale starts mlscale's manager in this process on the webhook

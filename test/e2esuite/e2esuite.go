@@ -58,8 +58,8 @@ type Suite struct {
 	ml *localcluster.Mlscale
 }
 
-// SetLogger sends controller-runtime's logs to stderr: errors only, or
-// everything with E2E_LOGS set.
+// SetLogger sends controller-runtime's logs to stderr (test/e2e uses it
+// too): errors only, or everything with E2E_LOGS set.
 func SetLogger() {
 	level := zapcore.ErrorLevel
 	if os.Getenv("E2E_LOGS") != "" {
