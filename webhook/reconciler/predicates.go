@@ -1,10 +1,14 @@
 package reconciler
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -33,15 +37,20 @@ func workloadPredicate() predicate.Predicate {
 
 // ownedPredicate passes changes to a KEDA object that matter to its owner:
 // deletion, and changes of spec (generation), labels, annotations or
-// owners; KEDA's status updates are dropped. Creation is dropped too: a
-// KEDA object the reconciler did not just apply itself shows up in the
-// informer's first list after a restart, when the owner's own first list
-// already reconciles the owner. Passing it cost every new workload a
-// second reconcile (a live read, a server-side apply and a validating
-// review) right after its KEDA object was created.
-func ownedPredicate() predicate.Predicate {
+// owners; KEDA's status updates are dropped. Creation passes unless it is
+// in the informer's first list (the owner's own first list reconciles the
+// owner, and the reconcile reads the KEDA object live) or own says that
+// this process's reconciler has just created the object itself (passing
+// those cost every new workload a second reconcile: a live read, a
+// server-side apply and a validating review). Any other creation reconciles
+// the owner: an apply that an earlier mlscale process sent before it died
+// and that the API server finished after the new process had found nothing
+// to delete, or a KEDA object a user made for a workload that opted out.
+func ownedPredicate(own *created) predicate.Predicate {
 	return predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return false },
+		CreateFunc: func(e event.CreateEvent) bool {
+			return !e.IsInInitialList && !own.take(e.Object.GetUID())
+		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -52,6 +61,35 @@ func ownedPredicate() predicate.Predicate {
 				!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences())
 		},
 	}
+}
+
+// createdTTL is how long created remembers an object. The informer's
+// creation event comes milliseconds after the apply; one that comes before
+// the apply's response is recorded passes (one extra reconcile), and its
+// entry expires.
+const createdTTL = time.Minute
+
+// created remembers, by UID, the KEDA objects the reconciler has just
+// created, until the informer reports their creation.
+type created struct{ uids *cache.Expiring }
+
+func newCreated() *created { return &created{uids: cache.NewExpiring()} }
+
+// record notes that the reconciler created the object with this UID.
+func (c *created) record(uid types.UID) {
+	if uid != "" {
+		c.uids.Set(uid, struct{}{}, createdTTL)
+	}
+}
+
+// take reports whether the reconciler created the object with this UID,
+// and forgets it.
+func (c *created) take(uid types.UID) bool {
+	if _, ok := c.uids.Get(uid); ok {
+		c.uids.Delete(uid)
+		return true
+	}
+	return false
 }
 
 // foreignDeletedPredicate passes deletions of KEDA objects whose controller

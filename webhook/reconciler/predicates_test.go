@@ -128,10 +128,22 @@ func TestOwnedPredicate(t *testing.T) {
 		}
 		return o
 	}
-	p := ownedPredicate()
+	own := newCreated()
+	p := ownedPredicate(own)
 	old := so(nil)
+	old.SetUID("so-1")
+	if p.Create(event.CreateEvent{Object: old, IsInInitialList: true}) {
+		t.Error("create in the first list passes: the owner's own first list reconciles it")
+	}
+	if !p.Create(event.CreateEvent{Object: old}) {
+		t.Error("create of an object the reconciler did not make dropped: a late apply for an opted-out workload would be orphaned")
+	}
+	own.record("so-1")
 	if p.Create(event.CreateEvent{Object: old}) {
-		t.Error("create passes: the reconciler's own apply would reconcile every new workload twice")
+		t.Error("create of the reconciler's own object passes: every new workload would be reconciled twice")
+	}
+	if !p.Create(event.CreateEvent{Object: old}) {
+		t.Error("the reconciler's own creation is remembered after its event")
 	}
 	if !p.Delete(event.DeleteEvent{Object: old}) {
 		t.Error("delete dropped: a deleted ScaledObject would not be put back")

@@ -140,7 +140,9 @@ func SetupWithManager(mgr manager.Manager, opts Options) error {
 	}
 	opts.Metrics.objects.source.Store(&objectSource{reader: mgr.GetClient(), elected: mgr.Elected()})
 	for _, k := range workload.Kinds {
+		own := newCreated()
 		r := &reconciler{
+			created:  own,
 			kind:     k,
 			client:   mgr.GetClient(),
 			live:     mgr.GetAPIReader(),
@@ -152,7 +154,7 @@ func SetupWithManager(mgr manager.Manager, opts Options) error {
 		err := ctrl.NewControllerManagedBy(mgr).
 			Named("mlscale-"+kindName(k)).
 			For(k.New(), builder.WithPredicates(workloadPredicate())).
-			Owns(k.NewKEDA(), builder.WithPredicates(ownedPredicate())).
+			Owns(k.NewKEDA(), builder.WithPredicates(ownedPredicate(own))).
 			Watches(k.NewKEDA(), handler.EnqueueRequestsFromMapFunc(r.freedName), builder.WithPredicates(foreignDeletedPredicate(k.GVK))).
 			Watches(&corev1.ResourceQuota{}, handler.EnqueueRequestsFromMapFunc(r.quotaToWorkloads), builder.WithPredicates(gpuQuotaPredicate())).
 			WithOptions(crcontroller.Options{
@@ -178,6 +180,9 @@ type reconciler struct {
 	facts    facts.Func
 	metrics  *Metrics
 	observer Observer
+	// created tells ownedPredicate which KEDA objects this reconciler
+	// created itself.
+	created *created
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -267,6 +272,10 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
 			"applying %s %s: %v", gvk.Kind, key, err)
 		return reconcile.Result{}, ResultApplyError, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
+	}
+	if !found {
+		// body holds the API server's response.
+		r.created.record(body.GetUID())
 	}
 	if r.observer != nil {
 		r.observer.Observe(desired)

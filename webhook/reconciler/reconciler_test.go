@@ -442,6 +442,36 @@ func TestDeletedScaledObjectIsRecreated(t *testing.T) {
 	waitScaledObject(t, ns, "queue", "hand edit reverted", replicas(1, 10))
 }
 
+// TestLateScaledObjectOfOptedOutWorkloadIsRemoved: a ScaledObject that
+// appears for a workload that has opted out, after the reconciler found
+// nothing to delete (here created by the test, as an apply sent by an
+// mlscale process that died before the API server finished it would be),
+// is removed.
+func TestLateScaledObjectOfOptedOutWorkloadIsRemoved(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, nil)
+	d := deployment(ns, "late", map[string]string{intent.KeyAutoscale: "false"}, cpuRequest())
+	create(t, d)
+	so := &kedav1alpha1.ScaledObject{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ns, Name: "late",
+			Labels: map[string]string{
+				render.LabelManagedBy: render.ManagedByValue, render.LabelWorkloadKind: "Deployment", render.LabelWorkloadName: "late",
+			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "Deployment", Name: "late", UID: d.UID,
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: kedav1alpha1.ScaledObjectSpec{
+			ScaleTargetRef: &kedav1alpha1.ScaleTarget{Name: "late"},
+			Triggers:       []kedav1alpha1.ScaleTriggers{{Type: "cpu", MetricType: "Utilization", Metadata: map[string]string{"value": "70"}}},
+		},
+	}
+	create(t, so)
+	waitGone(t, so)
+}
+
 func TestGPUQuotaClampsMax(t *testing.T) {
 	needCluster(t)
 	ns := newNamespace(t, nil)
