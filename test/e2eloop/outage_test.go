@@ -238,7 +238,7 @@ func runBurst(t *testing.T, cs kubernetes.Interface, ns string, ops []burstOp, o
 
 // checkConverged returns nil when the ScaledObjects in ns are exactly those
 // of the final opted-in workloads, each owned by its Deployment and with the
-// rendered-hash of its current annotations.
+// rendered-hash of its current annotations; any other is being deleted.
 func checkConverged(ctx context.Context, ns string, final map[string]burstOp) error {
 	var sos kedav1alpha1.ScaledObjectList
 	if err := suite.Client.List(ctx, &sos, client.InNamespace(ns)); err != nil {
@@ -249,7 +249,16 @@ func checkConverged(ctx context.Context, ns string, final map[string]burstOp) er
 		so := &sos.Items[i]
 		op, ok := final[so.Name]
 		if !ok || op.delete || !op.optIn {
+			if so.DeletionTimestamp != nil {
+				// Deleted (by mlscale on opt-out, by the garbage
+				// collector with its Deployment): KEDA's finalizer
+				// removes it at the operator's pace.
+				continue
+			}
 			return fmt.Errorf("orphaned ScaledObject %s (workload deleted %v, opted in %v)", so.Name, op.delete, op.optIn)
+		}
+		if so.DeletionTimestamp != nil {
+			return fmt.Errorf("the ScaledObject of opted-in Deployment %s is being deleted", so.Name)
 		}
 		byName[so.Name] = so
 	}

@@ -212,6 +212,10 @@ func (e *Env) hostsFile() (string, error) {
 	return path, os.WriteFile(path, []byte(text), 0o644)
 }
 
+// OperatorKubeAPIQPS is the keda-operator's --kube-api-qps here (its burst
+// is twice that); KEDA's default is 20.
+const OperatorKubeAPIQPS = 200
+
 func (e *Env) startOperator(ctx context.Context) error {
 	probe, err := freePort("127.0.0.1")
 	if err != nil {
@@ -233,6 +237,13 @@ func (e *Env) startOperator(ctx context.Context) error {
 		"--enable-apiservice-patching=false",
 		"--leader-elect=false",
 		"--zap-log-level=info",
+		// KEDA's default client limit (20 requests/s, burst 30) lets the
+		// operator reconcile about 2.5 ScaledObjects a second: the e2e
+		// bursts of 100-200 ScaledObjects kept it busy for over a minute,
+		// delaying the other tests' scaling and the finalizers of deleted
+		// ScaledObjects (docs/e2e-keda.md).
+		"--kube-api-qps=" + strconv.Itoa(OperatorKubeAPIQPS),
+		"--kube-api-burst=" + strconv.Itoa(2*OperatorKubeAPIQPS),
 	}
 	bin := filepath.Join(e.opts.KEDABinDir, OperatorBinary)
 	cmd := exec.Command(bin, args...)
