@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -39,19 +38,22 @@ func workloadPredicate() predicate.Predicate {
 // deletion, and changes of spec (generation), labels, annotations or
 // owners; KEDA's status updates are dropped. Creation passes unless it is
 // in the informer's first list (the owner's own first list reconciles the
-// owner, and the reconcile reads the KEDA object live) or own says that
-// this process's reconciler has just created the object itself (passing
-// those cost every new workload a second reconcile: a live read, a
+// owner, and the reconcile reads the KEDA object live) or own expects it:
+// the reconciler is creating that object from its owner's current state
+// (passing those cost every new workload a second reconcile: a live read, a
 // server-side apply and a validating review). Any other creation reconciles
 // the owner: an apply that an earlier mlscale process sent before it died
 // and that the API server finished after the new process had found nothing
 // to delete, or a KEDA object a user made for a workload that opted out.
-func ownedPredicate(own *created) predicate.Predicate {
+func ownedPredicate(own *creating) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
-			return !e.IsInInitialList && !own.take(e.Object.GetUID())
+			return !own.take(client.ObjectKeyFromObject(e.Object)) && !e.IsInInitialList
 		},
-		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			own.take(client.ObjectKeyFromObject(e.Object))
+			return true
+		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, n := e.ObjectOld, e.ObjectNew
@@ -63,30 +65,29 @@ func ownedPredicate(own *created) predicate.Predicate {
 	}
 }
 
-// createdTTL is how long created remembers an object. The informer's
-// creation event comes milliseconds after the apply; one that comes before
-// the apply's response is recorded passes (one extra reconcile), and its
-// entry expires.
-const createdTTL = time.Minute
+// creatingTTL is how long creating expects a creation. The informer
+// reports it milliseconds after the apply; an expectation that no creation
+// or deletion met (the apply found the object made by someone else just
+// before it) expires.
+const creatingTTL = time.Minute
 
-// created remembers, by UID, the KEDA objects the reconciler has just
-// created, until the informer reports their creation.
-type created struct{ uids *cache.Expiring }
+// creating holds the names of the KEDA objects the reconciler is creating,
+// until the informer reports a creation or deletion of that name. It is set
+// before the apply: the informer's event may come before the apply's
+// response. Dropping the creation it matches is safe: the object is either
+// the one the apply created from the owner's current state, or one someone
+// else created just before that the apply then overwrote with that state.
+type creating struct{ keys *cache.Expiring }
 
-func newCreated() *created { return &created{uids: cache.NewExpiring()} }
+func newCreating() *creating { return &creating{keys: cache.NewExpiring()} }
 
-// record notes that the reconciler created the object with this UID.
-func (c *created) record(uid types.UID) {
-	if uid != "" {
-		c.uids.Set(uid, struct{}{}, createdTTL)
-	}
-}
+// expect notes that the reconciler is about to create the object key.
+func (c *creating) expect(key client.ObjectKey) { c.keys.Set(key, struct{}{}, creatingTTL) }
 
-// take reports whether the reconciler created the object with this UID,
-// and forgets it.
-func (c *created) take(uid types.UID) bool {
-	if _, ok := c.uids.Get(uid); ok {
-		c.uids.Delete(uid)
+// take reports whether the object key was expected, and forgets it.
+func (c *creating) take(key client.ObjectKey) bool {
+	if _, ok := c.keys.Get(key); ok {
+		c.keys.Delete(key)
 		return true
 	}
 	return false

@@ -128,25 +128,29 @@ func TestOwnedPredicate(t *testing.T) {
 		}
 		return o
 	}
-	own := newCreated()
+	own := newCreating()
 	p := ownedPredicate(own)
 	old := so(nil)
-	old.SetUID("so-1")
+	key := client.ObjectKeyFromObject(old)
 	if p.Create(event.CreateEvent{Object: old, IsInInitialList: true}) {
 		t.Error("create in the first list passes: the owner's own first list reconciles it")
 	}
 	if !p.Create(event.CreateEvent{Object: old}) {
 		t.Error("create of an object the reconciler did not make dropped: a late apply for an opted-out workload would be orphaned")
 	}
-	own.record("so-1")
+	own.expect(key)
 	if p.Create(event.CreateEvent{Object: old}) {
 		t.Error("create of the reconciler's own object passes: every new workload would be reconciled twice")
 	}
 	if !p.Create(event.CreateEvent{Object: old}) {
-		t.Error("the reconciler's own creation is remembered after its event")
+		t.Error("the reconciler's own creation is still expected after its event")
 	}
+	own.expect(key)
 	if !p.Delete(event.DeleteEvent{Object: old}) {
 		t.Error("delete dropped: a deleted ScaledObject would not be put back")
+	}
+	if !p.Create(event.CreateEvent{Object: old}) {
+		t.Error("an expected creation that a deletion met is still expected")
 	}
 	tests := []struct {
 		name   string

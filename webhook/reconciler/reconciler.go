@@ -140,9 +140,9 @@ func SetupWithManager(mgr manager.Manager, opts Options) error {
 	}
 	opts.Metrics.objects.source.Store(&objectSource{reader: mgr.GetClient(), elected: mgr.Elected()})
 	for _, k := range workload.Kinds {
-		own := newCreated()
+		own := newCreating()
 		r := &reconciler{
-			created:  own,
+			creating: own,
 			kind:     k,
 			client:   mgr.GetClient(),
 			live:     mgr.GetAPIReader(),
@@ -180,9 +180,9 @@ type reconciler struct {
 	facts    facts.Func
 	metrics  *Metrics
 	observer Observer
-	// created tells ownedPredicate which KEDA objects this reconciler
-	// created itself.
-	created *created
+	// creating tells ownedPredicate which KEDA objects this reconciler is
+	// creating itself.
+	creating *creating
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -268,14 +268,16 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 	if err != nil {
 		return reconcile.Result{}, ResultError, fmt.Errorf("building the apply body of %s %s: %w", gvk.Kind, key, err)
 	}
+	if !found {
+		r.creating.expect(key)
+	}
 	if err := r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(body), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		if !found {
+			r.creating.take(key)
+		}
 		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
 			"applying %s %s: %v", gvk.Kind, key, err)
 		return reconcile.Result{}, ResultApplyError, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
-	}
-	if !found {
-		// body holds the API server's response.
-		r.created.record(body.GetUID())
 	}
 	if r.observer != nil {
 		r.observer.Observe(desired)
