@@ -93,7 +93,8 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 
 // ReadTraceInfo parses a demand trace in CSV with the header
 // `timestamp,value` (NAB's), `ts,value` (Crane's) or `time,value`. A time
-// is Unix seconds, whole or decimal (as Prometheus exports them), or a date
+// is Unix seconds, whole or decimal (as Prometheus exports them), Unix
+// milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
 // and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC), RFC 3339
 // (`2015-09-01T05:33:00Z`) or the same without a zone (UTC); fractions of a
 // second are dropped. Rows must be in time order. Rows with
@@ -178,18 +179,38 @@ func parseRow(rec []string) (int64, float64, error) {
 // without a zone are UTC.
 var timeLayouts = []string{nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05"}
 
+// unixDivisors turn a numeric time into Unix seconds: it is in seconds,
+// milliseconds, microseconds or nanoseconds, the first unit in which it
+// falls before the year 10000 (exports from JavaScript, InfluxDB or
+// Datadog count milliseconds or nanoseconds; seconds and milliseconds
+// agree on no date after 1978).
+var unixDivisors = []float64{1, 1e3, 1e6, 1e9}
+
 // parseTime parses a trace's time, in Unix seconds: a whole or decimal
-// number of seconds (Prometheus exports them with a fraction), or a date
+// number of seconds (Prometheus exports them with a fraction),
+// milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
 // and time in one of timeLayouts. Fractions of a second are dropped.
 func parseTime(s string) (int64, error) {
 	var t int64
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		t = n
-	} else if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		if !(f >= minTraceTime && f <= maxTraceTime) {
-			return 0, fmt.Errorf("time %s is outside the years 0001 to 9999", s)
+		for _, d := range unixDivisors[1:] {
+			if t <= maxTraceTime {
+				break
+			}
+			t = n / int64(d)
 		}
-		t = int64(math.Floor(f))
+	} else if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		secs := math.Inf(1)
+		for _, d := range unixDivisors {
+			if secs = f / d; secs <= maxTraceTime {
+				break
+			}
+		}
+		if !(secs >= minTraceTime && secs <= maxTraceTime) {
+			return 0, fmt.Errorf("time %s is outside the years 0001 to 9999 in Unix seconds, milliseconds, microseconds and nanoseconds", s)
+		}
+		t = int64(math.Floor(secs))
 	} else {
 		parsed := false
 		for _, layout := range timeLayouts {
@@ -199,7 +220,7 @@ func parseTime(s string) (int64, error) {
 			}
 		}
 		if !parsed {
-			return 0, fmt.Errorf("time %q is neither Unix seconds nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as 2015-09-01T05:33:00Z)", s)
+			return 0, fmt.Errorf("time %q is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as 2015-09-01T05:33:00Z)", s)
 		}
 	}
 	if t < minTraceTime || t > maxTraceTime {
@@ -213,6 +234,9 @@ func parseTime(s string) (int64, error) {
 func csvCause(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return errors.New("want 2 comma-separated columns, time and value")
+		}
 		return pe.Err
 	}
 	return err

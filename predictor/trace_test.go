@@ -66,10 +66,11 @@ func TestReadTrace(t *testing.T) {
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
 		{name: "bad header", in: "time,v\n0,1\n", wantErr: "x.csv:1: header is"},
-		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither Unix seconds nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339`},
+		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339`},
 		{name: "bad nab time", in: "timestamp,value\n2014-07-01 00:00,1\n", wantErr: `x.csv:2: time "2014-07-01 00:00" is neither`},
 		{name: "NaN time", in: "ts,value\n0,1\nNaN,2\n", wantErr: `x.csv:3: time "NaN" is neither`},
-		{name: "decimal time out of range", in: "ts,value\n0,1\n1e300,2\n", wantErr: "x.csv:3: time 1e300 is outside the years 0001 to 9999"},
+		{name: "decimal time out of range", in: "ts,value\n0,1\n1e300,2\n", wantErr: "x.csv:3: time 1e300 is outside the years 0001 to 9999 in Unix seconds, milliseconds, microseconds and nanoseconds"},
+		{name: "decimal time before the year 1", in: "ts,value\n-1e12,1\n0,2\n", wantErr: "x.csv:2: time -1e12 is outside the years 0001 to 9999"},
 		{
 			// Prometheus exports times as decimal seconds; the fraction is
 			// dropped, and two samples within one second are merged.
@@ -89,11 +90,25 @@ func TestReadTrace(t *testing.T) {
 		},
 		{name: "bad value", in: "ts,value\n0,1\n60,NaN\n", wantErr: `x.csv:3: value "NaN" is not a finite number`},
 		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
-		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2:"},
+		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, time and value"},
+		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: "x.csv:1: reading header: want 2 comma-separated columns, time and value"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
 		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
 		{name: "unterminated quote", in: "ts,value\n0,1\n\"60,2\n", wantErr: "x.csv:3: extraneous or missing \" in quoted-field"},
-		{name: "time out of range", in: "ts,value\n0,1\n9223372036854775807,2\n", wantErr: "x.csv:3: time 9223372036854775807 is outside the years 0001 to 9999"},
+		{name: "time out of range", in: "ts,value\n-99999999999999,1\n0,2\n", wantErr: "x.csv:2: time -99999999999999 is outside the years 0001 to 9999"},
+		{
+			// JavaScript, InfluxDB and Datadog exports: milliseconds to
+			// nanoseconds, told apart from seconds by size.
+			name: "Unix milliseconds", in: "timestamp,value\n1633651200000,1\n1633651260000,2\n1633651320500,3\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 3,
+		},
+		{
+			name: "Unix microseconds, decimal milliseconds and nanoseconds", in: "ts,value\n1633651200000000,1\n1633651260000.5,2\n1633651320000000000,3\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 3,
+		},
+		{name: "largest nanoseconds", in: "ts,value\n9223372036854775806,1\n9223372036854775807,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times"},
 		{name: "samples years apart", in: "ts,value\n0,1\n100000000,2\n", wantErr: "x.csv: samples are 100000000s apart"},
 		{
 			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",

@@ -5,8 +5,10 @@ package cli
 
 // backtestHelp is `mlscale backtest --help`.
 const backtestHelp = `backtest replays a demand trace (CSV: NAB "timestamp,value", Crane "ts,value" or
-"time,value"; a time is Unix seconds, whole or decimal, or a date and time:
-YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as 2015-09-01T05:33:00Z)
+"time,value"; a time is Unix seconds, whole or decimal, Unix milliseconds,
+microseconds or nanoseconds (the first unit that gives a year before 10000),
+or a date and time: YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as
+2015-09-01T05:33:00Z)
 with its first part (--train; half by default) as history. At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,
