@@ -57,6 +57,10 @@ const (
 // maxTraceStep is the longest spacing of a trace's samples.
 const maxTraceStep = 366 * 24 * 3600
 
+// timeColumns are the names a trace's first column, its time, may have
+// (in any case): NAB's, Crane's, Grafana's CSV export's and the common ones.
+var timeColumns = []string{"timestamp", "ts", "time", "date", "datetime"}
+
 // nabTimeLayout is the timestamp layout of NAB traces (no zone; UTC).
 const nabTimeLayout = "2006-01-02 15:04:05"
 
@@ -91,8 +95,10 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 	return s, err
 }
 
-// ReadTraceInfo parses a demand trace in CSV with the header
-// `timestamp,value` (NAB's), `ts,value` (Crane's) or `time,value`. A time
+// ReadTraceInfo parses a demand trace in CSV: a header, then rows of a time
+// and a value. The header names the time column timestamp (NAB), ts
+// (Crane), time (Grafana), date or datetime, and the value column anything
+// (`timestamp,value`, `"Time","gpu_util"`). A time
 // is Unix seconds, whole or decimal (as Prometheus exports them), Unix
 // milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
 // and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC), RFC 3339
@@ -111,10 +117,14 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 	if err != nil {
 		return Series{}, info, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
 	}
-	switch h := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff"))) + "," + strings.ToLower(strings.TrimSpace(header[1])); h {
-	case "timestamp,value", "ts,value", "time,value":
-	default:
-		return Series{}, info, fmt.Errorf("%s:1: header is %q; want timestamp,value (NAB), ts,value (Crane) or time,value", name, h)
+	timeCol := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")))
+	valueCol := strings.TrimSpace(header[1])
+	if _, err := parseTime(timeCol); err == nil {
+		return Series{}, info, fmt.Errorf("%s:1: %q is a data row; the first line must be a header such as timestamp,value", name, strings.Join(header, ","))
+	}
+	if !slices.Contains(timeColumns, timeCol) || valueCol == "" {
+		return Series{}, info, fmt.Errorf("%s:1: header is %q; want the time column, named %s, then the value column under any name, such as timestamp,value (NAB) or ts,value (Crane)",
+			name, strings.Join(header, ","), strings.Join(timeColumns[:len(timeColumns)-1], ", ")+" or "+timeColumns[len(timeColumns)-1])
 	}
 	var (
 		times  []int64

@@ -65,7 +65,21 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 4, wantMerged: 2,
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
-		{name: "bad header", in: "time,v\n0,1\n", wantErr: "x.csv:1: header is"},
+		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date or datetime, then the value column`},
+		{name: "no header", in: "1633651200,1\n1633651260,2\n", wantErr: `x.csv:1: "1633651200,1" is a data row; the first line must be a header such as timestamp,value`},
+		{name: "empty value column name", in: "time, \n0,1\n", wantErr: "x.csv:1: header is"},
+		{
+			// Grafana's CSV export: quoted, the time column "Time", the
+			// value column named for the series.
+			name: "Grafana export", in: "\"Time\",\"gpu_util\"\n\"2015-09-01 05:00:00\",1\n\"2015-09-01 05:01:00\",2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
+			wantRows: 2,
+		},
+		{
+			name: "date,count", in: "date,count\n2015-09-01T05:00:00Z,1\n2015-09-01T05:01:00Z,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
+			wantRows: 2,
+		},
 		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339`},
 		{name: "bad nab time", in: "timestamp,value\n2014-07-01 00:00,1\n", wantErr: `x.csv:2: time "2014-07-01 00:00" is neither`},
 		{name: "NaN time", in: "ts,value\n0,1\nNaN,2\n", wantErr: `x.csv:3: time "NaN" is neither`},

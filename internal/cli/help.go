@@ -4,8 +4,10 @@ package cli
 // each, so that the commands' constructors stay short.
 
 // backtestHelp is `mlscale backtest --help`.
-const backtestHelp = `backtest replays a demand trace (CSV: NAB "timestamp,value", Crane "ts,value" or
-"time,value"; a time is Unix seconds, whole or decimal, Unix milliseconds,
+const backtestHelp = `backtest replays a demand trace (CSV of a time and a value under a header
+such as NAB's "timestamp,value", Crane's "ts,value" or Grafana's "Time","<series>":
+the time column named timestamp, ts, time, date or datetime, the value column
+anything; a time is Unix seconds, whole or decimal, Unix milliseconds,
 microseconds or nanoseconds (the first unit that gives a year before 10000),
 or a date and time: YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as
 2015-09-01T05:33:00Z)
