@@ -196,6 +196,17 @@ var timeLayouts = []string{nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05"}
 // agree on no date after 1978).
 var unixDivisors = []float64{1, 1e3, 1e6, 1e9}
 
+// unixDivisor returns the first of unixDivisors that puts the numeric time
+// x before the year 10000, or the last.
+func unixDivisor(x float64) float64 {
+	for _, d := range unixDivisors[:len(unixDivisors)-1] {
+		if x/d <= maxTraceTime {
+			return d
+		}
+	}
+	return unixDivisors[len(unixDivisors)-1]
+}
+
 // parseTime parses a trace's time, in Unix seconds: a whole or decimal
 // number of seconds (Prometheus exports them with a fraction),
 // milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
@@ -203,20 +214,9 @@ var unixDivisors = []float64{1, 1e3, 1e6, 1e9}
 func parseTime(s string) (int64, error) {
 	var t int64
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		t = n
-		for _, d := range unixDivisors[1:] {
-			if t <= maxTraceTime {
-				break
-			}
-			t = n / int64(d)
-		}
+		t = n / int64(unixDivisor(float64(n)))
 	} else if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		secs := math.Inf(1)
-		for _, d := range unixDivisors {
-			if secs = f / d; secs <= maxTraceTime {
-				break
-			}
-		}
+		secs := f / unixDivisor(f)
 		if !(secs >= minTraceTime && secs <= maxTraceTime) {
 			return 0, fmt.Errorf("time %s is outside the years 0001 to 9999 in Unix seconds, milliseconds, microseconds and nanoseconds", s)
 		}
