@@ -9,8 +9,8 @@ import (
 
 // FuzzReadTrace feeds arbitrary CSV to the trace parser: it must either
 // return an error or a regular series (positive step, at least two finite
-// samples, not wildly more samples than rows, at least two rows left after
-// merging repeated times), and never panic.
+// samples, not wildly more samples than rows, at least two rows with a
+// value left after merging repeated times), and never panic.
 func FuzzReadTrace(f *testing.F) {
 	for _, seed := range []string{
 		"timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n",
@@ -24,6 +24,7 @@ func FuzzReadTrace(f *testing.F) {
 		"ts,value\n0,1\n0,2\n",
 		"time,value\n1633651200.25,1\n1633651260.5,2\n1633651260.9,3\n",
 		"timestamp,value\n2015-09-01T07:00:00+02:00,1\n2015-09-01T05:05:00Z,2\n2015-09-01T05:10:00,3\n",
+		"ts,value\n0,NaN\n60,1\n120,\n180,null\n240,+Inf\n300,2\n",
 	} {
 		f.Add(seed)
 	}
@@ -39,8 +40,8 @@ func FuzzReadTrace(f *testing.F) {
 		if s.Step <= 0 || s.Len() < 2 || s.Len() > 10*rows {
 			t.Fatalf("step %s, %d samples from %d lines", s.Step, s.Len(), rows)
 		}
-		if info.Merged < 0 || info.Rows-info.Merged < 2 || info.Rows > rows {
-			t.Fatalf("%d rows read, %d merged, from %d lines", info.Rows, info.Merged, rows)
+		if info.Merged < 0 || info.Missing < 0 || info.Rows-info.Merged-info.Missing < 2 || info.Rows > rows {
+			t.Fatalf("%d rows read, %d merged, %d without a value, from %d lines", info.Rows, info.Merged, info.Missing, rows)
 		}
 		for i, v := range s.Values {
 			if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -71,7 +71,16 @@ type TraceInfo struct {
 	// Merged is the number of rows whose time repeated the previous row's:
 	// each was merged into that row, which kept the higher value.
 	Merged int
+	// Missing is the number of rows without a value (see missingValues):
+	// gaps, filled from their neighbours like a row that is not there.
+	Missing int
 }
+
+// missingValues are the values (in any case, after trimming spaces) that
+// mark a row as having no sample: what Prometheus, pandas, Grafana and
+// spreadsheets write for one. Infinite values count as missing too, as
+// they do from Prometheus (see predictor/promsource).
+var missingValues = []string{"", "nan", "null", "none", "n/a", "na", "-"}
 
 // LoadTrace reads a trace file; see ReadTrace.
 func LoadTrace(path string) (Series, error) {
@@ -129,6 +138,9 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 	var (
 		times  []int64
 		values []float64
+		// every holds the distinct times of all rows, with a value or
+		// without: the step is found from them.
+		every []int64
 	)
 	for {
 		rec, err := cr.Read()
@@ -144,44 +156,62 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
 		}
 		line, _ := cr.FieldPos(0)
-		t, v, err := parseRow(rec)
+		t, v, ok, err := parseRow(rec)
 		if err != nil {
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		info.Rows++
+		if m := len(every); m > 0 && t < every[m-1] {
+			return Series{}, info, fmt.Errorf("%s:%d: time %d is before the previous row's %d; rows must be in time order", name, line, t, every[m-1])
+		} else if m == 0 || t > every[m-1] {
+			every = append(every, t)
+		}
 		n := len(times)
 		switch {
+		case !ok:
+			info.Missing++
+			continue
 		case n > 0 && t == times[n-1]:
 			values[n-1] = max(values[n-1], v)
 			info.Merged++
 			continue
-		case n > 0 && t < times[n-1]:
-			return Series{}, info, fmt.Errorf("%s:%d: time %d is before the previous row's %d; rows must be in time order", name, line, t, times[n-1])
 		}
 		times = append(times, t)
 		values = append(values, v)
 	}
 	if len(times) < 2 {
-		if info.Merged > 0 {
+		switch {
+		case info.Missing > 0:
+			return Series{}, info, fmt.Errorf("%s: has %d data rows, %d of them without a value, at %d distinct times with one; need at least 2", name, info.Rows, info.Missing, len(times))
+		case info.Merged > 0:
 			return Series{}, info, fmt.Errorf("%s: has %d data rows at %d distinct times; need at least 2", name, info.Rows, len(times))
 		}
 		return Series{}, info, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
 	}
-	s, err = regularize(name, times, values)
+	s, err = regularize(name, times, values, every)
 	return s, info, err
 }
 
-// parseRow parses one data row: its time in Unix seconds and its value.
-func parseRow(rec []string) (int64, float64, error) {
-	t, err := parseTime(rec[0])
-	if err != nil {
-		return 0, 0, err
+// parseRow parses one data row: its time in Unix seconds and its value;
+// ok is false when the row has no value (see missingValues).
+func parseRow(rec []string) (t int64, v float64, ok bool, err error) {
+	if t, err = parseTime(rec[0]); err != nil {
+		return 0, 0, false, err
 	}
-	v, err := strconv.ParseFloat(rec[1], 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, 0, fmt.Errorf("value %q is not a finite number", rec[1])
+	field := strings.TrimSpace(rec[1])
+	if slices.Contains(missingValues, strings.ToLower(field)) {
+		return t, 0, false, nil
 	}
-	return t, v, nil
+	v, err = strconv.ParseFloat(field, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0):
+		return 0, 0, false, fmt.Errorf("value %q is beyond the range of a 64-bit float (about 1.8e308)", rec[1])
+	case err != nil:
+		return 0, 0, false, fmt.Errorf("value %q is not a number; a row without a sample may leave it empty or write NaN or null", rec[1])
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return t, 0, false, nil // NaN or Inf, as Prometheus writes: no sample
+	}
+	return t, v, true, nil
 }
 
 // timeLayouts are the date-and-time forms a trace's times may take; a
@@ -252,20 +282,21 @@ func csvCause(err error) error {
 	return err
 }
 
-// regularize puts samples on a grid with the trace's step (see
-// gridStep), interpolating linearly over gaps.
-func regularize(name string, times []int64, values []float64) (Series, error) {
-	diffs := make([]int64, len(times)-1)
+// regularize puts samples on a grid with the trace's step (see gridStep
+// of the spacings of every, the times of all rows, including those without
+// a value), interpolating linearly over gaps.
+func regularize(name string, times []int64, values []float64, every []int64) (Series, error) {
+	diffs := make([]int64, len(every)-1)
 	for i := range diffs {
-		diffs[i] = times[i+1] - times[i]
+		diffs[i] = every[i+1] - every[i]
 	}
 	step := gridStep(diffs)
 	if step > maxTraceStep {
 		return Series{}, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
 	}
 	n := int((times[len(times)-1]-times[0])/step) + 1
-	if n > 10*len(times) {
-		return Series{}, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(times), n, step)
+	if n > 10*len(every) {
+		return Series{}, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(every), n, step)
 	}
 	out := make([]float64, n)
 	j := 0

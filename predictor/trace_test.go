@@ -13,9 +13,9 @@ func TestReadTrace(t *testing.T) {
 		wantStep  time.Duration
 		wantVals  []float64
 		wantStart time.Time
-		// wantRows and wantMerged are the rows read and merged, when a
-		// series is expected.
-		wantRows, wantMerged int
+		// wantRows, wantMerged and wantMissing are the rows read, merged
+		// and without a value, when a series is expected.
+		wantRows, wantMerged, wantMissing int
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
@@ -102,7 +102,33 @@ func TestReadTrace(t *testing.T) {
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(0, 0).UTC(),
 			wantRows: 2,
 		},
-		{name: "bad value", in: "ts,value\n0,1\n60,NaN\n", wantErr: `x.csv:3: value "NaN" is not a finite number`},
+		{
+			// Prometheus, pandas, Grafana and spreadsheets write a missing
+			// sample in these ways; each is a gap, filled from its
+			// neighbours.
+			name:     "rows without a value are gaps",
+			in:       "ts,value\n0,0\n60,\n120,NaN\n180,null\n240, N/A \n300,+Inf\n360,-inf\n420,None\n480,8\n540,-\n600,na\n660,11\n",
+			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 12, wantMissing: 9,
+		},
+		{
+			// Three rows in four without a value: the step still comes
+			// from every row's time, not from the rows with a value.
+			name:     "most values missing keeps the step",
+			in:       "ts,value\n0,0\n60,\n120,\n180,\n240,4\n300,\n360,\n420,\n480,8\n",
+			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 9, wantMissing: 6,
+		},
+		{
+			name:     "missing at the ends dropped, a repeat of a missing one merged",
+			in:       "ts,value\n0,NaN\n60,1\n60,\n120,2\n120,3\n180,\n",
+			wantStep: time.Minute, wantVals: []float64{1, 3}, wantStart: time.Unix(60, 0).UTC(),
+			wantRows: 6, wantMerged: 1, wantMissing: 3,
+		},
+		{name: "too few values", in: "ts,value\n0,1\n60,NaN\n120,\n", wantErr: "x.csv: has 3 data rows, 2 of them without a value, at 1 distinct times with one; need at least 2"},
+		{name: "bad value", in: "ts,value\n0,1\n60,12k\n", wantErr: `x.csv:3: value "12k" is not a number; a row without a sample may leave it empty or write NaN or null`},
+		{name: "value beyond float64", in: "ts,value\n0,1\n60,1e400\n", wantErr: `x.csv:3: value "1e400" is beyond the range of a 64-bit float`},
+		{name: "out of order after a missing value", in: "ts,value\n0,1\n120,\n60,2\n", wantErr: "x.csv:4: time 60 is before the previous row's 120"},
 		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
 		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, time and value"},
 		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: "x.csv:1: reading header: want 2 comma-separated columns, time and value"},
@@ -123,6 +149,7 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 3,
 		},
 		{name: "largest nanoseconds", in: "ts,value\n9223372036854775806,1\n9223372036854775807,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times"},
+		{name: "too irregular", in: "ts,value\n0,1\n1000,2\n1001,3\n", wantErr: "x.csv: samples are too irregular: 3 rows would span 1002 steps of 1s"},
 		{name: "samples years apart", in: "ts,value\n0,1\n100000000,2\n", wantErr: "x.csv: samples are 100000000s apart"},
 		{
 			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",
@@ -142,8 +169,9 @@ func TestReadTrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged {
-				t.Errorf("read %d rows, merged %d; want %d, %d", info.Rows, info.Merged, tt.wantRows, tt.wantMerged)
+			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing {
+				t.Errorf("read %d rows, merged %d, %d without a value; want %d, %d, %d",
+					info.Rows, info.Merged, info.Missing, tt.wantRows, tt.wantMerged, tt.wantMissing)
 			}
 			if s.Step != tt.wantStep || !s.Start.Equal(tt.wantStart) {
 				t.Errorf("step %s start %s, want %s %s", s.Step, s.Start, tt.wantStep, tt.wantStart)

@@ -124,6 +124,9 @@ type backtestOutput struct {
 	// RowsMerged is the number of trace rows merged into the previous row,
 	// whose time they repeated.
 	RowsMerged int `json:"rows_merged"`
+	// RowsWithoutValue is the number of trace rows whose value was empty,
+	// NaN, null or infinite: gaps, filled from their neighbours.
+	RowsWithoutValue int `json:"rows_without_value"`
 	// PNG and ForecastsOut are the files written, if any.
 	PNG          string `json:"png,omitempty"`
 	ForecastsOut string `json:"forecasts_out,omitempty"`
@@ -165,6 +168,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	if info.Merged > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
 	}
+	if info.Missing > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
+	}
 	var written []string
 	if cfg.PNG != "" {
 		written = append(written, "wrote PNG: "+cfg.PNG)
@@ -179,7 +185,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, RowsMerged: info.Merged, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)

@@ -314,6 +314,64 @@ func TestBacktestRepeatedTimestamps(t *testing.T) {
 	}
 }
 
+// TestBacktestRowsWithoutValue: rows whose value is empty, NaN or null
+// (as exports write a missing sample) are gaps, as if the rows were not
+// there, and a note says how many.
+func TestBacktestRowsWithoutValue(t *testing.T) {
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	blank := map[int]string{3000: "", 3001: "NaN", 3002: "null", 7000: "NaN"}
+	var withGaps, without []string
+	for i, l := range lines {
+		v, ok := blank[i]
+		if !ok {
+			withGaps, without = append(withGaps, l), append(without, l)
+			continue
+		}
+		ts, _, _ := strings.Cut(l, ",")
+		withGaps = append(withGaps, ts+","+v+"\n")
+	}
+	dir := t.TempDir()
+	gapsPath, withoutPath := filepath.Join(dir, "gaps.csv"), filepath.Join(dir, "without.csv")
+	for path, rows := range map[string][]string{gapsPath: withGaps, withoutPath: without} {
+		if err := os.WriteFile(path, []byte(strings.Join(rows, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const note = "note: 4 of 10320 rows without a value (empty, NaN, null or infinite) filled from their neighbours"
+	r := runCLI(t, "", "backtest", "--trace", gapsPath)
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	outLines := strings.Split(r.Out, "\n")
+	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != note {
+		t.Errorf("want the headline, then the note %q:\n%s", note, r.Out)
+	}
+	ref := runCLI(t, "", "backtest", "--trace", withoutPath)
+	if ref.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", ref.Code, ref.ErrOut)
+	}
+	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
+	_, refTables, _ := strings.Cut(ref.Out, "\ncycle:")
+	if tables != refTables || outLines[0] != strings.SplitN(ref.Out, "\n", 2)[0] {
+		t.Errorf("trace with rows without a value:\n%s\nwant as the trace without those rows:\n%s", r.Out, ref.Out)
+	}
+
+	r = runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")
+	var got struct {
+		RowsWithoutValue int `json:"rows_without_value"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsWithoutValue != 4 {
+		t.Errorf("JSON rows_without_value %d (%v), want 4", got.RowsWithoutValue, err)
+	}
+	if strings.TrimSpace(r.ErrOut) != note {
+		t.Errorf("stderr %q, want the note", r.ErrOut)
+	}
+}
+
 func TestBacktestHelp(t *testing.T) {
 	r := runCLI(t, "", "backtest", "--help")
 	if r.Code != ExitOK {
