@@ -387,6 +387,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}
 		desired := int32(min(math.MaxInt32, replicasFor(cal.Upper(f), capacity)))
+		policy.ErrorBand = cal.RecentError() / capacity
 		state, _ = policy.Decide(state, s.Time(i), desired, true)
 		fc[k], floors[k] = f.Peak, int(state.Floor)
 		rep.Forecasts = append(rep.Forecasts, ForecastRow{Time: s.Time(i), Peak: f.Peak, Floor: state.Floor})

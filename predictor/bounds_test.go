@@ -10,17 +10,27 @@ import (
 // floor capacity over the mean actual peak of floors made from the
 // forecasts fc by a constant margin m (added, or as a factor 1+m when
 // mult), rounded up to whole replicas of capacity c and passed through
-// the default floor policy bounded by maxFloor, as the backtest does.
-func constantMarginFloors(fc, actual []float64, c, m float64, mult bool, maxFloor int32, t0 time.Time, step time.Duration) (under, capRatio float64) {
+// the default floor policy bounded by maxFloor, with the band of the
+// forecasts' recent error as each window of horizon steps closes, as the
+// backtest does.
+func constantMarginFloors(fc, actual []float64, c, m float64, mult bool, maxFloor int32, t0 time.Time, step time.Duration, horizon int) (under, capRatio float64) {
 	policy := DefaultFloorPolicy(0, maxFloor)
+	errs, err := NewCalibrator(DefaultTargetUnder, step)
+	if err != nil {
+		panic(err)
+	}
 	var st FloorState
 	var n int
 	var capacity, peak float64
 	for k, f := range fc {
+		if j := k - horizon; j >= 0 {
+			errs.Observe(actual[j]-fc[j], fc[j], false)
+		}
 		u := f + m
 		if mult {
 			u = f * (1 + m)
 		}
+		policy.ErrorBand = errs.RecentError() / c
 		st, _ = policy.Decide(st, t0.Add(time.Duration(k)*step), int32(min(math.MaxInt32, replicasFor(u, c))), true)
 		if float64(st.Floor)*c < actual[k] {
 			n++
@@ -35,7 +45,7 @@ func constantMarginFloors(fc, actual []float64, c, m float64, mult bool, maxFloo
 // actual peak) of constantMarginFloors whose under-provisioned share is
 // at most target, the margin chosen in hindsight (by bisection: more
 // margin never misses more often).
-func bestConstantMargin(fc, actual []float64, c, target float64, mult bool, maxFloor int32, t0 time.Time, step time.Duration) float64 {
+func bestConstantMargin(fc, actual []float64, c, target float64, mult bool, maxFloor int32, t0 time.Time, step time.Duration, horizon int) float64 {
 	lo, hi := -1.0, 100.0
 	if !mult {
 		spread := 0.0
@@ -46,13 +56,13 @@ func bestConstantMargin(fc, actual []float64, c, target float64, mult bool, maxF
 	}
 	for range 60 {
 		mid := (lo + hi) / 2
-		if u, _ := constantMarginFloors(fc, actual, c, mid, mult, maxFloor, t0, step); u <= target {
+		if u, _ := constantMarginFloors(fc, actual, c, mid, mult, maxFloor, t0, step, horizon); u <= target {
 			hi = mid
 		} else {
 			lo = mid
 		}
 	}
-	_, capRatio := constantMarginFloors(fc, actual, c, hi, mult, maxFloor, t0, step)
+	_, capRatio := constantMarginFloors(fc, actual, c, hi, mult, maxFloor, t0, step, horizon)
 	return capRatio
 }
 
@@ -83,8 +93,8 @@ func TestConstantMarginBound(t *testing.T) {
 		fc[k] = f.Peak
 	}
 	maxFloor := int32(max(1, b.static()) * 2)
-	add := bestConstantMargin(fc, b.actual, r.CapacityPerReplica, 0.05, false, maxFloor, s.Time(b.first), s.Step)
-	mult := bestConstantMargin(fc, b.actual, r.CapacityPerReplica, 0.05, true, maxFloor, s.Time(b.first), s.Step)
+	add := bestConstantMargin(fc, b.actual, r.CapacityPerReplica, 0.05, false, maxFloor, s.Time(b.first), s.Step, b.horizon)
+	mult := bestConstantMargin(fc, b.actual, r.CapacityPerReplica, 0.05, true, maxFloor, s.Time(b.first), s.Step, b.horizon)
 	t.Logf("best constant margin at 5%%: %.3f x the peak added, %.3f as a factor; calibrated floors %.3f at %.2f%%",
 		add, mult, *r.Headline.FloorVsPeak, r.Headline.UnderPct)
 	if min(add, mult) <= 1.5 {

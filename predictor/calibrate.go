@@ -235,6 +235,14 @@ func (c *Calibrator) locScale() float64 {
 	return c.recent + locFloor*c.mean + 1e-12
 }
 
+// RecentError returns the mean absolute residual of about the last 30
+// observed forecasts (exponentially weighted), the forecast's usual error
+// now. It starts at 0 and comes up to the error's level over about the
+// first 60 observed forecasts, so a new workload's floor may fall by one
+// replica sooner in its first hour. The floor policy's band is at least
+// this (FloorPolicy.ErrorBand).
+func (c *Calibrator) RecentError() float64 { return c.recent }
+
 // Len returns how many residuals the margin is computed from.
 func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 

@@ -13,9 +13,15 @@ type FloorPolicy struct {
 	// Min and Max bound the floor (the workload's min and max replicas).
 	Min, Max int32
 	// Hysteresis is the band below the current floor, as a fraction of it
-	// (at least one replica), that a desired floor must go beyond before
-	// a fall is considered.
+	// (rounded down; see also ErrorBand), that a desired floor must go
+	// beyond before a fall is considered.
 	Hysteresis float64
+	// ErrorBand is the forecast's recent mean absolute error in replicas
+	// (Calibrator.RecentError over the capacity per replica): the band is
+	// at least this, rounded to the nearest replica, since a desired floor
+	// that moves by less than the forecast's usual error is as likely noise
+	// as a change. 0 (unknown) adds nothing.
+	ErrorBand float64
 	// DownDelay is how long the desired floor must stay below the band
 	// before the floor falls.
 	DownDelay time.Duration
@@ -35,6 +41,7 @@ type FloorPolicy struct {
 // DefaultFloorPolicy returns a policy for [minReplicas, maxReplicas] with
 // mlscale's defaults: 10% hysteresis, falls after 10 minutes below, at
 // most one step of max(1, 10%) per 5 minutes, data held for 30 minutes.
+// ErrorBand is the caller's to set, forecast by forecast.
 func DefaultFloorPolicy(minReplicas, maxReplicas int32) FloorPolicy {
 	return FloorPolicy{
 		Min: minReplicas, Max: maxReplicas,
@@ -96,7 +103,7 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	// Bounds changed since the last decision (a lower max, a higher min)
 	// apply at once: the floor is never outside them.
 	s.Floor = p.clamp(s.Floor, lowest)
-	band := max(1, int32(math.Floor(float64(s.Floor)*p.Hysteresis)))
+	band := max(int32(math.Floor(float64(s.Floor)*p.Hysteresis)), replicasOfError(p.ErrorBand))
 	// Inside the band the floor stays, except when only the lowest floor is
 	// wanted: a floor one band above the minimum would otherwise never come
 	// down to it (and idle replicas are the cost the floor must not keep).
@@ -113,6 +120,15 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	s.Floor = max(desired, s.Floor-max(1, p.DownStep))
 	s.LastDown = now
 	return s, ReasonFall
+}
+
+// replicasOfError rounds an error in replicas to whole replicas: 0 for
+// NaN or a negative error, at most math.MaxInt32.
+func replicasOfError(e float64) int32 {
+	if !(e > 0) {
+		return 0
+	}
+	return int32(min(math.Floor(e+0.5), math.MaxInt32))
 }
 
 // lowest returns the least floor at now: Min, or BusinessMin in business hours.

@@ -1,6 +1,7 @@
 package predictor
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -79,6 +80,43 @@ func TestFloorPolicy(t *testing.T) {
 				if s.Floor != st.want || reason != st.reason {
 					t.Fatalf("minute %d, desired %d ok %v: floor %d (%s), want %d (%s)", st.at, st.desired, st.ok, s.Floor, reason, st.want, st.reason)
 				}
+			}
+		})
+	}
+}
+
+// TestFloorErrorBand: below ten replicas the 10% band is empty, and the
+// forecast's recent error, in replicas and rounded, is the band: a precise
+// forecast lets a floor of 5 fall by one replica, one that usually misses
+// by 2.4 replicas holds it until the desired floor is 3 below.
+func TestFloorErrorBand(t *testing.T) {
+	at := func(m int) time.Time { return monday.Add(time.Duration(m) * time.Minute) }
+	tests := []struct {
+		name      string
+		errorBand float64
+		desired   int32
+		want      int32
+		reason    string
+	}{
+		{"no error: one replica below falls", 0, 4, 4, ReasonFall},
+		{"error under half a replica: no band", 0.49, 4, 4, ReasonFall},
+		{"error of 0.5 replica rounds to a band of one", 0.5, 4, 5, ReasonSteady},
+		{"error of 2.4 replicas: two below is inside the band", 2.4, 3, 5, ReasonSteady},
+		{"error of 2.4 replicas: three below falls", 2.4, 2, 3, ReasonFall},
+		{"NaN error adds nothing", math.NaN(), 4, 4, ReasonFall},
+		{"negative error adds nothing", -3, 4, 4, ReasonFall},
+		{"huge error holds the floor", 1e300, 2, 5, ReasonSteady},
+		{"huge error: the minimum alone still falls", 1e300, 1, 3, ReasonFall},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultFloorPolicy(1, 20)
+			p.ErrorBand = tt.errorBand
+			s, _ := p.Decide(FloorState{}, at(0), 5, true)
+			s, _ = p.Decide(s, at(1), tt.desired, true)
+			got, reason := p.Decide(s, at(12), tt.desired, true)
+			if got.Floor != tt.want || reason != tt.reason {
+				t.Errorf("floor %d (%s) after 11 minutes at %d, want %d (%s)", got.Floor, reason, tt.desired, tt.want, tt.reason)
 			}
 		})
 	}

@@ -67,7 +67,7 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	f.DurationVar(&w.RefitEvery, "refit-every", w.RefitEvery, "how long a fitted model is reused before refitting (forecasts always use the newest data); 0 refits every cycle")
 	f.DurationVar(&w.RefreshEvery, "refresh-every", w.RefreshEvery, "rewrite an unchanged explanation this often (a changed floor is written at once)")
 	f.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "workloads forecast at once")
-	f.Float64Var(&w.Hysteresis, "hysteresis", w.Hysteresis, "band below the floor, as a fraction of it in [0, 1) (at least one replica), that the forecast must leave before the floor falls")
+	f.Float64Var(&w.Hysteresis, "hysteresis", w.Hysteresis, "band below the floor, as a fraction of it in [0, 1) (rounded down, and at least the forecast's recent mean absolute error, rounded to whole replicas), that the forecast must leave before the floor falls")
 	f.DurationVar(&w.DownDelay, "down-delay", w.DownDelay, "how long the forecast must stay below the band before the floor falls; 0 falls at once")
 	f.DurationVar(&w.DownInterval, "down-interval", w.DownInterval, "least time between two falls of the floor (each removes at most max(1, max-replicas/10)); 0 for no spacing")
 	f.DurationVar(&cfg.Source.Timeout, "query-timeout", cfg.Source.Timeout, "timeout of one Prometheus request")

@@ -68,8 +68,8 @@ type Config struct {
 	// Concurrency is how many workloads are forecast at once.
 	Concurrency int
 	// Hysteresis, DownDelay and DownInterval tune the floor policy (see
-	// predictor.FloorPolicy); 0 means none: a one-replica band, falls
-	// without delay or spacing.
+	// predictor.FloorPolicy); 0 means none: no band beyond the forecast's
+	// recent error, falls without delay or spacing.
 	Hysteresis   float64
 	DownDelay    time.Duration
 	DownInterval time.Duration

@@ -43,6 +43,10 @@ type step struct {
 	// covers.
 	wape      float64
 	evaluated int
+	// recentError is the forecast's recent mean absolute error
+	// (predictor.Calibrator.RecentError); over capacity it is the floor
+	// policy's error band.
+	recentError float64
 	// policy bounds and paces the floor.
 	policy predictor.FloorPolicy
 }
@@ -61,8 +65,9 @@ type decision struct {
 // decide is the pure step of a cycle: the rolling error degrades the
 // workload above ErrorThreshold (once MinEvaluations forecasts are scored)
 // and restores it at or below 0.8 times the threshold; a degraded workload's
-// floor is not raised; the floor policy turns the forecast into the next
-// floor (held, then the minimum, without a forecast).
+// floor is not raised; the floor policy, its band at least the forecast's
+// recent error in replicas, turns the forecast into the next floor (held,
+// then the minimum, without a forecast).
 func (c Config) decide(s step) decision {
 	d := decision{degraded: s.degraded}
 	switch {
@@ -76,7 +81,11 @@ func (c Config) decide(s step) decision {
 	if ok && !d.degraded {
 		desired = int32(min(math.Ceil(s.forecast.Upper/s.capacity), float64(intent.MaxReplicasLimit)))
 	}
-	d.floor, d.reason = s.policy.Decide(s.prev, s.now, desired, ok)
+	policy := s.policy
+	if s.capacity > 0 {
+		policy.ErrorBand = s.recentError / s.capacity
+	}
+	d.floor, d.reason = policy.Decide(s.prev, s.now, desired, ok)
 	switch {
 	case ok && d.degraded:
 		d.mode = ModeErrorFallback

@@ -42,6 +42,11 @@ func TestDecide(t *testing.T) {
 		{"no forecast within the hold: floor kept", step{prev: at(7, t0.Add(-10*time.Minute))}, 7, ModeHolding, predictor.ReasonHold, false},
 		{"no forecast past the hold: the minimum", step{prev: at(7, t0.Add(-31*time.Minute))}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
 		{"no forecast ever: the minimum", step{}, 1, ModeNoDataFallback, predictor.ReasonFallback, false},
+		// Below ten replicas the 10% band is empty; the forecast's recent
+		// error, in replicas, is the band.
+		{"precise forecast: one replica below waits to fall", step{prev: at(5, t0), forecast: fc(35), capacity: 10, recentError: 2}, 5, ModePredicting, predictor.ReasonWaitDown, false},
+		{"error of 1.5 replicas: two below is inside the band", step{prev: at(5, t0), forecast: fc(25), capacity: 10, recentError: 15}, 5, ModePredicting, predictor.ReasonSteady, false},
+		{"error of 1.5 replicas: three below waits to fall", step{prev: at(5, t0), forecast: fc(15), capacity: 10, recentError: 15}, 5, ModePredicting, predictor.ReasonWaitDown, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -424,6 +424,9 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 	ex.Confidence = confidence(fc, ok, wape, n, w.cfg.MinEvaluations)
 
 	s := step{prev: st.floor, degraded: st.degraded, now: now, capacity: capacity, wape: wape, evaluated: n, policy: w.cfg.floorPolicy(minR, maxR)}
+	if st.cal != nil {
+		s.recentError = st.cal.RecentError()
+	}
 	if ok {
 		s.forecast = &fc
 	}
