@@ -126,7 +126,7 @@ func nycTaxiWeekErrors(t *testing.T) (windows [][2]time.Time, ml weekErrors, bas
 	}
 	ml = anomalyWeekErrors(t, s, h, times, peaks, windows)
 	day, week := int(Day/s.Step), int(Week/s.Step)
-	hw := fitHoltWinters(s.Values, day, h, rep.TrainPoints)
+	hw := fitHoltWinters(s.Values, nil, day, h, rep.TrainPoints)
 	fcs := map[string]peakForecaster{
 		BaselinePersistence:       persistence(s.Values),
 		BaselineSeasonalNaiveDay:  seasonalNaive(s.Values, day, h),

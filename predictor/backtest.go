@@ -37,6 +37,13 @@ type BacktestConfig struct {
 	// Options configure the model (lookahead, target under-provisioning of
 	// the floors, business hours).
 	Options Options
+	// Observed, when set (one per sample of the series, as
+	// TraceInfo.Observed), marks the samples filled in gaps as false. A
+	// filled sample was interpolated towards the next observed one, which
+	// a forecast made at it must not see: there every forecaster (mlscale,
+	// the baselines, reactive scaling) sees the last observed sample
+	// repeated instead. nil: every sample is observed.
+	Observed []bool
 }
 
 // DefaultBacktestConfig returns the configuration `mlscale backtest` starts
@@ -114,6 +121,12 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		return Report{}, fmt.Errorf("backtest: the cold start must be 0 or more, not %s", cfg.ColdStart)
 	case cfg.Refit <= 0:
 		return Report{}, fmt.Errorf("backtest: the refit interval must be above 0, not %s", cfg.Refit)
+	case cfg.Observed != nil && len(cfg.Observed) != s.Len():
+		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(cfg.Observed), s.Len())
+	}
+	if cfg.Observed != nil {
+		// hideFilled rewrites samples for a while: not the caller's.
+		s.Values = slices.Clone(s.Values)
 	}
 	b := backtest{s: s, cfg: cfg, opts: opts, horizon: max(1, int((opts.Lookahead+s.Step-1)/s.Step)), day: int(Day / s.Step)}
 	if cfg.Train < b.day+b.horizon || cfg.Train >= s.Len()-b.horizon {
@@ -273,6 +286,34 @@ type backtest struct {
 	// MASE scale (the in-sample seasonal-naive day error of the peak).
 	actual []float64
 	scale  float64
+	// last[i] is the last observed sample at or before i (nil: i itself;
+	// see BacktestConfig.Observed); hidden holds the filled samples that
+	// seen replaces while a forecast is made.
+	last   []int
+	hidden []float64
+}
+
+// seen returns the last observed sample at or before i.
+func (b *backtest) seen(i int) int {
+	if b.last == nil {
+		return i
+	}
+	return b.last[i]
+}
+
+// hideFilled makes the values up to sample i what a forecaster at i
+// knows: the samples filled since the last observed one become copies of
+// it (see BacktestConfig.Observed). restore undoes it.
+func (b *backtest) hideFilled(i int) (restore func()) {
+	e, v := b.seen(i), b.s.Values
+	if e == i {
+		return func() {}
+	}
+	b.hidden = append(b.hidden[:0], v[e+1:i+1]...)
+	for j := e + 1; j <= i; j++ {
+		v[j] = v[e]
+	}
+	return func() { copy(v[e+1:i+1], b.hidden) }
 }
 
 // actualPeak is the peak of the window after sample i.
@@ -293,6 +334,16 @@ func (b *backtest) prepare() {
 		scaleN++
 	}
 	b.scale /= float64(scaleN)
+	if obs := b.cfg.Observed; obs != nil {
+		b.last = make([]int, len(obs))
+		e := 0 // the first sample of a trace is always observed
+		for i, o := range obs {
+			if o {
+				e = i
+			}
+			b.last[i] = e
+		}
+	}
 	b.first = b.cfg.Train - 1
 	b.n = b.s.Len() - 1 - b.horizon - b.first + 1
 	b.actual = make([]float64, b.n)
@@ -314,15 +365,17 @@ func (b *backtest) score(forecast []float64, floors []int) Metrics {
 // week with a week of history) and Holt-Winters (with three days).
 func (b *backtest) baselines() map[string]Metrics {
 	v := b.s.Values
+	// Persistence repeats the last observed sample; the seasonal-naive
+	// windows are a day or a week old, long past any gap.
 	forecasters := map[string]peakForecaster{
-		BaselinePersistence:      persistence(v),
+		BaselinePersistence:      func(i int) float64 { return v[b.seen(i)] },
 		BaselineSeasonalNaiveDay: seasonalNaive(v, b.day, b.horizon),
 	}
 	if week := int(Week / b.s.Step); b.cfg.Train >= week {
 		forecasters[BaselineSeasonalNaiveWeek] = seasonalNaive(v, week, b.horizon)
 	}
 	if b.cfg.Train >= 3*b.day {
-		hw := fitHoltWinters(v, b.day, b.horizon, b.cfg.Train)
+		hw := fitHoltWinters(v, b.cfg.Observed, b.day, b.horizon, b.cfg.Train)
 		forecasters[BaselineHoltWinters] = func(i int) float64 { return hw[i] }
 	}
 	out := map[string]Metrics{}
@@ -358,6 +411,8 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		state  FloorState
 		policy = DefaultFloorPolicy(0, int32(min(math.MaxInt32/2, max(1, b.static()))*2))
 		refit  = max(1, int(b.cfg.Refit/s.Step))
+		// observed counts the forecasts fed to the calibrator.
+		observed int
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
@@ -367,9 +422,11 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	}
 	for k := range b.n {
 		i := b.first + k
+		restore := b.hideFilled(i)
 		if model == nil || i-fitEnd >= refit {
 			m, err := Fit(s.Slice(0, i+1), b.opts)
 			if err != nil {
+				restore()
 				return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 			}
 			model, fitEnd = m, i
@@ -378,11 +435,16 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 				cal.Seed(m.Residuals())
 			}
 		}
-		// The forecast made horizon steps ago has seen its window now.
-		if j := k - b.horizon; j >= 0 {
+		// The forecasts whose windows are over have seen them now: those
+		// made horizon steps ago, or, in a gap, up to horizon steps
+		// before the last observed sample (the rest of the window is not
+		// known yet); after a gap, those it held back.
+		for ; observed < k && b.first+observed+b.horizon <= b.seen(i); observed++ {
+			j := observed
 			cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
 		}
 		f, err := model.Forecast(s.Slice(0, i+1))
+		restore()
 		if err != nil {
 			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}
@@ -398,16 +460,17 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 // simulations simulates capacity with static replicas (the training peak),
 // reactive scaling, and reactive scaling above mlscale's floors. Reactive
 // scaling holds, over each step, the replicas that the previous step's
-// demand needed (ceil(demand / capacity per replica), 0 for none), as a
-// purely reactive autoscaler that sees demand one step late would, with
-// the cold start and the scale-down stabilisation window.
+// demand needed (ceil(demand / capacity per replica), 0 for none; the last
+// observed demand in a gap), as a purely reactive autoscaler that sees
+// demand one step late would, with the cold start and the scale-down
+// stabilisation window.
 func (b *backtest) simulations(rep *Report, floors []int) {
 	s, capacity, cold, v := b.s, b.cfg.CapacityPerReplica, b.cfg.ColdStart, b.s.Values
 	static := b.static()
 	rep.Simulation[SimStatic] = simulate(s, b.first, capacity, cold, func(int) int { return static }, true)
-	rep.Simulation[SimReactive] = simulate(s, b.first, capacity, cold, func(i int) int { return replicasFor(v[i], capacity) }, false)
+	rep.Simulation[SimReactive] = simulate(s, b.first, capacity, cold, func(i int) int { return replicasFor(v[b.seen(i)], capacity) }, false)
 	rep.Simulation[SimPredictive] = simulate(s, b.first, capacity, cold, func(i int) int {
-		r := replicasFor(v[i], capacity)
+		r := replicasFor(v[b.seen(i)], capacity)
 		if k := i - b.first; k < b.n {
 			r = max(r, floors[k])
 		}

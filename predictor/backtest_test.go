@@ -3,6 +3,7 @@ package predictor
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestHoltWintersLearnsASeason(t *testing.T) {
 	for i := range v {
 		v[i] = season[i%4] + 0.5*float64(i)
 	}
-	peaks := fitHoltWinters(v, 4, 1, 60)
+	peaks := fitHoltWinters(v, nil, 4, 1, 60)
 	for i := 40; i+1 < len(v); i++ {
 		if math.Abs(peaks[i]-v[i+1]) > 0.05 {
 			t.Fatalf("step %d: forecast %g, actual %g", i, peaks[i], v[i+1])
@@ -34,6 +35,95 @@ func TestHoltWintersLearnsASeason(t *testing.T) {
 	}
 	if !math.IsNaN(peaks[3]) {
 		t.Errorf("forecast before two seasons %g, want NaN", peaks[3])
+	}
+}
+
+// TestHoltWintersInAGap: a forecast made at a sample filled in a gap is
+// the one made from a series that repeats the last observed sample over
+// the gap so far, whatever the filled values; observed samples forecast
+// as without a mask.
+func TestHoltWintersInAGap(t *testing.T) {
+	season := []float64{10, 20, 30, 20}
+	v := make([]float64, 60)
+	for i := range v {
+		v[i] = season[i%4] + 0.5*float64(i) + float64(i%7)
+	}
+	observed := make([]bool, len(v))
+	for i := range observed {
+		observed[i] = i < 30 || i > 33
+	}
+	hw := holtWinters{alpha: 0.5, beta: 0.1, gamma: 0.2, period: 4}
+	masked, _ := hw.run(v, observed, 2, 0)
+	plain, _ := hw.run(v, nil, 2, 0)
+	for i := 8; i < len(v); i++ {
+		want := plain[i]
+		if !observed[i] {
+			locf := slices.Clone(v)
+			for j := 30; j <= i; j++ {
+				locf[j] = v[29]
+			}
+			p, _ := hw.run(locf, nil, 2, 0)
+			want = p[i]
+		}
+		if masked[i] != want {
+			t.Errorf("sample %d (observed %v): forecast %g, want %g", i, observed[i], masked[i], want)
+		}
+	}
+	if masked[31] == plain[31] {
+		t.Error("the forecast in the gap is the one that saw the filled values")
+	}
+}
+
+// TestBacktestDoesNotSeeAcrossAGap: a sample filled in a gap is
+// interpolated towards the next observed sample, a value from the future.
+// With Observed, the forecasts made up to the end of a gap are the same
+// whatever the filled values are; once the gap is over they count. Without
+// it, they leak into the forecasts made in the gap.
+func TestBacktestDoesNotSeeAcrossAGap(t *testing.T) {
+	base := periodicDemand(6)
+	cfg := DefaultBacktestConfig()
+	cfg.Train = base.Len() / 2
+	first := cfg.Train - 1
+	gapFrom, gapTo := first+50, first+55 // filled samples, inclusive
+	observed := make([]bool, base.Len())
+	for i := range observed {
+		observed[i] = i < gapFrom || i > gapTo
+	}
+	variant := func(filled float64) Series {
+		s := Series{Start: base.Start, Step: base.Step, Values: slices.Clone(base.Values)}
+		for i := gapFrom; i <= gapTo; i++ {
+			s.Values[i] = filled
+		}
+		return s
+	}
+	run := func(s Series, observed []bool) []ForecastRow {
+		c := cfg
+		c.Observed = observed
+		r, err := Backtest(s, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Forecasts
+	}
+	low, high := variant(0), variant(1e4)
+	a, b := run(low, observed), run(high, observed)
+	for k := 0; first+k <= gapTo; k++ {
+		if a[k] != b[k] {
+			t.Fatalf("forecast at sample %d (gap %d-%d) depends on the filled values: %+v and %+v", first+k, gapFrom, gapTo, a[k], b[k])
+		}
+	}
+	if a[gapTo-first+1] == b[gapTo-first+1] {
+		t.Error("the forecast after the gap does not see the filled values")
+	}
+	if !slices.Equal(low.Values, variant(0).Values) {
+		t.Error("Backtest changed the caller's series")
+	}
+	a, b = run(low, nil), run(high, nil)
+	if a[gapFrom-first] == b[gapFrom-first] {
+		t.Error("without Observed the forecast in the gap does not see the filled value: the test cannot tell a leak")
+	}
+	if _, err := Backtest(low, BacktestConfig{Refit: DefaultRefit, Observed: observed[1:]}); err == nil || !strings.Contains(err.Error(), "observed flags") {
+		t.Errorf("error %v for a mask of the wrong length", err)
 	}
 }
 

@@ -98,7 +98,14 @@ func (st *hwState) peak(k, horizon int) float64 {
 // run returns peaks[i], the forecast peak over (i, i+horizon] made after
 // observing v[i], for i >= 2*period-1 (NaN before), and the sum of squared
 // one-step errors over v[:fitEnd].
-func (hw holtWinters) run(v []float64, horizon, fitEnd int) (peaks []float64, sse float64) {
+//
+// With observed (nil: every sample observed), a sample filled in a gap
+// (observed[i] false) was interpolated towards the next observed one, which
+// a forecast made at i must not see: the forecast there comes from the
+// state at the last observed sample, fed that sample's value again for
+// each sample since. The filter itself goes on over the filled values,
+// which are in the past once the gap is over.
+func (hw holtWinters) run(v []float64, observed []bool, horizon, fitEnd int) (peaks []float64, sse float64) {
 	p := hw.period
 	peaks = make([]float64, len(v))
 	for i := range peaks {
@@ -108,13 +115,26 @@ func (hw holtWinters) run(v []float64, horizon, fitEnd int) (peaks []float64, ss
 		return peaks, math.Inf(1)
 	}
 	st := hw.start(v)
+	// gap is the state fed the last observed sample, last, through a gap.
+	gap := hwState{season: make([]float64, p)}
+	last := -1
 	for i := 2 * p; i < len(v); i++ {
+		if observed != nil && !observed[i] && last >= 0 {
+			if last == i-1 {
+				gap.level, gap.trend = st.level, st.trend
+				copy(gap.season, st.season)
+			}
+			hw.update(&gap, v[last], i%p)
+			peaks[i] = gap.peak(i%p, horizon)
+		}
 		pred := hw.update(&st, v[i], i%p)
 		if i < fitEnd {
 			e := v[i] - pred
 			sse += e * e
 		}
-		peaks[i] = st.peak(i%p, horizon)
+		if observed == nil || observed[i] || last < 0 {
+			peaks[i], last = st.peak(i%p, horizon), i
+		}
 	}
 	return peaks, sse
 }
@@ -168,16 +188,21 @@ var hwGrid = func() []holtWinters {
 
 // fitHoltWinters picks the smoothing parameters with the least one-step
 // squared error on v[:fitEnd] from hwGrid, and returns the peak forecasts
-// of the best.
-func fitHoltWinters(v []float64, period, horizon, fitEnd int) []float64 {
-	var best []float64
-	bestSSE := math.Inf(1)
-	for _, hw := range hwGrid {
-		hw.period = period
-		peaks, sse := hw.run(v, horizon, fitEnd)
-		if sse < bestSSE || best == nil {
-			best, bestSSE = peaks, sse
+// of the best (see holtWinters.run for observed).
+func fitHoltWinters(v []float64, observed []bool, period, horizon, fitEnd int) []float64 {
+	best, bestSSE := -1, math.Inf(1)
+	fit := v[:min(len(v), fitEnd)]
+	if len(fit) >= 2*period {
+		scratch := make([]float64, period)
+		for k, hw := range hwGrid {
+			hw.period = period
+			if sse := hw.sse(fit, scratch, bestSSE); sse < bestSSE || best < 0 {
+				best, bestSSE = k, sse
+			}
 		}
 	}
-	return best
+	hw := hwGrid[max(0, best)]
+	hw.period = period
+	peaks, _ := hw.run(v, observed, horizon, fitEnd)
+	return peaks
 }

@@ -1,8 +1,10 @@
 package predictor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,6 +116,66 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 	}
 }
 
+// burstyOccupancy is an occupancy series at a 5-minute step over three
+// weeks: office hours on weekdays (weekends at 40%), bursts that arrive at
+// random and decay by a tenth every step, and noise; with half its rows
+// dropped at random, as a trace file (one held-out class of traces has
+// half its values missing). It goes through the trace reader, which fills
+// the gaps and marks the filled samples.
+func burstyOccupancy(t *testing.T, seed uint64, drop float64) (Series, TraceInfo) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	burst := 0.0
+	for i := range 21 * 288 {
+		tm := monday.Add(time.Duration(i) * 5 * time.Minute)
+		h := float64(tm.Hour()) + float64(tm.Minute())/60
+		base := 5.0
+		if h > 7 && h < 19 {
+			base = 30 + 20*math.Sin(math.Pi*(h-7)/12)
+		}
+		if wd := tm.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			base *= 0.4
+		}
+		if r.Float64() < 0.01 {
+			burst += 20 + 40*r.Float64()
+		}
+		burst *= 0.9
+		v := math.Max(0, base+burst+3*r.NormFloat64())
+		if i == 0 || r.Float64() >= drop {
+			fmt.Fprintf(&b, "%s,%.3f\n", tm.Format(nabTimeLayout), v)
+		}
+	}
+	s, info, err := ReadTraceInfo("occupancy.csv", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, info
+}
+
+// TestGappyOccupancy: on bursty occupancy with half its rows missing,
+// where every forecaster sees only the observed samples in a gap
+// (BacktestConfig.Observed), mlscale's MAE stays within 3% of the best
+// baseline's (persistence, as a rule: the bursts decay step by step).
+// The goal is at most 1.0; docs/predictor.md gives the figures.
+func TestGappyOccupancy(t *testing.T) {
+	for seed := range uint64(4) {
+		s, info := burstyOccupancy(t, seed+1, 0.5)
+		cfg := DefaultBacktestConfig()
+		cfg.Observed = info.Observed
+		r, err := Backtest(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := *r.Headline.MAEVsBest
+		t.Logf("seed %d: %d of %d samples filled; MAE %.3f x the best baseline (%s); under %.2f%%, capacity %.3f",
+			seed+1, info.Filled, s.Len(), got, r.Headline.BestBaseline, r.Headline.UnderPct, *r.Headline.FloorVsPeak)
+		if got > 1.03 {
+			t.Errorf("seed %d: MAE %.3f x the best baseline (%s), want at most 1.03", seed+1, got, r.Headline.BestBaseline)
+		}
+	}
+}
+
 // TestHoltWintersCandidateRunsOn checks that the Holt-Winters candidate,
 // forecasting past the history it was fitted on, goes on as the filter
 // run over the whole series would, and that without three days of
@@ -130,7 +192,7 @@ func TestHoltWintersCandidateRunsOn(t *testing.T) {
 	}
 	p := m.hw.period
 	w0 := n - hwDays*p
-	want, _ := m.hw.run(s.Values[w0:], m.horizon, 0)
+	want, _ := m.hw.run(s.Values[w0:], nil, m.horizon, 0)
 	got := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1)
 	for k, g := range got {
 		if w := want[n-20+k-w0]; math.Abs(g-w) > 1e-9*math.Abs(w) {

@@ -48,6 +48,15 @@ func FuzzReadTrace(f *testing.F) {
 				t.Fatalf("sample %d is %v", i, v)
 			}
 		}
+		filled := 0
+		for _, o := range info.Observed {
+			if !o {
+				filled++
+			}
+		}
+		if (info.Observed != nil && (len(info.Observed) != s.Len() || !info.Observed[0])) || filled != info.Filled || (info.Filled > 0) != (info.Observed != nil) {
+			t.Fatalf("%d of %d flags false, %d filled, for %d samples", filled, len(info.Observed), info.Filled, s.Len())
+		}
 		if s.Start.Location() != time.UTC {
 			t.Fatalf("start %s is not in UTC", s.Start)
 		}

@@ -74,6 +74,13 @@ type TraceInfo struct {
 	// Missing is the number of rows without a value (see missingValues):
 	// gaps, filled from their neighbours like a row that is not there.
 	Missing int
+	// Observed[i] is true when a row with a value falls within the step up
+	// to sample i of the series, false when the sample was filled in a gap;
+	// nil when no sample was filled. The backtest keeps a forecast made in a gap from seeing the
+	// sample after it (BacktestConfig.Observed).
+	Observed []bool
+	// Filled is the number of samples filled in gaps.
+	Filled int
 }
 
 // missingValues are the values (in any case, after trimming spaces) that
@@ -188,7 +195,15 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 		}
 		return Series{}, info, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
 	}
-	s, err = regularize(name, times, values, every)
+	s, info.Observed, err = regularize(name, times, values, every)
+	for _, o := range info.Observed {
+		if !o {
+			info.Filled++
+		}
+	}
+	if info.Filled == 0 {
+		info.Observed = nil
+	}
 	return s, info, err
 }
 
@@ -284,27 +299,32 @@ func csvCause(err error) error {
 
 // regularize puts samples on a grid with the trace's step (see gridStep
 // of the spacings of every, the times of all rows, including those without
-// a value), interpolating linearly over gaps.
-func regularize(name string, times []int64, values []float64, every []int64) (Series, error) {
+// a value), interpolating linearly over gaps; observed[i] says whether a
+// row falls within the step up to sample i (false: filled in a gap).
+func regularize(name string, times []int64, values []float64, every []int64) (_ Series, observed []bool, _ error) {
 	diffs := make([]int64, len(every)-1)
 	for i := range diffs {
 		diffs[i] = every[i+1] - every[i]
 	}
 	step := gridStep(diffs)
 	if step > maxTraceStep {
-		return Series{}, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
+		return Series{}, nil, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
 	}
 	n := int((times[len(times)-1]-times[0])/step) + 1
 	if n > 10*len(every) {
-		return Series{}, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(every), n, step)
+		return Series{}, nil, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(every), n, step)
 	}
 	out := make([]float64, n)
+	observed = make([]bool, n)
 	j := 0
 	for i := range out {
 		t := times[0] + int64(i)*step
 		for j+1 < len(times) && times[j+1] <= t {
 			j++
 		}
+		// A sample with a row less than a step before it (or on it) is
+		// observed, even when jittered times put it between two rows.
+		observed[i] = t-times[j] < step
 		if times[j] == t || j+1 == len(times) {
 			out[i] = values[j]
 			continue
@@ -312,7 +332,7 @@ func regularize(name string, times []int64, values []float64, every []int64) (Se
 		f := float64(t-times[j]) / float64(times[j+1]-times[j])
 		out[i] = (1-f)*values[j] + f*values[j+1] // no overflow between huge values
 	}
-	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, nil
+	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, observed, nil
 }
 
 // gridStep returns the step of a trace from the spacings of its rows: the

@@ -14,8 +14,9 @@ func TestReadTrace(t *testing.T) {
 		wantVals  []float64
 		wantStart time.Time
 		// wantRows, wantMerged and wantMissing are the rows read, merged
-		// and without a value, when a series is expected.
-		wantRows, wantMerged, wantMissing int
+		// and without a value, and wantFilled the samples filled in gaps,
+		// when a series is expected.
+		wantRows, wantMerged, wantMissing, wantFilled int
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
@@ -30,7 +31,7 @@ func TestReadTrace(t *testing.T) {
 		{
 			name: "gap interpolated", in: "ts,value\n0,0\n60,1\n180,3\n240,4\n",
 			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 4,
+			wantRows: 4, wantFilled: 1,
 		},
 		{
 			// Half the rows missing: the spacings are 60 (three times),
@@ -38,7 +39,7 @@ func TestReadTrace(t *testing.T) {
 			// the resolution; the most common spacing is the step.
 			name: "half the rows missing", in: "ts,value\n0,0\n60,1\n180,3\n240,4\n420,7\n540,9\n600,10\n840,14\n",
 			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 8,
+			wantRows: 8, wantFilled: 7,
 		},
 		{
 			// Jittered times, no spacing common: the median spacing.
@@ -109,7 +110,7 @@ func TestReadTrace(t *testing.T) {
 			name:     "rows without a value are gaps",
 			in:       "ts,value\n0,0\n60,\n120,NaN\n180,null\n240, N/A \n300,+Inf\n360,-inf\n420,None\n480,8\n540,-\n600,na\n660,11\n",
 			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 12, wantMissing: 9,
+			wantRows: 12, wantMissing: 9, wantFilled: 9,
 		},
 		{
 			// Three rows in four without a value: the step still comes
@@ -117,7 +118,7 @@ func TestReadTrace(t *testing.T) {
 			name:     "most values missing keeps the step",
 			in:       "ts,value\n0,0\n60,\n120,\n180,\n240,4\n300,\n360,\n420,\n480,8\n",
 			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 9, wantMissing: 6,
+			wantRows: 9, wantMissing: 6, wantFilled: 6,
 		},
 		{
 			name:     "missing at the ends dropped, a repeat of a missing one merged",
@@ -154,7 +155,7 @@ func TestReadTrace(t *testing.T) {
 		{
 			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",
 			wantStep: time.Minute, wantVals: []float64{1e308, 0, -1e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 4,
+			wantRows: 4, wantFilled: 1,
 		},
 	}
 	for _, tt := range tests {
@@ -172,6 +173,16 @@ func TestReadTrace(t *testing.T) {
 			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing {
 				t.Errorf("read %d rows, merged %d, %d without a value; want %d, %d, %d",
 					info.Rows, info.Merged, info.Missing, tt.wantRows, tt.wantMerged, tt.wantMissing)
+			}
+			filled := 0
+			for _, o := range info.Observed {
+				if !o {
+					filled++
+				}
+			}
+			if info.Filled != tt.wantFilled || filled != tt.wantFilled || (info.Observed != nil) != (tt.wantFilled > 0) ||
+				(info.Observed != nil && len(info.Observed) != len(s.Values)) {
+				t.Errorf("%d samples filled, %d flags of %d false; want %d (no flags when none)", info.Filled, filled, len(info.Observed), tt.wantFilled)
 			}
 			if s.Step != tt.wantStep || !s.Start.Equal(tt.wantStart) {
 				t.Errorf("step %s start %s, want %s %s", s.Step, s.Start, tt.wantStep, tt.wantStart)

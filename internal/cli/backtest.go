@@ -127,6 +127,9 @@ type backtestOutput struct {
 	// RowsWithoutValue is the number of trace rows whose value was empty,
 	// NaN, null or infinite: gaps, filled from their neighbours.
 	RowsWithoutValue int `json:"rows_without_value"`
+	// SamplesFilled is the number of samples filled in gaps (rows missing
+	// or without a value).
+	SamplesFilled int `json:"samples_filled"`
 	// PNG and ForecastsOut are the files written, if any.
 	PNG          string `json:"png,omitempty"`
 	ForecastsOut string `json:"forecasts_out,omitempty"`
@@ -146,7 +149,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	}
 	bc := predictor.DefaultBacktestConfig()
 	bc.Train, bc.CapacityPerReplica, bc.ColdStart = train, cfg.CapacityPerReplica, cfg.ColdStart
-	bc.Options.Lookahead = cfg.Lookahead
+	bc.Options.Lookahead, bc.Observed = cfg.Lookahead, info.Observed
 	if bc.Options.TargetUnder, err = intent.ParseTargetUnder(cfg.TargetUnder); err != nil {
 		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
 	}
@@ -171,6 +174,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	if info.Missing > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
 	}
+	if info.Filled > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees the last observed sample, not the filled ones", info.Filled, s.Len()))
+	}
 	var written []string
 	if cfg.PNG != "" {
 		written = append(written, "wrote PNG: "+cfg.PNG)
@@ -185,7 +191,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)

@@ -342,13 +342,14 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 		}
 	}
 	const note = "note: 4 of 10320 rows without a value (empty, NaN, null or infinite) filled from their neighbours"
+	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees the last observed sample, not the filled ones"
 	r := runCLI(t, "", "backtest", "--trace", gapsPath)
 	if r.Code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 	outLines := strings.Split(r.Out, "\n")
-	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != note {
-		t.Errorf("want the headline, then the note %q:\n%s", note, r.Out)
+	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != note || outLines[2] != filled {
+		t.Errorf("want the headline, then the notes %q and %q:\n%s", note, filled, r.Out)
 	}
 	ref := runCLI(t, "", "backtest", "--trace", withoutPath)
 	if ref.Code != ExitOK {
@@ -363,12 +364,13 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 	r = runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")
 	var got struct {
 		RowsWithoutValue int `json:"rows_without_value"`
+		SamplesFilled    int `json:"samples_filled"`
 	}
-	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsWithoutValue != 4 {
-		t.Errorf("JSON rows_without_value %d (%v), want 4", got.RowsWithoutValue, err)
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsWithoutValue != 4 || got.SamplesFilled != 4 {
+		t.Errorf("JSON rows_without_value %d, samples_filled %d (%v), want 4 and 4", got.RowsWithoutValue, got.SamplesFilled, err)
 	}
-	if strings.TrimSpace(r.ErrOut) != note {
-		t.Errorf("stderr %q, want the note", r.ErrOut)
+	if strings.TrimSpace(r.ErrOut) != note+"\n"+filled {
+		t.Errorf("stderr %q, want the notes", r.ErrOut)
 	}
 }
 

@@ -51,7 +51,10 @@ Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
 forecasts peaks; a note says how many. Rows whose value is empty, NaN, null,
 None, N/A, NA, - or infinite have no sample: they are gaps, filled from their
-neighbours, and a note says how many. Rows out of time order are an error.
+neighbours, and a note says how many. A filled sample leans on the next
+observed one, so a forecast made in a gap (by mlscale, a baseline or reactive
+scaling) sees the last observed sample instead; a note says how many samples
+were filled. Rows out of time order are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
 of the history's 95th percentile, rounded to 4 significant digits, so that
@@ -59,8 +62,8 @@ the peak needs about ten replicas.
 
 -o json writes the report as JSON, every figure rounded to 4 significant
 digits (whole numbers from 10,000 up); the headline is its "headline" object;
-rows_merged counts the merged rows and rows_without_value those without a
-value. Notes then go to standard error.
+rows_merged counts the merged rows, rows_without_value those without a value
+and samples_filled the samples filled in gaps. Notes then go to standard error.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
