@@ -50,11 +50,11 @@ reactive scaling alone's.
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
 forecasts peaks; a note says how many. Rows whose value is empty, NaN, null,
-None, N/A, NA, - or infinite have no sample: they are gaps, filled from their
-neighbours, and a note says how many. A filled sample leans on the next
-observed one, so a forecast made in a gap (by mlscale, a baseline or reactive
-scaling) sees the last observed sample instead; a note says how many samples
-were filled. Rows out of time order are an error.
+None, N/A, NA, - or infinite have no sample. Such rows and missing rows are
+gaps, filled by linear interpolation; notes say how many rows had no value
+and how many samples were filled. A filled sample leans on the next observed
+one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
+sees the last observed sample instead. Rows out of time order are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
 of the history's 95th percentile, rounded to 4 significant digits, so that
