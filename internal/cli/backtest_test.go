@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -244,6 +245,29 @@ func TestBacktestColdStart(t *testing.T) {
 	}
 }
 
+// backtestsAlike backtests path and ref and checks that path's report
+// opens with the headline and then notes, and otherwise reads as ref's.
+func backtestsAlike(t *testing.T, path, ref string, notes ...string) {
+	t.Helper()
+	r := runCLI(t, "", "backtest", "--trace", path)
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	outLines := strings.Split(r.Out, "\n")
+	if !strings.HasPrefix(outLines[0], "headline: ") || !slices.Equal(outLines[1:1+len(notes)], notes) {
+		t.Errorf("want the headline, then the notes %q:\n%s", notes, r.Out)
+	}
+	want := runCLI(t, "", "backtest", "--trace", ref)
+	if want.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", want.Code, want.ErrOut)
+	}
+	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
+	_, wantTables, _ := strings.Cut(want.Out, "\ncycle:")
+	if tables != wantTables || outLines[0] != strings.SplitN(want.Out, "\n", 2)[0] {
+		t.Errorf("%s:\n%s\nwant as %s:\n%s", path, r.Out, ref, want.Out)
+	}
+}
+
 // TestBacktestRepeatedTimestamps: rows that repeat the previous row's time
 // are merged keeping the maximum, and a note says how many; the result is
 // that of the trace with the higher of each pair alone.
@@ -284,25 +308,9 @@ func TestBacktestRepeatedTimestamps(t *testing.T) {
 		}
 	}
 
-	r := runCLI(t, "", "backtest", "--trace", dupPath)
-	if r.Code != ExitOK {
-		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
-	}
-	outLines := strings.Split(r.Out, "\n")
-	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != "note: 2 rows with a repeated timestamp merged (kept the maximum)" {
-		t.Errorf("want the headline, then the note:\n%s", r.Out)
-	}
-	ref := runCLI(t, "", "backtest", "--trace", maxPath)
-	if ref.Code != ExitOK {
-		t.Fatalf("exit %d, stderr %q", ref.Code, ref.ErrOut)
-	}
-	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
-	_, refTables, _ := strings.Cut(ref.Out, "\ncycle:")
-	if tables != refTables || outLines[0] != strings.SplitN(ref.Out, "\n", 2)[0] {
-		t.Errorf("merged trace:\n%s\nwant as the trace with the maxima:\n%s", r.Out, ref.Out)
-	}
+	backtestsAlike(t, dupPath, maxPath, "note: 2 rows with a repeated timestamp merged (kept the maximum)")
 
-	r = runCLI(t, "", "backtest", "--trace", dupPath, "-o", "json")
+	r := runCLI(t, "", "backtest", "--trace", dupPath, "-o", "json")
 	var got struct {
 		RowsMerged int `json:"rows_merged"`
 	}
@@ -343,25 +351,9 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 	}
 	const note = "note: 4 of 10320 rows without a value (empty, NaN, null or infinite) filled from their neighbours"
 	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees the last observed sample, not the filled ones"
-	r := runCLI(t, "", "backtest", "--trace", gapsPath)
-	if r.Code != ExitOK {
-		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
-	}
-	outLines := strings.Split(r.Out, "\n")
-	if !strings.HasPrefix(outLines[0], "headline: ") || outLines[1] != note || outLines[2] != filled {
-		t.Errorf("want the headline, then the notes %q and %q:\n%s", note, filled, r.Out)
-	}
-	ref := runCLI(t, "", "backtest", "--trace", withoutPath)
-	if ref.Code != ExitOK {
-		t.Fatalf("exit %d, stderr %q", ref.Code, ref.ErrOut)
-	}
-	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
-	_, refTables, _ := strings.Cut(ref.Out, "\ncycle:")
-	if tables != refTables || outLines[0] != strings.SplitN(ref.Out, "\n", 2)[0] {
-		t.Errorf("trace with rows without a value:\n%s\nwant as the trace without those rows:\n%s", r.Out, ref.Out)
-	}
+	backtestsAlike(t, gapsPath, withoutPath, note, filled)
 
-	r = runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")
+	r := runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")
 	var got struct {
 		RowsWithoutValue int `json:"rows_without_value"`
 		SamplesFilled    int `json:"samples_filled"`
