@@ -40,9 +40,12 @@ type BacktestConfig struct {
 	// Observed, when set (one per sample of the series, as
 	// TraceInfo.Observed), marks the samples filled in gaps as false. A
 	// filled sample was interpolated towards the next observed one, which
-	// a forecast made at it must not see: there every forecaster (mlscale,
-	// the baselines, reactive scaling) sees the last observed sample
-	// repeated instead. nil: every sample is observed.
+	// a forecast made at it must not see. There mlscale forecasts from the
+	// history up to the last observed sample, as the predictor does live
+	// (the Prometheus source's series ends at its last finite sample);
+	// persistence and reactive scaling take the last observed sample, and
+	// Holt-Winters is fed it again for each sample since. nil: every sample
+	// is observed.
 	Observed []bool
 }
 
@@ -123,10 +126,6 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		return Report{}, fmt.Errorf("backtest: the refit interval must be above 0, not %s", cfg.Refit)
 	case cfg.Observed != nil && len(cfg.Observed) != s.Len():
 		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(cfg.Observed), s.Len())
-	}
-	if cfg.Observed != nil {
-		// hideFilled rewrites samples for a while: not the caller's.
-		s.Values = slices.Clone(s.Values)
 	}
 	b := backtest{s: s, cfg: cfg, opts: opts, horizon: max(1, int((opts.Lookahead+s.Step-1)/s.Step)), day: int(Day / s.Step)}
 	if cfg.Train < b.day+b.horizon || cfg.Train >= s.Len()-b.horizon {
@@ -287,10 +286,8 @@ type backtest struct {
 	actual []float64
 	scale  float64
 	// last[i] is the last observed sample at or before i (nil: i itself;
-	// see BacktestConfig.Observed); hidden holds the filled samples that
-	// seen replaces while a forecast is made.
-	last   []int
-	hidden []float64
+	// see BacktestConfig.Observed).
+	last []int
 }
 
 // seen returns the last observed sample at or before i.
@@ -299,21 +296,6 @@ func (b *backtest) seen(i int) int {
 		return i
 	}
 	return b.last[i]
-}
-
-// hideFilled makes the values up to sample i what a forecaster at i
-// knows: the samples filled since the last observed one become copies of
-// it (see BacktestConfig.Observed). restore undoes it.
-func (b *backtest) hideFilled(i int) (restore func()) {
-	e, v := b.seen(i), b.s.Values
-	if e == i {
-		return func() {}
-	}
-	b.hidden = append(b.hidden[:0], v[e+1:i+1]...)
-	for j := e + 1; j <= i; j++ {
-		v[j] = v[e]
-	}
-	return func() { copy(v[e+1:i+1], b.hidden) }
 }
 
 // actualPeak is the peak of the window after sample i.
@@ -422,11 +404,12 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	}
 	for k := range b.n {
 		i := b.first + k
-		restore := b.hideFilled(i)
+		// In a gap the history ends at the last observed sample, as the
+		// Prometheus source's series does live.
+		known := s.Slice(0, b.seen(i)+1)
 		if model == nil || i-fitEnd >= refit {
-			m, err := Fit(s.Slice(0, i+1), b.opts)
+			m, err := Fit(known, b.opts)
 			if err != nil {
-				restore()
 				return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 			}
 			model, fitEnd = m, i
@@ -443,8 +426,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			j := observed
 			cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
 		}
-		f, err := model.Forecast(s.Slice(0, i+1))
-		restore()
+		f, err := model.Forecast(known)
 		if err != nil {
 			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}

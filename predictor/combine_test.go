@@ -155,7 +155,7 @@ func burstyOccupancy(t *testing.T, seed uint64, drop float64) (Series, TraceInfo
 
 // TestGappyOccupancy: on bursty occupancy with half its rows missing,
 // where every forecaster sees only the observed samples in a gap
-// (BacktestConfig.Observed), mlscale's MAE stays within 3% of the best
+// (BacktestConfig.Observed), mlscale's MAE stays within 2% of the best
 // baseline's (persistence, as a rule: the bursts decay step by step).
 // The goal is at most 1.0; docs/predictor.md gives the figures.
 func TestGappyOccupancy(t *testing.T) {
@@ -170,8 +170,8 @@ func TestGappyOccupancy(t *testing.T) {
 		got := *r.Headline.MAEVsBest
 		t.Logf("seed %d: %d of %d samples filled; MAE %.3f x the best baseline (%s); under %.2f%%, capacity %.3f",
 			seed+1, info.Filled, s.Len(), got, r.Headline.BestBaseline, r.Headline.UnderPct, *r.Headline.FloorVsPeak)
-		if got > 1.03 {
-			t.Errorf("seed %d: MAE %.3f x the best baseline (%s), want at most 1.03", seed+1, got, r.Headline.BestBaseline)
+		if got > 1.02 {
+			t.Errorf("seed %d: MAE %.3f x the best baseline (%s), want at most 1.02", seed+1, got, r.Headline.BestBaseline)
 		}
 	}
 }

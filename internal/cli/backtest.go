@@ -175,7 +175,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
 	}
 	if info.Filled > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees the last observed sample, not the filled ones", info.Filled, s.Len()))
+		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one", info.Filled, s.Len()))
 	}
 	var written []string
 	if cfg.PNG != "" {

@@ -350,7 +350,7 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 		}
 	}
 	const note = "note: 4 of 10320 rows without a value (empty, NaN, null or infinite) filled from their neighbours"
-	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees the last observed sample, not the filled ones"
+	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one"
 	backtestsAlike(t, gapsPath, withoutPath, note, filled)
 
 	r := runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")

@@ -54,7 +54,7 @@ None, N/A, NA, - or infinite have no sample. Such rows and missing rows are
 gaps, filled by linear interpolation; notes say how many rows had no value
 and how many samples were filled. A filled sample leans on the next observed
 one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
-sees the last observed sample instead. Rows out of time order are an error.
+sees only the samples up to the last observed one. Rows out of time order are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
 of the history's 95th percentile, rounded to 4 significant digits, so that
