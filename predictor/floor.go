@@ -103,7 +103,7 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	// Bounds changed since the last decision (a lower max, a higher min)
 	// apply at once: the floor is never outside them.
 	s.Floor = p.clamp(s.Floor, lowest)
-	band := max(int32(math.Floor(float64(s.Floor)*p.Hysteresis)), replicasOfError(p.ErrorBand))
+	band := p.Band(s.Floor)
 	// Inside the band the floor stays, except when only the lowest floor is
 	// wanted: a floor one band above the minimum would otherwise never come
 	// down to it (and idle replicas are the cost the floor must not keep).
@@ -120,6 +120,13 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	s.Floor = max(desired, s.Floor-max(1, p.DownStep))
 	s.LastDown = now
 	return s, ReasonFall
+}
+
+// Band returns the band below floor that a desired floor must go beyond
+// before a fall is considered: Hysteresis of it, rounded down, and at least
+// ErrorBand rounded to whole replicas.
+func (p FloorPolicy) Band(floor int32) int32 {
+	return max(int32(math.Floor(float64(floor)*p.Hysteresis)), replicasOfError(p.ErrorBand))
 }
 
 // replicasOfError rounds an error in replicas to whole replicas: 0 for

@@ -56,6 +56,9 @@ type decision struct {
 	// floor is the next floor state; reason the floor policy's step.
 	floor  predictor.FloorState
 	reason string
+	// band is the floor policy's band below the new floor (see
+	// predictor.FloorPolicy.Band).
+	band int32
 	// mode is one of the Mode constants.
 	mode string
 	// degraded is true while the rolling error keeps the floor from rising.
@@ -86,6 +89,7 @@ func (c Config) decide(s step) decision {
 		policy.ErrorBand = s.recentError / s.capacity
 	}
 	d.floor, d.reason = policy.Decide(s.prev, s.now, desired, ok)
+	d.band = policy.Band(d.floor.Floor)
 	switch {
 	case ok && d.degraded:
 		d.mode = ModeErrorFallback

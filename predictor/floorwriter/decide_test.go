@@ -3,6 +3,7 @@ package floorwriter
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,11 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.s.now, tt.s.policy = t0, policy
 			d := cfg.decide(tt.s)
+			// 10% of the floor, rounded down, at least the error in
+			// replicas, rounded.
+			if band := max(d.floor.Floor/10, int32(math.Round(tt.s.recentError/max(1, tt.s.capacity)))); tt.s.capacity > 0 && d.band != band {
+				t.Errorf("band %d below floor %d, want %d", d.band, d.floor.Floor, band)
+			}
 			if d.floor.Floor != tt.floor || d.mode != tt.mode || d.reason != tt.reason || d.degraded != tt.degraded {
 				t.Errorf("floor %d mode %s reason %q degraded %v; want %d %s %q %v", d.floor.Floor, d.mode, d.reason, d.degraded, tt.floor, tt.mode, tt.reason, tt.degraded)
 			}

@@ -35,6 +35,11 @@ type Explanation struct {
 	CapacityPerReplica float64 `json:"capacityPerReplica"`
 	// Spike is true when a spike in progress raised the forecast.
 	Spike bool `json:"spike,omitempty"`
+	// FallBand is how many replicas below the floor the desired floor
+	// must go before the floor falls: 10% of the floor (--hysteresis),
+	// rounded down, and at least the forecast's recent error in replicas,
+	// rounded (predictor.FloorPolicy.Band). Set with a forecast.
+	FallBand *int32 `json:"fallBand,omitempty"`
 	// Confidence is 1 minus the rolling error (clipped to 0..1) once
 	// enough forecasts were evaluated; before that, the forecast's own
 	// spread, ForecastPeak / ForecastUpper.

@@ -433,6 +433,9 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 	d := w.cfg.decide(s)
 	st.floor, st.degraded = d.floor, d.degraded
 	ex.Floor, ex.Reason, ex.Mode = d.floor.Floor, d.reason, d.mode
+	if ok {
+		ex.FallBand = ptr.To(d.band)
+	}
 	if !d.floor.LastGood.IsZero() {
 		ex.LastGood = ptr.To(d.floor.LastGood.UTC())
 	}

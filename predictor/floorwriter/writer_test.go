@@ -125,8 +125,8 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 			}
 		}
 	}
-	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, "demand[5m]") {
-		t.Errorf("bad query: explanation %+v, want %s, floor 3 (the minimum) and an error naming the query", ex, ModeNoDataFallback)
+	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, "demand[5m]") || ex.FallBand != nil {
+		t.Errorf("bad query: explanation %+v, want %s, floor 3 (the minimum), an error naming the query and no fall band", ex, ModeNoDataFallback)
 	}
 	if len(mine) != 1 || mine[0].Err != nil || !mine[0].Patched {
 		t.Fatalf("results for this namespace: %+v, want one patched result for api", mine)
@@ -149,6 +149,10 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 	}
 	if ex.ForecastUpper == nil || math.Abs(*ex.ForecastUpper-fc.Upper) > 0.001 {
 		t.Errorf("explanation's forecastUpper %v, want %.3f", ptr.Deref(ex.ForecastUpper, math.NaN()), fc.Upper)
+	}
+	// No forecast evaluated yet, so no error band: 10% of the floor.
+	if ex.FallBand == nil || *ex.FallBand != want/10 {
+		t.Errorf("explanation's fallBand %v, want %d", ptr.Deref(ex.FallBand, -1), want/10)
 	}
 	if ex.TargetUnder != "2%" || ex.AchievedUnder != nil {
 		t.Errorf("explanation's targetUnder %q, achievedUnder %v; want 2%% and none before any floor is evaluated", ex.TargetUnder, ex.AchievedUnder)
