@@ -128,7 +128,7 @@ func nycTaxiWeekErrors(t *testing.T) (windows [][2]time.Time, ml weekErrors, bas
 	day, week := int(Day/s.Step), int(Week/s.Step)
 	hw := fitHoltWinters(s.Values, nil, day, h, rep.TrainPoints)
 	fcs := map[string]peakForecaster{
-		BaselinePersistence:       persistence(s.Values),
+		BaselinePersistence:       persistence(s.Values, func(i int) int { return i }),
 		BaselineSeasonalNaiveDay:  seasonalNaive(s.Values, day, h),
 		BaselineSeasonalNaiveWeek: seasonalNaive(s.Values, week, h),
 		BaselineHoltWinters:       func(i int) float64 { return hw[i] },

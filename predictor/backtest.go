@@ -350,7 +350,7 @@ func (b *backtest) baselines() map[string]Metrics {
 	// Persistence repeats the last observed sample; the seasonal-naive
 	// windows are a day or a week old, long past any gap.
 	forecasters := map[string]peakForecaster{
-		BaselinePersistence:      func(i int) float64 { return v[b.seen(i)] },
+		BaselinePersistence:      persistence(v, b.seen),
 		BaselineSeasonalNaiveDay: seasonalNaive(v, b.day, b.horizon),
 	}
 	if week := int(Week / b.s.Step); b.cfg.Train >= week {

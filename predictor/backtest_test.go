@@ -12,7 +12,7 @@ import (
 
 func TestBaselines(t *testing.T) {
 	v := []float64{1, 2, 3, 4, 5, 6, 7, 8}
-	if got := persistence(v)(5); got != 6 {
+	if got := persistence(v, func(i int) int { return i })(5); got != 6 {
 		t.Errorf("persistence %g, want 6", got)
 	}
 	// Period 4, horizon 2, at i=5: max(v[5+1-4], v[5+2-4]) = max(3, 4).

@@ -16,9 +16,10 @@ const (
 // values[0..i] only.
 type peakForecaster func(i int) float64
 
-// persistence forecasts the last value.
-func persistence(v []float64) peakForecaster {
-	return func(i int) float64 { return v[i] }
+// persistence forecasts the last value known at i: v[seen(i)], the last
+// observed sample (see BacktestConfig.Observed).
+func persistence(v []float64, seen func(int) int) peakForecaster {
+	return func(i int) float64 { return v[seen(i)] }
 }
 
 // seasonalNaive forecasts the peak of the same window one period earlier.
