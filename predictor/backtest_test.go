@@ -15,6 +15,10 @@ func TestBaselines(t *testing.T) {
 	if got := persistence(v, func(i int) int { return i })(5); got != 6 {
 		t.Errorf("persistence %g, want 6", got)
 	}
+	// In a gap after sample 3: the last observed sample.
+	if got := persistence(v, func(int) int { return 3 })(5); got != 4 {
+		t.Errorf("persistence in a gap %g, want 4", got)
+	}
 	// Period 4, horizon 2, at i=5: max(v[5+1-4], v[5+2-4]) = max(3, 4).
 	if got := seasonalNaive(v, 4, 2)(5); got != 4 {
 		t.Errorf("seasonal naive %g, want 4", got)
