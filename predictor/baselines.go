@@ -191,6 +191,8 @@ var hwGrid = func() []holtWinters {
 // squared error on v[:fitEnd] from hwGrid, and returns the peak forecasts
 // of the best (see holtWinters.run for observed).
 func fitHoltWinters(v []float64, observed []bool, period, horizon, fitEnd int) []float64 {
+	k := scaleOf(v)
+	v = Series{Values: v}.scaled(k).Values
 	best, bestSSE := -1, math.Inf(1)
 	fit := v[:min(len(v), fitEnd)]
 	if len(fit) >= 2*period {
@@ -205,5 +207,8 @@ func fitHoltWinters(v []float64, observed []bool, period, horizon, fitEnd int) [
 	hw := hwGrid[max(0, best)]
 	hw.period = period
 	peaks, _ := hw.run(v, observed, horizon, fitEnd)
+	for i := range peaks {
+		peaks[i] *= k
+	}
 	return peaks
 }

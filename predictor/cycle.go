@@ -136,7 +136,7 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // the threshold for the number of periods seen (see dayBase) and exceeds
 // by minPeak the strength of folding at nearby lags that are not the cycle.
 func DetectCycles(s Series) Cycles {
-	st := measureCycles(s)
+	st := measureCycles(s.scaled(scaleOf(s.Values)))
 	var cs Cycles
 	if st.dayOK() {
 		cs = append(cs, Cycle{Period: Day, Strength: st.day})

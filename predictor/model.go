@@ -116,6 +116,9 @@ type Model struct {
 	filtered int
 	// hw is the Holt-Winters candidate; nil with less than three days.
 	hw *hwFit
+	// scale divides the samples before they are fitted or forecast from,
+	// and multiplies what comes out (see scaleOf); 1 for most traces.
+	scale float64
 }
 
 // Forecast is the forecast of the peak demand over (Time, Time+Lookahead].
@@ -162,6 +165,8 @@ func Fit(s Series, opts Options) (*Model, error) {
 	if need := 8*m.horizon + m.recent + 2; s.Len() < need {
 		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
 	}
+	m.scale = scaleOf(s.Values)
+	s = s.scaled(m.scale)
 	m.cycles = DetectCycles(s)
 	m.cycle = m.cycles.Longest()
 	span := s
@@ -441,7 +446,13 @@ const seedResiduals = 400
 // most a few hundred, oldest first), to Seed a Calibrator before any
 // forecast of it has been evaluated. They are in-sample: the profile was
 // fitted on the same days.
-func (m *Model) Residuals() []float64 { return slices.Clone(m.fitErrs) }
+func (m *Model) Residuals() []float64 {
+	out := slices.Clone(m.fitErrs)
+	for i := range out {
+		out[i] *= m.scale
+	}
+	return out
+}
 
 // Forecast forecasts the peak over the lookahead window after the last
 // sample of s, which must be on the model's step grid and may extend past
@@ -456,6 +467,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Step != m.step {
 		return Forecast{}, fmt.Errorf("forecasting: step %s differs from the model's %s", s.Step, m.step)
 	}
+	s = s.scaled(m.scale)
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
@@ -482,6 +494,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	}
 	f.Peak = max(0, f.Peak)
 	f.Upper = f.Peak + m.upper
+	f.Peak, f.Upper = f.Peak*m.scale, f.Upper*m.scale
 	return f, nil
 }
 

@@ -398,3 +398,45 @@ func TestBasesFromMatchesBase(t *testing.T) {
 		})
 	}
 }
+
+// TestForecastScaleInvariant: demand in any unit forecasts alike. The
+// same trace multiplied by 1e-9 or 1e-120 (an exact power of two near
+// them, so that only the fit could tell the traces apart) or by 1e120 or
+// 1e300 (where squares overflow) finds the same cycles and forecasts the
+// same peak and bound in its own unit, and so does the Holt-Winters
+// baseline.
+func TestForecastScaleInvariant(t *testing.T) {
+	base := periodicDemand(10)
+	want, err := Fit(base, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantF, _ := want.Forecast(base)
+	wantHW := fitHoltWinters(base.Values, nil, 288, 3, base.Len()/2)
+	for _, k := range []float64{0x1p-30, 0x1p-400, 0x1p400, 0x1p1000} {
+		s := Series{Start: base.Start, Step: base.Step, Values: make([]float64, base.Len())}
+		for i, v := range base.Values {
+			s.Values[i] = v * k
+		}
+		m, err := Fit(s, Options{})
+		if err != nil {
+			t.Fatalf("x %g: %v", k, err)
+		}
+		f, _ := m.Forecast(s)
+		close := func(got, want float64) bool { return math.Abs(got-want) <= 1e-9*math.Abs(want) }
+		if m.Cycles().String() != want.Cycles().String() || !close(f.Peak/k, wantF.Peak) || !close(f.Upper/k, wantF.Upper) {
+			t.Errorf("x %g: cycles %s, peak %g, upper %g (in the base unit); want %s, %g, %g",
+				k, m.Cycles(), f.Peak/k, f.Upper/k, want.Cycles(), wantF.Peak, wantF.Upper)
+		}
+		if r, w := m.Residuals(), want.Residuals(); len(r) != len(w) || !close(r[len(r)/2]/k, w[len(w)/2]) {
+			t.Errorf("x %g: residuals not in the trace's unit", k)
+		}
+		hw := fitHoltWinters(s.Values, nil, 288, 3, s.Len()/2)
+		for i := len(hw) - 10; i < len(hw); i++ {
+			if !close(hw[i]/k, wantHW[i]) {
+				t.Errorf("x %g: Holt-Winters forecast %d is %g in the base unit, want %g", k, i, hw[i]/k, wantHW[i])
+				break
+			}
+		}
+	}
+}
