@@ -25,6 +25,7 @@ func FuzzReadTrace(f *testing.F) {
 		"time,value\n1633651200.25,1\n1633651260.5,2\n1633651260.9,3\n",
 		"timestamp,value\n2015-09-01T07:00:00+02:00,1\n2015-09-01T05:05:00Z,2\n2015-09-01T05:10:00,3\n",
 		"ts,value\n0,NaN\n60,1\n120,\n180,null\n240,+Inf\n300,2\n",
+		"date,value\n2015-09-01,1\n2015-09-02 05:00,2\n2015-09-03T07:10+02:00,3\n",
 	} {
 		f.Add(seed)
 	}

@@ -117,9 +117,9 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 // (`timestamp,value`, `"Time","gpu_util"`). A time
 // is Unix seconds, whole or decimal (as Prometheus exports them), Unix
 // milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
-// and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC), RFC 3339
-// (`2015-09-01T05:33:00Z`) or the same without a zone (UTC); fractions of a
-// second are dropped. Rows must be in time order. Rows with
+// and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC) or the same without seconds,
+// RFC 3339 (`2015-09-01T05:33:00Z`, seconds optional) or the same without
+// a zone (UTC), or a date alone; fractions of a second are dropped. Rows must be in time order. Rows with
 // the same time as the previous row (real exports have them) are merged
 // into one sample that keeps the highest value, since the predictor
 // forecasts peaks; info counts them. The step is the most common spacing;
@@ -231,8 +231,12 @@ func parseRow(rec []string) (t int64, v float64, ok bool, err error) {
 
 // timeLayouts are the date-and-time forms a trace's times may take; a
 // fraction of a second is accepted after the seconds in each. Times
-// without a zone are UTC.
-var timeLayouts = []string{nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05"}
+// without a zone are UTC. Spreadsheets often write minutes without
+// seconds, and daily exports a date alone.
+var timeLayouts = []string{
+	nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05",
+	"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02T15:04Z07:00", "2006-01-02",
+}
 
 // unixDivisors turn a numeric time into Unix seconds: it is in seconds,
 // milliseconds, microseconds or nanoseconds, the first unit in which it
@@ -275,7 +279,7 @@ func parseTime(s string) (int64, error) {
 			}
 		}
 		if !parsed {
-			return 0, fmt.Errorf("time %q is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as 2015-09-01T05:33:00Z)", s)
+			return 0, fmt.Errorf("time %q is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)", s)
 		}
 	}
 	if t < minTraceTime || t > maxTraceTime {

@@ -81,8 +81,21 @@ func TestReadTrace(t *testing.T) {
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
 			wantRows: 2,
 		},
-		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339`},
-		{name: "bad nab time", in: "timestamp,value\n2014-07-01 00:00,1\n", wantErr: `x.csv:2: time "2014-07-01 00:00" is neither`},
+		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)`},
+		{name: "bad nab time", in: "timestamp,value\n2014-07-01 24:00,1\n", wantErr: `x.csv:2: time "2014-07-01 24:00" is neither`},
+		{name: "day first", in: "timestamp,value\n01/07/2014 00:00,1\n", wantErr: `x.csv:2: time "01/07/2014 00:00" is neither`},
+		{
+			// Spreadsheets write minutes without seconds; daily exports
+			// a date alone.
+			name: "minutes without seconds, RFC 3339 too", in: "timestamp,value\n2015-09-01 05:00,1\n2015-09-01T05:05,2\n2015-09-01T07:10+02:00,3\n",
+			wantStep: 5 * time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
+			wantRows: 3,
+		},
+		{
+			name: "dates alone", in: "date,sales\n2015-09-01,10\n2015-09-02,12\n2015-09-04,16\n",
+			wantStep: 24 * time.Hour, wantVals: []float64{10, 12, 14, 16}, wantStart: time.Date(2015, 9, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 3, wantFilled: 1,
+		},
 		{name: "NaN time", in: "ts,value\n0,1\nNaN,2\n", wantErr: `x.csv:3: time "NaN" is neither`},
 		{name: "decimal time out of range", in: "ts,value\n0,1\n1e300,2\n", wantErr: "x.csv:3: time 1e300 is outside the years 0001 to 9999 in Unix seconds, milliseconds, microseconds and nanoseconds"},
 		{name: "decimal time before the year 1", in: "ts,value\n-1e12,1\n0,2\n", wantErr: "x.csv:2: time -1e12 is outside the years 0001 to 9999"},

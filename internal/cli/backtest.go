@@ -63,7 +63,7 @@ func newBacktestCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339`)
+	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD`)
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")

@@ -9,8 +9,8 @@ such as NAB's "timestamp,value", Crane's "ts,value" or Grafana's "Time","<series
 the time column named timestamp, ts, time, date or datetime, the value column
 anything; a time is Unix seconds, whole or decimal, Unix milliseconds,
 microseconds or nanoseconds (the first unit that gives a year before 10000),
-or a date and time: YYYY-MM-DD HH:MM:SS in UTC, or RFC 3339 such as
-2015-09-01T05:33:00Z)
+or a date and time: YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339
+such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)
 with its first part (--train; half by default) as history. At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,
