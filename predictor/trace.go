@@ -76,8 +76,8 @@ type TraceInfo struct {
 	Missing int
 	// Observed[i] is true when a row with a value falls within the step up
 	// to sample i of the series, false when the sample was filled in a gap;
-	// nil when no sample was filled. The backtest keeps a forecast made in a gap from seeing the
-	// sample after it (BacktestConfig.Observed).
+	// nil when no sample was filled. The backtest keeps a forecast made in
+	// a gap from seeing the sample after it (BacktestConfig.Observed).
 	Observed []bool
 	// Filled is the number of samples filled in gaps.
 	Filled int
@@ -119,8 +119,8 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 // milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
 // and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC) or the same without seconds,
 // RFC 3339 (`2015-09-01T05:33:00Z`, seconds optional) or the same without
-// a zone (UTC), or a date alone; fractions of a second are dropped. Rows must be in time order. Rows with
-// the same time as the previous row (real exports have them) are merged
+// a zone (UTC), or a date alone; fractions of a second are dropped. Rows
+// must be in time order. Rows with the same time as the previous row (real exports have them) are merged
 // into one sample that keeps the highest value, since the predictor
 // forecasts peaks; info counts them. The step is the most common spacing;
 // gaps are filled by linear interpolation. name is used in errors, which
