@@ -114,17 +114,19 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 // ReadTraceInfo parses a demand trace in CSV: a header, then rows of a time
 // and a value. The header names the time column timestamp (NAB), ts
 // (Crane), time (Grafana), date or datetime, and the value column anything
-// (`timestamp,value`, `"Time","gpu_util"`). A time
-// is Unix seconds, whole or decimal (as Prometheus exports them), Unix
-// milliseconds, microseconds or nanoseconds (see unixDivisors), or a date
-// and time: `YYYY-MM-DD HH:MM:SS` (NAB's; UTC) or the same without seconds,
-// RFC 3339 (`2015-09-01T05:33:00Z`, seconds optional) or the same without
-// a zone (UTC), or a date alone; fractions of a second are dropped. Rows
-// must be in time order. Rows with the same time as the previous row (real exports have them) are merged
-// into one sample that keeps the highest value, since the predictor
-// forecasts peaks; info counts them. The step is the most common spacing;
-// gaps are filled by linear interpolation. name is used in errors, which
-// have the form name:line: problem.
+// (`timestamp,value`, `"Time","gpu_util"`). A time is Unix seconds, whole
+// or decimal (as Prometheus exports them), Unix milliseconds, microseconds
+// or nanoseconds (see unixDivisors), or a date and time: `YYYY-MM-DD
+// HH:MM:SS` (NAB's; UTC) or the same without seconds, RFC 3339
+// (`2015-09-01T05:33:00Z`, seconds optional) or the same without a zone
+// (UTC), or a date alone; fractions of a second are dropped. Rows must be
+// in time order. Rows with the same time as the previous row (real exports
+// have them) are merged into one sample that keeps the highest value,
+// since the predictor forecasts peaks; info counts them. A row whose value
+// is missing (see missingValues) is a gap. The step is the most common
+// spacing; gaps are filled by linear interpolation, and info marks the
+// filled samples. name is used in errors, which have the form name:line:
+// problem.
 func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = 2
