@@ -26,6 +26,7 @@ func FuzzReadTrace(f *testing.F) {
 		"timestamp,value\n2015-09-01T07:00:00+02:00,1\n2015-09-01T05:05:00Z,2\n2015-09-01T05:10:00,3\n",
 		"ts,value\n0,NaN\n60,1\n120,\n180,null\n240,+Inf\n300,2\n",
 		"date,value\n2015-09-01,1\n2015-09-02 05:00,2\n2015-09-03T07:10+02:00,3\n",
+		"timestamp,is_anomaly,value\n0,0,1\n60,1,\n120,0,3\n",
 	} {
 		f.Add(seed)
 	}
@@ -38,6 +39,9 @@ func FuzzReadTrace(f *testing.F) {
 			return
 		}
 		rows := strings.Count(in, "\n") + 1
+		if info.Column == "" || !strings.Contains(in, info.Column) {
+			t.Fatalf("value column %q is not in the input", info.Column)
+		}
 		if s.Step <= 0 || s.Len() < 2 || s.Len() > 10*rows {
 			t.Fatalf("step %s, %d samples from %d lines", s.Step, s.Len(), rows)
 		}

@@ -81,6 +81,10 @@ type TraceInfo struct {
 	Observed []bool
 	// Filled is the number of samples filled in gaps.
 	Filled int
+	// Column is the name of the value column, as the header has it, and
+	// Columns the number of columns of the header.
+	Column  string
+	Columns int
 }
 
 // missingValues are the values (in any case, after trimming spaces) that
@@ -97,12 +101,17 @@ func LoadTrace(path string) (Series, error) {
 
 // LoadTraceInfo reads a trace file; see ReadTraceInfo.
 func LoadTraceInfo(path string) (Series, TraceInfo, error) {
+	return LoadTraceColumn(path, "")
+}
+
+// LoadTraceColumn reads a trace file; see ReadTraceColumn.
+func LoadTraceColumn(path, column string) (Series, TraceInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Series{}, TraceInfo{}, fmt.Errorf("reading trace: %w", err)
 	}
 	defer f.Close()
-	return ReadTraceInfo(path, f)
+	return ReadTraceColumn(path, f, column)
 }
 
 // ReadTrace parses a demand trace; see ReadTraceInfo.
@@ -111,12 +120,27 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 	return s, err
 }
 
-// ReadTraceInfo parses a demand trace in CSV: a header, then rows of a time
-// and a value. The header names the time column timestamp (NAB), ts
-// (Crane), time (Grafana), date or datetime, and the value column anything
-// (`timestamp,value`, `"Time","gpu_util"`). A time is Unix seconds, whole
-// or decimal (as Prometheus exports them), Unix milliseconds, microseconds
-// or nanoseconds (see unixDivisors), or a date and time: `YYYY-MM-DD
+// ReadTraceInfo parses a demand trace in CSV; see ReadTraceColumn, with
+// the value column chosen by its rule.
+func ReadTraceInfo(name string, r io.Reader) (Series, TraceInfo, error) {
+	return ReadTraceColumn(name, r, "")
+}
+
+// ErrValueColumn is the error when a trace's header has more than two
+// columns and none is named value: the caller must name the value column
+// (ReadTraceColumn's column).
+var ErrValueColumn = errors.New("more than one column may hold the values")
+
+// ReadTraceColumn parses a demand trace in CSV: a header, then rows of a
+// time and values. The header names the time column, the first, timestamp
+// (NAB), ts (Crane), time (Grafana), date or datetime, and the value
+// column anything (`timestamp,value`, `"Time","gpu_util"`). With more
+// columns than two (a label column, several series of one export), the
+// values are those of the column named column, in any case, or, when
+// column is empty, of the column named value (ErrValueColumn without
+// one); the other columns are not read. A time is Unix seconds, whole or
+// decimal (as Prometheus exports them), Unix milliseconds, microseconds or
+// nanoseconds (see unixDivisors), or a date and time: `YYYY-MM-DD
 // HH:MM:SS` (NAB's; UTC) or the same without seconds, RFC 3339
 // (`2015-09-01T05:33:00Z`, seconds optional) or the same without a zone
 // (UTC), or a date alone; fractions of a second are dropped. Rows must be
@@ -127,23 +151,14 @@ func ReadTrace(name string, r io.Reader) (Series, error) {
 // spacing; gaps are filled by linear interpolation, and info marks the
 // filled samples. name is used in errors, which have the form name:line:
 // problem.
-func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err error) {
+func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info TraceInfo, err error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = 2
 	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	header, col, err := readHeader(name, cr, column)
 	if err != nil {
-		return Series{}, info, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err))
+		return Series{}, info, err
 	}
-	timeCol := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")))
-	valueCol := strings.TrimSpace(header[1])
-	if _, err := parseTime(timeCol); err == nil {
-		return Series{}, info, fmt.Errorf("%s:1: %q is a data row; the first line must be a header such as timestamp,value", name, strings.Join(header, ","))
-	}
-	if !slices.Contains(timeColumns, timeCol) || valueCol == "" {
-		return Series{}, info, fmt.Errorf("%s:1: header is %q; want the time column, named %s, then the value column under any name, such as timestamp,value (NAB) or ts,value (Crane)",
-			name, strings.Join(header, ","), strings.Join(timeColumns[:len(timeColumns)-1], ", ")+" or "+timeColumns[len(timeColumns)-1])
-	}
+	info.Column, info.Columns = header[col], len(header)
 	var (
 		times  []int64
 		values []float64
@@ -162,10 +177,10 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err))
+			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err, len(header)))
 		}
 		line, _ := cr.FieldPos(0)
-		t, v, ok, err := parseRow(rec)
+		t, v, ok, err := parseRow(rec[0], rec[col])
 		if err != nil {
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
@@ -209,22 +224,81 @@ func ReadTraceInfo(name string, r io.Reader) (s Series, info TraceInfo, err erro
 	return s, info, err
 }
 
-// parseRow parses one data row: its time in Unix seconds and its value;
-// ok is false when the row has no value (see missingValues).
-func parseRow(rec []string) (t int64, v float64, ok bool, err error) {
-	if t, err = parseTime(rec[0]); err != nil {
+// readHeader reads a trace's header (see ReadTraceColumn) and sets the
+// number of fields of every row to its own. It returns the header, trimmed,
+// and the index of the value column.
+func readHeader(name string, cr *csv.Reader, column string) ([]string, int, error) {
+	header, err := cr.Read()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2))
+	}
+	cr.FieldsPerRecord = len(header)
+	header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+	}
+	if len(header) < 2 {
+		return nil, 0, fmt.Errorf("%s:1: header %q is one column; want comma-separated columns, the time then the value, such as timestamp,value", name, header[0])
+	}
+	timeCol := strings.ToLower(header[0])
+	if _, err := parseTime(timeCol); err == nil {
+		return nil, 0, fmt.Errorf("%s:1: %q is a data row; the first line must be a header such as timestamp,value", name, strings.Join(header, ","))
+	}
+	if !slices.Contains(timeColumns, timeCol) || (len(header) == 2 && header[1] == "") {
+		return nil, 0, fmt.Errorf("%s:1: header is %q; want the time column, named %s, then the value column under any name, such as timestamp,value (NAB) or ts,value (Crane)",
+			name, strings.Join(header, ","), strings.Join(timeColumns[:len(timeColumns)-1], ", ")+" or "+timeColumns[len(timeColumns)-1])
+	}
+	col, err := valueColumn(header, column)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s:1: %w", name, err)
+	}
+	return header, col, nil
+}
+
+// valueColumn returns the index of the value column in header (see
+// ReadTraceColumn), or an error naming the columns it may be.
+func valueColumn(header []string, column string) (int, error) {
+	values := header[1:]
+	quoted := make([]string, len(values))
+	for i, h := range values {
+		quoted[i] = strconv.Quote(h)
+	}
+	switch {
+	case column != "":
+		for i, h := range values {
+			if strings.EqualFold(h, strings.TrimSpace(column)) {
+				return i + 1, nil
+			}
+		}
+		return 0, fmt.Errorf("value column %q is not in the header %q; it may be %s", column, strings.Join(header, ","), strings.Join(quoted, ", "))
+	case len(header) == 2:
+		return 1, nil
+	}
+	for i, h := range values {
+		if strings.EqualFold(h, "value") {
+			return i + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("header %q has %d columns and none is named value: %w; name the value column (one of %s)",
+		strings.Join(header, ","), len(header), ErrValueColumn, strings.Join(quoted, ", "))
+}
+
+// parseRow parses one data row's time, in Unix seconds, and value; ok is
+// false when the row has no value (see missingValues).
+func parseRow(tm, value string) (t int64, v float64, ok bool, err error) {
+	if t, err = parseTime(tm); err != nil {
 		return 0, 0, false, err
 	}
-	field := strings.TrimSpace(rec[1])
+	field := strings.TrimSpace(value)
 	if slices.Contains(missingValues, strings.ToLower(field)) {
 		return t, 0, false, nil
 	}
 	v, err = strconv.ParseFloat(field, 64)
 	switch {
 	case errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0):
-		return 0, 0, false, fmt.Errorf("value %q is beyond the range of a 64-bit float (about 1.8e308)", rec[1])
+		return 0, 0, false, fmt.Errorf("value %q is beyond the range of a 64-bit float (about 1.8e308)", value)
 	case err != nil:
-		return 0, 0, false, fmt.Errorf("value %q is not a number; a row without a sample may leave it empty or write NaN or null", rec[1])
+		return 0, 0, false, fmt.Errorf("value %q is not a number; a row without a sample may leave it empty or write NaN or null", value)
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return t, 0, false, nil // NaN or Inf, as Prometheus writes: no sample
 	}
@@ -291,12 +365,13 @@ func parseTime(s string) (int64, error) {
 }
 
 // csvCause drops encoding/csv's own position prefix from an error; the
-// caller adds file:line.
-func csvCause(err error) error {
+// caller adds file:line. fields is the number of columns each row must
+// have: the header's.
+func csvCause(err error, fields int) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			return errors.New("want 2 comma-separated columns, time and value")
+			return fmt.Errorf("want %d comma-separated columns, as the header has", fields)
 		}
 		return pe.Err
 	}

@@ -1,6 +1,8 @@
 package predictor
 
 import (
+	"cmp"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,9 @@ func TestReadTrace(t *testing.T) {
 		// and without a value, and wantFilled the samples filled in gaps,
 		// when a series is expected.
 		wantRows, wantMerged, wantMissing, wantFilled int
+		// column is the value column asked for; wantColumn the one read
+		// (the second when empty).
+		column, wantColumn string
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
@@ -144,8 +149,25 @@ func TestReadTrace(t *testing.T) {
 		{name: "value beyond float64", in: "ts,value\n0,1\n60,1e400\n", wantErr: `x.csv:3: value "1e400" is beyond the range of a 64-bit float`},
 		{name: "out of order after a missing value", in: "ts,value\n0,1\n120,\n60,2\n", wantErr: "x.csv:4: time 60 is before the previous row's 120"},
 		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
-		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, time and value"},
-		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: "x.csv:1: reading header: want 2 comma-separated columns, time and value"},
+		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, as the header has"},
+		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: `x.csv:1: header "ts;value" is one column; want comma-separated columns, the time then the value, such as timestamp,value`},
+		{
+			// A label column after the values (Yahoo's anomaly
+			// benchmark, NAB's labelled exports): the column named value.
+			name: "value column by its name", in: "timestamp,is_anomaly,Value\n0,0,1\n60,1,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 2, wantColumn: "Value",
+		},
+		{
+			// Several series in one export: the one named.
+			name: "value column named by the caller", in: "Time,gpu0,gpu1\n0,1,5\n60,2,6\n", column: " GPU1",
+			wantStep: time.Minute, wantVals: []float64{5, 6}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 2, wantColumn: "gpu1",
+		},
+		{name: "three columns, none named value", in: "Time,gpu0,gpu1\n0,1,5\n", wantErr: `x.csv:1: header "Time,gpu0,gpu1" has 3 columns and none is named value: more than one column may hold the values; name the value column (one of "gpu0", "gpu1")`},
+		{name: "named column missing", in: "ts,value\n0,1\n", column: "cpu", wantErr: `x.csv:1: value column "cpu" is not in the header "ts,value"; it may be "value"`},
+		{name: "time column is not a value column", in: "ts,value\n0,1\n", column: "ts", wantErr: `value column "ts" is not in the header`},
+		{name: "row shorter than the header", in: "ts,a,value\n0,1,2\n60,1\n", wantErr: "x.csv:3: want 3 comma-separated columns, as the header has"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
 		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
 		{name: "unterminated quote", in: "ts,value\n0,1\n\"60,2\n", wantErr: "x.csv:3: extraneous or missing \" in quoted-field"},
@@ -173,7 +195,7 @@ func TestReadTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, info, err := ReadTraceInfo("x.csv", strings.NewReader(tt.in))
+			s, info, err := ReadTraceColumn("x.csv", strings.NewReader(tt.in), tt.column)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -182,6 +204,9 @@ func TestReadTrace(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if want := cmp.Or(tt.wantColumn, strings.Split(strings.SplitN(tt.in, "\n", 2)[0], ",")[1]); info.Column != strings.Trim(want, `"`) {
+				t.Errorf("value column %q, want %q", info.Column, want)
 			}
 			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing {
 				t.Errorf("read %d rows, merged %d, %d without a value; want %d, %d, %d",
@@ -227,4 +252,17 @@ func loadTrace(t testing.TB, name string) Series {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestValueColumnErrorIsTyped: callers tell an export whose value column
+// must be named (and name it) from other bad headers.
+func TestValueColumnErrorIsTyped(t *testing.T) {
+	_, _, err := ReadTraceColumn("x.csv", strings.NewReader("ts,a,b\n0,1,2\n60,1,2\n"), "")
+	if !errors.Is(err, ErrValueColumn) {
+		t.Errorf("error %v, want ErrValueColumn", err)
+	}
+	_, _, err = ReadTraceColumn("x.csv", strings.NewReader("value,ts\n0,1\n"), "")
+	if err == nil || errors.Is(err, ErrValueColumn) {
+		t.Errorf("error %v, want another", err)
+	}
 }

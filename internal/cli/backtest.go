@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,9 @@ const outputText = "text"
 type backtestConfig struct {
 	// Trace is the CSV file to replay.
 	Trace string
+	// Column names the trace's value column; empty: the second column of
+	// two, or the one named value (see predictor.ReadTraceColumn).
+	Column string
 	// Train is the initial history: a sample count ("5000") or a fraction
 	// of the trace ("0.5"); half the trace when empty.
 	Train string
@@ -66,6 +70,7 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD`)
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
+	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value)")
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile)")
@@ -121,6 +126,8 @@ func trainSamples(v string, n int) (int, error) {
 // rounded (predictor.Report.Rounded).
 type backtestOutput struct {
 	Trace string `json:"trace"`
+	// Column is the value column read.
+	Column string `json:"column"`
 	// RowsMerged is the number of trace rows merged into the previous row,
 	// whose time they repeated.
 	RowsMerged int `json:"rows_merged"`
@@ -139,7 +146,10 @@ type backtestOutput struct {
 // runBacktest runs a backtest and writes its report to out: text, or JSON
 // alone (notes then go to errOut).
 func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
-	s, info, err := predictor.LoadTraceInfo(cfg.Trace)
+	s, info, err := predictor.LoadTraceColumn(cfg.Trace, cfg.Column)
+	if errors.Is(err, predictor.ErrValueColumn) {
+		return fmt.Errorf("%w with --column", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -168,6 +178,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		}
 	}
 	var notes []string
+	if info.Columns > 2 {
+		notes = append(notes, fmt.Sprintf("note: values from column %s, one of %d; give another with --column", info.Column, info.Columns))
+	}
 	if info.Merged > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
 	}
@@ -191,7 +204,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)

@@ -366,6 +366,61 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 	}
 }
 
+// TestBacktestValueColumn: a trace with more columns than a time and a
+// value is read from the column named value, or the one --column names,
+// and backtests as the two-column trace of that column does; without
+// either, the error names the columns and the flag.
+func TestBacktestValueColumn(t *testing.T) {
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSpace(string(src)), "\n")
+	var labelled, series []string
+	for i, l := range lines {
+		ts, v, _ := strings.Cut(strings.TrimSpace(l), ",")
+		if i == 0 {
+			labelled = append(labelled, "timestamp,is_anomaly,value\n")
+			series = append(series, "Time,gpu0,gpu1\n")
+			continue
+		}
+		labelled = append(labelled, ts+",0,"+v+"\n")
+		series = append(series, ts+",1,"+v+"\n")
+	}
+	dir := t.TempDir()
+	labelledPath, seriesPath := filepath.Join(dir, "labelled.csv"), filepath.Join(dir, "series.csv")
+	for path, rows := range map[string][]string{labelledPath: labelled, seriesPath: series} {
+		if err := os.WriteFile(path, []byte(strings.Join(rows, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backtestsAlike(t, labelledPath, nycTrace, "note: values from column value, one of 3; give another with --column")
+
+	r := runCLI(t, "", "backtest", "--trace", seriesPath)
+	const want = `header "Time,gpu0,gpu1" has 3 columns and none is named value: more than one column may hold the values; name the value column (one of "gpu0", "gpu1") with --column`
+	if r.Code != ExitFailure || !strings.Contains(r.ErrOut, want) {
+		t.Errorf("exit %d, stderr %q; want exit %d and %q", r.Code, r.ErrOut, ExitFailure, want)
+	}
+	r = runCLI(t, "", "backtest", "--trace", seriesPath, "--column", "gpu1", "-o", "json")
+	ref := runCLI(t, "", "backtest", "--trace", nycTrace, "-o", "json")
+	var got, wantOut struct {
+		Column   string          `json:"column"`
+		Headline json.RawMessage `json:"headline"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil {
+		t.Fatalf("%v: %s %s", err, r.Out, r.ErrOut)
+	}
+	if err := json.Unmarshal([]byte(ref.Out), &wantOut); err != nil {
+		t.Fatal(err)
+	}
+	if got.Column != "gpu1" || string(got.Headline) != string(wantOut.Headline) || wantOut.Column != "value" {
+		t.Errorf("column %q, headline %s; want gpu1 and %s (column %q)", got.Column, got.Headline, wantOut.Headline, wantOut.Column)
+	}
+	if strings.TrimSpace(r.ErrOut) != "note: values from column gpu1, one of 3; give another with --column" {
+		t.Errorf("stderr %q, want the note", r.ErrOut)
+	}
+}
+
 func TestBacktestHelp(t *testing.T) {
 	r := runCLI(t, "", "backtest", "--help")
 	if r.Code != ExitOK {
