@@ -186,18 +186,23 @@ func (c *combiner) candidates(i int, out []float64) []float64 {
 	return append(out, c.envelope(i))
 }
 
+// profileDays is the number of per-day profile candidates: one for a
+// daily cycle, seven for a weekly one, none without a cycle.
+func (m *Model) profileDays() int {
+	switch m.cycle.Period {
+	case Day:
+		return 1
+	case Week:
+		return 7
+	}
+	return 0
+}
+
 // profiles appends the per-day profile candidates (none without a cycle);
 // x is the sum of the samples lo..i.
 func (c *combiner) profiles(i, lo int, x float64, out []float64) []float64 {
 	m := c.m
-	days := 0
-	switch m.cycle.Period {
-	case Day:
-		days = 1
-	case Week:
-		days = 7
-	}
-	for d := range days {
+	for d := range m.profileDays() {
 		off := time.Duration(d) * Day
 		var b float64
 		for j := max(0, lo); j <= i; j++ {
@@ -288,6 +293,43 @@ func (c *combiner) envelope(i int) float64 {
 	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
 }
 
+// shareProfiles scales the weights w of the candidates (zero for those
+// that do not compete; errs are their recent mean absolute errors) so that
+// the per-day profile candidates, w[1:1+days], together weigh as much as
+// the best of them, unless one of them has the least recent error of all.
+// With a weekly cycle the seven profiles mostly agree (the weekdays share
+// a shape): counted as seven voices, they would outweigh a candidate that
+// forecasts better than any of them, as persistence does on bursty
+// demand. While one of them is the best (a holiday that looks like a
+// Sunday, an ordinary day), they keep their weights.
+func shareProfiles(w, errs []float64, days int) {
+	if days < 2 {
+		return
+	}
+	family, others := math.Inf(1), math.Inf(1)
+	for c, e := range errs {
+		switch {
+		case w[c] == 0:
+		case c >= 1 && c <= days:
+			family = min(family, e)
+		default:
+			others = min(others, e)
+		}
+	}
+	if family < others {
+		return
+	}
+	var top, total float64
+	for _, x := range w[1 : 1+days] {
+		top, total = max(top, x), total+x
+	}
+	if total > 0 {
+		for c := 1; c <= days; c++ {
+			w[c] *= top / total
+		}
+	}
+}
+
 // combineStride is the spacing, in samples, of the past forecasts scored.
 func (m *Model) combineStride() int {
 	return max(1, int(combineWindow/m.step)/combinePoints)
@@ -297,10 +339,12 @@ func (m *Model) combineStride() int {
 // start): the candidates' forecasts (see combiner.candidates) weighted by
 // how well each forecast the last combineWindow, by the inverse of its
 // mean absolute error (plus combineFloor of the best one's) to the power
-// combinePower. On ordinary days the seasonal model wins; on a day unlike
-// its profile, whichever candidate has tracked that day best takes over
-// within hours, and hands back when the day is ordinary again; on a trace
-// with no shape to learn, persistence, Holt-Winters or the envelope do.
+// combinePower (the per-day profiles sharing one weight unless one of
+// them is the best; see shareProfiles). On ordinary days the seasonal
+// model wins; on a day unlike its profile, whichever candidate has
+// tracked that day best takes over within hours, and hands back when the
+// day is ordinary again; on a trace with no shape to learn, persistence,
+// Holt-Winters or the envelope do.
 func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals}
@@ -338,14 +382,19 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 		}
 	}
 	eps := combineFloor*best + 1e-6*(math.Abs(m.resMed)+m.resSD+1e-9)
+	w := make([]float64, len(now))
+	for c := range now {
+		if n[c] > 0 {
+			w[c] = math.Pow(sum[c]+eps, -combinePower)
+		}
+	}
+	shareProfiles(w, sum, m.profileDays())
 	var num, den float64
 	for c, f := range now {
-		if n[c] == 0 {
-			continue
+		if w[c] > 0 {
+			num += w[c] * f
+			den += w[c]
 		}
-		w := math.Pow(sum[c]+eps, -combinePower)
-		num += w * f
-		den += w
 	}
 	if !(den > 0) || !finite(num/den) {
 		return now[0]
