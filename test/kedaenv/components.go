@@ -64,11 +64,33 @@ func (e *Env) startProcess(ctx context.Context, name string, cmd *exec.Cmd, what
 	return p, p.waitFor(ctx, e.opts.StartTimeout, what, ready)
 }
 
-func (e *Env) startControllerManager(ctx context.Context) error {
-	port, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
+// bindAttempts is how many times startOnFreePorts starts a process.
+const bindAttempts = 3
+
+// startOnFreePorts starts a process (see startProcess) on n free ports of
+// 127.0.0.1; build makes its command and readiness check from them. A port
+// freePorts found free can be taken before the process binds it (by another
+// process, or as the local port of an outgoing connection), so when the
+// process exits saying that an address was already in use it is started
+// again on new ports, bindAttempts times in all. It returns the process and
+// its ports.
+func (e *Env) startOnFreePorts(ctx context.Context, name string, n int, what string, build func(ports []int) (*exec.Cmd, func(context.Context) error)) (*proc, []int, error) {
+	logPath := filepath.Join(e.Dir, name+".log")
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts("127.0.0.1", n)
+		if err != nil {
+			return nil, nil, err
+		}
+		from := logSize(logPath)
+		cmd, ready := build(ports)
+		p, err := e.startProcess(ctx, name, cmd, what, ready)
+		if err == nil || attempt == bindAttempts || p == nil || !p.exited() || !bindConflict(logPath, from) {
+			return p, ports, err
+		}
 	}
+}
+
+func (e *Env) startControllerManager(ctx context.Context) error {
 	kc := e.opts.Cluster.KubeconfigPath
 	certDir := filepath.Join(e.Dir, "kube-controller-manager")
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
@@ -78,21 +100,24 @@ func (e *Env) startControllerManager(ctx context.Context) error {
 	if e.opts.Simulation != nil {
 		controllers = append(controllers, SimulationControllers...)
 	}
-	cmd := exec.Command(filepath.Join(e.opts.K8sBinDir, ControllerManagerBinary),
-		"--kubeconfig="+kc,
-		"--authentication-kubeconfig="+kc,
-		"--authorization-kubeconfig="+kc,
-		"--controllers="+strings.Join(controllers, ","),
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
-		"--cert-dir="+certDir,
-		"--horizontal-pod-autoscaler-sync-period=5s",
-		"--v=2",
-	)
-	return e.start(ctx, ControllerManagerBinary, cmd, "healthy", func(ctx context.Context) error {
-		return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz")
+	_, _, err := e.startOnFreePorts(ctx, ControllerManagerBinary, 1, "healthy", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		cmd := exec.Command(filepath.Join(e.opts.K8sBinDir, ControllerManagerBinary),
+			"--kubeconfig="+kc,
+			"--authentication-kubeconfig="+kc,
+			"--authorization-kubeconfig="+kc,
+			"--controllers="+strings.Join(controllers, ","),
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1",
+			"--secure-port="+strconv.Itoa(ports[0]),
+			"--cert-dir="+certDir,
+			"--horizontal-pod-autoscaler-sync-period=5s",
+			"--v=2",
+		)
+		return cmd, func(ctx context.Context) error {
+			return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(ports[0])+"/healthz")
+		}
 	})
+	return err
 }
 
 // kedaEnv is the environment of KEDA's processes.
@@ -122,35 +147,34 @@ func (e *Env) startWebhooks(ctx context.Context, caPEM []byte) error {
 	if err := e.ensureNamespace(ctx); err != nil {
 		return err
 	}
-	port, err := freePort("127.0.0.1")
+	// KEDA's webhook server has no flag for its address: it listens on
+	// all interfaces, where a port free on 127.0.0.1 may be taken.
+	_, ports, err := e.startOnFreePorts(ctx, WebhooksBinary, 2, "ready", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		port, probe := ports[0], ports[1]
+		cmd := exec.Command(filepath.Join(e.opts.KEDABinDir, WebhooksBinary),
+			"--cert-dir="+filepath.Join(e.Dir, "certs"),
+			"--port="+strconv.Itoa(port),
+			"--metrics-bind-address=0",
+			"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probe),
+			"--zap-log-level=info",
+		)
+		cmd.Env = e.kedaEnv()
+		return cmd, func(ctx context.Context) error {
+			if err := httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(probe)+"/readyz"); err != nil {
+				return err
+			}
+			d := &tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // readiness probe of our own child
+			conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				return err
+			}
+			return conn.Close()
+		}
+	})
 	if err != nil {
 		return err
 	}
-	probe, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(e.opts.KEDABinDir, WebhooksBinary),
-		"--cert-dir="+filepath.Join(e.Dir, "certs"),
-		"--port="+strconv.Itoa(port),
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probe),
-		"--zap-log-level=info",
-	)
-	cmd.Env = e.kedaEnv()
-	if err := e.start(ctx, WebhooksBinary, cmd, "ready", func(ctx context.Context) error {
-		if err := httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(probe)+"/readyz"); err != nil {
-			return err
-		}
-		d := &tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // readiness probe of our own child
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	}); err != nil {
-		return err
-	}
+	port := ports[0]
 	e.WebhookURL = "https://127.0.0.1:" + strconv.Itoa(port)
 	return e.registerWebhooks(ctx, caPEM)
 }
@@ -217,14 +241,38 @@ func (e *Env) hostsFile() (string, error) {
 const OperatorKubeAPIQPS = 200
 
 func (e *Env) startOperator(ctx context.Context) error {
-	probe, err := freePort("127.0.0.1")
+	// As root with host aliases, the operator runs in a private mount
+	// namespace whose /etc/hosts maps the cluster DNS names to HostIP.
+	var unshare, hosts string
+	if os.Getuid() == 0 && len(e.opts.HostAliases) > 0 {
+		if path, err := exec.LookPath("unshare"); err == nil {
+			if hosts, err = e.hostsFile(); err != nil {
+				return err
+			}
+			unshare = path
+		}
+	}
+	_, ports, err := e.startOnFreePorts(ctx, OperatorBinary, 2, "ready", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		probe, grpc := ports[0], ports[1]
+		return e.operatorCommand(probe, grpc, unshare, hosts), func(ctx context.Context) error {
+			return httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(probe)+"/readyz")
+		}
+	})
 	if err != nil {
 		return err
 	}
-	grpc, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
-	}
+	e.HostsIsolated = unshare != ""
+	e.grpcAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
+	return nil
+}
+
+// operatorCommand returns the keda-operator's command with its health
+// probe on port probe and its metrics service (gRPC, which the adapter
+// reads) on port grpc of 127.0.0.1; with unshare set, run through it in a
+// private mount namespace (unshare makes mounts private) in which the file
+// hosts is bind-mounted on /etc/hosts. The shell execs the operator, so
+// the pid stays the same.
+func (e *Env) operatorCommand(probe, grpc int, unshare, hosts string) *exec.Cmd {
 	certs := filepath.Join(e.Dir, "certs")
 	args := []string{
 		"--cert-dir=" + certs,
@@ -247,24 +295,11 @@ func (e *Env) startOperator(ctx context.Context) error {
 	}
 	bin := filepath.Join(e.opts.KEDABinDir, OperatorBinary)
 	cmd := exec.Command(bin, args...)
-	if os.Getuid() == 0 && len(e.opts.HostAliases) > 0 {
-		if unshare, err := exec.LookPath("unshare"); err == nil {
-			hosts, err := e.hostsFile()
-			if err != nil {
-				return err
-			}
-			// A private mount namespace (unshare makes mounts private) in
-			// which /etc/hosts maps the cluster DNS names to HostIP; the
-			// shell execs the operator, so the pid stays the same.
-			cmd = exec.Command(unshare, append([]string{"--mount", "--", "/bin/sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts, bin}, args...)...)
-			e.HostsIsolated = true
-		}
+	if unshare != "" {
+		cmd = exec.Command(unshare, append([]string{"--mount", "--", "/bin/sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts, bin}, args...)...)
 	}
 	cmd.Env = e.kedaEnv()
-	e.grpcAddr = "127.0.0.1:" + strconv.Itoa(grpc)
-	return e.start(ctx, OperatorBinary, cmd, "ready", func(ctx context.Context) error {
-		return httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(probe)+"/readyz")
-	})
+	return cmd
 }
 
 // adapterService is the name of the Service and APIService KEDA's metrics
@@ -278,37 +313,34 @@ const adapterService = "keda-metrics-apiserver"
 // sees its callers as system:anonymous, which is granted read access to
 // external.metrics.k8s.io (and nothing else) in this throw-away cluster.
 func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
-	port, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
-	}
-	metrics, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
-	}
 	kc := e.opts.Cluster.KubeconfigPath
 	certs := filepath.Join(e.Dir, "certs")
-	cmd := exec.Command(filepath.Join(e.opts.KEDABinDir, AdapterBinary),
-		"--secure-port="+strconv.Itoa(port),
-		"--bind-address=127.0.0.1",
-		"--cert-dir="+certs,
-		"--tls-cert-file="+filepath.Join(certs, "tls.crt"),
-		"--tls-private-key-file="+filepath.Join(certs, "tls.key"),
-		"--metrics-service-address="+e.grpcAddr,
-		"--port="+strconv.Itoa(metrics),
-		"--authentication-kubeconfig="+kc,
-		"--authorization-kubeconfig="+kc,
-		"--lister-kubeconfig="+kc,
-		"--authentication-skip-lookup",
-		// Discovery (non-resource paths) for the API server's availability check.
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/openapi/*,/apis,/apis/*",
-	)
-	cmd.Env = e.kedaEnv()
-	if err := e.start(ctx, AdapterBinary, cmd, "ready", func(ctx context.Context) error {
-		return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(port)+"/readyz")
-	}); err != nil {
+	p, ports, err := e.startOnFreePorts(ctx, AdapterBinary, 2, "ready", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		port, metrics := ports[0], ports[1]
+		cmd := exec.Command(filepath.Join(e.opts.KEDABinDir, AdapterBinary),
+			"--secure-port="+strconv.Itoa(port),
+			"--bind-address=127.0.0.1",
+			"--cert-dir="+certs,
+			"--tls-cert-file="+filepath.Join(certs, "tls.crt"),
+			"--tls-private-key-file="+filepath.Join(certs, "tls.key"),
+			"--metrics-service-address="+e.grpcAddr,
+			"--port="+strconv.Itoa(metrics),
+			"--authentication-kubeconfig="+kc,
+			"--authorization-kubeconfig="+kc,
+			"--lister-kubeconfig="+kc,
+			"--authentication-skip-lookup",
+			// Discovery (non-resource paths) for the API server's availability check.
+			"--authorization-always-allow-paths=/healthz,/readyz,/livez,/openapi/*,/apis,/apis/*",
+		)
+		cmd.Env = e.kedaEnv()
+		return cmd, func(ctx context.Context) error {
+			return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(port)+"/readyz")
+		}
+	})
+	if err != nil {
 		return err
 	}
+	port := ports[0]
 	c, err := localcluster.NewClient(e.opts.Cluster.Config)
 	if err != nil {
 		return err
@@ -317,7 +349,6 @@ func (e *Env) startAdapter(ctx context.Context, caPEM []byte) error {
 	if err != nil {
 		return err
 	}
-	p := e.procs[len(e.procs)-1]
 	return p.waitFor(ctx, e.opts.StartTimeout, "available as external.metrics.k8s.io", func(ctx context.Context) error {
 		if err := c.Get(ctx, client.ObjectKey{Name: api.GetName()}, api); err != nil {
 			return err

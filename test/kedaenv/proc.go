@@ -131,6 +131,46 @@ func (p *proc) waitFor(ctx context.Context, timeout time.Duration, what string, 
 	}
 }
 
+// freePorts asks the kernel for n distinct free TCP ports on ip (each held
+// open until all are found, so that none is handed out twice).
+func freePorts(ip string, n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port on %s: %w", ip, err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// logSize returns the size of a log file, 0 when there is none yet.
+func logSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// bindConflict reports whether the log at path, from byte from on, says a
+// port was already in use.
+func bindConflict(path string, from int64) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) < from {
+		return false
+	}
+	return bytes.Contains(b[from:], []byte("address already in use"))
+}
+
 // freePort asks the kernel for a free TCP port on ip.
 func freePort(ip string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))

@@ -135,23 +135,22 @@ func nodeReady(n *corev1.Node) bool {
 }
 
 func (e *Env) startScheduler(ctx context.Context) error {
-	port, err := freePort("127.0.0.1")
-	if err != nil {
-		return err
-	}
 	kc := e.opts.Cluster.KubeconfigPath
-	cmd := exec.Command(filepath.Join(e.opts.K8sBinDir, SchedulerBinary),
-		"--kubeconfig="+kc,
-		"--authentication-kubeconfig="+kc,
-		"--authorization-kubeconfig="+kc,
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
-		"--v=2",
-	)
-	return e.start(ctx, SchedulerBinary, cmd, "healthy", func(ctx context.Context) error {
-		return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz")
+	_, _, err := e.startOnFreePorts(ctx, SchedulerBinary, 1, "healthy", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		cmd := exec.Command(filepath.Join(e.opts.K8sBinDir, SchedulerBinary),
+			"--kubeconfig="+kc,
+			"--authentication-kubeconfig="+kc,
+			"--authorization-kubeconfig="+kc,
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1",
+			"--secure-port="+strconv.Itoa(ports[0]),
+			"--v=2",
+		)
+		return cmd, func(ctx context.Context) error {
+			return httpOK(ctx, "https://127.0.0.1:"+strconv.Itoa(ports[0])+"/healthz")
+		}
 	})
+	return err
 }
 
 // startKwok starts kwok's controller with the Stages of the cold start.
@@ -168,25 +167,24 @@ func (e *Env) startKwok(ctx context.Context) (*proc, error) {
 	if err := os.WriteFile(stages, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
-	port, err := freePort("127.0.0.1")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(filepath.Join(e.opts.KwokBinDir, KwokBinary),
-		"--config="+stages,
-		"--kubeconfig="+e.opts.Cluster.KubeconfigPath,
-		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"=fake",
-		"--server-address=127.0.0.1:"+strconv.Itoa(port),
-		"--node-ip=127.0.0.1",
-		"--cidr=10.128.0.0/16",
-	)
-	// kwok also reads ~/.kwok/kwok.yaml: a home of its own keeps a
-	// developer's configuration out.
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	cmd.Dir = dir
-	return e.startProcess(ctx, KwokBinary, cmd, "healthy", func(ctx context.Context) error {
-		return httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz")
+	p, _, err := e.startOnFreePorts(ctx, KwokBinary, 1, "healthy", func(ports []int) (*exec.Cmd, func(context.Context) error) {
+		cmd := exec.Command(filepath.Join(e.opts.KwokBinDir, KwokBinary),
+			"--config="+stages,
+			"--kubeconfig="+e.opts.Cluster.KubeconfigPath,
+			"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"=fake",
+			"--server-address=127.0.0.1:"+strconv.Itoa(ports[0]),
+			"--node-ip=127.0.0.1",
+			"--cidr=10.128.0.0/16",
+		)
+		// kwok also reads ~/.kwok/kwok.yaml: a home of its own keeps a
+		// developer's configuration out.
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		cmd.Dir = dir
+		return cmd, func(ctx context.Context) error {
+			return httpOK(ctx, "http://127.0.0.1:"+strconv.Itoa(ports[0])+"/healthz")
+		}
 	})
+	return p, err
 }
 
 // FakeNodes returns the fake nodes of a simulation: GPU nodes with
