@@ -9,6 +9,11 @@ import (
 	"time"
 )
 
+// ErrNoCapacity is the error of a backtest whose capacity per replica is
+// not set and cannot be derived: the training history's 95th percentile
+// is not positive (a workload idle through it, or a series of zeros).
+var ErrNoCapacity = errors.New("the training history's 95th percentile is not positive, so no capacity per replica can be derived from it; set the capacity per replica")
+
 // Backtest defaults.
 const (
 	// DefaultColdStart is the time a new replica takes to become ready.
@@ -135,7 +140,7 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	if b.cfg.CapacityPerReplica <= 0 {
 		b.cfg.CapacityPerReplica = RoundFigure(quantile(0.95, s.Values[:cfg.Train]) / 10)
 		if b.cfg.CapacityPerReplica <= 0 {
-			return Report{}, errors.New("backtest: the history's 95th percentile is not positive; set the capacity per replica")
+			return Report{}, fmt.Errorf("backtest: %w", ErrNoCapacity)
 		}
 	}
 	b.prepare()

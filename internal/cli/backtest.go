@@ -164,6 +164,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
 	}
 	rep, err := predictor.Backtest(s, bc)
+	if errors.Is(err, predictor.ErrNoCapacity) {
+		return fmt.Errorf("%s: %w with --capacity-per-replica", cfg.Trace, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Trace, err)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -159,6 +160,16 @@ func TestBacktestJSONAndForecasts(t *testing.T) {
 }
 
 func TestBacktestErrors(t *testing.T) {
+	// Three idle days: nothing to derive a replica's capacity from.
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range 3 * 288 {
+		fmt.Fprintf(&b, "%d,0\n", 1633651200+300*i)
+	}
+	zeros := filepath.Join(t.TempDir(), "zeros.csv")
+	if err := os.WriteFile(zeros, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -175,6 +186,7 @@ func TestBacktestErrors(t *testing.T) {
 		{"target too high", []string{"--trace", nycTrace, "--target-under", "75%"}, ExitUsage, `--target-under "75%" is out of range`},
 		{"missing file", []string{"--trace", "nope.csv"}, ExitFailure, "nope.csv"},
 		{"training too short", []string{"--trace", nycTrace, "--train", "10"}, ExitFailure, "training part"},
+		{"no demand to size replicas from", []string{"--trace", zeros}, ExitFailure, "the training history's 95th percentile is not positive, so no capacity per replica can be derived from it; set the capacity per replica with --capacity-per-replica"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
