@@ -10,9 +10,9 @@ import (
 )
 
 // ErrNoCapacity is the error of a backtest whose capacity per replica is
-// not set and cannot be derived: the training history's 95th percentile
-// is not positive (a workload idle through it, or a series of zeros).
-var ErrNoCapacity = errors.New("the training history's 95th percentile is not positive, so no capacity per replica can be derived from it; set the capacity per replica")
+// not set and cannot be derived: the training history has no positive
+// value (a workload idle through it, or a series of zeros).
+var ErrNoCapacity = errors.New("the training history has no positive value, so no capacity per replica can be derived from it; set the capacity per replica")
 
 // Backtest defaults.
 const (
@@ -31,8 +31,10 @@ type BacktestConfig struct {
 	// forecast; half the trace when 0.
 	Train int
 	// CapacityPerReplica is the demand one replica serves; when 0, a tenth
-	// of the training history's 95th percentile, rounded to 4 significant
-	// digits (so that the capacity reported is the one used).
+	// of the training history's 95th percentile, or of its maximum when the
+	// percentile is not positive (demand idle most of the time, as a
+	// workload that scales to zero has), rounded to 4 significant digits
+	// (so that the capacity reported is the one used).
 	CapacityPerReplica float64
 	// ColdStart is how long a new replica takes to become ready; 0 for
 	// replicas that are ready as soon as they are asked for.
@@ -139,7 +141,10 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	}
 	if b.cfg.CapacityPerReplica <= 0 {
 		b.cfg.CapacityPerReplica = RoundFigure(quantile(0.95, s.Values[:cfg.Train]) / 10)
-		if b.cfg.CapacityPerReplica <= 0 {
+		if !(b.cfg.CapacityPerReplica > 0) {
+			b.cfg.CapacityPerReplica = RoundFigure(maxOf(s.Values[:cfg.Train]) / 10)
+		}
+		if !(b.cfg.CapacityPerReplica > 0) {
 			return Report{}, fmt.Errorf("backtest: %w", ErrNoCapacity)
 		}
 	}

@@ -2,6 +2,7 @@ package predictor
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -370,5 +371,30 @@ func TestBacktestConstantTrainingJSON(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"mase":null`) {
 		t.Errorf("MASE of a constant training part is not null: %s", b)
+	}
+}
+
+// TestBacktestCapacityOfIdleDemand: demand idle in most steps (a workload
+// that scales to zero, with rare bursts) has a 95th percentile of 0; the
+// default capacity per replica is then a tenth of the history's maximum.
+// A history with no positive value is ErrNoCapacity.
+func TestBacktestCapacityOfIdleDemand(t *testing.T) {
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 4*288)}
+	for i := 37; i < s.Len(); i += 97 {
+		s.Values[i] = 40 + float64(i%7) // a burst about every eight hours
+	}
+	if q := quantile(0.95, s.Values[:s.Len()/2]); q != 0 {
+		t.Fatalf("95th percentile %g, want 0 for this test", q)
+	}
+	r, err := Backtest(s, DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := RoundFigure(maxOf(s.Values[:s.Len()/2]) / 10); r.CapacityPerReplica != want {
+		t.Errorf("capacity per replica %v, want %v (a tenth of the training maximum)", r.CapacityPerReplica, want)
+	}
+	_, err = Backtest(Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 4*288)}, DefaultBacktestConfig())
+	if !errors.Is(err, ErrNoCapacity) {
+		t.Errorf("all-zero history: error %v, want ErrNoCapacity", err)
 	}
 }

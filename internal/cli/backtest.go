@@ -73,7 +73,7 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value)")
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
-	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile)")
+	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile, or of its maximum when that is 0)")
 	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")

@@ -186,7 +186,7 @@ func TestBacktestErrors(t *testing.T) {
 		{"target too high", []string{"--trace", nycTrace, "--target-under", "75%"}, ExitUsage, `--target-under "75%" is out of range`},
 		{"missing file", []string{"--trace", "nope.csv"}, ExitFailure, "nope.csv"},
 		{"training too short", []string{"--trace", nycTrace, "--train", "10"}, ExitFailure, "training part"},
-		{"no demand to size replicas from", []string{"--trace", zeros}, ExitFailure, "the training history's 95th percentile is not positive, so no capacity per replica can be derived from it; set the capacity per replica with --capacity-per-replica"},
+		{"no demand to size replicas from", []string{"--trace", zeros}, ExitFailure, "the training history has no positive value, so no capacity per replica can be derived from it; set the capacity per replica with --capacity-per-replica"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,8 +57,9 @@ one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
 sees only the samples up to the last observed one. Rows out of time order are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
-of the history's 95th percentile, rounded to 4 significant digits, so that
-the peak needs about ten replicas.
+of the history's 95th percentile (of its maximum when the percentile is 0,
+as for a workload idle most of the time), rounded to 4 significant digits,
+so that the peak needs about ten replicas.
 
 -o json writes the report as JSON, every figure rounded to 4 significant
 digits (whole numbers from 10,000 up); the headline is its "headline" object;
