@@ -1,9 +1,12 @@
 package predictor
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // Forecast combination (see Model.combined).
@@ -293,6 +296,27 @@ func (c *combiner) envelope(i int) float64 {
 	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
 }
 
+// weightedMedian returns the weighted median of the forecasts f with
+// weights w (those with a positive weight only).
+func weightedMedian(f, w []float64) float64 {
+	type point struct{ f, w float64 }
+	var ps []point
+	for c := range f {
+		if w[c] > 0 && finite(f[c]) {
+			ps = append(ps, point{f[c], w[c]})
+		}
+	}
+	if len(ps) == 0 {
+		return f[0]
+	}
+	slices.SortFunc(ps, func(a, b point) int { return cmp.Compare(a.f, b.f) })
+	xs, ws := make([]float64, len(ps)), make([]float64, len(ps))
+	for k, p := range ps {
+		xs[k], ws[k] = p.f, p.w
+	}
+	return stat.Quantile(0.5, stat.Empirical, xs, ws)
+}
+
 // shareProfiles scales the weights w of the candidates (zero for those
 // that do not compete; errs are their recent mean absolute errors) so that
 // the per-day profile candidates, w[1:1+days], together weigh as much as
@@ -389,6 +413,14 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 		}
 	}
 	shareProfiles(w, sum, m.profileDays())
+	if best == 0 {
+		// Candidates that forecast every scored window exactly (idle
+		// demand, where most forecast zero) are tied: their weights say
+		// nothing about which is right, and a mean would hand a share to
+		// one that recalls yesterday's burst. The weighted median takes
+		// what most of them forecast.
+		return weightedMedian(now, w)
+	}
 	var num, den float64
 	for c, f := range now {
 		if w[c] > 0 {

@@ -257,3 +257,41 @@ func TestShareProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleDemandForgetsYesterdaysBurst: on idle demand, where every
+// candidate forecast the recent windows exactly, the one that recalls a
+// burst at this time a day earlier does not get a share of the forecast:
+// the tied candidates' weighted median, zero, is.
+func TestIdleDemandForgetsYesterdaysBurst(t *testing.T) {
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
+	// One burst, a day before the window after the last sample.
+	s.Values[s.Len()-1440+5] = 1000
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Peak != 0 {
+		t.Errorf("peak forecast %g on idle demand, want 0", f.Peak)
+	}
+}
+
+func TestWeightedMedian(t *testing.T) {
+	tests := []struct {
+		f, w []float64
+		want float64
+	}{
+		{[]float64{0, 0, 1000, 0}, []float64{1, 1, 1, 1}, 0},
+		{[]float64{5, 1, 3}, []float64{1, 1, 1}, 3},
+		{[]float64{5, 1, 3}, []float64{0, 0, 2}, 3},
+		{[]float64{5, 1, 3}, []float64{10, 1, 1}, 5},
+	}
+	for _, tt := range tests {
+		if got := weightedMedian(tt.f, tt.w); got != tt.want {
+			t.Errorf("weightedMedian(%v, %v) = %g, want %g", tt.f, tt.w, got, tt.want)
+		}
+	}
+}
