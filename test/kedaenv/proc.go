@@ -173,12 +173,11 @@ func bindConflict(path string, from int64) bool {
 
 // freePort asks the kernel for a free TCP port on ip.
 func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	ports, err := freePorts(ip, 1)
 	if err != nil {
-		return 0, fmt.Errorf("finding a free port on %s: %w", ip, err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 // runOutput runs a short command and returns its combined output.
