@@ -141,12 +141,12 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //   - the seasonal model alone (corePeak), or the level model without a
 //     cycle;
 //   - with a cycle, the profile of each day of the cycle (one for a daily
-//     cycle, seven for a weekly one) scaled by the ratio of the recent
-//     samples to that profile's values at the same times, so that a
-//     holiday that looks like a Sunday is forecast like one, and a lull
-//     that halves demand halves the morning rise too;
-//   - the samples one day and one week earlier, scaled the same way,
-//     which follow a shape the profile has not learned (the second day of
+//     cycle, seven for a weekly one) scaled by the ratio of the last
+//     profileScaleWindow's samples to that profile's values at the same
+//     times, so that a holiday that looks like a Sunday is forecast like
+//     one, and a lull that halves demand halves the morning rise too;
+//   - the samples one day and one week earlier, scaled by the ratio of
+//     the smoothing window's samples to theirs, which follow a shape the profile has not learned (the second day of
 //     a holiday stretch, say), and as they were (the seasonal naive
 //     baselines; the week-ago one only without a weekly cycle, where it
 //     is the one candidate that knows weekends, as with a weekly cycle
@@ -167,7 +167,7 @@ func (c *combiner) candidates(i int, out []float64) []float64 {
 	for j := max(0, lo); j <= i; j++ {
 		x += vals[j]
 	}
-	out = c.profiles(i, lo, x, out)
+	out = c.profiles(i, out)
 	out, unlikeDay := c.analogues(i, lo, x, out)
 	// Persistence with half the latest change over one lookahead.
 	if y0 := lo - m.horizon; y0 >= 0 {
@@ -201,14 +201,27 @@ func (m *Model) profileDays() int {
 	return 0
 }
 
-// profiles appends the per-day profile candidates (none without a cycle);
-// x is the sum of the samples lo..i.
-func (c *combiner) profiles(i, lo int, x float64, out []float64) []float64 {
+// profiles appends the per-day profile candidates (none without a cycle),
+// each scaled by the ratio of the last profileScaleWindow's samples to its
+// values at the same times. The profile is a smooth shape: scaled by one
+// noisy sample (the smoothing window at a 5-minute step), it would carry
+// that sample's noise into the whole window's forecast. A change of level
+// within the window is followed sooner by the level, persistence and
+// envelope candidates.
+func (c *combiner) profiles(i int, out []float64) []float64 {
 	m := c.m
+	if m.profileDays() == 0 {
+		return out
+	}
+	lo := max(0, i-m.profileN+1)
+	var x float64
+	for j := lo; j <= i; j++ {
+		x += c.vals[j]
+	}
 	for d := range m.profileDays() {
 		off := time.Duration(d) * Day
 		var b float64
-		for j := max(0, lo); j <= i; j++ {
+		for j := lo; j <= i; j++ {
 			b += m.baseOff(c.at(j), off)
 		}
 		peak := math.Inf(-1)

@@ -97,7 +97,7 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		{"crane_input1", load("cycles/crane_input1.csv"), 1, false},
 		{"flapping CPU", synthetic(flappingCPU(10)), 0.6, false},
 		{"random-walk CPU", synthetic(randomWalkCPU(14)), 1, true},
-		{"periodic", synthetic(periodicDemand(21)), 1, false},
+		{"periodic", synthetic(periodicDemand(21)), 0.9, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Backtest(tt.series(t), DefaultBacktestConfig())
@@ -156,9 +156,9 @@ func burstyOccupancy(t *testing.T, seed uint64, drop float64) (Series, TraceInfo
 
 // TestGappyOccupancy: on bursty occupancy with half its rows missing,
 // where every forecaster sees only the observed samples in a gap
-// (BacktestConfig.Observed), mlscale's MAE stays within 1% of the best
-// baseline's (persistence, as a rule: the bursts decay step by step).
-// The goal is at most 1.0; docs/predictor.md gives the figures.
+// (BacktestConfig.Observed), mlscale's MAE is at most the best baseline's
+// (persistence, as a rule: the bursts decay step by step);
+// docs/predictor.md gives the figures.
 func TestGappyOccupancy(t *testing.T) {
 	for seed := range uint64(4) {
 		s, info := burstyOccupancy(t, seed+1, 0.5)
@@ -171,8 +171,8 @@ func TestGappyOccupancy(t *testing.T) {
 		got := *r.Headline.MAEVsBest
 		t.Logf("seed %d: %d of %d samples filled; MAE %.3f x the best baseline (%s); under %.2f%%, capacity %.3f",
 			seed+1, info.Filled, s.Len(), got, r.Headline.BestBaseline, r.Headline.UnderPct, *r.Headline.FloorVsPeak)
-		if got > 1.01 {
-			t.Errorf("seed %d: MAE %.3f x the best baseline (%s), want at most 1.01", seed+1, got, r.Headline.BestBaseline)
+		if got > 1 {
+			t.Errorf("seed %d: MAE %.3f x the best baseline (%s), want at most 1", seed+1, got, r.Headline.BestBaseline)
 		}
 	}
 }
@@ -253,6 +253,50 @@ func TestShareProfiles(t *testing.T) {
 				if math.Abs(w[c]-tt.want[c]) > 1e-12 {
 					t.Fatalf("weights %v, want %v", w, tt.want)
 				}
+			}
+		})
+	}
+}
+
+// TestProfileScaledOverHalfAnHour: at a 5-minute step the per-day profile
+// candidate is scaled by the last half hour's samples, not by the latest
+// one alone, so that one noisy sample moves the window's forecast by a
+// sixth of its excess, while a change that lasts the half hour scales it
+// in full.
+func TestProfileScaledOverHalfAnHour(t *testing.T) {
+	clean := synth(10*288, 5*time.Minute, 0, daily)
+	m, err := Fit(clean, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.profileDays() != 1 || m.profileN != 6 {
+		t.Fatalf("%d profile candidates scaled over %d samples, want 1 over 6", m.profileDays(), m.profileN)
+	}
+	i := clean.Len() - 1
+	peak := math.Inf(-1)
+	for h := 1; h <= m.horizon; h++ {
+		peak = max(peak, daily(clean.Time(i+h)))
+	}
+	tests := []struct {
+		name     string
+		last     int     // how many of the latest samples are scaled
+		by       float64 // by this factor
+		min, max float64 // the profile candidate over the clean peak
+	}{
+		{"ordinary", 0, 1, 0.98, 1.02},
+		{"the latest sample 50% high", 1, 1.5, 1.06, 1.11},
+		{"the last half hour at half", 6, 0.5, 0.48, 0.52},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vals := slices.Clone(clean.Values)
+			for j := i - tt.last + 1; j <= i; j++ {
+				vals[j] *= tt.by
+			}
+			c := combiner{m: m, start: clean.Start, vals: vals}
+			got := c.candidates(i, nil)[1] / peak
+			if got < tt.min || got > tt.max {
+				t.Errorf("profile candidate %.3f x the clean peak, want %g to %g", got, tt.min, tt.max)
 			}
 		})
 	}

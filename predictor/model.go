@@ -39,6 +39,10 @@ const (
 	smoothing = 5 * time.Minute
 	// levelWindow is the history that sets the level when there is no cycle.
 	levelWindow = time.Hour
+	// profileScaleWindow is the recent past whose samples, over the
+	// profile's values at the same times, scale the per-day profile
+	// candidates (see combiner.profiles); at least the smoothing window.
+	profileScaleWindow = 30 * time.Minute
 )
 
 // maxRatio bounds the multiplicative corrections; persistTrend is the
@@ -101,6 +105,8 @@ type Model struct {
 	levelN int
 	// recent is how many samples the recent residual averages.
 	recent int
+	// profileN is how many samples scale the per-day profile candidates.
+	profileN int
 	// a and b map the recent residual to the peak's excess over the
 	// profile's peak; upper is the 1-TargetUnder quantile of the fit's
 	// errors.
@@ -161,6 +167,7 @@ func Fit(s Series, opts Options) (*Model, error) {
 	m := &Model{opts: opts, step: s.Step, end: s.End()}
 	m.horizon = max(1, int((opts.Lookahead+s.Step-1)/s.Step))
 	m.recent = max(1, int(smoothing/s.Step))
+	m.profileN = max(m.recent, int(profileScaleWindow/s.Step))
 	m.levelN = max(1, int(levelWindow/s.Step))
 	if need := 8*m.horizon + m.recent + 2; s.Len() < need {
 		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
