@@ -66,6 +66,44 @@ func periodicDemand(days int) Series {
 	})
 }
 
+// loadBalancerRequests is a load balancer's request count per 5 minutes
+// over days: a daily shape (about 10 to 110 requests), counting noise
+// (the square root of the rate) and bursts in half a percent of the steps
+// that halve every step.
+func loadBalancerRequests(days int) Series {
+	r := rand.New(rand.NewPCG(1, 11))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, days*288)}
+	burst := 0.0
+	for i := range s.Values {
+		t := s.Time(i)
+		h := float64(t.Hour()) + float64(t.Minute())/60
+		rate := 60 + 50*math.Sin(2*math.Pi*(h-9)/24)
+		if r.Float64() < 0.005 {
+			burst += 200 + 300*r.Float64()
+		}
+		burst *= 0.5
+		s.Values[i] = math.Max(0, math.Round(rate+burst+math.Sqrt(rate)*r.NormFloat64()))
+	}
+	return s
+}
+
+// weekdayDemand is demand at a 1-minute step over days: two daily
+// harmonics, weekends at 70% and noise.
+func weekdayDemand(days int) Series {
+	r := rand.New(rand.NewPCG(1, 13))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
+	for i := range s.Values {
+		t := s.Time(i)
+		h := float64(t.Hour()) + float64(t.Minute())/60
+		v := 200 + 120*math.Sin(2*math.Pi*(h-8)/24) + 40*math.Sin(4*math.Pi*(h-3)/24)
+		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			v *= 0.7
+		}
+		s.Values[i] = math.Max(0, v+15*r.NormFloat64())
+	}
+	return s
+}
+
 // TestMixtureNeverWorseThanBestBaseline checks point 1 of the predictor
 // issue with the backtest itself: on every trace, real and synthetic,
 // mlscale's peak-forecast MAE is at most the best baseline's, and on the
@@ -98,6 +136,8 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		{"flapping CPU", synthetic(flappingCPU(10)), 0.6, false},
 		{"random-walk CPU", synthetic(randomWalkCPU(14)), 1, true},
 		{"periodic", synthetic(periodicDemand(21)), 0.9, false},
+		{"weekday demand, 1 min", synthetic(weekdayDemand(21)), 0.85, false},
+		{"load-balancer requests, one week", synthetic(loadBalancerRequests(7)), 1, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Backtest(tt.series(t), DefaultBacktestConfig())
