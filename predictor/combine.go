@@ -146,11 +146,12 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //     times, so that a holiday that looks like a Sunday is forecast like
 //     one, and a lull that halves demand halves the morning rise too;
 //   - the samples one day and one week earlier, scaled by the ratio of
-//     the smoothing window's samples to theirs, which follow a shape the profile has not learned (the second day of
-//     a holiday stretch, say), and as they were (the seasonal naive
-//     baselines; the week-ago one only without a weekly cycle, where it
-//     is the one candidate that knows weekends, as with a weekly cycle
-//     it would carry a holiday into the week after it);
+//     the smoothing window's samples to theirs, which follow a shape the
+//     profile has not learned (the second day of a holiday stretch, say),
+//     and as they were (the seasonal naive baselines; the week-ago one
+//     only without a weekly cycle, where it is the one candidate that
+//     knows weekends, as with a weekly cycle it would carry a holiday
+//     into the week after it);
 //   - the recent level plus half its latest change, for the hours that
 //     follow no shape at all (the night of New Year's Eve), and the
 //     latest sample as it is (the persistence baseline);
