@@ -31,25 +31,9 @@ func ec2Utilisation(seed uint64, days int) Series {
 // flappingShifts is flappingCPU with its level changes (by 0.7, 1 or
 // 1.3) at random minutes, about every two days.
 func flappingShifts(seed uint64, days int) Series {
-	r := rand.New(rand.NewPCG(seed, 14))
-	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
-	high, scale := false, 1.0
-	for i := range s.Values {
-		t := s.Time(i)
-		if r.Float64() < 1.0/3000 {
-			scale = []float64{0.7, 1.0, 1.3}[r.IntN(3)]
-		}
-		busy := 0.5 - 0.4*math.Cos(2*math.Pi*float64(t.Hour()*60+t.Minute())/1440)
-		if r.Float64() < 0.3 {
-			high = r.Float64() < busy
-		}
-		v := 30.0
-		if high {
-			v = 100
-		}
-		s.Values[i] = math.Min(100, math.Max(0, v*scale+3*r.NormFloat64()))
-	}
-	return s
+	return flapping(rand.New(rand.NewPCG(seed, 14)), days, func(r *rand.Rand, _ int) bool {
+		return r.Float64() < 1.0/3000
+	})
 }
 
 // hourlySine is 60 days at an hourly step of 0.5 + 0.3 sin(2πh/24) plus

@@ -16,12 +16,19 @@ import (
 // of a batch-serving node, where persistence is a poor forecast of the
 // next 15 minutes' peak and the recent peaks are a good one.
 func flappingCPU(days int) Series {
-	r := rand.New(rand.NewPCG(3, 4))
+	return flapping(rand.New(rand.NewPCG(3, 4)), days, func(_ *rand.Rand, i int) bool {
+		return i%(2*1440+337) == 0 && i > 0
+	})
+}
+
+// flapping is the flapping CPU series drawn from r, its level changing
+// (by 0.7, 1 or 1.3) at the minutes where shift says so.
+func flapping(r *rand.Rand, days int, shift func(r *rand.Rand, i int) bool) Series {
 	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
 	high, scale := false, 1.0
 	for i := range s.Values {
 		t := s.Time(i)
-		if i%(2*1440+337) == 0 && i > 0 {
+		if shift(r, i) {
 			scale = []float64{0.7, 1.0, 1.3}[r.IntN(3)]
 		}
 		busy := 0.5 - 0.4*math.Cos(2*math.Pi*float64(t.Hour()*60+t.Minute())/1440)
