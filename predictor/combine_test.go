@@ -386,3 +386,65 @@ func TestWeightedMedian(t *testing.T) {
 		}
 	}
 }
+
+// candidateErrors replays the second half of s, refitting daily as the
+// backtest does, and returns the mean absolute error of the mixture's
+// peak forecast (combined) and of each candidate alone (NaN for one that
+// was missing at some step), against the actual peak of the lookahead.
+func candidateErrors(t *testing.T, s Series) (mixture float64, alone []float64) {
+	t.Helper()
+	opts := Options{}.withDefaults()
+	var m *Model
+	n := 0
+	for i := s.Len() / 2; i+1 < s.Len(); i++ {
+		if m == nil || (i-s.Len()/2)%int(Day/s.Step) == 0 {
+			var err error
+			if m, err = Fit(s.Slice(0, i+1), opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i+m.horizon >= s.Len() {
+			break
+		}
+		vals := s.Slice(0, i+1).scaled(m.scale).Values
+		c := combiner{m: m, start: s.Start, vals: vals, hwLo: i}
+		c.hw = m.hwPeaks(s.Start, vals, i, i)
+		now := c.candidates(i, nil)
+		actual := slices.Max(s.Values[i+1 : i+1+m.horizon])
+		if alone == nil {
+			alone = make([]float64, len(now))
+		}
+		for k, f := range now {
+			alone[k] += math.Abs(f*m.scale - actual)
+		}
+		mixture += math.Abs(max(0, m.combined(s.Start, vals, i))*m.scale - actual)
+		n++
+	}
+	for k := range alone {
+		alone[k] /= float64(n)
+	}
+	return mixture / float64(n), alone
+}
+
+// TestMixtureBeatsEachCandidate checks the point of weighing the
+// candidates by their last hours rather than picking one: on real traces
+// whose best forecaster changes over the day, the mixture's error is under
+// that of every candidate alone.
+func TestMixtureBeatsEachCandidate(t *testing.T) {
+	for _, path := range []string{"traces/crane_input5.csv", "traces/crane_input9.csv", "cycles/crane_input0.csv"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			s, err := LoadTrace("testdata/" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mixture, alone := candidateErrors(t, s)
+			t.Logf("mixture %.4g; candidates alone %.4g", mixture, alone)
+			for k, e := range alone {
+				if !(mixture < e) && !math.IsNaN(e) {
+					t.Errorf("mixture's MAE %.4g, candidate %d's alone %.4g: want the mixture's under every candidate's", mixture, k, e)
+				}
+			}
+		})
+	}
+}
