@@ -22,6 +22,15 @@ const (
 	// to this negative power: a candidate twice as accurate as another
 	// gets 2^combinePower times its weight.
 	combinePower = 3.0
+	// noCycleMedianShare is the share of the weighted median in the
+	// forecast without a cycle (the rest is the weighted mean). Without a
+	// cycle the candidates are all forecasts of a level, and after a spike
+	// the ones that chase it (persistence, the envelope) pull a mean up
+	// for a while, though the level model alone forecasts better; the
+	// median ignores a minority that disagrees. With a cycle the mean's
+	// averaging of the shapes is worth more (measured: crane_input1's
+	// floors and nyc_taxi's holiday weeks are worse with the median).
+	noCycleMedianShare = 0.5
 	// combineFloor is added, as a share of the best candidate's recent
 	// error, to every candidate's error before weighing, so that a few
 	// lucky forecasts do not hand one candidate all the weight.
@@ -382,7 +391,8 @@ func (m *Model) combineStride() int {
 // model wins; on a day unlike its profile, whichever candidate has
 // tracked that day best takes over within hours, and hands back when the
 // day is ordinary again; on a trace with no shape to learn, persistence,
-// Holt-Winters or the envelope do.
+// Holt-Winters or the envelope do, and the forecast is half the weighted
+// mean and half the weighted median (noCycleMedianShare).
 func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals}
@@ -444,6 +454,9 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 	}
 	if !(den > 0) || !finite(num/den) {
 		return now[0]
+	}
+	if m.cycle.Period == 0 {
+		return noCycleMedianShare*weightedMedian(now, w) + (1-noCycleMedianShare)*num/den
 	}
 	return num / den
 }
