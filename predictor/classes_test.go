@@ -38,11 +38,22 @@ func flappingShifts(seed uint64, days int) Series {
 
 // hourlySine is 60 days at an hourly step of 0.5 + 0.3 sin(2πh/24) plus
 // Gaussian noise of 0.1, clipped at 0: the lookahead is one sample.
-func hourlySine(seed uint64, days int) Series {
+func hourlySine(seed uint64, days int) Series { return noisySine(seed, days, time.Hour) }
+
+// quarterHourSine is hourlySine at a 15-minute step, the step of many
+// exports: the lookahead is one sample here too.
+func quarterHourSine(seed uint64, days int) Series {
+	return noisySine(seed, days, 15*time.Minute)
+}
+
+// noisySine is 0.5 + 0.3 sin(2πh/24), h the hour of the day, plus Gaussian
+// noise of 0.1, clipped at 0, at the given step.
+func noisySine(seed uint64, days int, step time.Duration) Series {
 	r := rand.New(rand.NewPCG(seed, 15))
-	s := Series{Start: monday, Step: time.Hour, Values: make([]float64, days*24)}
+	s := Series{Start: monday, Step: step, Values: make([]float64, days*int(Day/step))}
 	for i := range s.Values {
-		h := float64(s.Time(i).Hour())
+		t := s.Time(i)
+		h := float64(t.Hour()) + float64(t.Minute())/60
 		s.Values[i] = math.Max(0, 0.5+0.3*math.Sin(2*math.Pi*h/24)+0.1*r.NormFloat64())
 	}
 	return s
@@ -85,6 +96,7 @@ func TestSyntheticClasses(t *testing.T) {
 		{"flapping CPU, level changes at random times", flappingShifts, 10, 1.1, 1},
 		// Known gaps: every seed over 1.0.
 		{"hourly sine", hourlySine, 60, 1.15, 1.15},
+		{"sine at a 15-minute step", quarterHourSine, 30, 1.1, 1.1},
 		{"idle demand, random bursts", idleBursts, 5, 1.15, 1.1},
 	}
 	for _, tt := range tests {
