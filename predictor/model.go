@@ -18,9 +18,12 @@ const DefaultLookahead = 15 * time.Minute
 // Model tuning.
 const (
 	// dailyCycles and weeklyCycles are how many past cycles the seasonal
-	// profile takes the median over.
+	// profile takes the median over, and more days for a daily profile
+	// where that leaves a phase's value fewer than phaseSamples samples
+	// (see profileCycles).
 	dailyCycles  = 7
 	weeklyCycles = 8
+	phaseSamples = 21
 	// anomalyK is how many robust standard deviations from the profile a
 	// sample must be to count as an anomaly and be replaced before fitting.
 	anomalyK = 4.0
@@ -179,11 +182,7 @@ func Fit(s Series, opts Options) (*Model, error) {
 	span := s
 	if m.cycle.Period > 0 {
 		m.phases = int(m.cycle.Period / s.Step)
-		n := dailyCycles
-		if m.cycle.Period == Week {
-			n = weeklyCycles
-		}
-		span = s.Slice(max(0, s.Len()-n*m.phases), s.Len())
+		span = s.Slice(max(0, s.Len()-m.profileCycles()*m.phases), s.Len())
 	} else {
 		span = s.Slice(max(0, s.Len()-max(int(Day/s.Step), 16*m.horizon)), s.Len())
 	}
@@ -208,6 +207,26 @@ func Fit(s Series, opts Options) (*Model, error) {
 	m.hw = fitHW(s, m.horizon, m.horizon+combinePoints*m.combineStride()+1)
 	return m, nil
 }
+
+// profileCycles is how many past cycles the profile takes the median
+// over: weeklyCycles weeks, or for a daily cycle dailyCycles days, or
+// more where the step is coarse. A phase's value is the median over the
+// days of one sample each, averaged over the smoothing window (five
+// samples at a one-minute step, 35 over seven days); at a step of three
+// minutes or more that window is one sample, and the median of seven is
+// noisy. So a daily profile takes enough days for phaseSamples samples
+// a phase: three weeks at such a step, where the history holds them.
+func (m *Model) profileCycles() int {
+	if m.cycle.Period == Week {
+		return weeklyCycles
+	}
+	width := 2*m.smoothingHalf() + 1
+	return max(dailyCycles, (phaseSamples+width-1)/width)
+}
+
+// smoothingHalf is how many phases on each side the profile is averaged
+// over: half the smoothing window, none at a step of 3 minutes or more.
+func (m *Model) smoothingHalf() int { return int(smoothing/m.step) / 2 }
 
 // key returns the profile index of time t.
 func (m *Model) key(t time.Time) int {
@@ -264,7 +283,7 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 		}
 	}
 	// Smooth each half circularly over smoothing.
-	w := int(smoothing/m.step) / 2
+	w := m.smoothingHalf()
 	m.profile = make([]float64, size)
 	for k := range raw {
 		base := k / m.phases * m.phases
