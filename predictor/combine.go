@@ -39,15 +39,12 @@ const (
 	// the envelope candidate takes the envelopeQuantile of.
 	envelopeWindow   = 2 * time.Hour
 	envelopeQuantile = 0.9
-	// hwDays is how many days of history the Holt-Winters candidate is
-	// fitted on; it needs at least three (two to start, one to choose
-	// its smoothing parameters on).
-	hwDays = 7
 )
 
 // hwFit is the Holt-Winters candidate: the backtest's baseline (a daily
-// season), its smoothing parameters chosen on the last hwDays of the
-// fitted history, and its state after the last sample fitted.
+// season), its smoothing parameters chosen on the last dailyDays of the
+// fitted history (it needs three: two to start, one to choose them on),
+// and its state after the last sample fitted.
 type hwFit struct {
 	holtWinters
 	st hwState
@@ -66,7 +63,7 @@ func fitHW(s Series, horizon, keep int) *hwFit {
 	if p < 2 || Day%s.Step != 0 || s.Len() < 3*p {
 		return nil
 	}
-	v := s.Values[max(0, s.Len()-hwDays*p):]
+	v := s.Values[max(0, s.Len()-dailyDays(s.Step)*p):]
 	best, bestSSE := hwGrid[0], math.Inf(1)
 	scratch := make([]float64, p)
 	for _, hw := range hwGrid {

@@ -239,7 +239,7 @@ func TestHoltWintersCandidateRunsOn(t *testing.T) {
 		t.Fatal("no Holt-Winters candidate on ten days")
 	}
 	p := m.hw.period
-	w0 := n - hwDays*p
+	w0 := max(0, n-dailyDays(s.Step)*p)
 	want, _ := m.hw.run(s.Values[w0:], nil, m.horizon, 0)
 	got := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1)
 	for k, g := range got {

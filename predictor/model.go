@@ -209,24 +209,32 @@ func Fit(s Series, opts Options) (*Model, error) {
 }
 
 // profileCycles is how many past cycles the profile takes the median
-// over: weeklyCycles weeks, or for a daily cycle dailyCycles days, or
-// more where the step is coarse. A phase's value is the median over the
-// days of one sample each, averaged over the smoothing window (five
-// samples at a one-minute step, 35 over seven days); at a step of three
-// minutes or more that window is one sample, and the median of seven is
-// noisy. So a daily profile takes enough days for phaseSamples samples
-// a phase: three weeks at such a step, where the history holds them.
+// over: weeklyCycles weeks, or dailyDays for a daily cycle.
 func (m *Model) profileCycles() int {
 	if m.cycle.Period == Week {
 		return weeklyCycles
 	}
-	width := 2*m.smoothingHalf() + 1
+	return dailyDays(m.step)
+}
+
+// dailyDays is how many days of history a daily profile and the
+// Holt-Winters candidate are fitted on at step: dailyCycles, or more
+// where the step is coarse. A profile phase's value is the median over
+// the days of one sample each, averaged over the smoothing window (five
+// samples at a one-minute step, 35 over seven days); at a step of three
+// minutes or more that window is one sample, and the median of seven is
+// noisy, as is a Holt-Winters season that has seen five days after its
+// two-day start. So they take enough days for phaseSamples samples a
+// phase: three weeks at such a step, where the history holds them.
+func dailyDays(step time.Duration) int {
+	width := 2*smoothingHalf(step) + 1
 	return max(dailyCycles, (phaseSamples+width-1)/width)
 }
 
 // smoothingHalf is how many phases on each side the profile is averaged
-// over: half the smoothing window, none at a step of 3 minutes or more.
-func (m *Model) smoothingHalf() int { return int(smoothing/m.step) / 2 }
+// over at step: half the smoothing window, none at a step of 3 minutes
+// or more.
+func smoothingHalf(step time.Duration) int { return int(smoothing/step) / 2 }
 
 // key returns the profile index of time t.
 func (m *Model) key(t time.Time) int {
@@ -283,7 +291,7 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 		}
 	}
 	// Smooth each half circularly over smoothing.
-	w := m.smoothingHalf()
+	w := smoothingHalf(m.step)
 	m.profile = make([]float64, size)
 	for k := range raw {
 		base := k / m.phases * m.phases

@@ -466,12 +466,13 @@ func TestProfileCycles(t *testing.T) {
 	}
 }
 
-// TestCoarseProfileBeatsHoltWinters: on the hourly sine of
-// TestSyntheticClasses the seasonal model alone (the first candidate),
-// its profile over three weeks, forecasts better than the backtest's
-// Holt-Winters baseline; over seven days it did not (0.0903 against
-// 0.0853).
-func TestCoarseProfileBeatsHoltWinters(t *testing.T) {
+// TestCoarseStepCandidates: on the hourly sine of TestSyntheticClasses,
+// with a daily profile and the Holt-Winters candidate over three weeks
+// (dailyDays), the seasonal model alone (the first candidate) forecasts
+// better than the backtest's Holt-Winters baseline, and the Holt-Winters
+// candidate alone is within 1% of it. Over seven days neither held
+// (0.0903 and 0.0900 against 0.0853).
+func TestCoarseStepCandidates(t *testing.T) {
 	s := hourlySine(1, 60)
 	r, err := Backtest(s, DefaultBacktestConfig())
 	if err != nil {
@@ -479,8 +480,12 @@ func TestCoarseProfileBeatsHoltWinters(t *testing.T) {
 	}
 	_, alone := candidateErrors(t, s)
 	hw := r.Baselines[BaselineHoltWinters].MAE
-	t.Logf("seasonal model alone %.4g, Holt-Winters %.4g", alone[0], hw)
-	if !(alone[0] < hw) {
-		t.Errorf("seasonal model alone: MAE %.4g, want under Holt-Winters's %.4g", alone[0], hw)
+	seasonal, candidate := alone[0], alone[len(alone)-2]
+	t.Logf("seasonal model alone %.4g, Holt-Winters candidate alone %.4g, Holt-Winters baseline %.4g", seasonal, candidate, hw)
+	if !(seasonal < hw) {
+		t.Errorf("seasonal model alone: MAE %.4g, want under Holt-Winters's %.4g", seasonal, hw)
+	}
+	if !(candidate < 1.01*hw) {
+		t.Errorf("Holt-Winters candidate alone: MAE %.4g, want within 1%% of the baseline's %.4g", candidate, hw)
 	}
 }
