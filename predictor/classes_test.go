@@ -94,9 +94,10 @@ func TestSyntheticClasses(t *testing.T) {
 		{"EC2 utilisation with level shifts, two weeks", ec2Utilisation, 14, 0.95, 0.95},
 		// Known gap: a seed over 1.0.
 		{"flapping CPU, level changes at random times", flappingShifts, 10, 1.1, 1},
-		// Known gaps: every seed over 1.0. With a daily profile over 7
-		// days at these steps (not 21, see Model.profileCycles):
-		// 1.090-1.128 and 1.057-1.085, medians 1.107 and 1.066.
+		// Known gaps: every seed over 1.0. With a daily profile and the
+		// Holt-Winters candidate over 7 days at these steps (not 21, see
+		// dailyDays): 1.090-1.128 and 1.057-1.085, medians 1.107 and
+		// 1.066.
 		{"hourly sine", hourlySine, 60, 1.12, 1.09},
 		{"sine at a 15-minute step", quarterHourSine, 30, 1.07, 1.06},
 		{"idle demand, random bursts", idleBursts, 5, 1.15, 1.1},

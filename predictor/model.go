@@ -20,7 +20,7 @@ const (
 	// dailyCycles and weeklyCycles are how many past cycles the seasonal
 	// profile takes the median over, and more days for a daily profile
 	// where that leaves a phase's value fewer than phaseSamples samples
-	// (see profileCycles).
+	// (see dailyDays).
 	dailyCycles  = 7
 	weeklyCycles = 8
 	phaseSamples = 21
