@@ -35,6 +35,13 @@ const (
 	// error, to every candidate's error before weighing, so that a few
 	// lucky forecasts do not hand one candidate all the weight.
 	combineFloor = 0.1
+	// noiseShare is the mean absolute value of a normal variable over its
+	// standard deviation, sqrt(2/pi): the error that the noise of one
+	// sample adds to any forecast of it (see netOfNoise).
+	noiseShare = 0.7978845608
+	// netFloor is the least share of a candidate's error that netOfNoise
+	// leaves it.
+	netFloor = 0.1
 	// envelopeWindow is the recent past whose lookahead windows' peaks
 	// the envelope candidate takes the envelopeQuantile of.
 	envelopeWindow   = 2 * time.Hour
@@ -374,6 +381,28 @@ func shareProfiles(w, errs []float64, days int) {
 	}
 }
 
+// netOfNoise takes noise, the error that a sample's own noise adds to
+// any forecast of it, off the mean errors of the candidates that were
+// scored (n[c] > 0), leaving each at least netFloor of its error, and
+// returns the least of them. Where the lookahead is one sample, that
+// noise is most of every candidate's error (on the hourly sine of the
+// tests, the candidates' errors are 1.2 to 2.2 times it), and errors
+// that differ by a few tenths weigh alike at the power combinePower: the
+// noisier candidates held more than half the weight. Net of the noise they differ by factors, as their
+// forecasts do. Where every error is within the noise, the net errors
+// are netFloor of the errors, and the weights are as without it. The
+// order of the errors is kept.
+func netOfNoise(errs []float64, n []int, noise float64) float64 {
+	best := math.Inf(1)
+	for c := range errs {
+		if n[c] > 0 {
+			errs[c] = max(errs[c]-noise, netFloor*errs[c])
+			best = min(best, errs[c])
+		}
+	}
+	return best
+}
+
 // combineStride is the spacing, in samples, of the past forecasts scored.
 func (m *Model) combineStride() int {
 	return max(1, int(combineWindow/m.step)/combinePoints)
@@ -382,7 +411,8 @@ func (m *Model) combineStride() int {
 // combined returns the peak forecast at index i of vals (which start at
 // start): the candidates' forecasts (see combiner.candidates) weighted by
 // how well each forecast the last combineWindow, by the inverse of its
-// mean absolute error (plus combineFloor of the best one's) to the power
+// mean absolute error (net of the noise where the lookahead is one
+// sample, see netOfNoise; plus combineFloor of the best one's) to the power
 // combinePower (the per-day profiles sharing one weight unless one of
 // them is the best; see shareProfiles). On ordinary days the seasonal
 // model wins; on a day unlike its profile, whichever candidate has
@@ -425,6 +455,9 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 		} else {
 			n[c] = 0
 		}
+	}
+	if m.horizon == 1 {
+		best = netOfNoise(sum, n, noiseShare*m.resSD)
 	}
 	eps := combineFloor*best + 1e-6*(math.Abs(m.resMed)+m.resSD+1e-9)
 	w := make([]float64, len(now))

@@ -448,3 +448,34 @@ func TestMixtureBeatsEachCandidate(t *testing.T) {
 		})
 	}
 }
+
+// TestNetOfNoise: the noise comes off each scored candidate's error, down
+// to netFloor of it; unscored candidates keep theirs; the least net error
+// is returned.
+func TestNetOfNoise(t *testing.T) {
+	tests := []struct {
+		errs  []float64
+		n     []int
+		noise float64
+		want  []float64
+		best  float64
+	}{
+		{[]float64{0.08, 0.12, 0.16}, []int{12, 12, 12}, 0.07, []float64{0.01, 0.05, 0.09}, 0.01},
+		{[]float64{0.05, 0.06}, []int{3, 3}, 0.1, []float64{0.005, 0.006}, 0.005},
+		{[]float64{1, 5}, []int{0, 12}, 0.5, []float64{1, 4.5}, 4.5},
+		{[]float64{2, 3}, []int{12, 12}, 0, []float64{2, 3}, 2},
+	}
+	for _, tt := range tests {
+		errs := slices.Clone(tt.errs)
+		best := netOfNoise(errs, tt.n, tt.noise)
+		for c := range errs {
+			if math.Abs(errs[c]-tt.want[c]) > 1e-12 {
+				t.Errorf("netOfNoise(%v, %v, %g): errors %v, want %v", tt.errs, tt.n, tt.noise, errs, tt.want)
+				break
+			}
+		}
+		if math.Abs(best-tt.best) > 1e-12 {
+			t.Errorf("netOfNoise(%v, %v, %g) = %g, want %g", tt.errs, tt.n, tt.noise, best, tt.best)
+		}
+	}
+}
