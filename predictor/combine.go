@@ -16,8 +16,13 @@ const (
 	combineWindow = 3 * time.Hour
 	// combinePoints is how many past forecasts are scored per candidate,
 	// spread evenly over combineWindow but at least one step apart (so
-	// over six hours at a 30-minute step).
+	// over six hours at a 30-minute step); where the lookahead is one
+	// sample, more where that leaves them less than oneSampleSpan (see
+	// Model.scoredPoints).
 	combinePoints = 12
+	// oneSampleSpan is the least span of the scored forecasts where the
+	// lookahead is one sample.
+	oneSampleSpan = 6 * time.Hour
 	// combinePower weighs each candidate by its recent mean absolute error
 	// to this negative power: a candidate twice as accurate as another
 	// gets 2^combinePower times its weight.
@@ -408,6 +413,21 @@ func (m *Model) combineStride() int {
 	return max(1, int(combineWindow/m.step)/combinePoints)
 }
 
+// scoredPoints is how many past forecasts are scored per candidate:
+// combinePoints, or where the lookahead is one sample as many as span
+// oneSampleSpan if that is more (24 at a 15-minute step). A scored
+// forecast of one sample carries that sample's noise, and twelve of them
+// over three hours rank candidates of like error at random; the six hours
+// are what a 30-minute step has always scored, and what nyc_taxi's
+// holidays allow (twelve hours put its week after New Year at 1.23 times
+// an ordinary week).
+func (m *Model) scoredPoints() int {
+	if m.horizon != 1 {
+		return combinePoints
+	}
+	return max(combinePoints, int(oneSampleSpan/(time.Duration(m.combineStride())*m.step)))
+}
+
 // combined returns the peak forecast at index i of vals (which start at
 // start): the candidates' forecasts (see combiner.candidates) weighted by
 // how well each forecast the last combineWindow, by the inverse of its
@@ -423,13 +443,14 @@ func (m *Model) combineStride() int {
 func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals}
-	c.hwLo = max(0, i-m.horizon-(combinePoints-1)*stride)
+	points := m.scoredPoints()
+	c.hwLo = max(0, i-m.horizon-(points-1)*stride)
 	c.hw = m.hwPeaks(start, vals, c.hwLo, i)
 	now := c.candidates(i, nil)
 	sum := make([]float64, len(now))
 	n := make([]int, len(now))
 	var past []float64
-	for k := range combinePoints {
+	for k := range points {
 		j := i - m.horizon - k*stride
 		if j < 0 {
 			break

@@ -479,3 +479,25 @@ func TestNetOfNoise(t *testing.T) {
 		}
 	}
 }
+
+// TestScoredPoints: twelve past forecasts are scored, or where the
+// lookahead is one sample as many as span six hours if that is more.
+func TestScoredPoints(t *testing.T) {
+	tests := []struct {
+		step time.Duration
+		want int
+	}{
+		{time.Minute, 12},
+		{5 * time.Minute, 12},
+		{15 * time.Minute, 24},
+		{20 * time.Minute, 18},
+		{30 * time.Minute, 12},
+		{time.Hour, 12},
+	}
+	for _, tt := range tests {
+		m := &Model{step: tt.step, horizon: max(1, int((DefaultLookahead+tt.step-1)/tt.step))}
+		if got := m.scoredPoints(); got != tt.want {
+			t.Errorf("step %s (lookahead %d samples): %d scored forecasts, want %d", tt.step, m.horizon, got, tt.want)
+		}
+	}
+}

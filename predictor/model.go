@@ -204,7 +204,7 @@ func Fit(s Series, opts Options) (*Model, error) {
 	}
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals)
-	m.hw = fitHW(s, m.horizon, m.horizon+combinePoints*m.combineStride()+1)
+	m.hw = fitHW(s, m.horizon, m.horizon+m.scoredPoints()*m.combineStride()+1)
 	return m, nil
 }
 
