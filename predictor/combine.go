@@ -393,10 +393,10 @@ func shareProfiles(w, errs []float64, days int) {
 // noise is most of every candidate's error (on the hourly sine of the
 // tests, the candidates' errors are 1.2 to 2.2 times it), and errors
 // that differ by a few tenths weigh alike at the power combinePower: the
-// noisier candidates held more than half the weight. Net of the noise they differ by factors, as their
-// forecasts do. Where every error is within the noise, the net errors
-// are netFloor of the errors, and the weights are as without it. The
-// order of the errors is kept.
+// noisier candidates held more than half the weight. Net of the noise
+// they differ by factors, as their forecasts do. Where every error is
+// within the noise, the net errors are netFloor of the errors, and the
+// weights are as without it. The order of the errors is kept.
 func netOfNoise(errs []float64, n []int, noise float64) float64 {
 	best := math.Inf(1)
 	for c := range errs {
@@ -430,10 +430,12 @@ func (m *Model) scoredPoints() int {
 
 // combined returns the peak forecast at index i of vals (which start at
 // start): the candidates' forecasts (see combiner.candidates) weighted by
-// how well each forecast the last combineWindow, by the inverse of its
-// mean absolute error (net of the noise where the lookahead is one
-// sample, see netOfNoise; plus combineFloor of the best one's) to the power
-// combinePower (the per-day profiles sharing one weight unless one of
+// how well each forecast the last combineWindow (scoredPoints forecasts,
+// over oneSampleSpan or more where the lookahead is one sample), by the
+// inverse of its mean absolute error (net of the noise where the
+// lookahead is one sample, see netOfNoise; plus combineFloor of the best
+// one's) to the power combinePower (the per-day profiles sharing one
+// weight unless one of
 // them is the best; see shareProfiles). On ordinary days the seasonal
 // model wins; on a day unlike its profile, whichever candidate has
 // tracked that day best takes over within hours, and hands back when the
