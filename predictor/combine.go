@@ -386,6 +386,39 @@ func shareProfiles(w, errs []float64, days int) {
 	}
 }
 
+// agreed returns the forecast that two or more of the candidates f make
+// exactly alike while together holding more than half the weight w (the
+// weighted median then), and whether there is one. Exact agreement is
+// what a clipped signal gives: idle demand, where most candidates forecast
+// zero after a burst that none of them saw coming, or CPU pinned at 100%.
+// A weighted mean would hand a share of that forecast to the minority that
+// chases the burst (the envelope for two hours after it, the day-ago
+// window a day later), though the majority has forecast as well as it.
+func agreed(f, w []float64) (float64, bool) {
+	var total float64
+	for c := range f {
+		if w[c] > 0 {
+			total += w[c]
+		}
+	}
+	for c := range f {
+		if !(w[c] > 0) {
+			continue
+		}
+		same, n := 0.0, 0
+		for d := range f {
+			if w[d] > 0 && f[d] == f[c] {
+				same += w[d]
+				n++
+			}
+		}
+		if n >= 2 && same > total/2 {
+			return f[c], true
+		}
+	}
+	return 0, false
+}
+
 // netOfNoise takes noise, the error that a sample's own noise adds to
 // any forecast of it, off the mean errors of the candidates that were
 // scored (n[c] > 0), leaving each at least netFloor of its error, and
@@ -441,7 +474,10 @@ func (m *Model) scoredPoints() int {
 // tracked that day best takes over within hours, and hands back when the
 // day is ordinary again; on a trace with no shape to learn, persistence,
 // Holt-Winters or the envelope do, and the forecast is half the weighted
-// mean and half the weighted median (noCycleMedianShare).
+// mean and half the weighted median (noCycleMedianShare). Where two or
+// more candidates forecast exactly alike with more than half the weight
+// (a signal clipped at zero or at a ceiling), their forecast is the
+// forecast (see agreed).
 func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals}
@@ -497,6 +533,9 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 		// one that recalls yesterday's burst. The weighted median takes
 		// what most of them forecast.
 		return weightedMedian(now, w)
+	}
+	if f, ok := agreed(now, w); ok {
+		return f
 	}
 	var num, den float64
 	for c, f := range now {

@@ -370,6 +370,50 @@ func TestIdleDemandForgetsYesterdaysBurst(t *testing.T) {
 	}
 }
 
+// TestIdleDemandForgetsTodaysBurst: half an hour after a burst on idle
+// demand, which every candidate missed alike, the envelope still recalls
+// it; the candidates that forecast zero, more than half the weight, are
+// the forecast (see agreed).
+func TestIdleDemandForgetsTodaysBurst(t *testing.T) {
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
+	s.Values[s.Len()-30] = 1000
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Peak != 0 {
+		t.Errorf("peak forecast %g half an hour after a burst on idle demand, want 0", f.Peak)
+	}
+}
+
+func TestAgreed(t *testing.T) {
+	tests := []struct {
+		f, w []float64
+		want float64
+		ok   bool
+	}{
+		// Zero from three candidates with 3 of 5 of the weight.
+		{[]float64{0, 300, 0, 0, 300}, []float64{1, 1, 1, 1, 1}, 0, true},
+		// A tie at half the weight is no majority.
+		{[]float64{0, 300, 0, 300}, []float64{1, 1, 1, 1}, 0, false},
+		// One candidate alone is no agreement, however heavy.
+		{[]float64{0.4, 0.5, 0.6}, []float64{10, 1, 1}, 0, false},
+		// Weightless candidates do not count.
+		{[]float64{100, 100, 42, 7}, []float64{0, 0, 1, 1}, 0, false},
+		{[]float64{100, 100, 42, 7}, []float64{1, 1, 1, 0}, 100, true},
+	}
+	for _, tt := range tests {
+		got, ok := agreed(tt.f, tt.w)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("agreed(%v, %v) = %g, %v, want %g, %v", tt.f, tt.w, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestWeightedMedian(t *testing.T) {
 	tests := []struct {
 		f, w []float64
