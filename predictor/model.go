@@ -46,6 +46,10 @@ const (
 	// profile's values at the same times, scale the per-day profile
 	// candidates (see combiner.profiles); at least the smoothing window.
 	profileScaleWindow = 30 * time.Minute
+	// maxHeldOutHalf is the most phases on each side that a profile is
+	// averaged over where the smoothing window is one sample, the width
+	// chosen on held-out cycles (see Model.heldOutHalf).
+	maxHeldOutHalf = 3
 )
 
 // maxRatio bounds the multiplicative corrections; persistTrend is the
@@ -236,6 +240,77 @@ func dailyDays(step time.Duration) int {
 // or more.
 func smoothingHalf(step time.Duration) int { return int(smoothing/step) / 2 }
 
+// heldOutHalf returns the half-width, 0 to maxHeldOutHalf phases, of the
+// box average of a profile that forecasts held-out cycles best: the
+// samples of alternate cycles (by their index in vals) forecast by the
+// profile of the others, and the other way round, by mean absolute error;
+// the narrowest of equals. A phase of a coarse step is one sample a day,
+// and its median over three weeks is still noisy (on a noisy hourly sine
+// averaging three phases takes the seasonal model's error from 0.0841 to
+// 0.0822), but averaging blurs a sharp shape (nyc_taxi's rush hours at a
+// 30-minute step): the held-out cycles tell which the trace has.
+func (m *Model) heldOutHalf(keys []int, vals []float64, size int) int {
+	var errs [maxHeldOutHalf + 1]float64
+	raw, sm := make([]float64, size), make([]float64, size)
+	// Samples of the other fold by key, in one flat array.
+	offs := make([]int, size+1)
+	flat := make([]float64, len(vals))
+	for fold := range 2 {
+		inFold := func(i int) bool { return (i/m.phases)%2 == fold }
+		clear(offs)
+		for i, k := range keys {
+			if !inFold(i) {
+				offs[k+1]++
+			}
+		}
+		for k := range size {
+			offs[k+1] += offs[k]
+		}
+		next := slices.Clone(offs[:size])
+		for i, k := range keys {
+			if !inFold(i) {
+				flat[next[k]] = vals[i]
+				next[k]++
+			}
+		}
+		fill := median(flat[:offs[size]])
+		for k := range raw {
+			if raw[k] = medianInPlace(flat[offs[k]:offs[k+1]]); math.IsNaN(raw[k]) {
+				raw[k] = fill
+			}
+		}
+		for w := range errs {
+			boxSmooth(sm, raw, m.phases, w)
+			for i, k := range keys {
+				if inFold(i) {
+					errs[w] += math.Abs(vals[i] - sm[k])
+				}
+			}
+		}
+	}
+	best := 0
+	for w := range errs {
+		if errs[w] < errs[best] {
+			best = w
+		}
+	}
+	return best
+}
+
+// boxSmooth sets dst to raw averaged over w phases on each side,
+// circularly within each run of phases values (a profile, or each of its
+// halves with business hours).
+func boxSmooth(dst, raw []float64, phases, w int) {
+	for k := range raw {
+		base := k / phases * phases
+		var sum float64
+		for d := -w; d <= w; d++ {
+			sum += raw[base+((k-base+d)%phases+phases)%phases]
+		}
+		dst[k] = sum / float64(2*w+1)
+	}
+}
+
 // key returns the profile index of time t.
 func (m *Model) key(t time.Time) int {
 	if m.phases == 0 {
@@ -290,17 +365,14 @@ func (m *Model) fitProfile(start time.Time, vals []float64) {
 			raw[k] = median(vals)
 		}
 	}
-	// Smooth each half circularly over smoothing.
+	// Smooth each half circularly over smoothing, or where that is one
+	// sample over the width that forecasts held-out cycles best.
 	w := smoothingHalf(m.step)
-	m.profile = make([]float64, size)
-	for k := range raw {
-		base := k / m.phases * m.phases
-		var sum float64
-		for d := -w; d <= w; d++ {
-			sum += raw[base+((k-base+d)%m.phases+m.phases)%m.phases]
-		}
-		m.profile[k] = sum / float64(2*w+1)
+	if w == 0 {
+		w = m.heldOutHalf(keys, vals, size)
 	}
+	m.profile = make([]float64, size)
+	boxSmooth(m.profile, raw, m.phases, w)
 	// Robust trend over per-cycle medians of the deseasonalised data.
 	var xs, ys []float64
 	block := make([]float64, m.phases)

@@ -466,14 +466,54 @@ func TestProfileCycles(t *testing.T) {
 	}
 }
 
+// TestHeldOutHalf: where the smoothing window is one sample, a profile is
+// averaged over adjacent phases where that forecasts held-out cycles
+// better (a noisy sine at an hourly or a 15-minute step), and not where
+// it would blur a sharp shape (nyc_taxi's rush hours at 30 minutes, a
+// square wave).
+func TestHeldOutHalf(t *testing.T) {
+	square := Series{Start: monday, Step: 30 * time.Minute, Values: make([]float64, 21*48)}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range square.Values {
+		square.Values[i] = 0.1 * r.NormFloat64()
+		if i%48 >= 16 && i%48 < 32 {
+			square.Values[i] += 10
+		}
+	}
+	nyc := loadTrace(t, "nyc_taxi.csv")
+	weeks := 8 * int(Week/nyc.Step)
+	tests := []struct {
+		name     string
+		s        Series
+		period   time.Duration
+		min, max int
+	}{
+		{"hourly sine", hourlySine(1, 21), Day, 1, maxHeldOutHalf},
+		{"15-minute sine", quarterHourSine(1, 21), Day, 1, maxHeldOutHalf},
+		{"square wave", square, Day, 0, 0},
+		{"nyc_taxi", nyc.Slice(nyc.Len()-weeks, nyc.Len()), Week, 0, 0},
+	}
+	for _, tt := range tests {
+		m := &Model{step: tt.s.Step, cycle: Cycle{Period: tt.period}, phases: int(tt.period / tt.s.Step)}
+		keys := make([]int, tt.s.Len())
+		m.keysFrom(tt.s.Start, keys)
+		if got := m.heldOutHalf(keys, tt.s.Values, m.phases); got < tt.min || got > tt.max {
+			t.Errorf("%s: averaged over %d phases on each side, want %d to %d", tt.name, got, tt.min, tt.max)
+		}
+	}
+}
+
 // TestCoarseStepCandidates: on the hourly sine of TestSyntheticClasses,
 // with a daily profile and the Holt-Winters candidate over three weeks
-// (dailyDays), the seasonal model alone (the first candidate) forecasts
-// better than the backtest's Holt-Winters baseline, and the Holt-Winters
-// candidate alone is within 1% of it. Over seven days neither held
-// (0.0903 and 0.0900 against 0.0853). And the mixture, weighing the
-// candidates by their errors net of the noise (netOfNoise), is within 6%
-// of the seasonal model alone (8% with the errors as they are).
+// (dailyDays) and the profile averaged over adjacent phases
+// (heldOutHalf), the seasonal model alone (the first candidate) has at
+// least 2% less error than the backtest's Holt-Winters baseline, and the
+// Holt-Winters candidate alone is within 1% of it. Over seven days neither
+// held (0.0903 and 0.0900 against 0.0853); over three weeks without the
+// averaging the seasonal model was 1.4% ahead (0.0841). And the mixture,
+// weighing the candidates by their errors net of the noise (netOfNoise),
+// is within 3.5% of the Holt-Winters baseline (1.03; 1.07 with the errors
+// as they are).
 func TestCoarseStepCandidates(t *testing.T) {
 	s := hourlySine(1, 60)
 	r, err := Backtest(s, DefaultBacktestConfig())
@@ -484,14 +524,14 @@ func TestCoarseStepCandidates(t *testing.T) {
 	hw := r.Baselines[BaselineHoltWinters].MAE
 	seasonal, candidate := alone[0], alone[len(alone)-2]
 	t.Logf("seasonal model alone %.4g, Holt-Winters candidate alone %.4g, Holt-Winters baseline %.4g", seasonal, candidate, hw)
-	if !(seasonal < hw) {
-		t.Errorf("seasonal model alone: MAE %.4g, want under Holt-Winters's %.4g", seasonal, hw)
+	if !(seasonal < 0.98*hw) {
+		t.Errorf("seasonal model alone: MAE %.4g, want under 0.98 times Holt-Winters's %.4g", seasonal, hw)
 	}
 	if !(candidate < 1.01*hw) {
 		t.Errorf("Holt-Winters candidate alone: MAE %.4g, want within 1%% of the baseline's %.4g", candidate, hw)
 	}
 	t.Logf("mixture %.4g", mixture)
-	if !(mixture < 1.06*seasonal) {
-		t.Errorf("mixture: MAE %.4g, want within 6%% of the seasonal model's alone, %.4g", mixture, seasonal)
+	if !(mixture < 1.035*hw) {
+		t.Errorf("mixture: MAE %.4g, want within 3.5%% of Holt-Winters's %.4g", mixture, hw)
 	}
 }
