@@ -51,12 +51,19 @@ const (
 	// the envelope candidate takes the envelopeQuantile of.
 	envelopeWindow   = 2 * time.Hour
 	envelopeQuantile = 0.9
+	// hwOneSampleMax is how many samples of history the Holt-Winters
+	// candidate is fitted on where the lookahead is one sample: all of it
+	// up to this many, as the backtest's baseline runs over the whole
+	// trace (where the lookahead is longer the step is finer, and it takes
+	// dailyDays, for speed).
+	hwOneSampleMax = 10000
 )
 
 // hwFit is the Holt-Winters candidate: the backtest's baseline (a daily
 // season), its smoothing parameters chosen on the last dailyDays of the
-// fitted history (it needs three: two to start, one to choose them on),
-// and its state after the last sample fitted.
+// fitted history (on up to hwOneSampleMax samples of it where the
+// lookahead is one sample; it needs three days: two to start, one to
+// choose them on), and its state after the last sample fitted.
 type hwFit struct {
 	holtWinters
 	st hwState
@@ -75,7 +82,11 @@ func fitHW(s Series, horizon, keep int) *hwFit {
 	if p < 2 || Day%s.Step != 0 || s.Len() < 3*p {
 		return nil
 	}
-	v := s.Values[max(0, s.Len()-dailyDays(s.Step)*p):]
+	n := dailyDays(s.Step) * p
+	if horizon == 1 {
+		n = max(n, hwOneSampleMax)
+	}
+	v := s.Values[max(0, s.Len()-n):]
 	best, bestSSE := hwGrid[0], math.Inf(1)
 	scratch := make([]float64, p)
 	for _, hw := range hwGrid {
@@ -463,22 +474,37 @@ func (m *Model) scoredPoints() int {
 
 // combined returns the peak forecast at index i of vals (which start at
 // start): the candidates' forecasts (see combiner.candidates) weighted by
-// how well each forecast the last combineWindow (scoredPoints forecasts,
-// over oneSampleSpan or more where the lookahead is one sample), by the
-// inverse of its mean absolute error (net of the noise where the
-// lookahead is one sample, see netOfNoise; plus combineFloor of the best
-// one's) to the power combinePower (the per-day profiles sharing one
-// weight unless one of
-// them is the best; see shareProfiles). On ordinary days the seasonal
-// model wins; on a day unlike its profile, whichever candidate has
-// tracked that day best takes over within hours, and hands back when the
-// day is ordinary again; on a trace with no shape to learn, persistence,
-// Holt-Winters or the envelope do, and the forecast is half the weighted
-// mean and half the weighted median (noCycleMedianShare). Where two or
-// more candidates forecast exactly alike with more than half the weight
-// (a signal clipped at zero or at a ceiling), their forecast is the
-// forecast (see agreed).
+// how well each forecast the last combineWindow (see Model.score), by the
+// inverse of its mean absolute error (see Model.weigh); the reactive
+// candidates are left out where the model's fit chose so (see
+// preferShapes).
 func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
+	sc := m.score(start, vals, i)
+	if m.shapesOnly {
+		m.leaveOutReactive(sc)
+	}
+	return m.weigh(sc)
+}
+
+// scored are the candidates' forecasts at one index (now) and their mean
+// absolute errors (errs) over the n[c] past forecasts scored; n[c] is 0
+// for a candidate that does not compete.
+type scored struct {
+	now, errs []float64
+	n         []int
+}
+
+// clone returns a copy of sc that weigh may change apart from it.
+func (sc scored) clone() scored {
+	return scored{now: sc.now, errs: slices.Clone(sc.errs), n: slices.Clone(sc.n)}
+}
+
+// score returns the candidates' forecasts at index i of vals (which start
+// at start) and how well each forecast the last combineWindow:
+// scoredPoints past forecasts (over oneSampleSpan or more where the
+// lookahead is one sample), each against the peak of its lookahead
+// window. Only candidates scored as often as the seasonal model compete.
+func (m *Model) score(start time.Time, vals []float64, i int) scored {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals}
 	points := m.scoredPoints()
@@ -505,18 +531,40 @@ func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
 			}
 		}
 	}
-	// Only candidates scored as often as the seasonal model compete.
-	best := math.Inf(1)
 	for c, f := range now {
 		if finite(f) && n[c] > 0 && n[c] >= n[0] {
 			sum[c] /= float64(n[c])
-			best = min(best, sum[c])
 		} else {
 			n[c] = 0
 		}
 	}
+	return scored{now: now, errs: sum, n: n}
+}
+
+// weigh returns the candidates' forecasts sc.now weighted by the inverse
+// of their errors (net of the noise where the lookahead is one sample,
+// see netOfNoise; plus combineFloor of the best one's) to the power
+// combinePower (the per-day profiles sharing one weight unless one of
+// them is the best; see shareProfiles); it changes sc.errs. On ordinary
+// days the seasonal model wins; on a day unlike its profile, whichever
+// candidate has tracked that day best takes over within hours, and hands
+// back when the day is ordinary again; on a trace with no shape to learn,
+// persistence, Holt-Winters or the envelope do, and the forecast is half
+// the weighted mean and half the weighted median (noCycleMedianShare).
+// Where two or more candidates forecast exactly alike with more than half
+// the weight (a signal clipped at zero or at a ceiling), their forecast is
+// the forecast (see agreed).
+func (m *Model) weigh(sc scored) float64 {
+	now, sum, n := sc.now, sc.errs, sc.n
+	best := math.Inf(1)
 	if m.horizon == 1 {
 		best = netOfNoise(sum, n, noiseShare*m.resSD)
+	} else {
+		for c := range sum {
+			if n[c] > 0 {
+				best = min(best, sum[c])
+			}
+		}
 	}
 	eps := combineFloor*best + 1e-6*(math.Abs(m.resMed)+m.resSD+1e-9)
 	w := make([]float64, len(now))

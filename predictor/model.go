@@ -129,6 +129,9 @@ type Model struct {
 	filtered int
 	// hw is the Holt-Winters candidate; nil with less than three days.
 	hw *hwFit
+	// shapesOnly leaves the reactive candidates out of the mixture (see
+	// preferShapes).
+	shapesOnly bool
 	// scale divides the samples before they are fitted or forecast from,
 	// and multiplies what comes out (see scaleOf); 1 for most traces.
 	scale float64
@@ -166,7 +169,12 @@ func (m *Model) Filtered() int { return m.filtered }
 
 // Fit fits a model to a history. The history needs at least a few
 // lookahead windows; a cycle needs two full periods of it.
-func Fit(s Series, opts Options) (*Model, error) {
+func Fit(s Series, opts Options) (*Model, error) { return fit(s, opts, true) }
+
+// fit is Fit; with selectShapes, a model with a cycle and a one-sample
+// lookahead chooses whether to leave its reactive candidates out (see
+// preferShapes).
+func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	opts = opts.withDefaults()
 	if s.Step <= 0 {
 		return nil, fmt.Errorf("fitting: step %s is not positive", s.Step)
@@ -180,6 +188,7 @@ func Fit(s Series, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
 	}
 	m.scale = scaleOf(s.Values)
+	orig := s
 	s = s.scaled(m.scale)
 	m.cycles = DetectCycles(s)
 	m.cycle = m.cycles.Longest()
@@ -209,6 +218,9 @@ func Fit(s Series, opts Options) (*Model, error) {
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals)
 	m.hw = fitHW(s, m.horizon, m.horizon+m.scoredPoints()*m.combineStride()+1)
+	if selectShapes && m.horizon == 1 && m.cycle.Period != 0 {
+		m.shapesOnly = preferShapes(orig, opts)
+	}
 	return m, nil
 }
 

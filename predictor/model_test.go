@@ -511,9 +511,9 @@ func TestHeldOutHalf(t *testing.T) {
 // Holt-Winters candidate alone is within 1% of it. Over seven days neither
 // held (0.0903 and 0.0900 against 0.0853); over three weeks without the
 // averaging the seasonal model was 1.4% ahead (0.0841). And the mixture,
-// weighing the candidates by their errors net of the noise (netOfNoise),
-// is within 3.5% of the Holt-Winters baseline (1.03; 1.07 with the errors
-// as they are).
+// with the reactive candidates left out (preferShapes), is ahead of the
+// Holt-Winters baseline too (0.0842; with them 0.0878, and 0.091 with the
+// errors not net of the noise, netOfNoise).
 func TestCoarseStepCandidates(t *testing.T) {
 	s := hourlySine(1, 60)
 	r, err := Backtest(s, DefaultBacktestConfig())
@@ -531,7 +531,7 @@ func TestCoarseStepCandidates(t *testing.T) {
 		t.Errorf("Holt-Winters candidate alone: MAE %.4g, want within 1%% of the baseline's %.4g", candidate, hw)
 	}
 	t.Logf("mixture %.4g", mixture)
-	if !(mixture < 1.035*hw) {
-		t.Errorf("mixture: MAE %.4g, want within 3.5%% of Holt-Winters's %.4g", mixture, hw)
+	if !(mixture < hw) {
+		t.Errorf("mixture: MAE %.4g, want under Holt-Winters's %.4g", mixture, hw)
 	}
 }
