@@ -28,8 +28,12 @@ const (
 	// sample must be to count as an anomaly and be replaced before fitting.
 	anomalyK = 4.0
 	// spikeK is how many robust standard deviations above the profile the
-	// recent samples must be for a spike in progress.
-	spikeK = 4.0
+	// recent samples must be for a spike in progress; where the lookahead
+	// is one sample, of the residuals at the same phase and spikePool
+	// phases on each side, where they spread wider than the day's (see
+	// Model.spikeSpread).
+	spikeK    = 4.0
+	spikePool = 2
 	// shiftK is how many robust standard deviations from the profile,
 	// all on the same side, the latest samples must be for a level shift
 	// in progress (a holiday lull, an outage, a surge that lasts), which
@@ -132,6 +136,10 @@ type Model struct {
 	// shapesOnly leaves the reactive candidates out of the mixture (see
 	// preferShapes).
 	shapesOnly bool
+	// spikeSD is, by profile key, the spread a spike is measured in where
+	// the lookahead is one sample (see spikeSpread); nil elsewhere, where
+	// it is resSD.
+	spikeSD []float64
 	// scale divides the samples before they are fitted or forecast from,
 	// and multiplies what comes out (see scaleOf); 1 for most traces.
 	scale float64
@@ -217,11 +225,48 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	}
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals)
+	if m.horizon == 1 && m.phases > 0 {
+		m.spikeSD = m.spikeSpread(span.Start, vals)
+	}
 	m.hw = fitHW(s, m.horizon, m.horizon+m.scoredPoints()*m.combineStride()+1)
 	if selectShapes && m.horizon == 1 && m.cycle.Period != 0 {
 		m.shapesOnly = preferShapes(orig, opts)
 	}
 	return m, nil
+}
+
+// spikeSpread returns, by profile key, the robust standard deviation of
+// the residuals of vals (which start at start) at that phase and
+// spikePool phases on each side, but never under resSD. Where the
+// lookahead is one sample, one sample spikeK deviations above the profile
+// is a spike, and the forecast holds it; where demand is noisier at the
+// peak of the day than at night (counts of requests), spikeK of the day's
+// deviation is ordinary at the peak, and holding such samples put an
+// hourly trace with noise of 5% of the value at up to 1.021 times
+// Holt-Winters's error (1.002 measured against its own hours' spread).
+func (m *Model) spikeSpread(start time.Time, vals []float64) []float64 {
+	keys := make([]int, len(vals))
+	m.keysFrom(start, keys)
+	size := len(m.profile)
+	byKey := make([][]float64, size)
+	for i, r := range m.residuals(start, vals) {
+		byKey[keys[i]] = append(byKey[keys[i]], r)
+	}
+	out := make([]float64, size)
+	var pool []float64
+	for k := range out {
+		base := k / m.phases * m.phases
+		pool = pool[:0]
+		for d := -spikePool; d <= spikePool; d++ {
+			pool = append(pool, byKey[base+((k-base+d)%m.phases+m.phases)%m.phases]...)
+		}
+		_, sd := mad(pool)
+		out[k] = m.resSD
+		if sd > m.resSD {
+			out[k] = sd
+		}
+	}
+	return out
 }
 
 // profileCycles is how many past cycles the profile takes the median
@@ -594,7 +639,11 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	lo := max(0, i-m.horizon+1)
 	spike := true
 	for j := lo; j <= i; j++ {
-		if (s.Values[j]-m.base(s.Time(j))-lvl-m.resMed)/m.resSD < spikeK {
+		sd := m.resSD
+		if m.spikeSD != nil {
+			sd = m.spikeSD[m.key(s.Time(j))]
+		}
+		if (s.Values[j]-m.base(s.Time(j))-lvl-m.resMed)/sd < spikeK {
 			spike = false
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -533,5 +534,42 @@ func TestCoarseStepCandidates(t *testing.T) {
 	t.Logf("mixture %.4g", mixture)
 	if !(mixture < hw) {
 		t.Errorf("mixture: MAE %.4g, want under Holt-Winters's %.4g", mixture, hw)
+	}
+}
+
+// TestSpikeSpread: where the lookahead is one sample and demand is
+// noisier at the peak of the day than at night, a sample 4.5 of the day's
+// robust standard deviations above the profile is a spike at night but
+// not at the peak, where its own hours spread wider; the spread is never
+// under the day's.
+func TestSpikeSpread(t *testing.T) {
+	s := hourlyProportional(1, 30)
+	m, err := Fit(s.Slice(0, 28*24), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.horizon != 1 || m.spikeSD == nil {
+		t.Fatalf("lookahead %d samples, spread by phase %v", m.horizon, m.spikeSD)
+	}
+	for k, sd := range m.spikeSD {
+		if sd < m.resSD {
+			t.Errorf("phase %d: spread %.3g under the day's %.3g", k, sd, m.resSD)
+		}
+	}
+	for _, tt := range []struct {
+		hour  int
+		spike bool
+	}{{6, false}, {18, true}} { // the peak of 100 + 60 sin(2πh/24), its trough
+		i := 28*24 + tt.hour
+		h := Series{Start: s.Start, Step: s.Step, Values: slices.Clone(s.Values[:i+1])}
+		h.Values[i] = (m.base(h.Time(i)) + m.resMed + 4.5*m.resSD) * m.scale
+		f, err := m.Forecast(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Spike != tt.spike {
+			t.Errorf("%02d:00, 4.5 robust deviations over the profile (spread there %.3g, the day's %.3g): spike %v, want %v",
+				tt.hour, m.spikeSD[m.key(h.Time(i))], m.resSD, f.Spike, tt.spike)
+		}
 	}
 }
