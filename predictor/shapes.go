@@ -12,7 +12,7 @@ const (
 	// shapesOnlyGain is the most that the shapes' replayed error may be,
 	// as a share of the whole mixture's, for the reactive candidates to be
 	// left out.
-	shapesOnlyGain = 0.97
+	shapesOnlyGain = 0.98
 )
 
 // isShape reports whether candidate c, of count, forecasts from shapes
