@@ -349,44 +349,35 @@ func TestProfileScaledOverHalfAnHour(t *testing.T) {
 	}
 }
 
-// TestIdleDemandForgetsYesterdaysBurst: on idle demand, where every
-// candidate forecast the recent windows exactly, the one that recalls a
-// burst at this time a day earlier does not get a share of the forecast:
-// the tied candidates' weighted median, zero, is.
-func TestIdleDemandForgetsYesterdaysBurst(t *testing.T) {
-	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
-	// One burst, a day before the window after the last sample.
-	s.Values[s.Len()-1440+5] = 1000
-	m, err := Fit(s, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Forecast(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Peak != 0 {
-		t.Errorf("peak forecast %g on idle demand, want 0", f.Peak)
-	}
-}
-
-// TestIdleDemandForgetsTodaysBurst: half an hour after a burst on idle
-// demand, which every candidate missed alike, the envelope still recalls
-// it; the candidates that forecast zero, more than half the weight, are
-// the forecast (see agreed).
-func TestIdleDemandForgetsTodaysBurst(t *testing.T) {
-	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
-	s.Values[s.Len()-30] = 1000
-	m, err := Fit(s, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Forecast(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Peak != 0 {
-		t.Errorf("peak forecast %g half an hour after a burst on idle demand, want 0", f.Peak)
+// TestIdleDemandForgetsABurst: on idle demand, one burst of 1,000 does
+// not get a share of the forecast after it. A day before the window after
+// the last sample, every candidate forecast the recent windows exactly,
+// and the one that recalls it is outweighed by the tied candidates'
+// weighted median, zero. Half an hour ago, every candidate missed it
+// alike and the envelope still recalls it; the candidates that forecast
+// zero, more than half the weight, are the forecast (see agreed; 14
+// without).
+func TestIdleDemandForgetsABurst(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ago  int // minutes before the last sample
+	}{
+		{"a day before the next window", 1440 - 5},
+		{"half an hour ago", 30},
+	} {
+		s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
+		s.Values[s.Len()-tt.ago] = 1000
+		m, err := Fit(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.Forecast(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Peak != 0 {
+			t.Errorf("burst %s: peak forecast %g on idle demand, want 0", tt.name, f.Peak)
+		}
 	}
 }
 
