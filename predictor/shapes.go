@@ -53,7 +53,7 @@ func preferShapes(s Series, opts Options) bool {
 		return false
 	}
 	sub, err := fit(s.Slice(0, n-r), opts, false)
-	if err != nil || sub.horizon != 1 || sub.cycle.Period == 0 {
+	if err != nil || sub.cycle.Period == 0 {
 		return false
 	}
 	vals := s.scaled(sub.scale).Values
