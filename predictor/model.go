@@ -54,6 +54,14 @@ const (
 	// averaged over where the smoothing window is one sample, the width
 	// chosen on held-out cycles (see Model.heldOutHalf).
 	maxHeldOutHalf = 3
+	// maxPeakSlope bounds the slope of the window's peak excess on the
+	// recent residual (Model.fitPeak): on real traces it is 0 to about 1
+	// (the residual persists over the window), under 2 on a sawtooth; a
+	// steeper one comes of residuals that hardly vary (demand that holds
+	// one value but for rare jumps) and would turn a tiny residual into
+	// a forecast far off the data, so the peak excess is taken as
+	// constant instead.
+	maxPeakSlope = 4.0
 )
 
 // maxRatio bounds the multiplicative corrections; persistTrend is the
@@ -213,7 +221,7 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	m.fitProfile(span.Start, vals)
 	res := m.residuals(span.Start, vals)
 	res = res[min(len(res)-1, m.warmup()):]
-	m.resMed, m.resSD = mad(res)
+	m.resMed, m.resSD = spread(res)
 	if m.resSD == 0 {
 		m.resSD = 1e-9
 	}
@@ -584,7 +592,7 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 		ys = append(ys, peak-bpeak-lvl)
 	}
 	m.a, m.b = stat.LinearRegression(xs, ys, nil, false)
-	if !finite(m.a) || !finite(m.b) {
+	if !finite(m.a) || !finite(m.b) || math.Abs(m.b) > maxPeakSlope {
 		m.a, m.b = median(ys), 0
 	}
 	errs := make([]float64, len(xs))

@@ -79,6 +79,45 @@ func TestFitTooShort(t *testing.T) {
 	}
 }
 
+// TestSawtoothForecasts fits a queue that fills by one message
+// a step and is drained every 50 steps: without a cycle its residuals from
+// the level are the same step after step (a median absolute deviation of
+// 0). Between drains every forecast must stay near the actual peak; with
+// the spread taken as 0, the regression of the peak on a residual that
+// never varied forecast -2.8e10 (clipped to 0) after each drain, and
+// the forecast came to 9 where the peak was 40.
+func TestSawtoothForecasts(t *testing.T) {
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 3000)}
+	for i := range s.Values {
+		s.Values[i] = float64(i % 50)
+	}
+	m, err := Fit(s.Slice(0, 1500), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(m.resSD > 0.1) || math.Abs(m.b) > maxPeakSlope {
+		t.Errorf("residual spread %g, peak slope %g: want a spread of the residuals' size, a bounded slope", m.resSD, m.b)
+	}
+	// The window after i holds the next 3 samples; away from a drain its
+	// peak is 3 above the latest demand.
+	var sum float64
+	n := 0
+	for i := 1500; i < s.Len(); i++ {
+		f, err := m.Forecast(s.Slice(0, i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := i % 50; k >= 3 && k <= 46 {
+			sum += math.Abs(f.Peak - float64(k+3))
+			n++
+		}
+	}
+	t.Logf("mean absolute error between drains %.2f", sum/float64(n))
+	if sum/float64(n) > 2 {
+		t.Errorf("mean absolute error between drains %.2f, want at most 2", sum/float64(n))
+	}
+}
+
 func TestForecastFollowsDailyShape(t *testing.T) {
 	s := synth(10*288, 5*time.Minute, 2, daily)
 	// The last sample is at 23:55; the window after it covers 00:00-00:10,

@@ -83,6 +83,29 @@ func mad(x []float64) (med, sd float64) {
 	return med, madScale * median(dev)
 }
 
+// meanAbsScale turns a mean absolute deviation into a standard deviation
+// for normally distributed data (sqrt(pi/2)).
+const meanAbsScale = 1.2533
+
+// spread returns the median of x and a robust standard deviation: the
+// scaled median absolute deviation, or, where more than half of x equals
+// its median (demand that holds one value most of the time, integers, a
+// counter rising by the same amount each step), the scaled mean absolute
+// deviation from the median, which is 0 only for a constant x. With the
+// median absolute deviation alone such a series has a deviation of 0, and
+// every sample off the median would be an anomaly.
+func spread(x []float64) (med, sd float64) {
+	med, sd = mad(x)
+	if sd > 0 || len(x) == 0 {
+		return med, sd
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Abs(v - med)
+	}
+	return med, meanAbsScale * sum / float64(len(x))
+}
+
 // quantile returns the empirical p-quantile of x without modifying it: the
 // lowest value that at least the fraction p of x is at or below.
 func quantile(p float64, x []float64) float64 {

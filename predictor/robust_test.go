@@ -29,6 +29,31 @@ func TestMedianMAD(t *testing.T) {
 	}
 }
 
+// TestSpread checks the fallback of spread where more than half of the
+// values are one value: the median absolute deviation is 0 there, the
+// scaled mean absolute deviation is not (0 only for a constant).
+func TestSpread(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []float64
+		med, sd float64
+	}{
+		{"spread values: the scaled median absolute deviation", []float64{3, 1, 2}, 2, madScale},
+		{"one value but one", []float64{1, 1, 1, 1000}, 1, meanAbsScale * 999 / 4},
+		{"a counter's steady steps and a reset", []float64{5, 5, 5, 5, -20}, 5, meanAbsScale * 25 / 5},
+		{"constant", []float64{7, 7, 7}, 7, 0},
+		{"one value", []float64{4}, 4, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			med, sd := spread(tt.in)
+			if med != tt.med || math.Abs(sd-tt.sd) > 1e-9 {
+				t.Errorf("spread(%v) = %g, %g; want %g, %g", tt.in, med, sd, tt.med, tt.sd)
+			}
+		})
+	}
+}
+
 func TestTheilSenIgnoresOutlier(t *testing.T) {
 	var xs, ys []float64
 	for i := range 20 {
