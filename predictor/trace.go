@@ -381,7 +381,8 @@ func csvCause(err error, fields int) error {
 // regularize puts samples on a grid with the trace's step (see gridStep
 // of the spacings of every, the times of all rows, including those without
 // a value), interpolating linearly over gaps; observed[i] says whether a
-// row falls within the step up to sample i (false: filled in a gap).
+// row falls within the step up to sample i or the rows around it are less
+// than 1.5 steps apart (false: filled in a gap).
 func regularize(name string, times []int64, values []float64, every []int64) (_ Series, observed []bool, _ error) {
 	diffs := make([]int64, len(every)-1)
 	for i := range diffs {
@@ -404,8 +405,9 @@ func regularize(name string, times []int64, values []float64, every []int64) (_ 
 			j++
 		}
 		// A sample with a row less than a step before it (or on it) is
-		// observed, even when jittered times put it between two rows.
-		observed[i] = t-times[j] < step
+		// observed, and so is one between two rows less than 1.5 steps
+		// apart: jittered times, not a missing row.
+		observed[i] = t-times[j] < step || (j+1 < len(times) && 2*(times[j+1]-times[j]) < 3*step)
 		if times[j] == t || j+1 == len(times) {
 			out[i] = values[j]
 			continue

@@ -53,6 +53,14 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 9,
 		},
 		{
+			// Rows about 5 minutes apart, jittered: the step is the median
+			// spacing, 311 s, and the sample at 311 s, a second before the
+			// row at 312, lies between rows 1.0 step apart, not in a gap.
+			name: "jittered times, a spacing over the step", in: "ts,value\n0,0\n312,0\n590,0\n907,0\n1190,0\n1501,0\n1820,0\n2096,0\n2400,0\n",
+			wantStep: 311 * time.Second, wantVals: make([]float64, 8), wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 9,
+		},
+		{
 			// As in a held-out NAB occupancy trace: two samples at 05:33.
 			name: "repeated time merged keeping the maximum",
 			in: "timestamp,value\n2015-09-01 05:23:00,10\n2015-09-01 05:28:00,12\n2015-09-01 05:33:00,14\n" +
