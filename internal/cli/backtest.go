@@ -58,7 +58,7 @@ func newBacktestCmd() *cobra.Command {
 		Example: `  mlscale backtest -f nyc_taxi.csv
   mlscale backtest -f crane_input9.csv --train 0.6 --lookahead 30m -o json
   mlscale backtest -f demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png`,
-		Args: cobra.NoArgs,
+		Args: noArgsButFiles,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.validate(); err != nil {
 				return err

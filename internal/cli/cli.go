@@ -129,6 +129,16 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// noArgsButFiles is cobra.NoArgs for a command that reads its files with
+// -f: an argument, most often a file given as in `cat FILE`, is refused
+// with the -f form named, instead of cobra's "unknown command".
+func noArgsButFiles(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return usagef("%s takes its files with -f, not as arguments: %s -f %s", cmd.CommandPath(), cmd.CommandPath(), strings.Join(args, " -f "))
+}
+
 // usagef returns a usageError.
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}

@@ -89,7 +89,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bad output format", []string{"render", "-f", "-", "-o", "xml"}, `-o "xml" is not supported; allowed: yaml, json`},
 		{"negative GPU budget", []string{"render", "-f", "-", "--gpu-budget", "-1"}, "--gpu-budget must be 0 or more"},
 		{"stdin twice", []string{"render", "-f", "-", "-f", "-"}, "standard input"},
-		{"positional argument", []string{"render", "file.yaml"}, `unknown command "file.yaml"`},
+		{"positional argument", []string{"render", "file.yaml"}, `mlscale render takes its files with -f, not as arguments: mlscale render -f file.yaml`},
+		{"positional arguments to policy eval", []string{"policy", "eval", "a.yaml", "b/"}, `mlscale policy eval -f a.yaml -f b/`},
+		{"a trace as an argument", []string{"backtest", "trace.csv"}, `mlscale backtest takes its files with -f, not as arguments: mlscale backtest -f trace.csv`},
 		{"version takes no arguments", []string{"version", "x"}, `unknown command "x"`},
 	}
 	for _, tt := range tests {

@@ -157,7 +157,7 @@ func newPolicyEvalCmd() *cobra.Command {
 		Example: `  mlscale policy eval -f manifests/
   mlscale policy eval -f app.yaml --allowed-endpoint '*.monitoring.svc.cluster.local' --action gpu_budget=warn
   mlscale policy eval -f app.yaml --policy-config policy.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgsButFiles,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configFile != "" {
 				pc, err := policy.LoadConfig(configFile)

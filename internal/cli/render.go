@@ -53,7 +53,7 @@ func newRenderCmd() *cobra.Command {
 		Example: `  mlscale render -f deployment.yaml
   mlscale render -f config/samples -o json
   kubectl get deploy -n ml -o yaml | mlscale render -f -`,
-		Args: cobra.NoArgs,
+		Args: noArgsButFiles,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			budget, err := gpuBudgetFlag(cmd, gpuBudget)
 			if err != nil {
