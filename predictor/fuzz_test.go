@@ -69,24 +69,31 @@ func FuzzReadTrace(f *testing.F) {
 }
 
 // FuzzForecast fits and forecasts arbitrary histories (one byte a sample,
-// scaled by the first byte; five-minute steps, so that two days are 576
-// samples): the forecast must be finite and not negative, its upper bound
-// at least its peak, or Fit must say why it cannot fit; never a panic.
+// scaled by the first byte; a step of 1 to 60 minutes from the second,
+// many of which do not divide a day: at 5 minutes two days are 576
+// samples, at 7 minutes 411): the forecast must be finite and not
+// negative, its upper bound at least its peak, or Fit must say why it
+// cannot fit; never a panic.
 func FuzzForecast(f *testing.F) {
-	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30})
-	daily := make([]byte, 3*288)
-	for i := range daily {
-		daily[i] = byte(100 + 80*math.Sin(2*math.Pi*float64(i)/288))
+	f.Add([]byte{1, 4, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30})
+	for _, minutes := range []int{5, 7} {
+		perDay := 1440 / minutes
+		daily := make([]byte, 2+3*perDay)
+		daily[0], daily[1] = 1, byte(minutes-1)
+		for i := range daily[2:] {
+			daily[2+i] = byte(100 + 80*math.Sin(2*math.Pi*float64(i)/float64(perDay)))
+		}
+		f.Add(daily)
 	}
-	f.Add(daily)
 	f.Add(make([]byte, 600))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) < 2 {
+		if len(in) < 3 {
 			return
 		}
 		scale := math.Pow(10, float64(in[0]%12)-3)
-		s := Series{Start: time.Unix(1_700_000_000, 0).UTC(), Step: 5 * time.Minute, Values: make([]float64, len(in)-1)}
-		for i, b := range in[1:] {
+		step := time.Duration(1+int(in[1])%60) * time.Minute
+		s := Series{Start: time.Unix(1_700_000_000, 0).UTC(), Step: step, Values: make([]float64, len(in)-2)}
+		for i, b := range in[2:] {
 			s.Values[i] = float64(b) * scale
 		}
 		fc, err := ForecastSeries(s, Options{})
@@ -94,7 +101,7 @@ func FuzzForecast(f *testing.F) {
 			return
 		}
 		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
-			t.Fatalf("forecast %+v from %d samples", fc, s.Len())
+			t.Fatalf("forecast %+v from %d samples at a step of %s", fc, s.Len(), step)
 		}
 	})
 }

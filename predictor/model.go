@@ -192,8 +192,8 @@ func Fit(s Series, opts Options) (*Model, error) { return fit(s, opts, true) }
 // preferShapes).
 func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	opts = opts.withDefaults()
-	if s.Step <= 0 {
-		return nil, fmt.Errorf("fitting: step %s is not positive", s.Step)
+	if s.Step < time.Second || s.Step%time.Second != 0 {
+		return nil, fmt.Errorf("fitting: step %s is not a whole number of seconds, at least 1s", s.Step)
 	}
 	m := &Model{opts: opts, step: s.Step, end: s.End()}
 	m.horizon = max(1, int((opts.Lookahead+s.Step-1)/s.Step))
@@ -384,6 +384,10 @@ func (m *Model) key(t time.Time) int {
 	sec := t.Unix()
 	period := int64(m.cycle.Period / time.Second)
 	p := int(((sec%period)+period)%period) / int(m.step/time.Second)
+	// A step that does not divide the period (7 minutes, or the median
+	// spacing of rows at irregular times) leaves a last, shorter phase:
+	// it joins the one before.
+	p = min(p, m.phases-1)
 	if m.opts.BusinessHours != nil && m.cycle.Period == Day && m.opts.BusinessHours.Contains(t) {
 		p += m.phases
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,13 @@ func TestFitTooShort(t *testing.T) {
 	if !errors.Is(err, ErrTooShort) {
 		t.Fatalf("error %v, want ErrTooShort", err)
 	}
+	// The profile's phases are whole seconds (a trace's times are).
+	for _, step := range []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond} {
+		s := Series{Start: monday, Step: step, Values: make([]float64, 1000)}
+		if _, err := Fit(s, Options{}); err == nil || !strings.Contains(err.Error(), "whole number of seconds") {
+			t.Errorf("step %s: error %v, want one naming whole seconds", step, err)
+		}
+	}
 }
 
 // TestSawtoothForecasts fits a queue that fills by one message
@@ -115,6 +123,32 @@ func TestSawtoothForecasts(t *testing.T) {
 	t.Logf("mean absolute error between drains %.2f", sum/float64(n))
 	if sum/float64(n) > 2 {
 		t.Errorf("mean absolute error between drains %.2f, want at most 2", sum/float64(n))
+	}
+}
+
+// TestStepNotDividingTheDay backtests a daily shape at steps that do not
+// divide a day: 7 minutes, and the 3m27s that rows at irregular times can
+// give (the median spacing). The last phase of the day is shorter than a
+// step; a sample in it was keyed one past the profile's end, a panic.
+func TestStepNotDividingTheDay(t *testing.T) {
+	for _, step := range []time.Duration{7 * time.Minute, 207 * time.Second} {
+		t.Run(step.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			s := Series{Start: monday, Step: step, Values: make([]float64, int(14*Day/step))}
+			for i := range s.Values {
+				h := s.Time(i).Sub(s.Time(i).Truncate(Day)).Hours()
+				s.Values[i] = 100 + 60*math.Sin(2*math.Pi*h/24) + 5*r.NormFloat64()
+			}
+			rep, err := Backtest(s, DefaultBacktestConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := *rep.Headline.MAEVsBest
+			t.Logf("cycle %s; MAE %.3f x the best baseline (%s)", rep.Cycle, got, rep.Headline.BestBaseline)
+			if !strings.HasPrefix(rep.Cycle, "daily") || got > 1 {
+				t.Errorf("cycle %s, MAE %.3f x the best baseline (%s); want daily, at most 1", rep.Cycle, got, rep.Headline.BestBaseline)
+			}
+		})
 	}
 }
 

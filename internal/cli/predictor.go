@@ -150,6 +150,8 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 		}
 	}
 	switch {
+	case w.Step%time.Second != 0:
+		return usagef("--step must be a whole number of seconds, not %s", w.Step)
 	case w.History < 2*w.Lookahead:
 		return usagef("--history (%s) must be at least twice --lookahead (%s)", w.History, w.Lookahead)
 	case w.Step > w.Lookahead:

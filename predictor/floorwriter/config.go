@@ -118,7 +118,9 @@ func (c Config) Check() error {
 	}
 	positive("Interval", c.Interval)
 	positive("History", c.History)
-	positive("Step", c.Step)
+	if c.Step < time.Second || c.Step%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("Step must be a whole number of seconds, at least 1s, not %s", c.Step))
+	}
 	positive("Lookahead", c.Lookahead)
 	positive("Hold", c.Hold)
 	positive("MaxStaleness", c.MaxStaleness)

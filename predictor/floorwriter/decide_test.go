@@ -110,6 +110,7 @@ func TestConfigCheck(t *testing.T) {
 	}{
 		{func(c *Config) { c.Interval = 0 }, "Interval must be above 0"},
 		{func(c *Config) { c.RefitEvery = -time.Second }, "RefitEvery must be 0 or more"},
+		{func(c *Config) { c.Step = 1500 * time.Millisecond }, "Step must be a whole number of seconds, at least 1s, not 1.5s"},
 		{func(c *Config) { c.TargetUnder = 0.6 }, "TargetUnder must be a share of steps above 0 and at most 0.5"},
 		{func(c *Config) { c.ErrorThreshold = 0 }, "ErrorThreshold must be above 0"},
 		{func(c *Config) { c.Concurrency = 0 }, "Concurrency (0) must be at least 1"},
