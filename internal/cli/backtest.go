@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -280,7 +281,13 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "forecaster\tMAE\tsMAPE %%\tMASE\tunder %%\tover (replicas)\t\n")
 	row := func(name string, m predictor.Metrics) {
-		fmt.Fprintf(tw, "%s\t%.4g\t%.2f\t%.3f\t%.2f\t%.3f\t\n", name, m.MAE, m.SMAPE, m.MASE, m.UnderPct, m.OverMean)
+		// MASE has no value where the history's seasonal-naive error is 0
+		// (a constant history), as in the JSON (null).
+		mase := "n/a"
+		if !math.IsNaN(m.MASE) && !math.IsInf(m.MASE, 0) {
+			mase = fmt.Sprintf("%.3f", m.MASE)
+		}
+		fmt.Fprintf(tw, "%s\t%.4g\t%.2f\t%s\t%.2f\t%.3f\t\n", name, m.MAE, m.SMAPE, mase, m.UnderPct, m.OverMean)
 	}
 	row("mlscale", rep.MLScale)
 	names := make([]string, 0, len(rep.Baselines))

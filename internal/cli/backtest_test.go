@@ -449,3 +449,37 @@ func TestBacktestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktestConstantHistoryMASE: over a constant history the
+// seasonal-naive error that scales MASE is 0; the table says n/a, as the
+// JSON says null, not +Inf.
+func TestBacktestConstantHistoryMASE(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range 4032 {
+		v := 42
+		if i >= 3000 {
+			v = 60
+		}
+		fmt.Fprintf(&b, "%d,%d\n", 1_700_000_000+300*i, v)
+	}
+	path := filepath.Join(t.TempDir(), "flat.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "backtest", "-f", path)
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d: %s", r.Code, r.ErrOut)
+	}
+	for _, line := range strings.Split(r.Out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 6 && (fields[0] == "mlscale" || fields[0] == "persistence") {
+			if fields[3] != "n/a" {
+				t.Errorf("%s's MASE %q, want n/a", fields[0], fields[3])
+			}
+		}
+	}
+	if strings.Contains(r.Out, "Inf") || strings.Contains(r.Out, "NaN") {
+		t.Errorf("report has Inf or NaN:\n%s", r.Out)
+	}
+}

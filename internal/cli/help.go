@@ -23,7 +23,8 @@ the actual peak. For every figure below, lower is better:
              (exact) to 200%; it does not depend on the trace's scale.
   MASE       mean absolute scaled error: the MAE divided by the in-sample MAE
              of the seasonal-naive forecast (the peak of the same window a
-             day earlier) on the training part. Below 1 beats that forecast.
+             day earlier) on the training part. Below 1 beats that forecast;
+             n/a (null in JSON) where that error is 0, a constant history.
   under %    the percentage of steps where the floor's capacity (floor times
              capacity per replica) is below the actual peak. mlscale's floors
              are calibrated to --target-under (2%) on the errors of its
