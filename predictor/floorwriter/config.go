@@ -119,7 +119,7 @@ func (c Config) Check() error {
 	positive("Interval", c.Interval)
 	positive("History", c.History)
 	if c.Step < time.Second || c.Step%time.Second != 0 {
-		errs = append(errs, fmt.Errorf("Step must be a whole number of seconds, at least 1s, not %s", c.Step))
+		errs = append(errs, fmt.Errorf("%s must be a whole number of seconds, at least 1s, not %s", "Step", c.Step))
 	}
 	positive("Lookahead", c.Lookahead)
 	positive("Hold", c.Hold)
