@@ -433,8 +433,26 @@ func TestRender(t *testing.T) {
 
 		// GPU-aware defaults.
 		gpuCase("nvidia.com/gpu"),
-		gpuCase("nvidia.com/mig-1g.10gb"),
-		gpuCase("amd.com/gpu"),
+		gpuCase("nvidia.com/gpu.shared"),
+		unmeasuredGPUCase("nvidia.com/mig-1g.10gb"),
+		unmeasuredGPUCase("amd.com/gpu"),
+		{
+			name: "a whole GPU beside a MIG slice keeps the GPU trigger",
+			w:    deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq"), ctr("w", gpu("nvidia.com/gpu", "1")), ctr("x", gpu("nvidia.com/mig-1g.10gb", "1"))),
+			want: map[string]any{"spec.triggers[1].name": "gpu"}, noWarn: true,
+		},
+		{
+			name:     "gpu-target on a MIG slice is refused",
+			w:        deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyGPUTarget, "60"), ctr("w", gpu("nvidia.com/mig-1g.10gb", "1"))),
+			wantErr:  []string{`mlscale.io/gpu-target: "60" is set, but the pods' GPUs (nvidia.com/mig-1g.10gb) have no utilisation series`, "NVML reports none for MIG devices", "allowed: remove it and scale on mlscale.io/rabbitmq-queue or mlscale.io/prometheus-query"},
+			wantKeys: []string{intent.KeyGPUTarget},
+		},
+		{
+			name:     "a generic MIG worker with no other trigger is refused",
+			w:        deployment("w", ann(intent.KeyProfile, "generic"), ctr("w", gpu("nvidia.com/mig-1g.10gb", "1"))),
+			wantErr:  []string{"mlscale.io/rabbitmq-queue: is missing: the workload has no trigger (none on GPU utilisation either: nvidia.com/mig-1g.10gb has no utilisation series); allowed: one of mlscale.io/rabbitmq-queue, mlscale.io/prometheus-query, mlscale.io/cpu-target or mlscale.io/memory-target"},
+			wantKeys: []string{intent.KeyRabbitMQQueue},
+		},
 		{
 			name: "GPU cooldown and stabilisation can be set",
 			w: deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyCooldown, "30m", intent.KeyScaleDownWindow, "2m", intent.KeyGPUTarget, "60"),
@@ -452,10 +470,10 @@ func TestRender(t *testing.T) {
 			wantWarn: []string{"scale-to-zero is off", "trigger gpu: namespace_workload_pod:mlscale_gpu_utilization_percent:avg selects the workload's own pods"},
 		},
 		{
-			name:     "gpu-target without a GPU warns",
+			name:     "gpu-target without a GPU is refused",
 			w:        deployment("w", ann(intent.KeyGPUTarget, "70", intent.KeyCPUTarget, "80"), ctr("w", cpuOnly)),
-			want:     map[string]any{"spec.triggers[0].name": "cpu", "spec.triggers[1].name": "gpu", "spec.minReplicaCount": int64(1), "spec.advanced": nil},
-			wantWarn: []string{"mlscale.io/gpu-target is set but no container requests a GPU"},
+			wantErr:  []string{`mlscale.io/gpu-target: "70" is set but no container requests a GPU`, "the GPU trigger would read no data"},
+			wantKeys: []string{intent.KeyGPUTarget},
 		},
 
 		// RabbitMQ host and authentication.
@@ -532,7 +550,7 @@ func TestRender(t *testing.T) {
 		},
 		{
 			name:     "min-replicas 0 with only a GPU trigger",
-			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0"), ctr("w", gpu("amd.com/gpu", "1"))),
+			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0"), ctr("w", gpu("nvidia.com/gpu.shared", "1"))),
 			wantErr:  []string{`mlscale.io/min-replicas: "0" asks for scale-to-zero`, "trigger gpu"},
 			wantKeys: []string{intent.KeyMinReplicas},
 		},
@@ -804,6 +822,24 @@ func gpuCase(res string) renderCase {
 		},
 		noWarn: true,
 	}
+}
+
+// unmeasuredGPUCase is gpuCase for a GPU whose utilisation mlscale's
+// collector does not record: the GPU defaults without the GPU trigger,
+// and a warning saying why.
+func unmeasuredGPUCase(res string) renderCase {
+	c := gpuCase(res)
+	c.name = "GPU defaults without the GPU trigger for " + res
+	delete(c.want, "spec.triggers[1].type")
+	delete(c.want, "spec.triggers[1].metricType")
+	delete(c.want, "spec.triggers[1].metadata.threshold")
+	delete(c.want, "spec.triggers[1].metadata.activationThreshold")
+	delete(c.want, "spec.triggers[2]")
+	c.want["spec.triggers[1]"] = nil
+	delete(c.want, "spec.triggers[1].name")
+	c.noWarn = false
+	c.wantWarn = []string{"no GPU utilisation trigger: the pods' GPUs (" + res + ") have no utilisation series"}
+	return c
 }
 
 func rabbitCase(name, host, want string) renderCase {

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 
@@ -63,10 +64,18 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 	}
 	if len(ts) == 0 && len(r.errs) == 0 {
 		allowed := fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget)
-		if r.isJob() {
+		switch {
+		case r.isJob():
 			allowed = fmt.Sprintf("%s or %s (a ScaledJob scales on queue length)", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery)
+		case r.gpu.Count > 0 && !r.gpu.Measured():
+			// Its GPUs have no utilisation series (see gpuTrigger).
+			allowed = fmt.Sprintf("one of %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget)
 		}
-		r.errs.Add(intent.KeyRabbitMQQueue, "", "is missing: the workload has no trigger", allowed)
+		problem := "is missing: the workload has no trigger"
+		if r.gpu.Count > 0 && !r.gpu.Measured() && !r.isJob() {
+			problem += fmt.Sprintf(" (none on GPU utilisation either: %s has no utilisation series)", strings.Join(r.gpu.Resources, ", "))
+		}
+		r.errs.Add(intent.KeyRabbitMQQueue, "", problem, allowed)
 	}
 	return ts
 }

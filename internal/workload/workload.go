@@ -180,6 +180,23 @@ var GPUResourceNames = []string{"nvidia.com/gpu", "nvidia.com/gpu.shared", "amd.
 // GPU devices: NVIDIA MIG slices (nvidia.com/mig-1g.10gb, ...).
 var GPUResourcePrefixes = []string{"nvidia.com/mig-"}
 
+// UtilisationResourceNames are the GPU resources whose utilisation
+// mlscale's collector records, per pod: whole and time-sliced NVIDIA GPUs.
+// NVML reports no utilisation for MIG devices, and the collector reads no
+// AMD GPU, so a pod that holds only those has no utilisation series.
+var UtilisationResourceNames = []string{"nvidia.com/gpu", "nvidia.com/gpu.shared"}
+
+// Measured reports whether mlscale's collector records the utilisation of
+// any of g's GPUs (see UtilisationResourceNames).
+func (g GPUs) Measured() bool {
+	for _, r := range g.Resources {
+		if slices.Contains(UtilisationResourceNames, r) {
+			return true
+		}
+	}
+	return false
+}
+
 // GPUResource reports whether a resource name is a GPU: one of
 // GPUResourceNames or a name starting with one of GPUResourcePrefixes.
 func GPUResource(name corev1.ResourceName) bool {
