@@ -289,6 +289,24 @@ func TestRender(t *testing.T) {
 			wantKeys: []string{intent.KeyWakeQuery},
 		},
 		{
+			name:     "a wake-query naming the workload's own metrics by a regular expression is refused",
+			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyWakeQuery, `sum({__name__=~"vllm:.+"})`), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			wantErr:  []string{`cannot wake the workload: __name__=~"vllm:.+" matches vllm:num_requests_waiting, exported by vLLM's own pods`},
+			wantKeys: []string{intent.KeyWakeQuery},
+		},
+		{
+			name:     "scale-to-zero on a query naming SGLang's metrics by a regular expression is refused",
+			w:        deployment("llm", ann(intent.KeyPrometheusQuery, `sum({__name__=~"sglang:.*"})`, intent.KeyMinReplicas, "0"), ctr("srv", cpuOnly)),
+			wantErr:  []string{`asks for scale-to-zero`, `__name__=~"sglang:.*" matches sglang:num_queue_reqs, exported by SGLang's own pods`},
+			wantKeys: []string{intent.KeyMinReplicas},
+		},
+		{
+			name: "a metric name regular expression on a gateway's metrics can wake",
+			w: deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true", intent.KeyWakeQuery, `sum({__name__=~"gateway_(pending|queued)_requests",backend="llm"})`),
+				ctr("vllm", gpu("nvidia.com/gpu", "1"))),
+			want: map[string]any{"spec.minReplicaCount": int64(0)},
+		},
+		{
 			name:     "skip-wake-check lets the user decide, with a warning",
 			w:        deployment("llm", ann(intent.KeyProfile, "vllm", intent.KeyScaleToZero, "true", intent.KeySkipWakeCheck, "true"), ctr("vllm", gpu("nvidia.com/gpu", "1"))),
 			want:     map[string]any{"spec.minReplicaCount": int64(0)},

@@ -28,17 +28,21 @@ type SelfFamily struct {
 	Prefix string
 	// Stack names the server that exports them.
 	Stack string
+	// Example is one metric of the family, the queue or request count a
+	// query would scale on; a metric name given as a regular expression
+	// that matches it reads the family.
+	Example string
 }
 
 // SelfFamilies are the metric families of the serving stacks mlscale knows:
 // a query on them reads the workload's own pods.
 var SelfFamilies = []SelfFamily{
-	{"vllm:", "vLLM"},
-	{"tgi_", "Text Generation Inference (TGI)"},
-	{"nv_inference_", "Triton Inference Server"},
-	{"sglang:", "SGLang"},
-	{"ts_inference_", "TorchServe"},
-	{"ovms_", "OpenVINO Model Server"},
+	{"vllm:", "vLLM", "vllm:num_requests_waiting"},
+	{"tgi_", "Text Generation Inference (TGI)", "tgi_queue_size"},
+	{"nv_inference_", "Triton Inference Server", "nv_inference_pending_request_count"},
+	{"sglang:", "SGLang", "sglang:num_queue_reqs"},
+	{"ts_inference_", "TorchServe", "ts_inference_requests_total"},
+	{"ovms_", "OpenVINO Model Server", "ovms_requests_success"},
 }
 
 // podLabels are the labels Prometheus puts a pod's name in.
@@ -81,6 +85,10 @@ func (r *renderer) queryReason(query string) string {
 				reasons = append(reasons, fmt.Sprintf("%s is exported by %s's own pods", name, f.Stack))
 				return nil
 			}
+			if m := nameRegexp(vs); m != nil && m.Matches(f.Example) {
+				reasons = append(reasons, fmt.Sprintf("%s matches %s, exported by %s's own pods", m, f.Example, f.Stack))
+				return nil
+			}
 		}
 		if m := r.podMatcher(vs.LabelMatchers); m != nil {
 			reasons = append(reasons, fmt.Sprintf("%s selects the workload's own pods (%s)", orAnyMetric(name), m))
@@ -103,6 +111,17 @@ func metricName(vs *promparser.VectorSelector) string {
 		}
 	}
 	return ""
+}
+
+// nameRegexp is a selector's metric name given as a regular expression
+// (`{__name__=~"vllm:.+"}`), or nil.
+func nameRegexp(vs *promparser.VectorSelector) *labels.Matcher {
+	for _, m := range vs.LabelMatchers {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchRegexp {
+			return m
+		}
+	}
+	return nil
 }
 
 func orAnyMetric(name string) string {
