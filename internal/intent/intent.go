@@ -168,6 +168,10 @@ type Options struct {
 	// AllowUnknownKeys reports mlscale.io/ keys that are not in the
 	// contract as warnings instead of errors.
 	AllowUnknownKeys bool
+	// Job says that the annotations are a Job's: business hours, which a
+	// ScaledJob has no use for, are refused as such rather than with the
+	// advice to add scale-to-zero.
+	Job bool
 }
 
 // ParseWith is Parse with options.
@@ -230,6 +234,10 @@ func (p *parser) wakeAndRollout(in *Intent) {
 	in.AdoptHPA = p.dnsName(KeyAdoptHPA)
 }
 
+// BusinessHoursOnJobAllowed is the fix named where a Job has business
+// hours.
+const BusinessHoursOnJobAllowed = "remove it; a ScaledJob starts Jobs for queued work, not for hours"
+
 // businessHours parses the business hours and checks that they mean
 // something: with scale-to-zero, mlscale holds min-replicas in those hours
 // and lets the workload sit at zero outside them; with the predictor, they
@@ -247,6 +255,8 @@ func (p *parser) businessHours(in *Intent) {
 	in.BusinessHours = &bh
 	toZero := in.ScaleToZero != nil && *in.ScaleToZero
 	switch {
+	case p.opts.Job:
+		p.errs.Add(KeyBusinessHours, v, "is not supported on a Job", BusinessHoursOnJobAllowed)
 	case toZero && in.MinReplicas != nil && *in.MinReplicas == 0:
 		p.errs.Add(KeyMinReplicas, "0", fmt.Sprintf("holds no replicas in the business hours of %s", KeyBusinessHours),
 			"the replicas to keep in business hours, 1 or more (outside them the workload scales to zero)")

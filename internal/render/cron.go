@@ -27,8 +27,7 @@ func (r *renderer) cronTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
 	if r.isJob() {
-		r.errs.Add(intent.KeyBusinessHours, r.w.Annotations[intent.KeyBusinessHours], "is not supported on a Job",
-			"remove it; a ScaledJob starts Jobs for queued work, not for hours")
+		r.errs.Add(intent.KeyBusinessHours, r.w.Annotations[intent.KeyBusinessHours], "is not supported on a Job", intent.BusinessHoursOnJobAllowed)
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
 	start, end := CronSchedule(*bh)

@@ -76,7 +76,7 @@ var ErrNotEnabled = fmt.Errorf("workload has not opted in: %s is not \"true\"", 
 // come first in Result.Warnings. A workload without the opt-in annotation
 // gives ErrNotEnabled (with parse warnings, if any, in Result).
 func Workload(w workload.Workload, f facts.Facts) (Result, error) {
-	in, warns, err := intent.ParseWith(w.Annotations, intent.Options{AllowUnknownKeys: f.AllowUnknownKeys})
+	in, warns, err := intent.ParseWith(w.Annotations, intent.Options{AllowUnknownKeys: f.AllowUnknownKeys, Job: w.GVK.Kind == workload.KindJob})
 	warns = append(Misplaced(w), warns...)
 	if err != nil {
 		return Result{Warnings: warns}, err

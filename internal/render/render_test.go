@@ -360,6 +360,13 @@ func TestRender(t *testing.T) {
 			wantErr:  []string{`mlscale.io/business-hours: "Mon-Fri 08:00-18:00" is not supported on a Job`},
 			wantKeys: []string{intent.KeyBusinessHours},
 		},
+		{
+			// Not "add scale-to-zero", which on a Job would only lead here.
+			name:     "business hours on a Job without scale-to-zero are refused as such",
+			w:        job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "a", intent.KeyBusinessHours, "Mon 08:00-09:00"), ctr("trainer", cpuOnly)),
+			wantErr:  []string{`mlscale.io/business-hours: "Mon 08:00-09:00" is not supported on a Job; allowed: remove it; a ScaledJob starts Jobs for queued work, not for hours`},
+			wantKeys: []string{intent.KeyBusinessHours},
+		},
 
 		// ScaledJob rollout and HPA adoption.
 		{

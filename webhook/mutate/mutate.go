@@ -153,7 +153,7 @@ func (h *Handler) facts(ctx context.Context, namespace string) (facts.Facts, err
 // and a workload that parses is admitted unpatched with a warning.
 func (h *Handler) factsUnavailable(ctx context.Context, w workload.Workload, err error) admission.Response {
 	logf.FromContext(ctx).Error(err, "admitting workload without rendering it", "kind", w.GVK.Kind, "namespace", w.Namespace, "name", w.Name)
-	_, warns, perr := intent.Parse(w.Annotations)
+	_, warns, perr := intent.ParseWith(w.Annotations, intent.Options{Job: w.GVK.Kind == workload.KindJob})
 	if perr != nil {
 		return deny(w, perr).WithWarnings(warns...)
 	}
