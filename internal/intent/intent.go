@@ -699,8 +699,9 @@ func (p *parser) rabbitHost() string {
 		if errors.Is(err, errInlineCredentials) {
 			p.errs.Add(KeyRabbitMQHost, redact(v), "has credentials inline", allowed)
 		} else {
-			// A value that failed to parse may still hold a password.
-			p.errs.Add(KeyRabbitMQHost, redact(v), "is not a valid host", allowed)
+			// A value that failed to parse may still hold a password; the
+			// reason is ParseRabbitHost's own words, which quote nothing.
+			p.errs.Add(KeyRabbitMQHost, redact(v), "is not a valid host: "+err.Error(), allowed)
 		}
 		return ""
 	}
