@@ -193,7 +193,11 @@ func (p *parser) parse() Intent {
 	switch v, ok := p.ann[KeyAutoscale]; {
 	case !ok:
 		if p.hasAny() {
-			p.warnings = append(p.warnings, fmt.Sprintf("mlscale.io annotations are ignored because %s is not set to \"true\"", KeyAutoscale))
+			w := fmt.Sprintf("mlscale.io annotations are ignored because %s is not set to \"true\"", KeyAutoscale)
+			if k := p.misspeltOptIn(); k != "" {
+				w += fmt.Sprintf("; %s is not a key mlscale knows: did you mean %s?", k, KeyAutoscale)
+			}
+			p.warnings = append(p.warnings, w)
 		}
 		return in
 	case v == "true":
@@ -368,6 +372,23 @@ func (p *parser) hasAny() bool {
 		}
 	}
 	return false
+}
+
+// misspeltOptIn returns the mlscale.io key that most likely means to be
+// the opt-in, mlscale.io/autoscale, misspelt ("autoscal", "auto-scale",
+// "Autoscale"), or "".
+func (p *parser) misspeltOptIn() string {
+	keys := make([]string, 0, len(p.ann))
+	for k := range p.ann {
+		if strings.HasPrefix(k, Prefix) && k != KeyAutoscale && closest(k, []string{KeyAutoscale}) == KeyAutoscale {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
 }
 
 // unknownKeys refuses mlscale.io keys that are not in the contract, naming
