@@ -83,7 +83,9 @@ func (o Options) Validate() error {
 type Recommendation struct {
 	// MinReplicas and MaxReplicas are the suggested bounds.
 	MinReplicas, MaxReplicas int
-	// GPUTarget is the suggested mlscale.io/gpu-target.
+	// GPUTarget is the suggested mlscale.io/gpu-target; 0 where no GPU
+	// utilisation was recorded (MIG devices report none), where a GPU
+	// trigger would read nothing and none is suggested.
 	GPUTarget int
 	// ScaleToZero is the suggested mlscale.io/scale-to-zero.
 	ScaleToZero bool
@@ -99,12 +101,14 @@ type Recommendation struct {
 
 // Annotations returns the suggestion as mlscale.io annotations.
 func (r Recommendation) Annotations() [][2]string {
-	return [][2]string{
+	out := [][2]string{
 		{intent.KeyMinReplicas, strconv.Itoa(r.MinReplicas)},
 		{intent.KeyMaxReplicas, strconv.Itoa(r.MaxReplicas)},
-		{intent.KeyGPUTarget, strconv.Itoa(r.GPUTarget)},
-		{intent.KeyScaleToZero, strconv.FormatBool(r.ScaleToZero)},
 	}
+	if r.GPUTarget > 0 {
+		out = append(out, [2]string{intent.KeyGPUTarget, strconv.Itoa(r.GPUTarget)})
+	}
+	return append(out, [2]string{intent.KeyScaleToZero, strconv.FormatBool(r.ScaleToZero)})
 }
 
 // GPUHoursSavedPerWeek scales GPUHoursSaved to one week.
@@ -140,7 +144,8 @@ func Recommend(h History, o Options) (Recommendation, error) {
 		r.Reasons = append(r.Reasons,
 			fmt.Sprintf("gpu-target %d: observed GPU utilisation averaged %.0f%% (95th percentile %.0f%%); %d%% keeps headroom for bursts while packing work onto fewer GPUs", r.GPUTarget, mean(u.utils), percentile(u.utils, 95), r.GPUTarget))
 	} else {
-		r.Reasons = append(r.Reasons, fmt.Sprintf("gpu-target %d: the default; no GPU utilisation was recorded (MIG devices report none)", r.GPUTarget))
+		r.Reasons = append(r.Reasons, "no gpu-target: no GPU utilisation was recorded (MIG devices report none), so a GPU trigger would read nothing (admission refuses one on pods whose GPUs are only MIG slices); scale on mlscale.io/rabbitmq-queue or mlscale.io/prometheus-query")
+		r.GPUTarget = 0
 	}
 
 	var recommended float64

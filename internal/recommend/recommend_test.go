@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
 )
 
 // repeat returns v n times.
@@ -33,6 +35,7 @@ func TestRecommend(t *testing.T) {
 		o          func(*Options)
 		min, max   int
 		toZero     bool
+		noTarget   bool
 		saved      float64
 		reasonHint string
 	}{
@@ -66,9 +69,9 @@ func TestRecommend(t *testing.T) {
 				Utilization: repeat(nan, 12),
 			},
 			o:   func(o *Options) { o.GPUsPerReplica = 0.25 },
-			min: 2, max: 3, toZero: false,
+			min: 2, max: 3, toZero: false, noTarget: true,
 			saved:      0,
-			reasonHint: "no GPU utilisation was recorded",
+			reasonHint: "no gpu-target: no GPU utilisation was recorded",
 		},
 		{
 			name: "no demand data, low utilisation counts as idle",
@@ -90,8 +93,17 @@ func TestRecommend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.MinReplicas != tc.min || r.MaxReplicas != tc.max || r.ScaleToZero != tc.toZero || r.GPUTarget != 70 {
-				t.Errorf("got min %d max %d zero %v target %d, want %d %d %v 70", r.MinReplicas, r.MaxReplicas, r.ScaleToZero, r.GPUTarget, tc.min, tc.max, tc.toZero)
+			wantTarget := 70
+			if tc.noTarget {
+				wantTarget = 0
+			}
+			if r.MinReplicas != tc.min || r.MaxReplicas != tc.max || r.ScaleToZero != tc.toZero || r.GPUTarget != wantTarget {
+				t.Errorf("got min %d max %d zero %v target %d, want %d %d %v %d", r.MinReplicas, r.MaxReplicas, r.ScaleToZero, r.GPUTarget, tc.min, tc.max, tc.toZero, wantTarget)
+			}
+			for _, a := range r.Annotations() {
+				if a[0] == intent.KeyGPUTarget && tc.noTarget {
+					t.Errorf("annotations suggest %s: %s with no utilisation recorded", a[0], a[1])
+				}
 			}
 			if math.Abs(r.GPUHoursSaved-tc.saved) > 1e-9 {
 				t.Errorf("GPU-hours saved = %v (observed %v, recommended %v), want %v", r.GPUHoursSaved, r.GPUHoursObserved, r.GPUHoursRecommended, tc.saved)
