@@ -22,6 +22,8 @@ var docOnlyKeys = []string{
 	Prefix + "enabled",         // namespace label that opts a namespace in to the webhook
 	Prefix + "max-replica",     // the misspelt key in the "did you mean" warning example
 	Prefix + "cooldown-period", // the unknown key of the "did you mean" error example
+	Prefix + "autoscal",        // the misspelt opt-in of the warning example
+	Prefix + "Auto-Scale",      // another misspelt opt-in of the same example
 }
 
 var docKeyRE = regexp.MustCompile(`mlscale\.io/[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]`)
