@@ -311,7 +311,12 @@ func (ev *evaluation) apply(ctx context.Context, o evalObject, ff facts.Func, s 
 	}
 	fs, err := ev.engine.EvaluateIndexed(ctx, r, ev.index)
 	if err != nil {
-		return fmt.Errorf("%s: %w", o.where, err)
+		// One policy's error on one object (a conflict, a wrong result)
+		// is a problem of that object; the others are still evaluated.
+		// The object is not admitted: admission fails closed on it.
+		printError(s.Err, "%s: %v", o.where, err)
+		ev.problems++
+		return nil
 	}
 	admitted := true
 	for _, pf := range fs {
@@ -404,6 +409,10 @@ func readEvalObjects(cfg policyEvalConfig, s Streams) (objs []evalObject, proble
 	return objs, problems
 }
 
+// generatedSuffix stands for the five random characters the API server
+// appends to metadata.generateName.
+const generatedSuffix = "xxxxx"
+
 // evalObject is a decoded document of the manifests.
 type evalObject struct {
 	where string
@@ -434,6 +443,15 @@ func decodeEvalObject(cfg policyEvalConfig, d manifest.Document) (client.Object,
 	}
 	if err := namespaceMismatch(obj.GetNamespace(), cfg.Namespace, cfg.NamespaceSet); err != nil {
 		return nil, err
+	}
+	switch {
+	case obj.GetName() == "" && obj.GetGenerateName() == "":
+		return nil, fmt.Errorf("%s has no metadata.name (nor metadata.generateName); the API server requires one", d.Kind)
+	case obj.GetName() == "":
+		// The API server names it before validating admission sees it:
+		// generateName and five random characters. The policies review
+		// it under such a name.
+		obj.SetName(obj.GetGenerateName() + generatedSuffix)
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(cfg.Namespace)

@@ -158,6 +158,31 @@ func TestPolicyEval(t *testing.T) {
 		},
 		{name: "broken JSON stream", args: []string{"-f", "-"}, stdin: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}` + "\n{\"apiVersion\": ", code: ExitFailure, errOut: "<stdin>: document 2 (line 2): invalid JSON"},
 		{name: "bad endpoint pattern", args: []string{"-f", "-", "--allowed-endpoint", "http://prometheus:9090"}, code: ExitUsage, errOut: `allowedEndpoints[0] "http://prometheus:9090" has a scheme`},
+		{
+			// The API server names it before validating admission sees
+			// it; without a name no policy fired and it passed.
+			name: "generateName is reviewed under a generated name",
+			args: []string{"-f", "-"},
+			stdin: `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {generateName: s8-, namespace: ml}
+spec:
+  scaleTargetRef: {name: web}
+  triggers:
+  - type: rabbitmq
+    metadata: {queueName: q, mode: QueueLength, value: "5", host: "amqp://user:pass@rabbitmq.ml.svc:5672/"}
+`,
+			code: ExitFailure,
+			out:  []string{"deny: trigger_credentials: ScaledObject ml/s8-xxxxx", "1 object(s) evaluated against 9 policies: 1 denied"},
+		},
+		{
+			name:   "no name at all is a problem",
+			args:   []string{"-f", "-"},
+			stdin:  "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {namespace: ml}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, maxReplicas: 3}\n",
+			code:   ExitFailure,
+			out:    []string{"0 object(s) evaluated"},
+			errOut: "<stdin>: document 1 (line 1): HorizontalPodAutoscaler has no metadata.name (nor metadata.generateName); the API server requires one",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,6 +356,38 @@ test_denied if count(team_label.violation) == 1 with input as {"kind": "Horizont
 		r = runCLI(t, cleanManifests, "policy", "eval", "--policies", lib, "-f", "-")
 		if r.Code != ExitFailure || !strings.Contains(r.Out, "deny: team_label: HorizontalPodAutoscaler default/web has no team label") {
 			t.Fatalf("policy eval: exit %d\n%s%s", r.Code, r.Out, r.ErrOut)
+		}
+	})
+	t.Run("a policy that fails on one object does not stop the others", func(t *testing.T) {
+		dir := t.TempDir()
+		// A complete rule with two values on an HPA is a conflict, a
+		// runtime error; on a ScaledObject it is one value.
+		src := `package mlscale.policies.level
+
+import data.mlscale.lib
+
+level := 1 if input.kind == "HorizontalPodAutoscaler"
+level := 2 if input.kind == "HorizontalPodAutoscaler"
+
+violation contains msg if {
+	level == 1
+	msg := "never"
+}
+
+violation contains msg if {
+	input.kind == "ScaledObject"
+	msg := sprintf("level: %s is reviewed", [lib.object_key(input.object)])
+}
+`
+		if err := os.WriteFile(filepath.Join(dir, "level.rego"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		manifests := "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: a, namespace: ml}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, maxReplicas: 3}\n---\n" +
+			"apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: b, namespace: ml}\nspec: {scaleTargetRef: {name: other}, triggers: [{type: cpu, metricType: Utilization, metadata: {value: \"60\"}}]}\n"
+		r := runCLI(t, manifests, "policy", "eval", "--policies", dir, "-f", "-", "-o", "json")
+		if r.Code != ExitFailure || !strings.Contains(r.Out, `"problems": 1,`) || !strings.Contains(r.Out, `"message": "level: ScaledObject ml/b is reviewed"`) ||
+			!strings.Contains(r.ErrOut, "<stdin>: document 1 (line 1): ") {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Out, r.ErrOut)
 		}
 	})
 	t.Run("no tests", func(t *testing.T) {

@@ -438,17 +438,35 @@ func messages(rs rego.ResultSet) ([]string, error) {
 func setOfStrings(value any) ([]string, error) {
 	set, ok := value.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s is %T, want a set of strings", violationRule, value)
+		return nil, fmt.Errorf("%s is %s, want a set of strings (violation contains msg if { ... })", violationRule, regoType(value))
 	}
 	out := make([]string, 0, len(set))
 	for _, v := range set {
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("%s has a %T, want strings: %v", violationRule, v, v)
+			return nil, fmt.Errorf("%s has %s (%v), want strings only", violationRule, regoType(v), v)
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// regoType names the Rego type of a value that OPA returned (decoded from
+// JSON), as a policy's author writes it.
+func regoType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case []any:
+		return "a set or an array"
+	case map[string]any:
+		return "an object"
+	}
+	return "a number"
 }
 
 // Denied returns the violations whose action is ActionDeny.

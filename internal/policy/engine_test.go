@@ -226,7 +226,7 @@ func TestNewFromFS(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.Evaluate(ctx, Review{Kind: "X", Operation: OperationCreate}, Inventory{})
-		if err == nil || !strings.Contains(err.Error(), "policy p: violation has a json.Number") {
+		if err == nil || !strings.Contains(err.Error(), "policy p: violation has a number (1), want strings only") {
 			t.Fatalf("err = %v", err)
 		}
 	})

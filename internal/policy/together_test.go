@@ -132,7 +132,7 @@ func TestEvaluateTogetherErrors(t *testing.T) {
 		t.Fatalf("undefined violation of c: got %+v, %v", got, err)
 	}
 	r.Object = map[string]any{"bad": true}
-	if _, err := e.Evaluate(ctx, r, Inventory{}); err == nil || !strings.Contains(err.Error(), "policy b: violation has a json.Number") {
+	if _, err := e.Evaluate(ctx, r, Inventory{}); err == nil || !strings.Contains(err.Error(), "policy b: violation has a number (1), want strings only") {
 		t.Fatalf("err = %v", err)
 	}
 }
