@@ -1,14 +1,18 @@
 package policy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/gobwas/glob"
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -165,8 +169,14 @@ func checkEndpointPattern(p string) error {
 		return errors.New("is not a host pattern (it has a path, user or fragment)")
 	case strings.ContainsAny(p, " \t\n"):
 		return errors.New("has white space")
-	case strings.Contains(p, ":") && !strings.HasPrefix(p, "["):
+	case strings.Contains(p, ":") && (strings.HasPrefix(p, "[") || net.ParseIP(p) != nil):
+		// In a glob "[...]" is a character class: the pattern would
+		// match one character, never the address.
+		return errors.New("is an IPv6 address, which a glob pattern cannot match (\"[\" starts a character class); give the endpoint a DNS name, such as a Service's, and allow that")
+	case strings.Contains(p, ":"):
 		return errors.New("has a port")
+	case strings.HasSuffix(p, "."):
+		return errors.New("ends with a dot: hosts are compared without their trailing dot, so it would never match; write it without the dot")
 	}
 	if _, err := glob.Compile(strings.ToLower(p), '.'); err != nil {
 		return fmt.Errorf("is not a valid glob pattern: %w", err)
@@ -211,6 +221,9 @@ func (c Config) Data() map[string]any {
 // is not checked here (see Config.UnknownPolicies).
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
+	if n := yamlDocuments(data); n > 1 {
+		return Config{}, fmt.Errorf("policy configuration: holds %d YAML documents; it is one document (remove the \"---\" lines and merge them)", n)
+	}
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
 		return Config{}, fmt.Errorf("policy configuration: %w; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications", err)
 	}
@@ -218,6 +231,27 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// yamlDocuments counts the documents of a YAML stream that hold anything
+// (an empty document, such as a leading "---", does not count); 1 when it
+// does not parse, which UnmarshalStrict then reports.
+func yamlDocuments(data []byte) int {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for {
+		var node yamlv3.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return max(n, 1)
+		}
+		if err != nil {
+			return 1
+		}
+		if len(node.Content) > 0 && !(node.Content[0].Kind == yamlv3.ScalarNode && node.Content[0].Tag == "!!null") {
+			n++
+		}
+	}
 }
 
 // LoadConfig reads the policy configuration file at path (see ParseConfig).

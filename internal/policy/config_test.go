@@ -39,7 +39,13 @@ defaultGPUBudget: 4
 		{name: "pattern with port", in: "allowedEndpoints: ['prometheus.monitoring.svc:9090']\n", err: `allowedEndpoints[0] "prometheus.monitoring.svc:9090" has a port`},
 		{name: "pattern with path", in: "allowedEndpoints: ['prometheus.monitoring.svc/api']\n", err: `allowedEndpoints[0] "prometheus.monitoring.svc/api" is not a host pattern`},
 		{name: "invalid glob", in: "allowedEndpoints: ['[abc.svc']\n", err: `allowedEndpoints[0] "[abc.svc" is not a valid glob pattern`},
-		{name: "glob patterns", in: "allowedEndpoints: ['*.monitoring.svc.cluster.local', 'prom-?.example.com', '{a,b}.svc', '[::1]']\n", want: func(c Config) bool { return len(c.AllowedEndpoints) == 4 }},
+		{name: "glob patterns", in: "allowedEndpoints: ['*.monitoring.svc.cluster.local', 'prom-?.example.com', '{a,b}.svc', '[ab]c.svc']\n", want: func(c Config) bool { return len(c.AllowedEndpoints) == 4 }},
+		{name: "IPv6 address in brackets", in: "allowedEndpoints: ['[fd00::1]']\n", err: `allowedEndpoints[0] "[fd00::1]" is an IPv6 address, which a glob pattern cannot match`},
+		{name: "IPv6 address", in: "allowedEndpoints: ['fd00::1']\n", err: `allowedEndpoints[0] "fd00::1" is an IPv6 address`},
+		{name: "two documents", in: "defaultAction: deny\n---\ndefaultAction: bogus\nfoo: 1\n", err: `policy configuration: holds 2 YAML documents; it is one document`},
+		{name: "a leading document marker", in: "---\ndefaultAction: warn\n", want: func(c Config) bool { return c.ActionFor("x") == ActionWarn }},
+		{name: "a trailing document marker", in: "defaultAction: warn\n---\n", want: func(c Config) bool { return c.ActionFor("x") == ActionWarn }},
+		{name: "trailing dot", in: "allowedEndpoints: ['*.monitoring.svc.']\n", err: `allowedEndpoints[0] "*.monitoring.svc." ends with a dot: hosts are compared without their trailing dot`},
 		{name: "wrong type", in: "gpuBudgets: {ml: lots}\n", err: `policy configuration:`},
 		{name: "cluster trigger authentications", in: "clusterTriggerAuthentications: {rabbitmq-platform: ['team-*', ml]}\n", want: func(c Config) bool {
 			return len(c.ClusterTriggerAuthentications["rabbitmq-platform"]) == 2 && c.Data()["clusterTriggerAuthentications"] != nil

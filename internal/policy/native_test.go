@@ -28,7 +28,7 @@ import (
 var nativeConfigs = []Config{
 	{},
 	{
-		AllowedEndpoints:              []string{"*.svc.cluster.local", "*.*.svc", "prometheus.monitoring", "[::1]", "10.0.0.*", "*.amazonaws.com"},
+		AllowedEndpoints:              []string{"*.svc.cluster.local", "*.*.svc", "prometheus.monitoring", "[ab]c.svc", "10.0.0.*", "*.amazonaws.com"},
 		GPUBudgets:                    map[string]int64{"ml": 8, "other": 0},
 		DefaultGPUBudget:              ptrTo[int64](4),
 		ClusterTriggerAuthentications: map[string][]string{"shared": {"ml", "team-*"}, "*": {"other"}},
