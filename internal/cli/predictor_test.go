@@ -55,6 +55,8 @@ func TestPredictorUsageErrors(t *testing.T) {
 		{append(url, "--target-under", "80%"), `--target-under "80%" is out of range`},
 		{append(url, "--step", "100ms"), "--step must be at least 1s"},
 		{append(url, "--step", "1500ms"), "--step must be a whole number of seconds, not 1.5s"},
+		{append(url, "--cluster-domain", "bad domain"), `--cluster-domain "bad domain" is not a valid DNS domain`},
+		{append(url, "--cluster-domain", ""), `--cluster-domain "" is not a valid DNS domain`},
 		{append(url, "--history", "20m"), "--history"},
 		{append(url, "--history", "-1h"), "--history must be above 0"},
 		{append(url, "--error-threshold", "0"), "--error-threshold"},

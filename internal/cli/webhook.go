@@ -112,6 +112,11 @@ func checkFactsFlags(f facts.Facts) error {
 	return nil
 }
 
+// maxAuditPace bounds --audit-pace: beyond, the pause (the pace times a
+// round's duration) overflows a time.Duration and pacing is lost; a
+// thousand times a round is already an audit that hardly runs.
+const maxAuditPace = 1000
+
 // webhookPolicyFlags reads the policy flags of `mlscale webhook` into cfg.
 func webhookPolicyFlags(cmd *cobra.Command, cfg *webhook.Config, file string, userPolicies bool) error {
 	if file != "" {
@@ -129,8 +134,8 @@ func webhookPolicyFlags(cmd *cobra.Command, cfg *webhook.Config, file string, us
 	if cfg.AuditInterval < 0 {
 		return usagef("--audit-interval must be 0 (off) or more, not %s", cfg.AuditInterval)
 	}
-	if cfg.AuditPace < 0 {
-		return usagef("--audit-pace must be 0 (no pacing) or more, not %v", cfg.AuditPace)
+	if !(cfg.AuditPace >= 0 && cfg.AuditPace <= maxAuditPace) {
+		return usagef("--audit-pace must be 0 (no pacing) to %g, not %v", float64(maxAuditPace), cfg.AuditPace)
 	}
 	if cfg.Reconciler.MaxConcurrentReconciles < 1 {
 		return usagef("--max-concurrent-reconciles must be at least 1, not %d", cfg.Reconciler.MaxConcurrentReconciles)

@@ -31,7 +31,9 @@ func TestWebhookPolicyFlagErrors(t *testing.T) {
 		{"unknown field", []string{"--policy-config", unknown}, `unknown field "allowEndpoints"`},
 		{"missing file", []string{"--policy-config", filepath.Join(dir, "nope.yaml")}, "reading the policy configuration"},
 		{"negative audit interval", []string{"--audit-interval", "-1s"}, "--audit-interval must be 0 (off) or more"},
-		{"negative audit pace", []string{"--audit-pace", "-0.5"}, "--audit-pace must be 0 (no pacing) or more"},
+		{"negative audit pace", []string{"--audit-pace", "-0.5"}, "--audit-pace must be 0 (no pacing) to 1000, not -0.5"},
+		{"infinite audit pace", []string{"--audit-pace", "Inf"}, "--audit-pace must be 0 (no pacing) to 1000, not +Inf"},
+		{"audit pace not a number", []string{"--audit-pace", "NaN"}, "--audit-pace must be 0 (no pacing) to 1000, not NaN"},
 		{"no reconciles", []string{"--max-concurrent-reconciles", "0"}, "--max-concurrent-reconciles must be at least 1"},
 		{"empty policy namespace", []string{"--policy-namespace", ""}, "--policy-namespace must not be empty"},
 	}

@@ -91,7 +91,7 @@ func CheckURL(raw string) (redacted string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error repeats the URL, password included.
-		return "", errors.New("is not a URL")
+		return "", errors.New("is not a URL (not repeated here: it may hold a password); allowed: an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("%s is not an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090", u.Redacted())
