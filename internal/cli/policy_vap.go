@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -124,6 +125,9 @@ func runPolicyVAP(cfg policyVAPConfig, s Streams) error {
 			}
 		}
 	}
+	if err := checkOnlyNamespaces(cfg.Options); err != nil {
+		return err
+	}
 	if err := checkPrefix(cfg.Options.Prefix); err != nil {
 		return err
 	}
@@ -139,10 +143,30 @@ func runPolicyVAP(cfg policyVAPConfig, s Streams) error {
 	return err
 }
 
+// checkOnlyNamespaces refuses an --only-namespace that the bindings leave
+// out anyway (mlscale's own, kube-system, or an --exclude-namespace): the
+// policies would check nothing there, and with it alone nothing at all.
+func checkOnlyNamespaces(o vap.Options) error {
+	for _, ns := range o.Namespaces {
+		switch {
+		case ns == o.Namespace:
+			return usagef("--only-namespace %s is mlscale's own namespace (--namespace), which the policies never check; allowed: the namespaces of the workloads to check", ns)
+		case ns == "kube-system":
+			return usagef("--only-namespace kube-system is never checked (the bindings always leave it out); allowed: the namespaces of the workloads to check")
+		case slices.Contains(o.ExcludeNamespaces, ns):
+			return usagef("--only-namespace %s is also given to --exclude-namespace; allowed: one or the other", ns)
+		}
+	}
+	return nil
+}
+
 // checkPrefix refuses a --prefix that makes names the API server refuses.
 func checkPrefix(prefix string) error {
 	for _, p := range vap.Policies() {
-		if errs := validation.IsDNS1123Subdomain(vap.ObjectName(prefix, p)); prefix == "" || len(errs) > 0 {
+		if prefix == "" {
+			return usagef("--prefix must not be empty; allowed: lower-case letters, digits, \"-\" and \".\", starting with a letter or digit (default %q)", vap.DefaultPrefix)
+		}
+		if errs := validation.IsDNS1123Subdomain(vap.ObjectName(prefix, p)); len(errs) > 0 {
 			return usagef("--prefix %q does not make a valid object name (%s); allowed: lower-case letters, digits, \"-\" and \".\", starting with a letter or digit", prefix, vap.ObjectName(prefix, p))
 		}
 	}
