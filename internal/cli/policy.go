@@ -175,6 +175,9 @@ func newPolicyEvalCmd() *cobra.Command {
 			if cfg.Namespace == "" {
 				return usagef("--namespace must not be empty")
 			}
+			if err := checkNamespaceFlag("--namespace", cfg.Namespace); err != nil {
+				return err
+			}
 			cfg.NamespaceSet = cmd.Flags().Changed("namespace")
 			if cfg.Output != outputText && cfg.Output != outputJSON {
 				return usagef("--output %q: allowed: text, json", cfg.Output)

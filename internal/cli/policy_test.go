@@ -121,6 +121,7 @@ func TestPolicyEval(t *testing.T) {
 		{name: "unknown policy", args: []string{"-f", "-", "--action", "nope=warn"}, code: ExitUsage, errOut: `--action nope: no policy "nope" in built-in policies`},
 		{name: "bad action value", args: []string{"-f", "-", "--action", "gpu_budget=block"}, code: ExitUsage, errOut: `action "block" of policy "gpu_budget" is not an action`},
 		{name: "negative budget", args: []string{"-f", "-", "--gpu-budget", "-1"}, code: ExitUsage, errOut: "--gpu-budget must be 0 or more"},
+		{name: "bad namespace", args: []string{"-f", "-", "-n", "Bad_NS"}, code: ExitUsage, errOut: `--namespace "Bad_NS" is not a valid namespace name`},
 		{name: "bad YAML", args: []string{"-f", "-"}, stdin: "a: [", code: ExitFailure, errOut: "invalid YAML"},
 		{
 			// kubectl autoscale writes autoscaling/v1; the API server

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/mlscale/mlscale/internal/recommend"
 	"github.com/mlscale/mlscale/predictor/promsource"
@@ -28,6 +30,12 @@ func newRecommendCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.Namespace == "" || q.Workload == "" {
 				return usagef("-n/--namespace and --workload are required")
+			}
+			if err := checkNamespaceFlag("-n/--namespace", q.Namespace); err != nil {
+				return err
+			}
+			if errs := validation.IsDNS1123Subdomain(q.Workload); len(errs) > 0 {
+				return usagef("--workload %q is not a valid object name: %s", q.Workload, strings.Join(errs, "; "))
 			}
 			if output != outputText && output != outputJSON {
 				return usagef("-o %q: allowed: %s or %s", output, outputText, outputJSON)

@@ -64,6 +64,8 @@ func TestRecommendUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"recommend", "-n", "ml"}, "--workload are required"},
+		{[]string{"recommend", "-n", "Bad_NS", "--workload", "w"}, `-n/--namespace "Bad_NS" is not a valid namespace name`},
+		{[]string{"recommend", "-n", "ml", "--workload", "W W"}, `--workload "W W" is not a valid object name`},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "-o", "xml"}, `-o "xml"`},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--end", "yesterday"}, "--end"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--gpu-target", "0"}, "--gpu-target"},
