@@ -202,14 +202,27 @@ func newPolicyEvalCmd() *cobra.Command {
 
 // setPolicyFlags fills the policy configuration from the flags.
 func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions, endpoints []string, defaultAction string, gpuBudget int64) error {
+	// Each flag's value is checked as the flag, so that its error names
+	// the flag rather than the configuration file.
+	for _, e := range endpoints {
+		if err := (policy.Config{AllowedEndpoints: []string{e}}).ValidateValues(); err != nil {
+			return usagef("--allowed-endpoint %q: %v", e, strings.TrimPrefix(err.Error(), fmt.Sprintf("policy configuration: allowedEndpoints[0] %q ", e)))
+		}
+	}
 	c.Policy.AllowedEndpoints = append(c.Policy.AllowedEndpoints, endpoints...)
 	if cmd.Flags().Changed("default-action") || c.Policy.DefaultAction == "" {
 		c.Policy.DefaultAction = policy.Action(defaultAction)
+	}
+	if !c.Policy.DefaultAction.Valid() {
+		return usagef("--default-action %q is not an action; allowed: %s", defaultAction, policy.ActionsText())
 	}
 	for _, a := range actions {
 		name, action, ok := strings.Cut(a, "=")
 		if !ok || name == "" {
 			return usagef("--action %q: want POLICY=ACTION, e.g. gpu_budget=warn", a)
+		}
+		if !policy.Action(action).Valid() {
+			return usagef("--action %s: %q is not an action; allowed: %s", name, action, policy.ActionsText())
 		}
 		if c.Policy.Actions == nil {
 			c.Policy.Actions = map[string]policy.Action{}

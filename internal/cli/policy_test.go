@@ -119,7 +119,8 @@ func TestPolicyEval(t *testing.T) {
 		{name: "no files", args: nil, code: ExitUsage, errOut: "no manifests"},
 		{name: "bad action", args: []string{"-f", "-", "--action", "gpu_budget"}, code: ExitUsage, errOut: `--action "gpu_budget": want POLICY=ACTION`},
 		{name: "unknown policy", args: []string{"-f", "-", "--action", "nope=warn"}, code: ExitUsage, errOut: `--action nope: no policy "nope" in built-in policies`},
-		{name: "bad action value", args: []string{"-f", "-", "--action", "gpu_budget=block"}, code: ExitUsage, errOut: `action "block" of policy "gpu_budget" is not an action`},
+		{name: "bad action value", args: []string{"-f", "-", "--action", "gpu_budget=block"}, code: ExitUsage, errOut: `--action gpu_budget: "block" is not an action; allowed: deny, warn, audit`},
+		{name: "bad default action", args: []string{"-f", "-", "--default-action", ""}, code: ExitUsage, errOut: `--default-action "" is not an action; allowed: deny, warn, audit`},
 		{name: "negative budget", args: []string{"-f", "-", "--gpu-budget", "-1"}, code: ExitUsage, errOut: "--gpu-budget must be 0 or more"},
 		{name: "bad namespace", args: []string{"-f", "-", "-n", "Bad_NS"}, code: ExitUsage, errOut: `--namespace "Bad_NS" is not a valid namespace name`},
 		{name: "bad YAML", args: []string{"-f", "-"}, stdin: "a: [", code: ExitFailure, errOut: "invalid YAML"},
@@ -158,7 +159,7 @@ func TestPolicyEval(t *testing.T) {
 			outLines: 2,
 		},
 		{name: "broken JSON stream", args: []string{"-f", "-"}, stdin: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}` + "\n{\"apiVersion\": ", code: ExitFailure, errOut: "<stdin>: document 2 (line 2): invalid JSON"},
-		{name: "bad endpoint pattern", args: []string{"-f", "-", "--allowed-endpoint", "http://prometheus:9090"}, code: ExitUsage, errOut: `allowedEndpoints[0] "http://prometheus:9090" has a scheme`},
+		{name: "bad endpoint pattern", args: []string{"-f", "-", "--allowed-endpoint", "http://prometheus:9090"}, code: ExitUsage, errOut: `--allowed-endpoint "http://prometheus:9090": has a scheme; allowed: a host name glob pattern`},
 		{
 			// The API server names it before validating admission sees
 			// it; without a name no policy fired and it passed.

@@ -102,13 +102,7 @@ func (c Config) UnknownPolicies(policies []string) []string {
 // negative, endpoint patterns must not be empty. Errors name the field and
 // the allowed values.
 func (c Config) ValidateValues() error {
-	allowed := func() string {
-		s := make([]string, len(Actions))
-		for i, a := range Actions {
-			s[i] = string(a)
-		}
-		return strings.Join(s, ", ")
-	}
+	allowed := ActionsText
 	if c.DefaultAction != "" && !c.DefaultAction.Valid() {
 		return fmt.Errorf("policy configuration: defaultAction %q is not an action; allowed: %s", c.DefaultAction, allowed())
 	}
@@ -138,6 +132,15 @@ func (c Config) ValidateValues() error {
 		}
 	}
 	return nil
+}
+
+// ActionsText lists the actions, as messages name the allowed values.
+func ActionsText() string {
+	s := make([]string, len(Actions))
+	for i, a := range Actions {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
 }
 
 // EndpointAllowed reports whether host matches one of AllowedEndpoints, as
