@@ -163,7 +163,7 @@ func TestCollectorWithoutNVML(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "NVML unavailable") {
 		t.Fatalf("Sample() error = %v, want NVML unavailable", err)
 	}
-	if !strings.Contains(logs.String(), "libnvidia-ml.so.1 not found") {
+	if !strings.Contains(logs.String(), "libnvidia-ml not found at ") {
 		t.Errorf("log %q does not give the reason", logs.String())
 	}
 	reason := src.Status().Reason
@@ -314,7 +314,7 @@ func TestRunWithoutNVML(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`mlscale_gpu_nvml_up{node="gpu-node-1",reason="initialising NVML: ERROR_LIBRARY_NOT_FOUND: libnvidia-ml.so.1 not found`,
+		`mlscale_gpu_nvml_up{node="gpu-node-1",reason="initialising NVML: ERROR_LIBRARY_NOT_FOUND: libnvidia-ml not found at `,
 		`mlscale_gpu_podresources_up{node="gpu-node-1",reason=""} 1`,
 		"go_goroutines ",
 	} {

@@ -96,9 +96,11 @@ const defaultMaxSlices = 7
 // Source reads GPUs through an nvml.Interface. It is safe for concurrent
 // use.
 type Source struct {
-	lib    nvml.Interface
-	mu     sync.Mutex
-	status Status
+	lib nvml.Interface
+	// library is the path New was given ("": the default search).
+	library string
+	mu      sync.Mutex
+	status  Status
 }
 
 // New returns a Source on the system's libnvidia-ml (loaded at run time;
@@ -108,7 +110,11 @@ func New(libraryPath string) *Source {
 	if libraryPath != "" {
 		opts = append(opts, nvml.WithLibraryPath(libraryPath))
 	}
-	return NewWithInterface(nvml.New(opts...))
+	s := &Source{lib: nvml.New(opts...), library: libraryPath}
+	s.mu.Lock()
+	s.initLocked()
+	s.mu.Unlock()
+	return s
 }
 
 // NewWithInterface returns a Source on lib, e.g. one of go-nvml's mock
@@ -128,7 +134,11 @@ func (s *Source) initLocked() {
 		return
 	}
 	if err := safely(func() error {
-		if ret := s.lib.Init(); ret != nvml.SUCCESS {
+		ret := s.lib.Init()
+		switch {
+		case ret == nvml.ERROR_LIBRARY_NOT_FOUND && s.library != "":
+			return fmt.Errorf("initialising NVML: %s: libnvidia-ml not found at %s (--nvml-library), or not loadable", ret.Error(), s.library)
+		case ret != nvml.SUCCESS:
 			return fmt.Errorf("initialising NVML: %w", describe(ret))
 		}
 		return nil

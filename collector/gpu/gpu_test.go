@@ -114,10 +114,11 @@ func TestDevicesLostGPU(t *testing.T) {
 // TestMissingLibrary uses the real go-nvml binding with a library path that
 // does not exist: the state of a node without the NVIDIA driver.
 func TestMissingLibrary(t *testing.T) {
-	src := gpu.New(filepath.Join(t.TempDir(), "libnvidia-ml.so.1"))
+	path := filepath.Join(t.TempDir(), "libnvidia-ml.so.1")
+	src := gpu.New(path)
 	st := src.Status()
-	if st.Up || !strings.Contains(st.Reason, "libnvidia-ml.so.1 not found") {
-		t.Fatalf("Status() = %+v, want down naming the library", st)
+	if st.Up || !strings.Contains(st.Reason, "libnvidia-ml not found at "+path+" (--nvml-library)") {
+		t.Fatalf("Status() = %+v, want down naming the library given", st)
 	}
 	_, err := src.Devices()
 	if !errors.Is(err, gpu.ErrUnavailable) {
