@@ -79,6 +79,12 @@ func TestRecommendUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %s", tc.args, r.Code, r.ErrOut, ExitUsage, tc.want)
 		}
 	}
+	// One mistake, one message: a bad --gpu-target does not also fail the
+	// default --idle-threshold against it.
+	r := runCLI(t, "", "recommend", "-n", "ml", "--workload", "w", "--gpu-target", "0")
+	if strings.Contains(r.ErrOut, "--idle-threshold") {
+		t.Errorf("stderr %q also blames --idle-threshold", r.ErrOut)
+	}
 }
 
 func TestCollectorUsage(t *testing.T) {

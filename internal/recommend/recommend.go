@@ -64,11 +64,17 @@ func (o Options) Validate() error {
 	if !(o.GPUsPerReplica > 0) || math.IsInf(o.GPUsPerReplica, 0) {
 		errs = append(errs, fmt.Errorf("--gpus-per-replica %v: allowed: a number above 0, e.g. 1 or 0.5 for a MIG slice", o.GPUsPerReplica))
 	}
-	if !(o.TargetUtilization >= 1 && o.TargetUtilization <= 100) {
+	targetOK := o.TargetUtilization >= 1 && o.TargetUtilization <= 100
+	if !targetOK {
 		errs = append(errs, fmt.Errorf("--gpu-target %v: allowed: a percent from 1 to 100", o.TargetUtilization))
 	}
-	if !(o.IdleThreshold >= 0 && o.IdleThreshold < o.TargetUtilization) {
+	// Against a bad --gpu-target the threshold is checked against 100
+	// only, so that one mistake makes one message.
+	switch {
+	case targetOK && !(o.IdleThreshold >= 0 && o.IdleThreshold < o.TargetUtilization):
 		errs = append(errs, fmt.Errorf("--idle-threshold %v: allowed: a percent from 0 to below --gpu-target (%v)", o.IdleThreshold, o.TargetUtilization))
+	case !targetOK && !(o.IdleThreshold >= 0 && o.IdleThreshold < 100):
+		errs = append(errs, fmt.Errorf("--idle-threshold %v: allowed: a percent from 0 to below --gpu-target", o.IdleThreshold))
 	}
 	if o.MinIdleStretch <= 0 {
 		errs = append(errs, fmt.Errorf("--min-idle %v: allowed: a duration above 0, e.g. 30m", o.MinIdleStretch))
