@@ -36,19 +36,22 @@ func workloadPredicate() predicate.Predicate {
 
 // ownedPredicate passes changes to a KEDA object that matter to its owner:
 // deletion, and changes of spec (generation), labels, annotations or
-// owners; KEDA's status updates are dropped. Creation passes unless it is
-// in the informer's first list (the owner's own first list reconciles the
-// owner, and the reconcile reads the KEDA object live) or own expects it:
-// the reconciler is creating that object from its owner's current state
-// (passing those cost every new workload a second reconcile: a live read, a
-// server-side apply and a validating review). Any other creation reconciles
-// the owner: an apply that an earlier mlscale process sent before it died
-// and that the API server finished after the new process had found nothing
-// to delete, or a KEDA object a user made for a workload that opted out.
+// owners; KEDA's status updates are dropped. Creation passes unless own
+// expects it: the reconciler is creating that object from its owner's
+// current state (passing those cost every new workload a second
+// reconcile: a live read, a server-side apply and a validating review).
+// Any other creation reconciles the owner: an apply that an earlier
+// mlscale process sent before it died and that the API server finished
+// after the new process had found nothing to delete, or a KEDA object a
+// user made for a workload that opted out. So does every object of the
+// informer's first list: its owner may have opted out while no mlscale
+// ran, and then carries no mlscale.io/ annotation for the owner's own
+// first list to pass (workloadPredicate); an owner that did pass it is
+// queued once, as both lists are delivered before the workers start.
 func ownedPredicate(own *creating) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
-			return !own.take(client.ObjectKeyFromObject(e.Object)) && !e.IsInInitialList
+			return e.IsInInitialList || !own.take(client.ObjectKeyFromObject(e.Object))
 		},
 		DeleteFunc: func(e event.DeleteEvent) bool {
 			own.take(client.ObjectKeyFromObject(e.Object))
