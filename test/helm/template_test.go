@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlscale/mlscale/hack/chartdocs"
@@ -600,6 +601,22 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 	}
 }
 
+// TestServiceNamesAreDNSLabels: with the longest fullname (63 characters
+// after the chart's own cut) every Service name is still a DNS label of at
+// most 63 characters; the collector's took its "-collector" suffix past it.
+func TestServiceNamesAreDNSLabels(t *testing.T) {
+	r := template(t, "--set", "fullnameOverride="+strings.Repeat("a", 60))
+	services := r.all("Service")
+	if len(services) < 2 {
+		t.Fatalf("want the webhook's and the collector's Services; got %s", r.names())
+	}
+	for _, o := range services {
+		if errs := validation.IsDNS1123Label(o.GetName()); len(errs) > 0 {
+			t.Errorf("Service %q: %s", o.GetName(), strings.Join(errs, "; "))
+		}
+	}
+}
+
 // TestRefusals checks that the chart refuses, naming the value and what
 // it wants, the values it cannot honour: combinations the schema cannot
 // express (template fail) and values it refuses.
@@ -630,6 +647,15 @@ func TestRefusals(t *testing.T) {
 		// A tag is not a digest.
 		{[]string{"--set", "image.digest=latest"}, "at '/image/digest': 'latest' does not match pattern"},
 		{[]string{"--set", "replicaCount=0"}, "at '/replicaCount': minimum: got 0, want 1"},
+		// Values mlscale would refuse at start, or the API server or
+		// cert-manager would refuse in the objects.
+		{[]string{"--set", "image.repository="}, "at '/image/repository': '' does not match pattern"},
+		{[]string{"--set", "defaults.prometheusServer=prometheus:9090"}, "at '/defaults/prometheusServer': 'prometheus:9090' does not match pattern"},
+		{[]string{"--set", "predictor.prometheusURL=notaurl"}, "at '/predictor/prometheusURL': 'notaurl' does not match pattern"},
+		{[]string{"--set", "defaults.prometheusServer="}, "predictor.enabled needs a Prometheus to read: set predictor.prometheusURL or defaults.prometheusServer"},
+		{[]string{"--set", "defaults.clusterDomain=Cluster_Local"}, "at '/defaults/clusterDomain': 'Cluster_Local' does not match pattern"},
+		{[]string{"--set", "certManager.duration=90d"}, "at '/certManager/duration': '90d' does not match pattern"},
+		{[]string{"--set", "service.port=8080"}, "service.port and webhook.metricsPort are both 8080; the webhook Service's ports must differ"},
 	} {
 		_, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -141,6 +141,13 @@ cert-manager. Fails on a combination the chart cannot serve.
 {{- $b }}
 {{- end }}
 
+{{/* Name of the collector's Service, DaemonSet and ServiceAccount: a Service
+name is a DNS label, at most 63 characters, as is the fullname; the suffix
+must not take it over. */}}
+{{- define "mlscale.collector" -}}
+{{- printf "%s-collector" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* Names of the webhook Service, the serving Certificate and its Secret. */}}
 {{- define "mlscale.webhookService" -}}
 {{- printf "%s-webhook" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
