@@ -110,18 +110,18 @@ func New(libraryPath string) *Source {
 	if libraryPath != "" {
 		opts = append(opts, nvml.WithLibraryPath(libraryPath))
 	}
-	s := &Source{lib: nvml.New(opts...), library: libraryPath}
-	s.mu.Lock()
-	s.initLocked()
-	s.mu.Unlock()
-	return s
+	return newSource(nvml.New(opts...), libraryPath)
 }
 
 // NewWithInterface returns a Source on lib, e.g. one of go-nvml's mock
 // servers, and initialises it. It never fails: Status reports a failed
 // initialisation.
-func NewWithInterface(lib nvml.Interface) *Source {
-	s := &Source{lib: lib}
+func NewWithInterface(lib nvml.Interface) *Source { return newSource(lib, "") }
+
+// newSource returns a Source on lib, loaded from library ("": the default
+// search), initialised.
+func newSource(lib nvml.Interface, library string) *Source {
+	s := &Source{lib: lib, library: library}
 	s.mu.Lock()
 	s.initLocked()
 	s.mu.Unlock()

@@ -205,8 +205,8 @@ func (c *policyEvalConfig) setPolicyFlags(cmd *cobra.Command, actions, endpoints
 	// Each flag's value is checked as the flag, so that its error names
 	// the flag rather than the configuration file.
 	for _, e := range endpoints {
-		if err := (policy.Config{AllowedEndpoints: []string{e}}).ValidateValues(); err != nil {
-			return usagef("--allowed-endpoint %q: %v", e, strings.TrimPrefix(err.Error(), fmt.Sprintf("policy configuration: allowedEndpoints[0] %q ", e)))
+		if err := policy.CheckEndpointPattern(e); err != nil {
+			return usagef("--allowed-endpoint %q: %v; allowed: %s", e, err, policy.EndpointPatternAllowed)
 		}
 	}
 	c.Policy.AllowedEndpoints = append(c.Policy.AllowedEndpoints, endpoints...)

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
@@ -110,8 +108,8 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 	if _, err := promsource.CheckURL(cfg.Source.URL); err != nil {
 		return usagef("--prometheus-server: %w", err)
 	}
-	if errs := validation.IsDNS1123Subdomain(w.Facts.ClusterDomain); len(errs) > 0 {
-		return usagef("--cluster-domain %q is not a valid DNS domain: %s", w.Facts.ClusterDomain, strings.Join(errs, "; "))
+	if err := checkClusterDomain(w.Facts.ClusterDomain); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		flag  string

@@ -63,7 +63,7 @@ func newWebhookCmd() *cobra.Command {
 	f.BoolVar(&userPolicies, "user-policies", true, "load user policies from ConfigMaps labelled mlscale.io/policy=true in --policy-namespace")
 	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between the starts of two policy audit rounds on the leader; 0 disables the audit")
-	f.Float64Var(&cfg.AuditPace, "audit-pace", cfg.AuditPace, "the pause after a policy audit round is at least this many times the round's duration (so the audit takes at most 1/(1+N) of a core at any scale); 0: every --audit-interval whatever rounds take")
+	f.Float64Var(&cfg.AuditPace, "audit-pace", cfg.AuditPace, "the pause after a policy audit round is at least this many times the round's duration (so the audit takes at most 1/(1+N) of a core at any scale); 0: every --audit-interval whatever rounds take; at most 1000")
 	f.IntVar(&cfg.Reconciler.MaxConcurrentReconciles, "max-concurrent-reconciles", cfg.Reconciler.MaxConcurrentReconciles, "workloads of each kind (Deployment, StatefulSet, Job) the reconciler converges at once")
 	f.DurationVar(&cfg.TriggerCheck.Interval, "trigger-check-interval", cfg.TriggerCheck.Interval, "time between two checks that each Prometheus trigger's query returns a series (on the leader; also at render); only the default Prometheus server and --policy-config's allowedEndpoints are queried; 0 disables the check")
 	f.BoolVar(&cfg.APIServerPolicies, "api-server-policies", false, "the ValidatingAdmissionPolicies of \"mlscale policy vap\" are installed: leave their policies on HPAs, ScaledObjects and ScaledJobs to the API server, so that each violation is reported once (the audit still checks them)")
@@ -106,8 +106,14 @@ func checkFactsFlags(f facts.Facts) error {
 			return usagef("--prometheus-server %v; allowed: %s", err, intent.PrometheusServerAllowed)
 		}
 	}
-	if errs := validation.IsDNS1123Subdomain(f.ClusterDomain); len(errs) > 0 {
-		return usagef("--cluster-domain %q is not a valid DNS domain: %s", f.ClusterDomain, strings.Join(errs, "; "))
+	return checkClusterDomain(f.ClusterDomain)
+}
+
+// checkClusterDomain checks --cluster-domain, which render, policy eval,
+// webhook and predictor share.
+func checkClusterDomain(domain string) error {
+	if errs := validation.IsDNS1123Subdomain(domain); len(errs) > 0 {
+		return usagef("--cluster-domain %q is not a valid DNS domain: %s", domain, strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -127,8 +127,8 @@ func (c Config) ValidateValues() error {
 		}
 	}
 	for i, p := range c.AllowedEndpoints {
-		if err := checkEndpointPattern(p); err != nil {
-			return fmt.Errorf("policy configuration: allowedEndpoints[%d] %q %w; allowed: a host name glob pattern such as \"*.monitoring.svc.cluster.local\" (\"*\" is one DNS label), without scheme, port or path", i, p, err)
+		if err := CheckEndpointPattern(p); err != nil {
+			return fmt.Errorf("policy configuration: allowedEndpoints[%d] %q %w; allowed: %s", i, p, err, EndpointPatternAllowed)
 		}
 	}
 	return nil
@@ -157,12 +157,15 @@ func (c Config) EndpointAllowed(host string) bool {
 	return false
 }
 
-// checkEndpointPattern checks that p is a host pattern that the
+// EndpointPatternAllowed says what an allowedEndpoints entry may be.
+const EndpointPatternAllowed = "a host name glob pattern such as \"*.monitoring.svc.cluster.local\" (\"*\" is one DNS label), without scheme, port or path"
+
+// CheckEndpointPattern checks that p is a host pattern that the
 // trigger_endpoints policy can match: not empty, without scheme, user, port
 // or path (the policy compares hosts only, so such a pattern would never
 // match), and a valid glob (Rego's glob.match, which is gobwas/glob with "."
 // as separator; an invalid pattern never matches).
-func checkEndpointPattern(p string) error {
+func CheckEndpointPattern(p string) error {
 	switch {
 	case strings.TrimSpace(p) == "":
 		return errors.New("is an empty pattern")
