@@ -656,6 +656,14 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--set", "defaults.clusterDomain=Cluster_Local"}, "at '/defaults/clusterDomain': 'Cluster_Local' does not match pattern"},
 		{[]string{"--set", "certManager.duration=90d"}, "at '/certManager/duration': '90d' does not match pattern"},
 		{[]string{"--set", "service.port=8080"}, "service.port and webhook.metricsPort are both 8080; the webhook Service's ports must differ"},
+		{[]string{"--set", "predictor.interval=0s"}, `predictor.interval: "0s" is no time`},
+		{[]string{"--set", "predictor.interval=0m0.0s"}, `predictor.interval: "0m0.0s" is no time`},
+		// Labels the API server would refuse in every object.
+		{[]string{"--set", "commonLabels.team=ml team"}, `commonLabels.team: "ml team" is not a label value`},
+		{[]string{"--set", "commonLabels.Example\\.com/team=ml"}, `commonLabels: "Example.com/team" is not a label key`},
+		{[]string{"--set", "commonLabels.a/b/c=ml"}, `commonLabels: "a/b/c" is not a label key`},
+		{[]string{"--set", "webhook.podLabels.tier=-gpu"}, `webhook.podLabels.tier: "-gpu" is not a label value`},
+		{[]string{"--set", "collector.nodeSelector.pool=" + strings.Repeat("g", 64)}, `collector.nodeSelector.pool: "` + strings.Repeat("g", 64) + `" is not a label value`},
 	} {
 		_, err := runHelm(t, "", append([]string{"template", releaseName, "charts/mlscale"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

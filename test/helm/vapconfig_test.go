@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlscale/mlscale/internal/cli"
+	"github.com/mlscale/mlscale/internal/policy"
 	"github.com/mlscale/mlscale/internal/vap"
 	"github.com/mlscale/mlscale/test/kubetest"
 	"github.com/mlscale/mlscale/test/localcluster"
@@ -162,6 +163,25 @@ func TestAPIServerPoliciesConfig(t *testing.T) {
 			// the pattern.
 			if _, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--namespace", releaseNamespace, "-f", values, "--set", "apiServerPolicies.enabled=false"); err != nil {
 				t.Errorf("pattern %q without apiServerPolicies: %v", p, err)
+			}
+		}
+	})
+
+	// What the webhook refuses at start (it would crash-loop) the chart
+	// refuses too, with or without the API server's policies.
+	t.Run("patterns the webhook refuses", func(t *testing.T) {
+		for _, p := range []string{
+			"http://prometheus.monitoring.svc", "prometheus.monitoring.svc:9090", "prometheus.svc/metrics",
+			"user@rabbitmq.svc", "prom .svc", " ", "prometheus.monitoring.svc.", "fd00::1", "[fd00::1]",
+			"[ab.ml.svc", "{a,b.ml.svc",
+		} {
+			if policy.CheckEndpointPattern(p) == nil {
+				t.Errorf("pattern %q: the webhook accepts it; this case is not one it refuses", p)
+			}
+			values, _ := configValues(t, map[string]any{"allowedEndpoints": []any{"*.monitoring.svc", p}})
+			_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--namespace", releaseNamespace, "-f", values, "--set", "apiServerPolicies.enabled=false")
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("policies.config.allowedEndpoints[1] %q", p)) || !strings.Contains(err.Error(), policy.EndpointPatternAllowed) {
+				t.Errorf("pattern %q: the chart renders (%v); want a failure naming the value and what is allowed", p, err)
 			}
 		}
 	})

@@ -25,8 +25,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.commonLabels }}
-{{ include "mlscale.stringMap" . }}
+{{ include "mlscale.labelMap" (list "commonLabels" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+A map of labels (or a nodeSelector, which names labels) as stringMap writes
+it, after checking each key and value as the API server would, so that a bad
+one fails the render naming the value, not the install naming an object:
+pass (list "commonLabels" .Values.commonLabels).
+*/}}
+{{- define "mlscale.labelMap" -}}
+{{- $field := index . 0 }}
+{{- $name := "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$" }}
+{{- $prefix := "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" }}
+{{- range $k, $v := index . 1 }}
+{{- $parts := splitList "/" $k }}
+{{- $last := last $parts }}
+{{- if or (gt (len $parts) 2) (gt (len $last) 63) (not (regexMatch $name $last)) (and (eq (len $parts) 2) (or (gt (len (first $parts)) 253) (not (regexMatch $prefix (first $parts))))) }}
+{{- fail (printf "%s: %q is not a label key; a key is a name of at most 63 letters, digits, \"-\", \"_\" and \".\", starting and ending with a letter or digit, optionally after a DNS subdomain prefix and \"/\" (example.com/team)" $field $k) }}
+{{- end }}
+{{- $s := toString $v }}
+{{- if or (gt (len $s) 63) (and $s (not (regexMatch $name $s))) }}
+{{- fail (printf "%s.%s: %q is not a label value; a value is empty or at most 63 letters, digits, \"-\", \"_\" and \".\", starting and ending with a letter or digit" $field $k $s) }}
+{{- end }}
+{{- end }}
+{{- include "mlscale.stringMap" (index . 1) }}
 {{- end }}
 
 {{/*
@@ -78,7 +102,7 @@ the pods' labels a duplicate-key map: pass (list $ "webhook" .podLabels "webhook
 {{- fail (printf "%s: %s is a selector label the chart sets; choose another key" (index $ 3) $k) }}
 {{- end }}
 {{- end }}
-{{- include "mlscale.stringMap" (index . 2) }}
+{{- include "mlscale.labelMap" (list (index . 3) (index . 2)) }}
 {{- end }}
 
 {{/*
