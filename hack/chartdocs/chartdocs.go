@@ -14,6 +14,7 @@
 //	@minimum N, @maximum N                              (bounds of a number)
 //	@pattern REGEXP                                     (pattern of a string)
 //	@items TYPE                                         (type of a list's items)
+//	@itemPattern REGEXP                                 (pattern of a list's string items)
 //	@values {JSON schema}                               (schema of every value of a free-form object, e.g. {"enum":["a","b"]})
 //
 // A mapping with child keys becomes an object schema that allows only
@@ -327,7 +328,13 @@ func property(v *yaml.Node, path, desc string, hints map[string]string, values *
 		s.set("pattern", p)
 	}
 	if it := hints["items"]; it != "" {
-		s.set("items", map[string]string{"type": it})
+		items := map[string]string{"type": it}
+		if p := hints["itemPattern"]; p != "" {
+			items["pattern"] = p
+		}
+		s.set("items", items)
+	} else if hints["itemPattern"] != "" {
+		return nil, fmt.Errorf("values.yaml: %s: @itemPattern needs @items string", path)
 	}
 	if vs := hints["values"]; vs != "" {
 		if typ != "object" {
@@ -366,7 +373,7 @@ func nodeType(v *yaml.Node) string {
 }
 
 // knownHints are the schema hints a comment may carry.
-var knownHints = map[string]bool{"type": true, "enum": true, "minimum": true, "maximum": true, "pattern": true, "items": true, "values": true}
+var knownHints = map[string]bool{"type": true, "enum": true, "minimum": true, "maximum": true, "pattern": true, "items": true, "itemPattern": true, "values": true}
 
 // comment splits a head comment into prose and hints. Only the last
 // paragraph (the lines right above the key) counts.

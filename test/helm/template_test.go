@@ -604,15 +604,62 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 // TestServiceNamesAreDNSLabels: with the longest fullname (63 characters
 // after the chart's own cut) every Service name is still a DNS label of at
 // most 63 characters; the collector's took its "-collector" suffix past it.
+// With a fullname of 62 or 63 characters the suffixes (-webhook,
+// -collector, -serving-cert) used to be cut off, and the webhook's and the
+// collector's Service and ServiceAccount had one name: the install failed
+// or left the collector's under the webhook's name.
 func TestServiceNamesAreDNSLabels(t *testing.T) {
-	r := template(t, "--set", "fullnameOverride="+strings.Repeat("a", 60))
-	services := r.all("Service")
-	if len(services) < 2 {
-		t.Fatalf("want the webhook's and the collector's Services; got %s", r.names())
+	for _, n := range []int{40, 60, 62, 63} {
+		r := template(t, "--set", "fullnameOverride="+strings.Repeat("a", n))
+		services := r.all("Service")
+		if len(services) < 2 {
+			t.Fatalf("want the webhook's and the collector's Services; got %s", r.names())
+		}
+		for _, o := range services {
+			if errs := validation.IsDNS1123Label(o.GetName()); len(errs) > 0 {
+				t.Errorf("fullname of %d: Service %q: %s", n, o.GetName(), strings.Join(errs, "; "))
+			}
+		}
+		seen := map[string]bool{}
+		for _, o := range r.objs {
+			key := o.GetKind() + "/" + o.GetName()
+			if seen[key] {
+				t.Errorf("fullname of %d: two objects %s", n, key)
+			}
+			seen[key] = true
+		}
 	}
-	for _, o := range services {
-		if errs := validation.IsDNS1123Label(o.GetName()); len(errs) > 0 {
-			t.Errorf("Service %q: %s", o.GetName(), strings.Join(errs, "; "))
+}
+
+// TestNamesThatLookLikeYAMLScalars checks that a release, namespace or name
+// override that YAML reads as a boolean or a number (y, off, 123) stays a
+// string in every name, namespace and label: unquoted, the API server's
+// decoder refused the whole release.
+func TestNamesThatLookLikeYAMLScalars(t *testing.T) {
+	for _, args := range [][]string{
+		{"--set-string", "nameOverride=off"},
+		{"--set-string", "fullnameOverride=123"},
+		{"--set-string", "nameOverride=yes", "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.prometheusRule.enabled=true", "--set", "dashboards.enabled=true"},
+	} {
+		out, err := runHelm(t, "", append([]string{"template", "y", "charts/mlscale", "--namespace", "123"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range decodeObjects(t, out) {
+			meta, _ := o.Object["metadata"].(map[string]any)
+			for _, k := range []string{"name", "namespace"} {
+				if v, ok := meta[k]; ok {
+					if _, isString := v.(string); !isString {
+						t.Errorf("%v: %s %v: metadata.%s is %T %v, not a string", args, o.GetKind(), meta["name"], k, v, v)
+					}
+				}
+			}
+			labels, _ := meta["labels"].(map[string]any)
+			for k, v := range labels {
+				if _, isString := v.(string); !isString {
+					t.Errorf("%v: %s %v: label %s is %T %v, not a string", args, o.GetKind(), meta["name"], k, v, v)
+				}
+			}
 		}
 	}
 }
@@ -657,6 +704,20 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--set", "certManager.duration=90d"}, "at '/certManager/duration': '90d' does not match pattern"},
 		{[]string{"--set", "service.port=8080"}, "service.port and webhook.metricsPort are both 8080; the webhook Service's ports must differ"},
 		{[]string{"--set", "predictor.interval=0s"}, `predictor.interval: "0s" is no time`},
+		{[]string{"--set", "commonLabels.app\\.kubernetes\\.io/instance=platform"}, "commonLabels: app.kubernetes.io/instance is a label the chart sets"},
+		{[]string{"--namespace", releaseNamespace, "--set", "namespaceSelector.namespaces={" + releaseNamespace + "}"}, "namespaceSelector.namespaces: " + releaseNamespace + " is the release's own namespace"},
+		{[]string{"--set", "namespaceSelector.namespaces={ml,kube-system}"}, "namespaceSelector.namespaces: kube-system is never checked"},
+		{[]string{"--set", "namespaceSelector.namespaces={ml}", "--set", "namespaceSelector.excludeNamespaces={ml}"}, "namespaceSelector.namespaces: ml is also in namespaceSelector.excludeNamespaces"},
+		{[]string{"--set", "namespaceSelector.namespaces={ML_Team}"}, "at '/namespaceSelector/namespaces/0': 'ML_Team' does not match pattern"},
+		{[]string{"--set", "namespaceSelector.optInLabel=bad!key"}, "at '/namespaceSelector/optInLabel': 'bad!key' does not match pattern"},
+		{[]string{"--set", "dashboards.label="}, "at '/dashboards/label': '' does not match pattern"},
+		{[]string{"--set", "metrics.serviceMonitor.interval=thirty"}, "at '/metrics/serviceMonitor/interval': 'thirty' does not match pattern"},
+		{[]string{"--set", "image.repository=ghcr.io/mlscale/mlscale:1.0"}, "at '/image/repository': 'ghcr.io/mlscale/mlscale:1.0' does not match pattern"},
+		{[]string{"--set", "certManager.duration=30m"}, "certManager.duration: 30m is under an hour, which cert-manager refuses"},
+		{[]string{"--set", "certManager.caDuration=59m59s"}, "certManager.caDuration: 59m59s is under an hour"},
+		{[]string{"--set", "certManager.renewBefore=1m"}, "certManager.renewBefore: 1m is under 5 minutes"},
+		{[]string{"--set", "certManager.renewBefore=3000h"}, "certManager.renewBefore: 3000h is not under certManager.duration (2160h)"},
+		{[]string{"--set", "certManager.enabled=false", "--set", "tls.existingSecret=corp-tls", "--set", "tls.caBundle=" + base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n"))}, "tls.caBundle: holds a private key"},
 		{[]string{"--set", "predictor.interval=0m0.0s"}, `predictor.interval: "0m0.0s" is no time`},
 		// Labels the API server would refuse in every object.
 		{[]string{"--set", "commonLabels.team=ml team"}, `commonLabels.team: "ml team" is not a label value`},

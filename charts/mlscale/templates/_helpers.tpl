@@ -20,11 +20,16 @@
 {{/* Labels of every object. */}}
 {{- define "mlscale.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-app.kubernetes.io/name: {{ include "mlscale.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "mlscale.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 {{- with .Values.commonLabels }}
+{{- range $k, $_ := . }}
+{{- if has $k (list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/component") }}
+{{- fail (printf "commonLabels: %s is a label the chart sets (its selectors match app.kubernetes.io/name, instance and component); choose another key" $k) }}
+{{- end }}
+{{- end }}
 {{ include "mlscale.labelMap" (list "commonLabels" .) }}
 {{- end }}
 {{- end }}
@@ -69,9 +74,9 @@ it refuses.
 
 {{/* Selector labels of one component: pass (list $ "webhook"). */}}
 {{- define "mlscale.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "mlscale.name" (index . 0) }}
-app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
-app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/name: {{ include "mlscale.name" (index . 0) | quote }}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name | quote }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
 {{- end }}
 
 {{/*
@@ -162,22 +167,35 @@ cert-manager. Fails on a combination the chart cannot serve.
 {{- if not (contains "-----BEGIN CERTIFICATE-----" (b64dec $b)) }}
 {{- fail "tls.caBundle: not a base64-encoded PEM certificate (encode the CA file itself, base64 -w0 ca.crt)" }}
 {{- end }}
+{{- if contains "PRIVATE KEY-----" (b64dec $b) }}
+{{- fail "tls.caBundle: holds a private key, which would be written into the webhook configurations that every user who can list them reads; give the CA certificate alone (base64 -w0 ca.crt)" }}
+{{- end }}
 {{- $b }}
 {{- end }}
 
-{{/* Name of the collector's Service, DaemonSet and ServiceAccount: a Service
-name is a DNS label, at most 63 characters, as is the fullname; the suffix
-must not take it over. */}}
-{{- define "mlscale.collector" -}}
-{{- printf "%s-collector" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{/*
+The fullname and a suffix within 63 characters, a Service's limit (a DNS
+label): the fullname is shortened, never the suffix, so that two names with
+different suffixes stay different however long the fullname. Pass
+(list $ "collector").
+*/}}
+{{- define "mlscale.suffixed" -}}
+{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "mlscale.fullname" (index . 0) | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
 {{- end }}
 
-{{/* Names of the webhook Service, the serving Certificate and its Secret. */}}
+{{/* Name of the collector's Service, DaemonSet and ServiceAccount. */}}
+{{- define "mlscale.collector" -}}
+{{- include "mlscale.suffixed" (list . "collector") }}
+{{- end }}
+
+{{/* Names of the webhook Service, Deployment and PodDisruptionBudget, the
+serving Certificate and its Secret. */}}
 {{- define "mlscale.webhookService" -}}
-{{- printf "%s-webhook" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "mlscale.suffixed" (list . "webhook") }}
 {{- end }}
 {{- define "mlscale.servingCert" -}}
-{{- printf "%s-serving-cert" (include "mlscale.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "mlscale.suffixed" (list . "serving-cert") }}
 {{- end }}
 
 {{/*
@@ -199,6 +217,15 @@ output, copied from config/ by `make chart-docs`), as a list of objects.
 {{- define "mlscale.namespaceSelector" -}}
 {{- $ns := .Values.namespaceSelector }}
 {{- $exclude := concat (list "kube-system" .Release.Namespace) $ns.excludeNamespaces | uniq }}
+{{- range $ns.namespaces }}
+{{- if eq . $.Release.Namespace }}
+{{- fail (printf "namespaceSelector.namespaces: %s is the release's own namespace, which the webhooks and policies never check; list the namespaces of the workloads to check" .) }}
+{{- else if eq . "kube-system" }}
+{{- fail "namespaceSelector.namespaces: kube-system is never checked (the webhooks and policies always leave it out); list the namespaces of the workloads to check" }}
+{{- else if has . $ns.excludeNamespaces }}
+{{- fail (printf "namespaceSelector.namespaces: %s is also in namespaceSelector.excludeNamespaces; list it in one or the other" .) }}
+{{- end }}
+{{- end }}
 matchExpressions:
   {{- if and .optIn $ns.optInLabel }}
   - key: {{ $ns.optInLabel | quote }}
@@ -263,4 +290,18 @@ container's name, its resources and its extraEnv.
 - name: MLSCALE_GOMEMLIMIT_PERCENT
   value: {{ $pct | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+A Go duration (the schema's pattern: 1h30m, 2160h, 0.5s) in seconds, as a
+float.
+*/}}
+{{- define "mlscale.durationSeconds" -}}
+{{- $total := 0.0 }}
+{{- $units := dict "ns" 0.000000001 "us" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h)" (toString .) -1 }}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" . }}
+{{- $total = addf $total (mulf (float64 $num) (get $units (trimPrefix $num .))) }}
+{{- end }}
+{{- $total }}
 {{- end }}
