@@ -111,6 +111,12 @@ func runRender(cfg renderConfig, s Streams) error {
 	var (
 		objects  []rendered
 		problems = len(errs)
+		// made says which workload each KEDA object was made for: two
+		// workloads of one name and namespace (a Deployment and a
+		// StatefulSet) would make one ScaledObject, the second replacing
+		// the first when applied. (One workload given twice makes the
+		// same object twice, as before.)
+		made = map[string]string{}
 	)
 	for _, src := range sources {
 		for _, d := range manifest.Documents(src) {
@@ -123,9 +129,20 @@ func runRender(cfg renderConfig, s Streams) error {
 			if !ok {
 				problems++
 			}
-			if res.Object != nil {
-				objects = append(objects, rendered{obj: res.Object, needs: res.Needs})
+			if res.Object == nil {
+				continue
 			}
+			o := res.Object
+			key := fmt.Sprintf("%s %s/%s", o.GetObjectKind().GroupVersionKind().Kind, o.GetNamespace(), o.GetName())
+			owner := fmt.Sprintf("%s %s/%s", o.GetLabels()[render.LabelWorkloadKind], o.GetNamespace(), o.GetName())
+			if first, dup := made[key]; dup && first != owner {
+				printError(s.Err, "%s: %s would make %s, which %s makes too: one ScaledObject can scale only one of them; rename one of the workloads, or leave one without %s",
+					d.Where(), owner, key, first, intent.KeyAutoscale)
+				problems++
+				continue
+			}
+			made[key] = owner
+			objects = append(objects, rendered{obj: res.Object, needs: res.Needs})
 		}
 	}
 	if err := printObjects(s.Out, cfg.Output, objects); err != nil {
@@ -143,7 +160,10 @@ func runRender(cfg renderConfig, s Streams) error {
 func renderDocument(cfg renderConfig, d manifest.Document, stderr io.Writer) (render.Result, bool) {
 	gvk := d.GVK()
 	if _, ok := workload.KindOf(gvk.GroupKind()); !ok {
-		if m := objectMeta(d); intent.Enabled(m.Annotations) {
+		if m := objectMeta(d); intent.Enabled(m.Annotations) && slices.Contains([]string{workload.KindDeployment, workload.KindStatefulSet, workload.KindJob}, gvk.Kind) {
+			printWarning(stderr, "%s %s: %s is set, but apiVersion %s is not one mlscale scales (nor one current Kubernetes serves); ignored: use apps/v1 for Deployments and StatefulSets, batch/v1 for Jobs",
+				d.Kind, objectName(m), intent.KeyAutoscale, d.APIVersion)
+		} else if intent.Enabled(m.Annotations) {
 			printWarning(stderr, "%s %s: %s is set, but mlscale scales only Deployments, StatefulSets and Jobs; ignored",
 				d.Kind, objectName(m), intent.KeyAutoscale)
 		}
@@ -213,8 +233,12 @@ func checkAnnotationValues(d manifest.Document, namespace string) error {
 			// A string, or no value (the empty string).
 		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "["):
 			bad = append(bad, fmt.Sprintf("annotation %s is not a string; annotation values are strings", k))
-		default:
+		case v == "true" || v == "false":
 			bad = append(bad, fmt.Sprintf("annotation %s: %s is not a string; annotation values are strings, quote it: %s: %q", k, v, k, v))
+		default:
+			// YAML has read an unquoted number, maybe not as written: 012
+			// is 10 (octal) and 0x10 is 16.
+			bad = append(bad, fmt.Sprintf("annotation %s: %s is not a string; annotation values are strings, quote the value as you mean it (%s: %q; unquoted, YAML reads 012 as 10 and 0x10 as 16)", k, v, k, v))
 		}
 	}
 	if len(bad) == 0 {

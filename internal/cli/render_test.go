@@ -463,11 +463,14 @@ func TestRenderNonStringAnnotations(t *testing.T) {
 		want              string
 	}{
 		{"unquoted number", "    mlscale.io/autoscale: \"true\"\n    mlscale.io/max-replicas: 3\n",
-			`<stdin>: document 1 (line 1): Deployment ml/llm: annotation mlscale.io/max-replicas: 3 is not a string; annotation values are strings, quote it: mlscale.io/max-replicas: "3"`},
+			`<stdin>: document 1 (line 1): Deployment ml/llm: annotation mlscale.io/max-replicas: 3 is not a string; annotation values are strings, quote the value as you mean it (mlscale.io/max-replicas: "3"; unquoted, YAML reads 012 as 10 and 0x10 as 16)`},
+		// YAML has read 012 as octal: the message says so.
+		{"unquoted number with a leading zero", "    mlscale.io/autoscale: \"true\"\n    mlscale.io/max-replicas: 012\n",
+			`annotation mlscale.io/max-replicas: 10 is not a string; annotation values are strings, quote the value as you mean it (mlscale.io/max-replicas: "10"; unquoted, YAML reads 012 as 10 and 0x10 as 16)`},
 		{"unquoted boolean", "    mlscale.io/autoscale: true\n",
 			`<stdin>: document 1 (line 1): Deployment ml/llm: annotation mlscale.io/autoscale: true is not a string; annotation values are strings, quote it: mlscale.io/autoscale: "true"`},
 		{"several, sorted", "    mlscale.io/autoscale: true\n    mlscale.io/cpu-target: 70\n",
-			`Deployment ml/llm: 2 problems: annotation mlscale.io/autoscale: true is not a string; annotation values are strings, quote it: mlscale.io/autoscale: "true"; annotation mlscale.io/cpu-target: 70 is not a string; annotation values are strings, quote it: mlscale.io/cpu-target: "70"`},
+			`Deployment ml/llm: 2 problems: annotation mlscale.io/autoscale: true is not a string; annotation values are strings, quote it: mlscale.io/autoscale: "true"; annotation mlscale.io/cpu-target: 70 is not a string; annotation values are strings, quote the value as you mean it (mlscale.io/cpu-target: "70"; unquoted, YAML reads 012 as 10 and 0x10 as 16)`},
 		{"a mapping", "    mlscale.io/autoscale: \"true\"\n    mlscale.io/profile: {name: vllm}\n",
 			`Deployment ml/llm: annotation mlscale.io/profile is not a string; annotation values are strings`},
 	}
@@ -506,6 +509,54 @@ spec:
 	}
 	if want := "<stdin>: document 1 (line 1): Deployment in namespace ml has no metadata.name"; !strings.Contains(r.ErrOut, want) {
 		t.Errorf("stderr does not contain %q:\n%s", want, r.ErrOut)
+	}
+}
+
+// TestRenderOneNameTwoWorkloads renders a Deployment and a StatefulSet of
+// one name: both would make ScaledObject ml/api, and applied, the second
+// would replace the first. The second is refused, naming both.
+func TestRenderOneNameTwoWorkloads(t *testing.T) {
+	const body = `metadata:
+  name: api
+  namespace: ml
+  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/prometheus-query: sum(gateway_pending_requests)
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: c}]
+`
+	in := "apiVersion: apps/v1\nkind: Deployment\n" + body + "---\napiVersion: apps/v1\nkind: StatefulSet\n" + body
+	r := runCLI(t, in, "render", "-f", "-")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	if n := strings.Count(r.Out, "kind: ScaledObject"); n != 1 {
+		t.Errorf("%d ScaledObjects, want the first workload's only:\n%s", n, r.Out)
+	}
+	if want := "<stdin>: document 2 (line 14): StatefulSet ml/api would make ScaledObject ml/api, which Deployment ml/api makes too"; !strings.Contains(r.ErrOut, want) {
+		t.Errorf("stderr does not contain %q:\n%s", want, r.ErrOut)
+	}
+}
+
+// TestRenderOldAPIVersion renders an opted-in Deployment of
+// extensions/v1beta1: the warning says the apiVersion is the problem.
+func TestRenderOldAPIVersion(t *testing.T) {
+	in := `apiVersion: extensions/v1beta1
+kind: Deployment
+metadata:
+  name: api
+  namespace: ml
+  annotations:
+    mlscale.io/autoscale: "true"
+`
+	r := runCLI(t, in, "render", "-f", "-")
+	if r.Code != ExitOK || r.Out != "" {
+		t.Errorf("exit %d, stdout:\n%s", r.Code, r.Out)
+	}
+	if want := "Deployment ml/api: mlscale.io/autoscale is set, but apiVersion extensions/v1beta1 is not one mlscale scales"; !strings.Contains(r.ErrOut, want) || !strings.Contains(r.ErrOut, "use apps/v1") {
+		t.Errorf("stderr does not contain %q and the fix:\n%s", want, r.ErrOut)
 	}
 }
 

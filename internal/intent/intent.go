@@ -235,7 +235,9 @@ func (p *parser) wakeAndRollout(in *Intent) {
 			p.errs.Add(KeyRolloutStrategy, v, "is not a rollout strategy", allowed)
 		}
 	}
-	in.AdoptHPA = p.dnsName(KeyAdoptHPA)
+	// KEDA refuses an HPA name over 63 characters, though the API
+	// server allows 253.
+	in.AdoptHPA = p.dnsName(KeyAdoptHPA, "my-app-hpa", 63)
 }
 
 // BusinessHoursOnJobAllowed is the fix named where a Job has business
@@ -310,12 +312,16 @@ func (p *parser) scaling(in *Intent) {
 func (p *parser) triggers(in *Intent) {
 	in.RabbitMQ.Queue = p.name(KeyRabbitMQQueue, 255)
 	in.RabbitMQ.Host = p.rabbitHost()
-	in.RabbitMQ.Auth = p.dnsName(KeyRabbitMQAuth)
+	in.RabbitMQ.Auth = p.dnsName(KeyRabbitMQAuth, "rabbitmq-auth", 253)
 	in.QueueTarget = p.int64(KeyQueueTarget, 1, math.MaxInt32)
 
 	in.Prometheus.Query = p.query(KeyPrometheusQuery)
 	in.Prometheus.Server = p.serverURL(KeyPrometheusServer)
 	in.Prometheus.Target = p.float(KeyPrometheusTarget, 0, true)
+	if t := in.Prometheus.Target; t != nil && *t < MinPrometheusTarget {
+		p.errs.Add(KeyPrometheusTarget, p.ann[KeyPrometheusTarget], PrometheusTargetFloorProblem, PrometheusTargetFloorAllowed)
+		in.Prometheus.Target = nil
+	}
 
 	in.CPUTarget = p.int32(KeyCPUTarget, 1, 100)
 	in.MemoryTarget = p.int32(KeyMemoryTarget, 1, 100)
@@ -465,6 +471,16 @@ func (p *parser) int32(key string, lo, hi int32) *int32 {
 	return &v
 }
 
+// MinPrometheusTarget is the smallest mlscale.io/prometheus-target: KEDA
+// passes the target to the HPA as a quantity in thousandths.
+const MinPrometheusTarget = 0.001
+
+// The refusal of a mlscale.io/prometheus-target under MinPrometheusTarget.
+const (
+	PrometheusTargetFloorProblem = "is under 0.001: KEDA gives the HPA its target in thousandths, so it would be 0, which the HPA refuses"
+	PrometheusTargetFloorAllowed = "a number of at least 0.001 (scale the query instead, e.g. multiply it by 1000)"
+)
+
 func (p *parser) float(key string, lo float64, exclusive bool) *float64 {
 	v, ok := p.ann[key]
 	if !ok {
@@ -579,17 +595,23 @@ func (p *parser) name(key string, maxLen int) string {
 }
 
 // dnsName accepts a Kubernetes object name (RFC 1123 subdomain).
-func (p *parser) dnsName(key string) string {
+// dnsName parses the name of an object (a lower-case RFC 1123 subdomain)
+// of at most maxLen characters; example is a name of that kind.
+func (p *parser) dnsName(key, example string, maxLen int) string {
 	v, ok := p.ann[key]
 	if !ok {
 		return ""
 	}
-	allowed := "a lower-case RFC 1123 name such as \"rabbitmq-auth\", at most 253 characters"
+	allowed := fmt.Sprintf("a lower-case RFC 1123 name such as %q, at most %d characters", example, maxLen)
 	if p.empty(key, v, allowed) {
 		return ""
 	}
 	if !isDNSSubdomain(v) {
 		p.errs.Add(key, v, "is not a valid object name", allowed)
+		return ""
+	}
+	if len(v) > maxLen {
+		p.errs.Add(key, v, fmt.Sprintf("is %d characters long", len(v)), allowed)
 		return ""
 	}
 	return v
@@ -682,6 +704,18 @@ func CheckPrometheusServer(v string) error {
 		return fmt.Errorf("has %w", errInlineCredentials)
 	case !valid:
 		return errors.New("is not an http(s) URL")
+	case u.Hostname() == "":
+		return errors.New("has no host")
+	case strings.ContainsFunc(v, unicode.IsSpace):
+		return errors.New("has white space")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
+		// KEDA appends /api/v1/query?... to the address.
+		return errors.New("has a query or fragment, which KEDA's request would carry into the path (it appends /api/v1/query?query=...)")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("has port %s, outside 1-65535", port)
+		}
 	}
 	return nil
 }

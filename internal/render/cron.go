@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -28,6 +29,13 @@ func (r *renderer) cronTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 	}
 	if r.isJob() {
 		r.errs.Add(intent.KeyBusinessHours, r.w.Annotations[intent.KeyBusinessHours], "is not supported on a Job", intent.BusinessHoursOnJobAllowed)
+		return kedav1alpha1.ScaleTriggers{}, false
+	}
+	if edge, day, ok := SkippedEdge(*bh, time.Now()); ok {
+		r.errs.Add(intent.KeyBusinessHours, r.w.Annotations[intent.KeyBusinessHours],
+			fmt.Sprintf("has an edge at %s, a time that does not exist in %s on %s (the clocks skip it for daylight saving): KEDA's cron trigger then misses that edge and holds the workload up, or down, for a week",
+				edge, bh.Location, day.Format("Mon 2006-01-02")),
+			"edges outside the hour the clocks skip in that zone, or a zone without daylight saving (UTC)")
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
 	start, end := CronSchedule(*bh)
@@ -72,4 +80,57 @@ func CronSchedule(bh intent.BusinessHours) (start, end string) {
 		end = at(0, []string{"*"})
 	}
 	return start, end
+}
+
+// skippedEdges caches SkippedEdge by calendar and year: admission sees the
+// same few calendars over and over.
+var skippedEdges sync.Map // string -> skipped
+
+type skipped struct {
+	edge string
+	day  time.Time
+	ok   bool
+}
+
+// SkippedEdge reports an edge of the business hours (a start, or an end,
+// which at 24:00 is the next day's 00:00) that falls on a wall-clock time
+// the calendar's zone skips for daylight saving, on a working day of this
+// year or the next two after now: the edge ("02:30") and the first such
+// day. KEDA's cron scaler finds no such time and misses the edge.
+func SkippedEdge(bh intent.BusinessHours, now time.Time) (edge string, day time.Time, ok bool) {
+	loc := bh.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	key := fmt.Sprint(loc, bh.Days, bh.Start, bh.End, now.Year())
+	if v, hit := skippedEdges.Load(key); hit {
+		s := v.(skipped)
+		return s.edge, s.day, s.ok
+	}
+	var s skipped
+	type at struct {
+		off   time.Duration
+		shift int // the edge is this many days after the working day
+	}
+	edges := []at{{bh.Start, 0}, {bh.End, 0}}
+	if bh.End >= 24*time.Hour {
+		edges[1] = at{0, 1}
+	}
+	first := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, loc)
+search:
+	for d := first; d.Year() < now.Year()+3; d = d.AddDate(0, 0, 1) {
+		if !bh.Days[d.Weekday()] {
+			continue
+		}
+		for _, e := range edges {
+			h, m := int(e.off/time.Hour), int(e.off/time.Minute)%60
+			t := time.Date(d.Year(), d.Month(), d.Day()+e.shift, h, m, 0, 0, loc)
+			if t.Hour() != h || t.Minute() != m {
+				s = skipped{edge: fmt.Sprintf("%02d:%02d", h, m), day: time.Date(d.Year(), d.Month(), d.Day()+e.shift, 0, 0, 0, 0, time.UTC), ok: true}
+				break search
+			}
+		}
+	}
+	skippedEdges.Store(key, s)
+	return s.edge, s.day, s.ok
 }

@@ -133,6 +133,7 @@ func (r *renderer) render() client.Object {
 	triggers := r.triggers()
 	r.replicas(triggers)
 	r.kindOnly()
+	r.checkName()
 	if len(r.errs) > 0 {
 		return nil
 	}
@@ -141,6 +142,38 @@ func (r *renderer) render() client.Object {
 		return r.scaledJob(meta, triggers)
 	}
 	return r.scaledObject(meta, triggers)
+}
+
+// maxKEDAName is the longest name KEDA accepts for a ScaledObject (its
+// scaledobject.keda.sh/name label value) and for its HPA.
+const maxKEDAName = validation.LabelValueMaxLength
+
+// hpaPrefix is the prefix of the name KEDA gives a ScaledObject's HPA.
+const hpaPrefix = "keda-hpa-"
+
+// checkName refuses a Deployment or StatefulSet whose name KEDA would refuse
+// as a ScaledObject's: the API server allows object names of 253
+// characters, KEDA 63. (A Job's name is 63 characters at most.)
+func (r *renderer) checkName() {
+	if r.isJob() || len(r.w.Name) <= maxKEDAName {
+		return
+	}
+	r.errs.Add("metadata.name", r.w.Name,
+		fmt.Sprintf("is %d characters long: the ScaledObject takes the workload's name, and KEDA refuses one of more than %d characters (the name is also its scaledobject.keda.sh/name label)", len(r.w.Name), maxKEDAName),
+		fmt.Sprintf("a %s name of at most %d characters", r.w.GVK.Kind, maxKEDAName))
+}
+
+// hpaName is the name of the ScaledObject's HPA when KEDA's own,
+// keda-hpa-NAME, would be over 63 characters, which KEDA refuses: the name
+// cut to leave room for a hash of the whole name ("" when KEDA's fits).
+func hpaName(name string) string {
+	if len(hpaPrefix+name) <= maxKEDAName {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(name))
+	suffix := "-" + hex.EncodeToString(sum[:8])
+	keep := maxKEDAName - len(hpaPrefix) - len(suffix)
+	return hpaPrefix + strings.TrimRight(name[:min(len(name), keep)], ".-") + suffix
 }
 
 // kindOnly refuses annotations that apply to one kind of workload only.
@@ -182,7 +215,7 @@ func (r *renderer) chooseProfile() {
 func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	in := r.in
 	noWake := r.wakeCheck(ts)
-	wakeable := noWake == nil || in.SkipWakeCheck
+	wakeable := noWake == nil || (in.SkipWakeCheck && !onlyResourceTriggers(ts))
 	r.max = ptr.Deref(in.MaxReplicas, r.def.MaxReplicas)
 	explicitZero := (in.MinReplicas != nil && *in.MinReplicas == 0) || ptr.Deref(in.ScaleToZero, false)
 	hoursHeld := slices.ContainsFunc(ts, func(t kedav1alpha1.ScaleTriggers) bool { return t.Name == TriggerBusinessHours })
@@ -221,7 +254,13 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 	r.checkWake(ts, noWake, explicitZero)
 	r.applyGPUBudget()
 	if fl := in.PredictedFloor; fl != nil && !r.isJob() {
-		r.min = max(r.min, min(*fl, r.max))
+		if in.Predictive {
+			r.min = max(r.min, min(*fl, r.max))
+		} else {
+			// Left over from when the workload was predictive: the
+			// predictor removes it at its next cycle.
+			r.warn("%s is ignored: %s is not \"true\" (the predictor removes the floor at its next cycle)", intent.KeyPredictedFloor, intent.KeyPredictive)
+		}
 	}
 }
 
@@ -232,6 +271,19 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 // mlscale.io/skip-wake-check it warns instead.
 func (r *renderer) checkWake(ts []kedav1alpha1.ScaleTriggers, noWake []string, explicitZero bool) {
 	if noWake == nil || len(ts) == 0 || r.min > 0 || (!explicitZero && !r.isJob()) {
+		return
+	}
+	if onlyResourceTriggers(ts) && !r.isJob() {
+		// KEDA refuses this ScaledObject itself: cpu and memory are
+		// measured on the workload's own pods, so no setting makes them
+		// outlive the pods.
+		key, val := intent.KeyMinReplicas, "0"
+		if r.in.MinReplicas == nil {
+			key, val = intent.KeyScaleToZero, "true"
+		}
+		r.errs.Add(key, val, "asks for scale-to-zero, but the only triggers are cpu and memory, which are measured on the workload's own pods and cannot wake it (KEDA refuses such a ScaledObject, whatever "+intent.KeySkipWakeCheck+" says)",
+			fmt.Sprintf(`add %s (a gateway or router metric that counts requests while no pod runs), %s or %s with %s; or keep at least 1 replica (%s: "1")`,
+				intent.KeyWakeQuery, intent.KeyRabbitMQQueue, intent.KeyBusinessHours, intent.KeyMinReplicas, intent.KeyMinReplicas))
 		return
 	}
 	if r.in.SkipWakeCheck {
@@ -250,6 +302,17 @@ func (r *renderer) checkWake(ts []kedav1alpha1.ScaleTriggers, noWake []string, e
 		key, val = intent.KeyScaleToZero, "true"
 	}
 	r.errs.Add(key, val, "asks for scale-to-zero, but no trigger can wake the workload from zero replicas: "+strings.Join(noWake, "; "), wakeAllowed())
+}
+
+// onlyResourceTriggers reports whether every trigger is cpu or memory,
+// which KEDA does not allow to scale to zero.
+func onlyResourceTriggers(ts []kedav1alpha1.ScaleTriggers) bool {
+	for _, t := range ts {
+		if t.Type != TriggerCPU && t.Type != TriggerMemory {
+			return false
+		}
+	}
+	return len(ts) > 0
 }
 
 // applyGPUBudget holds the workload's maximum to the namespace's GPU
@@ -341,9 +404,13 @@ func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleT
 			Triggers:        ts,
 		},
 	}
-	if b, adopt := r.behavior(), r.in.AdoptHPA; b != nil || adopt != "" {
+	hpa := r.in.AdoptHPA
+	if hpa == "" {
+		hpa = hpaName(r.w.Name)
+	}
+	if b := r.behavior(); b != nil || hpa != "" {
 		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{
-			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b, Name: adopt},
+			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b, Name: hpa},
 		}
 	}
 	if r.in.AdoptHPA != "" {
@@ -375,6 +442,21 @@ func (r *renderer) behavior() *autoscalingv2.HorizontalPodAutoscalerBehavior {
 // not travel into the ScaledJob's template.
 var jobTemplateLabels = []string{"controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"}
 
+// jobMetadata copies the Job's own labels onto the ScaledJob, whose labels
+// KEDA gives every Job it starts: a queue's label
+// (kueue.x-k8s.io/queue-name) or a cost centre would otherwise be lost.
+// mlscale's own labels win, and the Job controller's stay behind. The
+// Job's annotations do not travel: they hold mlscale.io/ keys (a started
+// Job is no workload to autoscale) and notes about the Job itself, and an
+// edit of them would rewrite the ScaledJob.
+func (r *renderer) jobMetadata(meta *metav1.ObjectMeta) {
+	for k, v := range r.w.Labels {
+		if _, ours := meta.Labels[k]; !ours && !slices.Contains(jobTemplateLabels, k) {
+			meta.Labels[k] = v
+		}
+	}
+}
+
 func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTriggers) *kedav1alpha1.ScaledJob {
 	spec := r.w.Job.DeepCopy()
 	if spec == nil {
@@ -396,6 +478,7 @@ func (r *renderer) scaledJob(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleTrig
 	if r.in.ScaleDownWindow != nil {
 		r.warn("%s is ignored on a Job: a ScaledJob has no HorizontalPodAutoscaler to stabilise", intent.KeyScaleDownWindow)
 	}
+	r.jobMetadata(&meta)
 	sj := &kedav1alpha1.ScaledJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.SchemeGroupVersion.String(), Kind: "ScaledJob"},
 		ObjectMeta: meta,

@@ -1,6 +1,8 @@
 package render_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"strconv"
@@ -570,8 +572,21 @@ func TestRender(t *testing.T) {
 		{
 			name:     "scale-to-zero with only cpu and memory triggers",
 			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyCPUTarget, "70", intent.KeyMemoryTarget, "70"), ctr("w", cpuMem)),
-			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but no trigger can wake the workload from zero replicas: trigger cpu: cpu is measured on running pods; trigger memory: memory is measured on running pods`},
+			wantErr:  []string{`mlscale.io/scale-to-zero: "true" asks for scale-to-zero, but the only triggers are cpu and memory, which are measured on the workload's own pods and cannot wake it`},
 			wantKeys: []string{intent.KeyScaleToZero},
+		},
+		{
+			// KEDA refuses this ScaledObject whatever mlscale says.
+			name:     "skip-wake-check does not let cpu alone scale to zero",
+			w:        deployment("w", ann(intent.KeyMinReplicas, "0", intent.KeySkipWakeCheck, "true"), ctr("w", cpuOnly)),
+			wantErr:  []string{`mlscale.io/min-replicas: "0" asks for scale-to-zero, but the only triggers are cpu and memory`, "KEDA refuses such a ScaledObject, whatever mlscale.io/skip-wake-check says"},
+			wantKeys: []string{intent.KeyMinReplicas},
+		},
+		{
+			name:     "skip-wake-check with a GPU trigger still scales to zero",
+			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0", intent.KeySkipWakeCheck, "true"), ctr("w", gpu("nvidia.com/gpu", "1"))),
+			want:     map[string]any{"spec.minReplicaCount": int64(0)},
+			wantWarn: []string{"mlscale.io/skip-wake-check is set"},
 		},
 		{
 			name:     "min-replicas 0 with only a GPU trigger",
@@ -682,8 +697,15 @@ func TestRender(t *testing.T) {
 		floorCase("above max is capped", "50", 10),
 		floorCase("below min keeps min", "0", 1),
 		{
+			// Left over from when the workload was predictive.
+			name:     "predicted floor without predictive is ignored",
+			w:        deployment("w", ann(intent.KeyCPUTarget, "70", intent.KeyMinReplicas, "1", intent.KeyPredictedFloor, "6"), ctr("w", cpuOnly)),
+			want:     map[string]any{"spec.minReplicaCount": int64(1)},
+			wantWarn: []string{`mlscale.io/predicted-floor is ignored: mlscale.io/predictive is not "true"`},
+		},
+		{
 			name:  "predicted floor after the GPU budget",
-			w:     deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyPredictedFloor, "6"), ctr("w", gpu("nvidia.com/gpu", "1"))),
+			w:     deployment("w", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", intent.KeyPredictedFloor, "6", intent.KeyPredictive, "true", intent.KeyCapacityPerReplica, "10", intent.KeyDemandQuery, "sum(rate(requests[1m]))"), ctr("w", gpu("nvidia.com/gpu", "1"))),
 			facts: gpuBudget(3),
 			want:  map[string]any{"spec.minReplicaCount": int64(3), "spec.maxReplicaCount": int64(3)},
 		},
@@ -749,9 +771,95 @@ func TestRender(t *testing.T) {
 
 		// Metadata.
 		{
-			name: "a long workload name gets a valid label value",
-			w:    deployment(strings.Repeat("a", 70), ann(), ctr("w", cpuOnly)),
-			want: map[string]any{"metadata.name": strings.Repeat("a", 70)},
+			// The API server allows 253 characters; KEDA 63.
+			name:     "a workload name KEDA refuses as a ScaledObject's",
+			w:        deployment(strings.Repeat("a", 70), ann(), ctr("w", cpuOnly)),
+			wantErr:  []string{`metadata.name: "` + strings.Repeat("a", 70) + `" is 70 characters long`, "KEDA refuses one of more than 63 characters", "allowed: a Deployment name of at most 63 characters"},
+			wantKeys: []string{"metadata.name"},
+		},
+		{
+			// keda-hpa-NAME would be 72 characters, which KEDA refuses.
+			name: "a long workload name gets an HPA name KEDA accepts",
+			w:    deployment(strings.Repeat("b", 63), ann(), ctr("w", cpuOnly)),
+			want: map[string]any{
+				"metadata.name": strings.Repeat("b", 63),
+				"spec.advanced.horizontalPodAutoscalerConfig.name": "keda-hpa-" + strings.Repeat("b", 37) + "-" + hashOf(strings.Repeat("b", 63)),
+			},
+		},
+		{
+			name: "a name of 54 characters keeps KEDA's HPA name",
+			w:    deployment(strings.Repeat("c", 54), ann(), ctr("w", cpuOnly)),
+			want: map[string]any{"spec.advanced": nil},
+		},
+		{
+			name:     "adopt-hpa names an HPA KEDA refuses",
+			w:        deployment("w", ann(intent.KeyAdoptHPA, strings.Repeat("h", 64)), ctr("w", cpuOnly)),
+			wantErr:  []string{"is 64 characters long; allowed: a lower-case RFC 1123 name such as \"my-app-hpa\", at most 63 characters"},
+			wantKeys: []string{intent.KeyAdoptHPA},
+		},
+
+		// Requests as the HPA counts them for a utilisation target.
+		{
+			name:     "a sidecar without a cpu request",
+			w:        withSidecar(deployment("w", ann(intent.KeyCPUTarget, "70"), ctr("w", cpuOnly)), ctr("proxy", nil)),
+			wantErr:  []string{"container(s) proxy have none", "sidecars too"},
+			wantKeys: []string{intent.KeyCPUTarget},
+		},
+		{
+			name: "a sidecar with a cpu request",
+			w:    withSidecar(deployment("w", ann(intent.KeyCPUTarget, "70"), ctr("w", cpuOnly)), ctr("proxy", cpuOnly)),
+			want: map[string]any{"spec.triggers[0].type": "cpu"},
+		},
+		{
+			name: "a pod-level cpu request stands for the containers'",
+			w:    podLevel(deployment("w", ann(intent.KeyCPUTarget, "70"), ctr("w", nil), ctr("log", nil)), "cpu", "1"),
+			want: map[string]any{"spec.triggers[0].type": "cpu"},
+		},
+		{
+			name:     "cpu requests of 0 in total",
+			w:        deployment("w", ann(intent.KeyCPUTarget, "70"), ctr("w", map[string]string{"cpu": "0"})),
+			wantErr:  []string{`mlscale.io/cpu-target: "70" is a utilisation of the pods' cpu requests, which are 0 in total`},
+			wantKeys: []string{intent.KeyCPUTarget},
+		},
+
+		// Business hours hold a floor and do not follow load.
+		{
+			name: "business hours keep the profile's cpu default",
+			w:    deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00 Europe/Berlin"), ctr("w", cpuOnly)),
+			want: map[string]any{"spec.triggers[0].type": "cron", "spec.triggers[1].type": "cpu", "spec.triggers[1].metadata.value": "80"},
+		},
+		{
+			name:     "business hours alone, without cpu requests",
+			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyMinReplicas, "2", intent.KeyBusinessHours, "Mon-Fri 08:00-18:00 Europe/Berlin"), ctr("w", nil)),
+			want:     map[string]any{"spec.triggers[0].type": "cron", "spec.triggers[1]": nil},
+			wantWarn: []string{"mlscale.io/business-hours is the only trigger: the workload runs 2 replicas in those hours and none outside them, whatever its load"},
+		},
+		{
+			// 02:30 on the second Sunday of March does not exist in New York.
+			name:     "business hours with an edge the clocks skip",
+			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Sun 02:30-06:00 America/New_York"), ctr("w", cpuOnly)),
+			wantErr:  []string{"has an edge at 02:30, a time that does not exist in America/New_York on Sun", "holds the workload up, or down, for a week"},
+			wantKeys: []string{intent.KeyBusinessHours},
+		},
+		{
+			name: "business hours on days the clocks skip nothing",
+			w:    deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Mon-Fri 02:30-06:00 America/New_York"), ctr("w", cpuOnly)),
+			want: map[string]any{"spec.triggers[0].type": "cron"},
+		},
+
+		// A Job's own metadata reaches the Jobs KEDA starts.
+		{
+			name: "a Job's labels go to the ScaledJob, its annotations do not",
+			w: jobMeta(job("train", ann(intent.KeyRabbitMQQueue, "q", intent.KeyRabbitMQAuth, "rmq", "kueue.x-k8s.io/job-min-parallelism", "1", "kubectl.kubernetes.io/last-applied-configuration", "{}"), ctr("t", cpuOnly)),
+				map[string]string{"kueue.x-k8s.io/queue-name": "gpu", "app.kubernetes.io/managed-by": "helm", "job-name": "train"}),
+			want: map[string]any{
+				"metadata.labels.kueue\\.x-k8s\\.io/queue-name":                             "gpu",
+				"metadata.labels.app\\.kubernetes\\.io/managed-by":                          "mlscale",
+				"metadata.labels.job-name":                                                  nil,
+				"metadata.annotations.kueue\\.x-k8s\\.io/job-min-parallelism":               nil,
+				"metadata.annotations.mlscale\\.io/autoscale":                               nil,
+				"metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration": nil,
+			},
 		},
 	}
 	for _, tc := range tests {
@@ -879,7 +987,8 @@ func rabbitCase(name, host, want string) renderCase {
 func floorCase(name, floor string, want int64) renderCase {
 	return renderCase{
 		name: "predicted floor " + name,
-		w: deployment("w", ann(intent.KeyCPUTarget, "70", intent.KeyMinReplicas, "1", intent.KeyMaxReplicas, "10", intent.KeyPredictedFloor, floor),
+		w: deployment("w", ann(intent.KeyCPUTarget, "70", intent.KeyMinReplicas, "1", intent.KeyMaxReplicas, "10", intent.KeyPredictedFloor, floor,
+			intent.KeyPredictive, "true", intent.KeyCapacityPerReplica, "10", intent.KeyDemandQuery, "sum(rate(requests[1m]))"),
 			ctr("w", cpuOnly)),
 		want: map[string]any{"spec.minReplicaCount": want, "spec.maxReplicaCount": int64(10)},
 	}
@@ -957,4 +1066,30 @@ func splitPath(p string) []string {
 		}
 	}
 	return append(parts, b.String())
+}
+
+// withSidecar adds a native sidecar (an init container with restartPolicy
+// Always) to the workload's pods.
+func withSidecar(w workload.Workload, c corev1.Container) workload.Workload {
+	c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	w.Template.Spec.InitContainers = append(w.Template.Spec.InitContainers, c)
+	return w
+}
+
+// podLevel sets a pod-level request (spec.resources) on the workload's pods.
+func podLevel(w workload.Workload, res, q string) workload.Workload {
+	w.Template.Spec.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceName(res): resource.MustParse(q)}}
+	return w
+}
+
+// jobMeta sets the Job's own labels.
+func jobMeta(w workload.Workload, labels map[string]string) workload.Workload {
+	w.Labels = labels
+	return w
+}
+
+// hashOf is the first 16 hex digits of the SHA-256 of s.
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }

@@ -28,7 +28,14 @@ func (r *renderer) resourceTrigger(name string, res corev1.ResourceName, key str
 		if val == "" {
 			problem = fmt.Sprintf("defaults to %d%% for profile %q, which needs a %s request on every container, and container(s) %s have none", target, r.profile, res, strings.Join(missing, ", "))
 		}
-		r.errs.Add(key, val, problem, fmt.Sprintf("set resources.requests.%s on every container, or use another trigger", res))
+		r.errs.Add(key, val, problem, fmt.Sprintf("set resources.requests.%s on every container (sidecars too: init containers with restartPolicy Always) or on the pod (spec.resources), or use another trigger", res))
+	} else if r.w.RequestIsZero(res) {
+		val, problem := r.w.Annotations[key], "is"
+		if _, ok := r.w.Annotations[key]; !ok {
+			problem = fmt.Sprintf("defaults to %d%% for profile %q,", target, r.profile)
+		}
+		r.errs.Add(key, val, fmt.Sprintf("%s a utilisation of the pods' %s requests, which are 0 in total: the HPA cannot compute it", problem, res),
+			fmt.Sprintf("a %s request above 0 on a container, or use another trigger", res))
 	}
 	return kedav1alpha1.ScaleTriggers{
 		Type: name, Name: name, MetricType: autoscalingv2.UtilizationMetricType,

@@ -3,9 +3,11 @@ package render
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -37,7 +39,28 @@ func (r *renderer) podRegex() string {
 	case workload.KindJob:
 		return name + "-.+"
 	}
-	return name + "-[a-z0-9]+-[a-z0-9]+"
+	return deploymentPodRegex(r.w.Name)
+}
+
+// A Deployment's pod is named by its ReplicaSet's name (NAME-HASH, the
+// pod-template hash up to 10 characters) and "-" as a prefix, plus 5
+// random characters; the API server cuts such a prefix to 58 characters
+// (maxGeneratedPrefix), so for a long NAME the prefix ends inside the hash,
+// or at NAME itself.
+const (
+	maxGeneratedPrefix = 58
+	maxTemplateHash    = 10
+)
+
+// deploymentPodRegex matches the names of a Deployment's pods.
+func deploymentPodRegex(name string) string {
+	switch {
+	case len(name)+len("-")+maxTemplateHash+len("-") <= maxGeneratedPrefix:
+		return regexp.QuoteMeta(name) + "-[a-z0-9]+-[a-z0-9]+"
+	case len(name) >= maxGeneratedPrefix:
+		return regexp.QuoteMeta(name[:maxGeneratedPrefix]) + "[a-z0-9]{5}"
+	}
+	return regexp.QuoteMeta(name) + "-[a-z0-9]*-?[a-z0-9]{5}"
 }
 
 // triggers renders the workload's triggers, one file per trigger type:
@@ -58,9 +81,17 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 	if r.isJob() {
 		r.refusePodTriggers()
 	} else {
-		add(r.cpuTrigger(len(ts) > 0))
+		// Business hours hold a floor; they do not follow load, so the
+		// profile's CPU default still applies beside them, where the pods
+		// request CPU.
+		load := slices.ContainsFunc(ts, func(t kedav1alpha1.ScaleTriggers) bool { return t.Name != TriggerBusinessHours })
+		add(r.cpuTrigger(load || (len(ts) > 0 && (r.w.ContainersMissingRequest(corev1.ResourceCPU) != nil || r.w.RequestIsZero(corev1.ResourceCPU)))))
 		add(r.memoryTrigger())
 		add(r.gpuTrigger())
+		if len(ts) == 1 && ts[0].Name == TriggerBusinessHours {
+			r.warn("%s is the only trigger: the workload runs %s replicas in those hours and none outside them, whatever its load (%s is never reached); to follow load as well, add %s (with a cpu request on every container), %s or %s",
+				intent.KeyBusinessHours, ts[0].Metadata["desiredReplicas"], intent.KeyMaxReplicas, intent.KeyCPUTarget, intent.KeyPrometheusQuery, intent.KeyRabbitMQQueue)
+		}
 	}
 	if len(ts) == 0 && len(r.errs) == 0 {
 		allowed := fmt.Sprintf("one of %s, %s, %s, %s or %s", intent.KeyRabbitMQQueue, intent.KeyPrometheusQuery, intent.KeyCPUTarget, intent.KeyMemoryTarget, intent.KeyGPUTarget)

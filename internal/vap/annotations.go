@@ -65,6 +65,10 @@ type annotationCheck struct {
 	dlo, dhi time.Duration
 	// exclusive: a number must be above 0, not at least 0.
 	exclusive bool
+	// floor, when above 0, is a smallest number that is in range but
+	// refused with floorProblem and floorAllowed.
+	floor                      float64
+	floorProblem, floorAllowed string
 	// values are an enumeration's.
 	values []string
 	// problem is an enumeration's problem.
@@ -96,7 +100,8 @@ var annotationChecks = []annotationCheck{
 	{key: intent.KeyPollingInterval, kind: checkDuration, dlo: time.Second, dhi: intent.MaxDuration},
 	{key: intent.KeyScaleDownWindow, kind: checkDuration, dlo: 0, dhi: intent.MaxScaleDownWindow},
 	{key: intent.KeyQueueTarget, kind: checkInt, lo: 1, hi: math.MaxInt32},
-	{key: intent.KeyPrometheusTarget, kind: checkFloat, exclusive: true},
+	{key: intent.KeyPrometheusTarget, kind: checkFloat, exclusive: true,
+		floor: intent.MinPrometheusTarget, floorProblem: intent.PrometheusTargetFloorProblem, floorAllowed: intent.PrometheusTargetFloorAllowed},
 	{key: intent.KeyCPUTarget, kind: checkInt, lo: 1, hi: 100},
 	{key: intent.KeyMemoryTarget, kind: checkInt, lo: 1, hi: 100},
 	{key: intent.KeyGPUTarget, kind: checkInt, lo: 1, hi: 100},
@@ -214,8 +219,13 @@ func checkExpr(c annotationCheck, allowed string) string {
 		if c.exclusive {
 			out = fmt.Sprintf(`double(%s) <= 0.0`, s)
 		}
-		body = fmt.Sprintf(`%[1]s!%[2]s.matches(%[3]s) ? %[4]s : (%[5]s && %[6]s ? %[7]s : [])`,
-			empty, s, quote(decimalRE), fe("is not a number"), moderateDecimal(s), out, fe("is out of range"))
+		tail := "[]"
+		if c.floor > 0 {
+			tail = fmt.Sprintf(`(%s && double(%s) < %s ? [%s] : [])`, moderateDecimal(s), s, strconv.FormatFloat(c.floor, 'f', -1, 64),
+				fieldError(c.key, v, quote(c.floorProblem+"; allowed: "+c.floorAllowed)))
+		}
+		body = fmt.Sprintf(`%[1]s!%[2]s.matches(%[3]s) ? %[4]s : (%[5]s && %[6]s ? %[7]s : %[8]s)`,
+			empty, s, quote(decimalRE), fe("is not a number"), moderateDecimal(s), out, fe("is out of range"), tail)
 	case checkDuration:
 		body = fmt.Sprintf(`%[1]s!%[2]s.matches(%[3]s) ? %[4]s : (!%[5]s ? [] : [duration(%[2]s)].map(d, d < %[6]s || d > %[7]s ? %[8]s : (d != duration(string(d.getSeconds()) + 's') ? %[9]s : [])).flatten())`,
 			empty, s, quote(durationRE), fe("is not a duration"), moderateDuration(s), durationLiteral(c.dlo), durationLiteral(c.dhi),

@@ -347,16 +347,65 @@ func mergedGPU(r corev1.ResourceRequirements) map[corev1.ResourceName]resource.Q
 	return out
 }
 
-// ContainersMissingRequest lists the regular containers without a request
-// (or limit, which defaults the request) for the resource.
+// ContainersMissingRequest lists the containers without a request (or
+// limit, which defaults the request) for the resource, as the HPA counts
+// them for a utilisation target: the regular containers and the sidecars
+// (init containers with restartPolicy Always). With a pod-level request or
+// limit (spec.resources) the HPA uses that instead, and none is missing.
 func (w Workload) ContainersMissingRequest(name corev1.ResourceName) []string {
+	spec := w.Template.Spec
+	if spec.Resources != nil && hasRequest(*spec.Resources, name) {
+		return nil
+	}
 	var missing []string
-	for _, c := range w.Template.Spec.Containers {
-		_, req := c.Resources.Requests[name]
-		_, lim := c.Resources.Limits[name]
-		if !req && !lim {
+	for _, c := range UtilisationContainers(spec) {
+		if !hasRequest(c.Resources, name) {
 			missing = append(missing, c.Name)
 		}
 	}
 	return missing
+}
+
+// RequestIsZero reports whether the pod's request for the resource, as the
+// HPA sums it (ContainersMissingRequest), is zero: a utilisation of it
+// cannot be computed.
+func (w Workload) RequestIsZero(name corev1.ResourceName) bool {
+	spec := w.Template.Spec
+	if spec.Resources != nil && hasRequest(*spec.Resources, name) {
+		q := request(*spec.Resources, name)
+		return q.IsZero()
+	}
+	for _, c := range UtilisationContainers(spec) {
+		if q := request(c.Resources, name); !q.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// UtilisationContainers are the containers whose requests the HPA sums for
+// a utilisation target: the regular ones and the sidecars (init containers
+// with restartPolicy Always).
+func UtilisationContainers(spec corev1.PodSpec) []corev1.Container {
+	out := slices.Clone(spec.Containers)
+	for _, c := range spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func hasRequest(r corev1.ResourceRequirements, name corev1.ResourceName) bool {
+	_, req := r.Requests[name]
+	_, lim := r.Limits[name]
+	return req || lim
+}
+
+// request is the request for the resource, or the limit that defaults it.
+func request(r corev1.ResourceRequirements, name corev1.ResourceName) resource.Quantity {
+	if q, ok := r.Requests[name]; ok {
+		return q
+	}
+	return r.Limits[name]
 }

@@ -381,6 +381,7 @@ func TestPredictedFloor(t *testing.T) {
 	ns := newNamespace(t, nil)
 	d := deployment(ns, "infer", map[string]string{
 		intent.KeyAutoscale: "true", intent.KeyMinReplicas: "1", intent.KeyMaxReplicas: "8", intent.KeyPredictedFloor: "4",
+		intent.KeyPredictive: "true", intent.KeyDemandQuery: "sum(rate(requests_total[1m]))", intent.KeyCapacityPerReplica: "10",
 	}, cpuRequest())
 	create(t, d)
 	waitScaledObject(t, ns, "infer", "floor folded into minReplicaCount", replicas(4, 8))
@@ -388,6 +389,12 @@ func TestPredictedFloor(t *testing.T) {
 	waitScaledObject(t, ns, "infer", "floor above max is clamped to max", replicas(8, 8))
 	setAnnotations(t, d, map[string]*string{intent.KeyPredictedFloor: ptr.To("0")})
 	waitScaledObject(t, ns, "infer", "floor below min keeps min", replicas(1, 8))
+	// A floor left over once the workload is no longer predictive (the
+	// predictor removes it at its next cycle) no longer counts.
+	setAnnotations(t, d, map[string]*string{intent.KeyPredictedFloor: ptr.To("6")})
+	waitScaledObject(t, ns, "infer", "floor folded in again", replicas(6, 8))
+	setAnnotations(t, d, map[string]*string{intent.KeyPredictive: nil})
+	waitScaledObject(t, ns, "infer", "stale floor without predictive is ignored", replicas(1, 8))
 }
 
 func TestBadAnnotationsKeepLastGoodObject(t *testing.T) {
