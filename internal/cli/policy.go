@@ -12,11 +12,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/manifest"
 	"github.com/mlscale/mlscale/internal/policy"
+	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/policies"
 )
 
@@ -80,6 +83,36 @@ func policyModules(dir string, tests bool) (map[string]*ast.Module, string, erro
 	return m, dir, err
 }
 
+// warnBuiltinPackages warns, in one line, about the packages of a policy
+// directory that are built-in ones (mlscale.lib, a built-in policy's):
+// here they replace the built-in ones, but the webhook refuses a ConfigMap
+// that defines one.
+func warnBuiltinPackages(modules map[string]*ast.Module, dir string, s Streams) {
+	builtin, err := policy.ParseModules(policies.FS, false)
+	if err != nil {
+		return
+	}
+	packages := map[string]bool{}
+	for _, m := range builtin {
+		packages[m.Package.Path.String()] = true
+	}
+	var found []string
+	for file, m := range modules {
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		// Files named "mlscale:..." are built-in helpers the directory did
+		// not define, added.
+		if !strings.HasPrefix(file, "mlscale:") && packages["data."+pkg] && !slices.Contains(found, pkg) {
+			found = append(found, pkg)
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	slices.Sort(found)
+	printWarning(s.Err, "%s defines built-in mlscale package(s) %s: here they replace the built-in ones, but the webhook refuses a ConfigMap that defines one; user policies need their own package (%sNAME)",
+		dir, strings.Join(found, ", "), policy.PackagePrefix)
+}
+
 func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
 	modules, name, err := policyModules(cfg.Dir, true)
 	var usage usageError
@@ -110,6 +143,19 @@ func runPolicyTest(ctx context.Context, cfg policyTestConfig, s Streams) error {
 	if len(results) == 0 {
 		printError(s.Err, "%s: no Rego tests (rules named test_*) found", name)
 		return reportedError{problems: 1}
+	}
+	if cfg.Dir != "" {
+		// What the webhook checks when it loads them, beyond the tests:
+		// the engine compiles (reviewed_kinds names kinds it reviews).
+		warnBuiltinPackages(modules, name, s)
+		policyOnly, _, err := policyModules(cfg.Dir, false)
+		if err == nil {
+			_, err = policy.NewFromModules(ctx, policyOnly, policy.Config{})
+		}
+		if err != nil {
+			printError(s.Err, "loading %s: %v", name, err)
+			return reportedError{problems: 1}
+		}
 	}
 	if failed > 0 {
 		fmt.Fprintf(s.Out, "FAIL: %d/%d tests failed (%s)\n", failed, len(results), name)
@@ -248,6 +294,9 @@ func runPolicyEval(ctx context.Context, cfg policyEvalConfig, s Streams) error {
 	}
 	var engine *policy.Engine
 	if err == nil {
+		if cfg.Dir != "" {
+			warnBuiltinPackages(modules, name, s)
+		}
 		engine, err = policy.NewFromModules(ctx, modules, cfg.Policy)
 	}
 	if err != nil {
@@ -282,9 +331,11 @@ type evaluation struct {
 	index  *policy.Index
 	// quotas are the ResourceQuotas applied so far, by namespace: the GPU
 	// budget the renderer sees (facts.FromQuotas reads the map as it grows).
-	quotas                  map[string][]corev1.ResourceQuota
-	findings                []evalFinding
-	objects, problems       int
+	quotas            map[string][]corev1.ResourceQuota
+	findings          []evalFinding
+	objects, problems int
+	// unchecked counts the objects the webhooks never see (unchecked).
+	unchecked               int
 	denied, warned, audited int
 }
 
@@ -311,6 +362,12 @@ func (ev *evaluation) apply(ctx context.Context, o evalObject, ff facts.Func, s 
 	if q, ok := o.obj.(*corev1.ResourceQuota); ok {
 		ev.quotas[q.Namespace] = append(ev.quotas[q.Namespace], *q)
 		return ev.index.Add(q)
+	}
+	if unchecked(o.obj) {
+		// The webhooks never see it: admitted unchecked, it is part of
+		// the cluster the objects after it meet.
+		ev.unchecked++
+		return ev.index.Add(o.obj)
 	}
 	r, err := policy.NewReview(ctx, policy.OperationCreate, o.obj, ff)
 	if err != nil {
@@ -353,6 +410,17 @@ func (ev *evaluation) apply(ctx context.Context, o evalObject, ff facts.Func, s 
 	return nil
 }
 
+// unchecked reports whether mlscale's validating webhooks leave the object
+// alone: a workload that has not opted in (mlscale.io/autoscale), or any
+// object in kube-system, which their namespace selectors always leave out.
+func unchecked(obj client.Object) bool {
+	if obj.GetNamespace() == metav1.NamespaceSystem {
+		return true
+	}
+	_, isWorkload := workload.KindOf(obj.GetObjectKind().GroupVersionKind().GroupKind())
+	return isWorkload && !intent.Enabled(obj.GetAnnotations())
+}
+
 // add records a finding and counts it by action.
 func (ev *evaluation) add(f evalFinding) {
 	ev.findings = append(ev.findings, f)
@@ -379,7 +447,7 @@ func (ev *evaluation) report(output string, policies int, s Streams) error {
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(map[string]any{
 			"objects": ev.objects, "policies": policies, "denied": ev.denied, "warnings": ev.warned,
-			"audit": ev.audited, "problems": ev.problems, "findings": findings,
+			"audit": ev.audited, "problems": ev.problems, "not_checked": ev.unchecked, "findings": findings,
 		}); err != nil {
 			return err
 		}
@@ -389,6 +457,10 @@ func (ev *evaluation) report(output string, policies int, s Streams) error {
 		}
 		fmt.Fprintf(s.Out, "%d object(s) evaluated against %d policies: %d denied, %d warning(s), %d audit\n",
 			ev.objects, policies, ev.denied, ev.warned, ev.audited)
+		if ev.unchecked > 0 {
+			fmt.Fprintf(s.Out, "%d object(s) not checked, as the webhooks never see them: workloads without %s: \"true\", objects in kube-system\n",
+				ev.unchecked, intent.KeyAutoscale)
+		}
 	}
 	if ev.denied+ev.problems > 0 {
 		return reportedError{problems: ev.denied + ev.problems}

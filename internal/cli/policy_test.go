@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,4 +423,88 @@ func reversed(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
+}
+
+// TestPolicyEvalUnchecked evaluates, with a user policy that wants a team
+// label on Jobs and HPAs, a Job that has not opted in and an HPA in
+// kube-system, neither of which mlscale's webhooks ever see, and an HPA in
+// ml, which they do: only the last is denied, and the summary says what
+// was not checked.
+func TestPolicyEvalUnchecked(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"team_label.rego": `package mlscale.policies.team_label
+
+reviewed_kinds := {"HorizontalPodAutoscaler", "Job"}
+
+violation contains msg if {
+	not input.object.metadata.labels.team
+	msg := sprintf("team_label: %s %s has no team label", [input.kind, input.object.metadata.name])
+}
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const hpa = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: %s, namespace: %s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: %s}
+  minReplicas: 1
+  maxReplicas: 3
+`
+	in := `apiVersion: batch/v1
+kind: Job
+metadata: {name: train, namespace: ml}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+---
+` + fmt.Sprintf(hpa, "dns", "kube-system", "coredns") + "---\n" + fmt.Sprintf(hpa, "api", "ml", "api")
+	r := runCLI(t, in, "policy", "eval", "--policies", dir, "-f", "-")
+	if r.Code != ExitFailure {
+		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
+	}
+	for _, want := range []string{
+		"deny: team_label: HorizontalPodAutoscaler api has no team label",
+		"1 object(s) evaluated against 1 policies: 1 denied",
+		`2 object(s) not checked, as the webhooks never see them: workloads without mlscale.io/autoscale: "true", objects in kube-system`,
+	} {
+		if !strings.Contains(r.Out, want) {
+			t.Errorf("stdout does not contain %q:\n%s", want, r.Out)
+		}
+	}
+	for _, not := range []string{"Job train", "HorizontalPodAutoscaler dns"} {
+		if strings.Contains(r.Out, not) {
+			t.Errorf("stdout reports %s, which the webhooks never see:\n%s", not, r.Out)
+		}
+	}
+}
+
+// TestPolicyTestBuiltinPackage tests a directory that defines mlscale.lib
+// itself: the tests run (offline it replaces the built-in), and a warning
+// says the webhook would refuse such a ConfigMap.
+func TestPolicyTestBuiltinPackage(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"lib.rego":  "package mlscale.lib\n\nowner := \"team\"\n",
+		"team.rego": "package mlscale.policies.team\n\nimport data.mlscale.lib\n\nviolation contains msg if {\n\tnot input.object.metadata.labels[lib.owner]\n\tmsg := \"team: no owner\"\n}\n",
+		"team_test.rego": "package mlscale.policies.team_test\n\nimport data.mlscale.policies.team\n\n" +
+			"test_denied if {\n\tcount(team.violation) == 1 with input as {\"object\": {\"metadata\": {}}}\n}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCLI(t, "", "policy", "test", dir)
+	if r.Code != ExitOK || !strings.Contains(r.Out, "PASS: 1/1 tests") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", r.Code, r.Out, r.ErrOut)
+	}
+	if want := "defines built-in mlscale package(s) mlscale.lib: here they replace the built-in ones, but the webhook refuses a ConfigMap that defines one"; !strings.Contains(r.ErrOut, want) {
+		t.Errorf("stderr does not contain %q:\n%s", want, r.ErrOut)
+	}
 }

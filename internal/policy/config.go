@@ -13,6 +13,7 @@ import (
 
 	"github.com/gobwas/glob"
 	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -231,12 +232,47 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("policy configuration: holds %d YAML documents; it is one document (remove the \"---\" lines and merge them)", n)
 	}
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return Config{}, fmt.Errorf("policy configuration: %w; fields: defaultAction, actions, allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications", err)
+		return Config{}, fmt.Errorf("policy configuration: %w; fields: %s", err, strings.Join(configFields, ", "))
+	}
+	// UnmarshalStrict matches field names as encoding/json does, ignoring
+	// case: "allowedendpoints" after "allowedEndpoints" replaced the
+	// allowlist without a word.
+	if err := checkFieldNames(data); err != nil {
+		return Config{}, err
 	}
 	if err := c.ValidateValues(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// configFields are the fields of a policy configuration, as written.
+var configFields = []string{"defaultAction", "actions", "allowedEndpoints", "gpuBudgets", "defaultGPUBudget", "clusterTriggerAuthentications"}
+
+// checkFieldNames refuses a top-level field that is one of configFields
+// only when case is ignored, and gpuBudgets keys that cannot be namespaces.
+func checkFieldNames(data []byte) error {
+	var top map[string]any
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return nil // UnmarshalStrict has accepted it; nothing to add
+	}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if slices.Contains(configFields, k) {
+			continue
+		}
+		for _, f := range configFields {
+			if strings.EqualFold(k, f) {
+				return fmt.Errorf("policy configuration: unknown field %q (did you mean %q? field names are case-sensitive); fields: %s", k, f, strings.Join(configFields, ", "))
+			}
+		}
+	}
+	budgets, _ := top["gpuBudgets"].(map[string]any)
+	for _, ns := range slices.Sorted(maps.Keys(budgets)) {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("policy configuration: gpuBudgets names %q, which is not a namespace name (%s); allowed: namespace names, lower-case letters, digits and \"-\"", ns, strings.Join(errs, "; "))
+		}
+	}
+	return nil
 }
 
 // yamlDocuments counts the documents of a YAML stream that hold anything

@@ -51,6 +51,10 @@ defaultGPUBudget: 4
 			return len(c.ClusterTriggerAuthentications["rabbitmq-platform"]) == 2 && c.Data()["clusterTriggerAuthentications"] != nil
 		}},
 		{name: "empty namespace pattern", in: "clusterTriggerAuthentications: {x: ['']}\n", err: `clusterTriggerAuthentications["x"][0] "" is not a namespace pattern; allowed: a namespace name or a glob pattern`},
+		// encoding/json ignores case: the second key replaced the first.
+		{name: "a field name in another case", in: "allowedEndpoints: ['*.monitoring.svc']\nallowedendpoints: ['**']\n", err: `unknown field "allowedendpoints" (did you mean "allowedEndpoints"? field names are case-sensitive)`},
+		{name: "a field name in upper case", in: "GPUBUDGETS: {ml: 100}\n", err: `unknown field "GPUBUDGETS" (did you mean "gpuBudgets"?`},
+		{name: "a budget for no namespace", in: "gpuBudgets: {ML: 4}\n", err: `gpuBudgets names "ML", which is not a namespace name`},
 		{name: "bad namespace glob", in: "clusterTriggerAuthentications: {x: ['[ml']}\n", err: `clusterTriggerAuthentications["x"][0] "[ml" is not a namespace pattern`},
 	}
 	for _, tt := range tests {

@@ -146,6 +146,9 @@ func NewFromModules(ctx context.Context, modules map[string]*ast.Module, cfg Con
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
 	}
+	if err := checkMisnamedRules(modules); err != nil {
+		return nil, err
+	}
 	names := Names(modules)
 	if len(names) == 0 {
 		return nil, fmt.Errorf("compiling policies: no package %s* with a %q rule", PackagePrefix, violationRule)
@@ -565,6 +568,38 @@ func Names(modules map[string]*ast.Module) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// misnamedRules are the rules other policy engines report through
+// (Gatekeeper's violation[...] aside): a policy package that defines one
+// of them and no violation rule would be loaded and never report.
+var misnamedRules = []string{"deny", "warn", "violations", "denies"}
+
+// checkMisnamedRules refuses a package NAME under PackagePrefix (not a
+// test) that defines no violation rule but one of misnamedRules.
+func checkMisnamedRules(modules map[string]*ast.Module) error {
+	rules := map[string][]string{} // package -> rule names
+	for _, m := range modules {
+		name, ok := policyName(m.Package.Path)
+		if !ok || strings.HasSuffix(name, "_test") {
+			continue
+		}
+		for _, r := range m.Rules {
+			rules[name] = append(rules[name], r.Head.Name.String(), r.Head.Ref().String())
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(rules)) {
+		if slices.Contains(rules[name], violationRule) {
+			continue
+		}
+		for _, bad := range misnamedRules {
+			if slices.Contains(rules[name], bad) {
+				return fmt.Errorf("compiling policies: package %s%s defines %q but no %q rule, so it would never report; mlscale reads `%s contains msg if { ... }`: rename %s to %s",
+					PackagePrefix, name, bad, violationRule, violationRule, bad, violationRule)
+			}
+		}
+	}
+	return nil
 }
 
 // policyName returns NAME of a package path data.mlscale.policies.NAME.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -126,7 +127,26 @@ func declaredKinds(ctx context.Context, compiler *ast.Compiler, store storage.St
 		}
 		s[k] = true
 	}
+	// A kind mlscale never reviews (a typo, "HPA") would turn the policy
+	// off without a word.
+	kinds := ReviewedKindNames()
+	for _, k := range s.sorted() {
+		if !slices.Contains(kinds, k) {
+			return nil, fmt.Errorf("policy %s: %s names %q, a kind mlscale never reviews, so the policy would not run on it; allowed: %s", name, KindsRule, k, strings.Join(kinds, ", "))
+		}
+	}
+	if len(s) == 0 {
+		return nil, fmt.Errorf("policy %s: %s is empty, so the policy would never run; allowed: some of %s, or no %s rule (every kind)", name, KindsRule, strings.Join(kinds, ", "), KindsRule)
+	}
 	return s, nil
+}
+
+// ReviewedKindNames are the kinds of the objects mlscale's policies review
+// (input.kind), sorted.
+func ReviewedKindNames() []string {
+	out := append([]string{KindHPA, KindScaledObject, KindScaledJob}, workload.KindNames()...)
+	slices.Sort(out)
+	return out
 }
 
 // builtinModules are the built-in modules (tests excluded), parsed once.

@@ -238,3 +238,27 @@ func TestInputValue(t *testing.T) {
 		}
 	}
 }
+
+// TestDeclaredKindsRefused: a reviewed_kinds that names a kind mlscale
+// never reviews ("HPA"), or none at all, would turn the policy off without
+// a word; and a package that reports through deny, not violation, would
+// never report. Each is refused, naming the fix.
+func TestDeclaredKindsRefused(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{"package mlscale.policies.p\n\nreviewed_kinds := {\"HPA\", \"Job\"}\n\nviolation contains \"p: always\"\n",
+			`policy p: reviewed_kinds names "HPA", a kind mlscale never reviews, so the policy would not run on it; allowed: Deployment, HorizontalPodAutoscaler, Job, ScaledJob, ScaledObject, StatefulSet`},
+		{"package mlscale.policies.p\n\nreviewed_kinds := set()\n\nviolation contains \"p: always\"\n",
+			"policy p: reviewed_kinds is empty, so the policy would never run"},
+		{"package mlscale.policies.p\n\ndeny contains \"p: always\"\n",
+			`package mlscale.policies.p defines "deny" but no "violation" rule, so it would never report; mlscale reads ` + "`violation contains msg if { ... }`: rename deny to violation"},
+	} {
+		modules, err := BuiltinModules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		modules["p.rego"] = ast.MustParseModuleWithOpts(c.src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if _, err := NewFromModules(context.Background(), modules, Config{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error containing %q", c.src, err, c.want)
+		}
+	}
+}

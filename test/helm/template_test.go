@@ -713,6 +713,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--set", "dashboards.label="}, "at '/dashboards/label': '' does not match pattern"},
 		{[]string{"--set", "metrics.serviceMonitor.interval=thirty"}, "at '/metrics/serviceMonitor/interval': 'thirty' does not match pattern"},
 		{[]string{"--set", "image.repository=ghcr.io/mlscale/mlscale:1.0"}, "at '/image/repository': 'ghcr.io/mlscale/mlscale:1.0' does not match pattern"},
+		{[]string{"--set", "policies.config.gpuBudgets.ML=4"}, `policies.config.gpuBudgets: "ML" is not a namespace name`},
 		{[]string{"--set", "certManager.duration=30m"}, "certManager.duration: 30m is under an hour, which cert-manager refuses"},
 		{[]string{"--set", "certManager.caDuration=59m59s"}, "certManager.caDuration: 59m59s is under an hour"},
 		{[]string{"--set", "certManager.renewBefore=1m"}, "certManager.renewBefore: 1m is under 5 minutes"},
