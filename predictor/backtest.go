@@ -97,6 +97,10 @@ type Report struct {
 	// and the steps evaluated.
 	TrainPoints int `json:"train_points"`
 	TestPoints  int `json:"test_points"`
+	// ScoredPoints are the evaluated steps that are scored: those whose
+	// window holds an observed sample (see BacktestConfig.Observed); all
+	// of them without gaps.
+	ScoredPoints int `json:"scored_points"`
 	// Lookahead is the forecast window; HorizonSteps is it in samples.
 	Lookahead    string `json:"lookahead"`
 	HorizonSteps int    `json:"horizon_steps"`
@@ -135,9 +139,12 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(cfg.Observed), s.Len())
 	}
 	b := backtest{s: s, cfg: cfg, opts: opts, horizon: max(1, int((opts.Lookahead+s.Step-1)/s.Step)), day: int(Day / s.Step)}
-	if cfg.Train < b.day+b.horizon || cfg.Train >= s.Len()-b.horizon {
-		return Report{}, fmt.Errorf("backtest: training part of %d samples must be at least a day plus the lookahead (%d) and leave at least %d samples to evaluate out of %d",
-			cfg.Train, b.day+b.horizon, b.horizon+1, s.Len())
+	if need := max(b.day+b.horizon, MinSamples(s.Step, opts.Lookahead)); cfg.Train < need || cfg.Train >= s.Len()-b.horizon {
+		return Report{}, fmt.Errorf("backtest: training part of %d samples must be at least a day plus the lookahead, and eight lookaheads (%d), and leave at least %d samples to evaluate out of %d",
+			cfg.Train, need, b.horizon+1, s.Len())
+	}
+	if c := cfg.CapacityPerReplica; math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
+		return Report{}, fmt.Errorf("backtest: the capacity per replica must be a finite number, 0 or more (0: derived), not %g", c)
 	}
 	if b.cfg.CapacityPerReplica <= 0 {
 		b.cfg.CapacityPerReplica = RoundFigure(quantile(0.95, s.Values[:cfg.Train]) / 10)
@@ -150,7 +157,7 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	}
 	b.prepare()
 	rep := Report{
-		Step: s.Step.String(), TrainPoints: cfg.Train, TestPoints: b.n,
+		Step: s.Step.String(), TrainPoints: cfg.Train, TestPoints: b.n, ScoredPoints: len(pick(&b, b.actual)),
 		Lookahead: opts.Lookahead.String(), HorizonSteps: b.horizon,
 		CapacityPerReplica: b.cfg.CapacityPerReplica, ColdStart: cfg.ColdStart.String(),
 		Baselines: b.baselines(), Simulation: map[string]SimResult{},
@@ -210,9 +217,10 @@ func (b *backtest) headline(rep Report, floors []int) Headline {
 		h.MAEVsBest = ratioOf(rep.MLScale.MAE, rep.Baselines[h.BestBaseline].MAE)
 	}
 	var capacity, peak float64
-	for k, f := range floors {
+	actual := pick(b, b.actual)
+	for k, f := range pick(b, floors) {
 		capacity += float64(f) * b.cfg.CapacityPerReplica
-		peak += b.actual[k]
+		peak += actual[k]
 	}
 	h.FloorVsPeak = ratioOf(capacity, peak)
 	sim := rep.Simulation
@@ -291,10 +299,15 @@ type backtest struct {
 	horizon, day int
 	// first and n are the first evaluated sample and how many are.
 	first, n int
-	// actual are the actual peaks of the evaluated windows; scale is the
-	// MASE scale (the in-sample seasonal-naive day error of the peak).
+	// actual are the actual peaks of the evaluated windows (of their
+	// observed samples, where there are gaps); scale is the MASE scale
+	// (the in-sample seasonal-naive day error of the peak).
 	actual []float64
 	scale  float64
+	// scored are the evaluated steps whose window holds an observed
+	// sample, nil when every one does: a window filled in a gap holds
+	// interpolated values, no demand anyone saw, and is not scored.
+	scored []int
 	// last[i] is the last observed sample at or before i (nil: i itself;
 	// see BacktestConfig.Observed).
 	last []int
@@ -342,12 +355,54 @@ func (b *backtest) prepare() {
 	for k := range b.actual {
 		b.actual[k] = b.actualPeak(b.first + k)
 	}
+	if obs := b.cfg.Observed; obs != nil {
+		all := true
+		for k := range b.actual {
+			p, seen := math.Inf(-1), false
+			for h := 1; h <= b.horizon; h++ {
+				if i := b.first + k + h; obs[i] {
+					p, seen = max(p, b.s.Values[i]), true
+				}
+			}
+			if seen {
+				b.actual[k] = p
+				b.scored = append(b.scored, k)
+			} else {
+				all = false
+			}
+		}
+		if all {
+			b.scored = nil
+		}
+	}
+}
+
+// isScored reports whether evaluated step k is scored (see scored).
+func (b *backtest) isScored(k int) bool {
+	if b.scored == nil {
+		return true
+	}
+	_, found := slices.BinarySearch(b.scored, k)
+	return found
+}
+
+// pick returns the scored elements of x, one per evaluated step.
+func pick[T any](b *backtest, x []T) []T {
+	if b.scored == nil {
+		return x
+	}
+	out := make([]T, len(b.scored))
+	for i, k := range b.scored {
+		out[i] = x[k]
+	}
+	return out
 }
 
 // score rates forecasts and the floors made from them.
 func (b *backtest) score(forecast []float64, floors []int) Metrics {
-	mae, smape := accuracy(forecast, b.actual)
-	under, over := provisioning(floors, b.actual, b.cfg.CapacityPerReplica)
+	actual := pick(b, b.actual)
+	mae, smape := accuracy(pick(b, forecast), actual)
+	under, over := provisioning(pick(b, floors), actual, b.cfg.CapacityPerReplica)
 	// With a constant training part the scale is 0 and MASE undefined
 	// (+Inf, or NaN for a perfect forecast), written as null in JSON.
 	return Metrics{MAE: mae, SMAPE: smape, MASE: mae / b.scale, UnderPct: under, OverMean: over}
@@ -433,8 +488,9 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		// before the last observed sample (the rest of the window is not
 		// known yet); after a gap, those it held back.
 		for ; observed < k && b.first+observed+b.horizon <= b.seen(i); observed++ {
-			j := observed
-			cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
+			if j := observed; b.isScored(j) {
+				cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
+			}
 		}
 		f, err := model.Forecast(known)
 		if err != nil {
@@ -489,10 +545,16 @@ func simulate(s Series, first int, capacity float64, coldStart time.Duration, de
 	perStep := int(s.Step / tick)
 	coldTicks := int((coldStart + tick - 1) / tick)
 	stabTicks := int(stabilization / tick)
+	// starting holds the replicas that are starting, in batches of those
+	// asked for at one tick (n of them ready at tick at), oldest first: a
+	// burst that asks for millions of replicas is one batch, not millions
+	// of entries.
+	type batch struct{ at, n int }
 	var (
 		res      SimResult
 		ready    = desired(first)
-		starting []int // tick at which each starting replica is ready
+		starting []batch
+		nStart   int // the replicas in starting
 		history  []struct{ tick, n int }
 		now      int
 	)
@@ -506,31 +568,35 @@ func simulate(s Series, first int, capacity float64, coldStart time.Duration, de
 			for _, h := range history {
 				want = max(want, h.n)
 			}
-			if total := ready + len(starting); want > total {
-				for range want - total {
-					starting = append(starting, now+coldTicks)
-				}
+			if total := ready + nStart; want > total {
+				starting = append(starting, batch{now + coldTicks, want - total})
+				nStart += want - total
 			} else if want < total {
+				// The newest starting replicas go first, then ready ones.
 				drop := total - want
-				cut := min(drop, len(starting))
-				starting = starting[:len(starting)-cut]
-				ready -= drop - cut
+				for drop > 0 && len(starting) > 0 {
+					last := &starting[len(starting)-1]
+					cut := min(drop, last.n)
+					last.n -= cut
+					nStart -= cut
+					drop -= cut
+					if last.n == 0 {
+						starting = starting[:len(starting)-1]
+					}
+				}
+				ready -= drop
 			}
 		} else {
 			ready = want
 		}
 		demand := s.Values[i+1]
 		for range perStep {
-			kept := starting[:0]
-			for _, at := range starting {
-				if at <= now {
-					ready++
-				} else {
-					kept = append(kept, at)
-				}
+			for len(starting) > 0 && starting[0].at <= now {
+				ready += starting[0].n
+				nStart -= starting[0].n
+				starting = starting[1:]
 			}
-			starting = kept
-			res.ReplicaHours += float64(ready+len(starting)) * tick.Hours()
+			res.ReplicaHours += float64(ready+nStart) * tick.Hours()
 			if float64(ready)*capacity < demand {
 				res.UnderMinutes += tick.Minutes()
 			}

@@ -84,6 +84,51 @@ func TestHoltWintersInAGap(t *testing.T) {
 // With Observed, the forecasts made up to the end of a gap are the same
 // whatever the filled values are; once the gap is over they count. Without
 // it, they leak into the forecasts made in the gap.
+// TestBacktestScoresObservedOnly: the filled samples of a gap are no
+// demand anyone saw. Whatever values fill a gap, the scores (every
+// forecaster's) are the same, and a step whose window lies inside the gap
+// is not scored.
+func TestBacktestScoresObservedOnly(t *testing.T) {
+	base := periodicDemand(6)
+	cfg := DefaultBacktestConfig()
+	cfg.Train = base.Len() / 2
+	first := cfg.Train - 1
+	gapFrom, gapTo := first+100, first+400 // a day and more, filled
+	cfg.Observed = make([]bool, base.Len())
+	for i := range cfg.Observed {
+		cfg.Observed[i] = i < gapFrom || i > gapTo
+	}
+	run := func(filled float64) Report {
+		s := Series{Start: base.Start, Step: base.Step, Values: slices.Clone(base.Values)}
+		for i := gapFrom; i <= gapTo; i++ {
+			s.Values[i] = filled
+		}
+		r, err := Backtest(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	low, high := run(0), run(1e4)
+	// The windows (i, i+h] inside the gap start at gapFrom-1 ... gapTo-h.
+	if inGap := gapTo - low.HorizonSteps - gapFrom + 2; low.ScoredPoints != low.TestPoints-inGap {
+		t.Errorf("%d of %d steps scored, want all but the %d whose windows lie in the gap", low.ScoredPoints, low.TestPoints, inGap)
+	}
+	// Persistence forecasts the last observed sample, in the gap and
+	// after it: what fills the gap changes none of its forecasts, so only
+	// scoring against the filled samples could change its scores. (The
+	// other forecasters take the filled samples as history once the gap is
+	// over, as mlscale does live.)
+	p, q := low.Baselines["persistence"], high.Baselines["persistence"]
+	if p.MAE != q.MAE || p.UnderPct != q.UnderPct {
+		t.Errorf("persistence: MAE %g / %g and under %g / %g with the gap filled with 0 / 1e4: scored against the filled samples", p.MAE, q.MAE, p.UnderPct, q.UnderPct)
+	}
+	cfg.Observed = nil
+	if unmasked := run(1e4); unmasked.Baselines["persistence"].MAE == p.MAE {
+		t.Error("without Observed the filled samples score the same: the test cannot tell")
+	}
+}
+
 func TestBacktestDoesNotSeeAcrossAGap(t *testing.T) {
 	base := periodicDemand(6)
 	cfg := DefaultBacktestConfig()
@@ -174,6 +219,25 @@ func TestSimulateColdStart(t *testing.T) {
 	static := simulate(s, 0, 10, 3*time.Minute, func(int) int { return 2 }, true)
 	if static.UnderMinutes != 10 {
 		t.Errorf("static at 2 replicas under-provisioned %g minutes, want 10", static.UnderMinutes)
+	}
+}
+
+// TestSimulateOutlier: one sample asking for a billion replicas (an
+// outlier row at the default capacity) kept one entry per starting
+// replica, 16 GB before the process ran out of memory, and a demand past
+// int's range made a negative slice bound. Starting replicas come in
+// batches now, and the replicas a demand asks for are held at
+// MaxSimReplicas.
+func TestSimulateOutlier(t *testing.T) {
+	s := Series{Start: monday, Step: time.Minute, Values: []float64{5, 5, 1e9, 5, 5, 1e300, 5, 5}}
+	res := simulate(s, 0, 1, 3*time.Minute, func(i int) int { return replicasFor(s.Values[i], 1) }, false)
+	// The 1e9 replicas start at minute 2 and are never ready before the
+	// stabilisation window lets them go; MaxSimReplicas start at minute 5.
+	if want := (5 + 5 + 1e9 + 1e9 + 1e9 + float64(MaxSimReplicas) + float64(MaxSimReplicas)) / 60; res.ReplicaHours < 1e9/60 || res.ReplicaHours > 10*want {
+		t.Errorf("replica-hours %g, want about %g", res.ReplicaHours, want)
+	}
+	if got := replicasFor(1e300, 1e-300); got != MaxSimReplicas {
+		t.Errorf("replicasFor(1e300, 1e-300) = %d, want MaxSimReplicas", got)
 	}
 }
 

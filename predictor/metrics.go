@@ -75,5 +75,13 @@ func replicasFor(demand, capacity float64) int {
 	if demand <= 0 {
 		return 0
 	}
-	return int(math.Ceil(demand/capacity - 1e-9))
+	// A demand far beyond the capacity (an outlier row, a tiny
+	// --capacity-per-replica) is held at MaxSimReplicas rather than
+	// overflowing int.
+	return int(min(math.Ceil(demand/capacity-1e-9), MaxSimReplicas))
 }
+
+// MaxSimReplicas is the most replicas the backtest's floors and
+// simulations count: far above what a workload may ask for
+// (mlscale.io/max-replicas is at most 10,000).
+const MaxSimReplicas = 1 << 30

@@ -167,6 +167,17 @@ type Forecast struct {
 	Spike bool
 }
 
+// MinSamples is the fewest samples at step a model with the lookahead can
+// be fitted on: eight lookahead windows (the scored past forecasts need
+// them) and the smoothing window.
+func MinSamples(step, lookahead time.Duration) int {
+	if step <= 0 {
+		return 0
+	}
+	horizon := max(1, int((lookahead+step-1)/step))
+	return 8*horizon + max(1, int(smoothing/step)) + 2
+}
+
 // ErrTooShort is returned by Fit for a history too short to fit.
 var ErrTooShort = errors.New("history too short")
 
@@ -200,7 +211,7 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	m.recent = max(1, int(smoothing/s.Step))
 	m.profileN = max(m.recent, int(profileScaleWindow/s.Step))
 	m.levelN = max(1, int(levelWindow/s.Step))
-	if need := 8*m.horizon + m.recent + 2; s.Len() < need {
+	if need := MinSamples(s.Step, opts.Lookahead); s.Len() < need {
 		return nil, fmt.Errorf("fitting: %w: %d samples, need at least %d", ErrTooShort, s.Len(), need)
 	}
 	m.scale = scaleOf(s.Values)

@@ -5,6 +5,7 @@
 package predictor
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -74,6 +75,8 @@ type TraceInfo struct {
 	// Missing is the number of rows without a value (see missingValues):
 	// gaps, filled from their neighbours like a row that is not there.
 	Missing int
+	// Negative is the number of rows with a negative value, read as 0.
+	Negative int
 	// Observed[i] is true when a row with a value falls within the step up
 	// to sample i of the series, false when the sample was filled in a gap;
 	// nil when no sample was filled. The backtest keeps a forecast made in
@@ -152,8 +155,10 @@ var ErrValueColumn = errors.New("more than one column may hold the values")
 // filled samples. name is used in errors, which have the form name:line:
 // problem.
 func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info TraceInfo, err error) {
-	cr := csv.NewReader(r)
-	cr.TrimLeadingSpace = true
+	cr, err := newCSVReader(name, r)
+	if err != nil {
+		return Series{}, info, err
+	}
 	header, col, err := readHeader(name, cr, column)
 	if err != nil {
 		return Series{}, info, err
@@ -165,6 +170,8 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 		// every holds the distinct times of all rows, with a value or
 		// without: the step is found from them.
 		every []int64
+		// prevTime is the previous row's time as written.
+		prevTime string
 	)
 	for {
 		rec, err := cr.Read()
@@ -186,16 +193,25 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 		}
 		info.Rows++
 		if m := len(every); m > 0 && t < every[m-1] {
-			return Series{}, info, fmt.Errorf("%s:%d: time %d is before the previous row's %d; rows must be in time order", name, line, t, every[m-1])
+			return Series{}, info, fmt.Errorf("%s:%d: time %s is before the previous row's %s; rows must be in time order (a local-time export repeats an hour when the clocks go back: export in UTC, or with the zone's offset)",
+				name, line, strings.TrimSpace(rec[0]), prevTime)
 		} else if m == 0 || t > every[m-1] {
 			every = append(every, t)
 		}
+		prevTime = strings.TrimSpace(rec[0])
 		n := len(times)
 		switch {
 		case !ok:
 			info.Missing++
 			continue
-		case n > 0 && t == times[n-1]:
+		case v < 0:
+			// Demand is never negative; the baselines' forecasts are
+			// held at 0, so a negative actual would score every
+			// forecaster against a demand no replica count meets.
+			v = 0
+			info.Negative++
+		}
+		if n > 0 && t == times[n-1] {
 			values[n-1] = max(values[n-1], v)
 			info.Merged++
 			continue
@@ -222,6 +238,29 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 		info.Observed = nil
 	}
 	return s, info, err
+}
+
+// newCSVReader returns a CSV reader of a trace. A byte-order mark goes
+// before the CSV reader sees a quoted header (Grafana's "Download CSV"
+// writes both), and so does the "sep=," line of an export for Excel.
+func newCSVReader(name string, r io.Reader) (*csv.Reader, error) {
+	br := bufio.NewReader(r)
+	var in io.Reader = br
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	if b, _ := br.Peek(4); strings.EqualFold(string(b), "sep=") {
+		first, _ := br.ReadString('\n')
+		if sep := strings.TrimSpace(first)[4:]; sep != "," {
+			return nil, fmt.Errorf("%s:1: %q names the separator %q; allowed: comma-separated columns (sep=, or no such line)", name, strings.TrimSpace(first), sep)
+		}
+		// An empty line in its place, which the CSV reader skips, keeps
+		// the line numbers of errors.
+		in = io.MultiReader(strings.NewReader("\n"), br)
+	}
+	cr := csv.NewReader(in)
+	cr.TrimLeadingSpace = true
+	return cr, nil
 }
 
 // readHeader reads a trace's header (see ReadTraceColumn) and sets the
@@ -286,7 +325,7 @@ func valueColumn(header []string, column string) (int, error) {
 // parseRow parses one data row's time, in Unix seconds, and value; ok is
 // false when the row has no value (see missingValues).
 func parseRow(tm, value string) (t int64, v float64, ok bool, err error) {
-	if t, err = parseTime(tm); err != nil {
+	if t, err = parseTime(strings.TrimSpace(tm)); err != nil {
 		return 0, 0, false, err
 	}
 	field := strings.TrimSpace(value)
@@ -312,6 +351,9 @@ func parseRow(tm, value string) (t int64, v float64, ok bool, err error) {
 var timeLayouts = []string{
 	nabTimeLayout, time.RFC3339, "2006-01-02T15:04:05",
 	"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02T15:04Z07:00", "2006-01-02",
+	// pandas' to_csv of a zone-aware index, an offset without a colon,
+	// and UTC spelt out.
+	"2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05 UTC",
 }
 
 // unixDivisors turn a numeric time into Unix seconds: it is in seconds,
@@ -355,7 +397,7 @@ func parseTime(s string) (int64, error) {
 			}
 		}
 		if !parsed {
-			return 0, fmt.Errorf("time %q is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)", s)
+			return 0, fmt.Errorf("time %q is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z or 2015-09-01 05:33:00+00:00, or a date YYYY-MM-DD)", s)
 		}
 	}
 	if t < minTraceTime || t > maxTraceTime {

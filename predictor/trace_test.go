@@ -18,7 +18,7 @@ func TestReadTrace(t *testing.T) {
 		// wantRows, wantMerged and wantMissing are the rows read, merged
 		// and without a value, and wantFilled the samples filled in gaps,
 		// when a series is expected.
-		wantRows, wantMerged, wantMissing, wantFilled int
+		wantRows, wantMerged, wantMissing, wantFilled, wantNegative int
 		// column is the value column asked for; wantColumn the one read
 		// (the second when empty).
 		column, wantColumn string
@@ -76,7 +76,7 @@ func TestReadTrace(t *testing.T) {
 		{
 			name: "repeat at the start and the end", in: "ts,value\n0,1\n0,2\n60,3\n60,-4\n",
 			wantStep: time.Minute, wantVals: []float64{2, 3}, wantStart: time.Unix(0, 0).UTC(),
-			wantRows: 4, wantMerged: 2,
+			wantRows: 4, wantMerged: 2, wantNegative: 1,
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
 		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date or datetime, then the value column`},
@@ -94,7 +94,7 @@ func TestReadTrace(t *testing.T) {
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2015, 9, 1, 5, 0, 0, 0, time.UTC),
 			wantRows: 2,
 		},
-		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)`},
+		{name: "bad unix time", in: "ts,value\n0,1\nabc,2\n", wantErr: `x.csv:3: time "abc" is neither a Unix time (seconds, or milliseconds to nanoseconds) nor a date and time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339 such as 2015-09-01T05:33:00Z or 2015-09-01 05:33:00+00:00, or a date YYYY-MM-DD)`},
 		{name: "bad nab time", in: "timestamp,value\n2014-07-01 24:00,1\n", wantErr: `x.csv:2: time "2014-07-01 24:00" is neither`},
 		{name: "day first", in: "timestamp,value\n01/07/2014 00:00,1\n", wantErr: `x.csv:2: time "01/07/2014 00:00" is neither`},
 		{
@@ -157,6 +157,37 @@ func TestReadTrace(t *testing.T) {
 		{name: "value beyond float64", in: "ts,value\n0,1\n60,1e400\n", wantErr: `x.csv:3: value "1e400" is beyond the range of a 64-bit float`},
 		{name: "out of order after a missing value", in: "ts,value\n0,1\n120,\n60,2\n", wantErr: "x.csv:4: time 60 is before the previous row's 120"},
 		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
+		// The rows' own text, and the likely cause, where a local-time
+		// export repeats an hour.
+		{name: "out of order in local time", in: "ts,value\n2024-10-27 02:55:00,1\n2024-10-27 02:00:00,2\n",
+			wantErr: "x.csv:3: time 2024-10-27 02:00:00 is before the previous row's 2024-10-27 02:55:00; rows must be in time order (a local-time export repeats an hour when the clocks go back"},
+		// Grafana's "Download CSV": a byte-order mark before a quoted
+		// header, which the CSV reader refused ("bare \" in non-quoted
+		// field"); its "Download for Excel" adds a sep=, line.
+		{
+			name: "byte-order mark and quoted header", in: "\ufeff\"Time\",\"gpu_util\"\n\"1704067200000\",1\n\"1704067260000\",2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2, wantColumn: "gpu_util",
+		},
+		{
+			name: "sep line for Excel", in: "\ufeffsep=,\n\"Time\",\"gpu_util\"\n1704067200,1\n1704067260,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2, wantColumn: "gpu_util",
+		},
+		{name: "sep line keeps line numbers", in: "sep=,\nts,value\n60,1\n0,2\n", wantErr: "x.csv:4: time 0 is before the previous row's 60"},
+		{name: "sep line with another separator", in: "sep=;\nts;value\n", wantErr: `x.csv:1: "sep=;" names the separator ";"; allowed: comma-separated columns`},
+		// pandas' to_csv of a zone-aware index; a space after the time.
+		{
+			name: "pandas time with an offset", in: "timestamp,value\n2024-01-01 00:00:00+00:00,1\n2024-01-01 01:05:00+01:00,2\n2024-01-01 00:10:00 UTC,3\n",
+			wantStep: 5 * time.Minute, wantVals: []float64{1, 2, 3}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), wantRows: 3,
+		},
+		{
+			// Demand is never negative: read as 0, and counted.
+			name: "negative values", in: "ts,value\n0,-3\n60,2\n120,-0.5\n",
+			wantStep: time.Minute, wantVals: []float64{0, 2, 0}, wantStart: time.Unix(0, 0).UTC(), wantRows: 3, wantNegative: 2,
+		},
+		{
+			name: "space after the time", in: "ts,value\n1704067200 ,1\n1704067260 ,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2,
+		},
 		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, as the header has"},
 		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: `x.csv:1: header "ts;value" is one column; want comma-separated columns, the time then the value, such as timestamp,value`},
 		{
@@ -196,8 +227,8 @@ func TestReadTrace(t *testing.T) {
 		{name: "too irregular", in: "ts,value\n0,1\n1000,2\n1001,3\n", wantErr: "x.csv: samples are too irregular: 3 rows would span 1002 steps of 1s"},
 		{name: "samples years apart", in: "ts,value\n0,1\n100000000,2\n", wantErr: "x.csv: samples are 100000000s apart"},
 		{
-			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,-1e308\n180,0\n240,1\n",
-			wantStep: time.Minute, wantVals: []float64{1e308, 0, -1e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
+			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,1.7e308\n180,0\n240,1\n",
+			wantStep: time.Minute, wantVals: []float64{1e308, 1.35e308, 1.7e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
 			wantRows: 4, wantFilled: 1,
 		},
 	}
@@ -216,9 +247,9 @@ func TestReadTrace(t *testing.T) {
 			if want := cmp.Or(tt.wantColumn, strings.Split(strings.SplitN(tt.in, "\n", 2)[0], ",")[1]); info.Column != strings.Trim(want, `"`) {
 				t.Errorf("value column %q, want %q", info.Column, want)
 			}
-			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing {
-				t.Errorf("read %d rows, merged %d, %d without a value; want %d, %d, %d",
-					info.Rows, info.Merged, info.Missing, tt.wantRows, tt.wantMerged, tt.wantMissing)
+			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing || info.Negative != tt.wantNegative {
+				t.Errorf("read %d rows, merged %d, %d without a value, %d negative; want %d, %d, %d, %d",
+					info.Rows, info.Merged, info.Missing, info.Negative, tt.wantRows, tt.wantMerged, tt.wantMissing, tt.wantNegative)
 			}
 			filled := 0
 			for _, o := range info.Observed {

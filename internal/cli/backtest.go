@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -93,8 +94,18 @@ func (c backtestConfig) validate() error {
 		return usagef("--lookahead must be positive, not %s", c.Lookahead)
 	case c.ColdStart < 0:
 		return usagef("--cold-start must not be negative, not %s", c.ColdStart)
-	case c.CapacityPerReplica < 0:
-		return usagef("--capacity-per-replica must not be negative, not %g", c.CapacityPerReplica)
+	case c.CapacityPerReplica < 0 || math.IsNaN(c.CapacityPerReplica) || math.IsInf(c.CapacityPerReplica, 0):
+		return usagef("--capacity-per-replica must be a finite number, 0 or more (0: derived from the trace), not %g", c.CapacityPerReplica)
+	}
+	// Output files are written after the run: a directory that is not
+	// there fails now, not after minutes of work.
+	for _, out := range []struct{ flag, path string }{{"--png", c.PNG}, {"--forecasts-out", c.ForecastsOut}} {
+		if out.path == "" {
+			continue
+		}
+		if info, err := os.Stat(filepath.Dir(out.path)); err != nil || !info.IsDir() {
+			return usagef("%s %s: directory %s does not exist", out.flag, out.path, filepath.Dir(out.path))
+		}
 	}
 	if _, err := trainSamples(c.Train, 100); err != nil {
 		return err
@@ -135,6 +146,9 @@ type backtestOutput struct {
 	// RowsWithoutValue is the number of trace rows whose value was empty,
 	// NaN, null or infinite: gaps, filled from their neighbours.
 	RowsWithoutValue int `json:"rows_without_value"`
+	// RowsNegative is the number of trace rows with a negative value,
+	// read as 0.
+	RowsNegative int `json:"rows_negative"`
 	// SamplesFilled is the number of samples filled in gaps (rows missing
 	// or without a value).
 	SamplesFilled int `json:"samples_filled"`
@@ -191,8 +205,11 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	if info.Missing > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
 	}
+	if info.Negative > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows with a negative value read as 0 (demand is 0 or more)", info.Negative, info.Rows))
+	}
 	if info.Filled > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one", info.Filled, s.Len()))
+		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)", info.Filled, s.Len()))
 	}
 	var written []string
 	if cfg.PNG != "" {
@@ -208,7 +225,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -274,8 +291,12 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		fmt.Fprintln(out, n)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps, lookahead %s (%d steps)\n",
-		trace, rep.Step, rep.TrainPoints, rep.TestPoints, rep.Lookahead, rep.HorizonSteps)
+	scored := ""
+	if rep.ScoredPoints != rep.TestPoints {
+		scored = fmt.Sprintf(" (%d scored: the others' windows hold no observed sample)", rep.ScoredPoints)
+	}
+	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps%s, lookahead %s (%d steps)\n",
+		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps)
 	fmt.Fprintf(out, "cycle: %s; capacity per replica %.4g; cold start %s\n\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

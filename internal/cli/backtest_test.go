@@ -182,6 +182,12 @@ func TestBacktestErrors(t *testing.T) {
 		{"bad train", []string{"--trace", nycTrace, "--train", "half"}, ExitUsage, "--train"},
 		{"bad lookahead", []string{"--trace", nycTrace, "--lookahead", "0s"}, ExitUsage, "--lookahead"},
 		{"negative capacity", []string{"--trace", nycTrace, "--capacity-per-replica", "-1"}, ExitUsage, "--capacity-per-replica"},
+		{"capacity NaN", []string{"--trace", nycTrace, "--capacity-per-replica", "NaN"}, ExitUsage, "--capacity-per-replica must be a finite number, 0 or more (0: derived from the trace), not NaN"},
+		{"capacity Inf", []string{"--trace", nycTrace, "--capacity-per-replica", "Inf"}, ExitUsage, "--capacity-per-replica must be a finite number"},
+		// The model needs eight lookaheads of history, not a day's.
+		{"lookahead longer than the training part allows", []string{"--trace", nycTrace, "--lookahead", "24h", "--train", "300"}, ExitFailure, "must be at least a day plus the lookahead, and eight lookaheads (387)"},
+		{"unwritable PNG, before the run", []string{"--trace", nycTrace, "--png", "/nonexistent/dir/x.png"}, ExitUsage, "--png /nonexistent/dir/x.png: directory /nonexistent/dir does not exist"},
+		{"unwritable forecasts, before the run", []string{"--trace", nycTrace, "--forecasts-out", "/nonexistent/dir/f.csv"}, ExitUsage, "--forecasts-out /nonexistent/dir/f.csv: directory /nonexistent/dir does not exist"},
 		{"target without percent", []string{"--trace", nycTrace, "--target-under", "0.02"}, ExitUsage, `--target-under "0.02" is not a percentage (it needs the % sign); allowed: a percentage above 0% and at most 50%`},
 		{"target too high", []string{"--trace", nycTrace, "--target-under", "75%"}, ExitUsage, `--target-under "75%" is out of range`},
 		{"missing file", []string{"--trace", "nope.csv"}, ExitFailure, "nope.csv"},
@@ -221,7 +227,7 @@ func TestBacktestPNG(t *testing.T) {
 		t.Errorf("image is only %dx%d", b.Dx(), b.Dy())
 	}
 	r = runCLI(t, "", "backtest", "--trace", nycTrace, "--train", "0.9", "--png", filepath.Join(t.TempDir(), "no", "such", "dir.png"))
-	if r.Code != ExitFailure || !strings.Contains(r.ErrOut, "dir.png") {
+	if r.Code != ExitUsage || !strings.Contains(r.ErrOut, "dir.png") {
 		t.Errorf("unwritable PNG: exit %d, stderr %q", r.Code, r.ErrOut)
 	}
 }
@@ -362,7 +368,7 @@ func TestBacktestRowsWithoutValue(t *testing.T) {
 		}
 	}
 	const note = "note: 4 of 10320 rows without a value (empty, NaN, null or infinite) filled from their neighbours"
-	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one"
+	const filled = "note: 4 of 10320 samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)"
 	backtestsAlike(t, gapsPath, withoutPath, note, filled)
 
 	r := runCLI(t, "", "backtest", "--trace", gapsPath, "-o", "json")

@@ -10,7 +10,7 @@ the time column named timestamp, ts, time, date or datetime, the value column
 anything, or, with more columns, the one named value or given by --column; a time is Unix seconds, whole or decimal, Unix milliseconds,
 microseconds or nanoseconds (the first unit that gives a year before 10000),
 or a date and time: YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339
-such as 2015-09-01T05:33:00Z, or a date YYYY-MM-DD)
+such as 2015-09-01T05:33:00Z or 2015-09-01 05:33:00+00:00, or a date YYYY-MM-DD)
 with its first part (--train; half by default) as history. At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,

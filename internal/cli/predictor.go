@@ -159,6 +159,10 @@ func checkPredictorFlags(cfg *floorwriter.RunConfig) error {
 		return usagef("--history (%s) must be at least twice --lookahead (%s)", w.History, w.Lookahead)
 	case w.Step > w.Lookahead:
 		return usagef("--step (%s) must not be longer than --lookahead (%s)", w.Step, w.Lookahead)
+	case int(w.History/w.Step)+1 < predictor.MinSamples(w.Step, w.Lookahead):
+		need := time.Duration(predictor.MinSamples(w.Step, w.Lookahead)-1) * w.Step
+		return usagef("--history (%s) holds %d samples at --step %s, and a model with --lookahead %s needs at least %d (eight lookahead windows and more); allowed: --history %s or more (default %s)",
+			w.History, int(w.History/w.Step)+1, w.Step, w.Lookahead, predictor.MinSamples(w.Step, w.Lookahead), need, floorwriter.DefaultHistory)
 	case !(w.ErrorThreshold > 0):
 		return usagef("--error-threshold must be above 0, not %g", w.ErrorThreshold)
 	case w.MinEvaluations > w.ErrorWindow:

@@ -61,6 +61,9 @@ func TestPredictorUsageErrors(t *testing.T) {
 		{append(url, "--history", "-1h"), "--history must be above 0"},
 		{append(url, "--error-threshold", "0"), "--error-threshold"},
 		{append(url, "--interval", "0s"), "--interval must be above 0"},
+		// The model could never fit 31 samples with a 15-minute lookahead.
+		{append(url, "--history", "30m"), "--history (30m0s) holds 31 samples at --step 1m0s, and a model with --lookahead 15m0s needs at least 127"},
+		{append(url, "--lookahead", "1h", "--history", "8h"), "--history (8h0m0s) holds 481 samples"},
 		{append(url, "--interval", "-1m"), "--interval must be above 0"},
 		{append(url, "--lookahead", "-15m"), "--lookahead must be above 0"},
 		{append(url, "--hold", "-1m"), "--hold must be above 0"},
