@@ -699,6 +699,9 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--set", "image.repository="}, "at '/image/repository': '' does not match pattern"},
 		{[]string{"--set", "defaults.prometheusServer=prometheus:9090"}, "at '/defaults/prometheusServer': 'prometheus:9090' does not match pattern"},
 		{[]string{"--set", "predictor.prometheusURL=notaurl"}, "at '/predictor/prometheusURL': 'notaurl' does not match pattern"},
+		// KEDA appends /api/v1/query?query=... to the address.
+		{[]string{"--set", "defaults.prometheusServer=http://prometheus:9090?timeout=5s"}, "at '/defaults/prometheusServer': 'http://prometheus:9090?timeout=5s' does not match pattern"},
+		{[]string{"--set", "defaults.prometheusServer=http://:9090"}, "at '/defaults/prometheusServer': 'http://:9090' does not match pattern"},
 		{[]string{"--set", "defaults.prometheusServer="}, "predictor.enabled needs a Prometheus to read: set predictor.prometheusURL or defaults.prometheusServer"},
 		{[]string{"--set", "defaults.clusterDomain=Cluster_Local"}, "at '/defaults/clusterDomain': 'Cluster_Local' does not match pattern"},
 		{[]string{"--set", "certManager.duration=90d"}, "at '/certManager/duration': '90d' does not match pattern"},
