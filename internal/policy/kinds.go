@@ -76,6 +76,11 @@ func (s kindSet) sorted() []string {
 // are the built-in ones, else nil (every kind).
 func policyKinds(ctx context.Context, compiler *ast.Compiler, store storage.Store, modules map[string]*ast.Module, name string) (kindSet, error) {
 	if declaresKinds(modules, name) {
+		if kindsRuleReadsInput(modules, name) {
+			// Not a constant: evaluated without input it says nothing
+			// (a partial set is empty), so every kind.
+			return nil, nil
+		}
 		return declaredKinds(ctx, compiler, store, name)
 	}
 	if kinds, ok := builtinKinds[name]; ok && builtinUnchanged(modules, name) {
@@ -86,6 +91,27 @@ func policyKinds(ctx context.Context, compiler *ast.Compiler, store storage.Stor
 		return s, nil
 	}
 	return nil, nil
+}
+
+// kindsRuleReadsInput reports whether the policy's KindsRule refers to
+// input anywhere (head or body).
+func kindsRuleReadsInput(modules map[string]*ast.Module, name string) bool {
+	reads := false
+	for _, m := range modules {
+		if n, ok := policyName(m.Package.Path); !ok || n != name {
+			continue
+		}
+		for _, r := range m.Rules {
+			if r.Head.Name.String() != KindsRule && r.Head.Ref().String() != KindsRule {
+				continue
+			}
+			ast.WalkRefs(r, func(ref ast.Ref) bool {
+				reads = reads || ref.HasPrefix(ast.InputRootRef)
+				return reads
+			})
+		}
+	}
+	return reads
 }
 
 // declaresKinds reports whether the policy's package defines KindsRule.

@@ -151,7 +151,9 @@ func TestDeclaredKinds(t *testing.T) {
 		"declared.rego":  "package mlscale.policies.declared\n\nreviewed_kinds := {\"ScaledJob\"}\n\nviolation contains \"declared: always\"\n",
 		"by_input.rego":  "package mlscale.policies.by_input\n\nreviewed_kinds := {input.kind}\n\nviolation contains \"by_input: always\"\n",
 		"not_names.rego": "package mlscale.policies.not_names\n\nreviewed_kinds := 7\n\nviolation contains \"not_names: always\"\n",
-		"silent.rego":    "package mlscale.policies.silent\n\nviolation contains \"silent: always\"\n",
+		// A partial set on input is empty without input: every kind too.
+		"by_input_set.rego": "package mlscale.policies.by_input_set\n\nreviewed_kinds contains input.kind if input.kind == \"ScaledObject\"\n\nviolation contains \"by_input_set: always\"\n",
+		"silent.rego":       "package mlscale.policies.silent\n\nviolation contains \"silent: always\"\n",
 	} {
 		modules[file] = ast.MustParseModuleWithOpts(src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	}
@@ -162,7 +164,7 @@ func TestDeclaredKinds(t *testing.T) {
 	if got, ok := e.Kinds("declared"); !ok || !slices.Equal(got, []string{KindScaledJob}) {
 		t.Errorf("declared reviews %v %v", got, ok)
 	}
-	for _, name := range []string{"by_input", "not_names", "silent"} {
+	for _, name := range []string{"by_input", "by_input_set", "not_names", "silent"} {
 		if got, ok := e.Kinds(name); ok {
 			t.Errorf("%s reviews only %v, want every kind", name, got)
 		}
@@ -181,8 +183,8 @@ func TestDeclaredKinds(t *testing.T) {
 		r    Review
 		want []string
 	}{
-		{hr, []string{"by_input", "not_names", "silent"}},
-		{sr, []string{"by_input", "declared", "not_names", "silent"}},
+		{hr, []string{"by_input", "by_input_set", "not_names", "silent"}},
+		{sr, []string{"by_input", "by_input_set", "declared", "not_names", "silent"}},
 	} {
 		vs, err := e.Evaluate(context.Background(), c.r, Inventory{})
 		if err != nil {

@@ -5,10 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/utils/lru"
 	"k8s.io/utils/ptr"
 
 	"github.com/mlscale/mlscale/internal/intent"
@@ -32,11 +32,13 @@ func (r *renderer) cronTrigger() (kedav1alpha1.ScaleTriggers, bool) {
 		return kedav1alpha1.ScaleTriggers{}, false
 	}
 	if edge, day, ok := SkippedEdge(*bh, time.Now()); ok {
+		// The trigger is still returned, so that the rest of the workload
+		// renders as it would with valid hours and this is the only
+		// refusal.
 		r.errs.Add(intent.KeyBusinessHours, r.w.Annotations[intent.KeyBusinessHours],
-			fmt.Sprintf("has an edge at %s, a time that does not exist in %s on %s (the clocks skip it for daylight saving): KEDA's cron trigger then misses that edge and holds the workload up, or down, for a week",
+			fmt.Sprintf("has an edge at %s, a time that does not exist in %s on %s (the clocks skip it for daylight saving): KEDA's cron trigger then misses that edge and holds the workload up, or down, until its next edge (up to a week)",
 				edge, bh.Location, day.Format("Mon 2006-01-02")),
 			"edges outside the hour the clocks skip in that zone, or a zone without daylight saving (UTC)")
-		return kedav1alpha1.ScaleTriggers{}, false
 	}
 	start, end := CronSchedule(*bh)
 	zone := "UTC"
@@ -83,8 +85,9 @@ func CronSchedule(bh intent.BusinessHours) (start, end string) {
 }
 
 // skippedEdges caches SkippedEdge by calendar and year: admission sees the
-// same few calendars over and over.
-var skippedEdges sync.Map // string -> skipped
+// same few calendars over and over. It is bounded: the calendars come from
+// users' annotations.
+var skippedEdges = lru.New(1024) // string -> skipped
 
 type skipped struct {
 	edge string
@@ -103,7 +106,7 @@ func SkippedEdge(bh intent.BusinessHours, now time.Time) (edge string, day time.
 		loc = time.UTC
 	}
 	key := fmt.Sprint(loc, bh.Days, bh.Start, bh.End, now.Year())
-	if v, hit := skippedEdges.Load(key); hit {
+	if v, hit := skippedEdges.Get(key); hit {
 		s := v.(skipped)
 		return s.edge, s.day, s.ok
 	}
@@ -116,6 +119,18 @@ func SkippedEdge(bh intent.BusinessHours, now time.Time) (edge string, day time.
 	if bh.End >= 24*time.Hour {
 		edges[1] = at{0, 1}
 	}
+	// Where a working day's 24:00 end is the next working day's 00:00
+	// start, the hours run on through midnight: KEDA misses that end and
+	// that start alike, and nothing changes.
+	through := func(d time.Weekday, e at) bool {
+		if bh.Start != 0 || bh.End < 24*time.Hour {
+			return false
+		}
+		if e.shift == 0 { // the start, at 00:00 of d
+			return bh.Days[(d+6)%7]
+		}
+		return bh.Days[(d+1)%7] // the end, at 00:00 of the day after d
+	}
 	first := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, loc)
 search:
 	for d := first; d.Year() < now.Year()+3; d = d.AddDate(0, 0, 1) {
@@ -123,6 +138,9 @@ search:
 			continue
 		}
 		for _, e := range edges {
+			if through(d.Weekday(), e) {
+				continue
+			}
 			h, m := int(e.off/time.Hour), int(e.off/time.Minute)%60
 			t := time.Date(d.Year(), d.Month(), d.Day()+e.shift, h, m, 0, 0, loc)
 			if t.Hour() != h || t.Minute() != m {
@@ -131,6 +149,6 @@ search:
 			}
 		}
 	}
-	skippedEdges.Store(key, s)
+	skippedEdges.Add(key, s)
 	return s.edge, s.day, s.ok
 }

@@ -838,7 +838,22 @@ func TestRender(t *testing.T) {
 			// 02:30 on the second Sunday of March does not exist in New York.
 			name:     "business hours with an edge the clocks skip",
 			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Sun 02:30-06:00 America/New_York"), ctr("w", cpuOnly)),
-			wantErr:  []string{"has an edge at 02:30, a time that does not exist in America/New_York on Sun", "holds the workload up, or down, for a week"},
+			wantErr:  []string{"has an edge at 02:30, a time that does not exist in America/New_York on Sun", "holds the workload up, or down, until its next edge (up to a week)"},
+			wantKeys: []string{intent.KeyBusinessHours},
+		},
+		{
+			// Cairo's clocks skip midnight, but hours that run on through
+			// it have no edge there: KEDA misses the end and the start
+			// alike.
+			name: "business hours through a midnight the clocks skip",
+			w:    deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Mon-Fri 00:00-24:00 Africa/Cairo"), ctr("w", cpuOnly)),
+			want: map[string]any{"spec.triggers[0].type": "cron"},
+		},
+		{
+			// Havana's clocks skip Sunday's midnight, where Saturday's hours end.
+			name:     "business hours that end at a midnight the clocks skip",
+			w:        deployment("w", ann(intent.KeyScaleToZero, "true", intent.KeyBusinessHours, "Sat 00:00-24:00 America/Havana"), ctr("w", cpuOnly)),
+			wantErr:  []string{"has an edge at 00:00, a time that does not exist in America/Havana on Sun"},
 			wantKeys: []string{intent.KeyBusinessHours},
 		},
 		{

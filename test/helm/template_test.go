@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlscale/mlscale/hack/chartdocs"
+	"github.com/mlscale/mlscale/internal/intent"
 )
 
 // rendered is the output of `helm template`, indexed by kind and name.
@@ -1163,5 +1164,22 @@ func TestMonitoringAuto(t *testing.T) {
 	r = template(t, append(api, "--set", "metrics.prometheusRule.enabled=false")...)
 	if len(r.all("PrometheusRule")) != 0 {
 		t.Error("PrometheusRule rendered although metrics.prometheusRule.enabled is false")
+	}
+}
+
+// TestPrometheusURLAsMLScaleChecks: the chart accepts a Prometheus URL
+// (defaults.prometheusServer, passed to `mlscale webhook
+// --prometheus-server`) exactly where mlscale does, so that a value the
+// chart renders never stops the pods at start.
+func TestPrometheusURLAsMLScaleChecks(t *testing.T) {
+	for _, u := range []string{
+		"http://prometheus-operated.monitoring.svc:9090", "https://thanos.example.com/prometheus", "http://[fd00::1]:9090",
+		"http://p:1", "http://p:65535", "http://p:65536", "http://p:99999", "http://p:0", "http://:9090",
+		"http://p:9090?timeout=5s", "http://p:9090#x", "http://u:pw@p:9090", "prometheus:9090", "http://p:9090/ x",
+	} {
+		_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--set-string", "defaults.prometheusServer="+u)
+		if chart, binary := err == nil, intent.CheckPrometheusServer(u) == nil; chart != binary {
+			t.Errorf("%q: the chart accepts it: %v (%v), mlscale accepts it: %v", u, chart, err, binary)
+		}
 	}
 }

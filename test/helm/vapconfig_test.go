@@ -173,7 +173,7 @@ func TestAPIServerPoliciesConfig(t *testing.T) {
 		for _, p := range []string{
 			"http://prometheus.monitoring.svc", "prometheus.monitoring.svc:9090", "prometheus.svc/metrics",
 			"user@rabbitmq.svc", "prom .svc", " ", "prometheus.monitoring.svc.", "fd00::1", "[fd00::1]",
-			"[ab.ml.svc", "{a,b.ml.svc",
+			"[ab.ml.svc", "{a,b.ml.svc", "[z-a].ml.svc", "[]x.ml.svc", "[a-]x.ml.svc", "[!]x.ml.svc", "[a-b-c]x.ml.svc", "[--]x.ml.svc",
 		} {
 			if policy.CheckEndpointPattern(p) == nil {
 				t.Errorf("pattern %q: the webhook accepts it; this case is not one it refuses", p)
@@ -182,6 +182,16 @@ func TestAPIServerPoliciesConfig(t *testing.T) {
 			_, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--namespace", releaseNamespace, "-f", values, "--set", "apiServerPolicies.enabled=false")
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("policies.config.allowedEndpoints[1] %q", p)) || !strings.Contains(err.Error(), policy.EndpointPatternAllowed) {
 				t.Errorf("pattern %q: the chart renders (%v); want a failure naming the value and what is allowed", p, err)
+			}
+		}
+		// ... and what it accepts, the chart renders.
+		for _, p := range []string{"[-a]x.ml.svc", "[!a]x.ml.svc", "[ab-]x.ml.svc", "[a-a]x.ml.svc", "[!-a]x.ml.svc", "{a,b}.ml.svc"} {
+			if err := policy.CheckEndpointPattern(p); err != nil {
+				t.Errorf("pattern %q: the webhook refuses it (%v); this case is not one it accepts", p, err)
+			}
+			values, _ := configValues(t, map[string]any{"allowedEndpoints": []any{p}})
+			if _, err := runHelm(t, "", "template", releaseName, "charts/mlscale", "--namespace", releaseNamespace, "-f", values, "--set", "apiServerPolicies.enabled=false"); err != nil {
+				t.Errorf("pattern %q, which the webhook accepts: %v", p, err)
 			}
 		}
 	})
