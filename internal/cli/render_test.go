@@ -487,19 +487,23 @@ func TestRenderNonStringAnnotations(t *testing.T) {
 	}
 }
 
-func TestRenderWorkloadWithoutName(t *testing.T) {
-	in := `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  generateName: llm-
-  annotations:
-    mlscale.io/autoscale: "true"
+// gatewayWorkloadTail ends a workload's manifest after "annotations:": the
+// opt-in, a trigger on a gateway's queue, and a one-container pod.
+const gatewayWorkloadTail = `    mlscale.io/autoscale: "true"
     mlscale.io/prometheus-query: sum(gateway_pending_requests)
 spec:
   template:
     spec:
       containers: [{name: c, image: c}]
 `
+
+func TestRenderWorkloadWithoutName(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  generateName: llm-
+  annotations:
+` + gatewayWorkloadTail
 	r := runCLI(t, in, "render", "-f", "-", "-n", "ml")
 	if r.Code != ExitFailure {
 		t.Errorf("exit %d, want %d", r.Code, ExitFailure)
@@ -520,13 +524,7 @@ func TestRenderOneNameTwoWorkloads(t *testing.T) {
   name: api
   namespace: ml
   annotations:
-    mlscale.io/autoscale: "true"
-    mlscale.io/prometheus-query: sum(gateway_pending_requests)
-spec:
-  template:
-    spec:
-      containers: [{name: c, image: c}]
-`
+` + gatewayWorkloadTail
 	in := "apiVersion: apps/v1\nkind: Deployment\n" + body + "---\napiVersion: apps/v1\nkind: StatefulSet\n" + body
 	r := runCLI(t, in, "render", "-f", "-")
 	if r.Code != ExitFailure {
