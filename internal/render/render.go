@@ -238,9 +238,14 @@ func (r *renderer) replicas(ts []kedav1alpha1.ScaleTriggers) {
 		r.min = 0
 		// With no trigger at all the workload is rejected already (a missing
 		// queue, or no trigger); a warning about waking it would only mislead.
-		if !wakeable && !r.isJob() && len(ts) > 0 {
+		switch {
+		case !wakeable && !r.isJob() && len(ts) > 0:
 			r.min = 1
 			r.warn("scale-to-zero is off: no trigger can wake the workload from zero replicas (%s); to scale to zero, add %s (a gateway or router metric that counts requests while no pod runs), %s or %s", strings.Join(noWake, "; "), intent.KeyWakeQuery, intent.KeyRabbitMQQueue, intent.KeyBusinessHours)
+		case noWake != nil && !r.isJob() && len(ts) > 0:
+			// The profile's zero, with the check skipped: the same
+			// warning as for an explicit zero (checkWake).
+			r.warn("%s is set: the workload may sit at zero replicas although no trigger mlscale knows can wake it (%s); make sure the metric outlives the pods", intent.KeySkipWakeCheck, strings.Join(noWake, "; "))
 		}
 	default:
 		r.min = r.def.MinReplicas

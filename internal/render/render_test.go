@@ -583,6 +583,13 @@ func TestRender(t *testing.T) {
 			wantKeys: []string{intent.KeyMinReplicas},
 		},
 		{
+			// The profile's zero, not asked for: the same warning.
+			name:     "skip-wake-check with the vllm profile's default zero",
+			w:        deployment("w", ann(intent.KeyProfile, "vllm", intent.KeySkipWakeCheck, "true"), ctr("w", gpu("nvidia.com/gpu", "1"))),
+			want:     map[string]any{"spec.minReplicaCount": int64(0)},
+			wantWarn: []string{"mlscale.io/skip-wake-check is set: the workload may sit at zero replicas although no trigger mlscale knows can wake it"},
+		},
+		{
 			name:     "skip-wake-check with a GPU trigger still scales to zero",
 			w:        deployment("w", ann(intent.KeyProfile, "generic", intent.KeyMinReplicas, "0", intent.KeySkipWakeCheck, "true"), ctr("w", gpu("nvidia.com/gpu", "1"))),
 			want:     map[string]any{"spec.minReplicaCount": int64(0)},
