@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -63,7 +64,8 @@ func newRecommendCmd() *cobra.Command {
 				// The value is not repeated: it may hold a password.
 				return usagef("--prometheus-server is not an http(s) URL; allowed: an http or https base URL such as http://prometheus.monitoring.svc:9090")
 			}
-			client, err := api.NewClient(api.Config{Address: server})
+			// A server that never answers must not hold the command.
+			client, err := api.NewClient(api.Config{Address: server, Client: &http.Client{Timeout: clientTimeout}})
 			if err != nil {
 				return usagef("--prometheus-server %s: %v", redacted, err)
 			}

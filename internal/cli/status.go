@@ -96,6 +96,11 @@ func statusScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// clientTimeout bounds each request of the commands that call a server
+// (status, recommend): one that accepts the connection and never answers
+// fails the command instead of holding it.
+var clientTimeout = time.Minute
+
 // statusClient connects as kubectl would with the same flags, and returns
 // the namespace to list ("" for every namespace). The API server's warnings
 // go to warnings as kubectl prints them ("Warning: ...").
@@ -119,6 +124,11 @@ func statusClient(cfg statusConfig, warnings io.Writer) (client.Client, string, 
 		}
 	}
 	cfgRest.WarningHandler = rest.NewWarningWriter(warnings, rest.WarningWriterOptions{Deduplicate: true})
+	// An API server that accepts the connection and never answers would
+	// hold the command forever (discovery does not watch the context).
+	if cfgRest.Timeout == 0 {
+		cfgRest.Timeout = clientTimeout
+	}
 	scheme, err := statusScheme()
 	if err != nil {
 		return nil, "", err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -335,5 +337,61 @@ func TestStatusNoKubeconfig(t *testing.T) {
 	r := runCLI(t, "", "status")
 	if want := "error: no kubeconfig: give --kubeconfig, set KUBECONFIG, or write ~/.kube/config (as kubectl reads them)\n"; r.Code != ExitFailure || r.ErrOut != want {
 		t.Errorf("exit %d, stderr %q, want %q", r.Code, r.ErrOut, want)
+	}
+}
+
+// TestServerThatNeverAnswers: status and recommend against a server that
+// accepts the connection and never answers held the command until the
+// server closed it (minutes); each request is now bounded (clientTimeout,
+// shortened here).
+func TestServerThatNeverAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accepted, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	saved := clientTimeout
+	clientTimeout = 300 * time.Millisecond
+	defer func() { clientTimeout = saved }()
+
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://`+ln.Addr().String()+`"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"status", "--kubeconfig", kubeconfig, "-A"},
+		{"recommend", "-n", "ml", "--workload", "llm", "--prometheus-server", "http://" + ln.Addr().String()},
+	} {
+		done := make(chan result, 1)
+		go func() { done <- runCLI(t, "", args...) }()
+		select {
+		case r := <-done:
+			if r.Code == ExitOK || !strings.Contains(r.ErrOut, "Timeout") && !strings.Contains(r.ErrOut, "timeout") && !strings.Contains(r.ErrOut, "deadline") {
+				t.Errorf("%v: exit %d, stderr %q; want a failure that says the server did not answer in time", args, r.Code, r.ErrOut)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%v: still running after 2 minutes", args)
+		}
 	}
 }

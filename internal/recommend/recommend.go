@@ -61,8 +61,8 @@ func DefaultOptions() Options {
 // Validate checks the options; errors name the flag and the allowed values.
 func (o Options) Validate() error {
 	var errs []error
-	if !(o.GPUsPerReplica > 0) || math.IsInf(o.GPUsPerReplica, 0) {
-		errs = append(errs, fmt.Errorf("--gpus-per-replica %v: allowed: a number above 0, e.g. 1 or 0.5 for a MIG slice", o.GPUsPerReplica))
+	if !(o.GPUsPerReplica > 0 && o.GPUsPerReplica <= maxGPUs) {
+		errs = append(errs, fmt.Errorf("--gpus-per-replica %v: allowed: a number above 0 and at most a million, e.g. 1 or 0.5 for a MIG slice", o.GPUsPerReplica))
 	}
 	targetOK := o.TargetUtilization >= 1 && o.TargetUtilization <= 100
 	if !targetOK {
@@ -139,10 +139,18 @@ func Recommend(h History, o Options) (Recommendation, error) {
 	case len(h.Utilization) != n || (h.Demand != nil && len(h.Demand) != n):
 		return Recommendation{}, fmt.Errorf("history lengths differ: %d GPU, %d utilisation, %d demand points", n, len(h.Utilization), len(h.Demand))
 	}
+	h, notes, err := covered(h)
+	if err != nil {
+		return Recommendation{}, err
+	}
+	n = len(h.GPUs)
 	stepHours := h.Step.Hours()
 	u := usageOf(h, o)
 	window := time.Duration(n) * h.Step
 	longest, idleSteps := idleStretches(u.idle)
+	if len(u.busyNeeded) == 0 && u.observed == 0 {
+		return Recommendation{}, errors.New("no GPU history: the workload held no GPU in the window (every recorded count is 0)")
+	}
 	r := Recommendation{GPUTarget: int(math.Round(o.TargetUtilization)), Window: window, GPUHoursObserved: u.observed}
 	r.bounds(u, time.Duration(longest)*h.Step, 100*float64(idleSteps)/float64(n), o)
 
@@ -164,7 +172,81 @@ func Recommend(h History, o Options) (Recommendation, error) {
 	}
 	r.GPUHoursRecommended = recommended
 	r.GPUHoursSaved = u.observed - recommended
+	r.Reasons = append(r.Reasons, notes...)
 	return r, nil
+}
+
+// maxGPUs is more GPUs than any workload holds: a count above it is a
+// broken series, not data.
+const maxGPUs = 1e6
+
+// covered cleans the history and cuts it to the steps with data: values
+// that cannot be data (not finite, a utilisation outside 0-100%, a GPU
+// count below 0 or above maxGPUs) become NaN, and the steps before the
+// first and after the last with any data are dropped, as the workload did
+// not exist then, or Prometheus has nothing (yet): counted as idle, they
+// made a busy workload look idle. It returns notes on what it did, for
+// the reasons.
+func covered(h History) (History, []string, error) {
+	n := len(h.GPUs)
+	bad := 0
+	clean := func(xs []float64, lo, hi float64) []float64 {
+		if xs == nil {
+			return nil
+		}
+		out := slices.Clone(xs)
+		for i, x := range out {
+			if !math.IsNaN(x) && !(x >= lo && x <= hi) {
+				out[i] = math.NaN()
+				bad++
+			}
+		}
+		return out
+	}
+	h.GPUs = clean(h.GPUs, 0, maxGPUs)
+	h.Utilization = clean(h.Utilization, 0, 100)
+	h.Demand = clean(h.Demand, 0, math.MaxFloat64)
+	has := func(i int) bool {
+		return !math.IsNaN(h.GPUs[i]) || !math.IsNaN(h.Utilization[i]) || (h.Demand != nil && !math.IsNaN(h.Demand[i]))
+	}
+	first, last := -1, -1
+	for i := range n {
+		if has(i) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return History{}, nil, errors.New("no GPU history: no step of the window holds a value (or only values that cannot be data)")
+	}
+	var notes []string
+	if bad > 0 {
+		notes = append(notes, fmt.Sprintf("%d value(s) that cannot be data (not finite, a utilisation outside 0-100%%, a GPU count below 0 or above a million) were left out", bad))
+	}
+	if first > 0 || last < n-1 {
+		notes = append(notes, fmt.Sprintf("the history holds data for %v of the %v window (none in its first %v, none in its last %v): only that part is counted",
+			time.Duration(last-first+1)*h.Step, time.Duration(n)*h.Step, time.Duration(first)*h.Step, time.Duration(n-1-last)*h.Step))
+	}
+	h.GPUs, h.Utilization = h.GPUs[first:last+1], h.Utilization[first:last+1]
+	if h.Demand != nil {
+		h.Demand = h.Demand[first : last+1]
+	}
+	gaps := 0
+	for i := range h.GPUs {
+		if !has(i) {
+			gaps++
+		}
+	}
+	if gaps > 0 {
+		notes = append(notes, fmt.Sprintf("%d step(s) (%v) in between hold no data and count as idle, as a workload at zero replicas records none; if it ran then (Prometheus or the collector was down), the suggestion to scale to zero is too eager",
+			gaps, time.Duration(gaps)*h.Step))
+	}
+	if span := time.Duration(len(h.GPUs)) * h.Step; span < 24*time.Hour {
+		notes = append(notes, fmt.Sprintf("the suggestion rests on %v of data; a week shows the daily cycle and the weekend", span))
+	}
+	return h, notes, nil
 }
 
 // usage is what the history says, step by step, about the replicas a

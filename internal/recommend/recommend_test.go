@@ -111,10 +111,59 @@ func TestRecommend(t *testing.T) {
 			if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, tc.reasonHint) {
 				t.Errorf("reasons do not mention %q:\n%s", tc.reasonHint, all)
 			}
-			if len(r.Reasons) != 3 {
-				t.Errorf("got %d reasons, want 3 (bounds, max, target)", len(r.Reasons))
+			if len(r.Reasons) < 3 {
+				t.Errorf("got %d reasons, want bounds, max and target at least", len(r.Reasons))
 			}
 		})
+	}
+}
+
+// TestRecommendMissingData: steps without data before a workload's
+// history starts, or after it ends, counted as idle, so a workload busy
+// whenever there was data got scale-to-zero; they are dropped now, and
+// the reasons say how much of the window held data. Gaps in between still
+// count as idle (a workload at zero records nothing), with a note.
+func TestRecommendMissingData(t *testing.T) {
+	nan := math.NaN()
+	step := 5 * time.Minute
+	day := 288
+	busy := func(n int) ([]float64, []float64, []float64) { return repeat(2, n), repeat(50, n), repeat(5, n) }
+	g, u, d := busy(2 * day)
+	late := History{Step: step,
+		GPUs: concat(repeat(nan, 5*day), g), Utilization: concat(repeat(nan, 5*day), u), Demand: concat(repeat(nan, 5*day), d)}
+	r, err := Recommend(late, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ScaleToZero || r.MinReplicas == 0 || r.Window != 48*time.Hour {
+		t.Errorf("a workload busy for the 2 days it has data: min %d, scale to zero %v, window %v; want no scale-to-zero over 48h", r.MinReplicas, r.ScaleToZero, r.Window)
+	}
+	if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, "the history holds data for 48h0m0s of the 168h0m0s window (none in its first 120h0m0s, none in its last 0s)") {
+		t.Errorf("reasons do not say how much of the window held data:\n%s", all)
+	}
+
+	// Two hours without data in the middle of a busy week.
+	g, u, d = busy(7 * day)
+	for i := 3 * day; i < 3*day+24; i++ {
+		g[i], u[i], d[i] = nan, nan, nan
+	}
+	r, err = Recommend(History{Step: step, GPUs: g, Utilization: u, Demand: d}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, "24 step(s) (2h0m0s) in between hold no data and count as idle") {
+		t.Errorf("reasons do not note the gap:\n%s", all)
+	}
+
+	// Values that cannot be data are left out, and said so.
+	g, u, d = busy(day)
+	g[10], u[11], u[12] = math.Inf(1), 250, -3
+	r, err = Recommend(History{Step: step, GPUs: g, Utilization: u, Demand: d}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, "3 value(s) that cannot be data") || math.IsInf(r.GPUHoursObserved, 0) || r.MaxReplicas > 3 {
+		t.Errorf("max %d, GPU-hours %v, reasons:\n%s", r.MaxReplicas, r.GPUHoursObserved, all)
 	}
 }
 
@@ -127,6 +176,8 @@ func TestRecommendErrors(t *testing.T) {
 		want string
 	}{
 		{"no data", History{Step: time.Minute}, nil, "no GPU history"},
+		{"no value", History{Step: time.Minute, GPUs: []float64{math.NaN(), math.NaN()}, Utilization: []float64{math.NaN(), math.NaN()}}, nil, "no GPU history: no step of the window holds a value"},
+		{"no GPU held", History{Step: time.Minute, GPUs: []float64{0, 0, 0}, Utilization: []float64{0, 0, 0}}, nil, "no GPU history: the workload held no GPU in the window"},
 		{"no step", History{GPUs: []float64{1}, Utilization: []float64{1}}, nil, "step"},
 		{"lengths", History{Step: time.Minute, GPUs: []float64{1, 2}, Utilization: []float64{1}}, nil, "lengths differ"},
 		{"gpus per replica", ok, func(o *Options) { o.GPUsPerReplica = 0 }, "--gpus-per-replica"},
