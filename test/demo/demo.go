@@ -104,6 +104,9 @@ func NewCommand() *cobra.Command {
   mlscale-demo --once -f config/samples -f broken.yaml
   mlscale-demo --with-keda`,
 		Args: cobra.NoArgs,
+		// cli.Execute prints the error once, as mlscale does.
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Timeout <= 0 {
 				return cli.Usagef("--timeout must be positive, not %s", cfg.Timeout)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -167,6 +169,18 @@ func (cr *Creator) createOne(ctx context.Context, m Manifest) Outcome {
 	cr.warnings = nil
 	cr.mu.Unlock()
 	err := cr.c.Create(ctx, obj)
+	if err != nil && obj.GetNamespace() == "" && strings.Contains(err.Error(), "an empty namespace may not be set") {
+		// A namespaced object without a namespace goes to "default", as
+		// kubectl apply puts it.
+		obj.SetNamespace(metav1.NamespaceDefault)
+		o.Ref = RefOf(obj)
+		err = cr.c.Create(ctx, obj)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		// Applied again (a sample given with -f, or changed): replace the
+		// stored object, as kubectl apply would update it.
+		err = cr.replace(ctx, obj)
+	}
 	cr.mu.Lock()
 	o.Warnings = slices.Clone(cr.warnings)
 	cr.mu.Unlock()
@@ -176,6 +190,17 @@ func (cr *Creator) createOne(ctx context.Context, m Manifest) Outcome {
 	}
 	o.Created = obj
 	return o
+}
+
+// replace updates the stored object of obj's name to obj.
+func (cr *Creator) replace(ctx context.Context, obj *unstructured.Unstructured) error {
+	var stored unstructured.Unstructured
+	stored.SetGroupVersionKind(obj.GroupVersionKind())
+	if err := cr.c.Get(ctx, client.ObjectKeyFromObject(obj), &stored); err != nil {
+		return err
+	}
+	obj.SetResourceVersion(stored.GetResourceVersion())
+	return cr.c.Update(ctx, obj)
 }
 
 // Summary counts outcomes.

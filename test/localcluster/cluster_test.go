@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // testOptions are the options for this checkout, without webhooks (the
@@ -77,6 +79,7 @@ func TestStartStop(t *testing.T) {
 	if strings.TrimSpace(out) != "customresourcedefinition.apiextensions.k8s.io/scaledobjects.keda.sh" {
 		t.Errorf("kubectl get crd: %q", out)
 	}
+	checkCreator(ctx, t, c)
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +90,37 @@ func TestStartStop(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s not removed: %v", c.Dir, err)
+	}
+}
+
+// checkCreator applies, as the demo applies a user's -f manifests, a
+// ConfigMap without a namespace (it goes to "default", as kubectl apply
+// puts it; it was refused) and then a changed copy (it replaces the
+// stored one; it was refused as "already exists").
+func checkCreator(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	cr, err := NewCreator(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := func(v string) Manifest {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"}, "data": map[string]any{"k": v},
+		}}
+		return Manifest{Source: "app.yaml", Object: u}
+	}
+	for _, v := range []string{"1", "2"} {
+		out, err := cr.Create(ctx, []Manifest{cm(v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := out[0]; o.Err != nil || o.Created == nil || o.Created.GetNamespace() != "default" {
+			t.Fatalf("applying app.yaml with k=%s: %+v", v, o)
+		}
+	}
+	got, _, err := c.Kubectl(ctx, nil, "get", "configmap", "-n", "default", "app", "-o", "jsonpath={.data.k}")
+	if err != nil || got != "2" {
+		t.Errorf("stored ConfigMap has k=%q (%v), want the second apply's 2", got, err)
 	}
 }
 
