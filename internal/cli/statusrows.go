@@ -135,27 +135,35 @@ type statusViolation struct {
 // objectKey names an object of a namespace by kind and name.
 type objectKey struct{ namespace, kind, name string }
 
+// listed reports whether status shows a workload: mlscale.io/autoscale
+// "true", or a value that is neither "true" nor "false" ("True", "yes"),
+// which admission refuses but a workload created while the webhook was
+// down can carry: its row shows the reconciler's RenderFailed Event.
+func listed(annotations map[string]string) bool {
+	v, ok := annotations[intent.KeyAutoscale]
+	return ok && v != "false"
+}
+
 // statusRows returns a row for every opted-in Deployment, StatefulSet and
-// Job of in (mlscale.io/autoscale: "true"), sorted by namespace, kind and
-// name.
+// Job of in (listed), sorted by namespace, kind and name.
 func statusRows(in statusInput) []statusRow {
 	idx := newStatusIndex(in)
 	var rows []statusRow
 	for i := range in.Deployments {
 		d := &in.Deployments[i]
-		if intent.Enabled(d.Annotations) {
+		if listed(d.Annotations) {
 			rows = append(rows, idx.row("Deployment", &d.ObjectMeta, d.Status.Replicas, d.Spec.Replicas, &d.Status.ReadyReplicas))
 		}
 	}
 	for i := range in.StatefulSets {
 		s := &in.StatefulSets[i]
-		if intent.Enabled(s.Annotations) {
+		if listed(s.Annotations) {
 			rows = append(rows, idx.row("StatefulSet", &s.ObjectMeta, s.Status.Replicas, s.Spec.Replicas, &s.Status.ReadyReplicas))
 		}
 	}
 	for i := range in.Jobs {
 		j := &in.Jobs[i]
-		if intent.Enabled(j.Annotations) {
+		if listed(j.Annotations) {
 			rows = append(rows, idx.row("Job", &j.ObjectMeta, idx.runningJobs[objectKey{j.Namespace, "ScaledJob", j.Name}], nil, nil))
 		}
 	}

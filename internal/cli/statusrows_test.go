@@ -77,6 +77,10 @@ func TestStatusRows(t *testing.T) {
 			deployment(metav1.ObjectMeta{Namespace: "ml", Name: "not-opted-in"}, 1),
 			deployment(optedIn("ml", "broken", "u-broken", "mlscale.io/prediction", "{not json"), 1),
 			deployment(optedIn("a-team", "web", "u-web"), 0),
+			// A value admission refuses, created while it was down: listed
+			// with its RenderFailed Event. "false" is an opt-out.
+			deployment(withAutoscale(optedIn("ml", "capital", "u-capital"), "True"), 1),
+			deployment(withAutoscale(optedIn("ml", "opted-out", "u-out"), "false"), 1),
 		},
 		StatefulSets: []appsv1.StatefulSet{{ObjectMeta: optedIn("ml", "llm", "u-sts")}},
 		Jobs: []batchv1.Job{
@@ -124,6 +128,7 @@ func TestStatusRows(t *testing.T) {
 			event("ml", "Deployment", "llm", "u-llm", "PolicyViolation", "over budget (enforcement action: warn)", ago(20*time.Minute)),
 			event("ml", "ScaledObject", "hand-made", "", "PolicyViolation", "not llm's", ago(time.Minute)),
 			event("ml", "Deployment", "broken", "u-broken", "RenderFailed", "mlscale.io/max-replicas: \"abc\" is not a whole number", ago(90*time.Second)),
+			event("ml", "Deployment", "capital", "u-capital", "RenderFailed", "mlscale.io/autoscale: \"True\" is not a boolean", ago(80*time.Second)),
 		},
 	}
 	rows := statusRows(in)
@@ -150,6 +155,7 @@ func TestStatusRows(t *testing.T) {
 		{ns: "a-team", kind: "Deployment", name: "web", floor: "-",
 			keda: &statusKEDA{Kind: "ScaledObject", Name: "web", Ready: "False", ReadyMessage: "Triggers defined in ScaledObject are not working correctly", MinReplicas: 0, MaxReplicas: 100}},
 		{ns: "ml", kind: "Deployment", name: "broken", replicas: 1, floor: "-", lastEvent: "RenderFailed 09:58:30"},
+		{ns: "ml", kind: "Deployment", name: "capital", replicas: 1, floor: "-", lastEvent: "RenderFailed 09:58:40"},
 		{ns: "ml", kind: "Deployment", name: "llm", replicas: 3, floor: "2",
 			keda:      &statusKEDA{Kind: "ScaledObject", Name: "llm", Ready: "True", Active: "False", MinReplicas: 2, MaxReplicas: 4},
 			lastEvent: "TriggerQueryEmpty 09:55:00",
@@ -171,7 +177,7 @@ func TestStatusRows(t *testing.T) {
 		}
 	}
 
-	llm := rows[2]
+	llm := rows[3]
 	if llm.LastEvent.Count != 4 || llm.LastEvent.Message != "trigger gpu reads no series" {
 		t.Errorf("llm's last event: %+v", llm.LastEvent)
 	}
@@ -187,7 +193,7 @@ func TestStatusRows(t *testing.T) {
 	if broken := rows[1]; broken.Prediction != nil || !strings.HasPrefix(broken.PredictionError, "not valid JSON: ") {
 		t.Errorf("broken's prediction %s, error %q", broken.Prediction, broken.PredictionError)
 	}
-	if train := rows[3]; train.DesiredReplicas != nil || train.ReadyReplicas != nil {
+	if train := rows[4]; train.DesiredReplicas != nil || train.ReadyReplicas != nil {
 		t.Errorf("a Job has desired/ready replicas: %v %v", train.DesiredReplicas, train.ReadyReplicas)
 	}
 	if len(statusRows(statusInput{})) != 0 {
@@ -272,4 +278,10 @@ StatefulSet/broken   <none>             -       -        -     -     0          
 			t.Errorf("no rows: %q, %v", b.String(), err)
 		}
 	})
+}
+
+// withAutoscale sets the object's mlscale.io/autoscale value.
+func withAutoscale(m metav1.ObjectMeta, v string) metav1.ObjectMeta {
+	m.Annotations["mlscale.io/autoscale"] = v
+	return m
 }
