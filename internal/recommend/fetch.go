@@ -36,14 +36,27 @@ type Query struct {
 	Step   time.Duration
 }
 
-// Queries returns the PromQL queries of utilisation, GPUs and demand.
+// Queries returns the PromQL queries of utilisation, GPUs and demand. Each
+// point stands for the step that ends at it: the recorded series are read
+// over the step (the GPUs held and the demand at their highest, the
+// utilisation on average), so a burst between two points is not lost at a
+// coarse --step; a --demand-query is read as written.
 func (q Query) Queries() (util, gpus, demand string) {
 	sel := fmt.Sprintf("{namespace=%q,workload=%q}", q.Namespace, q.Workload)
+	over := func(fn, series string) string {
+		if q.Step < time.Second {
+			return series + sel
+		}
+		// A millisecond short of the step: the step's range is then
+		// (t-step, t] on every Prometheus (2.x includes the left end), so
+		// no sample counts in two steps.
+		return fmt.Sprintf("%s(%s%s[%s])", fn, series, sel, model.Duration(q.Step-time.Millisecond))
+	}
 	demand = q.DemandQuery
 	if demand == "" {
-		demand = VLLMDemandSeries + sel
+		demand = over("max_over_time", VLLMDemandSeries)
 	}
-	return UtilizationSeries + sel, GPUsSeries + sel, demand
+	return over("avg_over_time", UtilizationSeries), over("max_over_time", GPUsSeries), demand
 }
 
 // Fetch reads a workload's history from Prometheus: Window/Step points, the

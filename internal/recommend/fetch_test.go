@@ -79,3 +79,26 @@ func TestFetchAndRecommend(t *testing.T) {
 		t.Errorf("Fetch(two-series demand) error = %v", err)
 	}
 }
+
+// TestQueriesReadOverTheStep: each point stands for the step that ends at
+// it, so the recorded series are read over the step (a burst between two
+// points of a coarse --step was lost), a millisecond short so that no
+// sample counts in two steps; a --demand-query is read as written.
+func TestQueriesReadOverTheStep(t *testing.T) {
+	q := recommend.Query{Namespace: "ml", Workload: "llm", Step: time.Hour}
+	util, gpus, demand := q.Queries()
+	sel := `{namespace="ml",workload="llm"}`
+	for got, want := range map[string]string{
+		util:   "avg_over_time(" + recommend.UtilizationSeries + sel + "[59m59s999ms])",
+		gpus:   "max_over_time(" + recommend.GPUsSeries + sel + "[59m59s999ms])",
+		demand: "max_over_time(" + recommend.VLLMDemandSeries + sel + "[59m59s999ms])",
+	} {
+		if got != want {
+			t.Errorf("query %q, want %q", got, want)
+		}
+	}
+	q.DemandQuery = "sum(rate(requests_total[5m]))"
+	if _, _, d := q.Queries(); d != q.DemandQuery {
+		t.Errorf("demand query %q, want it as written", d)
+	}
+}
