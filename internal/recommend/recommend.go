@@ -173,6 +173,7 @@ func Recommend(h History, o Options) (Recommendation, error) {
 	r.GPUHoursRecommended = recommended
 	r.GPUHoursSaved = u.observed - recommended
 	r.Reasons = append(r.Reasons, notes...)
+	r.Reasons = append(r.Reasons, idleBasis(u, n, o)...)
 	return r, nil
 }
 
@@ -261,6 +262,10 @@ type usage struct {
 	busyNeeded, utils []float64
 	// observed is the GPU-hours the workload held.
 	observed float64
+	// byDemand counts the steps judged by demand data; idleUtils are the
+	// utilisations recorded on the steps demand called idle.
+	byDemand  int
+	idleUtils []float64
 }
 
 // usageOf reads the history step by step.
@@ -287,6 +292,10 @@ func usageOf(h History, o Options) usage {
 		}
 		if h.Demand != nil && !math.IsNaN(h.Demand[i]) {
 			u.idle[i] = h.Demand[i] <= 0
+			u.byDemand++
+			if u.idle[i] && !math.IsNaN(util) && replicas > 0 {
+				u.idleUtils = append(u.idleUtils, util)
+			}
 		} else {
 			u.idle[i] = replicas == 0 || (!math.IsNaN(util) && util < o.IdleThreshold)
 		}
@@ -295,6 +304,23 @@ func usageOf(h History, o Options) usage {
 		}
 	}
 	return u
+}
+
+// idleBasis says what told idle steps from busy ones, where it was not
+// the GPUs alone, and where the demand and the GPUs disagree: GPUs busy on
+// the steps the demand calls idle mean the demand does not count this
+// workload's work.
+func idleBasis(u usage, n int, o Options) []string {
+	if u.byDemand == 0 {
+		return nil
+	}
+	out := []string{fmt.Sprintf("idle means no demand on the %d of %d steps with demand data (the vLLM request rate, or --demand-query), GPU utilisation under --idle-threshold %v%% on the others", u.byDemand, n, o.IdleThreshold)}
+	if len(u.idleUtils) > 0 {
+		if m := mean(u.idleUtils); m >= o.TargetUtilization/2 {
+			out = append(out, fmt.Sprintf("the GPUs were %.0f%% busy on average on the steps without demand: the demand may not count this workload's work; check --demand-query before scaling to zero", m))
+		}
+	}
+	return out
 }
 
 // bounds chooses min and max replicas and scale-to-zero, with the reasons:

@@ -167,6 +167,23 @@ func TestRecommendMissingData(t *testing.T) {
 	}
 }
 
+// TestRecommendDemandAgainstGPUs: demand 0 all week on GPUs 90% busy was
+// "never busy" without a word; the reasons say what idle meant and that
+// the two disagree.
+func TestRecommendDemandAgainstGPUs(t *testing.T) {
+	n := 288
+	r, err := Recommend(History{Step: 5 * time.Minute, GPUs: repeat(2, n), Utilization: repeat(90, n), Demand: repeat(0, n)}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(r.Reasons, "\n")
+	for _, want := range []string{"idle means no demand on the 288 of 288 steps with demand data", "the GPUs were 90% busy on average on the steps without demand"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("reasons do not say %q:\n%s", want, all)
+		}
+	}
+}
+
 func TestRecommendErrors(t *testing.T) {
 	ok := History{Step: time.Minute, GPUs: []float64{1}, Utilization: []float64{50}}
 	for _, tc := range []struct {
