@@ -278,7 +278,7 @@ func predictionText(r statusRow, now time.Time) string {
 	e := r.explanation
 	switch {
 	case r.PredictionError != "":
-		return "unreadable (" + r.PredictionError + ")"
+		return cut("unreadable ("+r.PredictionError+")", maxCell)
 	case e == nil:
 		return "-"
 	}

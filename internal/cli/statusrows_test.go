@@ -285,3 +285,12 @@ func withAutoscale(m metav1.ObjectMeta, v string) metav1.ObjectMeta {
 	m.Annotations["mlscale.io/autoscale"] = v
 	return m
 }
+
+// TestPredictionCellIsCut: an unreadable prediction's error was printed
+// whole (95 characters) in the wide table, past its cells' bound.
+func TestPredictionCellIsCut(t *testing.T) {
+	r := statusRow{PredictionError: "not valid JSON: " + strings.Repeat("invalid character 'x' looking for beginning of value ", 3)}
+	if got := predictionText(r, t0); len(got) > maxCell || !strings.HasPrefix(got, "unreadable (not valid JSON: ") {
+		t.Errorf("PREDICTION cell %q (%d bytes), want at most %d starting with the reason", got, len(got), maxCell)
+	}
+}
