@@ -41,8 +41,8 @@ func newRecommendCmd() *cobra.Command {
 			if output != outputText && output != outputJSON {
 				return usagef("-o %q: allowed: %s or %s", output, outputText, outputJSON)
 			}
-			if q.Step <= 0 || q.Window < q.Step {
-				return usagef("--step %v and --window %v: allowed: a step above 0 and a window of at least one step", q.Step, q.Window)
+			if q.Step < time.Second || q.Window < q.Step {
+				return usagef("--step %v and --window %v: allowed: a step of at least 1s and a window of at least one step", q.Step, q.Window)
 			}
 			if points := q.Window / q.Step; points > recommend.MaxPoints {
 				return usagef("--window %v at --step %v is %d points; allowed: at most %d (Prometheus' limit per series), e.g. --step %v",
@@ -104,5 +104,10 @@ func newRecommendCmd() *cobra.Command {
 // recommend.MaxPoints points.
 func minStep(window time.Duration) time.Duration {
 	step := (window/recommend.MaxPoints + time.Minute - 1).Truncate(time.Minute)
-	return max(step, time.Minute)
+	if step > window/recommend.MaxPoints+time.Second && window/recommend.MaxPoints < time.Minute {
+		// Under a minute: whole seconds, so the step never passes the
+		// window.
+		step = (window/recommend.MaxPoints + time.Second - 1).Truncate(time.Second) + time.Second
+	}
+	return max(step, time.Second)
 }

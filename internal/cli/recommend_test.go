@@ -71,6 +71,10 @@ func TestRecommendUsage(t *testing.T) {
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--gpu-target", "0"}, "--gpu-target"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--step", "0s"}, "--step"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--window", "336h", "--step", "1m"}, "at most 11000 (Prometheus' limit per series), e.g. --step 2m"},
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--window", "30s", "--step", "1ms"}, "--step 1ms and --window 30s: allowed: a step of at least 1s"},
+		// Under a minute's worth, the step suggested is whole seconds
+		// (it was at least a minute: over a 30s window, one that fails).
+		{[]string{"recommend", "-n", "ml", "--workload", "w", "--window", "30h", "--step", "1s"}, "at most 11000 (Prometheus' limit per series), e.g. --step 11s"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--prometheus-server", "localhost:9090"}, "--prometheus-server is not an http(s) URL"},
 		{[]string{"recommend", "-n", "ml", "--workload", "w", "--prometheus-server", "::bad"}, "--prometheus-server is not an http(s) URL"},
 	} {

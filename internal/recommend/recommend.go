@@ -174,6 +174,9 @@ func Recommend(h History, o Options) (Recommendation, error) {
 	r.GPUHoursSaved = u.observed - recommended
 	r.Reasons = append(r.Reasons, notes...)
 	r.Reasons = append(r.Reasons, idleBasis(u, n, o)...)
+	if least := leastHeld(h.GPUs); least > 0 && least < o.GPUsPerReplica {
+		r.Reasons = append(r.Reasons, fmt.Sprintf("the workload held as little as %v GPU(s), less than --gpus-per-replica %v: if one replica holds a MIG slice or a share of a GPU, give what one pod holds (e.g. --gpus-per-replica %v)", least, o.GPUsPerReplica, least))
+	}
 	return r, nil
 }
 
@@ -304,6 +307,20 @@ func usageOf(h History, o Options) usage {
 		}
 	}
 	return u
+}
+
+// leastHeld is the fewest GPUs held at a step that held any (0: none).
+func leastHeld(gpus []float64) float64 {
+	least := math.Inf(1)
+	for _, g := range gpus {
+		if g > 0 {
+			least = min(least, g)
+		}
+	}
+	if math.IsInf(least, 1) {
+		return 0
+	}
+	return least
 }
 
 // idleBasis says what told idle steps from busy ones, where it was not

@@ -184,6 +184,20 @@ func TestRecommendDemandAgainstGPUs(t *testing.T) {
 	}
 }
 
+// TestRecommendMIGHint: a workload holding a quarter of a GPU, read with
+// the default --gpus-per-replica 1, got "84 GPU-hours more needed" without
+// a hint; the reasons now say what one pod held.
+func TestRecommendMIGHint(t *testing.T) {
+	n := 288
+	r, err := Recommend(History{Step: 5 * time.Minute, GPUs: repeat(0.25, n), Utilization: repeat(math.NaN(), n)}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(r.Reasons, "\n"); !strings.Contains(all, "the workload held as little as 0.25 GPU(s), less than --gpus-per-replica 1") {
+		t.Errorf("reasons give no --gpus-per-replica hint:\n%s", all)
+	}
+}
+
 func TestRecommendErrors(t *testing.T) {
 	ok := History{Step: time.Minute, GPUs: []float64{1}, Utilization: []float64{50}}
 	for _, tc := range []struct {
