@@ -17,6 +17,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -157,6 +158,12 @@ func runStatus(ctx context.Context, cfg statusConfig, s Streams) error {
 		where := "any namespace"
 		if ns != "" {
 			where = "namespace " + ns
+			// An empty namespace and one that does not exist (a typo)
+			// read alike otherwise.
+			var n corev1.Namespace
+			if err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); apierrors.IsNotFound(err) {
+				return fmt.Errorf("namespace %s does not exist", ns)
+			}
 		}
 		fmt.Fprintf(s.Err, "No opted-in workloads (mlscale.io/autoscale: \"true\") found in %s.\n", where)
 		return nil

@@ -285,6 +285,10 @@ func TestStatusAgainstAPIServer(t *testing.T) {
 		if r := status(t, "--context", "empty", "-o", "json"); r.Out != "[]\n" {
 			t.Errorf("-o json: %q", r.Out)
 		}
+		// A namespace that does not exist (a typo) is not "nothing".
+		if r := runCLI(t, "", "status", "--kubeconfig", kubeconfig, "--context", "empty", "-n", "no-such-namespace"); r.Code != ExitFailure || !strings.Contains(r.ErrOut, "namespace no-such-namespace does not exist") {
+			t.Errorf("-n no-such-namespace: exit %d, stderr %q", r.Code, r.ErrOut)
+		}
 	})
 	// Last: without KEDA's CRDs the workloads are still listed.
 	t.Run("no KEDA", func(t *testing.T) {
