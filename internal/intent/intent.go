@@ -244,6 +244,13 @@ func (p *parser) wakeAndRollout(in *Intent) {
 // hours.
 const BusinessHoursOnJobAllowed = "remove it; a ScaledJob starts Jobs for queued work, not for hours"
 
+// fixedOffsetZones are IANA zone names that read like a region's time but
+// are a fixed offset all year (no daylight saving), with the zone a user
+// most likely means.
+var fixedOffsetZones = map[string]string{
+	"EST": "America/New_York", "MST": "America/Denver",
+}
+
 // businessHours parses the business hours and checks that they mean
 // something: with scale-to-zero, mlscale holds min-replicas in those hours
 // and lets the workload sit at zero outside them; with the predictor, they
@@ -259,6 +266,9 @@ func (p *parser) businessHours(in *Intent) {
 		return
 	}
 	in.BusinessHours = &bh
+	if local, fixed := fixedOffsetZones[bh.Location.String()]; fixed {
+		p.warnings = append(p.warnings, fmt.Sprintf("%s: the zone %s is one offset all year, without daylight saving; if the hours follow a clock that changes for it, name the place instead, such as %s", KeyBusinessHours, bh.Location, local))
+	}
 	toZero := in.ScaleToZero != nil && *in.ScaleToZero
 	switch {
 	case p.opts.Job:

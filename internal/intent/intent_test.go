@@ -473,6 +473,10 @@ func TestParseWarnings(t *testing.T) {
 		{"predictor input with predictive false", on(KeyPredictive, "false", KeyLookahead, "10m"),
 			[]string{`mlscale.io/lookahead is ignored because mlscale.io/predictive is not "true"`}},
 		{"foreign prefixes are not ours", on("mlscale.dev/max-replicas", "3", "app.mlscale.io/x", "1"), nil},
+		// EST is UTC-05:00 all year; New York's clock changes.
+		{"a fixed-offset zone that reads like a region's", on(KeyScaleToZero, "true", KeyBusinessHours, "Mon-Fri 08:00-18:00 EST"),
+			[]string{"mlscale.io/business-hours: the zone EST is one offset all year, without daylight saving; if the hours follow a clock that changes for it, name the place instead, such as America/New_York"}},
+		{"a place", on(KeyScaleToZero, "true", KeyBusinessHours, "Mon-Fri 08:00-18:00 America/New_York"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func runKEDAStory(ctx context.Context, env *kedaenv.Env, c client.Client, rows [
 			activated = true
 			fmt.Fprintf(s.Out, "  %s  %s woke up from zero (0 -> %d).\n", time.Now().Format("15:04:05"), demoWorker, cur)
 			if env.Simulated() {
-				if err := closingPods(ctx, c, rows, deadline, s); err != nil {
+				if err := closingPods(ctx, c, rows, deadline, once, s); err != nil {
 					return err
 				}
 			}
@@ -250,7 +250,7 @@ var errNoWorker = errors.New("config/samples has no Deployment ml-demo/celery-wo
 
 // closingPods waits for the woken worker's pods to finish their cold start
 // and prints the pods of every KEDA object's workload.
-func closingPods(ctx context.Context, c client.Client, rows []localcluster.Row, deadline time.Time, s cli.Streams) error {
+func closingPods(ctx context.Context, c client.Client, rows []localcluster.Row, deadline time.Time, once bool, s cli.Streams) error {
 	worker := localcluster.Ref{GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Namespace: demoNamespace, Name: demoWorker}
 	if err := waitPodsReady(ctx, c, worker, deadline); err != nil {
 		return err
@@ -259,6 +259,8 @@ func closingPods(ctx context.Context, c client.Client, rows []localcluster.Row, 
 	if err := printPodsTable(ctx, s.Out, c, rows); err != nil {
 		return err
 	}
-	fmt.Fprintln(s.Out, "\nSee them with: kubectl get nodes; kubectl get pods -A -o wide")
+	if !once { // with --once the cluster is about to go
+		fmt.Fprintln(s.Out, "\nSee them with: kubectl get nodes; kubectl get pods -A -o wide")
+	}
 	return nil
 }
