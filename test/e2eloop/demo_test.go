@@ -18,10 +18,14 @@ func TestDemoShowsPods(t *testing.T) {
 	t.Parallel()
 	run := kedaenv.RunDemo(t, suite.Root)
 	out := run.Stdout
-	for _, want := range []string{"woke up from zero", "Pods on the fake nodes", "kubectl get pods -A -o wide"} {
+	for _, want := range []string{"woke up from zero", "Pods on the fake nodes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// With --once the cluster is gone when the demo ends: no kubectl hint.
+	if strings.Contains(out, "kubectl get pods -A -o wide") {
+		t.Error("--once suggests kubectl for a cluster it removes")
 	}
 	if !strings.Contains(run.Stderr, "Simulated nodes: 2 GPU nodes") {
 		t.Error("the demo did not run the fake nodes")
