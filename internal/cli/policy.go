@@ -88,7 +88,7 @@ func policyModules(dir string, tests bool) (map[string]*ast.Module, string, erro
 // here they replace the built-in ones, but the webhook refuses a ConfigMap
 // that defines one.
 func warnBuiltinPackages(modules map[string]*ast.Module, dir string, s Streams) {
-	builtin, err := policy.ParseModules(policies.FS, false)
+	builtin, err := policy.BuiltinModules()
 	if err != nil {
 		return
 	}

@@ -75,8 +75,8 @@ func (s kindSet) sorted() []string {
 // when it defines one, else builtinKinds when it and the helper packages
 // are the built-in ones, else nil (every kind).
 func policyKinds(ctx context.Context, compiler *ast.Compiler, store storage.Store, modules map[string]*ast.Module, name string) (kindSet, error) {
-	if declaresKinds(modules, name) {
-		if kindsRuleReadsInput(modules, name) {
+	if declares, readsInput := kindsRule(modules, name); declares {
+		if readsInput {
 			// Not a constant: evaluated without input it says nothing
 			// (a partial set is empty), so every kind.
 			return nil, nil
@@ -93,10 +93,9 @@ func policyKinds(ctx context.Context, compiler *ast.Compiler, store storage.Stor
 	return nil, nil
 }
 
-// kindsRuleReadsInput reports whether the policy's KindsRule refers to
-// input anywhere (head or body).
-func kindsRuleReadsInput(modules map[string]*ast.Module, name string) bool {
-	reads := false
+// kindsRule reports whether the policy's package defines KindsRule, and
+// whether that rule refers to input anywhere (head or body).
+func kindsRule(modules map[string]*ast.Module, name string) (declares, readsInput bool) {
 	for _, m := range modules {
 		if n, ok := policyName(m.Package.Path); !ok || n != name {
 			continue
@@ -105,28 +104,14 @@ func kindsRuleReadsInput(modules map[string]*ast.Module, name string) bool {
 			if r.Head.Name.String() != KindsRule && r.Head.Ref().String() != KindsRule {
 				continue
 			}
+			declares = true
 			ast.WalkRefs(r, func(ref ast.Ref) bool {
-				reads = reads || ref.HasPrefix(ast.InputRootRef)
-				return reads
+				readsInput = readsInput || ref.HasPrefix(ast.InputRootRef)
+				return readsInput
 			})
 		}
 	}
-	return reads
-}
-
-// declaresKinds reports whether the policy's package defines KindsRule.
-func declaresKinds(modules map[string]*ast.Module, name string) bool {
-	for _, m := range modules {
-		if n, ok := policyName(m.Package.Path); !ok || n != name {
-			continue
-		}
-		for _, r := range m.Rules {
-			if r.Head.Name.String() == KindsRule || r.Head.Ref().String() == KindsRule {
-				return true
-			}
-		}
-	}
-	return false
+	return declares, readsInput
 }
 
 // declaredKinds evaluates a policy's KindsRule without input. A value

@@ -170,10 +170,17 @@ func hpaName(name string) string {
 	if len(hpaPrefix+name) <= maxKEDAName {
 		return ""
 	}
+	return hpaPrefix + shortened(name, maxKEDAName-len(hpaPrefix))
+}
+
+// shortened cuts name to fit max characters with a hash of the whole name:
+// its first max-17 characters (less trailing ".", "-" and "_"), "-" and
+// 16 hex digits of its SHA-256, so that two long names sharing a prefix
+// stay apart.
+func shortened(name string, max int) string {
 	sum := sha256.Sum256([]byte(name))
 	suffix := "-" + hex.EncodeToString(sum[:8])
-	keep := maxKEDAName - len(hpaPrefix) - len(suffix)
-	return hpaPrefix + strings.TrimRight(name[:min(len(name), keep)], ".-") + suffix
+	return strings.TrimRight(name[:min(len(name), max-len(suffix))], ".-_") + suffix
 }
 
 // kindOnly refuses annotations that apply to one kind of workload only.
@@ -379,9 +386,7 @@ func WorkloadNameLabelValue(name string) string {
 	if len(validation.IsValidLabelValue(name)) == 0 {
 		return name
 	}
-	sum := sha256.Sum256([]byte(name))
-	prefix := strings.TrimRight(name[:min(len(name), 46)], ".-_")
-	return prefix + "-" + hex.EncodeToString(sum[:8])
+	return shortened(name, validation.LabelValueMaxLength)
 }
 
 func seconds(d time.Duration) *int32 { return ptr.To(int32(d / time.Second)) }

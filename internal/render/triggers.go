@@ -85,7 +85,7 @@ func (r *renderer) triggers() []kedav1alpha1.ScaleTriggers {
 		// profile's CPU default still applies beside them, where the pods
 		// request CPU.
 		load := slices.ContainsFunc(ts, func(t kedav1alpha1.ScaleTriggers) bool { return t.Name != TriggerBusinessHours })
-		add(r.cpuTrigger(load || (len(ts) > 0 && (r.w.ContainersMissingRequest(corev1.ResourceCPU) != nil || r.w.RequestIsZero(corev1.ResourceCPU)))))
+		add(r.cpuTrigger(load || (len(ts) > 0 && !r.w.HasUtilisationRequest(corev1.ResourceCPU))))
 		add(r.memoryTrigger())
 		add(r.gpuTrigger())
 		if len(ts) == 1 && ts[0].Name == TriggerBusinessHours {

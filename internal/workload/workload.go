@@ -366,6 +366,13 @@ func (w Workload) ContainersMissingRequest(name corev1.ResourceName) []string {
 	return missing
 }
 
+// HasUtilisationRequest reports whether the HPA can compute a utilisation
+// of the resource for the pods: no container misses a request and they do
+// not add up to 0.
+func (w Workload) HasUtilisationRequest(name corev1.ResourceName) bool {
+	return w.ContainersMissingRequest(name) == nil && !w.RequestIsZero(name)
+}
+
 // RequestIsZero reports whether the pod's request for the resource, as the
 // HPA sums it (ContainersMissingRequest), is zero: a utilisation of it
 // cannot be computed.
