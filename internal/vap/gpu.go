@@ -13,10 +13,10 @@ import (
 
 // This file is gpu_budget in CEL, for ScaledJobs: the GPUs of the job
 // template's pods (counted as workload.GPUsPerPod counts them), times
-// parallelism, times the replicas, against the configured budget of the
-// request's namespace. The ResourceQuota limits of the Rego policy need a
-// lookup and stay with the webhook, as do ScaledObjects (their pods are
-// their target's).
+// parallelism (completions when fewer), times the replicas, against the
+// configured budget of the request's namespace. The ResourceQuota limits
+// of the Rego policy need a lookup and stay with the webhook, as do
+// ScaledObjects (their pods are their target's).
 
 // maxInt64 is math.MaxInt64 in CEL.
 const maxInt64 = "9223372036854775807"
@@ -65,7 +65,9 @@ func gpuBudgetDefinition(cfg policy.Config) (definition, error) {
 			saturatingSum(`variables.initGPUs.slice(0, i).transformList(j, m, variables.initSidecar[j], m) + [n]`) + `)).max()`},
 		{Name: "runningGPUs", Expression: saturatingSum(`variables.initGPUs.transformList(i, n, variables.initSidecar[i], n) + (has(variables.podSpec.containers) ? variables.podSpec.containers : []).map(c, ` + containerGPUs("c") + `)`)},
 		{Name: "gpus", Expression: `variables.runningGPUs > variables.peakInitGPUs ? variables.runningGPUs : variables.peakInitGPUs`},
-		{Name: "pods", Expression: `has(object.spec.jobTargetRef) && has(object.spec.jobTargetRef.parallelism) && object.spec.jobTargetRef.parallelism > 0 ? object.spec.jobTargetRef.parallelism : 1`},
+		// A replica runs parallelism pods at once, or completions when fewer.
+		{Name: "parallelism", Expression: `has(object.spec.jobTargetRef) && has(object.spec.jobTargetRef.parallelism) && object.spec.jobTargetRef.parallelism > 0 ? object.spec.jobTargetRef.parallelism : 1`},
+		{Name: "pods", Expression: `has(object.spec.jobTargetRef) && has(object.spec.jobTargetRef.completions) && object.spec.jobTargetRef.completions > 0 && object.spec.jobTargetRef.completions < variables.parallelism ? object.spec.jobTargetRef.completions : variables.parallelism`},
 		{Name: "maxReplicas", Expression: `has(object.spec.maxReplicaCount) ? object.spec.maxReplicaCount : 100`},
 		{Name: "minReplicas", Expression: `has(object.spec.minReplicaCount) ? object.spec.minReplicaCount : 0`},
 		{Name: "replicas", Expression: `variables.maxReplicas > variables.minReplicas ? variables.maxReplicas : variables.minReplicas`},

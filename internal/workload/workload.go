@@ -297,12 +297,18 @@ func GPUFields(spec corev1.PodSpec) corev1.PodSpec {
 }
 
 // PodsPerReplica is how many pods one replica runs at once: a Job's
-// parallelism (1 when unset), 1 for the other kinds.
+// parallelism (1 when unset), or its completions when fewer, since the Job
+// controller never runs more pods than completions remain; 1 for the other
+// kinds.
 func (w Workload) PodsPerReplica() int64 {
-	if w.Job != nil && w.Job.Parallelism != nil && *w.Job.Parallelism > 0 {
-		return int64(*w.Job.Parallelism)
+	if w.Job == nil || w.Job.Parallelism == nil || *w.Job.Parallelism <= 0 {
+		return 1
 	}
-	return 1
+	pods := *w.Job.Parallelism
+	if c := w.Job.Completions; c != nil && *c > 0 && *c < pods {
+		pods = *c
+	}
+	return int64(pods)
 }
 
 // SaturatingAdd adds non-negative counts, giving math.MaxInt64 instead of

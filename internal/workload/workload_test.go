@@ -91,6 +91,10 @@ func TestPodsPerReplica(t *testing.T) {
 		{name: "Job without parallelism", job: &batchv1.JobSpec{}, want: 1},
 		{name: "Job with parallelism", job: &batchv1.JobSpec{Parallelism: ptr.To(int32(8))}, want: 8},
 		{name: "parallelism 0 (suspended in effect) counts as 1", job: &batchv1.JobSpec{Parallelism: ptr.To(int32(0))}, want: 1},
+		{name: "completions fewer than parallelism", job: &batchv1.JobSpec{Parallelism: ptr.To(int32(8)), Completions: ptr.To(int32(2))}, want: 2},
+		{name: "completions more than parallelism", job: &batchv1.JobSpec{Parallelism: ptr.To(int32(4)), Completions: ptr.To(int32(100))}, want: 4},
+		{name: "completions 0 leaves parallelism", job: &batchv1.JobSpec{Parallelism: ptr.To(int32(4)), Completions: ptr.To(int32(0))}, want: 4},
+		{name: "completions without parallelism", job: &batchv1.JobSpec{Completions: ptr.To(int32(5))}, want: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,8 @@
 # GPU budget: a KEDA object may scale its workload to at most as many GPUs as
 # the namespace may use. It needs replicas x GPUs per pod x pods per replica
 # GPUs, where replicas is the larger of maxReplicaCount (KEDA's default 100)
-# and minReplicaCount, and pods per replica is a Job's parallelism. That
+# and minReplicaCount, and pods per replica is a Job's parallelism (its
+# completions when fewer, as input.podsPerReplica gives it). That
 # must fit the smallest of the namespace's ResourceQuota limits on a GPU
 # resource (requests.nvidia.com/gpu, requests.amd.com/gpu, ...; see
 # data.gpu_resources) and the configured budget (data.config.gpuBudgets
