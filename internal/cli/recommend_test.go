@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,24 @@ func TestRecommendAgainstPrometheus(t *testing.T) {
 	p := runCLI(t, "", "recommend", "--prometheus-server", withPassword, "-n", "ml", "--workload", "nope", "--window", "24h", "--end", end)
 	if p.Code != ExitFailure || strings.Contains(p.ErrOut, "s3cret") || !strings.Contains(p.ErrOut, "no GPU history for ml/nope") {
 		t.Errorf("server with a password: exit %d, stderr:\n%s", p.Code, p.ErrOut)
+	}
+}
+
+// TestRecommendHidesToken: a token in the query string of
+// --prometheus-server (as some proxies take it) is not repeated when the
+// server cannot be reached; the HTTP client's error names the request URL.
+func TestRecommendHidesToken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := runCLI(t, "", "recommend", "--prometheus-server", "http://"+addr+"/?token=s3cret", "-n", "ml", "--workload", "w", "--window", "24h")
+	if p.Code != ExitFailure || strings.Contains(p.ErrOut, "s3cret") || !strings.Contains(p.ErrOut, addr) {
+		t.Errorf("exit %d, stderr:\n%s\nwant a failure naming %s without the token", p.Code, p.ErrOut, addr)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
 // Recorded series of deploy/prometheus/rules/mlscale.rules.yaml that Fetch
@@ -104,7 +106,9 @@ func Fetch(ctx context.Context, api v1.API, q Query) (History, error) {
 func fetchOne(ctx context.Context, api v1.API, query string, r v1.Range, n int) ([]float64, bool, error) {
 	val, _, _, err := api.QueryRange(ctx, query, r)
 	if err != nil {
-		return nil, false, fmt.Errorf("querying Prometheus for %s: %w", query, err)
+		// The HTTP client's error repeats the URL, a token in its query
+		// string included.
+		return nil, false, fmt.Errorf("querying Prometheus for %s: %w", query, promsource.RedactURLError(err))
 	}
 	m, ok := val.(model.Matrix)
 	if !ok {

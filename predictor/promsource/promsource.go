@@ -83,7 +83,8 @@ type Source struct {
 }
 
 // CheckURL checks a Prometheus base URL: an absolute http or https URL with
-// a host. It returns the URL with any password redacted, for messages.
+// a host. It returns the URL with any password and the values of its query
+// string (where a proxy may take a token) redacted, for messages.
 func CheckURL(raw string) (redacted string, err error) {
 	if raw == "" {
 		return "", errors.New("no URL")
@@ -94,9 +95,39 @@ func CheckURL(raw string) (redacted string, err error) {
 		return "", errors.New("is not a URL (not repeated here: it may hold a password); allowed: an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%s is not an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090", u.Redacted())
+		return "", fmt.Errorf("%s is not an http(s) URL with a host, such as http://prometheus.monitoring.svc:9090", redactURL(u))
 	}
-	return u.Redacted(), nil
+	return redactURL(u), nil
+}
+
+// RedactURLError hides the password and the query values of the request
+// URL that an HTTP client's *url.Error in err repeats (net/http hides only
+// the password; a proxy's token may sit in the query string). It changes
+// the error in place and returns err; call it before err is wrapped, since
+// fmt.Errorf copies the message.
+func RedactURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			urlErr.URL = redactURL(u)
+		} else {
+			urlErr.URL = "(the Prometheus URL)"
+		}
+	}
+	return err
+}
+
+// redactURL is u with its password and query values replaced by xxxxx.
+func redactURL(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		q := c.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		c.RawQuery = q.Encode()
+	}
+	return c.Redacted()
 }
 
 // New returns a Source for cfg.URL, which must pass CheckURL.
@@ -261,7 +292,7 @@ func (s *Source) queryOnce(ctx context.Context, query string, r v1.Range) (model
 		if errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData {
 			return nil, fmt.Errorf("query %q: %w: %s", query, ErrBadQuery, apiErr.Msg)
 		}
-		return nil, fmt.Errorf("query %q at %s: %w", query, s.url, err)
+		return nil, fmt.Errorf("query %q at %s: %w", query, s.url, RedactURLError(err))
 	}
 	switch v := val.(type) {
 	case model.Matrix:

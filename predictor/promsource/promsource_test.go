@@ -168,6 +168,8 @@ func TestCheckURL(t *testing.T) {
 		{"http://prometheus.monitoring.svc:9090", "http://prometheus.monitoring.svc:9090", ""},
 		{"https://p.example/prom/", "https://p.example/prom/", ""},
 		{"http://user:s3cret@p:9090", "http://user:xxxxx@p:9090", ""},
+		{"http://p:9090/prom?token=s3cret&org=1", "http://p:9090/prom?org=xxxxx&token=xxxxx", ""},
+		{"ftp://p:21?token=s3cret", "", "not an http(s) URL"},
 		{"", "", "no URL"},
 		{"not-a-url", "", "not an http(s) URL"},
 		{"prometheus:9090", "", "not an http(s) URL"},
@@ -194,12 +196,13 @@ func TestCheckURL(t *testing.T) {
 // TestErrorsHideThePassword: a Prometheus URL with credentials must not
 // show its password in errors, which end up in logs and in the workload's
 // mlscale.io/prediction annotation (readable by anyone who can read the
-// Deployment). Before, "query ... at URL" repeated it.
+// Deployment). Before, "query ... at URL" repeated it, and the HTTP
+// client's error repeated a token in the query string.
 func TestErrorsHideThePassword(t *testing.T) {
 	down := promtest.Start(t)
 	addr := strings.TrimPrefix(down.URL, "http://")
 	down.Stop()
-	cfg := config(Config{URL: "http://predictor:s3cret@" + addr, Timeout: 5 * time.Second})
+	cfg := config(Config{URL: "http://predictor:s3cret@" + addr + "/?token=s3cret", Timeout: 5 * time.Second})
 	cfg.Retries = 0
 	src, err := New(cfg)
 	if err != nil {
