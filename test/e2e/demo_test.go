@@ -125,6 +125,41 @@ func TestDemoOnce(t *testing.T) {
 	if strings.Contains(out, "MISSING") {
 		t.Error("a KEDA object is missing")
 	}
+	// The README shows this run's table: each of its lines is printed.
+	for _, line := range readmeDemoTable(t) {
+		if !strings.Contains(out, line+"\n") {
+			t.Errorf("the README's demo output shows %q; the demo does not print it:\n%s", line, out)
+		}
+	}
+}
+
+// readmeDemoTable returns the table lines (the header and one line per
+// workload) of the demo output the README shows under "The main job".
+func readmeDemoTable(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(suite.root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(src), "**1. The main job")
+	if !ok {
+		t.Fatal("README.md lacks the main job's section")
+	}
+	_, block, ok := strings.Cut(after, "```\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md's main job section lacks its output block")
+	}
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if strings.HasPrefix(l, "WORKLOAD ") || strings.HasPrefix(l, "Deployment ") || strings.HasPrefix(l, "StatefulSet ") || strings.HasPrefix(l, "Job ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 5 {
+		t.Fatalf("README.md's demo output block has %d table lines:\n%s", len(lines), block)
+	}
+	return lines
 }
 
 // TestDemoRenderFailed runs `mlscale-demo --once -f FILE` with a bad
