@@ -78,9 +78,9 @@ const (
 
 // Cycle detection settings (see DetectCycles and docs/predictor.md).
 const (
-	// cycleBin is the width of the bins the history is averaged into (or
+	// CycleBin is the width of the bins the history is averaged into (or
 	// the step, when longer).
-	cycleBin = time.Hour
+	CycleBin = time.Hour
 	// subBin is the width of the sub-bins whose middle half makes a bin.
 	subBin = 5 * time.Minute
 	// weekBlocks is how many blocks a day is split into for the weekly
@@ -226,8 +226,8 @@ func nearLag(p, sixths int) int {
 	return max(1, l)
 }
 
-// binned returns s in consecutive bins of cycleBin from its start, and the
-// bins' width; or s's values and step when the step is at least cycleBin.
+// binned returns s in consecutive bins of CycleBin from its start, and the
+// bins' width; or s's values and step when the step is at least CycleBin.
 // A bin is the mean of the middle half of its sub-bins (NaN when it has
 // none), which are the means of subBin of samples (NaN skipped), or the
 // samples themselves when the step is at least subBin: flapping within
@@ -236,18 +236,18 @@ func binned(s Series) ([]float64, time.Duration) {
 	if s.Step <= 0 || len(s.Values) == 0 {
 		return nil, 0
 	}
-	if s.Step >= cycleBin {
+	if s.Step >= CycleBin {
 		return s.Values, s.Step
 	}
 	sub := max(s.Step, subBin)
 	// after returns the index of the first sample at or after time t (from
 	// the start).
 	after := func(t time.Duration) int { return min(len(s.Values), int((t+s.Step-1)/s.Step)) }
-	bins := make([]float64, int(time.Duration(len(s.Values)-1)*s.Step/cycleBin)+1)
-	buf := make([]float64, 0, int(cycleBin/sub)+2)
+	bins := make([]float64, int(time.Duration(len(s.Values)-1)*s.Step/CycleBin)+1)
+	buf := make([]float64, 0, int(CycleBin/sub)+2)
 	i := 0
 	for b := range bins {
-		end := after(time.Duration(b+1) * cycleBin)
+		end := after(time.Duration(b+1) * CycleBin)
 		buf = buf[:0]
 		for i < end {
 			j := i + 1
@@ -268,7 +268,7 @@ func binned(s Series) ([]float64, time.Duration) {
 		}
 		bins[b] = interquartileMean(buf)
 	}
-	return bins, cycleBin
+	return bins, CycleBin
 }
 
 // interquartileMean returns the mean of the middle half of x, which holds

@@ -84,6 +84,10 @@ type TraceInfo struct {
 	Observed []bool
 	// Filled is the number of samples filled in gaps.
 	Filled int
+	// Unused is the number of rows with a value that no sample of the
+	// series took: rows closer together than the step, between two of its
+	// samples (see gridStep).
+	Unused int
 	// Column is the name of the value column, as the header has it, and
 	// Columns the number of columns of the header.
 	Column  string
@@ -228,7 +232,7 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 		}
 		return Series{}, info, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
 	}
-	s, info.Observed, err = regularize(name, times, values, every)
+	s, info.Observed, info.Unused, err = regularize(name, times, values, every)
 	for _, o := range info.Observed {
 		if !o {
 			info.Filled++
@@ -268,6 +272,9 @@ func newCSVReader(name string, r io.Reader) (*csv.Reader, error) {
 // and the index of the value column.
 func readHeader(name string, cr *csv.Reader, column string) ([]string, int, error) {
 	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, 0, fmt.Errorf("%s: is empty; want a header, such as timestamp,value, and a row for each sample", name)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2))
 	}
@@ -424,27 +431,34 @@ func csvCause(err error, fields int) error {
 // of the spacings of every, the times of all rows, including those without
 // a value), interpolating linearly over gaps; observed[i] says whether a
 // row falls within the step up to sample i or the rows around it are less
-// than 1.5 steps apart (false: filled in a gap).
-func regularize(name string, times []int64, values []float64, every []int64) (_ Series, observed []bool, _ error) {
+// than 1.5 steps apart (false: filled in a gap). unused counts the rows
+// with a value that no sample took (neither its own nor one of the two
+// rows a sample is interpolated between).
+func regularize(name string, times []int64, values []float64, every []int64) (_ Series, observed []bool, unused int, _ error) {
 	diffs := make([]int64, len(every)-1)
 	for i := range diffs {
 		diffs[i] = every[i+1] - every[i]
 	}
 	step := gridStep(diffs)
 	if step > maxTraceStep {
-		return Series{}, nil, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
+		return Series{}, nil, 0, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
 	}
 	n := int((times[len(times)-1]-times[0])/step) + 1
 	if n > 10*len(every) {
-		return Series{}, nil, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds", name, len(every), n, step)
+		return Series{}, nil, 0, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds (the most common spacing); a trace needs rows at one spacing, with gaps no longer than about 10 times the rows it has", name, len(every), n, step)
 	}
 	out := make([]float64, n)
 	observed = make([]bool, n)
+	used := make([]bool, len(times))
 	j := 0
 	for i := range out {
 		t := times[0] + int64(i)*step
 		for j+1 < len(times) && times[j+1] <= t {
 			j++
+		}
+		used[j] = true
+		if times[j] != t && j+1 < len(times) {
+			used[j+1] = true
 		}
 		// A sample with a row less than a step before it (or on it) is
 		// observed, and so is one between two rows less than 1.5 steps
@@ -457,15 +471,24 @@ func regularize(name string, times []int64, values []float64, every []int64) (_ 
 		f := float64(t-times[j]) / float64(times[j+1]-times[j])
 		out[i] = (1-f)*values[j] + f*values[j+1] // no overflow between huge values
 	}
-	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, observed, nil
+	for _, u := range used {
+		if !u {
+			unused++
+		}
+	}
+	return Series{Start: time.Unix(times[0], 0).UTC(), Step: time.Duration(step) * time.Second, Values: out}, observed, unused, nil
 }
 
 // gridStep returns the step of a trace from the spacings of its rows: the
 // most common spacing (the shortest of equally common ones) when at least
-// a quarter of the rows have it, so that a trace with half its rows
-// missing keeps its own step instead of twice it; otherwise, when the
-// times jitter so that no spacing is common, the median spacing. diffs
-// must not be empty; it is sorted in place.
+// a quarter of the rows have it and three fifths of the spacings are whole
+// multiples of it (within a tenth of it), so that a trace with half its
+// rows missing keeps its own step instead of twice it, and one with a few
+// rows off the grid keeps it too. Otherwise the
+// times jitter (no spacing is common, or they alternate 53 and 67 seconds
+// apart, where either would put the samples off the minute): the step is
+// the mean spacing of the rows, leaving out gaps (spacings over 1.5 times
+// the median). diffs must not be empty; it is sorted in place.
 func gridStep(diffs []int64) int64 {
 	slices.Sort(diffs)
 	mode, modeN := diffs[0], 0
@@ -479,8 +502,23 @@ func gridStep(diffs []int64) int64 {
 		}
 		i = j
 	}
-	if 4*modeN >= len(diffs) {
+	multiples := 0
+	for _, d := range diffs {
+		k := max(1, (d+mode/2)/mode)
+		if 10*(d-k*mode) <= mode && 10*(k*mode-d) <= mode {
+			multiples++
+		}
+	}
+	if 4*modeN >= len(diffs) && 5*multiples >= 3*len(diffs) {
 		return mode
 	}
-	return diffs[len(diffs)/2]
+	limit := diffs[len(diffs)/2] + diffs[len(diffs)/2]/2
+	span, rows := 0.0, 0 // float64: the fuzzer's times overflow a sum
+	for _, d := range diffs {
+		if d <= limit {
+			span += float64(d)
+			rows++
+		}
+	}
+	return max(1, int64(math.Round(span/float64(rows))))
 }

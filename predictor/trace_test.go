@@ -19,6 +19,8 @@ func TestReadTrace(t *testing.T) {
 		// and without a value, and wantFilled the samples filled in gaps,
 		// when a series is expected.
 		wantRows, wantMerged, wantMissing, wantFilled, wantNegative int
+		// wantUnused is the rows no sample took.
+		wantUnused int
 		// column is the value column asked for; wantColumn the one read
 		// (the second when empty).
 		column, wantColumn string
@@ -47,18 +49,35 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 8, wantFilled: 7,
 		},
 		{
-			// Jittered times, no spacing common: the median spacing.
+			// Jittered times, no spacing common: the mean spacing (the
+			// median, 61 s, was the step before, off the minute).
 			name: "jittered times", in: "ts,value\n0,0\n59,0\n120,0\n182,0\n240,0\n303,0\n358,0\n424,0\n481,0\n",
-			wantStep: 61 * time.Second, wantVals: make([]float64, 8), wantStart: time.Unix(0, 0).UTC(),
+			wantStep: time.Minute, wantVals: make([]float64, 9), wantStart: time.Unix(0, 0).UTC(),
 			wantRows: 9,
 		},
 		{
-			// Rows about 5 minutes apart, jittered: the step is the median
-			// spacing, 311 s, and the sample at 311 s, a second before the
-			// row at 312, lies between rows 1.0 step apart, not in a gap.
+			// Rows about 5 minutes apart, jittered: the step is the mean
+			// spacing, 300 s, and the sample at 300 s, 12 s before the row
+			// at 312, lies between rows 1.04 steps apart, not in a gap.
 			name: "jittered times, a spacing over the step", in: "ts,value\n0,0\n312,0\n590,0\n907,0\n1190,0\n1501,0\n1820,0\n2096,0\n2400,0\n",
-			wantStep: 311 * time.Second, wantVals: make([]float64, 8), wantStart: time.Unix(0, 0).UTC(),
+			wantStep: 5 * time.Minute, wantVals: make([]float64, 9), wantStart: time.Unix(0, 0).UTC(),
 			wantRows: 9,
+		},
+		{
+			// Times alternating 53 and 67 s apart (as one probe's export
+			// had them): the most common spacing, 67 s, would leave a row
+			// in ten between two samples; the step is the mean spacing.
+			name: "alternating spacings", in: "ts,value\n0,0\n53,1\n120,1\n173,2\n240,2\n293,3\n360,3\n413,4\n480,4\n533,5\n600,5\n",
+			wantStep: time.Minute, wantStart: time.Unix(0, 0).UTC(),
+			wantVals: []float64{0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5},
+			wantRows: 11,
+		},
+		{
+			// One row between two of a 1-minute trace's: not a sample of
+			// its own, and counted as unused.
+			name: "a row between two samples", in: "ts,value\n0,0\n60,1\n90,50\n120,2\n180,3\n240,4\n300,5\n360,6\n420,7\n480,8\n540,9\n600,10\n",
+			wantStep: time.Minute, wantVals: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 12, wantUnused: 1,
 		},
 		{
 			// As in a held-out NAB occupancy trace: two samples at 05:33.
@@ -208,7 +227,8 @@ func TestReadTrace(t *testing.T) {
 		{name: "time column is not a value column", in: "ts,value\n0,1\n", column: "ts", wantErr: `value column "ts" is not in the header`},
 		{name: "row shorter than the header", in: "ts,a,value\n0,1,2\n60,1\n", wantErr: "x.csv:3: want 3 comma-separated columns, as the header has"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
-		{name: "empty", in: "", wantErr: "x.csv:1: reading header"},
+		{name: "empty", in: "", wantErr: "x.csv: is empty; want a header"},
+		{name: "blank lines only", in: "\n\n\n", wantErr: "x.csv: is empty"},
 		{name: "unterminated quote", in: "ts,value\n0,1\n\"60,2\n", wantErr: "x.csv:3: extraneous or missing \" in quoted-field"},
 		{name: "time out of range", in: "ts,value\n-99999999999999,1\n0,2\n", wantErr: "x.csv:2: time -99999999999999 is outside the years 0001 to 9999"},
 		{
@@ -247,9 +267,9 @@ func TestReadTrace(t *testing.T) {
 			if want := cmp.Or(tt.wantColumn, strings.Split(strings.SplitN(tt.in, "\n", 2)[0], ",")[1]); info.Column != strings.Trim(want, `"`) {
 				t.Errorf("value column %q, want %q", info.Column, want)
 			}
-			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing || info.Negative != tt.wantNegative {
-				t.Errorf("read %d rows, merged %d, %d without a value, %d negative; want %d, %d, %d, %d",
-					info.Rows, info.Merged, info.Missing, info.Negative, tt.wantRows, tt.wantMerged, tt.wantMissing, tt.wantNegative)
+			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing || info.Negative != tt.wantNegative || info.Unused != tt.wantUnused {
+				t.Errorf("read %d rows, merged %d, %d without a value, %d negative, %d unused; want %d, %d, %d, %d, %d",
+					info.Rows, info.Merged, info.Missing, info.Negative, info.Unused, tt.wantRows, tt.wantMerged, tt.wantMissing, tt.wantNegative, tt.wantUnused)
 			}
 			filled := 0
 			for _, o := range info.Observed {

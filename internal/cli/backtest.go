@@ -149,6 +149,9 @@ type backtestOutput struct {
 	// RowsNegative is the number of trace rows with a negative value,
 	// read as 0.
 	RowsNegative int `json:"rows_negative"`
+	// RowsUnused is the number of trace rows no sample took: rows closer
+	// together than the step, between two samples.
+	RowsUnused int `json:"rows_unused"`
 	// SamplesFilled is the number of samples filled in gaps (rows missing
 	// or without a value).
 	SamplesFilled int `json:"samples_filled"`
@@ -208,6 +211,12 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	if info.Negative > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d of %d rows with a negative value read as 0 (demand is 0 or more)", info.Negative, info.Rows))
 	}
+	if s.Step > predictor.CycleBin && predictor.Day%s.Step != 0 {
+		notes = append(notes, fmt.Sprintf("note: the step %s is over an hour and does not divide a day: no daily or weekly cycle can be found; resample the trace to a step that divides a day (such as 1h, 2h, 3h, 4h, 6h, 8h or 12h)", s.Step))
+	}
+	if info.Unused > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows closer together than the step (%s) fell between two samples and were not used", info.Unused, info.Rows, s.Step))
+	}
 	if info.Filled > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)", info.Filled, s.Len()))
 	}
@@ -225,7 +234,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -295,9 +304,13 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	if rep.ScoredPoints != rep.TestPoints {
 		scored = fmt.Sprintf(" (%d scored: the others' windows hold no observed sample)", rep.ScoredPoints)
 	}
-	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps%s, lookahead %s (%d steps)\n",
-		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps)
-	fmt.Fprintf(out, "cycle: %s; capacity per replica %.4g; cold start %s\n\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
+	steps := "steps"
+	if rep.HorizonSteps == 1 {
+		steps = "step"
+	}
+	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps%s, lookahead %s (%d %s)\n",
+		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps, steps)
+	fmt.Fprintf(out, "cycle (of the training part): %s; capacity per replica %.4g; cold start %s\n\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "forecaster\tMAE\tsMAPE %%\tMASE\tunder %%\tover (replicas)\t\n")

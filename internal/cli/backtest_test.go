@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlscale/mlscale/predictor"
 )
@@ -40,7 +41,7 @@ func TestBacktestText(t *testing.T) {
 		t.Errorf("a note or a file written without cause:\n%s", r.Out)
 	}
 	for _, want := range []string{
-		"lookahead 15m0s (15 steps)", "cycle: daily", "mlscale", predictor.BaselinePersistence,
+		"lookahead 15m0s (15 steps)", "cycle (of the training part): daily", "mlscale", predictor.BaselinePersistence,
 		predictor.BaselineSeasonalNaiveDay, predictor.BaselineSeasonalNaiveWeek, predictor.BaselineHoltWinters,
 		"replica-hours", predictor.SimStatic, predictor.SimReactive, predictor.SimPredictive,
 		"(lower is better in every column)", "(lower is better in both columns)",
@@ -337,6 +338,61 @@ func TestBacktestRepeatedTimestamps(t *testing.T) {
 	}
 	if strings.TrimSpace(r.ErrOut) != "note: 2 rows with a repeated timestamp merged (kept the maximum)" {
 		t.Errorf("stderr %q, want the note", r.ErrOut)
+	}
+}
+
+// TestBacktestRowsBetweenSamples: a row between two of a trace's samples
+// (10 minutes after a row of a 30-minute trace) is not a sample, the
+// backtest is that of the trace without it, and a note says how many rows
+// were not used.
+func TestBacktestRowsBetweenSamples(t *testing.T) {
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	var extra []string
+	for i, l := range lines {
+		extra = append(extra, l)
+		if i == 4000 || i == 8000 {
+			ts, v, _ := strings.Cut(strings.TrimSpace(l), ",")
+			at, err := time.Parse(time.DateTime, ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra = append(extra, at.Add(10*time.Minute).Format(time.DateTime)+","+v+"\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "extra.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(extra, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const note = "note: 2 of 10322 rows closer together than the step (30m0s) fell between two samples and were not used"
+	backtestsAlike(t, path, nycTrace, note)
+	r := runCLI(t, "", "backtest", "--trace", path, "-o", "json")
+	var got struct {
+		RowsUnused int `json:"rows_unused"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsUnused != 2 {
+		t.Errorf("JSON rows_unused %d (%v), want 2", got.RowsUnused, err)
+	}
+}
+
+// TestBacktestStepNotDividingADay: at a step over an hour that does not
+// divide a day no cycle can be found, and a note says so and what to do.
+func TestBacktestStepNotDividingADay(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range 400 {
+		fmt.Fprintf(&b, "%d,%g\n", 7*3600*i, 100+10*math.Sin(float64(i)))
+	}
+	path := filepath.Join(t.TempDir(), "7h.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "backtest", "--trace", path)
+	if r.Code != ExitOK || !strings.Contains(r.Out, "note: the step 7h0m0s is over an hour and does not divide a day: no daily or weekly cycle can be found; resample") {
+		t.Errorf("exit %d, stdout %q, want the note on the step", r.Code, r.Out)
 	}
 }
 
