@@ -84,6 +84,23 @@ func proportionalSine(seed uint64, days int, step time.Duration) Series {
 	})
 }
 
+// officeHours is demand at a 5-minute step that steps from 10 to 130 at
+// 08:00 and back at 18:00 on weekdays (monday is a Monday), flat at 10 at
+// night and over the weekend, with noise of 10% of the level plus 2.
+func officeHours(seed uint64, days int) Series {
+	r := rand.New(rand.NewPCG(seed, 19))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, days*288)}
+	for i := range s.Values {
+		t := s.Time(i)
+		level := 10.0
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 8 && t.Hour() < 18 {
+			level = 130
+		}
+		s.Values[i] = math.Max(0, level+(0.1*level+2)*r.NormFloat64())
+	}
+	return s
+}
+
 // idleBursts is idle demand at a 1-minute step with bursts of 1,000 in
 // 0.2% of the minutes, at random: no cycle, nothing that repeats.
 func idleBursts(seed uint64, days int) Series {
@@ -130,6 +147,10 @@ func TestSyntheticClasses(t *testing.T) {
 		each, median float64
 	}{
 		{"weekday demand, 1 min, three weeks", weekdayDemand, 21, 0.85, 0.85},
+		// 1.016-1.075 without the phase points (Model.phasePoints): the
+		// steps at 08:00 and 18:00 come after hours in which
+		// persistence forecast as well as the weekly profile.
+		{"office hours, 5 min, four weeks", officeHours, 28, 1, 1},
 		{"load-balancer requests, one week", loadBalancerRequests, 7, 1, 1},
 		{"load-balancer requests, two weeks", loadBalancerRequests, 14, 1, 1},
 		// 0.81-0.93 with half the forecast the weighted median

@@ -57,6 +57,16 @@ const (
 	// trace (where the lookahead is longer the step is finer, and it takes
 	// dailyDays, for speed).
 	hwOneSampleMax = 10000
+	// phaseSpan is how many strides on each side of the phase one cycle
+	// earlier are scored too (see Model.phasePoints), and phasePeriods
+	// how many cycles back.
+	phaseSpan    = 1
+	phasePeriods = 2
+	// phaseKeep is how long after each phase point of the end of the
+	// fitted history the Holt-Winters candidate's forecasts are kept, so
+	// that the forecasts of that long after the fit can score it at their
+	// phase points (the backtest refits daily, the predictor hourly).
+	phaseKeep = Day
 )
 
 // hwFit is the Holt-Winters candidate: the backtest's baseline (a daily
@@ -69,15 +79,35 @@ type hwFit struct {
 	st hwState
 	// endK is the season index of the last sample fitted.
 	endK int
-	// tail are the peak forecasts made after each of the last len(tail)
-	// samples fitted, the last after the last sample.
-	tail []float64
+	// kept are the peak forecasts kept, after the samples of spans of the
+	// fitted history.
+	kept []hwSpan
+}
+
+// hwSpan are peak forecasts after consecutive samples of the fitted
+// history, the first after the sample from samples from its last one
+// (from <= 0; 0 is the last).
+type hwSpan struct {
+	from int
+	vals []float64
+}
+
+// at returns the kept forecast after the sample o samples from the last
+// fitted one (o <= 0), NaN where none was kept.
+func (f *hwFit) at(o int) float64 {
+	for _, s := range f.kept {
+		if k := o - s.from; k >= 0 && k < len(s.vals) {
+			return s.vals[k]
+		}
+	}
+	return math.NaN()
 }
 
 // fitHW fits the Holt-Winters candidate on the end of s, keeping the peak
-// forecasts after its last keep samples; nil when s is shorter than three
-// days or a day is not a whole number of steps.
-func fitHW(s Series, horizon, keep int) *hwFit {
+// forecasts after the samples of each span [lo, hi] of keep (offsets from
+// the last sample, at most 0); nil when s is shorter than three days or a
+// day is not a whole number of steps.
+func fitHW(s Series, horizon int, keep [][2]int) *hwFit {
 	p := int(Day / s.Step)
 	if p < 2 || Day%s.Step != 0 || s.Len() < 3*p {
 		return nil
@@ -96,11 +126,25 @@ func fitHW(s Series, horizon, keep int) *hwFit {
 		}
 	}
 	best.period = p
+	// The chosen filter runs over enough history to keep what is asked.
+	need := len(v)
+	for _, r := range keep {
+		need = max(need, 2*p+1-r[0])
+	}
+	v = s.Values[max(0, s.Len()-need):]
 	f := &hwFit{holtWinters: best, st: best.start(v), endK: (len(v) - 1) % p}
+	f.kept = make([]hwSpan, len(keep))
 	for i := 2 * p; i < len(v); i++ {
 		best.update(&f.st, v[i], i%p)
-		if i >= len(v)-keep {
-			f.tail = append(f.tail, f.st.peak(i%p, horizon))
+		o := i - (len(v) - 1)
+		for k, r := range keep {
+			if o < r[0] || o > r[1] {
+				continue
+			}
+			if f.kept[k].vals == nil {
+				f.kept[k] = hwSpan{from: o, vals: make([]float64, 0, r[1]-o+1)}
+			}
+			f.kept[k].vals = append(f.kept[k].vals, f.st.peak(i%p, horizon))
 		}
 	}
 	return f
@@ -110,24 +154,33 @@ func fitHW(s Series, horizon, keep int) *hwFit {
 // samples lo..i of vals (which start at start), NaN where it has none:
 // those up to the end of the fitted history from the fit, those after it
 // by running the fitted filter on over vals.
-func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int) []float64 {
+func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int, extraAt []int) ([]float64, []float64) {
 	out := make([]float64, i-lo+1)
 	for k := range out {
 		out[k] = math.NaN()
 	}
+	extra := make([]float64, len(extraAt))
+	for k := range extra {
+		extra[k] = math.NaN()
+	}
 	if m.hw == nil {
-		return out
+		return out, extra
 	}
 	d := m.end.Sub(start)
 	if d%m.step != 0 {
-		return out
+		return out, extra
 	}
 	e := int(d / m.step) // the index of the last fitted sample in vals
-	for j := max(lo, e-len(m.hw.tail)+1); j <= min(i, e); j++ {
-		out[j-lo] = m.hw.tail[len(m.hw.tail)-1-(e-j)]
+	for j := lo; j <= min(i, e); j++ {
+		out[j-lo] = m.hw.at(j - e)
+	}
+	for k, j := range extraAt {
+		if j <= e {
+			extra[k] = m.hw.at(j - e)
+		}
 	}
 	if i <= e || e < 0 {
-		return out
+		return out, extra
 	}
 	st := hwState{level: m.hw.st.level, trend: m.hw.st.trend, season: slices.Clone(m.hw.st.season)}
 	p := m.hw.period
@@ -137,8 +190,11 @@ func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int) []float64 {
 		if j >= lo {
 			out[j-lo] = st.peak(k, m.horizon)
 		}
+		if x := slices.Index(extraAt, j); x >= 0 {
+			extra[x] = st.peak(k, m.horizon)
+		}
 	}
-	return out
+	return out, extra
 }
 
 // ratio returns x/b bounded to [0, maxRatio], or NaN when b is not positive.
@@ -157,6 +213,10 @@ type combiner struct {
 	// hw are the Holt-Winters candidate's forecasts after samples hwLo on.
 	hw   []float64
 	hwLo int
+	// hwExtra are its forecasts after the samples hwExtraAt (the phase
+	// points, before hwLo).
+	hwExtra   []float64
+	hwExtraAt []int
 	// buf is scratch space for the envelope.
 	buf []float64
 }
@@ -211,11 +271,16 @@ func (c *combiner) candidates(i int, out []float64) []float64 {
 	}
 	out = append(out, vals[i])
 	// Holt-Winters's season is the days before's, blind to the calendar.
-	if k := i - c.hwLo; k >= 0 && k < len(c.hw) && !unlikeDay {
-		out = append(out, c.hw[k])
-	} else {
-		out = append(out, math.NaN())
+	hw := math.NaN()
+	if k := i - c.hwLo; k >= 0 && k < len(c.hw) {
+		hw = c.hw[k]
+	} else if x := slices.Index(c.hwExtraAt, i); x >= 0 {
+		hw = c.hwExtra[x]
 	}
+	if unlikeDay {
+		hw = math.NaN()
+	}
+	out = append(out, hw)
 	return append(out, c.envelope(i))
 }
 
@@ -452,6 +517,46 @@ func netOfNoise(errs []float64, n []int, noise float64) float64 {
 	return best
 }
 
+// phasePoints are the indices of the past forecasts at the phase of index
+// i one and two cycles earlier (phasePeriods; a stride on each side,
+// phaseSpan), period by period, which are scored with the recent ones (see
+// combiner.scorePhases): a candidate that missed the step of an office day
+// at 08:00 a week ago carries that error now, before the step, when the
+// recent flat hours cannot tell it from one that knows the step, and one
+// that forecast a weekday's rise on last Saturday morning carries that
+// error this Saturday morning. Measured on office-hours traces (a weekday
+// square wave at 1, 5 and 10 minutes): 1.07-1.17 times seasonal naive's
+// MAE before, 0.92-0.97 with them. None are scored where the lookahead is
+// one sample: there preferShapes already chooses between the shapes and
+// the reactive candidates on a replay of the history, and on nyc_taxi
+// (30 minutes) the phase points made the holidays' own days worse (a
+// candidate that knew last week's phase held its weight through a day
+// unlike it).
+func (m *Model) phasePoints(i, stride int) []int {
+	if !m.phased(stride) {
+		return nil
+	}
+	p := int(m.cycle.Period / m.step)
+	var out []int
+	for k := 1; k <= phasePeriods; k++ {
+		if i-k*p-phaseSpan*stride < 0 {
+			break
+		}
+		for d := -phaseSpan; d <= phaseSpan; d++ {
+			out = append(out, i-k*p+d*stride)
+		}
+	}
+	return out
+}
+
+// phased reports whether phase points are scored (see Model.phasePoints):
+// with a cycle of whole steps, a lookahead of more than one sample, and
+// the phase points a cycle earlier whose windows end before the forecast.
+func (m *Model) phased(stride int) bool {
+	return m.cycle.Period != 0 && m.cycle.Period%m.step == 0 && m.horizon > 1 &&
+		int(m.cycle.Period/m.step) >= phaseSpan*stride+m.horizon
+}
+
 // combineStride is the spacing, in samples, of the past forecasts scored.
 func (m *Model) combineStride() int {
 	return max(1, int(combineWindow/m.step)/combinePoints)
@@ -509,7 +614,9 @@ func (m *Model) score(start time.Time, vals []float64, i int) scored {
 	c := combiner{m: m, start: start, vals: vals}
 	points := m.scoredPoints()
 	c.hwLo = max(0, i-m.horizon-(points-1)*stride)
-	c.hw = m.hwPeaks(start, vals, c.hwLo, i)
+	phase := m.phasePoints(i, stride)
+	c.hw, c.hwExtra = m.hwPeaks(start, vals, c.hwLo, i, phase)
+	c.hwExtraAt = phase
 	now := c.candidates(i, nil)
 	sum := make([]float64, len(now))
 	n := make([]int, len(now))
@@ -531,6 +638,7 @@ func (m *Model) score(start time.Time, vals []float64, i int) scored {
 			}
 		}
 	}
+	c.scorePhases(phase, now, sum, n)
 	for c, f := range now {
 		if finite(f) && n[c] > 0 && n[c] >= n[0] {
 			sum[c] /= float64(n[c])
@@ -539,6 +647,56 @@ func (m *Model) score(start time.Time, vals []float64, i int) scored {
 		}
 	}
 	return scored{now: now, errs: sum, n: n}
+}
+
+// scorePhases adds to sum and n (the candidates' summed errors over the
+// recent forecasts, and their counts) the errors of the forecasts at the
+// phase points (see Model.phasePoints), in groups of one period: each
+// candidate carries its least error of the periods (a holiday a week ago
+// does not count against the profile that the week before confirms).
+func (c *combiner) scorePhases(phase []int, now, sum []float64, n []int) {
+	m := c.m
+	per := 2*phaseSpan + 1
+	best := make([]float64, len(now))
+	for k := range best {
+		best[k] = math.Inf(1)
+	}
+	errs := make([]float64, len(now))
+	var past []float64
+	used := 0
+	for start := 0; start+per <= len(phase); start += per {
+		clear(errs)
+		ok := true
+		for _, j := range phase[start : start+per] {
+			actual := math.Inf(-1)
+			for h := 1; h <= m.horizon; h++ {
+				actual = max(actual, c.vals[j+h])
+			}
+			past = c.candidates(j, past)
+			for k, f := range now {
+				ok = ok && (!finite(f) || finite(past[k]))
+				if finite(past[k]) {
+					errs[k] += math.Abs(past[k] - actual)
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		used++
+		for k := range best {
+			best[k] = min(best[k], errs[k])
+		}
+	}
+	if used == 0 {
+		return
+	}
+	for k, f := range now {
+		if finite(f) {
+			sum[k] += best[k]
+			n[k] += per
+		}
+	}
 }
 
 // weigh returns the candidates' forecasts sc.now weighted by the inverse

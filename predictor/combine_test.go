@@ -241,7 +241,7 @@ func TestHoltWintersCandidateRunsOn(t *testing.T) {
 	p := m.hw.period
 	w0 := max(0, n-dailyDays(s.Step)*p)
 	want, _ := m.hw.run(s.Values[w0:], nil, m.horizon, 0)
-	got := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1)
+	got, _ := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1, nil)
 	for k, g := range got {
 		if w := want[n-20+k-w0]; math.Abs(g-w) > 1e-9*math.Abs(w) {
 			t.Fatalf("sample %d: forecast %g, want %g", n-20+k, g, w)
@@ -443,7 +443,7 @@ func candidateErrors(t *testing.T, s Series) (mixture float64, alone []float64) 
 		}
 		vals := s.Slice(0, i+1).scaled(m.scale).Values
 		c := combiner{m: m, start: s.Start, vals: vals, hwLo: i}
-		c.hw = m.hwPeaks(s.Start, vals, i, i)
+		c.hw, _ = m.hwPeaks(s.Start, vals, i, i, nil)
 		now := c.candidates(i, nil)
 		actual := slices.Max(s.Values[i+1 : i+1+m.horizon])
 		if alone == nil {

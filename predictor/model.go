@@ -247,11 +247,30 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	if m.horizon == 1 && m.phases > 0 {
 		m.spikeSD = m.spikeSpread(span.Start, vals)
 	}
-	m.hw = fitHW(s, m.horizon, m.horizon+m.scoredPoints()*m.combineStride()+1)
+	m.hw = fitHW(s, m.horizon, m.hwKeep())
 	if selectShapes && m.horizon == 1 && m.cycle.Period != 0 {
 		m.shapesOnly = preferShapes(orig, opts)
 	}
 	return m, nil
+}
+
+// hwKeep are the spans of the fitted history (offsets from its last
+// sample) after whose samples the Holt-Winters candidate's forecasts are
+// kept: those the scored forecasts of a forecast at the end of the
+// history need (see Model.score), and, where phase points are scored (see
+// Model.phasePoints), those of every forecast up to phaseKeep after it.
+func (m *Model) hwKeep() [][2]int {
+	stride := m.combineStride()
+	keep := [][2]int{{-(m.horizon + m.scoredPoints()*stride), 0}}
+	if !m.phased(stride) {
+		return keep
+	}
+	p := int(m.cycle.Period / m.step)
+	pad := phaseSpan * stride
+	for k := 1; k <= phasePeriods; k++ {
+		keep = append(keep, [2]int{-k*p - pad, min(0, -k*p+int(phaseKeep/m.step)+pad)})
+	}
+	return keep
 }
 
 // spikeSpread returns, by profile key, the robust standard deviation of
