@@ -28,7 +28,7 @@ import (
 
 // statusEventReasons are the Warning Events whose latest is a row's last
 // event: the reconciler's failures and the trigger check's.
-var statusEventReasons = []string{reconciler.ReasonRenderFailed, reconciler.ReasonApplyFailed, querycheck.ReasonQueryEmpty}
+var statusEventReasons = []string{reconciler.ReasonRenderFailed, reconciler.ReasonApplyFailed, reconciler.ReasonJobNotSuspended, querycheck.ReasonQueryEmpty}
 
 // kedaJobLabel is the label KEDA puts on the Jobs a ScaledJob starts.
 const kedaJobLabel = "scaledjob.keda.sh/name"
@@ -82,8 +82,8 @@ type statusRow struct {
 	// TriggerStatus is the mlscale.io/trigger-status annotation (the
 	// trigger check's result), as the JSON it holds.
 	TriggerStatus json.RawMessage `json:"triggerStatus,omitempty"`
-	// LastEvent is the latest RenderFailed, ApplyFailed or
-	// TriggerQueryEmpty Event on the workload.
+	// LastEvent is the latest RenderFailed, ApplyFailed, JobNotSuspended
+	// or TriggerQueryEmpty Event on the workload.
 	LastEvent *statusEvent `json:"lastEvent"`
 	// Violations are the PolicyViolation Events of mlscale's policy audit
 	// on the workload, its KEDA object and the HPAs that target it,

@@ -423,6 +423,15 @@ func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleT
 			HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b, Name: hpa},
 		}
 	}
+	if r.min == 0 {
+		// Opting out deletes the ScaledObject; a workload KEDA had
+		// scaled to zero would stay at zero with nothing to wake it.
+		// KEDA puts back the replicas it found when it took over.
+		if so.Spec.Advanced == nil {
+			so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{}
+		}
+		so.Spec.Advanced.RestoreToOriginalReplicaCount = true
+	}
 	if r.in.AdoptHPA != "" {
 		// KEDA takes the existing HPA over instead of making its own.
 		so.Annotations[AnnotationTransferHPA] = "true"

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -183,6 +185,16 @@ func TestScaleToZeroAndActivation(t *testing.T) {
 	waitCondition(t, 2*time.Minute, "ScaledObject", ns, "worker", "Active", "True")
 	got := waitReplicas(t, 2*time.Minute, ns, "worker", ">= 1 (activated by KEDA)", func(r int32) bool { return r >= 1 })
 	t.Logf("5 messages in %s: worker scaled 0 -> %d", queue, got)
+
+	// Asleep at zero again, the worker opts out: KEDA puts back the one
+	// replica it found (restoreToOriginalReplicaCount), so it is not left
+	// at zero with nothing to wake it.
+	if err := rmq.Purge(ctx, queue); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, 2*time.Minute, ns, "worker", "== 0 (idle again)", func(r int32) bool { return r == 0 })
+	mustKubectl(t, "", "annotate", "-n", ns, "deployment", "worker", "mlscale.io/autoscale=false", "--overwrite")
+	waitReplicas(t, 2*time.Minute, ns, "worker", "== 1 (restored after the opt-out)", func(r int32) bool { return r == 1 })
 }
 
 // TestTrainingJobScaledJob: a training Job becomes a ScaledJob (the Job
@@ -235,6 +247,27 @@ func TestTrainingJobScaledJob(t *testing.T) {
 		}
 	}
 	t.Logf("2 messages: KEDA created %d Job(s)", len(jobs))
+
+	// Opting out deletes the ScaledJob but not the training runs it
+	// started: the garbage collector orphans them.
+	mustKubectl(t, "", "annotate", "-n", ns, "job", "fine-tune", "mlscale.io/autoscale=false", "--overwrite")
+	kubetest.Eventually(t, 2*time.Minute, "the ScaledJob deleted after the opt-out", func() error {
+		err := suite.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fine-tune"}, &kedav1alpha1.ScaledJob{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("ScaledJob still there (get: %w)", err)
+	})
+	for _, j := range jobs {
+		got := &batchv1.Job{}
+		if err := suite.Client.Get(ctx, client.ObjectKeyFromObject(&j), got); err != nil {
+			t.Errorf("Job %s started by the ScaledJob is gone after the opt-out: %v", j.Name, err)
+			continue
+		}
+		if len(got.OwnerReferences) != 0 {
+			t.Errorf("Job %s still has owners %v", j.Name, got.OwnerReferences)
+		}
+	}
 }
 
 // kedaJobs lists the Jobs in namespace made by KEDA (not the template).

@@ -14,8 +14,10 @@ package mutate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,6 +117,17 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 
 	suspend := res.ScaledJob() != nil
+	if suspend && req.Operation == admissionv1.Update {
+		if running := runningJob(req.Object.Raw); running != "" {
+			// Suspending a started Job deletes its pods: a training run
+			// would stop without a word.
+			var es intent.Errors
+			es.Add(intent.KeyAutoscale, w.Annotations[intent.KeyAutoscale],
+				"the Job is running ("+running+"): opting it in, or changing the annotations of a Job that runs unsuspended, would suspend it and stop its pods",
+				fmt.Sprintf("apply the annotations to a new Job (a copy under another name), or suspend this one first if stopping it is meant (kubectl patch job %s -n %s --type=merge -p '{\"spec\":{\"suspend\":true}}')", w.Name, w.Namespace))
+			return deny(w, es).WithWarnings(res.Warnings...)
+		}
+	}
 	hash := res.Hash
 	if w.Name == "" {
 		// CREATE with generateName: the KEDA object will target a name
@@ -134,6 +147,40 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		resp.PatchType = &pt
 	}
 	return resp.WithWarnings(res.Warnings...)
+}
+
+// runningJob describes a Job (its JSON) that has started, is not
+// suspended and has not finished ("started 2026-12-04T10:00:00Z, 2 active
+// pods"), or returns "" for any other Job.
+func runningJob(raw []byte) string {
+	var j struct {
+		Spec struct {
+			Suspend *bool `json:"suspend"`
+		} `json:"spec"`
+		Status struct {
+			StartTime      *metav1.Time `json:"startTime"`
+			CompletionTime *metav1.Time `json:"completionTime"`
+			Active         int32        `json:"active"`
+			Conditions     []struct {
+				Type   string `json:"type"`
+				Status string `json:"status"`
+			} `json:"conditions"`
+		} `json:"status"`
+	}
+	if json.Unmarshal(raw, &j) != nil || (j.Spec.Suspend != nil && *j.Spec.Suspend) ||
+		j.Status.CompletionTime != nil || (j.Status.StartTime == nil && j.Status.Active == 0) {
+		return ""
+	}
+	for _, c := range j.Status.Conditions {
+		if (c.Type == "Complete" || c.Type == "Failed") && c.Status == "True" {
+			return ""
+		}
+	}
+	started := "started"
+	if j.Status.StartTime != nil {
+		started += " " + j.Status.StartTime.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s, %d active pod(s)", started, j.Status.Active)
 }
 
 func (h *Handler) facts(ctx context.Context, namespace string) (facts.Facts, error) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -228,6 +229,31 @@ func handleCases(t testing.TB) []handleCase {
 		{
 			name: "Job already suspended only gets the hash", req: request(t, admissionv1.Create, job("train", trainingAnnotations, ptr.To(true))),
 			wantAllowed: true, wantOps: []string{addHash}, wantSuspend: ptr.To(true),
+		},
+		{
+			name: "opting in a running Job is refused: suspending it would stop its pods", req: func() admission.Request {
+				j := job("train", trainingAnnotations, ptr.To(false))
+				j.Status = batchv1.JobStatus{StartTime: ptr.To(metav1.NewTime(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))), Active: 2}
+				return request(t, admissionv1.Update, j)
+			}(),
+			wantCode: http.StatusForbidden, wantCauses: []string{intent.KeyAutoscale},
+			wantMessage: []string{"the Job is running (started 2026-12-04T10:00:00Z, 2 active pod(s))", "kubectl patch job train"},
+		},
+		{
+			name: "a running Job created with suspend unset is refused too", req: func() admission.Request {
+				j := job("train", trainingAnnotations, nil)
+				j.Status = batchv1.JobStatus{Active: 1}
+				return request(t, admissionv1.Update, j)
+			}(),
+			wantCode: http.StatusForbidden, wantMessage: []string{"1 active pod(s)"},
+		},
+		{
+			name: "a finished Job may opt in (no pod to stop)", req: func() admission.Request {
+				j := job("train", trainingAnnotations, nil)
+				j.Status = batchv1.JobStatus{StartTime: ptr.To(metav1.Now()), Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}
+				return request(t, admissionv1.Update, j)
+			}(),
+			wantAllowed: true, wantOps: []string{addHash, addSuspend}, wantSuspend: ptr.To(true),
 		},
 		{
 			name: "Job named by generateName is suspended too", req: func() admission.Request {

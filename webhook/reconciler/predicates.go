@@ -17,8 +17,11 @@ import (
 )
 
 // workloadPredicate passes workloads with mlscale.io/ annotations (before or
-// after an update) whose generation or annotations changed. Deletions pass
-// nothing: garbage collection removes the KEDA object with its owner.
+// after an update) whose generation, annotations or labels changed (a
+// Job's labels, such as Kueue's queue name, are its ScaledJob's, which KEDA
+// copies onto the Jobs it starts; a label change moves neither generation
+// nor annotations). Deletions pass nothing: garbage collection removes the
+// KEDA object with its owner.
 func workloadPredicate() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool { return manager.HasAnnotations(e.Object) },
@@ -27,7 +30,8 @@ func workloadPredicate() predicate.Predicate {
 				return false
 			}
 			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-				!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+				!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
+				!equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
 		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
 		GenericFunc: func(e event.GenericEvent) bool { return manager.HasAnnotations(e.Object) },

@@ -39,6 +39,8 @@ func TestWorkloadPredicate(t *testing.T) {
 		{"opted in", dep(1, nil), dep(1, on), true},
 		{"opted out", dep(1, on), dep(1, nil), true},
 		{"annotated, other annotation added", dep(1, on), dep(1, map[string]string{intent.KeyAutoscale: "true", "example.com/x": "1"}), true},
+		{"annotated, label added", dep(1, on), labelled(dep(1, on), "kueue.x-k8s.io/queue-name", "gpu"), true},
+		{"unannotated, label added", dep(1, nil), labelled(dep(1, nil), "kueue.x-k8s.io/queue-name", "gpu"), false},
 	}
 	for _, tt := range tests {
 		if got := p.Update(event.UpdateEvent{ObjectOld: tt.old, ObjectNew: tt.new}); got != tt.want {
@@ -54,6 +56,12 @@ func TestWorkloadPredicate(t *testing.T) {
 	if p.Delete(event.DeleteEvent{Object: dep(1, on)}) {
 		t.Error("Delete passes: garbage collection handles deletions")
 	}
+}
+
+// labelled sets label k to v on o and returns it.
+func labelled(o client.Object, k, v string) client.Object {
+	o.SetLabels(map[string]string{k: v})
+	return o
 }
 
 func TestGPUQuotaPredicate(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -52,6 +53,10 @@ const (
 	ReasonScaledJobDeleted    = "ScaledJobDeleted"
 	ReasonRenderFailed        = "RenderFailed"
 	ReasonApplyFailed         = "ApplyFailed"
+	// ReasonJobNotSuspended warns that a ScaledJob's template Job runs on
+	// its own: it was admitted without the mutating webhook, which
+	// suspends it.
+	ReasonJobNotSuspended = "JobNotSuspended"
 )
 
 // ConflictRetry is how long the reconciler waits before looking again at a
@@ -231,7 +236,32 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 			"%s; the current %s, if any, is kept", msg, r.kind.KEDA.Kind)
 		return reconcile.Result{}, ResultRenderError, fmt.Errorf("rendering %s %s: %w", r.kind.GVK.Kind, req, err)
 	}
-	return r.apply(ctx, obj, rendered)
+	res, outcome, err := r.apply(ctx, obj, rendered)
+	if err == nil {
+		r.warnUnsuspended(obj)
+	}
+	return res, outcome, err
+}
+
+// warnUnsuspended warns on a Job whose ScaledJob was applied while the Job
+// itself runs unsuspended: admitted without the mutating webhook (an
+// outage, or a namespace it does not watch), it runs once on its own
+// beside the Jobs KEDA starts. The reconciler does not suspend it: that
+// would stop its pods.
+func (r *reconciler) warnUnsuspended(obj client.Object) {
+	j, ok := obj.(*batchv1.Job)
+	if !ok || ptr.Deref(j.Spec.Suspend, false) || j.Status.CompletionTime != nil {
+		return
+	}
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return
+		}
+	}
+	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonJobNotSuspended, "Warn",
+		"Job %s/%s is not suspended: it runs once on its own beside the Jobs its ScaledJob starts (it was admitted without mlscale's mutating webhook, which suspends it); "+
+			"suspend it if it should only be the template (kubectl patch job %s -n %s --type=merge -p '{\"spec\":{\"suspend\":true}}', which stops its pods), or let it finish",
+		j.Namespace, j.Name, j.Name, j.Namespace)
 }
 
 // apply applies the rendered object with server-side apply and reports
@@ -298,7 +328,10 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 
 // removeOwned deletes the workload's KEDA object after it opted out, but only
 // when the object is controlled by this workload and labelled as mlscale's:
-// a hand-written one of the same name is never touched.
+// a hand-written one of the same name is never touched. A ScaledJob is
+// deleted orphaning its dependents: the Jobs KEDA started from it are
+// training runs that go on (the garbage collector would otherwise delete
+// them with it).
 func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (string, error) {
 	gvk := r.kind.KEDA
 	key := client.ObjectKeyFromObject(owner)
@@ -316,7 +349,11 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (stri
 	if existing.GetDeletionTimestamp() != nil {
 		return ResultDeleted, nil
 	}
-	err := r.client.Delete(ctx, existing, client.Preconditions{UID: ptr.To(existing.GetUID()), ResourceVersion: ptr.To(existing.GetResourceVersion())})
+	opts := []client.DeleteOption{client.Preconditions{UID: ptr.To(existing.GetUID()), ResourceVersion: ptr.To(existing.GetResourceVersion())}}
+	if gvk.Kind == "ScaledJob" {
+		opts = append(opts, client.PropagationPolicy(metav1.DeletePropagationOrphan))
+	}
+	err := r.client.Delete(ctx, existing, opts...)
 	switch {
 	case apierrors.IsNotFound(err):
 		return ResultNotEnabled, nil
@@ -324,8 +361,12 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (stri
 		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Delete", "deleting %s %s: %v", gvk.Kind, key, err)
 		return ResultApplyError, fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 	}
+	kept := ""
+	if gvk.Kind == "ScaledJob" {
+		kept = " (the Jobs it started run on)"
+	}
 	r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, gvk.Kind+"Deleted", "Delete",
-		"deleted %s %s: %s is no longer \"true\"", gvk.Kind, key, intent.KeyAutoscale)
+		"deleted %s %s%s: %s is no longer \"true\"", gvk.Kind, key, kept, intent.KeyAutoscale)
 	log.FromContext(ctx).Info("deleted after opt-out", gvk.Kind, key)
 	return ResultDeleted, nil
 }

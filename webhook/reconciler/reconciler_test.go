@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -374,6 +376,71 @@ func TestJobBecomesScaledJob(t *testing.T) {
 		return got == 6, fmt.Sprintf("maxReplicaCount %d", got)
 	})
 	waitEvent(t, j, ReasonScaledJobUpdated)
+
+	// A label added to the Job (Kueue's queue) reaches the ScaledJob,
+	// which KEDA copies onto the Jobs it starts; before, a label change
+	// passed no predicate and waited for the next annotation edit.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(j), j); err != nil {
+			return err
+		}
+		j.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu-queue"}
+		return k8s.Update(ctx, j)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the label on the ScaledJob", func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(sj), sj); err != nil {
+			return false, err.Error()
+		}
+		return sj.Labels["kueue.x-k8s.io/queue-name"] == "gpu-queue", fmt.Sprintf("labels %v", sj.Labels)
+	})
+
+	// Opting out deletes the ScaledJob orphaning the Jobs it started
+	// (training runs go on); this API server has no garbage collector, so
+	// the ScaledJob stays with the orphan finalizer that a cluster's
+	// garbage collector acts on.
+	setAnnotations(t, j, map[string]*string{intent.KeyAutoscale: ptr.To("false")})
+	eventually(t, "the ScaledJob deleted, orphaning its Jobs", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(sj), sj)
+		if apierrors.IsNotFound(err) {
+			return false, "deleted without the orphan finalizer"
+		}
+		if err != nil {
+			return false, err.Error()
+		}
+		return sj.DeletionTimestamp != nil && slices.Contains(sj.Finalizers, metav1.FinalizerOrphanDependents),
+			fmt.Sprintf("deletionTimestamp %v, finalizers %v", sj.DeletionTimestamp, sj.Finalizers)
+	})
+}
+
+// TestUnsuspendedJobWarned: a Job that opts in but runs unsuspended (it
+// was admitted without the mutating webhook; this suite has none) gets
+// its ScaledJob and a JobNotSuspended warning naming the fix; the
+// reconciler does not suspend it itself, which would stop its pods.
+func TestUnsuspendedJobWarned(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, nil)
+	tpl := podTemplate("train", corev1.ResourceRequirements{})
+	tpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	j := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "train", Annotations: map[string]string{
+			intent.KeyAutoscale: "true", intent.KeyRabbitMQQueue: "training", intent.KeyRabbitMQAuth: "rabbitmq-auth",
+		}},
+		Spec: batchv1.JobSpec{Template: tpl},
+	}
+	create(t, j)
+	ev := waitEvent(t, j, ReasonJobNotSuspended)
+	if ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Message, "kubectl patch job train -n "+ns) {
+		t.Errorf("event %s %q, want a warning naming the fix", ev.Type, ev.Message)
+	}
+	waitEvent(t, j, ReasonScaledJobCreated)
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(j), j); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(j.Spec.Suspend, false) {
+		t.Error("the reconciler suspended the Job")
+	}
 }
 
 func TestPredictedFloor(t *testing.T) {
