@@ -68,6 +68,16 @@ type nsIndex struct {
 	workloads map[string]*workload.Workload
 	// quotaTerm is quotas as a Rego array, built on first use.
 	quotaTerm *ast.Term
+	// hpas are the namespace's HPAs by name (the last one added of each),
+	// with their scale targets: the HPA a ScaledObject takes over
+	// (TransferredHPA) joins its inventory whatever it scales.
+	hpas map[string]namedHPA
+}
+
+// namedHPA is an HPA of an nsIndex and its scale target.
+type namedHPA struct {
+	term   *ast.Term
+	target string
 }
 
 // targetGroup is the HPAs and ScaledObjects of one namespace on one scale
@@ -124,6 +134,7 @@ func (ix *Index) Add(obj client.Object) error {
 	}
 	if gvk == HPAGVK {
 		g.hpas = append(g.hpas, term)
+		ns.hpas[obj.GetName()] = namedHPA{term: term, target: target}
 	} else {
 		g.sos = append(g.sos, term)
 	}
@@ -147,7 +158,7 @@ func (ns *nsIndex) target(r Review) *workload.Workload {
 func (ix *Index) namespace(name string) *nsIndex {
 	ns := ix.namespaces[name]
 	if ns == nil {
-		ns = &nsIndex{targets: map[string]*targetGroup{}, workloads: map[string]*workload.Workload{}}
+		ns = &nsIndex{targets: map[string]*targetGroup{}, workloads: map[string]*workload.Workload{}, hpas: map[string]namedHPA{}}
 		ix.namespaces[name] = ns
 	}
 	return ns
@@ -202,6 +213,19 @@ func (ix *Index) inventory(r Review) reviewInventory {
 	out := reviewInventory{full: alone, sample: alone, alone: alone, workload: ns.target(r)}
 	target, ok := ScaleTarget(r)
 	g := ns.targets[target]
+	if name, transfers := TransferredHPA(r); ok && transfers {
+		if h, found := ns.hpas[name]; found && h.target != target {
+			// The HPA taken over scales another workload: it joins this
+			// review's inventory (not cached; such reviews are few).
+			var hpas, sos []*ast.Term
+			if g != nil {
+				hpas, sos = g.hpas, g.sos
+			}
+			full := inventoryTerm(append(slices.Clone(hpas), h.term), sos, ns.quotaTerm)
+			out.full, out.sample, out.onTarget, out.target = full, full, len(hpas)+len(sos), target
+			return out
+		}
+	}
 	if !ok || g == nil {
 		return out
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -312,6 +313,43 @@ func toData(obj runtime.Object, gvk schema.GroupVersionKind) (map[string]any, er
 	}
 	d["apiVersion"], d["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	return d, nil
+}
+
+// transferAnnotation is KEDA's annotation for taking an existing HPA over.
+const transferAnnotation = "scaledobject.keda.sh/transfer-hpa-ownership"
+
+// TransferredHPA returns the name of the HPA that the review's ScaledObject
+// (or the one rendered for an opted-in workload) takes over with KEDA's
+// ownership transfer (the annotation and
+// spec.advanced.horizontalPodAutoscalerConfig.name), and false when it
+// takes none over. Inventory sources add that HPA, whatever it scales:
+// scaledobject_foreign_hpa refuses taking over the HPA of another workload.
+func TransferredHPA(r Review) (string, bool) {
+	var obj any
+	switch {
+	case r.Kind == KindScaledObject && r.Object == nil:
+		obj = r.TypedObject
+	case r.Kind == KindScaledObject:
+		obj = r.Object
+	case r.Rendered == nil:
+		obj = r.RenderedObject
+	default:
+		obj = r.Rendered
+	}
+	if so, ok := obj.(*kedav1alpha1.ScaledObject); ok {
+		if so == nil || so.Annotations[transferAnnotation] != "true" || so.Spec.Advanced == nil ||
+			so.Spec.Advanced.HorizontalPodAutoscalerConfig == nil || so.Spec.Advanced.HorizontalPodAutoscalerConfig.Name == "" {
+			return "", false
+		}
+		return so.Spec.Advanced.HorizontalPodAutoscalerConfig.Name, true
+	}
+	data, ok := obj.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	on, _, _ := unstructured.NestedString(data, "metadata", "annotations", transferAnnotation)
+	name, _, _ := unstructured.NestedString(data, "spec", "advanced", "horizontalPodAutoscalerConfig", "name")
+	return name, on == "true" && name != ""
 }
 
 // ScaleTarget returns the workload a review is about, as "Kind/name" in the

@@ -85,12 +85,23 @@ func kedaHPAName(so string) string {
 // ScaledObject (its name and an ownerReference), or the HPA the
 // ScaledObject takes over (transfer-hpa-ownership).
 func kedaOwnsHPA(so, hpa string) string {
-	has, name := hpaConfigName(so)
 	owned := fmt.Sprintf(`(%[1]s.metadata.name == %[2]s && has(%[1]s.metadata.ownerReferences) && %[1]s.metadata.ownerReferences.exists(r, r.kind == 'ScaledObject' && r.apiVersion.startsWith('keda.sh/') && r.name == %[3]s.metadata.name))`,
 		hpa, kedaHPAName(so), so)
-	transfers := fmt.Sprintf(`(has(%[1]s.metadata.annotations) && %[1]s.metadata.annotations[?'scaledobject.keda.sh/transfer-hpa-ownership'].orValue('') == 'true' && %[2]s && %[3]s == %[4]s.metadata.name)`,
+	return "(" + owned + " || " + transfersHPA(so, hpa) + ")"
+}
+
+// transfersHPA is lib.transfers_hpa(so, hpa.metadata.name): the ScaledObject
+// takes the HPA over (transfer-hpa-ownership).
+func transfersHPA(so, hpa string) string {
+	has, name := hpaConfigName(so)
+	return fmt.Sprintf(`(has(%[1]s.metadata.annotations) && %[1]s.metadata.annotations[?'scaledobject.keda.sh/transfer-hpa-ownership'].orValue('') == 'true' && %[2]s && %[3]s == %[4]s.metadata.name)`,
 		so, has, name, hpa)
-	return "(" + owned + " || " + transfers + ")"
+}
+
+// scaledObjectOwners are the names of the ScaledObjects among an object's
+// ownerReferences, as a CEL list.
+func scaledObjectOwners(obj string) string {
+	return fmt.Sprintf(`(has(%[1]s.metadata.ownerReferences) ? %[1]s.metadata.ownerReferences.filter(r, r.kind == 'ScaledObject' && r.apiVersion.startsWith('keda.sh/')).map(r, r.name) : [])`, obj)
 }
 
 // The names trigger_credentials reads, as in its policy.rego.

@@ -168,10 +168,13 @@ var lookupDefinitions = []definition{
 		kinds:         []string{KindScaledObject},
 		param:         hpaParam,
 		failurePolicy: admissionregistrationv1.Ignore,
-		condition: fmt.Sprintf(`%s && !%s`,
-			sameTarget("params.spec.scaleTargetRef", "object.spec.scaleTargetRef"), kedaOwnsHPA("object", "params")),
-		message: fmt.Sprintf(`'scaledobject_foreign_hpa: ' + %s + ' would scale ' + %s + ', which ' + %s + ' already scales; delete that HPA first, or let KEDA adopt it with the annotation scaledobject.keda.sh/transfer-hpa-ownership: "true" and spec.advanced.horizontalPodAutoscalerConfig.name: ' + params.metadata.name`,
-			objectKey, targetKey("object.spec.scaleTargetRef"), paramKey(KindHPA)),
+		// An HPA on the same target that the ScaledObject does not own,
+		// or one it takes over that scales another target.
+		condition: fmt.Sprintf(`(%[1]s && !%[2]s) || (!%[1]s && %[3]s)`,
+			sameTarget("params.spec.scaleTargetRef", "object.spec.scaleTargetRef"), kedaOwnsHPA("object", "params"), transfersHPA("object", "params")),
+		message: fmt.Sprintf(`%[1]s ? 'scaledobject_foreign_hpa: ' + %[2]s + ' would scale ' + %[3]s + ', which ' + %[4]s + ' already scales; delete that HPA first, or ' + (size(%[5]s) > 0 ? 'delete the ScaledObject ' + %[5]s[0] + ' that owns it (for an mlscale workload: remove its mlscale.io/autoscale)' : 'let KEDA adopt it with the annotation scaledobject.keda.sh/transfer-hpa-ownership: "true" and spec.advanced.horizontalPodAutoscalerConfig.name: ' + params.metadata.name) : 'scaledobject_foreign_hpa: ' + %[2]s + ' would take over ' + %[4]s + ', which scales ' + %[6]s + ', not ' + %[3]s + ': KEDA would point it at ' + %[3]s + ' and ' + %[6]s + ' would lose its autoscaler; name the HPA that scales this workload in spec.advanced.horizontalPodAutoscalerConfig.name, or remove scaledobject.keda.sh/transfer-hpa-ownership'`,
+			sameTarget("params.spec.scaleTargetRef", "object.spec.scaleTargetRef"), objectKey, targetKey("object.spec.scaleTargetRef"), paramKey(KindHPA),
+			scaledObjectOwners("params"), targetKey("params.spec.scaleTargetRef")),
 	},
 	{
 		name:  "scaledobject_namespace",

@@ -83,3 +83,22 @@ test_workload_without_rendered_object_ignored if {
 	count(policy.violation) == 0 with input as {"kind": "Deployment", "namespace": "ml", "object": deployment}
 		with data.inventory as foreign
 }
+
+test_transfer_of_another_targets_hpa_denied if {
+	msgs := policy.violation with input as {"kind": "ScaledObject", "namespace": "ml", "object": transferring(scaled_object("web", "web"), "reports-hpa")}
+		with data.inventory as {"horizontalPodAutoscalers": [hpa("reports-hpa", "reports", [])]}
+	count(msgs) == 1
+	some msg in msgs
+	contains(msg, "would take over HorizontalPodAutoscaler ml/reports-hpa, which scales Deployment ml/reports, not Deployment ml/web")
+	contains(msg, "spec.advanced.horizontalPodAutoscalerConfig.name")
+}
+
+test_hpa_of_another_scaled_object_not_offered_for_adoption if {
+	owned := hpa("keda-hpa-other", "web", [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "other"}])
+	msgs := policy.violation with input as {"kind": "ScaledObject", "namespace": "ml", "object": scaled_object("web", "web")}
+		with data.inventory as {"horizontalPodAutoscalers": [owned]}
+	count(msgs) == 1
+	some msg in msgs
+	contains(msg, "delete the ScaledObject other that owns it")
+	not contains(msg, "adopt")
+}

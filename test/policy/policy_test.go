@@ -289,3 +289,32 @@ func TestOptInOnForeignHPA(t *testing.T) {
 	}
 	mustKubectl(t, plain, "apply", "--dry-run=server", "-n", ns, "-f", "-")
 }
+
+// TestAdoptHPAOfAnotherWorkload: mlscale.io/adopt-hpa naming an HPA that
+// scales another Deployment is refused through the real API server (KEDA
+// would point that HPA at this workload and the other would lose its
+// autoscaler); naming none is admitted.
+func TestAdoptHPAOfAnotherWorkload(t *testing.T) {
+	env(t)
+	ns := namespace(t, "adopt")
+	docs := strings.Split(sample(t, "scaledobject_foreign_hpa", "denied", "adopt-hpa-of-another-workload.yaml"), "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("the sample has %d documents, want the HPA and the Deployment", len(docs))
+	}
+	hpaDoc, deploy := docs[0], docs[1]
+	mustKubectl(t, hpaDoc, "apply", "-n", ns, "-f", "-")
+	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+	if err == nil {
+		t.Fatal("adopting the HPA of another Deployment was admitted")
+	}
+	for _, want := range []string{"scaledobject_foreign_hpa", "would take over HorizontalPodAutoscaler adopt/reports-hpa, which scales Deployment adopt/reports, not Deployment adopt/api", "mlscale.io/adopt-hpa"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("denial does not say %q: %v", want, err)
+		}
+	}
+	without := strings.Replace(deploy, "    mlscale.io/adopt-hpa: reports-hpa\n", "", 1)
+	if without == deploy {
+		t.Fatal("could not strip mlscale.io/adopt-hpa from the sample")
+	}
+	mustKubectl(t, without, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+}

@@ -24,6 +24,41 @@ import (
 // equivalenceCases are documents beyond the policies' samples, applied in
 // order in a namespace of their own, as a sample file is.
 var equivalenceCases = map[string]string{
+	"hpa-of-another-target-taken-over": `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: reports-hpa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: reports}
+  maxReplicas: 3
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: api
+  annotations: {scaledobject.keda.sh/transfer-hpa-ownership: "true"}
+spec:
+  scaleTargetRef: {name: api}
+  advanced: {horizontalPodAutoscalerConfig: {name: reports-hpa}}
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+`,
+	"hpa-owned-by-another-scaledobject": `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: keda-hpa-first
+  ownerReferences: [{apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: first, uid: 00000000-0000-0000-0000-000000000001}]
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  maxReplicas: 3
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: second}
+spec:
+  scaleTargetRef: {name: api}
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+`,
 	"hpa-other-kind-same-name": `
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject

@@ -8,6 +8,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -78,8 +79,10 @@ type Source struct {
 
 // Inventory returns the objects related to the review: the HPAs and
 // ScaledObjects in its namespace whose scale target is the review's (see
-// policy.ScaleTarget), and the namespace's ResourceQuotas. ScaledJobs have
-// no scale target and no built-in policy compares them, so none are read.
+// policy.ScaleTarget), the HPA the review's ScaledObject takes over (see
+// policy.TransferredHPA) whatever it scales, and the namespace's
+// ResourceQuotas. ScaledJobs have no scale target and no built-in policy
+// compares them, so none are read.
 func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventory, error) {
 	var inv policy.Inventory
 	var quotas corev1.ResourceQuotaList
@@ -101,6 +104,15 @@ func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventor
 		return inv, fmt.Errorf("listing the ScaledObjects of %s in namespace %s from the cache: %w", target, r.Namespace, err)
 	}
 	inv.HPAs, inv.ScaledObjects = hpas.Items, sos.Items
+	if name, ok := policy.TransferredHPA(r); ok && !slices.ContainsFunc(inv.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == name }) {
+		var h autoscalingv2.HorizontalPodAutoscaler
+		switch err := s.Reader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, &h); {
+		case err == nil:
+			inv.HPAs = append(inv.HPAs, h)
+		case !apierrors.IsNotFound(err):
+			return inv, fmt.Errorf("reading HPA %s/%s, which %s takes over, from the cache: %w", r.Namespace, name, target, err)
+		}
+	}
 	w, err := s.target(ctx, r)
 	inv.Target = w
 	return inv, err

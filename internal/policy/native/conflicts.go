@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -129,9 +130,42 @@ func scaledObjectForeignHPA(in *Input) []string {
 		}
 		out = append(out, fmt.Sprintf(
 			"scaledobject_foreign_hpa: %s would scale %s, which %s already scales; delete that HPA first, or %s",
-			subject, in.targetKey(target), key, in.adoptFix(h.Name)))
+			subject, in.targetKey(target), key, in.hpaFix(h)))
+	}
+	// The HPA taken over must scale the same workload.
+	for _, h := range in.inventoryHPAs() {
+		if !transfersHPA(so, h.Name) || sameTarget(hpaRef(h), target) {
+			continue
+		}
+		key, ok := objectKey(kindHPA, h)
+		if !ok {
+			continue
+		}
+		theirs, mine := in.targetKey(hpaRef(h)), in.targetKey(target)
+		out = append(out, fmt.Sprintf(
+			"scaledobject_foreign_hpa: %s would take over %s, which scales %s, not %s: KEDA would point it at %s and %s would lose its autoscaler; %s",
+			subject, key, theirs, mine, mine, theirs, in.transferFix()))
 	}
 	return out
+}
+
+// transferFix is scaledobject_foreign_hpa's transfer_fix.
+func (in *Input) transferFix() string {
+	if in.isWorkload() {
+		return "name the HPA that scales this workload in mlscale.io/adopt-hpa, or remove the annotation"
+	}
+	return "name the HPA that scales this workload in spec.advanced.horizontalPodAutoscalerConfig.name, or remove scaledobject.keda.sh/transfer-hpa-ownership"
+}
+
+// hpaFix is scaledobject_foreign_hpa's hpa_fix: taking the HPA over,
+// unless a ScaledObject already owns it.
+func (in *Input) hpaFix(h *autoscalingv2.HorizontalPodAutoscaler) string {
+	for _, r := range h.OwnerReferences {
+		if r.Kind == kindScaledObject && strings.HasPrefix(r.APIVersion, "keda.sh/") {
+			return fmt.Sprintf("delete the ScaledObject %s that owns it (for an mlscale workload: remove its mlscale.io/autoscale)", r.Name)
+		}
+	}
+	return in.adoptFix(h.Name)
 }
 
 // adoptFix is scaledobject_foreign_hpa's adopt_fix: how to let KEDA take

@@ -258,8 +258,14 @@ func kedaOwnsHPA(so *kedav1alpha1.ScaledObject, h *autoscalingv2.HorizontalPodAu
 	if name, ok := kedaHPAName(so); ok && h.Name == name && so.Name != "" && ownedByScaledObject(h, so.Name) {
 		return true
 	}
-	name, ok := hpaConfigName(so)
-	return ok && so.Annotations["scaledobject.keda.sh/transfer-hpa-ownership"] == "true" && name == h.Name
+	return transfersHPA(so, h.Name)
+}
+
+// transfersHPA is lib.transfers_hpa: so takes over the HPA named name with
+// KEDA's ownership transfer.
+func transfersHPA(so *kedav1alpha1.ScaledObject, name string) bool {
+	n, ok := hpaConfigName(so)
+	return ok && so.Annotations["scaledobject.keda.sh/transfer-hpa-ownership"] == "true" && n == name
 }
 
 // trigger is one of lib.triggers.
