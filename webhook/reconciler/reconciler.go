@@ -284,9 +284,17 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		found = false
 	}
 	if found && !adoptable(existing, owner, r.kind.GVK) {
-		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
-			"%s %s already exists and is not managed by mlscale for this %s; it is left alone (rename or delete it to let mlscale manage scaling)",
-			gvk.Kind, key, r.kind.GVK.Kind)
+		l := existing.GetLabels()
+		if other := l[render.LabelWorkloadKind]; l[render.LabelManagedBy] == render.ManagedByValue && other != "" && other != r.kind.GVK.Kind {
+			// mlscale's own, for a workload of another kind and this name.
+			r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
+				"%s %s is mlscale's for the %s %s: a %s and a %s of one name would need one %s; rename this %s, or opt the %s out (remove its mlscale.io/autoscale)",
+				gvk.Kind, key, other, l[render.LabelWorkloadName], other, r.kind.GVK.Kind, gvk.Kind, r.kind.GVK.Kind, other)
+		} else {
+			r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
+				"%s %s already exists and is not managed by mlscale for this %s; it is left alone (rename or delete it to let mlscale manage scaling)",
+				gvk.Kind, key, r.kind.GVK.Kind)
+		}
 		logger.Info("KEDA object of the same name is not mlscale's; leaving it alone")
 		return reconcile.Result{RequeueAfter: ConflictRetry}, ResultConflict, nil
 	}

@@ -231,6 +231,29 @@ func TestStatefulSet(t *testing.T) {
 	}
 }
 
+// TestSameNameOtherKind: a StatefulSet that opts in under the name of an
+// opted-in Deployment cannot have a ScaledObject of its own; the Event
+// names the Deployment whose ScaledObject it is, not "rename or delete it".
+func TestSameNameOtherKind(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, nil)
+	d := deployment(ns, "db", map[string]string{intent.KeyAutoscale: "true"}, cpuRequest())
+	create(t, d)
+	waitScaledObject(t, ns, "db", "the Deployment's ScaledObject", anyObject)
+	s := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db", Annotations: map[string]string{intent.KeyAutoscale: "true"}},
+		Spec: appsv1.StatefulSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: podTemplate("db", cpuRequest()),
+		},
+	}
+	create(t, s)
+	ev := waitEvent(t, s, ReasonApplyFailed)
+	if !strings.Contains(ev.Message, "is mlscale's for the Deployment db") || !strings.Contains(ev.Message, "rename this StatefulSet") {
+		t.Errorf("event %q, want it to name the Deployment and the fix", ev.Message)
+	}
+}
+
 func TestHandWrittenScaledObjectIsNeverTouched(t *testing.T) {
 	needCluster(t)
 	ns := newNamespace(t, nil)
