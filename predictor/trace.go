@@ -484,11 +484,15 @@ func regularize(name string, times []int64, values []float64, every []int64) (_ 
 // a quarter of the rows have it and three fifths of the spacings are whole
 // multiples of it (within a tenth of it), so that a trace with half its
 // rows missing keeps its own step instead of twice it, and one with a few
-// rows off the grid keeps it too. Otherwise the
-// times jitter (no spacing is common, or they alternate 53 and 67 seconds
-// apart, where either would put the samples off the minute): the step is
-// the mean spacing of the rows, leaving out gaps (spacings over 1.5 times
-// the median). diffs must not be empty; it is sorted in place.
+// rows off the grid keeps it too. Otherwise the times may jitter (no
+// spacing is common, or they alternate 53 and 67 seconds apart, where
+// either would put the samples off the minute): the step is the mean
+// spacing of the rows, leaving out gaps (spacings over 1.5 times the
+// median), where that mean explains more of the spacings, as whole
+// multiples within 15% of it, than the most common spacing does within a
+// tenth (an export of five-minute rows followed by one-minute ones keeps
+// five minutes: a mean of 3m20s explains neither). diffs must not be
+// empty; it is sorted in place.
 func gridStep(diffs []int64) int64 {
 	slices.Sort(diffs)
 	mode, modeN := diffs[0], 0
@@ -502,14 +506,9 @@ func gridStep(diffs []int64) int64 {
 		}
 		i = j
 	}
-	multiples := 0
-	for _, d := range diffs {
-		k := max(1, (d+mode/2)/mode)
-		if 10*(d-k*mode) <= mode && 10*(k*mode-d) <= mode {
-			multiples++
-		}
-	}
-	if 4*modeN >= len(diffs) && 5*multiples >= 3*len(diffs) {
+	common := 4*modeN >= len(diffs)
+	byMode := multiples(diffs, mode, 10)
+	if common && 5*byMode >= 3*len(diffs) {
 		return mode
 	}
 	limit := diffs[len(diffs)/2] + diffs[len(diffs)/2]/2
@@ -520,5 +519,22 @@ func gridStep(diffs []int64) int64 {
 			rows++
 		}
 	}
-	return max(1, int64(math.Round(span/float64(rows))))
+	mean := max(1, int64(math.Round(span/float64(rows))))
+	if common && multiples(diffs, mean, 100/15.0) <= byMode {
+		return mode
+	}
+	return mean
+}
+
+// multiples counts the spacings within step/per of a whole multiple of
+// step (once at least).
+func multiples(diffs []int64, step int64, per float64) int {
+	n := 0
+	for _, d := range diffs {
+		k := max(1, (d+step/2)/step)
+		if per*math.Abs(float64(d)-float64(k)*float64(step)) <= float64(step) {
+			n++
+		}
+	}
+	return n
 }

@@ -65,12 +65,23 @@ func TestReadTrace(t *testing.T) {
 		},
 		{
 			// Times alternating 53 and 67 s apart (as one probe's export
-			// had them): the most common spacing, 67 s, would leave a row
-			// in ten between two samples; the step is the mean spacing.
+			// had them): the most common spacing (53 s here, 67 s where
+			// it was one more) puts the samples off the minute; the step is
+			// the mean spacing.
 			name: "alternating spacings", in: "ts,value\n0,0\n53,1\n120,1\n173,2\n240,2\n293,3\n360,3\n413,4\n480,4\n533,5\n600,5\n",
 			wantStep: time.Minute, wantStart: time.Unix(0, 0).UTC(),
 			wantVals: []float64{0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5},
 			wantRows: 11,
+		},
+		{
+			// Five-minute rows, then one-minute ones (a downsampled
+			// history and its raw end, as a long-term store exports them):
+			// the five-minute step (12 of the 22 spacings; all of them
+			// are multiples of a minute, but fewer are one minute); the mean
+			// spacing, 3m11s, fits neither.
+			name: "five-minute rows then one-minute ones", in: "ts,value\n0,0\n300,0\n600,0\n900,0\n1200,0\n1500,0\n1800,0\n2100,0\n2400,0\n2700,0\n3000,0\n3300,0\n3600,0\n3660,0\n3720,0\n3780,0\n3840,0\n3900,0\n3960,0\n4020,0\n4080,0\n4140,0\n4200,0\n",
+			wantStep: 5 * time.Minute, wantVals: make([]float64, 15), wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 23, wantUnused: 8,
 		},
 		{
 			// One row between two of a 1-minute trace's: not a sample of

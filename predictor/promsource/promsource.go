@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -117,15 +118,21 @@ func RedactURLError(err error) error {
 	return err
 }
 
-// redactURL is u with its password and query values replaced by xxxxx.
+// redactURL is u with its password and query values replaced by xxxxx; a
+// query parameter without a value (?s3cret) may be the token itself and is
+// replaced whole.
 func redactURL(u *url.URL) string {
 	c := *u
 	if c.RawQuery != "" {
-		q := c.Query()
-		for k := range q {
-			q[k] = []string{"xxxxx"}
+		params := strings.Split(c.RawQuery, "&")
+		for i, p := range params {
+			if k, _, ok := strings.Cut(p, "="); ok && k != "" {
+				params[i] = k + "=xxxxx"
+			} else if p != "" {
+				params[i] = "xxxxx"
+			}
 		}
-		c.RawQuery = q.Encode()
+		c.RawQuery = strings.Join(params, "&")
 	}
 	return c.Redacted()
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,12 +126,31 @@ func TestDemoOnce(t *testing.T) {
 	if strings.Contains(out, "MISSING") {
 		t.Error("a KEDA object is missing")
 	}
-	// The README shows this run's table: each of its lines is printed.
-	for _, line := range readmeDemoTable(t) {
+	// The README shows this run's table: each of its lines is printed,
+	// and each table line printed is in the README.
+	readme := readmeDemoTable(t)
+	for _, line := range readme {
 		if !strings.Contains(out, line+"\n") {
 			t.Errorf("the README's demo output shows %q; the demo does not print it:\n%s", line, out)
 		}
 	}
+	for _, line := range tableLines(out) {
+		if !slices.Contains(readme, line) {
+			t.Errorf("the demo prints %q; the README's demo output does not show it", line)
+		}
+	}
+}
+
+// tableLines are the lines of text that belong to the demo's table: its
+// header and one line per workload.
+func tableLines(text string) []string {
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "WORKLOAD ") || strings.HasPrefix(l, "Deployment ") || strings.HasPrefix(l, "StatefulSet ") || strings.HasPrefix(l, "Job ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // readmeDemoTable returns the table lines (the header and one line per
@@ -150,12 +170,7 @@ func readmeDemoTable(t *testing.T) []string {
 	if !ok || !ok2 {
 		t.Fatal("README.md's main job section lacks its output block")
 	}
-	var lines []string
-	for _, l := range strings.Split(block, "\n") {
-		if strings.HasPrefix(l, "WORKLOAD ") || strings.HasPrefix(l, "Deployment ") || strings.HasPrefix(l, "StatefulSet ") || strings.HasPrefix(l, "Job ") {
-			lines = append(lines, l)
-		}
-	}
+	lines := tableLines(block)
 	if len(lines) < 5 {
 		t.Fatalf("README.md's demo output block has %d table lines:\n%s", len(lines), block)
 	}

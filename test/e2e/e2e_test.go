@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -424,4 +425,63 @@ spec:
         - name: train
           image: registry.example/train:1
 `, name, namespace)
+}
+
+// TestRunningJobOptInRefused: opting in a Job that runs (its status, as the
+// Job controller would set it, written through the status subresource)
+// would suspend it and stop its pods: refused, by kubectl annotate and by
+// kubectl replace of a manifest that carries no status. A Job that has
+// not started opts in and is suspended.
+func TestRunningJobOptInRefused(t *testing.T) {
+	env(t)
+	ns := namespace(t, "e2e-running-job")
+	manifest := func(name string, annotations bool) string {
+		ann := ""
+		if annotations {
+			ann = `  annotations:
+    mlscale.io/autoscale: "true"
+    mlscale.io/rabbitmq-queue: train
+    mlscale.io/rabbitmq-auth: rabbitmq-auth
+`
+		}
+		return fmt.Sprintf(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: %s
+  namespace: %s
+%sspec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: train
+        image: registry.example/train:1
+        resources: {requests: {cpu: 100m}}
+`, name, ns, ann)
+	}
+	mustKubectl(t, manifest("train", false), "apply", "-f", "-")
+	mustKubectl(t, "", "patch", "job", "train", "-n", ns, "--subresource=status", "--type=merge",
+		"-p", `{"status":{"startTime":"2026-12-04T10:00:00Z","active":1}}`)
+	r := kubectl(t, "", "annotate", "job", "train", "-n", ns, "mlscale.io/autoscale=true", "mlscale.io/rabbitmq-queue=train", "mlscale.io/rabbitmq-auth=rabbitmq-auth")
+	if r.err == nil || !strings.Contains(r.stderr, "the Job is running (started 2026-12-04T10:00:00Z, 1 active pod(s))") {
+		t.Errorf("kubectl annotate of a running Job: %v\nstderr: %s", r.err, r.stderr)
+	}
+	r = kubectl(t, manifest("train", true), "replace", "-f", "-")
+	if r.err == nil || !strings.Contains(r.stderr, "the Job is running") {
+		t.Errorf("kubectl replace of a running Job with the opt-in: %v\nstderr: %s", r.err, r.stderr)
+	}
+	var j batchv1.Job
+	if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "train"}, &j); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(j.Spec.Suspend, false) || j.Annotations[intent.KeyAutoscale] != "" {
+		t.Errorf("the running Job was changed: suspend %v, annotations %v", j.Spec.Suspend, j.Annotations)
+	}
+	mustKubectl(t, manifest("fresh", true), "apply", "-f", "-")
+	if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "fresh"}, &j); err != nil {
+		t.Fatal(err)
+	}
+	if !ptr.Deref(j.Spec.Suspend, false) {
+		t.Error("a Job that had not started was not suspended by the opt-in")
+	}
 }

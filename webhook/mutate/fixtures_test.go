@@ -154,6 +154,17 @@ func request(t testing.TB, op admissionv1.Operation, obj runtime.Object) admissi
 	return rawRequest(op, gvk, meta.GetName(), meta.GetNamespace(), mustJSON(t, obj))
 }
 
+// updateJob is an UPDATE of Job j (as sent, with the status it carries)
+// whose stored object, the old one, is j with status stored.
+func updateJob(t testing.TB, j *batchv1.Job, stored batchv1.JobStatus) admission.Request {
+	t.Helper()
+	r := request(t, admissionv1.Update, j)
+	old := j.DeepCopy()
+	old.Status = stored
+	r.OldObject.Raw = mustJSON(t, old)
+	return r
+}
+
 func metaOf(obj runtime.Object) (metav1.Object, error) {
 	type hasMeta interface{ GetObjectMeta() metav1.Object }
 	if m, ok := obj.(hasMeta); ok {

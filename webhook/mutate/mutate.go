@@ -118,7 +118,10 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 	suspend := res.ScaledJob() != nil
 	if suspend && req.Operation == admissionv1.Update {
-		if running := runningJob(req.Object.Raw); running != "" {
+		// The status is the stored object's: mutating admission sees the
+		// status the client sent (none from kubectl replace of a
+		// manifest), the API server puts the stored one back after it.
+		if running := runningJob(req.Object.Raw, req.OldObject.Raw); running != "" {
 			// Suspending a started Job deletes its pods: a training run
 			// would stop without a word.
 			var es intent.Errors
@@ -149,14 +152,18 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	return resp.WithWarnings(res.Warnings...)
 }
 
-// runningJob describes a Job (its JSON) that has started, is not
-// suspended and has not finished ("started 2026-12-04T10:00:00Z, 2 active
-// pods"), or returns "" for any other Job.
-func runningJob(raw []byte) string {
-	var j struct {
+// runningJob describes a Job that has started, is not suspended and has
+// not finished ("started 2026-12-04T10:00:00Z, 2 active pod(s)"), or
+// returns "" for any other Job: its spec.suspend as the update sets it (raw,
+// the JSON of the new object) and its status as stored (old, the JSON of
+// the old object).
+func runningJob(raw, old []byte) string {
+	var spec struct {
 		Spec struct {
 			Suspend *bool `json:"suspend"`
 		} `json:"spec"`
+	}
+	var j struct {
 		Status struct {
 			StartTime      *metav1.Time `json:"startTime"`
 			CompletionTime *metav1.Time `json:"completionTime"`
@@ -167,8 +174,8 @@ func runningJob(raw []byte) string {
 			} `json:"conditions"`
 		} `json:"status"`
 	}
-	if json.Unmarshal(raw, &j) != nil || (j.Spec.Suspend != nil && *j.Spec.Suspend) ||
-		j.Status.CompletionTime != nil || (j.Status.StartTime == nil && j.Status.Active == 0) {
+	if json.Unmarshal(raw, &spec) != nil || (spec.Spec.Suspend != nil && *spec.Spec.Suspend) ||
+		json.Unmarshal(old, &j) != nil || j.Status.CompletionTime != nil || (j.Status.StartTime == nil && j.Status.Active == 0) {
 		return ""
 	}
 	for _, c := range j.Status.Conditions {

@@ -231,27 +231,30 @@ func handleCases(t testing.TB) []handleCase {
 			wantAllowed: true, wantOps: []string{addHash}, wantSuspend: ptr.To(true),
 		},
 		{
-			name: "opting in a running Job is refused: suspending it would stop its pods", req: func() admission.Request {
-				j := job("train", trainingAnnotations, ptr.To(false))
-				j.Status = batchv1.JobStatus{StartTime: ptr.To(metav1.NewTime(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))), Active: 2}
-				return request(t, admissionv1.Update, j)
-			}(),
+			// kubectl replace of a manifest: the new object has no
+			// status; the stored one (the old object) says it runs.
+			name: "opting in a running Job is refused: suspending it would stop its pods", req: updateJob(t,
+				job("train", trainingAnnotations, ptr.To(false)),
+				batchv1.JobStatus{StartTime: ptr.To(metav1.NewTime(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))), Active: 2}),
 			wantCode: http.StatusForbidden, wantCauses: []string{intent.KeyAutoscale},
 			wantMessage: []string{"the Job is running (started 2026-12-04T10:00:00Z, 2 active pod(s))", "kubectl patch job train"},
 		},
 		{
-			name: "a running Job created with suspend unset is refused too", req: func() admission.Request {
-				j := job("train", trainingAnnotations, nil)
-				j.Status = batchv1.JobStatus{Active: 1}
-				return request(t, admissionv1.Update, j)
-			}(),
+			name: "a running Job created with suspend unset is refused too", req: updateJob(t,
+				job("train", trainingAnnotations, nil), batchv1.JobStatus{Active: 1}),
 			wantCode: http.StatusForbidden, wantMessage: []string{"1 active pod(s)"},
 		},
 		{
-			name: "a finished Job may opt in (no pod to stop)", req: func() admission.Request {
+			name: "a finished Job may opt in (no pod to stop)", req: updateJob(t,
+				job("train", trainingAnnotations, nil),
+				batchv1.JobStatus{StartTime: ptr.To(metav1.Now()), Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}),
+			wantAllowed: true, wantOps: []string{addHash, addSuspend}, wantSuspend: ptr.To(true),
+		},
+		{
+			name: "a status sent by the client is not the Job's: the stored one is not running", req: func() admission.Request {
 				j := job("train", trainingAnnotations, nil)
-				j.Status = batchv1.JobStatus{StartTime: ptr.To(metav1.Now()), Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}
-				return request(t, admissionv1.Update, j)
+				j.Status = batchv1.JobStatus{Active: 3}
+				return updateJob(t, j, batchv1.JobStatus{})
 			}(),
 			wantAllowed: true, wantOps: []string{addHash, addSuspend}, wantSuspend: ptr.To(true),
 		},

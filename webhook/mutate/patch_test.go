@@ -376,7 +376,7 @@ func handlerDecision(t testing.TB, req admission.Request, ff facts.Func) (hash s
 	if err != nil {
 		return "", false, false
 	}
-	if res.ScaledJob() != nil && req.Operation == admissionv1.Update && runningJob(req.Object.Raw) != "" {
+	if res.ScaledJob() != nil && req.Operation == admissionv1.Update && runningJob(req.Object.Raw, req.OldObject.Raw) != "" {
 		return "", false, false // refused: suspending it would stop its pods
 	}
 	hash = res.Hash
