@@ -435,29 +435,19 @@ spec:
 func TestRunningJobOptInRefused(t *testing.T) {
 	env(t)
 	ns := namespace(t, "e2e-running-job")
+	// The training Job without its annotations: a plain Job.
 	manifest := func(name string, annotations bool) string {
-		ann := ""
+		m := trainingJob(ns, name)
 		if annotations {
-			ann = `  annotations:
-    mlscale.io/autoscale: "true"
-    mlscale.io/rabbitmq-queue: train
-    mlscale.io/rabbitmq-auth: rabbitmq-auth
-`
+			return m
 		}
-		return fmt.Sprintf(`apiVersion: batch/v1
-kind: Job
-metadata:
-  name: %s
-  namespace: %s
-%sspec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: train
-        image: registry.example/train:1
-        resources: {requests: {cpu: 100m}}
-`, name, ns, ann)
+		var keep []string
+		for _, l := range strings.Split(m, "\n") {
+			if !strings.Contains(l, "annotations:") && !strings.Contains(l, "mlscale.io/") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
 	}
 	mustKubectl(t, manifest("train", false), "apply", "-f", "-")
 	mustKubectl(t, "", "patch", "job", "train", "-n", ns, "--subresource=status", "--type=merge",

@@ -266,21 +266,8 @@ func metricIs(series, value string) func() error {
 func TestOptInOnForeignHPA(t *testing.T) {
 	env(t)
 	ns := namespace(t, "optin")
-	docs := strings.Split(sample(t, "scaledobject_foreign_hpa", "denied", "opt-in-on-hpa-workload.yaml"), "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("the sample has %d documents, want the HPA and the Deployment", len(docs))
-	}
-	hpaDoc, deploy := docs[0], docs[1]
-	mustKubectl(t, hpaDoc, "apply", "-n", ns, "-f", "-")
-	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-n", ns, "-f", "-")
-	if err == nil {
-		t.Fatal("the opt-in on a workload a foreign HPA scales was admitted")
-	}
-	for _, want := range []string{"scaledobject_foreign_hpa", "mlscale.io/autoscale opt-in", "HorizontalPodAutoscaler optin/legacy"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("denial does not say %q: %v", want, err)
-		}
-	}
+	deploy := hpaThenRefusedDeployment(t, ns, "opt-in-on-hpa-workload.yaml",
+		"scaledobject_foreign_hpa", "mlscale.io/autoscale opt-in", "HorizontalPodAutoscaler optin/legacy")
 	// Without the opt-in the same Deployment is none of mlscale's business.
 	plain := strings.Replace(strings.Replace(deploy, `    mlscale.io/autoscale: "true"`+"\n", "", 1), `    mlscale.io/cpu-target: "60"`+"\n", "", 1)
 	plain = strings.Replace(plain, "  annotations:\n", "", 1)
@@ -297,24 +284,34 @@ func TestOptInOnForeignHPA(t *testing.T) {
 func TestAdoptHPAOfAnotherWorkload(t *testing.T) {
 	env(t)
 	ns := namespace(t, "adopt")
-	docs := strings.Split(sample(t, "scaledobject_foreign_hpa", "denied", "adopt-hpa-of-another-workload.yaml"), "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("the sample has %d documents, want the HPA and the Deployment", len(docs))
-	}
-	hpaDoc, deploy := docs[0], docs[1]
-	mustKubectl(t, hpaDoc, "apply", "-n", ns, "-f", "-")
-	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-n", ns, "-f", "-")
-	if err == nil {
-		t.Fatal("adopting the HPA of another Deployment was admitted")
-	}
-	for _, want := range []string{"scaledobject_foreign_hpa", "would take over HorizontalPodAutoscaler adopt/reports-hpa, which scales Deployment adopt/reports, not Deployment adopt/api", "mlscale.io/adopt-hpa"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("denial does not say %q: %v", want, err)
-		}
-	}
+	deploy := hpaThenRefusedDeployment(t, ns, "adopt-hpa-of-another-workload.yaml",
+		"scaledobject_foreign_hpa", "would take over HorizontalPodAutoscaler adopt/reports-hpa, which scales Deployment adopt/reports, not Deployment adopt/api", "mlscale.io/adopt-hpa")
 	without := strings.Replace(deploy, "    mlscale.io/adopt-hpa: reports-hpa\n", "", 1)
 	if without == deploy {
 		t.Fatal("could not strip mlscale.io/adopt-hpa from the sample")
 	}
 	mustKubectl(t, without, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+}
+
+// hpaThenRefusedDeployment applies the HPA of scaledobject_foreign_hpa's
+// denied sample file in ns, wants a server-side dry run of its Deployment
+// refused with each of wants in the message, and returns the Deployment.
+func hpaThenRefusedDeployment(t *testing.T, ns, file string, wants ...string) string {
+	t.Helper()
+	docs := strings.Split(sample(t, "scaledobject_foreign_hpa", "denied", file), "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("%s has %d documents, want the HPA and the Deployment", file, len(docs))
+	}
+	hpaDoc, deploy := docs[0], docs[1]
+	mustKubectl(t, hpaDoc, "apply", "-n", ns, "-f", "-")
+	_, _, err := kubectl(t, deploy, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+	if err == nil {
+		t.Fatalf("the Deployment of %s was admitted", file)
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("denial does not say %q: %v", want, err)
+		}
+	}
+	return deploy
 }
