@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
 	"github.com/mlscale/mlscale/predictor/promsource"
 )
@@ -123,5 +126,41 @@ func TestConfigCheck(t *testing.T) {
 	zero := configWith(func(c *Config) { c.RefitEvery, c.Hysteresis, c.DownDelay, c.DownInterval = 0, 0, 0, 0 })
 	if err := zero.Check(); err != nil {
 		t.Errorf("zero refit, hysteresis and fall timing are allowed: %v", err)
+	}
+}
+
+// TestStateForRestoresDecisions: a new process (a restart, a new leader)
+// takes over the previous one's decisions from the workload's annotations:
+// an error fallback stays on, the last good forecast's time is kept, and a
+// workload that never had a forecast has none to hold (before, a restart
+// made one up at the restart's time and held the floor for --hold).
+func TestStateForRestoresDecisions(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	good := now.Add(-10 * time.Minute)
+	tests := []struct {
+		name         string
+		explanation  string
+		wantMode     string
+		wantDegraded bool
+		wantLastGood time.Time
+	}{
+		{"error fallback", `{"mode":"error-fallback","lastGood":"` + good.Format(time.RFC3339) + `"}`, ModeErrorFallback, true, good},
+		{"predicting", `{"mode":"predicting","lastGood":"` + good.Format(time.RFC3339) + `"}`, ModePredicting, false, good},
+		{"never a forecast", `{"mode":"no-data-fallback"}`, ModeNoDataFallback, false, time.Time{}},
+		{"no explanation (a floor written by hand)", ``, "", false, now},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ann := map[string]string{intent.KeyPredictedFloor: "3"}
+			if tt.explanation != "" {
+				ann[intent.KeyPrediction] = tt.explanation
+			}
+			obj := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ml", Name: "api", Annotations: ann}}
+			w := New(nil, nil, Config{ErrorWindow: 10, Interval: time.Minute}, Options{})
+			st := w.stateFor("Deployment/ml/api", obj, now)
+			if st.mode != tt.wantMode || st.degraded != tt.wantDegraded || !st.floor.LastGood.Equal(tt.wantLastGood) || st.floor.Floor != 3 {
+				t.Errorf("mode %q degraded %v lastGood %s floor %d; want %q %v %s 3", st.mode, st.degraded, st.floor.LastGood, st.floor.Floor, tt.wantMode, tt.wantDegraded, tt.wantLastGood)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
 )
 
@@ -137,6 +138,17 @@ func TestRollingErrorFallback(t *testing.T) {
 	if ex.Mode != ModeErrorFallback {
 		t.Errorf("annotation mode %s, want %s", ex.Mode, ModeErrorFallback)
 	}
+	// A restart (a crash, a rolling update, a new leader) keeps the
+	// fallback: the new process reads it from the explanation and resumes
+	// only once its own forecasts bring the rolling error down. Before, it
+	// started predicting at once.
+	w = New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics(), Recorder: rec})
+	for range 3 {
+		clk.add(time.Minute)
+		if last = cycle(); last.Mode != ModeErrorFallback {
+			t.Errorf("at %s after a restart: mode %s, want %s", clk.now(), last.Mode, ModeErrorFallback)
+		}
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.reasons) != 1 || rec.reasons[0] != ReasonErrorFallback {
@@ -199,5 +211,53 @@ func TestStaleDataHoldsThenFallsBack(t *testing.T) {
 	}
 	if floor <= 2 {
 		t.Fatalf("test setup: the predicted floor %d does not differ from the minimum", floor)
+	}
+}
+
+// blockingSource is a Source whose queries wait until their context ends,
+// as a query in flight when the predictor stops; started is closed when
+// the first one starts.
+type blockingSource struct {
+	once    *sync.Once
+	started chan struct{}
+}
+
+func (b blockingSource) Range(ctx context.Context, query string, _, _ time.Time, _ time.Duration) (predictor.Series, error) {
+	b.once.Do(func() { close(b.started) })
+	<-ctx.Done()
+	return predictor.Series{}, fmt.Errorf("query %q: %w", query, ctx.Err())
+}
+
+// TestStopMidCycleIsNotNoData: a predictor stopped while a query is in
+// flight announces nothing and writes nothing (before, the cut query read
+// as missing data: a PredictorNoData Warning and a "holding" floor).
+func TestStopMidCycleIsNotNoData(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	ann := predictive(`demand`, 40, 1, 50)
+	ann[intent.KeyPredictedFloor] = "3"
+	ann[intent.KeyPrediction] = `{"mode":"predicting","floor":3,"lastGood":"2026-12-04T11:55:00Z"}`
+	d := deployment(ns, "api", ann)
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	src := blockingSource{once: &sync.Once{}, started: make(chan struct{})}
+	rec := &eventRecorder{namespace: ns}
+	clk := newClock(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	w := New(k8s, src, DefaultConfig(), Options{Now: clk.now, Metrics: NewMetrics(), Recorder: rec})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-src.started
+		cancel()
+	}()
+	_, _ = w.Cycle(ctx)
+	got := annotations(t, d)
+	if got[intent.KeyPredictedFloor] != "3" || got[intent.KeyPrediction] != ann[intent.KeyPrediction] {
+		t.Errorf("annotations after a stop mid-cycle: floor %q, explanation %s", got[intent.KeyPredictedFloor], got[intent.KeyPrediction])
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reasons) != 0 {
+		t.Errorf("events %v after a stop mid-cycle, want none", rec.reasons)
 	}
 }

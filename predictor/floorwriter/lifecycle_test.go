@@ -262,6 +262,10 @@ func TestInvalidPredictorAnnotations(t *testing.T) {
 		{"lookahead not a duration", map[string]string{intent.KeyLookahead: "soon"}, intent.KeyLookahead, `from 1m to 24h, such as "5m" or "15m"`},
 		{"lookahead too short", map[string]string{intent.KeyLookahead: "10s"}, intent.KeyLookahead, "from 1m"},
 		{"business hours bad", map[string]string{intent.KeyBusinessHours: "weekdays 9-5"}, intent.KeyBusinessHours, "Mon-Fri 08:00-18:00"},
+		// Not a boolean: a bad annotation, as the reconciler reads it (it
+		// keeps the ScaledObject, floor and all), not "not predictive".
+		{"predictive not a boolean", map[string]string{intent.KeyPredictive: "yes"}, intent.KeyPredictive, `"true" or "false"`},
+		{"autoscale not a boolean", map[string]string{intent.KeyAutoscale: "True"}, intent.KeyAutoscale, `"true" or "false"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := newNamespace(t)
@@ -506,4 +510,33 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestFloorNotWrittenOnReplacedWorkload: a workload deleted and made again
+// under its name while its forecast ran is another object: the floor made
+// for the old one is not written on it (the patch carries the old uid),
+// and that is not a failure. Before, the new object got the old floor
+// until the next cycle.
+func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	old := deployment(ns, "api", predictive(`demand`, 40, 1, 50))
+	if err := k8s.Create(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := deployment(ns, "api", map[string]string{"example.com/owner": "team-a"})
+	if err := k8s.Create(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	w := New(k8s, nil, DefaultConfig(), Options{})
+	patched, err := w.write(context.Background(), old, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, time.Now())
+	if err != nil || patched {
+		t.Errorf("write on a replaced workload: patched %v, err %v; want neither", patched, err)
+	}
+	if got := annotations(t, fresh); got[intent.KeyPredictedFloor] != "" {
+		t.Errorf("the new workload got the old one's floor %q", got[intent.KeyPredictedFloor])
+	}
 }

@@ -231,10 +231,16 @@ func (w *Writer) Cycle(ctx context.Context) ([]Result, error) {
 }
 
 // isPredictive reports whether the workload asks for a predicted floor:
-// mlscale.io/autoscale and mlscale.io/predictive "true".
+// mlscale.io/autoscale and mlscale.io/predictive set, and neither "false".
+// A value that is neither "true" nor "false" is read as the reconciler
+// reads it: a bad annotation, which keeps the workload's KEDA object (its
+// floor folded in) as it is; the workload stays here, where its
+// annotations fail to parse and its floor is left as it is too.
 func isPredictive(obj client.Object) bool {
 	ann := obj.GetAnnotations()
-	return ann[intent.KeyAutoscale] == "true" && ann[intent.KeyPredictive] == "true"
+	a, on := ann[intent.KeyAutoscale]
+	p, pred := ann[intent.KeyPredictive]
+	return on && a != "false" && pred && p != "false"
 }
 
 // hasFloor reports whether the workload carries the predictor's annotations.
@@ -301,8 +307,17 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 			st.floor = predictor.FloorState{Floor: int32(v), Valid: true, LastGood: now}
 			var prev Explanation
 			if json.Unmarshal([]byte(ann[intent.KeyPrediction]), &prev) == nil {
+				// What the previous process (before a restart or a leader
+				// change) decided carries over: an error fallback stays on
+				// until new forecasts bring the rolling error down, and a
+				// workload that never had a forecast has no good one to
+				// hold.
 				st.mode = prev.Mode
-				if prev.LastGood != nil && !prev.LastGood.After(now) {
+				st.degraded = prev.Mode == ModeErrorFallback
+				switch {
+				case prev.LastGood == nil:
+					st.floor.LastGood = time.Time{}
+				case !prev.LastGood.After(now):
 					st.floor.LastGood = *prev.LastGood
 				}
 			}
@@ -355,6 +370,12 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), TargetUnder: ptr.Deref(in.TargetUnder, w.cfg.TargetUnder), BusinessHours: in.BusinessHours}
 	capacity := *in.CapacityPerReplica
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
+	if ctx.Err() != nil {
+		// Stopping (a signal, a lost lease): a query cut short is not
+		// missing data, and nothing is decided, announced or written.
+		res.Err = fmt.Errorf("%s: %w", name, ctx.Err())
+		return res
+	}
 	if ferr != nil {
 		res.Err = fmt.Errorf("%s: %w", name, ferr)
 	}
@@ -503,6 +524,10 @@ var errStale = errors.New("stale data")
 // forecasts the next window.
 func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor.Options, st *state, now time.Time, labels prometheus.Labels) (predictor.Forecast, *predictor.Model, error) {
 	s, err := w.src.Range(ctx, query, now.Add(-w.cfg.History), now, w.cfg.Step)
+	if err != nil && ctx.Err() != nil {
+		// Stopping: the query was cut short, not failed.
+		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
+	}
 	if err != nil {
 		w.failed(labels, "query")
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
@@ -576,14 +601,27 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, n
 	if err != nil {
 		return false, fmt.Errorf("encoding the explanation: %w", err)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+	// The uid makes the patch fail on another object of the same name:
+	// one deleted and made again while the forecast ran, which is not
+	// this workload and may not be predictive at all.
+	meta := map[string]any{"annotations": map[string]string{
 		intent.KeyPredictedFloor: floor,
 		intent.KeyPrediction:     string(b),
-	}}})
+	}}
+	if uid := obj.GetUID(); uid != "" {
+		meta["uid"] = uid
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
 		return false, fmt.Errorf("encoding the patch: %w", err)
 	}
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || (obj.GetUID() != "" && apierrors.IsInvalid(err)) {
+			// Deleted, or replaced by another object of its name, since
+			// it was listed: the next cycle sees what is there now.
+			w.log.V(1).Info("the workload went or was replaced while its floor was made; not written", "namespace", obj.GetNamespace(), "name", obj.GetName(), "error", err.Error())
+			return false, nil
+		}
 		return false, fmt.Errorf("patching %s and %s: %w", intent.KeyPredictedFloor, intent.KeyPrediction, err)
 	}
 	return true, nil
