@@ -26,6 +26,7 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 		debug       bool
 		targetUnder string
 		quantile    float64
+		gpuBudget   int64
 	)
 	cmd := &cobra.Command{
 		Use:   "predictor --prometheus-server URL",
@@ -38,6 +39,11 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 			if err := setTargetUnder(&cfg.Writer, targetUnder, quantile, cmd.Flags().Changed("quantile") && !cmd.Flags().Changed("target-under")); err != nil {
 				return err
 			}
+			budget, err := gpuBudgetFlag(cmd, gpuBudget)
+			if err != nil {
+				return err
+			}
+			cfg.Writer.Facts.GPUBudget = budget
 			if err := checkPredictorFlags(&cfg); err != nil {
 				return err
 			}
@@ -73,6 +79,7 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	f.DurationVar(&cfg.Source.Timeout, "query-timeout", cfg.Source.Timeout, "timeout of one Prometheus request")
 	f.IntVar(&cfg.Source.Retries, "retries", cfg.Source.Retries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
 	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", w.Facts.ClusterDomain, "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
+	f.Int64Var(&gpuBudget, "gpu-budget", 0, "GPU budget per namespace in devices, as mlscale webhook's (default: none; namespaces' ResourceQuotas on GPU resources lower it): a workload's max replicas, and so its floor, as the reconciler renders them")
 	addUnknownAnnotationsFlag(f, &w.Facts)
 	addManagerFlags(f, &cfg.Options, "write floors from one elected replica only (with a Lease of its own, not mlscale webhook's)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")

@@ -16,9 +16,13 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
 )
@@ -538,5 +542,46 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 	}
 	if got := annotations(t, fresh); got[intent.KeyPredictedFloor] != "" {
 		t.Errorf("the new workload got the old one's floor %q", got[intent.KeyPredictedFloor])
+	}
+}
+
+// TestFloorWithinGPUBudget: the floor is bounded by max as the reconciler
+// renders it, the namespace's GPU budget (its ResourceQuota) included: 3
+// replicas of 1 GPU under a quota of 3, though demand asks for 10. Before,
+// the predictor rendered without the quotas and wrote 10.
+func TestFloorWithinGPUBudget(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gpus"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"requests.nvidia.com/gpu": resource.MustParse("3")}},
+	}
+	if err := k8s.Create(context.Background(), quota); err != nil {
+		t.Fatal(err)
+	}
+	d := deployment(ns, "gpuw", predictive(`demand`, 10, 1, 20))
+	d.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
+	for i := range flat.Values {
+		flat.Values[i] = 100
+	}
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }, Facts: facts.FromCluster(k8s, DefaultConfig().Facts)})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := resultFor(t, res, ns, "gpuw")
+	if !ok || r.Err != nil {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Explanation.Floor != 3 {
+		t.Errorf("floor %d (reason %s), want 3: the GPU budget's max", r.Explanation.Floor, r.Explanation.Reason)
+	}
+	if got := annotations(t, d)[intent.KeyPredictedFloor]; got != "3" {
+		t.Errorf("mlscale.io/predicted-floor %q, want 3", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	crmanager "sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/manager"
 	"github.com/mlscale/mlscale/predictor/promsource"
 )
@@ -21,6 +22,7 @@ import (
 //
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
 
 // Defaults of RunConfig.
 const (
@@ -87,6 +89,9 @@ func NewManager(cfg RunConfig) (crmanager.Manager, *Writer, error) {
 	w := New(mgr.GetClient(), src, cfg.Writer, Options{
 		Now: cfg.Now, Metrics: metrics, Recorder: mgr.GetEventRecorder(EventSource),
 		Log: ctrl.Log.WithName("predictor"),
+		// Each namespace's GPU budget from its ResourceQuotas (the
+		// manager's cache), as the webhook and the reconciler read it.
+		Facts: facts.FromCluster(mgr.GetClient(), cfg.Writer.Facts),
 	})
 	if err := mgr.Add(w); err != nil {
 		return nil, nil, fmt.Errorf("adding the predictor: %w", err)

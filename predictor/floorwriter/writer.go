@@ -38,6 +38,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/internal/facts"
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/internal/render"
 	"github.com/mlscale/mlscale/internal/workload"
@@ -76,6 +77,7 @@ type Writer struct {
 	recorder events.EventRecorder
 	log      logr.Logger
 	cache    *predictor.Cache
+	facts    facts.Func
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -91,6 +93,10 @@ type Options struct {
 	Recorder events.EventRecorder
 	// Log is the logger; discarded when zero.
 	Log logr.Logger
+	// Facts gives each namespace's cluster facts (its GPU budget from the
+	// ResourceQuotas, facts.FromCluster), as the webhook and the
+	// reconciler read them; nil: Config.Facts for every namespace.
+	Facts facts.Func
 }
 
 // floorWindow is the time over which the explanation and the metrics
@@ -125,7 +131,7 @@ func New(c client.Client, src Source, cfg Config, opts Options) *Writer {
 	}
 	return &Writer{
 		cfg: cfg, client: c, src: src, now: opts.Now, metrics: opts.Metrics,
-		recorder: opts.Recorder, log: opts.Log, cache: predictor.NewCache(), states: map[string]*state{},
+		recorder: opts.Recorder, log: opts.Log, cache: predictor.NewCache(), states: map[string]*state{}, facts: opts.Facts,
 	}
 }
 
@@ -343,7 +349,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 
 	st := w.stateFor(key, obj, now)
 	st.labels = labels
-	in, minR, maxR, err := w.inputs(wl)
+	in, minR, maxR, err := w.inputs(ctx, wl)
 	if err != nil {
 		// Its annotations are bad (a predictor input missing or invalid,
 		// or anything the renderer refuses): no floor is made and the one
@@ -407,13 +413,13 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 // inputs parses the workload's annotations and resolves its min and max
 // replicas. The floor is the predictor's own: one edited by hand into
 // something invalid is overwritten, not a reason to stop writing it.
-func (w *Writer) inputs(wl workload.Workload) (in intent.Intent, minR, maxR int32, err error) {
+func (w *Writer) inputs(ctx context.Context, wl workload.Workload) (in intent.Intent, minR, maxR int32, err error) {
 	in, _, err = intent.ParseWith(withoutFloor(wl.Annotations), intent.Options{AllowUnknownKeys: w.cfg.Facts.AllowUnknownKeys})
 	if err == nil && !in.Enabled {
 		err = render.ErrNotEnabled
 	}
 	if err == nil {
-		minR, maxR, err = w.bounds(wl)
+		minR, maxR, err = w.bounds(ctx, wl)
 	}
 	return in, minR, maxR, err
 }
@@ -493,9 +499,18 @@ func (w *Writer) observe(labels prometheus.Labels, ex Explanation, fc predictor.
 
 // bounds returns the workload's min and max replicas as the renderer
 // resolves them, without the predicted floor.
-func (w *Writer) bounds(wl workload.Workload) (minR, maxR int32, err error) {
+func (w *Writer) bounds(ctx context.Context, wl workload.Workload) (minR, maxR int32, err error) {
 	wl.Annotations = withoutFloor(wl.Annotations)
-	r, err := render.Workload(wl, w.cfg.Facts)
+	f := w.cfg.Facts
+	if w.facts != nil {
+		// The namespace's GPU budget (its ResourceQuotas) lowers max as
+		// the reconciler's render does; a floor above it would be a
+		// capacity the ScaledObject never has.
+		if f, err = w.facts(ctx, wl.Namespace); err != nil {
+			return 0, 0, fmt.Errorf("reading the cluster facts: %w", err)
+		}
+	}
+	r, err := render.Workload(wl, f)
 	if err != nil {
 		return 0, 0, err
 	}
