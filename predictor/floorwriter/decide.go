@@ -121,6 +121,9 @@ func (c Config) announcement(prev string, ex Explanation, ferr error) (event, bo
 			ptr.Deref(ex.RollingError, 0), c.ErrorThreshold, ex.Evaluated, 0.8*c.ErrorThreshold)}
 	case ex.Mode == ModePredicting && prev != "":
 		e = event{corev1.EventTypeNormal, ReasonResumed, fmt.Sprintf("predicting again (%s); predicted floor %d", ex.Cycle, ex.Floor)}
+	case ex.Mode == ModeNoDataFallback && prev == "":
+		// A new workload (or one this process sees first): nothing fell.
+		e = event{corev1.EventTypeWarning, ReasonNoData, fmt.Sprintf("no forecast yet: the predicted floor is the minimum, %d, until there is one: %v", ex.Floor, ferr)}
 	case ex.Mode == ModeNoDataFallback:
 		e = event{corev1.EventTypeWarning, ReasonNoData, fmt.Sprintf("no forecast for more than %s: predicted floor fell back to the minimum, %d: %v", c.Hold, ex.Floor, ferr)}
 	case ex.Mode == ModeHolding:

@@ -88,6 +88,7 @@ func TestAnnouncement(t *testing.T) {
 		{"holding", ModePredicting, Explanation{Mode: ModeHolding, Floor: 6}, down, corev1.EventTypeWarning, ReasonNoData, "holding the last good floor 6 for up to 30m0s: connection refused"},
 		{"no data", ModeHolding, Explanation{Mode: ModeNoDataFallback, Floor: 1}, down, corev1.EventTypeWarning, ReasonNoData, "fell back to the minimum, 1"},
 		{"bad query", "", Explanation{Mode: ModeNoDataFallback, Floor: 1}, bad, corev1.EventTypeWarning, ReasonBadQuery, "bad PromQL query"},
+		{"no data from the first cycle: nothing fell back", "", Explanation{Mode: ModeNoDataFallback, Floor: 1}, down, corev1.EventTypeWarning, ReasonNoData, "no forecast yet: the predicted floor is the minimum, 1, until there is one: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
