@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -163,5 +165,30 @@ func TestStateForRestoresDecisions(t *testing.T) {
 				t.Errorf("mode %q degraded %v lastGood %s floor %d; want %q %v %s 3", st.mode, st.degraded, st.floor.LastGood, st.floor.Floor, tt.wantMode, tt.wantDegraded, tt.wantLastGood)
 			}
 		})
+	}
+}
+
+// TestObserveRemovesFiguresItHasNot: a cycle without a forecast (or after
+// a new query reset the rolling error and the floors' record) removes the
+// forecast's, the rolling error's and the floors' series instead of
+// leaving their last values, which read as current.
+func TestObserveRemovesFiguresItHasNot(t *testing.T) {
+	w := New(nil, nil, DefaultConfig(), Options{Metrics: NewMetrics()})
+	labels := prometheus.Labels{"namespace": "ml", "kind": "Deployment", "workload": "api"}
+	m := w.metrics
+	w.observe(labels, Explanation{Floor: 3, TargetUnder: "2%", AchievedUnder: ptr.To(0.01), FloorVsPeak: ptr.To(1.2)}, predictor.Forecast{Peak: 40, Upper: 50}, true, 0.2, 12)
+	for _, g := range []*prometheus.GaugeVec{m.forecast, m.upper, m.rollingError, m.under, m.overRatio} {
+		if n := testutil.CollectAndCount(g); n != 1 {
+			t.Fatalf("%d series after a forecast, want 1", n)
+		}
+	}
+	w.observe(labels, Explanation{Floor: 3, TargetUnder: "2%"}, predictor.Forecast{}, false, 0, 0)
+	for _, g := range []*prometheus.GaugeVec{m.forecast, m.upper, m.rollingError, m.under, m.overRatio} {
+		if n := testutil.CollectAndCount(g); n != 0 {
+			t.Errorf("%d series left after a cycle without the figure, want 0", n)
+		}
+	}
+	if got := testutil.ToFloat64(m.floor.With(labels)); got != 3 {
+		t.Errorf("floor %v, want 3", got)
 	}
 }

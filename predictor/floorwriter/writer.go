@@ -477,22 +477,24 @@ func (w *Writer) observe(labels prometheus.Labels, ex Explanation, fc predictor.
 	}
 	m := w.metrics
 	m.floor.With(labels).Set(float64(ex.Floor))
-	if ok {
-		m.forecast.With(labels).Set(fc.Peak)
-		m.upper.With(labels).Set(fc.Upper)
+	// A figure that this cycle has none of (no forecast, a rolling error
+	// or floors reset by a new query) is removed, not left at its last
+	// value.
+	setOrDelete := func(g *prometheus.GaugeVec, v float64, has bool) {
+		if has {
+			g.With(labels).Set(v)
+		} else {
+			g.Delete(labels)
+		}
 	}
-	if n > 0 {
-		m.rollingError.With(labels).Set(wape)
-	}
+	setOrDelete(m.forecast, fc.Peak, ok)
+	setOrDelete(m.upper, fc.Upper, ok)
+	setOrDelete(m.rollingError, wape, n > 0)
 	if t, err := intent.ParseTargetUnder(ex.TargetUnder); err == nil {
 		m.targetUnder.With(labels).Set(t)
 	}
-	if ex.AchievedUnder != nil {
-		m.under.With(labels).Set(*ex.AchievedUnder)
-	}
-	if ex.FloorVsPeak != nil {
-		m.overRatio.With(labels).Set(*ex.FloorVsPeak)
-	}
+	setOrDelete(m.under, ptr.Deref(ex.AchievedUnder, 0), ex.AchievedUnder != nil)
+	setOrDelete(m.overRatio, ptr.Deref(ex.FloorVsPeak, 0), ex.FloorVsPeak != nil)
 	m.fallback.With(with(labels, "reason", fallbackRollingError)).Set(b2f(ex.Mode == ModeErrorFallback))
 	m.fallback.With(with(labels, "reason", fallbackNoData)).Set(b2f(!ok))
 }
@@ -547,12 +549,16 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "query")
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
 	}
-	if w.metrics != nil && s.Len() > 0 {
-		w.metrics.actual.With(labels).Set(s.Values[s.Len()-1])
-	}
 	if age := now.Sub(s.End()); age > w.cfg.MaxStaleness {
+		if w.metrics != nil {
+			// The newest sample is not the demand now.
+			w.metrics.actual.Delete(labels)
+		}
 		w.failed(labels, "query")
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w: the newest sample is %s old (at most %s)", errStale, age.Round(time.Second), w.cfg.MaxStaleness)
+	}
+	if w.metrics != nil && s.Len() > 0 {
+		w.metrics.actual.With(labels).Set(s.Values[s.Len()-1])
 	}
 	evals := st.rolling.Evaluate(s)
 	m, err := w.cache.ModelWithin(key, s, opts, w.cfg.RefitEvery)
