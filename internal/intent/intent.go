@@ -644,6 +644,21 @@ func (p *parser) query(key string) string {
 		p.errs.Add(key, v, "is not valid PromQL ("+err.Error()+")", allowed)
 		return ""
 	}
+	// KEDA and the predictor evaluate it as a number per time: a range
+	// vector or a string fails every query, at run time only.
+	if expr, _ := ParsePromQL(v); expr != nil {
+		switch t := expr.Type(); t {
+		case promparser.ValueTypeVector, promparser.ValueTypeScalar:
+		default:
+			what := string(t)
+			if t == promparser.ValueTypeMatrix {
+				what = "range vector"
+			}
+			p.errs.Add(key, v, "gives a "+what+", which Prometheus cannot evaluate as a value over time",
+				"a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))")
+			return ""
+		}
+	}
 	return v
 }
 

@@ -260,6 +260,12 @@ func TestParseInvalid(t *testing.T) {
 			[]string{`mlscale.io/queue-target: "2147483648" is out of range; allowed: a whole number from 1 to 2147483647`}},
 		{"prometheus query blank", on(KeyPrometheusQuery, "  "),
 			[]string{`mlscale.io/prometheus-query: "  " is empty; allowed: a PromQL expression`}},
+		// KEDA and the predictor ask for a value over time: these fail
+		// every query, at run time only.
+		{"prometheus query a range vector", on(KeyPrometheusQuery, `demand{w="x"}[5m]`),
+			[]string{`mlscale.io/prometheus-query: "demand{w=\"x\"}[5m]" gives a range vector, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+		{"prometheus query a string", on(KeyPrometheusQuery, `"hello"`),
+			[]string{`mlscale.io/prometheus-query: "\"hello\"" gives a string, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
 		{"prometheus target zero", on(KeyPrometheusTarget, "0"),
 			[]string{`mlscale.io/prometheus-target: "0" is out of range; allowed: ` + above0}},
 		{"prometheus target minus zero", on(KeyPrometheusTarget, "-0"),
