@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/predictor/floorwriter"
 	"github.com/mlscale/mlscale/webhook/audit"
 	"github.com/mlscale/mlscale/webhook/querycheck"
@@ -31,7 +32,7 @@ import (
 var statusEventReasons = []string{reconciler.ReasonRenderFailed, reconciler.ReasonApplyFailed, reconciler.ReasonJobNotSuspended, querycheck.ReasonQueryEmpty}
 
 // kedaJobLabel is the label KEDA puts on the Jobs a ScaledJob starts.
-const kedaJobLabel = "scaledjob.keda.sh/name"
+const kedaJobLabel = workload.LabelKEDAJob
 
 // KEDA's defaults for an unset minReplicaCount and maxReplicaCount, on
 // ScaledObjects and ScaledJobs alike.

@@ -28,6 +28,12 @@ const (
 	KindJob         = "Job"
 )
 
+// LabelKEDAJob is the label KEDA puts on the Jobs a ScaledJob starts (its
+// value is the ScaledJob's name). KEDA copies the ScaledJob's labels and
+// annotations onto those Jobs too, mlscale's among them: such a Job is
+// KEDA's run of a workload, not a workload.
+const LabelKEDAJob = "scaledjob.keda.sh/name"
+
 // GroupVersionKinds of the workloads mlscale handles, and of the KEDA
 // objects it renders for them.
 var (

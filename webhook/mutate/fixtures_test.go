@@ -88,6 +88,12 @@ func job(name string, ann map[string]string, suspend *bool) *batchv1.Job {
 	}
 }
 
+// kedaRun labels j as KEDA labels the Jobs a ScaledJob starts.
+func kedaRun(j *batchv1.Job) *batchv1.Job {
+	j.Labels = map[string]string{workload.LabelKEDAJob: "train", "app.kubernetes.io/managed-by": "mlscale"}
+	return j
+}
+
 // gpuDeployment is a realistic vLLM inference server Deployment, about 4 KB
 // of JSON, requesting one GPU per pod.
 func gpuDeployment(ann map[string]string) *appsv1.Deployment {

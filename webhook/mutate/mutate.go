@@ -99,6 +99,12 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		// blocked, and its KEDA object goes with it.
 		return admission.Allowed("the workload is being deleted")
 	}
+	if _, ok := w.Labels[workload.LabelKEDAJob]; ok && w.GVK.Kind == workload.KindJob {
+		// KEDA copies the ScaledJob's mlscale.io/profile onto the Jobs it
+		// starts; they are runs of a workload, not workloads, and get no
+		// "annotations are ignored" warning.
+		return admission.Allowed("a Job that KEDA started from a ScaledJob")
+	}
 
 	var f facts.Facts
 	if intent.Enabled(w.Annotations) {

@@ -150,6 +150,12 @@ func handleCases(t testing.TB) []handleCase {
 			wantAllowed: true, noWarnings: true,
 		},
 		{
+			// KEDA copies the ScaledJob's labels and annotations onto the
+			// Jobs it starts.
+			name: "a Job KEDA started: allowed, no patch, no warning", req: request(t, admissionv1.Create, kedaRun(job("train-x7k2p", map[string]string{render.AnnotationProfile: "training", intent.KeyRenderedHash: "0123456789abcdef"}, nil))),
+			wantAllowed: true, wantCode: http.StatusOK, noWarnings: true,
+		},
+		{
 			name: "mlscale keys without opt-in: allowed with a warning", req: request(t, admissionv1.Create, deployment("half", map[string]string{intent.KeyMaxReplicas: "3"})),
 			wantAllowed: true, wantWarnings: []string{"ignored because " + intent.KeyAutoscale},
 		},
