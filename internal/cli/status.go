@@ -224,7 +224,7 @@ func listStatus(ctx context.Context, c client.Client, ns string) (statusInput, [
 		warnings = append(warnings, err.Error()+": violations on HPAs are not shown")
 	}
 	in.HPAs = hpas.Items
-	for _, reason := range append(slices.Clone(statusEventReasons), audit.ReasonPolicyViolation) {
+	for _, reason := range slices.Concat(statusEventReasons, statusAppliedReasons, []string{audit.ReasonPolicyViolation}) {
 		var events corev1.EventList
 		if err := list(&events, "Events", client.MatchingFields{"reason": reason}); err != nil {
 			warnings = append(warnings, fmt.Sprintf("%v: %s Events are not shown", err, reason))

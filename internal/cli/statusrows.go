@@ -31,6 +31,15 @@ import (
 // event: the reconciler's failures and the trigger check's.
 var statusEventReasons = []string{reconciler.ReasonRenderFailed, reconciler.ReasonApplyFailed, reconciler.ReasonJobNotSuspended, querycheck.ReasonQueryEmpty}
 
+// statusAppliedReasons are the reconciler's Normal Events that say the
+// workload's KEDA object is as its annotations render: a RenderFailed or
+// ApplyFailed before the latest of them is past, and not a row's last
+// event.
+var statusAppliedReasons = []string{
+	reconciler.ReasonScaledObjectCreated, reconciler.ReasonScaledObjectUpdated, reconciler.ReasonScaledObjectSynced,
+	reconciler.ReasonScaledJobCreated, reconciler.ReasonScaledJobUpdated, reconciler.ReasonScaledJobSynced,
+}
+
 // kedaJobLabel is the label KEDA puts on the Jobs a ScaledJob starts.
 const kedaJobLabel = workload.LabelKEDAJob
 
@@ -49,8 +58,9 @@ type statusInput struct {
 	ScaledObjects []kedav1alpha1.ScaledObject
 	ScaledJobs    []kedav1alpha1.ScaledJob
 	HPAs          []autoscalingv2.HorizontalPodAutoscaler
-	// Events are those with the reasons in statusEventReasons and
-	// audit.ReasonPolicyViolation; others are ignored.
+	// Events are those with the reasons in statusEventReasons,
+	// statusAppliedReasons and audit.ReasonPolicyViolation; others are
+	// ignored.
 	Events []corev1.Event
 }
 
@@ -84,7 +94,9 @@ type statusRow struct {
 	// trigger check's result), as the JSON it holds.
 	TriggerStatus json.RawMessage `json:"triggerStatus,omitempty"`
 	// LastEvent is the latest RenderFailed, ApplyFailed, JobNotSuspended
-	// or TriggerQueryEmpty Event on the workload.
+	// or TriggerQueryEmpty Event on the workload; a RenderFailed or
+	// ApplyFailed that a later apply resolved (statusAppliedReasons) is
+	// not one.
 	LastEvent *statusEvent `json:"lastEvent"`
 	// Violations are the PolicyViolation Events of mlscale's policy audit
 	// on the workload, its KEDA object and the HPAs that target it,
@@ -269,8 +281,17 @@ func (idx statusIndex) row(kind string, m *metav1.ObjectMeta, replicas int32, de
 		r.TriggerStatus = json.RawMessage(v)
 	}
 
+	var applied time.Time
+	for _, e := range idx.events[key] {
+		if t := eventTime(e); slices.Contains(statusAppliedReasons, e.Reason) && sameObject(e, m.UID) && t.After(applied) {
+			applied = t
+		}
+	}
 	for _, e := range idx.events[key] {
 		if !slices.Contains(statusEventReasons, e.Reason) || !sameObject(e, m.UID) {
+			continue
+		}
+		if (e.Reason == reconciler.ReasonRenderFailed || e.Reason == reconciler.ReasonApplyFailed) && eventTime(e).Before(applied) {
 			continue
 		}
 		if t := eventTime(e); r.LastEvent == nil || t.After(r.LastEvent.Time) {

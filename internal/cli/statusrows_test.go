@@ -81,6 +81,9 @@ func TestStatusRows(t *testing.T) {
 			// with its RenderFailed Event. "false" is an opt-out.
 			deployment(withAutoscale(optedIn("ml", "capital", "u-capital"), "True"), 1),
 			deployment(withAutoscale(optedIn("ml", "opted-out", "u-out"), "false"), 1),
+			// A failure that a later apply resolved, and one after an apply.
+			deployment(optedIn("ml", "fixed", "u-fixed"), 1),
+			deployment(optedIn("ml", "refailed", "u-refailed"), 1),
 		},
 		StatefulSets: []appsv1.StatefulSet{{ObjectMeta: optedIn("ml", "llm", "u-sts")}},
 		Jobs: []batchv1.Job{
@@ -129,6 +132,10 @@ func TestStatusRows(t *testing.T) {
 			event("ml", "ScaledObject", "hand-made", "", "PolicyViolation", "not llm's", ago(time.Minute)),
 			event("ml", "Deployment", "broken", "u-broken", "RenderFailed", "mlscale.io/max-replicas: \"abc\" is not a whole number", ago(90*time.Second)),
 			event("ml", "Deployment", "capital", "u-capital", "RenderFailed", "mlscale.io/autoscale: \"True\" is not a boolean", ago(80*time.Second)),
+			event("ml", "Deployment", "fixed", "u-fixed", "RenderFailed", "mlscale.io/max-replicas: \"lots\" is not a whole number", ago(3*time.Minute)),
+			seriesEvent("ml", "Deployment", "fixed", "u-fixed", "ScaledObjectSynced", "ScaledObject ml/fixed is as the workload's annotations render", ago(2*time.Minute), ago(time.Minute), 1),
+			event("ml", "Deployment", "refailed", "u-refailed", "ScaledObjectUpdated", "updated", ago(3*time.Minute)),
+			event("ml", "Deployment", "refailed", "u-refailed", "ApplyFailed", "applying ScaledObject ml/refailed: denied", ago(time.Minute)),
 		},
 	}
 	rows := statusRows(in)
@@ -156,6 +163,7 @@ func TestStatusRows(t *testing.T) {
 			keda: &statusKEDA{Kind: "ScaledObject", Name: "web", Ready: "False", ReadyMessage: "Triggers defined in ScaledObject are not working correctly", MinReplicas: 0, MaxReplicas: 100}},
 		{ns: "ml", kind: "Deployment", name: "broken", replicas: 1, floor: "-", lastEvent: "RenderFailed 09:58:30"},
 		{ns: "ml", kind: "Deployment", name: "capital", replicas: 1, floor: "-", lastEvent: "RenderFailed 09:58:40"},
+		{ns: "ml", kind: "Deployment", name: "fixed", replicas: 1, floor: "-"},
 		{ns: "ml", kind: "Deployment", name: "llm", replicas: 3, floor: "2",
 			keda:      &statusKEDA{Kind: "ScaledObject", Name: "llm", Ready: "True", Active: "False", MinReplicas: 2, MaxReplicas: 4},
 			lastEvent: "TriggerQueryEmpty 09:55:00",
@@ -164,6 +172,7 @@ func TestStatusRows(t *testing.T) {
 				"HorizontalPodAutoscaler/llm-hpa: two autoscalers (enforcement action: audit) @09:57:00",
 				"Deployment/llm: over budget (enforcement action: warn) @09:50:00",
 			}},
+		{ns: "ml", kind: "Deployment", name: "refailed", replicas: 1, floor: "-", lastEvent: "ApplyFailed 09:59:00"},
 		{ns: "ml", kind: "Job", name: "train", replicas: 2, floor: "-",
 			keda: &statusKEDA{Kind: "ScaledJob", Name: "train", Ready: "True", Paused: true, MinReplicas: 0, MaxReplicas: 8}},
 		{ns: "ml", kind: "StatefulSet", name: "llm", floor: "-", lastEvent: "RenderFailed 09:59:00"},
@@ -177,7 +186,7 @@ func TestStatusRows(t *testing.T) {
 		}
 	}
 
-	llm := rows[3]
+	llm := rows[4]
 	if llm.LastEvent.Count != 4 || llm.LastEvent.Message != "trigger gpu reads no series" {
 		t.Errorf("llm's last event: %+v", llm.LastEvent)
 	}
@@ -193,7 +202,7 @@ func TestStatusRows(t *testing.T) {
 	if broken := rows[1]; broken.Prediction != nil || !strings.HasPrefix(broken.PredictionError, "not valid JSON: ") {
 		t.Errorf("broken's prediction %s, error %q", broken.Prediction, broken.PredictionError)
 	}
-	if train := rows[4]; train.DesiredReplicas != nil || train.ReadyReplicas != nil {
+	if train := rows[6]; train.DesiredReplicas != nil || train.ReadyReplicas != nil {
 		t.Errorf("a Job has desired/ready replicas: %v %v", train.DesiredReplicas, train.ReadyReplicas)
 	}
 	if len(statusRows(statusInput{})) != 0 {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -51,8 +52,14 @@ const (
 	ReasonScaledJobCreated    = "ScaledJobCreated"
 	ReasonScaledJobUpdated    = "ScaledJobUpdated"
 	ReasonScaledJobDeleted    = "ScaledJobDeleted"
-	ReasonRenderFailed        = "RenderFailed"
-	ReasonApplyFailed         = "ApplyFailed"
+	// ReasonScaledObjectSynced and ReasonScaledJobSynced say that a
+	// workload whose last reconcile warned (RenderFailed, ApplyFailed) has
+	// its KEDA object as its annotations render again, without a change
+	// to it (a change says Created or Updated): the warnings are past.
+	ReasonScaledObjectSynced = "ScaledObjectSynced"
+	ReasonScaledJobSynced    = "ScaledJobSynced"
+	ReasonRenderFailed       = "RenderFailed"
+	ReasonApplyFailed        = "ApplyFailed"
 	// ReasonJobNotSuspended warns that a ScaledJob's template Job runs on
 	// its own: it was admitted without the mutating webhook, which
 	// suspends it.
@@ -188,6 +195,26 @@ type reconciler struct {
 	// creating tells ownedPredicate which KEDA objects this reconciler is
 	// creating itself.
 	creating *creating
+	// failing holds the workloads (client.ObjectKey) whose last reconcile
+	// warned (see warn and resolved).
+	failing sync.Map
+}
+
+// warn records a RenderFailed or ApplyFailed Event on the workload and
+// remembers that it failed.
+func (r *reconciler) warn(owner client.Object, reason, action, format string, args ...any) {
+	r.failing.Store(client.ObjectKeyFromObject(owner), struct{}{})
+	r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, reason, action, format, args...)
+}
+
+// resolved forgets that the workload failed; where it had, and its KEDA
+// object was current without a change (so that no Created or Updated
+// Event says so), it records a Synced Event.
+func (r *reconciler) resolved(owner client.Object, unchanged bool, kedaKind string, key client.ObjectKey) {
+	if _, was := r.failing.LoadAndDelete(client.ObjectKeyFromObject(owner)); was && unchanged {
+		r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, kedaKind+"Synced", "Apply",
+			"%s %s is as the workload's annotations render: the earlier warnings are resolved", kedaKind, key)
+	}
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -203,6 +230,7 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Garbage collection removes what the workload owned.
+			r.failing.Delete(req.NamespacedName)
 			return reconcile.Result{}, ResultGone, nil
 		}
 		return reconcile.Result{}, ResultError, fmt.Errorf("getting %s %s: %w", r.kind.GVK.Kind, req, err)
@@ -232,7 +260,7 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 		// changed quota): keep the last good object, say so, retry with
 		// backoff.
 		msg := render.Message(w, err)
-		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonRenderFailed, "Render",
+		r.warn(obj, ReasonRenderFailed, "Render",
 			"%s; the current %s, if any, is kept", msg, r.kind.KEDA.Kind)
 		return reconcile.Result{}, ResultRenderError, fmt.Errorf("rendering %s %s: %w", r.kind.GVK.Kind, req, err)
 	}
@@ -287,11 +315,11 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		l := existing.GetLabels()
 		if other := l[render.LabelWorkloadKind]; l[render.LabelManagedBy] == render.ManagedByValue && other != "" && other != r.kind.GVK.Kind {
 			// mlscale's own, for a workload of another kind and this name.
-			r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
+			r.warn(owner, ReasonApplyFailed, "Apply",
 				"%s %s is mlscale's for the %s %s: a %s and a %s of one name would need one %s; rename this %s, or opt the %s out (remove its mlscale.io/autoscale)",
 				gvk.Kind, key, other, l[render.LabelWorkloadName], other, r.kind.GVK.Kind, gvk.Kind, r.kind.GVK.Kind, other)
 		} else {
-			r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
+			r.warn(owner, ReasonApplyFailed, "Apply",
 				"%s %s already exists and is not managed by mlscale for this %s; it is left alone (rename or delete it to let mlscale manage scaling)",
 				gvk.Kind, key, r.kind.GVK.Kind)
 		}
@@ -313,7 +341,7 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		if !found {
 			r.creating.take(key)
 		}
-		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply",
+		r.warn(owner, ReasonApplyFailed, "Apply",
 			"applying %s %s: %v", gvk.Kind, key, err)
 		return reconcile.Result{}, ResultApplyError, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
@@ -321,12 +349,14 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 		r.observer.Observe(desired)
 	}
 	summary := summarize(rendered)
+	created, updated := !found, found && (body.GetGeneration() != existing.GetGeneration() || !sameStrings(body.GetLabels(), existing.GetLabels()) || !sameOwners(body.GetOwnerReferences(), existing.GetOwnerReferences()))
+	r.resolved(owner, !created && !updated, gvk.Kind, key)
 	switch {
-	case !found:
+	case created:
 		r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, gvk.Kind+"Created", "Apply", "created %s %s: %s", gvk.Kind, key, summary)
 		logger.Info("created", "hash", rendered.Hash)
 		return reconcile.Result{}, ResultCreated, nil
-	case body.GetGeneration() != existing.GetGeneration() || !sameStrings(body.GetLabels(), existing.GetLabels()) || !sameOwners(body.GetOwnerReferences(), existing.GetOwnerReferences()):
+	case updated:
 		r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, gvk.Kind+"Updated", "Apply", "updated %s %s: %s", gvk.Kind, key, summary)
 		logger.Info("updated", "hash", rendered.Hash)
 		return reconcile.Result{}, ResultUpdated, nil
@@ -366,13 +396,14 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (stri
 	case apierrors.IsNotFound(err):
 		return ResultNotEnabled, nil
 	case err != nil:
-		r.recorder.Eventf(owner, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Delete", "deleting %s %s: %v", gvk.Kind, key, err)
+		r.warn(owner, ReasonApplyFailed, "Delete", "deleting %s %s: %v", gvk.Kind, key, err)
 		return ResultApplyError, fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 	}
 	kept := ""
 	if gvk.Kind == "ScaledJob" {
 		kept = " (the Jobs it started run on)"
 	}
+	r.failing.Delete(key)
 	r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, gvk.Kind+"Deleted", "Delete",
 		"deleted %s %s%s: %s is no longer \"true\"", gvk.Kind, key, kept, intent.KeyAutoscale)
 	log.FromContext(ctx).Info("deleted after opt-out", gvk.Kind, key)

@@ -511,9 +511,23 @@ func TestBadAnnotationsKeepLastGoodObject(t *testing.T) {
 		t.Errorf("render_error reconciles %v, want at least 1", n)
 	}
 
-	// Fixed: converges.
+	// Put back as it was: the ScaledObject does not change, and a Synced
+	// Event says that the failure is past.
+	setAnnotations(t, d, map[string]*string{intent.KeyMaxReplicas: ptr.To("6")})
+	ev = waitEvent(t, d, ReasonScaledObjectSynced)
+	if ev.Type != corev1.EventTypeNormal || !strings.Contains(ev.Message, "ScaledObject "+ns+"/worker") {
+		t.Errorf("synced event: %s %q", ev.Type, ev.Message)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(good), got); err != nil || got.ResourceVersion != good.ResourceVersion {
+		t.Errorf("the ScaledObject changed when the annotations were put back: rv %s -> %s (%v)", good.ResourceVersion, got.ResourceVersion, err)
+	}
+
+	// Fixed with a new value: converges.
 	setAnnotations(t, d, map[string]*string{intent.KeyMaxReplicas: ptr.To("9")})
 	waitScaledObject(t, ns, "worker", "ScaledObject updated after the fix", replicas(1, 9))
+	if n := len(eventsFor(t, ns, d.GetUID(), ReasonScaledObjectSynced)); n != 1 {
+		t.Errorf("%d Synced Events, want 1 (an update says Updated)", n)
+	}
 }
 
 func TestDeletedScaledObjectIsRecreated(t *testing.T) {
