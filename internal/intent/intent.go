@@ -223,7 +223,7 @@ func (p *parser) parse() Intent {
 // wakeAndRollout parses the wake-from-zero, ScaledJob rollout and HPA
 // adoption annotations.
 func (p *parser) wakeAndRollout(in *Intent) {
-	in.WakeQuery = p.query(KeyWakeQuery)
+	in.WakeQuery = p.query(KeyWakeQuery, false)
 	in.SkipWakeCheck = ptr.Deref(p.bool(KeySkipWakeCheck), false)
 	if v, ok := p.ann[KeyRolloutStrategy]; ok {
 		allowed := fmt.Sprintf("%q (running Jobs finish under the old template; the default) or %q (KEDA's default: a change terminates running Jobs)", RolloutGradual, RolloutImmediate)
@@ -325,7 +325,7 @@ func (p *parser) triggers(in *Intent) {
 	in.RabbitMQ.Auth = p.dnsName(KeyRabbitMQAuth, "rabbitmq-auth", 253)
 	in.QueueTarget = p.int64(KeyQueueTarget, 1, math.MaxInt32)
 
-	in.Prometheus.Query = p.query(KeyPrometheusQuery)
+	in.Prometheus.Query = p.query(KeyPrometheusQuery, false)
 	in.Prometheus.Server = p.serverURL(KeyPrometheusServer)
 	in.Prometheus.Target = p.float(KeyPrometheusTarget, 0, true)
 	if t := in.Prometheus.Target; t != nil && *t < MinPrometheusTarget {
@@ -343,7 +343,7 @@ func (p *parser) triggers(in *Intent) {
 func (p *parser) predictor(in *Intent) {
 	predictive := p.bool(KeyPredictive)
 	in.Predictive = ptr.Deref(predictive, false)
-	in.DemandQuery = p.query(KeyDemandQuery)
+	in.DemandQuery = p.query(KeyDemandQuery, true)
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
 	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
 	in.TargetUnder = p.targetUnder(KeyTargetUnder)
@@ -627,7 +627,7 @@ func (p *parser) dnsName(key, example string, maxLen int) string {
 	return v
 }
 
-func (p *parser) query(key string) string {
+func (p *parser) query(key string, scalarOK bool) string {
 	v, ok := p.ann[key]
 	if !ok {
 		return ""
@@ -645,17 +645,28 @@ func (p *parser) query(key string) string {
 		return ""
 	}
 	// KEDA and the predictor evaluate it as a number per time: a range
-	// vector or a string fails every query, at run time only.
+	// vector or a string fails every query, at run time only. KEDA's
+	// prometheus trigger reads an instant vector's samples only: a
+	// scalar's result fails each of its polls (the predictor's range
+	// query reads a scalar as one series).
 	if expr, _ := ParsePromQL(v); expr != nil {
-		switch t := expr.Type(); t {
-		case promparser.ValueTypeVector, promparser.ValueTypeScalar:
+		switch t := expr.Type(); {
+		case t == promparser.ValueTypeVector, t == promparser.ValueTypeScalar && scalarOK:
+		case t == promparser.ValueTypeScalar:
+			p.errs.Add(key, v, "gives a scalar, which KEDA's prometheus trigger cannot read (it reads the samples of an instant vector)",
+				"a PromQL expression giving an instant vector (wrap a scalar in vector(...), as in vector(scalar(x)))")
+			return ""
 		default:
 			what := string(t)
 			if t == promparser.ValueTypeMatrix {
 				what = "range vector"
 			}
+			giving := "an instant vector"
+			if scalarOK {
+				giving += " or a scalar"
+			}
 			p.errs.Add(key, v, "gives a "+what+", which Prometheus cannot evaluate as a value over time",
-				"a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))")
+				"a PromQL expression giving "+giving+" (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))")
 			return ""
 		}
 	}

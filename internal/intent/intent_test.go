@@ -106,6 +106,11 @@ func TestParseValid(t *testing.T) {
 			enabled(func(in *Intent) {
 				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.Lookahead = true, "sum(rate(requests_total[5m]))", pf(12.5), pd(15*time.Minute)
 			})},
+		// The predictor's range query reads a scalar as one series.
+		{"predictive on a scalar", on(KeyPredictive, "true", KeyDemandQuery, "scalar(sum(x))", KeyCapacityPerReplica, "1"),
+			enabled(func(in *Intent) {
+				in.Predictive, in.DemandQuery, in.CapacityPerReplica = true, "scalar(sum(x))", pf(1)
+			})},
 		{"predictive with a target", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, " 5% "),
 			enabled(func(in *Intent) {
 				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.TargetUnder = true, "q", pf(1), pf(0.05)
@@ -263,9 +268,19 @@ func TestParseInvalid(t *testing.T) {
 		// KEDA and the predictor ask for a value over time: these fail
 		// every query, at run time only.
 		{"prometheus query a range vector", on(KeyPrometheusQuery, `demand{w="x"}[5m]`),
-			[]string{`mlscale.io/prometheus-query: "demand{w=\"x\"}[5m]" gives a range vector, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+			[]string{`mlscale.io/prometheus-query: "demand{w=\"x\"}[5m]" gives a range vector, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+		{"prometheus query a subquery", on(KeyPrometheusQuery, `rate(x[5m])[1h:5m]`),
+			[]string{`mlscale.io/prometheus-query: "rate(x[5m])[1h:5m]" gives a range vector, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+		{"demand query a range vector", on(KeyDemandQuery, `x[5m]`),
+			[]string{`mlscale.io/demand-query: "x[5m]" gives a range vector, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+		// KEDA's prometheus trigger reads an instant vector's samples; a
+		// scalar's result fails each poll.
+		{"prometheus query a scalar", on(KeyPrometheusQuery, `scalar(sum(x))`),
+			[]string{`mlscale.io/prometheus-query: "scalar(sum(x))" gives a scalar, which KEDA's prometheus trigger cannot read (it reads the samples of an instant vector); allowed: a PromQL expression giving an instant vector (wrap a scalar in vector(...), as in vector(scalar(x)))`}},
+		{"wake query a number", on(KeyWakeQuery, `1`),
+			[]string{`mlscale.io/wake-query: "1" gives a scalar, which KEDA's prometheus trigger cannot read (it reads the samples of an instant vector); allowed: a PromQL expression giving an instant vector (wrap a scalar in vector(...), as in vector(scalar(x)))`}},
 		{"prometheus query a string", on(KeyPrometheusQuery, `"hello"`),
-			[]string{`mlscale.io/prometheus-query: "\"hello\"" gives a string, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector or a scalar (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
+			[]string{`mlscale.io/prometheus-query: "\"hello\"" gives a string, which Prometheus cannot evaluate as a value over time; allowed: a PromQL expression giving an instant vector (a range vector needs a function around it, such as rate(x[5m]) or max_over_time(x[5m]))`}},
 		{"prometheus target zero", on(KeyPrometheusTarget, "0"),
 			[]string{`mlscale.io/prometheus-target: "0" is out of range; allowed: ` + above0}},
 		{"prometheus target minus zero", on(KeyPrometheusTarget, "-0"),
