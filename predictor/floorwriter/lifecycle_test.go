@@ -2,6 +2,7 @@ package floorwriter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -543,6 +544,29 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 	if got := annotations(t, fresh); got[intent.KeyPredictedFloor] != "" {
 		t.Errorf("the new workload got the old one's floor %q", got[intent.KeyPredictedFloor])
 	}
+
+	// Deleted and not made again: not written, not a failure either.
+	gone := deployment(ns, "gone", predictive(`demand`, 40, 1, 50))
+	if err := k8s.Create(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if patched, err := w.write(context.Background(), gone, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, time.Now()); err != nil || patched {
+		t.Errorf("write on a deleted workload: patched %v, err %v; want neither", patched, err)
+	}
+
+	// Refused for another reason (annotations over the API server's 256
+	// KiB): a failure, not "replaced".
+	live := deployment(ns, "live", predictive(`demand`, 40, 1, 50))
+	if err := k8s.Create(context.Background(), live); err != nil {
+		t.Fatal(err)
+	}
+	huge := Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC(), Reason: strings.Repeat("x", 300<<10)}
+	if patched, err := w.write(context.Background(), live, huge, time.Now()); err == nil || patched {
+		t.Errorf("write refused as too large: patched %v, err %v; want an error", patched, err)
+	}
 }
 
 // TestFloorWithinGPUBudget: the floor is bounded by max as the reconciler
@@ -583,5 +607,61 @@ func TestFloorWithinGPUBudget(t *testing.T) {
 	}
 	if got := annotations(t, d)[intent.KeyPredictedFloor]; got != "3" {
 		t.Errorf("mlscale.io/predicted-floor %q, want 3", got)
+	}
+}
+
+// TestFactsFailureIsNotBadAnnotations: when the namespace's ResourceQuotas
+// cannot be read, the workload is not reported as having invalid
+// annotations: the failure counts as stage "facts", the floor already
+// written stays, and the next cycle that reads the facts writes a floor.
+// Before, it was logged as "its annotations are invalid" and counted as
+// stage "render".
+func TestFactsFailureIsNotBadAnnotations(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	d := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
+	for i := range flat.Values {
+		flat.Values[i] = 100
+	}
+	refuse := true
+	quotas := func(ctx context.Context, namespace string) (facts.Facts, error) {
+		if refuse {
+			return facts.Facts{}, errors.New("resourcequotas is forbidden")
+		}
+		return DefaultConfig().Facts, nil
+	}
+	logs := &logLines{}
+	metrics := NewMetrics()
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }, Facts: quotas, Metrics: metrics, Log: logs.logger()})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := resultFor(t, res, ns, "api")
+	if !ok || r.Err == nil || !strings.Contains(r.Err.Error(), "resourcequotas is forbidden") || r.Patched {
+		t.Fatalf("result %+v, want an unpatched result naming the facts failure", r)
+	}
+	if n := logs.count(ns+"/api", "invalid"); n != 0 {
+		t.Errorf("the facts failure was logged as invalid annotations: %q", logs.lines)
+	}
+	base := prometheus.Labels{"namespace": ns, "kind": "Deployment", "workload": "api"}
+	if got := testutil.ToFloat64(metrics.failures.With(with(base, "stage", "facts"))); got != 1 {
+		t.Errorf("failures{stage=facts} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(metrics.failures.With(with(base, "stage", "render"))); got != 0 {
+		t.Errorf("failures{stage=render} = %v, want 0", got)
+	}
+	refuse = false
+	res, err = w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := resultFor(t, res, ns, "api"); !ok || r.Err != nil || !r.Patched {
+		t.Fatalf("result after the facts came back %+v, want a written floor", r)
 	}
 }

@@ -47,7 +47,7 @@ func NewMetrics() *Metrics {
 		}, append(append([]string(nil), workloadLabels...), "reason")),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mlscale_predictor_failures_total",
-			Help: "Workload forecasts that failed, by stage: query, fit, render, patch.",
+			Help: "Workload forecasts that failed, by stage: query, fit, render, facts, patch.",
 		}, append(append([]string(nil), workloadLabels...), "stage")),
 		cycle: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mlscale_predictor_cycle_duration_seconds",

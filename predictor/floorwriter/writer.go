@@ -350,6 +350,16 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	st := w.stateFor(key, obj, now)
 	st.labels = labels
 	in, minR, maxR, err := w.inputs(ctx, wl)
+	if errors.Is(err, errFacts) {
+		// Not the workload's fault: the floor already there stays, and
+		// the next cycle tries again. A stop cuts the read short.
+		if ctx.Err() == nil {
+			w.failed(labels, "facts")
+			log.Error(err, "cluster facts unavailable; no floor written this cycle")
+		}
+		res.Err = fmt.Errorf("%s: %w", name, err)
+		return res
+	}
 	if err != nil {
 		// Its annotations are bad (a predictor input missing or invalid,
 		// or anything the renderer refuses): no floor is made and the one
@@ -509,7 +519,7 @@ func (w *Writer) bounds(ctx context.Context, wl workload.Workload) (minR, maxR i
 		// the reconciler's render does; a floor above it would be a
 		// capacity the ScaledObject never has.
 		if f, err = w.facts(ctx, wl.Namespace); err != nil {
-			return 0, 0, fmt.Errorf("reading the cluster facts: %w", err)
+			return 0, 0, fmt.Errorf("%w: %w", errFacts, err)
 		}
 	}
 	r, err := render.Workload(wl, f)
@@ -522,6 +532,10 @@ func (w *Writer) bounds(ctx context.Context, wl workload.Workload) (minR, maxR i
 	}
 	return ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100), nil
 }
+
+// errFacts wraps a failure to read the cluster facts (the namespace's
+// ResourceQuotas) in bounds: the workload's annotations are not at fault.
+var errFacts = errors.New("reading the cluster facts")
 
 // withoutFloor returns the annotations without mlscale.io/predicted-floor.
 func withoutFloor(ann map[string]string) map[string]string {
@@ -637,7 +651,7 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, n
 		return false, fmt.Errorf("encoding the patch: %w", err)
 	}
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || (obj.GetUID() != "" && apierrors.IsInvalid(err)) {
+		if apierrors.IsNotFound(err) || (obj.GetUID() != "" && uidRefused(err)) {
 			// Deleted, or replaced by another object of its name, since
 			// it was listed: the next cycle sees what is there now.
 			w.log.V(1).Info("the workload went or was replaced while its floor was made; not written", "namespace", obj.GetNamespace(), "name", obj.GetName(), "error", err.Error())
@@ -646,6 +660,23 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, n
 		return false, fmt.Errorf("patching %s and %s: %w", intent.KeyPredictedFloor, intent.KeyPrediction, err)
 	}
 	return true, nil
+}
+
+// uidRefused reports whether err is the API server refusing a patch
+// because its metadata.uid is not the object's (422, "field is
+// immutable"): another object of the name. Any other refusal (annotations
+// too large, an admission policy) is a failure to write.
+func uidRefused(err error) bool {
+	var st apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &st) || st.Status().Details == nil {
+		return false
+	}
+	for _, c := range st.Status().Details.Causes {
+		if c.Field == "metadata.uid" {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Writer) failed(labels prometheus.Labels, stage string) {
