@@ -665,3 +665,49 @@ func TestFactsFailureIsNotBadAnnotations(t *testing.T) {
 		t.Fatalf("result after the facts came back %+v, want a written floor", r)
 	}
 }
+
+// TestReplacedWorkloadStartsAnew: a workload deleted and made again under
+// its name is another object: it does not take over the old one's state
+// (its error fallback, rolling error and floor). Before, the state was
+// kept by name.
+func TestReplacedWorkloadStartsAnew(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	old := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
+	for i := range flat.Values {
+		flat.Values[i] = 100
+	}
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
+	if _, err := w.Cycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	key := "Deployment/" + ns + "/api"
+	st := w.states[key]
+	if st == nil || st.uid != old.GetUID() {
+		t.Fatalf("state after the first cycle: %+v", st)
+	}
+	st.degraded = true // as if its forecasts had been too wrong
+
+	if err := k8s.Delete(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := w.states[key]; st == nil || st.uid != fresh.GetUID() {
+		t.Fatalf("state after the workload was replaced: %+v, want the new object's", st)
+	}
+	if r, ok := resultFor(t, res, ns, "api"); !ok || r.Explanation.Mode == ModeErrorFallback {
+		t.Errorf("the new workload took over the old one's error fallback: %+v", r)
+	}
+}

@@ -115,6 +115,9 @@ type state struct {
 	mode     string
 	seen     bool
 	labels   prometheus.Labels
+	// uid is the workload object's: another object of its name (deleted
+	// and made again) starts from a new state.
+	uid types.UID
 	// invalid is the latest annotation problem reported for the
 	// workload, so that it is logged once, not every cycle.
 	invalid string
@@ -306,6 +309,12 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st, ok := w.states[key]
+	if ok && st.uid != "" && obj.GetUID() != "" && st.uid != obj.GetUID() {
+		// Another object of the name: the old one's rolling error,
+		// calibration and floor are not its.
+		w.cache.Forget(key)
+		ok = false
+	}
 	if !ok {
 		st = &state{rolling: Rolling{Window: w.cfg.ErrorWindow, FloorWindow: max(w.cfg.ErrorWindow, int(floorWindow/w.cfg.Interval))}}
 		ann := obj.GetAnnotations()
@@ -328,6 +337,7 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 				}
 			}
 		}
+		st.uid = obj.GetUID()
 		w.states[key] = st
 	}
 	st.seen = true
@@ -413,8 +423,11 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	patched, err := w.write(ctx, obj, ex, now)
 	res.Patched = patched
 	if err != nil {
-		w.failed(labels, "patch")
-		log.Error(err, "writing the predicted floor")
+		// A stop that cuts the patch short is not a failure to count.
+		if ctx.Err() == nil {
+			w.failed(labels, "patch")
+			log.Error(err, "writing the predicted floor")
+		}
 		res.Err = errors.Join(res.Err, fmt.Errorf("%s: %w", name, err))
 	}
 	return res
@@ -560,6 +573,11 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
 	}
 	if err != nil {
+		if w.metrics != nil {
+			// The demand now is unknown (and after a new demand query,
+			// the old query's last value is not it).
+			w.metrics.actual.Delete(labels)
+		}
 		w.failed(labels, "query")
 		return predictor.Forecast{}, nil, fmt.Errorf("reading demand: %w", err)
 	}
