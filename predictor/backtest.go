@@ -467,6 +467,9 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("backtest: %w", err)
 	}
+	// The forecasts made, for the selector once their windows are over.
+	var sel Selector
+	made := make([]Forecast, b.n)
 	for k := range b.n {
 		i := b.first + k
 		// In a gap the history ends at the last observed sample, as the
@@ -490,12 +493,15 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		for ; observed < k && b.first+observed+b.horizon <= b.seen(i); observed++ {
 			if j := observed; b.isScored(j) {
 				cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
+				sel.Observe(made[j], b.actual[j])
 			}
 		}
 		f, err := model.Forecast(known)
 		if err != nil {
 			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 		}
+		f = sel.Apply(f)
+		made[k] = f
 		desired := int32(min(math.MaxInt32, replicasFor(cal.Upper(f), capacity)))
 		policy.ErrorBand = cal.RecentError() / capacity
 		state, _ = policy.Decide(state, s.Time(i), desired, true)

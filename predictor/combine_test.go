@@ -111,6 +111,40 @@ func weekdayDemand(seed uint64, days int) Series {
 	return s
 }
 
+// batchBursts is demand at a 1-minute step over two weeks that is zero
+// but for three batch bursts a day at random times, each of 10 to 40
+// minutes at 50 to 200 (within 20%): no cycle, and nothing in the last
+// hours that tells the next burst.
+func batchBursts(seed uint64) Series {
+	r := rand.New(rand.NewPCG(seed, 17))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 14*1440)}
+	for range 42 {
+		start, n, level := r.IntN(len(s.Values)), 10+r.IntN(31), 50+150*r.Float64()
+		for j := start; j < min(len(s.Values), start+n); j++ {
+			s.Values[j] = level * (0.8 + 0.4*r.Float64())
+		}
+	}
+	return s
+}
+
+// officeSquare is hourly demand over four weeks: 10 at night and on
+// weekends, 130 on weekdays from 08:00 to 18:00, with noise of a tenth of
+// the level. At an hourly step the lookahead is one sample, and the
+// week-ago window is the best forecast of the step at 08:00.
+func officeSquare(seed uint64) Series {
+	r := rand.New(rand.NewPCG(seed, 19))
+	s := Series{Start: monday, Step: time.Hour, Values: make([]float64, 28*24)}
+	for i := range s.Values {
+		t := s.Time(i)
+		level := 10.0
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 8 && t.Hour() < 18 {
+			level = 130
+		}
+		s.Values[i] = math.Max(0, level+(0.1*level+2)*r.NormFloat64())
+	}
+	return s
+}
+
 // TestMixtureNeverWorseThanBestBaseline checks point 1 of the predictor
 // issue with the backtest itself: on every trace, real and synthetic,
 // mlscale's peak-forecast MAE is at most the best baseline's, and on the
@@ -145,6 +179,12 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		{"periodic", synthetic(periodicDemand(21)), 0.9, false},
 		{"weekday demand, 1 min", synthetic(weekdayDemand(1, 21)), 0.85, false},
 		{"load-balancer requests, one week", synthetic(loadBalancerRequests(1, 7)), 1, false},
+		// Without the Selector 1.258 and 1.119. Batch bursts are not yet
+		// at 1 (see docs/predictor.md): the Selector weighs persistence
+		// in only once it has a day of forecasts to compare, and then
+		// with the mixture.
+		{"batch bursts", synthetic(batchBursts(8)), 1.1, true},
+		{"office hours, hourly", synthetic(officeSquare(30)), 1, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Backtest(tt.series(t), DefaultBacktestConfig())

@@ -165,6 +165,14 @@ type Forecast struct {
 	// Spike reports a spike in progress in the recent samples, which
 	// raised the forecast to at least the latest demand.
 	Spike bool
+	// Mixture is the model's own peak forecast: Peak before a Selector
+	// blends baselines into it (Model.Forecast returns Peak equal to it).
+	Mixture float64
+	// Baselines are the baselines' peak forecasts, by BaselineIndex...:
+	// the latest sample, and the peaks of the window a day and a week
+	// earlier (NaN without that much history, or where a day is not a
+	// whole number of steps).
+	Baselines [NumBaselines]float64
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can
@@ -704,7 +712,29 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	f.Peak = max(0, f.Peak)
 	f.Upper = f.Peak + m.upper
 	f.Peak, f.Upper = f.Peak*m.scale, f.Upper*m.scale
+	f.Mixture = f.Peak
+	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
+	f.Baselines[BaselineIndexDay] = seasonalPeak(s.Values, i, Day, m.step, m.horizon) * m.scale
+	f.Baselines[BaselineIndexWeek] = seasonalPeak(s.Values, i, Week, m.step, m.horizon) * m.scale
 	return f, nil
+}
+
+// seasonalPeak is the seasonal naive forecast after index i of vals: the
+// peak of the lookahead window lag earlier, NaN where lag is not a whole
+// number of steps of at least the lookahead, or reaches before vals.
+func seasonalPeak(vals []float64, i int, lag, step time.Duration, horizon int) float64 {
+	if lag%step != 0 {
+		return math.NaN()
+	}
+	l := int(lag / step)
+	if l < horizon || i+1-l < 0 {
+		return math.NaN()
+	}
+	peak := math.Inf(-1)
+	for h := 1; h <= horizon; h++ {
+		peak = max(peak, vals[i+h-l])
+	}
+	return peak
 }
 
 // ForecastSeries fits s and forecasts the window after its end.

@@ -427,7 +427,7 @@ func TestMetricsServed(t *testing.T) {
 	if err := k8s.Create(context.Background(), deployment(ns, "api", predictive(`demand{trace="crane_input9.csv"}`, 40, 1, 50))); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Create(context.Background(), deployment(ns, "bad", predictive(`demand[5m]`, 40, 1, 50))); err != nil {
+	if err := k8s.Create(context.Background(), deployment(ns, "bad", predictive(`sum({"demand"})`, 40, 1, 50))); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 2 {

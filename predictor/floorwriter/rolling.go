@@ -35,6 +35,8 @@ type pendingForecast struct {
 	// capacity is the floor's capacity (floor times capacity per replica)
 	// set from the forecast; NaN when no floor was.
 	capacity float64
+	// forecast is the whole forecast (see AddForecast).
+	forecast predictor.Forecast
 }
 
 // Evaluation is one forecast scored by Evaluate.
@@ -44,6 +46,9 @@ type Evaluation struct {
 	// Under is true when the floor set from the forecast had less capacity
 	// than Actual; false when no floor was set from it.
 	Under bool
+	// Forecast is the forecast as AddForecast recorded it (zero after
+	// Add), for the predictor.Selector.
+	Forecast predictor.Forecast
 }
 
 // maxPending bounds the forecasts waiting for their window (a workload whose
@@ -53,10 +58,19 @@ const maxPending = 1024
 // Add records a forecast of the peak over (at, at+lookahead] and the
 // capacity of the floor set from it (NaN for none).
 func (r *Rolling) Add(at time.Time, lookahead time.Duration, peak, capacity float64) {
+	r.add(pendingForecast{at: at, lookahead: lookahead, peak: peak, capacity: capacity})
+}
+
+// AddForecast is Add of f's time and peak, keeping f for its Evaluation.
+func (r *Rolling) AddForecast(f predictor.Forecast, lookahead time.Duration, capacity float64) {
+	r.add(pendingForecast{at: f.Time, lookahead: lookahead, peak: f.Peak, capacity: capacity, forecast: f})
+}
+
+func (r *Rolling) add(p pendingForecast) {
 	if len(r.pending) >= maxPending {
 		r.pending = r.pending[1:]
 	}
-	r.pending = append(r.pending, pendingForecast{at: at, lookahead: lookahead, peak: peak, capacity: capacity})
+	r.pending = append(r.pending, p)
 }
 
 // Evaluate scores every pending forecast whose window s now covers: the
@@ -89,7 +103,7 @@ func (r *Rolling) Evaluate(s predictor.Series) []Evaluation {
 		r.actual = append(r.actual, actual)
 		r.floorActual = append(r.floorActual, actual)
 		r.capacity = append(r.capacity, p.capacity)
-		out = append(out, Evaluation{Peak: p.peak, Actual: actual, Under: p.capacity < actual})
+		out = append(out, Evaluation{Peak: p.peak, Actual: actual, Under: p.capacity < actual, Forecast: p.forecast})
 	}
 	r.pending = kept
 	if r.Window > 0 && len(r.absErr) > r.Window {

@@ -115,3 +115,26 @@ func TestRollingProvisioning(t *testing.T) {
 		t.Errorf("provisioning %v under, %v over, %d floors; want 0.5, %v, 2", under, over, n, 250.0/220)
 	}
 }
+
+// TestRollingKeepsTheForecast: a forecast added with AddForecast comes back
+// whole in its Evaluation (the Selector scores its baselines), one added
+// with Add as a zero Forecast.
+func TestRollingKeepsTheForecast(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := predictor.Series{Start: t0, Step: time.Minute, Values: []float64{1, 2, 3, 4, 5, 6, 7, 8}}
+	f := predictor.Forecast{Time: t0.Add(time.Minute), Peak: 5, Mixture: 4, Baselines: [predictor.NumBaselines]float64{2, 3, math.NaN()}}
+	var r Rolling
+	r.AddForecast(f, 3*time.Minute, math.NaN())
+	r.Add(t0.Add(2*time.Minute), 3*time.Minute, 6, math.NaN())
+	evals := r.Evaluate(s)
+	if len(evals) != 2 {
+		t.Fatalf("%d evaluations, want 2", len(evals))
+	}
+	got := evals[0].Forecast
+	if got.Time != f.Time || got.Mixture != 4 || got.Baselines[0] != 2 || got.Baselines[1] != 3 || !math.IsNaN(got.Baselines[2]) || evals[0].Peak != 5 || evals[0].Actual != 5 {
+		t.Errorf("evaluation %+v, want forecast %+v and actual 5", evals[0], f)
+	}
+	if !evals[1].Forecast.Time.IsZero() {
+		t.Errorf("a forecast added with Add came back as %+v", evals[1].Forecast)
+	}
+}

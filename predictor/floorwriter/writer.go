@@ -110,7 +110,10 @@ type state struct {
 	rolling Rolling
 	// cal calibrates the forecasts' upper bound to the workload's target;
 	// nil until the first forecast (and after a reset).
-	cal      *predictor.Calibrator
+	cal *predictor.Calibrator
+	// sel blends the baselines into the forecasts while they forecast
+	// better than the mixture.
+	sel      predictor.Selector
 	degraded bool
 	mode     string
 	seen     bool
@@ -390,6 +393,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	if st.query != in.DemandQuery {
 		st.query = in.DemandQuery
 		st.rolling.Reset()
+		st.sel = predictor.Selector{}
 		st.cal = nil
 		w.cache.Forget(key)
 	}
@@ -412,7 +416,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		if ex.Mode == ModePredicting {
 			floorCap = float64(ex.Floor) * capacity
 		}
-		st.rolling.Add(fc.Time, opts.Lookahead, fc.Peak, floorCap)
+		st.rolling.AddForecast(fc, opts.Lookahead, floorCap)
 	}
 	w.announce(obj, st.mode, ex, ferr, log)
 	st.mode = ex.Mode
@@ -603,6 +607,10 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "fit")
 		return predictor.Forecast{}, nil, err
 	}
+	for _, e := range evals {
+		st.sel.Observe(e.Forecast, e.Actual)
+	}
+	fc = st.sel.Apply(fc)
 	if st.cal == nil || st.cal.Target() != opts.TargetUnder {
 		// A new workload, a new leader or a new target: start from the
 		// fit's own errors until the workload's forecasts are evaluated.

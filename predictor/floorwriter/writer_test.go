@@ -92,8 +92,12 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A workload whose demand query Prometheus rejects: no forecast, so
-	// the floor is the minimum, and the explanation names the query.
-	bad := deployment(ns, "bad", predictive(`demand[5m]`, capacity, 3, 50))
+	// the floor is the minimum, and the explanation names the query. A
+	// quoted metric name is Prometheus 3 syntax, which mlscale's parser
+	// (Prometheus 3's) accepts and the Prometheus 2 server here does not,
+	// as a user's Prometheus may not; a query that no Prometheus accepts
+	// (a range vector, bad syntax) is refused at admission.
+	bad := deployment(ns, "bad", predictive(`sum({"demand"})`, capacity, 3, 50))
 	if err := k8s.Create(context.Background(), bad); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +129,7 @@ func TestCycleWritesFloorFromPrometheus(t *testing.T) {
 			}
 		}
 	}
-	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, "demand[5m]") || ex.FallBand != nil {
+	if ex := explanation(t, annotations(t, bad)); ex.Mode != ModeNoDataFallback || ex.Floor != 3 || !strings.Contains(ex.Error, `sum({\"demand\"})`) || ex.FallBand != nil {
 		t.Errorf("bad query: explanation %+v, want %s, floor 3 (the minimum), an error naming the query and no fall band", ex, ModeNoDataFallback)
 	}
 	if len(mine) != 1 || mine[0].Err != nil || !mine[0].Patched {

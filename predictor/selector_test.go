@@ -1,0 +1,127 @@
+package predictor
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// selectorFeed observes, every 15 minutes for days days before at, a
+// forecast whose mixture misses the actual peak by mixErr and whose
+// baselines miss it by baseErr (NaN: the baseline has none).
+func selectorFeed(s *Selector, at time.Time, days float64, mixErr float64, baseErr [NumBaselines]float64) {
+	step := 15 * time.Minute
+	n := int(days * float64(Day) / float64(step))
+	for k := n; k >= 1; k-- {
+		f := Forecast{Time: at.Add(-time.Duration(k) * step), Mixture: 100 + mixErr}
+		for b, e := range baseErr {
+			f.Baselines[b] = 100 + e
+		}
+		s.Observe(f, 100)
+	}
+}
+
+func TestSelector(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	nan := math.NaN()
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}
+	for _, tt := range []struct {
+		name    string
+		feed    func(s *Selector)
+		want    float64
+		between bool // want is the least; the peak is between it and the mixture
+	}{
+		{"nothing observed: the mixture", func(*Selector) {}, 50, false},
+		{"the mixture best: the mixture exactly", func(s *Selector) {
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4})
+		}, 50, false},
+		{"less than a day observed: the mixture", func(s *Selector) {
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30})
+		}, 50, false},
+		// Persistence's error a tenth of the mixture's: weight 10^8 to 1.
+		{"persistence far better: persistence", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30})
+		}, 80, false},
+		// Equal errors: the two weigh alike.
+		{"persistence as good: not blended (only a better one is)", func(s *Selector) {
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30})
+		}, 50, false},
+		{"persistence a little better: blended", func(s *Selector) {
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30})
+		}, 50, true},
+		// A baseline without a forecast for some of the days does not
+		// compete.
+		{"week-ago window missing on some forecasts", func(s *Selector) {
+			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan})
+			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1})
+		}, 50, false},
+		// Eight days ago persistence was best; the last week, the mixture.
+		{"older than a week forgotten", func(s *Selector) {
+			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30})
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30})
+		}, 50, false},
+		{"a zero forecast (Rolling.Add) is not observed", func(s *Selector) {
+			for range 200 {
+				s.Observe(Forecast{}, 100)
+			}
+		}, 50, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Selector
+			tt.feed(&s)
+			got := s.Apply(now)
+			switch {
+			case tt.between && !(got.Peak > 50 && got.Peak < 80):
+				t.Errorf("peak %v, want between the mixture's 50 and persistence's 80", got.Peak)
+			case !tt.between && math.Abs(got.Peak-tt.want) > 1e-6:
+				t.Errorf("peak %v, want %v", got.Peak, tt.want)
+			}
+			if got.Upper-got.Peak != now.Upper-now.Peak {
+				t.Errorf("upper %v moved apart from the peak %v", got.Upper, got.Peak)
+			}
+			if got.Mixture != now.Mixture || got.Baselines != now.Baselines {
+				t.Errorf("the mixture or baselines changed: %+v", got)
+			}
+		})
+	}
+}
+
+// TestForecastCarriesBaselines: Model.Forecast's baselines are the latest
+// sample and the peaks of the windows a day and a week earlier, in the
+// trace's units, and its Mixture is its Peak.
+func TestForecastCarriesBaselines(t *testing.T) {
+	s := periodicDemand(9)
+	for i := range s.Values {
+		s.Values[i] *= 1000 // not at the model's scale
+	}
+	m, err := Fit(s, Options{Lookahead: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peakAgo := func(lag time.Duration) float64 {
+		l := int(lag / s.Step)
+		i := s.Len() - 1
+		p := math.Inf(-1)
+		for h := 1; h <= int(15*time.Minute/s.Step); h++ {
+			p = max(p, s.Values[i+h-l])
+		}
+		return p
+	}
+	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week)}
+	for b := range want {
+		if math.Abs(f.Baselines[b]-want[b]) > 1e-6*math.Abs(want[b]) {
+			t.Errorf("baseline %d = %v, want %v", b, f.Baselines[b], want[b])
+		}
+	}
+	if f.Mixture != f.Peak {
+		t.Errorf("mixture %v, peak %v", f.Mixture, f.Peak)
+	}
+	short := s.Slice(s.Len()-int(3*Day/s.Step), s.Len())
+	if f, err := m.Forecast(short); err != nil || !math.IsNaN(f.Baselines[BaselineIndexWeek]) {
+		t.Errorf("three days of history: week-ago baseline %v (err %v), want NaN", f.Baselines[BaselineIndexWeek], err)
+	}
+}
