@@ -87,9 +87,12 @@ func proportionalSine(seed uint64, days int, step time.Duration) Series {
 // officeHours is demand at a 5-minute step that steps from 10 to 130 at
 // 08:00 and back at 18:00 on weekdays (monday is a Monday), flat at 10 at
 // night and over the weekend, with noise of 10% of the level plus 2.
-func officeHours(seed uint64, days int) Series {
+func officeHours(seed uint64, days int) Series { return officeHoursAt(seed, days, 5*time.Minute) }
+
+// officeHoursAt is officeHours at the step.
+func officeHoursAt(seed uint64, days int, step time.Duration) Series {
 	r := rand.New(rand.NewPCG(seed, 19))
-	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, days*288)}
+	s := Series{Start: monday, Step: step, Values: make([]float64, days*int(Day/step))}
 	for i := range s.Values {
 		t := s.Time(i)
 		level := 10.0

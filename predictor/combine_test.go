@@ -127,24 +127,6 @@ func batchBursts(seed uint64) Series {
 	return s
 }
 
-// officeSquare is hourly demand over four weeks: 10 at night and on
-// weekends, 130 on weekdays from 08:00 to 18:00, with noise of a tenth of
-// the level. At an hourly step the lookahead is one sample, and the
-// week-ago window is the best forecast of the step at 08:00.
-func officeSquare(seed uint64) Series {
-	r := rand.New(rand.NewPCG(seed, 19))
-	s := Series{Start: monday, Step: time.Hour, Values: make([]float64, 28*24)}
-	for i := range s.Values {
-		t := s.Time(i)
-		level := 10.0
-		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 8 && t.Hour() < 18 {
-			level = 130
-		}
-		s.Values[i] = math.Max(0, level+(0.1*level+2)*r.NormFloat64())
-	}
-	return s
-}
-
 // TestMixtureNeverWorseThanBestBaseline checks point 1 of the predictor
 // issue with the backtest itself: on every trace, real and synthetic,
 // mlscale's peak-forecast MAE is at most the best baseline's, and on the
@@ -184,7 +166,9 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// in only once it has a day of forecasts to compare, and then
 		// with the mixture.
 		{"batch bursts", synthetic(batchBursts(8)), 1.1, true},
-		{"office hours, hourly", synthetic(officeSquare(30)), 1, false},
+		// At an hourly step the lookahead is one sample, and the
+		// week-ago window is the best forecast of the step at 08:00.
+		{"office hours, hourly", synthetic(officeHoursAt(30, 28, time.Hour)), 1, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Backtest(tt.series(t), DefaultBacktestConfig())

@@ -588,11 +588,7 @@ func TestFloorWithinGPUBudget(t *testing.T) {
 	if err := k8s.Create(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
-	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
-	for i := range flat.Values {
-		flat.Values[i] = 100
-	}
+	end, flat := flatDemand()
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }, Facts: facts.FromCluster(k8s, DefaultConfig().Facts)})
 	res, err := w.Cycle(context.Background())
 	if err != nil {
@@ -623,11 +619,7 @@ func TestFactsFailureIsNotBadAnnotations(t *testing.T) {
 	if err := k8s.Create(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
-	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
-	for i := range flat.Values {
-		flat.Values[i] = 100
-	}
+	end, flat := flatDemand()
 	refuse := true
 	quotas := func(ctx context.Context, namespace string) (facts.Facts, error) {
 		if refuse {
@@ -677,11 +669,7 @@ func TestReplacedWorkloadStartsAnew(t *testing.T) {
 	if err := k8s.Create(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	flat := predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
-	for i := range flat.Values {
-		flat.Values[i] = 100
-	}
+	end, flat := flatDemand()
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
 	if _, err := w.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
@@ -710,4 +698,14 @@ func TestReplacedWorkloadStartsAnew(t *testing.T) {
 	if r, ok := resultFor(t, res, ns, "api"); !ok || r.Explanation.Mode == ModeErrorFallback {
 		t.Errorf("the new workload took over the old one's error fallback: %+v", r)
 	}
+}
+
+// flatDemand is 15 days of demand at 100 every minute, ending at end.
+func flatDemand() (end time.Time, flat predictor.Series) {
+	end = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	flat = predictor.Series{Start: end.Add(-15 * 24 * time.Hour), Step: time.Minute, Values: make([]float64, 15*1440+1)}
+	for i := range flat.Values {
+		flat.Values[i] = 100
+	}
+	return end, flat
 }
