@@ -173,6 +173,10 @@ type Forecast struct {
 	// earlier (NaN without that much history, or where a day is not a
 	// whole number of steps).
 	Baselines [NumBaselines]float64
+	// BaselineShare is the weight of the baselines in Peak, from 0 (the
+	// mixture alone) to 1, as a Selector blended them (see
+	// Selector.Apply).
+	BaselineShare float64
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can

@@ -141,5 +141,6 @@ func (s *Selector) Apply(f Forecast) Forecast {
 	peak := max(0, num/den)
 	f.Upper += peak - f.Peak
 	f.Peak = peak
+	f.BaselineShare = 1 - wMix/den
 	return f
 }

@@ -82,6 +82,11 @@ func TestSelector(t *testing.T) {
 			if got.Mixture != now.Mixture || got.Baselines != now.Baselines {
 				t.Errorf("the mixture or baselines changed: %+v", got)
 			}
+			// The share is the baselines' weight: the peak is the mixture's
+			// plus that share of the way to persistence's 80 here.
+			if want := 50 + got.BaselineShare*30; math.Abs(got.Peak-want) > 1e-6 || got.BaselineShare < 0 || got.BaselineShare > 1 {
+				t.Errorf("baseline share %v with peak %v", got.BaselineShare, got.Peak)
+			}
 		})
 	}
 }

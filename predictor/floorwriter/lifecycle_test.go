@@ -709,3 +709,38 @@ func flatDemand() (end time.Time, flat predictor.Series) {
 	}
 	return end, flat
 }
+
+// TestSelectorWeighsBaselines: a workload whose baselines forecast better
+// than the model over the last week gets them blended into its forecast,
+// and its explanation says how much they weigh (baselineShare; written as
+// the rest of the explanation).
+func TestSelectorWeighsBaselines(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	d := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	end, flat := flatDemand()
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
+	if _, err := w.Cycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ex := explanation(t, annotations(t, d)); ex.BaselineShare != nil {
+		t.Fatalf("baselineShare %v before any forecast was scored", *ex.BaselineShare)
+	}
+	// Three days in which the model missed by 20 and persistence by 1.
+	st := w.states["Deployment/"+ns+"/api"]
+	for k := 3 * 24 * 4; k >= 1; k-- {
+		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
+		st.sel.Observe(f, 100)
+	}
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := resultFor(t, res, ns, "api")
+	if !ok || r.Err != nil || r.Explanation.BaselineShare == nil || *r.Explanation.BaselineShare < 0.99 {
+		t.Fatalf("result %+v, want a baselineShare of about 1", r)
+	}
+}
