@@ -544,13 +544,20 @@ func TestDeletedScaledObjectIsRecreated(t *testing.T) {
 		return so.UID != oldUID, "still the old one"
 	})
 
-	// A hand edit of a field mlscale owns is reverted.
+	// A hand edit of a field mlscale owns is reverted; a field mlscale
+	// does not render, added by hand, stays (server-side apply removes
+	// only the fields mlscale applied before and no longer does), as
+	// docs/annotations.md says.
 	so = waitScaledObject(t, ns, "queue", "ScaledObject", anyObject)
 	so.Spec.MaxReplicaCount = ptr.To[int32](99)
+	so.Spec.Fallback = &kedav1alpha1.Fallback{FailureThreshold: 3, Replicas: 2}
 	if err := k8s.Update(ctx, so); err != nil {
 		t.Fatal(err)
 	}
-	waitScaledObject(t, ns, "queue", "hand edit reverted", replicas(1, 10))
+	so = waitScaledObject(t, ns, "queue", "hand edit reverted", replicas(1, 10))
+	if so.Spec.Fallback == nil || so.Spec.Fallback.Replicas != 2 {
+		t.Errorf("the hand-added fallback is gone: %+v", so.Spec.Fallback)
+	}
 }
 
 // TestLateScaledObjectOfOptedOutWorkloadIsRemoved: a ScaledObject that
