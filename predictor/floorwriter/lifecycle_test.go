@@ -17,10 +17,12 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/facts"
@@ -742,5 +744,67 @@ func TestSelectorWeighsBaselines(t *testing.T) {
 	r, ok := resultFor(t, res, ns, "api")
 	if !ok || r.Err != nil || r.Explanation.BaselineShare == nil || *r.Explanation.BaselineShare < 0.99 {
 		t.Fatalf("result %+v, want a baselineShare of about 1", r)
+	}
+}
+
+// TestAPIWarningsNameTheWorkload: a warning the API server returns on the
+// floor's patch (here from a ValidatingAdmissionPolicy in Warn mode, as
+// mlscale's own webhook warns on a workload whose annotations it renders
+// with a warning) is logged with the workload's name. Before, the client's
+// warning logger wrote it without one.
+func TestAPIWarningsNameTheWorkload(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "warn-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "demo policy warns on every update"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "warn-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	for _, o := range []client.Object{policy, binding} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), o) })
+	}
+	d := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	end, flat := flatDemand()
+	logs := &logLines{}
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }, Log: logs.logger()})
+	// The policy takes effect once the API server has loaded it.
+	deadline := time.Now().Add(30 * time.Second)
+	for logs.count(ns+"/api", "demo policy warns") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line names the workload and the policy's warning: %q", logs.lines)
+		}
+		// A changed floor makes the next cycle patch again.
+		if err := k8s.Patch(ctx, d, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"mlscale.io/predicted-floor":null,"mlscale.io/prediction":null}}}`))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Cycle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -358,6 +358,10 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	key := wl.GVK.Kind + "/" + wl.Namespace + "/" + wl.Name
 	labels := prometheus.Labels{"namespace": wl.Namespace, "kind": wl.GVK.Kind, "workload": wl.Name}
 	log := w.log.WithValues("workload", name)
+	// The API server's warnings on this workload's requests (the
+	// client's warning handler logs through the context's logger) name
+	// it.
+	ctx = logr.NewContext(ctx, log)
 	res := Result{Workload: name}
 
 	st := w.stateFor(key, obj, now)
