@@ -110,6 +110,12 @@ type Report struct {
 	ColdStart string `json:"cold_start"`
 	// Cycle is the cycle found in the training history.
 	Cycle string `json:"cycle"`
+	// BaselineBlendPct is the percentage of evaluated steps whose mlscale
+	// forecast had baselines blended in, because they forecast better
+	// over the week before (see Selector); BaselineShareMean is their mean
+	// weight in the forecast over every evaluated step (0 to 1).
+	BaselineBlendPct  float64 `json:"baseline_blend_pct"`
+	BaselineShareMean float64 `json:"baseline_share_mean"`
 	// MLScale are mlscale's metrics.
 	MLScale Metrics `json:"mlscale"`
 	// Baselines are the baselines' metrics by name.
@@ -265,6 +271,7 @@ func (r Report) Rounded() Report {
 		}
 	}
 	out := r
+	out.BaselineBlendPct, out.BaselineShareMean = RoundFigure(r.BaselineBlendPct), RoundFigure(r.BaselineShareMean)
 	out.MLScale = metrics(r.MLScale)
 	out.Baselines = make(map[string]Metrics, len(r.Baselines))
 	for name, m := range r.Baselines {
@@ -502,11 +509,19 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		}
 		f = sel.Apply(f)
 		made[k] = f
+		if f.BaselineShare > 0 {
+			rep.BaselineBlendPct++
+			rep.BaselineShareMean += f.BaselineShare
+		}
 		desired := int32(min(math.MaxInt32, replicasFor(cal.Upper(f), capacity)))
 		policy.ErrorBand = cal.RecentError() / capacity
 		state, _ = policy.Decide(state, s.Time(i), desired, true)
 		fc[k], floors[k] = f.Peak, int(state.Floor)
 		rep.Forecasts = append(rep.Forecasts, ForecastRow{Time: s.Time(i), Peak: f.Peak, Floor: state.Floor})
+	}
+	if b.n > 0 {
+		rep.BaselineBlendPct *= 100 / float64(b.n)
+		rep.BaselineShareMean /= float64(b.n)
 	}
 	return fc, floors, nil
 }

@@ -130,3 +130,24 @@ func TestForecastCarriesBaselines(t *testing.T) {
 		t.Errorf("three days of history: week-ago baseline %v (err %v), want NaN", f.Baselines[BaselineIndexWeek], err)
 	}
 }
+
+// TestBacktestReportsBlending: the backtest says on how many steps, and
+// with what weight, the Selector blended baselines in: most of the steps
+// of batch bursts (persistence beats the mixture there), none of a
+// periodic trace's (the mixture is best).
+func TestBacktestReportsBlending(t *testing.T) {
+	r, err := Backtest(batchBursts(8), DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.BaselineBlendPct < 50 || r.BaselineBlendPct > 100 || !(r.BaselineShareMean > 0.3 && r.BaselineShareMean <= 1) {
+		t.Errorf("batch bursts: baselines blended on %.1f%% of steps, mean weight %.3f; want most steps", r.BaselineBlendPct, r.BaselineShareMean)
+	}
+	r, err = Backtest(periodicDemand(21), DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.BaselineBlendPct != 0 || r.BaselineShareMean != 0 {
+		t.Errorf("periodic: baselines blended on %.1f%% of steps, mean weight %.3f; want none", r.BaselineBlendPct, r.BaselineShareMean)
+	}
+}

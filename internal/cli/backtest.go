@@ -310,7 +310,12 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	}
 	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps%s, lookahead %s (%d %s)\n",
 		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps, steps)
-	fmt.Fprintf(out, "cycle (of the training part): %s; capacity per replica %.4g; cold start %s\n\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
+	fmt.Fprintf(out, "cycle (of the training part): %s; capacity per replica %.4g; cold start %s\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
+	if rep.BaselineBlendPct > 0 {
+		fmt.Fprintf(out, "baselines blended into mlscale's forecast on %.1f%% of the steps (they forecast better over the week before), mean weight %.2f\n",
+			rep.BaselineBlendPct, rep.BaselineShareMean)
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "forecaster\tMAE\tsMAPE %%\tMASE\tunder %%\tover (replicas)\t\n")

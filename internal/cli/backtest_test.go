@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -543,5 +544,37 @@ func TestBacktestConstantHistoryMASE(t *testing.T) {
 	}
 	if strings.Contains(r.Out, "Inf") || strings.Contains(r.Out, "NaN") {
 		t.Errorf("report has Inf or NaN:\n%s", r.Out)
+	}
+}
+
+// TestBacktestSaysBaselinesBlended: on bursty demand, where persistence
+// forecasts better than the model week after week, the report says on
+// how many steps baselines were blended into mlscale's forecast; on
+// crane_input9 (TestBacktestText), where the model is best, it says
+// nothing of them.
+func TestBacktestSaysBaselinesBlended(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	r := rand.New(rand.NewPCG(8, 17))
+	vals := make([]float64, 14*1440)
+	for range 42 {
+		start, n, level := r.IntN(len(vals)), 10+r.IntN(31), 50+150*r.Float64()
+		for j := start; j < min(len(vals), start+n); j++ {
+			vals[j] = level * (0.8 + 0.4*r.Float64())
+		}
+	}
+	for i, v := range vals {
+		fmt.Fprintf(&b, "%d,%.1f\n", 1767571200+60*i, v)
+	}
+	path := filepath.Join(t.TempDir(), "bursts.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runCLI(t, "", "backtest", "--trace", path)
+	if out.Code != ExitOK || !strings.Contains(out.Out, "baselines blended into mlscale's forecast on ") || !strings.Contains(out.Out, "% of the steps (they forecast better over the week before), mean weight 0.") {
+		t.Errorf("exit %d, stdout %q, want the line on blended baselines", out.Code, out.Out)
+	}
+	if plain := runCLI(t, "", "backtest", "-f", crane9Trace); strings.Contains(plain.Out, "baselines blended") {
+		t.Errorf("crane_input9 reports blended baselines:\n%s", plain.Out)
 	}
 }
