@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -615,13 +616,7 @@ func TestFloorWithinGPUBudget(t *testing.T) {
 // Before, it was logged as "its annotations are invalid" and counted as
 // stage "render".
 func TestFactsFailureIsNotBadAnnotations(t *testing.T) {
-	needCluster(t)
-	ns := newNamespace(t)
-	d := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
-	if err := k8s.Create(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
-	end, flat := flatDemand()
+	ns, _, end, flat := flatWorkload(t)
 	refuse := true
 	quotas := func(ctx context.Context, namespace string) (facts.Facts, error) {
 		if refuse {
@@ -665,13 +660,7 @@ func TestFactsFailureIsNotBadAnnotations(t *testing.T) {
 // (its error fallback, rolling error and floor). Before, the state was
 // kept by name.
 func TestReplacedWorkloadStartsAnew(t *testing.T) {
-	needCluster(t)
-	ns := newNamespace(t)
-	old := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
-	if err := k8s.Create(context.Background(), old); err != nil {
-		t.Fatal(err)
-	}
-	end, flat := flatDemand()
+	ns, old, end, flat := flatWorkload(t)
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
 	if _, err := w.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
@@ -717,13 +706,7 @@ func flatDemand() (end time.Time, flat predictor.Series) {
 // and its explanation says how much they weigh (baselineShare; written as
 // the rest of the explanation).
 func TestSelectorWeighsBaselines(t *testing.T) {
-	needCluster(t)
-	ns := newNamespace(t)
-	d := deployment(ns, "api", predictive(`demand`, 10, 1, 20))
-	if err := k8s.Create(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
-	end, flat := flatDemand()
+	ns, d, end, flat := flatWorkload(t)
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
 	if _, err := w.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
@@ -807,4 +790,19 @@ func TestAPIWarningsNameTheWorkload(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// flatWorkload creates the predictive Deployment "api" (capacity 10 per
+// replica, 1 to 20 replicas) in a new namespace, with flatDemand for its
+// demand.
+func flatWorkload(t *testing.T) (ns string, d *appsv1.Deployment, end time.Time, flat predictor.Series) {
+	t.Helper()
+	needCluster(t)
+	ns = newNamespace(t)
+	d = deployment(ns, "api", predictive(`demand`, 10, 1, 20))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	end, flat = flatDemand()
+	return ns, d, end, flat
 }
