@@ -228,7 +228,7 @@ func newStatusIndex(in statusInput) statusIndex {
 		idx.hpas[k] = append(idx.hpas[k], h.Name)
 	}
 	for _, j := range in.Jobs {
-		if sj, ok := j.Labels[kedaJobLabel]; ok && !jobFinished(&j) {
+		if sj, ok := j.Labels[kedaJobLabel]; ok && !workload.JobFinished(j.Status) {
 			idx.runningJobs[objectKey{j.Namespace, "ScaledJob", sj}]++
 		}
 	}
@@ -375,16 +375,6 @@ func eventCount(e corev1.Event) int32 {
 		return e.Count
 	}
 	return 1
-}
-
-// jobFinished reports whether a Job has completed or failed.
-func jobFinished(j *batchv1.Job) bool {
-	for _, c := range j.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }
 
 // floorText is the FLOOR column: the predicted floor, or "-".

@@ -317,6 +317,21 @@ func (w Workload) PodsPerReplica() int64 {
 	return int64(pods)
 }
 
+// JobFinished reports whether a Job with this status has completed or
+// failed: a completion time, or a Complete or Failed condition that is
+// true.
+func JobFinished(st batchv1.JobStatus) bool {
+	if st.CompletionTime != nil {
+		return true
+	}
+	for _, c := range st.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
 // SaturatingAdd adds non-negative counts, giving math.MaxInt64 instead of
 // overflowing.
 func SaturatingAdd(a, b int64) int64 {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -170,24 +171,11 @@ func runningJob(raw, old []byte) string {
 		} `json:"spec"`
 	}
 	var j struct {
-		Status struct {
-			StartTime      *metav1.Time `json:"startTime"`
-			CompletionTime *metav1.Time `json:"completionTime"`
-			Active         int32        `json:"active"`
-			Conditions     []struct {
-				Type   string `json:"type"`
-				Status string `json:"status"`
-			} `json:"conditions"`
-		} `json:"status"`
+		Status batchv1.JobStatus `json:"status"`
 	}
 	if json.Unmarshal(raw, &spec) != nil || (spec.Spec.Suspend != nil && *spec.Spec.Suspend) ||
-		json.Unmarshal(old, &j) != nil || j.Status.CompletionTime != nil || (j.Status.StartTime == nil && j.Status.Active == 0) {
+		json.Unmarshal(old, &j) != nil || workload.JobFinished(j.Status) || (j.Status.StartTime == nil && j.Status.Active == 0) {
 		return ""
-	}
-	for _, c := range j.Status.Conditions {
-		if (c.Type == "Complete" || c.Type == "Failed") && c.Status == "True" {
-			return ""
-		}
 	}
 	started := "started"
 	if j.Status.StartTime != nil {

@@ -278,13 +278,8 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 // would stop its pods.
 func (r *reconciler) warnUnsuspended(obj client.Object) {
 	j, ok := obj.(*batchv1.Job)
-	if !ok || ptr.Deref(j.Spec.Suspend, false) || j.Status.CompletionTime != nil {
+	if !ok || ptr.Deref(j.Spec.Suspend, false) || workload.JobFinished(j.Status) {
 		return
-	}
-	for _, c := range j.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return
-		}
 	}
 	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonJobNotSuspended, "Warn",
 		"Job %s/%s is not suspended: it runs once on its own beside the Jobs its ScaledJob starts (it was admitted without mlscale's mutating webhook, which suspends it); "+
