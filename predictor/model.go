@@ -734,11 +734,7 @@ func seasonalPeak(vals []float64, i int, lag, step time.Duration, horizon int) f
 	if l < horizon || i+1-l < 0 {
 		return math.NaN()
 	}
-	peak := math.Inf(-1)
-	for h := 1; h <= horizon; h++ {
-		peak = max(peak, vals[i+h-l])
-	}
-	return peak
+	return seasonalNaive(vals, l, horizon)(i)
 }
 
 // ForecastSeries fits s and forecasts the window after its end.
