@@ -111,8 +111,8 @@ type Report struct {
 	// Cycle is the cycle found in the training history.
 	Cycle string `json:"cycle"`
 	// BaselineBlendPct is the percentage of evaluated steps whose mlscale
-	// forecast had baselines blended in, because they forecast better
-	// over the week before (see Selector); BaselineShareMean is their mean
+	// forecast had a baseline blended in, because it forecast better over
+	// the week before (see Selector); BaselineShareMean is its mean
 	// weight in the forecast over every evaluated step (0 to 1).
 	BaselineBlendPct  float64 `json:"baseline_blend_pct"`
 	BaselineShareMean float64 `json:"baseline_share_mean"`

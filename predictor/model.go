@@ -173,9 +173,9 @@ type Forecast struct {
 	// earlier (NaN without that much history, or where a day is not a
 	// whole number of steps).
 	Baselines [NumBaselines]float64
-	// BaselineShare is the weight of the baselines in Peak, from 0 (the
-	// mixture alone) to 1, as a Selector blended them (see
-	// Selector.Apply).
+	// BaselineShare is the weight of a baseline in Peak, from 0 (the
+	// mixture alone) to 1 (the baseline alone), as a Selector blended it
+	// in (see Selector.Apply).
 	BaselineShare float64
 }
 

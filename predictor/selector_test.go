@@ -26,54 +26,58 @@ func TestSelector(t *testing.T) {
 	nan := math.NaN()
 	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}
 	for _, tt := range []struct {
-		name    string
-		feed    func(s *Selector)
-		want    float64
-		between bool // want is the least; the peak is between it and the mixture
+		name  string
+		feed  func(s *Selector)
+		want  float64
+		share float64 // the baseline's weight in want
 	}{
-		{"nothing observed: the mixture", func(*Selector) {}, 50, false},
+		{"nothing observed: the mixture", func(*Selector) {}, 50, 0},
 		{"the mixture best: the mixture exactly", func(s *Selector) {
 			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4})
-		}, 50, false},
+		}, 50, 0},
 		{"less than a day observed: the mixture", func(s *Selector) {
 			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30})
-		}, 50, false},
-		// Persistence's error a tenth of the mixture's: weight 10^8 to 1.
+		}, 50, 0},
 		{"persistence far better: persistence", func(s *Selector) {
 			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30})
-		}, 80, false},
-		// Equal errors: the two weigh alike.
+		}, 80, 1},
 		{"persistence as good: not blended (only a better one is)", func(s *Selector) {
 			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30})
-		}, 50, false},
-		{"persistence a little better: blended", func(s *Selector) {
+		}, 50, 0},
+		{"persistence a little better: persistence", func(s *Selector) {
 			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30})
-		}, 50, true},
-		// A baseline without a forecast for some of the days does not
-		// compete.
-		{"week-ago window missing on some forecasts", func(s *Selector) {
+		}, 80, 1},
+		// The mixture 10 over, persistence 8 under: the blend with 0.6
+		// of persistence misses by 0.8, less than any other.
+		{"errors of opposite signs: the blend that cancels them", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30})
+		}, 68, 0.6},
+		// A baseline is compared with the mixture on the forecasts it
+		// has, once it has half of them.
+		{"week-ago window on half the forecasts: compared on those", func(s *Selector) {
 			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan})
 			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1})
-		}, 50, false},
+		}, 10, 1},
+		{"week-ago window on fewer than half: not compared", func(s *Selector) {
+			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan})
+			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1})
+		}, 50, 0},
 		// Eight days ago persistence was best; the last week, the mixture.
 		{"older than a week forgotten", func(s *Selector) {
 			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30})
 			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30})
-		}, 50, false},
+		}, 50, 0},
 		{"a zero forecast (Rolling.Add) is not observed", func(s *Selector) {
 			for range 200 {
 				s.Observe(Forecast{}, 100)
 			}
-		}, 50, false},
+		}, 50, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s Selector
 			tt.feed(&s)
 			got := s.Apply(now)
-			switch {
-			case tt.between && !(got.Peak > 50 && got.Peak < 80):
-				t.Errorf("peak %v, want between the mixture's 50 and persistence's 80", got.Peak)
-			case !tt.between && math.Abs(got.Peak-tt.want) > 1e-6:
+			if math.Abs(got.Peak-tt.want) > 1e-6 {
 				t.Errorf("peak %v, want %v", got.Peak, tt.want)
 			}
 			if got.Upper-got.Peak != now.Upper-now.Peak {
@@ -82,10 +86,8 @@ func TestSelector(t *testing.T) {
 			if got.Mixture != now.Mixture || got.Baselines != now.Baselines {
 				t.Errorf("the mixture or baselines changed: %+v", got)
 			}
-			// The share is the baselines' weight: the peak is the mixture's
-			// plus that share of the way to persistence's 80 here.
-			if want := 50 + got.BaselineShare*30; math.Abs(got.Peak-want) > 1e-6 || got.BaselineShare < 0 || got.BaselineShare > 1 {
-				t.Errorf("baseline share %v with peak %v", got.BaselineShare, got.Peak)
+			if math.Abs(got.BaselineShare-tt.share) > 1e-9 {
+				t.Errorf("baseline share %v, want %v", got.BaselineShare, tt.share)
 			}
 		})
 	}

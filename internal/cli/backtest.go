@@ -312,7 +312,7 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps, steps)
 	fmt.Fprintf(out, "cycle (of the training part): %s; capacity per replica %.4g; cold start %s\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
 	if rep.BaselineBlendPct > 0 {
-		fmt.Fprintf(out, "baselines blended into mlscale's forecast on %.1f%% of the steps (they forecast better over the week before), mean weight %.2f\n",
+		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before), mean weight %.2f\n",
 			rep.BaselineBlendPct, rep.BaselineShareMean)
 	}
 	fmt.Fprintln(out)

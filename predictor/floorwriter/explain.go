@@ -35,10 +35,10 @@ type Explanation struct {
 	CapacityPerReplica float64 `json:"capacityPerReplica"`
 	// Spike is true when a spike in progress raised the forecast.
 	Spike bool `json:"spike,omitempty"`
-	// BaselineShare is the weight of the baselines (latest sample, the
-	// window a day or a week earlier) in ForecastPeak, where they
-	// forecast better than the model over the last week (see
-	// predictor.Selector); omitted when the forecast is the model's alone.
+	// BaselineShare is the weight of a baseline (latest sample, the
+	// window a day or a week earlier) in ForecastPeak, where it forecast
+	// better than the model over the last week (see predictor.Selector);
+	// omitted when the forecast is the model's alone.
 	BaselineShare *float64 `json:"baselineShare,omitempty"`
 	// FallBand is how many replicas below the floor the desired floor
 	// must go before the floor falls: 10% of the floor (--hysteresis),
