@@ -47,7 +47,7 @@ const (
 // bursty demand, whose last hours say little about the next, its weights
 // chase the last burst and it forecast worse than persistence for weeks
 // (batch bursts: 1.26 times persistence's MAE, 1.00 with the selector; an
-// hourly office-hours trace: 1.38 times the week-ago window's, 0.98). A
+// hourly office-hours trace: 1.38 times the week-ago window's, 0.97). A
 // spike in progress does not hold the blend at the mixture's forecast:
 // the step of an office day looks like one, and persistence, a baseline,
 // carries the latest demand anyway. The zero Selector is ready to use.
