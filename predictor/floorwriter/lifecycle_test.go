@@ -730,6 +730,40 @@ func TestSelectorWeighsBaselines(t *testing.T) {
 	}
 }
 
+// TestNewLookaheadStartsAnew: after the workload's lookahead changes, the
+// Selector and the Calibrator learn from forecasts of the new window only:
+// the week in which persistence beat the model over 15-minute windows no
+// longer blends persistence into its 30-minute forecasts. Before, both
+// kept the old window's errors (the Selector for a week).
+func TestNewLookaheadStartsAnew(t *testing.T) {
+	ns, d, end, flat := flatWorkload(t)
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: func() time.Time { return end }})
+	if _, err := w.Cycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := w.states["Deployment/"+ns+"/api"]
+	for k := 3 * 24 * 4; k >= 1; k-- {
+		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
+		st.sel.Observe(f, 100)
+	}
+	cal := st.cal
+	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: ptr.To("30m")})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := resultFor(t, res, ns, "api")
+	if !ok || r.Err != nil || r.Explanation.Lookahead != "30m0s" {
+		t.Fatalf("result %+v, want a forecast 30m ahead", r)
+	}
+	if r.Explanation.BaselineShare != nil {
+		t.Errorf("baselineShare %v: the Selector kept the 15-minute forecasts' errors", *r.Explanation.BaselineShare)
+	}
+	if st.cal == cal || st.lookahead != 30*time.Minute {
+		t.Errorf("calibrator kept (%v) or lookahead %v: want a new calibrator for 30m", st.cal == cal, st.lookahead)
+	}
+}
+
 // TestAPIWarningsNameTheWorkload: a warning the API server returns on the
 // floor's patch (here from a ValidatingAdmissionPolicy in Warn mode, as
 // mlscale's own webhook warns on a workload whose annotations it renders

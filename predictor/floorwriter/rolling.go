@@ -49,6 +49,8 @@ type Evaluation struct {
 	// Forecast is the forecast as AddForecast recorded it (zero after
 	// Add), for the predictor.Selector.
 	Forecast predictor.Forecast
+	// Lookahead is the length of the forecast's window.
+	Lookahead time.Duration
 }
 
 // maxPending bounds the forecasts waiting for their window (a workload whose
@@ -103,7 +105,7 @@ func (r *Rolling) Evaluate(s predictor.Series) []Evaluation {
 		r.actual = append(r.actual, actual)
 		r.floorActual = append(r.floorActual, actual)
 		r.capacity = append(r.capacity, p.capacity)
-		out = append(out, Evaluation{Peak: p.peak, Actual: actual, Under: p.capacity < actual, Forecast: p.forecast})
+		out = append(out, Evaluation{Peak: p.peak, Actual: actual, Under: p.capacity < actual, Forecast: p.forecast, Lookahead: p.lookahead})
 	}
 	r.pending = kept
 	if r.Window > 0 && len(r.absErr) > r.Window {

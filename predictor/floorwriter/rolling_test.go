@@ -101,7 +101,8 @@ func TestRollingProvisioning(t *testing.T) {
 	r.Add(at(10), 5*time.Minute, 160, 200)        // covered
 	r.Add(at(20), 5*time.Minute, 260, math.NaN()) // no floor from it: not counted
 	evals := r.Evaluate(s)
-	want := []Evaluation{{Peak: 60, Actual: 60, Under: true}, {Peak: 160, Actual: 160}, {Peak: 260, Actual: 260}}
+	five := 5 * time.Minute
+	want := []Evaluation{{Peak: 60, Actual: 60, Under: true, Lookahead: five}, {Peak: 160, Actual: 160, Lookahead: five}, {Peak: 260, Actual: 260, Lookahead: five}}
 	if len(evals) != len(want) {
 		t.Fatalf("evaluations %+v, want %+v", evals, want)
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -113,11 +114,14 @@ type state struct {
 	cal *predictor.Calibrator
 	// sel blends the baselines into the forecasts while they forecast
 	// better than the mixture.
-	sel      predictor.Selector
-	degraded bool
-	mode     string
-	seen     bool
-	labels   prometheus.Labels
+	sel predictor.Selector
+	// lookahead is the window the forecasts that sel and cal learn from
+	// are of: another window's errors say little of this one's.
+	lookahead time.Duration
+	degraded  bool
+	mode      string
+	seen      bool
+	labels    prometheus.Labels
 	// uid is the workload object's: another object of its name (deleted
 	// and made again) starts from a new state.
 	uid types.UID
@@ -394,14 +398,8 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 		st.invalid = ""
 		log.Info("predictive workload's annotations are valid again")
 	}
-	if st.query != in.DemandQuery {
-		st.query = in.DemandQuery
-		st.rolling.Reset()
-		st.sel = predictor.Selector{}
-		st.cal = nil
-		w.cache.Forget(key)
-	}
 	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), TargetUnder: ptr.Deref(in.TargetUnder, w.cfg.TargetUnder), BusinessHours: in.BusinessHours}
+	w.follow(key, st, in.DemandQuery, opts.Lookahead)
 	capacity := *in.CapacityPerReplica
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
 	if ctx.Err() != nil {
@@ -557,6 +555,26 @@ func (w *Writer) bounds(ctx context.Context, wl workload.Workload) (minR, maxR i
 	return ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100), nil
 }
 
+// follow forgets what st learned from forecasts that no longer apply. A
+// new demand query: everything, and the cached model. A new lookahead
+// (mlscale.io/lookahead or --lookahead): the selector and the calibrator,
+// which start again from this window's forecasts; the rolling error, a
+// verdict on the model, stays.
+func (w *Writer) follow(key string, st *state, query string, lookahead time.Duration) {
+	if st.query != query {
+		st.query = query
+		st.rolling.Reset()
+		st.sel = predictor.Selector{}
+		st.cal = nil
+		w.cache.Forget(key)
+	}
+	if st.lookahead != lookahead {
+		st.lookahead = lookahead
+		st.sel = predictor.Selector{}
+		st.cal = nil
+	}
+}
+
 // errFacts wraps a failure to read the cluster facts (the namespace's
 // ResourceQuotas) in bounds: the workload's annotations are not at fault.
 var errFacts = errors.New("reading the cluster facts")
@@ -614,13 +632,16 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "fit")
 		return predictor.Forecast{}, nil, err
 	}
+	// Forecasts made before a new lookahead are of another window.
+	evals = slices.DeleteFunc(evals, func(e Evaluation) bool { return e.Lookahead != opts.Lookahead })
 	for _, e := range evals {
 		st.sel.Observe(e.Forecast, e.Actual)
 	}
 	fc = st.sel.Apply(fc)
 	if st.cal == nil || st.cal.Target() != opts.TargetUnder {
-		// A new workload, a new leader or a new target: start from the
-		// fit's own errors until the workload's forecasts are evaluated.
+		// A new workload, a new leader, a new target or lookahead: start
+		// from the fit's own errors until the workload's forecasts are
+		// evaluated.
 		if st.cal, err = predictor.NewCalibrator(opts.TargetUnder, s.Step); err != nil {
 			return predictor.Forecast{}, nil, err
 		}
