@@ -46,7 +46,11 @@ floors under-provisioned (and the target), the mean floor capacity as a
 multiple of the mean actual peak (above 1 is over-provisioning), and the
 replica-hours of
 reactive scaling plus the floors as a multiple of the static fleet's and of
-reactive scaling alone's.
+reactive scaling alone's. As in the predictor, once a day of forecasts has
+been scored, a baseline (persistence or seasonal naive) that forecast better
+than mlscale's model over the week before is blended into its forecast; a
+line under the cycle says on how many steps, with what mean weight
+(baseline_blend_pct and baseline_share_mean in JSON).
 
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
