@@ -426,7 +426,8 @@ func (r *renderer) scaledObject(meta metav1.ObjectMeta, ts []kedav1alpha1.ScaleT
 	if r.min == 0 {
 		// Opting out deletes the ScaledObject; a workload KEDA had
 		// scaled to zero would stay at zero with nothing to wake it.
-		// KEDA puts back the replicas it found when it took over.
+		// KEDA puts back the replicas it found when it took over (and
+		// the reconciler, where KEDA's restore did not take).
 		if so.Spec.Advanced == nil {
 			so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{}
 		}

@@ -188,7 +188,9 @@ func TestScaleToZeroAndActivation(t *testing.T) {
 
 	// Asleep at zero again, the worker opts out: KEDA puts back the one
 	// replica it found (restoreToOriginalReplicaCount), so it is not left
-	// at zero with nothing to wake it.
+	// at zero with nothing to wake it; where KEDA's restore loses to its
+	// own last scale to zero (a conflict it logs and ignores), mlscale's
+	// reconciler puts it back (ReplicasRestored).
 	if err := rmq.Purge(ctx, queue); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,7 +66,16 @@ const (
 	// its own: it was admitted without the mutating webhook, which
 	// suspends it.
 	ReasonJobNotSuspended = "JobNotSuspended"
+	// ReasonReplicasRestored says that the reconciler put back the
+	// replicas a workload had before KEDA scaled it, after it opted out
+	// while at zero and KEDA's own restore did not take (see
+	// restoreReplicas).
+	ReasonReplicasRestored = "ReplicasRestored"
 )
+
+// restoreRetry is how soon the reconciler looks again at a workload whose
+// ScaledObject is being deleted, to restore its replicas once it is gone.
+const restoreRetry = 2 * time.Second
 
 // ConflictRetry is how long the reconciler waits before looking again at a
 // workload whose KEDA object's name is taken by an object mlscale does not
@@ -115,6 +126,7 @@ func kindName(k workload.Kind) string { return strings.ToLower(k.GVK.Kind) }
 //
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments/finalizers;statefulsets/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments/scale;statefulsets/scale,verbs=get;update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=keda.sh,resources=scaledobjects;scaledjobs,verbs=get;list;watch;create;update;patch;delete
@@ -198,6 +210,10 @@ type reconciler struct {
 	// failing holds the workloads (client.ObjectKey) whose last reconcile
 	// warned (see warn and resolved).
 	failing sync.Map
+	// restoring holds the workloads (client.ObjectKey) that opted out
+	// while their ScaledObject restores their replicas, with the count to
+	// restore (int32; see restoreReplicas).
+	restoring sync.Map
 }
 
 // warn records a RenderFailed or ApplyFailed Event on the workload and
@@ -239,8 +255,7 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, ResultGone, nil
 	}
 	if v, ok := obj.GetAnnotations()[intent.KeyAutoscale]; !ok || v == "false" {
-		outcome, err := r.removeOwned(ctx, obj)
-		return reconcile.Result{}, outcome, err
+		return r.removeOwned(ctx, obj)
 	}
 	w, err := workload.FromObject(obj)
 	if err != nil {
@@ -252,8 +267,7 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	rendered, err := render.Workload(w, f)
 	if errors.Is(err, render.ErrNotEnabled) {
-		outcome, err := r.removeOwned(ctx, obj)
-		return reconcile.Result{}, outcome, err
+		return r.removeOwned(ctx, obj)
 	}
 	if err != nil {
 		// Bad annotations that got past admission (a webhook outage, a
@@ -364,23 +378,33 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 // a hand-written one of the same name is never touched. A ScaledJob is
 // deleted orphaning its dependents: the Jobs KEDA started from it are
 // training runs that go on (the garbage collector would otherwise delete
-// them with it).
-func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (string, error) {
+// them with it). A ScaledObject that restores the replicas KEDA found
+// (restoreToOriginalReplicaCount, rendered for a minimum of 0) is followed
+// until it is gone, and then restoreReplicas checks that it did.
+func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (reconcile.Result, string, error) {
 	gvk := r.kind.KEDA
 	key := client.ObjectKeyFromObject(owner)
 	existing := &metav1.PartialObjectMetadata{}
 	existing.SetGroupVersionKind(gvk)
 	if err := r.live.Get(ctx, key, existing); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ResultNotEnabled, nil
+			return r.restoreReplicas(ctx, owner)
 		}
-		return ResultError, fmt.Errorf("getting %s %s: %w", gvk.Kind, key, err)
+		return reconcile.Result{}, ResultError, fmt.Errorf("getting %s %s: %w", gvk.Kind, key, err)
 	}
 	if !metav1.IsControlledBy(existing, owner) || existing.GetLabels()[render.LabelManagedBy] != render.ManagedByValue {
-		return ResultNotEnabled, nil
+		return reconcile.Result{}, ResultNotEnabled, nil
 	}
 	if existing.GetDeletionTimestamp() != nil {
-		return ResultDeleted, nil
+		if _, ok := r.restoring.Load(key); ok {
+			return reconcile.Result{RequeueAfter: restoreRetry}, ResultDeleted, nil
+		}
+		return reconcile.Result{}, ResultDeleted, nil
+	}
+	if gvk.Kind == "ScaledObject" {
+		if err := r.noteRestore(ctx, key); err != nil {
+			return reconcile.Result{}, ResultError, err
+		}
 	}
 	opts := []client.DeleteOption{client.Preconditions{UID: ptr.To(existing.GetUID()), ResourceVersion: ptr.To(existing.GetResourceVersion())}}
 	if gvk.Kind == "ScaledJob" {
@@ -389,10 +413,11 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (stri
 	err := r.client.Delete(ctx, existing, opts...)
 	switch {
 	case apierrors.IsNotFound(err):
-		return ResultNotEnabled, nil
+		return r.restoreReplicas(ctx, owner)
 	case err != nil:
+		r.restoring.Delete(key)
 		r.warn(owner, ReasonApplyFailed, "Delete", "deleting %s %s: %v", gvk.Kind, key, err)
-		return ResultApplyError, fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
+		return reconcile.Result{}, ResultApplyError, fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 	}
 	kept := ""
 	if gvk.Kind == "ScaledJob" {
@@ -402,7 +427,66 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (stri
 	r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, gvk.Kind+"Deleted", "Delete",
 		"deleted %s %s%s: %s is no longer \"true\"", gvk.Kind, key, kept, intent.KeyAutoscale)
 	log.FromContext(ctx).Info("deleted after opt-out", gvk.Kind, key)
-	return ResultDeleted, nil
+	if _, ok := r.restoring.Load(key); ok {
+		return reconcile.Result{RequeueAfter: restoreRetry}, ResultDeleted, nil
+	}
+	return reconcile.Result{}, ResultDeleted, nil
+}
+
+// noteRestore remembers, before the ScaledObject key is deleted, the
+// replicas it is to restore: those KEDA found when it took the workload
+// over (status.originalReplicaCount), when restoreToOriginalReplicaCount
+// is set and they were more than 0.
+func (r *reconciler) noteRestore(ctx context.Context, key client.ObjectKey) error {
+	so := &kedav1alpha1.ScaledObject{}
+	if err := r.live.Get(ctx, key, so); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("getting ScaledObject %s: %w", key, err)
+	}
+	if so.Spec.Advanced == nil || !so.Spec.Advanced.RestoreToOriginalReplicaCount {
+		return nil
+	}
+	if n := ptr.Deref(so.Status.OriginalReplicaCount, 0); n > 0 {
+		r.restoring.Store(key, n)
+	}
+	return nil
+}
+
+// restoreReplicas runs once a ScaledObject that was to restore the
+// workload's replicas is gone. KEDA's finalizer restores them, but only
+// once: a scale to zero of KEDA's own that lands while it finalizes (its
+// scale loop stops at the same time) makes the restore fail on a
+// conflict, and KEDA deletes the ScaledObject anyway, leaving the workload
+// at zero with nothing to wake it. So if the workload is still at 0
+// replicas, the reconciler puts back the count KEDA found, and says so in
+// an Event.
+func (r *reconciler) restoreReplicas(ctx context.Context, owner client.Object) (reconcile.Result, string, error) {
+	key := client.ObjectKeyFromObject(owner)
+	v, ok := r.restoring.LoadAndDelete(key)
+	if !ok {
+		return reconcile.Result{}, ResultNotEnabled, nil
+	}
+	want, _ := v.(int32)
+	scale := &autoscalingv1.Scale{}
+	if err := r.client.SubResource("scale").Get(ctx, owner, scale); err != nil {
+		r.restoring.Store(key, want)
+		return reconcile.Result{}, ResultError, fmt.Errorf("getting the scale of %s %s: %w", r.kind.GVK.Kind, key, err)
+	}
+	if scale.Spec.Replicas != 0 {
+		return reconcile.Result{}, ResultNotEnabled, nil
+	}
+	scale.Spec.Replicas = want
+	if err := r.client.SubResource("scale").Update(ctx, owner, client.WithSubResourceBody(scale)); err != nil {
+		// A conflict: someone scaled it meanwhile; look again.
+		r.restoring.Store(key, want)
+		return reconcile.Result{}, ResultError, fmt.Errorf("restoring %d replicas of %s %s: %w", want, r.kind.GVK.Kind, key, err)
+	}
+	r.recorder.Eventf(owner, nil, corev1.EventTypeNormal, ReasonReplicasRestored, "Scale",
+		"restored %d replicas: the workload opted out at 0 replicas, and its ScaledObject was deleted without putting back the %d KEDA found when it took over", want, want)
+	log.FromContext(ctx).Info("restored replicas after opt-out", "replicas", want)
+	return reconcile.Result{}, ResultDeleted, nil
 }
 
 // adoptable reports whether mlscale may apply over an existing KEDA object:

@@ -10,6 +10,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -588,6 +589,67 @@ func TestLateScaledObjectOfOptedOutWorkloadIsRemoved(t *testing.T) {
 	}
 	create(t, so)
 	waitGone(t, so)
+}
+
+// TestOptOutAtZeroRestoresReplicas: a worker that KEDA took over at 2
+// replicas and scaled to zero opts out; its ScaledObject is deleted and
+// the worker is put back at 2 replicas, with an Event. KEDA does not run
+// here, so nothing else restores them: as when KEDA's finalizer lost its
+// restore to a conflict (it logs the error and deletes the ScaledObject
+// anyway), which left the e2e suite's worker at zero. A workload KEDA
+// never took over (no originalReplicaCount) is left as it is.
+func TestOptOutAtZeroRestoresReplicas(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, nil)
+	queue := func(name string) *appsv1.Deployment {
+		d := deployment(ns, name, map[string]string{
+			intent.KeyAutoscale: "true", intent.KeyRabbitMQQueue: "tasks", intent.KeyRabbitMQAuth: "rabbitmq-auth", intent.KeyMaxReplicas: "5", intent.KeyScaleToZero: "true",
+		}, corev1.ResourceRequirements{})
+		d.Spec.Replicas = ptr.To(int32(2))
+		create(t, d)
+		return d
+	}
+	taken, untouched := queue("worker"), queue("fresh")
+	restores := func(so *kedav1alpha1.ScaledObject) (bool, string) {
+		ok := ptr.Deref(so.Spec.MinReplicaCount, -1) == 0 && so.Spec.Advanced != nil && so.Spec.Advanced.RestoreToOriginalReplicaCount
+		return ok, fmt.Sprintf("min %d, advanced %+v", ptr.Deref(so.Spec.MinReplicaCount, -1), so.Spec.Advanced)
+	}
+	so := waitScaledObject(t, ns, "worker", "ScaledObject that restores replicas", restores)
+	waitScaledObject(t, ns, "fresh", "ScaledObject that restores replicas", restores)
+	// What KEDA does when it takes the worker over and scales it to zero.
+	so.Status.OriginalReplicaCount = ptr.To(int32(2))
+	if err := k8s.Status().Update(ctx, so); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*appsv1.Deployment{taken, untouched} {
+		scale := &autoscalingv1.Scale{}
+		if err := k8s.SubResource("scale").Get(ctx, d, scale); err != nil {
+			t.Fatal(err)
+		}
+		scale.Spec.Replicas = 0
+		if err := k8s.SubResource("scale").Update(ctx, d, client.WithSubResourceBody(scale)); err != nil {
+			t.Fatal(err)
+		}
+		setAnnotations(t, d, map[string]*string{intent.KeyAutoscale: ptr.To("false")})
+		waitGone(t, &kedav1alpha1.ScaledObject{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: d.Name}})
+	}
+	ev := waitEvent(t, taken, ReasonReplicasRestored)
+	if !strings.Contains(ev.Message, "restored 2 replicas") {
+		t.Errorf("event %q", ev.Message)
+	}
+	eventually(t, "worker back at 2 replicas", func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(taken), taken); err != nil {
+			return false, err.Error()
+		}
+		return ptr.Deref(taken.Spec.Replicas, -1) == 2, fmt.Sprintf("replicas %d", ptr.Deref(taken.Spec.Replicas, -1))
+	})
+	waitEvent(t, untouched, ReasonScaledObjectDeleted)
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(untouched), untouched); err != nil {
+		t.Fatal(err)
+	}
+	if got := ptr.Deref(untouched.Spec.Replicas, -1); got != 0 || len(eventsFor(t, ns, untouched.UID, ReasonReplicasRestored)) != 0 {
+		t.Errorf("a workload KEDA never took over: replicas %d, want 0 as it was left", got)
+	}
 }
 
 func TestGPUQuotaClampsMax(t *testing.T) {
