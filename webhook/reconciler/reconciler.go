@@ -247,6 +247,7 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsNotFound(err) {
 			// Garbage collection removes what the workload owned.
 			r.failing.Delete(req.NamespacedName)
+			r.restoring.Delete(req.NamespacedName)
 			return reconcile.Result{}, ResultGone, nil
 		}
 		return reconcile.Result{}, ResultError, fmt.Errorf("getting %s %s: %w", r.kind.GVK.Kind, req, err)
@@ -278,6 +279,8 @@ func (r *reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 			"%s; the current %s, if any, is kept", msg, r.kind.KEDA.Kind)
 		return reconcile.Result{}, ResultRenderError, fmt.Errorf("rendering %s %s: %w", r.kind.GVK.Kind, req, err)
 	}
+	// Opted in again: KEDA has the replicas again.
+	r.restoring.Delete(req.NamespacedName)
 	res, outcome, err := r.apply(ctx, obj, rendered)
 	if err == nil {
 		r.warnUnsuspended(obj)
