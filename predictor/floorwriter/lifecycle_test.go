@@ -701,6 +701,15 @@ func flatDemand() (end time.Time, flat predictor.Series) {
 	return end, flat
 }
 
+// persistenceWon feeds st's Selector three days of forecasts before end, every
+// 15 minutes, in which the model missed by 20 and persistence by 1.
+func persistenceWon(st *state, end time.Time) {
+	for k := 3 * 24 * 4; k >= 1; k-- {
+		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
+		st.sel.Observe(f, 100)
+	}
+}
+
 // TestSelectorWeighsBaselines: a workload whose baselines forecast better
 // than the model over the last week gets them blended into its forecast,
 // and its explanation says how much they weigh (baselineShare; written as
@@ -714,12 +723,7 @@ func TestSelectorWeighsBaselines(t *testing.T) {
 	if ex := explanation(t, annotations(t, d)); ex.BaselineShare != nil {
 		t.Fatalf("baselineShare %v before any forecast was scored", *ex.BaselineShare)
 	}
-	// Three days in which the model missed by 20 and persistence by 1.
-	st := w.states["Deployment/"+ns+"/api"]
-	for k := 3 * 24 * 4; k >= 1; k-- {
-		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
-		st.sel.Observe(f, 100)
-	}
+	persistenceWon(w.states["Deployment/"+ns+"/api"], end)
 	res, err := w.Cycle(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -742,10 +746,7 @@ func TestNewLookaheadStartsAnew(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := w.states["Deployment/"+ns+"/api"]
-	for k := 3 * 24 * 4; k >= 1; k-- {
-		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
-		st.sel.Observe(f, 100)
-	}
+	persistenceWon(st, end)
 	cal := st.cal
 	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: ptr.To("30m")})
 	res, err := w.Cycle(context.Background())

@@ -387,8 +387,7 @@ func (r *reconciler) apply(ctx context.Context, owner client.Object, rendered re
 func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (reconcile.Result, string, error) {
 	gvk := r.kind.KEDA
 	key := client.ObjectKeyFromObject(owner)
-	existing := &metav1.PartialObjectMetadata{}
-	existing.SetGroupVersionKind(gvk)
+	existing := r.kind.NewKEDA()
 	if err := r.live.Get(ctx, key, existing); err != nil {
 		if apierrors.IsNotFound(err) {
 			return r.restoreReplicas(ctx, owner)
@@ -404,10 +403,8 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (reco
 		}
 		return reconcile.Result{}, ResultDeleted, nil
 	}
-	if gvk.Kind == "ScaledObject" {
-		if err := r.noteRestore(ctx, key); err != nil {
-			return reconcile.Result{}, ResultError, err
-		}
+	if so, ok := existing.(*kedav1alpha1.ScaledObject); ok {
+		r.noteRestore(key, so)
 	}
 	opts := []client.DeleteOption{client.Preconditions{UID: ptr.To(existing.GetUID()), ResourceVersion: ptr.To(existing.GetResourceVersion())}}
 	if gvk.Kind == "ScaledJob" {
@@ -436,25 +433,17 @@ func (r *reconciler) removeOwned(ctx context.Context, owner client.Object) (reco
 	return reconcile.Result{}, ResultDeleted, nil
 }
 
-// noteRestore remembers, before the ScaledObject key is deleted, the
-// replicas it is to restore: those KEDA found when it took the workload
-// over (status.originalReplicaCount), when restoreToOriginalReplicaCount
-// is set and they were more than 0.
-func (r *reconciler) noteRestore(ctx context.Context, key client.ObjectKey) error {
-	so := &kedav1alpha1.ScaledObject{}
-	if err := r.live.Get(ctx, key, so); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("getting ScaledObject %s: %w", key, err)
-	}
+// noteRestore remembers, before the ScaledObject so of the workload key is
+// deleted, the replicas it is to restore: those KEDA found when it took
+// the workload over (status.originalReplicaCount), when
+// restoreToOriginalReplicaCount is set and they were more than 0.
+func (r *reconciler) noteRestore(key client.ObjectKey, so *kedav1alpha1.ScaledObject) {
 	if so.Spec.Advanced == nil || !so.Spec.Advanced.RestoreToOriginalReplicaCount {
-		return nil
+		return
 	}
 	if n := ptr.Deref(so.Status.OriginalReplicaCount, 0); n > 0 {
 		r.restoring.Store(key, n)
 	}
-	return nil
 }
 
 // restoreReplicas runs once a ScaledObject that was to restore the
