@@ -1,6 +1,7 @@
 package predictor
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -102,6 +103,50 @@ func FuzzForecast(f *testing.F) {
 		}
 		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
 			t.Fatalf("forecast %+v from %d samples at a step of %s", fc, s.Len(), step)
+		}
+	})
+}
+
+// FuzzSelectorRestore feeds arbitrary JSON as a SelectorState (what
+// mlscale.io/baseline-scores carries): Restore either refuses it with an
+// error that names a field, or takes it, and then the state it gives
+// back restores to a selector that forecasts the same; never a panic.
+func FuzzSelectorRestore(f *testing.F) {
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN()})
+	b, err := json.Marshal(s.State())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"first":"2026-12-01T00:00:00Z","days":[{"day":"2026-12-01","n":1,"nb":[1,0,1],"mix":[1,0,1],"blend":[[1,1,1,1,1,1,1,1,1,1],[0,0,0,0,0,0,0,0,0,0],[2,2,2,2,2,2,2,2,2,2]]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var st SelectorState
+		if json.Unmarshal(data, &st) != nil {
+			return
+		}
+		var r Selector
+		if err := r.Restore(st); err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, "days") && !strings.HasPrefix(msg, "first") {
+				t.Fatalf("error %q names no field", msg)
+			}
+			if r != (Selector{}) {
+				t.Fatal("a refused state changed the selector")
+			}
+			return
+		}
+		var again Selector
+		if err := again.Restore(r.State()); err != nil {
+			t.Fatalf("the state of a restored selector does not restore: %v", err)
+		}
+		for _, h := range []time.Duration{0, 12 * time.Hour} {
+			f := Forecast{Time: st.First.Add(Day + h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}
+			got, want := again.Apply(f), r.Apply(f)
+			if !finite(want.Peak) || want.Peak < 0 || math.Abs(got.Peak-want.Peak) > 1e-9*max(1, want.Peak) {
+				t.Fatalf("at %s: forecast %v after a second restore, %v after the first", f.Time, got.Peak, want.Peak)
+			}
 		}
 	})
 }

@@ -1,7 +1,12 @@
 package predictor
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -170,4 +175,158 @@ func (s *Selector) Apply(f Forecast) Forecast {
 	f.Peak = peak
 	f.BaselineShare = w
 	return f
+}
+
+// SelectorState is what a Selector learned, day by day, in a form
+// that outlives the process (Selector.State, Selector.Restore): a new
+// process, or a new leader, picks up the same blend instead of the
+// mixture alone for a day.
+type SelectorState struct {
+	// First is when the first evaluated forecast was made.
+	First time.Time `json:"first"`
+	// Days are the days' summed errors, oldest first.
+	Days []SelectorDay `json:"days"`
+}
+
+// SelectorDay is one day of a SelectorState: the summed absolute errors
+// of the forecasts made that day (see Selector), per baseline in the
+// order of BaselineIndexPersistence, BaselineIndexDay, BaselineIndexWeek.
+type SelectorDay struct {
+	// Day is the date, UTC, as 2006-01-02.
+	Day string `json:"day"`
+	// N counts the forecasts observed.
+	N int `json:"n"`
+	// Forecasts counts, per baseline, those that had its forecast.
+	Forecasts []int `json:"nb"`
+	// Mixture sums, per baseline, the mixture's errors over those.
+	Mixture []float64 `json:"mix"`
+	// Blends sums, per baseline, the errors of its blends over those,
+	// the baseline weighing 0.1, 0.2, ... 1.
+	Blends [][]float64 `json:"blend"`
+}
+
+// dayLayout is how SelectorDay.Day is written.
+const dayLayout = "2006-01-02"
+
+// State returns what s holds, the day being observed included; the sums
+// are rounded to 6 significant digits.
+func (s *Selector) State() SelectorState {
+	var days []SelectorDay
+	for _, d := range s.days {
+		if d.n == 0 {
+			continue
+		}
+		sd := SelectorDay{
+			Day:       time.Unix(d.day*86400, 0).UTC().Format(dayLayout),
+			N:         d.n,
+			Forecasts: slices.Clone(d.nb[:]),
+			Mixture:   make([]float64, NumBaselines),
+			Blends:    make([][]float64, NumBaselines),
+		}
+		for b := range NumBaselines {
+			sd.Mixture[b] = round6(d.mix[b])
+			sd.Blends[b] = make([]float64, selectSteps)
+			for k := range selectSteps {
+				sd.Blends[b][k] = round6(d.blend[b][k])
+			}
+		}
+		days = append(days, sd)
+	}
+	if len(days) == 0 {
+		return SelectorState{}
+	}
+	slices.SortFunc(days, func(a, b SelectorDay) int { return strings.Compare(a.Day, b.Day) })
+	return SelectorState{First: s.first.UTC(), Days: days}
+}
+
+// round6 rounds v to 6 significant digits.
+func round6(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
+}
+
+// Restore replaces what s learned with st (from State). A state that is
+// not well formed is refused, naming the field, and s is left as it was.
+func (s *Selector) Restore(st SelectorState) error {
+	if len(st.Days) > selectDays {
+		return fmt.Errorf("days: %d days, at most %d", len(st.Days), selectDays)
+	}
+	if len(st.Days) > 0 && st.First.IsZero() {
+		return errors.New("first: missing, and days are given")
+	}
+	var out Selector
+	seen := map[int64]bool{}
+	for i, sd := range st.Days {
+		d, err := sd.index()
+		if err != nil {
+			return fmt.Errorf("days[%d].%w", i, err)
+		}
+		if seen[d] {
+			return fmt.Errorf("days[%d].day: %s appears twice", i, sd.Day)
+		}
+		seen[d] = true
+		if d < dayIndex(st.First) {
+			return fmt.Errorf("days[%d].day: %s is before first (%s)", i, sd.Day, st.First.UTC().Format(time.RFC3339))
+		}
+		slot := &out.days[((d%selectDays)+selectDays)%selectDays]
+		if slot.n > 0 && slot.day > d {
+			continue
+		}
+		*slot = selectDay{day: d, n: sd.N}
+		copy(slot.nb[:], sd.Forecasts)
+		copy(slot.mix[:], sd.Mixture)
+		for b := range NumBaselines {
+			copy(slot.blend[b][:], sd.Blends[b])
+		}
+	}
+	if len(st.Days) > 0 {
+		out.first = st.First
+	}
+	*s = out
+	return nil
+}
+
+// index checks d and returns its day index; an error names the field
+// after "days[i].".
+func (d SelectorDay) index() (int64, error) {
+	t, err := time.Parse(dayLayout, d.Day)
+	if err != nil {
+		return 0, fmt.Errorf("day: %q is not a date (YYYY-MM-DD)", d.Day)
+	}
+	if d.N <= 0 {
+		return 0, fmt.Errorf("n: %d, want at least 1", d.N)
+	}
+	if len(d.Forecasts) != NumBaselines {
+		return 0, fmt.Errorf("nb: %d counts, want %d (one per baseline)", len(d.Forecasts), NumBaselines)
+	}
+	for b, v := range d.Forecasts {
+		if v < 0 || v > d.N {
+			return 0, fmt.Errorf("nb[%d]: %d, want 0 to n (%d)", b, v, d.N)
+		}
+	}
+	if len(d.Mixture) != NumBaselines {
+		return 0, fmt.Errorf("mix: %d sums, want %d (one per baseline)", len(d.Mixture), NumBaselines)
+	}
+	for b, v := range d.Mixture {
+		if !finite(v) || v < 0 {
+			return 0, fmt.Errorf("mix[%d]: %v, want a sum of errors, 0 or more", b, v)
+		}
+	}
+	if len(d.Blends) != NumBaselines {
+		return 0, fmt.Errorf("blend: %d rows, want %d (one per baseline)", len(d.Blends), NumBaselines)
+	}
+	for b, row := range d.Blends {
+		if len(row) != selectSteps {
+			return 0, fmt.Errorf("blend[%d]: %d sums, want %d (one per weight)", b, len(row), selectSteps)
+		}
+		for k, v := range row {
+			if !finite(v) || v < 0 {
+				return 0, fmt.Errorf("blend[%d][%d]: %v, want a sum of errors, 0 or more", b, k, v)
+			}
+		}
+	}
+	return dayIndex(t), nil
 }

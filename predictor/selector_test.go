@@ -1,7 +1,9 @@
 package predictor
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -151,5 +153,93 @@ func TestBacktestReportsBlending(t *testing.T) {
 	}
 	if r.BaselineBlendPct != 0 || r.BaselineShareMean != 0 {
 		t.Errorf("periodic: baselines blended on %.1f%% of steps, mean weight %.3f; want none", r.BaselineBlendPct, r.BaselineShareMean)
+	}
+}
+
+// TestSelectorStateRestores: a Selector restored from the State of
+// another's whole days blends as that one does, and the state survives
+// JSON. Before State and Restore, a new process forecast with the
+// mixture alone for a day.
+func TestSelectorStateRestores(t *testing.T) {
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var s Selector
+	// Three days in which persistence beats the mixture.
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN()})
+	st := s.State()
+	if len(st.Days) != 3 || st.Days[0].Day != "2026-12-01" || st.Days[2].Day != "2026-12-03" {
+		t.Fatalf("state days %+v, want 2026-12-01 to 2026-12-03", st.Days)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back SelectorState
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	var r Selector
+	if err := r.Restore(back); err != nil {
+		t.Fatalf("restoring %s: %v", b, err)
+	}
+	for _, h := range []time.Duration{0, 6 * time.Hour, 23 * time.Hour} {
+		f := Forecast{Time: at.Add(h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, math.NaN()}}
+		want, got := s.Apply(f), r.Apply(f)
+		if got.Peak != want.Peak || got.BaselineShare != want.BaselineShare || want.BaselineShare != 1 {
+			t.Errorf("at %s: restored forecast %v (share %v), the original's %v (share %v), want persistence alone", f.Time, got.Peak, got.BaselineShare, want.Peak, want.BaselineShare)
+		}
+	}
+	if got := (&Selector{}).State(); len(got.Days) != 0 || !got.First.IsZero() {
+		t.Errorf("empty selector's state %+v, want none", got)
+	}
+	if err := r.Restore(SelectorState{}); err != nil || r.Apply(Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}).Peak != 50 {
+		t.Errorf("restoring an empty state (%v) must forget what was learned", err)
+	}
+}
+
+// TestSelectorRestoreRefuses: a state that is not well formed is refused,
+// naming the field, and the selector keeps what it had.
+func TestSelectorRestoreRefuses(t *testing.T) {
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at, 2, 10, [NumBaselines]float64{1, 30, 30})
+	good := s.State()
+	for _, tt := range []struct {
+		name, want string
+		edit       func(st *SelectorState)
+	}{
+		{"too many days", "days: 8 days, at most 7", func(st *SelectorState) {
+			for len(st.Days) < 8 {
+				st.Days = append(st.Days, st.Days[0])
+			}
+		}},
+		{"no first", "first: missing", func(st *SelectorState) { st.First = time.Time{} }},
+		{"bad date", `days[0].day: "12/01/2026" is not a date`, func(st *SelectorState) { st.Days[0].Day = "12/01/2026" }},
+		{"a day twice", "days[1].day: 2026-12-02 appears twice", func(st *SelectorState) { st.Days[1].Day = "2026-12-02" }},
+		{"a day before first", "days[0].day: 2026-12-02 is before first", func(st *SelectorState) { st.First = at.Add(-Day) }},
+		{"no forecasts", "days[0].n: 0, want at least 1", func(st *SelectorState) { st.Days[0].N = 0 }},
+		{"counts short", "days[1].nb: 2 counts, want 3", func(st *SelectorState) { st.Days[1].Forecasts = st.Days[1].Forecasts[:2] }},
+		{"count over n", "days[0].nb[2]: 97, want 0 to n (96)", func(st *SelectorState) { st.Days[0].Forecasts[2] = 97 }},
+		{"negative sum", "days[0].mix[1]: -1, want a sum of errors", func(st *SelectorState) { st.Days[0].Mixture[1] = -1 }},
+		{"blend rows", "days[0].blend: 2 rows, want 3", func(st *SelectorState) { st.Days[0].Blends = st.Days[0].Blends[:2] }},
+		{"blend weights", "days[0].blend[2]: 9 sums, want 10", func(st *SelectorState) { st.Days[0].Blends[2] = st.Days[0].Blends[2][:9] }},
+		{"infinite blend", "days[1].blend[0][3]: +Inf", func(st *SelectorState) { st.Days[1].Blends[0][3] = math.Inf(1) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// A deep copy through JSON: the edits must not reach good.
+			b, _ := json.Marshal(good)
+			var st SelectorState
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(&st)
+			r := s
+			err := r.Restore(st)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+			if r != s {
+				t.Error("a refused state changed the selector")
+			}
+		})
 	}
 }

@@ -51,6 +51,11 @@ const (
 	// KeyTriggerStatus is the reconciler's check of the workload's
 	// Prometheus triggers: whether each query returns a series, as JSON.
 	KeyTriggerStatus = Prefix + "trigger-status"
+	// KeyBaselineScores is the predictor's record of how its forecasts
+	// and their blends with each baseline did over the last whole days
+	// (predictor.SelectorState), as JSON, so that a restart or a new
+	// leader keeps the blend.
+	KeyBaselineScores = Prefix + "baseline-scores"
 )
 
 // UserKeys lists every annotation a user (or the predictor, for
@@ -67,4 +72,4 @@ var UserKeys = []string{
 }
 
 // SystemKeys lists annotations mlscale writes on workloads.
-var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus}
+var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus, KeyBaselineScores}

@@ -2,6 +2,7 @@ package floorwriter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,8 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 			if ann := annotations(t, d); ann[intent.KeyPredictedFloor] == "" || ann[intent.KeyPrediction] == "" {
 				t.Fatalf("test setup: no floor written: %v", ann)
 			}
+			// As if the predictor had kept baseline scores on it.
+			patchAnnotations(t, d, map[string]*string{intent.KeyBaselineScores: str(`{"v":1}`)})
 			patchAnnotations(t, d, tt.change)
 			clk.add(time.Minute)
 			res, err := w.Cycle(context.Background())
@@ -119,7 +122,7 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 				t.Errorf("result %+v (found %v), want a cleared, patched result", r, ok)
 			}
 			ann := annotations(t, d)
-			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction} {
+			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyBaselineScores} {
 				if v, ok := ann[k]; ok {
 					t.Errorf("%s = %q is still on the workload after it stopped being predictive", k, v)
 				}
@@ -174,6 +177,8 @@ func TestBoundsChangedAfterFloor(t *testing.T) {
 			if f := r.Explanation.Floor; f <= 5 || f >= 45 {
 				t.Fatalf("test setup: first floor %d is not inside (5, 45)", f)
 			}
+			// As if the predictor had kept baseline scores on it.
+			patchAnnotations(t, d, map[string]*string{intent.KeyBaselineScores: str(`{"v":1}`)})
 			patchAnnotations(t, d, tt.change)
 			clk.add(time.Minute)
 			res, err = w.Cycle(context.Background())
@@ -540,7 +545,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := New(k8s, nil, DefaultConfig(), Options{})
-	patched, err := w.write(context.Background(), old, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, time.Now())
+	patched, err := w.write(context.Background(), old, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, "", time.Now())
 	if err != nil || patched {
 		t.Errorf("write on a replaced workload: patched %v, err %v; want neither", patched, err)
 	}
@@ -556,7 +561,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 	if err := k8s.Delete(context.Background(), gone); err != nil {
 		t.Fatal(err)
 	}
-	if patched, err := w.write(context.Background(), gone, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, time.Now()); err != nil || patched {
+	if patched, err := w.write(context.Background(), gone, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, "", time.Now()); err != nil || patched {
 		t.Errorf("write on a deleted workload: patched %v, err %v; want neither", patched, err)
 	}
 
@@ -567,7 +572,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	huge := Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC(), Reason: strings.Repeat("x", 300<<10)}
-	if patched, err := w.write(context.Background(), live, huge, time.Now()); err == nil || patched {
+	if patched, err := w.write(context.Background(), live, huge, "", time.Now()); err == nil || patched {
 		t.Errorf("write refused as too large: patched %v, err %v; want an error", patched, err)
 	}
 }
@@ -762,6 +767,82 @@ func TestNewLookaheadStartsAnew(t *testing.T) {
 	}
 	if st.cal == cal || st.lookahead != 30*time.Minute {
 		t.Errorf("calibrator kept (%v) or lookahead %v: want a new calibrator for 30m", st.cal == cal, st.lookahead)
+	}
+}
+
+// TestRestartKeepsTheBaselineScores: the Selector's scores go into
+// mlscale.io/baseline-scores with the explanation, and a new process (a
+// restart, a new leader) restores them: it blends persistence in at once,
+// as its predecessor did. Scores of another lookahead, or that do not
+// parse, are not restored and are replaced. Before, a new process
+// forecast with the model alone for a day.
+func TestRestartKeepsTheBaselineScores(t *testing.T) {
+	ns, d, end, flat := flatWorkload(t)
+	cycle := func(w *Writer) Result {
+		t.Helper()
+		// With no explanation on it, the workload is written this cycle.
+		patchAnnotations(t, d, map[string]*string{intent.KeyPrediction: nil})
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := resultFor(t, res, ns, "api")
+		if !ok || r.Err != nil || !r.Patched {
+			t.Fatalf("result %+v (found %v), want a written forecast", r, ok)
+		}
+		return r
+	}
+	share := func(r Result) float64 {
+		if r.Explanation.BaselineShare == nil {
+			return 0
+		}
+		return *r.Explanation.BaselineShare
+	}
+	opts := Options{Now: func() time.Time { return end }}
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
+	cycle(w)
+	if _, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
+		t.Fatalf("%s written before any forecast was scored", intent.KeyBaselineScores)
+	}
+	persistenceWon(w.states["Deployment/"+ns+"/api"], end)
+	if got := share(cycle(w)); got < 0.99 {
+		t.Fatalf("test setup: baselineShare %v, want about 1", got)
+	}
+	saved := annotations(t, d)[intent.KeyBaselineScores]
+	var sc savedScores
+	want := len(w.states["Deployment/"+ns+"/api"].sel.State().Days)
+	if err := json.Unmarshal([]byte(saved), &sc); err != nil || len(sc.Days) != want || want < 3 || sc.Lookahead != "15m0s" {
+		t.Fatalf("%s = %q (%v), want the %d days persistence won, for 15m0s", intent.KeyBaselineScores, saved, err, want)
+	}
+
+	restarted := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
+	if got := share(cycle(restarted)); got < 0.99 {
+		t.Errorf("after a restart: baselineShare %v, want about 1 (the saved scores)", got)
+	}
+	if got := annotations(t, d)[intent.KeyBaselineScores]; got != saved {
+		t.Errorf("after a restart, %s changed:\n%s\nwas\n%s", intent.KeyBaselineScores, got, saved)
+	}
+
+	// Another lookahead: the scores are of other windows.
+	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: ptr.To("30m")})
+	if got := share(cycle(New(k8s, seriesSource{flat}, DefaultConfig(), opts))); got != 0 {
+		t.Errorf("after a restart with a new lookahead: baselineShare %v, want none", got)
+	}
+	if got, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
+		t.Errorf("%s of the old lookahead kept: %q", intent.KeyBaselineScores, got)
+	}
+
+	// Scores that do not parse: logged, not restored, removed.
+	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: nil, intent.KeyBaselineScores: ptr.To(strings.Replace(saved, `"n":`, `"n":-`, 1))})
+	logs := &logLines{}
+	if got := share(cycle(New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: opts.Now, Log: logs.logger()}))); got != 0 {
+		t.Errorf("after bad scores: baselineShare %v, want none", got)
+	}
+	if logs.count(ns+"/api", "ignoring the saved baseline scores") != 1 || logs.count(ns+"/api", "n: -") != 1 {
+		t.Errorf("no log line names the bad field: %q", logs.lines)
+	}
+	if got, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
+		t.Errorf("bad %s kept: %q", intent.KeyBaselineScores, got)
 	}
 }
 

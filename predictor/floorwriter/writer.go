@@ -118,10 +118,14 @@ type state struct {
 	// lookahead is the window the forecasts that sel and cal learn from
 	// are of: another window's errors say little of this one's.
 	lookahead time.Duration
-	degraded  bool
-	mode      string
-	seen      bool
-	labels    prometheus.Labels
+	// saved is the workload's mlscale.io/baseline-scores as it was when
+	// this state was made, restored into sel once the demand query and
+	// lookahead are known (then "").
+	saved    string
+	degraded bool
+	mode     string
+	seen     bool
+	labels   prometheus.Labels
 	// uid is the workload object's: another object of its name (deleted
 	// and made again) starts from a new state.
 	uid types.UID
@@ -264,10 +268,12 @@ func hasFloor(obj client.Object) bool {
 	ann := obj.GetAnnotations()
 	_, floor := ann[intent.KeyPredictedFloor]
 	_, explanation := ann[intent.KeyPrediction]
-	return floor || explanation
+	_, scores := ann[intent.KeyBaselineScores]
+	return floor || explanation || scores
 }
 
-// clear removes the predicted floor and its explanation from a workload that
+// clear removes the predicted floor, its explanation and the baseline
+// scores from a workload that
 // is no longer predictive (mlscale.io/predictive removed or not "true", or
 // mlscale.io/autoscale off), so that the reconciler stops folding a floor
 // nobody updates any more into minReplicaCount.
@@ -278,7 +284,7 @@ func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	}
 	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
 	res := Result{Workload: name, Cleared: true}
-	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null}}}`)
+	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null,"` + intent.KeyBaselineScores + `":null}}}`)
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 		if !apierrors.IsNotFound(err) {
 			res.Err = fmt.Errorf("%s: removing %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, err)
@@ -344,6 +350,7 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 				}
 			}
 		}
+		st.saved = ann[intent.KeyBaselineScores]
 		st.uid = obj.GetUID()
 		w.states[key] = st
 	}
@@ -400,6 +407,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	}
 	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), TargetUnder: ptr.Deref(in.TargetUnder, w.cfg.TargetUnder), BusinessHours: in.BusinessHours}
 	w.follow(key, st, in.DemandQuery, opts.Lookahead)
+	w.restore(st, in.DemandQuery, opts.Lookahead, log)
 	capacity := *in.CapacityPerReplica
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
 	if ctx.Err() != nil {
@@ -426,7 +434,12 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	wape, n := st.rolling.Error()
 	w.observe(labels, ex, fc, ferr == nil, wape, n)
 
-	patched, err := w.write(ctx, obj, ex, now)
+	scores, serr := encodeScores(&st.sel, in.DemandQuery, opts.Lookahead)
+	if serr != nil {
+		// Not written: a restart starts from the mixture alone.
+		log.Error(serr, "the baseline scores are not kept")
+	}
+	patched, err := w.write(ctx, obj, ex, scores, now)
 	res.Patched = patched
 	if err != nil {
 		// A stop that cuts the patch short is not a failure to count.
@@ -575,6 +588,26 @@ func (w *Writer) follow(key string, st *state, query string, lookahead time.Dura
 	}
 }
 
+// restore restores st's selector from the workload's
+// mlscale.io/baseline-scores, once, when st is new: a restart or a new
+// leader keeps the blend its predecessor chose. Scores of another demand
+// query or lookahead are left (and replaced at the next write); scores
+// that do not parse are logged and replaced.
+func (w *Writer) restore(st *state, query string, lookahead time.Duration, log logr.Logger) {
+	raw := st.saved
+	if raw == "" {
+		return
+	}
+	st.saved = ""
+	ok, err := restoreScores(&st.sel, raw, query, lookahead)
+	switch {
+	case err != nil:
+		log.Info("ignoring the saved baseline scores; the forecast is the model's alone until a day of forecasts is scored", "error", err.Error())
+	case ok:
+		log.V(1).Info("restored the baseline scores", "annotation", intent.KeyBaselineScores)
+	}
+}
+
 // errFacts wraps a failure to read the cluster facts (the namespace's
 // ResourceQuotas) in bounds: the workload's annotations are not at fault.
 var errFacts = errors.New("reading the cluster facts")
@@ -677,8 +710,10 @@ func (w *Writer) announce(obj client.Object, prev string, ex Explanation, ferr e
 }
 
 // write patches the floor and explanation when the floor or the mode
-// changed, or the explanation is older than RefreshEvery.
-func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, now time.Time) (bool, error) {
+// changed, or the explanation is older than RefreshEvery; the baseline
+// scores go with them ("" removes them), so they are never older than
+// RefreshEvery and cost no write of their own.
+func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, scores string, now time.Time) (bool, error) {
 	ann := obj.GetAnnotations()
 	floor := strconv.Itoa(int(ex.Floor))
 	var prev Explanation
@@ -693,10 +728,15 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, n
 	// The uid makes the patch fail on another object of the same name:
 	// one deleted and made again while the forecast ran, which is not
 	// this workload and may not be predictive at all.
-	meta := map[string]any{"annotations": map[string]string{
+	annotations := map[string]any{
 		intent.KeyPredictedFloor: floor,
 		intent.KeyPrediction:     string(b),
-	}}
+		intent.KeyBaselineScores: nil,
+	}
+	if scores != "" {
+		annotations[intent.KeyBaselineScores] = scores
+	}
+	meta := map[string]any{"annotations": annotations}
 	if uid := obj.GetUID(); uid != "" {
 		meta["uid"] = uid
 	}
