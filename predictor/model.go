@@ -34,6 +34,12 @@ const (
 	// Model.spikeSpread).
 	spikeK    = 4.0
 	spikePool = 2
+	// blurStepK is how many robust deviations the profile must step by
+	// around a sample for a spike there to be checked against the cycle
+	// before (see Model.profileMissed): a step of two levels, which a
+	// median profile blurs at a coarse step. At spikeK, the half-hour rises
+	// of nyc_taxi counted too.
+	blurStepK = 3 * spikeK
 	// shiftK is how many robust standard deviations from the profile,
 	// all on the same side, the latest samples must be for a level shift
 	// in progress (a holiday lull, an outage, a surge that lasts), which
@@ -689,15 +695,12 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
 	f := Forecast{Time: t, Peak: m.combined(s.Start, s.Values, i)}
-	// A spike in progress: the recent samples are far above the profile.
+	// A spike in progress: the recent samples are far above the profile,
+	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)
 	spike := true
 	for j := lo; j <= i; j++ {
-		sd := m.resSD
-		if m.spikeSD != nil {
-			sd = m.spikeSD[m.key(s.Time(j))]
-		}
-		if (s.Values[j]-m.base(s.Time(j))-lvl-m.resMed)/sd < spikeK {
+		if m.excess(s, j, lvl) < spikeK || m.profileMissed(s, j) {
 			spike = false
 			break
 		}
@@ -721,6 +724,50 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	f.Baselines[BaselineIndexDay] = seasonalPeak(s.Values, i, Day, m.step, m.horizon) * m.scale
 	f.Baselines[BaselineIndexWeek] = seasonalPeak(s.Values, i, Week, m.step, m.horizon) * m.scale
 	return f, nil
+}
+
+// excess is how many robust deviations sample j of s lies above the
+// profile, lvl being the level there.
+func (m *Model) excess(s Series, j int, lvl float64) float64 {
+	sd := m.resSD
+	if m.spikeSD != nil {
+		sd = m.spikeSD[m.key(s.Time(j))]
+	}
+	return (s.Values[j] - m.base(s.Time(j)) - lvl - m.resMed) / sd
+}
+
+// profileMissed reports whether the profile steps sharply at sample j of
+// s (by blurStepK deviations or more between the samples either side) and,
+// one cycle before, a sample at the same time or either side of it was
+// spikeK deviations above the profile too, and sample j is not spikeK
+// deviations above that one: then the profile is what is off there, not
+// the demand. A median profile at a coarse step blurs a
+// sharp step (the last hour of an office day, with the fall smoothed in),
+// and demand as high as the cycle before is no spike to hold. Without a
+// cycle, false.
+func (m *Model) profileMissed(s Series, j int) bool {
+	lag := int(m.cycle.Period / m.step)
+	if lag < 2 {
+		return false
+	}
+	sd := m.resSD
+	if m.spikeSD != nil {
+		sd = m.spikeSD[m.key(s.Time(j))]
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for d := -1; d <= 1; d++ {
+		b := m.base(s.Time(j + d))
+		lo, hi = min(lo, b), max(hi, b)
+	}
+	if hi-lo < blurStepK*sd {
+		return false
+	}
+	for k := j - lag - 1; k <= j-lag+1; k++ {
+		if k >= 0 && m.excess(s, k, 0) >= spikeK && (s.Values[j]-s.Values[k])/sd < spikeK {
+			return true
+		}
+	}
+	return false
 }
 
 // seasonalPeak is the seasonal naive forecast after index i of vals: the

@@ -646,3 +646,52 @@ func TestSpikeSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestSpikeAtABlurredStep: at an hourly step, the median profile of two
+// weeks of office hours blurs the fall at 18:00 into the last hour of the
+// day, so demand at its usual day level at 17:00 lies far above the
+// profile. That is the cycle (a week earlier demand was as high), not a
+// spike to hold into the evening; a burst far above the week before's
+// demand still is one, as is one at night. Before, the 17:00 forecast
+// held the day's level into the fall (office hours, hourly, at 1.065
+// times the week-ago window's error; 0.988 with this).
+func TestSpikeAtABlurredStep(t *testing.T) {
+	s := officeHoursAt(30, 21, time.Hour)
+	train := 14 * 24
+	m, err := Fit(s.Slice(0, train), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.horizon != 1 || m.cycle.Period != Week {
+		t.Fatalf("test setup: lookahead %d samples, cycle %v; want 1 and weekly", m.horizon, m.cycle)
+	}
+	for _, tt := range []struct {
+		name   string
+		hour   int
+		demand float64
+		spike  bool
+	}{
+		{"the day's level in its last hour", 17, 135, false},
+		{"a burst in the day's last hour", 17, 400, true},
+		{"a burst at night", 22, 400, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			i := train + tt.hour // the third Monday
+			h := Series{Start: s.Start, Step: s.Step, Values: slices.Clone(s.Values[:i+1])}
+			h.Values[i] = tt.demand
+			if ex := m.excess(h, i, 0); ex < spikeK {
+				t.Fatalf("test setup: %.0f at %02d:00 is %.1f deviations over the profile, under %v", tt.demand, tt.hour, ex, spikeK)
+			}
+			f, err := m.Forecast(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Spike != tt.spike {
+				t.Errorf("%.0f at %02d:00 (%.0f a week earlier): spike %v, want %v; forecast %.1f", tt.demand, tt.hour, s.Values[i-168], f.Spike, tt.spike, f.Peak)
+			}
+			if !tt.spike && f.Peak > 60 {
+				t.Errorf("forecast %.1f for 18:00, want the evening's level (about 10), not the day's", f.Peak)
+			}
+		})
+	}
+}
