@@ -729,11 +729,16 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 // excess is how many robust deviations sample j of s lies above the
 // profile, lvl being the level there.
 func (m *Model) excess(s Series, j int, lvl float64) float64 {
-	sd := m.resSD
+	return (s.Values[j] - m.base(s.Time(j)) - lvl - m.resMed) / m.spikeSpreadAt(s.Time(j))
+}
+
+// spikeSpreadAt is the robust deviation a spike at t is measured in: the
+// spread at its phase where spikeSD has one, else the day's.
+func (m *Model) spikeSpreadAt(t time.Time) float64 {
 	if m.spikeSD != nil {
-		sd = m.spikeSD[m.key(s.Time(j))]
+		return m.spikeSD[m.key(t)]
 	}
-	return (s.Values[j] - m.base(s.Time(j)) - lvl - m.resMed) / sd
+	return m.resSD
 }
 
 // profileMissed reports whether the profile steps sharply at sample j of
@@ -750,10 +755,7 @@ func (m *Model) profileMissed(s Series, j int) bool {
 	if lag < 2 {
 		return false
 	}
-	sd := m.resSD
-	if m.spikeSD != nil {
-		sd = m.spikeSD[m.key(s.Time(j))]
-	}
+	sd := m.spikeSpreadAt(s.Time(j))
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for d := -1; d <= 1; d++ {
 		b := m.base(s.Time(j + d))

@@ -1,11 +1,11 @@
 package floorwriter
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mlscale/mlscale/internal/intent"
@@ -50,7 +50,7 @@ func encodeScores(sel *predictor.Selector, query string, lookahead time.Duration
 // saved for another demand query or lookahead is not restored (and
 // reported by ok false, err nil); one that does not parse is an error.
 func restoreScores(sel *predictor.Selector, raw, query string, lookahead time.Duration) (ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var s savedScores
 	if err := dec.Decode(&s); err != nil {

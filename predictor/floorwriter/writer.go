@@ -273,9 +273,9 @@ func hasFloor(obj client.Object) bool {
 }
 
 // clear removes the predicted floor, its explanation and the baseline
-// scores from a workload that
-// is no longer predictive (mlscale.io/predictive removed or not "true", or
-// mlscale.io/autoscale off), so that the reconciler stops folding a floor
+// scores from a workload that is no longer predictive
+// (mlscale.io/predictive removed or not "true", or mlscale.io/autoscale
+// off), so that the reconciler stops folding a floor
 // nobody updates any more into minReplicaCount.
 func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	kind := "workload"
@@ -287,7 +287,7 @@ func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null,"` + intent.KeyBaselineScores + `":null}}}`)
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 		if !apierrors.IsNotFound(err) {
-			res.Err = fmt.Errorf("%s: removing %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, err)
+			res.Err = fmt.Errorf("%s: removing %s, %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyBaselineScores, err)
 			w.log.Error(err, "removing the predicted floor of a workload that is no longer predictive", "workload", name)
 		}
 		return res
