@@ -261,7 +261,11 @@ func (c *Calibrator) Upper(f Forecast) float64 {
 	if len(c.rel.sorted) >= int(2/c.target) && finite(f.Peak) {
 		cheaper := min(margin, c.rel.quantile(c.level)*c.relScale(f.Peak))
 		local := c.loc.quantile(c.level) * c.locScale()
-		margin = min(cheaper, local) + c.localWeight*math.Abs(cheaper-local)
+		// NaN where scores overflow (Inf - Inf): the residual score's
+		// margin stands.
+		if m := min(cheaper, local) + c.localWeight*math.Abs(cheaper-local); !math.IsNaN(m) {
+			margin = m
+		}
 	}
 	return max(0, f.Peak+margin)
 }

@@ -3,6 +3,8 @@ package predictor
 import (
 	"encoding/json"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,55 @@ func FuzzSelectorRestore(f *testing.F) {
 			got, want := again.Apply(f), r.Apply(f)
 			if !finite(want.Peak) || want.Peak < 0 || math.Abs(got.Peak-want.Peak) > 1e-9*max(1, want.Peak) {
 				t.Fatalf("at %s: forecast %v after a second restore, %v after the first", f.Time, got.Peak, want.Peak)
+			}
+		}
+	})
+}
+
+// FuzzCalibratorRestore feeds arbitrary JSON as a CalibratorState (the
+// calibration in mlscale.io/predictor-state): Restore either refuses it
+// with an error that names a field and leaves the calibrator as it was,
+// or takes it, and then its bounds are numbers, at least 0, and its own
+// state restores to the same bounds; never a panic. At a 30-second step
+// the window holds the most scores a state may have, so none are cut.
+func FuzzCalibratorRestore(f *testing.F) {
+	c, _ := NewCalibrator(0.02, 30*time.Second)
+	feedCalibrator(c, 3, 0, 300)
+	b, err := json.Marshal(c.State())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"target":0.02,"level":0.5,"observed":2,"missed":1,"abs":{"n":2,"q":[-1,3]},"rel":{"n":1,"q":[0.5]},"loc":{"n":0,"q":[]}}`))
+	fields := []string{"target", "level", "observed", "missed", "recent", "mean", "means", "abs.", "rel.", "loc."}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var st CalibratorState
+		if json.Unmarshal(data, &st) != nil {
+			return
+		}
+		c, _ := NewCalibrator(0.02, 30*time.Second)
+		c.Seed([]float64{1, 2, 3})
+		before := c.State()
+		if err := c.Restore(st); err != nil {
+			msg := err.Error()
+			if !slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(msg, f) }) {
+				t.Fatalf("error %q names no field", msg)
+			}
+			if !reflect.DeepEqual(c.State(), before) {
+				t.Fatal("a refused state changed the calibrator")
+			}
+			return
+		}
+		again, _ := NewCalibrator(0.02, 30*time.Second)
+		if err := again.Restore(c.State()); err != nil {
+			t.Fatalf("the state of a restored calibrator does not restore: %v", err)
+		}
+		for _, peak := range []float64{0, 1, 1e3} {
+			f := Forecast{Peak: peak, Upper: peak}
+			got, want := again.Upper(f), c.Upper(f)
+			if math.IsNaN(want) || want < 0 || (got != want && !(math.Abs(got-want) <= 1e-5*max(1, want))) {
+				t.Fatalf("upper of %v: %v after a second restore, %v after the first", peak, got, want)
 			}
 		}
 	})

@@ -51,11 +51,13 @@ const (
 	// KeyTriggerStatus is the reconciler's check of the workload's
 	// Prometheus triggers: whether each query returns a series, as JSON.
 	KeyTriggerStatus = Prefix + "trigger-status"
-	// KeyBaselineScores is the predictor's record of how its forecasts
-	// and their blends with each baseline did over the last whole days
-	// (predictor.SelectorState), as JSON, so that a restart or a new
-	// leader keeps the blend.
-	KeyBaselineScores = Prefix + "baseline-scores"
+	// KeyPredictorState is what the predictor learned from the
+	// workload's evaluated forecasts, as JSON: how the forecasts and
+	// their blends with each baseline did over the last whole days
+	// (predictor.SelectorState) and the calibration of the floors'
+	// margins (predictor.CalibratorState), so that a restart or a new
+	// leader keeps the blend and the margins.
+	KeyPredictorState = Prefix + "predictor-state"
 )
 
 // UserKeys lists every annotation a user (or the predictor, for
@@ -72,4 +74,4 @@ var UserKeys = []string{
 }
 
 // SystemKeys lists annotations mlscale writes on workloads.
-var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus, KeyBaselineScores}
+var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus, KeyPredictorState}

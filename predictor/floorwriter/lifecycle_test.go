@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -109,8 +110,8 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 			if ann := annotations(t, d); ann[intent.KeyPredictedFloor] == "" || ann[intent.KeyPrediction] == "" {
 				t.Fatalf("test setup: no floor written: %v", ann)
 			}
-			// As if the predictor had kept baseline scores on it.
-			patchAnnotations(t, d, map[string]*string{intent.KeyBaselineScores: str(`{"v":1}`)})
+			// As if the predictor had kept its state on it.
+			patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: str(`{"v":1}`)})
 			patchAnnotations(t, d, tt.change)
 			clk.add(time.Minute)
 			res, err := w.Cycle(context.Background())
@@ -122,7 +123,7 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 				t.Errorf("result %+v (found %v), want a cleared, patched result", r, ok)
 			}
 			ann := annotations(t, d)
-			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyBaselineScores} {
+			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState} {
 				if v, ok := ann[k]; ok {
 					t.Errorf("%s = %q is still on the workload after it stopped being predictive", k, v)
 				}
@@ -177,8 +178,8 @@ func TestBoundsChangedAfterFloor(t *testing.T) {
 			if f := r.Explanation.Floor; f <= 5 || f >= 45 {
 				t.Fatalf("test setup: first floor %d is not inside (5, 45)", f)
 			}
-			// As if the predictor had kept baseline scores on it.
-			patchAnnotations(t, d, map[string]*string{intent.KeyBaselineScores: str(`{"v":1}`)})
+			// As if the predictor had kept its state on it.
+			patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: str(`{"v":1}`)})
 			patchAnnotations(t, d, tt.change)
 			clk.add(time.Minute)
 			res, err = w.Cycle(context.Background())
@@ -770,14 +771,28 @@ func TestNewLookaheadStartsAnew(t *testing.T) {
 	}
 }
 
-// TestRestartKeepsTheBaselineScores: the Selector's scores go into
-// mlscale.io/baseline-scores with the explanation, and a new process (a
-// restart, a new leader) restores them: it blends persistence in at once,
-// as its predecessor did. Scores of another lookahead, or that do not
-// parse, are not restored and are replaced. Before, a new process
-// forecast with the model alone for a day.
-func TestRestartKeepsTheBaselineScores(t *testing.T) {
+// calibratorMissed feeds st's calibrator 300 evaluated forecasts that
+// missed by 40, far more than the flat demand's fit errs, with the floor
+// under in one in 50, so that the margin it learned is its own.
+func calibratorMissed(st *state) {
+	for i := range 300 {
+		st.cal.Observe(40, 100, i%50 == 0)
+	}
+}
+
+// TestRestartKeepsThePredictorState: what the Selector and the Calibrator
+// learned goes into mlscale.io/predictor-state with the explanation, and a
+// new process (a restart, a new leader) restores it: it blends
+// persistence in at once, as its predecessor did, and sets the same
+// margin. A state of another lookahead, a calibration of another target,
+// or a part that does not parse is not restored, and is replaced. Before,
+// a new process forecast with the model alone for a day, and calibrated
+// the floors from the fit's in-sample errors (on a restart a day, that
+// doubled the mean floor capacity of crane_input1 and Twitter_volume_AMZN
+// in backtest).
+func TestRestartKeepsThePredictorState(t *testing.T) {
 	ns, d, end, flat := flatWorkload(t)
+	key := "Deployment/" + ns + "/api"
 	cycle := func(w *Writer) Result {
 		t.Helper()
 		// With no explanation on it, the workload is written this cycle.
@@ -798,51 +813,87 @@ func TestRestartKeepsTheBaselineScores(t *testing.T) {
 		}
 		return *r.Explanation.BaselineShare
 	}
+	upper := func(r Result) float64 {
+		t.Helper()
+		if r.Explanation.ForecastUpper == nil {
+			t.Fatalf("explanation %+v has no forecastUpper", r.Explanation)
+		}
+		return *r.Explanation.ForecastUpper
+	}
 	opts := Options{Now: func() time.Time { return end }}
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
-	cycle(w)
-	if _, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
-		t.Fatalf("%s written before any forecast was scored", intent.KeyBaselineScores)
+	first := cycle(w)
+	if _, ok := annotations(t, d)[intent.KeyPredictorState]; ok {
+		t.Fatalf("%s written before any forecast was scored", intent.KeyPredictorState)
 	}
-	persistenceWon(w.states["Deployment/"+ns+"/api"], end)
-	if got := share(cycle(w)); got < 0.99 {
-		t.Fatalf("test setup: baselineShare %v, want about 1", got)
+	persistenceWon(w.states[key], end)
+	calibratorMissed(w.states[key])
+	r := cycle(w)
+	if share(r) < 0.99 || upper(r) < upper(first)+30 {
+		t.Fatalf("test setup: baselineShare %v, upper %v; want about 1, and 30 over %v", share(r), upper(r), upper(first))
 	}
-	saved := annotations(t, d)[intent.KeyBaselineScores]
-	var sc savedScores
-	want := len(w.states["Deployment/"+ns+"/api"].sel.State().Days)
-	if err := json.Unmarshal([]byte(saved), &sc); err != nil || len(sc.Days) != want || want < 3 || sc.Lookahead != "15m0s" {
-		t.Fatalf("%s = %q (%v), want the %d days persistence won, for 15m0s", intent.KeyBaselineScores, saved, err, want)
+	saved := annotations(t, d)[intent.KeyPredictorState]
+	var sv savedState
+	want := len(w.states[key].sel.State().Days)
+	if err := json.Unmarshal([]byte(saved), &sv); err != nil || sv.Selector == nil || len(sv.Selector.Days) != want || want < 3 || sv.Lookahead != "15m0s" || sv.Calibration == nil || sv.Calibration.Observed != 300 {
+		t.Fatalf("%s = %q (%v), want the %d days persistence won and 300 evaluated floors, for 15m0s", intent.KeyPredictorState, saved, err, want)
 	}
 
 	restarted := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
-	if got := share(cycle(restarted)); got < 0.99 {
-		t.Errorf("after a restart: baselineShare %v, want about 1 (the saved scores)", got)
+	got := cycle(restarted)
+	if share(got) < 0.99 {
+		t.Errorf("after a restart: baselineShare %v, want about 1 (the saved scores)", share(got))
 	}
-	if got := annotations(t, d)[intent.KeyBaselineScores]; got != saved {
-		t.Errorf("after a restart, %s changed:\n%s\nwas\n%s", intent.KeyBaselineScores, got, saved)
+	if math.Abs(upper(got)-upper(r)) > 0.01*upper(r) {
+		t.Errorf("after a restart: upper %v, want %v (the saved calibration)", upper(got), upper(r))
+	}
+	if got := annotations(t, d)[intent.KeyPredictorState]; got != saved {
+		t.Errorf("after a restart, %s changed:\n%s\nwas\n%s", intent.KeyPredictorState, got, saved)
 	}
 
-	// Another lookahead: the scores are of other windows.
+	// Another target: the blend is restored, the margin is learned again.
+	patchAnnotations(t, d, map[string]*string{intent.KeyTargetUnder: ptr.To("5%")})
+	other := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
+	if got := cycle(other); share(got) < 0.99 || upper(got) > upper(first)+20 {
+		t.Errorf("after a restart with a new target: baselineShare %v, upper %v; want about 1, and the fit's margin (about %v)", share(got), upper(got), upper(first))
+	}
+	if st := other.states[key]; st.cal == nil || st.cal.Target() != 0.05 {
+		t.Errorf("calibrator %+v, want one for 5%%", st.cal)
+	}
+	patchAnnotations(t, d, map[string]*string{intent.KeyTargetUnder: nil, intent.KeyPredictorState: &saved})
+
+	// Another lookahead: the state is of other windows.
 	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: ptr.To("30m")})
 	if got := share(cycle(New(k8s, seriesSource{flat}, DefaultConfig(), opts))); got != 0 {
 		t.Errorf("after a restart with a new lookahead: baselineShare %v, want none", got)
 	}
-	if got, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
-		t.Errorf("%s of the old lookahead kept: %q", intent.KeyBaselineScores, got)
+	if got, ok := annotations(t, d)[intent.KeyPredictorState]; ok {
+		t.Errorf("%s of the old lookahead kept: %q", intent.KeyPredictorState, got)
 	}
 
-	// Scores that do not parse: logged, not restored, removed.
-	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: nil, intent.KeyBaselineScores: ptr.To(strings.Replace(saved, `"n":`, `"n":-`, 1))})
+	// A selector that does not parse: logged, not restored, replaced; the
+	// calibration is restored all the same.
+	patchAnnotations(t, d, map[string]*string{intent.KeyLookahead: nil, intent.KeyPredictorState: ptr.To(strings.Replace(saved, `"n":`, `"n":-`, 1))})
 	logs := &logLines{}
-	if got := share(cycle(New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: opts.Now, Log: logs.logger()}))); got != 0 {
-		t.Errorf("after bad scores: baselineShare %v, want none", got)
+	bad := New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: opts.Now, Log: logs.logger()})
+	if got := cycle(bad); share(got) != 0 || math.Abs(upper(got)-upper(r)) > 0.01*upper(r) {
+		t.Errorf("after a bad selector: baselineShare %v, upper %v; want none, and %v", share(got), upper(got), upper(r))
 	}
-	if logs.count(ns+"/api", "ignoring the saved baseline scores") != 1 || logs.count(ns+"/api", "n: -") != 1 {
+	if logs.count(ns+"/api", "ignoring the saved predictor state") != 1 || logs.count(ns+"/api", "selector.days[0].n: -") != 1 {
 		t.Errorf("no log line names the bad field: %q", logs.lines)
 	}
-	if got, ok := annotations(t, d)[intent.KeyBaselineScores]; ok {
-		t.Errorf("bad %s kept: %q", intent.KeyBaselineScores, got)
+	if sv := annotations(t, d)[intent.KeyPredictorState]; strings.Contains(sv, `"n":-`) || !strings.Contains(sv, `"calibration"`) {
+		t.Errorf("bad %s kept, or the calibration lost: %q", intent.KeyPredictorState, sv)
+	}
+
+	// A calibration that does not parse: the same.
+	patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: ptr.To(strings.Replace(saved, `"observed":300`, `"observed":-300`, 1))})
+	logs = &logLines{}
+	if got := cycle(New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: opts.Now, Log: logs.logger()})); share(got) < 0.99 || upper(got) > upper(first)+20 {
+		t.Errorf("after a bad calibration: baselineShare %v, upper %v; want about 1, and the fit's margin (about %v)", share(got), upper(got), upper(first))
+	}
+	if logs.count(ns+"/api", "calibration.observed: -300") != 1 {
+		t.Errorf("no log line names the bad field: %q", logs.lines)
 	}
 }
 

@@ -118,8 +118,8 @@ type state struct {
 	// lookahead is the window the forecasts that sel and cal learn from
 	// are of: another window's errors say little of this one's.
 	lookahead time.Duration
-	// saved is the workload's mlscale.io/baseline-scores as it was when
-	// this state was made, restored into sel once the demand query and
+	// saved is the workload's mlscale.io/predictor-state as it was when
+	// this state was made, restored into sel and cal once the demand query and
 	// lookahead are known (then "").
 	saved    string
 	degraded bool
@@ -268,12 +268,12 @@ func hasFloor(obj client.Object) bool {
 	ann := obj.GetAnnotations()
 	_, floor := ann[intent.KeyPredictedFloor]
 	_, explanation := ann[intent.KeyPrediction]
-	_, scores := ann[intent.KeyBaselineScores]
-	return floor || explanation || scores
+	_, saved := ann[intent.KeyPredictorState]
+	return floor || explanation || saved
 }
 
-// clear removes the predicted floor, its explanation and the baseline
-// scores from a workload that is no longer predictive
+// clear removes the predicted floor, its explanation and the saved
+// predictor state from a workload that is no longer predictive
 // (mlscale.io/predictive removed or not "true", or mlscale.io/autoscale
 // off), so that the reconciler stops folding a floor
 // nobody updates any more into minReplicaCount.
@@ -284,10 +284,10 @@ func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	}
 	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
 	res := Result{Workload: name, Cleared: true}
-	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null,"` + intent.KeyBaselineScores + `":null}}}`)
+	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null,"` + intent.KeyPredictorState + `":null}}}`)
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 		if !apierrors.IsNotFound(err) {
-			res.Err = fmt.Errorf("%s: removing %s, %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyBaselineScores, err)
+			res.Err = fmt.Errorf("%s: removing %s, %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState, err)
 			w.log.Error(err, "removing the predicted floor of a workload that is no longer predictive", "workload", name)
 		}
 		return res
@@ -350,7 +350,7 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 				}
 			}
 		}
-		st.saved = ann[intent.KeyBaselineScores]
+		st.saved = ann[intent.KeyPredictorState]
 		st.uid = obj.GetUID()
 		w.states[key] = st
 	}
@@ -407,7 +407,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	}
 	opts := predictor.Options{Lookahead: ptr.Deref(in.Lookahead, w.cfg.Lookahead), TargetUnder: ptr.Deref(in.TargetUnder, w.cfg.TargetUnder), BusinessHours: in.BusinessHours}
 	w.follow(key, st, in.DemandQuery, opts.Lookahead)
-	w.restore(st, in.DemandQuery, opts.Lookahead, log)
+	w.restore(st, in.DemandQuery, opts, log)
 	capacity := *in.CapacityPerReplica
 	fc, model, ferr := w.forecast(ctx, key, in.DemandQuery, opts, st, now, labels)
 	if ctx.Err() != nil {
@@ -434,12 +434,13 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	wape, n := st.rolling.Error()
 	w.observe(labels, ex, fc, ferr == nil, wape, n)
 
-	scores, serr := encodeScores(&st.sel, in.DemandQuery, opts.Lookahead)
+	saved, serr := encodeState(&st.sel, st.cal, in.DemandQuery, opts.Lookahead)
 	if serr != nil {
-		// Not written: a restart starts from the mixture alone.
-		log.Error(serr, "the baseline scores are not kept")
+		// Not written: a restart starts from the mixture alone and the
+		// fit's errors.
+		log.Error(serr, "what the predictor learned is not kept")
 	}
-	patched, err := w.write(ctx, obj, ex, scores, now)
+	patched, err := w.write(ctx, obj, ex, saved, now)
 	res.Patched = patched
 	if err != nil {
 		// A stop that cuts the patch short is not a failure to count.
@@ -588,23 +589,27 @@ func (w *Writer) follow(key string, st *state, query string, lookahead time.Dura
 	}
 }
 
-// restore restores st's selector from the workload's
-// mlscale.io/baseline-scores, once, when st is new: a restart or a new
-// leader keeps the blend its predecessor chose. Scores of another demand
-// query or lookahead are left (and replaced at the next write); scores
-// that do not parse are logged and replaced.
-func (w *Writer) restore(st *state, query string, lookahead time.Duration, log logr.Logger) {
+// restore restores st's selector and calibrator from the workload's
+// mlscale.io/predictor-state, once, when st is new: a restart or a new
+// leader keeps the blend and the margins its predecessor learned. A state
+// of another demand query or lookahead is left (and replaced at the next
+// write), and so is a calibration learned for another target; a part
+// that does not parse is logged, learned again and replaced.
+func (w *Writer) restore(st *state, query string, opts predictor.Options, log logr.Logger) {
 	raw := st.saved
 	if raw == "" {
 		return
 	}
 	st.saved = ""
-	ok, err := restoreScores(&st.sel, raw, query, lookahead)
+	cal, ok, err := restoreState(&st.sel, raw, query, opts.Lookahead, opts.TargetUnder, w.cfg.Step)
+	if cal != nil {
+		st.cal = cal
+	}
 	switch {
 	case err != nil:
-		log.Info("ignoring the saved baseline scores; the forecast is the model's alone until a day of forecasts is scored", "error", err.Error())
+		log.Info("ignoring the saved predictor state where it does not parse; that part is learned again (the blend from a day of scored forecasts, the margins from the fit's errors)", "error", err.Error())
 	case ok:
-		log.V(1).Info("restored the baseline scores", "annotation", intent.KeyBaselineScores)
+		log.V(1).Info("restored the predictor state", "annotation", intent.KeyPredictorState, "calibration", cal != nil)
 	}
 }
 
@@ -710,10 +715,10 @@ func (w *Writer) announce(obj client.Object, prev string, ex Explanation, ferr e
 }
 
 // write patches the floor and explanation when the floor or the mode
-// changed, or the explanation is older than RefreshEvery; the baseline
-// scores go with them ("" removes them), so they are never older than
-// RefreshEvery and cost no write of their own.
-func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, scores string, now time.Time) (bool, error) {
+// changed, or the explanation is older than RefreshEvery; the saved
+// predictor state goes with them ("" removes it), so it is never older
+// than RefreshEvery and costs no write of its own.
+func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, saved string, now time.Time) (bool, error) {
 	ann := obj.GetAnnotations()
 	floor := strconv.Itoa(int(ex.Floor))
 	var prev Explanation
@@ -731,10 +736,10 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, s
 	annotations := map[string]any{
 		intent.KeyPredictedFloor: floor,
 		intent.KeyPrediction:     string(b),
-		intent.KeyBaselineScores: nil,
+		intent.KeyPredictorState: nil,
 	}
-	if scores != "" {
-		annotations[intent.KeyBaselineScores] = scores
+	if saved != "" {
+		annotations[intent.KeyPredictorState] = saved
 	}
 	meta := map[string]any{"annotations": annotations}
 	if uid := obj.GetUID(); uid != "" {

@@ -1,0 +1,231 @@
+package predictor
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// CalibratorState is what a Calibrator learned, in a form that outlives
+// the process (Calibrator.State, Calibrator.Restore): a new process, or a
+// new leader, goes on with the same margins instead of starting again
+// from the fit's in-sample errors, whose margins can be several times
+// wider (or narrower) than the ones the forecasts' own errors settled on.
+//
+// The windows of scores are kept as sketches (see ScoreSketch); the rest
+// is kept whole, the floats rounded to 6 significant digits.
+type CalibratorState struct {
+	// Target is the share of steps the floors may be under that the
+	// level was learned for.
+	Target float64 `json:"target"`
+	// Level is the working level (Calibrator.Level).
+	Level float64 `json:"level"`
+	// Observed counts the evaluated floors, Missed those under the
+	// actual peak.
+	Observed int `json:"observed"`
+	Missed   int `json:"missed"`
+	// Recent is the recent mean absolute residual
+	// (Calibrator.RecentError).
+	Recent float64 `json:"recent"`
+	// Mean is the running mean of the forecast peaks, over Means of them
+	// (the count stops growing at a window).
+	Mean  float64 `json:"mean"`
+	Means int     `json:"means"`
+	// Abs, Rel and Loc are the windows of the three scores: the
+	// residuals, those over the demand scale and those over the recent
+	// error.
+	Abs ScoreSketch `json:"abs"`
+	Rel ScoreSketch `json:"rel"`
+	Loc ScoreSketch `json:"loc"`
+}
+
+// ScoreSketch is a window of N scores cut down to some of its order
+// statistics: the largest, then every rank from the top whose distance
+// from the top grows by about sketchGrowth each time, and the smallest
+// (see sketchRanks), in ascending order. About 40 values stand for a
+// window of 4,000, and they are densest where the margins are read: the
+// upper tail. A restored window has N scores again, those between two
+// kept ranks interpolated (see ScoreSketch.restore).
+type ScoreSketch struct {
+	N      int       `json:"n"`
+	Values []float64 `json:"q"`
+}
+
+// sketchGrowth is how much the distance from the top grows from one kept
+// rank of a ScoreSketch to the next.
+const sketchGrowth = 1.25
+
+// sketchRanks returns the ranks from the top (0 is the largest score) a
+// ScoreSketch of n scores keeps, from the smallest (n-1) to the largest
+// (0), so that they line up with its ascending values.
+func sketchRanks(n int) []int {
+	if n <= 0 {
+		return nil
+	}
+	ranks := []int{0}
+	for r := 0; r < n-1; {
+		r = min(n-1, max(r+1, int(float64(r)*sketchGrowth)))
+		ranks = append(ranks, r)
+	}
+	slices.Reverse(ranks)
+	return ranks
+}
+
+// sketch returns the ScoreSketch of s.
+func (s *scores) sketch() ScoreSketch {
+	n := len(s.sorted)
+	ranks := sketchRanks(n)
+	out := ScoreSketch{N: n, Values: make([]float64, len(ranks))}
+	for k, r := range ranks {
+		out.Values[k] = round6(s.sorted[n-1-r])
+	}
+	return out
+}
+
+// check returns an error unless k is a sketch as ScoreSketch describes;
+// it names the field after the sketch's own name.
+func (k ScoreSketch) check() error {
+	if k.N < 0 || k.N > calibrationMax {
+		return fmt.Errorf(".n: %d, want 0 to %d", k.N, calibrationMax)
+	}
+	if want := len(sketchRanks(k.N)); len(k.Values) != want {
+		return fmt.Errorf(".q: %d values, want %d for n %d", len(k.Values), want, k.N)
+	}
+	for i, v := range k.Values {
+		if !finite(v) {
+			return fmt.Errorf(".q[%d]: %g is not a finite number", i, v)
+		}
+		if i > 0 && v < k.Values[i-1] {
+			return fmt.Errorf(".q[%d]: %g is below q[%d] (%g); the values go up", i, v, i-1, k.Values[i-1])
+		}
+	}
+	return nil
+}
+
+// restore returns the window of scores that k stands for, at most window
+// of them: n scores spread as the sketch's, each between two kept ranks
+// interpolated linearly in the logarithm of its rank from the top (1 +
+// rank), in which the tail of most errors, exponential or heavier, is
+// close to a line. The ring holds them in an order unrelated to
+// their size, so that the first ones to leave the window are neither the
+// largest nor the smallest.
+func (k ScoreSketch) restore(window int) scores {
+	if k.N == 0 {
+		return scores{}
+	}
+	ranks := sketchRanks(k.N)
+	// at(q) is the score at rank q from the top in the sketch's window.
+	at := func(q float64) float64 {
+		// ranks descend from N-1 to 0 as Values ascend.
+		j := len(ranks) - 1
+		for j > 0 && float64(ranks[j-1]) <= q {
+			j--
+		}
+		// ranks[j] <= q < ranks[j-1] (or q is rank N-1, j = 0).
+		if j == 0 {
+			return k.Values[0]
+		}
+		hi, lo := math.Log1p(float64(ranks[j])), math.Log1p(float64(ranks[j-1]))
+		w := (math.Log1p(q) - hi) / (lo - hi)
+		return k.Values[j] + w*(k.Values[j-1]-k.Values[j])
+	}
+	n := min(k.N, window)
+	sorted := make([]float64, n)
+	for i := range n {
+		// The i-th largest of n stands at the same share of the sketch's
+		// window.
+		q := 0.0
+		if n > 1 {
+			q = float64(i) * float64(k.N-1) / float64(n-1)
+		}
+		sorted[n-1-i] = at(q)
+	}
+	// Ascending by construction; the sort only guards the rounding.
+	slices.Sort(sorted)
+	ring := make([]float64, n)
+	stride := ringStride(n)
+	for i := range n {
+		ring[i] = sorted[(i*stride)%n]
+	}
+	return scores{ring: ring, sorted: sorted}
+}
+
+// ringStride returns a stride coprime with n near n times the golden
+// ratio's fraction, which visits every index of a ring of n once, far
+// apart.
+func ringStride(n int) int {
+	s := max(1, int(float64(n)*0.618))
+	for gcd(s, n) != 1 {
+		s++
+	}
+	return s
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// State returns what c learned, to be given to Restore in another
+// process.
+func (c *Calibrator) State() CalibratorState {
+	return CalibratorState{
+		Target:   c.target,
+		Level:    round6(c.level),
+		Observed: c.observed,
+		Missed:   c.missed,
+		Recent:   round6(c.recent),
+		Mean:     round6(c.mean),
+		Means:    c.means,
+		Abs:      c.abs.sketch(),
+		Rel:      c.rel.sketch(),
+		Loc:      c.loc.sketch(),
+	}
+}
+
+// Restore replaces what c learned with st (from State). A state that is
+// not well formed, or that was learned for another target, is refused,
+// naming the field, and c is left as it was. A window longer than c's
+// (a state saved at a finer step) is cut to c's, keeping its spread.
+func (c *Calibrator) Restore(st CalibratorState) error {
+	if st.Target != c.target {
+		return fmt.Errorf("target: %g, but the floors are calibrated to %g", st.Target, c.target)
+	}
+	if !finite(st.Level) || st.Level < -0.5 || st.Level > 1 {
+		return fmt.Errorf("level: %g, want -0.5 to 1", st.Level)
+	}
+	if st.Observed < 0 {
+		return fmt.Errorf("observed: %d, want at least 0", st.Observed)
+	}
+	if st.Missed < 0 || st.Missed > st.Observed {
+		return fmt.Errorf("missed: %d, want 0 to observed (%d)", st.Missed, st.Observed)
+	}
+	if !finite(st.Recent) || st.Recent < 0 {
+		return fmt.Errorf("recent: %g, want a finite number, at least 0", st.Recent)
+	}
+	if !finite(st.Mean) || st.Mean < 0 {
+		return fmt.Errorf("mean: %g, want a finite number, at least 0", st.Mean)
+	}
+	if st.Means < 0 {
+		return fmt.Errorf("means: %d, want at least 0", st.Means)
+	}
+	for _, k := range []struct {
+		name string
+		s    ScoreSketch
+	}{{"abs", st.Abs}, {"rel", st.Rel}, {"loc", st.Loc}} {
+		if err := k.s.check(); err != nil {
+			return errors.New(k.name + err.Error())
+		}
+	}
+	// Every evaluated forecast adds one score to each of rel and loc.
+	if st.Loc.N != st.Rel.N {
+		return fmt.Errorf("loc.n: %d, want rel.n (%d): each evaluated forecast scores both", st.Loc.N, st.Rel.N)
+	}
+	c.level, c.observed, c.missed = st.Level, st.Observed, st.Missed
+	c.recent, c.mean, c.means = st.Recent, st.Mean, st.Means
+	c.abs, c.rel, c.loc = st.Abs.restore(c.window), st.Rel.restore(c.window), st.Loc.restore(c.window)
+	return nil
+}

@@ -1,0 +1,198 @@
+package predictor
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// calibrationStream returns the forecast peak and actual peak of step i
+// of a day-shaped demand whose errors grow with it and come in bursts,
+// as a bursty workload's do.
+func calibrationStream(r *rand.Rand, i int) (peak, actual float64) {
+	peak = 200 + 180*math.Sin(2*math.Pi*float64(i)/1440)
+	actual = peak * (1 + 0.1*r.NormFloat64())
+	if i%97 < 6 {
+		actual += 150 * r.Float64()
+	}
+	return peak, actual
+}
+
+// feedCalibrator feeds c the stream's steps [from, to), each miss judged
+// against c's own bound, and returns the mean margin and the share of
+// misses.
+func feedCalibrator(c *Calibrator, seed uint64, from, to int) (margin, under float64) {
+	r := rand.New(rand.NewPCG(seed, uint64(from)))
+	for i := from; i < to; i++ {
+		peak, actual := calibrationStream(r, i)
+		upper := c.Upper(Forecast{Peak: peak, Upper: peak})
+		miss := upper < actual
+		c.Observe(actual-peak, peak, miss)
+		margin += upper - peak
+		if miss {
+			under++
+		}
+	}
+	n := float64(to - from)
+	return margin / n, under / n
+}
+
+// TestCalibratorRestoreKeepsTheMargins: a calibrator restored from the
+// state of one that evaluated three days of forecasts sets the same
+// margins as the one it was saved from, at once and over the next day;
+// one seeded again from in-sample errors, as a new process did before the
+// state was kept, sets margins far from them.
+func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
+	const seed = 7
+	orig, _ := NewCalibrator(0.02, time.Minute)
+	orig.Seed(make([]float64, 400)) // in-sample errors: none
+	feedCalibrator(orig, seed, 0, 3*1440)
+	b, err := json.Marshal(orig.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("state: %d bytes", len(b))
+	if len(b) > 3000 {
+		t.Errorf("state of %d bytes, want at most 3,000 (it is an annotation)", len(b))
+	}
+	var st CalibratorState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := NewCalibrator(0.02, time.Minute)
+	if err := restored.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if restored.Level() != round6(orig.Level()) || restored.RecentError() != round6(orig.RecentError()) || restored.Len() != orig.Len() {
+		t.Errorf("restored level %v, recent error %v, %d residuals; want %v, %v, %d", restored.Level(), restored.RecentError(), restored.Len(), orig.Level(), orig.RecentError(), orig.Len())
+	}
+	if u, n := restored.Achieved(); n != 3*1440 {
+		t.Errorf("restored: %d evaluated floors (under %v), want %d", n, u, 3*1440)
+	}
+	for _, peak := range []float64{20, 200, 380} {
+		f := Forecast{Peak: peak, Upper: peak}
+		got, want := restored.Upper(f)-peak, orig.Upper(f)-peak
+		if math.Abs(got-want) > 0.02*want {
+			t.Errorf("margin at %v: %.2f restored, %.2f saved", peak, got, want)
+		}
+	}
+	fresh, _ := NewCalibrator(0.02, time.Minute)
+	fresh.Seed(make([]float64, 400))
+	wantMargin, wantUnder := feedCalibrator(orig, seed, 3*1440, 4*1440)
+	gotMargin, gotUnder := feedCalibrator(restored, seed, 3*1440, 4*1440)
+	freshMargin, freshUnder := feedCalibrator(fresh, seed, 3*1440, 4*1440)
+	t.Logf("next day: mean margin %.2f (under %.4f) saved, %.2f (%.4f) restored, %.2f (%.4f) seeded again", wantMargin, wantUnder, gotMargin, gotUnder, freshMargin, freshUnder)
+	if math.Abs(gotMargin-wantMargin) > 0.05*wantMargin || math.Abs(gotUnder-wantUnder) > 0.005 {
+		t.Errorf("next day: mean margin %.2f and under %.4f restored, want %.2f and %.4f as saved", gotMargin, gotUnder, wantMargin, wantUnder)
+	}
+	if math.Abs(freshMargin-wantMargin) < 0.2*wantMargin && math.Abs(freshUnder-wantUnder) < 0.01 {
+		t.Errorf("test setup: seeded again, the margins (%.2f, under %.4f) are as good as restored ones", freshMargin, freshUnder)
+	}
+}
+
+// TestCalibratorStateRoundTrips: a restored calibrator's state is the
+// state it was restored from, through JSON.
+func TestCalibratorStateRoundTrips(t *testing.T) {
+	c, _ := NewCalibrator(0.05, time.Minute)
+	feedCalibrator(c, 1, 0, 2000)
+	st := c.State()
+	b, _ := json.Marshal(st)
+	var back CalibratorState
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewCalibrator(0.05, time.Minute)
+	if err := r.Restore(back); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.State(); !reflect.DeepEqual(got, st) {
+		t.Errorf("state after a restore:\n%+v\nwant\n%+v", got, st)
+	}
+	// A window saved at a finer step is cut to the coarser step's,
+	// keeping its spread.
+	coarse, _ := NewCalibrator(0.05, time.Hour)
+	if err := coarse.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if coarse.Len() != calibrationMin {
+		t.Errorf("%d residuals at a 1h step, want %d", coarse.Len(), calibrationMin)
+	}
+	if got, want := coarse.abs.sorted[calibrationMin-1], round6(c.abs.sorted[len(c.abs.sorted)-1]); got != want {
+		t.Errorf("largest residual %v after the cut, want %v", got, want)
+	}
+}
+
+func TestSketchRanks(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want []int
+	}{
+		{0, nil},
+		{1, []int{0}},
+		{2, []int{1, 0}},
+		{8, []int{7, 6, 5, 4, 3, 2, 1, 0}},
+		{20, []int{19, 18, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1, 0}},
+	} {
+		if got := sketchRanks(tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("sketchRanks(%d) = %v, want %v", tt.n, got, tt.want)
+		}
+	}
+	r := sketchRanks(calibrationMax)
+	if len(r) > 40 || r[0] != calibrationMax-1 || r[len(r)-1] != 0 {
+		t.Errorf("sketchRanks(%d) = %v: want at most 40 ranks from %d to 0", calibrationMax, r, calibrationMax-1)
+	}
+	for i := 1; i < len(r); i++ {
+		if r[i] >= r[i-1] {
+			t.Fatalf("ranks %v do not fall", r)
+		}
+	}
+}
+
+// TestCalibratorRestoreRefuses: a malformed state is refused, naming the
+// field, and the calibrator is left as it was.
+func TestCalibratorRestoreRefuses(t *testing.T) {
+	src, _ := NewCalibrator(0.02, time.Minute)
+	feedCalibrator(src, 2, 0, 500)
+	good := src.State()
+	for _, tt := range []struct {
+		name, want string
+		edit       func(st *CalibratorState)
+	}{
+		{"another target", "target: 0.05, but the floors are calibrated to 0.02", func(st *CalibratorState) { st.Target = 0.05 }},
+		{"level too low", "level: -0.6, want -0.5 to 1", func(st *CalibratorState) { st.Level = -0.6 }},
+		{"level NaN", "level: NaN", func(st *CalibratorState) { st.Level = math.NaN() }},
+		{"negative count", "observed: -1, want at least 0", func(st *CalibratorState) { st.Observed = -1 }},
+		{"more missed than observed", "missed: 501, want 0 to observed (500)", func(st *CalibratorState) { st.Missed = 501 }},
+		{"negative error", "recent: -1, want a finite number, at least 0", func(st *CalibratorState) { st.Recent = -1 }},
+		{"infinite mean", "mean: +Inf", func(st *CalibratorState) { st.Mean = math.Inf(1) }},
+		{"negative means", "means: -3, want at least 0", func(st *CalibratorState) { st.Means = -3 }},
+		{"window too long", "abs.n: 4001, want 0 to 4000", func(st *CalibratorState) { st.Abs.N = 4001 }},
+		{"values short", "rel.q: 28 values, want 29 for n 500", func(st *CalibratorState) { st.Rel.Values = st.Rel.Values[1:] }},
+		{"values fall", "loc.q[3]: -1e+06 is below q[2]", func(st *CalibratorState) { st.Loc.Values[3] = -1e6 }},
+		{"scores unpaired", "loc.n: 499, want rel.n (500)", func(st *CalibratorState) { st.Loc.N = 499 }},
+		{"value infinite", "abs.q[0]: -Inf is not a finite number", func(st *CalibratorState) { st.Abs.Values[0] = math.Inf(-1) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := good
+			st.Abs.Values = slices.Clone(good.Abs.Values)
+			st.Rel.Values = slices.Clone(good.Rel.Values)
+			st.Loc.Values = slices.Clone(good.Loc.Values)
+			tt.edit(&st)
+			c, _ := NewCalibrator(0.02, time.Minute)
+			c.Seed([]float64{1, 2, 3})
+			before := c.State()
+			err := c.Restore(st)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one with %q", err, tt.want)
+			}
+			if !reflect.DeepEqual(c.State(), before) {
+				t.Error("a refused state changed the calibrator")
+			}
+		})
+	}
+}
