@@ -47,7 +47,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 			headings[strings.TrimSuffix(h, "`")] = true
 		}
 	}
-	for _, k := range slices.Concat(UserKeys, SystemKeys) {
+	for _, k := range slices.Concat(UserKeys, SystemKeys, RetiredKeys) {
 		if !headings[k] {
 			t.Errorf("%s has no section (a line \"### `%s`\") in %s", k, k, docPath)
 		}
@@ -63,7 +63,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 // mlscale.io/ key the code does not know, e.g. a renamed or removed one.
 func TestDocsNameOnlyKnownKeys(t *testing.T) {
 	doc := readDoc(t)
-	known := slices.Concat(UserKeys, SystemKeys, docOnlyKeys)
+	known := slices.Concat(UserKeys, SystemKeys, RetiredKeys, docOnlyKeys)
 	seen := map[string]bool{}
 	for _, k := range docKeyRE.FindAllString(doc, -1) {
 		if seen[k] {

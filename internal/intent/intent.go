@@ -383,7 +383,7 @@ func (p *parser) has(key string) bool { _, ok := p.ann[key]; return ok }
 
 func (p *parser) hasAny() bool {
 	for k := range p.ann {
-		if strings.HasPrefix(k, Prefix) && !slices.Contains(SystemKeys, k) {
+		if strings.HasPrefix(k, Prefix) && !slices.Contains(SystemKeys, k) && !slices.Contains(RetiredKeys, k) {
 			return true
 		}
 	}
@@ -413,7 +413,7 @@ func (p *parser) misspeltOptIn() string {
 func (p *parser) unknownKeys() {
 	keys := make([]string, 0, len(p.ann))
 	for k := range p.ann {
-		if strings.HasPrefix(k, Prefix) && !slices.Contains(UserKeys, k) && !slices.Contains(SystemKeys, k) {
+		if strings.HasPrefix(k, Prefix) && !slices.Contains(UserKeys, k) && !slices.Contains(SystemKeys, k) && !slices.Contains(RetiredKeys, k) {
 			keys = append(keys, k)
 		}
 	}

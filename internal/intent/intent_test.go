@@ -119,6 +119,8 @@ func TestParseValid(t *testing.T) {
 		{"predicted floor", on(KeyPredictedFloor, "3"), enabled(func(in *Intent) { in.PredictedFloor = p32(3) })},
 		{"predicted floor zero", on(KeyPredictedFloor, "0"), enabled(func(in *Intent) { in.PredictedFloor = p32(0) })},
 		{"rendered hash is not an error", on(KeyRenderedHash, "0123abcd"), enabled(nil)},
+		{"the predictor's state is not an error", on(KeyPredictorState, `{"v":1}`), enabled(nil)},
+		{"a retired key an earlier build wrote is not an error", on(KeyBaselineScores, `{"v":1}`), enabled(nil)},
 		{"foreign annotations are ignored", on("example.com/max-replicas", "abc", "kubectl.kubernetes.io/last-applied-configuration", "{}"), enabled(nil)},
 	}
 	for _, tc := range tests {
@@ -485,6 +487,7 @@ func TestParseWarnings(t *testing.T) {
 		{"the opt-in in another case and with a hyphen", ann("mlscale.io/Auto-Scale", "true"),
 			[]string{`mlscale.io annotations are ignored because mlscale.io/autoscale is not set to "true"; mlscale.io/Auto-Scale is not a key mlscale knows: did you mean mlscale.io/autoscale?`}},
 		{"system key alone without the opt-in", ann(KeyRenderedHash, "abc"), nil},
+		{"retired key alone without the opt-in", ann(KeyBaselineScores, "{}"), nil},
 		{"opted out explicitly", ann(KeyAutoscale, "false", KeyMaxReplicas, "3"), nil},
 		{"predictor input without predictive", on(KeyDemandQuery, "sum(x)", KeyLookahead, "10m"),
 			[]string{

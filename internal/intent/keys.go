@@ -75,3 +75,13 @@ var UserKeys = []string{
 
 // SystemKeys lists annotations mlscale writes on workloads.
 var SystemKeys = []string{KeyRenderedHash, KeyPrediction, KeyTriggerStatus, KeyPredictorState}
+
+// KeyBaselineScores held the Selector's scores before KeyPredictorState
+// took them in with the calibration. It is retired (see RetiredKeys).
+const KeyBaselineScores = Prefix + "baseline-scores"
+
+// RetiredKeys lists annotations earlier builds of mlscale wrote on
+// workloads and this one no longer does. They are accepted like
+// SystemKeys, so that a workload that still carries one is not refused,
+// and their writer removes them at its next write.
+var RetiredKeys = []string{KeyBaselineScores}

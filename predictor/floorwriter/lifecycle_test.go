@@ -110,8 +110,9 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 			if ann := annotations(t, d); ann[intent.KeyPredictedFloor] == "" || ann[intent.KeyPrediction] == "" {
 				t.Fatalf("test setup: no floor written: %v", ann)
 			}
-			// As if the predictor had kept its state on it.
-			patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: str(`{"v":1}`)})
+			// As if the predictor had kept its state on it, and an
+			// earlier build its retired annotation.
+			patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: str(`{"v":1}`), intent.KeyBaselineScores: str(`{"v":1}`)})
 			patchAnnotations(t, d, tt.change)
 			clk.add(time.Minute)
 			res, err := w.Cycle(context.Background())
@@ -123,7 +124,7 @@ func TestNoLongerPredictiveClearsFloor(t *testing.T) {
 				t.Errorf("result %+v (found %v), want a cleared, patched result", r, ok)
 			}
 			ann := annotations(t, d)
-			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState} {
+			for _, k := range []string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState, intent.KeyBaselineScores} {
 				if v, ok := ann[k]; ok {
 					t.Errorf("%s = %q is still on the workload after it stopped being predictive", k, v)
 				}
@@ -822,9 +823,15 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	}
 	opts := Options{Now: func() time.Time { return end }}
 	w := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
+	// What an earlier build wrote, under the key this one retired.
+	patchAnnotations(t, d, map[string]*string{intent.KeyBaselineScores: ptr.To(`{"v":1,"lookahead":"15m0s","query":"37ac8a66dc081cde","first":"2026-12-01T12:00:00Z","days":[]}`)})
 	first := cycle(w)
-	if _, ok := annotations(t, d)[intent.KeyPredictorState]; ok {
+	ann := annotations(t, d)
+	if _, ok := ann[intent.KeyPredictorState]; ok {
 		t.Fatalf("%s written before any forecast was scored", intent.KeyPredictorState)
+	}
+	if v, ok := ann[intent.KeyBaselineScores]; ok {
+		t.Fatalf("the retired %s = %q is still on the workload after a write", intent.KeyBaselineScores, v)
 	}
 	persistenceWon(w.states[key], end)
 	calibratorMissed(w.states[key])
@@ -850,6 +857,22 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	if got := annotations(t, d)[intent.KeyPredictorState]; got != saved {
 		t.Errorf("after a restart, %s changed:\n%s\nwas\n%s", intent.KeyPredictorState, got, saved)
 	}
+
+	// The scores an earlier build kept under the retired key: restored,
+	// and moved to the new key.
+	var doc map[string]any
+	_ = json.Unmarshal([]byte(saved), &doc)
+	sel, _ := doc["selector"].(map[string]any)
+	old, _ := json.Marshal(map[string]any{"v": 1, "lookahead": doc["lookahead"], "query": doc["query"], "first": sel["first"], "days": sel["days"]})
+	patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: nil, intent.KeyBaselineScores: ptr.To(string(old))})
+	if got := cycle(New(k8s, seriesSource{flat}, DefaultConfig(), opts)); share(got) < 0.99 {
+		t.Errorf("after an upgrade from %s: baselineShare %v, want about 1", intent.KeyBaselineScores, share(got))
+	}
+	ann = annotations(t, d)
+	if _, ok := ann[intent.KeyBaselineScores]; ok || !strings.Contains(ann[intent.KeyPredictorState], `"selector"`) {
+		t.Errorf("after an upgrade: %s %q, %s %q; want the scores moved to the new key", intent.KeyBaselineScores, ann[intent.KeyBaselineScores], intent.KeyPredictorState, ann[intent.KeyPredictorState])
+	}
+	patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: &saved})
 
 	// Another target: the blend is restored, the margin is learned again.
 	patchAnnotations(t, d, map[string]*string{intent.KeyTargetUnder: ptr.To("5%")})

@@ -108,3 +108,27 @@ func restoreState(sel *predictor.Selector, raw, query string, lookahead time.Dur
 	}
 	return cal, true, errors.Join(errs...)
 }
+
+// fromBaselineScores returns the mlscale.io/predictor-state value that a
+// value of the retired mlscale.io/baseline-scores (intent.RetiredKeys)
+// stands for: its scores as the selector part, so that the first build
+// without it keeps the blend. "" where it does not parse: it is dropped.
+func fromBaselineScores(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	var old struct {
+		Version   int    `json:"v"`
+		Lookahead string `json:"lookahead"`
+		Query     string `json:"query"`
+		predictor.SelectorState
+	}
+	if err := json.Unmarshal([]byte(raw), &old); err != nil || old.Version != 1 {
+		return ""
+	}
+	b, err := json.Marshal(savedState{Version: savedVersion, Lookahead: old.Lookahead, Query: old.Query, Selector: &old.SelectorState})
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

@@ -263,17 +263,23 @@ func isPredictive(obj client.Object) bool {
 	return on && a != "false" && pred && p != "false"
 }
 
+// predictorKeys are the annotations the predictor writes, and those
+// earlier builds of it wrote (intent.RetiredKeys), which it removes.
+var predictorKeys = append([]string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState}, intent.RetiredKeys...)
+
 // hasFloor reports whether the workload carries the predictor's annotations.
 func hasFloor(obj client.Object) bool {
 	ann := obj.GetAnnotations()
-	_, floor := ann[intent.KeyPredictedFloor]
-	_, explanation := ann[intent.KeyPrediction]
-	_, saved := ann[intent.KeyPredictorState]
-	return floor || explanation || saved
+	for _, k := range predictorKeys {
+		if _, ok := ann[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // clear removes the predicted floor, its explanation and the saved
-// predictor state from a workload that is no longer predictive
+// predictor state (and a retired key of an earlier build) from a workload that is no longer predictive
 // (mlscale.io/predictive removed or not "true", or mlscale.io/autoscale
 // off), so that the reconciler stops folding a floor
 // nobody updates any more into minReplicaCount.
@@ -284,7 +290,15 @@ func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	}
 	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
 	res := Result{Workload: name, Cleared: true}
-	patch := []byte(`{"metadata":{"annotations":{"` + intent.KeyPredictedFloor + `":null,"` + intent.KeyPrediction + `":null,"` + intent.KeyPredictorState + `":null}}}`)
+	remove := map[string]any{}
+	for _, k := range predictorKeys {
+		remove[k] = nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": remove}})
+	if err != nil {
+		res.Err = fmt.Errorf("%s: encoding the patch: %w", name, err)
+		return res
+	}
 	if err := w.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 		if !apierrors.IsNotFound(err) {
 			res.Err = fmt.Errorf("%s: removing %s, %s and %s: %w", name, intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState, err)
@@ -351,6 +365,10 @@ func (w *Writer) stateFor(key string, obj client.Object, now time.Time) *state {
 			}
 		}
 		st.saved = ann[intent.KeyPredictorState]
+		if st.saved == "" {
+			// Written by an earlier build, under the retired key.
+			st.saved = fromBaselineScores(ann[intent.KeyBaselineScores])
+		}
 		st.uid = obj.GetUID()
 		w.states[key] = st
 	}
@@ -737,6 +755,9 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, s
 		intent.KeyPredictedFloor: floor,
 		intent.KeyPrediction:     string(b),
 		intent.KeyPredictorState: nil,
+	}
+	for _, k := range intent.RetiredKeys {
+		annotations[k] = nil
 	}
 	if saved != "" {
 		annotations[intent.KeyPredictorState] = saved
