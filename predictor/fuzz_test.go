@@ -30,6 +30,8 @@ func FuzzReadTrace(f *testing.F) {
 		"ts,value\n0,NaN\n60,1\n120,\n180,null\n240,+Inf\n300,2\n",
 		"date,value\n2015-09-01,1\n2015-09-02 05:00,2\n2015-09-03T07:10+02:00,3\n",
 		"timestamp,is_anomaly,value\n0,0,1\n60,1,\n120,0,3\n",
+		"\ufeffsep=;\r\n\"Time\";\"cpu, %\"\r\n2024-01-01 00:00;1,5\r\n2024-01-01 00:01;\"2,25\"\r\n",
+		"ts\tvalue\n0,5\t1\n60\t2,25\n120\t1.234,5\n",
 	} {
 		f.Add(seed)
 	}

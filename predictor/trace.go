@@ -188,10 +188,10 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err, len(header)))
+			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err, len(header), cr.Comma))
 		}
 		line, _ := cr.FieldPos(0)
-		t, v, ok, err := parseRow(rec[0], rec[col])
+		t, v, ok, err := parseRow(rec[0], rec[col], cr.Comma)
 		if err != nil {
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
@@ -244,25 +244,64 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 	return s, info, err
 }
 
+// separator is a column separator a trace may use, and its name in
+// messages.
+type separator struct {
+	r    rune
+	name string
+}
+
+// separators are the comma, and the semicolon and tab of spreadsheets set
+// to a language that writes a decimal comma.
+var separators = []separator{{',', "commas"}, {';', "semicolons"}, {'\t', "tabs"}}
+
+// separatorName returns how messages name the separator r.
+func separatorName(r rune) string {
+	for _, s := range separators {
+		if s.r == r {
+			return s.name
+		}
+	}
+	return strconv.QuoteRune(r)
+}
+
 // newCSVReader returns a CSV reader of a trace. A byte-order mark goes
 // before the CSV reader sees a quoted header (Grafana's "Download CSV"
-// writes both), and so does the "sep=," line of an export for Excel.
+// writes both), and so does the "sep=," line of an export for Excel,
+// which names the separator. Without one, the separator is the comma,
+// unless the header has none and has a tab or a semicolon.
 func newCSVReader(name string, r io.Reader) (*csv.Reader, error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var in io.Reader = br
 	if b, _ := br.Peek(3); string(b) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}
+	comma := ','
 	if b, _ := br.Peek(4); strings.EqualFold(string(b), "sep=") {
 		first, _ := br.ReadString('\n')
-		if sep := strings.TrimSpace(first)[4:]; sep != "," {
-			return nil, fmt.Errorf("%s:1: %q names the separator %q; allowed: comma-separated columns (sep=, or no such line)", name, strings.TrimSpace(first), sep)
+		sep := strings.TrimRight(first, "\r\n")[4:]
+		i := slices.IndexFunc(separators, func(s separator) bool { return string(s.r) == sep })
+		if i < 0 {
+			return nil, fmt.Errorf("%s:1: %q names the separator %q; allowed: sep=, (commas), sep=; (semicolons) or sep= and a tab, or no such line", name, strings.TrimSpace(first), sep)
 		}
+		comma = separators[i].r
 		// An empty line in its place, which the CSV reader skips, keeps
 		// the line numbers of errors.
 		in = io.MultiReader(strings.NewReader("\n"), br)
+	} else {
+		b, _ := br.Peek(br.Size())
+		header, _, _ := strings.Cut(string(b), "\n")
+		header = unquoted(header)
+		switch {
+		case strings.ContainsRune(header, ','):
+		case strings.ContainsRune(header, '\t'):
+			comma = '\t'
+		case strings.ContainsRune(header, ';'):
+			comma = ';'
+		}
 	}
 	cr := csv.NewReader(in)
+	cr.Comma = comma
 	cr.TrimLeadingSpace = true
 	return cr, nil
 }
@@ -276,7 +315,7 @@ func readHeader(name string, cr *csv.Reader, column string) ([]string, int, erro
 		return nil, 0, fmt.Errorf("%s: is empty; want a header, such as timestamp,value, and a row for each sample", name)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2))
+		return nil, 0, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2, cr.Comma))
 	}
 	cr.FieldsPerRecord = len(header)
 	header[0] = strings.TrimPrefix(header[0], "\ufeff")
@@ -284,7 +323,7 @@ func readHeader(name string, cr *csv.Reader, column string) ([]string, int, erro
 		header[i] = strings.TrimSpace(header[i])
 	}
 	if len(header) < 2 {
-		return nil, 0, fmt.Errorf("%s:1: header %q is one column; want comma-separated columns, the time then the value, such as timestamp,value", name, header[0])
+		return nil, 0, fmt.Errorf("%s:1: header %q is one column; want the time then the value, separated by commas, semicolons or tabs, such as timestamp,value", name, header[0])
 	}
 	timeCol := strings.ToLower(header[0])
 	if _, err := parseTime(timeCol); err == nil {
@@ -330,12 +369,17 @@ func valueColumn(header []string, column string) (int, error) {
 }
 
 // parseRow parses one data row's time, in Unix seconds, and value; ok is
-// false when the row has no value (see missingValues).
-func parseRow(tm, value string) (t int64, v float64, ok bool, err error) {
-	if t, err = parseTime(strings.TrimSpace(tm)); err != nil {
+// false when the row has no value (see missingValues). In columns not
+// separated by commas, a number may have a decimal comma (see
+// decimalPoint).
+func parseRow(tm, value string, comma rune) (t int64, v float64, ok bool, err error) {
+	tm, field := strings.TrimSpace(tm), strings.TrimSpace(value)
+	if comma != ',' {
+		tm, field = decimalPoint(tm), decimalPoint(field)
+	}
+	if t, err = parseTime(tm); err != nil {
 		return 0, 0, false, err
 	}
-	field := strings.TrimSpace(value)
 	if slices.Contains(missingValues, strings.ToLower(field)) {
 		return t, 0, false, nil
 	}
@@ -413,14 +457,41 @@ func parseTime(s string) (int64, error) {
 	return t, nil
 }
 
+// unquoted returns line without its double-quoted parts, where a
+// separator is text.
+func unquoted(line string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			in = !in
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// decimalPoint returns a number written with a decimal comma ("12,5",
+// as spreadsheets set to many languages write it) with a decimal point;
+// anything else (no comma, or also a point or another comma, as in
+// "1.234,5") as it is.
+func decimalPoint(s string) string {
+	if strings.Count(s, ",") != 1 || strings.ContainsRune(s, '.') {
+		return s
+	}
+	return strings.Replace(s, ",", ".", 1)
+}
+
 // csvCause drops encoding/csv's own position prefix from an error; the
 // caller adds file:line. fields is the number of columns each row must
-// have: the header's.
-func csvCause(err error, fields int) error {
+// have: the header's; comma their separator.
+func csvCause(err error, fields int, comma rune) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			return fmt.Errorf("want %d comma-separated columns, as the header has", fields)
+			return fmt.Errorf("want %d columns separated by %s, as the header has", fields, separatorName(comma))
 		}
 		return pe.Err
 	}

@@ -203,7 +203,29 @@ func TestReadTrace(t *testing.T) {
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2, wantColumn: "gpu_util",
 		},
 		{name: "sep line keeps line numbers", in: "sep=,\nts,value\n60,1\n0,2\n", wantErr: "x.csv:4: time 0 is before the previous row's 60"},
-		{name: "sep line with another separator", in: "sep=;\nts;value\n", wantErr: `x.csv:1: "sep=;" names the separator ";"; allowed: comma-separated columns`},
+		{name: "sep line with an unknown separator", in: "sep=|\nts|value\n", wantErr: `x.csv:1: "sep=|" names the separator "|"; allowed: sep=, (commas), sep=; (semicolons) or sep= and a tab, or no such line`},
+		// A spreadsheet set to a language with a decimal comma writes
+		// semicolons between columns (and a sep=; line for Excel), or
+		// tabs; its numbers have a decimal comma.
+		{
+			name: "semicolons and decimal commas", in: "Time;gpu_util\n2024-01-01 00:00;1,5\n2024-01-01 00:01;2\n2024-01-01 00:02;3.25\n",
+			wantStep: time.Minute, wantVals: []float64{1.5, 2, 3.25}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), wantRows: 3, wantColumn: "gpu_util",
+		},
+		{
+			name: "sep line for Excel with semicolons", in: "\ufeffsep=;\r\n\"Time\";\"value\"\r\n1704067200;\"1,5\"\r\n1704067260;2\r\n",
+			wantStep: time.Minute, wantVals: []float64{1.5, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2, wantColumn: "value",
+		},
+		{
+			name: "tabs, decimal commas in Unix seconds", in: "ts\tvalue\n0,5\t1\n60\t2,25\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2.25}, wantStart: time.Unix(0, 0).UTC(), wantRows: 2,
+		},
+		{
+			name: "a comma in a quoted column name is not the separator", in: "\"Time\";\"cpu, %\"\n0;1\n60;2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(0, 0).UTC(), wantRows: 2, wantColumn: "cpu, %",
+		},
+		{name: "thousands and decimal separators", in: "ts;value\n0;1.234,5\n60;2\n", wantErr: `x.csv:2: value "1.234,5" is not a number`},
+		{name: "a decimal comma between commas", in: "ts,value\n0,1,5\n", wantErr: "x.csv:2: want 2 columns separated by commas, as the header has"},
+		{name: "row with another separator", in: "ts;value\n0;1\n60,2\n", wantErr: "x.csv:3: want 2 columns separated by semicolons, as the header has"},
 		// pandas' to_csv of a zone-aware index; a space after the time.
 		{
 			name: "pandas time with an offset", in: "timestamp,value\n2024-01-01 00:00:00+00:00,1\n2024-01-01 01:05:00+01:00,2\n2024-01-01 00:10:00 UTC,3\n",
@@ -218,8 +240,8 @@ func TestReadTrace(t *testing.T) {
 			name: "space after the time", in: "ts,value\n1704067200 ,1\n1704067260 ,2\n",
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2,
 		},
-		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 comma-separated columns, as the header has"},
-		{name: "semicolons", in: "ts;value\n0;1\n", wantErr: `x.csv:1: header "ts;value" is one column; want comma-separated columns, the time then the value, such as timestamp,value`},
+		{name: "wrong field count", in: "ts,value\n0,1,2\n", wantErr: "x.csv:2: want 2 columns separated by commas, as the header has"},
+		{name: "one column", in: "ts value\n0 1\n", wantErr: `x.csv:1: header "ts value" is one column; want the time then the value, separated by commas, semicolons or tabs, such as timestamp,value`},
 		{
 			// A label column after the values (Yahoo's anomaly
 			// benchmark, NAB's labelled exports): the column named value.
@@ -236,7 +258,7 @@ func TestReadTrace(t *testing.T) {
 		{name: "three columns, none named value", in: "Time,gpu0,gpu1\n0,1,5\n", wantErr: `x.csv:1: header "Time,gpu0,gpu1" has 3 columns and none is named value: more than one column may hold the values; name the value column (one of "gpu0", "gpu1")`},
 		{name: "named column missing", in: "ts,value\n0,1\n", column: "cpu", wantErr: `x.csv:1: value column "cpu" is not in the header "ts,value"; it may be "value"`},
 		{name: "time column is not a value column", in: "ts,value\n0,1\n", column: "ts", wantErr: `value column "ts" is not in the header`},
-		{name: "row shorter than the header", in: "ts,a,value\n0,1,2\n60,1\n", wantErr: "x.csv:3: want 3 comma-separated columns, as the header has"},
+		{name: "row shorter than the header", in: "ts,a,value\n0,1,2\n60,1\n", wantErr: "x.csv:3: want 3 columns separated by commas, as the header has"},
 		{name: "too short", in: "ts,value\n0,1\n", wantErr: "has 1 data rows"},
 		{name: "empty", in: "", wantErr: "x.csv: is empty; want a header"},
 		{name: "blank lines only", in: "\n\n\n", wantErr: "x.csv: is empty"},
@@ -275,7 +297,8 @@ func TestReadTrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := cmp.Or(tt.wantColumn, strings.Split(strings.SplitN(tt.in, "\n", 2)[0], ",")[1]); info.Column != strings.Trim(want, `"`) {
+			header := strings.FieldsFunc(strings.SplitN(tt.in, "\n", 2)[0], func(r rune) bool { return r == ',' || r == ';' || r == '\t' })
+			if want := cmp.Or(tt.wantColumn, header[len(header)-1]); info.Column != strings.Trim(want, `"`) {
 				t.Errorf("value column %q, want %q", info.Column, want)
 			}
 			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing || info.Negative != tt.wantNegative || info.Unused != tt.wantUnused {

@@ -7,7 +7,10 @@ package cli
 const backtestHelp = `backtest replays a demand trace (CSV of a time and a value under a header
 such as NAB's "timestamp,value", Crane's "ts,value" or Grafana's "Time","<series>":
 the time column named timestamp, ts, time, date or datetime, the value column
-anything, or, with more columns, the one named value or given by --column; a time is Unix seconds, whole or decimal, Unix milliseconds,
+anything, or, with more columns, the one named value or given by --column;
+columns separated by commas, or by semicolons or tabs as spreadsheets set to
+a language with a decimal comma write them, numbers then with a decimal comma
+or point; a time is Unix seconds, whole or decimal, Unix milliseconds,
 microseconds or nanoseconds (the first unit that gives a year before 10000),
 or a date and time: YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339
 such as 2015-09-01T05:33:00Z or 2015-09-01 05:33:00+00:00, or a date YYYY-MM-DD)
