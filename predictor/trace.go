@@ -6,6 +6,7 @@ package predictor
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -92,6 +93,9 @@ type TraceInfo struct {
 	// Columns the number of columns of the header.
 	Column  string
 	Columns int
+	// NewestFirst is true when the rows were in time order newest first,
+	// as some exports write them; the series is oldest first all the same.
+	NewestFirst bool
 }
 
 // missingValues are the values (in any case, after trimming spaces) that
@@ -171,9 +175,9 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 	var (
 		times  []int64
 		values []float64
-		// every holds the distinct times of all rows, with a value or
+		// rows follows the distinct times of all rows, with a value or
 		// without: the step is found from them.
-		every []int64
+		rows rowTimes
 		// prevTime is the previous row's time as written.
 		prevTime string
 	)
@@ -196,11 +200,8 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		info.Rows++
-		if m := len(every); m > 0 && t < every[m-1] {
-			return Series{}, info, fmt.Errorf("%s:%d: time %s is before the previous row's %s; rows must be in time order (a local-time export repeats an hour when the clocks go back: export in UTC, or with the zone's offset)",
-				name, line, strings.TrimSpace(rec[0]), prevTime)
-		} else if m == 0 || t > every[m-1] {
-			every = append(every, t)
+		if !rows.add(t) {
+			return Series{}, info, outOfOrder(name, line, strings.TrimSpace(rec[0]), prevTime, rows.order)
 		}
 		prevTime = strings.TrimSpace(rec[0])
 		n := len(times)
@@ -223,16 +224,16 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 		times = append(times, t)
 		values = append(values, v)
 	}
-	if len(times) < 2 {
-		switch {
-		case info.Missing > 0:
-			return Series{}, info, fmt.Errorf("%s: has %d data rows, %d of them without a value, at %d distinct times with one; need at least 2", name, info.Rows, info.Missing, len(times))
-		case info.Merged > 0:
-			return Series{}, info, fmt.Errorf("%s: has %d data rows at %d distinct times; need at least 2", name, info.Rows, len(times))
-		}
-		return Series{}, info, fmt.Errorf("%s: has %d data rows; need at least 2", name, len(times))
+	if rows.order < 0 {
+		info.NewestFirst = true
+		slices.Reverse(times)
+		slices.Reverse(values)
+		slices.Reverse(rows.every)
 	}
-	s, info.Observed, info.Unused, err = regularize(name, times, values, every)
+	if len(times) < 2 {
+		return Series{}, info, tooFew(name, info, len(times))
+	}
+	s, info.Observed, info.Unused, err = regularize(name, times, values, rows.every)
 	for _, o := range info.Observed {
 		if !o {
 			info.Filled++
@@ -263,6 +264,56 @@ func separatorName(r rune) string {
 		}
 	}
 	return strconv.QuoteRune(r)
+}
+
+// rowTimes follows the times of a trace's rows.
+type rowTimes struct {
+	// every holds the distinct times, in the rows' order.
+	every []int64
+	// order is 1 when the rows are oldest first, -1 newest first, 0
+	// until two distinct times tell.
+	order int
+}
+
+// add records a row's time t; false when it breaks the rows' order.
+func (r *rowTimes) add(t int64) bool {
+	if m := len(r.every); m > 0 {
+		c := cmp.Compare(t, r.every[m-1])
+		if c == 0 {
+			return true
+		}
+		if r.order == 0 {
+			r.order = c
+		}
+		if c != r.order {
+			return false
+		}
+	}
+	r.every = append(r.every, t)
+	return true
+}
+
+// tooFew is the error of a trace whose rows have values at fewer than two
+// distinct times (n).
+func tooFew(name string, info TraceInfo, n int) error {
+	switch {
+	case info.Missing > 0:
+		return fmt.Errorf("%s: has %d data rows, %d of them without a value, at %d distinct times with one; need at least 2", name, info.Rows, info.Missing, n)
+	case info.Merged > 0:
+		return fmt.Errorf("%s: has %d data rows at %d distinct times; need at least 2", name, info.Rows, n)
+	}
+	return fmt.Errorf("%s: has %d data rows; need at least 2", name, n)
+}
+
+// outOfOrder is the error of a row at line whose time, tm, breaks the
+// order (1 oldest first, -1 newest first) of the rows before it, the last
+// of which was at prev.
+func outOfOrder(name string, line int, tm, prev string, order int) error {
+	const cause = "a local-time export repeats an hour when the clocks go back: export in UTC, or with the zone's offset"
+	if order > 0 {
+		return fmt.Errorf("%s:%d: time %s is before the previous row's %s; rows must be in time order (%s)", name, line, tm, prev, cause)
+	}
+	return fmt.Errorf("%s:%d: time %s is after the previous row's %s, and the rows before it were newest first; rows must be in time order, oldest or newest first (%s)", name, line, tm, prev, cause)
 }
 
 // newCSVReader returns a CSV reader of a trace. A byte-order mark goes

@@ -22,8 +22,10 @@ func TestReadTrace(t *testing.T) {
 		// wantUnused is the rows no sample took.
 		wantUnused int
 		// column is the value column asked for; wantColumn the one read
-		// (the second when empty).
+		// (the last of the header when empty).
 		column, wantColumn string
+		// wantNewestFirst is whether the rows were newest first.
+		wantNewestFirst bool
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
@@ -186,11 +188,19 @@ func TestReadTrace(t *testing.T) {
 		{name: "bad value", in: "ts,value\n0,1\n60,12k\n", wantErr: `x.csv:3: value "12k" is not a number; a row without a sample may leave it empty or write NaN or null`},
 		{name: "value beyond float64", in: "ts,value\n0,1\n60,1e400\n", wantErr: `x.csv:3: value "1e400" is beyond the range of a 64-bit float`},
 		{name: "out of order after a missing value", in: "ts,value\n0,1\n120,\n60,2\n", wantErr: "x.csv:4: time 60 is before the previous row's 120"},
-		{name: "out of order", in: "ts,value\n60,1\n0,2\n", wantErr: "x.csv:3: time 0 is before the previous row's 60; rows must be in time order"},
+		{name: "out of order", in: "ts,value\n0,1\n120,2\n60,3\n", wantErr: "x.csv:4: time 60 is before the previous row's 120; rows must be in time order"},
+		// Some exports list the newest row first: read in reverse,
+		// repeats merged and gaps filled alike.
+		{
+			name: "newest first", in: "ts,value\n240,5\n180,\n120,3\n120,1\n60,2\n0,1\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2, 3, 4, 5}, wantStart: time.Unix(0, 0).UTC(),
+			wantRows: 6, wantMerged: 1, wantMissing: 1, wantFilled: 1, wantNewestFirst: true,
+		},
+		{name: "newest first, then not", in: "ts,value\n120,1\n60,2\n180,3\n", wantErr: "x.csv:4: time 180 is after the previous row's 60, and the rows before it were newest first; rows must be in time order, oldest or newest first"},
 		// The rows' own text, and the likely cause, where a local-time
 		// export repeats an hour.
-		{name: "out of order in local time", in: "ts,value\n2024-10-27 02:55:00,1\n2024-10-27 02:00:00,2\n",
-			wantErr: "x.csv:3: time 2024-10-27 02:00:00 is before the previous row's 2024-10-27 02:55:00; rows must be in time order (a local-time export repeats an hour when the clocks go back"},
+		{name: "out of order in local time", in: "ts,value\n2024-10-27 02:00:00,1\n2024-10-27 02:55:00,1\n2024-10-27 02:00:00,2\n",
+			wantErr: "x.csv:4: time 2024-10-27 02:00:00 is before the previous row's 2024-10-27 02:55:00; rows must be in time order (a local-time export repeats an hour when the clocks go back"},
 		// Grafana's "Download CSV": a byte-order mark before a quoted
 		// header, which the CSV reader refused ("bare \" in non-quoted
 		// field"); its "Download for Excel" adds a sep=, line.
@@ -202,7 +212,7 @@ func TestReadTrace(t *testing.T) {
 			name: "sep line for Excel", in: "\ufeffsep=,\n\"Time\",\"gpu_util\"\n1704067200,1\n1704067260,2\n",
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1704067200, 0).UTC(), wantRows: 2, wantColumn: "gpu_util",
 		},
-		{name: "sep line keeps line numbers", in: "sep=,\nts,value\n60,1\n0,2\n", wantErr: "x.csv:4: time 0 is before the previous row's 60"},
+		{name: "sep line keeps line numbers", in: "sep=,\nts,value\n0,1\n120,2\n60,3\n", wantErr: "x.csv:5: time 60 is before the previous row's 120"},
 		{name: "sep line with an unknown separator", in: "sep=|\nts|value\n", wantErr: `x.csv:1: "sep=|" names the separator "|"; allowed: sep=, (commas), sep=; (semicolons) or sep= and a tab, or no such line`},
 		// A spreadsheet set to a language with a decimal comma writes
 		// semicolons between columns (and a sep=; line for Excel), or
@@ -300,6 +310,9 @@ func TestReadTrace(t *testing.T) {
 			header := strings.FieldsFunc(strings.SplitN(tt.in, "\n", 2)[0], func(r rune) bool { return r == ',' || r == ';' || r == '\t' })
 			if want := cmp.Or(tt.wantColumn, header[len(header)-1]); info.Column != strings.Trim(want, `"`) {
 				t.Errorf("value column %q, want %q", info.Column, want)
+			}
+			if info.NewestFirst != tt.wantNewestFirst {
+				t.Errorf("newest first %v, want %v", info.NewestFirst, tt.wantNewestFirst)
 			}
 			if info.Rows != tt.wantRows || info.Merged != tt.wantMerged || info.Missing != tt.wantMissing || info.Negative != tt.wantNegative || info.Unused != tt.wantUnused {
 				t.Errorf("read %d rows, merged %d, %d without a value, %d negative, %d unused; want %d, %d, %d, %d, %d",

@@ -155,6 +155,9 @@ type backtestOutput struct {
 	// SamplesFilled is the number of samples filled in gaps (rows missing
 	// or without a value).
 	SamplesFilled int `json:"samples_filled"`
+	// RowsNewestFirst is true when the trace's rows were newest first
+	// (read in reverse).
+	RowsNewestFirst bool `json:"rows_newest_first"`
 	// PNG and ForecastsOut are the files written, if any.
 	PNG          string `json:"png,omitempty"`
 	ForecastsOut string `json:"forecasts_out,omitempty"`
@@ -199,6 +202,9 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		}
 	}
 	var notes []string
+	if info.NewestFirst {
+		notes = append(notes, "note: the rows are newest first; read oldest first")
+	}
 	if info.Columns > 2 {
 		notes = append(notes, fmt.Sprintf("note: values from column %s, one of %d; give another with --column", info.Column, info.Columns))
 	}
@@ -234,7 +240,7 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)

@@ -343,6 +343,52 @@ func TestBacktestRepeatedTimestamps(t *testing.T) {
 	}
 }
 
+// TestBacktestSpreadsheetExports: the same trace written newest first, or
+// with semicolons between columns and decimal commas (as a spreadsheet set
+// to a language with a decimal comma exports it), gives the same backtest
+// as the trace itself; rows newest first get a note and
+// rows_newest_first in JSON.
+func TestBacktestSpreadsheetExports(t *testing.T) {
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(src)), "\n")
+	header, rows := lines[0], lines[1:]
+	// Values with a fraction, so that the decimal comma matters.
+	var ref, semi []string
+	for _, row := range rows {
+		ts, v, _ := strings.Cut(row, ",")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := strconv.FormatFloat(f/8, 'f', -1, 64)
+		ref = append(ref, ts+","+x)
+		semi = append(semi, ts+";"+strings.Replace(x, ".", ",", 1))
+	}
+	newest := slices.Clone(rows)
+	slices.Reverse(newest)
+	dir := t.TempDir()
+	write := func(name string, lines ...string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	newestPath := write("newest.csv", append([]string{header}, newest...)...)
+	backtestsAlike(t, newestPath, nycTrace, "note: the rows are newest first; read oldest first")
+	r := runCLI(t, "", "backtest", "--trace", newestPath, "-o", "json")
+	var got struct {
+		NewestFirst bool `json:"rows_newest_first"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || !got.NewestFirst {
+		t.Errorf("JSON rows_newest_first %v (%v), want true", got.NewestFirst, err)
+	}
+	backtestsAlike(t, write("semicolons.csv", append([]string{"sep=;", "timestamp;value"}, semi...)...), write("ref.csv", append([]string{"timestamp,value"}, ref...)...))
+}
+
 // TestBacktestRowsBetweenSamples: a row between two of a trace's samples
 // (10 minutes after a row of a 30-minute trace) is not a sample, the
 // backtest is that of the trace without it, and a note says how many rows

@@ -62,7 +62,9 @@ None, N/A, NA, - or infinite have no sample. Such rows and missing rows are
 gaps, filled by linear interpolation; notes say how many rows had no value
 and how many samples were filled. A filled sample leans on the next observed
 one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
-sees only the samples up to the last observed one. Rows out of time order are an error.
+sees only the samples up to the last observed one. Rows newest first (as some
+exports write them) are read in reverse, with a note; rows out of time order
+are an error.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
 of the history's 95th percentile (of its maximum when the percentile is 0,
@@ -72,7 +74,8 @@ so that the peak needs about ten replicas.
 -o json writes the report as JSON, every figure rounded to 4 significant
 digits (whole numbers from 10,000 up); the headline is its "headline" object;
 rows_merged counts the merged rows, rows_without_value those without a value
-and samples_filled the samples filled in gaps. Notes then go to standard error.
+and samples_filled the samples filled in gaps; rows_newest_first says the rows
+were newest first. Notes then go to standard error.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
