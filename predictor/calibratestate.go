@@ -10,8 +10,9 @@ import (
 // CalibratorState is what a Calibrator learned, in a form that outlives
 // the process (Calibrator.State, Calibrator.Restore): a new process, or a
 // new leader, goes on with the same margins instead of starting again
-// from the fit's in-sample errors, whose margins can be several times
-// wider (or narrower) than the ones the forecasts' own errors settled on.
+// from the fit's in-sample errors, with the level at the target and the
+// gain at its fast first value, whose swings cost capacity (started again
+// daily in backtest, crane_input1's floors cost twice as much).
 //
 // The windows of scores are kept as sketches (see ScoreSketch); the rest
 // is kept whole, the floats rounded to 6 significant digits.
