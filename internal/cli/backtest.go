@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
+	"github.com/mlscale/mlscale/predictor/promsource"
 )
 
 // Output formats of `mlscale backtest`.
@@ -49,23 +52,44 @@ type backtestConfig struct {
 	ForecastsOut string
 	// PNG, when set, receives a chart of demand, forecast and floor.
 	PNG string
+	// PrometheusServer and DemandQuery, instead of Trace: the history of
+	// the query on that server, over Window up to End ("": now) every
+	// Step.
+	PrometheusServer, DemandQuery, End string
+	Window, Step                       time.Duration
+	// TraceOut, with DemandQuery, receives the history read, as a trace
+	// file that replays the same backtest.
+	TraceOut string
 }
 
+// Defaults and bounds of a backtest of a query's history.
+const (
+	// backtestWindow is two weeks, as the predictor reads (--history).
+	backtestWindow = 14 * 24 * time.Hour
+	// backtestMaxPoints bounds the samples read: three months at a
+	// 10-second step is 777,600.
+	backtestMaxPoints = 1_000_000
+)
+
 func newBacktestCmd() *cobra.Command {
-	cfg := backtestConfig{Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart, TargetUnder: intent.FormatTargetUnder(predictor.DefaultTargetUnder)}
+	cfg := backtestConfig{
+		Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart, TargetUnder: intent.FormatTargetUnder(predictor.DefaultTargetUnder),
+		Window: backtestWindow, Step: time.Minute,
+	}
 	cmd := &cobra.Command{
-		Use:   "backtest -f FILE",
+		Use:   "backtest -f FILE | --prometheus-server URL --demand-query PROMQL",
 		Short: "Replay a demand trace through the predictor and reactive scaling, offline",
 		Long:  backtestHelp,
 		Example: `  mlscale backtest -f nyc_taxi.csv
   mlscale backtest -f crane_input9.csv --train 0.6 --lookahead 30m -o json
-  mlscale backtest -f demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png`,
+  mlscale backtest -f demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png
+  mlscale backtest --prometheus-server http://localhost:9090 --demand-query 'sum(rate(http_requests_total{app="api"}[5m]))' --window 672h --trace-out api.csv`,
 		Args: noArgsButFiles,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return runBacktest(cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runBacktest(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -81,13 +105,21 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
+	f.StringVar(&cfg.PrometheusServer, "prometheus-server", "", "instead of a trace file: the Prometheus base URL (http or https) that --demand-query runs on")
+	f.StringVar(&cfg.DemandQuery, "demand-query", "", "instead of a trace file: the PromQL query of the demand (one series, as mlscale.io/demand-query), read from --prometheus-server")
+	f.DurationVar(&cfg.Window, "window", cfg.Window, "with --demand-query: the length of the history to read")
+	f.DurationVar(&cfg.Step, "step", cfg.Step, "with --demand-query: the resolution of the history (the range query's step)")
+	f.StringVar(&cfg.End, "end", "", "with --demand-query: the end of the history, RFC 3339 (default: now)")
+	f.StringVar(&cfg.TraceOut, "trace-out", "", "with --demand-query: write the history read to this CSV file, which -f replays the same")
 	return cmd
 }
 
 func (c backtestConfig) validate() error {
 	switch {
-	case c.Trace == "":
-		return usagef("no trace: give -f FILE")
+	case c.Trace == "" && c.DemandQuery == "":
+		return usagef("no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL")
+	case c.Trace != "" && c.DemandQuery != "":
+		return usagef("-f %s and --demand-query both give the demand; give one", c.Trace)
 	case c.Output != outputText && c.Output != outputJSON:
 		return usagef("-o %q is not supported; allowed: text, json", c.Output)
 	case c.Lookahead <= 0:
@@ -97,9 +129,12 @@ func (c backtestConfig) validate() error {
 	case c.CapacityPerReplica < 0 || math.IsNaN(c.CapacityPerReplica) || math.IsInf(c.CapacityPerReplica, 0):
 		return usagef("--capacity-per-replica must be a finite number, 0 or more (0: derived from the trace), not %g", c.CapacityPerReplica)
 	}
+	if err := c.validateQuery(); err != nil {
+		return err
+	}
 	// Output files are written after the run: a directory that is not
 	// there fails now, not after minutes of work.
-	for _, out := range []struct{ flag, path string }{{"--png", c.PNG}, {"--forecasts-out", c.ForecastsOut}} {
+	for _, out := range []struct{ flag, path string }{{"--png", c.PNG}, {"--forecasts-out", c.ForecastsOut}, {"--trace-out", c.TraceOut}} {
 		if out.path == "" {
 			continue
 		}
@@ -114,6 +149,54 @@ func (c backtestConfig) validate() error {
 		return usagef("--target-under %q %v; allowed: %s", c.TargetUnder, err, intent.TargetUnderAllowed)
 	}
 	return nil
+}
+
+// validateQuery checks the flags of a backtest of a query's history; with
+// a trace file, that none of them is given.
+func (c backtestConfig) validateQuery() error {
+	if c.DemandQuery == "" {
+		for _, f := range []struct {
+			flag string
+			set  bool
+		}{{"--prometheus-server", c.PrometheusServer != ""}, {"--end", c.End != ""}, {"--trace-out", c.TraceOut != ""}} {
+			if f.set {
+				return usagef("%s goes with --demand-query; a trace file (-f) holds its own history", f.flag)
+			}
+		}
+		return nil
+	}
+	if c.Column != "" {
+		return usagef("--column picks a trace file's column; --demand-query must return one series")
+	}
+	if c.PrometheusServer == "" {
+		return usagef("--demand-query needs --prometheus-server URL")
+	}
+	if _, err := promsource.CheckURL(c.PrometheusServer); err != nil {
+		// The value is not repeated: it may hold a password.
+		return usagef("--prometheus-server is not an http(s) URL; allowed: an http or https base URL such as http://prometheus.monitoring.svc:9090")
+	}
+	if c.Step < time.Second || c.Window < c.Step {
+		return usagef("--step %v and --window %v: allowed: a step of at least 1s and a window of at least one step", c.Step, c.Window)
+	}
+	if points := c.Window / c.Step; points > backtestMaxPoints {
+		return usagef("--window %v at --step %v is %d points; allowed: at most %d, e.g. --step %v", c.Window, c.Step, points, backtestMaxPoints, (c.Window/backtestMaxPoints + time.Second).Truncate(time.Second))
+	}
+	if _, err := c.end(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// end returns the end of the query's history: --end, or now.
+func (c backtestConfig) end() (time.Time, error) {
+	if c.End == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, c.End)
+	if err != nil {
+		return time.Time{}, usagef("--end %q: allowed: an RFC 3339 time such as 2026-11-29T12:00:00Z", c.End)
+	}
+	return t, nil
 }
 
 // trainSamples turns --train into a sample count for a trace of n samples.
@@ -138,6 +221,10 @@ func trainSamples(v string, n int) (int, error) {
 // rounded (predictor.Report.Rounded).
 type backtestOutput struct {
 	Trace string `json:"trace"`
+	// DemandQuery and PrometheusServer (its password hidden) are where
+	// the history was read, for a backtest of a query's history.
+	DemandQuery      string `json:"demand_query,omitempty"`
+	PrometheusServer string `json:"prometheus_server,omitempty"`
 	// Column is the value column read.
 	Column string `json:"column"`
 	// RowsMerged is the number of trace rows merged into the previous row,
@@ -158,19 +245,17 @@ type backtestOutput struct {
 	// RowsNewestFirst is true when the trace's rows were newest first
 	// (read in reverse).
 	RowsNewestFirst bool `json:"rows_newest_first"`
-	// PNG and ForecastsOut are the files written, if any.
+	// PNG, ForecastsOut and TraceOut are the files written, if any.
 	PNG          string `json:"png,omitempty"`
 	ForecastsOut string `json:"forecasts_out,omitempty"`
+	TraceOut     string `json:"trace_out,omitempty"`
 	predictor.Report
 }
 
 // runBacktest runs a backtest and writes its report to out: text, or JSON
 // alone (notes then go to errOut).
-func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
-	s, info, err := predictor.LoadTraceColumn(cfg.Trace, cfg.Column)
-	if errors.Is(err, predictor.ErrValueColumn) {
-		return fmt.Errorf("%w with --column", err)
-	}
+func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer) error {
+	s, info, name, err := loadDemand(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -186,10 +271,10 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 	}
 	rep, err := predictor.Backtest(s, bc)
 	if errors.Is(err, predictor.ErrNoCapacity) {
-		return fmt.Errorf("%s: %w with --capacity-per-replica", cfg.Trace, err)
+		return fmt.Errorf("%s: %w with --capacity-per-replica", name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.Trace, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if cfg.ForecastsOut != "" {
 		if err := writeForecasts(cfg.ForecastsOut, rep.Forecasts); err != nil {
@@ -197,50 +282,19 @@ func runBacktest(cfg backtestConfig, out, errOut io.Writer) error {
 		}
 	}
 	if cfg.PNG != "" {
-		if err := drawBacktest(cfg.PNG, cfg.Trace, s, rep); err != nil {
+		if err := drawBacktest(cfg.PNG, name, s, rep); err != nil {
 			return err
 		}
 	}
-	var notes []string
-	if info.NewestFirst {
-		notes = append(notes, "note: the rows are newest first; read oldest first")
-	}
-	if info.Columns > 2 {
-		notes = append(notes, fmt.Sprintf("note: values from column %s, one of %d; give another with --column", info.Column, info.Columns))
-	}
-	if info.Merged > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
-	}
-	if info.Missing > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
-	}
-	if info.Negative > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d rows with a negative value read as 0 (demand is 0 or more)", info.Negative, info.Rows))
-	}
-	if s.Step > predictor.CycleBin && predictor.Day%s.Step != 0 {
-		notes = append(notes, fmt.Sprintf("note: the step %s is over an hour and does not divide a day: no daily or weekly cycle can be found; resample the trace to a step that divides a day (such as 1h, 2h, 3h, 4h, 6h, 8h or 12h)", s.Step))
-	}
-	if info.Unused > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d rows closer together than the step (%s) fell between two samples and were not used", info.Unused, info.Rows, s.Step))
-	}
-	if info.Filled > 0 {
-		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)", info.Filled, s.Len()))
-	}
-	var written []string
-	if cfg.PNG != "" {
-		written = append(written, "wrote PNG: "+cfg.PNG)
-	}
-	if cfg.ForecastsOut != "" {
-		written = append(written, "wrote forecasts: "+cfg.ForecastsOut)
-	}
+	notes, written := backtestNotes(cfg, s, info), backtestWritten(cfg)
 	if cfg.Output != outputJSON {
-		return printBacktest(out, cfg.Trace, rep, notes, written)
+		return printBacktest(out, name, rep, notes, written)
 	}
 	for _, line := range append(notes, written...) {
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: cfg.Trace, Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, Report: rep.Rounded(),
+		Trace: name, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -364,4 +418,127 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		fmt.Fprintln(out, w)
 	}
 	return nil
+}
+
+// loadDemand reads the demand to replay: the trace file, or the history
+// of the demand query (then written to --trace-out, if given). name says
+// which, in the report and in errors.
+func loadDemand(ctx context.Context, cfg backtestConfig) (s predictor.Series, info predictor.TraceInfo, name string, err error) {
+	if cfg.DemandQuery == "" {
+		s, info, err = predictor.LoadTraceColumn(cfg.Trace, cfg.Column)
+		if errors.Is(err, predictor.ErrValueColumn) {
+			err = fmt.Errorf("%w with --column", err)
+		}
+		return s, info, cfg.Trace, err
+	}
+	redacted := redactedServer(cfg.PrometheusServer)
+	name = fmt.Sprintf("query %q at %s", cfg.DemandQuery, redacted)
+	end, err := cfg.end()
+	if err != nil {
+		return s, info, name, err
+	}
+	pc := promsource.DefaultConfig()
+	pc.URL = cfg.PrometheusServer
+	src, err := promsource.New(pc)
+	if err != nil {
+		return s, info, name, usagef("--prometheus-server %s: %v", redacted, err)
+	}
+	h, err := src.History(ctx, cfg.DemandQuery, end.Add(-cfg.Window), end, cfg.Step)
+	if err != nil {
+		return s, info, name, fmt.Errorf("reading the demand history from %s: %w", redacted, err)
+	}
+	info = predictor.TraceInfo{Rows: h.Len(), Merged: h.Merged, Observed: h.Observed}
+	for _, o := range h.Observed {
+		if !o {
+			info.Filled++
+		}
+	}
+	if cfg.TraceOut != "" {
+		if err := writeHistory(cfg.TraceOut, h); err != nil {
+			return s, info, name, err
+		}
+	}
+	return h.Series, info, name, nil
+}
+
+// redactedServer returns a Prometheus URL with its password hidden ("" for
+// none).
+func redactedServer(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	r, err := promsource.CheckURL(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	return r
+}
+
+// writeHistory writes a query's history as a trace file: a row per step,
+// the time in Unix seconds, the value empty where it was filled, so that
+// the file reads back as the same series with the same gaps.
+func writeHistory(path string, h promsource.History) error {
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for i, v := range h.Values {
+		b.WriteString(strconv.FormatInt(h.Time(i).Unix(), 10))
+		b.WriteByte(',')
+		if h.Observed == nil || h.Observed[i] {
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing --trace-out: %w", err)
+	}
+	return nil
+}
+
+// backtestNotes returns the notes on how the demand was read (see
+// predictor.TraceInfo) that follow the headline.
+func backtestNotes(cfg backtestConfig, s predictor.Series, info predictor.TraceInfo) []string {
+	var notes []string
+	if info.NewestFirst {
+		notes = append(notes, "note: the rows are newest first; read oldest first")
+	}
+	if info.Columns > 2 {
+		notes = append(notes, fmt.Sprintf("note: values from column %s, one of %d; give another with --column", info.Column, info.Columns))
+	}
+	switch {
+	case info.Merged > 0 && cfg.DemandQuery != "":
+		notes = append(notes, fmt.Sprintf("note: %d samples on a step that had one merged (kept the maximum)", info.Merged))
+	case info.Merged > 0:
+		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
+	}
+	if info.Missing > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
+	}
+	if info.Negative > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows with a negative value read as 0 (demand is 0 or more)", info.Negative, info.Rows))
+	}
+	if s.Step > predictor.CycleBin && predictor.Day%s.Step != 0 {
+		notes = append(notes, fmt.Sprintf("note: the step %s is over an hour and does not divide a day: no daily or weekly cycle can be found; resample the trace to a step that divides a day (such as 1h, 2h, 3h, 4h, 6h, 8h or 12h)", s.Step))
+	}
+	if info.Unused > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d rows closer together than the step (%s) fell between two samples and were not used", info.Unused, info.Rows, s.Step))
+	}
+	if info.Filled > 0 {
+		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)", info.Filled, s.Len()))
+	}
+	return notes
+}
+
+// backtestWritten returns a line per file the backtest wrote.
+func backtestWritten(cfg backtestConfig) []string {
+	var written []string
+	if cfg.PNG != "" {
+		written = append(written, "wrote PNG: "+cfg.PNG)
+	}
+	if cfg.ForecastsOut != "" {
+		written = append(written, "wrote forecasts: "+cfg.ForecastsOut)
+	}
+	if cfg.TraceOut != "" {
+		written = append(written, "wrote trace: "+cfg.TraceOut)
+	}
+	return written
 }

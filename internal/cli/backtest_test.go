@@ -282,9 +282,10 @@ func backtestsAlike(t *testing.T, path, ref string, notes ...string) {
 	if want.Code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", want.Code, want.ErrOut)
 	}
-	_, tables, _ := strings.Cut(r.Out, "\ncycle:")
-	_, wantTables, _ := strings.Cut(want.Out, "\ncycle:")
-	if tables != wantTables || outLines[0] != strings.SplitN(want.Out, "\n", 2)[0] {
+	// From the cycle line on (the trace line names the file).
+	_, tables, _ := strings.Cut(r.Out, "\ncycle ")
+	_, wantTables, _ := strings.Cut(want.Out, "\ncycle ")
+	if tables == "" || tables != wantTables || outLines[0] != strings.SplitN(want.Out, "\n", 2)[0] {
 		t.Errorf("%s:\n%s\nwant as %s:\n%s", path, r.Out, ref, want.Out)
 	}
 }

@@ -92,7 +92,16 @@ floor (floor times capacity per replica) to a PNG file, and prints its path.
 A trace longer than two weeks gets a panel of its last 7 days above the
 panel of the whole trace (training history shaded); the legend is right of
 the panels, and the ticks are at midnights (UTC), labelled every day, or
-every 2, 7 (Mondays), 14, 28, ... days as the width allows.`
+every 2, 7 (Mondays), 14, 28, ... days as the width allows.
+
+Instead of a trace file, --prometheus-server URL --demand-query PROMQL
+replays a workload's own history: the query (one series, as the workload's
+mlscale.io/demand-query) over --window (336h, the two weeks the predictor
+reads) up to --end (now) every --step (1m), read as the predictor reads it:
+samples on one step merged keeping the maximum, missing steps filled from
+their neighbours (both with a note). --trace-out FILE writes that history as
+a trace file (timestamp,value, empty where a step was filled) that -f
+replays the same, to keep or to share.`
 
 // rootHelp is `mlscale --help`.
 const rootHelp = `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,20 +173,32 @@ func New(cfg Config) (*Source, error) {
 // forecasts peaks. Errors wrap ErrBadQuery, ErrNoData or ErrManySeries
 // where they apply, and name the query.
 func (s *Source) Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error) {
-	series, _, err := s.rangeMerged(ctx, query, start, end, step)
-	return series, err
+	h, err := s.History(ctx, query, start, end, step)
+	return h.Series, err
 }
 
-// rangeMerged is Range, also returning how many samples were merged into
-// a step that already had one.
-func (s *Source) rangeMerged(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, int, error) {
+// History is what Source.History read: the series Range returns, and
+// what was done to make it regular.
+type History struct {
+	predictor.Series
+	// Observed[i] is true where sample i came from Prometheus, false
+	// where it was filled between two that did; nil when none was filled.
+	Observed []bool
+	// Merged counts the samples that fell on a step that already had one.
+	Merged int
+}
+
+// History is Range, also saying which samples were filled and how many
+// were merged, as predictor.TraceInfo says of a trace file: the backtest
+// of a query's history treats them as it treats a file's.
+func (s *Source) History(ctx context.Context, query string, start, end time.Time, step time.Duration) (History, error) {
 	if step < time.Second {
-		return predictor.Series{}, 0, fmt.Errorf("query %q: step %s is under a second", query, step)
+		return History{}, fmt.Errorf("query %q: step %s is under a second", query, step)
 	}
 	start = time.Unix(0, 0).Add((time.Duration(start.UnixNano()) + step - 1).Truncate(step)).UTC()
 	end = time.Unix(0, 0).Add(time.Duration(end.UnixNano()).Truncate(step)).UTC()
 	if end.Before(start) {
-		return predictor.Series{}, 0, fmt.Errorf("query %q: %w: the range %s..%s holds no step", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+		return History{}, fmt.Errorf("query %q: %w: the range %s..%s holds no step", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	n := int(end.Sub(start)/step) + 1
 	g := grid{start: start, step: step, vals: make([]float64, n), seen: make([]bool, n)}
@@ -194,10 +207,10 @@ func (s *Source) rangeMerged(ctx context.Context, query string, start, end time.
 		r := v1.Range{Start: start.Add(time.Duration(from) * step), End: start.Add(time.Duration(to) * step), Step: step}
 		m, err := s.queryRange(ctx, query, r)
 		if err != nil {
-			return predictor.Series{}, 0, err
+			return History{}, err
 		}
 		if err := g.add(m); err != nil {
-			return predictor.Series{}, 0, fmt.Errorf("query %q: %w", query, err)
+			return History{}, fmt.Errorf("query %q: %w", query, err)
 		}
 	}
 	first, last := -1, -1
@@ -210,14 +223,19 @@ func (s *Source) rangeMerged(ctx context.Context, query string, start, end time.
 			last = i
 		} else {
 			vals[i] = math.NaN()
+			g.seen[i] = false
 		}
 	}
 	if first < 0 {
-		return predictor.Series{}, 0, fmt.Errorf("query %q: %w over %s..%s", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
+		return History{}, fmt.Errorf("query %q: %w over %s..%s", query, ErrNoData, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	vals = vals[first : last+1]
 	interpolate(vals)
-	return predictor.Series{Start: start.Add(time.Duration(first) * step), Step: step, Values: vals}, g.merged, nil
+	h := History{Series: predictor.Series{Start: start.Add(time.Duration(first) * step), Step: step, Values: vals}, Merged: g.merged}
+	if observed := g.seen[first : last+1]; slices.Contains(observed, false) {
+		h.Observed = observed
+	}
+	return h, nil
 }
 
 // grid assembles the samples of range queries on a regular grid.

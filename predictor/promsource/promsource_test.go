@@ -72,6 +72,23 @@ func TestRange(t *testing.T) {
 		if got := ct.n.Load(); got != 10 {
 			t.Errorf("%d requests, want 10 pieces of 100 points", got)
 		}
+		// History says which samples were filled: the gap's ten.
+		h, err := src.History(ctx, `demand{w="a"}`, t0, t0.Add(999*time.Minute), time.Minute)
+		if err != nil || len(h.Observed) != 1000 || h.Merged != 0 {
+			t.Fatalf("History: %d observed flags, %d merged, %v; want 1000, 0", len(h.Observed), h.Merged, err)
+		}
+		for i, o := range h.Observed {
+			if o != (i < 500 || i >= 510) {
+				t.Fatalf("observed[%d] = %v", i, o)
+			}
+		}
+	})
+	t.Run("no gap: Observed is nil", func(t *testing.T) {
+		src, _ := New(config(Config{URL: srv.URL}))
+		h, err := src.History(ctx, `demand{w="a"}`, t0, t0.Add(400*time.Minute), time.Minute)
+		if err != nil || h.Len() != 401 || h.Observed != nil {
+			t.Fatalf("History: %d samples, observed %v, %v; want 401 and nil", h.Len(), h.Observed != nil, err)
+		}
 	})
 	t.Run("data ends before the range does", func(t *testing.T) {
 		src, _ := New(config(Config{URL: srv.URL}))
@@ -315,7 +332,8 @@ func TestRangeMergesRepeatedTimestamps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, merged, err := src.rangeMerged(ctx, `demand`, t0, t0.Add(time.Duration(len(tt.want)-1)*time.Minute), time.Minute)
+			h, err := src.History(ctx, `demand`, t0, t0.Add(time.Duration(len(tt.want)-1)*time.Minute), time.Minute)
+			s, merged := h.Series, h.Merged
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("got %v, want %v", err, tt.wantErr)

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlscale/mlscale/predictor"
+	"github.com/mlscale/mlscale/test/promtest"
+)
+
+// TestBacktestFromPrometheus: a backtest of a demand query's history, read
+// from a real Prometheus (test/promtest) backfilled with nyc_taxi, gives
+// the same report as the trace file, and so does the file --trace-out
+// writes. With rows missing from what Prometheus holds, the gap is filled
+// and counted as in the file without those rows.
+func TestBacktestFromPrometheus(t *testing.T) {
+	s, err := predictor.LoadTrace(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gappy lacks samples 6000..6009, as does the file gappy.csv.
+	lines := strings.SplitAfter(string(src), "\n")
+	gappyFile := append(append([]string{}, lines[:6001]...), lines[6011:]...)
+	var gappy promtest.Series
+	gappy.Name, gappy.Labels = "demand", map[string]string{"w": "gappy"}
+	for i, v := range s.Values {
+		if i < 6000 || i >= 6010 {
+			gappy.Samples = append(gappy.Samples, promtest.Sample{Time: s.Time(i), Value: v})
+		}
+	}
+	srv := promtest.Start(t, promtest.Regular("demand", map[string]string{"w": "nyc"}, s.Start, s.Step, s.Values), gappy)
+	dir := t.TempDir()
+	gappyPath := filepath.Join(dir, "gappy.csv")
+	if err := os.WriteFile(gappyPath, []byte(strings.Join(gappyFile, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	query := func(q, out string, extra ...string) result {
+		t.Helper()
+		args := append([]string{"backtest", "--prometheus-server", srv.URL, "--demand-query", q, "--step", "30m",
+			"--end", s.End().Format(time.RFC3339), "--window", (s.End().Sub(s.Start)).String(), "--trace-out", out}, extra...)
+		r := runCLI(t, "", args...)
+		if r.Code != ExitOK {
+			t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+		}
+		return r
+	}
+	// The report from its cycle line on (the trace line names the
+	// source), without the files written.
+	tables := func(out string) string {
+		_, rest, _ := strings.Cut(out, "\ncycle ")
+		rest, _, _ = strings.Cut(rest, "\nwrote ")
+		return strings.TrimSpace(rest)
+	}
+	fromFile := func(path string) result {
+		t.Helper()
+		r := runCLI(t, "", "backtest", "--trace", path)
+		if r.Code != ExitOK {
+			t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+		}
+		return r
+	}
+
+	nycOut := filepath.Join(dir, "nyc.csv")
+	r := query(`demand{w="nyc"}`, nycOut)
+	want := fromFile(nycTrace)
+	if tables(r.Out) == "" || tables(r.Out) != tables(want.Out) || strings.SplitN(r.Out, "\n", 2)[0] != strings.SplitN(want.Out, "\n", 2)[0] {
+		t.Errorf("from Prometheus:\n%s\nwant as the file:\n%s", r.Out, want.Out)
+	}
+	if !strings.Contains(r.Out, `trace query "demand{w=\"nyc\"}" at `+srv.URL) || !strings.Contains(r.Out, "wrote trace: "+nycOut) {
+		t.Errorf("the report does not name the query and the trace written:\n%s", r.Out)
+	}
+	if again := fromFile(nycOut); tables(again.Out) != tables(want.Out) {
+		t.Errorf("--trace-out replayed:\n%s\nwant:\n%s", again.Out, want.Out)
+	}
+
+	gappyOut := filepath.Join(dir, "gappy-out.csv")
+	r = query(`demand{w="gappy"}`, gappyOut, "-o", "json")
+	var got struct {
+		Trace, DemandQuery string
+		Filled             int    `json:"samples_filled"`
+		Query              string `json:"demand_query"`
+		Server             string `json:"prometheus_server"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.Filled != 10 || got.Query != `demand{w="gappy"}` || got.Server != srv.URL {
+		t.Errorf("JSON samples_filled %d, demand_query %q, prometheus_server %q (%v); want 10, the query and the server", got.Filled, got.Query, got.Server, err)
+	}
+	wantGappy, gotGappy := fromFile(gappyPath), query(`demand{w="gappy"}`, gappyOut)
+	if tables(gotGappy.Out) != tables(wantGappy.Out) {
+		t.Errorf("with a gap, from Prometheus:\n%s\nwant as the file:\n%s", gotGappy.Out, wantGappy.Out)
+	}
+	if again := fromFile(gappyOut); tables(again.Out) != tables(wantGappy.Out) {
+		t.Errorf("with a gap, --trace-out replayed:\n%s\nwant:\n%s", again.Out, wantGappy.Out)
+	}
+
+	// What Prometheus refuses, or does not have, is an error that says so.
+	for _, tt := range []struct{ query, want string }{
+		{`sum(demand`, "bad PromQL query"},
+		{`demand{w="none"}`, "no data"},
+		{`demand`, "query returns more than one series"},
+	} {
+		r := runCLI(t, "", "backtest", "--prometheus-server", srv.URL, "--demand-query", tt.query, "--step", "30m", "--end", s.End().Format(time.RFC3339))
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, tt.want) || !strings.Contains(r.ErrOut, "reading the demand history from "+srv.URL) {
+			t.Errorf("%s: exit %d, stderr %q; want a failure saying %q", tt.query, r.Code, r.ErrOut, tt.want)
+		}
+	}
+}
+
+// TestBacktestQueryFlags: the flags of a backtest of a query's history are
+// checked before anything is read, and the message names the fix.
+func TestBacktestQueryFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL"},
+		{[]string{"-f", nycTrace, "--demand-query", "x"}, "and --demand-query both give the demand; give one"},
+		{[]string{"--demand-query", "x"}, "--demand-query needs --prometheus-server URL"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "localhost:9090"}, "--prometheus-server is not an http(s) URL"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--column", "v"}, "--column picks a trace file's column"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--step", "500ms"}, "allowed: a step of at least 1s"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--window", "8760h", "--step", "10s"}, "is 3153600 points; allowed: at most 1000000, e.g. --step 32s"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--end", "yesterday"}, `--end "yesterday": allowed: an RFC 3339 time`},
+		{[]string{"-f", nycTrace, "--trace-out", "x.csv"}, "--trace-out goes with --demand-query"},
+		{[]string{"-f", nycTrace, "--prometheus-server", "http://p:9090"}, "--prometheus-server goes with --demand-query"},
+	} {
+		r := runCLI(t, "", append([]string{"backtest"}, tt.args...)...)
+		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error with %q", tt.args, r.Code, r.ErrOut, tt.want)
+		}
+	}
+}
