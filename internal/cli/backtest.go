@@ -17,8 +17,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mlscale/mlscale/internal/intent"
+	"github.com/mlscale/mlscale/internal/workload"
 	"github.com/mlscale/mlscale/predictor"
 	"github.com/mlscale/mlscale/predictor/promsource"
 )
@@ -60,6 +64,14 @@ type backtestConfig struct {
 	// TraceOut, with DemandQuery, receives the history read, as a trace
 	// file that replays the same backtest.
 	TraceOut string
+	// Workload ("deployment/NAME" or "statefulset/NAME"), instead of
+	// DemandQuery: a predictive workload whose annotations give the demand
+	// query, the capacity per replica, the lookahead and the target, as
+	// the predictor reads them (a flag given overrides its annotation).
+	// Namespace, Kubeconfig and Context find it as kubectl's flags do.
+	Workload, Namespace, Kubeconfig, Context string
+	// workload names the workload read ("Deployment ml/api"), once read.
+	workload string
 }
 
 // Defaults and bounds of a backtest of a query's history.
@@ -77,17 +89,23 @@ func newBacktestCmd() *cobra.Command {
 		Window: backtestWindow, Step: time.Minute,
 	}
 	cmd := &cobra.Command{
-		Use:   "backtest -f FILE | --prometheus-server URL --demand-query PROMQL",
+		Use:   "backtest -f FILE | --prometheus-server URL (--demand-query PROMQL | --workload KIND/NAME)",
 		Short: "Replay a demand trace through the predictor and reactive scaling, offline",
 		Long:  backtestHelp,
 		Example: `  mlscale backtest -f nyc_taxi.csv
   mlscale backtest -f crane_input9.csv --train 0.6 --lookahead 30m -o json
   mlscale backtest -f demand.csv --capacity-per-replica 40 --forecasts-out forecasts.csv --png backtest.png
-  mlscale backtest --prometheus-server http://localhost:9090 --demand-query 'sum(rate(http_requests_total{app="api"}[5m]))' --window 672h --trace-out api.csv`,
+  mlscale backtest --prometheus-server http://localhost:9090 --demand-query 'sum(rate(http_requests_total{app="api"}[5m]))' --window 672h --trace-out api.csv
+  mlscale backtest --prometheus-server http://localhost:9090 --workload deployment/llm-server -n ml`,
 		Args: noArgsButFiles,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.validate(); err != nil {
 				return err
+			}
+			if cfg.Workload != "" {
+				if err := cfg.fromWorkload(cmd.Context(), cmd.Flags().Changed, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			return runBacktest(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -111,15 +129,19 @@ func newBacktestCmd() *cobra.Command {
 	f.DurationVar(&cfg.Step, "step", cfg.Step, "with --demand-query: the resolution of the history (the range query's step)")
 	f.StringVar(&cfg.End, "end", "", "with --demand-query: the end of the history, RFC 3339 (default: now)")
 	f.StringVar(&cfg.TraceOut, "trace-out", "", "with --demand-query: write the history read to this CSV file, which -f replays the same")
+	f.StringVar(&cfg.Workload, "workload", "", "instead of --demand-query: a predictive deployment/NAME or statefulset/NAME whose mlscale.io/ annotations give the demand query, capacity per replica, lookahead and target (flags given override them)")
+	f.StringVarP(&cfg.Namespace, "namespace", "n", "", "with --workload: its namespace; default: the context's namespace")
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "with --workload: kubeconfig file; default: KUBECONFIG, ~/.kube/config, or the in-cluster service account")
+	f.StringVar(&cfg.Context, "context", "", "with --workload: kubeconfig context to use; default: the current context")
 	return cmd
 }
 
 func (c backtestConfig) validate() error {
 	switch {
-	case c.Trace == "" && c.DemandQuery == "":
-		return usagef("no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL")
-	case c.Trace != "" && c.DemandQuery != "":
-		return usagef("-f %s and --demand-query both give the demand; give one", c.Trace)
+	case c.Trace == "" && c.DemandQuery == "" && c.Workload == "":
+		return usagef("no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL or --workload KIND/NAME")
+	case c.Trace != "" && (c.DemandQuery != "" || c.Workload != ""):
+		return usagef("-f %s and --demand-query or --workload both give the demand; give one", c.Trace)
 	case c.Output != outputText && c.Output != outputJSON:
 		return usagef("-o %q is not supported; allowed: text, json", c.Output)
 	case c.Lookahead <= 0:
@@ -154,22 +176,27 @@ func (c backtestConfig) validate() error {
 // validateQuery checks the flags of a backtest of a query's history; with
 // a trace file, that none of them is given.
 func (c backtestConfig) validateQuery() error {
-	if c.DemandQuery == "" {
+	if c.DemandQuery == "" && c.Workload == "" {
 		for _, f := range []struct {
 			flag string
 			set  bool
-		}{{"--prometheus-server", c.PrometheusServer != ""}, {"--end", c.End != ""}, {"--trace-out", c.TraceOut != ""}} {
+		}{{"--prometheus-server", c.PrometheusServer != ""}, {"--end", c.End != ""}, {"--trace-out", c.TraceOut != ""}, {"-n/--namespace", c.Namespace != ""}, {"--kubeconfig", c.Kubeconfig != ""}, {"--context", c.Context != ""}} {
 			if f.set {
-				return usagef("%s goes with --demand-query; a trace file (-f) holds its own history", f.flag)
+				return usagef("%s goes with --demand-query or --workload; a trace file (-f) holds its own history", f.flag)
 			}
 		}
 		return nil
 	}
+	if c.Workload != "" {
+		if _, _, err := workloadRef(c.Workload); err != nil {
+			return err
+		}
+	}
 	if c.Column != "" {
-		return usagef("--column picks a trace file's column; --demand-query must return one series")
+		return usagef("--column picks a trace file's column; a demand query returns one series")
 	}
 	if c.PrometheusServer == "" {
-		return usagef("--demand-query needs --prometheus-server URL")
+		return usagef("--demand-query and --workload need --prometheus-server URL (where the demand query runs)")
 	}
 	if _, err := promsource.CheckURL(c.PrometheusServer); err != nil {
 		// The value is not repeated: it may hold a password.
@@ -222,7 +249,9 @@ func trainSamples(v string, n int) (int, error) {
 type backtestOutput struct {
 	Trace string `json:"trace"`
 	// DemandQuery and PrometheusServer (its password hidden) are where
-	// the history was read, for a backtest of a query's history.
+	// the history was read, for a backtest of a query's history; Workload
+	// the workload whose annotations gave the query ("Deployment ml/api").
+	Workload         string `json:"workload,omitempty"`
 	DemandQuery      string `json:"demand_query,omitempty"`
 	PrometheusServer string `json:"prometheus_server,omitempty"`
 	// Column is the value column read.
@@ -294,7 +323,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: name, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
+		Trace: name, Workload: cfg.workload, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -433,6 +462,9 @@ func loadDemand(ctx context.Context, cfg backtestConfig) (s predictor.Series, in
 	}
 	redacted := redactedServer(cfg.PrometheusServer)
 	name = fmt.Sprintf("query %q at %s", cfg.DemandQuery, redacted)
+	if cfg.workload != "" {
+		name = cfg.workload + ": " + name
+	}
 	end, err := cfg.end()
 	if err != nil {
 		return s, info, name, err
@@ -541,4 +573,68 @@ func backtestWritten(cfg backtestConfig) []string {
 		written = append(written, "wrote trace: "+cfg.TraceOut)
 	}
 	return written
+}
+
+// workloadRef parses --workload: a kind and a name, the kind one that a
+// ScaledObject scales (Deployment, StatefulSet), as kubectl writes it
+// (deployment, deployments, deploy; statefulset, statefulsets, sts).
+func workloadRef(ref string) (workload.Kind, string, error) {
+	kind, name, ok := strings.Cut(ref, "/")
+	want := map[string]schema.GroupVersionKind{
+		"deployment": workload.DeploymentGVK, "deployments": workload.DeploymentGVK, "deploy": workload.DeploymentGVK,
+		"statefulset": workload.StatefulSetGVK, "statefulsets": workload.StatefulSetGVK, "sts": workload.StatefulSetGVK,
+	}
+	gvk, known := want[strings.ToLower(kind)]
+	if !ok || !known || name == "" {
+		return workload.Kind{}, "", usagef("--workload %q: allowed: deployment/NAME or statefulset/NAME (deploy/NAME, sts/NAME for short)", ref)
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return workload.Kind{}, "", usagef("--workload %q: %q is not a valid object name: %s", ref, name, strings.Join(errs, "; "))
+	}
+	k, _ := workload.KindOf(gvk.GroupKind())
+	return k, name, nil
+}
+
+// fromWorkload reads the workload --workload names and takes from its
+// annotations what a flag given (changed) does not set: the demand query,
+// the capacity per replica, the lookahead and the target under.
+func (c *backtestConfig) fromWorkload(ctx context.Context, changed func(string) bool, warnings io.Writer) error {
+	kind, name, err := workloadRef(c.Workload)
+	if err != nil {
+		return err
+	}
+	cl, ns, err := statusClient(statusConfig{Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: c.Namespace}, warnings)
+	if err != nil {
+		return err
+	}
+	obj := kind.New()
+	c.workload = fmt.Sprintf("%s %s/%s", kind.GVK.Kind, ns, name)
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		return fmt.Errorf("reading %s: %w", c.workload, err)
+	}
+	// Keys this build does not know are not the backtest's business.
+	in, _, err := intent.ParseWith(obj.GetAnnotations(), intent.Options{AllowUnknownKeys: true})
+	if err != nil {
+		return fmt.Errorf("%s: its annotations do not parse: %w", c.workload, err)
+	}
+	if !in.Enabled || !in.Predictive || in.DemandQuery == "" {
+		if changed("demand-query") {
+			return nil
+		}
+		return fmt.Errorf("%s is not predictive (it needs %s: \"true\", %s: \"true\" and %s): give --demand-query and --capacity-per-replica instead",
+			c.workload, intent.KeyAutoscale, intent.KeyPredictive, intent.KeyDemandQuery)
+	}
+	if !changed("demand-query") {
+		c.DemandQuery = in.DemandQuery
+	}
+	if !changed("capacity-per-replica") && in.CapacityPerReplica != nil {
+		c.CapacityPerReplica = *in.CapacityPerReplica
+	}
+	if !changed("lookahead") && in.Lookahead != nil {
+		c.Lookahead = *in.Lookahead
+	}
+	if !changed("target-under") && in.TargetUnder != nil {
+		c.TargetUnder = intent.FormatTargetUnder(*in.TargetUnder)
+	}
+	return nil
 }

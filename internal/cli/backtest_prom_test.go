@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,7 +9,13 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
+	"github.com/mlscale/mlscale/test/kubetest"
 	"github.com/mlscale/mlscale/test/promtest"
 )
 
@@ -120,20 +127,115 @@ func TestBacktestQueryFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL"},
-		{[]string{"-f", nycTrace, "--demand-query", "x"}, "and --demand-query both give the demand; give one"},
-		{[]string{"--demand-query", "x"}, "--demand-query needs --prometheus-server URL"},
+		{nil, "no trace: give -f FILE, or --prometheus-server URL and --demand-query PROMQL or --workload KIND/NAME"},
+		{[]string{"-f", nycTrace, "--demand-query", "x"}, "and --demand-query or --workload both give the demand; give one"},
+		{[]string{"-f", nycTrace, "--workload", "deploy/api"}, "and --demand-query or --workload both give the demand; give one"},
+		{[]string{"--demand-query", "x"}, "--demand-query and --workload need --prometheus-server URL"},
+		{[]string{"--workload", "job/train", "--prometheus-server", "http://p:9090"}, `--workload "job/train": allowed: deployment/NAME or statefulset/NAME (deploy/NAME, sts/NAME for short)`},
+		{[]string{"--workload", "deploy/API_1", "--prometheus-server", "http://p:9090"}, `--workload "deploy/API_1": "API_1" is not a valid object name`},
+		{[]string{"-f", nycTrace, "-n", "ml"}, "-n/--namespace goes with --demand-query or --workload"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "localhost:9090"}, "--prometheus-server is not an http(s) URL"},
-		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--column", "v"}, "--column picks a trace file's column"},
+		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--column", "v"}, "--column picks a trace file's column; a demand query returns one series"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--step", "500ms"}, "allowed: a step of at least 1s"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--window", "8760h", "--step", "10s"}, "is 3153600 points; allowed: at most 1000000, e.g. --step 32s"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--end", "yesterday"}, `--end "yesterday": allowed: an RFC 3339 time`},
-		{[]string{"-f", nycTrace, "--trace-out", "x.csv"}, "--trace-out goes with --demand-query"},
-		{[]string{"-f", nycTrace, "--prometheus-server", "http://p:9090"}, "--prometheus-server goes with --demand-query"},
+		{[]string{"-f", nycTrace, "--trace-out", "x.csv"}, "--trace-out goes with --demand-query or --workload"},
+		{[]string{"-f", nycTrace, "--prometheus-server", "http://p:9090"}, "--prometheus-server goes with --demand-query or --workload"},
 	} {
 		r := runCLI(t, "", append([]string{"backtest"}, tt.args...)...)
 		if r.Code != ExitUsage || !strings.Contains(r.ErrOut, tt.want) {
 			t.Errorf("%q: exit %d, stderr %q; want a usage error with %q", tt.args, r.Code, r.ErrOut, tt.want)
+		}
+	}
+}
+
+// TestBacktestWorkload: --workload reads a predictive Deployment from a
+// real API server (envtest) and backtests its demand query, capacity per
+// replica, lookahead and target, from a real Prometheus (test/promtest);
+// a flag given overrides its annotation. A workload that is not
+// predictive, or not there, is an error that says so.
+func TestBacktestWorkload(t *testing.T) {
+	s, err := predictor.LoadTrace(nycTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, promtest.Regular("demand", map[string]string{"w": "nyc"}, s.Start, s.Step, s.Values))
+	cfg, k8s := startAPIServerClient(t)
+	kubetest.Namespace(t, k8s, "ml", nil)
+	kubeconfig := writeKubeconfig(t, cfg, "ml")
+	deploy := func(name string, ann map[string]string) {
+		t.Helper()
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ml", Annotations: ann},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "c"}}},
+				},
+			},
+		}
+		if err := k8s.Create(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy("api", map[string]string{
+		intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70", intent.KeyPredictive: "true",
+		intent.KeyDemandQuery: `demand{w="nyc"}`, intent.KeyCapacityPerReplica: "3000", intent.KeyTargetUnder: "5%",
+		"mlscale.io/from-a-later-build": "x",
+	})
+	deploy("plain", map[string]string{intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70"})
+	backtest := func(args ...string) result {
+		t.Helper()
+		return runCLI(t, "", append([]string{"backtest", "--kubeconfig", kubeconfig, "--prometheus-server", srv.URL, "--step", "30m",
+			"--end", s.End().Format(time.RFC3339), "--window", s.End().Sub(s.Start).String()}, args...)...)
+	}
+	tables := func(out string) string {
+		_, rest, _ := strings.Cut(out, "\ncycle ")
+		return strings.TrimSpace(rest)
+	}
+
+	r := backtest("--workload", "deploy/api", "-o", "json")
+	var got struct {
+		Workload string  `json:"workload"`
+		Query    string  `json:"demand_query"`
+		Capacity float64 `json:"capacity_per_replica"`
+		Headline struct {
+			Target float64 `json:"target_under_pct"`
+		} `json:"headline"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); r.Code != ExitOK || err != nil {
+		t.Fatalf("exit %d, stderr %q, %v", r.Code, r.ErrOut, err)
+	}
+	if got.Workload != "Deployment ml/api" || got.Query != `demand{w="nyc"}` || got.Capacity != 3000 || got.Headline.Target != 5 {
+		t.Errorf("workload %q, query %q, capacity %v, target %v%%; want Deployment ml/api, its query, 3000 and 5%%", got.Workload, got.Query, got.Capacity, got.Headline.Target)
+	}
+	// The same as the trace file with the workload's settings.
+	text := backtest("--workload", "deployment/api", "-n", "ml")
+	want := runCLI(t, "", "backtest", "-f", nycTrace, "--capacity-per-replica", "3000", "--target-under", "5%")
+	if text.Code != ExitOK || tables(text.Out) == "" || tables(text.Out) != tables(want.Out) {
+		t.Errorf("--workload:\n%s%s\nwant as the file with its settings:\n%s", text.Out, text.ErrOut, want.Out)
+	}
+	if !strings.Contains(text.Out, `trace Deployment ml/api: query "demand{w=\"nyc\"}" at `+srv.URL) {
+		t.Errorf("the report does not name the workload:\n%s", text.Out)
+	}
+	// A flag given wins over the annotation.
+	over := backtest("--workload", "deploy/api", "--capacity-per-replica", "2487", "--target-under", "2%")
+	if want := runCLI(t, "", "backtest", "-f", nycTrace); tables(over.Out) != tables(want.Out) {
+		t.Errorf("--workload with flags:\n%s%s\nwant as the file with those flags:\n%s", over.Out, over.ErrOut, want.Out)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workload", "deploy/plain"}, `Deployment ml/plain is not predictive (it needs mlscale.io/autoscale: "true", mlscale.io/predictive: "true" and mlscale.io/demand-query): give --demand-query and --capacity-per-replica instead`},
+		{[]string{"--workload", "sts/api"}, "reading StatefulSet ml/api: statefulsets.apps \"api\" not found"},
+		{[]string{"--workload", "deploy/api", "-n", "nowhere"}, "reading Deployment nowhere/api"},
+	} {
+		r := backtest(tt.args...)
+		if r.Code != ExitFailure || !strings.Contains(r.ErrOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want a failure with %q", tt.args, r.Code, r.ErrOut, tt.want)
 		}
 	}
 }

@@ -101,7 +101,15 @@ reads) up to --end (now) every --step (1m), read as the predictor reads it:
 samples on one step merged keeping the maximum, missing steps filled from
 their neighbours (both with a note). --trace-out FILE writes that history as
 a trace file (timestamp,value, empty where a step was filled) that -f
-replays the same, to keep or to share.`
+replays the same, to keep or to share.
+
+--workload deployment/NAME (or statefulset/NAME; deploy/ and sts/ for
+short) takes the demand query from a predictive workload instead, with -n,
+--kubeconfig and --context as kubectl reads them: its mlscale.io/
+annotations give the demand query, the capacity per replica, the lookahead
+and the target under, as the predictor reads them; a flag given overrides
+its annotation. --prometheus-server is still needed: it is the predictor's
+flag, not the workload's.`
 
 // rootHelp is `mlscale --help`.
 const rootHelp = `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs

@@ -60,6 +60,22 @@ func startAPIServer(t *testing.T) *rest.Config {
 	return cfg
 }
 
+// startAPIServerClient is startAPIServer with a client of the status
+// command's scheme.
+func startAPIServerClient(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	cfg := startAPIServer(t)
+	scheme, err := statusScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, k8s
+}
+
 // writeKubeconfig writes a kubeconfig for cfg with one context per
 // namespace given (named after it), the first current.
 func writeKubeconfig(t *testing.T, cfg *rest.Config, namespaces ...string) string {
@@ -83,15 +99,7 @@ func writeKubeconfig(t *testing.T, cfg *rest.Config, namespaces ...string) strin
 // and the Events mlscale records (events.k8s.io/v1, as its recorders write
 // them) in a real API server, and reads them back with `mlscale status`.
 func TestStatusAgainstAPIServer(t *testing.T) {
-	cfg := startAPIServer(t)
-	scheme, err := statusScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, k8s := startAPIServerClient(t)
 	ctx := context.Background()
 	create := func(obj client.Object) {
 		t.Helper()
