@@ -50,6 +50,9 @@ type backtestConfig struct {
 	// TargetUnder is the floors' target under-provisioning, as a
 	// percentage ("2%").
 	TargetUnder string
+	// BusinessHours is the mlscale.io/business-hours calendar the model
+	// and the floors expect load in ("": none).
+	BusinessHours string
 	// Output is outputText or outputJSON.
 	Output string
 	// ForecastsOut, when set, receives one CSV row per evaluated step.
@@ -120,6 +123,7 @@ func newBacktestCmd() *cobra.Command {
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile, or of its maximum when that is 0)")
 	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
+	f.StringVar(&cfg.BusinessHours, "business-hours", "", "busy hours the predictor expects load in, as mlscale.io/business-hours: "+intent.BusinessHoursSyntax)
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
@@ -170,7 +174,22 @@ func (c backtestConfig) validate() error {
 	if _, err := intent.ParseTargetUnder(c.TargetUnder); err != nil {
 		return usagef("--target-under %q %v; allowed: %s", c.TargetUnder, err, intent.TargetUnderAllowed)
 	}
+	if _, err := c.businessHours(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// businessHours parses --business-hours; nil when it is not set.
+func (c backtestConfig) businessHours() (*intent.BusinessHours, error) {
+	if c.BusinessHours == "" {
+		return nil, nil
+	}
+	bh, err := intent.ParseBusinessHours(c.BusinessHours)
+	if err != nil {
+		return nil, usagef("--business-hours %q %v; allowed: %s", c.BusinessHours, err, intent.BusinessHoursSyntax)
+	}
+	return &bh, nil
 }
 
 // validateQuery checks the flags of a backtest of a query's history; with
@@ -297,6 +316,9 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 	bc.Options.Lookahead, bc.Observed = cfg.Lookahead, info.Observed
 	if bc.Options.TargetUnder, err = intent.ParseTargetUnder(cfg.TargetUnder); err != nil {
 		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
+	}
+	if bc.Options.BusinessHours, err = cfg.businessHours(); err != nil {
+		return err
 	}
 	rep, err := predictor.Backtest(s, bc)
 	if errors.Is(err, predictor.ErrNoCapacity) {
@@ -597,7 +619,8 @@ func workloadRef(ref string) (workload.Kind, string, error) {
 
 // fromWorkload reads the workload --workload names and takes from its
 // annotations what a flag given (changed) does not set: the demand query,
-// the capacity per replica, the lookahead and the target under.
+// the capacity per replica, the lookahead, the target under and the
+// business hours.
 func (c *backtestConfig) fromWorkload(ctx context.Context, changed func(string) bool, warnings io.Writer) error {
 	kind, name, err := workloadRef(c.Workload)
 	if err != nil {
@@ -635,6 +658,9 @@ func (c *backtestConfig) fromWorkload(ctx context.Context, changed func(string) 
 	}
 	if !changed("target-under") && in.TargetUnder != nil {
 		c.TargetUnder = intent.FormatTargetUnder(*in.TargetUnder)
+	}
+	if !changed("business-hours") && in.BusinessHours != nil {
+		c.BusinessHours = obj.GetAnnotations()[intent.KeyBusinessHours]
 	}
 	return nil
 }

@@ -134,6 +134,7 @@ func TestBacktestQueryFlags(t *testing.T) {
 		{[]string{"--workload", "job/train", "--prometheus-server", "http://p:9090"}, `--workload "job/train": allowed: deployment/NAME or statefulset/NAME (deploy/NAME, sts/NAME for short)`},
 		{[]string{"--workload", "deploy/API_1", "--prometheus-server", "http://p:9090"}, `--workload "deploy/API_1": "API_1" is not a valid object name`},
 		{[]string{"-f", nycTrace, "-n", "ml"}, "-n/--namespace goes with --demand-query or --workload"},
+		{[]string{"-f", nycTrace, "--business-hours", "Mon-Fri 25:00-18:00"}, `--business-hours "Mon-Fri 25:00-18:00" has a bad time "25:00" (use HH:MM, 00:00 to 24:00); allowed: DAYS HH:MM-HH:MM [TIME ZONE]`},
 		{[]string{"--demand-query", "x", "--prometheus-server", "localhost:9090"}, "--prometheus-server is not an http(s) URL"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--column", "v"}, "--column picks a trace file's column; a demand query returns one series"},
 		{[]string{"--demand-query", "x", "--prometheus-server", "http://p:9090", "--step", "500ms"}, "allowed: a step of at least 1s"},
@@ -159,7 +160,13 @@ func TestBacktestWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := promtest.Start(t, promtest.Regular("demand", map[string]string{"w": "nyc"}, s.Start, s.Step, s.Values))
+	const craneTrace = "../../predictor/testdata/traces/crane_input9.csv"
+	crane, err := predictor.LoadTrace(craneTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, promtest.Regular("demand", map[string]string{"w": "nyc"}, s.Start, s.Step, s.Values),
+		promtest.Regular("demand", map[string]string{"w": "crane9"}, crane.Start, crane.Step, crane.Values))
 	cfg, k8s := startAPIServerClient(t)
 	kubetest.Namespace(t, k8s, "ml", nil)
 	kubeconfig := writeKubeconfig(t, cfg, "ml")
@@ -185,6 +192,10 @@ func TestBacktestWorkload(t *testing.T) {
 		"mlscale.io/from-a-later-build": "x",
 	})
 	deploy("plain", map[string]string{intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70"})
+	deploy("busy", map[string]string{
+		intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70", intent.KeyPredictive: "true",
+		intent.KeyDemandQuery: `demand{w="crane9"}`, intent.KeyCapacityPerReplica: "5", intent.KeyBusinessHours: "Mon-Fri 08:00-18:00",
+	})
 	backtest := func(args ...string) result {
 		t.Helper()
 		return runCLI(t, "", append([]string{"backtest", "--kubeconfig", kubeconfig, "--prometheus-server", srv.URL, "--step", "30m",
@@ -223,6 +234,18 @@ func TestBacktestWorkload(t *testing.T) {
 	over := backtest("--workload", "deploy/api", "--capacity-per-replica", "2487", "--target-under", "2%")
 	if want := runCLI(t, "", "backtest", "-f", nycTrace); tables(over.Out) != tables(want.Out) {
 		t.Errorf("--workload with flags:\n%s%s\nwant as the file with those flags:\n%s", over.Out, over.ErrOut, want.Out)
+	}
+
+	// Its business hours, which crane_input9's daily forecasts use.
+	busy := runCLI(t, "", "backtest", "--kubeconfig", kubeconfig, "--prometheus-server", srv.URL, "--workload", "deploy/busy",
+		"--end", crane.End().Format(time.RFC3339), "--window", crane.End().Sub(crane.Start).String())
+	withHours := runCLI(t, "", "backtest", "-f", craneTrace, "--capacity-per-replica", "5", "--business-hours", "Mon-Fri 08:00-18:00")
+	without := runCLI(t, "", "backtest", "-f", craneTrace, "--capacity-per-replica", "5")
+	if busy.Code != ExitOK || tables(busy.Out) == "" || tables(busy.Out) != tables(withHours.Out) {
+		t.Errorf("--workload with business hours:\n%s%s\nwant as the file with them:\n%s", busy.Out, busy.ErrOut, withHours.Out)
+	}
+	if tables(without.Out) == tables(withHours.Out) {
+		t.Error("test setup: crane_input9's backtest is the same with and without business hours")
 	}
 
 	for _, tt := range []struct {

@@ -103,12 +103,16 @@ their neighbours (both with a note). --trace-out FILE writes that history as
 a trace file (timestamp,value, empty where a step was filled) that -f
 replays the same, to keep or to share.
 
+--business-hours takes the calendar of mlscale.io/business-hours: the
+model expects load in those hours, as the predictor does for a workload
+with that annotation.
+
 --workload deployment/NAME (or statefulset/NAME; deploy/ and sts/ for
 short) takes the demand query from a predictive workload instead, with -n,
 --kubeconfig and --context as kubectl reads them: its mlscale.io/
-annotations give the demand query, the capacity per replica, the lookahead
-and the target under, as the predictor reads them; a flag given overrides
-its annotation. --prometheus-server is still needed: it is the predictor's
+annotations give the demand query, the capacity per replica, the lookahead,
+the target under and the business hours, as the predictor reads them; a
+flag given overrides its annotation. --prometheus-server is still needed: it is the predictor's
 flag, not the workload's.`
 
 // rootHelp is `mlscale --help`.
