@@ -116,31 +116,29 @@ func (k ScoreSketch) restore(window int) scores {
 		return scores{}
 	}
 	ranks := sketchRanks(k.N)
-	// at(q) is the score at rank q from the top in the sketch's window.
-	at := func(q float64) float64 {
-		// ranks descend from N-1 to 0 as Values ascend.
-		j := len(ranks) - 1
-		for j > 0 && float64(ranks[j-1]) <= q {
-			j--
-		}
-		// ranks[j] <= q < ranks[j-1] (or q is rank N-1, j = 0).
-		if j == 0 {
-			return k.Values[0]
-		}
-		hi, lo := math.Log1p(float64(ranks[j])), math.Log1p(float64(ranks[j-1]))
-		w := (math.Log1p(q) - hi) / (lo - hi)
-		return k.Values[j] + w*(k.Values[j-1]-k.Values[j])
-	}
 	n := min(k.N, window)
 	sorted := make([]float64, n)
+	// j walks the kept ranks (descending from N-1 to 0 as Values ascend)
+	// once: q only grows with i.
+	j := len(ranks) - 1
 	for i := range n {
 		// The i-th largest of n stands at the same share of the sketch's
-		// window.
+		// window: rank q from the top.
 		q := 0.0
 		if n > 1 {
 			q = float64(i) * float64(k.N-1) / float64(n-1)
 		}
-		sorted[n-1-i] = at(q)
+		for j > 0 && float64(ranks[j-1]) <= q {
+			j--
+		}
+		// ranks[j] <= q < ranks[j-1] (or q is rank N-1, j = 0).
+		v := k.Values[0]
+		if j > 0 {
+			hi, lo := math.Log1p(float64(ranks[j])), math.Log1p(float64(ranks[j-1]))
+			w := (math.Log1p(q) - hi) / (lo - hi)
+			v = k.Values[j] + w*(k.Values[j-1]-k.Values[j])
+		}
+		sorted[n-1-i] = v
 	}
 	// Ascending by construction; the sort only guards the rounding.
 	slices.Sort(sorted)

@@ -112,8 +112,8 @@ short) takes the demand query from a predictive workload instead, with -n,
 --kubeconfig and --context as kubectl reads them: its mlscale.io/
 annotations give the demand query, the capacity per replica, the lookahead,
 the target under and the business hours, as the predictor reads them; a
-flag given overrides its annotation. --prometheus-server is still needed: it is the predictor's
-flag, not the workload's.`
+flag given overrides its annotation. --prometheus-server is still needed:
+it is the predictor's flag, not the workload's.`
 
 // rootHelp is `mlscale --help`.
 const rootHelp = `mlscale turns mlscale.io/... annotations on Deployments, StatefulSets and Jobs

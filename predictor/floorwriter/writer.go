@@ -267,6 +267,16 @@ func isPredictive(obj client.Object) bool {
 // earlier builds of it wrote (intent.RetiredKeys), which it removes.
 var predictorKeys = append([]string{intent.KeyPredictedFloor, intent.KeyPrediction, intent.KeyPredictorState}, intent.RetiredKeys...)
 
+// removePredictorKeys returns the annotations part of a merge patch that
+// removes every one of predictorKeys.
+func removePredictorKeys() map[string]any {
+	out := make(map[string]any, len(predictorKeys))
+	for _, k := range predictorKeys {
+		out[k] = nil
+	}
+	return out
+}
+
 // hasFloor reports whether the workload carries the predictor's annotations.
 func hasFloor(obj client.Object) bool {
 	ann := obj.GetAnnotations()
@@ -290,11 +300,7 @@ func (w *Writer) clear(ctx context.Context, obj client.Object) Result {
 	}
 	name := fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
 	res := Result{Workload: name, Cleared: true}
-	remove := map[string]any{}
-	for _, k := range predictorKeys {
-		remove[k] = nil
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": remove}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": removePredictorKeys()}})
 	if err != nil {
 		res.Err = fmt.Errorf("%s: encoding the patch: %w", name, err)
 		return res
@@ -751,14 +757,9 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, s
 	// The uid makes the patch fail on another object of the same name:
 	// one deleted and made again while the forecast ran, which is not
 	// this workload and may not be predictive at all.
-	annotations := map[string]any{
-		intent.KeyPredictedFloor: floor,
-		intent.KeyPrediction:     string(b),
-		intent.KeyPredictorState: nil,
-	}
-	for _, k := range intent.RetiredKeys {
-		annotations[k] = nil
-	}
+	annotations := removePredictorKeys()
+	annotations[intent.KeyPredictedFloor] = floor
+	annotations[intent.KeyPrediction] = string(b)
 	if saved != "" {
 		annotations[intent.KeyPredictorState] = saved
 	}
