@@ -79,7 +79,7 @@ func (s *scores) sketch() ScoreSketch {
 	ranks := sketchRanks(n)
 	out := ScoreSketch{N: n, Values: make([]float64, len(ranks))}
 	for k, r := range ranks {
-		out.Values[k] = round6(s.sorted[n-1-r])
+		out.Values[k] = RoundSaved(s.sorted[n-1-r])
 	}
 	return out
 }
@@ -173,11 +173,11 @@ func gcd(a, b int) int {
 func (c *Calibrator) State() CalibratorState {
 	return CalibratorState{
 		Target:   c.target,
-		Level:    round6(c.level),
+		Level:    RoundSaved(c.level),
 		Observed: c.observed,
 		Missed:   c.missed,
-		Recent:   round6(c.recent),
-		Mean:     round6(c.mean),
+		Recent:   RoundSaved(c.recent),
+		Mean:     RoundSaved(c.mean),
 		Means:    c.means,
 		Abs:      c.abs.sketch(),
 		Rel:      c.rel.sketch(),

@@ -68,7 +68,7 @@ func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
 	if err := restored.Restore(st); err != nil {
 		t.Fatal(err)
 	}
-	if restored.Level() != round6(orig.Level()) || restored.RecentError() != round6(orig.RecentError()) || restored.Len() != orig.Len() {
+	if restored.Level() != RoundSaved(orig.Level()) || restored.RecentError() != RoundSaved(orig.RecentError()) || restored.Len() != orig.Len() {
 		t.Errorf("restored level %v, recent error %v, %d residuals; want %v, %v, %d", restored.Level(), restored.RecentError(), restored.Len(), orig.Level(), orig.RecentError(), orig.Len())
 	}
 	if u, n := restored.Achieved(); n != 3*1440 {
@@ -122,7 +122,7 @@ func TestCalibratorStateRoundTrips(t *testing.T) {
 	if coarse.Len() != calibrationMin {
 		t.Errorf("%d residuals at a 1h step, want %d", coarse.Len(), calibrationMin)
 	}
-	if got, want := coarse.abs.sorted[calibrationMin-1], round6(c.abs.sorted[len(c.abs.sorted)-1]); got != want {
+	if got, want := coarse.abs.sorted[calibrationMin-1], RoundSaved(c.abs.sorted[len(c.abs.sorted)-1]); got != want {
 		t.Errorf("largest residual %v after the cut, want %v", got, want)
 	}
 }

@@ -224,10 +224,10 @@ func (s *Selector) State() SelectorState {
 			Blends:    make([][]float64, NumBaselines),
 		}
 		for b := range NumBaselines {
-			sd.Mixture[b] = round6(d.mix[b])
+			sd.Mixture[b] = RoundSaved(d.mix[b])
 			sd.Blends[b] = make([]float64, selectSteps)
 			for k := range selectSteps {
-				sd.Blends[b][k] = round6(d.blend[b][k])
+				sd.Blends[b][k] = RoundSaved(d.blend[b][k])
 			}
 		}
 		days = append(days, sd)
@@ -239,8 +239,9 @@ func (s *Selector) State() SelectorState {
 	return SelectorState{First: s.first.UTC(), Days: days}
 }
 
-// round6 rounds v to 6 significant digits.
-func round6(v float64) float64 {
+// RoundSaved rounds v to 6 significant digits: what the predictor keeps
+// on a workload (SelectorState, CalibratorState) is saved so.
+func RoundSaved(v float64) float64 {
 	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
 	if err != nil {
 		return v

@@ -781,11 +781,26 @@ func calibratorMissed(st *state) {
 	}
 }
 
-// TestRestartKeepsThePredictorState: what the Selector and the Calibrator
-// learned goes into mlscale.io/predictor-state with the explanation, and a
-// new process (a restart, a new leader) restores it: it blends
-// persistence in at once, as its predecessor did, and sets the same
-// margin. A state of another lookahead, a calibration of another target,
+// rollingScored gives st's Rolling two hours of evaluated forecasts before
+// end, one a minute, that missed the flat demand of 100 by 10, every tenth
+// floor under it.
+func rollingScored(st *state, end time.Time, flat predictor.Series) {
+	for k := 140; k > 20; k-- {
+		capacity := 120.0
+		if k%10 == 0 {
+			capacity = 90
+		}
+		st.rolling.Add(end.Add(-time.Duration(k)*time.Minute), 15*time.Minute, 90, capacity)
+	}
+	st.rolling.Evaluate(flat)
+}
+
+// TestRestartKeepsThePredictorState: what the Selector, the Calibrator
+// and the rolling windows learned goes into mlscale.io/predictor-state
+// with the explanation, and a new process (a restart, a new leader)
+// restores it: it blends persistence in at once, as its predecessor did,
+// sets the same margin, and explains the same rolling error and achieved
+// under-provisioning. A state of another lookahead, a calibration of another target,
 // or a part that does not parse is not restored, and is replaced. Before,
 // a new process forecast with the model alone for a day, and calibrated
 // the floors from the fit's in-sample errors (on a restart a day, that
@@ -835,6 +850,7 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	}
 	persistenceWon(w.states[key], end)
 	calibratorMissed(w.states[key])
+	rollingScored(w.states[key], end, flat)
 	r := cycle(w)
 	if share(r) < 0.99 || upper(r) < upper(first)+30 {
 		t.Fatalf("test setup: baselineShare %v, upper %v; want about 1, and 30 over %v", share(r), upper(r), upper(first))
@@ -842,8 +858,12 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	saved := annotations(t, d)[intent.KeyPredictorState]
 	var sv savedState
 	want := len(w.states[key].sel.State().Days)
-	if err := json.Unmarshal([]byte(saved), &sv); err != nil || sv.Selector == nil || len(sv.Selector.Days) != want || want < 3 || sv.Lookahead != "15m0s" || sv.Calibration == nil || sv.Calibration.Observed != 300 {
-		t.Fatalf("%s = %q (%v), want the %d days persistence won and 300 evaluated floors, for 15m0s", intent.KeyPredictorState, saved, err, want)
+	if err := json.Unmarshal([]byte(saved), &sv); err != nil || sv.Selector == nil || len(sv.Selector.Days) != want || want < 3 || sv.Lookahead != "15m0s" || sv.Calibration == nil || sv.Calibration.Observed != 300 ||
+		sv.Rolling == nil || sv.Rolling.Errors == nil || sv.Rolling.Errors.N != 60 || sv.Rolling.Floors == nil || sv.Rolling.Floors.Set != 120 {
+		t.Fatalf("%s = %q (%v), want the %d days persistence won, 300 evaluated floors and the rolling windows (60 errors, 120 floors), for 15m0s", intent.KeyPredictorState, saved, err, want)
+	}
+	if ex := r.Explanation; ex.Evaluated != 60 || ex.EvaluatedFloors != 120 || ptr.Deref(ex.AchievedUnder, 0) != 0.1 || ptr.Deref(ex.RollingError, 0) != 0.1 {
+		t.Fatalf("test setup: explanation %+v, want a rolling error of 0.1 over 60 forecasts and 0.1 under over 120 floors", ex)
 	}
 
 	restarted := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
@@ -853,6 +873,10 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	}
 	if math.Abs(upper(got)-upper(r)) > 0.01*upper(r) {
 		t.Errorf("after a restart: upper %v, want %v (the saved calibration)", upper(got), upper(r))
+	}
+	if a, b := got.Explanation, r.Explanation; a.Evaluated != b.Evaluated || *a.RollingError != *b.RollingError || a.EvaluatedFloors != b.EvaluatedFloors || *a.AchievedUnder != *b.AchievedUnder || *a.FloorVsPeak != *b.FloorVsPeak {
+		t.Errorf("after a restart: rolling error %v over %d, %v under at %v over %d floors; want %v over %d, %v at %v over %d (the saved windows)",
+			*a.RollingError, a.Evaluated, *a.AchievedUnder, *a.FloorVsPeak, a.EvaluatedFloors, *b.RollingError, b.Evaluated, *b.AchievedUnder, *b.FloorVsPeak, b.EvaluatedFloors)
 	}
 	if got := annotations(t, d)[intent.KeyPredictorState]; got != saved {
 		t.Errorf("after a restart, %s changed:\n%s\nwas\n%s", intent.KeyPredictorState, got, saved)
@@ -916,6 +940,18 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 		t.Errorf("after a bad calibration: baselineShare %v, upper %v; want about 1, and the fit's margin (about %v)", share(got), upper(got), upper(first))
 	}
 	if logs.count(ns+"/api", "calibration.observed: -300") != 1 {
+		t.Errorf("no log line names the bad field: %q", logs.lines)
+	}
+
+	// Rolling windows that do not parse: the same; the explanation counts
+	// the new process's evaluations only (none yet).
+	patchAnnotations(t, d, map[string]*string{intent.KeyPredictorState: ptr.To(strings.Replace(saved, `"under":12`, `"under":130`, 1))})
+	logs = &logLines{}
+	got = cycle(New(k8s, seriesSource{flat}, DefaultConfig(), Options{Now: opts.Now, Log: logs.logger()}))
+	if share(got) < 0.99 || got.Explanation.Evaluated != 0 || got.Explanation.EvaluatedFloors != 0 {
+		t.Errorf("after bad rolling windows: baselineShare %v, %d forecasts and %d floors evaluated; want about 1, and none", share(got), got.Explanation.Evaluated, got.Explanation.EvaluatedFloors)
+	}
+	if logs.count(ns+"/api", "rolling.floors.under: 130, want at most set (120)") != 1 {
 		t.Errorf("no log line names the bad field: %q", logs.lines)
 	}
 }

@@ -1,7 +1,10 @@
 package floorwriter
 
 import (
+	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mlscale/mlscale/predictor"
@@ -26,6 +29,181 @@ type Rolling struct {
 	// floorActual and capacity are the actual peaks and floor capacities
 	// of the last FloorWindow evaluated forecasts.
 	floorActual, capacity []float64
+	// carriedErrors and carriedFloors are what a previous process's
+	// windows held (Restore), as sums: the oldest part of each window,
+	// which new evaluations push out at its mean.
+	carriedErrors errorSums
+	carriedFloors floorSums
+}
+
+// RollingState is what a Rolling's windows hold, as sums (State,
+// Restore): a new process (a restart, a rolling update, a new leader)
+// goes on with the rolling error and the achieved under-provisioning its
+// predecessor had, rather than with none. The forecasts still waiting for
+// their windows are not kept: a lookahead's worth of evaluations.
+type RollingState struct {
+	// Errors are the sums of the error window.
+	Errors *errorSums `json:"errors,omitempty"`
+	// Floors are the sums of the floor window.
+	Floors *floorSums `json:"floors,omitempty"`
+}
+
+// errorSums sums the evaluations of an error window.
+type errorSums struct {
+	// N counts the evaluations.
+	N float64 `json:"n"`
+	// AbsErr sums their absolute errors, Actual their actual peaks'
+	// absolute values.
+	AbsErr float64 `json:"absErr"`
+	Actual float64 `json:"actual"`
+}
+
+// floorSums sums the evaluations of a floor window.
+type floorSums struct {
+	// N counts the evaluations; Set those a floor was set from, Under
+	// those of them whose capacity was below the actual peak.
+	N     float64 `json:"n"`
+	Set   float64 `json:"set"`
+	Under float64 `json:"under"`
+	// Capacity and Actual sum the floors' capacities and the actual peaks
+	// over the Set evaluations.
+	Capacity float64 `json:"capacity"`
+	Actual   float64 `json:"actual"`
+}
+
+// shed removes k of the N evaluations at their mean, none when k is 0 or
+// less, all of them when k is N or more, and returns how many it removed.
+func (e *errorSums) shed(k float64) float64 {
+	if k <= 0 {
+		return 0
+	}
+	if k >= e.N {
+		n := e.N
+		*e = errorSums{}
+		return n
+	}
+	f := (e.N - k) / e.N
+	e.N, e.AbsErr, e.Actual = e.N-k, e.AbsErr*f, e.Actual*f
+	return k
+}
+
+// shed is errorSums.shed for a floor window.
+func (s *floorSums) shed(k float64) float64 {
+	if k <= 0 {
+		return 0
+	}
+	if k >= s.N {
+		n := s.N
+		*s = floorSums{}
+		return n
+	}
+	f := (s.N - k) / s.N
+	s.N, s.Set, s.Under, s.Capacity, s.Actual = s.N-k, s.Set*f, s.Under*f, s.Capacity*f, s.Actual*f
+	return k
+}
+
+// State returns the sums of r's windows; a window without an evaluation
+// is left out.
+func (r *Rolling) State() RollingState {
+	var st RollingState
+	if e := r.errorSums(); e.N > 0 {
+		st.Errors = &e
+	}
+	if f := r.floorSums(); f.N > 0 {
+		st.Floors = &f
+	}
+	return st
+}
+
+// errorSums sums the error window, what was carried over included.
+func (r *Rolling) errorSums() errorSums {
+	e := r.carriedErrors
+	e.N += float64(len(r.absErr))
+	for i := range r.absErr {
+		e.AbsErr += r.absErr[i]
+		e.Actual += math.Abs(r.actual[i])
+	}
+	return e
+}
+
+// floorSums sums the floor window, what was carried over included.
+func (r *Rolling) floorSums() floorSums {
+	f := r.carriedFloors
+	f.N += float64(len(r.capacity))
+	for i, c := range r.capacity {
+		if math.IsNaN(c) {
+			continue
+		}
+		f.Set++
+		if c < r.floorActual[i] {
+			f.Under++
+		}
+		f.Capacity += c
+		f.Actual += r.floorActual[i]
+	}
+	return f
+}
+
+// Restore replaces r's windows with st's sums, shed to r's window sizes;
+// the forecasts waiting for their windows stay. A state that is not well
+// formed is refused, naming the field, and r is left as it was.
+func (r *Rolling) Restore(st RollingState) error {
+	var e errorSums
+	var f floorSums
+	if st.Errors != nil {
+		e = *st.Errors
+		if err := checkSums("errors", e.N, map[string]float64{"absErr": e.AbsErr, "actual": e.Actual}); err != nil {
+			return err
+		}
+	}
+	if st.Floors != nil {
+		f = *st.Floors
+		if err := checkSums("floors", f.N, map[string]float64{"set": f.Set, "under": f.Under, "capacity": f.Capacity, "actual": f.Actual}); err != nil {
+			return err
+		}
+		if f.Set > f.N {
+			return fmt.Errorf("floors.set: %v, want at most n (%v)", f.Set, f.N)
+		}
+		if f.Under > f.Set {
+			return fmt.Errorf("floors.under: %v, want at most set (%v)", f.Under, f.Set)
+		}
+	}
+	if r.Window > 0 {
+		e.shed(e.N - float64(r.Window))
+	}
+	if r.FloorWindow > 0 {
+		f.shed(f.N - float64(r.FloorWindow))
+	}
+	r.absErr, r.actual, r.floorActual, r.capacity = nil, nil, nil, nil
+	r.carriedErrors, r.carriedFloors = e, f
+	return nil
+}
+
+// checkSums checks a window's count n and its sums: finite, 0 or more;
+// an error names the field under window.
+func checkSums(window string, n float64, sums map[string]float64) error {
+	if !isFinite(n) || n < 0 {
+		return fmt.Errorf("%s.n: %v, want a count, 0 or more", window, n)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sums)) {
+		if v := sums[k]; !isFinite(v) || v < 0 {
+			return fmt.Errorf("%s.%s: %v, want a sum, 0 or more", window, k, v)
+		}
+	}
+	return nil
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// round rounds the sums to 6 significant digits (predictor.RoundSaved).
+func (st *RollingState) round() {
+	if e := st.Errors; e != nil {
+		e.N, e.AbsErr, e.Actual = predictor.RoundSaved(e.N), predictor.RoundSaved(e.AbsErr), predictor.RoundSaved(e.Actual)
+	}
+	if f := st.Floors; f != nil {
+		f.N, f.Set, f.Under = predictor.RoundSaved(f.N), predictor.RoundSaved(f.Set), predictor.RoundSaved(f.Under)
+		f.Capacity, f.Actual = predictor.RoundSaved(f.Capacity), predictor.RoundSaved(f.Actual)
+	}
 }
 
 type pendingForecast struct {
@@ -108,15 +286,19 @@ func (r *Rolling) Evaluate(s predictor.Series) []Evaluation {
 		out = append(out, Evaluation{Peak: p.peak, Actual: actual, Under: p.capacity < actual, Forecast: p.forecast, Lookahead: p.lookahead})
 	}
 	r.pending = kept
-	if r.Window > 0 && len(r.absErr) > r.Window {
-		cut := len(r.absErr) - r.Window
-		r.absErr = append(r.absErr[:0], r.absErr[cut:]...)
-		r.actual = append(r.actual[:0], r.actual[cut:]...)
+	// What was carried over is the oldest part of each window: it goes
+	// first.
+	if over := float64(len(r.absErr)) + r.carriedErrors.N - float64(r.Window); r.Window > 0 && over > 0 {
+		if cut := int(math.Round(over - r.carriedErrors.shed(over))); cut > 0 {
+			r.absErr = append(r.absErr[:0], r.absErr[cut:]...)
+			r.actual = append(r.actual[:0], r.actual[cut:]...)
+		}
 	}
-	if r.FloorWindow > 0 && len(r.capacity) > r.FloorWindow {
-		cut := len(r.capacity) - r.FloorWindow
-		r.floorActual = append(r.floorActual[:0], r.floorActual[cut:]...)
-		r.capacity = append(r.capacity[:0], r.capacity[cut:]...)
+	if over := float64(len(r.capacity)) + r.carriedFloors.N - float64(r.FloorWindow); r.FloorWindow > 0 && over > 0 {
+		if cut := int(math.Round(over - r.carriedFloors.shed(over))); cut > 0 {
+			r.floorActual = append(r.floorActual[:0], r.floorActual[cut:]...)
+			r.capacity = append(r.capacity[:0], r.capacity[cut:]...)
+		}
 	}
 	return out
 }
@@ -126,27 +308,16 @@ func (r *Rolling) Evaluate(s predictor.Series) []Evaluation {
 // the mean floor capacity over the mean actual peak (nil when the actual
 // peaks sum to 0 or less), and how many there are.
 func (r *Rolling) Provisioning() (under float64, overRatio *float64, n int) {
-	var misses int
-	var capSum, actualSum float64
-	for i, c := range r.capacity {
-		if math.IsNaN(c) {
-			continue
-		}
-		n++
-		if c < r.floorActual[i] {
-			misses++
-		}
-		capSum += c
-		actualSum += r.floorActual[i]
-	}
+	f := r.floorSums()
+	n = int(math.Round(f.Set))
 	if n == 0 {
 		return 0, nil, 0
 	}
-	if actualSum > 0 {
-		ratio := capSum / actualSum
+	if f.Actual > 0 {
+		ratio := f.Capacity / f.Actual
 		overRatio = &ratio
 	}
-	return float64(misses) / float64(n), overRatio, n
+	return f.Under / f.Set, overRatio, n
 }
 
 // Error returns the weighted absolute percentage error of the evaluated
@@ -154,20 +325,17 @@ func (r *Rolling) Provisioning() (under float64, overRatio *float64, n int) {
 // the forecasts missed by 20% of the demand), and how many there are. With
 // no demand at all in the window any miss gives a huge error.
 func (r *Rolling) Error() (wape float64, n int) {
-	n = len(r.absErr)
+	e := r.errorSums()
+	n = int(math.Round(e.N))
 	if n == 0 {
 		return 0, 0
 	}
-	var sumErr, sumActual float64
-	for i := range r.absErr {
-		sumErr += r.absErr[i]
-		sumActual += math.Abs(r.actual[i])
-	}
-	return sumErr / max(sumActual, 1e-9), n
+	return e.AbsErr / max(e.Actual, 1e-9), n
 }
 
 // Reset forgets every forecast and evaluation (e.g. when the demand query
 // changes).
 func (r *Rolling) Reset() {
 	r.pending, r.absErr, r.actual, r.floorActual, r.capacity = nil, nil, nil, nil, nil
+	r.carriedErrors, r.carriedFloors = errorSums{}, floorSums{}
 }

@@ -2,6 +2,7 @@ package floorwriter
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,120 @@ func TestRollingKeepsTheForecast(t *testing.T) {
 	}
 	if !evals[1].Forecast.Time.IsZero() {
 		t.Errorf("a forecast added with Add came back as %+v", evals[1].Forecast)
+	}
+}
+
+// TestRollingRestore: a Rolling restored from another's State reports the
+// same rolling error and provisioning; new evaluations push the carried
+// ones out first, at their mean, as the oldest of the window.
+func TestRollingRestore(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vals := make([]float64, 200)
+	for i := range vals {
+		vals[i] = 100
+	}
+	s := predictor.Series{Start: t0, Step: time.Minute, Values: vals}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	orig := Rolling{Window: 10, FloorWindow: 20}
+	// 20 evaluations: peak 90 (error 10); every fourth floor under (capacity
+	// 80), every fifth without a floor.
+	for m := range 20 {
+		capacity := 120.0
+		switch {
+		case m%5 == 4:
+			capacity = math.NaN()
+		case m%4 == 0:
+			capacity = 80
+		}
+		orig.Add(at(m), 5*time.Minute, 90, capacity)
+	}
+	orig.Evaluate(s.Slice(0, 30))
+	wantWAPE, wantN := orig.Error()
+	wantUnder, wantOver, wantFloors := orig.Provisioning()
+	if wantN != 10 || wantFloors != 16 {
+		t.Fatalf("test setup: %d errors, %d floors; want 10 and 16", wantN, wantFloors)
+	}
+
+	// Into larger windows than they were saved from (as the predictor's
+	// floor window of a day is, until it has a day of evaluations).
+	restored := Rolling{Window: 10, FloorWindow: 1440}
+	if err := restored.Restore(orig.State()); err != nil {
+		t.Fatal(err)
+	}
+	if wape, n := restored.Error(); n != wantN || math.Abs(wape-wantWAPE) > 1e-12 {
+		t.Errorf("restored error %v over %d, want %v over %d", wape, n, wantWAPE, wantN)
+	}
+	under, over, floors := restored.Provisioning()
+	if floors != wantFloors || math.Abs(under-wantUnder) > 1e-12 || over == nil || math.Abs(*over-*wantOver) > 1e-12 {
+		t.Errorf("restored provisioning %v under, %v over, %d floors; want %v, %v, %d", under, over, floors, wantUnder, *wantOver, wantFloors)
+	}
+
+	// Five perfect forecasts with covering floors: half the error window
+	// is theirs, a quarter of the floor window.
+	restored.FloorWindow = 20
+	for m := 40; m < 45; m++ {
+		restored.Add(at(m), 5*time.Minute, 100, 120)
+	}
+	restored.Evaluate(s.Slice(0, 60))
+	if wape, n := restored.Error(); n != 10 || math.Abs(wape-wantWAPE/2) > 1e-12 {
+		t.Errorf("after 5 exact forecasts: error %v over %d, want %v over 10", wape, n, wantWAPE/2)
+	}
+	// The carried 20 evaluations (16 floors, 4 under) are shed to 15.
+	under, _, floors = restored.Provisioning()
+	if wantSet := 16*0.75 + 5; floors != int(math.Round(wantSet)) || math.Abs(under-4*0.75/wantSet) > 1e-12 {
+		t.Errorf("after 5 covering floors: %v under over %d floors, want %v over %v", under, floors, 4*0.75/wantSet, wantSet)
+	}
+
+	// A smaller window sheds the carried sums at once.
+	small := Rolling{Window: 5, FloorWindow: 5}
+	if err := small.Restore(orig.State()); err != nil {
+		t.Fatal(err)
+	}
+	if wape, n := small.Error(); n != 5 || math.Abs(wape-wantWAPE) > 1e-12 {
+		t.Errorf("into a window of 5: error %v over %d, want %v over 5", wape, n, wantWAPE)
+	}
+	if _, _, floors := small.Provisioning(); floors != 4 {
+		t.Errorf("into a floor window of 5: %d floors, want 4 (16 of 20 set a floor)", floors)
+	}
+	small.Reset()
+	if st := small.State(); st.Errors != nil || st.Floors != nil {
+		t.Errorf("Reset kept the carried sums: %+v", st)
+	}
+}
+
+// TestRollingRestoreRefuses: a malformed state names its field and leaves
+// the Rolling as it was.
+func TestRollingRestoreRefuses(t *testing.T) {
+	ok := func() RollingState {
+		return RollingState{Errors: &errorSums{N: 10, AbsErr: 5, Actual: 100}, Floors: &floorSums{N: 10, Set: 8, Under: 1, Capacity: 90, Actual: 80}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*RollingState)
+		want   string
+	}{
+		{"negative count", func(s *RollingState) { s.Errors.N = -1 }, "errors.n: -1"},
+		{"NaN error", func(s *RollingState) { s.Errors.AbsErr = math.NaN() }, "errors.absErr: NaN"},
+		{"infinite capacity", func(s *RollingState) { s.Floors.Capacity = math.Inf(1) }, "floors.capacity: +Inf"},
+		{"more floors than evaluations", func(s *RollingState) { s.Floors.Set = 11 }, "floors.set: 11, want at most n (10)"},
+		{"more misses than floors", func(s *RollingState) { s.Floors.Under = 9 }, "floors.under: 9, want at most set (8)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Rolling{Window: 60}
+			if err := r.Restore(ok()); err != nil {
+				t.Fatal(err)
+			}
+			before := r.State()
+			st := ok()
+			tt.mutate(&st)
+			err := r.Restore(st)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+			if after := r.State(); *after.Errors != *before.Errors || *after.Floors != *before.Floors {
+				t.Errorf("a refused state changed the Rolling: %+v, was %+v", after, before)
+			}
+		})
 	}
 }

@@ -17,15 +17,16 @@ import (
 const savedVersion = 1
 
 // savedState is the value of mlscale.io/predictor-state: what the
-// Selector and the Calibrator learned from the forecasts of the demand
-// query (its FNV-1a hash) and lookahead. Either part is left out while it
-// has learned nothing.
+// Selector, the Calibrator and the Rolling windows learned from the
+// forecasts of the demand query (its FNV-1a hash) and lookahead. A part is
+// left out while it has learned nothing.
 type savedState struct {
 	Version     int                        `json:"v"`
 	Lookahead   string                     `json:"lookahead"`
 	Query       string                     `json:"query"`
 	Selector    *predictor.SelectorState   `json:"selector,omitempty"`
 	Calibration *predictor.CalibratorState `json:"calibration,omitempty"`
+	Rolling     *RollingState              `json:"rolling,omitempty"`
 }
 
 // queryHash identifies a demand query in savedState.
@@ -35,10 +36,10 @@ func queryHash(query string) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
-// encodeState returns the mlscale.io/predictor-state value for sel and
-// cal (nil: none yet), or "" when neither has learned from an evaluated
-// forecast.
-func encodeState(sel *predictor.Selector, cal *predictor.Calibrator, query string, lookahead time.Duration) (string, error) {
+// encodeState returns the mlscale.io/predictor-state value for sel, cal
+// (nil: none yet) and rolling, or "" when none has learned from an
+// evaluated forecast.
+func encodeState(sel *predictor.Selector, cal *predictor.Calibrator, rolling *Rolling, query string, lookahead time.Duration) (string, error) {
 	s := savedState{Version: savedVersion, Lookahead: lookahead.String(), Query: queryHash(query)}
 	if st := sel.State(); len(st.Days) > 0 {
 		s.Selector = &st
@@ -51,7 +52,11 @@ func encodeState(sel *predictor.Selector, cal *predictor.Calibrator, query strin
 			s.Calibration = &st
 		}
 	}
-	if s.Selector == nil && s.Calibration == nil {
+	if st := rolling.State(); st.Errors != nil || st.Floors != nil {
+		st.round()
+		s.Rolling = &st
+	}
+	if s.Selector == nil && s.Calibration == nil && s.Rolling == nil {
 		return "", nil
 	}
 	b, err := json.Marshal(s)
@@ -79,13 +84,13 @@ func decodeState(raw, query string, lookahead time.Duration) (s savedState, ok b
 	return s, true, nil
 }
 
-// restoreState restores sel and makes cal (for target, at step) from a
-// mlscale.io/predictor-state value of the same demand query and
-// lookahead. A part that is not well formed is not restored, and the
-// error names it; the other part is restored all the same. cal is nil
+// restoreState restores sel and rolling and makes cal (for target, at
+// step) from a mlscale.io/predictor-state value of the same demand query
+// and lookahead. A part that is not well formed is not restored, and the
+// error names it; the other parts are restored all the same. cal is nil
 // where there is no calibration to restore, or it was learned for
 // another target.
-func restoreState(sel *predictor.Selector, raw, query string, lookahead time.Duration, target float64, step time.Duration) (cal *predictor.Calibrator, ok bool, err error) {
+func restoreState(sel *predictor.Selector, rolling *Rolling, raw, query string, lookahead time.Duration, target float64, step time.Duration) (cal *predictor.Calibrator, ok bool, err error) {
 	s, ok, err := decodeState(raw, query, lookahead)
 	if err != nil || !ok {
 		return nil, false, err
@@ -94,6 +99,11 @@ func restoreState(sel *predictor.Selector, raw, query string, lookahead time.Dur
 	if s.Selector != nil {
 		if err := sel.Restore(*s.Selector); err != nil {
 			errs = append(errs, fmt.Errorf("%s: selector.%w", intent.KeyPredictorState, err))
+		}
+	}
+	if s.Rolling != nil {
+		if err := rolling.Restore(*s.Rolling); err != nil {
+			errs = append(errs, fmt.Errorf("%s: rolling.%w", intent.KeyPredictorState, err))
 		}
 	}
 	if c := s.Calibration; c != nil && c.Target == target {

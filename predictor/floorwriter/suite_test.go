@@ -2,6 +2,7 @@ package floorwriter
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,7 +40,22 @@ func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
 
+// fuzzing reports whether the test binary runs a fuzz target: as the
+// fuzzer (-test.fuzz) or as one of its workers (-test.fuzzworker).
+func fuzzing() bool {
+	f, w := flag.Lookup("test.fuzz"), flag.Lookup("test.fuzzworker")
+	return (f != nil && f.Value.String() != "") || (w != nil && w.Value.String() == "true")
+}
+
 func runSuite(m *testing.M) int {
+	flag.Parse()
+	if fuzzing() {
+		// The fuzz targets need no cluster, and every fuzz worker runs
+		// TestMain: a worker stopped by the fuzzer would leave its API
+		// server and etcd running.
+		noCluster = "fuzzing: no control plane is started"
+		return m.Run()
+	}
 	assets, err := kubetest.AssetsDir()
 	if err != nil {
 		noCluster = err.Error()

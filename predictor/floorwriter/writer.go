@@ -458,7 +458,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	wape, n := st.rolling.Error()
 	w.observe(labels, ex, fc, ferr == nil, wape, n)
 
-	saved, serr := encodeState(&st.sel, st.cal, in.DemandQuery, opts.Lookahead)
+	saved, serr := encodeState(&st.sel, st.cal, &st.rolling, in.DemandQuery, opts.Lookahead)
 	if serr != nil {
 		// Not written: a restart starts from the mixture alone and the
 		// fit's errors.
@@ -625,7 +625,7 @@ func (w *Writer) restore(st *state, query string, opts predictor.Options, log lo
 		return
 	}
 	st.saved = ""
-	cal, ok, err := restoreState(&st.sel, raw, query, opts.Lookahead, opts.TargetUnder, w.cfg.Step)
+	cal, ok, err := restoreState(&st.sel, &st.rolling, raw, query, opts.Lookahead, opts.TargetUnder, w.cfg.Step)
 	if cal != nil {
 		st.cal = cal
 	}
