@@ -108,8 +108,11 @@ type Report struct {
 	CapacityPerReplica float64 `json:"capacity_per_replica"`
 	// ColdStart is the simulated replica start time.
 	ColdStart string `json:"cold_start"`
-	// Cycle is the cycle found in the training history.
-	Cycle string `json:"cycle"`
+	// Cycle is the cycle found in the training history, which the first
+	// fit uses; CycleWhole the cycles found over the whole trace (a weekly
+	// cycle needs two weeks: a two-week trace shows it only here).
+	Cycle      string `json:"cycle"`
+	CycleWhole string `json:"cycle_whole_trace"`
 	// BaselineBlendPct is the percentage of evaluated steps whose mlscale
 	// forecast had a baseline blended in, because it forecast better over
 	// the week before (see Selector); BaselineShareMean is its mean
@@ -167,6 +170,7 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		Lookahead: opts.Lookahead.String(), HorizonSteps: b.horizon,
 		CapacityPerReplica: b.cfg.CapacityPerReplica, ColdStart: cfg.ColdStart.String(),
 		Baselines: b.baselines(), Simulation: map[string]SimResult{},
+		CycleWhole: DetectCycles(s).String(),
 	}
 	fc, floors, err := b.mlscale(&rep)
 	if err != nil {

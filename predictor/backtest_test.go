@@ -462,3 +462,19 @@ func TestBacktestCapacityOfIdleDemand(t *testing.T) {
 		t.Errorf("all-zero history: error %v, want ErrNoCapacity", err)
 	}
 }
+
+// TestBacktestCycleOfTheWholeTrace: a two-week trace with weekends shows a
+// weekly cycle over the whole trace, which the training half (one week)
+// cannot; the report says both.
+func TestBacktestCycleOfTheWholeTrace(t *testing.T) {
+	r, err := Backtest(synth(15*288, 5*time.Minute, 5, weekly), DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Cycle, "daily") || strings.Contains(r.Cycle, "weekly") {
+		t.Errorf("cycle of the training week %q, want daily only", r.Cycle)
+	}
+	if !strings.HasPrefix(r.CycleWhole, "daily") || !strings.Contains(r.CycleWhole, "and weekly") {
+		t.Errorf("cycle of the whole trace %q, want daily and weekly", r.CycleWhole)
+	}
+}

@@ -421,7 +421,8 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	}
 	fmt.Fprintf(out, "trace %s: step %s, %d training samples, %d evaluated steps%s, lookahead %s (%d %s)\n",
 		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps, steps)
-	fmt.Fprintf(out, "cycle (of the training part): %s; capacity per replica %.4g; cold start %s\n", rep.Cycle, rep.CapacityPerReplica, rep.ColdStart)
+	fmt.Fprintf(out, "cycle (of the training part): %s; over the whole trace: %s\n", rep.Cycle, rep.CycleWhole)
+	fmt.Fprintf(out, "capacity per replica %.4g; cold start %s\n", rep.CapacityPerReplica, rep.ColdStart)
 	if rep.BaselineBlendPct > 0 {
 		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before), mean weight %.2f\n",
 			rep.BaselineBlendPct, rep.BaselineShareMean)
