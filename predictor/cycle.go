@@ -81,6 +81,13 @@ const (
 	// CycleBin is the width of the bins the history is averaged into (or
 	// the step, when longer).
 	CycleBin = time.Hour
+	// cycleSlack is how much less than two full periods a history may
+	// span and still be tested for the cycle: an export that ends a sample
+	// early, or a range whose first samples Prometheus does not have, is
+	// not two weeks long to the minute. The predictor reads exactly two
+	// weeks (--history), so without it one missing sample at the start
+	// hid the weekly cycle.
+	cycleSlack = CycleBin
 	// subBin is the width of the sub-bins whose middle half makes a bin.
 	subBin = 5 * time.Minute
 	// weekBlocks is how many blocks a day is split into for the weekly
@@ -113,8 +120,9 @@ const (
 func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 
 // DetectCycles looks for a daily and a weekly cycle in s and returns every
-// one it finds, shortest first. A cycle needs at least two full periods of
-// history; missing samples (NaN) are skipped. It is O(n).
+// one it finds, shortest first. A cycle needs two full periods of history,
+// less at most an hour (cycleSlack); missing samples (NaN) are skipped. It
+// is O(n).
 //
 // The history is first averaged into hourly bins, each the mean of the
 // middle half of its 5-minute sub-bins: flapping within minutes becomes its
@@ -183,7 +191,7 @@ func measureCycles(s Series) cycleStats {
 	perDay := int(Day / width)
 	span := time.Duration(len(s.Values)) * s.Step
 	st.days, st.weeks = float64(span)/float64(Day), float64(span)/float64(Week)
-	if perDay >= 4 && span >= 2*Day {
+	if perDay >= 4 && span >= 2*Day-cycleSlack {
 		r := localResidual(bins, perDay)
 		if dropOutliers(r, perDay) {
 			// Without the outliers, again from the local level.
@@ -204,7 +212,7 @@ func measureCycles(s Series) cycleStats {
 	if perDay%weekBlocks == 0 {
 		k = weekBlocks
 	}
-	if span >= 2*Week {
+	if span >= 2*Week-cycleSlack {
 		y := blockMedians(bins, perDay/k)
 		e := localResidual(y, 7*k)
 		q := 0

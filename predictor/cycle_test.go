@@ -47,9 +47,14 @@ func TestDetectCyclesBoth(t *testing.T) {
 	if c := DetectCycle(s); c.Period != Week || c != cs[1] {
 		t.Errorf("DetectCycle %s, want the weekly cycle %s", c, cs[1])
 	}
-	// Two weeks less a sample: too short for a weekly cycle.
-	if cs := DetectCycles(s.Slice(0, 14*288-1)); cycleLabel(cs) != "day" {
-		t.Errorf("found %s in under two weeks, want daily only", cs)
+	// Two weeks less a sample (an export that ends early, a range whose
+	// first sample is missing): the week is still found.
+	if cs := DetectCycles(s.Slice(0, 14*288-1)); cycleLabel(cs) != "day+week" {
+		t.Errorf("found %s in two weeks less a sample, want daily and weekly", cs)
+	}
+	// Two weeks less an hour and a sample: too short for a weekly cycle.
+	if cs := DetectCycles(s.Slice(0, 14*288-13)); cycleLabel(cs) != "day" {
+		t.Errorf("found %s in two weeks less 65 minutes, want daily only", cs)
 	}
 }
 
@@ -66,7 +71,7 @@ func TestDetectCyclesEdgeCases(t *testing.T) {
 		"daily steps":   synth(100, Day, 1, daily),
 		"5-hour steps":  synth(500, 5*time.Hour, 1, daily),
 		"one day":       synth(288, 5*time.Minute, 1, daily),
-		"too short day": synth(2*288-1, 5*time.Minute, 1, daily),
+		"too short day": synth(2*288-13, 5*time.Minute, 1, daily),
 	} {
 		if cs := DetectCycles(s); len(cs) != 0 {
 			t.Errorf("%s: found %s, want no cycle", name, cs)
