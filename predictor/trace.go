@@ -163,7 +163,11 @@ var ErrValueColumn = errors.New("more than one column may hold the values")
 // filled samples. name is used in errors, which have the form name:line:
 // problem.
 func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info TraceInfo, err error) {
-	cr, err := newCSVReader(name, r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	if isJSON(br) {
+		return readPromJSON(name, br, column)
+	}
+	cr, err := newCSVReader(name, br)
 	if err != nil {
 		return Series{}, info, err
 	}
@@ -171,16 +175,10 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 	if err != nil {
 		return Series{}, info, err
 	}
-	info.Column, info.Columns = header[col], len(header)
-	var (
-		times  []int64
-		values []float64
-		// rows follows the distinct times of all rows, with a value or
-		// without: the step is found from them.
-		rows rowTimes
-		// prevTime is the previous row's time as written.
-		prevTime string
-	)
+	var rows traceRows
+	rows.info.Column, rows.info.Columns = header[col], len(header)
+	// prevTime is the previous row's time as written.
+	var prevTime string
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -192,48 +190,75 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err, len(header), cr.Comma))
+			return Series{}, rows.info, fmt.Errorf("%s:%d: %w", name, line, csvCause(err, len(header), cr.Comma))
 		}
 		line, _ := cr.FieldPos(0)
 		t, v, ok, err := parseRow(rec[0], rec[col], cr.Comma)
 		if err != nil {
-			return Series{}, info, fmt.Errorf("%s:%d: %w", name, line, err)
+			return Series{}, rows.info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		info.Rows++
-		if !rows.add(t) {
-			return Series{}, info, outOfOrder(name, line, strings.TrimSpace(rec[0]), prevTime, rows.order)
+		if !rows.add(t, v, ok) {
+			return Series{}, rows.info, outOfOrder(name, line, strings.TrimSpace(rec[0]), prevTime, rows.times.order)
 		}
 		prevTime = strings.TrimSpace(rec[0])
-		n := len(times)
-		switch {
-		case !ok:
-			info.Missing++
-			continue
-		case v < 0:
-			// Demand is never negative; the baselines' forecasts are
-			// held at 0, so a negative actual would score every
-			// forecaster against a demand no replica count meets.
-			v = 0
-			info.Negative++
-		}
-		if n > 0 && t == times[n-1] {
-			values[n-1] = max(values[n-1], v)
-			info.Merged++
-			continue
-		}
-		times = append(times, t)
-		values = append(values, v)
 	}
-	if rows.order < 0 {
+	return rows.series(name)
+}
+
+// traceRows gathers a trace's rows as they are read: rows at the time of
+// the previous one are merged into it, keeping the highest value (the
+// predictor forecasts peaks); a row without a value is a gap; a negative
+// value is read as 0 (demand is never negative; the baselines' forecasts
+// are held at 0, so a negative actual would score every forecaster
+// against a demand no replica count meets). info counts each.
+type traceRows struct {
+	info   TraceInfo
+	at     []int64
+	values []float64
+	// times follows the distinct times of all rows, with a value or
+	// without: the step is found from them.
+	times rowTimes
+}
+
+// add adds a row at t with value v (ok false: without a value); false
+// when t breaks the order of the rows before it.
+func (a *traceRows) add(t int64, v float64, ok bool) bool {
+	a.info.Rows++
+	if !a.times.add(t) {
+		return false
+	}
+	switch {
+	case !ok:
+		a.info.Missing++
+		return true
+	case v < 0:
+		v = 0
+		a.info.Negative++
+	}
+	if n := len(a.at); n > 0 && t == a.at[n-1] {
+		a.values[n-1] = max(a.values[n-1], v)
+		a.info.Merged++
+		return true
+	}
+	a.at = append(a.at, t)
+	a.values = append(a.values, v)
+	return true
+}
+
+// series returns the rows as a series on a regular grid (see
+// ReadTraceColumn), oldest first.
+func (a *traceRows) series(name string) (s Series, info TraceInfo, err error) {
+	info = a.info
+	if a.times.order < 0 {
 		info.NewestFirst = true
-		slices.Reverse(times)
-		slices.Reverse(values)
-		slices.Reverse(rows.every)
+		slices.Reverse(a.at)
+		slices.Reverse(a.values)
+		slices.Reverse(a.times.every)
 	}
-	if len(times) < 2 {
-		return Series{}, info, tooFew(name, info, len(times))
+	if len(a.at) < 2 {
+		return Series{}, info, tooFew(name, info, len(a.at))
 	}
-	s, info.Observed, info.Unused, err = regularize(name, times, values, rows.every)
+	s, info.Observed, info.Unused, err = regularize(name, a.at, a.values, a.times.every)
 	for _, o := range info.Observed {
 		if !o {
 			info.Filled++
@@ -566,6 +591,9 @@ func regularize(name string, times []int64, values []float64, every []int64) (_ 
 		return Series{}, nil, 0, fmt.Errorf("%s: samples are %ds apart; the most common spacing must be at most a year", name, step)
 	}
 	n := int((times[len(times)-1]-times[0])/step) + 1
+	if n < 2 {
+		return Series{}, nil, 0, fmt.Errorf("%s: the rows with a value span %ds, less than one step of %ds (the most common spacing of the rows); need values at least a step apart", name, times[len(times)-1]-times[0], step)
+	}
 	if n > 10*len(every) {
 		return Series{}, nil, 0, fmt.Errorf("%s: samples are too irregular: %d rows would span %d steps of %ds (the most common spacing); a trace needs rows at one spacing, with gaps no longer than about 10 times the rows it has", name, len(every), n, step)
 	}

@@ -290,6 +290,37 @@ func TestReadTrace(t *testing.T) {
 		{name: "too irregular", in: "ts,value\n0,1\n1000,2\n1001,3\n", wantErr: "x.csv: samples are too irregular: 3 rows would span 1002 steps of 1s"},
 		{name: "samples years apart", in: "ts,value\n0,1\n100000000,2\n", wantErr: "x.csv: samples are 100000000s apart"},
 		{
+			// Found by FuzzReadTrace: the step is the rows' spacing, and
+			// the two values were less than one step apart.
+			name: "values within one step", in: "ts,0\n0,0\n1,0\n10,\n20,\n070,\n100,",
+			wantErr: "x.csv: the rows with a value span 1s, less than one step of 7s",
+		},
+		{
+			// What curl saves of /api/v1/query_range: NaN is a gap, a
+			// repeated time is merged.
+			name:     "Prometheus range query response",
+			in:       ` {"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"demand","job":"api"},"values":[[1633651200,"1"],[1633651260.5,"NaN"],[1633651320,"3"],[1633651320,"4"],[1633651380,"-2"]]}]}}`,
+			wantStep: time.Minute, wantVals: []float64{1, 2.5, 4, 0}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 5, wantMissing: 1, wantMerged: 1, wantNegative: 1, wantFilled: 1, wantColumn: `demand{job="api"}`,
+		},
+		{
+			name: "Prometheus data object, a series chosen by a label", column: `job="b"`,
+			in:       "\ufeff{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"job\":\"a\"},\"values\":[[0,\"9\"],[60,\"9\"]]},{\"metric\":{\"job\":\"b\"},\"values\":[[120,\"1\"],[60,\"2\"]]}]}",
+			wantStep: time.Minute, wantVals: []float64{2, 1}, wantStart: time.Unix(60, 0).UTC(),
+			wantRows: 2, wantColumn: `{job="b"}`, wantNewestFirst: true,
+		},
+		{name: "Prometheus, two series", in: `{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[]},{"metric":{"job":"b"},"values":[]}]}`, wantErr: `x.csv: data.result holds 2 series ({job="a"}, {job="b"}); the backtest replays one: aggregate them in the query (sum(...)), or choose one with --column LABEL=VALUE`},
+		{name: "Prometheus, no series matches", column: "job=c", in: `{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[]},{"metric":{"job":"b"},"values":[]}]}`, wantErr: `--column job="c" matches none of the 2 series: {job="a"}, {job="b"}`},
+		{name: "Prometheus, a column that is no label", column: "value", in: `{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[]}]}`, wantErr: `--column "value": a Prometheus response's series is chosen by a label, as LABEL=VALUE (such as job=api); it holds {job="a"}`},
+		{name: "Prometheus, no series", in: `{"status":"success","data":{"resultType":"matrix","result":[]}}`, wantErr: "x.csv: data.result holds no series"},
+		{name: "Prometheus, instant query", in: `{"status":"success","data":{"resultType":"vector","result":[]}}`, wantErr: `x.csv: data.resultType is "vector"; want "matrix", the response of a range query (/api/v1/query_range)`},
+		{name: "Prometheus, error", in: `{"status":"error","errorType":"bad_data","error":"parse error"}`, wantErr: "x.csv: the saved response is Prometheus's error, bad_data: parse error"},
+		{name: "Prometheus, no data", in: `{"status":"success"}`, wantErr: `x.csv: JSON without "data"`},
+		{name: "Prometheus, histograms", in: `{"resultType":"matrix","result":[{"metric":{"job":"a"},"histograms":[[0,{"count":"1","sum":"1","buckets":[]}]]}]}`, wantErr: `x.csv: data.result[0] ({job="a"}) holds native histograms`},
+		{name: "Prometheus, out of order", in: `{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[60,"1"],[30,"1"]]}]}`, wantErr: "x.csv: data.result[0].values[2]: time 30 is out of order"},
+		{name: "Prometheus, a value that is no number", in: `{"resultType":"matrix","result":[{"metric":{},"values":[[0,"x"]]}]}`, wantErr: "x.csv: data.result: "},
+		{name: "not JSON after all", in: `{"status":`, wantErr: "x.csv: not a Prometheus API response (JSON): unexpected EOF; a trace is CSV"},
+		{
 			name: "gap between huge values interpolated without overflow", in: "ts,value\n0,1e308\n120,1.7e308\n180,0\n240,1\n",
 			wantStep: time.Minute, wantVals: []float64{1e308, 1.35e308, 1.7e308, 0, 1}, wantStart: time.Unix(0, 0).UTC(),
 			wantRows: 4, wantFilled: 1,

@@ -114,10 +114,10 @@ func newBacktestCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD`)
+	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD; or the JSON response of Prometheus's /api/v1/query_range`)
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
-	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value)")
+	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value); in a Prometheus response of several series, the series, by a label: LABEL=VALUE")
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile, or of its maximum when that is 0)")

@@ -3,8 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +109,36 @@ func TestBacktestFromPrometheus(t *testing.T) {
 	}
 	if again := fromFile(gappyOut); tables(again.Out) != tables(wantGappy.Out) {
 		t.Errorf("with a gap, --trace-out replayed:\n%s\nwant:\n%s", again.Out, wantGappy.Out)
+	}
+
+	// The response of a range query as curl saves it: one series chosen
+	// by a label replays as the file does, gap included.
+	saved := filepath.Join(dir, "query_range.json")
+	rangeURL := srv.URL + "/api/v1/query_range?" + url.Values{"query": {"demand"}, "start": {strconv.FormatInt(s.Start.Unix(), 10)},
+		"end": {strconv.FormatInt(s.End().Unix(), 10)}, "step": {"1800"}}.Encode()
+	resp, err := http.Get(rangeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, %v", rangeURL, resp.StatusCode, err)
+	}
+	if err := os.WriteFile(saved, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "", "backtest", "-f", saved); r.Code != ExitFailure || !strings.Contains(r.ErrOut, `data.result holds 2 series (demand{w="gappy"}, demand{w="nyc"})`) {
+		t.Errorf("a response of two series: exit %d, stderr %q; want a failure naming both", r.Code, r.ErrOut)
+	}
+	for _, tt := range []struct {
+		column string
+		want   result
+	}{{"w=nyc", want}, {`w="gappy"`, wantGappy}} {
+		r := runCLI(t, "", "backtest", "-f", saved, "--column", tt.column)
+		if r.Code != ExitOK || tables(r.Out) != tables(tt.want.Out) {
+			t.Errorf("the saved response, --column %s: exit %d, stderr %q\n%s\nwant as the file:\n%s", tt.column, r.Code, r.ErrOut, r.Out, tt.want.Out)
+		}
 	}
 
 	// What Prometheus refuses, or does not have, is an error that says so.
