@@ -71,35 +71,31 @@ type floorSums struct {
 	Actual   float64 `json:"actual"`
 }
 
-// shed removes k of the N evaluations at their mean, none when k is 0 or
-// less, all of them when k is N or more, and returns how many it removed.
-func (e *errorSums) shed(k float64) float64 {
+// shed removes k of the n evaluations that sums add up, at their mean
+// (none when k is 0 or less, all of them when k is n or more), and
+// returns how many it removed.
+func shed(k float64, n *float64, sums ...*float64) float64 {
 	if k <= 0 {
 		return 0
 	}
-	if k >= e.N {
-		n := e.N
-		*e = errorSums{}
-		return n
+	k = min(k, *n)
+	f := 0.0
+	if *n > 0 {
+		f = (*n - k) / *n
 	}
-	f := (e.N - k) / e.N
-	e.N, e.AbsErr, e.Actual = e.N-k, e.AbsErr*f, e.Actual*f
+	*n -= k
+	for _, s := range sums {
+		*s *= f
+	}
 	return k
 }
 
-// shed is errorSums.shed for a floor window.
+// shed removes k of the evaluations (see shed).
+func (e *errorSums) shed(k float64) float64 { return shed(k, &e.N, &e.AbsErr, &e.Actual) }
+
+// shed removes k of the evaluations (see shed).
 func (s *floorSums) shed(k float64) float64 {
-	if k <= 0 {
-		return 0
-	}
-	if k >= s.N {
-		n := s.N
-		*s = floorSums{}
-		return n
-	}
-	f := (s.N - k) / s.N
-	s.N, s.Set, s.Under, s.Capacity, s.Actual = s.N-k, s.Set*f, s.Under*f, s.Capacity*f, s.Actual*f
-	return k
+	return shed(k, &s.N, &s.Set, &s.Under, &s.Capacity, &s.Actual)
 }
 
 // State returns the sums of r's windows; a window without an evaluation
