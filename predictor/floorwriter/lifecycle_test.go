@@ -956,6 +956,54 @@ func TestRestartKeepsThePredictorState(t *testing.T) {
 	}
 }
 
+// TestRestartKeepsTheRollingError: a workload whose forecasts missed by
+// twice the demand is in error-fallback; after it lost its data (its
+// explanation says holding) and the predictor restarted, the restored
+// rolling error puts it back in error-fallback at the first forecast.
+// Before, the rolling error started empty and the floor was raised from
+// the forecast until --min-evaluations new forecasts were scored.
+func TestRestartKeepsTheRollingError(t *testing.T) {
+	ns, d, end, flat := flatWorkload(t)
+	key := "Deployment/" + ns + "/api"
+	opts := Options{Now: func() time.Time { return end }}
+	cycle := func(w *Writer) Result {
+		t.Helper()
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := resultFor(t, res, ns, "api")
+		if !ok || r.Err != nil {
+			t.Fatalf("result %+v (found %v), want a forecast", r, ok)
+		}
+		return r
+	}
+	w := New(k8s, seriesSource{flat}, DefaultConfig(), opts)
+	cycle(w)
+	st := w.states[key]
+	for k := 80; k > 20; k-- {
+		st.rolling.Add(end.Add(-time.Duration(k)*time.Minute), 15*time.Minute, 300, 300)
+	}
+	st.rolling.Evaluate(flat)
+	patchAnnotations(t, d, map[string]*string{intent.KeyPrediction: nil})
+	if r := cycle(w); r.Explanation.Mode != ModeErrorFallback || !r.Patched {
+		t.Fatalf("test setup: mode %q (patched %v), want %q", r.Explanation.Mode, r.Patched, ModeErrorFallback)
+	}
+	var ex Explanation
+	if err := json.Unmarshal([]byte(annotations(t, d)[intent.KeyPrediction]), &ex); err != nil {
+		t.Fatal(err)
+	}
+	ex.Mode = ModeHolding
+	held, _ := json.Marshal(ex)
+	patchAnnotations(t, d, map[string]*string{intent.KeyPrediction: ptr.To(string(held))})
+
+	r := cycle(New(k8s, seriesSource{flat}, DefaultConfig(), opts))
+	if r.Explanation.Mode != ModeErrorFallback || r.Explanation.Evaluated != 60 || ptr.Deref(r.Explanation.RollingError, 0) != 2 {
+		t.Errorf("after a restart: mode %q, rolling error %v over %d forecasts; want %q, 2 over 60 (the saved window)",
+			r.Explanation.Mode, ptr.Deref(r.Explanation.RollingError, 0), r.Explanation.Evaluated, ModeErrorFallback)
+	}
+}
+
 // TestAPIWarningsNameTheWorkload: a warning the API server returns on the
 // floor's patch (here from a ValidatingAdmissionPolicy in Warn mode, as
 // mlscale's own webhook warns on a workload whose annotations it renders
