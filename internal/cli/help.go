@@ -49,16 +49,16 @@ The report opens with a headline: mlscale's MAE as a multiple of the best
 baseline's (the one with the lowest MAE), the percentage of steps with the
 floors under-provisioned (and the target), the mean floor capacity as a
 multiple of the mean actual peak (above 1 is over-provisioning), and the
-replica-hours of
-reactive scaling plus the floors as a multiple of the static fleet's and of
-reactive scaling alone's. Under it, the cycles found in the training part
-(which the first fit uses) and over the whole trace: a weekly cycle needs
-two weeks of history, so a two-week trace shows it over the whole trace only
-(cycle and cycle_whole_trace in JSON). As in the predictor, once a day of
-forecasts has been scored, a baseline (persistence or seasonal naive) that forecast better
-than mlscale's model over the week before is blended into its forecast; a
-line under the cycles says on how many steps, with what mean weight
-(baseline_blend_pct and baseline_share_mean in JSON).
+replica-hours of reactive scaling plus the floors as a multiple of the
+static fleet's and of reactive scaling alone's. Under it, the cycles found
+in the training part (which the first fit uses) and over the whole trace: a
+weekly cycle needs two weeks of history, so a two-week trace shows it over
+the whole trace only (cycle and cycle_whole_trace in JSON). As in the
+predictor, once a day of forecasts has been scored, a baseline (persistence
+or seasonal naive) that forecast better than mlscale's model over the week
+before is blended into its forecast; a line under the cycles says on how
+many steps, with what mean weight (baseline_blend_pct and
+baseline_share_mean in JSON).
 
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
