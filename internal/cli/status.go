@@ -280,7 +280,8 @@ func printStatus(w io.Writer, output string, allNamespaces bool, rows []statusRo
 const maxCell = 72
 
 // predictionText is the PREDICTION column: the predictor's mode and step,
-// its confidence and the age of the decision.
+// its confidence, the floors' achieved under-provisioning over its target
+// ("under 1.8%/2%") and the age of the decision.
 func predictionText(r statusRow, now time.Time) string {
 	e := r.explanation
 	switch {
@@ -295,6 +296,9 @@ func predictionText(r statusRow, now time.Time) string {
 	}
 	if e.Confidence != nil {
 		parts = append(parts, fmt.Sprintf("confidence %.2f", *e.Confidence))
+	}
+	if e.AchievedUnder != nil && e.TargetUnder != "" {
+		parts = append(parts, fmt.Sprintf("under %.1f%%/%s", 100**e.AchievedUnder, e.TargetUnder))
 	}
 	if e.Error != "" {
 		parts = append(parts, e.Error)

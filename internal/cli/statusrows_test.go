@@ -226,8 +226,8 @@ func TestPrintStatus(t *testing.T) {
 			LastEvent:  &statusEvent{Reason: "TriggerQueryEmpty", Message: "trigger gpu reads no series", Time: t0.Add(-5 * time.Minute), Count: 4},
 			Violations: []statusViolation{{Object: "ScaledObject/llm", Message: "two autoscalers", Time: t0}, {Object: "Deployment/llm", Message: "over budget", Time: t0}},
 			explanation: func() *floorwriter.Explanation {
-				c := 0.912
-				return &floorwriter.Explanation{Time: t0.Add(-2 * time.Minute), Mode: "predicting", Reason: "rise", Confidence: &c}
+				c, under := 0.912, 0.0183
+				return &floorwriter.Explanation{Time: t0.Add(-2 * time.Minute), Mode: "predicting", Reason: "rise", Confidence: &c, TargetUnder: "2%", AchievedUnder: &under}
 			}(),
 		},
 		{Namespace: "ml", Kind: "StatefulSet", Name: "broken", Violations: []statusViolation{},
@@ -249,9 +249,9 @@ ml          Deployment/llm       ScaledObject/llm   True    False    2     4    
 ml          StatefulSet/broken   <none>             -       -        -     -     0          -
 `},
 		{"wide", outputWide, false, `
-WORKLOAD             KEDA               READY   ACTIVE   MIN   MAX   REPLICAS   FLOOR   PREDICTION                                  LAST EVENT                                                                 VIOLATIONS
-Deployment/llm       ScaledObject/llm   True    False    2     4     3          2       predicting: rise, confidence 0.91, 2m ago   TriggerQueryEmpty 5m ago (x4): trigger gpu reads no series                 ScaledObject/llm: two autoscalers (and 1 more)
-StatefulSet/broken   <none>             -       -        -     -     0          -       -                                           RenderFailed 90s ago: long message long message long message long mes...   -
+WORKLOAD             KEDA               READY   ACTIVE   MIN   MAX   REPLICAS   FLOOR   PREDICTION                                                 LAST EVENT                                                                 VIOLATIONS
+Deployment/llm       ScaledObject/llm   True    False    2     4     3          2       predicting: rise, confidence 0.91, under 1.8%/2%, 2m ago   TriggerQueryEmpty 5m ago (x4): trigger gpu reads no series                 ScaledObject/llm: two autoscalers (and 1 more)
+StatefulSet/broken   <none>             -       -        -     -     0          -       -                                                          RenderFailed 90s ago: long message long message long message long mes...   -
 `},
 	}
 	for _, tt := range tests {
