@@ -474,7 +474,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
-	cal, err := NewCalibrator(b.opts.TargetUnder, s.Step)
+	cal, err := NewCalibrator(b.opts.TargetUnder, s.Step, b.opts.Lookahead)
 	if err != nil {
 		return nil, nil, fmt.Errorf("backtest: %w", err)
 	}

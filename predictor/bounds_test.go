@@ -15,7 +15,7 @@ import (
 // backtest does.
 func constantMarginFloors(fc, actual []float64, c, m float64, mult bool, maxFloor int32, t0 time.Time, step time.Duration, horizon int) (under, capRatio float64) {
 	policy := DefaultFloorPolicy(0, maxFloor)
-	errs, err := NewCalibrator(DefaultTargetUnder, step)
+	errs, err := NewCalibrator(DefaultTargetUnder, step, time.Duration(horizon)*step)
 	if err != nil {
 		panic(err)
 	}

@@ -31,6 +31,18 @@ const (
 	// with the same misses.
 	calibrationSettle  = 1000
 	calibrationGainMin = 0.02
+	// calibrationRun is the run of floors one burst misses that the gain
+	// is set for: a 15-minute lookahead at a one-minute step holds 15
+	// samples, so a burst is in 15 windows in a row. Where the lookahead
+	// holds more samples (a finer step, a longer lookahead), a burst misses
+	// that many more floors in a row, and each tells less: the gain, its
+	// settling and its least value are divided by the run over
+	// calibrationRun, so that a run of misses moves the level as much as
+	// one of 15 does. At a 10-second step and the full gain, the first
+	// burst (90 misses in a row) took the level down to -0.3, which the
+	// settled gain did not undo in 60 hours: 0.42% of the floors under at
+	// a 2% target, at 2.6 times the peak.
+	calibrationRun = 15
 	// localFloorFull and localFloorNone are the targets at or under which
 	// the local score's margin is a floor under the margin in full, and at
 	// or over which it is not one at all (see Calibrator); between them
@@ -91,6 +103,9 @@ func CheckTargetUnder(field string, target float64) error {
 type Calibrator struct {
 	target, gain float64
 	window       int
+	// run is the samples a lookahead window holds over calibrationRun, at
+	// least 1 (see calibrationRun).
+	run float64
 	// localWeight is how much of the local floor the margin gets, from 0
 	// (the smallest of the three margins) to 1 (never under the local
 	// margin); set from the target.
@@ -163,17 +178,23 @@ func (s *scores) quantile(level float64) float64 {
 
 // NewCalibrator returns a calibrator for target (a share of steps in
 // (0, 0.5], see CheckTargetUnder) whose window covers two days of
-// forecasts at step (at least 200, at most 4,000 of them).
-func NewCalibrator(target float64, step time.Duration) (*Calibrator, error) {
+// forecasts at step (at least 200, at most 4,000 of them), for forecasts
+// of the peak over lookahead (whose samples set the gain, see
+// calibrationRun).
+func NewCalibrator(target float64, step, lookahead time.Duration) (*Calibrator, error) {
 	if err := CheckTargetUnder("the target under-provisioning", target); err != nil {
 		return nil, err
 	}
 	if step <= 0 {
 		return nil, fmt.Errorf("calibrating: step %s is not positive", step)
 	}
+	if lookahead <= 0 {
+		return nil, fmt.Errorf("calibrating: lookahead %s is not positive", lookahead)
+	}
 	w := min(calibrationMax, max(calibrationMin, int(calibrationWindow/step)))
 	lw := min(1, max(0, (localFloorNone-target)/(localFloorNone-localFloorFull)))
-	return &Calibrator{target: target, gain: calibrationGain, window: w, level: target, localWeight: lw}, nil
+	run := max(1, float64((lookahead+step-1)/step)/calibrationRun)
+	return &Calibrator{target: target, gain: calibrationGain, window: w, run: run, level: target, localWeight: lw}, nil
 }
 
 // Target returns the share of steps the floors may be under.
@@ -220,7 +241,8 @@ func (c *Calibrator) Observe(residual, peak float64, under bool) {
 // stepGain is the gain of the next level update: c.gain, settling with
 // the evaluated floors to calibrationGainMin times the target.
 func (c *Calibrator) stepGain() float64 {
-	return max(calibrationGainMin*c.target, c.gain*calibrationSettle/(calibrationSettle+float64(c.observed-1)))
+	n := float64(c.observed-1) / c.run
+	return max(calibrationGainMin*c.target, c.gain*calibrationSettle/(calibrationSettle+n)) / c.run
 }
 
 // relScale is the spread expected of a forecast of peak for the demand

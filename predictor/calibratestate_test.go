@@ -49,7 +49,7 @@ func feedCalibrator(c *Calibrator, seed uint64, from, to int) (margin, under flo
 // state was kept, sets margins far from them.
 func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
 	const seed = 7
-	orig, _ := NewCalibrator(0.02, time.Minute)
+	orig, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
 	orig.Seed(make([]float64, 400)) // in-sample errors: none
 	feedCalibrator(orig, seed, 0, 3*1440)
 	b, err := json.Marshal(orig.State())
@@ -64,7 +64,7 @@ func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	restored, _ := NewCalibrator(0.02, time.Minute)
+	restored, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
 	if err := restored.Restore(st); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
 			t.Errorf("margin at %v: %.2f restored, %.2f saved", peak, got, want)
 		}
 	}
-	fresh, _ := NewCalibrator(0.02, time.Minute)
+	fresh, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
 	fresh.Seed(make([]float64, 400))
 	wantMargin, wantUnder := feedCalibrator(orig, seed, 3*1440, 4*1440)
 	gotMargin, gotUnder := feedCalibrator(restored, seed, 3*1440, 4*1440)
@@ -98,7 +98,7 @@ func TestCalibratorRestoreKeepsTheMargins(t *testing.T) {
 // TestCalibratorStateRoundTrips: a restored calibrator's state is the
 // state it was restored from, through JSON.
 func TestCalibratorStateRoundTrips(t *testing.T) {
-	c, _ := NewCalibrator(0.05, time.Minute)
+	c, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
 	feedCalibrator(c, 1, 0, 2000)
 	st := c.State()
 	b, _ := json.Marshal(st)
@@ -106,7 +106,7 @@ func TestCalibratorStateRoundTrips(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := NewCalibrator(0.05, time.Minute)
+	r, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
 	if err := r.Restore(back); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestCalibratorStateRoundTrips(t *testing.T) {
 	}
 	// A window saved at a finer step is cut to the coarser step's,
 	// keeping its spread.
-	coarse, _ := NewCalibrator(0.05, time.Hour)
+	coarse, _ := NewCalibrator(0.05, time.Hour, 15*time.Minute)
 	if err := coarse.Restore(st); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestSketchRanks(t *testing.T) {
 // TestCalibratorRestoreRefuses: a malformed state is refused, naming the
 // field, and the calibrator is left as it was.
 func TestCalibratorRestoreRefuses(t *testing.T) {
-	src, _ := NewCalibrator(0.02, time.Minute)
+	src, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
 	feedCalibrator(src, 2, 0, 500)
 	good := src.State()
 	for _, tt := range []struct {
@@ -183,7 +183,7 @@ func TestCalibratorRestoreRefuses(t *testing.T) {
 			st.Rel.Values = slices.Clone(good.Rel.Values)
 			st.Loc.Values = slices.Clone(good.Loc.Values)
 			tt.edit(&st)
-			c, _ := NewCalibrator(0.02, time.Minute)
+			c, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
 			c.Seed([]float64{1, 2, 3})
 			before := c.State()
 			err := c.Restore(st)

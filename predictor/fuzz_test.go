@@ -167,7 +167,7 @@ func FuzzSelectorRestore(f *testing.F) {
 // state restores to the same bounds; never a panic. At a 30-second step
 // the window holds the most scores a state may have, so none are cut.
 func FuzzCalibratorRestore(f *testing.F) {
-	c, _ := NewCalibrator(0.02, 30*time.Second)
+	c, _ := NewCalibrator(0.02, 30*time.Second, 15*time.Minute)
 	feedCalibrator(c, 3, 0, 300)
 	b, err := json.Marshal(c.State())
 	if err != nil {
@@ -182,7 +182,7 @@ func FuzzCalibratorRestore(f *testing.F) {
 		if json.Unmarshal(data, &st) != nil {
 			return
 		}
-		c, _ := NewCalibrator(0.02, 30*time.Second)
+		c, _ := NewCalibrator(0.02, 30*time.Second, 15*time.Minute)
 		c.Seed([]float64{1, 2, 3})
 		before := c.State()
 		if err := c.Restore(st); err != nil {
@@ -195,7 +195,7 @@ func FuzzCalibratorRestore(f *testing.F) {
 			}
 			return
 		}
-		again, _ := NewCalibrator(0.02, 30*time.Second)
+		again, _ := NewCalibrator(0.02, 30*time.Second, 15*time.Minute)
 		if err := again.Restore(c.State()); err != nil {
 			t.Fatalf("the state of a restored calibrator does not restore: %v", err)
 		}

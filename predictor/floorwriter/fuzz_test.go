@@ -34,7 +34,7 @@ func FuzzRestoreState(f *testing.F) {
 	for _, e := range rolling.Evaluate(flat) {
 		sel.Observe(e.Forecast, e.Actual)
 	}
-	cal, _ := predictor.NewCalibrator(0.02, time.Minute)
+	cal, _ := predictor.NewCalibrator(0.02, time.Minute, 15*time.Minute)
 	cal.Seed([]float64{1, -2, 3})
 	cal.Observe(10, 90, true)
 	saved, err := encodeState(&sel, cal, &rolling, query, 15*time.Minute)

@@ -107,7 +107,7 @@ func restoreState(sel *predictor.Selector, rolling *Rolling, raw, query string, 
 		}
 	}
 	if c := s.Calibration; c != nil && c.Target == target {
-		cal, err = predictor.NewCalibrator(target, step)
+		cal, err = predictor.NewCalibrator(target, step, lookahead)
 		if err == nil {
 			err = cal.Restore(*c)
 		}

@@ -704,7 +704,7 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		// A new workload, a new leader, a new target or lookahead: start
 		// from the fit's own errors until the workload's forecasts are
 		// evaluated.
-		if st.cal, err = predictor.NewCalibrator(opts.TargetUnder, s.Step); err != nil {
+		if st.cal, err = predictor.NewCalibrator(opts.TargetUnder, s.Step, opts.Lookahead); err != nil {
 			return predictor.Forecast{}, nil, err
 		}
 		st.cal.Seed(m.Residuals())

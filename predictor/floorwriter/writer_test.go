@@ -59,7 +59,7 @@ func expectedFloor(t *testing.T, s predictor.Series, now time.Time, history time
 	if err != nil {
 		t.Fatal(err)
 	}
-	cal, err := predictor.NewCalibrator(predictor.DefaultTargetUnder, s.Step)
+	cal, err := predictor.NewCalibrator(predictor.DefaultTargetUnder, s.Step, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
