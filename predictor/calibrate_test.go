@@ -146,25 +146,34 @@ func TestFloorsCalibratedToTarget(t *testing.T) {
 		}
 		return s
 	}
+	// lookahead is the backtest's (its default, 15 minutes, when 0).
 	for _, tt := range []struct {
-		name   string
-		series Series
-		target float64
-		bar    float64
+		name      string
+		series    Series
+		target    float64
+		bar       float64
+		lookahead time.Duration
 	}{
-		{"nyc_taxi", load("traces/nyc_taxi.csv"), 0.02, 1.25},
-		{"crane_input0", load("cycles/crane_input0.csv"), 0.02, 1.25},
-		{"periodic", periodicDemand(21), 0.02, 1.25},
-		{"crane_input9", load("traces/crane_input9.csv"), 0.02, 1.25},
-		{"flapping CPU", flappingCPU(10), 0.05, 1.5},
-		{"random-walk CPU", randomWalkCPU(14), 0.05, 1.5},
-		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 0.05, 1.5},
-		{"crane_input1", load("cycles/crane_input1.csv"), 0.05, 1.6},
-		{"crane_input5", load("traces/crane_input5.csv"), 0.05, 1.5},
+		{"nyc_taxi", load("traces/nyc_taxi.csv"), 0.02, 1.25, 0},
+		{"crane_input0", load("cycles/crane_input0.csv"), 0.02, 1.25, 0},
+		{"periodic", periodicDemand(21), 0.02, 1.25, 0},
+		{"crane_input9", load("traces/crane_input9.csv"), 0.02, 1.25, 0},
+		{"flapping CPU", flappingCPU(10), 0.05, 1.5, 0},
+		{"random-walk CPU", randomWalkCPU(14), 0.05, 1.5, 0},
+		{"Twitter_volume_AMZN", load("cycles/Twitter_volume_AMZN.csv"), 0.05, 1.5, 0},
+		{"crane_input1", load("cycles/crane_input1.csv"), 0.05, 1.6, 0},
+		{"crane_input5", load("traces/crane_input5.csv"), 0.05, 1.5, 0},
+		// A window of 60 samples: one burst misses 60 floors in a row
+		// (see calibrationRun). At the full gain per floor it was under
+		// in 2.22% of steps at 1.89 times the peak; now 1.86% at 1.54.
+		{"crane_input9, 60-minute lookahead", load("traces/crane_input9.csv"), 0.02, 1.6, time.Hour},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultBacktestConfig()
 			cfg.Options.TargetUnder = tt.target
+			if tt.lookahead > 0 {
+				cfg.Options.Lookahead = tt.lookahead
+			}
 			r, err := Backtest(tt.series, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -306,44 +315,5 @@ func TestCalibratorLocalFloorByTarget(t *testing.T) {
 		if got := upper[target]; math.Abs(got-want) > 1e-9 {
 			t.Errorf("target %g: upper %.4f, want %.4f (cheaper margin %.4f, local %.4f)", target, got, want, cheaper, local)
 		}
-	}
-}
-
-// TestFloorsCalibratedOverLongWindows: where a lookahead window holds more
-// than 15 samples (a longer lookahead, a finer step), one burst misses
-// that many floors in a row; the calibration still meets the target
-// without paying for it in capacity (see calibrationRun). Before, the
-// first runs of misses took the working level so low that the settled
-// gain never brought it back: crane_input9 with a 60-minute lookahead was
-// under in 2.22% of steps at 1.89 times the peak (now 1.86% at 1.54).
-func TestFloorsCalibratedOverLongWindows(t *testing.T) {
-	c9, err := LoadTrace("testdata/traces/crane_input9.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name      string
-		series    Series
-		lookahead time.Duration
-		bar       float64
-	}{
-		{"crane_input9, 60-minute lookahead", c9, time.Hour, 1.6},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultBacktestConfig()
-			cfg.Options.Lookahead = tt.lookahead
-			r, err := Backtest(tt.series, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := r.Headline
-			t.Logf("%d steps a window: under %.2f%% of steps (target 2%%), floor capacity %.3f x the peak", r.HorizonSteps, h.UnderPct, *h.FloorVsPeak)
-			if h.UnderPct > 2.5 || h.UnderPct < 1 {
-				t.Errorf("floors under in %.2f%% of steps, want about the 2%% target (1 to 2.5)", h.UnderPct)
-			}
-			if *h.FloorVsPeak > tt.bar {
-				t.Errorf("mean floor capacity %.3f x the actual peak, want at most %.2f", *h.FloorVsPeak, tt.bar)
-			}
-		})
 	}
 }
