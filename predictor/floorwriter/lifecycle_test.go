@@ -547,7 +547,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := New(k8s, nil, DefaultConfig(), Options{})
-	patched, err := w.write(context.Background(), old, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, "", time.Now())
+	patched, err := w.write(context.Background(), old, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, nil, time.Now())
 	if err != nil || patched {
 		t.Errorf("write on a replaced workload: patched %v, err %v; want neither", patched, err)
 	}
@@ -563,7 +563,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 	if err := k8s.Delete(context.Background(), gone); err != nil {
 		t.Fatal(err)
 	}
-	if patched, err := w.write(context.Background(), gone, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, "", time.Now()); err != nil || patched {
+	if patched, err := w.write(context.Background(), gone, Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC()}, nil, time.Now()); err != nil || patched {
 		t.Errorf("write on a deleted workload: patched %v, err %v; want neither", patched, err)
 	}
 
@@ -574,7 +574,7 @@ func TestFloorNotWrittenOnReplacedWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	huge := Explanation{Floor: 7, Mode: ModePredicting, Time: time.Now().UTC(), Reason: strings.Repeat("x", 300<<10)}
-	if patched, err := w.write(context.Background(), live, huge, "", time.Now()); err == nil || patched {
+	if patched, err := w.write(context.Background(), live, huge, nil, time.Now()); err == nil || patched {
 		t.Errorf("write refused as too large: patched %v, err %v; want an error", patched, err)
 	}
 }

@@ -458,11 +458,15 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	wape, n := st.rolling.Error()
 	w.observe(labels, ex, fc, ferr == nil, wape, n)
 
-	saved, serr := encodeState(&st.sel, st.cal, &st.rolling, in.DemandQuery, opts.Lookahead)
-	if serr != nil {
-		// Not written: a restart starts from the mixture alone and the
-		// fit's errors.
-		log.Error(serr, "what the predictor learned is not kept")
+	// Encoded only for a patch: most cycles write nothing.
+	saved := func() string {
+		s, err := encodeState(&st.sel, st.cal, &st.rolling, in.DemandQuery, opts.Lookahead)
+		if err != nil {
+			// Not written: a restart starts from the mixture alone and
+			// the fit's errors.
+			log.Error(err, "what the predictor learned is not kept")
+		}
+		return s
 	}
 	patched, err := w.write(ctx, obj, ex, saved, now)
 	res.Patched = patched
@@ -740,9 +744,9 @@ func (w *Writer) announce(obj client.Object, prev string, ex Explanation, ferr e
 
 // write patches the floor and explanation when the floor or the mode
 // changed, or the explanation is older than RefreshEvery; the saved
-// predictor state goes with them ("" removes it), so it is never older
-// than RefreshEvery and costs no write of its own.
-func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, saved string, now time.Time) (bool, error) {
+// predictor state, from saved (nil or "" removes it), goes with them, so
+// it is never older than RefreshEvery and costs no write of its own.
+func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, saved func() string, now time.Time) (bool, error) {
 	ann := obj.GetAnnotations()
 	floor := strconv.Itoa(int(ex.Floor))
 	var prev Explanation
@@ -760,8 +764,10 @@ func (w *Writer) write(ctx context.Context, obj client.Object, ex Explanation, s
 	annotations := removePredictorKeys()
 	annotations[intent.KeyPredictedFloor] = floor
 	annotations[intent.KeyPrediction] = string(b)
-	if saved != "" {
-		annotations[intent.KeyPredictorState] = saved
+	if saved != nil {
+		if s := saved(); s != "" {
+			annotations[intent.KeyPredictorState] = s
+		}
 	}
 	meta := map[string]any{"annotations": annotations}
 	if uid := obj.GetUID(); uid != "" {
