@@ -60,8 +60,16 @@ const (
 const maxTraceStep = 366 * 24 * 3600
 
 // timeColumns are the names a trace's first column, its time, may have
-// (in any case): NAB's, Crane's, Grafana's CSV export's and the common ones.
-var timeColumns = []string{"timestamp", "ts", "time", "date", "datetime"}
+// (in any case): NAB's, Crane's, Grafana's CSV export's, the common ones,
+// Splunk's and InfluxDB's (_time), Elasticsearch's (@timestamp), and none
+// at all, as pandas' to_csv writes a DataFrame's unnamed index (the
+// header ",value").
+var timeColumns = []string{"timestamp", "ts", "time", "date", "datetime", "epoch", "_time", "@timestamp", ""}
+
+// timeColumnNames lists timeColumns for an error.
+func timeColumnNames() string {
+	return strings.Join(timeColumns[:len(timeColumns)-1], ", ") + " or none (pandas' unnamed index)"
+}
 
 // nabTimeLayout is the timestamp layout of NAB traces (no zone; UTC).
 const nabTimeLayout = "2006-01-02 15:04:05"
@@ -93,6 +101,9 @@ type TraceInfo struct {
 	// Columns the number of columns of the header.
 	Column  string
 	Columns int
+	// NoHeader is true when the file has no header: its first line was
+	// a time and a value, read as the first row.
+	NoHeader bool
 	// NewestFirst is true when the rows were in time order newest first,
 	// as some exports write them; the series is oldest first all the same.
 	NewestFirst bool
@@ -143,9 +154,11 @@ func ReadTraceInfo(name string, r io.Reader) (Series, TraceInfo, error) {
 var ErrValueColumn = errors.New("more than one column may hold the values")
 
 // ReadTraceColumn parses a demand trace in CSV: a header, then rows of a
-// time and values. The header names the time column, the first, timestamp
-// (NAB), ts (Crane), time (Grafana), date or datetime, and the value
-// column anything (`timestamp,value`, `"Time","gpu_util"`). With more
+// time and values. The header names the time column, the first, one of
+// timeColumns (timestamp for NAB, ts for Crane, time for Grafana, none
+// for pandas), and the value column anything (`timestamp,value`,
+// `"Time","gpu_util"`). A file of two columns may have no header: its
+// first line is then a row (info.NoHeader). With more
 // columns than two (a label column, several series of one export), the
 // values are those of the column named column, in any case, or, when
 // column is empty, of the column named value (ErrValueColumn without
@@ -171,16 +184,20 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 	if err != nil {
 		return Series{}, info, err
 	}
-	header, col, err := readHeader(name, cr, column)
+	header, col, first, err := readHeader(name, cr, column)
 	if err != nil {
 		return Series{}, info, err
 	}
 	var rows traceRows
-	rows.info.Column, rows.info.Columns = header[col], len(header)
+	rows.info.Column, rows.info.Columns, rows.info.NoHeader = header[col], len(header), first != nil
 	// prevTime is the previous row's time as written.
 	var prevTime string
 	for {
-		rec, err := cr.Read()
+		rec, err := first, error(nil)
+		if rec == nil {
+			rec, err = cr.Read()
+		}
+		first = nil
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -384,14 +401,17 @@ func newCSVReader(name string, r io.Reader) (*csv.Reader, error) {
 
 // readHeader reads a trace's header (see ReadTraceColumn) and sets the
 // number of fields of every row to its own. It returns the header, trimmed,
-// and the index of the value column.
-func readHeader(name string, cr *csv.Reader, column string) ([]string, int, error) {
-	header, err := cr.Read()
+// and the index of the value column. A file without a header, whose first
+// line is two fields, a time and a value (or none), is read as the time
+// and the value: the header returned is time,value and first is that line,
+// the first data row; first is nil otherwise.
+func readHeader(name string, cr *csv.Reader, column string) (header []string, col int, first []string, err error) {
+	header, err = cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, 0, fmt.Errorf("%s: is empty; want a header, such as timestamp,value, and a row for each sample", name)
+		return nil, 0, nil, fmt.Errorf("%s: is empty; want a header, such as timestamp,value, and a row for each sample", name)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2, cr.Comma))
+		return nil, 0, nil, fmt.Errorf("%s:1: reading header: %w", name, csvCause(err, 2, cr.Comma))
 	}
 	cr.FieldsPerRecord = len(header)
 	header[0] = strings.TrimPrefix(header[0], "\ufeff")
@@ -399,21 +419,30 @@ func readHeader(name string, cr *csv.Reader, column string) ([]string, int, erro
 		header[i] = strings.TrimSpace(header[i])
 	}
 	if len(header) < 2 {
-		return nil, 0, fmt.Errorf("%s:1: header %q is one column; want the time then the value, separated by commas, semicolons or tabs, such as timestamp,value", name, header[0])
+		return nil, 0, nil, fmt.Errorf("%s:1: header %q is one column; want the time then the value, separated by commas, semicolons or tabs, such as timestamp,value", name, header[0])
 	}
-	timeCol := strings.ToLower(header[0])
-	if _, err := parseTime(timeCol); err == nil {
-		return nil, 0, fmt.Errorf("%s:1: %q is a data row; the first line must be a header such as timestamp,value", name, strings.Join(header, ","))
+	if _, err := parseTime(header[0]); err == nil {
+		row := strings.Join(header, string(cr.Comma))
+		_, _, _, err := parseRow(header[0], header[1], cr.Comma)
+		switch {
+		case len(header) > 2:
+			return nil, 0, nil, fmt.Errorf("%s:1: %q is a data row of %d columns; a file without a header may have two, the time then the value; with more, the first line must be a header that names them, such as timestamp,host,value", name, row, len(header))
+		case err != nil:
+			return nil, 0, nil, fmt.Errorf("%s:1: %q is neither a header, such as timestamp,value, nor a data row (a file without a header): %w", name, row, err)
+		case column != "":
+			return nil, 0, nil, fmt.Errorf("%s:1: %q is a data row: the file has no header, so --column %s names nothing; leave --column out (the value is the second column) or add a header", name, row, column)
+		}
+		return []string{"time", "value"}, 1, header, nil
 	}
-	if !slices.Contains(timeColumns, timeCol) || (len(header) == 2 && header[1] == "") {
-		return nil, 0, fmt.Errorf("%s:1: header is %q; want the time column, named %s, then the value column under any name, such as timestamp,value (NAB) or ts,value (Crane)",
-			name, strings.Join(header, ","), strings.Join(timeColumns[:len(timeColumns)-1], ", ")+" or "+timeColumns[len(timeColumns)-1])
+	if !slices.Contains(timeColumns, strings.ToLower(header[0])) || (len(header) == 2 && header[1] == "") {
+		return nil, 0, nil, fmt.Errorf("%s:1: header is %q; want the time column, named %s, then the value column under any name, such as timestamp,value (NAB) or ts,value (Crane)",
+			name, strings.Join(header, ","), timeColumnNames())
 	}
-	col, err := valueColumn(header, column)
+	col, err = valueColumn(header, column)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s:1: %w", name, err)
+		return nil, 0, nil, fmt.Errorf("%s:1: %w", name, err)
 	}
-	return header, col, nil
+	return header, col, nil, nil
 }
 
 // valueColumn returns the index of the value column in header (see

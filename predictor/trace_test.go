@@ -24,8 +24,9 @@ func TestReadTrace(t *testing.T) {
 		// column is the value column asked for; wantColumn the one read
 		// (the last of the header when empty).
 		column, wantColumn string
-		// wantNewestFirst is whether the rows were newest first.
-		wantNewestFirst bool
+		// wantNewestFirst is whether the rows were newest first, and
+		// wantNoHeader whether the file had no header.
+		wantNewestFirst, wantNoHeader bool
 	}{
 		{
 			name: "nab", in: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:30:00,2\n2014-07-01 01:00:00,3\n",
@@ -111,8 +112,37 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 4, wantMerged: 2, wantNegative: 1,
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
-		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date or datetime, then the value column`},
-		{name: "no header", in: "1633651200,1\n1633651260,2\n", wantErr: `x.csv:1: "1633651200,1" is a data row; the first line must be a header such as timestamp,value`},
+		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date, datetime, epoch, _time, @timestamp or none (pandas' unnamed index), then the value column`},
+		{
+			// No header: the first line is the first row.
+			name: "no header", in: "1633651200,1\n1633651260,2\n1633651320,\n1633651380,4\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2, 3, 4}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 4, wantMissing: 1, wantFilled: 1, wantColumn: "value", wantNoHeader: true,
+		},
+		{
+			name: "no header, dates, tabs", in: "2024-01-01 00:00\t1.5\n2024-01-01 00:05\t2\n",
+			wantStep: 5 * time.Minute, wantVals: []float64{1.5, 2}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 2, wantColumn: "value", wantNoHeader: true,
+		},
+		{name: "no header, three columns", in: "1633651200,h1,1\n1633651260,h1,2\n", wantErr: `x.csv:1: "1633651200,h1,1" is a data row of 3 columns; a file without a header may have two, the time then the value; with more, the first line must be a header that names them`},
+		{name: "no header, not a value", in: "1633651200,abc\n1633651260,2\n", wantErr: `x.csv:1: "1633651200,abc" is neither a header, such as timestamp,value, nor a data row (a file without a header): value "abc" is not a number`},
+		{name: "no header, --column", in: "1633651200,1\n1633651260,2\n", column: "cpu", wantErr: `x.csv:1: "1633651200,1" is a data row: the file has no header, so --column cpu names nothing`},
+		{
+			// pandas' to_csv of a DataFrame with an unnamed index.
+			name: "pandas unnamed index", in: ",value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 2,
+		},
+		{
+			name: "Elasticsearch @timestamp", in: "@timestamp,count\n2024-01-01T00:00:00.000Z,1\n2024-01-01T00:01:00.000Z,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 2,
+		},
+		{
+			name: "epoch", in: "epoch,requests\n1633651200,1\n1633651260,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Unix(1633651200, 0).UTC(),
+			wantRows: 2,
+		},
 		{name: "empty value column name", in: "time, \n0,1\n", wantErr: "x.csv:1: header is"},
 		{
 			// Grafana's CSV export: quoted, the time column "Time", the
@@ -341,6 +371,9 @@ func TestReadTrace(t *testing.T) {
 			header := strings.FieldsFunc(strings.SplitN(tt.in, "\n", 2)[0], func(r rune) bool { return r == ',' || r == ';' || r == '\t' })
 			if want := cmp.Or(tt.wantColumn, header[len(header)-1]); info.Column != strings.Trim(want, `"`) {
 				t.Errorf("value column %q, want %q", info.Column, want)
+			}
+			if info.NoHeader != tt.wantNoHeader {
+				t.Errorf("no header %v, want %v", info.NoHeader, tt.wantNoHeader)
 			}
 			if info.NewestFirst != tt.wantNewestFirst {
 				t.Errorf("newest first %v, want %v", info.NewestFirst, tt.wantNewestFirst)

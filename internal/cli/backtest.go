@@ -114,7 +114,7 @@ func newBacktestCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date or datetime); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD; or the JSON response of Prometheus's /api/v1/query_range`)
+	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date, datetime, epoch, _time or @timestamp, or unnamed; no header for two columns); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD; or the JSON response of Prometheus's /api/v1/query_range`)
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value); in a Prometheus response of several series, the series, by a label: LABEL=VALUE")
@@ -290,6 +290,9 @@ type backtestOutput struct {
 	// SamplesFilled is the number of samples filled in gaps (rows missing
 	// or without a value).
 	SamplesFilled int `json:"samples_filled"`
+	// NoHeader is true when the trace file had no header (two columns,
+	// the time then the value).
+	NoHeader bool `json:"no_header,omitempty"`
 	// RowsNewestFirst is true when the trace's rows were newest first
 	// (read in reverse).
 	RowsNewestFirst bool `json:"rows_newest_first"`
@@ -345,7 +348,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: name, Workload: cfg.workload, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
+		Trace: name, Workload: cfg.workload, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, NoHeader: info.NoHeader, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -553,6 +556,9 @@ func writeHistory(path string, h promsource.History) error {
 // predictor.TraceInfo) that follow the headline.
 func backtestNotes(cfg backtestConfig, s predictor.Series, info predictor.TraceInfo) []string {
 	var notes []string
+	if info.NoHeader {
+		notes = append(notes, "note: the file has no header; read the first column as the time and the second as the value")
+	}
 	if info.NewestFirst {
 		notes = append(notes, "note: the rows are newest first; read oldest first")
 	}

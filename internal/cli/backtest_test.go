@@ -347,8 +347,9 @@ func TestBacktestRepeatedTimestamps(t *testing.T) {
 // TestBacktestSpreadsheetExports: the same trace written newest first, or
 // with semicolons between columns and decimal commas (as a spreadsheet set
 // to a language with a decimal comma exports it), gives the same backtest
-// as the trace itself; rows newest first get a note and
-// rows_newest_first in JSON.
+// as the trace itself, and so does it without a header or with pandas'
+// unnamed index column; rows newest first get a note and
+// rows_newest_first in JSON, a file without a header a note and no_header.
 func TestBacktestSpreadsheetExports(t *testing.T) {
 	src, err := os.ReadFile(nycTrace)
 	if err != nil {
@@ -387,7 +388,18 @@ func TestBacktestSpreadsheetExports(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || !got.NewestFirst {
 		t.Errorf("JSON rows_newest_first %v (%v), want true", got.NewestFirst, err)
 	}
-	backtestsAlike(t, write("semicolons.csv", append([]string{"sep=;", "timestamp;value"}, semi...)...), write("ref.csv", append([]string{"timestamp,value"}, ref...)...))
+	refPath := write("ref.csv", append([]string{"timestamp,value"}, ref...)...)
+	backtestsAlike(t, write("semicolons.csv", append([]string{"sep=;", "timestamp;value"}, semi...)...), refPath)
+	noHeader := write("noheader.csv", ref...)
+	backtestsAlike(t, noHeader, refPath, "note: the file has no header; read the first column as the time and the second as the value")
+	r = runCLI(t, "", "backtest", "--trace", noHeader, "-o", "json")
+	var noHeaderJSON struct {
+		NoHeader bool `json:"no_header"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &noHeaderJSON); err != nil || !noHeaderJSON.NoHeader {
+		t.Errorf("JSON no_header %v (%v), want true", noHeaderJSON.NoHeader, err)
+	}
+	backtestsAlike(t, write("pandas.csv", append([]string{",value"}, ref...)...), refPath)
 }
 
 // TestBacktestRowsBetweenSamples: a row between two of a trace's samples

@@ -6,8 +6,10 @@ package cli
 // backtestHelp is `mlscale backtest --help`.
 const backtestHelp = `backtest replays a demand trace (CSV of a time and a value under a header
 such as NAB's "timestamp,value", Crane's "ts,value" or Grafana's "Time","<series>":
-the time column named timestamp, ts, time, date or datetime, the value column
-anything, or, with more columns, the one named value or given by --column;
+the time column named timestamp, ts, time, date, datetime, epoch, _time or
+@timestamp, or unnamed as pandas writes its index (",value"), the value column
+anything, or, with more columns, the one named value or given by --column; a
+file of two columns, the time then the value, may also have no header;
 columns separated by commas, or by semicolons or tabs as spreadsheets set to
 a language with a decimal comma write them, numbers then with a decimal comma
 or point; a time is Unix seconds, whole or decimal, Unix milliseconds,
@@ -80,7 +82,8 @@ so that the peak needs about ten replicas.
 digits (whole numbers from 10,000 up); the headline is its "headline" object;
 rows_merged counts the merged rows, rows_without_value those without a value
 and samples_filled the samples filled in gaps; rows_newest_first says the rows
-were newest first. Notes then go to standard error.
+were newest first, and no_header that the file had no header. Notes then go
+to standard error.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
