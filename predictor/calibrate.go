@@ -224,8 +224,14 @@ func (c *Calibrator) Observe(residual, peak float64, under bool) {
 	c.mean += (max(0, peak) - c.mean) / float64(min(c.means, c.window))
 	c.abs.add(residual, c.window)
 	c.rel.add(residual/c.relScale(peak), c.window)
-	c.loc.add(residual/c.locScale(), c.window)
-	c.recent += (math.Abs(residual) - c.recent) / recentResiduals
+	// The local scale is known from the second forecast on; the first
+	// one's score would be its residual over locFloor of the mean alone.
+	if c.observed > 0 {
+		c.loc.add(residual/c.locScale(), c.window)
+	}
+	// A plain mean of the residuals until there are recentResiduals of
+	// them, then an exponentially weighted one.
+	c.recent += (math.Abs(residual) - c.recent) / float64(min(c.observed+1, recentResiduals))
 	c.observed++
 	miss := 0.0
 	if under {
@@ -259,9 +265,8 @@ func (c *Calibrator) locScale() float64 {
 
 // RecentError returns the mean absolute residual of about the last 30
 // observed forecasts (exponentially weighted), the forecast's usual error
-// now. It starts at 0 and comes up to the error's level over about the
-// first 60 observed forecasts, so a new workload's floor may fall by one
-// replica sooner in its first hour. The floor policy's band is at least
+// now: until 30 have been observed, the plain mean of those observed (0
+// before the first). The floor policy's band is at least
 // this (FloorPolicy.ErrorBand).
 func (c *Calibrator) RecentError() float64 { return c.recent }
 

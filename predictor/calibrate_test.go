@@ -129,6 +129,31 @@ func TestCalibratorSeedAndNaN(t *testing.T) {
 	}
 }
 
+// TestCalibratorFirstForecasts: the recent error is the plain mean of the
+// residuals observed until there are 30 of them, and the local score has
+// no score from before its scale was known. With residuals of +-10 on a
+// peak of 100, every margin is 10 from the start. When the recent error
+// was an exponentially weighted mean from 0, the first scores of the local
+// score were the residuals over a small part of their scale (30 times it
+// for the first one), the largest in its window for two days: at a 2%
+// target the floor stood at 100 plus about 100.
+func TestCalibratorFirstForecasts(t *testing.T) {
+	c, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
+	for i := range 200 {
+		r := 10.0
+		if i%2 == 1 {
+			r = -10
+		}
+		c.Observe(r, 100, false)
+		if got := c.RecentError(); i < recentResiduals && math.Abs(got-10) > 1e-9 {
+			t.Fatalf("after %d residuals of 10: recent error %v, want 10", i+1, got)
+		}
+	}
+	if got := c.Upper(Forecast{Peak: 100}); math.Abs(got-110) > 1e-6 {
+		t.Errorf("upper %v, want 100 plus the residuals' 10", got)
+	}
+}
+
 // TestFloorsCalibratedToTarget runs the backtest on the labelled traces and
 // checks point 2 of the predictor issue: the floors are under the actual
 // peak in at most the target share of steps (plus half a point: the

@@ -219,9 +219,11 @@ func (c *Calibrator) Restore(st CalibratorState) error {
 			return errors.New(k.name + err.Error())
 		}
 	}
-	// Every evaluated forecast adds one score to each of rel and loc.
-	if st.Loc.N != st.Rel.N {
-		return fmt.Errorf("loc.n: %d, want rel.n (%d): each evaluated forecast scores both", st.Loc.N, st.Rel.N)
+	// Every evaluated forecast adds one score to each of rel and loc, but
+	// the first, which has no local score; states saved before that gave
+	// it one.
+	if st.Loc.N != st.Rel.N && st.Loc.N != st.Rel.N-1 {
+		return fmt.Errorf("loc.n: %d, want rel.n (%d) or one less: each evaluated forecast but the first scores both", st.Loc.N, st.Rel.N)
 	}
 	c.level, c.observed, c.missed = st.Level, st.Observed, st.Missed
 	c.recent, c.mean, c.means = st.Recent, st.Mean, st.Means
