@@ -339,7 +339,12 @@ func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bo
 	for n, lag := range []time.Duration{Day, Week} {
 		l := int(lag / m.step)
 		unlike := false
-		for h := 1; h <= m.horizon; h++ {
+		// The keys can differ only under a daily cycle (without a cycle
+		// every key is 0; under a weekly one the windows are never held
+		// out) and then only by business hours or where the step does
+		// not divide the lag (l steps are not the lag).
+		calendar := m.phases != 0 && m.cycle.Period == Day && (m.opts.BusinessHours != nil || lag%m.step != 0)
+		for h := 1; calendar && h <= m.horizon; h++ {
 			unlike = unlike || m.key(c.at(i+h)) != m.key(c.at(i+h-l))
 		}
 		if lag == Day {

@@ -52,6 +52,11 @@ const (
 	smoothing = 5 * time.Minute
 	// levelWindow is the history that sets the level when there is no cycle.
 	levelWindow = time.Hour
+	// levelSamples is the most samples the level's median is taken over:
+	// at a step under 15 seconds, every k-th sample of levelWindow, k the
+	// fewest that leaves at most this many. At one second the median of
+	// all 3,600 was half of the backtest's time, 2 ms a forecast.
+	levelSamples = 240
 	// profileScaleWindow is the recent past whose samples, over the
 	// profile's values at the same times, scale the per-day profile
 	// candidates (see combiner.profiles); at least the smoothing window.
@@ -518,12 +523,23 @@ func (m *Model) warmup() int {
 }
 
 // levelAt returns the level at index i of vals: the median of the levelN
-// samples ending at i when there is no cycle, 0 otherwise.
+// samples ending at i (of every k-th of them, i among them, where there
+// are more than levelSamples) when there is no cycle, 0 otherwise.
 func (m *Model) levelAt(vals []float64, i int) float64 {
 	if m.phases != 0 {
 		return 0
 	}
-	return median(vals[max(0, i-m.levelN+1) : i+1])
+	w := vals[max(0, i-m.levelN+1) : i+1]
+	k := (len(w) + levelSamples - 1) / levelSamples
+	if k <= 1 {
+		return median(w)
+	}
+	var buf [levelSamples]float64
+	sub := buf[:0]
+	for j := len(w) - 1; j >= 0; j -= k {
+		sub = append(sub, w[j])
+	}
+	return medianInPlace(sub)
 }
 
 // base returns the profile plus trend at time t (0 without a cycle, where
