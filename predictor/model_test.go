@@ -695,3 +695,32 @@ func TestSpikeAtABlurredStep(t *testing.T) {
 		})
 	}
 }
+
+// TestLevelAtFineSteps: without a cycle the level is the median of the
+// last levelN samples, all of them up to levelSamples, and of every k-th
+// of them, the latest among them, beyond: at a one-second step, every
+// 15th of the hour's 3,600. The subsample's median stays near the whole
+// window's on noisy demand.
+func TestLevelAtFineSteps(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	vals := make([]float64, 5000)
+	for i := range vals {
+		vals[i] = 100 + 10*r.NormFloat64()
+	}
+	const i = 4321
+	for _, tt := range []struct {
+		levelN, k int
+	}{{60, 1}, {240, 1}, {241, 2}, {3600, 15}} {
+		m := &Model{levelN: tt.levelN}
+		var want []float64
+		for j := i; j > i-tt.levelN; j -= tt.k {
+			want = append(want, vals[j])
+		}
+		if got := m.levelAt(vals, i); got != median(want) || len(want) > levelSamples {
+			t.Errorf("levelN %d: level %v, want %v, the median of %d samples every %d", tt.levelN, got, median(want), len(want), tt.k)
+		}
+		if whole := median(vals[i-tt.levelN+1 : i+1]); math.Abs(m.levelAt(vals, i)-whole) > 1.5 {
+			t.Errorf("levelN %d: level %v, the whole window's median %v", tt.levelN, m.levelAt(vals, i), whole)
+		}
+	}
+}
