@@ -118,7 +118,7 @@ func newBacktestCmd() *cobra.Command {
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value); in a Prometheus response of several series, the series, by a label: LABEL=VALUE")
-	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, or a fraction of the trace such as 0.5 (default: half)")
+	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, a fraction or percentage of the trace (0.6, 60%), or a duration (168h) (default: half)")
 	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile, or of its maximum when that is 0)")
 	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
@@ -168,7 +168,7 @@ func (c backtestConfig) validate() error {
 			return usagef("%s %s: directory %s does not exist", out.flag, out.path, filepath.Dir(out.path))
 		}
 	}
-	if _, err := trainSamples(c.Train, 100); err != nil {
+	if _, err := trainSamples(c.Train, 100, time.Nanosecond); err != nil {
 		return err
 	}
 	if _, err := intent.ParseTargetUnder(c.TargetUnder); err != nil {
@@ -245,20 +245,36 @@ func (c backtestConfig) end() (time.Time, error) {
 	return t, nil
 }
 
-// trainSamples turns --train into a sample count for a trace of n samples.
-func trainSamples(v string, n int) (int, error) {
+// trainAllowed lists the forms --train takes, for its errors.
+const trainAllowed = "allowed: a number of samples (2016), a fraction (0.6) or percentage (60%) of the trace above 0 and below 1 (100%), or a duration (168h)"
+
+// trainSamples turns --train into a sample count for a trace of n samples
+// at step: a count, a fraction or a percentage of the trace, or a
+// duration of history (rounded down to whole steps).
+func trainSamples(v string, n int, step time.Duration) (int, error) {
 	if v == "" {
 		return n / 2, nil
 	}
+	bad := func() (int, error) { return 0, usagef("--train %q: %s", v, trainAllowed) }
 	if i, err := strconv.Atoi(v); err == nil {
 		if i <= 0 {
-			return 0, usagef("--train %q must be a positive number of samples or a fraction in (0, 1)", v)
+			return bad()
 		}
 		return i, nil
 	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 || f >= 1 {
-		return 0, usagef("--train %q must be a positive number of samples or a fraction in (0, 1)", v)
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 || step <= 0 || d < step {
+			return bad()
+		}
+		return int(d / step), nil
+	}
+	num, scale := v, 1.0
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		num, scale = strings.TrimSpace(p), 100
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if f /= scale; err != nil || !(f > 0 && f < 1) {
+		return bad()
 	}
 	return int(f * float64(n)), nil
 }
@@ -310,7 +326,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 	if err != nil {
 		return err
 	}
-	train, err := trainSamples(cfg.Train, s.Len())
+	train, err := trainSamples(cfg.Train, s.Len(), s.Step)
 	if err != nil {
 		return err
 	}

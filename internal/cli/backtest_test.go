@@ -182,7 +182,9 @@ func TestBacktestErrors(t *testing.T) {
 		{"no trace", nil, ExitUsage, "no trace: give -f FILE"},
 		{"bad output", []string{"--trace", nycTrace, "-o", "yaml"}, ExitUsage, `-o "yaml"`},
 		{"bad train fraction", []string{"--trace", nycTrace, "--train", "1.5"}, ExitUsage, "--train"},
-		{"bad train", []string{"--trace", nycTrace, "--train", "half"}, ExitUsage, "--train"},
+		{"bad train", []string{"--trace", nycTrace, "--train", "half"}, ExitUsage, `--train "half": allowed: a number of samples (2016), a fraction (0.6) or percentage (60%)`},
+		{"train of 100%", []string{"--trace", nycTrace, "--train", "100%"}, ExitUsage, `--train "100%": allowed:`},
+		{"negative train duration", []string{"--trace", nycTrace, "--train", "-3h"}, ExitUsage, `--train "-3h": allowed:`},
 		{"bad lookahead", []string{"--trace", nycTrace, "--lookahead", "0s"}, ExitUsage, "--lookahead"},
 		{"negative capacity", []string{"--trace", nycTrace, "--capacity-per-replica", "-1"}, ExitUsage, "--capacity-per-replica"},
 		{"capacity NaN", []string{"--trace", nycTrace, "--capacity-per-replica", "NaN"}, ExitUsage, "--capacity-per-replica must be a finite number, 0 or more (0: derived from the trace), not NaN"},
@@ -637,5 +639,25 @@ func TestBacktestSaysBaselinesBlended(t *testing.T) {
 	}
 	if plain := runCLI(t, "", "backtest", "-f", crane9Trace); strings.Contains(plain.Out, "blended") {
 		t.Errorf("crane_input9 reports blended baselines:\n%s", plain.Out)
+	}
+}
+
+// TestTrainSamples: --train as a count, a fraction, a percentage or a
+// duration of a trace of 1,000 five-minute samples.
+func TestTrainSamples(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 500, true}, {"300", 300, true}, {"0.6", 600, true}, {"60%", 600, true}, {"12.5 %", 125, true},
+		{"24h", 288, true}, {"7m", 1, true}, {"1h2m", 12, true},
+		{"0", 0, false}, {"-5", 0, false}, {"1", 1, true}, {"1.0", 0, false}, {"0%", 0, false}, {"100%", 0, false},
+		{"150%", 0, false}, {"%", 0, false}, {"0s", 0, false}, {"4m", 0, false}, {"NaN", 0, false}, {"half", 0, false},
+	} {
+		got, err := trainSamples(tt.in, 1000, 5*time.Minute)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("--train %q: %d, %v; want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }

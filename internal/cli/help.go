@@ -18,7 +18,8 @@ or a date and time: YYYY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM in UTC, RFC 3339
 such as 2015-09-01T05:33:00Z or 2015-09-01 05:33:00+00:00, or a date YYYY-MM-DD;
 or the JSON that Prometheus's /api/v1/query_range returns, as curl saves it:
 one series, or several and --column LABEL=VALUE to choose one; NaN is a gap)
-with its first part (--train; half by default) as history. At every later
+with its first part as history (--train: half by default, or a number of
+samples, a fraction or percentage, or a duration such as 168h). At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,
 seasonal naive over a day and a week, Holt-Winters), and compares them with
