@@ -661,3 +661,24 @@ func TestTrainSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktestTrainForms: --train as a fraction, a percentage, a count and
+// a duration of the same history gives the same report.
+func TestBacktestTrainForms(t *testing.T) {
+	// nyc_taxi: 10,320 half-hour samples; 60% is 6,192 of them, 3,096 hours.
+	var want string
+	for _, train := range []string{"0.6", "60%", "6192", "3096h"} {
+		r := runCLI(t, "", "backtest", "--trace", nycTrace, "--train", train, "-o", "json")
+		if r.Code != ExitOK {
+			t.Fatalf("--train %s: exit %d, stderr %q", train, r.Code, r.ErrOut)
+		}
+		if !strings.Contains(r.Out, `"train_points": 6192`) {
+			t.Errorf("--train %s: want 6192 training samples in %s", train, r.Out[:min(len(r.Out), 600)])
+		}
+		if want == "" {
+			want = r.Out
+		} else if r.Out != want {
+			t.Errorf("--train %s: report differs from --train 0.6's", train)
+		}
+	}
+}
