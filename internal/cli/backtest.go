@@ -119,9 +119,9 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value); in a Prometheus response of several series, the series, by a label: LABEL=VALUE")
 	f.StringVar(&cfg.Train, "train", "", "initial history: a number of samples, a fraction or percentage of the trace (0.6, 60%), or a duration (168h) (default: half)")
-	f.DurationVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
+	durationVar(f, &cfg.Lookahead, "lookahead", cfg.Lookahead, "forecast window")
 	f.Float64Var(&cfg.CapacityPerReplica, "capacity-per-replica", 0, "demand one replica serves (default: a tenth of the history's 95th percentile, or of its maximum when that is 0)")
-	f.DurationVar(&cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
+	durationVar(f, &cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
 	f.StringVar(&cfg.BusinessHours, "business-hours", "", "busy hours the predictor expects load in, as mlscale.io/business-hours: "+intent.BusinessHoursSyntax)
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
@@ -129,8 +129,8 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
 	f.StringVar(&cfg.PrometheusServer, "prometheus-server", "", "instead of a trace file: the Prometheus base URL (http or https) that --demand-query runs on")
 	f.StringVar(&cfg.DemandQuery, "demand-query", "", "instead of a trace file: the PromQL query of the demand (one series, as mlscale.io/demand-query), read from --prometheus-server")
-	f.DurationVar(&cfg.Window, "window", cfg.Window, "with --demand-query: the length of the history to read")
-	f.DurationVar(&cfg.Step, "step", cfg.Step, "with --demand-query: the resolution of the history (the range query's step)")
+	durationVar(f, &cfg.Window, "window", cfg.Window, "with --demand-query: the length of the history to read")
+	durationVar(f, &cfg.Step, "step", cfg.Step, "with --demand-query: the resolution of the history (the range query's step)")
 	f.StringVar(&cfg.End, "end", "", "with --demand-query: the end of the history, RFC 3339 (default: now)")
 	f.StringVar(&cfg.TraceOut, "trace-out", "", "with --demand-query: write the history read to this CSV file, which -f replays the same")
 	f.StringVar(&cfg.Workload, "workload", "", "instead of --demand-query: a predictive deployment/NAME or statefulset/NAME whose mlscale.io/ annotations give the demand query, capacity per replica, lookahead and target (flags given override them)")
@@ -246,7 +246,7 @@ func (c backtestConfig) end() (time.Time, error) {
 }
 
 // trainAllowed lists the forms --train takes, for its errors.
-const trainAllowed = "allowed: a number of samples (2016), a fraction (0.6) or percentage (60%) of the trace above 0 and below 1 (100%), or a duration (168h)"
+const trainAllowed = "allowed: a number of samples (2016), a fraction (0.6) or percentage (60%) of the trace above 0 and below 1 (100%), or a duration (168h or 7d)"
 
 // trainSamples turns --train into a sample count for a trace of n samples
 // at step: a count, a fraction or a percentage of the trace, or a
@@ -262,7 +262,7 @@ func trainSamples(v string, n int, step time.Duration) (int, error) {
 		}
 		return i, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, err := parseDuration(v); err == nil {
 		if d <= 0 || step <= 0 || d < step {
 			return bad()
 		}

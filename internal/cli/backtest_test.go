@@ -651,7 +651,7 @@ func TestTrainSamples(t *testing.T) {
 		ok   bool
 	}{
 		{"", 500, true}, {"300", 300, true}, {"0.6", 600, true}, {"60%", 600, true}, {"12.5 %", 125, true},
-		{"24h", 288, true}, {"7m", 1, true}, {"1h2m", 12, true},
+		{"24h", 288, true}, {"7m", 1, true}, {"1h2m", 12, true}, {"7d", 2016, true}, {"1w", 2016, true}, {"1d12h", 432, true},
 		{"0", 0, false}, {"-5", 0, false}, {"1", 1, true}, {"1.0", 0, false}, {"0%", 0, false}, {"100%", 0, false},
 		{"150%", 0, false}, {"%", 0, false}, {"0s", 0, false}, {"4m", 0, false}, {"NaN", 0, false}, {"half", 0, false},
 	} {

@@ -53,7 +53,7 @@ func newCollectorCmd() *cobra.Command {
 	f.StringVar(&pricesFile, "prices-file", "", "YAML file of GPU-hour prices: default: PRICE, models: {MODEL: PRICE}")
 	f.Float64Var(&cfg.Prices.Default, "default-gpu-price", cfg.Prices.Default, "price of one GPU-hour of a model without a price")
 	f.Float64Var(&cfg.IdleThreshold, "idle-threshold", cfg.IdleThreshold, "GPU utilisation (percent) under which an allocated GPU is idle")
-	f.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "how long an allocated GPU must stay idle to be reported by mlscale_gpu_idle_allocated")
-	f.DurationVar(&cfg.SampleInterval, "sample-interval", cfg.SampleInterval, "time between two reads of NVML and the kubelet")
+	durationVar(f, &cfg.IdleWindow, "idle-window", cfg.IdleWindow, "how long an allocated GPU must stay idle to be reported by mlscale_gpu_idle_allocated")
+	durationVar(f, &cfg.SampleInterval, "sample-interval", cfg.SampleInterval, "time between two reads of NVML and the kubelet")
 	return cmd
 }

@@ -62,10 +62,10 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&policyFile, "policy-config", "", "policy configuration file, YAML or JSON: defaultAction, actions (policy: deny|warn|audit), allowedEndpoints, gpuBudgets, defaultGPUBudget, clusterTriggerAuthentications (see docs/policies.md)")
 	f.BoolVar(&userPolicies, "user-policies", true, "load user policies from ConfigMaps labelled mlscale.io/policy=true in --policy-namespace")
 	f.StringVar(&cfg.PolicyNamespace, "policy-namespace", "", "namespace of the user policy ConfigMaps; default: the pod's namespace (POD_NAMESPACE or the service account's), else mlscale-system")
-	f.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between the starts of two policy audit rounds on the leader; 0 disables the audit")
+	durationVar(f, &cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "time between the starts of two policy audit rounds on the leader; 0 disables the audit")
 	f.Float64Var(&cfg.AuditPace, "audit-pace", cfg.AuditPace, "the pause after a policy audit round is at least this many times the round's duration (so the audit takes at most 1/(1+N) of a core at any scale); 0: every --audit-interval whatever rounds take; at most 1000")
 	f.IntVar(&cfg.Reconciler.MaxConcurrentReconciles, "max-concurrent-reconciles", cfg.Reconciler.MaxConcurrentReconciles, "workloads of each kind (Deployment, StatefulSet, Job) the reconciler converges at once")
-	f.DurationVar(&cfg.TriggerCheck.Interval, "trigger-check-interval", cfg.TriggerCheck.Interval, "time between two checks that each Prometheus trigger's query returns a series (on the leader; also at render); only the default Prometheus server and --policy-config's allowedEndpoints are queried; 0 disables the check")
+	durationVar(f, &cfg.TriggerCheck.Interval, "trigger-check-interval", cfg.TriggerCheck.Interval, "time between two checks that each Prometheus trigger's query returns a series (on the leader; also at render); only the default Prometheus server and --policy-config's allowedEndpoints are queried; 0 disables the check")
 	f.BoolVar(&cfg.APIServerPolicies, "api-server-policies", false, "the ValidatingAdmissionPolicies of \"mlscale policy vap\" are installed: leave their policies on HPAs, ScaledObjects and ScaledJobs to the API server, so that each violation is reported once (the audit still checks them)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
