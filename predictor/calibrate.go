@@ -48,7 +48,22 @@ const (
 	// or over which it is not one at all (see Calibrator); between them
 	// the floor is blended linearly.
 	localFloorFull, localFloorNone = 0.02, 0.05
+	// peakHeadroom is how far above the highest demand of the
+	// calibration window (Forecast.RecentPeak) a calibrated bound may go:
+	// the margin lifts a forecast to at most peakHeadroom times that
+	// demand, or leaves it as it is where the forecast is higher. On
+	// bursty demand the largest scores (a burst at the end of an idle
+	// hour over a forecast of the idle level) make margins that are
+	// larger than any demand seen; at a tight target the floors then held
+	// more replicas than a fleet sized for the last two days' peak.
+	peakHeadroom = 1.1
 )
+
+// calibrationSamples is the calibration window in samples at step: two
+// days, at least calibrationMin and at most calibrationMax samples.
+func calibrationSamples(step time.Duration) int {
+	return min(calibrationMax, max(calibrationMin, int(calibrationWindow/step)))
+}
 
 // CheckTargetUnder returns an error unless target is a share of steps in
 // (0, 0.5]; field names the setting in the message.
@@ -191,7 +206,7 @@ func NewCalibrator(target float64, step, lookahead time.Duration) (*Calibrator, 
 	if lookahead <= 0 {
 		return nil, fmt.Errorf("calibrating: lookahead %s is not positive", lookahead)
 	}
-	w := min(calibrationMax, max(calibrationMin, int(calibrationWindow/step)))
+	w := calibrationSamples(step)
 	lw := min(1, max(0, (localFloorNone-target)/(localFloorNone-localFloorFull)))
 	run := max(1, float64((lookahead+step-1)/step)/calibrationRun)
 	return &Calibrator{target: target, gain: calibrationGain, window: w, run: run, level: target, localWeight: lw}, nil
@@ -278,7 +293,18 @@ func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 // Calibrator; the scaled scores count once they have scores from evaluated
 // forecasts: Seed gives residuals alone).
 // While there is no residual at all it is the model's own bound, f.Upper.
+// Where f.RecentPeak is above 0, the bound is at most peakHeadroom (1.1)
+// times it, or f.Peak where that is higher.
 func (c *Calibrator) Upper(f Forecast) float64 {
+	up := c.uncapped(f)
+	if f.RecentPeak > 0 {
+		up = min(up, max(f.Peak, peakHeadroom*f.RecentPeak))
+	}
+	return max(0, up)
+}
+
+// uncapped is Upper without the cap at f.RecentPeak.
+func (c *Calibrator) uncapped(f Forecast) float64 {
 	margin := c.abs.quantile(c.level)
 	if math.IsNaN(margin) {
 		return f.Upper
@@ -294,7 +320,7 @@ func (c *Calibrator) Upper(f Forecast) float64 {
 			margin = m
 		}
 	}
-	return max(0, f.Peak+margin)
+	return f.Peak + margin
 }
 
 // Level returns the working level: the share of scores the margin leaves

@@ -117,6 +117,27 @@ func idleBursts(seed uint64, days int) Series {
 	return s
 }
 
+// cpuBursts is CPU utilisation at a 5-minute step that idles at 0.1% and
+// bursts to 70-100% for 15 to 40 minutes, on average every 200 minutes, at
+// random: the shape of NAB's ec2_cpu_utilization_77c1ca.
+func cpuBursts(seed uint64, days int) Series {
+	r := rand.New(rand.NewPCG(seed, 77))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, days*288)}
+	left, level := 0, 0.0
+	for i := range s.Values {
+		if left == 0 && r.Float64() < 1.0/40 {
+			left, level = 3+r.IntN(6), 70+30*r.Float64()
+		}
+		v := 0.1 + 0.02*r.NormFloat64()
+		if left > 0 {
+			v = math.Min(100, level+5*r.NormFloat64())
+			left--
+		}
+		s.Values[i] = math.Max(0, v)
+	}
+	return s
+}
+
 // queueBacklog is the length of a queue at a 5-minute step that a batch
 // drains: a producer adds 1 to 3 messages a step (drawn once), and the
 // queue is emptied when it reaches a threshold drawn from 30 to 90 at each

@@ -188,6 +188,11 @@ type Forecast struct {
 	// mixture alone) to 1 (the baseline alone), as a Selector blended it
 	// in (see Selector.Apply).
 	BaselineShare float64
+	// RecentPeak is the highest demand of the history's calibration
+	// window (its last two days, 200 to 4,000 samples), or 0 where the
+	// history holds less than half of that window. A Calibrator's bound
+	// provisions for at most a tenth more than it (see Calibrator.Upper).
+	RecentPeak float64
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can
@@ -739,7 +744,23 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
 	f.Baselines[BaselineIndexDay] = seasonalPeak(s.Values, i, Day, m.step, m.horizon) * m.scale
 	f.Baselines[BaselineIndexWeek] = seasonalPeak(s.Values, i, Week, m.step, m.horizon) * m.scale
+	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
 	return f, nil
+}
+
+// recentPeak returns the highest finite value of the last n of vals, or 0
+// where vals holds fewer than half of n.
+func recentPeak(vals []float64, n int) float64 {
+	if 2*len(vals) < n {
+		return 0
+	}
+	peak := 0.0
+	for _, v := range vals[max(0, len(vals)-n):] {
+		if finite(v) {
+			peak = max(peak, v)
+		}
+	}
+	return peak
 }
 
 // excess is how many robust deviations sample j of s lies above the

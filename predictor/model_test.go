@@ -724,3 +724,54 @@ func TestLevelAtFineSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentPeak checks Forecast.RecentPeak: the highest demand of the
+// history's last calibration window, finite values only, and 0 where the
+// history holds less than half of the window.
+func TestRecentPeak(t *testing.T) {
+	nan := math.NaN()
+	for _, tt := range []struct {
+		name string
+		vals []float64
+		n    int
+		want float64
+	}{
+		{"the last n only", []float64{90, 1, 5, 3, 2}, 4, 5},
+		{"non-finite values skipped", []float64{1, nan, 4, math.Inf(1), 2}, 4, 4},
+		{"half the window", []float64{3, 7}, 4, 7},
+		{"less than half the window", []float64{3}, 4, 0},
+		{"nothing finite", []float64{nan, nan}, 2, 0},
+	} {
+		if got := recentPeak(tt.vals, tt.n); got != tt.want {
+			t.Errorf("%s: recentPeak(%v, %d) = %v, want %v", tt.name, tt.vals, tt.n, got, tt.want)
+		}
+	}
+
+	// A model's forecast carries it: a spike three days ago is out of the
+	// window (two days at a 5-minute step: 576 samples), one a day ago
+	// is in it.
+	s := periodicDemand(14)
+	top := 0.0
+	for _, v := range s.Values[s.Len()-calibrationSamples(s.Step):] {
+		top = max(top, v)
+	}
+	s.Values[s.Len()-3*288] = 10 * top
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(f.RecentPeak-top) > 1e-9*top {
+		t.Errorf("RecentPeak %v, want the last two days' highest demand %v", f.RecentPeak, top)
+	}
+	s.Values[s.Len()-288] = 2 * top
+	if f, err = m.Forecast(s); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(f.RecentPeak-2*top) > 1e-9*top {
+		t.Errorf("RecentPeak %v, want the spike a day ago, %v", f.RecentPeak, 2*top)
+	}
+}

@@ -82,7 +82,10 @@ func (c Config) decide(s step) decision {
 	ok := s.forecast != nil
 	desired := int32(0)
 	if ok && !d.degraded {
-		desired = int32(min(math.Ceil(s.forecast.Upper/s.capacity), float64(intent.MaxReplicasLimit)))
+		// As in backtest: a bound a billionth of a replica over a whole
+		// number (1.1 times a peak of 100 is 110.00000000000001) does not
+		// add a replica.
+		desired = int32(min(math.Ceil(s.forecast.Upper/s.capacity-1e-9), float64(intent.MaxReplicasLimit)))
 	}
 	policy := s.policy
 	if s.capacity > 0 {

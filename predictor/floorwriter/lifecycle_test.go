@@ -741,6 +741,43 @@ func TestSelectorWeighsBaselines(t *testing.T) {
 	}
 }
 
+// TestFloorAtMostRecentPeak: on a real API server, a workload whose
+// forecasts missed by 40 over flat demand of 100 gets a bound of 110, 1.1
+// times the last two days' peak, and a floor of 11 replicas of 10, not the
+// 14 the margin alone would set; with a minute at 150 a day ago, the bound
+// is the forecast plus the margin again.
+func TestFloorAtMostRecentPeak(t *testing.T) {
+	ns, d, end, flat := flatWorkload(t)
+	key := "Deployment/" + ns + "/api"
+	run := func(s predictor.Series) Result {
+		t.Helper()
+		w := New(k8s, seriesSource{s}, DefaultConfig(), Options{Now: func() time.Time { return end }})
+		if _, err := w.Cycle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		calibratorMissed(w.states[key])
+		patchAnnotations(t, d, map[string]*string{intent.KeyPrediction: nil})
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := resultFor(t, res, ns, "api")
+		if !ok || r.Err != nil || r.Explanation.ForecastUpper == nil || r.Explanation.ForecastPeak == nil {
+			t.Fatalf("result %+v (found %v), want a forecast with its bound", r, ok)
+		}
+		return r
+	}
+	r := run(flat)
+	if got := *r.Explanation.ForecastUpper; math.Abs(got-110) > 1e-6 || r.Explanation.Floor != 11 {
+		t.Errorf("flat demand of 100: forecastUpper %v, floor %d; want 110 (1.1 times the recent peak) and 11", got, r.Explanation.Floor)
+	}
+	flat.Values[flat.Len()-1440] = 150
+	r = run(flat)
+	if peak, got := *r.Explanation.ForecastPeak, *r.Explanation.ForecastUpper; got < peak+35 || got > 165 {
+		t.Errorf("a minute at 150 a day ago: forecastUpper %v over a forecast of %v, want the margin of about 40 under the cap of 165", got, peak)
+	}
+}
+
 // TestNewLookaheadStartsAnew: after the workload's lookahead changes, the
 // Selector and the Calibrator learn from forecasts of the new window only:
 // the week in which persistence beat the model over 15-minute windows no
@@ -808,6 +845,10 @@ func rollingScored(st *state, end time.Time, flat predictor.Series) {
 // in backtest).
 func TestRestartKeepsThePredictorState(t *testing.T) {
 	ns, d, end, flat := flatWorkload(t)
+	// One minute at 150 a day ago: the calibrated bound may go up to 1.1
+	// times the last two days' peak (predictor.Calibrator.Upper), and the
+	// misses calibratorMissed feeds it are 40 over a forecast of 100.
+	flat.Values[flat.Len()-1440] = 150
 	key := "Deployment/" + ns + "/api"
 	cycle := func(w *Writer) Result {
 		t.Helper()
