@@ -406,6 +406,30 @@ func TestIdleDemandForgetsABurst(t *testing.T) {
 	}
 }
 
+// TestWeighCalmTie replays the weighing of one forecast on NAB's
+// ec2_cpu_utilization_77c1ca (no cycle, a 15-minute lookahead at 5
+// minutes): after hours at 0.1, the window a day earlier had matched best
+// by 0.0005 and held nearly all the weight, forecasting its burst of 97.
+// The candidates are tied within their noise (tieShare), and the forecast
+// is what most of them say. With a cycle the weights stand.
+func TestWeighCalmTie(t *testing.T) {
+	sc := func() scored {
+		return scored{
+			now:  []float64{0.102, 95.561, 97.472, 0.099, 0.100, -14.974, 0.102},
+			errs: []float64{0.0038, 0.0189, 0.0005, 0.0314, 0.0205, 2.3546, 9.6284},
+			n:    []int{12, 12, 12, 12, 12, 12, 12},
+		}
+	}
+	m := &Model{horizon: 3}
+	if got := m.weigh(sc()); math.Abs(got-0.1) > 0.01 {
+		t.Errorf("no cycle: forecast %v, want the tied candidates' 0.1", got)
+	}
+	m.cycle = Cycle{Period: Day, Strength: 1}
+	if got := m.weigh(sc()); got < 90 {
+		t.Errorf("daily cycle: forecast %v, want the best candidate's weight to carry it (about 97)", got)
+	}
+}
+
 func TestAgreed(t *testing.T) {
 	tests := []struct {
 		f, w []float64
