@@ -327,6 +327,9 @@ func TestFloorsMeetTheDefaultTarget(t *testing.T) {
 		{"periodic", func(*testing.T) Series { return periodicDemand(21) }},
 		{"flapping CPU", func(*testing.T) Series { return flappingCPU(10) }},
 		{"random-walk CPU", func(*testing.T) Series { return randomWalkCPU(14) }},
+		{"NAB occupancy_6005", loadTestTrace("traces/occupancy_6005.csv")},
+		{"NAB elb_request_count_8c0756", loadTestTrace("traces/elb_request_count_8c0756.csv")},
+		{"NAB ec2_cpu_utilization_77c1ca", loadTestTrace("traces/ec2_cpu_utilization_77c1ca.csv")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
