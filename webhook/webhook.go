@@ -226,7 +226,7 @@ func setupPolicies(ctx context.Context, mgr crmanager.Manager, cfg Config, facts
 		log.Info("the policy configuration sets actions of policies that are not built in; they apply once user policies of these names load", "policies", unknown)
 	}
 	engines := policy.NewHolder(engine)
-	inv := inventory.Source{Reader: mgr.GetCache()}
+	inv := inventory.Source{Reader: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	admissionMetrics, err := validate.DefaultMetrics()
 	if err != nil {
 		return err

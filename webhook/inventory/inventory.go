@@ -75,6 +75,15 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 type Source struct {
 	// Reader is the manager's cache (mgr.GetCache() or its client's reader).
 	Reader client.Reader
+	// Live, when set, reads from the API server itself (mgr.GetAPIReader())
+	// where the cache may lag: for an HPA whose target no ScaledObject in
+	// the cache scales, the namespace's ScaledObjects are listed live. A
+	// file that holds a ScaledObject and an HPA on the same workload,
+	// applied at once, sends the HPA to admission milliseconds after the
+	// ScaledObject was stored, and under load the informer had not seen
+	// it yet: the conflicting HPA was admitted. HPAs are created rarely
+	// (KEDA makes one per ScaledObject), so the extra read is too.
+	Live client.Reader
 }
 
 // Inventory returns the objects related to the review: the HPAs and
@@ -103,6 +112,13 @@ func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventor
 	if err := s.Reader.List(ctx, &sos, byTarget...); err != nil {
 		return inv, fmt.Errorf("listing the ScaledObjects of %s in namespace %s from the cache: %w", target, r.Namespace, err)
 	}
+	if len(sos.Items) == 0 && r.Kind == policy.KindHPA && s.Live != nil {
+		live, err := s.liveScaledObjects(ctx, r.Namespace, target)
+		if err != nil {
+			return inv, err
+		}
+		sos.Items = live
+	}
 	inv.HPAs, inv.ScaledObjects = hpas.Items, sos.Items
 	if name, ok := policy.TransferredHPA(r); ok && !slices.ContainsFunc(inv.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == name }) {
 		var h autoscalingv2.HorizontalPodAutoscaler
@@ -116,6 +132,23 @@ func (s Source) Inventory(ctx context.Context, r policy.Review) (policy.Inventor
 	w, err := s.target(ctx, r)
 	inv.Target = w
 	return inv, err
+}
+
+// liveScaledObjects lists the ScaledObjects of namespace ns that scale
+// target from the API server (Live): no field selector matches a scale
+// target there, so the namespace's are read and filtered here.
+func (s Source) liveScaledObjects(ctx context.Context, ns, target string) ([]kedav1alpha1.ScaledObject, error) {
+	var all kedav1alpha1.ScaledObjectList
+	if err := s.Live.List(ctx, &all, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing the ScaledObjects of namespace %s from the API server (the cache had none scaling %s): %w", ns, target, err)
+	}
+	var out []kedav1alpha1.ScaledObject
+	for i := range all.Items {
+		if slices.Contains(ScaledObjectTarget(&all.Items[i]), target) {
+			out = append(out, all.Items[i])
+		}
+	}
+	return out, nil
 }
 
 // target reads the workload a reviewed ScaledObject scales from the cache

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -149,5 +150,74 @@ func gpuDeployment(ns, name string, gpus int64) *appsv1.Deployment {
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "llm", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(gpus, resource.DecimalSI)}},
 		}}}}},
+	}
+}
+
+// failingReader fails every read: a Live reader that must not be used.
+type failingReader struct{ client.Reader }
+
+func (failingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return fmt.Errorf("the live reader was used")
+}
+
+// TestSourceLiveScaledObjects: an HPA whose target no ScaledObject in the
+// cache scales is checked against the API server's ScaledObjects (Live),
+// as when a file holds both and the informer has not seen the
+// ScaledObject yet. Both readers are controller-runtime's fake client
+// here (the real race is the informer's lag behind a real API server,
+// which no test can time); the live one is only read for HPAs the cache
+// finds no ScaledObject for.
+func TestSourceLiveScaledObjects(t *testing.T) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := kedav1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	cache := fake.NewClientBuilder().WithScheme(s).
+		WithIndex(&autoscalingv2.HorizontalPodAutoscaler{}, TargetIndex, HPATarget).
+		WithIndex(&kedav1alpha1.ScaledObject{}, TargetIndex, ScaledObjectTarget).
+		WithObjects(so("ml", "api-so", "", "api")).Build()
+	live := fake.NewClientBuilder().WithScheme(s).
+		WithObjects(so("ml", "web-so", "", "web"), so("ml", "db-so", "StatefulSet", "web"), so("other", "web-so", "", "web"), so("ml", "api-so", "", "api")).Build()
+	ctx := context.Background()
+	review := func(obj client.Object) policy.Review {
+		r, err := policy.NewReview(ctx, policy.OperationCreate, obj, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	names := func(inv policy.Inventory) []string {
+		var out []string
+		for _, o := range inv.ScaledObjects {
+			out = append(out, o.Namespace+"/"+o.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	inv, err := Source{Reader: cache, Live: live}.Inventory(ctx, review(hpa("ml", "new", "Deployment", "web")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(inv), []string{"ml/web-so"}; !slices.Equal(got, want) {
+		t.Errorf("HPA on web, the ScaledObject not cached yet: ScaledObjects %v, want %v from the API server", got, want)
+	}
+	if inv, err = (Source{Reader: cache}).Inventory(ctx, review(hpa("ml", "new", "Deployment", "web"))); err != nil || len(inv.ScaledObjects) != 0 {
+		t.Errorf("without Live: ScaledObjects %v (%v), want none (the cache's)", names(inv), err)
+	}
+	// The cache has one: no live read.
+	if inv, err = (Source{Reader: cache, Live: failingReader{}}).Inventory(ctx, review(hpa("ml", "new", "Deployment", "api"))); err != nil || !slices.Equal(names(inv), []string{"ml/api-so"}) {
+		t.Errorf("HPA on api, cached: ScaledObjects %v (%v), want [ml/api-so] from the cache", names(inv), err)
+	}
+	// Not an HPA: no live read.
+	if _, err = (Source{Reader: cache, Live: failingReader{}}).Inventory(ctx, review(so("ml", "x", "", "web"))); err != nil {
+		t.Errorf("ScaledObject review: %v, want no live read", err)
+	}
+	// A failing live read is an error that says what was read.
+	if _, err = (Source{Reader: cache, Live: failingReader{}}).Inventory(ctx, review(hpa("ml", "new", "Deployment", "web"))); err == nil || !strings.Contains(err.Error(), "from the API server") {
+		t.Errorf("failing live read: error %v, want one naming the API server", err)
 	}
 }
