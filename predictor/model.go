@@ -159,6 +159,10 @@ type Model struct {
 	// the lookahead is one sample (see spikeSpread); nil elsewhere, where
 	// it is resSD.
 	spikeSD []float64
+	// spikesLast says that the fitted span's spikes lasted: most samples
+	// spikeK deviations above the profile were followed by another (see
+	// lastingSpikes).
+	spikesLast bool
 	// scale divides the samples before they are fitted or forecast from,
 	// and multiplies what comes out (see scaleOf); 1 for most traces.
 	scale float64
@@ -264,6 +268,7 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	if m.resSD == 0 {
 		m.resSD = 1e-9
 	}
+	m.spikesLast = lastingSpikes(res, vals[len(vals)-len(res):], m.resMed+spikeK*m.resSD)
 	for i, r := range m.residuals(span.Start, vals) {
 		if i >= m.warmup() && math.Abs(r-m.resMed) > anomalyK*m.resSD {
 			vals[i] -= r - m.resMed
@@ -719,6 +724,9 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)
+	if m.spikesLast {
+		lo = i
+	}
 	spike := true
 	for j := lo; j <= i; j++ {
 		if m.excess(s, j, lvl) < spikeK || m.profileMissed(s, j) {
@@ -762,6 +770,33 @@ func recentPeak(vals []float64, n int) float64 {
 	}
 	return peak
 }
+
+// lastingSpikes reports whether the spikes of the residuals res (those
+// above limit) lasted: at least minSpikes of them, more than half followed
+// by another. vals are the samples res are the residuals of. A spike
+// followed by a sample on the line from it to the one after (a gap filled
+// by interpolation, as the trace reader fills them) is not counted: the
+// filled samples ramp down from every spike.
+func lastingSpikes(res, vals []float64, limit float64) bool {
+	n, next := 0, 0
+	for i := 0; i+2 < len(res); i++ {
+		if res[i] <= limit {
+			continue
+		}
+		d1, d2 := vals[i+1]-vals[i], vals[i+2]-vals[i+1]
+		if d1 != 0 && math.Abs(d1-d2) <= 1e-9*(math.Abs(d1)+math.Abs(d2)) {
+			continue
+		}
+		n++
+		if res[i+1] > limit {
+			next++
+		}
+	}
+	return n >= minSpikes && 2*next > n
+}
+
+// minSpikes is the fewest spikes lastingSpikes decides on.
+const minSpikes = 6
 
 // excess is how many robust deviations sample j of s lies above the
 // profile, lvl being the level there.

@@ -775,3 +775,84 @@ func TestRecentPeak(t *testing.T) {
 		t.Errorf("RecentPeak %v, want the spike a day ago, %v", f.RecentPeak, 2*top)
 	}
 }
+
+// TestLastingSpikes checks the statistic behind Model.spikesLast: spikes
+// (residuals over the limit) mostly followed by another last; single
+// spikes, single spikes whose next sample is a filled gap's straight line,
+// and too few spikes do not.
+func TestLastingSpikes(t *testing.T) {
+	repeat := func(pattern []float64, times int) []float64 {
+		var out []float64
+		for range times {
+			out = append(out, pattern...)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		vals []float64
+		want bool
+	}{
+		{"bursts of three samples", repeat([]float64{0, 0, 10, 11, 10, 0, 0, 0}, 8), true},
+		{"single spikes", repeat([]float64{0, 0, 10, 0, 0, 0}, 8), false},
+		// The two samples after each spike are on the line to the next
+		// one: a gap filled by linear interpolation, not a spike that
+		// lasted (counted, two of three spikes would be followed).
+		{"single spikes then a filled gap", repeat([]float64{0, 0, 12, 8, 4, 0, 0}, 8), false},
+		{"clipped at a ceiling", repeat([]float64{0, 0, 100, 100, 100, 0, 0, 0}, 8), true},
+		{"too few bursts", repeat([]float64{0, 0, 10, 11, 10, 0, 0, 0}, 1), false},
+	} {
+		// The residuals are the values here (a flat profile and level).
+		if got := lastingSpikes(tt.vals, tt.vals, 3); got != tt.want {
+			t.Errorf("%s: lastingSpikes = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSpikeHeldAtOnset: on CPU whose bursts last 15-40 minutes
+// (cpuBursts, 5-minute step), the first sample of a burst raises the
+// forecast to it; on idle demand with single-minute bursts of 1,000
+// (idleBursts), one does not.
+func TestSpikeHeldAtOnset(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		s    Series
+		held bool
+	}{
+		{"lasting bursts", cpuBursts(3, 4), true},
+		{"single-minute bursts", heavySpikes(4), false},
+	} {
+		s := tt.s
+		// Idle before the last sample, then a burst at the last one.
+		n := s.Len()
+		for i := n - 12; i < n-1; i++ {
+			s.Values[i] = s.Values[n-20]
+		}
+		s.Values[n-1] = 90
+		m, err := Fit(s.Slice(0, n-1), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.Forecast(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held := f.Spike && f.Peak >= 90; held != tt.held {
+			t.Errorf("%s: peak %.1f (spike %v) after a first sample at 90, held %v, want %v", tt.name, f.Peak, f.Spike, held, tt.held)
+		}
+	}
+}
+
+// heavySpikes is demand of about 10 at a 1-minute step with spikes of 40
+// to 200 at single minutes (1% of them), at random.
+func heavySpikes(days int) Series {
+	r := rand.New(rand.NewPCG(9, 10))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
+	for i := range s.Values {
+		s.Values[i] = 10 + r.NormFloat64()
+		if r.Float64() < 0.01 {
+			s.Values[i] += 40 + 160*r.Float64()
+		}
+	}
+	return s
+}
