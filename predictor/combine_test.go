@@ -177,9 +177,10 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		{"NAB occupancy_6005", load("traces/occupancy_6005.csv"), 0.9, true},
 		{"NAB elb_request_count_8c0756", load("traces/elb_request_count_8c0756.csv"), 1, true},
 		// Like batch bursts: persistence is best, and the first day, the
-		// mixture's alone, is 1.38 times its MAE (then 1.000). 1.027
-		// before the tie within the noise (Model.weigh).
-		{"NAB ec2_cpu_utilization_77c1ca", load("traces/ec2_cpu_utilization_77c1ca.csv"), 1.025, true},
+		// mixture's alone, is worse than it (then 1.000). 1.027 before
+		// the tie within the noise (Model.weigh), 1.022 before lasting
+		// spikes were held (Model.spikesLast), now 1.012.
+		{"NAB ec2_cpu_utilization_77c1ca", load("traces/ec2_cpu_utilization_77c1ca.csv"), 1.015, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Backtest(tt.series(t), DefaultBacktestConfig())
