@@ -7,8 +7,6 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -21,13 +19,7 @@ import (
 // workload, plus the ScaledObject the HPA conflicts with). Only the objects
 // on the HPA's target reach the policies, so the cost hardly grows with n.
 func BenchmarkInventoryEvaluate(b *testing.B) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	if err := kedav1alpha1.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
+	s := testScheme(b)
 	engine, err := policy.New(context.Background(), policy.Config{})
 	if err != nil {
 		b.Fatal(err)

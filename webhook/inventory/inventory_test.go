@@ -59,13 +59,7 @@ func TestTargetIndexFuncs(t *testing.T) {
 }
 
 func TestSource(t *testing.T) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := kedav1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
+	s := testScheme(t)
 	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "gpu", Namespace: "ml"}}
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithIndex(&autoscalingv2.HorizontalPodAutoscaler{}, TargetIndex, HPATarget).
@@ -168,13 +162,7 @@ func (failingReader) List(context.Context, client.ObjectList, ...client.ListOpti
 // which no test can time); the live one is only read for HPAs the cache
 // finds no ScaledObject for.
 func TestSourceLiveScaledObjects(t *testing.T) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := kedav1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
+	s := testScheme(t)
 	cache := fake.NewClientBuilder().WithScheme(s).
 		WithIndex(&autoscalingv2.HorizontalPodAutoscaler{}, TargetIndex, HPATarget).
 		WithIndex(&kedav1alpha1.ScaledObject{}, TargetIndex, ScaledObjectTarget).
@@ -220,4 +208,17 @@ func TestSourceLiveScaledObjects(t *testing.T) {
 	if _, err = (Source{Reader: cache, Live: failingReader{}}).Inventory(ctx, review(hpa("ml", "new", "Deployment", "web"))); err == nil || !strings.Contains(err.Error(), "from the API server") {
 		t.Errorf("failing live read: error %v, want one naming the API server", err)
 	}
+}
+
+// testScheme is client-go's scheme with KEDA's types.
+func testScheme(tb testing.TB) *runtime.Scheme {
+	tb.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		tb.Fatal(err)
+	}
+	if err := kedav1alpha1.AddToScheme(s); err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
