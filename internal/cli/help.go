@@ -36,7 +36,9 @@ the actual peak. For every figure below, lower is better:
   under %    the percentage of steps where the floor's capacity (floor times
              capacity per replica) is below the actual peak. mlscale's floors
              are calibrated to --target-under (2%) on the errors of its
-             forecasts so far, as the predictor does.
+             forecasts so far, as the predictor does, and provision for
+             at most 1.1 times the highest demand of the last two days
+             (unless the forecast itself is higher).
   over       the mean over-provisioning: the replicas the floor holds beyond
              ceil(actual peak / capacity per replica), averaged over every step.
 
