@@ -31,6 +31,11 @@ type Explanation struct {
 	// floor provisions for.
 	ForecastPeak  *float64 `json:"forecastPeak,omitempty"`
 	ForecastUpper *float64 `json:"forecastUpper,omitempty"`
+	// RecentPeak is the highest demand of the last two days
+	// (predictor.Forecast.RecentPeak): ForecastUpper is at most 1.1 times
+	// it, unless ForecastPeak is higher. Omitted with less than a day of
+	// history (no cap then) or with no demand at all.
+	RecentPeak *float64 `json:"recentPeak,omitempty"`
 	// CapacityPerReplica is the demand one replica serves.
 	CapacityPerReplica float64 `json:"capacityPerReplica"`
 	// Spike is true when a spike in progress raised the forecast.

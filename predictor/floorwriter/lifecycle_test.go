@@ -771,8 +771,14 @@ func TestFloorAtMostRecentPeak(t *testing.T) {
 	if got := *r.Explanation.ForecastUpper; math.Abs(got-110) > 1e-6 || r.Explanation.Floor != 11 {
 		t.Errorf("flat demand of 100: forecastUpper %v, floor %d; want 110 (1.1 times the recent peak) and 11", got, r.Explanation.Floor)
 	}
+	if got := ptr.Deref(r.Explanation.RecentPeak, 0); got != 100 {
+		t.Errorf("flat demand of 100: recentPeak %v in the explanation, want 100", got)
+	}
 	flat.Values[flat.Len()-1440] = 150
 	r = run(flat)
+	if got := ptr.Deref(r.Explanation.RecentPeak, 0); got != 150 {
+		t.Errorf("a minute at 150 a day ago: recentPeak %v in the explanation, want 150", got)
+	}
 	if peak, got := *r.Explanation.ForecastPeak, *r.Explanation.ForecastUpper; got < peak+35 || got > 165 {
 		t.Errorf("a minute at 150 a day ago: forecastUpper %v over a forecast of %v, want the margin of about 40 under the cap of 165", got, peak)
 	}

@@ -507,6 +507,9 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 		if fc.BaselineShare > 0 {
 			ex.BaselineShare = ptr.To(round(fc.BaselineShare))
 		}
+		if fc.RecentPeak > 0 {
+			ex.RecentPeak = ptr.To(round(fc.RecentPeak))
+		}
 	} else {
 		ex.Error = ferr.Error()
 	}
