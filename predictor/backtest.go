@@ -115,7 +115,8 @@ type Report struct {
 	CycleWhole string `json:"cycle_whole_trace"`
 	// BaselineBlendPct is the percentage of evaluated steps whose mlscale
 	// forecast had a baseline blended in, because it forecast better over
-	// the week before (see Selector); BaselineShareMean is its mean
+	// the week before, or, in the first day, over the history replayed
+	// (see Selector and Selector.Seed); BaselineShareMean is its mean
 	// weight in the forecast over every evaluated step (0 to 1).
 	BaselineBlendPct  float64 `json:"baseline_blend_pct"`
 	BaselineShareMean float64 `json:"baseline_share_mean"`
@@ -495,6 +496,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			if k == 0 {
 				rep.Cycle = m.Cycles().String()
 				cal.Seed(m.Residuals())
+				sel.Seed(m, known)
 			}
 		}
 		// The forecasts whose windows are over have seen them now: those

@@ -209,8 +209,9 @@ func TestSyntheticClasses(t *testing.T) {
 		// mean where most candidates agree at zero (not agreed). Over 1
 		// on one seed (1.003; 0.998 with the Selector's baselines
 		// weighed by their error to the power -8): of the 2.5 days
-		// evaluated, the first is the mixture's alone, and the best
-		// blend of the next 1.5 days is chosen on random bursts.
+		// evaluated, the first is the mixture's alone (2.5 days of
+		// history are too few for Selector.Seed, which needs three), and
+		// the best blend of the next 1.5 days is chosen on random bursts.
 		{"idle demand, random bursts", idleBursts, 5, 1.01, 1},
 		// 0.936-0.976 with the residuals' spread the median absolute
 		// deviation alone (0 here; not spread).

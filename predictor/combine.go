@@ -321,14 +321,8 @@ func (c *combiner) profiles(i int, out []float64) []float64 {
 	}
 	for d := range m.profileDays() {
 		off := time.Duration(d) * Day
-		var b float64
-		for j := lo; j <= i; j++ {
-			b += m.baseOff(c.at(j), off)
-		}
-		peak := math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, m.baseOff(c.at(i+h), off))
-		}
+		b, _ := m.baseOffRange(c.at(lo), i-lo+1, off)
+		_, peak := m.baseOffRange(c.at(i+1), m.horizon, off)
 		out = append(out, ratio(x, b)*peak+m.a)
 	}
 	return out

@@ -618,10 +618,10 @@ func (m *Model) residuals(start time.Time, vals []float64) []float64 {
 
 // basePeak returns the highest base over the window after t.
 func (m *Model) basePeak(t time.Time) float64 {
-	peak := math.Inf(-1)
-	for h := 1; h <= m.horizon; h++ {
-		peak = max(peak, m.base(t.Add(time.Duration(h)*m.step)))
+	if m.phases == 0 {
+		return 0
 	}
+	_, peak := m.baseOffRange(t.Add(m.step), m.horizon, 0)
 	return peak
 }
 
@@ -717,6 +717,16 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 		return Forecast{}, fmt.Errorf("forecasting: step %s differs from the model's %s", s.Step, m.step)
 	}
 	s = s.scaled(m.scale)
+	f := m.forecastScaled(s)
+	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
+	return f, nil
+}
+
+// forecastScaled is Forecast on a history of the model's step, not empty
+// and already scaled by m.scale (Series.scaled), without RecentPeak: what
+// Selector.Seed replays, with no copy of the history and no scan of its
+// last two days per forecast.
+func (m *Model) forecastScaled(s Series) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
@@ -752,8 +762,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
 	f.Baselines[BaselineIndexDay] = seasonalPeak(s.Values, i, Day, m.step, m.horizon) * m.scale
 	f.Baselines[BaselineIndexWeek] = seasonalPeak(s.Values, i, Week, m.step, m.horizon) * m.scale
-	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
-	return f, nil
+	return f
 }
 
 // recentPeak returns the highest finite value of the last n of vals, or 0
@@ -923,4 +932,30 @@ func (m *Model) levelShift(start time.Time, vals []float64, i int, lvl float64) 
 // trend of t.
 func (m *Model) baseOff(t time.Time, off time.Duration) float64 {
 	return m.profile[m.key(t.Add(off))] + m.slope*float64(t.Sub(m.centre))/float64(m.step)
+}
+
+// baseOffRange returns the sum and the highest of baseOff(t', off) over
+// the n samples t' from t, one step apart (0 and -Inf for none): the same
+// values, summed in the same order, without time arithmetic per sample
+// when steppedKeys.
+func (m *Model) baseOffRange(t time.Time, n int, off time.Duration) (sum, peak float64) {
+	peak = math.Inf(-1)
+	if !m.steppedKeys() {
+		for j := range n {
+			b := m.baseOff(t.Add(time.Duration(j)*m.step), off)
+			sum += b
+			peak = max(peak, b)
+		}
+		return sum, peak
+	}
+	k, d := m.key(t.Add(off)), t.Sub(m.centre)
+	for j := range n {
+		b := m.profile[k] + m.slope*float64(d+time.Duration(j)*m.step)/float64(m.step)
+		sum += b
+		peak = max(peak, b)
+		if k++; k == m.phases {
+			k = 0
+		}
+	}
+	return sum, peak
 }

@@ -434,8 +434,9 @@ func TestHolidayFollowsAnotherDaysProfile(t *testing.T) {
 }
 
 // TestBasesFromMatchesBase: the one-pass bases and keys of a span equal
-// base and key sample by sample, with and without business hours, for a
-// daily and a weekly model and a span that starts off the step grid.
+// base and key sample by sample, and baseOffRange's sum and highest equal
+// baseOff's summed in order, with and without business hours, for a daily
+// and a weekly model and a span that starts off the step grid.
 func TestBasesFromMatchesBase(t *testing.T) {
 	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 Europe/Berlin")
 	if err != nil {
@@ -466,6 +467,19 @@ func TestBasesFromMatchesBase(t *testing.T) {
 					at := start.Add(time.Duration(i) * m.step)
 					if bases[i] != m.base(at) || keys[i] != m.key(at) {
 						t.Fatalf("start %s, sample %d: base %v key %d, want %v and %d", start, i, bases[i], keys[i], m.base(at), m.key(at))
+					}
+				}
+				for _, off := range []time.Duration{0, Day, 3 * Day} {
+					for _, n := range []int{0, 1, 15, 300} {
+						sum, peak := 0.0, math.Inf(-1)
+						for i := range n {
+							b := m.baseOff(start.Add(time.Duration(i)*m.step), off)
+							sum += b
+							peak = max(peak, b)
+						}
+						if gotSum, gotPeak := m.baseOffRange(start, n, off); gotSum != sum || gotPeak != peak {
+							t.Fatalf("start %s, off %s, %d samples: baseOffRange %v, %v; want %v, %v", start, off, n, gotSum, gotPeak, sum, peak)
+						}
 					}
 				}
 			}

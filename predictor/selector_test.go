@@ -243,3 +243,107 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestSelectorSeed: a new workload's selector replays the model's
+// forecasts over its history once, and blends persistence in by them
+// until its evaluated forecasts span a day.
+func TestSelectorSeed(t *testing.T) {
+	// Batch bursts: persistence forecasts their peaks better than the
+	// mixture (see TestMixtureNeverWorseThanBestBaseline).
+	h := batchBursts(8).Slice(0, 7*1440)
+	m, err := Fit(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh, seeded Selector
+	if got := fresh.Apply(f); got.BaselineShare != 0 {
+		t.Fatalf("unseeded: baseline share %v before any forecast was evaluated", got.BaselineShare)
+	}
+	if n := seeded.Seed(m, h); n != seedForecasts || !seeded.Seeded() {
+		t.Fatalf("Seed replayed %d forecasts (seeded %v), want %d", n, seeded.Seeded(), seedForecasts)
+	}
+	got := seeded.Apply(f)
+	if got.BaselineShare <= 0 {
+		t.Fatalf("seeded: baseline share %v, want persistence blended in", got.BaselineShare)
+	}
+	want := f.Mixture + got.BaselineShare*(f.Baselines[BaselineIndexPersistence]-f.Mixture)
+	if math.Abs(got.Peak-max(0, want)) > 1e-9 || math.Abs((got.Upper-got.Peak)-(f.Upper-f.Peak)) > 1e-9 {
+		t.Errorf("seeded: peak %v, upper %v; want persistence's blend %v, the margin %v kept", got.Peak, got.Upper, want, f.Upper-f.Peak)
+	}
+	if n := seeded.Seed(m, h); n != 0 {
+		t.Errorf("a second Seed replayed %d forecasts, want none", n)
+	}
+	if st := seeded.State(); len(st.Days) != 0 {
+		t.Errorf("State holds %d days of replayed forecasts, want none", len(st.Days))
+	}
+
+	for _, tt := range []struct {
+		name string
+		sel  func() *Selector
+		h    Series
+	}{
+		// The replayed points need two days of history before them and
+		// must span a day: three days and a window.
+		{"three days of history", func() *Selector { return &Selector{} }, h.Slice(0, 3*1440)},
+		{"a day of evaluated forecasts", func() *Selector {
+			var s Selector
+			for k := 0; k <= 96; k++ {
+				s.Observe(Forecast{Time: h.End().Add(-time.Duration(k) * 15 * time.Minute), Mixture: 1, Baselines: [NumBaselines]float64{1, 1, 1}}, 1)
+			}
+			return &s
+		}, h},
+		{"another step", func() *Selector { return &Selector{} }, Series{Start: h.Start, Step: 2 * time.Minute, Values: h.Values}},
+	} {
+		s := tt.sel()
+		if n := s.Seed(m, tt.h); n != 0 || s.Seeded() {
+			t.Errorf("%s: Seed replayed %d forecasts (seeded %v), want none", tt.name, n, s.Seeded())
+		}
+	}
+}
+
+// TestSelectorSeedBlendsPersistenceOnly: where the replayed forecasts say
+// the window a day earlier beat the mixture, Apply does not blend it in
+// by them (a few days of history may hold no weekend); once a day of
+// evaluated forecasts says so, it does.
+func TestSelectorSeedBlendsPersistenceOnly(t *testing.T) {
+	end := monday.Add(10 * Day)
+	day := func(k int) Forecast {
+		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130}}
+	}
+	var s Selector
+	s.seed = &Selector{}
+	for k := 3 * 96; k >= 1; k-- {
+		s.seed.Observe(day(k), 100)
+	}
+	f := day(0)
+	if got := s.Apply(f); got.BaselineShare != 0 || got.Peak != f.Peak {
+		t.Errorf("by replayed forecasts: peak %v, baseline share %v; want the mixture's alone", got.Peak, got.BaselineShare)
+	}
+	for k := 2 * 96; k >= 1; k-- {
+		s.Observe(day(k), 100)
+	}
+	if got := s.Apply(f); got.BaselineShare != 1 || got.Peak != 101 {
+		t.Errorf("by evaluated forecasts: peak %v, baseline share %v; want the day-ago window's, 101", got.Peak, got.BaselineShare)
+	}
+}
+
+// BenchmarkSelectorSeed20000 measures Selector.Seed on 20,000 one-minute
+// points (seedForecasts forecasts replayed): a new workload's cost beside
+// BenchmarkForecast20000's fit and forecast.
+func BenchmarkSelectorSeed20000(b *testing.B) {
+	s := loadTrace(b, "crane_input9.csv").Slice(0, 20000)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var sel Selector
+		if n := sel.Seed(m, s); n != seedForecasts {
+			b.Fatalf("%d forecasts replayed, want %d", n, seedForecasts)
+		}
+	}
+}

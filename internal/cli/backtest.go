@@ -443,7 +443,7 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	fmt.Fprintf(out, "cycle (of the training part): %s; over the whole trace: %s\n", rep.Cycle, rep.CycleWhole)
 	fmt.Fprintf(out, "capacity per replica %.4g; cold start %s\n", rep.CapacityPerReplica, rep.ColdStart)
 	if rep.BaselineBlendPct > 0 {
-		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before), mean weight %.2f\n",
+		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before, or, in the first day, over the history replayed), mean weight %.2f\n",
 			rep.BaselineBlendPct, rep.BaselineShareMean)
 	}
 	fmt.Fprintln(out)

@@ -42,8 +42,11 @@ type Explanation struct {
 	Spike bool `json:"spike,omitempty"`
 	// BaselineShare is the weight of a baseline (latest sample, the
 	// window a day or a week earlier) in ForecastPeak, where it forecast
-	// better than the model over the last week (see predictor.Selector);
-	// omitted when the forecast is the model's alone.
+	// better than the model over the last week (see predictor.Selector)
+	// or, in a workload's first day of forecasts, persistence's, where it
+	// did over the model's forecasts replayed over the history
+	// (predictor.Selector.Seed); omitted when the forecast is the model's
+	// alone.
 	BaselineShare *float64 `json:"baselineShare,omitempty"`
 	// FallBand is how many replicas below the floor the desired floor
 	// must go before the floor falls: 10% of the floor (--hysteresis),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -738,6 +739,38 @@ func TestSelectorWeighsBaselines(t *testing.T) {
 	r, ok := resultFor(t, res, ns, "api")
 	if !ok || r.Err != nil || r.Explanation.BaselineShare == nil || *r.Explanation.BaselineShare < 0.99 {
 		t.Fatalf("result %+v, want a baselineShare of about 1", r)
+	}
+}
+
+// TestFirstCycleBlendsByReplay: a new workload whose demand jumps between
+// levels at random, which persistence forecasts better than the model,
+// gets persistence blended into its very first forecast, by the model's
+// forecasts replayed over its history (predictor.Selector.Seed); the
+// replayed forecasts are not saved on the workload (a new process replays
+// them again).
+func TestFirstCycleBlendsByReplay(t *testing.T) {
+	ns, d, end, s := flatWorkload(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < s.Len(); {
+		level, n := 20+180*r.Float64(), 30+r.IntN(150)
+		for ; n > 0 && i < s.Len(); n, i = n-1, i+1 {
+			s.Values[i] = level
+		}
+	}
+	w := New(k8s, seriesSource{s}, DefaultConfig(), Options{Now: func() time.Time { return end }})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := resultFor(t, res, ns, "api")
+	if !ok || got.Err != nil || got.Explanation.BaselineShare == nil {
+		t.Fatalf("result %+v (found %v), want persistence blended into the first forecast", got, ok)
+	}
+	if !w.states["Deployment/"+ns+"/api"].sel.Seeded() {
+		t.Error("the selector is not seeded")
+	}
+	if saved := annotations(t, d)[intent.KeyPredictorState]; saved != "" {
+		t.Errorf("%s %s, want none: no forecast was evaluated", intent.KeyPredictorState, saved)
 	}
 }
 

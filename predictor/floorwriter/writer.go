@@ -706,6 +706,12 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 	for _, e := range evals {
 		st.sel.Observe(e.Forecast, e.Actual)
 	}
+	// A new workload (or one whose forecasts do not span a day yet):
+	// persistence is blended in as the model's forecasts replayed over its
+	// history say, once.
+	if n := st.sel.Seed(m, s); n > 0 {
+		w.log.V(1).Info("replayed the model's forecasts over the history for the selector", "workload", key, "forecasts", n)
+	}
 	fc = st.sel.Apply(fc)
 	if st.cal == nil || st.cal.Target() != opts.TargetUnder {
 		// A new workload, a new leader, a new target or lookahead: start
