@@ -185,8 +185,9 @@ type Forecast struct {
 	Mixture float64
 	// Baselines are the baselines' peak forecasts, by BaselineIndex...:
 	// the latest sample, and the peaks of the window a day and a week
-	// earlier (NaN without that much history, or where a day is not a
-	// whole number of steps).
+	// earlier (NaN without that much history, where a day is not a whole
+	// number of steps, or where that peak was a one-off: see
+	// Model.laggedBaseline).
 	Baselines [NumBaselines]float64
 	// BaselineShare is the weight of a baseline in Peak, from 0 (the
 	// mixture alone) to 1 (the baseline alone), as a Selector blended it
@@ -760,9 +761,44 @@ func (m *Model) forecastScaled(s Series) Forecast {
 	f.Peak, f.Upper = f.Peak*m.scale, f.Upper*m.scale
 	f.Mixture = f.Peak
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
-	f.Baselines[BaselineIndexDay] = seasonalPeak(s.Values, i, Day, m.step, m.horizon) * m.scale
-	f.Baselines[BaselineIndexWeek] = seasonalPeak(s.Values, i, Week, m.step, m.horizon) * m.scale
+	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day) * m.scale
+	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week) * m.scale
 	return f
+}
+
+// laggedBaseline is the seasonal-naive baseline of the window after
+// sample i: the peak of the window lag earlier (seasonalPeak), or NaN
+// where that peak is a one-off, anomalyK robust deviations or more from
+// the profile and level while the peak a further lag earlier is not (or
+// there is none). A glitch, a burst or an outage of a day ago is not the
+// demand of today's window; blended in as the day-ago baseline (see
+// Selector), one sample of a million on demand of 50 came back a day
+// later as a forecast of a million for the whole window. A peak that
+// recurs every lag, a daily job, is kept.
+func (m *Model) laggedBaseline(s Series, i int, lag time.Duration) float64 {
+	p := seasonalPeak(s.Values, i, lag, m.step, m.horizon)
+	if !finite(p) {
+		return p
+	}
+	l, lvl := int(lag/m.step), m.levelAt(s.Values, i)
+	if m.anomalousPeak(s, i-l, lvl) && (i+1-2*l < 0 || !m.anomalousPeak(s, i-2*l, lvl)) {
+		return math.NaN()
+	}
+	return p
+}
+
+// anomalousPeak reports whether the peak of the window after sample i of
+// s (i+1 to i+horizon, within s) lies anomalyK robust deviations or more
+// from the profile there and the level lvl (the level now: an outage of
+// hours a day ago is unlike today though the level then followed it).
+func (m *Model) anomalousPeak(s Series, i int, lvl float64) bool {
+	j := -1
+	for k := max(0, i+1); k <= min(s.Len()-1, i+m.horizon); k++ {
+		if j < 0 || s.Values[k] > s.Values[j] {
+			j = k
+		}
+	}
+	return j >= 0 && math.Abs(m.excess(s, j, lvl)) >= anomalyK
 }
 
 // recentPeak returns the highest finite value of the last n of vals, or 0

@@ -3,6 +3,8 @@ package predictor
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +347,96 @@ func BenchmarkSelectorSeed20000(b *testing.B) {
 		if n := sel.Seed(m, s); n != seedForecasts {
 			b.Fatalf("%d forecasts replayed, want %d", n, seedForecasts)
 		}
+	}
+}
+
+// TestLaggedBaselineSkipsOneOffs: the day-ago baseline a Forecast carries
+// for the Selector is the window a day earlier, but not where that
+// window's peak was a one-off (a glitch, an outage) that the window two
+// days earlier did not have; a peak that recurs daily is kept.
+func TestLaggedBaselineSkipsOneOffs(t *testing.T) {
+	const day = 288
+	noise := func() Series {
+		r := rand.New(rand.NewPCG(7, 8))
+		s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 9*day)}
+		for i := range s.Values {
+			s.Values[i] = 50 + 2*r.NormFloat64()
+		}
+		return s
+	}
+	// The forecast is made at the last sample, i; its window is i+1 to
+	// i+3, a day earlier i+1-day to i+3-day.
+	i := 9*day - 1
+	for _, tt := range []struct {
+		name   string
+		change func(v []float64)
+		want   func(v []float64) float64 // NaN: none
+	}{
+		{"ordinary", func([]float64) {}, func(v []float64) float64 { return slices.Max(v[i+1-day : i+4-day]) }},
+		{"a glitch a day ago", func(v []float64) { v[i+2-day] = 1e6 }, func([]float64) float64 { return math.NaN() }},
+		{"an outage a day ago", func(v []float64) {
+			for j := i - 30 - day; j <= i+30-day; j++ {
+				v[j] = 0
+			}
+		}, func([]float64) float64 { return math.NaN() }},
+		// The week-ago window has it too, and the window two weeks
+		// earlier is not there: that one is a one-off as far as the
+		// history tells.
+		{"a spike every day", func(v []float64) {
+			for d := 1; d <= 8; d++ {
+				v[i+2-d*day] = 400
+			}
+		}, func([]float64) float64 { return 400 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := noise()
+			tt.change(s.Values)
+			m, err := Fit(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := m.Forecast(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := f.Baselines[BaselineIndexDay], tt.want(s.Values)
+			if math.IsNaN(want) != math.IsNaN(got) || !math.IsNaN(want) && math.Abs(got-want) > 1e-9 {
+				t.Errorf("day-ago baseline %v, want %v", got, want)
+			}
+			if wk := f.Baselines[BaselineIndexWeek]; tt.name != "a spike every day" && (!finite(wk) || wk > 70) {
+				t.Errorf("week-ago baseline %v, want the ordinary window's peak", wk)
+			}
+		})
+	}
+}
+
+// TestBacktestGlitchNotRepeated: one sample of a million on office-hours
+// demand (10, and 50 from 08:00 to 18:00), in the evaluated half, is not
+// forecast again a day later. Before the day-ago baseline skipped
+// one-offs, the Selector, which blends the day-ago window in here, forecast
+// 1e6 for the steps whose window a day earlier held it: 1.6 times
+// persistence's MAE over the trace.
+func TestBacktestGlitchNotRepeated(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 8000)}
+	for i := range s.Values {
+		s.Values[i] = 10 + 2*r.NormFloat64()
+		if h := s.Time(i).Hour(); h >= 8 && h < 18 {
+			s.Values[i] += 40
+		}
+	}
+	const glitch = 6000
+	s.Values[glitch] = 1e6
+	rep, err := Backtest(s, DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rep.Forecasts {
+		if k := int(row.Time.Sub(s.Start) / s.Step); k > glitch+12 && row.Peak > 500 {
+			t.Errorf("forecast %v at sample %d, %d samples after the glitch", row.Peak, k, k-glitch)
+		}
+	}
+	if p := rep.Baselines["persistence"].MAE; rep.MLScale.MAE > p {
+		t.Errorf("MAE %v, persistence's %v", rep.MLScale.MAE, p)
 	}
 }
