@@ -154,6 +154,31 @@ func TestCalibratorFirstForecasts(t *testing.T) {
 	}
 }
 
+// TestCalibratorRecentErrorClipsOneExtreme: after 300 residuals of about
+// 2, one of a million raises the recent error by recentClip times their
+// extreme over recentResiduals, not by a million over it; a run of large
+// residuals still raises it to their size.
+func TestCalibratorRecentErrorClipsOneExtreme(t *testing.T) {
+	c, _ := NewCalibrator(0.02, 5*time.Minute, 15*time.Minute)
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 300 {
+		c.Observe(2*r.NormFloat64(), 50, false)
+	}
+	before := c.RecentError()
+	c.Observe(1e6, 50, true)
+	// The residuals' extreme is about 5: the recent error rises by
+	// about 10 x 5 / 30.
+	if got := c.RecentError(); got > before+3 {
+		t.Errorf("recent error %v after one residual of a million (%v before), want at most 3 more", got, before)
+	}
+	for range 100 {
+		c.Observe(200, 50, true)
+	}
+	if got := c.RecentError(); got < 150 {
+		t.Errorf("recent error %v after 100 residuals of 200, want near 200", got)
+	}
+}
+
 // TestFloorsCalibratedToTarget runs the backtest on the labelled traces and
 // checks point 2 of the predictor issue: the floors are under the actual
 // peak in at most the target share of steps (plus half a point: the

@@ -412,7 +412,7 @@ func TestLaggedBaselineSkipsOneOffs(t *testing.T) {
 
 // TestBacktestGlitchNotRepeated: one sample of a million on office-hours
 // demand (10, and 50 from 08:00 to 18:00), in the evaluated half, is not
-// forecast again a day later. Before the day-ago baseline skipped
+// forecast again a day later, and does not hold the floors up for hours. Before the day-ago baseline skipped
 // one-offs, the Selector, which blends the day-ago window in here, forecast
 // 1e6 for the steps whose window a day earlier held it: 1.6 times
 // persistence's MAE over the trace.
@@ -438,5 +438,20 @@ func TestBacktestGlitchNotRepeated(t *testing.T) {
 	}
 	if p := rep.Baselines["persistence"].MAE; rep.MLScale.MAE > p {
 		t.Errorf("MAE %v, persistence's %v", rep.MLScale.MAE, p)
+	}
+	// The floors are back under their usual highest soon after: the
+	// recent error takes the three misses in clipped (recentClip); whole,
+	// they held the floors over it for 265 steps (22 hours).
+	usual, high := int32(0), 0
+	for _, row := range rep.Forecasts {
+		switch k := int(row.Time.Sub(s.Start) / s.Step); {
+		case k < glitch-3:
+			usual = max(usual, row.Floor)
+		case k > glitch && row.Floor > usual:
+			high++
+		}
+	}
+	if high > 24 {
+		t.Errorf("%d steps after the glitch with a floor over the usual highest, %d; want at most 24", high, usual)
 	}
 }
