@@ -404,14 +404,7 @@ func TestIdleDemandForgetsABurst(t *testing.T) {
 	} {
 		s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 5*1440)}
 		s.Values[s.Len()-tt.ago] = 1000
-		m, err := Fit(s, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := m.Forecast(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, f := fitForecast(t, s, Options{})
 		if f.Peak != 0 {
 			t.Errorf("burst %s: peak forecast %g on idle demand, want 0", tt.name, f.Peak)
 		}

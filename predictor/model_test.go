@@ -15,6 +15,21 @@ import (
 // monday is a Monday at midnight UTC, the start of synthetic series.
 var monday = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
+// fitForecast fits s with opts and forecasts the window after its end,
+// failing the test on an error.
+func fitForecast(t testing.TB, s Series, opts Options) (*Model, Forecast) {
+	t.Helper()
+	m, err := Fit(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, f
+}
+
 // synth returns n samples at step from monday of f plus Gaussian noise of
 // standard deviation noise (seeded, so the same on every run).
 func synth(n int, step time.Duration, noise float64, f func(t time.Time) float64) Series {
@@ -770,19 +785,13 @@ func TestRecentPeak(t *testing.T) {
 		top = max(top, v)
 	}
 	s.Values[s.Len()-3*288] = 10 * top
-	m, err := Fit(s, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Forecast(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, f := fitForecast(t, s, Options{})
 	if math.Abs(f.RecentPeak-top) > 1e-9*top {
 		t.Errorf("RecentPeak %v, want the last two days' highest demand %v", f.RecentPeak, top)
 	}
 	s.Values[s.Len()-288] = 2 * top
-	if f, err = m.Forecast(s); err != nil {
+	f, err := m.Forecast(s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(f.RecentPeak-2*top) > 1e-9*top {

@@ -105,14 +105,7 @@ func TestForecastCarriesBaselines(t *testing.T) {
 	for i := range s.Values {
 		s.Values[i] *= 1000 // not at the model's scale
 	}
-	m, err := Fit(s, Options{Lookahead: 15 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Forecast(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, f := fitForecast(t, s, Options{Lookahead: 15 * time.Minute})
 	peakAgo := func(lag time.Duration) float64 {
 		l := int(lag / s.Step)
 		i := s.Len() - 1
@@ -253,14 +246,7 @@ func TestSelectorSeed(t *testing.T) {
 	// Batch bursts: persistence forecasts their peaks better than the
 	// mixture (see TestMixtureNeverWorseThanBestBaseline).
 	h := batchBursts(8).Slice(0, 7*1440)
-	m, err := Fit(h, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Forecast(h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, f := fitForecast(t, h, Options{})
 	var fresh, seeded Selector
 	if got := fresh.Apply(f); got.BaselineShare != 0 {
 		t.Fatalf("unseeded: baseline share %v before any forecast was evaluated", got.BaselineShare)
@@ -391,14 +377,7 @@ func TestLaggedBaselineSkipsOneOffs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := noise()
 			tt.change(s.Values)
-			m, err := Fit(s, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := m.Forecast(s)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, f := fitForecast(t, s, Options{})
 			got, want := f.Baselines[BaselineIndexDay], tt.want(s.Values)
 			if math.IsNaN(want) != math.IsNaN(got) || !math.IsNaN(want) && math.Abs(got-want) > 1e-9 {
 				t.Errorf("day-ago baseline %v, want %v", got, want)
