@@ -761,26 +761,26 @@ func (m *Model) forecastScaled(s Series) Forecast {
 	f.Peak, f.Upper = f.Peak*m.scale, f.Upper*m.scale
 	f.Mixture = f.Peak
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
-	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day) * m.scale
-	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week) * m.scale
+	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day, lvl) * m.scale
+	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week, lvl) * m.scale
 	return f
 }
 
 // laggedBaseline is the seasonal-naive baseline of the window after
 // sample i: the peak of the window lag earlier (seasonalPeak), or NaN
 // where that peak is a one-off, anomalyK robust deviations or more from
-// the profile and level while the peak a further lag earlier is not (or
-// there is none). A glitch, a burst or an outage of a day ago is not the
+// the profile and the level lvl (sample i's) while the peak a further lag
+// earlier is not (or there is none). A glitch, a burst or an outage of a day ago is not the
 // demand of today's window; blended in as the day-ago baseline (see
 // Selector), one sample of a million on demand of 50 came back a day
 // later as a forecast of a million for the whole window. A peak that
 // recurs every lag, a daily job, is kept.
-func (m *Model) laggedBaseline(s Series, i int, lag time.Duration) float64 {
+func (m *Model) laggedBaseline(s Series, i int, lag time.Duration, lvl float64) float64 {
 	p := seasonalPeak(s.Values, i, lag, m.step, m.horizon)
 	if !finite(p) {
 		return p
 	}
-	l, lvl := int(lag/m.step), m.levelAt(s.Values, i)
+	l := int(lag / m.step)
 	if m.anomalousPeak(s, i-l, lvl) && (i+1-2*l < 0 || !m.anomalousPeak(s, i-2*l, lvl)) {
 		return math.NaN()
 	}
