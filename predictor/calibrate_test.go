@@ -355,6 +355,7 @@ func TestFloorsMeetTheDefaultTarget(t *testing.T) {
 		{"flapping CPU", func(*testing.T) Series { return flappingCPU(10) }},
 		{"random-walk CPU", func(*testing.T) Series { return randomWalkCPU(14) }},
 		{"NAB occupancy_6005", loadTestTrace("traces/occupancy_6005.csv")},
+		{"NAB occupancy_t4013", loadTestTrace("traces/occupancy_t4013.csv")},
 		{"NAB elb_request_count_8c0756", loadTestTrace("traces/elb_request_count_8c0756.csv")},
 		{"NAB ec2_cpu_utilization_77c1ca", loadTestTrace("traces/ec2_cpu_utilization_77c1ca.csv")},
 	} {

@@ -176,6 +176,9 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// threshold 0.43-0.48); the forecasts find it at later refits.
 		{"NAB occupancy_6005", load("traces/occupancy_6005.csv"), 0.9, true},
 		{"NAB elb_request_count_8c0756", load("traces/elb_request_count_8c0756.csv"), 1, true},
+		// Road occupancy at another sensor, half its rows missing and two
+		// at one time (0.94).
+		{"NAB occupancy_t4013", load("traces/occupancy_t4013.csv"), 0.96, true},
 		// Like batch bursts: persistence is best. 1.027 before the tie
 		// within the noise (Model.weigh), 1.022 before lasting spikes
 		// were held (Model.spikesLast), 1.012 before the Selector was

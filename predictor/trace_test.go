@@ -3,6 +3,7 @@ package predictor
 import (
 	"cmp"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -411,6 +412,35 @@ func TestReadTrace(t *testing.T) {
 func TestLoadTraceMissingFile(t *testing.T) {
 	if _, err := LoadTrace("testdata/traces/nope.csv"); err == nil || !strings.Contains(err.Error(), "nope.csv") {
 		t.Fatalf("error %v, want one naming the file", err)
+	}
+}
+
+// TestLoadTraceRealRepeatedTimestamp reads the NAB occupancy trace whose
+// export holds two rows at 2015-09-10 05:33 (2.56 and 8.94), the case a
+// held-out trace stopped the backtest on: the rows are merged into one
+// that keeps the higher value. The trace's rows drift off its 5-minute
+// grid (11:30, 11:35, ...), so the sample at 05:30 lies on the line from
+// the row at 05:28 (6.06) to the merged one: 7.212 from 8.94, where the
+// lower row would give 4.66.
+func TestLoadTraceRealRepeatedTimestamp(t *testing.T) {
+	s, info, err := LoadTraceInfo("testdata/traces/occupancy_t4013.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Rows != 2500 || info.Merged != 1 {
+		t.Errorf("read %d rows, merged %d; want 2500 and 1", info.Rows, info.Merged)
+	}
+	if s.Step != 5*time.Minute {
+		t.Fatalf("step %s, want 5m", s.Step)
+	}
+	at := time.Date(2015, 9, 10, 5, 30, 0, 0, time.UTC)
+	i := int(at.Sub(s.Start) / s.Step)
+	want := 6.06 + (8.94-6.06)*2/5
+	if !s.Time(i).Equal(at) || math.Abs(s.Values[i]-want) > 1e-9 {
+		t.Errorf("sample %d at %s is %v, want %.3f at %s (from the higher of the two rows)", i, s.Time(i), s.Values[i], want, at)
+	}
+	if info.Filled == 0 || len(info.Observed) != s.Len() {
+		t.Errorf("%d samples filled, %d flags for %d samples; want the gaps filled and flagged", info.Filled, len(info.Observed), s.Len())
 	}
 }
 
