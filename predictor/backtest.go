@@ -505,7 +505,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		// known yet); after a gap, those it held back.
 		for ; observed < k && b.first+observed+b.horizon <= b.seen(i); observed++ {
 			if j := observed; b.isScored(j) {
-				cal.Observe(b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
+				cal.ObserveAt(made[j].Time, b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
 				sel.Observe(made[j], b.actual[j])
 			}
 		}

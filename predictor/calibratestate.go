@@ -39,6 +39,26 @@ type CalibratorState struct {
 	Abs ScoreSketch `json:"abs"`
 	Rel ScoreSketch `json:"rel"`
 	Loc ScoreSketch `json:"loc"`
+	// Plain is the plain margin, at a target where it runs (5% or more;
+	// see Calibrator). Absent from states saved before it: it starts at
+	// the target again.
+	Plain *PlainState `json:"plain,omitempty"`
+}
+
+// PlainState is what the plain margin learned (see Calibrator). The
+// margins of the forecasts whose windows are not over are not kept: the
+// two margins are compared again from the next lookahead on.
+type PlainState struct {
+	// Level is its working level; On whether the floors take it.
+	Level float64 `json:"level"`
+	On    bool    `json:"on,omitempty"`
+	// Cost and MainCost are the recent mean margins of the plain and the
+	// main margin, Miss the share of the recent forecasts the plain one
+	// missed or would have missed, N the forecasts compared.
+	Cost     float64 `json:"cost"`
+	MainCost float64 `json:"mainCost"`
+	Miss     float64 `json:"miss"`
+	N        int     `json:"n"`
 }
 
 // ScoreSketch is a window of N scores cut down to some of its order
@@ -182,7 +202,35 @@ func (c *Calibrator) State() CalibratorState {
 		Abs:      c.abs.sketch(),
 		Rel:      c.rel.sketch(),
 		Loc:      c.loc.sketch(),
+		Plain:    c.plainState(),
 	}
+}
+
+// plainState returns the plain margin's state, nil at a target where it
+// does not run.
+func (c *Calibrator) plainState() *PlainState {
+	if c.localWeight != 0 {
+		return nil
+	}
+	p := c.plain
+	return &PlainState{Level: RoundSaved(p.level), On: p.on, Cost: RoundSaved(p.cost), MainCost: RoundSaved(p.mainCost), Miss: RoundSaved(p.miss), N: p.n}
+}
+
+// check returns an error unless p is well formed, naming the field.
+func (p PlainState) check() error {
+	switch {
+	case !finite(p.Level) || p.Level < -0.5 || p.Level > 1:
+		return fmt.Errorf("plain.level: %g, want -0.5 to 1", p.Level)
+	case !finite(p.Cost) || p.Cost < 0:
+		return fmt.Errorf("plain.cost: %g, want a finite number, at least 0", p.Cost)
+	case !finite(p.MainCost) || p.MainCost < 0:
+		return fmt.Errorf("plain.mainCost: %g, want a finite number, at least 0", p.MainCost)
+	case !finite(p.Miss) || p.Miss < 0 || p.Miss > 1:
+		return fmt.Errorf("plain.miss: %g, want 0 to 1", p.Miss)
+	case p.N < 0:
+		return fmt.Errorf("plain.n: %d, want at least 0", p.N)
+	}
+	return nil
 }
 
 // Restore replaces what c learned with st (from State). A state that is
@@ -225,6 +273,14 @@ func (c *Calibrator) Restore(st CalibratorState) error {
 	if st.Loc.N != st.Rel.N && st.Loc.N != st.Rel.N-1 {
 		return fmt.Errorf("loc.n: %d, want rel.n (%d) or one less: each evaluated forecast but the first scores both", st.Loc.N, st.Rel.N)
 	}
+	plain := plainMargin{level: c.target}
+	if p := st.Plain; p != nil {
+		if err := p.check(); err != nil {
+			return err
+		}
+		plain = plainMargin{level: p.Level, on: p.On, cost: p.Cost, mainCost: p.MainCost, miss: p.Miss, n: p.N}
+	}
+	c.plain, c.made, c.madeOrder = plain, nil, nil
 	c.level, c.observed, c.missed = st.Level, st.Observed, st.Missed
 	c.recent, c.mean, c.means = st.Recent, st.Mean, st.Means
 	c.abs, c.rel, c.loc = st.Abs.restore(c.window), st.Rel.restore(c.window), st.Loc.restore(c.window)

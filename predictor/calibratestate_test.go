@@ -109,16 +109,7 @@ func TestCalibratorStateRoundTrips(t *testing.T) {
 	c, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
 	feedCalibrator(c, 1, 0, 2000)
 	st := c.State()
-	b, _ := json.Marshal(st)
-	var back CalibratorState
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
-	if err := r.Restore(back); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.State(); !reflect.DeepEqual(got, st) {
+	if got := restoredThroughJSON(t, st).State(); !reflect.DeepEqual(got, st) {
 		t.Errorf("state after a restore:\n%+v\nwant\n%+v", got, st)
 	}
 	// A window saved at a finer step is cut to the coarser step's,
@@ -133,6 +124,22 @@ func TestCalibratorStateRoundTrips(t *testing.T) {
 	if got, want := coarse.abs.sorted[calibrationMin-1], RoundSaved(c.abs.sorted[len(c.abs.sorted)-1]); got != want {
 		t.Errorf("largest residual %v after the cut, want %v", got, want)
 	}
+}
+
+// restoredThroughJSON returns a new calibrator at 5% (1-minute step,
+// 15-minute lookahead) restored from st after a trip through JSON.
+func restoredThroughJSON(t *testing.T, st CalibratorState) *Calibrator {
+	t.Helper()
+	b, _ := json.Marshal(st)
+	var back CalibratorState
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
+	if err := r.Restore(back); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestSketchRanks(t *testing.T) {
@@ -203,5 +210,162 @@ func TestCalibratorRestoreRefuses(t *testing.T) {
 				t.Error("a refused state changed the calibrator")
 			}
 		})
+	}
+}
+
+// spikyWindows returns, for n steps of a minute, the forecast peak and
+// the actual peak over the next 15 minutes of a daily swing of 100 +- 50
+// with noise and, in 1% of the minutes, a spike of 50 times a Pareto
+// variate of shape 1.2 (most under 100, a few in the thousands), which the
+// forecast (the swing itself) never sees coming.
+func spikyWindows(seed uint64, n int) (peaks, actuals []float64) {
+	r := rand.New(rand.NewPCG(seed, 41))
+	demand := make([]float64, n+15)
+	for i := range demand {
+		demand[i] = 100 + 50*math.Sin(2*math.Pi*float64(i)/1440) + 5*r.NormFloat64()
+		if r.Float64() < 0.01 {
+			demand[i] += 50 / math.Pow(1-r.Float64(), 1/1.2)
+		}
+	}
+	for i := range n {
+		peaks = append(peaks, 100+50*math.Sin(2*math.Pi*float64(i+15)/1440)+5)
+		actuals = append(actuals, slices.Max(demand[i+1:i+16]))
+	}
+	return peaks, actuals
+}
+
+// TestCalibratorPlainMarginOnSpikes: at a 5% target, on heavy-tailed
+// spikes, a calibrator told each forecast's time (ObserveAt) lets the
+// plain margin take over and sets smaller margins than one that cannot
+// compare the two (Observe), at about the same share of misses.
+func TestCalibratorPlainMarginOnSpikes(t *testing.T) {
+	peaks, actuals := spikyWindows(3, 14*1440)
+	run := func(timed bool) (margin, under float64, tookOver int) {
+		c, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
+		c.Seed([]float64{-5, 0, 5})
+		uppers := make([]float64, len(peaks))
+		for i := range peaks {
+			// The forecast made 15 minutes ago has seen its window.
+			if j := i - 15; j >= 0 {
+				at := time.Time{}
+				if timed {
+					at = monday.Add(time.Duration(j) * time.Minute)
+				}
+				c.ObserveAt(at, actuals[j]-peaks[j], peaks[j], uppers[j] < actuals[j])
+			}
+			f := Forecast{Time: monday.Add(time.Duration(i) * time.Minute), Peak: peaks[i], Upper: peaks[i]}
+			if !timed {
+				f.Time = time.Time{}
+			}
+			uppers[i] = c.Upper(f)
+			if c.plain.on {
+				tookOver++
+			}
+			if i >= len(peaks)/2 {
+				margin += uppers[i] - peaks[i]
+				if uppers[i] < actuals[i] {
+					under++
+				}
+			}
+		}
+		n := float64(len(peaks) - len(peaks)/2)
+		return margin / n, under / n, tookOver
+	}
+	mainMargin, mainUnder, _ := run(false)
+	margin, under, tookOver := run(true)
+	t.Logf("second week: main margins %.1f (under %.4f); with the plain one %.1f (under %.4f), which set %d of %d floors",
+		mainMargin, mainUnder, margin, under, tookOver, len(peaks))
+	if tookOver == 0 || margin > 0.8*mainMargin {
+		t.Errorf("mean margin %.1f with the plain margin (took over %d times), want at most 0.8 times %.1f", margin, tookOver, mainMargin)
+	}
+	if under > 0.06 {
+		t.Errorf("under in %.2f%% of the second week's steps with the plain margin, target 5%%", 100*under)
+	}
+}
+
+// TestCalibratorPlainState: the plain margin's state goes through JSON and
+// a restore unchanged where it runs (5%), is absent where it does not
+// (2%), starts at the target from a state saved before it, and a
+// malformed one is refused, naming the field.
+func TestCalibratorPlainState(t *testing.T) {
+	peaks, actuals := spikyWindows(1, 3*1440)
+	c, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
+	for i := range peaks {
+		at := monday.Add(time.Duration(i) * time.Minute)
+		up := c.Upper(Forecast{Time: at, Peak: peaks[i], Upper: peaks[i]})
+		c.ObserveAt(at, actuals[i]-peaks[i], peaks[i], up < actuals[i])
+	}
+	st := c.State()
+	if st.Plain == nil || st.Plain.N == 0 || st.Plain.Cost <= 0 {
+		t.Fatalf("plain state %+v, want one with compared forecasts", st.Plain)
+	}
+	r := restoredThroughJSON(t, st)
+	if got := r.State(); !reflect.DeepEqual(got, st) {
+		t.Errorf("plain state after a restore %+v, want %+v", got.Plain, st.Plain)
+	}
+
+	tight, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
+	feedCalibrator(tight, 1, 0, 500)
+	if p := tight.State().Plain; p != nil {
+		t.Errorf("plain state %+v at 2%%, want none", p)
+	}
+
+	old := st
+	old.Plain = nil
+	if err := r.Restore(old); err != nil {
+		t.Fatal(err)
+	}
+	if r.plain != (plainMargin{level: 0.05}) {
+		t.Errorf("plain margin %+v from a state without one, want it at the target", r.plain)
+	}
+
+	for _, tt := range []struct {
+		name, want string
+		edit       func(p *PlainState)
+	}{
+		{"level too high", "plain.level: 1.5, want -0.5 to 1", func(p *PlainState) { p.Level = 1.5 }},
+		{"cost NaN", "plain.cost: NaN", func(p *PlainState) { p.Cost = math.NaN() }},
+		{"main cost negative", "plain.mainCost: -1, want a finite number, at least 0", func(p *PlainState) { p.MainCost = -1 }},
+		{"miss over 1", "plain.miss: 2, want 0 to 1", func(p *PlainState) { p.Miss = 2 }},
+		{"negative count", "plain.n: -1, want at least 0", func(p *PlainState) { p.N = -1 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := st
+			p := *st.Plain
+			tt.edit(&p)
+			bad.Plain = &p
+			before := r.State()
+			err := r.Restore(bad)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one with %q", err, tt.want)
+			}
+			if !reflect.DeepEqual(r.State(), before) {
+				t.Error("a refused state changed the calibrator")
+			}
+		})
+	}
+}
+
+// TestCalibratorForgetsUnobservedMargins: the margins kept for forecasts
+// whose windows are never observed (a gap, a stop) are bounded by
+// madeMax, the oldest dropped first; an observed one is taken once.
+func TestCalibratorForgetsUnobservedMargins(t *testing.T) {
+	c, _ := NewCalibrator(0.05, time.Minute, 15*time.Minute)
+	c.Seed([]float64{-5, 0, 5})
+	at := func(i int) time.Time { return monday.Add(time.Duration(i) * time.Minute) }
+	for i := range 3 * madeMax {
+		c.Upper(Forecast{Time: at(i), Peak: 100, Upper: 100})
+	}
+	if len(c.made) != madeMax || len(c.madeOrder) != madeMax {
+		t.Fatalf("%d margins kept (%d in order), want %d", len(c.made), len(c.madeOrder), madeMax)
+	}
+	if _, ok := c.recall(at(0)); ok {
+		t.Error("the oldest forecast's margins are still kept")
+	}
+	if _, ok := c.recall(at(3*madeMax - 1)); !ok {
+		t.Error("the newest forecast's margins are not kept")
+	}
+	if _, ok := c.recall(at(3*madeMax - 1)); ok {
+		t.Error("a forecast's margins were taken twice")
 	}
 }

@@ -724,7 +724,7 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		evals = nil
 	}
 	for _, e := range evals {
-		st.cal.Observe(e.Actual-e.Peak, e.Peak, e.Under)
+		st.cal.ObserveAt(e.Forecast.Time, e.Actual-e.Peak, e.Peak, e.Under)
 	}
 	fc.Upper = st.cal.Upper(fc)
 	return fc, m, nil
