@@ -120,6 +120,10 @@ type Report struct {
 	// weight in the forecast over every evaluated step (0 to 1).
 	BaselineBlendPct  float64 `json:"baseline_blend_pct"`
 	BaselineShareMean float64 `json:"baseline_share_mean"`
+	// PlainMarginPct is the percentage of evaluated steps whose floor took
+	// the calibrator's plain margin instead of the main one (at a target
+	// of 5% or more; see Calibrator).
+	PlainMarginPct float64 `json:"plain_margin_pct"`
 	// MLScale are mlscale's metrics.
 	MLScale Metrics `json:"mlscale"`
 	// Baselines are the baselines' metrics by name.
@@ -277,6 +281,7 @@ func (r Report) Rounded() Report {
 	}
 	out := r
 	out.BaselineBlendPct, out.BaselineShareMean = RoundFigure(r.BaselineBlendPct), RoundFigure(r.BaselineShareMean)
+	out.PlainMarginPct = RoundFigure(r.PlainMarginPct)
 	out.MLScale = metrics(r.MLScale)
 	out.Baselines = make(map[string]Metrics, len(r.Baselines))
 	for name, m := range r.Baselines {
@@ -520,6 +525,9 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			rep.BaselineShareMean += f.BaselineShare
 		}
 		desired := int32(min(math.MaxInt32, replicasFor(cal.Upper(f), capacity)))
+		if cal.PlainOn() {
+			rep.PlainMarginPct++
+		}
 		policy.ErrorBand = cal.RecentError() / capacity
 		state, _ = policy.Decide(state, s.Time(i), desired, true)
 		fc[k], floors[k] = f.Peak, int(state.Floor)
@@ -527,6 +535,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	}
 	if b.n > 0 {
 		rep.BaselineBlendPct *= 100 / float64(b.n)
+		rep.PlainMarginPct *= 100 / float64(b.n)
 		rep.BaselineShareMean /= float64(b.n)
 	}
 	return fc, floors, nil

@@ -526,6 +526,10 @@ func (c *Calibrator) margin(peak float64) float64 {
 	return margin
 }
 
+// PlainOn reports whether the floors take the plain margin now (see
+// Calibrator): at a target of 5% or more, on heavy-tailed demand.
+func (c *Calibrator) PlainOn() bool { return c.plainRuns() && c.plain.on }
+
 // Level returns the working level: the share of scores the margin leaves
 // above it.
 func (c *Calibrator) Level() float64 { return c.level }

@@ -369,3 +369,45 @@ func TestCalibratorForgetsUnobservedMargins(t *testing.T) {
 		t.Error("a forecast's margins were taken twice")
 	}
 }
+
+// paretoSpikeDemand is demand at a 1-minute step over 14 days: a daily
+// swing of 100 +- 50 with noise and, in 1% of the minutes, a spike of 50
+// times a Pareto variate of shape 1.2.
+func paretoSpikeDemand(seed uint64) Series {
+	r := rand.New(rand.NewPCG(seed, 23))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 14*1440)}
+	for i := range s.Values {
+		v := 100 + 50*math.Sin(2*math.Pi*float64(i)/1440) + 5*r.NormFloat64()
+		if r.Float64() < 0.01 {
+			v += 50 / math.Pow(1-r.Float64(), 1/1.2)
+		}
+		s.Values[i] = max(0, v)
+	}
+	return s
+}
+
+// TestBacktestPlainMargin: in the backtest, on heavy-tailed spikes at 5%,
+// the plain margin sets floors (the report says on how many steps) and
+// they stay near the target; at 2% it does not run.
+func TestBacktestPlainMargin(t *testing.T) {
+	s := paretoSpikeDemand(6)
+	for _, tt := range []struct {
+		target  float64
+		plainOn bool
+	}{{0.05, true}, {0.02, false}} {
+		cfg := DefaultBacktestConfig()
+		cfg.Options.TargetUnder = tt.target
+		r, err := Backtest(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := r.Headline
+		t.Logf("target %g: plain margin on %.1f%% of the steps, under %.2f%%, %.3f x the peak", tt.target, r.PlainMarginPct, h.UnderPct, *h.FloorVsPeak)
+		if (r.PlainMarginPct > 0) != tt.plainOn {
+			t.Errorf("target %g: plain margin on %.1f%% of the steps, want it on: %v", tt.target, r.PlainMarginPct, tt.plainOn)
+		}
+		if h.UnderPct > 100*tt.target+0.5 {
+			t.Errorf("target %g: under in %.2f%% of steps", tt.target, h.UnderPct)
+		}
+	}
+}

@@ -446,6 +446,9 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before, or, in the first day, over the history replayed), mean weight %.2f\n",
 			rep.BaselineBlendPct, rep.BaselineShareMean)
 	}
+	if rep.PlainMarginPct > 0 {
+		fmt.Fprintf(out, "the plain margin (the residual score alone) set the floors on %.1f%% of the steps: the main margins cost more on this demand's spikes\n", rep.PlainMarginPct)
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -642,6 +642,42 @@ func TestBacktestSaysBaselinesBlended(t *testing.T) {
 	}
 }
 
+// TestBacktestSaysPlainMargin: on demand with heavy-tailed spikes at a
+// 5% target, the report says on how many steps the plain margin set the
+// floors, and the JSON has the share; at the default 2% it says nothing
+// of it (the plain margin does not run there).
+func TestBacktestSaysPlainMargin(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	r := rand.New(rand.NewPCG(6, 23))
+	for i := range 14 * 1440 {
+		v := 100 + 50*math.Sin(2*math.Pi*float64(i)/1440) + 5*r.NormFloat64()
+		if r.Float64() < 0.01 {
+			v += 50 / math.Pow(1-r.Float64(), 1/1.2) // Pareto, shape 1.2
+		}
+		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+60*i, max(0, v))
+	}
+	path := filepath.Join(t.TempDir(), "spikes.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runCLI(t, "", "backtest", "-f", path, "--target-under", "5%")
+	line := regexp.MustCompile(`(?m)^the plain margin \(the residual score alone\) set the floors on [1-9][0-9.]*% of the steps: the main margins cost more on this demand's spikes$`)
+	if out.Code != ExitOK || !line.MatchString(out.Out) {
+		t.Errorf("exit %d, stdout %q, want the line on the plain margin", out.Code, out.Out)
+	}
+	js := runCLI(t, "", "backtest", "-f", path, "--target-under", "5%", "-o", "json")
+	var got struct {
+		PlainMarginPct float64 `json:"plain_margin_pct"`
+	}
+	if err := json.Unmarshal([]byte(js.Out), &got); err != nil || got.PlainMarginPct <= 0 {
+		t.Errorf("JSON plain_margin_pct %v (%v), want a share above 0", got.PlainMarginPct, err)
+	}
+	if tight := runCLI(t, "", "backtest", "-f", path); strings.Contains(tight.Out, "plain margin") {
+		t.Errorf("the report at 2%% mentions the plain margin:\n%s", tight.Out)
+	}
+}
+
 // TestTrainSamples: --train as a count, a fraction, a percentage or a
 // duration of a trace of 1,000 five-minute samples.
 func TestTrainSamples(t *testing.T) {

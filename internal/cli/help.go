@@ -63,7 +63,9 @@ predictor, once a day of forecasts has been scored, a baseline (persistence
 or seasonal naive) that forecast better than mlscale's model over the week
 before is blended into its forecast; a line under the cycles says on how
 many steps, with what mean weight (baseline_blend_pct and
-baseline_share_mean in JSON).
+baseline_share_mean in JSON). At a target of 5% or more, on demand with
+heavy-tailed spikes, another line says on how many steps the floors took the
+plain margin (plain_margin_pct).
 
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
