@@ -113,6 +113,14 @@ const (
 	// burst and left out, once there are minClipPeriods days.
 	clipK          = 4.0
 	minClipPeriods = 5
+	// sparseBins is the share of zero bins from which DetectCycles tests
+	// a period it did not find again on plain means: sparse counts.
+	// sparseMinPerHour is the fewest non-zero samples an hour, on
+	// average, it needs for that: Poisson counts at a steady 0.02 a
+	// 5-minute step (0.24 events an hour) showed a false cycle in 13 of
+	// 300 three-week series without it; at 0.05 to 0.3, none.
+	sparseBins       = 0.5
+	sparseMinPerHour = 1.0
 )
 
 // DetectCycle returns the longest cycle DetectCycles finds in s (the weekly
@@ -143,8 +151,25 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // dominant daily swing. A cycle is reported when its strength is at least
 // the threshold for the number of periods seen (see dayBase) and exceeds
 // by minPeak the strength of folding at nearby lags that are not the cycle.
+//
+// Demand of a few events per step, mostly 0, has sub-bins whose middle
+// half is 0 in most hours, and its daily shape is in the rare non-zero
+// ones. Where at least half the bins are 0 (sparseBins) and there is at
+// least one non-zero sample an hour (sparseMinPerHour), a period the
+// first pass does not find is tested again on bins that are the plain
+// mean of their sub-bins (see binned).
 func DetectCycles(s Series) Cycles {
-	st := measureCycles(s.scaled(scaleOf(s.Values)))
+	scaled := s.scaled(scaleOf(s.Values))
+	st := measureCycles(scaled, false)
+	if st.zeroBins >= sparseBins && nonZeroPerHour(s) >= sparseMinPerHour && (!st.dayOK() || !st.weekOK()) {
+		mean := measureCycles(scaled, true)
+		if !st.dayOK() && mean.dayOK() {
+			st.day, st.dayNear = mean.day, mean.dayNear
+		}
+		if !st.weekOK() && mean.weekOK() {
+			st.week, st.weekNear = mean.week, mean.weekNear
+		}
+	}
 	var cs Cycles
 	if st.dayOK() {
 		cs = append(cs, Cycle{Period: Day, Strength: st.day})
@@ -163,6 +188,8 @@ type cycleStats struct {
 	// 28h; week and weekNear the same for the week, at 6 and 8 days. All
 	// are -Inf when the history is too short.
 	day, dayNear, week, weekNear float64
+	// zeroBins is the share of the bins (with a value) that are 0.
+	zeroBins float64
 }
 
 func (st cycleStats) dayOK() bool {
@@ -181,12 +208,25 @@ func threshold(base, per, n float64) float64 {
 	return min(maxThreshold, base+per/(n-1))
 }
 
-// measureCycles computes the statistics of DetectCycles.
-func measureCycles(s Series) cycleStats {
+// measureCycles computes the statistics of DetectCycles, on bins that
+// are the plain mean of their sub-bins where mean is set.
+func measureCycles(s Series, mean bool) cycleStats {
 	st := cycleStats{day: math.Inf(-1), dayNear: math.Inf(-1), week: math.Inf(-1), weekNear: math.Inf(-1)}
-	bins, width := binned(s)
+	bins, width := binned(s, mean)
 	if width <= 0 || Day%width != 0 || len(bins) == 0 {
 		return st
+	}
+	valued, zero := 0, 0
+	for _, v := range bins {
+		if v == v {
+			valued++
+			if v == 0 {
+				zero++
+			}
+		}
+	}
+	if valued > 0 {
+		st.zeroBins = float64(zero) / float64(valued)
 	}
 	perDay := int(Day / width)
 	span := time.Duration(len(s.Values)) * s.Step
@@ -239,8 +279,10 @@ func nearLag(p, sixths int) int {
 // A bin is the mean of the middle half of its sub-bins (NaN when it has
 // none), which are the means of subBin of samples (NaN skipped), or the
 // samples themselves when the step is at least subBin: flapping within
-// minutes becomes its mean, and a burst of minutes drops out.
-func binned(s Series) ([]float64, time.Duration) {
+// minutes becomes its mean, and a burst of minutes drops out. With mean,
+// a bin is the plain mean of its sub-bins instead, which keeps the rare
+// events of sparse counts.
+func binned(s Series, mean bool) ([]float64, time.Duration) {
 	if s.Step <= 0 || len(s.Values) == 0 {
 		return nil, 0
 	}
@@ -274,9 +316,40 @@ func binned(s Series) ([]float64, time.Duration) {
 				buf = append(buf, sum/float64(n))
 			}
 		}
-		bins[b] = interquartileMean(buf)
+		if mean {
+			bins[b] = plainMean(buf)
+		} else {
+			bins[b] = interquartileMean(buf)
+		}
 	}
 	return bins, CycleBin
+}
+
+// nonZeroPerHour returns how many of s's samples are above 0 (NaN
+// skipped), per hour of its span.
+func nonZeroPerHour(s Series) float64 {
+	if len(s.Values) == 0 || s.Step <= 0 {
+		return 0
+	}
+	n := 0
+	for _, v := range s.Values {
+		if v > 0 {
+			n++
+		}
+	}
+	return float64(n) / (float64(time.Duration(len(s.Values))*s.Step) / float64(time.Hour))
+}
+
+// plainMean returns the mean of x, which holds no NaN; NaN for none.
+func plainMean(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	for _, v := range x {
+		sum += v
+	}
+	return sum / float64(len(x))
 }
 
 // interquartileMean returns the mean of the middle half of x, which holds

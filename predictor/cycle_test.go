@@ -2,6 +2,7 @@ package predictor
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -175,4 +176,46 @@ func BenchmarkDetectCycles20000(b *testing.B) {
 	}
 	// The input of BenchmarkForecast20000.
 	run("crane_input9", loadTrace(b, "crane_input9.csv").Slice(0, 20000))
+}
+
+// poissonCounts returns three weeks of event counts per 5 minutes, each
+// Poisson-distributed with the mean rate(i) of step i.
+func poissonCounts(seed uint64, rate func(i int) float64) Series {
+	r := rand.New(rand.NewPCG(seed, 29))
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 21*288)}
+	for i := range s.Values {
+		// Knuth's method: fine for rates under 1.
+		n, p, limit := 0, r.Float64(), math.Exp(-rate(i))
+		for p > limit {
+			n++
+			p *= r.Float64()
+		}
+		s.Values[i] = float64(n)
+	}
+	return s
+}
+
+// TestDetectCyclesSparseCounts: counts of a few events per 5 minutes,
+// mostly 0 (as the tweets about a quiet name), whose rate swings daily
+// from 0.03 to 0.27: the middle half of each hour's sub-bins is 0 in most
+// hours, so the daily cycle is found on plain means only (sparseBins).
+// Counts at a steady rate show none: 0.15, and 0.02 (under one non-zero
+// sample an hour, sparseMinPerHour), where plain means of so few events
+// showed false cycles.
+func TestDetectCyclesSparseCounts(t *testing.T) {
+	daily := poissonCounts(1, func(i int) float64 { return 0.15 - 0.12*math.Cos(2*math.Pi*float64(i)/288) })
+	if got := DetectCycles(daily); !got.Has(Day) || got.Has(Week) {
+		t.Errorf("daily counts: found %s, want daily only", got)
+	}
+	if st := measureCycles(daily.scaled(scaleOf(daily.Values)), false); st.dayOK() || st.zeroBins < sparseBins {
+		t.Errorf("daily counts: the first pass found the cycle or the bins are not sparse (%.2f zero); the test tells nothing", st.zeroBins)
+	}
+	for _, rate := range []float64{0.02, 0.15} {
+		for seed := range uint64(30) {
+			steady := poissonCounts(10+seed, func(int) float64 { return rate })
+			if got := DetectCycles(steady); len(got) > 0 {
+				t.Errorf("steady counts at %g, seed %d: found %s, want no cycle", rate, 10+seed, got)
+			}
+		}
+	}
 }
