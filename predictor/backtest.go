@@ -44,16 +44,6 @@ type BacktestConfig struct {
 	// Options configure the model (lookahead, target under-provisioning of
 	// the floors, business hours).
 	Options Options
-	// Observed, when set (one per sample of the series, as
-	// TraceInfo.Observed), marks the samples filled in gaps as false. A
-	// filled sample was interpolated towards the next observed one, which
-	// a forecast made at it must not see. There mlscale forecasts from the
-	// history up to the last observed sample, as the predictor does live
-	// (the Prometheus source's series ends at its last finite sample);
-	// persistence and reactive scaling take the last observed sample, and
-	// Holt-Winters is fed it again for each sample since. nil: every sample
-	// is observed.
-	Observed []bool
 }
 
 // DefaultBacktestConfig returns the configuration `mlscale backtest` starts
@@ -98,7 +88,7 @@ type Report struct {
 	TrainPoints int `json:"train_points"`
 	TestPoints  int `json:"test_points"`
 	// ScoredPoints are the evaluated steps that are scored: those whose
-	// window holds an observed sample (see BacktestConfig.Observed); all
+	// window holds an observed sample (see Series.Observed); all
 	// of them without gaps.
 	ScoredPoints int `json:"scored_points"`
 	// Lookahead is the forecast window; HorizonSteps is it in samples.
@@ -139,6 +129,15 @@ type Report struct {
 // Backtest replays s: from sample Train-1 on, it forecasts the peak of each
 // next lookahead window from the samples so far with mlscale and the
 // baselines, scores them against the actual peaks, and simulates capacity.
+//
+// The series' Observed flags, when set (as ReadTrace sets them), mark the
+// samples filled in gaps. A filled sample was interpolated towards the
+// next observed one, which a forecast made at it must not see. There
+// mlscale forecasts from the history up to the last observed sample, as
+// the predictor does live (the Prometheus source's series ends at its last
+// finite sample); persistence and reactive scaling take the last observed
+// sample, and Holt-Winters is fed it again for each sample since. Windows
+// that hold no observed sample are not scored.
 func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 	opts := cfg.Options.withDefaults()
 	if cfg.Train == 0 {
@@ -149,8 +148,8 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		return Report{}, fmt.Errorf("backtest: the cold start must be 0 or more, not %s", cfg.ColdStart)
 	case cfg.Refit <= 0:
 		return Report{}, fmt.Errorf("backtest: the refit interval must be above 0, not %s", cfg.Refit)
-	case cfg.Observed != nil && len(cfg.Observed) != s.Len():
-		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(cfg.Observed), s.Len())
+	case s.Observed != nil && len(s.Observed) != s.Len():
+		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(s.Observed), s.Len())
 	}
 	b := backtest{s: s, cfg: cfg, opts: opts, horizon: max(1, int((opts.Lookahead+s.Step-1)/s.Step)), day: int(Day / s.Step)}
 	if need := max(b.day+b.horizon, MinSamples(s.Step, opts.Lookahead)); cfg.Train < need || cfg.Train >= s.Len()-b.horizon {
@@ -326,7 +325,7 @@ type backtest struct {
 	// interpolated values, no demand anyone saw, and is not scored.
 	scored []int
 	// last[i] is the last observed sample at or before i (nil: i itself;
-	// see BacktestConfig.Observed).
+	// see Series.Observed).
 	last []int
 }
 
@@ -356,7 +355,7 @@ func (b *backtest) prepare() {
 		scaleN++
 	}
 	b.scale /= float64(scaleN)
-	if obs := b.cfg.Observed; obs != nil {
+	if obs := b.s.Observed; obs != nil {
 		b.last = make([]int, len(obs))
 		e := 0 // the first sample of a trace is always observed
 		for i, o := range obs {
@@ -372,7 +371,7 @@ func (b *backtest) prepare() {
 	for k := range b.actual {
 		b.actual[k] = b.actualPeak(b.first + k)
 	}
-	if obs := b.cfg.Observed; obs != nil {
+	if obs := b.s.Observed; obs != nil {
 		all := true
 		for k := range b.actual {
 			p, seen := math.Inf(-1), false
@@ -439,7 +438,7 @@ func (b *backtest) baselines() map[string]Metrics {
 		forecasters[BaselineSeasonalNaiveWeek] = seasonalNaive(v, week, b.horizon)
 	}
 	if b.cfg.Train >= 3*b.day {
-		hw := fitHoltWinters(v, b.cfg.Observed, b.day, b.horizon, b.cfg.Train)
+		hw := fitHoltWinters(v, b.s.Observed, b.day, b.horizon, b.cfg.Train)
 		forecasters[BaselineHoltWinters] = func(i int) float64 { return hw[i] }
 	}
 	out := map[string]Metrics{}

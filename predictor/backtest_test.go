@@ -94,12 +94,12 @@ func TestBacktestScoresObservedOnly(t *testing.T) {
 	cfg.Train = base.Len() / 2
 	first := cfg.Train - 1
 	gapFrom, gapTo := first+100, first+400 // a day and more, filled
-	cfg.Observed = make([]bool, base.Len())
-	for i := range cfg.Observed {
-		cfg.Observed[i] = i < gapFrom || i > gapTo
+	observed := make([]bool, base.Len())
+	for i := range observed {
+		observed[i] = i < gapFrom || i > gapTo
 	}
 	run := func(filled float64) Report {
-		s := Series{Start: base.Start, Step: base.Step, Values: slices.Clone(base.Values)}
+		s := Series{Start: base.Start, Step: base.Step, Values: slices.Clone(base.Values), Observed: observed}
 		for i := gapFrom; i <= gapTo; i++ {
 			s.Values[i] = filled
 		}
@@ -123,7 +123,7 @@ func TestBacktestScoresObservedOnly(t *testing.T) {
 	if p.MAE != q.MAE || p.UnderPct != q.UnderPct {
 		t.Errorf("persistence: MAE %g / %g and under %g / %g with the gap filled with 0 / 1e4: scored against the filled samples", p.MAE, q.MAE, p.UnderPct, q.UnderPct)
 	}
-	cfg.Observed = nil
+	observed = nil
 	if unmasked := run(1e4); unmasked.Baselines["persistence"].MAE == p.MAE {
 		t.Error("without Observed the filled samples score the same: the test cannot tell")
 	}
@@ -147,9 +147,8 @@ func TestBacktestDoesNotSeeAcrossAGap(t *testing.T) {
 		return s
 	}
 	run := func(s Series, observed []bool) []ForecastRow {
-		c := cfg
-		c.Observed = observed
-		r, err := Backtest(s, c)
+		s.Observed = observed
+		r, err := Backtest(s, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +171,8 @@ func TestBacktestDoesNotSeeAcrossAGap(t *testing.T) {
 	if a[gapFrom-first] == b[gapFrom-first] {
 		t.Error("without Observed the forecast in the gap does not see the filled value: the test cannot tell a leak")
 	}
-	if _, err := Backtest(low, BacktestConfig{Refit: DefaultRefit, Observed: observed[1:]}); err == nil || !strings.Contains(err.Error(), "observed flags") {
+	low.Observed = observed[1:]
+	if _, err := Backtest(low, BacktestConfig{Refit: DefaultRefit}); err == nil || !strings.Contains(err.Error(), "observed flags") {
 		t.Errorf("error %v for a mask of the wrong length", err)
 	}
 }

@@ -17,7 +17,7 @@ const (
 type peakForecaster func(i int) float64
 
 // persistence forecasts the last value known at i: v[seen(i)], the last
-// observed sample (see BacktestConfig.Observed).
+// observed sample (see Series.Observed).
 func persistence(v []float64, seen func(int) int) peakForecaster {
 	return func(i int) float64 { return v[seen(i)] }
 }

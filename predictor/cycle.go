@@ -159,9 +159,9 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // first pass does not find is tested again on bins that are the plain
 // mean of their sub-bins (see binned).
 func DetectCycles(s Series) Cycles {
-	scaled := s.scaled(scaleOf(s.Values))
+	scaled := s.scaled(scaleOf(s.Values)).observedOnly()
 	st := measureCycles(scaled, false)
-	if st.zeroBins >= sparseBins && nonZeroPerHour(s) >= sparseMinPerHour && (!st.dayOK() || !st.weekOK()) {
+	if st.zeroBins >= sparseBins && nonZeroPerHour(scaled) >= sparseMinPerHour && (!st.dayOK() || !st.weekOK()) {
 		mean := measureCycles(scaled, true)
 		if !st.dayOK() && mean.dayOK() {
 			st.day, st.dayNear = mean.day, mean.dayNear
@@ -323,6 +323,22 @@ func binned(s Series, mean bool) ([]float64, time.Duration) {
 		}
 	}
 	return bins, CycleBin
+}
+
+// observedOnly returns s with its filled values (see Series.Observed) set
+// to NaN, in a copy; s itself when every value was observed.
+func (s Series) observedOnly() Series {
+	if s.Observed == nil {
+		return s
+	}
+	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values))}
+	for i, v := range s.Values {
+		out.Values[i] = math.NaN()
+		if i < len(s.Observed) && s.Observed[i] {
+			out.Values[i] = v
+		}
+	}
+	return out
 }
 
 // nonZeroPerHour returns how many of s's samples are above 0 (NaN

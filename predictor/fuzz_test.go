@@ -75,6 +75,9 @@ func FuzzReadTrace(f *testing.F) {
 		if (info.Observed != nil && (len(info.Observed) != s.Len() || !info.Observed[0])) || filled != info.Filled || (info.Filled > 0) != (info.Observed != nil) {
 			t.Fatalf("%d of %d flags false, %d filled, for %d samples", filled, len(info.Observed), info.Filled, s.Len())
 		}
+		if !slices.Equal(s.Observed, info.Observed) {
+			t.Fatalf("the series' observed flags (%d) are not the trace's (%d)", len(s.Observed), len(info.Observed))
+		}
 		if s.Start.Location() != time.UTC {
 			t.Fatalf("start %s is not in UTC", s.Start)
 		}

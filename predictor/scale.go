@@ -34,7 +34,7 @@ func (s Series) scaled(k float64) Series {
 	if k == 1 {
 		return s
 	}
-	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values))}
+	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values)), Observed: s.Observed}
 	for i, v := range s.Values {
 		out.Values[i] = v / k
 	}

@@ -29,6 +29,11 @@ type Series struct {
 	Step time.Duration
 	// Values are the observations, oldest first.
 	Values []float64
+	// Observed, when set (one flag per value), is false where the value
+	// was filled in a gap rather than observed. Cycle detection leaves
+	// the filled values out: a line drawn across a missing night is not
+	// a night. nil means every value was observed.
+	Observed []bool
 }
 
 // Len returns the number of samples.
@@ -47,7 +52,11 @@ func (s Series) End() time.Time {
 
 // Slice returns samples [i, j) as a series sharing s's storage.
 func (s Series) Slice(i, j int) Series {
-	return Series{Start: s.Time(i), Step: s.Step, Values: s.Values[i:j]}
+	out := Series{Start: s.Time(i), Step: s.Step, Values: s.Values[i:j]}
+	if s.Observed != nil {
+		out.Observed = s.Observed[i:j]
+	}
+	return out
 }
 
 // The times a trace may hold, in Unix seconds: 0001-01-01 to 9999-12-31.
@@ -89,7 +98,8 @@ type TraceInfo struct {
 	// Observed[i] is true when a row with a value falls within the step up
 	// to sample i of the series, false when the sample was filled in a gap;
 	// nil when no sample was filled. The backtest keeps a forecast made in
-	// a gap from seeing the sample after it (BacktestConfig.Observed).
+	// a gap from seeing the sample after it (see Backtest). The series has the
+	// same flags (Series.Observed).
 	Observed []bool
 	// Filled is the number of samples filled in gaps.
 	Filled int
@@ -284,6 +294,7 @@ func (a *traceRows) series(name string) (s Series, info TraceInfo, err error) {
 	if info.Filled == 0 {
 		info.Observed = nil
 	}
+	s.Observed = info.Observed
 	return s, info, err
 }
 

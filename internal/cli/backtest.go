@@ -332,7 +332,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 	}
 	bc := predictor.DefaultBacktestConfig()
 	bc.Train, bc.CapacityPerReplica, bc.ColdStart = train, cfg.CapacityPerReplica, cfg.ColdStart
-	bc.Options.Lookahead, bc.Observed = cfg.Lookahead, info.Observed
+	bc.Options.Lookahead = cfg.Lookahead
 	if bc.Options.TargetUnder, err = intent.ParseTargetUnder(cfg.TargetUnder); err != nil {
 		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
 	}

@@ -166,7 +166,8 @@ func New(cfg Config) (*Source, error) {
 // multiple of step, so that repeated calls see the same grid. The series
 // begins at the first sample returned and ends at the last one (which may
 // be before end when the data stops); missing steps in between are filled
-// by linear interpolation. Samples that fall on the same step (a repeated
+// by linear interpolation and marked in the series' Observed flags (cycle
+// detection leaves them out). Samples that fall on the same step (a repeated
 // timestamp, which query frontends that split and merge ranges, or a
 // series returned twice, can give) are merged keeping the highest value, as
 // predictor.ReadTrace merges a trace's repeated rows: the predictor
@@ -178,12 +179,11 @@ func (s *Source) Range(ctx context.Context, query string, start, end time.Time, 
 }
 
 // History is what Source.History read: the series Range returns, and
-// what was done to make it regular.
+// what was done to make it regular. Its Observed flags (those of the
+// series) are true where a sample came from Prometheus, false where it
+// was filled between two that did; nil when none was filled.
 type History struct {
 	predictor.Series
-	// Observed[i] is true where sample i came from Prometheus, false
-	// where it was filled between two that did; nil when none was filled.
-	Observed []bool
 	// Merged counts the samples that fell on a step that already had one.
 	Merged int
 }
