@@ -63,7 +63,10 @@ func TestFloorsCalibratedToTheWorkloadsTarget(t *testing.T) {
 		if ex.EvaluatedFloors < 1000 || ex.AchievedUnder == nil || ex.FloorVsPeak == nil {
 			t.Fatalf("%s: explanation %+v, want the achieved rate over about a day of evaluated floors", name, ex)
 		}
-		t.Logf("%s: target %s, achieved %.3f over the last %d floors, floor capacity %.2f x the peak", name, ex.TargetUnder, *ex.AchievedUnder, ex.EvaluatedFloors, *ex.FloorVsPeak)
+		t.Logf("%s: target %s, achieved %.3f over the last %d floors, floor capacity %.2f x the peak, %s margin", name, ex.TargetUnder, *ex.AchievedUnder, ex.EvaluatedFloors, *ex.FloorVsPeak, ex.Margin)
+		if ex.Margin != MarginCalibrated && ex.Margin != MarginPlain {
+			t.Errorf("%s: margin %q, want %q or %q", name, ex.Margin, MarginCalibrated, MarginPlain)
+		}
 		if *ex.AchievedUnder > target+0.05 {
 			t.Errorf("%s: %.3f of the last floors were under, target %.2f", name, *ex.AchievedUnder, target)
 		}

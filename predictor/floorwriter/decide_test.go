@@ -192,3 +192,49 @@ func TestObserveRemovesFiguresItHasNot(t *testing.T) {
 		t.Errorf("floor %v, want 3", got)
 	}
 }
+
+// TestExplanationNamesTheMargin: the explanation says which margin made
+// the forecast's upper bound: the calibrated one, or the plain one where
+// the calibrator took it (a state restored with it on, at 5%); none
+// without a forecast.
+func TestExplanationNamesTheMargin(t *testing.T) {
+	w := New(nil, nil, DefaultConfig(), Options{})
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	opts := predictor.Options{Lookahead: 15 * time.Minute, TargetUnder: 0.05}
+	fc := predictor.Forecast{Time: now, Peak: 40, Upper: 50}
+	calibrator := func(plain bool) *predictor.Calibrator {
+		c, err := predictor.NewCalibrator(0.05, time.Minute, 15*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make([]float64, 500)
+		for i := range res {
+			res[i] = float64(i%20) - 10
+		}
+		c.Seed(res)
+		st := c.State()
+		st.Plain = &predictor.PlainState{Level: 0.05, On: plain}
+		if err := c.Restore(st); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name string
+		cal  *predictor.Calibrator
+		ferr error
+		want string
+	}{
+		{"calibrated", calibrator(false), nil, MarginCalibrated},
+		{"plain", calibrator(true), nil, MarginPlain},
+		{"no forecast", calibrator(true), errors.New("no data"), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &state{cal: tt.cal}
+			ex := w.decideAndExplain(st, now, opts, 10, fc, nil, tt.ferr, 1, 10)
+			if ex.Margin != tt.want {
+				t.Errorf("margin %q, want %q", ex.Margin, tt.want)
+			}
+		})
+	}
+}

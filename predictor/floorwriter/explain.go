@@ -48,6 +48,13 @@ type Explanation struct {
 	// (predictor.Selector.Seed); omitted when the forecast is the model's
 	// alone.
 	BaselineShare *float64 `json:"baselineShare,omitempty"`
+	// Margin is which margin over ForecastPeak makes ForecastUpper:
+	// MarginCalibrated, the margin calibrated on the recent residuals of
+	// the forecasts, or MarginPlain, the residual score alone at its own
+	// level, which the calibration takes at targets of 5% or more while
+	// the calibrated margin costs more on heavy-tailed demand (see
+	// predictor.Calibrator). Set with a forecast.
+	Margin string `json:"margin,omitempty"`
 	// FallBand is how many replicas below the floor the desired floor
 	// must go before the floor falls: 10% of the floor (--hysteresis),
 	// rounded down, and at least the forecast's recent error in replicas,
@@ -76,6 +83,20 @@ type Explanation struct {
 	LastGood *time.Time `json:"lastGood,omitempty"`
 	// Error is why there is no forecast, when there is none.
 	Error string `json:"error,omitempty"`
+}
+
+// The values of Explanation.Margin.
+const (
+	MarginCalibrated = "calibrated"
+	MarginPlain      = "plain"
+)
+
+// marginOf is described on Explanation.Margin.
+func marginOf(cal *predictor.Calibrator) string {
+	if cal != nil && cal.PlainOn() {
+		return MarginPlain
+	}
+	return MarginCalibrated
 }
 
 // describeModel names the model and its cycle.
