@@ -70,10 +70,11 @@ const maxTraceStep = 366 * 24 * 3600
 
 // timeColumns are the names a trace's first column, its time, may have
 // (in any case): NAB's, Crane's, Grafana's CSV export's, the common ones,
-// Splunk's and InfluxDB's (_time), Elasticsearch's (@timestamp), and none
+// Splunk's and InfluxDB's (_time), Elasticsearch's (@timestamp),
+// Prophet's (ds, its frame's time column, with the value in y), and none
 // at all, as pandas' to_csv writes a DataFrame's unnamed index (the
 // header ",value").
-var timeColumns = []string{"timestamp", "ts", "time", "date", "datetime", "epoch", "_time", "@timestamp", ""}
+var timeColumns = []string{"timestamp", "ts", "time", "date", "datetime", "epoch", "_time", "@timestamp", "ds", ""}
 
 // timeColumnNames lists timeColumns for an error.
 func timeColumnNames() string {

@@ -113,7 +113,7 @@ func TestReadTrace(t *testing.T) {
 			wantRows: 4, wantMerged: 2, wantNegative: 1,
 		},
 		{name: "one time repeated", in: "ts,value\n0,1\n0,2\n", wantErr: "x.csv: has 2 data rows at 1 distinct times; need at least 2"},
-		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date, datetime, epoch, _time, @timestamp or none (pandas' unnamed index), then the value column`},
+		{name: "bad header", in: "value,time\n0,1\n", wantErr: `x.csv:1: header is "value,time"; want the time column, named timestamp, ts, time, date, datetime, epoch, _time, @timestamp, ds or none (pandas' unnamed index), then the value column`},
 		{
 			// No header: the first line is the first row.
 			name: "no header", in: "1633651200,1\n1633651260,2\n1633651320,\n1633651380,4\n",
@@ -136,6 +136,12 @@ func TestReadTrace(t *testing.T) {
 		},
 		{
 			name: "Elasticsearch @timestamp", in: "@timestamp,count\n2024-01-01T00:00:00.000Z,1\n2024-01-01T00:01:00.000Z,2\n",
+			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantRows: 2,
+		},
+		{
+			// Prophet's frame: ds and y.
+			name: "Prophet ds,y", in: "ds,y\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n",
 			wantStep: time.Minute, wantVals: []float64{1, 2}, wantStart: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 			wantRows: 2,
 		},

@@ -114,7 +114,7 @@ func newBacktestCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date, datetime, epoch, _time or @timestamp, or unnamed; no header for two columns); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD; or the JSON response of Prometheus's /api/v1/query_range`)
+	f.StringVarP(&cfg.Trace, "filename", "f", "", `demand trace, CSV of a time and a value under a header such as "timestamp,value" (the time column named timestamp, ts, time, date, datetime, epoch, _time, @timestamp or ds, or unnamed; no header for two columns); times in Unix seconds (or milliseconds to nanoseconds), YYYY-MM-DD HH:MM[:SS] (UTC), RFC 3339 or YYYY-MM-DD; or the JSON response of Prometheus's /api/v1/query_range`)
 	// --trace, the flag's first name, still works.
 	f.StringVar(&cfg.Trace, "trace", "", `the same as -f`)
 	f.StringVar(&cfg.Column, "column", "", "the trace's value column, by its name in the header, when it has more than a time and a value column (default: the column named value); in a Prometheus response of several series, the series, by a label: LABEL=VALUE")

@@ -6,8 +6,9 @@ package cli
 // backtestHelp is `mlscale backtest --help`.
 const backtestHelp = `backtest replays a demand trace (CSV of a time and a value under a header
 such as NAB's "timestamp,value", Crane's "ts,value" or Grafana's "Time","<series>":
-the time column named timestamp, ts, time, date, datetime, epoch, _time or
-@timestamp, or unnamed as pandas writes its index (",value"), the value column
+the time column named timestamp, ts, time, date, datetime, epoch, _time,
+@timestamp or ds (Prophet's "ds,y"), or unnamed as pandas writes its index
+(",value"), the value column
 anything, or, with more columns, the one named value or given by --column; a
 file of two columns, the time then the value, may also have no header;
 columns separated by commas, or by semicolons or tabs as spreadsheets set to
