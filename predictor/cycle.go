@@ -157,16 +157,29 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // ones. Where at least half the bins are 0 (sparseBins) and there is at
 // least one non-zero sample an hour (sparseMinPerHour), a period the
 // first pass does not find is tested again on bins that are the plain
-// mean of their sub-bins (see binned).
+// mean of their sub-bins (see binned). A job of a few minutes at the same
+// time every day, on demand that is otherwise flat, drops out of the
+// middle halves as a burst does: where the bins are not sparse and the
+// first pass sees no daily shape at all (a strength of 0 or less), the
+// daily test is run again on plain means, where the job stands out at its
+// hour every day and a burst at a random hour is an outlier.
+//
+// Samples filled in gaps (Series.Observed) are left out, as NaN.
 func DetectCycles(s Series) Cycles {
 	scaled := s.scaled(scaleOf(s.Values)).observedOnly()
 	st := measureCycles(scaled, false)
-	if st.zeroBins >= sparseBins && nonZeroPerHour(scaled) >= sparseMinPerHour && (!st.dayOK() || !st.weekOK()) {
+	// Sparse counts: either period again on plain means. Otherwise a
+	// daily shape that the middle halves do not show at all may be a job
+	// of a few minutes at the same time every day.
+	counts := st.zeroBins >= sparseBins
+	sparse := counts && nonZeroPerHour(scaled) >= sparseMinPerHour && (!st.dayOK() || !st.weekOK())
+	jobs := !counts && st.day <= 0 && !math.IsInf(st.day, -1)
+	if sparse || jobs {
 		mean := measureCycles(scaled, true)
 		if !st.dayOK() && mean.dayOK() {
 			st.day, st.dayNear = mean.day, mean.dayNear
 		}
-		if !st.weekOK() && mean.weekOK() {
+		if sparse && !st.weekOK() && mean.weekOK() {
 			st.week, st.weekNear = mean.week, mean.weekNear
 		}
 	}

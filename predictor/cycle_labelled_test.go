@@ -49,7 +49,8 @@ type genSpec struct {
 	Level float64 `json:"level"`
 	// Daily is the amplitude of the daily shape: "sine" (default; lowest
 	// at 00:00, highest at 12:00), "business" (high 08:00-18:00),
-	// "twopeak" (peaks at 08:00 and 18:00) or "batch" (one hour at 02:00).
+	// "twopeak" (peaks at 08:00 and 18:00), "batch" (one hour at 02:00)
+	// or "job" (five minutes at 03:30).
 	Daily float64 `json:"daily,omitempty"`
 	Shape string  `json:"shape,omitempty"`
 	// Weekend multiplies the daily amplitude at weekends (1 when absent);
@@ -112,6 +113,11 @@ func dailyShape(kind string, h float64) float64 {
 		return 2*math.Exp(-(h-8)*(h-8)/4) + 2*math.Exp(-(h-18)*(h-18)/6) - 1
 	case "batch":
 		if h >= 2 && h < 3 {
+			return 1
+		}
+		return 0
+	case "job":
+		if h >= 3.5 && h < 3.5+5.0/60 {
 			return 1
 		}
 		return 0
