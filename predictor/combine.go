@@ -329,13 +329,18 @@ func (c *combiner) profiles(i int, out []float64) []float64 {
 }
 
 // analogues appends the windows a day and a week earlier scaled to the
-// recent samples, and as they were (the week-ago one without a weekly
-// cycle only); x is the sum of the samples lo..i. It also reports whether the calendar tells the
+// recent samples (a one-off peak in them capped, see Model.oneOffCapped),
+// and as they were (the week-ago one without a weekly cycle only); x is
+// the sum of the samples lo..i. It also reports whether the calendar tells the
 // window from the one a day earlier (business hours on one of them only).
 func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bool) {
 	m, vals := c.m, c.vals
 	var raw [2]float64
 	unlikeDay := false
+	// The history as a series and the level now, for the one-off test
+	// (see Model.oneOffCapped), made once.
+	var s Series
+	var lvl float64
 	for n, lag := range []time.Duration{Day, Week} {
 		l := int(lag / m.step)
 		unlike := false
@@ -369,6 +374,12 @@ func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bo
 			peak = math.NaN()
 		}
 		raw[n] = peak
+		if finite(peak) {
+			if s.Values == nil {
+				s, lvl = Series{Start: c.start, Step: m.step, Values: vals}, m.levelAt(vals, i)
+			}
+			peak = m.oneOffCapped(s, i-l, l, lvl, peak)
+		}
 		out = append(out, ratio(x, b)*peak)
 	}
 	if m.cycle.Period == Week {

@@ -595,3 +595,62 @@ func TestScoredPoints(t *testing.T) {
 		}
 	}
 }
+
+// TestOneOffADayEarlierIsCapped: a burst of 100 times the demand a day
+// earlier, scaled to recent samples three times busier, would forecast 30
+// times any demand seen; the scaled window a day earlier is capped where
+// its peak was a one-off, not where it recurs (a job at that time every
+// day), and the window as it was (seasonal naive) keeps it either way.
+func TestOneOffADayEarlierIsCapped(t *testing.T) {
+	const days = 10
+	step := 5 * time.Minute
+	perDay := int(Day / step)
+	build := func(job bool) Series {
+		s := synth(days*perDay, step, 1, daily)
+		for d := range days {
+			if job || d == days-2 {
+				s.Values[d*perDay+215] = 10000 // 17:55
+			}
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name   string
+		job    bool
+		capped bool
+	}{
+		{"one-off", false, true},
+		{"a job every day", true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := build(tt.job)
+			i := (days-1)*perDay + 212 // 17:40 on the last day: the window a day earlier holds 17:55
+			hist := s.Slice(0, i+1)
+			// The last half hour three times busier than a day earlier.
+			for j := i - 5; j <= i; j++ {
+				hist.Values[j] *= 3
+			}
+			m, err := Fit(s.Slice(0, (days-2)*perDay+300), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := combiner{m: m, start: hist.Start, vals: hist.Values}
+			lo := i - m.recent + 1
+			var x float64
+			for j := lo; j <= i; j++ {
+				x += hist.Values[j]
+			}
+			got, _ := c.analogues(i, lo, x, nil)
+			scaled, raw := got[0], got[2]
+			if raw != 10000 {
+				t.Errorf("the window a day earlier as it was forecasts %g, want its peak, 10000", raw)
+			}
+			if tt.capped && !(scaled < 1000) {
+				t.Errorf("the scaled window a day earlier forecasts %g on demand of about 450: the one-off was not capped", scaled)
+			}
+			if !tt.capped && !(scaled >= 10000) {
+				t.Errorf("the scaled window a day earlier forecasts %g: the daily job was capped", scaled)
+			}
+		})
+	}
+}
