@@ -339,15 +339,15 @@ func binned(s Series, mean bool) ([]float64, time.Duration) {
 }
 
 // observedOnly returns s with its filled values (see Series.Observed) set
-// to NaN, in a copy; s itself when every value was observed.
+// to NaN, in a copy; s itself without one flag per value.
 func (s Series) observedOnly() Series {
-	if s.Observed == nil {
+	if len(s.Observed) != len(s.Values) {
 		return s
 	}
 	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values))}
 	for i, v := range s.Values {
 		out.Values[i] = math.NaN()
-		if i < len(s.Observed) && s.Observed[i] {
+		if s.Observed[i] {
 			out.Values[i] = v
 		}
 	}

@@ -29,10 +29,10 @@ type Series struct {
 	Step time.Duration
 	// Values are the observations, oldest first.
 	Values []float64
-	// Observed, when set (one flag per value), is false where the value
-	// was filled in a gap rather than observed. Cycle detection leaves
-	// the filled values out: a line drawn across a missing night is not
-	// a night. nil means every value was observed.
+	// Observed, when set (one flag per value; ignored otherwise), is false
+	// where the value was filled in a gap rather than observed. Cycle
+	// detection leaves the filled values out: a line drawn across a
+	// missing night is not a night. nil means every value was observed.
 	Observed []bool
 }
 
@@ -53,7 +53,7 @@ func (s Series) End() time.Time {
 // Slice returns samples [i, j) as a series sharing s's storage.
 func (s Series) Slice(i, j int) Series {
 	out := Series{Start: s.Time(i), Step: s.Step, Values: s.Values[i:j]}
-	if s.Observed != nil {
+	if len(s.Observed) == len(s.Values) {
 		out.Observed = s.Observed[i:j]
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -470,5 +471,22 @@ func TestValueColumnErrorIsTyped(t *testing.T) {
 	_, _, err = ReadTraceColumn("x.csv", strings.NewReader("value,ts\n0,1\n"), "")
 	if err == nil || errors.Is(err, ErrValueColumn) {
 		t.Errorf("error %v, want another", err)
+	}
+}
+
+// TestSliceKeepsObservedFlags: a slice of a series carries the flags of
+// its samples; flags that are not one per value are ignored, not sliced
+// out of range.
+func TestSliceKeepsObservedFlags(t *testing.T) {
+	s := Series{Start: monday, Step: time.Minute, Values: []float64{1, 2, 3, 4}, Observed: []bool{true, false, false, true}}
+	if got := s.Slice(1, 4); !slices.Equal(got.Observed, []bool{false, false, true}) {
+		t.Errorf("flags of samples 1-3: %v", got.Observed)
+	}
+	s.Observed = s.Observed[:2]
+	if got := s.Slice(1, 4); got.Observed != nil {
+		t.Errorf("flags %v from two flags for four samples, want none", got.Observed)
+	}
+	if got := s.observedOnly(); !slices.Equal(got.Values, s.Values) {
+		t.Errorf("values %v with two flags for four samples, want them as they are", got.Values)
 	}
 }
