@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mlscale/mlscale/predictor/floorwriter"
 	"github.com/mlscale/mlscale/webhook/audit"
 )
 
@@ -281,7 +282,8 @@ const maxCell = 72
 
 // predictionText is the PREDICTION column: the predictor's mode and step,
 // its confidence, the floors' achieved under-provisioning over its target
-// ("under 1.8%/2%") and the age of the decision.
+// ("under 1.8%/2%"), "plain margin" while the plain margin sets the floors
+// (see floorwriter.Explanation.Margin) and the age of the decision.
 func predictionText(r statusRow, now time.Time) string {
 	e := r.explanation
 	switch {
@@ -299,6 +301,9 @@ func predictionText(r statusRow, now time.Time) string {
 	}
 	if e.AchievedUnder != nil && e.TargetUnder != "" {
 		parts = append(parts, fmt.Sprintf("under %.1f%%/%s", 100**e.AchievedUnder, e.TargetUnder))
+	}
+	if e.Margin == floorwriter.MarginPlain {
+		parts = append(parts, "plain margin")
 	}
 	if e.Error != "" {
 		parts = append(parts, e.Error)

@@ -303,3 +303,19 @@ func TestPredictionCellIsCut(t *testing.T) {
 		t.Errorf("PREDICTION cell %q (%d bytes), want at most %d starting with the reason", got, len(got), maxCell)
 	}
 }
+
+// TestPredictionTextSaysPlainMargin: the PREDICTION column says when the
+// plain margin sets the floors, and nothing of the margin otherwise.
+func TestPredictionTextSaysPlainMargin(t *testing.T) {
+	under := 0.048
+	for margin, want := range map[string]string{
+		floorwriter.MarginPlain:      "predicting: steady, under 4.8%/5%, plain margin, 60s ago",
+		floorwriter.MarginCalibrated: "predicting: steady, under 4.8%/5%, 60s ago",
+		"":                           "predicting: steady, under 4.8%/5%, 60s ago",
+	} {
+		e := &floorwriter.Explanation{Time: t0.Add(-time.Minute), Mode: "predicting", Reason: "steady", TargetUnder: "5%", AchievedUnder: &under, Margin: margin}
+		if got := predictionText(statusRow{explanation: e}, t0); got != want {
+			t.Errorf("margin %q: %q, want %q", margin, got, want)
+		}
+	}
+}
