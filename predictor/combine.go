@@ -257,14 +257,15 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //     window's peak for a signal that flaps within minutes.
 func (c *combiner) candidates(i int, out []float64) []float64 {
 	m, vals := c.m, c.vals
-	out = append(out[:0], m.corePeak(c.start, vals, i))
+	lvl := m.levelAt(vals, i)
+	out = append(out[:0], m.corePeak(c.start, vals, i, lvl))
 	lo := i - m.recent + 1
 	var x float64
 	for j := max(0, lo); j <= i; j++ {
 		x += vals[j]
 	}
 	out = c.profiles(i, out)
-	out, unlikeDay := c.analogues(i, lo, x, out)
+	out, unlikeDay := c.analogues(i, lo, x, lvl, out)
 	// Persistence with half the latest change over one lookahead.
 	if y0 := lo - m.horizon; y0 >= 0 {
 		var y float64
@@ -331,16 +332,14 @@ func (c *combiner) profiles(i int, out []float64) []float64 {
 // analogues appends the windows a day and a week earlier scaled to the
 // recent samples (a one-off peak in them capped, see Model.oneOffCapped),
 // and as they were (the week-ago one without a weekly cycle only); x is
-// the sum of the samples lo..i. It also reports whether the calendar tells the
+// the sum of the samples lo..i, lvl the level at i. It also reports whether the calendar tells the
 // window from the one a day earlier (business hours on one of them only).
-func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bool) {
+func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float64, bool) {
 	m, vals := c.m, c.vals
 	var raw [2]float64
 	unlikeDay := false
-	// The history as a series and the level now, for the one-off test
-	// (see Model.oneOffCapped), made once.
-	var s Series
-	var lvl float64
+	// The history as a series, for the one-off test (Model.oneOffCapped).
+	s := Series{Start: c.start, Step: m.step, Values: vals}
 	for n, lag := range []time.Duration{Day, Week} {
 		l := int(lag / m.step)
 		unlike := false
@@ -375,9 +374,6 @@ func (c *combiner) analogues(i, lo int, x float64, out []float64) ([]float64, bo
 		}
 		raw[n] = peak
 		if finite(peak) {
-			if s.Values == nil {
-				s, lvl = Series{Start: c.start, Step: m.step, Values: vals}, m.levelAt(vals, i)
-			}
 			peak = m.oneOffCapped(s, i-l, l, lvl, peak)
 		}
 		out = append(out, ratio(x, b)*peak)

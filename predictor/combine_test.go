@@ -640,7 +640,7 @@ func TestOneOffADayEarlierIsCapped(t *testing.T) {
 			for j := lo; j <= i; j++ {
 				x += hist.Values[j]
 			}
-			got, _ := c.analogues(i, lo, x, nil)
+			got, _ := c.analogues(i, lo, x, m.levelAt(hist.Values, i), nil)
 			scaled, raw := got[0], got[2]
 			if raw != 10000 {
 				t.Errorf("the window a day earlier as it was forecasts %g, want its peak, 10000", raw)

@@ -954,10 +954,10 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // corePeak is the peak forecast of the seasonal model alone from the
 // samples up to index i of vals (which start at start): the profile's peak
 // plus the regression on the recent residual, or, during a level shift in
-// progress, plus the whole recent residual.
-func (m *Model) corePeak(start time.Time, vals []float64, i int) float64 {
+// progress, plus the whole recent residual; lvl is the level at i
+// (Model.levelAt).
+func (m *Model) corePeak(start time.Time, vals []float64, i int, lvl float64) float64 {
 	t := start.Add(time.Duration(i) * m.step)
-	lvl := m.levelAt(vals, i)
 	if shift, ok := m.levelShift(start, vals, i, lvl); ok {
 		// A level shift in progress: follow it in full, so that a holiday
 		// or an outage that outlasts its first hours is neither clipped
