@@ -10,7 +10,8 @@ import (
 
 // Cycle is a seasonal period found in a history.
 type Cycle struct {
-	// Period is the length of the cycle: 24h or 168h; 0 means no cycle.
+	// Period is the length of the cycle: 1h, 24h or 168h; 0 means no
+	// cycle.
 	Period time.Duration
 	// Strength is the share of the history's variation around its local
 	// level that the profile of the other periods predicts out of sample
@@ -25,6 +26,8 @@ func (c Cycle) String() string {
 	switch c.Period {
 	case 0:
 		return "no cycle"
+	case Hour:
+		return fmt.Sprintf("hourly (strength %.2f)", c.Strength)
 	case Day:
 		return fmt.Sprintf("daily (strength %.2f)", c.Strength)
 	case Week:
@@ -33,8 +36,8 @@ func (c Cycle) String() string {
 	return fmt.Sprintf("%s (strength %.2f)", c.Period, c.Strength)
 }
 
-// Cycles are the cycles found in a history, shortest first: none, daily,
-// weekly, or daily and weekly.
+// Cycles are the cycles found in a history, shortest first: none, or any
+// of hourly, daily and weekly.
 type Cycles []Cycle
 
 // Longest returns the longest cycle, or a zero Cycle when there is none.
@@ -74,6 +77,9 @@ const (
 	Day = 24 * time.Hour
 	// Week is a weekly cycle.
 	Week = 7 * Day
+	// Hour is an hourly cycle: a pattern within the hour that comes back
+	// at the same minutes every hour, as a job run at minute 0.
+	Hour = time.Hour
 )
 
 // Cycle detection settings (see DetectCycles and docs/predictor.md).
@@ -121,16 +127,33 @@ const (
 	// 300 three-week series without it; at 0.05 to 0.3, none.
 	sparseBins       = 0.5
 	sparseMinPerHour = 1.0
+	// hourMin is the least strength of an hourly cycle, over the history
+	// and over its last day (see hourStrength). Over a week of hours the
+	// strength of noise is close to 0 (at most 0.004 on the probes), so
+	// the base of the daily test would do; 0.3 keeps weak hourly shapes,
+	// such as crane_input0's (0.26-0.28) and NAB
+	// rds_cpu_utilization_e47b3b's (0.28), out of the report. At 0.15
+	// they are reported, and no backtest moved by more than 0.001.
+	// hourShift is how far from an hour the near lags of the hourly test
+	// are: 25 minutes, where a pattern that repeats every hour, half or
+	// quarter hour does not fold. hourMaxBin is the widest bin it runs
+	// on: 10 minutes, six bins an hour. hourSpan is the history it looks
+	// at, the latest: a week holds 168 hours, and a longer one cost time
+	// for nothing (2.2 ms more on 69 days at 5 minutes).
+	hourSpan   = Week
+	hourMin    = 0.3
+	hourShift  = 25 * time.Minute
+	hourMaxBin = 10 * time.Minute
 )
 
 // DetectCycle returns the longest cycle DetectCycles finds in s (the weekly
 // one when there are both), or a zero Cycle when there is none.
 func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 
-// DetectCycles looks for a daily and a weekly cycle in s and returns every
-// one it finds, shortest first. A cycle needs two full periods of history,
-// less at most an hour (cycleSlack); missing samples (NaN) are skipped. It
-// is O(n).
+// DetectCycles looks for an hourly, a daily and a weekly cycle in s and
+// returns every one it finds, shortest first. A cycle needs two full
+// periods of history (two days for the hourly one), less at most an hour
+// (cycleSlack); missing samples (NaN) are skipped. It is O(n).
 //
 // The history is first averaged into hourly bins, each the mean of the
 // middle half of its 5-minute sub-bins: flapping within minutes becomes its
@@ -164,6 +187,18 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // daily test is run again on plain means, where the job stands out at its
 // hour every day and a burst at a random hour is an outlier.
 //
+// Hourly: a pattern within the hour that comes back at the same minutes
+// every hour (a job at minute 0) is flat in hourly bins. It is tested on
+// the last week, in bins of 5 minutes (or the step, up to 10 minutes),
+// each the plain mean of its samples, less the moving average over an
+// hour, folded at an hour; bursts stay in, so the shape must be a large
+// part of the demand's variation. It needs two days of history and a
+// strength of at least hourMin both over the history and over its last
+// day (a job that stopped is no cycle), and to exceed by minPeak the
+// strength at an hour less and more 25 minutes, where a pattern of an
+// hour, half or quarter hour does not fold, nor one of 50 or 70 minutes
+// at an hour.
+//
 // Samples filled in gaps (Series.Observed) are left out, as NaN.
 func DetectCycles(s Series) Cycles {
 	scaled := s.scaled(scaleOf(s.Values)).observedOnly()
@@ -184,6 +219,9 @@ func DetectCycles(s Series) Cycles {
 		}
 	}
 	var cs Cycles
+	if h, near := hourStrength(scaled); h >= hourMin && h-near >= minPeak {
+		cs = append(cs, Cycle{Period: Hour, Strength: h})
+	}
 	if st.dayOK() {
 		cs = append(cs, Cycle{Period: Day, Strength: st.day})
 	}
@@ -278,6 +316,38 @@ func measureCycles(s Series, mean bool) cycleStats {
 	return st
 }
 
+// hourStrength returns the strength of an hourly cycle over the last
+// hourSpan of s (see DetectCycles) and the best strength at an hour less
+// and more hourShift; -Inf where s is shorter than two days or its bins
+// are wider than hourMaxBin.
+func hourStrength(s Series) (hour, near float64) {
+	hour, near = math.Inf(-1), math.Inf(-1)
+	if s.Step <= 0 || time.Duration(len(s.Values))*s.Step < 2*Day-cycleSlack {
+		return hour, near
+	}
+	if n := int(hourSpan / s.Step); len(s.Values) > n {
+		s.Values = s.Values[len(s.Values)-n:]
+	}
+	bins, width := binnedBy(s, subBin, s.Step, true)
+	if width <= 0 || width > hourMaxBin || time.Hour%width != 0 {
+		return hour, near
+	}
+	p, shift := int(time.Hour/width), max(1, int(hourShift/width))
+	// Bursts stay in: an hourly shape that bursts drown (a job of a few
+	// minutes a day, at a minute that drifts, on flat demand with a
+	// small bump every hour) is too small a part of the demand to build
+	// the model on. NAB's ec2_cpu_utilization_c6585a is such a trace:
+	// with the bursts left out, hourly (0.96), and the model's MAE went
+	// from 1.025 to 1.066 times the best baseline's.
+	r := localResidual(bins, p)
+	hour = foldGain(r, p, 0)
+	near = max(foldGain(r, p-shift, 0), foldGain(r, p+shift, 0))
+	// A pattern that has stopped is not a cycle: the last day must show
+	// it too.
+	hour = min(hour, foldGainFrom(r, p, 0, max(0, len(r)-int(Day/width))))
+	return hour, near
+}
+
 // nearLag returns about sixths/6 of period p: a lag near it that is not p.
 func nearLag(p, sixths int) int {
 	l := int(math.Round(float64(p*sixths) / 6))
@@ -296,21 +366,47 @@ func nearLag(p, sixths int) int {
 // a bin is the plain mean of its sub-bins instead, which keeps the rare
 // events of sparse counts.
 func binned(s Series, mean bool) ([]float64, time.Duration) {
+	return binnedBy(s, CycleBin, subBin, mean)
+}
+
+// binnedBy is binned with bins of width and sub-bins of sub (or the step,
+// when longer).
+func binnedBy(s Series, width, sub time.Duration, mean bool) ([]float64, time.Duration) {
 	if s.Step <= 0 || len(s.Values) == 0 {
 		return nil, 0
 	}
-	if s.Step >= CycleBin {
+	if s.Step >= width {
 		return s.Values, s.Step
 	}
-	sub := max(s.Step, subBin)
+	sub = max(s.Step, sub)
 	// after returns the index of the first sample at or after time t (from
 	// the start).
 	after := func(t time.Duration) int { return min(len(s.Values), int((t+s.Step-1)/s.Step)) }
-	bins := make([]float64, int(time.Duration(len(s.Values)-1)*s.Step/CycleBin)+1)
-	buf := make([]float64, 0, int(CycleBin/sub)+2)
+	bins := make([]float64, int(time.Duration(len(s.Values)-1)*s.Step/width)+1)
+	if mean && sub == s.Step {
+		// Each sample is a sub-bin: the bin is the mean of its samples.
+		i := 0
+		for b := range bins {
+			end := after(time.Duration(b+1) * width)
+			var sum float64
+			n := 0
+			for ; i < end; i++ {
+				if v := s.Values[i]; v == v {
+					sum += v
+					n++
+				}
+			}
+			bins[b] = math.NaN()
+			if n > 0 {
+				bins[b] = sum / float64(n)
+			}
+		}
+		return bins, width
+	}
+	buf := make([]float64, 0, int(width/sub)+2)
 	i := 0
 	for b := range bins {
-		end := after(time.Duration(b+1) * CycleBin)
+		end := after(time.Duration(b+1) * width)
 		buf = buf[:0]
 		for i < end {
 			j := i + 1
@@ -335,7 +431,7 @@ func binned(s Series, mean bool) ([]float64, time.Duration) {
 			bins[b] = interquartileMean(buf)
 		}
 	}
-	return bins, CycleBin
+	return bins, width
 }
 
 // observedOnly returns s with its filled values (see Series.Observed) set
@@ -551,7 +647,11 @@ func selectKth(x []float64, k int) float64 {
 // local level) when q is 0; otherwise the mean of the other blocks' values
 // at the same phase of q (the daily profile, for a weekly fold). It is
 // -Inf when r is shorter than one block and a value.
-func foldGain(r []float64, p, q int) float64 {
+func foldGain(r []float64, p, q int) float64 { return foldGainFrom(r, p, q, 0) }
+
+// foldGainFrom is foldGain with only the values of r from index from on
+// predicted (the profile still learnt on every block but the value's).
+func foldGainFrom(r []float64, p, q, from int) float64 {
 	if p <= 0 || len(r) <= p || (q > 0 && p%q != 0) {
 		return math.Inf(-1)
 	}
@@ -601,7 +701,7 @@ func foldGain(r []float64, p, q int) float64 {
 					kq = 0
 				}
 			}
-			if !ok {
+			if !ok || b*p+k < from {
 				continue
 			}
 			f := (fsum[k] - v) / float64(fcnt[k]-1)

@@ -49,8 +49,9 @@ type genSpec struct {
 	Level float64 `json:"level"`
 	// Daily is the amplitude of the daily shape: "sine" (default; lowest
 	// at 00:00, highest at 12:00), "business" (high 08:00-18:00),
-	// "twopeak" (peaks at 08:00 and 18:00), "batch" (one hour at 02:00)
-	// or "job" (five minutes at 03:30).
+	// "twopeak" (peaks at 08:00 and 18:00), "batch" (one hour at 02:00),
+	// "job" (five minutes at 03:30) or "hourjob" (the first five minutes
+	// of every hour).
 	Daily float64 `json:"daily,omitempty"`
 	Shape string  `json:"shape,omitempty"`
 	// Weekend multiplies the daily amplitude at weekends (1 when absent);
@@ -118,6 +119,13 @@ func dailyShape(kind string, h float64) float64 {
 		return 0
 	case "job":
 		if h >= 3.5 && h < 3.5+5.0/60 {
+			return 1
+		}
+		return 0
+	case "hourjob":
+		// In whole seconds: h's fraction is not exact, and a sixth
+		// minute in some hours would be a daily shape.
+		if math.Mod(math.Round(h*3600), 3600) < 300 {
 			return 1
 		}
 		return 0
@@ -300,12 +308,14 @@ func (l labelledSeries) series(t testing.TB) Series {
 	return s
 }
 
-// cycleLabel returns the label of cycles: "none", "day", "week" or
-// "day+week".
+// cycleLabel returns the label of cycles: "none", or "hour", "day" and
+// "week" joined by "+", shortest first.
 func cycleLabel(cs Cycles) string {
 	var parts []string
 	for _, c := range cs {
 		switch c.Period {
+		case Hour:
+			parts = append(parts, "hour")
 		case Day:
 			parts = append(parts, "day")
 		case Week:
@@ -360,7 +370,8 @@ func TestCyclesSweep(t *testing.T) {
 	}
 	// found[p][0] counts series with period p among those labelled with
 	// it, found[p][1] among those labelled without it; total the same.
-	var found, total [2][2]int
+	periods := []string{"hour", "day", "week"}
+	var found, total [3][2]int
 	for _, l := range loadLabelledSet(t) {
 		if l.Gen == nil {
 			continue
@@ -373,7 +384,7 @@ func TestCyclesSweep(t *testing.T) {
 			if got == l.Label {
 				right++
 			}
-			for p, name := range []string{"day", "week"} {
+			for p, name := range periods {
 				has, want := strings.Contains(got, name), strings.Contains(l.Label, name)
 				k := 0
 				if !want {
@@ -392,7 +403,7 @@ func TestCyclesSweep(t *testing.T) {
 			t.Logf("%-24s %-9s right %d of %d", l.Name, l.Label, right, n)
 		}
 	}
-	for p, name := range []string{"daily", "weekly"} {
+	for p, name := range []string{"hourly", "daily", "weekly"} {
 		t.Logf("%s: found in %d of %d series that have it, %d of %d that do not", name, found[p][0], total[p][0], found[p][1], total[p][1])
 		if found[p][1]*1000 > total[p][1] || found[p][0]*100 < 99*total[p][0] {
 			t.Errorf("%s: false cycles in more than 0.1%% of the series without one, or found in less than 99%% of those with one", name)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,6 +17,7 @@ func TestCyclesString(t *testing.T) {
 		{nil, "no cycle"},
 		{Cycles{{Period: Day, Strength: 0.5}}, "daily (strength 0.50)"},
 		{Cycles{{Period: Day, Strength: 0.82}, {Period: Week, Strength: 0.31}}, "daily (strength 0.82) and weekly (strength 0.31)"},
+		{Cycles{{Period: Hour, Strength: 0.97}, {Period: Day, Strength: 0.4}}, "hourly (strength 0.97) and daily (strength 0.40)"},
 	} {
 		if got := tt.cs.String(); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.cs, got, tt.want)
@@ -270,6 +272,73 @@ func TestDetectCyclesLeavesFilledOut(t *testing.T) {
 		}
 		if got := DetectCycles(withGaps(s, nights)); len(got) > 0 {
 			t.Errorf("steady noise without its nights, seed %d: found %s, want no cycle", seed, got)
+		}
+	}
+}
+
+// TestDetectCyclesHourly checks the hourly test of DetectCycles: a job
+// in the first minutes of every hour is an hourly cycle (and the model
+// then follows it with a daily profile), one that stopped a few days ago
+// is not, nor are patterns near an hour that are not an hour, nor a job
+// at a step too coarse to see minutes.
+func TestDetectCyclesHourly(t *testing.T) {
+	// series returns days of samples at step: level 20 with noise of 5,
+	// plus f of the time since the start.
+	series := func(seed uint64, step time.Duration, days int, f func(d time.Duration) float64) Series {
+		r := rand.New(rand.NewPCG(seed, 47))
+		s := Series{Start: monday, Step: step, Values: make([]float64, days*int(Day/step))}
+		for i := range s.Values {
+			s.Values[i] = 20 + 5*r.NormFloat64() + f(time.Duration(i)*step)
+		}
+		return s
+	}
+	job := func(until time.Duration) func(d time.Duration) float64 {
+		return func(d time.Duration) float64 {
+			if d < until && d%time.Hour < 5*time.Minute {
+				return 180
+			}
+			return 0
+		}
+	}
+	sine := func(p time.Duration) func(d time.Duration) float64 {
+		return func(d time.Duration) float64 { return 30 * math.Sin(2*math.Pi*float64(d)/float64(p)) }
+	}
+	forever := 100 * Day
+	for _, tc := range []struct {
+		name string
+		step time.Duration
+		f    func(d time.Duration) float64
+		want string
+	}{
+		{"job every hour, 1 minute", time.Minute, job(forever), "hourly"},
+		{"job every hour, 5 minutes", 5 * time.Minute, job(forever), "hourly"},
+		{"job every hour, 10 minutes", 10 * time.Minute, job(forever), "hourly"},
+		{"job every hour, 15 minutes: too coarse", 15 * time.Minute, job(forever), "no cycle"},
+		{"job that stopped two days ago", time.Minute, job(12 * Day), "no cycle"},
+		{"sine of 50 minutes", time.Minute, sine(50 * time.Minute), "no cycle"},
+		{"sine of 61 minutes", time.Minute, sine(61 * time.Minute), "no cycle"},
+		{"sine of 30 minutes", time.Minute, sine(30 * time.Minute), "hourly"},
+	} {
+		for seed := range uint64(5) {
+			s := series(seed, tc.step, 14, tc.f)
+			got := DetectCycles(s)
+			name := got.String()
+			if len(got) > 0 {
+				name = strings.Fields(name)[0]
+			}
+			if name != tc.want || len(got) > 1 {
+				t.Errorf("%s, seed %d: found %s, want %s alone", tc.name, seed, got, tc.want)
+			}
+			if tc.want != "hourly" {
+				continue
+			}
+			m, err := Fit(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Cycle().Period != Day || !m.Cycles().Has(Hour) {
+				t.Errorf("%s, seed %d: the model's cycle is %s of %s, want a daily profile for the hourly cycle", tc.name, seed, m.Cycle(), m.Cycles())
+			}
 		}
 	}
 }

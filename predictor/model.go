@@ -224,7 +224,9 @@ func MinSamples(step, lookahead time.Duration) int {
 var ErrTooShort = errors.New("history too short")
 
 // Cycle returns the longest cycle the model found, the one its seasonal
-// profile covers (weekly when there are a daily and a weekly one).
+// profile covers (weekly when there are a daily and a weekly one), but
+// daily for an hourly one alone: an hourly pattern comes back every day
+// too, and the daily profile, at the step, follows it.
 func (m *Model) Cycle() Cycle { return m.cycle }
 
 // Cycles returns every cycle the model found, shortest first.
@@ -261,6 +263,9 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	s = s.scaled(m.scale)
 	m.cycles = DetectCycles(s)
 	m.cycle = m.cycles.Longest()
+	if m.cycle.Period == Hour {
+		m.cycle.Period = Day // see Cycle
+	}
 	span := s
 	if m.cycle.Period > 0 {
 		m.phases = int(m.cycle.Period / s.Step)
