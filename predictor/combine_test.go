@@ -111,6 +111,34 @@ func weekdayDemand(seed uint64, days int) Series {
 	return s
 }
 
+// busyWorkers counts busy workers at a 1-minute step over two weeks: a
+// daily swing between 1 and 5 with noise, rounded to whole workers.
+func busyWorkers(seed uint64) Series {
+	r := rand.New(rand.NewPCG(seed, 19))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 14*1440)}
+	for i := range s.Values {
+		h := float64(i%1440) / 60
+		s.Values[i] = math.Round(3 + 2*math.Sin(2*math.Pi*h/24) + 0.3*r.NormFloat64())
+	}
+	return s
+}
+
+// hourlyQueue is the depth of a queue that a job fills in the first five
+// minutes of every hour (200 messages, 20 otherwise, noise of 5), at a
+// 1-minute step over two weeks: flat in hourly bins.
+func hourlyQueue(seed uint64) Series {
+	r := rand.New(rand.NewPCG(seed, 23))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 14*1440)}
+	for i := range s.Values {
+		v := 20.0
+		if i%60 < 5 {
+			v = 200
+		}
+		s.Values[i] = max(0, v+5*r.NormFloat64())
+	}
+	return s
+}
+
 // batchBursts is demand at a 1-minute step over two weeks that is zero
 // but for three batch bursts a day at random times, each of 10 to 40
 // minutes at 50 to 200 (within 20%): no cycle, and nothing in the last
@@ -167,6 +195,9 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// the forecasts replayed over the history (Selector.Seed), its
 		// first day the mixture's alone; now persistence's, 1.000.
 		{"batch bursts", synthetic(batchBursts(8)), 1, true},
+		// 1.106 before the hourly cycle was found: the model forecast
+		// from the level, the window a day earlier held the job.
+		{"queue filled every hour", synthetic(hourlyQueue(1)), 1, false},
 		// At an hourly step the lookahead is one sample, and the
 		// week-ago window is the best forecast of the step at 08:00.
 		{"office hours, hourly", synthetic(officeHoursAt(30, 28, time.Hour)), 1, false},

@@ -26,7 +26,7 @@ func (c Cycle) String() string {
 	switch c.Period {
 	case 0:
 		return "no cycle"
-	case Hour:
+	case Hourly:
 		return fmt.Sprintf("hourly (strength %.2f)", c.Strength)
 	case Day:
 		return fmt.Sprintf("daily (strength %.2f)", c.Strength)
@@ -77,9 +77,9 @@ const (
 	Day = 24 * time.Hour
 	// Week is a weekly cycle.
 	Week = 7 * Day
-	// Hour is an hourly cycle: a pattern within the hour that comes back
+	// Hourly is an hourly cycle: a pattern within the hour that comes back
 	// at the same minutes every hour, as a job run at minute 0.
-	Hour = time.Hour
+	Hourly = time.Hour
 )
 
 // Cycle detection settings (see DetectCycles and docs/predictor.md).
@@ -220,7 +220,7 @@ func DetectCycles(s Series) Cycles {
 	}
 	var cs Cycles
 	if h, near := hourStrength(scaled); h >= hourMin && h-near >= minPeak {
-		cs = append(cs, Cycle{Period: Hour, Strength: h})
+		cs = append(cs, Cycle{Period: Hourly, Strength: h})
 	}
 	if st.dayOK() {
 		cs = append(cs, Cycle{Period: Day, Strength: st.day})

@@ -314,7 +314,7 @@ func cycleLabel(cs Cycles) string {
 	var parts []string
 	for _, c := range cs {
 		switch c.Period {
-		case Hour:
+		case Hourly:
 			parts = append(parts, "hour")
 		case Day:
 			parts = append(parts, "day")

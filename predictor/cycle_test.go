@@ -17,7 +17,7 @@ func TestCyclesString(t *testing.T) {
 		{nil, "no cycle"},
 		{Cycles{{Period: Day, Strength: 0.5}}, "daily (strength 0.50)"},
 		{Cycles{{Period: Day, Strength: 0.82}, {Period: Week, Strength: 0.31}}, "daily (strength 0.82) and weekly (strength 0.31)"},
-		{Cycles{{Period: Hour, Strength: 0.97}, {Period: Day, Strength: 0.4}}, "hourly (strength 0.97) and daily (strength 0.40)"},
+		{Cycles{{Period: Hourly, Strength: 0.97}, {Period: Day, Strength: 0.4}}, "hourly (strength 0.97) and daily (strength 0.40)"},
 	} {
 		if got := tt.cs.String(); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.cs, got, tt.want)
@@ -336,7 +336,7 @@ func TestDetectCyclesHourly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Cycle().Period != Day || !m.Cycles().Has(Hour) {
+			if m.Cycle().Period != Day || !m.Cycles().Has(Hourly) {
 				t.Errorf("%s, seed %d: the model's cycle is %s of %s, want a daily profile for the hourly cycle", tc.name, seed, m.Cycle(), m.Cycles())
 			}
 		}

@@ -218,7 +218,8 @@ func (s *Selector) Seed(m *Model, h Series) int {
 func (s *Selector) Seeded() bool { return s.seed != nil }
 
 // Apply returns f with its Peak blended from the mixture's and a
-// baseline's (see Selector); Upper moves with Peak.
+// baseline's (see Selector), rounded to a whole number where f.Counts;
+// Upper moves with Peak.
 func (s *Selector) Apply(f Forecast) Forecast {
 	r, ok := s.ratios(f.Time)
 	if !ok && s.seed != nil {
@@ -248,6 +249,9 @@ func (s *Selector) Apply(f Forecast) Forecast {
 	}
 	w := blendWeight(bestK)
 	peak := max(0, f.Mixture+w*(f.Baselines[bestB]-f.Mixture))
+	if f.Counts {
+		peak = math.Round(peak)
+	}
 	f.Upper += peak - f.Peak
 	f.Peak = peak
 	f.BaselineShare = w
