@@ -388,18 +388,8 @@ func binnedBy(s Series, width, sub time.Duration, mean bool) ([]float64, time.Du
 		i := 0
 		for b := range bins {
 			end := after(time.Duration(b+1) * width)
-			var sum float64
-			n := 0
-			for ; i < end; i++ {
-				if v := s.Values[i]; v == v {
-					sum += v
-					n++
-				}
-			}
-			bins[b] = math.NaN()
-			if n > 0 {
-				bins[b] = sum / float64(n)
-			}
+			bins[b], _ = meanSkippingNaN(s.Values[i:end])
+			i = end
 		}
 		return bins, width
 	}
@@ -413,17 +403,10 @@ func binnedBy(s Series, width, sub time.Duration, mean bool) ([]float64, time.Du
 			if sub > s.Step {
 				j = min(end, after((time.Duration(i)*s.Step/sub+1)*sub))
 			}
-			var sum float64
-			n := 0
-			for ; i < j; i++ {
-				if v := s.Values[i]; v == v {
-					sum += v
-					n++
-				}
+			if m, n := meanSkippingNaN(s.Values[i:j]); n > 0 {
+				buf = append(buf, m)
 			}
-			if n > 0 {
-				buf = append(buf, sum/float64(n))
-			}
+			i = j
 		}
 		if mean {
 			bins[b] = plainMean(buf)
@@ -463,6 +446,23 @@ func nonZeroPerHour(s Series) float64 {
 		}
 	}
 	return float64(n) / (float64(time.Duration(len(s.Values))*s.Step) / float64(time.Hour))
+}
+
+// meanSkippingNaN returns the mean of the values of x that are not NaN
+// and how many there are; NaN with none.
+func meanSkippingNaN(x []float64) (float64, int) {
+	var sum float64
+	n := 0
+	for _, v := range x {
+		if v == v {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), 0
+	}
+	return sum / float64(n), n
 }
 
 // plainMean returns the mean of x, which holds no NaN; NaN for none.

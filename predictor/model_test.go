@@ -925,26 +925,24 @@ func TestWholeNumbers(t *testing.T) {
 // counts it forecasts with less error than without the rounding: the
 // same series with one value a billionth off a whole number.
 func TestCountsRoundThePeak(t *testing.T) {
-	s := poissonDemand(1)
-	m, err := Fit(s, Options{})
-	if err != nil {
-		t.Fatal(err)
+	// offWhole returns s with its first value a billionth off.
+	offWhole := func(s Series) Series {
+		s.Values = slices.Clone(s.Values)
+		s.Values[0] += 1e-9
+		return s
 	}
-	f, err := m.Forecast(s)
-	if err != nil {
-		t.Fatal(err)
+	forecast := func(s Series) Forecast {
+		m, err := Fit(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.Forecast(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
-	off := s
-	off.Values = slices.Clone(s.Values)
-	off.Values[0] += 1e-9
-	mo, err := Fit(off, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fo, err := mo.Forecast(off)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, fo := forecast(poissonDemand(1)), forecast(offWhole(poissonDemand(1)))
 	if !f.Counts || fo.Counts || f.Peak != math.Round(f.Peak) || f.Mixture != f.Peak {
 		t.Fatalf("counts: %+v; off a whole number: %+v", f, fo)
 	}
@@ -963,10 +961,7 @@ func TestCountsRoundThePeak(t *testing.T) {
 					t.Fatalf("seed %d: forecast %g at %s is not a whole number", seed, row.Peak, row.Time)
 				}
 			}
-			off := s
-			off.Values = slices.Clone(s.Values)
-			off.Values[0] += 1e-9
-			ro, err := Backtest(off, DefaultBacktestConfig())
+			ro, err := Backtest(offWhole(s), DefaultBacktestConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
