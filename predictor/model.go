@@ -815,10 +815,11 @@ func wholeNumbers(s Series) bool {
 }
 
 // roundPeak returns peak rounded to a whole number, and upper moved with
-// it.
+// it: the rounded peak plus upper's margin over peak, computed apart so
+// that a margin of 0 on a large peak does not come out below it.
 func roundPeak(peak, upper float64) (float64, float64) {
 	r := math.Round(peak)
-	return r, upper + r - peak
+	return r, r + max(0, upper-peak)
 }
 
 // laggedBaseline is the seasonal-naive baseline of the window after
