@@ -124,17 +124,21 @@ func busyWorkers(seed uint64) Series {
 }
 
 // hourlyQueue is the depth of a queue that a job fills in the first five
-// minutes of every hour (200 messages, 20 otherwise, noise of 5), at a
-// 1-minute step over two weeks: flat in hourly bins.
-func hourlyQueue(seed uint64) Series {
+// minutes of every hour (200 messages, 20 otherwise, noise of 5) over two
+// weeks, each sample the mean of its step's minutes: flat in hourly bins.
+func hourlyQueue(seed uint64, step time.Duration) Series {
 	r := rand.New(rand.NewPCG(seed, 23))
-	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 14*1440)}
+	s := Series{Start: monday, Step: step, Values: make([]float64, int(14*Day/step))}
+	per := int(step / time.Minute)
 	for i := range s.Values {
-		v := 20.0
-		if i%60 < 5 {
-			v = 200
+		var sum float64
+		for m := i * per; m < (i+1)*per; m++ {
+			sum += 20
+			if m%60 < 5 {
+				sum += 180
+			}
 		}
-		s.Values[i] = max(0, v+5*r.NormFloat64())
+		s.Values[i] = max(0, sum/float64(per)+5*r.NormFloat64())
 	}
 	return s
 }
@@ -196,8 +200,10 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// first day the mixture's alone; now persistence's, 1.000.
 		{"batch bursts", synthetic(batchBursts(8)), 1, true},
 		// 1.106 before the hourly cycle was found: the model forecast
-		// from the level, the window a day earlier held the job.
-		{"queue filled every hour", synthetic(hourlyQueue(1)), 1, false},
+		// from the level, the window a day earlier held the job; at a
+		// 15-minute step, 1.682.
+		{"queue filled every hour", synthetic(hourlyQueue(1, time.Minute)), 1, false},
+		{"queue filled every hour, 15 minutes", synthetic(hourlyQueue(1, 15*time.Minute)), 1, false},
 		// At an hourly step the lookahead is one sample, and the
 		// week-ago window is the best forecast of the step at 08:00.
 		{"office hours, hourly", synthetic(officeHoursAt(30, 28, time.Hour)), 1, false},

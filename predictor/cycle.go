@@ -135,15 +135,17 @@ const (
 	// rds_cpu_utilization_e47b3b's (0.28), out of the report. At 0.15
 	// they are reported, and no backtest moved by more than 0.001.
 	// hourShift is how far from an hour the near lags of the hourly test
-	// are: 25 minutes, where a pattern that repeats every hour, half or
-	// quarter hour does not fold. hourMaxBin is the widest bin it runs
-	// on: 10 minutes, six bins an hour. hourSpan is the history it looks
+	// are: 25 minutes (in whole bins, at least one), where a pattern that
+	// repeats every hour, half or quarter hour does not fold. hourMaxBin
+	// is the widest bin it runs on: 30 minutes, two bins an hour. A job at
+	// minute 0 of every hour at a 15-minute step was at 1.682 times the
+	// seasonal naive baseline's MAE without the cycle, 0.985 with it. hourSpan is the history it looks
 	// at, the latest: a week holds 168 hours, and a longer one cost time
 	// for nothing (2.2 ms more on 69 days at 5 minutes).
 	hourSpan   = Week
 	hourMin    = 0.3
 	hourShift  = 25 * time.Minute
-	hourMaxBin = 10 * time.Minute
+	hourMaxBin = 30 * time.Minute
 )
 
 // DetectCycle returns the longest cycle DetectCycles finds in s (the weekly
@@ -189,7 +191,7 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 //
 // Hourly: a pattern within the hour that comes back at the same minutes
 // every hour (a job at minute 0) is flat in hourly bins. It is tested on
-// the last week, in bins of 5 minutes (or the step, up to 10 minutes),
+// the last week, in bins of 5 minutes (or the step, up to 30 minutes),
 // each the plain mean of its samples, less the moving average over an
 // hour, folded at an hour; bursts stay in, so the shape must be a large
 // part of the demand's variation. It needs two days of history and a

@@ -278,9 +278,9 @@ func TestDetectCyclesLeavesFilledOut(t *testing.T) {
 
 // TestDetectCyclesHourly checks the hourly test of DetectCycles: a job
 // in the first minutes of every hour is an hourly cycle (and the model
-// then follows it with a daily profile), one that stopped a few days ago
-// is not, nor are patterns near an hour that are not an hour, nor a job
-// at a step too coarse to see minutes.
+// then follows it with a daily profile) at steps up to 30 minutes, one
+// that stopped a few days ago is not, nor are patterns near an hour that
+// are not an hour, nor anything at an hourly step.
 func TestDetectCyclesHourly(t *testing.T) {
 	// series returns days of samples at step: level 20 with noise of 5,
 	// plus f of the time since the start.
@@ -313,7 +313,9 @@ func TestDetectCyclesHourly(t *testing.T) {
 		{"job every hour, 1 minute", time.Minute, job(forever), "hourly"},
 		{"job every hour, 5 minutes", 5 * time.Minute, job(forever), "hourly"},
 		{"job every hour, 10 minutes", 10 * time.Minute, job(forever), "hourly"},
-		{"job every hour, 15 minutes: too coarse", 15 * time.Minute, job(forever), "no cycle"},
+		{"job every hour, 15 minutes", 15 * time.Minute, job(forever), "hourly"},
+		{"job every hour, 30 minutes", 30 * time.Minute, job(forever), "hourly"},
+		{"job every hour, hourly: nothing to see within the hour", time.Hour, job(forever), "no cycle"},
 		{"job that stopped two days ago", time.Minute, job(12 * Day), "no cycle"},
 		{"sine of 50 minutes", time.Minute, sine(50 * time.Minute), "no cycle"},
 		{"sine of 61 minutes", time.Minute, sine(61 * time.Minute), "no cycle"},
