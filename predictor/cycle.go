@@ -327,8 +327,8 @@ func hourStrength(s Series) (hour, near float64) {
 	if s.Step <= 0 || time.Duration(len(s.Values))*s.Step < 2*Day-cycleSlack {
 		return hour, near
 	}
-	if n := int(hourSpan / s.Step); len(s.Values) > n {
-		s.Values = s.Values[len(s.Values)-n:]
+	if n := int(hourSpan / s.Step); s.Len() > n {
+		s = s.Slice(s.Len()-n, s.Len())
 	}
 	bins, width := binnedBy(s, subBin, s.Step, true)
 	if width <= 0 || width > hourMaxBin || time.Hour%width != 0 {

@@ -787,7 +787,7 @@ func (m *Model) forecastScaled(s Series) Forecast {
 	f.Peak, f.Upper = f.Peak*m.scale, f.Upper*m.scale
 	if m.counts {
 		f.Counts = true
-		f.Peak, f.Upper = roundPeak(f.Peak, f.Upper)
+		f = f.withPeak(math.Round(f.Peak))
 	}
 	f.Mixture = f.Peak
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
@@ -814,12 +814,13 @@ func wholeNumbers(s Series) bool {
 	return seen
 }
 
-// roundPeak returns peak rounded to a whole number, and upper moved with
-// it: the rounded peak plus upper's margin over peak, computed apart so
-// that a margin of 0 on a large peak does not come out below it.
-func roundPeak(peak, upper float64) (float64, float64) {
-	r := math.Round(peak)
-	return r, r + max(0, upper-peak)
+// withPeak returns f with Peak set to peak and Upper moved with it: peak
+// plus Upper's margin over the old Peak (never negative), computed apart
+// so that a margin of 0 on a large peak does not come out below it.
+func (f Forecast) withPeak(peak float64) Forecast {
+	f.Upper = peak + max(0, f.Upper-f.Peak)
+	f.Peak = peak
+	return f
 }
 
 // laggedBaseline is the seasonal-naive baseline of the window after

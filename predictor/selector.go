@@ -252,10 +252,7 @@ func (s *Selector) Apply(f Forecast) Forecast {
 	if f.Counts {
 		peak = math.Round(peak)
 	}
-	// Upper keeps its margin over Peak (never negative), computed apart
-	// as in roundPeak.
-	f.Upper = peak + max(0, f.Upper-f.Peak)
-	f.Peak = peak
+	f = f.withPeak(peak)
 	f.BaselineShare = w
 	return f
 }
