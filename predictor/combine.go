@@ -57,6 +57,11 @@ const (
 	// the envelope candidate takes the envelopeQuantile of.
 	envelopeWindow   = 2 * time.Hour
 	envelopeQuantile = 0.9
+	// dayPeaksDays is how many days back the day-peaks candidate takes
+	// the median of the lookahead windows' peaks at the same time of day
+	// over, and dayPeaksMin the fewest it needs (see combiner.dayPeaks).
+	dayPeaksDays = 7
+	dayPeaksMin  = 3
 	// hwOneSampleMax is how many samples of history the Holt-Winters
 	// candidate is fitted on where the lookahead is one sample: all of it
 	// up to this many, as the backtest's baseline runs over the whole
@@ -223,8 +228,8 @@ type combiner struct {
 	// points, before hwLo).
 	hwExtra   []float64
 	hwExtraAt []int
-	// buf is scratch space for the envelope.
-	buf []float64
+	// buf is scratch space for the envelope, dayBuf for the day peaks.
+	buf, dayBuf []float64
 }
 
 func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c.m.step) }
@@ -254,7 +259,10 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //     strongest baseline on smooth traces;
 //   - the recent-peak envelope: the envelopeQuantile of the peaks of the
 //     lookahead windows over the last envelopeWindow, the forecast of a
-//     window's peak for a signal that flaps within minutes.
+//     window's peak for a signal that flaps within minutes;
+//   - with a daily cycle and a lookahead of more than one sample, the day
+//     peaks: the median of the same window's peaks on each of the last
+//     dayPeaksDays days (see combiner.dayPeaks).
 func (c *combiner) candidates(i int, out []float64) []float64 {
 	m, vals := c.m, c.vals
 	lvl := m.levelAt(vals, i)
@@ -288,7 +296,58 @@ func (c *combiner) candidates(i int, out []float64) []float64 {
 		hw = math.NaN()
 	}
 	out = append(out, hw)
-	return append(out, c.envelope(i))
+	out = append(out, c.envelope(i))
+	if m.dayPeaksOn() {
+		out = append(out, c.dayPeaks(i))
+	}
+	return out
+}
+
+// dayPeaksOn reports whether the model has the day-peaks candidate: with
+// a daily cycle (or an hourly one, whose profile is daily) and a
+// lookahead of more than one sample and less than a day. A day of a weekly cycle is not
+// like the one before it. Where the lookahead is one sample, the median
+// of a phase's last samples is what the profile is already, and the
+// candidate only added noise to the weights: a noisy hourly sine went
+// from 0.992-1.000 to 0.999-1.025 times Holt-Winters's MAE, and the same
+// at 30 minutes.
+func (m *Model) dayPeaksOn() bool {
+	return m.horizon > 1 && m.cycle.Period == Day && Day%m.step == 0 && int(Day/m.step) > m.horizon
+}
+
+// dayPeaks returns the median of the peaks of the lookahead window after
+// index i on each of the last dayPeaksDays days, NaN with fewer than
+// dayPeaksMin of them. Under noise the window's peak a day earlier (a
+// baseline) carries that day's noise, and the seasonal model's peak is
+// its profile, a median of the samples, plus one excess fitted over
+// every time of day. On whole numbers of busy workers (1 to 5 over a
+// day, noise of 0.3 before rounding) the peak of 15 minutes is one
+// worker over the profile at some times of day and none at others. The
+// median of the window peaks over a week is that peak at each time of
+// day, without one day's noise (see docs/predictor.md for the figures). With business hours, only the days whose window is on the same
+// side of them are taken: a Saturday's window is not a Friday's.
+func (c *combiner) dayPeaks(i int) float64 {
+	m := c.m
+	l := int(Day / m.step)
+	c.dayBuf = c.dayBuf[:0]
+	for d := 1; d <= dayPeaksDays && i-d*l >= 0; d++ {
+		o := i - d*l
+		peak := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			if m.opts.BusinessHours != nil && m.key(c.at(i+h)) != m.key(c.at(o+h)) {
+				peak = math.NaN()
+				break
+			}
+			peak = max(peak, c.vals[o+h])
+		}
+		if !math.IsNaN(peak) {
+			c.dayBuf = append(c.dayBuf, peak)
+		}
+	}
+	if len(c.dayBuf) < dayPeaksMin {
+		return math.NaN()
+	}
+	return medianInPlace(c.dayBuf)
 }
 
 // profileDays is the number of per-day profile candidates: one for a

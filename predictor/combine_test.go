@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlscale/mlscale/internal/intent"
 )
 
 // flappingCPU is a CPU series at a 1-minute step that flaps between about
@@ -202,6 +204,10 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// 1.106 before the hourly cycle was found: the model forecast
 		// from the level, the window a day earlier held the job; at a
 		// 15-minute step, 1.682.
+		// Whole busy workers, 1 to 5 over a day: 1.022 times the best
+		// baseline's MAE (seasonal naive day) before the day-peaks
+		// candidate (combiner.dayPeaks), 0.908 with it.
+		{"busy workers", synthetic(busyWorkers(1)), 1, false},
 		{"queue filled every hour", synthetic(hourlyQueue(1, time.Minute)), 1, false},
 		{"queue filled every hour, 15 minutes", synthetic(hourlyQueue(1, 15*time.Minute)), 1, false},
 		// At an hourly step the lookahead is one sample, and the
@@ -689,5 +695,73 @@ func TestOneOffADayEarlierIsCapped(t *testing.T) {
 				t.Errorf("the scaled window a day earlier forecasts %g: the daily job was capped", scaled)
 			}
 		})
+	}
+}
+
+// TestDayPeaks checks the day-peaks candidate: the median of the same
+// window's peaks over the last week, none with fewer than three days, and
+// with business hours only the days on the same side of them. Day d of
+// the series holds d everywhere; it starts on a Monday.
+func TestDayPeaks(t *testing.T) {
+	const l = 96 // a day at 15 minutes
+	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := func(n int) []float64 {
+		v := make([]float64, n*l)
+		for i := range v {
+			v[i] = float64(i / l)
+		}
+		return v
+	}
+	spiked := days(10)
+	spiked[8*l+41] = 100
+	at10 := func(day int) int { return day*l + 40 } // 10:00
+	for _, tt := range []struct {
+		name  string
+		vals  []float64
+		i     int
+		hours bool
+		want  float64 // NaN: none
+	}{
+		{"the last seven days", days(10), at10(9), false, 5},
+		{"a spike on one of them", spiked, at10(9), false, 5},
+		{"three days", days(4), at10(3), false, 1},
+		{"two days", days(3), at10(2), false, math.NaN()},
+		{"Monday without business hours", days(8), at10(7), false, 3},
+		{"Monday with business hours: not the weekend", days(8), at10(7), true, 2},
+		{"Saturday with business hours: no other weekend day", days(6), at10(5), true, math.NaN()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Model{step: 15 * time.Minute, horizon: 2, cycle: Cycle{Period: Day}, phases: l}
+			if tt.hours {
+				m.opts.BusinessHours = &bh
+			}
+			c := &combiner{m: m, start: monday, vals: tt.vals}
+			got := c.dayPeaks(tt.i)
+			if got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
+				t.Errorf("day peaks %g, want %g", got, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		step    time.Duration
+		horizon int
+		period  time.Duration
+		want    bool
+	}{
+		{time.Minute, 15, Day, true},
+		{5 * time.Minute, 3, Day, true},
+		{30 * time.Minute, 1, Day, false}, // the profile is the median already
+		{time.Minute, 15, Week, false},    // a day is not like the one before
+		{time.Minute, 15, 0, false},       // no cycle
+		{7 * time.Minute, 3, Day, false},  // a day is not a whole number of steps
+		{time.Hour, 24, Day, false},       // the window is a day long
+	} {
+		m := &Model{step: tt.step, horizon: tt.horizon, cycle: Cycle{Period: tt.period}}
+		if got := m.dayPeaksOn(); got != tt.want {
+			t.Errorf("step %s, horizon %d, period %s: day peaks %t, want %t", tt.step, tt.horizon, tt.period, got, tt.want)
+		}
 	}
 }

@@ -22,6 +22,9 @@ const (
 // The others react to the last samples: the one profile of a daily cycle
 // (the seasonal model's shape scaled by them), the windows a day and a
 // week earlier (scaled, or raw), the level, persistence and the envelope.
+// The day peaks come after the envelope only where the lookahead is more
+// than one sample (Model.dayPeaksOn), and shapes are chosen only where it
+// is one: Holt-Winters is then the second to last.
 func isShape(c, count, days int) bool {
 	return c == 0 || c == count-2 || (days > 1 && c <= days)
 }
