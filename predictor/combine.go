@@ -260,9 +260,10 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //   - the recent-peak envelope: the envelopeQuantile of the peaks of the
 //     lookahead windows over the last envelopeWindow, the forecast of a
 //     window's peak for a signal that flaps within minutes;
-//   - with a daily cycle and a lookahead of more than one sample, the day
-//     peaks: the median of the same window's peaks on each of the last
-//     dayPeaksDays days (see combiner.dayPeaks).
+//   - with a daily or weekly cycle and a lookahead of more than one
+//     sample, the day peaks: the median of the same window's peaks on
+//     each of the last dayPeaksDays days of the same kind (see
+//     combiner.dayPeaks).
 func (c *combiner) candidates(i int, out []float64) []float64 {
 	m, vals := c.m, c.vals
 	lvl := m.levelAt(vals, i)
@@ -304,37 +305,50 @@ func (c *combiner) candidates(i int, out []float64) []float64 {
 }
 
 // dayPeaksOn reports whether the model has the day-peaks candidate: with
-// a daily cycle (or an hourly one, whose profile is daily) and a
-// lookahead of more than one sample and less than a day. A day of a weekly cycle is not
-// like the one before it. Where the lookahead is one sample, the median
-// of a phase's last samples is what the profile is already, and the
-// candidate only added noise to the weights: a noisy hourly sine went
-// from 0.992-1.000 to 0.999-1.025 times Holt-Winters's MAE, and the same
-// at 30 minutes.
+// a daily or weekly cycle (or an hourly one, whose profile is daily) and a
+// lookahead of more than one sample and less than a day. Where the
+// lookahead is one sample, the median of a phase's last samples is what
+// the profile is already, and the candidate only added noise to the
+// weights: a noisy hourly sine went from 0.992-1.000 to 0.999-1.025 times
+// Holt-Winters's MAE, and the same at 30 minutes.
 func (m *Model) dayPeaksOn() bool {
-	return m.horizon > 1 && m.cycle.Period == Day && Day%m.step == 0 && int(Day/m.step) > m.horizon
+	return m.horizon > 1 && (m.cycle.Period == Day || m.cycle.Period == Week) &&
+		Day%m.step == 0 && int(Day/m.step) > m.horizon
 }
 
 // dayPeaks returns the median of the peaks of the lookahead window after
-// index i on each of the last dayPeaksDays days, NaN with fewer than
-// dayPeaksMin of them. Under noise the window's peak a day earlier (a
-// baseline) carries that day's noise, and the seasonal model's peak is
-// its profile, a median of the samples, plus one excess fitted over
-// every time of day. On whole numbers of busy workers (1 to 5 over a
-// day, noise of 0.3 before rounding) the peak of 15 minutes is one
-// worker over the profile at some times of day and none at others. The
-// median of the window peaks over a week is that peak at each time of
-// day, without one day's noise (see docs/predictor.md for the figures). With business hours, only the days whose window is on the same
-// side of them are taken: a Saturday's window is not a Friday's.
+// index i on each of the last dayPeaksDays days of the same kind, NaN
+// with fewer than dayPeaksMin of them. Under noise the window's peak a day
+// earlier (a baseline) carries that day's noise, and the seasonal model's
+// peak is its profile, a median of the samples, plus one excess fitted
+// over every time of day. On whole numbers of busy workers (1 to 5 over a
+// day, noise of 0.3 before rounding) the peak of 15 minutes is one worker
+// over the profile at some times of day and none at others. The median of
+// the window peaks over a week is that peak at each time of day, without
+// one day's noise (see docs/predictor.md for the figures).
+//
+// The days of the same kind: with business hours, those whose window is
+// on the same side of them (a Saturday's window is not a Friday's);
+// without, under a weekly cycle, the weekdays for a weekday and the
+// weekend days (UTC, as the weekly profile) for a weekend day, looked for
+// over twice as many days back.
 func (c *combiner) dayPeaks(i int) float64 {
 	m := c.m
 	l := int(Day / m.step)
+	back := dayPeaksDays
+	weekends := m.cycle.Period == Week && m.opts.BusinessHours == nil
+	if weekends {
+		back *= 2
+	}
 	c.dayBuf = c.dayBuf[:0]
-	for d := 1; d <= dayPeaksDays && i-d*l >= 0; d++ {
+	for d := 1; d <= back && i-d*l >= 0 && len(c.dayBuf) < dayPeaksDays; d++ {
 		o := i - d*l
+		if weekends && weekend(c.at(i+1)) != weekend(c.at(o+1)) {
+			continue
+		}
 		peak := math.Inf(-1)
 		for h := 1; h <= m.horizon; h++ {
-			if m.opts.BusinessHours != nil && m.key(c.at(i+h)) != m.key(c.at(o+h)) {
+			if bh := m.opts.BusinessHours; bh != nil && bh.Contains(c.at(i+h)) != bh.Contains(c.at(o+h)) {
 				peak = math.NaN()
 				break
 			}
@@ -348,6 +362,12 @@ func (c *combiner) dayPeaks(i int) float64 {
 		return math.NaN()
 	}
 	return medianInPlace(c.dayBuf)
+}
+
+// weekend reports whether t falls on a Saturday or a Sunday, UTC.
+func weekend(t time.Time) bool {
+	wd := t.UTC().Weekday()
+	return wd == time.Saturday || wd == time.Sunday
 }
 
 // profileDays is the number of per-day profile candidates: one for a

@@ -699,9 +699,10 @@ func TestOneOffADayEarlierIsCapped(t *testing.T) {
 }
 
 // TestDayPeaks checks the day-peaks candidate: the median of the same
-// window's peaks over the last week, none with fewer than three days, and
-// with business hours only the days on the same side of them. Day d of
-// the series holds d everywhere; it starts on a Monday.
+// window's peaks over the last week, none with fewer than three days, with
+// business hours only the days on the same side of them, and under a
+// weekly cycle only weekdays for a weekday and weekend days for a weekend
+// day. Day d of the series holds d everywhere; it starts on a Monday.
 func TestDayPeaks(t *testing.T) {
 	const l = 96 // a day at 15 minutes
 	bh, err := intent.ParseBusinessHours("Mon-Fri 08:00-18:00 UTC")
@@ -719,22 +720,28 @@ func TestDayPeaks(t *testing.T) {
 	spiked[8*l+41] = 100
 	at10 := func(day int) int { return day*l + 40 } // 10:00
 	for _, tt := range []struct {
-		name  string
-		vals  []float64
-		i     int
-		hours bool
-		want  float64 // NaN: none
+		name   string
+		vals   []float64
+		i      int
+		hours  bool
+		period time.Duration
+		want   float64 // NaN: none
 	}{
-		{"the last seven days", days(10), at10(9), false, 5},
-		{"a spike on one of them", spiked, at10(9), false, 5},
-		{"three days", days(4), at10(3), false, 1},
-		{"two days", days(3), at10(2), false, math.NaN()},
-		{"Monday without business hours", days(8), at10(7), false, 3},
-		{"Monday with business hours: not the weekend", days(8), at10(7), true, 2},
-		{"Saturday with business hours: no other weekend day", days(6), at10(5), true, math.NaN()},
+		{"the last seven days", days(10), at10(9), false, Day, 5},
+		{"a spike on one of them", spiked, at10(9), false, Day, 5},
+		{"three days", days(4), at10(3), false, Day, 1},
+		{"two days", days(3), at10(2), false, Day, math.NaN()},
+		{"Monday without business hours", days(8), at10(7), false, Day, 3},
+		{"Monday with business hours: not the weekend", days(8), at10(7), true, Day, 2},
+		{"Saturday with business hours: no other weekend day", days(6), at10(5), true, Day, math.NaN()},
+		// Days 11-7 and 4-3 are the last seven weekdays before Monday 14.
+		{"weekly: a Monday from weekdays", days(15), at10(14), false, Week, 8},
+		{"weekly: a Sunday from weekend days", days(14), at10(13), false, Week, 6},
+		{"weekly: a Saturday in the first week", days(6), at10(5), false, Week, math.NaN()},
+		{"weekly with business hours: by the hours", days(8), at10(7), true, Week, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &Model{step: 15 * time.Minute, horizon: 2, cycle: Cycle{Period: Day}, phases: l}
+			m := &Model{step: 15 * time.Minute, horizon: 2, cycle: Cycle{Period: tt.period}, phases: int(tt.period / (15 * time.Minute))}
 			if tt.hours {
 				m.opts.BusinessHours = &bh
 			}
@@ -754,10 +761,10 @@ func TestDayPeaks(t *testing.T) {
 		{time.Minute, 15, Day, true},
 		{5 * time.Minute, 3, Day, true},
 		{30 * time.Minute, 1, Day, false}, // the profile is the median already
-		{time.Minute, 15, Week, false},    // a day is not like the one before
-		{time.Minute, 15, 0, false},       // no cycle
-		{7 * time.Minute, 3, Day, false},  // a day is not a whole number of steps
-		{time.Hour, 24, Day, false},       // the window is a day long
+		{time.Minute, 15, Week, true},
+		{time.Minute, 15, 0, false},      // no cycle
+		{7 * time.Minute, 3, Day, false}, // a day is not a whole number of steps
+		{time.Hour, 24, Day, false},      // the window is a day long
 	} {
 		m := &Model{step: tt.step, horizon: tt.horizon, cycle: Cycle{Period: tt.period}}
 		if got := m.dayPeaksOn(); got != tt.want {
