@@ -120,8 +120,8 @@ func (o Options) withDefaults() Options {
 // trend, plus a regression of the window's peak on the recent deviation
 // from the profile (or, without a cycle, the recent level). Its forecast
 // combines that with other candidates (the backtest's baselines, a
-// recent-peak envelope and, with a cycle, other days' profiles and, with a
-// daily one, the median of a week's window peaks), weighted
+// recent-peak envelope and, with a cycle, other days' profiles and the
+// median of the last days' window peaks), weighted
 // by how well each forecast the last hours; see Model.Forecast. Fit it with Fit; it is immutable afterwards.
 type Model struct {
 	opts  Options
