@@ -346,15 +346,10 @@ func (c *combiner) dayPeaks(i int) float64 {
 		if weekends && weekend(c.at(i+1)) != weekend(c.at(o+1)) {
 			continue
 		}
-		peak := math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			if bh := m.opts.BusinessHours; bh != nil && bh.Contains(c.at(i+h)) != bh.Contains(c.at(o+h)) {
-				peak = math.NaN()
-				break
-			}
-			peak = max(peak, c.vals[o+h])
+		if !c.sameHours(i, o) {
+			continue
 		}
-		if !math.IsNaN(peak) {
+		if peak := seasonalPeak(c.vals, i, time.Duration(d)*Day, m.step, m.horizon); !math.IsNaN(peak) {
 			c.dayBuf = append(c.dayBuf, peak)
 		}
 	}
@@ -362,6 +357,19 @@ func (c *combiner) dayPeaks(i int) float64 {
 		return math.NaN()
 	}
 	return medianInPlace(c.dayBuf)
+}
+
+// sameHours reports whether the lookahead windows after indices i and o
+// are on the same side of the business hours at every sample (true
+// without business hours).
+func (c *combiner) sameHours(i, o int) bool {
+	bh := c.m.opts.BusinessHours
+	for h := 1; bh != nil && h <= c.m.horizon; h++ {
+		if bh.Contains(c.at(i+h)) != bh.Contains(c.at(o+h)) {
+			return false
+		}
+	}
+	return true
 }
 
 // weekend reports whether t falls on a Saturday or a Sunday, UTC.
