@@ -114,6 +114,14 @@ type Report struct {
 	// the calibrator's plain margin instead of the main one (at a target
 	// of 5% or more; see Calibrator).
 	PlainMarginPct float64 `json:"plain_margin_pct"`
+	// FloorCeiling is the most replicas a floor may hold in the backtest:
+	// twice the replicas of the training history's peak, in the place of
+	// a workload's maximum. UnderAtCeilingPct is the percentage of
+	// evaluated steps whose floor was at that ceiling and under the actual
+	// peak (they count in MLScale.UnderPct too): demand that outgrew the
+	// training history, which no calibration covers.
+	FloorCeiling      int     `json:"floor_ceiling"`
+	UnderAtCeilingPct float64 `json:"under_at_ceiling_pct"`
 	// MLScale are mlscale's metrics.
 	MLScale Metrics `json:"mlscale"`
 	// Baselines are the baselines' metrics by name.
@@ -281,6 +289,7 @@ func (r Report) Rounded() Report {
 	out := r
 	out.BaselineBlendPct, out.BaselineShareMean = RoundFigure(r.BaselineBlendPct), RoundFigure(r.BaselineShareMean)
 	out.PlainMarginPct = RoundFigure(r.PlainMarginPct)
+	out.UnderAtCeilingPct = RoundFigure(r.UnderAtCeilingPct)
 	out.MLScale = metrics(r.MLScale)
 	out.Baselines = make(map[string]Metrics, len(r.Baselines))
 	for name, m := range r.Baselines {
@@ -537,7 +546,24 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		rep.PlainMarginPct *= 100 / float64(b.n)
 		rep.BaselineShareMean /= float64(b.n)
 	}
+	rep.FloorCeiling = int(policy.Max)
+	rep.UnderAtCeilingPct = underAtCeiling(pick(b, floors), pick(b, b.actual), rep.FloorCeiling, capacity)
 	return fc, floors, nil
+}
+
+// underAtCeiling returns the percentage of floors that were at ceiling
+// (or above) and whose capacity was below the actual peak; 0 for none.
+func underAtCeiling(floors []int, actual []float64, ceiling int, capacity float64) float64 {
+	if len(floors) == 0 {
+		return 0
+	}
+	n := 0
+	for k, f := range floors {
+		if f >= ceiling && float64(f)*capacity < actual[k] {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(len(floors))
 }
 
 // simulations simulates capacity with static replicas (the training peak),

@@ -478,3 +478,59 @@ func TestBacktestCycleOfTheWholeTrace(t *testing.T) {
 		t.Errorf("cycle of the whole trace %q, want daily and weekly", r.CycleWhole)
 	}
 }
+
+// TestUnderAtCeiling: the share of floors at the ceiling (or above) whose
+// capacity was below the actual peak.
+func TestUnderAtCeiling(t *testing.T) {
+	tests := []struct {
+		name    string
+		floors  []int
+		actual  []float64
+		ceiling int
+		want    float64
+	}{
+		{"none", nil, nil, 4, 0},
+		{"under, below the ceiling", []int{1, 2}, []float64{50, 50}, 4, 0},
+		{"at the ceiling, covered", []int{4, 4}, []float64{40, 39}, 4, 0},
+		{"at the ceiling, under", []int{4, 4, 3, 4}, []float64{41, 40, 80, 90}, 4, 50},
+		{"above the ceiling counts", []int{5}, []float64{60}, 4, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := underAtCeiling(tt.floors, tt.actual, tt.ceiling, 10); got != tt.want {
+				t.Errorf("underAtCeiling = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBacktestSaysDemandOutgrewTheCeiling: demand that grows to five times
+// the training part's peak meets the floors' ceiling (twice the training
+// peak's replicas); the report says how often, and those steps are among
+// the floors' misses. A trace that stays within its training range
+// reports none.
+func TestBacktestSaysDemandOutgrewTheCeiling(t *testing.T) {
+	s := synth(14*288, 5*time.Minute, 5, daily)
+	for i := s.Len() / 2; i < s.Len(); i++ {
+		s.Values[i] *= 1 + 4*float64(i-s.Len()/2)/float64(s.Len()/2)
+	}
+	r, err := Backtest(s, DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("under in %.2f%% of steps, %.2f%% at the ceiling of %d replicas", r.MLScale.UnderPct, r.UnderAtCeilingPct, r.FloorCeiling)
+	static := replicasFor(maxOf(s.Values[:s.Len()/2]), r.CapacityPerReplica)
+	if r.FloorCeiling != 2*static {
+		t.Errorf("ceiling %d replicas, want %d (twice the training peak's %d)", r.FloorCeiling, 2*static, static)
+	}
+	if r.UnderAtCeilingPct < 20 || r.UnderAtCeilingPct > r.MLScale.UnderPct {
+		t.Errorf("under at the ceiling in %.2f%% of steps (under in all %.2f%%), want at least 20 and at most the whole", r.UnderAtCeilingPct, r.MLScale.UnderPct)
+	}
+	flat, err := Backtest(synth(14*288, 5*time.Minute, 5, daily), DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat.UnderAtCeilingPct != 0 {
+		t.Errorf("a trace within its training range: under at the ceiling in %.2f%% of steps, want 0", flat.UnderAtCeilingPct)
+	}
+}

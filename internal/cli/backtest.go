@@ -449,6 +449,10 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 	if rep.PlainMarginPct > 0 {
 		fmt.Fprintf(out, "the plain margin (the residual score alone) set the floors on %.1f%% of the steps: the main margins cost more on this demand's spikes\n", rep.PlainMarginPct)
 	}
+	if rep.UnderAtCeilingPct > 0 {
+		fmt.Fprintf(out, "on %.2f%% of the steps the floor was at its ceiling, %d replicas (twice the training part's peak, where a workload has its mlscale.io/max-replicas), and under the actual peak: demand outgrew the training part, and these steps count in the floors' under-provisioning\n",
+			rep.UnderAtCeilingPct, rep.FloorCeiling)
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

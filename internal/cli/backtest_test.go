@@ -678,6 +678,43 @@ func TestBacktestSaysPlainMargin(t *testing.T) {
 	}
 }
 
+// TestBacktestSaysDemandOutgrewTheCeiling: demand that grows far past the
+// training part's peak meets the floors' ceiling; the report says on how
+// many steps and at how many replicas, and the JSON has both; crane_input9
+// never reaches it, and its report says nothing of it.
+func TestBacktestSaysDemandOutgrewTheCeiling(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	n := 14 * 288
+	for i := range n {
+		v := 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
+		if i >= n/2 {
+			v *= 1 + 4*float64(i-n/2)/float64(n/2)
+		}
+		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+300*i, v)
+	}
+	path := filepath.Join(t.TempDir(), "growth.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runCLI(t, "", "backtest", "-f", path)
+	line := regexp.MustCompile(`(?m)^on [1-9][0-9.]*% of the steps the floor was at its ceiling, [0-9]+ replicas \(twice the training part's peak, where a workload has its mlscale\.io/max-replicas\), and under the actual peak: demand outgrew the training part, and these steps count in the floors' under-provisioning$`)
+	if out.Code != ExitOK || !line.MatchString(out.Out) {
+		t.Errorf("exit %d, stdout %q, want the line on the ceiling", out.Code, out.Out)
+	}
+	js := runCLI(t, "", "backtest", "-f", path, "-o", "json")
+	var got struct {
+		Ceiling int     `json:"floor_ceiling"`
+		Under   float64 `json:"under_at_ceiling_pct"`
+	}
+	if err := json.Unmarshal([]byte(js.Out), &got); err != nil || got.Ceiling <= 0 || got.Under <= 0 {
+		t.Errorf("JSON floor_ceiling %d, under_at_ceiling_pct %v (%v), want both above 0", got.Ceiling, got.Under, err)
+	}
+	if plain := runCLI(t, "", "backtest", "-f", crane9Trace); strings.Contains(plain.Out, "ceiling") {
+		t.Errorf("crane_input9 reports its floors at the ceiling:\n%s", plain.Out)
+	}
+}
+
 // TestTrainSamples: --train as a count, a fraction, a percentage or a
 // duration of a trace of 1,000 five-minute samples.
 func TestTrainSamples(t *testing.T) {

@@ -66,7 +66,10 @@ before is blended into its forecast; a line under the cycles says on how
 many steps, with what mean weight (baseline_blend_pct and
 baseline_share_mean in JSON). At a target of 5% or more, on demand with
 heavy-tailed spikes, another line says on how many steps the floors took the
-plain margin (plain_margin_pct).
+plain margin (plain_margin_pct). A floor holds at most twice the replicas of
+the training part's peak (where a workload has its mlscale.io/max-replicas);
+where demand outgrows that, a line says on how many steps the floors were at
+that ceiling and under the actual peak (floor_ceiling, under_at_ceiling_pct).
 
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor
