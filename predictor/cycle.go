@@ -115,10 +115,8 @@ const (
 	maxThreshold = 0.9
 	minPeak      = 0.2
 	// clipK is how many robust standard deviations from the median of the
-	// same hour on the other days an hourly value may be (of the same
-	// block on the other weeks, for a 6-hour block of the weekly test);
-	// further, it is a burst and left out, once there are minClipPeriods
-	// days (weeks).
+	// same hour on the other days an hourly value may be; further, it is a
+	// burst and left out, once there are minClipPeriods days.
 	clipK          = 4.0
 	minClipPeriods = 5
 	// sparseBins is the share of zero bins from which DetectCycles tests
@@ -172,9 +170,8 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 //
 // Daily: on the hourly bins, less the hours that are bursts against the
 // same hour of the other days (see dropOutliers). Weekly: on the medians
-// of 6-hour blocks, less (from five weeks of history on) the blocks that
-// are surges against the same block of the other weeks, compared with
-// the daily profile (also learnt on the other weeks) when
+// of 6-hour blocks,
+// compared with the daily profile (also learnt on the other weeks) when
 // there is a daily cycle, so that a weekday/weekend shape is found under a
 // dominant daily swing. A cycle is reported when its strength is at least
 // the threshold for the number of periods seen (see dayBase) and exceeds
@@ -291,7 +288,14 @@ func measureCycles(s Series, mean bool) cycleStats {
 		r := localResidual(bins, perDay)
 		if dropOutliers(r, perDay) {
 			// Without the outliers, again from the local level.
-			r = localResidual(missingWhere(bins, r), perDay)
+			clean := make([]float64, len(bins))
+			for i, v := range r {
+				clean[i] = bins[i]
+				if v != v {
+					clean[i] = math.NaN()
+				}
+			}
+			r = localResidual(clean, perDay)
 		}
 		st.day = foldGain(r, perDay, 0)
 		st.dayNear = max(foldGain(r, nearLag(perDay, 5), 0), foldGain(r, nearLag(perDay, 7), 0))
@@ -304,11 +308,6 @@ func measureCycles(s Series, mean bool) cycleStats {
 	if span >= 2*Week-cycleSlack {
 		y := blockMedians(bins, perDay/k)
 		e := localResidual(y, 7*k)
-		if dropOutliers(e, 7*k) {
-			// A surge (a page gone viral) against the same block of the
-			// other weeks, left out as the daily test leaves out bursts.
-			e = localResidual(missingWhere(y, e), 7*k)
-		}
 		q := 0
 		if st.dayOK() && k > 1 {
 			q = k
@@ -562,23 +561,11 @@ func localResidual(x []float64, p int) []float64 {
 	return r
 }
 
-// missingWhere returns a copy of x with NaN where r is NaN.
-func missingWhere(x, r []float64) []float64 {
-	out := slices.Clone(x)
-	for i, v := range r {
-		if v != v {
-			out[i] = math.NaN()
-		}
-	}
-	return out
-}
-
 // dropOutliers sets to NaN each value of r further than clipK robust
 // standard deviations from the median of r at the same phase of p, once r
 // spans minClipPeriods periods, and reports whether it dropped any: a
 // burst is an outlier against the same hour of the other days, a daily
-// batch job is not; a surge is an outlier against the same block of the
-// other weeks, a quieter weekend is not.
+// batch job is not.
 func dropOutliers(r []float64, p int) bool {
 	periods := (len(r) + p - 1) / p
 	if periods < minClipPeriods {
