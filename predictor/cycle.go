@@ -106,7 +106,7 @@ const (
 	// weekly one (n in weeks): 0.3 for two weeks of a daily cycle, 0.8 for
 	// a weekly one, 0.37 for four weeks. minPeak is how much the strength
 	// at the period must exceed the strength at nearby lags that are not
-	// the cycle (5/6 and 7/6 of a day; 6 and 8 days). They were set on
+	// the cycle (dayControls; 6 and 8 days). They were set on
 	// synthetic series with and without cycles (see docs/predictor.md).
 	dayBase      = 0.15
 	dayPer       = 2.0
@@ -169,7 +169,8 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // so a positive strength needs a shape that repeats.
 //
 // Daily: on the hourly bins, less the hours that are bursts against the
-// same hour of the other days (see dropOutliers). Weekly: on the medians
+// same hour of the other days (see dropOutliers); the control lags have
+// their own bursts left out (see dayStrength). Weekly: on the medians
 // of 6-hour blocks,
 // compared with the daily profile (also learnt on the other weeks) when
 // there is a daily cycle, so that a weekday/weekend shape is found under a
@@ -237,9 +238,9 @@ func DetectCycles(s Series) Cycles {
 type cycleStats struct {
 	// days and weeks are the length of the history in periods.
 	days, weeks float64
-	// day is the daily strength and dayNear the best strength at 20h and
-	// 28h; week and weekNear the same for the week, at 6 and 8 days. All
-	// are -Inf when the history is too short.
+	// day is the daily strength and dayNear the best strength at the
+	// lags of dayControls; week and weekNear the same for the week, at 6
+	// and 8 days. All are -Inf when the history is too short.
 	day, dayNear, week, weekNear float64
 	// zeroBins is the share of the bins (with a value) that are 0.
 	zeroBins float64
@@ -285,20 +286,7 @@ func measureCycles(s Series, mean bool) cycleStats {
 	span := time.Duration(len(s.Values)) * s.Step
 	st.days, st.weeks = float64(span)/float64(Day), float64(span)/float64(Week)
 	if perDay >= 4 && span >= 2*Day-cycleSlack {
-		r := localResidual(bins, perDay)
-		if dropOutliers(r, perDay) {
-			// Without the outliers, again from the local level.
-			clean := make([]float64, len(bins))
-			for i, v := range r {
-				clean[i] = bins[i]
-				if v != v {
-					clean[i] = math.NaN()
-				}
-			}
-			r = localResidual(clean, perDay)
-		}
-		st.day = foldGain(r, perDay, 0)
-		st.dayNear = max(foldGain(r, nearLag(perDay, 5), 0), foldGain(r, nearLag(perDay, 7), 0))
+		st.day, st.dayNear = dayStrength(bins, perDay, st.days)
 	}
 	// Blocks of the weekly test: weekBlocks a day, or the bins.
 	k := perDay
@@ -316,6 +304,64 @@ func measureCycles(s Series, mean bool) cycleStats {
 		st.weekNear = max(foldGain(e, 6*k, q), foldGain(e, 8*k, q))
 	}
 	return st
+}
+
+// controlShare is how much more of the bins than at a day (as a share)
+// a control lag may leave out as outliers (see dayStrength).
+const controlShare = 0.05
+
+// dayControls are the lags, in days, that the daily strength is compared
+// with (dayNear): not a day, and far enough from one that a daily shape
+// does not fold there.
+var dayControls = []float64{17.0 / 24, 19.0 / 24, 20.0 / 24, 28.0 / 24, 29.0 / 24, 31.0 / 24}
+
+// dayStrength returns the daily strength of bins, perDay to a day, over
+// days of history, and the best strength at the lags of dayControls: each
+// folded on the residual from the local level, less the values that are
+// outliers against the same phase of the lag folded (see dropOutliers).
+// The controls are computed only as far as they decide (dayOK): not when
+// the day is under its threshold, and no more once one is within minPeak
+// of it.
+//
+// A control leaves out its outliers only where that leaves out at most
+// twice the share left out at a day, or controlShare more. Found at a day
+// and then folded at another lag, the outliers would favour the day: on
+// random on/off demand, the values left at each hour are its majority
+// state, which folds at a day alone. And a daily shape of two states
+// (business hours, high or low), where nothing is left out at a day,
+// folds perfectly at any other lag once each phase's minority state is
+// left out.
+func dayStrength(bins []float64, perDay int, days float64) (day, near float64) {
+	base := localResidual(bins, perDay)
+	work := make([]float64, len(base))
+	fold := func(l int, maxShare float64) (gain, share float64) {
+		copy(work, base)
+		if share = dropOutliers(work, l); share == 0 || share > maxShare {
+			return foldGain(base, l, 0), share
+		}
+		// Without the outliers, again from the local level.
+		for i, v := range work {
+			work[i] = bins[i]
+			if v != v {
+				work[i] = math.NaN()
+			}
+		}
+		return foldGain(localResidual(work, perDay), l, 0), share
+	}
+	day, share := fold(perDay, 1)
+	near = math.Inf(-1)
+	if day < threshold(dayBase, dayPer, days) {
+		return day, near
+	}
+	for _, f := range dayControls {
+		if l := int(math.Round(float64(perDay) * f)); l > 0 && l != perDay {
+			g, _ := fold(l, max(2*share, share+controlShare))
+			if near = max(near, g); day-near < minPeak {
+				break
+			}
+		}
+	}
+	return day, near
 }
 
 // hourStrength returns the strength of an hourly cycle over the last
@@ -348,15 +394,6 @@ func hourStrength(s Series) (hour, near float64) {
 	// it too.
 	hour = min(hour, foldGainFrom(r, p, 0, max(0, len(r)-int(Day/width))))
 	return hour, near
-}
-
-// nearLag returns about sixths/6 of period p: a lag near it that is not p.
-func nearLag(p, sixths int) int {
-	l := int(math.Round(float64(p*sixths) / 6))
-	if l == p {
-		l += sixths - 6
-	}
-	return max(1, l)
 }
 
 // binned returns s in consecutive bins of CycleBin from its start, and the
@@ -566,10 +603,10 @@ func localResidual(x []float64, p int) []float64 {
 // spans minClipPeriods periods, and reports whether it dropped any: a
 // burst is an outlier against the same hour of the other days, a daily
 // batch job is not.
-func dropOutliers(r []float64, p int) bool {
+func dropOutliers(r []float64, p int) float64 {
 	periods := (len(r) + p - 1) / p
 	if periods < minClipPeriods {
-		return false
+		return 0
 	}
 	med := make([]float64, p)
 	buf := make([]float64, 0, max(periods, len(r)))
@@ -594,20 +631,21 @@ func dropOutliers(r []float64, p int) bool {
 		}
 	}
 	if len(buf) == 0 {
-		return false
+		return 0
 	}
+	valued := len(buf)
 	lim := clipK * madScale * selectKth(buf, len(buf)/2)
-	dropped := false
+	dropped := 0
 	for b := 0; b < len(r) && lim > 0; b += p {
 		block := r[b:min(len(r), b+p)]
 		for k, v := range block {
 			if math.Abs(v-med[k]) > lim {
 				block[k] = math.NaN()
-				dropped = true
+				dropped++
 			}
 		}
 	}
-	return dropped
+	return float64(dropped) / float64(valued)
 }
 
 // selectKth returns the k-th smallest value of x (0-based), reordering x;
