@@ -116,7 +116,9 @@ const (
 	minPeak      = 0.2
 	// clipK is how many robust standard deviations from the median of the
 	// same hour on the other days an hourly value may be; further, it is a
-	// burst and left out, once there are minClipPeriods days.
+	// burst and left out, once there are minClipPeriods days. The weekly
+	// test leaves out a day the same way against the same day of the other
+	// weeks (a surge), once there are minClipPeriods periods of 8 days.
 	clipK          = 4.0
 	minClipPeriods = 5
 	// sparseBins is the share of zero bins from which DetectCycles tests
@@ -171,7 +173,8 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // Daily: on the hourly bins, less the hours that are bursts against the
 // same hour of the other days (see dropOutliers); the control lags have
 // their own bursts left out (see dayStrength). Weekly: on the medians
-// of 6-hour blocks,
+// of 6-hour blocks, less the days that are surges against the same day
+// of the other weeks (see dropSurgeDays; the control lags, their own),
 // compared with the daily profile (also learnt on the other weeks) when
 // there is a daily cycle, so that a weekday/weekend shape is found under a
 // dominant daily swing. A cycle is reported when its strength is at least
@@ -295,13 +298,18 @@ func measureCycles(s Series, mean bool) cycleStats {
 	}
 	if span >= 2*Week-cycleSlack {
 		y := blockMedians(bins, perDay/k)
-		e := localResidual(y, 7*k)
 		q := 0
 		if st.dayOK() && k > 1 {
 			q = k
 		}
-		st.week = foldGain(e, 7*k, q)
-		st.weekNear = max(foldGain(e, 6*k, q), foldGain(e, 8*k, q))
+		// Each lag folds the blocks less the days that are surges
+		// against the same day of its own other periods (see
+		// dropSurgeDays), as the daily test's controls do.
+		fold := func(days int) float64 {
+			return foldGain(localResidual(dropSurgeDays(y, k, days), 7*k), days*k, q)
+		}
+		st.week = fold(7)
+		st.weekNear = max(fold(6), fold(8))
 	}
 	return st
 }
@@ -753,4 +761,75 @@ func foldGainFrom(r []float64, p, q, from int) float64 {
 		return math.Inf(-1)
 	}
 	return 1 - fold/base
+}
+
+// dropSurgeDays returns a copy of the blocks y, k a day, with NaN in
+// every block of the days whose mean is an outlier (see dropOutliers)
+// against the same day of the other periods of lag days, on the day means'
+// residual from their 7-day moving median, which a surge of a day or two
+// (a page gone viral) does not drag, as it would a mean. A day
+// is the mean of many hours, so demand that is on or off in blocks of
+// hours at random has day means that spread as noise does, where the
+// hours' collapse the robust spread (see dayStrength); a quieter weekend,
+// the same every week, is no outlier. Days are left out only once the
+// history spans minClipPeriods periods of 8 days, the longest lag the
+// weekly test compares, so that every lag is cleaned or none.
+func dropSurgeDays(y []float64, k, lag int) []float64 {
+	nd := (len(y) + k - 1) / k
+	d := make([]float64, nd)
+	for i := range d {
+		var sum float64
+		c := 0
+		for _, v := range y[i*k : min(len(y), i*k+k)] {
+			if v == v {
+				sum += v
+				c++
+			}
+		}
+		d[i] = math.NaN()
+		if 2*c >= k {
+			d[i] = sum / float64(c)
+		}
+	}
+	// Only where the longest lag compared (8 days) spans minClipPeriods
+	// too: a lag cleaned where another is not would be favoured.
+	if (nd+7)/8 < minClipPeriods {
+		return y
+	}
+	r := movingMedianResidual(d, 7)
+	if dropOutliers(r, lag) == 0 {
+		return y
+	}
+	out := slices.Clone(y)
+	for i, v := range r {
+		if v != v && d[i] == d[i] {
+			for j := i * k; j < min(len(y), i*k+k); j++ {
+				out[j] = math.NaN()
+			}
+		}
+	}
+	return out
+}
+
+// movingMedianResidual returns x minus its moving median over p values
+// (centred; at the ends, the first or last full window), NaN skipped.
+func movingMedianResidual(x []float64, p int) []float64 {
+	n := len(x)
+	p = min(p, n)
+	r := make([]float64, n)
+	buf := make([]float64, 0, p)
+	for i, v := range x {
+		lo := min(max(0, i-p/2), n-p)
+		buf = buf[:0]
+		for _, w := range x[lo : lo+p] {
+			if w == w {
+				buf = append(buf, w)
+			}
+		}
+		r[i] = math.NaN()
+		if v == v && len(buf) > 0 {
+			r[i] = v - selectKth(buf, len(buf)/2)
+		}
+	}
+	return r
 }

@@ -88,6 +88,10 @@ type genSpec struct {
 	BurstSteps int     `json:"burst_steps,omitempty"`
 	// DailySpike adds one spike of this size a day at a random hour.
 	DailySpike float64 `json:"daily_spike,omitempty"`
+	// Surges are surges {day, size, hours} that jump by size at that day
+	// and decay exponentially, by a factor e every that many hours (a
+	// page that goes viral, a launch).
+	Surges [][3]float64 `json:"surges,omitempty"`
 	// Flap turns the series into a flapping one between Flap[0] and
 	// Flap[1]: the signal above, scaled to that range, is the probability
 	// of the high state, which is redrawn on average every FlapSteps steps.
@@ -207,6 +211,11 @@ func (g genSpec) generate(t testing.TB) Series {
 			}
 			if int(tm.Sub(day0.Add(time.Duration(dayN)*Day))/step) == spikeAt[dayN] {
 				v += g.DailySpike
+			}
+		}
+		for _, sg := range g.Surges {
+			if el >= sg[0] {
+				v += sg[1] * math.Exp(-(el-sg[0])*24/sg[2])
 			}
 		}
 		if len(g.Flap) == 2 {

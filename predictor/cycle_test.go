@@ -1,6 +1,7 @@
 package predictor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -181,6 +182,7 @@ func TestDetectCyclesRandomOnOff(t *testing.T) {
 		{7, 10, 60, 10, 120, 0},
 		{14, 30, 300, 60, 600, 6},
 		{35, 30, 300, 60, 600, 0},
+		{63, 30, 300, 60, 600, 0},
 	} {
 		found := 0
 		for seed := uint64(1); seed <= seeds; seed++ {
@@ -193,6 +195,66 @@ func TestDetectCyclesRandomOnOff(t *testing.T) {
 		t.Logf("%d days, on %d-%d min, off %d-%d: a cycle in %d of %d series", c.days, c.onMin, c.onMax, c.offMin, c.offMax, found, 2*seeds)
 		if found > c.most {
 			t.Errorf("%d days, on %d-%d min, off %d-%d: a cycle in %d of %d series, want at most %d", c.days, c.onMin, c.onMax, c.offMin, c.offMax, found, 2*seeds, c.most)
+		}
+	}
+}
+
+// TestDropSurgeDays: the weekly test leaves out the days of a surge
+// against the same day of the other weeks, from 33 days of history (five
+// periods of 8 days) on, and never a quieter weekend, which is the same in
+// every week. A few ordinary days may go too (few values per day of the
+// week make a narrow robust spread); that costs the fold little.
+func TestDropSurgeDays(t *testing.T) {
+	const k = 4 // blocks a day
+	surge := map[int]float64{16: 500, 17: 300}
+	for _, c := range []struct {
+		days  int
+		surge bool
+		want  []int // days that must be left out; nil: none at all
+	}{
+		{42, true, []int{16, 17}},
+		{33, true, []int{16, 17}},
+		{32, true, nil},
+		{63, false, []int{}},
+	} {
+		r := rand.New(rand.NewPCG(uint64(c.days), 5))
+		y := make([]float64, c.days*k)
+		for i := range y {
+			d := i / k
+			y[i] = 100 + 20*math.Sin(2*math.Pi*float64(i%k)/k) + 5*r.NormFloat64()
+			if d%7 >= 5 {
+				y[i] -= 30 // the weekend
+			}
+			if c.surge {
+				y[i] += surge[d] * math.Exp(-float64(i%k)/k)
+			}
+		}
+		in := slices.Clone(y)
+		got := dropSurgeDays(y, k, 7)
+		var left []int
+		for i := 0; i < len(got); i += k {
+			if got[i] != got[i] {
+				left = append(left, i/k)
+			}
+		}
+		name := fmt.Sprintf("%d days, surge %v", c.days, c.surge)
+		switch {
+		case c.want == nil && (left != nil || &got[0] != &y[0]):
+			t.Errorf("%s: left out days %v, want y as it is", name, left)
+		case c.want != nil:
+			for _, d := range c.want {
+				if !slices.Contains(left, d) {
+					t.Errorf("%s: day %d of the surge kept (left out: %v)", name, d, left)
+				}
+			}
+			for _, d := range left {
+				if d%7 >= 5 {
+					t.Errorf("%s: weekend day %d left out (left out: %v)", name, d, left)
+				}
+			}
+		}
+		if !slices.Equal(in, y) {
+			t.Errorf("%s: the input was changed", name)
 		}
 	}
 }
