@@ -608,9 +608,9 @@ func localResidual(x []float64, p int) []float64 {
 
 // dropOutliers sets to NaN each value of r further than clipK robust
 // standard deviations from the median of r at the same phase of p, once r
-// spans minClipPeriods periods, and reports whether it dropped any: a
-// burst is an outlier against the same hour of the other days, a daily
-// batch job is not.
+// spans minClipPeriods periods, and returns the share of the valued
+// values it dropped: a burst is an outlier against the same hour of the
+// other days, a daily batch job is not.
 func dropOutliers(r []float64, p int) float64 {
 	periods := (len(r) + p - 1) / p
 	if periods < minClipPeriods {
@@ -763,19 +763,24 @@ func foldGainFrom(r []float64, p, q, from int) float64 {
 	return 1 - fold/base
 }
 
-// dropSurgeDays returns a copy of the blocks y, k a day, with NaN in
-// every block of the days whose mean is an outlier (see dropOutliers)
-// against the same day of the other periods of lag days, on the day means'
-// residual from their 7-day moving median, which a surge of a day or two
-// (a page gone viral) does not drag, as it would a mean. A day
-// is the mean of many hours, so demand that is on or off in blocks of
-// hours at random has day means that spread as noise does, where the
-// hours' collapse the robust spread (see dayStrength); a quieter weekend,
-// the same every week, is no outlier. Days are left out only once the
-// history spans minClipPeriods periods of 8 days, the longest lag the
-// weekly test compares, so that every lag is cleaned or none.
+// dropSurgeDays returns the blocks y, k a day, or where it leaves days
+// out, a copy with NaN in every block of the days whose mean is an
+// outlier (see dropOutliers) against the same day of the other periods of
+// lag days. The day means are taken less their 7-day moving median, which
+// a surge of a day or two (a page gone viral) does not drag, as it would
+// a mean. A day is the mean of many hours, so demand that is on or off in
+// blocks of hours at random has day means that spread as noise does,
+// where its hours collapse the robust spread (see dayStrength); a quieter
+// weekend, the same every week, is no outlier. Days are left out only
+// once the history spans minClipPeriods periods of 8 days, the longest
+// lag the weekly test compares, so that every lag is cleaned or none.
 func dropSurgeDays(y []float64, k, lag int) []float64 {
 	nd := (len(y) + k - 1) / k
+	// Only where the longest lag compared (8 days) spans minClipPeriods
+	// too: a lag cleaned where another is not would be favoured.
+	if (nd+7)/8 < minClipPeriods {
+		return y
+	}
 	d := make([]float64, nd)
 	for i := range d {
 		var sum float64
@@ -790,11 +795,6 @@ func dropSurgeDays(y []float64, k, lag int) []float64 {
 		if 2*c >= k {
 			d[i] = sum / float64(c)
 		}
-	}
-	// Only where the longest lag compared (8 days) spans minClipPeriods
-	// too: a lag cleaned where another is not would be favoured.
-	if (nd+7)/8 < minClipPeriods {
-		return y
 	}
 	r := movingMedianResidual(d, 7)
 	if dropOutliers(r, lag) == 0 {
