@@ -305,8 +305,9 @@ func measureCycles(s Series, mean bool) cycleStats {
 		// Each lag folds the blocks less the days that are surges
 		// against the same day of its own other periods (see
 		// dropSurgeDays), as the daily test's controls do.
+		res := dayResiduals(y, k)
 		fold := func(days int) float64 {
-			return foldGain(localResidual(dropSurgeDays(y, k, days), 7*k), days*k, q)
+			return foldGain(localResidual(dropSurgeDays(y, k, res, days), 7*k), days*k, q)
 		}
 		st.week = fold(7)
 		st.weekNear = max(fold(6), fold(8))
@@ -763,46 +764,47 @@ func foldGainFrom(r []float64, p, q, from int) float64 {
 	return 1 - fold/base
 }
 
-// dropSurgeDays returns the blocks y, k a day, or where it leaves days
-// out, a copy with NaN in every block of the days whose mean is an
-// outlier (see dropOutliers) against the same day of the other periods of
-// lag days. The day means are taken less their 7-day moving median, which
-// a surge of a day or two (a page gone viral) does not drag, as it would
-// a mean. A day is the mean of many hours, so demand that is on or off in
-// blocks of hours at random has day means that spread as noise does,
-// where its hours collapse the robust spread (see dayStrength); a quieter
-// weekend, the same every week, is no outlier. Days are left out only
-// once the history spans minClipPeriods periods of 8 days, the longest
-// lag the weekly test compares, so that every lag is cleaned or none.
-func dropSurgeDays(y []float64, k, lag int) []float64 {
+// dayResiduals returns the means of the days of the blocks y, k a day,
+// less their 7-day moving median, which a surge of a day or two (a page
+// gone viral) does not drag, as it would a mean; nil where the history is
+// shorter than minClipPeriods periods of 8 days, the longest lag the
+// weekly test compares, so that every lag is cleaned of surges or none
+// (see dropSurgeDays).
+func dayResiduals(y []float64, k int) []float64 {
 	nd := (len(y) + k - 1) / k
-	// Only where the longest lag compared (8 days) spans minClipPeriods
-	// too: a lag cleaned where another is not would be favoured.
 	if (nd+7)/8 < minClipPeriods {
-		return y
+		return nil
 	}
 	d := make([]float64, nd)
 	for i := range d {
-		var sum float64
-		c := 0
-		for _, v := range y[i*k : min(len(y), i*k+k)] {
-			if v == v {
-				sum += v
-				c++
-			}
-		}
+		m, c := meanSkippingNaN(y[i*k : min(len(y), i*k+k)])
 		d[i] = math.NaN()
 		if 2*c >= k {
-			d[i] = sum / float64(c)
+			d[i] = m
 		}
 	}
-	r := movingMedianResidual(d, 7)
+	return movingMedianResidual(d, 7)
+}
+
+// dropSurgeDays returns the blocks y, k a day, or where it leaves days
+// out, a copy with NaN in every block of the days whose residual (days,
+// from dayResiduals; nil: none) is an outlier (see dropOutliers) against
+// the same day of the other periods of lag days. A day is the mean of
+// many hours, so demand that is on or off in blocks of hours at random
+// has day means that spread as noise does, where its hours collapse the
+// robust spread (see dayStrength); a quieter weekend, the same every
+// week, is no outlier.
+func dropSurgeDays(y []float64, k int, days []float64, lag int) []float64 {
+	if days == nil {
+		return y
+	}
+	r := slices.Clone(days)
 	if dropOutliers(r, lag) == 0 {
 		return y
 	}
 	out := slices.Clone(y)
 	for i, v := range r {
-		if v != v && d[i] == d[i] {
+		if v != v && days[i] == days[i] {
 			for j := i * k; j < min(len(y), i*k+k); j++ {
 				out[j] = math.NaN()
 			}

@@ -230,7 +230,7 @@ func TestDropSurgeDays(t *testing.T) {
 			}
 		}
 		in := slices.Clone(y)
-		got := dropSurgeDays(y, k, 7)
+		got := dropSurgeDays(y, k, dayResiduals(y, k), 7)
 		var left []int
 		for i := 0; i < len(got); i += k {
 			if got[i] != got[i] {
