@@ -230,7 +230,20 @@ type combiner struct {
 	hwExtraAt []int
 	// buf is scratch space for the envelope, dayBuf for the day peaks.
 	buf, dayBuf []float64
+	// memo keeps the candidates' forecasts by index across the forecasts
+	// of one replay (see candidateMemo); nil keeps nothing.
+	memo candidateMemo
 }
+
+// candidateMemo holds the candidates' forecasts (combiner.candidates) by
+// index, for a replay of many forecasts by one model over one history
+// (Selector.Seed, preferShapes). Such forecasts score many of the same
+// past indices: Selector.Seed's forecasts, about nine samples apart at a
+// one-minute step, each score twelve past forecasts fifteen samples apart
+// and the phase points a cycle earlier, so most are scored by four or
+// five of them. A candidate's forecast at an index depends only on the
+// model and on the samples up to that index, so it is computed once.
+type candidateMemo map[int][]float64
 
 func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c.m.step) }
 
@@ -265,6 +278,18 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 //     each of the last dayPeaksDays days of the same kind (see
 //     combiner.dayPeaks).
 func (c *combiner) candidates(i int, out []float64) []float64 {
+	if f, ok := c.memo[i]; ok {
+		return append(out[:0], f...)
+	}
+	out = c.compute(i, out)
+	if c.memo != nil {
+		c.memo[i] = slices.Clone(out)
+	}
+	return out
+}
+
+// compute is candidates without the memo.
+func (c *combiner) compute(i int, out []float64) []float64 {
 	m, vals := c.m, c.vals
 	lvl := m.levelAt(vals, i)
 	out = append(out[:0], m.corePeak(c.start, vals, i, lvl))
@@ -703,8 +728,10 @@ func (m *Model) scoredPoints() int {
 // inverse of its mean absolute error (see Model.weigh); the reactive
 // candidates are left out where the model's fit chose so (see
 // preferShapes).
-func (m *Model) combined(start time.Time, vals []float64, i int) float64 {
-	sc := m.score(start, vals, i)
+// Where memo is not nil, the candidates' forecasts are taken from it and
+// kept in it (see candidateMemo).
+func (m *Model) combined(start time.Time, vals []float64, i int, memo candidateMemo) float64 {
+	sc := m.score(start, vals, i, memo)
 	if m.shapesOnly {
 		m.leaveOutReactive(sc)
 	}
@@ -729,9 +756,11 @@ func (sc scored) clone() scored {
 // scoredPoints past forecasts (over oneSampleSpan or more where the
 // lookahead is one sample), each against the peak of its lookahead
 // window. Only candidates scored as often as the seasonal model compete.
-func (m *Model) score(start time.Time, vals []float64, i int) scored {
+// The candidates' forecasts come from memo where it is not nil (see
+// candidateMemo).
+func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo) scored {
 	stride := m.combineStride()
-	c := combiner{m: m, start: start, vals: vals}
+	c := combiner{m: m, start: start, vals: vals, memo: memo}
 	points := m.scoredPoints()
 	c.hwLo = max(0, i-m.horizon-(points-1)*stride)
 	phase := m.phasePoints(i, stride)

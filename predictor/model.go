@@ -745,7 +745,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 		return Forecast{}, fmt.Errorf("forecasting: step %s differs from the model's %s", s.Step, m.step)
 	}
 	s = s.scaled(m.scale)
-	f := m.forecastScaled(s)
+	f := m.forecastScaled(s, nil)
 	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
 	return f, nil
 }
@@ -753,12 +753,13 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 // forecastScaled is Forecast on a history of the model's step, not empty
 // and already scaled by m.scale (Series.scaled), without RecentPeak: what
 // Selector.Seed replays, with no copy of the history and no scan of its
-// last two days per forecast.
-func (m *Model) forecastScaled(s Series) Forecast {
+// last two days per forecast. The candidates' forecasts come from memo where
+// it is not nil (see candidateMemo).
+func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
-	f := Forecast{Time: t, Peak: m.combined(s.Start, s.Values, i)}
+	f := Forecast{Time: t, Peak: m.combined(s.Start, s.Values, i, memo)}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)

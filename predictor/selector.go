@@ -206,8 +206,9 @@ func (s *Selector) Seed(m *Model, h Series) int {
 	stride := max(1, (last-first+seedForecasts)/seedForecasts)
 	scaled := h.scaled(m.scale)
 	n := 0
+	memo := candidateMemo{}
 	for j := last; j >= first; j -= stride {
-		seed.Observe(m.forecastScaled(scaled.Slice(0, j+1)), slices.Max(h.Values[j+1:j+1+m.horizon]))
+		seed.Observe(m.forecastScaled(scaled.Slice(0, j+1), memo), slices.Max(h.Values[j+1:j+1+m.horizon]))
 		n++
 	}
 	s.seed = seed

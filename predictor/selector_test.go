@@ -434,3 +434,48 @@ func TestBacktestGlitchNotRepeated(t *testing.T) {
 		t.Errorf("%d steps after the glitch with a floor over the usual highest, %d; want at most 24", high, usual)
 	}
 }
+
+// TestCandidateMemoSameForecasts replays forecasts as Selector.Seed does,
+// with and without a candidateMemo, and wants every forecast the same to
+// the last bit: a candidate's forecast at an index must not depend on the
+// forecast that scores it (with a daily cycle and its phase points, with
+// a weekly one, without a cycle, and where the lookahead is one sample).
+func TestCandidateMemoSameForecasts(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		s    Series
+	}{
+		{"daily, 1 min", periodicDemand(8)},
+		{"weekly, 5 min", weekdayDemand(3, 21)},
+		{"flapping, 1 min", flappingCPU(6)},
+		{"random walk, 5 min", randomWalkCPU(10)},
+		{"hourly sine", hourlySine(2, 30)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Fit(tt.s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scaled := tt.s.scaled(m.scale)
+			memo := candidateMemo{}
+			last := tt.s.Len() - 1 - m.horizon
+			n := 0
+			// A forecast every stride of the scored past forecasts: each
+			// scores those of the one after it but one.
+			for j := last; j >= max(0, last-60*m.combineStride()); j -= m.combineStride() {
+				n++
+				h := scaled.Slice(0, j+1)
+				want, got := m.forecastScaled(h, nil), m.forecastScaled(h, memo)
+				if math.Float64bits(got.Peak) != math.Float64bits(want.Peak) {
+					t.Fatalf("forecast at %d: %v with the memo, %v without", j, got.Peak, want.Peak)
+				}
+			}
+			// Each forecast scores a dozen or more indices, but all
+			// of them but a few were scored by the forecast before.
+			t.Logf("%d forecasts, %d indices kept, cycle %s", n, len(memo), m.Cycles())
+			if len(memo) == 0 || len(memo) >= 4*n {
+				t.Fatalf("the memo kept %d forecasts' candidates for %d forecasts, want some reused", len(memo), n)
+			}
+		})
+	}
+}

@@ -61,8 +61,9 @@ func preferShapes(s Series, opts Options) bool {
 	}
 	vals := s.scaled(sub.scale).Values
 	var all, shapes float64
+	memo := candidateMemo{}
 	for j := n - r - 1; j < n-1; j++ {
-		sc := sub.score(s.Start, vals, j)
+		sc := sub.score(s.Start, vals, j, memo)
 		only := sc.clone()
 		sub.leaveOutReactive(only)
 		all += math.Abs(max(0, sub.weigh(sc)) - vals[j+1])
