@@ -485,6 +485,9 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		refit  = max(1, int(b.cfg.Refit/s.Step))
 		// observed counts the forecasts fed to the calibrator.
 		observed int
+		// memo holds the model's candidates' forecasts by index until
+		// the next fit (see candidateMemo).
+		memo candidateMemo
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
@@ -505,7 +508,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			if err != nil {
 				return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 			}
-			model, fitEnd = m, i
+			model, fitEnd, memo = m, i, candidateMemo{}
 			if k == 0 {
 				rep.Cycle = m.Cycles().String()
 				cal.Seed(m.Residuals())
@@ -522,11 +525,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 				sel.Observe(made[j], b.actual[j])
 			}
 		}
-		f, err := model.Forecast(known)
-		if err != nil {
-			return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
-		}
-		f = sel.Apply(f)
+		f := sel.Apply(model.forecast(known, memo))
 		made[k] = f
 		if f.BaselineShare > 0 {
 			rep.BaselineBlendPct++

@@ -221,9 +221,11 @@ type combiner struct {
 	m     *Model
 	start time.Time
 	vals  []float64
-	// hw are the Holt-Winters candidate's forecasts after samples hwLo on.
-	hw   []float64
-	hwLo int
+	// hw are the Holt-Winters candidate's forecasts after samples hwLo
+	// to hwHi; nil until a candidate needs them (see loadHW), as where
+	// the memo holds every index scored they are not needed.
+	hw         []float64
+	hwLo, hwHi int
 	// hwExtra are its forecasts after the samples hwExtraAt (the phase
 	// points, before hwLo).
 	hwExtra   []float64
@@ -231,21 +233,34 @@ type combiner struct {
 	// buf is scratch space for the envelope, dayBuf for the day peaks.
 	buf, dayBuf []float64
 	// memo keeps the candidates' forecasts by index across the forecasts
-	// of one replay (see candidateMemo); nil keeps nothing.
+	// of one model over one history (see candidateMemo); nil keeps
+	// nothing.
 	memo candidateMemo
 }
 
 // candidateMemo holds the candidates' forecasts (combiner.candidates) by
-// index, for a replay of many forecasts by one model over one history
-// (Selector.Seed, preferShapes). Such forecasts score many of the same
-// past indices: Selector.Seed's forecasts, about nine samples apart at a
-// one-minute step, each score twelve past forecasts fifteen samples apart
-// and the phase points a cycle earlier, so most are scored by four or
-// five of them. A candidate's forecast at an index depends only on the
-// model and on the samples up to that index, so it is computed once.
+// index, for many forecasts by one model over one history, or over
+// prefixes of one series: Selector.Seed's and preferShapes' replays, and
+// the backtest's forecasts between two fits. Such forecasts score many of
+// the same past indices: Selector.Seed's forecasts, about nine samples
+// apart at a one-minute step, each score twelve past forecasts fifteen
+// samples apart and the phase points a cycle earlier, so most are scored
+// by four or five of them; the backtest's, one sample apart, by about a
+// dozen. A candidate's forecast at an index depends only on the model and
+// on the samples up to that index, so it is computed once.
 type candidateMemo map[int][]float64
 
 func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c.m.step) }
+
+// loadHW computes the Holt-Winters candidate's forecasts after the samples
+// hwLo to hwHi and hwExtraAt, once (see Model.hwPeaks): after the end of
+// the fitted history it runs the fitted filter on over the samples, which
+// in a backtest is up to a day of them per forecast.
+func (c *combiner) loadHW() {
+	if c.hw == nil {
+		c.hw, c.hwExtra = c.m.hwPeaks(c.start, c.vals, c.hwLo, c.hwHi, c.hwExtraAt)
+	}
+}
 
 // candidates appends to out[:0] the peak forecast of each candidate
 // forecaster from the samples up to index i, NaN where one has too little
@@ -312,6 +327,7 @@ func (c *combiner) compute(i int, out []float64) []float64 {
 	}
 	out = append(out, vals[i])
 	// Holt-Winters's season is the days before's, blind to the calendar.
+	c.loadHW()
 	hw := math.NaN()
 	if k := i - c.hwLo; k >= 0 && k < len(c.hw) {
 		hw = c.hw[k]
@@ -762,9 +778,8 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals, memo: memo}
 	points := m.scoredPoints()
-	c.hwLo = max(0, i-m.horizon-(points-1)*stride)
+	c.hwLo, c.hwHi = max(0, i-m.horizon-(points-1)*stride), i
 	phase := m.phasePoints(i, stride)
-	c.hw, c.hwExtra = m.hwPeaks(start, vals, c.hwLo, i, phase)
 	c.hwExtraAt = phase
 	now := c.candidates(i, nil)
 	sum := make([]float64, len(now))

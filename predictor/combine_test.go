@@ -544,8 +544,7 @@ func candidateErrors(t *testing.T, s Series) (mixture float64, alone []float64) 
 			break
 		}
 		vals := s.Slice(0, i+1).scaled(m.scale).Values
-		c := combiner{m: m, start: s.Start, vals: vals, hwLo: i}
-		c.hw, _ = m.hwPeaks(s.Start, vals, i, i, nil)
+		c := combiner{m: m, start: s.Start, vals: vals, hwLo: i, hwHi: i}
 		now := c.candidates(i, nil)
 		actual := slices.Max(s.Values[i+1 : i+1+m.horizon])
 		if alone == nil {

@@ -744,10 +744,18 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Step != m.step {
 		return Forecast{}, fmt.Errorf("forecasting: step %s differs from the model's %s", s.Step, m.step)
 	}
+	return m.forecast(s, nil), nil
+}
+
+// forecast is Forecast on a history that is not empty and of the model's
+// step, the candidates' forecasts taken from memo where it is not nil
+// (see candidateMemo): the backtest's forecasts between two fits score
+// the same past indices over and over, each of them about a dozen times.
+func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
 	s = s.scaled(m.scale)
-	f := m.forecastScaled(s, nil)
+	f := m.forecastScaled(s, memo)
 	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
-	return f, nil
+	return f
 }
 
 // forecastScaled is Forecast on a history of the model's step, not empty

@@ -436,10 +436,11 @@ func TestBacktestGlitchNotRepeated(t *testing.T) {
 }
 
 // TestCandidateMemoSameForecasts replays forecasts as Selector.Seed does,
-// with and without a candidateMemo, and wants every forecast the same to
-// the last bit: a candidate's forecast at an index must not depend on the
-// forecast that scores it (with a daily cycle and its phase points, with
-// a weekly one, without a cycle, and where the lookahead is one sample).
+// and makes them past the end of the fit as the backtest does, with and
+// without a candidateMemo, and wants every forecast the same to the last
+// bit: a candidate's forecast at an index must not depend on the forecast
+// that scores it (with a daily cycle and its phase points, with a weekly
+// one, without a cycle, and where the lookahead is one sample).
 func TestCandidateMemoSameForecasts(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -475,6 +476,25 @@ func TestCandidateMemoSameForecasts(t *testing.T) {
 			t.Logf("%d forecasts, %d indices kept, cycle %s", n, len(memo), m.Cycles())
 			if len(memo) == 0 || len(memo) >= 4*n {
 				t.Fatalf("the memo kept %d forecasts' candidates for %d forecasts, want some reused", len(memo), n)
+			}
+			// After the fit: a model fitted on all but the last 300
+			// samples forecasts each of them in turn, the Holt-Winters
+			// candidate running on past the fit.
+			end := tt.s.Len() - 300
+			m, err = Fit(tt.s.Slice(0, end), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			memo = candidateMemo{}
+			for i := end; i < tt.s.Len(); i++ {
+				h := tt.s.Slice(0, i+1)
+				want, err := m.Forecast(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.forecast(h, memo); math.Float64bits(got.Peak) != math.Float64bits(want.Peak) {
+					t.Fatalf("forecast at %d after the fit: %v with the memo, %v without", i, got.Peak, want.Peak)
+				}
 			}
 		})
 	}
