@@ -114,20 +114,16 @@ func (f *hwFit) at(o int) float64 {
 	return math.NaN()
 }
 
-// fitHW fits the Holt-Winters candidate on the end of s, keeping the peak
-// forecasts after the samples of each span [lo, hi] of keep (offsets from
-// the last sample, at most 0); nil when s is shorter than three days or a
-// day is not a whole number of steps.
-func fitHW(s Series, horizon int, keep [][2]int) *hwFit {
+// chooseHW returns the Holt-Winters candidate's smoothing parameters for
+// s (see hwFit), and false where s is shorter than three days or a day is
+// not a whole number of steps. It only reads s: fit runs it beside the
+// rest of the fit, which does not need it until the end.
+func chooseHW(s Series, horizon int) (holtWinters, bool) {
 	p := int(Day / s.Step)
 	if p < 2 || Day%s.Step != 0 || s.Len() < 3*p {
-		return nil
+		return holtWinters{}, false
 	}
-	n := dailyDays(s.Step) * p
-	if horizon == 1 {
-		n = max(n, hwOneSampleMax)
-	}
-	v := s.Values[max(0, s.Len()-n):]
+	v := s.Values[max(0, s.Len()-hwFitSamples(s.Step, horizon)):]
 	best, bestSSE := hwGrid[0], math.Inf(1)
 	scratch := make([]float64, p)
 	for _, hw := range hwGrid {
@@ -137,12 +133,31 @@ func fitHW(s Series, horizon int, keep [][2]int) *hwFit {
 		}
 	}
 	best.period = p
+	return best, true
+}
+
+// hwFitSamples is how many of the latest samples chooseHW chooses the
+// parameters on.
+func hwFitSamples(step time.Duration, horizon int) int {
+	n := dailyDays(step) * int(Day/step)
+	if horizon == 1 {
+		n = max(n, hwOneSampleMax)
+	}
+	return n
+}
+
+// runHW runs the Holt-Winters filter with the parameters best (from
+// chooseHW) over the end of s, keeping the peak forecasts after the
+// samples of each span [lo, hi] of keep (offsets from the last sample, at
+// most 0).
+func runHW(s Series, horizon int, best holtWinters, keep [][2]int) *hwFit {
+	p := best.period
 	// The chosen filter runs over enough history to keep what is asked.
-	need := len(v)
+	need := min(s.Len(), hwFitSamples(s.Step, horizon))
 	for _, r := range keep {
 		need = max(need, 2*p+1-r[0])
 	}
-	v = s.Values[max(0, s.Len()-need):]
+	v := s.Values[max(0, s.Len()-need):]
 	f := &hwFit{holtWinters: best, st: best.start(v), endK: (len(v) - 1) % p}
 	f.kept = make([]hwSpan, len(keep))
 	for i := 2 * p; i < len(v); i++ {

@@ -628,7 +628,7 @@ func dropOutliers(r []float64, p int) float64 {
 		}
 		med[k] = math.NaN()
 		if len(buf) > 0 {
-			med[k] = selectKth(buf, len(buf)/2)
+			med[k] = nth(buf, len(buf)/2)
 		}
 	}
 	buf = buf[:0]
@@ -643,7 +643,7 @@ func dropOutliers(r []float64, p int) float64 {
 		return 0
 	}
 	valued := len(buf)
-	lim := clipK * madScale * selectKth(buf, len(buf)/2)
+	lim := clipK * madScale * nth(buf, len(buf)/2)
 	dropped := 0
 	for b := 0; b < len(r) && lim > 0; b += p {
 		block := r[b:min(len(r), b+p)]
@@ -655,38 +655,6 @@ func dropOutliers(r []float64, p int) float64 {
 		}
 	}
 	return float64(dropped) / float64(valued)
-}
-
-// selectKth returns the k-th smallest value of x (0-based), reordering x;
-// O(len(x)) on average.
-func selectKth(x []float64, k int) float64 {
-	lo, hi := 0, len(x)-1
-	for lo < hi {
-		pivot := x[lo+(hi-lo)/2]
-		i, j := lo, hi
-		for i <= j {
-			for x[i] < pivot {
-				i++
-			}
-			for x[j] > pivot {
-				j--
-			}
-			if i <= j {
-				x[i], x[j] = x[j], x[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return x[k]
-		}
-	}
-	return x[k]
 }
 
 // foldGain returns the share of the squared values of r (NaN: missing)
@@ -830,7 +798,7 @@ func movingMedianResidual(x []float64, p int) []float64 {
 		}
 		r[i] = math.NaN()
 		if v == v && len(buf) > 0 {
-			r[i] = v - selectKth(buf, len(buf)/2)
+			r[i] = v - nth(buf, len(buf)/2)
 		}
 	}
 	return r

@@ -279,16 +279,6 @@ func TestDetectCyclesOddInput(t *testing.T) {
 	}
 }
 
-func TestSelectKth(t *testing.T) {
-	x := []float64{5, 1, 4, 1, 5, 9, 2, 6, 5, 3}
-	sorted := slices.Sorted(slices.Values(x))
-	for k := range x {
-		if got := selectKth(slices.Clone(x), k); got != sorted[k] {
-			t.Errorf("k=%d: %g, want %g", k, got, sorted[k])
-		}
-	}
-}
-
 // BenchmarkDetectCycles20000 detects cycles in 20,000 samples: one-minute
 // steps (13.9 days: the daily test), five-minute steps (69 days: daily
 // and weekly), one-hour steps (833 days, no averaging into hours), and

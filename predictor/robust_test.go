@@ -92,3 +92,39 @@ func TestSelectionMatchesSorting(t *testing.T) {
 		}
 	}
 }
+
+// TestNthOrders checks nth's value and order at every k, on sizes either
+// side of nthSort and far above it, with values all distinct, few and all
+// equal: a partition that moved an element to the wrong side of k, or a
+// sort that stopped one short, fails it.
+func TestNthOrders(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 2, nthSort - 1, nthSort, nthSort + 1, 2 * nthSort, 100, 1001} {
+		for _, kind := range []string{"distinct", "few", "equal"} {
+			x := make([]float64, n)
+			for i := range x {
+				switch kind {
+				case "distinct":
+					x[i] = r.NormFloat64()
+				case "few":
+					x[i] = float64(r.IntN(3))
+				default:
+					x[i] = 4
+				}
+			}
+			s := slices.Sorted(slices.Values(x))
+			for k := range n {
+				y := slices.Clone(x)
+				if got := nth(y, k); got != s[k] {
+					t.Fatalf("%s n=%d: nth(%d) = %g, want %g", kind, n, k, got, s[k])
+				}
+				if m := slices.Max(y[:k+1]); m != s[k] {
+					t.Fatalf("%s n=%d k=%d: %g before k", kind, n, k, m)
+				}
+				if m := slices.Min(y[k:]); m != s[k] {
+					t.Fatalf("%s n=%d k=%d: %g after k", kind, n, k, m)
+				}
+			}
+		}
+	}
+}
