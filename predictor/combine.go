@@ -761,12 +761,23 @@ func (m *Model) scoredPoints() int {
 // preferShapes).
 // Where memo is not nil, the candidates' forecasts are taken from it and
 // kept in it (see candidateMemo).
-func (m *Model) combined(start time.Time, vals []float64, i int, memo candidateMemo) float64 {
+func (m *Model) combined(start time.Time, vals []float64, i int, memo candidateMemo) (peak, hw float64) {
 	sc := m.score(start, vals, i, memo)
+	hw = sc.now[m.hwCandidate(len(sc.now))]
 	if m.shapesOnly {
 		m.leaveOutReactive(sc)
 	}
-	return m.weigh(sc)
+	return m.weigh(sc), hw
+}
+
+// hwCandidate is the index of the Holt-Winters candidate among n
+// candidates (see combiner.candidates): before the envelope, and the day
+// peaks where they are on.
+func (m *Model) hwCandidate(n int) int {
+	if m.dayPeaksOn() {
+		return n - 3
+	}
+	return n - 2
 }
 
 // scored are the candidates' forecasts at one index (now) and their mean

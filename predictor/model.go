@@ -198,10 +198,12 @@ type Forecast struct {
 	// blends baselines into it (Model.Forecast returns Peak equal to it).
 	Mixture float64
 	// Baselines are the baselines' peak forecasts, by BaselineIndex...:
-	// the latest sample, and the peaks of the window a day and a week
-	// earlier (NaN without that much history, where a day is not a whole
-	// number of steps, or where that peak was a one-off: see
-	// Model.laggedBaseline).
+	// the latest sample, the peaks of the window a day and a week earlier
+	// (NaN without that much history, where a day is not a whole number
+	// of steps, or where that peak was a one-off: see
+	// Model.laggedBaseline), and the model's Holt-Winters candidate (NaN
+	// with less than three days of history, or where the day before was
+	// not like this one: see combiner.candidates).
 	Baselines [NumBaselines]float64
 	// BaselineShare is the weight of a baseline in Peak, from 0 (the
 	// mixture alone) to 1 (the baseline alone), as a Selector blended it
@@ -780,7 +782,8 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
-	f := Forecast{Time: t, Peak: m.combined(s.Start, s.Values, i, memo)}
+	peak, hw := m.combined(s.Start, s.Values, i, memo)
+	f := Forecast{Time: t, Peak: peak}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)
@@ -816,6 +819,7 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
 	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day, lvl) * m.scale
 	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week, lvl) * m.scale
+	f.Baselines[BaselineIndexHoltWinters] = hw * m.scale
 	return f
 }
 

@@ -28,7 +28,7 @@ func selectorFeed(s *Selector, at time.Time, days float64, mixErr float64, baseE
 func TestSelector(t *testing.T) {
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	nan := math.NaN()
-	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
 	for _, tt := range []struct {
 		name  string
 		feed  func(s *Selector)
@@ -37,39 +37,47 @@ func TestSelector(t *testing.T) {
 	}{
 		{"nothing observed: the mixture", func(*Selector) {}, 50, 0},
 		{"the mixture best: the mixture exactly", func(s *Selector) {
-			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4})
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4, 5})
 		}, 50, 0},
 		{"less than a day observed: the mixture", func(s *Selector) {
-			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30, 30})
 		}, 50, 0},
 		{"persistence far better: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30})
 		}, 80, 1},
 		{"persistence as good: not blended (only a better one is)", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30, 30})
 		}, 50, 0},
 		{"persistence a little better: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30, 30})
 		}, 80, 1},
 		// The mixture 10 over, persistence 8 under: the blend with 0.6
 		// of persistence misses by 0.8, less than any other.
 		{"errors of opposite signs: the blend that cancels them", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30, 30})
 		}, 68, 0.6},
 		// A baseline is compared with the mixture on the forecasts it
 		// has, once it has half of them.
 		{"week-ago window on half the forecasts: compared on those", func(s *Selector) {
-			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan})
-			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1})
+			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan, 30})
+			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1, 30})
 		}, 10, 1},
 		{"week-ago window on fewer than half: not compared", func(s *Selector) {
-			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan})
-			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1})
+			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan, 30})
+			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1, 30})
+		}, 50, 0},
+		// Holt-Winters is also a candidate of the mixture: blended in only
+		// where, alone, it made at most hwSelectMax of the mixture's error.
+		{"Holt-Winters far better: Holt-Winters", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 1})
+		}, 40, 1},
+		{"Holt-Winters a little better: not blended", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 9.5})
 		}, 50, 0},
 		// Eight days ago persistence was best; the last week, the mixture.
 		{"older than a week forgotten", func(s *Selector) {
-			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30})
-			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30})
+			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30, 30})
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30, 30})
 		}, 50, 0},
 		{"a zero forecast (Rolling.Add) is not observed", func(s *Selector) {
 			for range 200 {
@@ -98,8 +106,9 @@ func TestSelector(t *testing.T) {
 }
 
 // TestForecastCarriesBaselines: Model.Forecast's baselines are the latest
-// sample and the peaks of the windows a day and a week earlier, in the
-// trace's units, and its Mixture is its Peak.
+// sample, the peaks of the windows a day and a week earlier and the
+// Holt-Winters candidate's forecast, in the trace's units, and its Mixture
+// is its Peak.
 func TestForecastCarriesBaselines(t *testing.T) {
 	s := periodicDemand(9)
 	for i := range s.Values {
@@ -115,9 +124,11 @@ func TestForecastCarriesBaselines(t *testing.T) {
 		}
 		return p
 	}
-	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week)}
+	// Holt-Winters: the model's own filter run on to the last sample.
+	hw, _ := m.hwPeaks(s.Start, s.scaled(m.scale).Values, s.Len()-1, s.Len()-1, nil)
+	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week), hw[0] * m.scale}
 	for b := range want {
-		if math.Abs(f.Baselines[b]-want[b]) > 1e-6*math.Abs(want[b]) {
+		if !(math.Abs(f.Baselines[b]-want[b]) <= 1e-6*math.Abs(want[b])) {
 			t.Errorf("baseline %d = %v, want %v", b, f.Baselines[b], want[b])
 		}
 	}
@@ -159,7 +170,7 @@ func TestSelectorStateRestores(t *testing.T) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
 	// Three days in which persistence beats the mixture.
-	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN()})
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN(), 30})
 	st := s.State()
 	if len(st.Days) != 3 || st.Days[0].Day != "2026-12-01" || st.Days[2].Day != "2026-12-03" {
 		t.Fatalf("state days %+v, want 2026-12-01 to 2026-12-03", st.Days)
@@ -177,7 +188,7 @@ func TestSelectorStateRestores(t *testing.T) {
 		t.Fatalf("restoring %s: %v", b, err)
 	}
 	for _, h := range []time.Duration{0, 6 * time.Hour, 23 * time.Hour} {
-		f := Forecast{Time: at.Add(h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, math.NaN()}}
+		f := Forecast{Time: at.Add(h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, math.NaN(), math.NaN()}}
 		want, got := s.Apply(f), r.Apply(f)
 		if got.Peak != want.Peak || got.BaselineShare != want.BaselineShare || want.BaselineShare != 1 {
 			t.Errorf("at %s: restored forecast %v (share %v), the original's %v (share %v), want persistence alone", f.Time, got.Peak, got.BaselineShare, want.Peak, want.BaselineShare)
@@ -186,7 +197,7 @@ func TestSelectorStateRestores(t *testing.T) {
 	if got := (&Selector{}).State(); len(got.Days) != 0 || !got.First.IsZero() {
 		t.Errorf("empty selector's state %+v, want none", got)
 	}
-	if err := r.Restore(SelectorState{}); err != nil || r.Apply(Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10}}).Peak != 50 {
+	if err := r.Restore(SelectorState{}); err != nil || r.Apply(Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}).Peak != 50 {
 		t.Errorf("restoring an empty state (%v) must forget what was learned", err)
 	}
 }
@@ -196,7 +207,7 @@ func TestSelectorStateRestores(t *testing.T) {
 func TestSelectorRestoreRefuses(t *testing.T) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at, 2, 10, [NumBaselines]float64{1, 30, 30})
+	selectorFeed(&s, at, 2, 10, [NumBaselines]float64{1, 30, 30, 30})
 	good := s.State()
 	for _, tt := range []struct {
 		name, want string
@@ -212,10 +223,11 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 		{"a day twice", "days[1].day: 2026-12-02 appears twice", func(st *SelectorState) { st.Days[1].Day = "2026-12-02" }},
 		{"a day before first", "days[0].day: 2026-12-02 is before first", func(st *SelectorState) { st.First = at.Add(-Day) }},
 		{"no forecasts", "days[0].n: 0, want at least 1", func(st *SelectorState) { st.Days[0].N = 0 }},
-		{"counts short", "days[1].nb: 2 counts, want 3", func(st *SelectorState) { st.Days[1].Forecasts = st.Days[1].Forecasts[:2] }},
+		{"counts short", "days[1].nb: 2 counts, want 4", func(st *SelectorState) { st.Days[1].Forecasts = st.Days[1].Forecasts[:2] }},
 		{"count over n", "days[0].nb[2]: 97, want 0 to n (96)", func(st *SelectorState) { st.Days[0].Forecasts[2] = 97 }},
 		{"negative sum", "days[0].mix[1]: -1, want a sum of errors", func(st *SelectorState) { st.Days[0].Mixture[1] = -1 }},
-		{"blend rows", "days[0].blend: 2 rows, want 3", func(st *SelectorState) { st.Days[0].Blends = st.Days[0].Blends[:2] }},
+		{"mix short", "days[0].mix: 3 sums, want 4", func(st *SelectorState) { st.Days[0].Mixture = st.Days[0].Mixture[:3] }},
+		{"blend rows", "days[0].blend: 2 rows, want 4", func(st *SelectorState) { st.Days[0].Blends = st.Days[0].Blends[:2] }},
 		{"blend weights", "days[0].blend[2]: 9 sums, want 10", func(st *SelectorState) { st.Days[0].Blends[2] = st.Days[0].Blends[2][:9] }},
 		{"infinite blend", "days[1].blend[0][3]: +Inf", func(st *SelectorState) { st.Days[1].Blends[0][3] = math.Inf(1) }},
 	} {
@@ -236,6 +248,41 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 				t.Error("a refused state changed the selector")
 			}
 		})
+	}
+}
+
+// TestSelectorRestoresOldState: a state saved before Holt-Winters was a
+// baseline (three per day) is restored with the other baselines' sums as
+// they were and no Holt-Winters forecasts, which the selector then leaves
+// out until it has half of the week's.
+func TestSelectorRestoresOldState(t *testing.T) {
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 1})
+	st := s.State()
+	for i := range st.Days {
+		d := &st.Days[i]
+		d.Forecasts, d.Mixture, d.Blends = d.Forecasts[:oldBaselines], d.Mixture[:oldBaselines], d.Blends[:oldBaselines]
+	}
+	var r Selector
+	if err := r.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	got := r.State()
+	for i, d := range got.Days {
+		want := st.Days[i]
+		if d.Forecasts[BaselineIndexHoltWinters] != 0 || d.Mixture[BaselineIndexHoltWinters] != 0 {
+			t.Errorf("day %s: Holt-Winters %d forecasts, %v error, want none", d.Day, d.Forecasts[BaselineIndexHoltWinters], d.Mixture[BaselineIndexHoltWinters])
+		}
+		if !slices.Equal(d.Forecasts[:oldBaselines], want.Forecasts) || !slices.Equal(d.Mixture[:oldBaselines], want.Mixture) {
+			t.Errorf("day %s: %v %v, want %v %v", d.Day, d.Forecasts, d.Mixture, want.Forecasts, want.Mixture)
+		}
+	}
+	// Persistence, restored, is blended in; Holt-Winters, better still
+	// but with no restored forecasts, is not.
+	now := Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	if f := r.Apply(now); f.Peak != 80 {
+		t.Errorf("restored old state: peak %v, want persistence's 80", f.Peak)
 	}
 }
 
@@ -280,7 +327,7 @@ func TestSelectorSeed(t *testing.T) {
 		{"a day of evaluated forecasts", func() *Selector {
 			var s Selector
 			for k := 0; k <= 96; k++ {
-				s.Observe(Forecast{Time: h.End().Add(-time.Duration(k) * 15 * time.Minute), Mixture: 1, Baselines: [NumBaselines]float64{1, 1, 1}}, 1)
+				s.Observe(Forecast{Time: h.End().Add(-time.Duration(k) * 15 * time.Minute), Mixture: 1, Baselines: [NumBaselines]float64{1, 1, 1, 1}}, 1)
 			}
 			return &s
 		}, h},
@@ -300,7 +347,7 @@ func TestSelectorSeed(t *testing.T) {
 func TestSelectorSeedBlendsPersistenceOnly(t *testing.T) {
 	end := monday.Add(10 * Day)
 	day := func(k int) Forecast {
-		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130}}
+		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, 130}}
 	}
 	var s Selector
 	s.seed = &Selector{}

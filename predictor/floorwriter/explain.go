@@ -41,7 +41,7 @@ type Explanation struct {
 	// Spike is true when a spike in progress raised the forecast.
 	Spike bool `json:"spike,omitempty"`
 	// BaselineShare is the weight of a baseline (latest sample, the
-	// window a day or a week earlier) in ForecastPeak, where it forecast
+	// window a day or a week earlier, Holt-Winters) in ForecastPeak, where it forecast
 	// better than the model over the last week (see predictor.Selector)
 	// or, in a workload's first day of forecasts, persistence's, where it
 	// did over the model's forecasts replayed over the history

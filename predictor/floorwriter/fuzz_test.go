@@ -28,7 +28,7 @@ func FuzzRestoreState(f *testing.F) {
 		flat.Values[i] = 100
 	}
 	for m := range 150 {
-		f := predictor.Forecast{Time: t0.Add(time.Duration(m) * time.Minute), Peak: 90, Mixture: 90, Baselines: [predictor.NumBaselines]float64{100, 95, math.NaN()}}
+		f := predictor.Forecast{Time: t0.Add(time.Duration(m) * time.Minute), Peak: 90, Mixture: 90, Baselines: [predictor.NumBaselines]float64{100, 95, math.NaN(), math.NaN()}}
 		rolling.AddForecast(f, 15*time.Minute, float64(90+m%20))
 	}
 	for _, e := range rolling.Evaluate(flat) {

@@ -713,7 +713,7 @@ func flatDemand() (end time.Time, flat predictor.Series) {
 // 15 minutes, in which the model missed by 20 and persistence by 1.
 func persistenceWon(st *state, end time.Time) {
 	for k := 3 * 24 * 4; k >= 1; k-- {
-		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130}}
+		f := predictor.Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [predictor.NumBaselines]float64{101, 130, 130, 130}}
 		st.sel.Observe(f, 100)
 	}
 }

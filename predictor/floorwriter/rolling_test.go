@@ -124,7 +124,7 @@ func TestRollingProvisioning(t *testing.T) {
 func TestRollingKeepsTheForecast(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := predictor.Series{Start: t0, Step: time.Minute, Values: []float64{1, 2, 3, 4, 5, 6, 7, 8}}
-	f := predictor.Forecast{Time: t0.Add(time.Minute), Peak: 5, Mixture: 4, Baselines: [predictor.NumBaselines]float64{2, 3, math.NaN()}}
+	f := predictor.Forecast{Time: t0.Add(time.Minute), Peak: 5, Mixture: 4, Baselines: [predictor.NumBaselines]float64{2, 3, math.NaN(), math.NaN()}}
 	var r Rolling
 	r.AddForecast(f, 3*time.Minute, math.NaN())
 	r.Add(t0.Add(2*time.Minute), 3*time.Minute, 6, math.NaN())
