@@ -176,6 +176,34 @@ func runHW(s Series, horizon int, best holtWinters, keep [][2]int) *hwFit {
 	return f
 }
 
+// withHWOver returns m, or a copy of it whose Holt-Winters candidate
+// keeps its forecasts after the samples of s (scaled, as m fits) that the
+// forecasts at indices first and later score, up to the end of m's fit.
+// The fit keeps only those its live forecasts score (Model.hwKeep); a
+// replay over the history in-sample (Selector.Seed) would otherwise weigh
+// the mixture without one of its candidates.
+func (m *Model) withHWOver(s Series, first int) *Model {
+	if m.hw == nil || s.Step != m.step {
+		return m
+	}
+	d := m.end.Sub(s.Start)
+	if d < 0 || d%m.step != 0 {
+		return m
+	}
+	e := int(d / m.step)
+	if e >= s.Len() {
+		return m
+	}
+	stride := m.combineStride()
+	lo := first - m.horizon - (m.scoredPoints()-1)*stride
+	for _, j := range m.phasePoints(first, stride) {
+		lo = min(lo, j)
+	}
+	c := *m
+	c.hw = runHW(s.Slice(0, e+1), m.horizon, m.hw.holtWinters, [][2]int{{max(0, lo) - e, 0}})
+	return &c
+}
+
 // hwPeaks returns the Holt-Winters candidate's peak forecasts after the
 // samples lo..i of vals (which start at start), NaN where it has none:
 // those up to the end of the fitted history from the fit, those after it

@@ -222,10 +222,11 @@ func (s *Selector) Seed(m *Model, h Series) int {
 	seed := &Selector{}
 	stride := max(1, (last-first+seedForecasts)/seedForecasts)
 	scaled := h.scaled(m.scale)
+	rm := m.withHWOver(scaled, first)
 	n := 0
 	memo := candidateMemo{}
 	for j := last; j >= first; j -= stride {
-		seed.Observe(m.forecastScaled(scaled.Slice(0, j+1), memo), slices.Max(h.Values[j+1:j+1+m.horizon]))
+		seed.Observe(rm.forecastScaled(scaled.Slice(0, j+1), memo), slices.Max(h.Values[j+1:j+1+m.horizon]))
 		n++
 	}
 	s.seed = seed
