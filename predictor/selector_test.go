@@ -251,6 +251,28 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 	}
 }
 
+// TestSelectorSeedBlendsHoltWinters: by the replayed forecasts, the
+// Holt-Winters baseline is blended in where it leads the mixture by a
+// tenth, as by evaluated ones; the day-ago window, better still, is not.
+func TestSelectorSeedBlendsHoltWinters(t *testing.T) {
+	end := monday.Add(10 * Day)
+	at := func(k int, hw float64) Forecast {
+		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Peak: 120, Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, hw}}
+	}
+	for _, tt := range []struct {
+		hw, want float64
+	}{{105, 105}, {119, 120}} {
+		var s Selector
+		s.seed = &Selector{}
+		for k := 3 * 96; k >= 1; k-- {
+			s.seed.Observe(at(k, tt.hw), 100)
+		}
+		if got := s.Apply(at(0, tt.hw)); got.Peak != tt.want {
+			t.Errorf("Holt-Winters at %v by replayed forecasts: peak %v (share %v), want %v", tt.hw, got.Peak, got.BaselineShare, tt.want)
+		}
+	}
+}
+
 // TestSelectorRestoresOldState: a state saved before Holt-Winters was a
 // baseline (three per day) is restored with the other baselines' sums as
 // they were and no Holt-Winters forecasts, which the selector then leaves
@@ -579,8 +601,12 @@ func TestSelectorSeedSeesHoltWinters(t *testing.T) {
 		if n := s.Seed(m, h); n == 0 {
 			t.Fatalf("seed %d: nothing replayed", seed)
 		}
-		if got := s.Apply(f); got.BaselineShare != 0 {
-			t.Errorf("seed %d: persistence blended in at %v by the replayed forecasts; the mixture forecasts the ramps better", seed, got.BaselineShare)
+		// Holt-Winters may be blended in (see
+		// TestSelectorSeedBlendsHoltWinters); persistence must not be.
+		got := s.Apply(f)
+		hw := f.Mixture + got.BaselineShare*(f.Baselines[BaselineIndexHoltWinters]-f.Mixture)
+		if got.BaselineShare != 0 && math.Abs(got.Peak-hw) > 1e-9*hw {
+			t.Errorf("seed %d: peak %v, not the mixture or its blend with Holt-Winters (%v) at %v: persistence blended in by the replayed forecasts, where the mixture forecasts the ramps better", seed, got.Peak, hw, got.BaselineShare)
 		}
 	}
 }
