@@ -103,21 +103,71 @@ func FuzzForecast(f *testing.F) {
 	}
 	f.Add(make([]byte, 600))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) < 3 {
+		s, ok := fuzzSeries(in)
+		if !ok {
 			return
 		}
-		scale := math.Pow(10, float64(in[0]%12)-3)
-		step := time.Duration(1+int(in[1])%60) * time.Minute
-		s := Series{Start: time.Unix(1_700_000_000, 0).UTC(), Step: step, Values: make([]float64, len(in)-2)}
-		for i, b := range in[2:] {
-			s.Values[i] = float64(b) * scale
-		}
+		step := s.Step
 		fc, err := ForecastSeries(s, Options{})
 		if err != nil {
 			return
 		}
 		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
 			t.Fatalf("forecast %+v from %d samples at a step of %s", fc, s.Len(), step)
+		}
+	})
+}
+
+// fuzzSeries decodes a fuzzer's input as FuzzForecast describes; false
+// for fewer than three bytes.
+func fuzzSeries(in []byte) (Series, bool) {
+	if len(in) < 3 {
+		return Series{}, false
+	}
+	scale := math.Pow(10, float64(in[0]%12)-3)
+	step := time.Duration(1+int(in[1])%60) * time.Minute
+	s := Series{Start: time.Unix(1_700_000_000, 0).UTC(), Step: step, Values: make([]float64, len(in)-2)}
+	for i, b := range in[2:] {
+		s.Values[i] = float64(b) * scale
+	}
+	return s, true
+}
+
+// FuzzSelectorSeed fits arbitrary histories (decoded as FuzzForecast's)
+// and seeds a Selector by replaying the model over them, as for a new
+// workload's first forecast (Selector.Seed, which also runs the
+// Holt-Winters filter over the replayed span): the seeded forecast must be
+// finite and not negative, its baseline share within [0, 1]; never a
+// panic. The seed inputs are three and four days of a daily shape, the
+// longer one enough to replay (two days of history and a day of
+// forecasts).
+func FuzzSelectorSeed(f *testing.F) {
+	for _, c := range []struct{ minutes, days int }{{10, 4}, {5, 3}, {60, 9}} {
+		perDay := 1440 / c.minutes
+		in := make([]byte, 2+c.days*perDay)
+		in[0], in[1] = 3, byte(c.minutes-1)
+		for i := range in[2:] {
+			in[2+i] = byte(100 + 80*math.Sin(2*math.Pi*float64(i)/float64(perDay)))
+		}
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, ok := fuzzSeries(in)
+		if !ok {
+			return
+		}
+		m, err := Fit(s, Options{})
+		if err != nil {
+			return
+		}
+		var sel Selector
+		sel.Seed(m, s)
+		fc, err := m.Forecast(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sel.Apply(fc); !finite(got.Peak) || got.Peak < 0 || got.BaselineShare < 0 || got.BaselineShare > 1 {
+			t.Fatalf("seeded forecast %+v from %d samples at a step of %s", got, s.Len(), s.Step)
 		}
 	})
 }
