@@ -139,6 +139,17 @@ func TestForecastCarriesBaselines(t *testing.T) {
 	if f, err := m.Forecast(short); err != nil || !math.IsNaN(f.Baselines[BaselineIndexWeek]) {
 		t.Errorf("three days of history: week-ago baseline %v (err %v), want NaN", f.Baselines[BaselineIndexWeek], err)
 	}
+	// Without a cycle the candidates are fewer (no profiles, no day
+	// peaks): the Holt-Winters baseline is still its candidate's.
+	flat := memorySawtooth(4, 5)
+	m, f = fitForecast(t, flat, Options{})
+	if m.cycle.Period != 0 {
+		t.Fatalf("memory sawtooth: cycle %v, want none", m.cycle)
+	}
+	hw, _ = m.hwPeaks(flat.Start, flat.scaled(m.scale).Values, flat.Len()-1, flat.Len()-1, nil)
+	if got, want := f.Baselines[BaselineIndexHoltWinters], hw[0]*m.scale; !(math.Abs(got-want) <= 1e-6*math.Abs(want)) {
+		t.Errorf("no cycle: Holt-Winters baseline %v, want %v", got, want)
+	}
 }
 
 // TestBacktestReportsBlending: the backtest says on how many steps, and
