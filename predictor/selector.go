@@ -65,7 +65,8 @@ const (
 	// steadily until a collection at a random time, and on queues fed at
 	// fixed minutes and drained steadily, Holt-Winters's trend follows
 	// the ramp that the mixture's level candidates lag (1.24-1.36 times
-	// its error without it, 1.01-1.19 with it; at 0.8, 1.07-1.34).
+	// its error without it, 1.01-1.19 with it, 0.97-1.07 once the first
+	// day's replay blends it in too; at 0.8, 1.07-1.34 before that).
 	hwSelectMax = 0.9
 )
 
@@ -210,7 +211,9 @@ func (s *Selector) ratios(t time.Time) (r [NumBaselines][selectSteps]float64, ok
 // later: on memory that grows and is collected at random, and on queues
 // fed at fixed minutes, it forecast the first day's ramps with a fifth
 // less error than the mixture (three weekly synthetic traces and a
-// page-view one lost 0.3% over their week). They are not kept in State: a new process replays
+// page-view one lost 0.3% over their week).
+//
+// The replayed scores are not kept in State: a new process replays
 // them again if it needs them. Seed returns how many it replayed.
 func (s *Selector) Seed(m *Model, h Series) int {
 	if s.seed != nil || h.Len() == 0 || h.Step != m.step {
