@@ -90,8 +90,14 @@ func (hw holtWinters) update(st *hwState, x float64, k int) (pred float64) {
 func (st *hwState) peak(k, horizon int) float64 {
 	p := len(st.season)
 	peak := math.Inf(-1)
+	// j is (k+h) mod p, kept by subtraction: a division per term was a
+	// quarter of Selector.Seed's time.
+	j := k % p
 	for h := 1; h <= horizon; h++ {
-		peak = max(peak, st.level+float64(h)*st.trend+st.season[(k+h)%p])
+		if j++; j == p {
+			j = 0
+		}
+		peak = max(peak, st.level+float64(h)*st.trend+st.season[j])
 	}
 	return peak
 }

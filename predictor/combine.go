@@ -80,11 +80,13 @@ const (
 	phaseKeep = Day
 )
 
-// hwFit is the Holt-Winters candidate: the backtest's baseline (a daily
-// season), its smoothing parameters chosen on the last dailyDays of the
-// fitted history (on up to hwOneSampleMax samples of it where the
-// lookahead is one sample; it needs three days: two to start, one to
-// choose them on), and its state after the last sample fitted.
+// hwFit is a Holt-Winters filter (a daily season, as the backtest's
+// baseline), its state after the last sample fitted and the forecasts it
+// keeps. The candidate (Model.hw) has its smoothing parameters chosen on
+// the last dailyDays of the fitted history (on up to hwOneSampleMax
+// samples of it where the lookahead is one sample; it needs three days:
+// two to start, one to choose them on) and runs over those; the baseline
+// (Model.hwBase) has the same parameters and runs over the whole history.
 type hwFit struct {
 	holtWinters
 	st hwState
@@ -95,20 +97,20 @@ type hwFit struct {
 	kept []hwSpan
 }
 
-// hwSpan are peak forecasts after consecutive samples of the fitted
+// hwSpan are peak forecasts after every every-th sample of the fitted
 // history, the first after the sample from samples from its last one
 // (from <= 0; 0 is the last).
 type hwSpan struct {
-	from int
-	vals []float64
+	from, every int
+	vals        []float64
 }
 
 // at returns the kept forecast after the sample o samples from the last
 // fitted one (o <= 0), NaN where none was kept.
 func (f *hwFit) at(o int) float64 {
 	for _, s := range f.kept {
-		if k := o - s.from; k >= 0 && k < len(s.vals) {
-			return s.vals[k]
+		if k := o - s.from; k >= 0 && k%s.every == 0 && k/s.every < len(s.vals) {
+			return s.vals[k/s.every]
 		}
 	}
 	return math.NaN()
@@ -157,18 +159,30 @@ func runHW(s Series, horizon int, best holtWinters, keep [][2]int) *hwFit {
 	for _, r := range keep {
 		need = max(need, 2*p+1-r[0])
 	}
-	v := s.Values[max(0, s.Len()-need):]
+	return filterHW(s.Values[max(0, s.Len()-need):], horizon, best, keep, 1)
+}
+
+// filterHW runs the Holt-Winters filter with the parameters best over all
+// of v (started on its first two periods), keeping the peak forecasts
+// after the samples of each span of keep (as runHW) that are a multiple
+// of every samples before its end (every sample where every is 1); nil
+// where v is shorter than two periods.
+func filterHW(v []float64, horizon int, best holtWinters, keep [][2]int, every int) *hwFit {
+	p := best.period
+	if p <= 0 || len(v) < 2*p {
+		return nil
+	}
 	f := &hwFit{holtWinters: best, st: best.start(v), endK: (len(v) - 1) % p}
 	f.kept = make([]hwSpan, len(keep))
 	for i := 2 * p; i < len(v); i++ {
 		best.update(&f.st, v[i], i%p)
 		o := i - (len(v) - 1)
 		for k, r := range keep {
-			if o < r[0] || o > r[1] {
+			if o < r[0] || o > r[1] || (r[1]-o)%every != 0 {
 				continue
 			}
 			if f.kept[k].vals == nil {
-				f.kept[k] = hwSpan{from: o, vals: make([]float64, 0, r[1]-o+1)}
+				f.kept[k] = hwSpan{from: o, every: every, vals: make([]float64, 0, (r[1]-o)/every+1)}
 			}
 			f.kept[k].vals = append(f.kept[k].vals, f.st.peak(i%p, horizon))
 		}
@@ -178,11 +192,14 @@ func runHW(s Series, horizon int, best holtWinters, keep [][2]int) *hwFit {
 
 // withHWOver returns m, or a copy of it whose Holt-Winters candidate
 // keeps its forecasts after the samples of s (scaled, as m fits) that the
-// forecasts at indices first and later score, up to the end of m's fit.
+// forecasts at indices first and later score, up to the end of m's fit,
+// and whose Holt-Winters baseline (Model.hwBase) keeps its forecasts after
+// the samples last, last-every, ... down to first (those Selector.Seed
+// replays).
 // The fit keeps only those its live forecasts score (Model.hwKeep); a
 // replay over the history in-sample (Selector.Seed) would otherwise weigh
 // the mixture without one of its candidates.
-func (m *Model) withHWOver(s Series, first int) *Model {
+func (m *Model) withHWOver(s Series, first, last, every int) *Model {
 	if m.hw == nil || s.Step != m.step {
 		return m
 	}
@@ -201,14 +218,19 @@ func (m *Model) withHWOver(s Series, first int) *Model {
 	}
 	c := *m
 	c.hw = runHW(s.Slice(0, e+1), m.horizon, m.hw.holtWinters, [][2]int{{max(0, lo) - e, 0}})
+	if m.hwBase != nil {
+		// The baseline at the replayed forecasts themselves.
+		c.hwBase = filterHW(s.Values[:e+1], m.horizon, m.hw.holtWinters, [][2]int{{max(0, first) - e, min(last, e) - e}}, max(1, every))
+	}
 	return &c
 }
 
-// hwPeaks returns the Holt-Winters candidate's peak forecasts after the
-// samples lo..i of vals (which start at start), NaN where it has none:
+// hwPeaks returns the peak forecasts of hw (the Holt-Winters candidate,
+// m.hw, or baseline, m.hwBase) after the samples lo..i of vals (which
+// start at start) and after the samples extraAt, NaN where it has none:
 // those up to the end of the fitted history from the fit, those after it
 // by running the fitted filter on over vals.
-func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int, extraAt []int) ([]float64, []float64) {
+func (m *Model) hwPeaks(hw *hwFit, start time.Time, vals []float64, lo, i int, extraAt []int) ([]float64, []float64) {
 	out := make([]float64, i-lo+1)
 	for k := range out {
 		out[k] = math.NaN()
@@ -217,7 +239,7 @@ func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int, extraAt []in
 	for k := range extra {
 		extra[k] = math.NaN()
 	}
-	if m.hw == nil {
+	if hw == nil {
 		return out, extra
 	}
 	d := m.end.Sub(start)
@@ -226,21 +248,21 @@ func (m *Model) hwPeaks(start time.Time, vals []float64, lo, i int, extraAt []in
 	}
 	e := int(d / m.step) // the index of the last fitted sample in vals
 	for j := lo; j <= min(i, e); j++ {
-		out[j-lo] = m.hw.at(j - e)
+		out[j-lo] = hw.at(j - e)
 	}
 	for k, j := range extraAt {
 		if j <= e {
-			extra[k] = m.hw.at(j - e)
+			extra[k] = hw.at(j - e)
 		}
 	}
 	if i <= e || e < 0 {
 		return out, extra
 	}
-	st := hwState{level: m.hw.st.level, trend: m.hw.st.trend, season: slices.Clone(m.hw.st.season)}
-	p := m.hw.period
+	st := hwState{level: hw.st.level, trend: hw.st.trend, season: slices.Clone(hw.st.season)}
+	p := hw.period
 	for j := e + 1; j <= i; j++ {
-		k := (m.hw.endK + j - e) % p
-		m.hw.update(&st, vals[j], k)
+		k := (hw.endK + j - e) % p
+		hw.update(&st, vals[j], k)
 		if j >= lo {
 			out[j-lo] = st.peak(k, m.horizon)
 		}
@@ -301,7 +323,7 @@ func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c
 // in a backtest is up to a day of them per forecast.
 func (c *combiner) loadHW() {
 	if c.hw == nil {
-		c.hw, c.hwExtra = c.m.hwPeaks(c.start, c.vals, c.hwLo, c.hwHi, c.hwExtraAt)
+		c.hw, c.hwExtra = c.m.hwPeaks(c.m.hw, c.start, c.vals, c.hwLo, c.hwHi, c.hwExtraAt)
 	}
 }
 

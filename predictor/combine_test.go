@@ -311,8 +311,10 @@ func TestGappyOccupancy(t *testing.T) {
 
 // TestHoltWintersCandidateRunsOn checks that the Holt-Winters candidate,
 // forecasting past the history it was fitted on, goes on as the filter
-// run over the whole series would, and that without three days of
-// history there is none.
+// run over its last dailyDays and on would, that the baseline goes on as
+// the filter run over the whole series would (as the backtest's, which
+// the candidate's restart does not match), and that without three days
+// of history there is none.
 func TestHoltWintersCandidateRunsOn(t *testing.T) {
 	s := periodicDemand(10)
 	n := s.Len() - 100
@@ -326,11 +328,23 @@ func TestHoltWintersCandidateRunsOn(t *testing.T) {
 	p := m.hw.period
 	w0 := max(0, n-dailyDays(s.Step)*p)
 	want, _ := m.hw.run(s.Values[w0:], nil, m.horizon, 0)
-	got, _ := m.hwPeaks(s.Start, s.Values, n-20, s.Len()-1, nil)
+	got, _ := m.hwPeaks(m.hw, s.Start, s.Values, n-20, s.Len()-1, nil)
 	for k, g := range got {
 		if w := want[n-20+k-w0]; math.Abs(g-w) > 1e-9*math.Abs(w) {
 			t.Fatalf("sample %d: forecast %g, want %g", n-20+k, g, w)
 		}
+	}
+	whole, _ := m.hw.run(s.Values, nil, m.horizon, 0)
+	base, _ := m.hwPeaks(m.hwBase, s.Start, s.Values, n-20, s.Len()-1, nil)
+	apart := 0.0
+	for k, g := range base {
+		if w := whole[n-20+k]; math.Abs(g-w) > 1e-9*math.Abs(w) {
+			t.Fatalf("baseline at sample %d: forecast %g, want %g", n-20+k, g, w)
+		}
+		apart = max(apart, math.Abs(g-got[k])/g)
+	}
+	if apart < 1e-6 {
+		t.Errorf("the baseline forecasts as the restarted candidate (at most %g apart): the test shows nothing", apart)
 	}
 	short, err := Fit(s.Slice(0, 2*288), Options{})
 	if err != nil {
@@ -338,6 +352,35 @@ func TestHoltWintersCandidateRunsOn(t *testing.T) {
 	}
 	if short.hw != nil {
 		t.Error("a Holt-Winters candidate on two days")
+	}
+}
+
+// TestHoltWintersBaselineInReplay: the forecasts Selector.Seed replays
+// inside the fitted history carry the Holt-Winters baseline of the filter
+// run over the whole history, at each replayed sample (kept every few
+// samples), and elsewhere the candidate's.
+func TestHoltWintersBaselineInReplay(t *testing.T) {
+	s := memorySawtooth(7, 9)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.hwBase == nil {
+		t.Fatal("no Holt-Winters baseline on nine days")
+	}
+	scaled := s.scaled(m.scale)
+	whole, _ := m.hw.run(scaled.Values, nil, m.horizon, 0)
+	last, every := s.Len()-1-m.horizon, 37
+	first := last - 40*every - 5 // not a multiple of every from last
+	rm := m.withHWOver(scaled, first, last, every)
+	for j := last; j >= first; j -= every {
+		cand := math.Inf(1) // a candidate's forecast would show as Inf
+		if got := rm.hwBaseline(scaled.Start, scaled.Values, j, cand); math.Abs(got-whole[j]) > 1e-9*math.Abs(whole[j]) {
+			t.Fatalf("replayed sample %d: baseline %g, want %g (the filter over the whole history)", j, got, whole[j])
+		}
+	}
+	if got := rm.hwBaseline(scaled.Start, scaled.Values, last-1, -1); got != -1 {
+		t.Errorf("sample %d, not replayed: baseline %g, want the candidate's (-1)", last-1, got)
 	}
 }
 

@@ -19,8 +19,10 @@ const (
 	// lookahead window a day and a week earlier (seasonal naive).
 	BaselineIndexDay
 	BaselineIndexWeek
-	// BaselineIndexHoltWinters is the model's own Holt-Winters candidate
-	// (see combiner.candidates), the backtest's fourth baseline.
+	// BaselineIndexHoltWinters is the backtest's fourth baseline: the
+	// filter of the model's Holt-Winters candidate (see
+	// combiner.candidates), with its parameters, run over the whole
+	// history (Model.hwBase).
 	BaselineIndexHoltWinters
 	// NumBaselines is how many there are.
 	NumBaselines
@@ -66,7 +68,9 @@ const (
 	// fixed minutes and drained steadily, Holt-Winters's trend follows
 	// the ramp that the mixture's level candidates lag (1.24-1.36 times
 	// its error without it, 1.01-1.19 with it, 0.97-1.07 once the first
-	// day's replay blends it in too; at 0.8, 1.07-1.34 before that).
+	// day's replay blends it in too, 0.97-1.05 once the baseline is the
+	// filter over the whole history, Model.hwBase; at 0.8, 1.07-1.34
+	// before those).
 	hwSelectMax = 0.9
 )
 
@@ -206,9 +210,9 @@ func (s *Selector) ratios(t time.Time) (r [NumBaselines][selectSteps]float64, ok
 // weekend; the window a day earlier blended by them forecast a Saturday
 // from a Friday (a synthetic weekday/weekend trace: 32 times the error of
 // that day unseeded), where a blend with persistence is never further
-// from the actual than the worse of the two. Holt-Winters, a candidate of
-// the mixture, is blended in where it leads by a tenth (hwSelectMax), as
-// later: on memory that grows and is collected at random, and on queues
+// from the actual than the worse of the two. Holt-Winters, whose filter
+// is a candidate of the mixture, is blended in where it leads by a tenth
+// (hwSelectMax), as later: on memory that grows and is collected at random, and on queues
 // fed at fixed minutes, it forecast the first day's ramps with a fifth
 // less error than the mixture (three weekly synthetic traces and a
 // page-view one lost 0.3% over their week).
@@ -231,7 +235,7 @@ func (s *Selector) Seed(m *Model, h Series) int {
 	seed := &Selector{}
 	stride := max(1, (last-first+seedForecasts)/seedForecasts)
 	scaled := h.scaled(m.scale)
-	rm := m.withHWOver(scaled, first)
+	rm := m.withHWOver(scaled, first, last, stride)
 	n := 0
 	memo := candidateMemo{}
 	for j := last; j >= first; j -= stride {

@@ -124,8 +124,9 @@ func TestForecastCarriesBaselines(t *testing.T) {
 		}
 		return p
 	}
-	// Holt-Winters: the model's own filter run on to the last sample.
-	hw, _ := m.hwPeaks(s.Start, s.scaled(m.scale).Values, s.Len()-1, s.Len()-1, nil)
+	// Holt-Winters: the model's own filter run over the whole history
+	// (the baseline, not the candidate, which restarts on its last days).
+	hw, _ := m.hwPeaks(m.hwBase, s.Start, s.scaled(m.scale).Values, s.Len()-1, s.Len()-1, nil)
 	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week), hw[0] * m.scale}
 	for b := range want {
 		if !(math.Abs(f.Baselines[b]-want[b]) <= 1e-6*math.Abs(want[b])) {
@@ -140,15 +141,23 @@ func TestForecastCarriesBaselines(t *testing.T) {
 		t.Errorf("three days of history: week-ago baseline %v (err %v), want NaN", f.Baselines[BaselineIndexWeek], err)
 	}
 	// Without a cycle the candidates are fewer (no profiles, no day
-	// peaks): the Holt-Winters baseline is still its candidate's.
-	flat := memorySawtooth(4, 5)
+	// peaks): the Holt-Winters baseline is still the filter's, run over
+	// the whole history (nine days; the candidate restarts on the last
+	// seven, and forecasts otherwise).
+	flat := memorySawtooth(4, 9)
 	m, f = fitForecast(t, flat, Options{})
 	if m.cycle.Period != 0 {
 		t.Fatalf("memory sawtooth: cycle %v, want none", m.cycle)
 	}
-	hw, _ = m.hwPeaks(flat.Start, flat.scaled(m.scale).Values, flat.Len()-1, flat.Len()-1, nil)
-	if got, want := f.Baselines[BaselineIndexHoltWinters], hw[0]*m.scale; !(math.Abs(got-want) <= 1e-6*math.Abs(want)) {
-		t.Errorf("no cycle: Holt-Winters baseline %v, want %v", got, want)
+	scaled := flat.scaled(m.scale).Values
+	whole, _ := m.hw.run(scaled, nil, m.horizon, 0)
+	wantHW := whole[len(whole)-1] * m.scale
+	if got := f.Baselines[BaselineIndexHoltWinters]; !(math.Abs(got-wantHW) <= 1e-6*math.Abs(wantHW)) {
+		t.Errorf("no cycle: Holt-Winters baseline %v, want %v (the filter over the whole history)", got, wantHW)
+	}
+	cand, _ := m.hwPeaks(m.hw, flat.Start, scaled, flat.Len()-1, flat.Len()-1, nil)
+	if math.Abs(cand[0]*m.scale-wantHW) <= 1e-6*math.Abs(wantHW) {
+		t.Errorf("the candidate forecasts as the baseline (%v): the test shows nothing", wantHW)
 	}
 }
 
