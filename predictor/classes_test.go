@@ -219,7 +219,7 @@ func TestSyntheticClasses(t *testing.T) {
 		// deviation alone (0 here; not spread).
 		{"queue backlog drained at random", queueBacklog, 10, 0.9, 0.9},
 		// Known gap: the mixture's level candidates lag the ramps, and the
-		// selector blends Holt-Winters in only where it leads by a tenth
+		// selector blends Holt-Winters in only where it leads by 7%
 		// (hwSelectMax); 0.988-1.105, median 1.005. With the selector's
 		// Holt-Winters baseline the candidate's filter restarted on the
 		// last seven days (not Model.hwBase), 1.009-1.251, median 1.025.
