@@ -430,3 +430,40 @@ func TestCalibratorLocalFloorByTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestFloorsOneSampleLookahead: where the lookahead holds one sample
+// (hourly and half-hourly demand), the working level follows the floors'
+// misses at five times the gain (oneSampleRun), so that the floors use
+// the slack the floor policy leaves: each seed under at most the 2%
+// target, and the mean capacity of three seeds at most 1.205 times the
+// peak (1.193-1.198; 1.212-1.223 at the gain of a 15-sample lookahead,
+// 0.1-0.7% under).
+func TestFloorsOneSampleLookahead(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		series func(seed uint64, days int) Series
+	}{
+		{"hourly", hourlyProportional},
+		{"half-hourly", halfHourProportional},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var sum float64
+			for seed := uint64(1); seed <= 3; seed++ {
+				r, err := Backtest(tt.series(seed, 70), DefaultBacktestConfig())
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := r.Headline
+				t.Logf("seed %d: %.2f%% under at %.3f times the peak", seed, h.UnderPct, *h.FloorVsPeak)
+				if h.UnderPct > 2 {
+					t.Errorf("seed %d: %.2f%% of steps under, want at most the 2%% target", seed, h.UnderPct)
+				}
+				sum += *h.FloorVsPeak
+			}
+			if mean := sum / 3; mean > 1.205 {
+				t.Errorf("mean capacity %.3f times the peak, want at most 1.205", mean)
+			}
+		})
+	}
+}
