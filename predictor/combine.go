@@ -219,8 +219,15 @@ func (m *Model) withHWOver(s Series, first, last, every int) *Model {
 	c := *m
 	c.hw = runHW(s.Slice(0, e+1), m.horizon, m.hw.holtWinters, [][2]int{{max(0, lo) - e, 0}})
 	if m.hwBase != nil {
-		// The baseline at the replayed forecasts themselves.
-		c.hwBase = filterHW(s.Values[:e+1], m.horizon, m.hw.holtWinters, [][2]int{{max(0, first) - e, min(last, e) - e}}, max(1, every))
+		// The baseline at the replayed forecasts themselves: last,
+		// last-every, ... that the fit covers (those after it run on from
+		// its end; see Model.hwPeaks).
+		every = max(1, every)
+		hi := last
+		if hi > e {
+			hi -= (hi - e + every - 1) / every * every
+		}
+		c.hwBase = filterHW(s.Values[:e+1], m.horizon, m.hw.holtWinters, [][2]int{{max(0, first) - e, hi - e}}, every)
 	}
 	return &c
 }

@@ -382,6 +382,23 @@ func TestHoltWintersBaselineInReplay(t *testing.T) {
 	if got := rm.hwBaseline(scaled.Start, scaled.Values, last-1, -1); got != -1 {
 		t.Errorf("sample %d, not replayed: baseline %g, want the candidate's (-1)", last-1, got)
 	}
+	// A model fitted an hour earlier (the predictor reuses one for
+	// --refit-every) replays up to samples after its fit: those it
+	// covers are kept at the replayed samples, the rest run on.
+	early, err := Fit(s.Slice(0, s.Len()-60), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early.scale != m.scale {
+		t.Fatalf("scale %g an hour earlier, %g now", early.scale, m.scale)
+	}
+	wholeEarly, _ := early.hw.run(scaled.Values, nil, early.horizon, 0)
+	re := early.withHWOver(scaled, first, last, every)
+	for j := last; j >= first; j -= every {
+		if got, want := re.hwBaseline(scaled.Start, scaled.Values, j, math.Inf(1)), wholeEarly[j]; math.Abs(got-want) > 1e-9*math.Abs(want) {
+			t.Fatalf("fitted an hour earlier, replayed sample %d: baseline %g, want %g", j, got, want)
+		}
+	}
 }
 
 // TestShareProfiles: the per-day profile candidates weigh together as much
