@@ -309,7 +309,7 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 		m.phases = int(m.cycle.Period / s.Step)
 		span = s.Slice(max(0, s.Len()-m.profileCycles()*m.phases), s.Len())
 	} else {
-		span = s.Slice(max(0, s.Len()-max(int(Day/s.Step), 16*m.horizon)), s.Len())
+		span = s.Slice(max(0, s.Len()-m.levelSpan()), s.Len())
 	}
 	// Fit the profile on the raw span (medians are robust), filter
 	// anomalies against it, then refit on the filtered data.
@@ -835,6 +835,10 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	f.Baselines[BaselineIndexHoltWinters] = m.hwBaseline(s.Start, s.Values, i, hw) * m.scale
 	return f
 }
+
+// levelSpan is how many of the history's last samples a model without a
+// cycle is fitted on: a day, or 16 lookaheads where that is more.
+func (m *Model) levelSpan() int { return max(int(Day/m.step), 16*m.horizon) }
 
 // hwBaseline returns the Holt-Winters baseline's peak forecast after
 // sample i of vals (which start at start; see Model.hwBase), or cand, the

@@ -340,8 +340,10 @@ func TestSelectorSeed(t *testing.T) {
 	if got := fresh.Apply(f); got.BaselineShare != 0 {
 		t.Fatalf("unseeded: baseline share %v before any forecast was evaluated", got.BaselineShare)
 	}
-	if n := seeded.Seed(m, h); n != seedForecasts || !seeded.Seeded() {
-		t.Fatalf("Seed replayed %d forecasts (seeded %v), want %d", n, seeded.Seeded(), seedForecasts)
+	// A few fewer than seedForecasts without a cycle: the last day, on
+	// which the model was fitted, is not replayed.
+	if n := seeded.Seed(m, h); n < seedForecasts*9/10 || n > seedForecasts || !seeded.Seeded() {
+		t.Fatalf("Seed replayed %d forecasts (seeded %v), want %d or a few fewer", n, seeded.Seeded(), seedForecasts)
 	}
 	got := seeded.Apply(f)
 	if got.BaselineShare <= 0 {
@@ -605,6 +607,31 @@ func memorySawtooth(seed uint64, days int) Series {
 		s.Values[i] = m
 	}
 	return s
+}
+
+// TestSelectorSeedOutOfTheFitSpan: without a cycle the model is fitted on
+// the history's last day, where its replayed forecasts are in-sample and
+// rated the mixture far better than the live ones did (memory collected at
+// random, seed 5: Holt-Winters at 0.996 times the mixture's error over the
+// replayed week, against 0.57 on the first live day). Replayed without
+// that day, the first forecast blends Holt-Winters in.
+func TestSelectorSeedOutOfTheFitSpan(t *testing.T) {
+	h := memorySawtooth(5, 14).Slice(0, 7*1440)
+	m, f := fitForecast(t, h, Options{})
+	if m.cycle.Period != 0 {
+		t.Fatalf("memory sawtooth: cycle %v, want none", m.cycle)
+	}
+	var s Selector
+	if n := s.Seed(m, h); n == 0 {
+		t.Fatal("nothing replayed over a week")
+	}
+	r, _ := s.seed.ratios(h.End())
+	got := s.Apply(f)
+	t.Logf("replayed Holt-Winters at %.3f of the mixture's error; blended %.1f", r[BaselineIndexHoltWinters][selectSteps-1], got.BaselineShare)
+	hw := f.Baselines[BaselineIndexHoltWinters]
+	if got.BaselineShare <= 0 || math.Abs(got.Mixture+got.BaselineShare*(hw-got.Mixture)-got.Peak) > 0.5 {
+		t.Errorf("first forecast: peak %v (share %v), want the mixture %v blended with Holt-Winters's %v", got.Peak, got.BaselineShare, got.Mixture, hw)
+	}
 }
 
 // TestSelectorSeedSeesHoltWinters: the forecasts Seed replays over the
