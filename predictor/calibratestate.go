@@ -236,7 +236,9 @@ func (p PlainState) check() error {
 // Restore replaces what c learned with st (from State). A state that is
 // not well formed, or that was learned for another target, is refused,
 // naming the field, and c is left as it was. A window longer than c's
-// (a state saved at a finer step) is cut to c's, keeping its spread.
+// (a state saved at a finer step) is cut to c's, keeping its spread. A
+// level from -0.5 (states saved before levelDebt bounded it) is taken up
+// to levelDebt targets below 0.
 func (c *Calibrator) Restore(st CalibratorState) error {
 	if st.Target != c.target {
 		return fmt.Errorf("target: %g, but the floors are calibrated to %g", st.Target, c.target)
@@ -281,7 +283,8 @@ func (c *Calibrator) Restore(st CalibratorState) error {
 		plain = plainMargin{level: p.Level, on: p.On, cost: p.Cost, mainCost: p.MainCost, miss: p.Miss, n: p.N}
 	}
 	c.plain, c.made, c.madeOrder = plain, nil, nil
-	c.level, c.observed, c.missed = st.Level, st.Observed, st.Missed
+	plain.level = max(c.levelMin(), plain.level)
+	c.level, c.observed, c.missed = max(c.levelMin(), st.Level), st.Observed, st.Missed
 	c.recent, c.mean, c.means = st.Recent, st.Mean, st.Means
 	c.abs, c.rel, c.loc = st.Abs.restore(c.window), st.Rel.restore(c.window), st.Loc.restore(c.window)
 	return nil
