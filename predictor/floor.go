@@ -25,7 +25,9 @@ type FloorPolicy struct {
 	// DownDelay is how long the desired floor must stay below the band
 	// before the floor falls.
 	DownDelay time.Duration
-	// DownInterval is the least time between two falls.
+	// DownInterval is the least time between two falls, and the time one
+	// step of DownStep takes: a fall later than that takes a step for
+	// every DownInterval passed (see falls). 0: a step per decision.
 	DownInterval time.Duration
 	// DownStep is the most replicas one fall removes (at least 1).
 	DownStep int32
@@ -83,7 +85,11 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	lowest := p.lowest(now)
 	if !ok {
 		if s.Valid && !s.LastGood.IsZero() && now.Sub(s.LastGood) <= p.HoldFor {
-			s.Floor = p.clamp(s.Floor, lowest)
+			// Without a forecast nothing says the desired floor is still
+			// below the band: the wait to fall starts again with the
+			// next forecast, and the time held takes no falls (see
+			// falls).
+			s.Floor, s.BelowSince = p.clamp(s.Floor, lowest), time.Time{}
 			return s, ReasonHold
 		}
 		s.Floor, s.Valid, s.BelowSince = lowest, true, time.Time{}
@@ -117,9 +123,37 @@ func (p FloorPolicy) Decide(s FloorState, now time.Time, desired int32, ok bool)
 	if now.Sub(s.BelowSince) < p.DownDelay || (!s.LastDown.IsZero() && now.Sub(s.LastDown) < p.DownInterval) {
 		return s, ReasonWaitDown
 	}
-	s.Floor = max(desired, s.Floor-max(1, p.DownStep))
+	s.Floor = max(desired, s.Floor-p.falls(s, now)*max(1, p.DownStep))
 	s.LastDown = now
 	return s, ReasonFall
+}
+
+// falls returns how many steps of DownStep a fall at now takes: one, and
+// one more for every DownInterval that passed since the first moment a
+// fall was allowed (DownDelay after the floor went below the band, and
+// DownInterval after the last fall). The rate is per time, as
+// DefaultFloorPolicy says (a step per 5 minutes): decisions further apart
+// than DownInterval (a backtest at a 15-minute step, a cycle delayed by a
+// slow Prometheus) take the falls that decisions every minute would have
+// taken in between, instead of one per decision.
+func (p FloorPolicy) falls(s FloorState, now time.Time) int32 {
+	if p.DownInterval <= 0 {
+		return 1
+	}
+	from := s.BelowSince.Add(p.DownDelay)
+	if !s.LastDown.IsZero() {
+		from = later(from, s.LastDown.Add(p.DownInterval))
+	}
+	n := int64(max(0, now.Sub(from)) / p.DownInterval)
+	return int32(1 + min(n, int64(s.Floor)))
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Band returns the band below floor that a desired floor must go beyond

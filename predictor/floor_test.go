@@ -70,6 +70,15 @@ func TestFloorPolicy(t *testing.T) {
 			{41, 6, true, 6, ReasonRise},
 		}},
 		{"no forecast ever means min", []step{{0, 0, false, 1, ReasonFallback}}},
+		{"a hold starts the wait to fall again", []step{
+			{0, 10, true, 10, ReasonRise},
+			{1, 2, true, 10, ReasonWaitDown},
+			{5, 0, false, 10, ReasonHold},
+			{25, 0, false, 10, ReasonHold},
+			{26, 2, true, 10, ReasonWaitDown},
+			{35, 2, true, 10, ReasonWaitDown},
+			{36, 2, true, 8, ReasonFall},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,5 +211,43 @@ func TestFloorBusinessMin(t *testing.T) {
 	s, _ = p.Decide(FloorState{}, monday.Add(9*time.Hour), 0, false)
 	if s.Floor != 3 {
 		t.Errorf("fallback floor in business hours %d, want 3", s.Floor)
+	}
+}
+
+// TestFloorFallsPerTime: the falls' rate is a step per DownInterval of
+// time, whatever the decisions' spacing. Decisions every 15 minutes (a
+// backtest at a 15-minute step) reach the floor that decisions every
+// minute reach, at the same times, instead of one step per decision.
+func TestFloorFallsPerTime(t *testing.T) {
+	p := FloorPolicy{
+		Min: 0, Max: 40,
+		DownDelay: 10 * time.Minute, DownInterval: 5 * time.Minute, DownStep: 2,
+	}
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	run := func(every int) map[int]int32 {
+		var s FloorState
+		s, _ = p.Decide(s, t0, 30, true)
+		floors := map[int]int32{}
+		for m := every; m <= 75; m += every {
+			// The desired floor drops at minute 15, where both
+			// cadences decide.
+			desired := int32(30)
+			if m >= 15 {
+				desired = 0
+			}
+			s, _ = p.Decide(s, t0.Add(time.Duration(m)*time.Minute), desired, true)
+			floors[m] = s.Floor
+		}
+		return floors
+	}
+	minute, quarter := run(1), run(15)
+	for _, m := range []int{15, 30, 45, 60, 75} {
+		if minute[m] != quarter[m] {
+			t.Errorf("minute %d: floor %d with decisions every 15 minutes, %d with decisions every minute", m, quarter[m], minute[m])
+		}
+	}
+	// Below the band from minute 15: falls of 2 at 25, 30, 35, ...
+	if got, want := quarter[45], int32(30-2*5); got != want {
+		t.Errorf("minute 45: floor %d, want %d (five falls of 2, at 25, 30, 35, 40 and 45)", got, want)
 	}
 }

@@ -75,7 +75,7 @@ func predictorCmd(run func(context.Context, floorwriter.RunConfig) error) *cobra
 	f.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "workloads forecast at once")
 	f.Float64Var(&w.Hysteresis, "hysteresis", w.Hysteresis, "band below the floor, as a fraction of it in [0, 1) (rounded down, and at least the forecast's recent mean absolute error, rounded to whole replicas), that the forecast must leave before the floor falls")
 	durationVar(f, &w.DownDelay, "down-delay", w.DownDelay, "how long the forecast must stay below the band before the floor falls; 0 falls at once")
-	durationVar(f, &w.DownInterval, "down-interval", w.DownInterval, "least time between two falls of the floor (each removes at most max(1, max-replicas/10)); 0 for no spacing")
+	durationVar(f, &w.DownInterval, "down-interval", w.DownInterval, "least time between two falls of the floor, and the time per step (max(1, max-replicas/10) replicas): a fall later than that takes a step per interval passed; 0 for no spacing")
 	durationVar(f, &cfg.Source.Timeout, "query-timeout", cfg.Source.Timeout, "timeout of one Prometheus request")
 	f.IntVar(&cfg.Source.Retries, "retries", cfg.Source.Retries, "retries of a failed Prometheus request, with exponential backoff (bad PromQL is never retried)")
 	f.StringVar(&w.Facts.ClusterDomain, "cluster-domain", w.Facts.ClusterDomain, "cluster DNS domain (as mlscale webhook's), used to resolve each workload's min and max replicas")
