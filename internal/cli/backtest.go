@@ -590,9 +590,9 @@ func backtestNotes(cfg backtestConfig, s predictor.Series, info predictor.TraceI
 	}
 	switch {
 	case info.Merged > 0 && cfg.DemandQuery != "":
-		notes = append(notes, fmt.Sprintf("note: %d samples on a step that had one merged (kept the maximum)", info.Merged))
+		notes = append(notes, fmt.Sprintf("note: %s on a step that had one merged (kept the maximum)", counted(info.Merged, "sample")))
 	case info.Merged > 0:
-		notes = append(notes, fmt.Sprintf("note: %d rows with a repeated timestamp merged (kept the maximum)", info.Merged))
+		notes = append(notes, fmt.Sprintf("note: %s with a repeated timestamp merged (kept the maximum)", counted(info.Merged, "row")))
 	}
 	if info.Missing > 0 {
 		notes = append(notes, fmt.Sprintf("note: %d of %d rows without a value (empty, NaN, null or infinite) filled from their neighbours", info.Missing, info.Rows))
@@ -610,6 +610,14 @@ func backtestNotes(cfg backtestConfig, s predictor.Series, info predictor.TraceI
 		notes = append(notes, fmt.Sprintf("note: %d of %d samples filled in gaps; a forecast made in a gap sees only the samples up to the last observed one, and is scored against the observed samples of its window (not at all when it holds none)", info.Filled, s.Len()))
 	}
 	return notes
+}
+
+// counted returns n and the noun, plural unless n is 1: "1 row", "2 rows".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // backtestWritten returns a line per file the backtest wrote.

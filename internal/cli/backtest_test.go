@@ -755,3 +755,25 @@ func TestBacktestTrainForms(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktestNotesCountMerged: the merge note says "1 row" or "1
+// sample" for one, as the held-out NAB occupancy trace with two samples
+// at 05:33 has, and the plural for more.
+func TestBacktestNotesCountMerged(t *testing.T) {
+	s := predictor.Series{Start: time.Unix(0, 0), Step: time.Minute, Values: make([]float64, 10)}
+	for _, tt := range []struct {
+		merged int
+		query  string
+		want   string
+	}{
+		{1, "", "note: 1 row with a repeated timestamp merged (kept the maximum)"},
+		{3, "", "note: 3 rows with a repeated timestamp merged (kept the maximum)"},
+		{1, "up", "note: 1 sample on a step that had one merged (kept the maximum)"},
+		{2, "up", "note: 2 samples on a step that had one merged (kept the maximum)"},
+	} {
+		notes := backtestNotes(backtestConfig{DemandQuery: tt.query}, s, predictor.TraceInfo{Merged: tt.merged, Rows: 10})
+		if !slices.Contains(notes, tt.want) {
+			t.Errorf("merged %d, query %q: notes %q, want %q", tt.merged, tt.query, notes, tt.want)
+		}
+	}
+}
