@@ -38,6 +38,8 @@ func FuzzReadTrace(f *testing.F) {
 		`{"status":"error","errorType":"bad_data","error":"x"}`,
 		"1633651200,1\n1633651260,\n1633651320,3\n",
 		",value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n",
+		// A repeated hour: rows out of time order, put in order.
+		repeatedHourTrace(200, 60, 61),
 	} {
 		f.Add(seed)
 	}
@@ -57,6 +59,9 @@ func FuzzReadTrace(f *testing.F) {
 		}
 		if s.Step <= 0 || s.Len() < 2 || s.Len() > 10*rows {
 			t.Fatalf("step %s, %d samples from %d lines", s.Step, s.Len(), rows)
+		}
+		if info.Reordered < 0 || float64(info.Reordered) > maxReorderedShare*float64(info.Rows) {
+			t.Fatalf("%d of %d rows put in order, more than the share", info.Reordered, info.Rows)
 		}
 		if info.Merged < 0 || info.Missing < 0 || info.Rows-info.Merged-info.Missing < 2 || info.Rows > rows {
 			t.Fatalf("%d rows read, %d merged, %d without a value, from %d lines", info.Rows, info.Merged, info.Missing, rows)

@@ -118,7 +118,23 @@ type TraceInfo struct {
 	// NewestFirst is true when the rows were in time order newest first,
 	// as some exports write them; the series is oldest first all the same.
 	NewestFirst bool
+	// Reordered is the number of rows out of time order (earlier, or in a
+	// newest-first file later, than a row above them) that were put in
+	// order: at most maxReorderedShare of the rows (see ReadTraceColumn).
+	// ReorderedFirst describes the first of them, as "line 10151,
+	// 2014-01-07 02:00:00 after a row at 2014-01-07 02:55:00".
+	Reordered      int
+	ReorderedFirst string
 }
+
+// maxReorderedShare is the largest share of a trace's rows that may be out
+// of time order: they are put in order. A local-time export repeats an
+// hour when the clocks go back (60 rows at a one-minute step, 0.3% of two
+// weeks); NAB's machine_temperature_system_failure repeats one, 12 of its
+// 22,695 rows. More rows out of order than that are more likely two
+// series in one file, or a time column that is not the time, and are an
+// error.
+const maxReorderedShare = 0.01
 
 // missingValues are the values (in any case, after trimming spaces) that
 // mark a row as having no sample: what Prometheus, pandas, Grafana and
@@ -179,7 +195,9 @@ var ErrValueColumn = errors.New("more than one column may hold the values")
 // HH:MM:SS` (NAB's; UTC) or the same without seconds, RFC 3339
 // (`2015-09-01T05:33:00Z`, seconds optional) or the same without a zone
 // (UTC), or a date alone; fractions of a second are dropped. Rows must be
-// in time order. Rows with the same time as the previous row (real exports
+// in time order, oldest or newest first, but for at most
+// maxReorderedShare of them (a local-time export's repeated hour), which
+// are put in order (info.Reordered). Rows with the same time as the previous row (real exports
 // have them) are merged into one sample that keeps the highest value,
 // since the predictor forecasts peaks; info counts them. A row whose value
 // is missing (see missingValues) is a gap. The step is the most common
@@ -226,11 +244,25 @@ func ReadTraceColumn(name string, r io.Reader, column string) (s Series, info Tr
 			return Series{}, rows.info, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		if !rows.add(t, v, ok) {
-			return Series{}, rows.info, outOfOrder(name, line, strings.TrimSpace(rec[0]), prevTime, rows.times.order)
+			// Out of order: kept aside, and put in order at the end if
+			// few enough rows are (see maxReorderedShare).
+			if rows.outOfOrder == nil {
+				rows.outOfOrder = outOfOrder(name, line, strings.TrimSpace(rec[0]), prevTime, rows.times.order)
+				rows.info.ReorderedFirst = fmt.Sprintf("line %d, %s after a row at %s", line, strings.TrimSpace(rec[0]), prevTime)
+			}
+			rows.late = append(rows.late, lateRow{t, v, ok})
+			continue
 		}
 		prevTime = strings.TrimSpace(rec[0])
 	}
 	return rows.series(name)
+}
+
+// lateRow is a row out of time order, put in order once all are read.
+type lateRow struct {
+	t  int64
+	v  float64
+	ok bool
 }
 
 // traceRows gathers a trace's rows as they are read: rows at the time of
@@ -246,6 +278,11 @@ type traceRows struct {
 	// times follows the distinct times of all rows, with a value or
 	// without: the step is found from them.
 	times rowTimes
+	// late are the rows out of time order, and outOfOrder the error
+	// naming the first of them, for a trace with too many (see
+	// maxReorderedShare).
+	late       []lateRow
+	outOfOrder error
 }
 
 // add adds a row at t with value v (ok false: without a value); false
@@ -273,16 +310,51 @@ func (a *traceRows) add(t int64, v float64, ok bool) bool {
 	return true
 }
 
+// putInOrder adds the rows out of time order where their times go, in the
+// rows already in order oldest first: a row at the time of another is
+// merged into it, keeping the higher value, as add merges repeated times.
+func (a *traceRows) putInOrder() {
+	for _, r := range a.late {
+		a.info.Reordered++
+		if k, found := slices.BinarySearch(a.times.every, r.t); !found {
+			a.times.every = slices.Insert(a.times.every, k, r.t)
+		}
+		if !r.ok {
+			a.info.Missing++
+			continue
+		}
+		v := r.v
+		if v < 0 {
+			v = 0
+			a.info.Negative++
+		}
+		k, found := slices.BinarySearch(a.at, r.t)
+		if found {
+			a.values[k] = max(a.values[k], v)
+			a.info.Merged++
+			continue
+		}
+		a.at = slices.Insert(a.at, k, r.t)
+		a.values = slices.Insert(a.values, k, v)
+	}
+}
+
 // series returns the rows as a series on a regular grid (see
 // ReadTraceColumn), oldest first.
 func (a *traceRows) series(name string) (s Series, info TraceInfo, err error) {
-	info = a.info
 	if a.times.order < 0 {
-		info.NewestFirst = true
+		a.info.NewestFirst = true
 		slices.Reverse(a.at)
 		slices.Reverse(a.values)
 		slices.Reverse(a.times.every)
 	}
+	if len(a.late) > 0 {
+		if float64(len(a.late)) > maxReorderedShare*float64(a.info.Rows) {
+			return Series{}, a.info, fmt.Errorf("%w; %d of the %d rows are out of order, more than the %g%% put in order", a.outOfOrder, len(a.late), a.info.Rows, 100*maxReorderedShare)
+		}
+		a.putInOrder()
+	}
+	info = a.info
 	if len(a.at) < 2 {
 		return Series{}, info, tooFew(name, info, len(a.at))
 	}

@@ -3,6 +3,7 @@ package predictor
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -488,5 +489,74 @@ func TestSliceKeepsObservedFlags(t *testing.T) {
 	}
 	if got := s.observedOnly(); !slices.Equal(got.Values, s.Values) {
 		t.Errorf("values %v with two flags for four samples, want them as they are", got.Values)
+	}
+}
+
+// repeatedHourTrace returns a trace of n rows a minute apart from
+// 2024-10-27 00:00 (value 10, 11, ...), then, after the row at minute
+// after, the rows from minute from to minute after again with value 100
+// plus their minute and, at each repeated minute m%7 == 3, a half-minute
+// row that is new: a local-time export's repeated hour, as the clocks go
+// back.
+func repeatedHourTrace(n, from, after int) string {
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	at := func(m int, sec int) string {
+		return time.Date(2024, 10, 27, 0, m, sec, 0, time.UTC).Format("2006-01-02 15:04:05")
+	}
+	for m := range n {
+		fmt.Fprintf(&b, "%s,%d\n", at(m, 0), 10+m)
+		if m == after {
+			for r := from; r <= after; r++ {
+				fmt.Fprintf(&b, "%s,%d\n", at(r, 0), 100+r)
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestReadTraceRepeatedHour: a few rows out of time order (at most 1% of
+// them; NAB's machine_temperature_system_failure repeats an hour, 12 of
+// its 22,695 rows) are put in order, each merged into the row at its time
+// keeping the higher value, and counted; more are an error that says how
+// many.
+func TestReadTraceRepeatedHour(t *testing.T) {
+	in := repeatedHourTrace(1000, 120, 125)
+	s, info, err := ReadTraceInfo("x.csv", strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The repeat of the last minute, 02:05, follows the row at 02:05: it
+	// is merged in place, not out of order.
+	if info.Reordered != 5 || info.Merged != 6 || info.Rows != 1006 {
+		t.Errorf("%d rows, %d put in order, %d merged; want 1006, 5 and 6", info.Rows, info.Reordered, info.Merged)
+	}
+	if want := "line 128, 2024-10-27 02:00:00 after a row at 2024-10-27 02:05:00"; info.ReorderedFirst != want {
+		t.Errorf("first reordered %q, want %q", info.ReorderedFirst, want)
+	}
+	if s.Step != time.Minute || s.Len() != 1000 {
+		t.Fatalf("step %s, %d samples; want 1m and 1000", s.Step, s.Len())
+	}
+	for m, want := range map[int]float64{119: 129, 120: 220, 125: 225, 126: 136} {
+		if s.Values[m] != want {
+			t.Errorf("minute %d: %v, want %v", m, s.Values[m], want)
+		}
+	}
+
+	// The same rows newest first: the same series.
+	lines := strings.Split(strings.TrimSuffix(in, "\n"), "\n")
+	slices.Reverse(lines[1:])
+	rs, rinfo, err := ReadTraceInfo("x.csv", strings.NewReader(strings.Join(lines, "\n")+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rinfo.NewestFirst || rinfo.Reordered != 5 || !slices.Equal(rs.Values, s.Values) || !rs.Start.Equal(s.Start) {
+		t.Errorf("newest first: %v, %d put in order, series equal %v; want true, 5, true", rinfo.NewestFirst, rinfo.Reordered, slices.Equal(rs.Values, s.Values))
+	}
+
+	// 12 of 1,013 rows out of order: over 1%.
+	_, _, err = ReadTraceInfo("x.csv", strings.NewReader(repeatedHourTrace(1000, 118, 130)))
+	if want := "x.csv:133: time 2024-10-27 01:58:00 is before the previous row's 2024-10-27 02:10:00; rows must be in time order (a local-time export repeats an hour when the clocks go back: export in UTC, or with the zone's offset); 12 of the 1013 rows are out of order, more than the 1% put in order"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }

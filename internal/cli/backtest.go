@@ -312,6 +312,9 @@ type backtestOutput struct {
 	// RowsNewestFirst is true when the trace's rows were newest first
 	// (read in reverse).
 	RowsNewestFirst bool `json:"rows_newest_first"`
+	// RowsOutOfOrder is the number of trace rows out of time order that
+	// were put in order (at most 1% of the rows).
+	RowsOutOfOrder int `json:"rows_out_of_order"`
 	// PNG, ForecastsOut and TraceOut are the files written, if any.
 	PNG          string `json:"png,omitempty"`
 	ForecastsOut string `json:"forecasts_out,omitempty"`
@@ -364,7 +367,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 		fmt.Fprintln(errOut, line)
 	}
 	b, err := json.MarshalIndent(backtestOutput{
-		Trace: name, Workload: cfg.workload, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, NoHeader: info.NoHeader, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
+		Trace: name, Workload: cfg.workload, DemandQuery: cfg.DemandQuery, PrometheusServer: redactedServer(cfg.PrometheusServer), Column: info.Column, RowsMerged: info.Merged, RowsWithoutValue: info.Missing, RowsNegative: info.Negative, RowsUnused: info.Unused, SamplesFilled: info.Filled, RowsNewestFirst: info.NewestFirst, RowsOutOfOrder: info.Reordered, NoHeader: info.NoHeader, PNG: cfg.PNG, ForecastsOut: cfg.ForecastsOut, TraceOut: cfg.TraceOut, Report: rep.Rounded(),
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
@@ -584,6 +587,9 @@ func backtestNotes(cfg backtestConfig, s predictor.Series, info predictor.TraceI
 	}
 	if info.NewestFirst {
 		notes = append(notes, "note: the rows are newest first; read oldest first")
+	}
+	if info.Reordered > 0 {
+		notes = append(notes, fmt.Sprintf("note: %s out of time order put in order (the first at %s); a local-time export repeats an hour when the clocks go back: export in UTC, or with the zone's offset", counted(info.Reordered, "row"), info.ReorderedFirst))
 	}
 	if info.Columns > 2 {
 		notes = append(notes, fmt.Sprintf("note: values from column %s, one of %d; give another with --column", info.Column, info.Columns))

@@ -777,3 +777,43 @@ func TestBacktestNotesCountMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktestRepeatedHour: a trace exported in local time repeats an hour
+// when the clocks go back (NAB's machine_temperature_system_failure has
+// one): the backtest puts the few rows out of time order in order, says
+// so in a note naming the first one, and counts them in JSON.
+func TestBacktestRepeatedHour(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	start := time.Date(2024, 10, 20, 0, 0, 0, 0, time.UTC)
+	row := func(i int, v float64) {
+		fmt.Fprintf(&b, "%s,%g\n", start.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), v)
+	}
+	for i := range 7 * 288 {
+		row(i, 50+20*math.Sin(2*math.Pi*float64(i)/288))
+		if i == 1800+11 {
+			for j := 1800; j < 1800+11; j++ {
+				row(j, 60)
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "local.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "backtest", "-f", path, "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", r.Code, r.ErrOut)
+	}
+	var got struct {
+		RowsOutOfOrder int `json:"rows_out_of_order"`
+		RowsMerged     int `json:"rows_merged"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil || got.RowsOutOfOrder != 11 || got.RowsMerged != 11 {
+		t.Errorf("JSON rows_out_of_order %d, rows_merged %d (%v); want 11 and 11", got.RowsOutOfOrder, got.RowsMerged, err)
+	}
+	want := "note: 11 rows out of time order put in order (the first at line 1814, 2024-10-26 06:00:00 after a row at 2024-10-26 06:55:00)"
+	if !strings.Contains(r.ErrOut, want) {
+		t.Errorf("stderr %q, want %q", r.ErrOut, want)
+	}
+}

@@ -80,7 +80,9 @@ and how many samples were filled. A filled sample leans on the next observed
 one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
 sees only the samples up to the last observed one. Rows newest first (as some
 exports write them) are read in reverse, with a note; rows out of time order
-are an error.
+(a local-time export repeats an hour when the clocks go back) are put in order
+with a note where they are at most 1% of the rows, and are an error where they
+are more.
 
 --capacity-per-replica is the demand one replica serves; by default a tenth
 of the history's 95th percentile (of its maximum when the percentile is 0,
@@ -91,8 +93,8 @@ so that the peak needs about ten replicas.
 digits (whole numbers from 10,000 up); the headline is its "headline" object;
 rows_merged counts the merged rows, rows_without_value those without a value
 and samples_filled the samples filled in gaps; rows_newest_first says the rows
-were newest first, and no_header that the file had no header. Notes then go
-to standard error.
+were newest first, rows_out_of_order counts the rows put in time order, and
+no_header that the file had no header. Notes then go to standard error.
 
 --forecasts-out writes mlscale's forecasts as CSV with the header
 "time,forecast_peak,floor": time in Unix seconds, the step at which the
