@@ -292,13 +292,9 @@ func (a *traceRows) add(t int64, v float64, ok bool) bool {
 	if !a.times.add(t) {
 		return false
 	}
-	switch {
-	case !ok:
-		a.info.Missing++
+	v, ok = a.value(v, ok)
+	if !ok {
 		return true
-	case v < 0:
-		v = 0
-		a.info.Negative++
 	}
 	if n := len(a.at); n > 0 && t == a.at[n-1] {
 		a.values[n-1] = max(a.values[n-1], v)
@@ -310,6 +306,19 @@ func (a *traceRows) add(t int64, v float64, ok bool) bool {
 	return true
 }
 
+// value returns a row's value as the series takes it, counting it in info:
+// false for a row without a value (a gap), 0 for a negative one.
+func (a *traceRows) value(v float64, ok bool) (float64, bool) {
+	switch {
+	case !ok:
+		a.info.Missing++
+	case v < 0:
+		a.info.Negative++
+		return 0, true
+	}
+	return v, ok
+}
+
 // putInOrder adds the rows out of time order where their times go, in the
 // rows already in order oldest first: a row at the time of another is
 // merged into it, keeping the higher value, as add merges repeated times.
@@ -319,14 +328,9 @@ func (a *traceRows) putInOrder() {
 		if k, found := slices.BinarySearch(a.times.every, r.t); !found {
 			a.times.every = slices.Insert(a.times.every, k, r.t)
 		}
-		if !r.ok {
-			a.info.Missing++
+		v, ok := a.value(r.v, r.ok)
+		if !ok {
 			continue
-		}
-		v := r.v
-		if v < 0 {
-			v = 0
-			a.info.Negative++
 		}
 		k, found := slices.BinarySearch(a.at, r.t)
 		if found {
