@@ -486,11 +486,19 @@ func TestCalibratorLevelDebt(t *testing.T) {
 		}
 		st := c.State()
 		st.Level = -0.5
+		if st.Plain != nil {
+			st.Plain.Level = -0.5
+		}
 		if err := c.Restore(st); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := c.Level(), -levelDebt*target; math.Abs(got-want) > 1e-12 {
 			t.Errorf("target %g: a state saved at -0.5 restored at %g, want %g", target, got, want)
+		}
+		if st.Plain != nil {
+			if got, want := c.State().Plain.Level, -levelDebt*target; math.Abs(got-want) > 1e-12 {
+				t.Errorf("target %g: a plain level saved at -0.5 restored at %g, want %g", target, got, want)
+			}
 		}
 	}
 }

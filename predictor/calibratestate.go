@@ -282,8 +282,8 @@ func (c *Calibrator) Restore(st CalibratorState) error {
 		}
 		plain = plainMargin{level: p.Level, on: p.On, cost: p.Cost, mainCost: p.MainCost, miss: p.Miss, n: p.N}
 	}
-	c.plain, c.made, c.madeOrder = plain, nil, nil
 	plain.level = max(c.levelMin(), plain.level)
+	c.plain, c.made, c.madeOrder = plain, nil, nil
 	c.level, c.observed, c.missed = max(c.levelMin(), st.Level), st.Observed, st.Missed
 	c.recent, c.mean, c.means = st.Recent, st.Mean, st.Means
 	c.abs, c.rel, c.loc = st.Abs.restore(c.window), st.Rel.restore(c.window), st.Loc.restore(c.window)
