@@ -322,25 +322,42 @@ func (a *traceRows) value(v float64, ok bool) (float64, bool) {
 // putInOrder adds the rows out of time order where their times go, in the
 // rows already in order oldest first: a row at the time of another is
 // merged into it, keeping the higher value, as add merges repeated times.
+// One merge of the two sorted lists, so that a long trace with many such
+// rows costs a pass, not a copy of the trace per row.
 func (a *traceRows) putInOrder() {
-	for _, r := range a.late {
-		a.info.Reordered++
-		if k, found := slices.BinarySearch(a.times.every, r.t); !found {
-			a.times.every = slices.Insert(a.times.every, k, r.t)
-		}
-		v, ok := a.value(r.v, r.ok)
-		if !ok {
-			continue
-		}
-		k, found := slices.BinarySearch(a.at, r.t)
-		if found {
-			a.values[k] = max(a.values[k], v)
+	slices.SortStableFunc(a.late, func(x, y lateRow) int { return cmp.Compare(x.t, y.t) })
+	a.info.Reordered += len(a.late)
+	every := make([]int64, 0, len(a.times.every)+len(a.late))
+	at := make([]int64, 0, len(a.at)+len(a.late))
+	values := make([]float64, 0, cap(at))
+	add := func(t int64, v float64) {
+		if n := len(at); n > 0 && at[n-1] == t {
+			values[n-1] = max(values[n-1], v)
 			a.info.Merged++
-			continue
+			return
 		}
-		a.at = slices.Insert(a.at, k, r.t)
-		a.values = slices.Insert(a.values, k, v)
+		at, values = append(at, t), append(values, v)
 	}
+	i, k := 0, 0
+	for _, r := range a.late {
+		for ; k < len(a.times.every) && a.times.every[k] <= r.t; k++ {
+			every = append(every, a.times.every[k])
+		}
+		if n := len(every); n == 0 || every[n-1] != r.t {
+			every = append(every, r.t)
+		}
+		for ; i < len(a.at) && a.at[i] <= r.t; i++ {
+			add(a.at[i], a.values[i])
+		}
+		if v, ok := a.value(r.v, r.ok); ok {
+			add(r.t, v)
+		}
+	}
+	a.times.every = append(every, a.times.every[k:]...)
+	for ; i < len(a.at); i++ {
+		add(a.at[i], a.values[i])
+	}
+	a.at, a.values = at, values
 }
 
 // series returns the rows as a series on a regular grid (see
