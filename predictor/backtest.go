@@ -44,13 +44,25 @@ type BacktestConfig struct {
 	// Options configure the model (lookahead, target under-provisioning of
 	// the floors, business hours).
 	Options Options
+	// Hysteresis, DownDelay and DownInterval tune how the floors fall, as
+	// the predictor's flags of the same names do (FloorPolicy's fields of
+	// those names); 0 means none: no band beyond the forecast's error, a
+	// fall at once, no spacing. DefaultBacktestConfig sets
+	// DefaultFloorPolicy's.
+	Hysteresis              float64
+	DownDelay, DownInterval time.Duration
 }
 
 // DefaultBacktestConfig returns the configuration `mlscale backtest` starts
 // from: half the trace as history, the capacity derived from it, the
-// default cold start, a daily refit and the model's default options.
+// default cold start, a daily refit, the model's default options and the
+// floor policy's default tuning.
 func DefaultBacktestConfig() BacktestConfig {
-	return BacktestConfig{ColdStart: DefaultColdStart, Refit: DefaultRefit}
+	p := DefaultFloorPolicy(0, 0)
+	return BacktestConfig{
+		ColdStart: DefaultColdStart, Refit: DefaultRefit,
+		Hysteresis: p.Hysteresis, DownDelay: p.DownDelay, DownInterval: p.DownInterval,
+	}
 }
 
 // ForecastRow is one evaluated step of a backtest: the forecast made at Time
@@ -122,6 +134,9 @@ type Report struct {
 	// training history, which no calibration covers.
 	FloorCeiling      int     `json:"floor_ceiling"`
 	UnderAtCeilingPct float64 `json:"under_at_ceiling_pct"`
+	// FloorFalls is how the floors fall: the floor policy's tuning the
+	// backtest ran with.
+	FloorFalls FloorFalls `json:"floor_falls"`
 	// MLScale are mlscale's metrics.
 	MLScale Metrics `json:"mlscale"`
 	// Baselines are the baselines' metrics by name.
@@ -132,6 +147,17 @@ type Report struct {
 	Headline Headline `json:"headline"`
 	// Forecasts are mlscale's forecasts, one per evaluated step.
 	Forecasts []ForecastRow `json:"-"`
+}
+
+// FloorFalls is the tuning of how a floor falls (see FloorPolicy), as a
+// backtest reports it.
+type FloorFalls struct {
+	// Hysteresis is the band below the floor, as a fraction of it.
+	Hysteresis float64 `json:"hysteresis"`
+	// DownDelay is how long the desired floor stays below the band before
+	// the floor falls; DownInterval the time per step of a fall.
+	DownDelay    string `json:"down_delay"`
+	DownInterval string `json:"down_interval"`
 }
 
 // Backtest replays s: from sample Train-1 on, it forecasts the peak of each
@@ -156,6 +182,10 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		return Report{}, fmt.Errorf("backtest: the cold start must be 0 or more, not %s", cfg.ColdStart)
 	case cfg.Refit <= 0:
 		return Report{}, fmt.Errorf("backtest: the refit interval must be above 0, not %s", cfg.Refit)
+	case !(cfg.Hysteresis >= 0 && cfg.Hysteresis < 1):
+		return Report{}, fmt.Errorf("backtest: the hysteresis must be in [0, 1), not %g", cfg.Hysteresis)
+	case cfg.DownDelay < 0 || cfg.DownInterval < 0:
+		return Report{}, fmt.Errorf("backtest: the down delay and down interval must be 0 or more, not %s and %s", cfg.DownDelay, cfg.DownInterval)
 	case s.Observed != nil && len(s.Observed) != s.Len():
 		return Report{}, fmt.Errorf("backtest: %d observed flags for %d samples", len(s.Observed), s.Len())
 	}
@@ -470,7 +500,8 @@ func (b *backtest) static() int {
 
 // mlscale forecasts every evaluated step with mlscale's model, refitted
 // every cfg.Refit on the history so far, and turns the forecasts into
-// floors through the default policy, bounded by twice the replicas of the
+// floors through the default policy (with cfg's hysteresis and fall
+// timing), bounded by twice the replicas of the
 // training history's peak, as the predictor does: each forecast's upper
 // bound is calibrated to Options.TargetUnder (a Calibrator seeded with the
 // first fit's errors, then fed each forecast once its window is over). It
@@ -491,6 +522,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
+	policy.Hysteresis, policy.DownDelay, policy.DownInterval = b.cfg.Hysteresis, b.cfg.DownDelay, b.cfg.DownInterval
 	cal, err := NewCalibrator(b.opts.TargetUnder, s.Step, b.opts.Lookahead)
 	if err != nil {
 		return nil, nil, fmt.Errorf("backtest: %w", err)
@@ -546,6 +578,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		rep.BaselineShareMean /= float64(b.n)
 	}
 	rep.FloorCeiling = int(policy.Max)
+	rep.FloorFalls = FloorFalls{Hysteresis: policy.Hysteresis, DownDelay: policy.DownDelay.String(), DownInterval: policy.DownInterval.String()}
 	rep.UnderAtCeilingPct = underAtCeiling(pick(b, floors), pick(b, b.actual), rep.FloorCeiling, capacity)
 	return fc, floors, nil
 }

@@ -303,6 +303,55 @@ func trainOn(n int) BacktestConfig {
 	return cfg
 }
 
+// TestBacktestFloorFalls: the floor policy's hysteresis and fall timing
+// are the backtest's to set, as the predictor's flags set them live. On a
+// queue that an hourly cron fills, the default slow falls hold the batch's
+// replicas long after the workers drained it; floors that fall at once
+// cost less, still at the target.
+func TestBacktestFloorFalls(t *testing.T) {
+	s := cronQueue(1, 10)
+	def, err := Backtest(s, DefaultBacktestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (FloorFalls{Hysteresis: 0.1, DownDelay: "10m0s", DownInterval: "5m0s"}); def.FloorFalls != want {
+		t.Errorf("default floor falls %+v, want %+v", def.FloorFalls, want)
+	}
+	cfg := DefaultBacktestConfig()
+	cfg.DownDelay, cfg.DownInterval = 0, 0
+	fast, err := Backtest(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (FloorFalls{Hysteresis: 0.1, DownDelay: "0s", DownInterval: "0s"}); fast.FloorFalls != want {
+		t.Errorf("floor falls %+v, want %+v", fast.FloorFalls, want)
+	}
+	dc, fc := *def.Headline.FloorVsPeak, *fast.Headline.FloorVsPeak
+	t.Logf("floors: default %.3f x the peak at %.2f%% under; falling at once %.3f at %.2f%%", dc, def.MLScale.UnderPct, fc, fast.MLScale.UnderPct)
+	if !(fc < 0.9*dc) {
+		t.Errorf("floors falling at once cost %.3f x the peak, the default %.3f; want at least a tenth less", fc, dc)
+	}
+	if fast.MLScale.UnderPct > 2.5 {
+		t.Errorf("floors falling at once under in %.2f%% of steps; want the 2%% target within half a point", fast.MLScale.UnderPct)
+	}
+	for _, bad := range []struct {
+		name string
+		set  func(*BacktestConfig)
+		want string
+	}{
+		{"hysteresis of 1", func(c *BacktestConfig) { c.Hysteresis = 1 }, "the hysteresis must be in [0, 1), not 1"},
+		{"NaN hysteresis", func(c *BacktestConfig) { c.Hysteresis = math.NaN() }, "the hysteresis must be in [0, 1), not NaN"},
+		{"negative delay", func(c *BacktestConfig) { c.DownDelay = -time.Minute }, "must be 0 or more, not -1m0s and 5m0s"},
+		{"negative interval", func(c *BacktestConfig) { c.DownInterval = -time.Minute }, "must be 0 or more, not 10m0s and -1m0s"},
+	} {
+		cfg := DefaultBacktestConfig()
+		bad.set(&cfg)
+		if _, err := Backtest(s, cfg); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: error %v, want %q", bad.name, err, bad.want)
+		}
+	}
+}
+
 // TestBacktestHeadline recomputes the headline's figures from the rest of
 // the report.
 func TestBacktestHeadline(t *testing.T) {

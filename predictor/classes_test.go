@@ -158,6 +158,26 @@ func queueBacklog(seed uint64, days int) Series {
 	return s
 }
 
+// cronQueue is the length of a Celery queue that an hourly cron fills: at
+// minute 0 of every hour a batch of 320 to 480 tasks lands (drawn per
+// hour), which the workers drain in 12 minutes, over a trickle of 10 to 26
+// with a daily swing and noise of 3; at a one-minute step.
+func cronQueue(seed uint64, days int) Series {
+	r := rand.New(rand.NewPCG(seed, 19))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
+	batch := 0.0
+	for i := range s.Values {
+		m := i % 60
+		if m == 0 {
+			batch = 400 * (0.8 + 0.4*r.Float64())
+		}
+		h := float64(i%1440) / 60
+		trickle := 18 + 8*math.Sin(2*math.Pi*(h-9)/24)
+		s.Values[i] = max(0, batch*max(0, 1-float64(m)/12)+trickle+3*r.NormFloat64())
+	}
+	return s
+}
+
 // TestSyntheticClasses replays five seeds of synthetic traces written to
 // resemble the predictor issue's held-out classes through the backtest,
 // and holds mlscale's MAE over the best baseline's, on every seed and in

@@ -53,6 +53,10 @@ type backtestConfig struct {
 	// BusinessHours is the mlscale.io/business-hours calendar the model
 	// and the floors expect load in ("": none).
 	BusinessHours string
+	// Hysteresis, DownDelay and DownInterval tune how the floors fall, as
+	// mlscale predictor's flags of the same names do.
+	Hysteresis              float64
+	DownDelay, DownInterval time.Duration
 	// Output is outputText or outputJSON.
 	Output string
 	// ForecastsOut, when set, receives one CSV row per evaluated step.
@@ -87,8 +91,10 @@ const (
 )
 
 func newBacktestCmd() *cobra.Command {
+	defaults := predictor.DefaultBacktestConfig()
 	cfg := backtestConfig{
 		Lookahead: predictor.DefaultLookahead, ColdStart: predictor.DefaultColdStart, TargetUnder: intent.FormatTargetUnder(predictor.DefaultTargetUnder),
+		Hysteresis: defaults.Hysteresis, DownDelay: defaults.DownDelay, DownInterval: defaults.DownInterval,
 		Window: backtestWindow, Step: time.Minute,
 	}
 	cmd := &cobra.Command{
@@ -124,6 +130,9 @@ func newBacktestCmd() *cobra.Command {
 	durationVar(f, &cfg.ColdStart, "cold-start", cfg.ColdStart, "time a new replica takes to become ready (0s: ready at once)")
 	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
 	f.StringVar(&cfg.BusinessHours, "business-hours", "", "busy hours the predictor expects load in, as mlscale.io/business-hours: "+intent.BusinessHoursSyntax)
+	f.Float64Var(&cfg.Hysteresis, "hysteresis", cfg.Hysteresis, "as mlscale predictor's: band below the floor, as a fraction of it in [0, 1) (rounded down, and at least the forecast's recent mean absolute error, rounded to whole replicas), that the forecast must leave before the floor falls")
+	durationVar(f, &cfg.DownDelay, "down-delay", cfg.DownDelay, "as mlscale predictor's: how long the forecast must stay below the band before the floor falls; 0 falls at once")
+	durationVar(f, &cfg.DownInterval, "down-interval", cfg.DownInterval, "as mlscale predictor's: least time between two falls of the floor, and the time per step (a tenth of the floors' ceiling, at least 1 replica); 0 for no spacing")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
@@ -154,6 +163,12 @@ func (c backtestConfig) validate() error {
 		return usagef("--cold-start must not be negative, not %s", c.ColdStart)
 	case c.CapacityPerReplica < 0 || math.IsNaN(c.CapacityPerReplica) || math.IsInf(c.CapacityPerReplica, 0):
 		return usagef("--capacity-per-replica must be a finite number, 0 or more (0: derived from the trace), not %g", c.CapacityPerReplica)
+	case !(c.Hysteresis >= 0 && c.Hysteresis < 1):
+		return usagef("--hysteresis must be in [0, 1), not %g", c.Hysteresis)
+	case c.DownDelay < 0:
+		return usagef("--down-delay must be 0 or more, not %s", c.DownDelay)
+	case c.DownInterval < 0:
+		return usagef("--down-interval must be 0 or more, not %s", c.DownInterval)
 	}
 	if err := c.validateQuery(); err != nil {
 		return err
@@ -336,6 +351,7 @@ func runBacktest(ctx context.Context, cfg backtestConfig, out, errOut io.Writer)
 	bc := predictor.DefaultBacktestConfig()
 	bc.Train, bc.CapacityPerReplica, bc.ColdStart = train, cfg.CapacityPerReplica, cfg.ColdStart
 	bc.Options.Lookahead = cfg.Lookahead
+	bc.Hysteresis, bc.DownDelay, bc.DownInterval = cfg.Hysteresis, cfg.DownDelay, cfg.DownInterval
 	if bc.Options.TargetUnder, err = intent.ParseTargetUnder(cfg.TargetUnder); err != nil {
 		return usagef("--target-under %q %v; allowed: %s", cfg.TargetUnder, err, intent.TargetUnderAllowed)
 	}
@@ -445,6 +461,9 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		trace, rep.Step, rep.TrainPoints, rep.TestPoints, scored, rep.Lookahead, rep.HorizonSteps, steps)
 	fmt.Fprintf(out, "cycle (of the training part): %s; over the whole trace: %s\n", rep.Cycle, rep.CycleWhole)
 	fmt.Fprintf(out, "capacity per replica %.4g; cold start %s\n", rep.CapacityPerReplica, rep.ColdStart)
+	ff := rep.FloorFalls
+	fmt.Fprintf(out, "floors fall after %s below a band of %g%% of the floor (or the forecast's error), a step per %s (--down-delay, --hysteresis, --down-interval)\n",
+		ff.DownDelay, 100*ff.Hysteresis, ff.DownInterval)
 	if rep.BaselineBlendPct > 0 {
 		fmt.Fprintf(out, "a baseline blended into mlscale's forecast on %.1f%% of the steps (it forecast better over the week before, or, in the first day, over the history replayed), mean weight %.2f\n",
 			rep.BaselineBlendPct, rep.BaselineShareMean)

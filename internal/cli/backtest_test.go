@@ -194,6 +194,9 @@ func TestBacktestErrors(t *testing.T) {
 		{"unwritable PNG, before the run", []string{"--trace", nycTrace, "--png", "/nonexistent/dir/x.png"}, ExitUsage, "--png /nonexistent/dir/x.png: directory /nonexistent/dir does not exist"},
 		{"unwritable forecasts, before the run", []string{"--trace", nycTrace, "--forecasts-out", "/nonexistent/dir/f.csv"}, ExitUsage, "--forecasts-out /nonexistent/dir/f.csv: directory /nonexistent/dir does not exist"},
 		{"target without percent", []string{"--trace", nycTrace, "--target-under", "0.02"}, ExitUsage, `--target-under "0.02" is not a percentage (it needs the % sign); allowed: a percentage above 0% and at most 50%`},
+		{"hysteresis of 1", []string{"--trace", nycTrace, "--hysteresis", "1"}, ExitUsage, "--hysteresis must be in [0, 1), not 1"},
+		{"negative down delay", []string{"--trace", nycTrace, "--down-delay", "-1m"}, ExitUsage, "--down-delay must be 0 or more, not -1m0s"},
+		{"negative down interval", []string{"--trace", nycTrace, "--down-interval", "-5m"}, ExitUsage, "--down-interval must be 0 or more, not -5m0s"},
 		{"target too high", []string{"--trace", nycTrace, "--target-under", "75%"}, ExitUsage, `--target-under "75%" is out of range`},
 		{"missing file", []string{"--trace", "nope.csv"}, ExitFailure, "nope.csv"},
 		{"training too short", []string{"--trace", nycTrace, "--train", "10"}, ExitFailure, "training part"},
@@ -265,6 +268,50 @@ func TestBacktestColdStart(t *testing.T) {
 	}
 	if !(zero < slow) {
 		t.Errorf("reactive under-provisioned minutes %.0f with no cold start, %.0f with 10m; want fewer without", zero, slow)
+	}
+}
+
+// TestBacktestFloorFalls: --hysteresis, --down-delay and --down-interval
+// tune the backtest's floor policy as they tune the predictor's: the
+// report says what it ran with, and floors that fall at once hold fewer
+// replicas over the actual peak than the default slow falls.
+func TestBacktestFloorFalls(t *testing.T) {
+	type falls struct {
+		Hysteresis   float64 `json:"hysteresis"`
+		DownDelay    string  `json:"down_delay"`
+		DownInterval string  `json:"down_interval"`
+	}
+	run := func(args ...string) (falls, float64) {
+		t.Helper()
+		r := runCLI(t, "", append([]string{"backtest", "--trace", crane9Trace, "-o", "json"}, args...)...)
+		if r.Code != ExitOK {
+			t.Fatalf("%v: exit %d, stderr %q", args, r.Code, r.ErrOut)
+		}
+		var got struct {
+			FloorFalls falls `json:"floor_falls"`
+			MLScale    struct {
+				OverMean float64 `json:"over_mean"`
+			} `json:"mlscale"`
+		}
+		if err := json.Unmarshal([]byte(r.Out), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.FloorFalls, got.MLScale.OverMean
+	}
+	def, defOver := run()
+	if want := (falls{0.1, "10m0s", "5m0s"}); def != want {
+		t.Errorf("default floor_falls %+v, want %+v (mlscale predictor's defaults)", def, want)
+	}
+	fast, fastOver := run("--down-delay", "0s", "--down-interval", "0s", "--hysteresis", "0.05")
+	if want := (falls{0.05, "0s", "0s"}); fast != want {
+		t.Errorf("floor_falls %+v, want %+v", fast, want)
+	}
+	if !(fastOver < defOver) {
+		t.Errorf("mean over-provisioning %.3f replicas with falls at once, %.3f with the default falls; want fewer", fastOver, defOver)
+	}
+	r := runCLI(t, "", "backtest", "--trace", crane9Trace, "--down-delay", "2m")
+	if want := "floors fall after 2m0s below a band of 10% of the floor (or the forecast's error), a step per 5m0s"; !strings.Contains(r.Out, want) {
+		t.Errorf("text output lacks %q:\n%s", want, r.Out)
 	}
 }
 

@@ -49,7 +49,12 @@ scale to zero: over each step it holds the replicas the previous step's
 demand needed, which start after the cold start and go only after a 5-minute
 stabilisation window); and reactive scaling plus mlscale's predicted floors.
 It reports replica-hours and under-provisioned minutes for each (lower is
-better).
+better). The floors fall as mlscale predictor's do, tuned by the same flags:
+--down-delay (10m) below a --hysteresis band (10% of the floor, or the
+forecast's recent error), then a step per --down-interval (5m); a line under
+the capacity per replica says what they were (floor_falls in JSON). A queue
+that a cron fills drains in minutes, and its floors are cheaper with a short
+delay: try --down-delay 0 on its trace before setting it on the predictor.
 
 The report opens with a headline: mlscale's MAE as a multiple of the best
 baseline's (the one with the lowest MAE), the percentage of steps with the
