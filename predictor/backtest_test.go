@@ -306,8 +306,8 @@ func trainOn(n int) BacktestConfig {
 // TestBacktestFloorFalls: the floor policy's hysteresis and fall timing
 // are the backtest's to set, as the predictor's flags set them live. On a
 // queue that an hourly cron fills, the default slow falls hold the batch's
-// replicas long after the workers drained it; floors that fall at once
-// cost less, still at the target.
+// replicas long after the workers drained it; floors that fall without
+// waiting (a step at every decision) cost less, still at the target.
 func TestBacktestFloorFalls(t *testing.T) {
 	s := cronQueue(1, 10)
 	def, err := Backtest(s, DefaultBacktestConfig())
@@ -327,12 +327,12 @@ func TestBacktestFloorFalls(t *testing.T) {
 		t.Errorf("floor falls %+v, want %+v", fast.FloorFalls, want)
 	}
 	dc, fc := *def.Headline.FloorVsPeak, *fast.Headline.FloorVsPeak
-	t.Logf("floors: default %.3f x the peak at %.2f%% under; falling at once %.3f at %.2f%%", dc, def.MLScale.UnderPct, fc, fast.MLScale.UnderPct)
+	t.Logf("floors: default %.3f x the peak at %.2f%% under; without waiting %.3f at %.2f%%", dc, def.MLScale.UnderPct, fc, fast.MLScale.UnderPct)
 	if !(fc < 0.9*dc) {
-		t.Errorf("floors falling at once cost %.3f x the peak, the default %.3f; want at least a tenth less", fc, dc)
+		t.Errorf("floors falling without waiting cost %.3f x the peak, the default %.3f; want at least a tenth less", fc, dc)
 	}
 	if fast.MLScale.UnderPct > 2.5 {
-		t.Errorf("floors falling at once under in %.2f%% of steps; want the 2%% target within half a point", fast.MLScale.UnderPct)
+		t.Errorf("floors falling without waiting under in %.2f%% of steps; want the 2%% target within half a point", fast.MLScale.UnderPct)
 	}
 	for _, bad := range []struct {
 		name string

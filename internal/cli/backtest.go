@@ -131,8 +131,8 @@ func newBacktestCmd() *cobra.Command {
 	f.StringVar(&cfg.TargetUnder, "target-under", cfg.TargetUnder, "share of steps in which demand may exceed a floor's capacity; the floors are calibrated to it ("+intent.TargetUnderAllowed+")")
 	f.StringVar(&cfg.BusinessHours, "business-hours", "", "busy hours the predictor expects load in, as mlscale.io/business-hours: "+intent.BusinessHoursSyntax)
 	f.Float64Var(&cfg.Hysteresis, "hysteresis", cfg.Hysteresis, "as mlscale predictor's: band below the floor, as a fraction of it in [0, 1) (rounded down, and at least the forecast's recent mean absolute error, rounded to whole replicas), that the forecast must leave before the floor falls")
-	durationVar(f, &cfg.DownDelay, "down-delay", cfg.DownDelay, "as mlscale predictor's: how long the forecast must stay below the band before the floor falls; 0 falls at once")
-	durationVar(f, &cfg.DownInterval, "down-interval", cfg.DownInterval, "as mlscale predictor's: least time between two falls of the floor, and the time per step (a tenth of the floors' ceiling, at least 1 replica); 0 for no spacing")
+	durationVar(f, &cfg.DownDelay, "down-delay", cfg.DownDelay, "as mlscale predictor's (or a --workload's mlscale.io/floor-down-delay): how long the forecast must stay below the band before the floor falls; 0 falls at once")
+	durationVar(f, &cfg.DownInterval, "down-interval", cfg.DownInterval, "as mlscale predictor's (or a --workload's mlscale.io/floor-down-interval): least time between two falls of the floor, and the time per step (a tenth of the floors' ceiling, at least 1 replica); 0 for no spacing")
 	f.StringVarP(&cfg.Output, "output", "o", outputText, "output format: text or json")
 	f.StringVar(&cfg.ForecastsOut, "forecasts-out", "", "write mlscale's forecasts to this CSV file")
 	f.StringVar(&cfg.PNG, "png", "", "draw demand, forecast peak and floor capacity to this PNG file")
@@ -142,7 +142,7 @@ func newBacktestCmd() *cobra.Command {
 	durationVar(f, &cfg.Step, "step", cfg.Step, "with --demand-query: the resolution of the history (the range query's step)")
 	f.StringVar(&cfg.End, "end", "", "with --demand-query: the end of the history, RFC 3339 (default: now)")
 	f.StringVar(&cfg.TraceOut, "trace-out", "", "with --demand-query: write the history read to this CSV file, which -f replays the same")
-	f.StringVar(&cfg.Workload, "workload", "", "instead of --demand-query: a predictive deployment/NAME or statefulset/NAME whose mlscale.io/ annotations give the demand query, capacity per replica, lookahead and target (flags given override them)")
+	f.StringVar(&cfg.Workload, "workload", "", "instead of --demand-query: a predictive deployment/NAME or statefulset/NAME whose mlscale.io/ annotations give the demand query, capacity per replica, lookahead, target, business hours and floor fall timing (flags given override them)")
 	f.StringVarP(&cfg.Namespace, "namespace", "n", "", "with --workload: its namespace; default: the context's namespace")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "with --workload: kubeconfig file; default: KUBECONFIG, ~/.kube/config, or the in-cluster service account")
 	f.StringVar(&cfg.Context, "context", "", "with --workload: kubeconfig context to use; default: the current context")
@@ -682,8 +682,8 @@ func workloadRef(ref string) (workload.Kind, string, error) {
 
 // fromWorkload reads the workload --workload names and takes from its
 // annotations what a flag given (changed) does not set: the demand query,
-// the capacity per replica, the lookahead, the target under and the
-// business hours.
+// the capacity per replica, the lookahead, the target under, the
+// business hours and the floors' fall timing.
 func (c *backtestConfig) fromWorkload(ctx context.Context, changed func(string) bool, warnings io.Writer) error {
 	kind, name, err := workloadRef(c.Workload)
 	if err != nil {
@@ -724,6 +724,12 @@ func (c *backtestConfig) fromWorkload(ctx context.Context, changed func(string) 
 	}
 	if !changed("business-hours") && in.BusinessHours != nil {
 		c.BusinessHours = obj.GetAnnotations()[intent.KeyBusinessHours]
+	}
+	if !changed("down-delay") && in.FloorDownDelay != nil {
+		c.DownDelay = *in.FloorDownDelay
+	}
+	if !changed("down-interval") && in.FloorDownInterval != nil {
+		c.DownInterval = *in.FloorDownInterval
 	}
 	return nil
 }

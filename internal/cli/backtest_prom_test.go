@@ -223,6 +223,7 @@ func TestBacktestWorkload(t *testing.T) {
 	deploy("api", map[string]string{
 		intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70", intent.KeyPredictive: "true",
 		intent.KeyDemandQuery: `demand{w="nyc"}`, intent.KeyCapacityPerReplica: "3000", intent.KeyTargetUnder: "5%",
+		intent.KeyFloorDownDelay: "2m", intent.KeyFloorDownInterval: "1m",
 		"mlscale.io/from-a-later-build": "x",
 	})
 	deploy("plain", map[string]string{intent.KeyAutoscale: "true", intent.KeyCPUTarget: "70"})
@@ -248,6 +249,7 @@ func TestBacktestWorkload(t *testing.T) {
 		Headline struct {
 			Target float64 `json:"target_under_pct"`
 		} `json:"headline"`
+		Falls predictor.FloorFalls `json:"floor_falls"`
 	}
 	if err := json.Unmarshal([]byte(r.Out), &got); r.Code != ExitOK || err != nil {
 		t.Fatalf("exit %d, stderr %q, %v", r.Code, r.ErrOut, err)
@@ -255,9 +257,12 @@ func TestBacktestWorkload(t *testing.T) {
 	if got.Workload != "Deployment ml/api" || got.Query != `demand{w="nyc"}` || got.Capacity != 3000 || got.Headline.Target != 5 {
 		t.Errorf("workload %q, query %q, capacity %v, target %v%%; want Deployment ml/api, its query, 3000 and 5%%", got.Workload, got.Query, got.Capacity, got.Headline.Target)
 	}
+	if got.Falls.DownDelay != "2m0s" || got.Falls.DownInterval != "1m0s" {
+		t.Errorf("floor_falls %+v, want the workload's down delay 2m0s and interval 1m0s", got.Falls)
+	}
 	// The same as the trace file with the workload's settings.
 	text := backtest("--workload", "deployment/api", "-n", "ml")
-	want := runCLI(t, "", "backtest", "-f", nycTrace, "--capacity-per-replica", "3000", "--target-under", "5%")
+	want := runCLI(t, "", "backtest", "-f", nycTrace, "--capacity-per-replica", "3000", "--target-under", "5%", "--down-delay", "2m", "--down-interval", "1m")
 	if text.Code != ExitOK || tables(text.Out) == "" || tables(text.Out) != tables(want.Out) {
 		t.Errorf("--workload:\n%s%s\nwant as the file with its settings:\n%s", text.Out, text.ErrOut, want.Out)
 	}
@@ -265,7 +270,7 @@ func TestBacktestWorkload(t *testing.T) {
 		t.Errorf("the report does not name the workload:\n%s", text.Out)
 	}
 	// A flag given wins over the annotation.
-	over := backtest("--workload", "deploy/api", "--capacity-per-replica", "2487", "--target-under", "2%")
+	over := backtest("--workload", "deploy/api", "--capacity-per-replica", "2487", "--target-under", "2%", "--down-delay", "10m", "--down-interval", "5m")
 	if want := runCLI(t, "", "backtest", "-f", nycTrace); tables(over.Out) != tables(want.Out) {
 		t.Errorf("--workload with flags:\n%s%s\nwant as the file with those flags:\n%s", over.Out, over.ErrOut, want.Out)
 	}

@@ -273,8 +273,8 @@ func TestBacktestColdStart(t *testing.T) {
 
 // TestBacktestFloorFalls: --hysteresis, --down-delay and --down-interval
 // tune the backtest's floor policy as they tune the predictor's: the
-// report says what it ran with, and floors that fall at once hold fewer
-// replicas over the actual peak than the default slow falls.
+// report says what it ran with, and floors that fall without waiting hold
+// fewer replicas over the actual peak than the default slow falls.
 func TestBacktestFloorFalls(t *testing.T) {
 	type falls struct {
 		Hysteresis   float64 `json:"hysteresis"`
@@ -307,7 +307,7 @@ func TestBacktestFloorFalls(t *testing.T) {
 		t.Errorf("floor_falls %+v, want %+v", fast, want)
 	}
 	if !(fastOver < defOver) {
-		t.Errorf("mean over-provisioning %.3f replicas with falls at once, %.3f with the default falls; want fewer", fastOver, defOver)
+		t.Errorf("mean over-provisioning %.3f replicas with falls without waiting, %.3f with the default falls; want fewer", fastOver, defOver)
 	}
 	r := runCLI(t, "", "backtest", "--trace", crane9Trace, "--down-delay", "2m")
 	if want := "floors fall after 2m0s below a band of 10% of the floor (or the forecast's error), a step per 5m0s"; !strings.Contains(r.Out, want) {

@@ -303,7 +303,9 @@ mlscale.io/predictive "true", it:
     converts it to replicas with mlscale.io/capacity-per-replica;
   - makes the floor safe: clamped to the workload's min and max replicas,
     rising at once, falling only after --down-delay below a --hysteresis band
-    by at most a step per --down-interval; with no usable data (Prometheus
+    by at most a step per --down-interval (a workload's
+    mlscale.io/floor-down-delay and mlscale.io/floor-down-interval set its
+    own); with no usable data (Prometheus
     down, the query failing, samples older than --max-staleness) it keeps the
     last good floor for --hold and then falls back to the minimum;
   - writes mlscale.io/predicted-floor and its explanation,

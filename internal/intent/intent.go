@@ -54,7 +54,7 @@ const (
 
 // PredictorKeys are the predictor's inputs: they only take effect when
 // mlscale.io/predictive is "true".
-var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyTargetUnder}
+var PredictorKeys = []string{KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyTargetUnder, KeyFloorDownDelay, KeyFloorDownInterval}
 
 // RabbitMQ is the queue trigger written by the rabbitmq-* annotations.
 type RabbitMQ struct {
@@ -136,6 +136,12 @@ type Intent struct {
 	// TargetUnder is the share of steps (0.02 for "2%") in which demand
 	// may exceed the predicted floor's capacity.
 	TargetUnder *float64
+	// FloorDownDelay and FloorDownInterval tune how this workload's
+	// predicted floor falls, in the place of the predictor's --down-delay
+	// and --down-interval: how long the forecast stays below the band
+	// before the floor falls, and the time per step of a fall (0: at once,
+	// no spacing).
+	FloorDownDelay, FloorDownInterval *time.Duration
 	// BusinessHours is a weekly calendar of busy hours: with scale-to-zero,
 	// the hours in which MinReplicas are held (a cron trigger); for the
 	// predictor, hours it expects load in.
@@ -347,6 +353,8 @@ func (p *parser) predictor(in *Intent) {
 	in.CapacityPerReplica = p.float(KeyCapacityPerReplica, 0, true)
 	in.Lookahead = p.durationUpTo(KeyLookahead, time.Minute, MaxDuration)
 	in.TargetUnder = p.targetUnder(KeyTargetUnder)
+	in.FloorDownDelay = p.durationUpTo(KeyFloorDownDelay, 0, MaxDuration)
+	in.FloorDownInterval = p.durationUpTo(KeyFloorDownInterval, 0, MaxDuration)
 	if in.Predictive {
 		if in.DemandQuery == "" && !p.has(KeyDemandQuery) {
 			p.errs.Add(KeyDemandQuery, "", "is required when "+KeyPredictive+" is \"true\"", "a PromQL expression giving the workload's demand")

@@ -115,6 +115,10 @@ func TestParseValid(t *testing.T) {
 			enabled(func(in *Intent) {
 				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.TargetUnder = true, "q", pf(1), pf(0.05)
 			})},
+		{"predictive with floor fall timing", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyFloorDownDelay, "0s", KeyFloorDownInterval, "2m"),
+			enabled(func(in *Intent) {
+				in.Predictive, in.DemandQuery, in.CapacityPerReplica, in.FloorDownDelay, in.FloorDownInterval = true, "q", pf(1), pd(0), pd(2*time.Minute)
+			})},
 		{"predictive false", on(KeyPredictive, "false"), enabled(nil)},
 		{"predicted floor", on(KeyPredictedFloor, "3"), enabled(func(in *Intent) { in.PredictedFloor = p32(3) })},
 		{"predicted floor zero", on(KeyPredictedFloor, "0"), enabled(func(in *Intent) { in.PredictedFloor = p32(0) })},
@@ -323,6 +327,14 @@ func TestParseInvalid(t *testing.T) {
 			[]string{`mlscale.io/capacity-per-replica: "0" is out of range; allowed: ` + above0}},
 		{"lookahead under a minute", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyLookahead, "30s"),
 			[]string{`mlscale.io/lookahead: "30s" is out of range; allowed: ` + dur1m}},
+		{"floor down delay negative", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyFloorDownDelay, "-1m"),
+			[]string{`mlscale.io/floor-down-delay: "-1m" is out of range; allowed: ` + dur0}},
+		{"floor down delay without a unit", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyFloorDownDelay, "10"),
+			[]string{`mlscale.io/floor-down-delay: "10" is not a duration; allowed: ` + dur0}},
+		{"floor down interval over a day", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyFloorDownInterval, "25h"),
+			[]string{`mlscale.io/floor-down-interval: "25h" is out of range; allowed: ` + dur0}},
+		{"floor down interval in milliseconds", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyFloorDownInterval, "1500ms"),
+			[]string{`mlscale.io/floor-down-interval: "1500ms" is not a whole number of seconds; allowed: ` + dur0}},
 		{"target under without the percent sign", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "2"),
 			[]string{`mlscale.io/target-under: "2" is not a percentage (it needs the % sign); allowed: ` + TargetUnderAllowed}},
 		{"target under zero", on(KeyPredictive, "true", KeyDemandQuery, "q", KeyCapacityPerReplica, "1", KeyTargetUnder, "0%"),
@@ -493,6 +505,11 @@ func TestParseWarnings(t *testing.T) {
 			[]string{
 				`mlscale.io/demand-query is ignored because mlscale.io/predictive is not "true"`,
 				`mlscale.io/lookahead is ignored because mlscale.io/predictive is not "true"`,
+			}},
+		{"floor fall timing without predictive", on(KeyFloorDownDelay, "0s", KeyFloorDownInterval, "0s"),
+			[]string{
+				`mlscale.io/floor-down-delay is ignored because mlscale.io/predictive is not "true"`,
+				`mlscale.io/floor-down-interval is ignored because mlscale.io/predictive is not "true"`,
 			}},
 		{"predictor input with predictive false", on(KeyPredictive, "false", KeyLookahead, "10m"),
 			[]string{`mlscale.io/lookahead is ignored because mlscale.io/predictive is not "true"`}},

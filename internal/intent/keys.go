@@ -33,6 +33,8 @@ const (
 	KeyCapacityPerReplica = Prefix + "capacity-per-replica"
 	KeyLookahead          = Prefix + "lookahead"
 	KeyTargetUnder        = Prefix + "target-under"
+	KeyFloorDownDelay     = Prefix + "floor-down-delay"
+	KeyFloorDownInterval  = Prefix + "floor-down-interval"
 	KeyBusinessHours      = Prefix + "business-hours"
 	KeyPredictedFloor     = Prefix + "predicted-floor"
 	KeyWakeQuery          = Prefix + "wake-query"
@@ -70,7 +72,7 @@ var UserKeys = []string{
 	KeyCPUTarget, KeyMemoryTarget, KeyGPUTarget,
 	KeyWakeQuery, KeySkipWakeCheck, KeyBusinessHours, KeyRolloutStrategy, KeyAdoptHPA,
 	KeyPredictive, KeyDemandQuery, KeyCapacityPerReplica, KeyLookahead, KeyTargetUnder,
-	KeyPredictedFloor,
+	KeyFloorDownDelay, KeyFloorDownInterval, KeyPredictedFloor,
 }
 
 // SystemKeys lists annotations mlscale writes on workloads.

@@ -111,6 +111,8 @@ var annotationChecks = []annotationCheck{
 	{key: intent.KeyCapacityPerReplica, kind: checkFloat, exclusive: true},
 	{key: intent.KeyLookahead, kind: checkDuration, dlo: time.Minute, dhi: intent.MaxDuration},
 	{key: intent.KeyTargetUnder, kind: checkPercent},
+	{key: intent.KeyFloorDownDelay, kind: checkDuration, dlo: 0, dhi: intent.MaxDuration},
+	{key: intent.KeyFloorDownInterval, kind: checkDuration, dlo: 0, dhi: intent.MaxDuration},
 	{key: intent.KeyPredictedFloor, kind: checkInt, lo: 0, hi: intent.MaxReplicasLimit},
 }
 

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/mlscale/mlscale/internal/facts"
+	"github.com/mlscale/mlscale/internal/intent"
 	"github.com/mlscale/mlscale/predictor"
 )
 
@@ -146,5 +149,15 @@ func (c Config) Check() error {
 func (c Config) floorPolicy(minR, maxR int32) predictor.FloorPolicy {
 	p := predictor.DefaultFloorPolicy(minR, maxR)
 	p.HoldFor, p.Hysteresis, p.DownDelay, p.DownInterval = c.Hold, c.Hysteresis, c.DownDelay, c.DownInterval
+	return p
+}
+
+// workloadPolicy returns a workload's floor policy: floorPolicy's, with
+// the fall timing that its mlscale.io/floor-down-delay and
+// mlscale.io/floor-down-interval set in the place of the configured one.
+func (c Config) workloadPolicy(in intent.Intent, minR, maxR int32) predictor.FloorPolicy {
+	p := c.floorPolicy(minR, maxR)
+	p.DownDelay = ptr.Deref(in.FloorDownDelay, p.DownDelay)
+	p.DownInterval = ptr.Deref(in.FloorDownInterval, p.DownInterval)
 	return p
 }

@@ -231,7 +231,7 @@ func TestExplanationNamesTheMargin(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &state{cal: tt.cal}
-			ex := w.decideAndExplain(st, now, opts, 10, fc, nil, tt.ferr, 1, 10)
+			ex := w.decideAndExplain(st, now, opts, 10, fc, nil, tt.ferr, w.cfg.floorPolicy(1, 10))
 			if ex.Margin != tt.want {
 				t.Errorf("margin %q, want %q", ex.Margin, tt.want)
 			}

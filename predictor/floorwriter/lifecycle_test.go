@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -323,6 +324,78 @@ func TestInvalidPredictorAnnotations(t *testing.T) {
 				t.Errorf("mlscale_predictor_failures_total{stage=render} = %v after 3 cycles, want 3", got)
 			}
 		})
+	}
+}
+
+// switchingSource is an in-process Source whose series a test replaces
+// between cycles.
+type switchingSource struct{ s *predictor.Series }
+
+func (m switchingSource) Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (predictor.Series, error) {
+	return seriesSource{*m.s}.Range(ctx, query, start, end, step)
+}
+
+// TestWorkloadFloorFallTiming: a workload's mlscale.io/floor-down-delay and
+// mlscale.io/floor-down-interval take the place of the predictor's
+// --down-delay and --down-interval for its floor alone. Two workloads on
+// one demand, on a real API server: when the forecast drops, the one with
+// both at "0s" falls a step at every cycle, the one without waits (the
+// predictor's defaults: 10 minutes below the band).
+func TestWorkloadFloorFallTiming(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t)
+	slow := deployment(ns, "slow", predictive(`demand`, 10, 1, 20))
+	fastAnn := predictive(`demand`, 10, 1, 20)
+	fastAnn[intent.KeyFloorDownDelay], fastAnn[intent.KeyFloorDownInterval] = "0s", "0s"
+	fast := deployment(ns, "fast", fastAnn)
+	for _, d := range []*appsv1.Deployment{slow, fast} {
+		if err := k8s.Create(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end, high := flatDemand()
+	series := &high
+	clk := newClock(end)
+	w := New(k8s, switchingSource{series}, DefaultConfig(), Options{Now: clk.now})
+	cycle := func() (slowR, fastR Result) {
+		t.Helper()
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		slowR, ok1 := resultFor(t, res, ns, "slow")
+		fastR, ok2 := resultFor(t, res, ns, "fast")
+		if !ok1 || !ok2 || slowR.Err != nil || fastR.Err != nil {
+			t.Fatalf("results %+v and %+v", slowR, fastR)
+		}
+		return slowR, fastR
+	}
+	s1, f1 := cycle()
+	if s1.Explanation.Floor < 10 || f1.Explanation.Floor != s1.Explanation.Floor {
+		t.Fatalf("floors %d and %d on demand of 100 at 10 a replica; want the same, at least 10", s1.Explanation.Floor, f1.Explanation.Floor)
+	}
+	// The demand is now 20 throughout: the forecast drops to about two
+	// replicas' worth.
+	_, low := flatDemand()
+	for i := range low.Values {
+		low.Values[i] = 20
+	}
+	low.Start = low.Start.Add(time.Minute)
+	*series = low
+	// Two cycles a minute apart: the fast workload's floor falls a step
+	// (a tenth of its 20 replicas) at each, the other's waits.
+	for k, want := range []int32{s1.Explanation.Floor - 2, s1.Explanation.Floor - 4} {
+		clk.set(end.Add(time.Duration(k+1) * time.Minute))
+		s2, f2 := cycle()
+		if s2.Explanation.Floor != s1.Explanation.Floor || s2.Explanation.Reason != predictor.ReasonWaitDown {
+			t.Errorf("minute %d, without the annotations: floor %d (%s), want %d, waiting to fall", k+1, s2.Explanation.Floor, s2.Explanation.Reason, s1.Explanation.Floor)
+		}
+		if f2.Explanation.Floor != want || f2.Explanation.Reason != predictor.ReasonFall {
+			t.Errorf("minute %d, with floor-down-delay and floor-down-interval \"0s\": floor %d (%s), want %d, a fall", k+1, f2.Explanation.Floor, f2.Explanation.Reason, want)
+		}
+		if got := annotations(t, fast)[intent.KeyPredictedFloor]; got != strconv.Itoa(int(f2.Explanation.Floor)) {
+			t.Errorf("minute %d: the fast workload's %s is %q, want %d", k+1, intent.KeyPredictedFloor, got, f2.Explanation.Floor)
+		}
 	}
 }
 

@@ -443,7 +443,7 @@ func (w *Writer) process(ctx context.Context, obj client.Object, now time.Time) 
 	if ferr != nil {
 		res.Err = fmt.Errorf("%s: %w", name, ferr)
 	}
-	ex := w.decideAndExplain(st, now, opts, capacity, fc, model, ferr, minR, maxR)
+	ex := w.decideAndExplain(st, now, opts, capacity, fc, model, ferr, w.cfg.workloadPolicy(in, minR, maxR))
 	if ferr == nil {
 		// The floor's misses count only when the forecast set it.
 		floorCap := math.NaN()
@@ -496,9 +496,9 @@ func (w *Writer) inputs(ctx context.Context, wl workload.Workload) (in intent.In
 }
 
 // decideAndExplain runs the pure decision step on the forecast (ferr is why
-// there is none), updates the workload's state with it and returns the
-// explanation written beside the floor.
-func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Options, capacity float64, fc predictor.Forecast, model *predictor.Model, ferr error, minR, maxR int32) Explanation {
+// there is none) under the workload's floor policy, updates the workload's
+// state with it and returns the explanation written beside the floor.
+func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Options, capacity float64, fc predictor.Forecast, model *predictor.Model, ferr error, policy predictor.FloorPolicy) Explanation {
 	ex := Explanation{Time: now.UTC(), Lookahead: opts.Lookahead.String(), CapacityPerReplica: round(capacity)}
 	ok := ferr == nil
 	if ok {
@@ -528,7 +528,7 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 	}
 	ex.Confidence = confidence(fc, ok, wape, n, w.cfg.MinEvaluations)
 
-	s := step{prev: st.floor, degraded: st.degraded, now: now, capacity: capacity, wape: wape, evaluated: n, policy: w.cfg.floorPolicy(minR, maxR)}
+	s := step{prev: st.floor, degraded: st.degraded, now: now, capacity: capacity, wape: wape, evaluated: n, policy: policy}
 	if st.cal != nil {
 		s.recentError = st.cal.RecentError()
 	}

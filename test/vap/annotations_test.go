@@ -38,6 +38,8 @@ var annotationCases = map[string][]string{
 	intent.KeyCapacityPerReplica: {"10", "0", "-5", "ten"},
 	intent.KeyLookahead:          {"1m", "59s", "24h", "24h0m1s", "90.5s"},
 	intent.KeyTargetUnder:        {"2%", "0.5%", "50%", "50.1%", "0%", "-1%", "2", "2 %", "%", "x%", "2%%", ""},
+	intent.KeyFloorDownDelay:     {"0s", "0", "10m", "24h", "24h1s", "-1s", "1.5s", "10"},
+	intent.KeyFloorDownInterval:  {"0s", "5m", "300s", "25h", "1d", ""},
 	intent.KeyPredictedFloor:     {"0", "10000", "10001", "-1"},
 }
 
