@@ -246,6 +246,7 @@ func TestSyntheticClasses(t *testing.T) {
 		// with the replay over the model's fitted last day too (not
 		// Model.levelSpan in Selector.Seed), seed 5 at 1.104.
 		{"memory sawtooth, collected at random", memorySawtooth, 14, 1.02, 1.01},
+		{"queue an hourly cron fills", cronQueue, 10, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

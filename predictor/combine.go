@@ -78,6 +78,10 @@ const (
 	// that the forecasts of that long after the fit can score it at their
 	// phase points (the backtest refits daily, the predictor hourly).
 	phaseKeep = Day
+	// hourlyPoints is how many hours back the forecasts made at the same
+	// minute of the hour are scored where an hourly cycle was found (see
+	// Model.hourPoints).
+	hourlyPoints = 24
 )
 
 // hwFit is a Holt-Winters filter (a daily season, as the backtest's
@@ -790,6 +794,40 @@ func (m *Model) phased(stride int) bool {
 		int(m.cycle.Period/m.step) >= phaseSpan*stride+m.horizon
 }
 
+// hourPoints returns the indices of the forecasts scored for the one at
+// index i where the demand has an hourly cycle (a job at a fixed minute of
+// every hour) and the lookahead holds more than one sample and less than
+// an hour: those made at the same minute of each of the last hourlyPoints
+// hours, in the place of the recent forecasts and the phase points; nil
+// elsewhere. How well a candidate forecasts depends on the minute of the
+// hour there: on a queue that an hourly cron fills with a batch of a
+// varying size, the windows before the batch lands are forecast about
+// equally badly by every candidate (the size is not known yet), and
+// their errors, ten times the rest, set the weights that the minutes of
+// the drain then use, where the windows a day and a week earlier, scaled
+// by the samples since the batch landed, track it and the others do not.
+// The recent forecasts, a quarter of an hour apart, score four minutes of
+// the hour only.
+func (m *Model) hourPoints(i int) []int {
+	if !m.scoresHours() {
+		return nil
+	}
+	p := int(Hourly / m.step)
+	out := make([]int, 0, hourlyPoints)
+	for k := 1; k <= hourlyPoints && i-k*p >= 0; k++ {
+		out = append(out, i-k*p)
+	}
+	return out
+}
+
+// scoresHours reports whether the forecasts scored are those at the same
+// minute of the last hours (see Model.hourPoints): with an hourly cycle
+// of whole steps and a lookahead of more than one sample and at most an
+// hour.
+func (m *Model) scoresHours() bool {
+	return m.cycles.Has(Hourly) && Hourly%m.step == 0 && m.horizon > 1 && int(Hourly/m.step) >= m.horizon
+}
+
 // combineStride is the spacing, in samples, of the past forecasts scored.
 func (m *Model) combineStride() int {
 	return max(1, int(combineWindow/m.step)/combinePoints)
@@ -864,12 +902,19 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 	c.hwLo, c.hwHi = max(0, i-m.horizon-(points-1)*stride), i
 	phase := m.phasePoints(i, stride)
 	c.hwExtraAt = phase
+	// at is the index of the k-th scored forecast.
+	at := func(k int) int { return i - m.horizon - k*stride }
+	if hours := m.hourPoints(i); hours != nil {
+		points, phase, c.hwExtraAt = len(hours), nil, hours
+		c.hwLo, c.hwHi = i, i
+		at = func(k int) int { return hours[k] }
+	}
 	now := c.candidates(i, nil)
 	sum := make([]float64, len(now))
 	n := make([]int, len(now))
 	var past []float64
 	for k := range points {
-		j := i - m.horizon - k*stride
+		j := at(k)
 		if j < 0 {
 			break
 		}

@@ -401,6 +401,54 @@ func TestHoltWintersBaselineInReplay(t *testing.T) {
 	}
 }
 
+// TestHourPoints: with an hourly cycle the candidates are scored on the
+// forecasts made at the same minute of each of the last hourlyPoints
+// hours, and the Holt-Winters candidate is among them: from the fit's
+// kept forecasts (a model fitted an hour before, as the predictor reuses
+// one for --refit-every), and in a replay over the history
+// (Model.withHWOver, as Selector.Seed runs it). Without an hourly cycle,
+// or with a lookahead of one sample, the recent forecasts are scored.
+func TestHourPoints(t *testing.T) {
+	s := cronQueue(1, 6)
+	early, err := Fit(s.Slice(0, s.Len()-60), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !early.cycles.Has(Hourly) {
+		t.Fatalf("cycles %s, want an hourly one", early.cycles)
+	}
+	scaled := s.scaled(early.scale)
+	i := s.Len() - 1
+	hours := early.hourPoints(i)
+	if len(hours) != hourlyPoints || hours[0] != i-60 || hours[hourlyPoints-1] != i-hourlyPoints*60 {
+		t.Fatalf("hour points %v, want %d of them an hour apart from %d", hours, hourlyPoints, i-60)
+	}
+	hwAt := early.hwCandidate(len(early.score(scaled.Start, scaled.Values, i, nil).now))
+	if sc := early.score(scaled.Start, scaled.Values, i, nil); sc.n[hwAt] != hourlyPoints || sc.n[0] != hourlyPoints {
+		t.Errorf("scored %d forecasts of Holt-Winters and %d of the seasonal model, want %d of each", sc.n[hwAt], sc.n[0], hourlyPoints)
+	}
+	first := i - 1440
+	re := early.withHWOver(scaled, first, first, 1)
+	past := Series{Start: scaled.Start, Step: scaled.Step, Values: scaled.Values[:first+1]}
+	if sc := re.score(past.Start, past.Values, first, nil); sc.n[hwAt] != hourlyPoints {
+		t.Errorf("replayed a day in: scored %d forecasts of Holt-Winters, want %d", sc.n[hwAt], hourlyPoints)
+	}
+	daily, err := Fit(synth(14*288, 5*time.Minute, 3, daily), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := daily.hourPoints(14*288 - 1); got != nil {
+		t.Errorf("daily trace: hour points %v, want none", got)
+	}
+	one, err := Fit(s, Options{Lookahead: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := one.hourPoints(i); got != nil {
+		t.Errorf("a one-sample lookahead: hour points %v, want none", got)
+	}
+}
+
 // TestShareProfiles: the per-day profile candidates weigh together as much
 // as the best of them unless one of them has the least error of all.
 func TestShareProfiles(t *testing.T) {

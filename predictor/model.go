@@ -347,10 +347,17 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 // sample) after whose samples the Holt-Winters candidate's forecasts are
 // kept: those the scored forecasts of a forecast at the end of the
 // history need (see Model.score), and, where phase points are scored (see
-// Model.phasePoints), those of every forecast up to phaseKeep after it.
+// Model.phasePoints), those of every forecast up to phaseKeep after it, or
+// where the same minute of the last hours is (see Model.hourPoints), those
+// of the last hourlyPoints hours.
 func (m *Model) hwKeep() [][2]int {
 	stride := m.combineStride()
 	keep := [][2]int{{-(m.horizon + m.scoredPoints()*stride), 0}}
+	if m.scoresHours() {
+		// The same minute of the last hours, in the place of the phase
+		// points (see Model.hourPoints).
+		return append(keep, [2]int{-hourlyPoints * int(Hourly/m.step), 0})
+	}
 	if !m.phased(stride) {
 		return keep
 	}
