@@ -449,6 +449,45 @@ func TestHourPoints(t *testing.T) {
 	}
 }
 
+// TestHourlyJobIsNoSpike: where an hourly cycle was found, a batch larger
+// than its profile is no spike in progress as it lands when one of the
+// last hours' at the same minute was as large (Model.profileMissed), though
+// the day before's was not: its forecast is not held at the latest sample,
+// where the drain falls in full.
+func TestHourlyJobIsNoSpike(t *testing.T) {
+	s := cronQueue(1, 6)
+	end := s.Len() - 60 // minute 0 of the last hour: the batch lands
+	batch := func(hour int, size float64) {
+		for m := 0; m < 12; m++ {
+			i := hour*60 + m
+			s.Values[i] = size*(1-float64(m)/12) + 18
+		}
+	}
+	last := end / 60
+	batch(last-24, 320) // the day before: small
+	for h := last - 3; h <= last; h++ {
+		batch(h, 480) // the last hours: large
+	}
+	hist := s.Slice(0, end+1)
+	m, err := Fit(hist, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Forecast(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.cycles.Has(Hourly) || !m.spikesLast {
+		t.Fatalf("cycles %s, spikes held from their first sample %v: the test needs an hourly cycle and a spike of one sample", m.cycles, m.spikesLast)
+	}
+	if m.excess(hist, end, m.levelAt(hist.Values, end)) < spikeK {
+		t.Fatal("the batch is not spikeK deviations above its profile: the test shows nothing")
+	}
+	if f.Spike {
+		t.Errorf("a spike in progress as a batch of 480 lands, as large as each of the last three hours'")
+	}
+}
+
 // TestShareProfiles: the per-day profile candidates weigh together as much
 // as the best of them unless one of them has the least error of all.
 func TestShareProfiles(t *testing.T) {

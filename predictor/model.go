@@ -1025,8 +1025,13 @@ func (m *Model) spikeSpreadAt(t time.Time) float64 {
 // deviations above that one: then the profile is what is off there, not
 // the demand. A median profile at a coarse step blurs a
 // sharp step (the last hour of an office day, with the fall smoothed in),
-// and demand as high as the cycle before is no spike to hold. Without a
-// cycle, false.
+// and demand as high as the cycle before is no spike to hold. Where an
+// hourly cycle was found, the same minute of each of the last
+// hourlyPoints hours counts as a cycle before too: a job at a fixed
+// minute of the hour whose size varies (a batch that a cron queues) is
+// above its profile in the hours its batch is larger than the median,
+// and held as a spike there, its forecast took half the drain's fall
+// where the drain falls in full. Without a cycle, false.
 func (m *Model) profileMissed(s Series, j int) bool {
 	lag := int(m.cycle.Period / m.step)
 	if lag < 2 {
@@ -1041,7 +1046,25 @@ func (m *Model) profileMissed(s Series, j int) bool {
 	if hi-lo < blurStepK*sd {
 		return false
 	}
-	for k := j - lag - 1; k <= j-lag+1; k++ {
+	if m.asHighAt(s, j, j-lag, sd) {
+		return true
+	}
+	if m.cycles.Has(Hourly) && Hourly%m.step == 0 && Hourly/m.step >= 2 {
+		hour := int(Hourly / m.step)
+		for k := 1; k <= hourlyPoints; k++ {
+			if m.asHighAt(s, j, j-k*hour, sd) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// asHighAt reports whether a sample of s at index o or either side of it
+// was spikeK deviations (sd) above the profile, and sample j is not spikeK
+// deviations above it (see Model.profileMissed).
+func (m *Model) asHighAt(s Series, j, o int, sd float64) bool {
+	for k := o - 1; k <= o+1; k++ {
 		if k >= 0 && m.excess(s, k, 0) >= spikeK && (s.Values[j]-s.Values[k])/sd < spikeK {
 			return true
 		}
