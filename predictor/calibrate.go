@@ -221,6 +221,15 @@ type Calibrator struct {
 	// oldest first, at most madeMax.
 	made      map[int64]madeMargins
 	madeOrder []int64
+	// hourly is the latest forecast's Forecast.Hourly: the local score's
+	// scale is then the minute's (see minuteScale).
+	hourly bool
+	// minutes are the mean absolute residuals of the recent forecasts
+	// made at each minute of the hour, over about minuteResiduals of them
+	// (exponentially weighted); minutesN counts those, at most
+	// minuteResiduals.
+	minutes  [60]float64
+	minutesN [60]int
 }
 
 // plainMargin is the state of the plain margin (see Calibrator).
@@ -267,6 +276,10 @@ const (
 	// locFloor is the least local scale, as a share of the mean forecast
 	// peak.
 	locFloor = 1e-3
+	// minuteResiduals is how many of the latest residuals at one minute
+	// of the hour its scale averages: a day of hours, as the forecasts'
+	// weights (hourlyPoints).
+	minuteResiduals = hourlyPoints
 )
 
 // scores is a window of scores in arrival order (ring, next is where the
@@ -372,7 +385,12 @@ func (c *Calibrator) ObserveAt(at time.Time, residual, peak float64, under bool)
 	// The local scale is known from the second forecast on; the first
 	// one's score would be its residual over locFloor of the mean alone.
 	if c.observed > 0 {
-		c.loc.add(residual/c.locScale(), c.window)
+		c.loc.add(residual/c.localScale(at), c.window)
+	}
+	if !at.IsZero() {
+		k := at.Minute()
+		c.minutesN[k] = min(c.minutesN[k]+1, minuteResiduals)
+		c.minutes[k] += (math.Abs(residual) - c.minutes[k]) / float64(c.minutesN[k])
 	}
 	// A plain mean of the residuals until there are recentResiduals of
 	// them, then an exponentially weighted one.
@@ -503,6 +521,21 @@ func (c *Calibrator) locScale() float64 {
 	return c.recent + locFloor*c.mean + 1e-12
 }
 
+// localScale is the local score's scale for a forecast made at at:
+// where the latest forecast reported an hourly cycle, the mean absolute
+// residual of the recent forecasts made at the same minute of the hour
+// (once there is one), else locScale. Under an hourly job the forecasts'
+// error depends on the minute: on a queue that a cron fills, the windows
+// before the batch lands miss by ten times the rest, and the last 30
+// forecasts' error, which spans them for half an hour after, set the
+// quiet minutes' margin at the batch's.
+func (c *Calibrator) localScale(at time.Time) float64 {
+	if !c.hourly || at.IsZero() || c.minutesN[at.Minute()] == 0 {
+		return c.locScale()
+	}
+	return c.minutes[at.Minute()] + locFloor*c.mean + 1e-12
+}
+
 // RecentError returns the mean absolute residual of about the last 30
 // observed forecasts (exponentially weighted), the forecast's usual error
 // now: until 30 have been observed, the plain mean of those observed (0
@@ -524,7 +557,8 @@ func (c *Calibrator) Len() int { return len(c.abs.sorted) }
 // Where f.RecentPeak is above 0, the bound is at most peakHeadroom (1.1)
 // times it, or f.Peak where that is higher.
 func (c *Calibrator) Upper(f Forecast) float64 {
-	up := c.bound(f, c.margin(f.Peak))
+	c.hourly = f.Hourly
+	up := c.bound(f, c.margin(f.Peak, f.Time))
 	if !c.plainRuns() {
 		return up
 	}
@@ -550,9 +584,9 @@ func (c *Calibrator) bound(f Forecast, margin float64) float64 {
 	return max(0, up)
 }
 
-// margin returns the main margin of a forecast of peak at the working
-// level (see Calibrator); NaN before the first residual.
-func (c *Calibrator) margin(peak float64) float64 {
+// margin returns the main margin of a forecast of peak made at at, at the
+// working level (see Calibrator); NaN before the first residual.
+func (c *Calibrator) margin(peak float64, at time.Time) float64 {
 	margin := c.abs.quantile(c.level)
 	if math.IsNaN(margin) {
 		return margin
@@ -561,7 +595,7 @@ func (c *Calibrator) margin(peak float64) float64 {
 	// to be told from the largest one.
 	if len(c.rel.sorted) >= int(2/c.target) && finite(peak) {
 		cheaper := min(margin, c.rel.quantile(c.level)*c.relScale(peak))
-		local := c.loc.quantile(c.level) * c.locScale()
+		local := c.loc.quantile(c.level) * c.localScale(at)
 		// NaN where scores overflow (Inf - Inf): the residual score's
 		// margin stands.
 		if m := min(cheaper, local) + c.localWeight*math.Abs(cheaper-local); !math.IsNaN(m) {

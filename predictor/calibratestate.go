@@ -43,6 +43,35 @@ type CalibratorState struct {
 	// see Calibrator). Absent from states saved before it: it starts at
 	// the target again.
 	Plain *PlainState `json:"plain,omitempty"`
+	// Minutes are the local score's scales by minute of the hour, where
+	// the latest forecast reported an hourly cycle (see
+	// Calibrator.localScale); absent elsewhere, and from states saved
+	// before them: they are learned again within the hour.
+	Minutes *MinuteScales `json:"minutes,omitempty"`
+}
+
+// MinuteScales are the mean absolute residuals of the recent forecasts
+// made at each minute of the hour (Abs, 60 of them) and how many
+// forecasts each averages (N, at most 24).
+type MinuteScales struct {
+	Abs []float64 `json:"abs"`
+	N   []int     `json:"n"`
+}
+
+// check returns an error unless m is well formed, naming the field.
+func (m MinuteScales) check() error {
+	if len(m.Abs) != 60 || len(m.N) != 60 {
+		return fmt.Errorf("minutes: %d scales and %d counts, want 60 of each", len(m.Abs), len(m.N))
+	}
+	for k := range 60 {
+		if !finite(m.Abs[k]) || m.Abs[k] < 0 {
+			return fmt.Errorf("minutes.abs[%d]: %g, want a finite number, at least 0", k, m.Abs[k])
+		}
+		if m.N[k] < 0 || m.N[k] > minuteResiduals {
+			return fmt.Errorf("minutes.n[%d]: %d, want 0 to %d", k, m.N[k], minuteResiduals)
+		}
+	}
+	return nil
 }
 
 // PlainState is what the plain margin learned (see Calibrator). The
@@ -203,7 +232,21 @@ func (c *Calibrator) State() CalibratorState {
 		Rel:      c.rel.sketch(),
 		Loc:      c.loc.sketch(),
 		Plain:    c.plainState(),
+		Minutes:  c.minuteState(),
 	}
+}
+
+// minuteState returns the local score's scales by minute of the hour,
+// nil where the latest forecast reported no hourly cycle.
+func (c *Calibrator) minuteState() *MinuteScales {
+	if !c.hourly {
+		return nil
+	}
+	m := &MinuteScales{Abs: make([]float64, 60), N: make([]int, 60)}
+	for k := range 60 {
+		m.Abs[k], m.N[k] = RoundSaved(c.minutes[k]), c.minutesN[k]
+	}
+	return m
 }
 
 // plainState returns the plain margin's state, nil at a target where it
@@ -282,6 +325,16 @@ func (c *Calibrator) Restore(st CalibratorState) error {
 		}
 		plain = plainMargin{level: p.Level, on: p.On, cost: p.Cost, mainCost: p.MainCost, miss: p.Miss, n: p.N}
 	}
+	var minutes [60]float64
+	var minutesN [60]int
+	if m := st.Minutes; m != nil {
+		if err := m.check(); err != nil {
+			return err
+		}
+		copy(minutes[:], m.Abs)
+		copy(minutesN[:], m.N)
+	}
+	c.hourly, c.minutes, c.minutesN = st.Minutes != nil, minutes, minutesN
 	plain.level = max(c.levelMin(), plain.level)
 	c.plain, c.made, c.madeOrder = plain, nil, nil
 	c.level, c.observed, c.missed = max(c.levelMin(), st.Level), st.Observed, st.Missed

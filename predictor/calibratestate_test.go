@@ -192,6 +192,17 @@ func TestCalibratorRestoreRefuses(t *testing.T) {
 		{"scores unpaired", "loc.n: 498, want rel.n (500) or one less", func(st *CalibratorState) { st.Loc.N = 498 }},
 		{"scores unpaired, more local ones", "loc.n: 501, want rel.n (500) or one less", func(st *CalibratorState) { st.Loc.N = 501 }},
 		{"value infinite", "abs.q[0]: -Inf is not a finite number", func(st *CalibratorState) { st.Abs.Values[0] = math.Inf(-1) }},
+		{"minutes short", "minutes: 59 scales and 60 counts, want 60 of each", func(st *CalibratorState) {
+			st.Minutes = &MinuteScales{Abs: make([]float64, 59), N: make([]int, 60)}
+		}},
+		{"minute scale negative", "minutes.abs[7]: -1, want a finite number, at least 0", func(st *CalibratorState) {
+			st.Minutes = &MinuteScales{Abs: make([]float64, 60), N: make([]int, 60)}
+			st.Minutes.Abs[7] = -1
+		}},
+		{"minute count over a day of hours", "minutes.n[0]: 25, want 0 to 24", func(st *CalibratorState) {
+			st.Minutes = &MinuteScales{Abs: make([]float64, 60), N: make([]int, 60)}
+			st.Minutes.N[0] = 25
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := good
@@ -210,6 +221,95 @@ func TestCalibratorRestoreRefuses(t *testing.T) {
 				t.Error("a refused state changed the calibrator")
 			}
 		})
+	}
+}
+
+// hourlyJobWindows feeds c n forecasts a minute apart from t0 of a queue
+// that an hourly job fills: the forecasts made in minutes 45-59 (whose
+// windows hold the next batch) miss by up to 80 either way, the rest by up
+// to 2; the forecasts report an hourly cycle where hourly is set. It
+// returns the mean margin (bound less forecast) of the forecasts made in
+// minutes 15-44 over the last half of them, and the share of all the last
+// half's floors (the bounds, one replica per unit) under the actual peak.
+func hourlyJobWindows(c *Calibrator, seed uint64, n int, hourly bool) (quiet, under float64) {
+	r := rand.New(rand.NewPCG(seed, 43))
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var quietN, misses, counted int
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		peak := 20.0
+		if at.Minute() >= 45 {
+			peak = 400
+		}
+		up := c.Upper(Forecast{Time: at, Peak: peak, Upper: peak, Hourly: hourly})
+		spread := 2.0
+		if at.Minute() >= 45 {
+			spread = 80
+		}
+		actual := peak + spread*(2*r.Float64()-1)
+		miss := math.Ceil(up) < actual
+		c.ObserveAt(at, actual-peak, peak, miss)
+		if i < n/2 {
+			continue
+		}
+		counted++
+		if miss {
+			misses++
+		}
+		if m := at.Minute(); m >= 15 && m < 45 {
+			quiet += up - peak
+			quietN++
+		}
+	}
+	return quiet / float64(quietN), float64(misses) / float64(counted)
+}
+
+// TestCalibratorMinuteOfHour: where the forecasts report an hourly cycle,
+// the local score is scaled by the recent error at the same minute of the
+// hour (Calibrator.localScale): the margins of the quiet minutes of an
+// hourly job are a fraction of those scaled by the last 30 forecasts,
+// which span the batch's large errors, at the 2% target still. The scales
+// outlive a restart (CalibratorState.Minutes).
+func TestCalibratorMinuteOfHour(t *testing.T) {
+	const n = 4 * 1440
+	for seed := uint64(1); seed <= 3; seed++ {
+		plain, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
+		byMinute, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
+		qPlain, uPlain := hourlyJobWindows(plain, seed, n, false)
+		qMinute, uMinute := hourlyJobWindows(byMinute, seed, n, true)
+		t.Logf("seed %d: quiet minutes' margin %.2f by the last forecasts (%.2f%% under), %.2f by the minute (%.2f%% under)", seed, qPlain, 100*uPlain, qMinute, 100*uMinute)
+		if !(qMinute < qPlain/2) {
+			t.Errorf("seed %d: quiet minutes' margin %.2f by the minute, %.2f by the last forecasts; want less than half", seed, qMinute, qPlain)
+		}
+		if uMinute > 0.03 {
+			t.Errorf("seed %d: %.2f%% of the floors under by the minute, want the 2%% target within a point", seed, 100*uMinute)
+		}
+		st := byMinute.State()
+		if st.Minutes == nil || len(st.Minutes.Abs) != 60 || st.Minutes.N[30] != minuteResiduals {
+			t.Fatalf("seed %d: state's minutes %+v, want 60 scales of %d forecasts each", seed, st.Minutes, minuteResiduals)
+		}
+		if plain.State().Minutes != nil {
+			t.Errorf("seed %d: minutes saved without an hourly cycle", seed)
+		}
+		b, _ := json.Marshal(st)
+		var back CalibratorState
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		re, _ := NewCalibrator(0.02, time.Minute, 15*time.Minute)
+		if err := re.Restore(back); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 12, 9, 0, 30, 0, 0, time.UTC)
+		f := Forecast{Time: at, Peak: 20, Upper: 20, Hourly: true}
+		// The scale is kept to 6 digits; the score windows as sketches
+		// (see ScoreSketch), so the bound within a percent.
+		if got, want := re.localScale(at), byMinute.localScale(at); math.Abs(got-want) > 1e-5*want {
+			t.Errorf("seed %d: restored scale %g at minute 30, want %g", seed, got, want)
+		}
+		if got, want := re.Upper(f), byMinute.Upper(f); math.Abs(got-want) > 0.01*want {
+			t.Errorf("seed %d: restored bound %g at minute 30, want %g", seed, got, want)
+		}
 	}
 }
 

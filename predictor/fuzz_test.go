@@ -235,9 +235,15 @@ func FuzzCalibratorRestore(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	hourly, _ := NewCalibrator(0.02, 30*time.Second, 15*time.Minute)
+	hourlyJobWindows(hourly, 3, 600, true)
+	if b, err = json.Marshal(hourly.State()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"target":0.02,"level":0.5,"observed":2,"missed":1,"abs":{"n":2,"q":[-1,3]},"rel":{"n":1,"q":[0.5]},"loc":{"n":0,"q":[]}}`))
-	fields := []string{"target", "level", "observed", "missed", "recent", "mean", "means", "abs.", "rel.", "loc."}
+	fields := []string{"target", "level", "observed", "missed", "recent", "mean", "means", "abs.", "rel.", "loc.", "plain.", "minutes"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var st CalibratorState
 		if json.Unmarshal(data, &st) != nil {
@@ -260,8 +266,9 @@ func FuzzCalibratorRestore(f *testing.F) {
 		if err := again.Restore(c.State()); err != nil {
 			t.Fatalf("the state of a restored calibrator does not restore: %v", err)
 		}
-		for _, peak := range []float64{0, 1, 1e3} {
-			f := Forecast{Peak: peak, Upper: peak}
+		at := time.Date(2026, 12, 1, 0, 7, 0, 0, time.UTC)
+		for _, f := range []Forecast{{Peak: 0}, {Peak: 1, Upper: 1}, {Peak: 1e3, Upper: 1e3}, {Time: at, Peak: 5, Upper: 5, Hourly: true}} {
+			peak := f.Peak
 			got, want := again.Upper(f), c.Upper(f)
 			if math.IsNaN(want) || want < 0 || (got != want && !(math.Abs(got-want) <= 1e-5*max(1, want))) {
 				t.Fatalf("upper of %v: %v after a second restore, %v after the first", peak, got, want)

@@ -226,6 +226,11 @@ type Forecast struct {
 	// history holds less than half of that window. A Calibrator's bound
 	// provisions for at most a tenth more than it (see Calibrator.Upper).
 	RecentPeak float64
+	// Hourly reports that the model found an hourly cycle (a job at a
+	// fixed minute of every hour): a Calibrator scales its local score by
+	// the recent error of the forecasts made at the same minute of the
+	// hour (see Calibrator).
+	Hourly bool
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can
@@ -803,7 +808,7 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
 	peak, hw := m.combined(s.Start, s.Values, i, memo)
-	f := Forecast{Time: t, Peak: peak}
+	f := Forecast{Time: t, Peak: peak, Hourly: m.cycles.Has(Hourly)}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)
