@@ -844,7 +844,11 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
 	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day, lvl) * m.scale
 	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week, lvl) * m.scale
-	f.Baselines[BaselineIndexHoltWinters] = m.hwBaseline(s.Start, s.Values, i, hw) * m.scale
+	// Demand is never negative: Holt-Winters' trend and season can
+	// forecast below 0 after a queue empties, where the backtest's
+	// baseline is held at 0. Unheld, the selector scored a baseline that
+	// the backtest does not, and saw no lead where there was one.
+	f.Baselines[BaselineIndexHoltWinters] = max(0, m.hwBaseline(s.Start, s.Values, i, hw)) * m.scale
 	return f
 }
 

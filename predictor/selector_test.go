@@ -105,6 +105,39 @@ func TestSelector(t *testing.T) {
 	}
 }
 
+// TestSelectorHourlyJob: under an hourly job (Forecast.Hourly) the
+// selector blends Holt-Winters in at any lead, and also where a blend of
+// it beats the mixture though it alone does not; the other baselines, and
+// Holt-Winters without an hourly job, only where they alone beat it.
+func TestSelectorHourlyJob(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		hourly bool
+		// base are the baselines' errors; the mixture's is 10.
+		base  [NumBaselines]float64
+		want  float64
+		share float64
+	}{
+		{"Holt-Winters a little better: alone", true, [NumBaselines]float64{30, 30, 30, 9.5}, 40, 1},
+		// 10 over and 11 under: the half blend misses by 0.5.
+		{"Holt-Winters a little worse, its blend better: the blend", true, [NumBaselines]float64{30, 30, 30, -11}, 45, 0.5},
+		{"no hourly job: Holt-Winters a little worse, not blended", false, [NumBaselines]float64{30, 30, 30, -11}, 50, 0},
+		{"no hourly job: Holt-Winters a little better, not blended", false, [NumBaselines]float64{30, 30, 30, 9.5}, 50, 0},
+		{"persistence a little worse, its blend better: not blended", true, [NumBaselines]float64{-11, 30, 30, 30}, 50, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Selector
+			selectorFeed(&s, at, 3, 10, tt.base)
+			now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}, Hourly: tt.hourly}
+			got := s.Apply(now)
+			if math.Abs(got.Peak-tt.want) > 1e-6 || math.Abs(got.BaselineShare-tt.share) > 1e-9 {
+				t.Errorf("peak %v with a baseline share of %v, want %v and %v", got.Peak, got.BaselineShare, tt.want, tt.share)
+			}
+		})
+	}
+}
+
 // TestForecastCarriesBaselines: Model.Forecast's baselines are the latest
 // sample, the peaks of the windows a day and a week earlier and the
 // Holt-Winters candidate's forecast, in the trace's units, and its Mixture
@@ -159,6 +192,45 @@ func TestForecastCarriesBaselines(t *testing.T) {
 	if math.Abs(cand[0]*m.scale-wantHW) <= 1e-6*math.Abs(wantHW) {
 		t.Errorf("the candidate forecasts as the baseline (%v): the test shows nothing", wantHW)
 	}
+}
+
+// TestHoltWintersBaselineNotNegative: on a queue that a job fills every
+// hour and the workers empty, the Holt-Winters filter forecasts below 0
+// for the minutes after the queue empties (its trend still falling); the
+// baseline the selector blends is held at 0, as the backtest's is, since
+// demand is never negative. Unheld, the selector rated Holt-Winters 3-5%
+// worse than the backtest did and kept it out (see Selector).
+func TestHoltWintersBaselineNotNegative(t *testing.T) {
+	s := scheduledQueue(60)(1, 9)
+	// Fitted on all but the last three hours, which are forecast after
+	// the fit as live forecasts are.
+	m, err := Fit(s.Slice(0, s.Len()-180), Options{Lookahead: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled := s.scaled(m.scale)
+	negative := 0
+	for i := s.Len() - 180; i < s.Len(); i++ {
+		f, err := m.Forecast(s.Slice(0, i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := m.hwBaseline(s.Start, scaled.Values[:i+1], i, math.NaN())
+		if !finite(raw) {
+			t.Fatalf("%s: no Holt-Winters forecast", s.Time(i).Format(time.TimeOnly))
+		}
+		if raw < 0 {
+			negative++
+		}
+		got := f.Baselines[BaselineIndexHoltWinters]
+		if want := max(0, raw) * m.scale; !(got >= 0) || math.Abs(got-want) > 1e-9*max(1, want) {
+			t.Fatalf("%s: Holt-Winters baseline %v, want %v (the filter's %v held at 0)", s.Time(i).Format(time.TimeOnly), got, want, raw*m.scale)
+		}
+	}
+	if negative == 0 {
+		t.Fatal("the filter forecast no window below 0: the test shows nothing")
+	}
+	t.Logf("%d of 180 forecasts below 0 before the hold", negative)
 }
 
 // TestBacktestReportsBlending: the backtest says on how many steps, and
