@@ -47,6 +47,9 @@ type holtWinters struct {
 type hwState struct {
 	level, trend float64
 	season       []float64
+	// dev is the running scale of the one-step errors that updateRobust
+	// bounds them by; 0 where the filter is not robust.
+	dev float64
 }
 
 // start returns the state after v's first two periods (len(v) >= 2*period),
@@ -83,6 +86,29 @@ func (hw holtWinters) update(st *hwState, x float64, k int) (pred float64) {
 	st.trend = hw.beta*(st.level-prev) + (1-hw.beta)*st.trend
 	st.season[k] = hw.gamma*(x-st.level) + (1-hw.gamma)*s
 	return pred
+}
+
+// updateRobust is update with the sample first brought within hwClipK
+// times st.dev of the one-step forecast, and st.dev then updated with the
+// bounded error (see hwDevRate): one sample of a million on demand of ten
+// moves the level and its season term by as much as a burst of ten times
+// the usual error does, not a hundred thousand times more, and a change
+// that lasts is followed within a few samples, the bound growing with
+// each.
+func (hw holtWinters) updateRobust(st *hwState, x float64, k int, rate float64) {
+	s := st.season[k]
+	pred := st.level + st.trend + s
+	bound := hwClipK * st.dev
+	e := min(bound, max(-bound, x-pred))
+	prev := st.level
+	st.level = hw.alpha*(pred+e-s) + (1-hw.alpha)*(st.level+st.trend)
+	st.trend = hw.beta*(st.level-prev) + (1-hw.beta)*st.trend
+	if e == x-pred {
+		// A sample out of bounds is no part of the day's shape: its
+		// season term, repeated a day later, would be an echo of it.
+		st.season[k] = hw.gamma*(x-st.level) + (1-hw.gamma)*s
+	}
+	st.dev += rate * (math.Abs(e) - st.dev)
 }
 
 // peak returns the forecast peak over the next horizon samples after the

@@ -82,11 +82,22 @@ const (
 	// minute of the hour are scored where an hourly cycle was found (see
 	// Model.hourPoints).
 	hourlyPoints = 24
+	// hwStartSamples is how many changes between samples, at most,
+	// hwStartDev takes the median of.
+	hwStartSamples = 256
+	// hwClipK bounds the robust Holt-Winters filter's one-step errors, in
+	// running error scales (see holtWinters.updateRobust).
+	hwClipK = 200.0
+	// missedAlikeK: see missedAlike.
+	missedAlikeK = 1000.0
 )
 
 // hwFit is a Holt-Winters filter (a daily season, as the backtest's
 // baseline), its state after the last sample fitted and the forecasts it
-// keeps. The candidate (Model.hw) has its smoothing parameters chosen on
+// keeps. Unlike the backtest's baseline it is robust: each sample is
+// brought within hwClipK running error scales of its one-step forecast
+// (see holtWinters.updateRobust), so that a glitch does not come back a
+// day later through the season. The candidate (Model.hw) has its smoothing parameters chosen on
 // the last dailyDays of the fitted history (on up to hwOneSampleMax
 // samples of it where the lookahead is one sample; it needs three days:
 // two to start, one to choose them on) and runs over those; the baseline
@@ -99,6 +110,35 @@ type hwFit struct {
 	// kept are the peak forecasts kept, after the samples of spans of the
 	// fitted history.
 	kept []hwSpan
+	// rate is the weight of each error in the running scale st.dev (see
+	// holtWinters.updateRobust).
+	rate float64
+}
+
+// hwStartDev is the robust filter's first error scale: the median
+// absolute change between consecutive samples of v (its first two
+// periods), or a millionth of their largest magnitude where that is 0.
+func hwStartDev(v []float64) float64 {
+	// At most hwStartSamples changes, evenly spread: the median of a few
+	// hundred is as good a scale, without a copy of two days.
+	var d [hwStartSamples]float64
+	n, every := 0, max(1, (len(v)-1+hwStartSamples-1)/hwStartSamples)
+	big := 0.0
+	for i := 1; i < len(v); i++ {
+		big = max(big, math.Abs(v[i]))
+		if (i-1)%every == 0 && n < len(d) {
+			d[n] = math.Abs(v[i] - v[i-1])
+			n++
+		}
+	}
+	return max(medianInPlace(d[:n]), 1e-6*big, 1e-12)
+}
+
+// hwDevRate is the weight of each error in the robust filter's running
+// scale at a period of p samples: an hour's worth of samples (at most 60,
+// at least 4) make up most of it.
+func hwDevRate(p int) float64 {
+	return 1 / float64(min(60, max(4, p/24)))
 }
 
 // hwSpan are peak forecasts after every every-th sample of the fitted
@@ -177,9 +217,11 @@ func filterHW(v []float64, horizon int, best holtWinters, keep [][2]int, every i
 		return nil
 	}
 	f := &hwFit{holtWinters: best, st: best.start(v), endK: (len(v) - 1) % p}
+	f.st.dev = hwStartDev(v[:2*p])
+	f.rate = hwDevRate(p)
 	f.kept = make([]hwSpan, len(keep))
 	for i := 2 * p; i < len(v); i++ {
-		best.update(&f.st, v[i], i%p)
+		best.updateRobust(&f.st, v[i], i%p, f.rate)
 		o := i - (len(v) - 1)
 		for k, r := range keep {
 			if o < r[0] || o > r[1] || (r[1]-o)%every != 0 {
@@ -269,11 +311,11 @@ func (m *Model) hwPeaks(hw *hwFit, start time.Time, vals []float64, lo, i int, e
 	if i <= e || e < 0 {
 		return out, extra
 	}
-	st := hwState{level: hw.st.level, trend: hw.st.trend, season: slices.Clone(hw.st.season)}
+	st := hwState{level: hw.st.level, trend: hw.st.trend, season: slices.Clone(hw.st.season), dev: hw.st.dev}
 	p := hw.period
 	for j := e + 1; j <= i; j++ {
 		k := (hw.endK + j - e) % p
-		hw.update(&st, vals[j], k)
+		hw.updateRobust(&st, vals[j], k, hw.rate)
 		if j >= lo {
 			out[j-lo] = st.peak(k, m.horizon)
 		}
@@ -368,6 +410,13 @@ func (c *combiner) loadHW() {
 //     sample, the day peaks: the median of the same window's peaks on
 //     each of the last dayPeaksDays days of the same kind (see
 //     combiner.dayPeaks).
+//
+// A glitch (see combiner.glitch) is not demand: the recent samples read
+// it as the higher of its neighbours once a sample has followed it, the
+// envelope too, the window a day or a week earlier as it was is capped
+// where its peak is one, and the Holt-Winters filter is robust (hwFit).
+// Forecasts below 0 are left as they are: held at 0, they moved as many
+// traces the one way as the other.
 func (c *combiner) candidates(i int, out []float64) []float64 {
 	if f, ok := c.memo[i]; ok {
 		return append(out[:0], f...)
@@ -385,18 +434,12 @@ func (c *combiner) compute(i int, out []float64) []float64 {
 	lvl := m.levelAt(vals, i)
 	out = append(out[:0], m.corePeak(c.start, vals, i, lvl))
 	lo := i - m.recent + 1
-	var x float64
-	for j := max(0, lo); j <= i; j++ {
-		x += vals[j]
-	}
-	out = c.profiles(i, out)
+	x := c.recentSum(max(0, lo), i, i, lvl)
+	out = c.profiles(i, lvl, out)
 	out, unlikeDay := c.analogues(i, lo, x, lvl, out)
 	// Persistence with half the latest change over one lookahead.
 	if y0 := lo - m.horizon; y0 >= 0 {
-		var y float64
-		for j := y0; j <= i-m.horizon; j++ {
-			y += vals[j]
-		}
+		y := c.recentSum(y0, i-m.horizon, i, lvl)
 		out = append(out, (x+persistTrend*(x-y))/float64(m.recent))
 	} else {
 		out = append(out, math.NaN())
@@ -414,7 +457,7 @@ func (c *combiner) compute(i int, out []float64) []float64 {
 		hw = math.NaN()
 	}
 	out = append(out, hw)
-	out = append(out, c.envelope(i))
+	out = append(out, c.envelope(i, lvl))
 	if m.dayPeaksOn() {
 		out = append(out, c.dayPeaks(i))
 	}
@@ -514,16 +557,13 @@ func (m *Model) profileDays() int {
 // that sample's noise into the whole window's forecast. A change of level
 // within the window is followed sooner by the level, persistence and
 // envelope candidates.
-func (c *combiner) profiles(i int, out []float64) []float64 {
+func (c *combiner) profiles(i int, lvl float64, out []float64) []float64 {
 	m := c.m
 	if m.profileDays() == 0 {
 		return out
 	}
 	lo := max(0, i-m.profileN+1)
-	var x float64
-	for j := lo; j <= i; j++ {
-		x += c.vals[j]
-	}
+	x := c.recentSum(lo, i, i, lvl)
 	for d := range m.profileDays() {
 		off := time.Duration(d) * Day
 		b, _ := m.baseOffRange(c.at(lo), i-lo+1, off)
@@ -578,7 +618,12 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 		}
 		raw[n] = peak
 		if finite(peak) {
-			peak = m.oneOffCapped(s, i-l, l, lvl, peak)
+			capped := m.oneOffCapped(s, i-l, l, lvl, peak)
+			if capped < peak && c.glitch(m.windowPeak(s, i-l), lvl) {
+				// A one-off, and a glitch: as it was, capped too.
+				raw[n] = capped
+			}
+			peak = capped
 		}
 		out = append(out, ratio(x, b)*peak)
 	}
@@ -592,10 +637,19 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 }
 
 // envelope returns the envelopeQuantile of the peaks of the lookahead
-// windows over the last envelopeWindow up to index i.
-func (c *combiner) envelope(i int) float64 {
-	h := c.m.horizon
-	n := max(1, int(envelopeWindow/(time.Duration(h)*c.m.step)))
+// windows over the last envelopeWindow up to index i; lvl is the level at
+// i. A glitch (see combiner.glitch) is read as the higher of the samples
+// either side: one sample is no flapping, and the quantile of eight
+// windows' peaks is a third of the way to the highest, a third of a
+// million on demand of ten.
+func (c *combiner) envelope(i int, lvl float64) float64 {
+	m := c.m
+	h := m.horizon
+	n := max(1, int(envelopeWindow/(time.Duration(h)*m.step)))
+	// The highest sample (at, in window atWindow) and the next highest
+	// (second): a glitch is the only sample far above the level, so the
+	// highest, and the next is not far above.
+	at, atWindow, second := -1, -1, math.Inf(-1)
 	c.buf = c.buf[:0]
 	for w := range n {
 		hi := i - w*h
@@ -603,13 +657,36 @@ func (c *combiner) envelope(i int) float64 {
 			break
 		}
 		peak := math.Inf(-1)
-		for _, v := range c.vals[hi-h+1 : hi+1] {
+		for j := hi - h + 1; j <= hi; j++ {
+			v := c.vals[j]
 			peak = max(peak, v)
+			switch {
+			case at < 0 || v > c.vals[at]:
+				if at >= 0 {
+					second = max(second, c.vals[at])
+				}
+				at, atWindow = j, len(c.buf)
+			default:
+				second = max(second, v)
+			}
 		}
 		c.buf = append(c.buf, peak)
 	}
 	if len(c.buf) == 0 {
 		return math.NaN()
+	}
+	if at < i && c.glitch(at, lvl) {
+		t := c.at(i + 1)
+		if second <= m.base(t)+lvl+m.resMed+glitchK*m.spikeSpreadAt(t) {
+			hi := i - atWindow*h
+			peak := max(c.vals[at-1], c.vals[at+1])
+			for j := hi - h + 1; j <= hi; j++ {
+				if j != at {
+					peak = max(peak, c.vals[j])
+				}
+			}
+			c.buf[atWindow] = peak
+		}
 	}
 	slices.Sort(c.buf)
 	pos := envelopeQuantile * float64(len(c.buf)-1)
@@ -618,6 +695,44 @@ func (c *combiner) envelope(i int) float64 {
 		return c.buf[len(c.buf)-1]
 	}
 	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
+}
+
+// glitch reports whether sample j, with a sample on each side, is a
+// glitch rather than demand: glitchK robust deviations or more above the
+// profile and the level lvl, and as far above the higher of the samples
+// either side. A scrape that read a million on demand of ten is one; a
+// burst, which rises and falls over several samples, is not.
+func (c *combiner) glitch(j int, lvl float64) bool {
+	if j <= 0 || j+1 >= len(c.vals) {
+		return false
+	}
+	m := c.m
+	v, next := c.vals[j], max(c.vals[j-1], c.vals[j+1])
+	if !(v-next > m.glitchMin) {
+		return false
+	}
+	t := c.at(j)
+	far := glitchK * m.spikeSpreadAt(t)
+	return v-next > far && v > m.base(t)+lvl+m.resMed+far
+}
+
+// recentSum returns the sum of the samples lo to hi (at most i, the
+// latest), a glitch before i (see combiner.glitch) read as the higher of
+// the samples either side; lvl is the level at i. The latest sample is
+// taken as it is: it may start a burst (see Model.forecastScaled).
+func (c *combiner) recentSum(lo, hi, i int, lvl float64) float64 {
+	vals, least := c.vals, c.m.glitchMin
+	var x float64
+	for j := lo; j <= hi; j++ {
+		v := vals[j]
+		// Most samples are not that far above both neighbours: the
+		// whole test only for those that are.
+		if j > 0 && j < i && v-max(vals[j-1], vals[j+1]) > least && c.glitch(j, lvl) {
+			v = max(vals[j-1], vals[j+1])
+		}
+		x += v
+	}
+	return x
 }
 
 // spreadOf returns the mean absolute deviation of the competing
@@ -892,7 +1007,8 @@ func (sc scored) clone() scored {
 // at start) and how well each forecast the last combineWindow:
 // scoredPoints past forecasts (over oneSampleSpan or more where the
 // lookahead is one sample), each against the peak of its lookahead
-// window. Only candidates scored as often as the seasonal model compete.
+// window, less those that every candidate missed by far (see
+// missedAlike). Only candidates scored as often as the seasonal model compete.
 // The candidates' forecasts come from memo where it is not nil (see
 // candidateMemo).
 func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo) scored {
@@ -913,6 +1029,12 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 	sum := make([]float64, len(now))
 	n := make([]int, len(now))
 	var past []float64
+	// errs holds each scored forecast's errors, candidate by candidate
+	// (NaN where one has none), and least the least of them (on the
+	// stack where they fit).
+	var errBuf [512]float64
+	var leastBuf [64]float64
+	errs, least := errBuf[:0], leastBuf[:0]
 	for k := range points {
 		j := at(k)
 		if j < 0 {
@@ -923,9 +1045,25 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 			actual = max(actual, vals[j+h])
 		}
 		past = c.candidates(j, past)
-		for c, f := range past {
+		lo := math.Inf(1)
+		for _, f := range past {
+			e := math.NaN()
 			if finite(f) {
-				sum[c] += math.Abs(f - actual)
+				e = math.Abs(f - actual)
+				lo = min(lo, e)
+			}
+			errs = append(errs, e)
+		}
+		least = append(least, lo)
+	}
+	skip := missedAlike(least, m.resSD)
+	for k, lo := range least {
+		if lo > skip {
+			continue
+		}
+		for c, e := range errs[k*len(now) : (k+1)*len(now)] {
+			if !math.IsNaN(e) {
+				sum[c] += e
 				n[c]++
 			}
 		}
@@ -939,6 +1077,22 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 		}
 	}
 	return scored{now: now, errs: sum, n: n}
+}
+
+// missedAlike returns the least error above which a scored forecast is
+// left out of the scores: one that every candidate missed by
+// missedAlikeK times the typical least miss (the median of least) plus
+// the residuals' spread sd, as a glitch of one sample at a million on
+// demand of ten is missed. Every candidate's error there is about the
+// glitch, so the weights no longer tell the candidates apart, and one
+// that holds the glitch (the envelope, a filter whose level took it in)
+// gets its share of a forecast a thousand times the demand.
+func missedAlike(least []float64, sd float64) float64 {
+	if len(least) < 3 {
+		return math.Inf(1)
+	}
+	var buf [64]float64
+	return missedAlikeK * (medianInPlace(append(buf[:0], least...)) + sd)
 }
 
 // scorePhases adds to sum and n (the candidates' summed errors over the

@@ -36,6 +36,11 @@ const (
 	// (scaled and as they were) capped at 4 or 8 deviations, their MAE
 	// went 0.943 -> 0.954 and 0.801 -> 0.814.
 	analogueCapK = 30.0
+	// glitchK is how many robust standard deviations above the profile,
+	// the level and the samples either side a single sample must be to be
+	// taken for a glitch, not demand: a scrape that read a million on
+	// demand of ten (see combiner.glitch).
+	glitchK = 1000.0
 	// spikeK is how many robust standard deviations above the profile the
 	// recent samples must be for a spike in progress; where the lookahead
 	// is one sample, of the residuals at the same phase and spikePool
@@ -174,6 +179,10 @@ type Model struct {
 	// the lookahead is one sample (see spikeSpread); nil elsewhere, where
 	// it is resSD.
 	spikeSD []float64
+	// glitchMin is glitchK times the least spread a sample is measured in
+	// (resSD, or the least of spikeSD): a sample no further than this
+	// above the samples either side is no glitch (see combiner.glitch).
+	glitchMin float64
 	// spikesLast says that the fitted span's spikes lasted: most samples
 	// spikeK deviations above the profile were followed by another (see
 	// lastingSpikes).
@@ -337,6 +346,10 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	m.fitPeak(span.Start, vals)
 	if m.horizon == 1 && m.phases > 0 {
 		m.spikeSD = m.spikeSpread(span.Start, vals)
+	}
+	m.glitchMin = glitchK * m.resSD
+	for _, sd := range m.spikeSD {
+		m.glitchMin = min(m.glitchMin, glitchK*sd)
 	}
 	if c := <-hwc; c.ok {
 		m.hw = runHW(s, m.horizon, c.hw, m.hwKeep())

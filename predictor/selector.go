@@ -87,6 +87,9 @@ const (
 	// Holt-Winters's error (TestSyntheticClasses: 1.000-1.010, median
 	// 1.007, before; 0.995-1.007, median 1.000, after).
 	hwSelectMax = 0.93
+	// selectMinObserved is how many forecasts Selector.missedAlike needs
+	// observed before it leaves any out.
+	selectMinObserved = 100
 )
 
 // Selector keeps the forecast from staying worse than a baseline's. For
@@ -139,9 +142,13 @@ func dayIndex(t time.Time) int64 { return int64(math.Floor(float64(t.Unix()) / 8
 func blendWeight(k int) float64 { return float64(k+1) / selectSteps }
 
 // Observe folds in a forecast f whose window is over, actual being the
-// window's actual peak.
+// window's actual peak; one that the mixture and every baseline missed by
+// far is left out (see Selector.missedAlike).
 func (s *Selector) Observe(f Forecast, actual float64) {
 	if f.Time.IsZero() || !finite(actual) || !finite(f.Mixture) {
+		return
+	}
+	if s.missedAlike(f, actual) {
 		return
 	}
 	d := dayIndex(f.Time)
@@ -163,6 +170,31 @@ func (s *Selector) Observe(f Forecast, actual float64) {
 			slot.blend[b][k] += math.Abs(f.Mixture + blendWeight(k)*(v-f.Mixture) - actual)
 		}
 	}
+}
+
+// missedAlike reports whether the mixture and every baseline missed
+// actual by more than missedAlikeK times the mixture's mean error over the
+// days kept (with at least selectMinObserved forecasts there): a glitch
+// of one sample at a million on demand of ten, which every forecaster
+// misses alike. Counted, it would make every blend's error about the
+// glitch's for a week, and the selector blend nothing.
+func (s *Selector) missedAlike(f Forecast, actual float64) bool {
+	var n int
+	var sum float64
+	for _, d := range s.days {
+		n += d.nb[BaselineIndexPersistence]
+		sum += d.mix[BaselineIndexPersistence]
+	}
+	if n < selectMinObserved || !(sum > 0) {
+		return false
+	}
+	least := math.Abs(f.Mixture - actual)
+	for _, v := range f.Baselines {
+		if finite(v) {
+			least = min(least, math.Abs(v-actual))
+		}
+	}
+	return least > missedAlikeK*sum/float64(n)
 }
 
 // ratios returns, for each baseline and blend, its error over the last

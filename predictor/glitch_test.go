@@ -1,0 +1,194 @@
+package predictor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// glitchDemand is seven days at a one-minute step of demand (flat at 10
+// with noise of 0.3, or a daily sine of 100 +- 50 with noise of 5) with
+// one sample of height at index at: a scrape that read a million.
+func glitchDemand(sine bool, at int, height float64) Series {
+	r := rand.New(rand.NewPCG(7, 21))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, 7*1440)}
+	for i := range s.Values {
+		v := 10 + 0.3*r.NormFloat64()
+		if sine {
+			v = 100 + 50*math.Sin(2*math.Pi*float64(i)/1440) + 5*r.NormFloat64()
+		}
+		s.Values[i] = max(0, v)
+	}
+	s.Values[at] = height
+	return s
+}
+
+// TestGlitchIsNotDemand: one sample a hundred thousand times the demand
+// (in the history the model was fitted on, or in the evaluated part) is
+// not forecast again: every forecast made after it, that day and the
+// next (where the window a day earlier holds it), is at most three times
+// the demand's highest sample otherwise. Before, the glitch flattened the
+// candidates' weights (every one missed it alike), the envelope and the
+// Holt-Winters filter took it in, and the window a day earlier carried
+// it: forecasts of 1,000 to 7,000 on demand of 10 for 80 minutes, 20,000
+// to 35,000 on the sine for 15, an echo of 100,000 a day later, and the
+// selector blended nothing for a week.
+func TestGlitchIsNotDemand(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		sine   bool
+		at     int
+		height float64
+	}{
+		{"flat, in the fitted history", false, 5000, 1e6},
+		{"flat, evaluated", false, 7000, 1e6},
+		{"sine, in the fitted history", true, 5000, 1e6},
+		{"sine, evaluated", true, 7000, 1e6},
+		{"sine, evaluated, 100 times the demand", true, 7000, 1e4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := glitchDemand(tt.sine, tt.at, tt.height)
+			highest := 0.0
+			for i, v := range s.Values {
+				if i != tt.at {
+					highest = max(highest, v)
+				}
+			}
+			r, err := Backtest(s, DefaultBacktestConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := s.Time(tt.at)
+			n := 0
+			for _, f := range r.Forecasts {
+				if !f.Time.After(at) {
+					continue
+				}
+				n++
+				if f.Peak > 3*highest {
+					t.Errorf("forecast at %s (%s after the glitch): %.0f, demand at most %.0f otherwise", f.Time.Format(time.DateTime), f.Time.Sub(at), f.Peak, highest)
+				}
+			}
+			if n < 1440 {
+				t.Fatalf("%d forecasts after the glitch, want a day or more", n)
+			}
+		})
+	}
+}
+
+// TestGlitch checks combiner.glitch: a sample glitchK robust deviations or
+// more above the profile, the level and both its neighbours; not a burst
+// over several samples, not one a hundred deviations up, not the latest
+// (it may start a burst).
+func TestGlitch(t *testing.T) {
+	s := glitchDemand(false, 0, 10)
+	m, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := glitchK * m.resSD
+	for _, tt := range []struct {
+		name string
+		set  map[int]float64
+		j    int
+		want bool
+	}{
+		{"one sample far up", map[int]float64{5000: 10 + 2*far}, 5000, true},
+		{"three samples far up: a burst", map[int]float64{4999: 10 + 2*far, 5000: 10 + 2*far, 5001: 10 + 2*far}, 5000, false},
+		{"a hundred deviations up", map[int]float64{5000: 10 + 100*m.resSD}, 5000, false},
+		{"the first sample", map[int]float64{0: 10 + 2*far}, 0, false},
+		{"the latest sample", map[int]float64{s.Len() - 1: 10 + 2*far}, s.Len() - 1, false},
+		{"an ordinary sample", nil, 5000, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := append([]float64(nil), s.Values...)
+			for j, x := range tt.set {
+				v[j] = x
+			}
+			c := combiner{m: m, start: s.Start, vals: v}
+			if got := c.glitch(tt.j, m.levelAt(v, tt.j)); got != tt.want {
+				t.Errorf("glitch(%d) = %v, want %v (sample %g, neighbours %g and %g, %g robust deviations)", tt.j, got, tt.want, v[tt.j], v[max(0, tt.j-1)], v[min(len(v)-1, tt.j+1)], (v[tt.j]-10)/m.resSD)
+			}
+		})
+	}
+}
+
+// TestRobustHoltWinters checks holtWinters.updateRobust: a sample far off
+// the one-step forecast moves the level by at most alpha times hwClipK
+// running error scales and leaves its season term alone (a day later it
+// would come back as an echo), and a change of level that lasts is
+// followed within an hour.
+func TestRobustHoltWinters(t *testing.T) {
+	hw := holtWinters{alpha: 0.5, beta: 0.01, gamma: 0.5, period: 1440}
+	r := rand.New(rand.NewPCG(3, 22))
+	v := make([]float64, 4*1440)
+	for i := range v {
+		v[i] = 10 + 0.3*r.NormFloat64()
+	}
+	st := hw.start(v)
+	st.dev = hwStartDev(v[:2*1440])
+	rate := hwDevRate(1440)
+	for i := 2 * 1440; i < 3*1440; i++ {
+		hw.updateRobust(&st, v[i], i%1440, rate)
+	}
+	k := (3 * 1440) % 1440
+	season, level, dev := st.season[k], st.level, st.dev
+	hw.updateRobust(&st, 1e6, k, rate)
+	if st.season[k] != season {
+		t.Errorf("the glitch's season term moved from %g to %g", season, st.season[k])
+	}
+	if moved := st.level - level; !(moved <= hw.alpha*hwClipK*dev*1.0001) {
+		t.Errorf("the glitch moved the level by %g, want at most %g (alpha x hwClipK x the error scale %g)", moved, hw.alpha*hwClipK*dev, dev)
+	}
+	// Demand steps to 1,000 and stays there.
+	for i := 3*1440 + 1; i < 3*1440+60; i++ {
+		hw.updateRobust(&st, 1000+0.3*r.NormFloat64(), i%1440, rate)
+	}
+	if got := st.peak((3*1440+59)%1440, 15); math.Abs(got-1000) > 100 {
+		t.Errorf("an hour after a step to 1,000 the filter forecasts %g", got)
+	}
+}
+
+// TestMissedAlike checks the bound above which a scored forecast is left
+// out of the candidates' scores: missedAlikeK times the median least
+// error plus the spread; none with fewer than three.
+func TestMissedAlike(t *testing.T) {
+	least := []float64{1, 2, 1, 3, 1e7, 2, 1}
+	want := missedAlikeK * (2 + 0.5)
+	if got := missedAlike(least, 0.5); got != want {
+		t.Errorf("bound %g, want %g", got, want)
+	}
+	if least[4] <= want || least[3] > want {
+		t.Fatalf("the test's glitch %g is under the bound %g, or an ordinary miss over it", least[4], want)
+	}
+	if got := missedAlike([]float64{1, 1e7}, 0.5); !math.IsInf(got, 1) {
+		t.Errorf("two scored forecasts: bound %g, want none (+Inf)", got)
+	}
+}
+
+// TestSelectorLeavesOutGlitch: a forecast that the mixture and every
+// baseline missed by a hundred thousand times the mixture's usual error
+// is not observed; counted, it would make every blend's error over the
+// week about the glitch's, and here take away a blend with persistence
+// that the days before chose.
+func TestSelectorLeavesOutGlitch(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30})
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	if got := s.Apply(now); got.BaselineShare != 1 {
+		t.Fatalf("before the glitch: persistence's share %v, want 1", got.BaselineShare)
+	}
+	// The glitch: 1e7 over the mixture's forecast, further over the rest.
+	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90}}, 1e7+100)
+	if got := s.Apply(now); got.BaselineShare != 1 {
+		t.Errorf("after the glitch: persistence's share %v, want 1 (the glitch left out)", got.BaselineShare)
+	}
+	// An ordinary miss, ten times the usual, is observed.
+	before := s.State()
+	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90}}, 200)
+	if after := s.State(); after.Days[len(after.Days)-1].N != before.Days[len(before.Days)-1].N+1 {
+		t.Error("a miss of ten times the usual error was left out")
+	}
+}
