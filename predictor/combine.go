@@ -411,7 +411,7 @@ func (c *combiner) loadHW() {
 //     each of the last dayPeaksDays days of the same kind (see
 //     combiner.dayPeaks).
 //
-// A glitch (see combiner.glitch) is not demand: the recent samples read
+// A glitch (see combiner.glitchRun) is not demand: the recent samples read
 // it as the higher of its neighbours once a sample has followed it, the
 // envelope too, the window a day or a week earlier as it was is capped
 // where its peak is one, and the Holt-Winters filter is robust (hwFit).
@@ -619,9 +619,11 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 		raw[n] = peak
 		if finite(peak) {
 			capped := m.oneOffCapped(s, i-l, l, lvl, peak)
-			if capped < peak && c.glitch(m.windowPeak(s, i-l), lvl) {
-				// A one-off, and a glitch: as it was, capped too.
-				raw[n] = capped
+			if capped < peak {
+				if _, _, g := c.glitchRun(m.windowPeak(s, i-l), i, lvl); g {
+					// A one-off, and a glitch: as it was, capped too.
+					raw[n] = capped
+				}
 			}
 			peak = capped
 		}
@@ -638,18 +640,18 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 
 // envelope returns the envelopeQuantile of the peaks of the lookahead
 // windows over the last envelopeWindow up to index i; lvl is the level at
-// i. A glitch (see combiner.glitch) is read as the higher of the samples
-// either side: one sample is no flapping, and the quantile of eight
-// windows' peaks is a third of the way to the highest, a third of a
-// million on demand of ten.
+// i. A glitch (see combiner.glitchRun) is read as the higher of the
+// samples either side: one or two samples are no flapping, and the
+// quantile of eight windows' peaks is a third of the way to the highest,
+// a third of a million on demand of ten.
 func (c *combiner) envelope(i int, lvl float64) float64 {
 	m := c.m
 	h := m.horizon
 	n := max(1, int(envelopeWindow/(time.Duration(h)*m.step)))
-	// The highest sample (at, in window atWindow) and the next highest
-	// (second): a glitch is the only sample far above the level, so the
-	// highest, and the next is not far above.
-	at, atWindow, second := -1, -1, math.Inf(-1)
+	// The three highest samples, highest first (-1: none): a glitch is
+	// the only one or two samples far above the level, so the highest,
+	// and the next outside it is not far above.
+	top := [3]int{-1, -1, -1}
 	c.buf = c.buf[:0]
 	for w := range n {
 		hi := i - w*h
@@ -660,14 +662,12 @@ func (c *combiner) envelope(i int, lvl float64) float64 {
 		for j := hi - h + 1; j <= hi; j++ {
 			v := c.vals[j]
 			peak = max(peak, v)
-			switch {
-			case at < 0 || v > c.vals[at]:
-				if at >= 0 {
-					second = max(second, c.vals[at])
+			for k := range top {
+				if top[k] < 0 || v > c.vals[top[k]] {
+					copy(top[k+1:], top[k:len(top)-1])
+					top[k] = j
+					break
 				}
-				at, atWindow = j, len(c.buf)
-			default:
-				second = max(second, v)
 			}
 		}
 		c.buf = append(c.buf, peak)
@@ -675,17 +675,34 @@ func (c *combiner) envelope(i int, lvl float64) float64 {
 	if len(c.buf) == 0 {
 		return math.NaN()
 	}
-	if at < i && c.glitch(at, lvl) {
+	if lo, hi, ok := c.glitchRun(top[0], i, lvl); ok {
 		t := c.at(i + 1)
-		if second <= m.base(t)+lvl+m.resMed+glitchK*m.spikeSpreadAt(t) {
-			hi := i - atWindow*h
-			peak := max(c.vals[at-1], c.vals[at+1])
-			for j := hi - h + 1; j <= hi; j++ {
-				if j != at {
-					peak = max(peak, c.vals[j])
-				}
+		bound := m.base(t) + lvl + m.resMed + glitchK*m.spikeSpreadAt(t)
+		rest := -1
+		for _, j := range top {
+			if j >= 0 && (j < lo || j > hi) {
+				rest = j
+				break
 			}
-			c.buf[atWindow] = peak
+		}
+		if rest < 0 || c.vals[rest] <= bound {
+			// The windows over the run, with it read as its neighbours.
+			fill := max(c.vals[lo-1], c.vals[hi+1])
+			for w := range c.buf {
+				end := i - w*h
+				if end < lo || end-h+1 > hi {
+					continue
+				}
+				peak := math.Inf(-1)
+				for j := end - h + 1; j <= end; j++ {
+					v := c.vals[j]
+					if j >= lo && j <= hi {
+						v = fill
+					}
+					peak = max(peak, v)
+				}
+				c.buf[w] = peak
+			}
 		}
 	}
 	slices.Sort(c.buf)
@@ -697,38 +714,60 @@ func (c *combiner) envelope(i int, lvl float64) float64 {
 	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
 }
 
-// glitch reports whether sample j, with a sample on each side, is a
-// glitch rather than demand: glitchK robust deviations or more above the
-// profile and the level lvl, and as far above the higher of the samples
-// either side. A scrape that read a million on demand of ten is one; a
-// burst, which rises and falls over several samples, is not.
-func (c *combiner) glitch(j int, lvl float64) bool {
-	if j <= 0 || j+1 >= len(c.vals) {
-		return false
+// glitchRun reports whether sample j is part of a glitch rather than
+// demand, and the run of samples lo..hi it is: one or two samples, each
+// glitchK robust deviations or more above the profile and the level lvl
+// and as far above the higher of the samples either side of the run,
+// the run ending before sample i (the latest known; it may start a burst
+// that goes on). A scrape that read a million on demand of ten is one; a
+// burst, which rises and falls over more samples, is not.
+func (c *combiner) glitchRun(j, i int, lvl float64) (lo, hi int, ok bool) {
+	for _, r := range [3][2]int{{j, j}, {j - 1, j}, {j, j + 1}} {
+		lo, hi := r[0], r[1]
+		if lo < 1 || hi+1 > i || hi+1 >= len(c.vals) {
+			continue
+		}
+		next := max(c.vals[lo-1], c.vals[hi+1])
+		ok := true
+		for k := lo; k <= hi && ok; k++ {
+			ok = c.m.farAbove(c.vals, c.start, k, next, lvl)
+		}
+		if ok {
+			return lo, hi, true
+		}
 	}
-	m := c.m
-	v, next := c.vals[j], max(c.vals[j-1], c.vals[j+1])
+	return 0, 0, false
+}
+
+// farAbove reports whether sample j of vals (which start at start) is
+// glitchK robust deviations or more above next and above the profile and
+// the level lvl.
+func (m *Model) farAbove(vals []float64, start time.Time, j int, next, lvl float64) bool {
+	v := vals[j]
 	if !(v-next > m.glitchMin) {
 		return false
 	}
-	t := c.at(j)
+	t := start.Add(time.Duration(j) * m.step)
 	far := glitchK * m.spikeSpreadAt(t)
 	return v-next > far && v > m.base(t)+lvl+m.resMed+far
 }
 
 // recentSum returns the sum of the samples lo to hi (at most i, the
-// latest), a glitch before i (see combiner.glitch) read as the higher of
-// the samples either side; lvl is the level at i. The latest sample is
-// taken as it is: it may start a burst (see Model.forecastScaled).
+// latest), a glitch before i (see combiner.glitchRun) read as the higher
+// of the samples either side of it; lvl is the level at i. The latest
+// sample is taken as it is: it may start a burst (see
+// Model.forecastScaled).
 func (c *combiner) recentSum(lo, hi, i int, lvl float64) float64 {
 	vals, least := c.vals, c.m.glitchMin
 	var x float64
 	for j := lo; j <= hi; j++ {
 		v := vals[j]
-		// Most samples are not that far above both neighbours: the
-		// whole test only for those that are.
-		if j > 0 && j < i && v-max(vals[j-1], vals[j+1]) > least && c.glitch(j, lvl) {
-			v = max(vals[j-1], vals[j+1])
+		// Most samples are not that far above a neighbour: the whole
+		// test only for those that are.
+		if j > 0 && j < i && v-min(vals[j-1], vals[j+1]) > least {
+			if rlo, rhi, ok := c.glitchRun(j, i, lvl); ok {
+				v = max(vals[rlo-1], vals[rhi+1])
+			}
 		}
 		x += v
 	}

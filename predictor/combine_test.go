@@ -805,7 +805,7 @@ func TestScoredPoints(t *testing.T) {
 // its peak was a one-off, not where it recurs (a job at that time every
 // day), and so is the window as it was (seasonal naive) where the one-off
 // is a single sample far above its neighbours (a glitch, see
-// combiner.glitch; TestGlitchIsNotDemand).
+// combiner.glitchRun; TestGlitchIsNotDemand).
 func TestOneOffADayEarlierIsCapped(t *testing.T) {
 	const days = 10
 	step := 5 * time.Minute

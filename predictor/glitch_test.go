@@ -46,12 +46,19 @@ func TestGlitchIsNotDemand(t *testing.T) {
 		{"sine, in the fitted history", true, 5000, 1e6},
 		{"sine, evaluated", true, 7000, 1e6},
 		{"sine, evaluated, 100 times the demand", true, 7000, 1e4},
+		{"sine, evaluated, two samples", true, -7000, 1e6},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := glitchDemand(tt.sine, tt.at, tt.height)
+			at := tt.at
+			s := glitchDemand(tt.sine, max(at, -at), tt.height)
+			if at < 0 {
+				// Two samples: the glitch is the second.
+				at = -at + 1
+				s.Values[at] = tt.height
+			}
 			highest := 0.0
-			for i, v := range s.Values {
-				if i != tt.at {
+			for _, v := range s.Values {
+				if v < tt.height {
 					highest = max(highest, v)
 				}
 			}
@@ -59,15 +66,15 @@ func TestGlitchIsNotDemand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			at := s.Time(tt.at)
+			when := s.Time(at)
 			n := 0
 			for _, f := range r.Forecasts {
-				if !f.Time.After(at) {
+				if !f.Time.After(when) {
 					continue
 				}
 				n++
 				if f.Peak > 3*highest {
-					t.Errorf("forecast at %s (%s after the glitch): %.0f, demand at most %.0f otherwise", f.Time.Format(time.DateTime), f.Time.Sub(at), f.Peak, highest)
+					t.Errorf("forecast at %s (%s after the glitch): %.0f, demand at most %.0f otherwise", f.Time.Format(time.DateTime), f.Time.Sub(when), f.Peak, highest)
 				}
 			}
 			if n < 1440 {
@@ -77,40 +84,53 @@ func TestGlitchIsNotDemand(t *testing.T) {
 	}
 }
 
-// TestGlitch checks combiner.glitch: a sample glitchK robust deviations or
-// more above the profile, the level and both its neighbours; not a burst
-// over several samples, not one a hundred deviations up, not the latest
-// (it may start a burst).
-func TestGlitch(t *testing.T) {
+// TestGlitchRun checks combiner.glitchRun: one or two samples glitchK
+// robust deviations or more above the profile, the level and the samples
+// either side; not a burst over three samples, not one a hundred
+// deviations up, not one that reaches the latest sample (it may start a
+// burst that goes on).
+func TestGlitchRun(t *testing.T) {
 	s := glitchDemand(false, 0, 10)
 	m, err := Fit(s, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	far := glitchK * m.resSD
+	up := 10 + 2*far
+	last := s.Len() - 1
 	for _, tt := range []struct {
-		name string
-		set  map[int]float64
-		j    int
-		want bool
+		name   string
+		set    []int
+		j      int
+		lo, hi int // the run; lo > hi: none
 	}{
-		{"one sample far up", map[int]float64{5000: 10 + 2*far}, 5000, true},
-		{"three samples far up: a burst", map[int]float64{4999: 10 + 2*far, 5000: 10 + 2*far, 5001: 10 + 2*far}, 5000, false},
-		{"a hundred deviations up", map[int]float64{5000: 10 + 100*m.resSD}, 5000, false},
-		{"the first sample", map[int]float64{0: 10 + 2*far}, 0, false},
-		{"the latest sample", map[int]float64{s.Len() - 1: 10 + 2*far}, s.Len() - 1, false},
-		{"an ordinary sample", nil, 5000, false},
+		{"one sample far up", []int{5000}, 5000, 5000, 5000},
+		{"two samples far up, the first", []int{5000, 5001}, 5000, 5000, 5001},
+		{"two samples far up, the second", []int{5000, 5001}, 5001, 5000, 5001},
+		{"three samples far up: a burst", []int{4999, 5000, 5001}, 5000, 1, 0},
+		{"the first sample", []int{0}, 0, 1, 0},
+		{"the sample before the latest, the latest ordinary", []int{last - 1}, last - 1, last - 1, last - 1},
+		{"the sample before the latest and the latest far up", []int{last - 1, last}, last - 1, 1, 0},
+		{"the latest sample", []int{last}, last, 1, 0},
+		{"an ordinary sample", nil, 5000, 1, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v := append([]float64(nil), s.Values...)
-			for j, x := range tt.set {
-				v[j] = x
+			for _, j := range tt.set {
+				v[j] = up
 			}
 			c := combiner{m: m, start: s.Start, vals: v}
-			if got := c.glitch(tt.j, m.levelAt(v, tt.j)); got != tt.want {
-				t.Errorf("glitch(%d) = %v, want %v (sample %g, neighbours %g and %g, %g robust deviations)", tt.j, got, tt.want, v[tt.j], v[max(0, tt.j-1)], v[min(len(v)-1, tt.j+1)], (v[tt.j]-10)/m.resSD)
+			lo, hi, ok := c.glitchRun(tt.j, last, m.levelAt(v, last))
+			if want := tt.lo <= tt.hi; ok != want || (ok && (lo != tt.lo || hi != tt.hi)) {
+				t.Errorf("glitchRun(%d) = %d..%d, %v; want %d..%d, %v", tt.j, lo, hi, ok, tt.lo, tt.hi, want)
 			}
 		})
+	}
+	v := append([]float64(nil), s.Values...)
+	v[5000] = 10 + 100*m.resSD
+	c := combiner{m: m, start: s.Start, vals: v}
+	if _, _, ok := c.glitchRun(5000, last, m.levelAt(v, last)); ok {
+		t.Error("a sample a hundred robust deviations up taken for a glitch")
 	}
 }
 

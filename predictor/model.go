@@ -37,9 +37,9 @@ const (
 	// went 0.943 -> 0.954 and 0.801 -> 0.814.
 	analogueCapK = 30.0
 	// glitchK is how many robust standard deviations above the profile,
-	// the level and the samples either side a single sample must be to be
-	// taken for a glitch, not demand: a scrape that read a million on
-	// demand of ten (see combiner.glitch).
+	// the level and the samples either side one or two samples must be to
+	// be taken for a glitch, not demand: a scrape that read a million on
+	// demand of ten (see combiner.glitchRun).
 	glitchK = 1000.0
 	// spikeK is how many robust standard deviations above the profile the
 	// recent samples must be for a spike in progress; where the lookahead
@@ -181,7 +181,7 @@ type Model struct {
 	spikeSD []float64
 	// glitchMin is glitchK times the least spread a sample is measured in
 	// (resSD, or the least of spikeSD): a sample no further than this
-	// above the samples either side is no glitch (see combiner.glitch).
+	// above the samples either side is no glitch (see combiner.glitchRun).
 	glitchMin float64
 	// spikesLast says that the fitted span's spikes lasted: most samples
 	// spikeK deviations above the profile were followed by another (see
