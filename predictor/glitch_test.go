@@ -212,3 +212,35 @@ func TestSelectorLeavesOutGlitch(t *testing.T) {
 		t.Error("a miss of ten times the usual error was left out")
 	}
 }
+
+// FuzzGlitchForecast puts a run of one or two samples of any finite
+// height at any place of three days of the daily sine of glitchDemand (at
+// 5 minutes, to keep a run short) and forecasts the end of it: the
+// forecast must be finite, not negative, its bound not under it; never a
+// panic.
+func FuzzGlitchForecast(f *testing.F) {
+	f.Add(1e6, uint16(800), false)
+	f.Add(1e6, uint16(862), true)
+	f.Add(-1e6, uint16(10), true)
+	f.Add(1e300, uint16(863), false)
+	f.Fuzz(func(t *testing.T, height float64, at uint16, two bool) {
+		if !finite(height) {
+			return
+		}
+		s := glitchDemand(true, 0, 100)
+		s.Step = 5 * time.Minute
+		s.Values = s.Values[:3*288]
+		j := int(at) % s.Len()
+		s.Values[j] = max(0, height)
+		if two && j+1 < s.Len() {
+			s.Values[j+1] = max(0, height)
+		}
+		fc, err := ForecastSeries(s, Options{})
+		if err != nil {
+			return
+		}
+		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
+			t.Fatalf("glitch of %g at %d (two: %v): forecast %+v", height, j, two, fc)
+		}
+	})
+}
