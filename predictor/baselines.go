@@ -90,11 +90,11 @@ func (hw holtWinters) update(st *hwState, x float64, k int) (pred float64) {
 
 // updateRobust is update with the sample first brought within hwClipK
 // times st.dev of the one-step forecast, and st.dev then updated with the
-// bounded error (see hwDevRate): one sample of a million on demand of ten
-// moves the level and its season term by as much as a burst of ten times
-// the usual error does, not a hundred thousand times more, and a change
-// that lasts is followed within a few samples, the bound growing with
-// each.
+// bounded error at rate (see hwDevRate). A sample out of bounds moves the
+// level by at most alpha times the bound and leaves its season term as it
+// was: one sample of a million on demand of ten does not come back a day
+// later. A change that lasts is followed within a few samples, the bound
+// growing with each.
 func (hw holtWinters) updateRobust(st *hwState, x float64, k int, rate float64) {
 	s := st.season[k]
 	pred := st.level + st.trend + s

@@ -97,11 +97,12 @@ const (
 // keeps. Unlike the backtest's baseline it is robust: each sample is
 // brought within hwClipK running error scales of its one-step forecast
 // (see holtWinters.updateRobust), so that a glitch does not come back a
-// day later through the season. The candidate (Model.hw) has its smoothing parameters chosen on
-// the last dailyDays of the fitted history (on up to hwOneSampleMax
-// samples of it where the lookahead is one sample; it needs three days:
-// two to start, one to choose them on) and runs over those; the baseline
-// (Model.hwBase) has the same parameters and runs over the whole history.
+// day later through the season. The candidate (Model.hw) has its
+// smoothing parameters chosen on the last dailyDays of the fitted
+// history (on up to hwOneSampleMax samples of it where the lookahead is
+// one sample; it needs three days: two to start, one to choose them on)
+// and runs over those; the baseline (Model.hwBase) has the same
+// parameters and runs over the whole history.
 type hwFit struct {
 	holtWinters
 	st hwState
@@ -1047,7 +1048,8 @@ func (sc scored) clone() scored {
 // scoredPoints past forecasts (over oneSampleSpan or more where the
 // lookahead is one sample), each against the peak of its lookahead
 // window, less those that every candidate missed by far (see
-// missedAlike). Only candidates scored as often as the seasonal model compete.
+// missedAlike). Only candidates scored as often as the seasonal model
+// compete.
 // The candidates' forecasts come from memo where it is not nil (see
 // candidateMemo).
 func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo) scored {

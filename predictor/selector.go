@@ -181,9 +181,12 @@ func (s *Selector) Observe(f Forecast, actual float64) {
 func (s *Selector) missedAlike(f Forecast, actual float64) bool {
 	var n int
 	var sum float64
+	now := dayIndex(f.Time)
 	for _, d := range s.days {
-		n += d.nb[BaselineIndexPersistence]
-		sum += d.mix[BaselineIndexPersistence]
+		if d.n > 0 && d.day <= now && d.day > now-selectDays {
+			n += d.nb[BaselineIndexPersistence]
+			sum += d.mix[BaselineIndexPersistence]
+		}
 	}
 	if n < selectMinObserved || !(sum > 0) {
 		return false
