@@ -437,8 +437,10 @@ func TestSelectorSeed(t *testing.T) {
 		sel  func() *Selector
 		h    Series
 	}{
-		// The replayed points need two days of history before them and
-		// must span a day: three days and a window.
+		// The replayed points need a day of history before them without
+		// a cycle (two where that leaves them a day) and must span a
+		// day, with the model's fitted last day left out: three days
+		// and a window.
 		{"three days of history", func() *Selector { return &Selector{} }, h.Slice(0, 3*1440)},
 		{"a day of evaluated forecasts", func() *Selector {
 			var s Selector
@@ -453,6 +455,27 @@ func TestSelectorSeed(t *testing.T) {
 		if n := s.Seed(m, tt.h); n != 0 || s.Seeded() {
 			t.Errorf("%s: Seed replayed %d forecasts (seeded %v), want none", tt.name, n, s.Seeded())
 		}
+	}
+}
+
+// TestSelectorSeedShortHistory: without a cycle, a history of three and a
+// half days (a one-week trace's first half) is replayed from its second
+// day, where two days before the first replayed point would leave less
+// than a day to replay (the model's fitted last day is not replayed).
+func TestSelectorSeedShortHistory(t *testing.T) {
+	h := batchBursts(8).Slice(0, 7*1440/2)
+	m, _ := fitForecast(t, h, Options{})
+	if m.cycle.Period != 0 {
+		t.Fatalf("batch bursts: cycle %v, want none", m.cycle)
+	}
+	var s Selector
+	n := s.Seed(m, h)
+	// From day 1 to the fitted last day (day 2.5): a day and a half.
+	if n < seedForecasts/7*3/2*9/10 || !s.Seeded() {
+		t.Fatalf("Seed replayed %d forecasts over 3.5 days without a cycle (seeded %v), want about %d", n, s.Seeded(), seedForecasts/7*3/2)
+	}
+	if r, ok := s.seed.ratios(h.End()); !ok || !finite(r[BaselineIndexPersistence][selectSteps-1]) {
+		t.Errorf("replayed ratios %v (ok %v), want persistence's over a day", r[BaselineIndexPersistence], ok)
 	}
 }
 
