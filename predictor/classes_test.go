@@ -258,8 +258,11 @@ func TestSyntheticClasses(t *testing.T) {
 		// the best blend of the next 1.5 days is chosen on random bursts.
 		{"idle demand, random bursts", idleBursts, 5, 1.01, 1},
 		// 0.936-0.976 with the residuals' spread the median absolute
-		// deviation alone (0 here; not spread).
-		{"queue backlog drained at random", queueBacklog, 10, 0.9, 0.9},
+		// deviation alone (0 here; not spread); 0.823-0.881 with the
+		// peak excess's intercept fitted by least squares (not the
+		// median of the residuals, Model.fitPeak), which the drains pull
+		// down.
+		{"queue backlog drained at random", queueBacklog, 10, 0.8, 0.7},
 		// Known gap: the mixture's level candidates lag the ramps, and the
 		// selector blends Holt-Winters in only where it leads by 7%
 		// (hwSelectMax); 0.988-1.006, median 1.000. With the selector's
