@@ -553,7 +553,9 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		// known yet); after a gap, those it held back.
 		for ; observed < k && b.first+observed+b.horizon <= b.seen(i); observed++ {
 			if j := observed; b.isScored(j) {
-				cal.ObserveAt(made[j].Time, b.actual[j]-fc[j], fc[j], float64(floors[j])*capacity < b.actual[j])
+				// The calibration leaves far runs out (see GlitchFreePeak).
+				act := min(b.actual[j], GlitchFreePeak(known, b.first+j+1, b.first+j+1+b.horizon))
+				cal.ObserveAt(made[j].Time, act-fc[j], fc[j], float64(floors[j])*capacity < act)
 				sel.Observe(made[j], b.actual[j])
 			}
 		}

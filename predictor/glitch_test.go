@@ -3,6 +3,7 @@ package predictor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -243,4 +244,131 @@ func FuzzGlitchForecast(f *testing.F) {
 			t.Fatalf("glitch of %g at %d (two: %v): forecast %+v", height, j, two, fc)
 		}
 	})
+}
+
+// TestGlitchFreePeak: a run of one or two samples, each a hundred times
+// anything of the week before it, is left out of a window's actual peak;
+// a third such sample, a burst the size of earlier ones, or one over a
+// history of zeros is demand.
+func TestGlitchFreePeak(t *testing.T) {
+	flat := func(n int, v float64) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = v
+		}
+		return s
+	}
+	with := func(base []float64, at map[int]float64) Series {
+		v := slices.Clone(base)
+		for i, x := range at {
+			v[i] = x
+		}
+		return Series{Start: monday, Step: time.Minute, Values: v}
+	}
+	ten := flat(100, 10)
+	idle := flat(100, 0.1)
+	tests := []struct {
+		name   string
+		s      Series
+		lo, hi int
+		want   float64
+	}{
+		{"no glitch", with(ten, map[int]float64{52: 12}), 50, 55, 12},
+		{"one sample", with(ten, map[int]float64{52: 1e6, 53: 11}), 50, 55, 11},
+		{"two samples", with(ten, map[int]float64{52: 1e6, 53: 2e6, 54: 11}), 50, 55, 11},
+		{"three samples are demand", with(ten, map[int]float64{52: 1e6, 53: 1e6, 54: 1e6}), 50, 55, 1e6},
+		{"the latest sample, unconfirmed", with(ten[:53], map[int]float64{52: 1e6}), 50, 55, 10},
+		{"a window of the glitch alone", with(ten, map[int]float64{52: 1e6}), 52, 53, 10},
+		{"ninety times is demand", with(ten, map[int]float64{52: 900}), 50, 55, 900},
+		{"a burst the size of an earlier one", with(idle, map[int]float64{20: 100, 52: 100}), 50, 55, 100},
+		{"the first burst on idle demand", with(idle, map[int]float64{52: 100}), 50, 55, 0.1},
+		{"a history of zeros", with(flat(100, 0), map[int]float64{52: 5}), 50, 55, 5},
+		{"the first sample", with(ten, map[int]float64{0: 1e6}), 0, 3, 1e6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := GlitchFreePeak(tt.s, tt.lo, tt.hi); got != tt.want {
+				t.Errorf("GlitchFreePeak(%d, %d) = %v, want %v", tt.lo, tt.hi, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFarTailHeld: while the latest one or two samples are a far run, the
+// forecast is made as if they were the sample before them; a third makes
+// them demand, and the forecast takes them in.
+func TestFarTailHeld(t *testing.T) {
+	// No glitch: the first sample at 100, where the sine starts.
+	s := glitchDemand(true, 0, 100)
+	h := s.Slice(0, 6*1440)
+	m, err := Fit(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	highest := slices.Max(h.Values)
+	ext := func(n int) Series {
+		v := slices.Clone(s.Values[:6*1440+40])
+		for k := len(v) - n; k < len(v); k++ {
+			v[k] = 1e6
+		}
+		return Series{Start: s.Start, Step: s.Step, Values: v}
+	}
+	clean, err := m.Forecast(ext(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2} {
+		f, err := m.Forecast(ext(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Peak > 1.5*highest || math.Abs(f.Baselines[BaselineIndexPersistence]-1e6) < 1 {
+			t.Errorf("%d far samples: peak %.0f (persistence %.0f), want about the demand, %.0f without them", n, f.Peak, f.Baselines[BaselineIndexPersistence], clean.Peak)
+		}
+	}
+	// Demand now: the combination weighs it (a spike in progress takes
+	// every sample of a lookahead, here 15).
+	if f, err := m.Forecast(ext(3)); err != nil || f.Peak < 10*highest || f.Baselines[BaselineIndexPersistence] != 1e6 {
+		t.Errorf("three far samples: peak %.0f, persistence %.0f (%v), want them forecast as demand", f.Peak, f.Baselines[BaselineIndexPersistence], err)
+	}
+}
+
+// TestGlitchFloors: after a scrape that read a million on a daily sine
+// of 100 +- 50, the backtest's floors are those of the same demand
+// without it, give or take a replica. Before far runs were left out, the
+// forecast made at the glitch put the floor at its ceiling (22 replicas
+// where the demand needed 6), and the windows that held it, counted as
+// misses of a million, kept it there for an hour.
+func TestGlitchFloors(t *testing.T) {
+	const at = 7000
+	glitch := glitchDemand(true, at, 1e6)
+	clean := glitchDemand(true, at, 0)
+	clean.Values[at] = glitch.Values[at-1]
+	cfg := DefaultBacktestConfig()
+	cfg.CapacityPerReplica = 15
+	rg, err := Backtest(glitch, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Backtest(clean, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rg.Forecasts) != len(rc.Forecasts) {
+		t.Fatalf("%d and %d forecasts", len(rg.Forecasts), len(rc.Forecasts))
+	}
+	when := glitch.Time(at)
+	n := 0
+	for k, f := range rg.Forecasts {
+		if d := f.Time.Sub(when); d < 0 || d > 3*time.Hour {
+			continue
+		}
+		n++
+		if c := rc.Forecasts[k].Floor; f.Floor > c+1 || f.Floor < c-1 {
+			t.Errorf("%s after the glitch: floor %d, %d without it", f.Time.Sub(when), f.Floor, c)
+		}
+	}
+	if n < 180 {
+		t.Fatalf("%d forecasts in the three hours after the glitch", n)
+	}
 }

@@ -823,6 +823,16 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 // (see candidateMemo): the backtest's forecasts between two fits score
 // the same past indices over and over, each of them about a dozen times.
 func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
+	if a := farTail(s.Values, spanOf(s.Step)); a < s.Len() {
+		// The latest samples are a far run (see glitch.go): forecast as if
+		// they were the sample before them until a third one makes them
+		// demand. KEDA's own scaling still follows demand above the floor.
+		v := slices.Clone(s.Values)
+		for k := a; k < len(v); k++ {
+			v[k] = v[a-1]
+		}
+		s, memo = Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}, nil
+	}
 	s = s.scaled(m.scale)
 	f := m.forecastScaled(s, memo)
 	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale

@@ -268,10 +268,16 @@ func (r *Rolling) Evaluate(s predictor.Series) []Evaluation {
 		if p.at.Before(s.Start) {
 			continue
 		}
-		actual := math.Inf(-1)
-		for i := int(p.at.Sub(s.Start)/s.Step) + 1; i < s.Len() && !s.Time(i).After(end); i++ {
-			actual = max(actual, s.Values[i])
+		// A far run (a scrape that read a million) is left out, as the
+		// calibration leaves it out (predictor.GlitchFreePeak): counted,
+		// it would hold the rolling error over the fallback's bar for as
+		// long as it is in the window.
+		lo := int(p.at.Sub(s.Start)/s.Step) + 1
+		hi := lo
+		for hi < s.Len() && !s.Time(hi).After(end) {
+			hi++
 		}
+		actual := predictor.GlitchFreePeak(s, lo, hi)
 		if math.IsInf(actual, -1) {
 			continue
 		}

@@ -2,6 +2,7 @@ package floorwriter
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,19 @@ func TestRolling(t *testing.T) {
 			// The older, perfect forecast falls out of the window.
 			forecasts: []pendingForecast{{at: at(0), lookahead: 5 * time.Minute, peak: 60, capacity: math.NaN()}, {at: at(10), lookahead: 5 * time.Minute, peak: 80, capacity: math.NaN()}},
 			series:    full, wantN: 1, wantWAPE: 80.0 / 160,
+		},
+		{
+			// A scrape that read a million on demand of 10 to 600 is a
+			// far run (predictor.GlitchFreePeak): the window (2m, 5m]
+			// holds 40, the million and 60, and its actual peak is 60.
+			name:      "a far run is not the actual peak",
+			forecasts: []pendingForecast{{at: at(2), lookahead: 3 * time.Minute, peak: 60, capacity: math.NaN()}},
+			series: func() predictor.Series {
+				v := slices.Clone(vals)
+				v[4] = 1e6
+				return predictor.Series{Start: t0, Step: time.Minute, Values: v}
+			}(),
+			wantN: 1, wantWAPE: 0,
 		},
 		{
 			name:      "no demand: any miss is a huge error",
