@@ -314,21 +314,21 @@ func TestFarTailHeld(t *testing.T) {
 		return Series{Start: s.Start, Step: s.Step, Values: v}
 	}
 	clean, err := m.Forecast(ext(0))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || clean.FarRun {
+		t.Fatalf("no far sample: FarRun %v (%v)", clean.FarRun, err)
 	}
 	for _, n := range []int{1, 2} {
 		f, err := m.Forecast(ext(n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.Peak > 1.5*highest || math.Abs(f.Baselines[BaselineIndexPersistence]-1e6) < 1 {
+		if !f.FarRun || f.Peak > 1.5*highest || math.Abs(f.Baselines[BaselineIndexPersistence]-1e6) < 1 {
 			t.Errorf("%d far samples: peak %.0f (persistence %.0f), want about the demand, %.0f without them", n, f.Peak, f.Baselines[BaselineIndexPersistence], clean.Peak)
 		}
 	}
 	// Demand now: the combination weighs it (a spike in progress takes
 	// every sample of a lookahead, here 15).
-	if f, err := m.Forecast(ext(3)); err != nil || f.Peak < 10*highest || f.Baselines[BaselineIndexPersistence] != 1e6 {
+	if f, err := m.Forecast(ext(3)); err != nil || f.FarRun || f.Peak < 10*highest || f.Baselines[BaselineIndexPersistence] != 1e6 {
 		t.Errorf("three far samples: peak %.0f, persistence %.0f (%v), want them forecast as demand", f.Peak, f.Baselines[BaselineIndexPersistence], err)
 	}
 }
@@ -353,6 +353,9 @@ func TestGlitchFloors(t *testing.T) {
 	rc, err := Backtest(clean, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rg.FarRunSamples != 1 || rc.FarRunSamples != 0 {
+		t.Errorf("far run samples %d and %d without the glitch, want 1 and 0", rg.FarRunSamples, rc.FarRunSamples)
 	}
 	if len(rg.Forecasts) != len(rc.Forecasts) {
 		t.Fatalf("%d and %d forecasts", len(rg.Forecasts), len(rc.Forecasts))

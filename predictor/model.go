@@ -240,6 +240,10 @@ type Forecast struct {
 	// the recent error of the forecasts made at the same minute of the
 	// hour (see Calibrator).
 	Hourly bool
+	// FarRun reports that the latest one or two samples are a far run (a
+	// scrape gone wrong, see glitch.go), and the forecast was made as if
+	// they were the sample before them.
+	FarRun bool
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can
@@ -823,6 +827,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 // (see candidateMemo): the backtest's forecasts between two fits score
 // the same past indices over and over, each of them about a dozen times.
 func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
+	far := false
 	if a := farTail(s.Values, spanOf(s.Step)); a < s.Len() {
 		// The latest samples are a far run (see glitch.go): forecast as if
 		// they were the sample before them until a third one makes them
@@ -831,10 +836,11 @@ func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
 		for k := a; k < len(v); k++ {
 			v[k] = v[a-1]
 		}
-		s, memo = Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}, nil
+		s, memo, far = Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}, nil, true
 	}
 	s = s.scaled(m.scale)
 	f := m.forecastScaled(s, memo)
+	f.FarRun = far
 	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
 	return f
 }

@@ -475,6 +475,10 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		fmt.Fprintf(out, "on %.2f%% of the steps the floor was at its ceiling, %d replicas (twice the training part's peak, where a workload has its mlscale.io/max-replicas), and under the actual peak: demand outgrew the training part, and these steps count in the floors' under-provisioning\n",
 			rep.UnderAtCeilingPct, rep.FloorCeiling)
 	}
+	if rep.FarRunSamples > 0 {
+		fmt.Fprintf(out, "%s over a hundred times anything of the week before (a scrape gone wrong, in runs of one or two): the forecasts made at them did not provision for them and the floors' calibration left them out; the errors and under-provisioning below count them\n",
+			counted(rep.FarRunSamples, "evaluated sample"))
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -762,6 +762,42 @@ func TestBacktestSaysDemandOutgrewTheCeiling(t *testing.T) {
 	}
 }
 
+// TestBacktestSaysFarRuns: a scrape that read a million on a daily sine
+// of 100 +- 40, in the evaluated part, is a far run: the report says that
+// one evaluated sample was left out of the forecasts and the calibration,
+// and the JSON counts it; crane_input9's report says nothing of it.
+func TestBacktestSaysFarRuns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	n := 8 * 288
+	for i := range n {
+		v := 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
+		if i == 6*288 {
+			v = 1e6
+		}
+		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+300*i, v)
+	}
+	path := filepath.Join(t.TempDir(), "glitch.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runCLI(t, "", "backtest", "-f", path)
+	line := regexp.MustCompile(`(?m)^1 evaluated sample over a hundred times anything of the week before \(a scrape gone wrong, in runs of one or two\): the forecasts made at them did not provision for them and the floors' calibration left them out; the errors and under-provisioning below count them$`)
+	if out.Code != ExitOK || !line.MatchString(out.Out) {
+		t.Errorf("exit %d, stdout %q, want the line on the far run", out.Code, out.Out)
+	}
+	js := runCLI(t, "", "backtest", "-f", path, "-o", "json")
+	var got struct {
+		Far *int `json:"far_run_samples"`
+	}
+	if err := json.Unmarshal([]byte(js.Out), &got); err != nil || got.Far == nil || *got.Far != 1 {
+		t.Errorf("JSON far_run_samples %v (%v), want 1", got.Far, err)
+	}
+	if plain := runCLI(t, "", "backtest", "-f", crane9Trace); strings.Contains(plain.Out, "scrape gone wrong") {
+		t.Errorf("crane_input9 reports a far run:\n%s", plain.Out)
+	}
+}
+
 // TestTrainSamples: --train as a count, a fraction, a percentage or a
 // duration of a trace of 1,000 five-minute samples.
 func TestTrainSamples(t *testing.T) {

@@ -75,6 +75,10 @@ plain margin (plain_margin_pct). A floor holds at most twice the replicas of
 the training part's peak (where a workload has its mlscale.io/max-replicas);
 where demand outgrows that, a line says on how many steps the floors were at
 that ceiling and under the actual peak (floor_ceiling, under_at_ceiling_pct).
+One or two samples in a row over a hundred times anything of the week before
+them are a scrape gone wrong, not demand: the forecast made at them does not
+provision for them (a third in a row is demand) and the floors' calibration
+leaves them out; a line says how many were evaluated (far_run_samples).
 
 Rows that repeat the previous row's timestamp (real exports have them) are
 merged into one sample with the highest of their values, since the predictor

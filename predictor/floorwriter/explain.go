@@ -40,6 +40,11 @@ type Explanation struct {
 	CapacityPerReplica float64 `json:"capacityPerReplica"`
 	// Spike is true when a spike in progress raised the forecast.
 	Spike bool `json:"spike,omitempty"`
+	// FarRun is true when the latest one or two samples were over a
+	// hundred times anything of the week before them (a scrape gone
+	// wrong) and the forecast was made without them (predictor.Forecast's
+	// FarRun).
+	FarRun bool `json:"farRun,omitempty"`
 	// BaselineShare is the weight of a baseline (latest sample, the
 	// window a day or a week earlier, Holt-Winters) in ForecastPeak, where it forecast
 	// better than the model over the last week (see predictor.Selector)

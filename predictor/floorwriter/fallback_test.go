@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -259,5 +260,67 @@ func TestStopMidCycleIsNotNoData(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.reasons) != 0 {
 		t.Errorf("events %v after a stop mid-cycle, want none", rec.reasons)
+	}
+}
+
+// TestGlitchKeepsPredicting predicts crane_input9, in which one scrape
+// reads ten million: the forecast made at it is made without it (the
+// explanation says farRun), the floor does not rise for it, and the
+// windows that held it are not scored as misses of ten million. Before,
+// the floor went to the workload's maximum at the glitch and the rolling
+// error passed the threshold: the workload fell back to reactive scaling.
+func TestGlitchKeepsPredicting(t *testing.T) {
+	needCluster(t)
+	trace := loadTrace(t, "crane_input9.csv")
+	t0 := trace.Start.Add(15 * 24 * time.Hour)
+	k := int(t0.Sub(trace.Start) / trace.Step)
+	vals := slices.Clone(trace.Values[:k+61])
+	vals[k] = 1e7
+	src := seriesSource{predictor.Series{Start: trace.Start, Step: trace.Step, Values: vals}}
+
+	ns := newNamespace(t)
+	d := deployment(ns, "api", predictive(`demand`, 40, 1, 50))
+	if err := k8s.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(t0.Add(-30 * time.Minute))
+	w := New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics()})
+	cycle := func() Explanation {
+		t.Helper()
+		res, err := w.Cycle(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Workload == "Deployment "+ns+"/api" {
+				if r.Err != nil {
+					t.Fatalf("at %s: %v", clk.now(), r.Err)
+				}
+				return r.Explanation
+			}
+		}
+		t.Fatalf("no result for the workload at %s", clk.now())
+		return Explanation{}
+	}
+	highest := int32(0)
+	for ; clk.now().Before(t0); clk.add(time.Minute) {
+		highest = max(highest, cycle().Floor)
+	}
+	for ; !clk.now().After(t0.Add(60 * time.Minute)); clk.add(time.Minute) {
+		ex := cycle()
+		if at := clk.now().Equal(t0); ex.FarRun != at {
+			t.Errorf("at %s: farRun %v", clk.now(), ex.FarRun)
+		}
+		if ex.Mode != ModePredicting {
+			rolling := "none"
+			if ex.RollingError != nil {
+				rolling = fmt.Sprint(*ex.RollingError)
+			}
+			t.Fatalf("at %s: mode %s (rolling error %s), want %s", clk.now(), ex.Mode, rolling, ModePredicting)
+		}
+		// The demand rises over the hour: a few replicas more than before.
+		if ex.Floor > highest+3 {
+			t.Errorf("at %s: floor %d, at most %d in the half hour before the glitch", clk.now(), ex.Floor, highest)
+		}
 	}
 }

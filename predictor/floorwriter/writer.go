@@ -503,7 +503,7 @@ func (w *Writer) decideAndExplain(st *state, now time.Time, opts predictor.Optio
 	ok := ferr == nil
 	if ok {
 		ex.Model, ex.Cycle = describeModel(model)
-		ex.ForecastPeak, ex.ForecastUpper, ex.Spike = ptr.To(round(fc.Peak)), ptr.To(round(fc.Upper)), fc.Spike
+		ex.ForecastPeak, ex.ForecastUpper, ex.Spike, ex.FarRun = ptr.To(round(fc.Peak)), ptr.To(round(fc.Upper)), fc.Spike, fc.FarRun
 		ex.Margin = marginOf(st.cal)
 		if fc.BaselineShare > 0 {
 			ex.BaselineShare = ptr.To(round(fc.BaselineShare))
