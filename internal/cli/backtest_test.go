@@ -730,20 +730,15 @@ func TestBacktestSaysPlainMargin(t *testing.T) {
 // many steps and at how many replicas, and the JSON has both; crane_input9
 // never reaches it, and its report says nothing of it.
 func TestBacktestSaysDemandOutgrewTheCeiling(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("ts,value\n")
 	n := 14 * 288
-	for i := range n {
-		v := 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
+	vals := make([]float64, n)
+	for i := range vals {
+		vals[i] = 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
 		if i >= n/2 {
-			v *= 1 + 4*float64(i-n/2)/float64(n/2)
+			vals[i] *= 1 + 4*float64(i-n/2)/float64(n/2)
 		}
-		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+300*i, v)
 	}
-	path := filepath.Join(t.TempDir(), "growth.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := traceCSV(t, "growth.csv", 300, vals)
 	out := runCLI(t, "", "backtest", "-f", path)
 	line := regexp.MustCompile(`(?m)^on [1-9][0-9.]*% of the steps the floor was at its ceiling, [0-9]+ replicas \(twice the training part's peak, where a workload has its mlscale\.io/max-replicas\), and under the actual peak: demand outgrew the training part, and these steps count in the floors' under-provisioning$`)
 	if out.Code != ExitOK || !line.MatchString(out.Out) {
@@ -767,20 +762,12 @@ func TestBacktestSaysDemandOutgrewTheCeiling(t *testing.T) {
 // one evaluated sample was left out of the forecasts and the calibration,
 // and the JSON counts it; crane_input9's report says nothing of it.
 func TestBacktestSaysFarRuns(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("ts,value\n")
-	n := 8 * 288
-	for i := range n {
-		v := 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
-		if i == 6*288 {
-			v = 1e6
-		}
-		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+300*i, v)
+	vals := make([]float64, 8*288)
+	for i := range vals {
+		vals[i] = 100 + 40*math.Sin(2*math.Pi*float64(i)/288)
 	}
-	path := filepath.Join(t.TempDir(), "glitch.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vals[6*288] = 1e6
+	path := traceCSV(t, "glitch.csv", 300, vals)
 	out := runCLI(t, "", "backtest", "-f", path)
 	line := regexp.MustCompile(`(?m)^1 evaluated sample over a hundred times anything of the week before \(a scrape gone wrong, in runs of one or two\): the forecasts made at them did not provision for them and the floors' calibration left them out; the errors and under-provisioning below count them$`)
 	if out.Code != ExitOK || !line.MatchString(out.Out) {
@@ -899,4 +886,21 @@ func TestBacktestRepeatedHour(t *testing.T) {
 	if !strings.Contains(r.ErrOut, want) {
 		t.Errorf("stderr %q, want %q", r.ErrOut, want)
 	}
+}
+
+// traceCSV writes vals as a "ts,value" trace, in Unix seconds from
+// 2026-01-05 00:00 UTC every step seconds and values to two decimals, to
+// name in a temporary directory, and returns its path.
+func traceCSV(t *testing.T, name string, step int, vals []float64) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i, v := range vals {
+		fmt.Fprintf(&b, "%d,%.2f\n", 1767571200+step*i, v)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

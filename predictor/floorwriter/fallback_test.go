@@ -88,23 +88,7 @@ func TestRollingErrorFallback(t *testing.T) {
 	rec := &eventRecorder{namespace: ns}
 	w := New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics(), Recorder: rec})
 	var last Explanation
-	cycle := func() Explanation {
-		t.Helper()
-		res, err := w.Cycle(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Workload == "Deployment "+ns+"/api" {
-				if r.Err != nil {
-					t.Fatalf("at %s: %v", clk.now(), r.Err)
-				}
-				return r.Explanation
-			}
-		}
-		t.Fatalf("no result for the workload at %s", clk.now())
-		return Explanation{}
-	}
+	cycle := func() Explanation { return cycleOf(t, w, clk, "Deployment "+ns+"/api") }
 	for ; !clk.now().After(t0); clk.add(time.Minute) {
 		last = cycle()
 		if last.Mode != ModePredicting {
@@ -285,23 +269,7 @@ func TestGlitchKeepsPredicting(t *testing.T) {
 	}
 	clk := newClock(t0.Add(-30 * time.Minute))
 	w := New(k8s, src, configWith(func(c *Config) { c.ErrorThreshold, c.ErrorWindow = 0.3, 30 }), Options{Now: clk.now, Metrics: NewMetrics()})
-	cycle := func() Explanation {
-		t.Helper()
-		res, err := w.Cycle(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Workload == "Deployment "+ns+"/api" {
-				if r.Err != nil {
-					t.Fatalf("at %s: %v", clk.now(), r.Err)
-				}
-				return r.Explanation
-			}
-		}
-		t.Fatalf("no result for the workload at %s", clk.now())
-		return Explanation{}
-	}
+	cycle := func() Explanation { return cycleOf(t, w, clk, "Deployment "+ns+"/api") }
 	highest := int32(0)
 	for ; clk.now().Before(t0); clk.add(time.Minute) {
 		highest = max(highest, cycle().Floor)
@@ -323,4 +291,24 @@ func TestGlitchKeepsPredicting(t *testing.T) {
 			t.Errorf("at %s: floor %d, at most %d in the half hour before the glitch", clk.now(), ex.Floor, highest)
 		}
 	}
+}
+
+// cycleOf runs one cycle of w at clk's time and returns the explanation of
+// workload (as "Deployment NAMESPACE/NAME"), failing the test on an error.
+func cycleOf(t *testing.T, w *Writer, clk *clock, workload string) Explanation {
+	t.Helper()
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Workload == workload {
+			if r.Err != nil {
+				t.Fatalf("at %s: %v", clk.now(), r.Err)
+			}
+			return r.Explanation
+		}
+	}
+	t.Fatalf("no result for %s at %s", workload, clk.now())
+	return Explanation{}
 }
