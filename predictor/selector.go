@@ -304,12 +304,17 @@ func (s *Selector) Seed(m *Model, h Series) int {
 		// in-sample (see above), so they are left out.
 		last -= m.levelSpan()
 	}
-	first := max(int(seedMinHistory/h.Step), h.Len()-1-int(selectDays*Day/h.Step))
-	if m.cycle.Period == 0 && (last < first || h.Time(last).Sub(h.Time(first)) < selectMinSpan) {
-		// A short history without a cycle: see seedMinShort.
-		first = max(int(seedMinShort/h.Step), h.Len()-1-int(selectDays*Day/h.Step))
+	// firstAfter is the first point to replay with hist of h before it.
+	firstAfter := func(hist time.Duration) int {
+		return max(int(hist/h.Step), h.Len()-1-int(selectDays*Day/h.Step))
 	}
-	if last < first || h.Time(last).Sub(h.Time(first)) < selectMinSpan {
+	short := func(first int) bool { return last < first || h.Time(last).Sub(h.Time(first)) < selectMinSpan }
+	first := firstAfter(seedMinHistory)
+	if m.cycle.Period == 0 && short(first) {
+		// A short history without a cycle: see seedMinShort.
+		first = firstAfter(seedMinShort)
+	}
+	if short(first) {
 		// Too short a history to blend by: tried again with more.
 		return 0
 	}
