@@ -45,8 +45,22 @@ func TestSelector(t *testing.T) {
 		{"persistence far better: persistence", func(s *Selector) {
 			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30})
 		}, 80, 1},
-		{"persistence as good: not blended (only a better one is)", func(s *Selector) {
+		{"persistence as good over a week: not blended (only a better one is)", func(s *Selector) {
+			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2, 30, 30, 30})
+		}, 50, 0},
+		// In a workload's first week persistence alone is taken where it
+		// is within selectTie of the mixture (a tie), and no more.
+		{"persistence as good over three days: persistence", func(s *Selector) {
 			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30, 30})
+		}, 80, 1},
+		{"persistence 1% worse over three days: persistence", func(s *Selector) {
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.02, 30, 30, 30})
+		}, 80, 1},
+		{"persistence 3% worse over three days: the mixture", func(s *Selector) {
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.06, 30, 30, 30})
+		}, 50, 0},
+		{"persistence 1% worse over a week: the mixture", func(s *Selector) {
+			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2.02, 30, 30, 30})
 		}, 50, 0},
 		{"persistence a little better: persistence", func(s *Selector) {
 			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30, 30})
