@@ -62,6 +62,14 @@ const (
 	// over, and dayPeaksMin the fewest it needs (see combiner.dayPeaks).
 	dayPeaksDays = 7
 	dayPeaksMin  = 3
+	// hourPeaksHours is how many hours back the hour-peaks candidate
+	// takes the median of the lookahead windows' peaks at the same minute
+	// of the hour over (see combiner.hourPeaks). On 11 hourly probes
+	// (see docs/predictor.md), over 12, 24 and 48 hours, mlscale's MAE
+	// was 0.804, 0.802 and 0.800 times the best baseline's in geometric
+	// mean, against 0.843 without the candidate; 24 is the day over which
+	// the forecasts at the same minute are scored (hourlyPoints).
+	hourPeaksHours = 24
 	// hwOneSampleMax is how many samples of history the Holt-Winters
 	// candidate is fitted on where the lookahead is one sample: all of it
 	// up to this many, as the backtest's baseline runs over the whole
@@ -410,7 +418,11 @@ func (c *combiner) loadHW() {
 //   - with a daily or weekly cycle and a lookahead of more than one
 //     sample, the day peaks: the median of the same window's peaks on
 //     each of the last dayPeaksDays days of the same kind (see
-//     combiner.dayPeaks).
+//     combiner.dayPeaks);
+//   - with an hourly cycle and a lookahead of more than one sample and
+//     less than an hour, the hour peaks: the median of the same window's
+//     peaks at the same minute of each of the last hourPeaksHours hours
+//     (see combiner.hourPeaks).
 //
 // A glitch (see combiner.glitchRun) is not demand: the recent samples read
 // it as the higher of its neighbours once a sample has followed it, the
@@ -462,7 +474,39 @@ func (c *combiner) compute(i int, out []float64) []float64 {
 	if m.dayPeaksOn() {
 		out = append(out, c.dayPeaks(i))
 	}
+	if m.hourPeaksOn() {
+		out = append(out, c.hourPeaks(i))
+	}
 	return out
+}
+
+// hourPeaksOn reports whether the model has the hour-peaks candidate:
+// with an hourly cycle (a job at fixed minutes of every hour), a step
+// that divides the hour and a lookahead of more than one sample and less
+// than an hour.
+func (m *Model) hourPeaksOn() bool {
+	return m.horizon > 1 && m.cycles.Has(Hourly) && Hourly%m.step == 0 && int(Hourly/m.step) > m.horizon
+}
+
+// hourPeaks returns the median of the peaks of the lookahead window after
+// index i at the same minute of each of the last hourPeaksHours hours, NaN
+// with fewer than dayPeaksMin of them: the day peaks (combiner.dayPeaks)
+// of an hourly job. The windows an hour earlier carry that hour's noise;
+// their median over a day is the job's peak at that minute without it,
+// and a day of history holds 24 of them where the day peaks need three
+// days for three.
+func (c *combiner) hourPeaks(i int) float64 {
+	m := c.m
+	c.dayBuf = c.dayBuf[:0]
+	for d := 1; d <= hourPeaksHours; d++ {
+		if peak := seasonalPeak(c.vals, i, time.Duration(d)*Hourly, m.step, m.horizon); !math.IsNaN(peak) {
+			c.dayBuf = append(c.dayBuf, peak)
+		}
+	}
+	if len(c.dayBuf) < dayPeaksMin {
+		return math.NaN()
+	}
+	return medianInPlace(c.dayBuf)
 }
 
 // dayPeaksOn reports whether the model has the day-peaks candidate: with
@@ -1022,8 +1066,11 @@ func (m *Model) combined(start time.Time, vals []float64, i int, memo candidateM
 
 // hwCandidate is the index of the Holt-Winters candidate among n
 // candidates (see combiner.candidates): before the envelope, and the day
-// peaks where they are on.
+// peaks and the hour peaks where they are on.
 func (m *Model) hwCandidate(n int) int {
+	if m.hourPeaksOn() {
+		n--
+	}
 	if m.dayPeaksOn() {
 		return n - 3
 	}

@@ -208,7 +208,10 @@ func TestMixtureNeverWorseThanBestBaseline(t *testing.T) {
 		// baseline's MAE (seasonal naive day) before the day-peaks
 		// candidate (combiner.dayPeaks), 0.908 with it.
 		{"busy workers", synthetic(busyWorkers(1)), 1, false},
-		{"queue filled every hour", synthetic(hourlyQueue(1, time.Minute)), 1, false},
+		// 0.798 before the hour peaks (combiner.hourPeaks): the windows
+		// an hour earlier carry one hour's noise, their median over a day
+		// does not.
+		{"queue filled every hour", synthetic(hourlyQueue(1, time.Minute)), 0.78, false},
 		{"queue filled every hour, 15 minutes", synthetic(hourlyQueue(1, 15*time.Minute)), 1, false},
 		// At an hourly step the lookahead is one sample, and the
 		// week-ago window is the best forecast of the step at 08:00.
@@ -943,6 +946,61 @@ func TestDayPeaks(t *testing.T) {
 		m := &Model{step: tt.step, horizon: tt.horizon, cycle: Cycle{Period: tt.period}}
 		if got := m.dayPeaksOn(); got != tt.want {
 			t.Errorf("step %s, horizon %d, period %s: day peaks %t, want %t", tt.step, tt.horizon, tt.period, got, tt.want)
+		}
+	}
+}
+
+// TestHourPeaks: the hour peaks are the median of the same window's peaks
+// at the same minute of each of the last 24 hours (NaN with fewer than
+// three), and the candidate is on only under an hourly cycle, where the
+// window is more than one sample and less than an hour long. Hour h of
+// the series holds h everywhere but at minutes 0-4, where it holds 100+h.
+func TestHourPeaks(t *testing.T) {
+	vals := make([]float64, 48*60)
+	for i := range vals {
+		vals[i] = float64(i / 60)
+		if i%60 < 5 {
+			vals[i] += 100
+		}
+	}
+	m := &Model{step: time.Minute, horizon: 15, cycles: Cycles{{Period: Hourly}}}
+	c := &combiner{m: m, start: monday, vals: vals}
+	for _, tt := range []struct {
+		name string
+		i    int
+		want float64
+	}{
+		// The window after minute 59 of hour 29 holds minutes 0-14 of
+		// hour 30; an hour to 24 hours earlier, of hours 29 to 6: 100+h.
+		{"the job's window, 24 hours back", 29*60 + 59, 100 + 17.5},
+		// The windows after minute 20 hold minutes 21-35 of hours 6-29.
+		{"between the jobs", 30*60 + 20, 17.5},
+		{"three hours back", 3*60 + 20, 1},
+		{"two hours of history: none", 2*60 + 20, math.NaN()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := c.hourPeaks(tt.i)
+			if got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
+				t.Errorf("hour peaks %g, want %g", got, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		step    time.Duration
+		horizon int
+		cycles  Cycles
+		want    bool
+	}{
+		{time.Minute, 15, Cycles{{Period: Hourly}, {Period: Day}}, true},
+		{5 * time.Minute, 3, Cycles{{Period: Hourly}}, true},
+		{time.Minute, 15, Cycles{{Period: Day}}, false},        // no hourly cycle
+		{15 * time.Minute, 1, Cycles{{Period: Hourly}}, false}, // one sample
+		{7 * time.Minute, 3, Cycles{{Period: Hourly}}, false},  // an hour is not a whole number of steps
+		{time.Minute, 60, Cycles{{Period: Hourly}}, false},     // the window is an hour long
+	} {
+		m := &Model{step: tt.step, horizon: tt.horizon, cycles: tt.cycles}
+		if got := m.hourPeaksOn(); got != tt.want {
+			t.Errorf("step %s, horizon %d, cycles %v: hour peaks %t, want %t", tt.step, tt.horizon, tt.cycles, got, tt.want)
 		}
 	}
 }
