@@ -106,6 +106,17 @@ func FuzzForecast(f *testing.F) {
 		}
 		f.Add(daily)
 	}
+	// A job in the first 5 minutes of every hour over three days at 5
+	// minutes: an hourly cycle, so the hour peaks are among the candidates.
+	hourly := make([]byte, 2+3*288)
+	hourly[0], hourly[1] = 1, 4
+	for i := range hourly[2:] {
+		hourly[2+i] = 20
+		if i%12 == 0 {
+			hourly[2+i] = 200
+		}
+	}
+	f.Add(hourly)
 	f.Add(make([]byte, 600))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, ok := fuzzSeries(in)
