@@ -244,6 +244,10 @@ type Forecast struct {
 	// scrape gone wrong, see glitch.go), and the forecast was made as if
 	// they were the sample before them.
 	FarRun bool
+	// acyclic reports that the model found no cycle: the selector then
+	// asks more of a lead of the windows a day and a week earlier (see
+	// selectLeaveOneOut).
+	acyclic bool
 }
 
 // MinSamples is the fewest samples at step a model with the lookahead can
@@ -855,7 +859,7 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
 	peak, hw := m.combined(s.Start, s.Values, i, memo)
-	f := Forecast{Time: t, Peak: peak, Hourly: m.cycles.Has(Hourly)}
+	f := Forecast{Time: t, Peak: peak, Hourly: m.cycles.Has(Hourly), acyclic: m.cycle.Period == 0}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
 	lo := max(0, i-m.horizon+1)

@@ -28,7 +28,8 @@ func selectorFeed(s *Selector, at time.Time, days float64, mixErr float64, baseE
 func TestSelector(t *testing.T) {
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	nan := math.NaN()
-	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	// The model found no cycle (see selectLeaveOneOut).
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}, acyclic: true}
 	for _, tt := range []struct {
 		name  string
 		feed  func(s *Selector)
@@ -80,6 +81,28 @@ func TestSelector(t *testing.T) {
 			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan, 30})
 			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1, 30})
 		}, 50, 0},
+		// Without a cycle, in the first selectLeaveOneOut of evaluated
+		// forecasts, the window a day (or a week) earlier is blended in
+		// only where its lead holds without the day on which it led by
+		// most: a burst that came back once is no daily pattern (with a
+		// cycle: TestSelectorLeadOfOneDayWithCycle). The mixture misses
+		// by 10 throughout.
+		{"day-ago window ahead on one day of three: the mixture", func(s *Selector) {
+			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+		}, 50, 0},
+		{"day-ago window ahead on two days of three: the day-ago window", func(s *Selector) {
+			selectorFeed(s, at.Truncate(Day).Add(-Day), 1, 10, [NumBaselines]float64{30, 12, 30, 30})
+			selectorFeed(s, at, 1.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+		}, 20, 1},
+		{"week-ago window ahead on one day of three: the mixture", func(s *Selector) {
+			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 30, 12, 30})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 30, 1, 30})
+		}, 50, 0},
+		{"day-ago window ahead on one day of five: the day-ago window", func(s *Selector) {
+			selectorFeed(s, at.Truncate(Day), 4, 10, [NumBaselines]float64{30, 10.5, 30, 30})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+		}, 20, 1},
 		// Holt-Winters is also a candidate of the mixture: blended in only
 		// where, alone, it made at most hwSelectMax of the mixture's error.
 		{"Holt-Winters far better: Holt-Winters", func(s *Selector) {
@@ -116,6 +139,26 @@ func TestSelector(t *testing.T) {
 				t.Errorf("baseline share %v, want %v", got.BaselineShare, tt.share)
 			}
 		})
+	}
+}
+
+// TestSelectorLeadOfOneDayWithCycle: where the model found a cycle, the
+// window a day earlier is blended in by its lead over the days scored,
+// however few: it is the cycle's own lag (a weekly shape's step on Monday
+// morning leads on Mondays).
+func TestSelectorLeadOfOneDayWithCycle(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30})
+	selectorFeed(&s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	got := s.Apply(now)
+	if got.Peak != 20 || got.BaselineShare != 1 {
+		t.Errorf("with a cycle: peak %v (share %v), want 20 (the day-ago window alone)", got.Peak, got.BaselineShare)
+	}
+	now.acyclic = true
+	if got := s.Apply(now); got.Peak != 50 || got.BaselineShare != 0 {
+		t.Errorf("without a cycle: peak %v (share %v), want 50 (the mixture)", got.Peak, got.BaselineShare)
 	}
 }
 
