@@ -192,6 +192,12 @@ type selectDay struct {
 	blend [NumBaselines][selectSteps]float64
 }
 
+// keptAt reports whether d holds forecasts of one of the selectDays days
+// up to day now, those the selector compares over.
+func (d *selectDay) keptAt(now int64) bool {
+	return d.n > 0 && d.day <= now && d.day > now-selectDays
+}
+
 // dayIndex is the day of t since the Unix epoch, UTC.
 func dayIndex(t time.Time) int64 { return int64(math.Floor(float64(t.Unix()) / 86400)) }
 
@@ -240,7 +246,7 @@ func (s *Selector) missedAlike(f Forecast, actual float64) bool {
 	var sum float64
 	now := dayIndex(f.Time)
 	for _, d := range s.days {
-		if d.n > 0 && d.day <= now && d.day > now-selectDays {
+		if d.keptAt(now) {
 			n += d.nb[BaselineIndexPersistence]
 			sum += d.mix[BaselineIndexPersistence]
 		}
@@ -271,7 +277,7 @@ func (s *Selector) ratios(t time.Time) (r [NumBaselines][selectSteps]float64, ok
 		blend [NumBaselines][selectSteps]float64
 	)
 	for _, d := range s.days {
-		if d.n == 0 || d.day > now || d.day <= now-selectDays {
+		if !d.keptAt(now) {
 			continue
 		}
 		n += d.n
@@ -490,7 +496,7 @@ func (s *Selector) leadsWithoutBestDay(b int, t time.Time) bool {
 	var mix, alone, bestLead float64
 	best := -1
 	for k, d := range s.days {
-		if d.n == 0 || d.day > now || d.day <= now-selectDays || d.nb[b] == 0 {
+		if !d.keptAt(now) || d.nb[b] == 0 {
 			continue
 		}
 		mix += d.mix[b]
