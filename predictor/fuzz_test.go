@@ -195,7 +195,7 @@ func FuzzSelectorSeed(f *testing.F) {
 func FuzzSelectorRestore(f *testing.F) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN(), 30})
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN(), 30, math.NaN()})
 	b, err := json.Marshal(s.State())
 	if err != nil {
 		f.Fatal(err)
@@ -223,7 +223,7 @@ func FuzzSelectorRestore(f *testing.F) {
 			t.Fatalf("the state of a restored selector does not restore: %v", err)
 		}
 		for _, h := range []time.Duration{0, 12 * time.Hour} {
-			f := Forecast{Time: st.First.Add(Day + h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+			f := Forecast{Time: st.First.Add(Day + h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}}
 			got, want := again.Apply(f), r.Apply(f)
 			if !finite(want.Peak) || want.Peak < 0 || math.Abs(got.Peak-want.Peak) > 1e-9*max(1, want.Peak) {
 				t.Fatalf("at %s: forecast %v after a second restore, %v after the first", f.Time, got.Peak, want.Peak)

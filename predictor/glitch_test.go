@@ -196,19 +196,19 @@ func TestMissedAlike(t *testing.T) {
 func TestSelectorLeavesOutGlitch(t *testing.T) {
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30})
-	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30, math.NaN()})
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}}
 	if got := s.Apply(now); got.BaselineShare != 1 {
 		t.Fatalf("before the glitch: persistence's share %v, want 1", got.BaselineShare)
 	}
 	// The glitch: 1e7 over the mixture's forecast, further over the rest.
-	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90}}, 1e7+100)
+	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90, math.NaN()}}, 1e7+100)
 	if got := s.Apply(now); got.BaselineShare != 1 {
 		t.Errorf("after the glitch: persistence's share %v, want 1 (the glitch left out)", got.BaselineShare)
 	}
 	// An ordinary miss, ten times the usual, is observed.
 	before := s.State()
-	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90}}, 200)
+	s.Observe(Forecast{Time: at.Add(-time.Minute), Mixture: 100, Baselines: [NumBaselines]float64{90, 90, math.NaN(), 90, math.NaN()}}, 200)
 	if after := s.State(); after.Days[len(after.Days)-1].N != before.Days[len(before.Days)-1].N+1 {
 		t.Error("a miss of ten times the usual error was left out")
 	}

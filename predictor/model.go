@@ -156,6 +156,10 @@ type Model struct {
 	// profile's peak; upper is the 1-TargetUnder quantile of the fit's
 	// errors.
 	a, b, upper float64
+	// shrunkA and shrunkB map the latest sample to the shrunk baseline's
+	// peak, where shrunkOK (see Model.fitShrunk).
+	shrunkA, shrunkB float64
+	shrunkOK         bool
 	// fitErrs are the fit's errors over its last calibrationWindow, at
 	// most seedResiduals of them, evenly spread, oldest first.
 	fitErrs []float64
@@ -352,6 +356,9 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	}
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals)
+	if m.cycle.Period == 0 {
+		m.fitShrunk(s.Values)
+	}
 	if m.horizon == 1 && m.phases > 0 {
 		m.spikeSD = m.spikeSpread(span.Start, vals)
 	}
@@ -900,6 +907,10 @@ func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
 	// baseline is held at 0. Unheld, the selector scored a baseline that
 	// the backtest does not, and saw no lead where there was one.
 	f.Baselines[BaselineIndexHoltWinters] = max(0, m.hwBaseline(s.Start, s.Values, i, hw)) * m.scale
+	f.Baselines[BaselineIndexShrunk] = math.NaN()
+	if m.shrunkOK {
+		f.Baselines[BaselineIndexShrunk] = max(0, m.shrunkA+m.shrunkB*s.Values[i]) * m.scale
+	}
 	return f
 }
 
@@ -1237,4 +1248,74 @@ func (m *Model) baseOffRange(t time.Time, n int, off time.Duration) (sum, peak f
 		}
 	}
 	return sum, peak
+}
+
+// shrunkPoints is the most (sample, window peak) pairs Model.fitShrunk
+// fits on: the last selectDays of the history, every k-th pair. shrunkTol
+// is the width of the interval of slopes the search stops at (11 sums of
+// errors, each with a median of up to shrunkPoints values).
+const (
+	shrunkPoints = 2016
+	shrunkTol    = 0.005
+)
+
+// fitShrunk fits the shrunk baseline, without a cycle: the peak of the
+// lookahead window after a sample as a + b times the sample, b in [0, 1],
+// by least absolute deviations over the last selectDays of vals (a is the
+// median of the peaks less b times the samples). The forecast is scored
+// by its absolute error, whose best forecast is the median of the coming
+// peak given the latest sample; on bursty demand (disk writes, network
+// bytes) that is well under the sample after a burst, where persistence
+// forecasts the burst again.
+func (m *Model) fitShrunk(vals []float64) {
+	n := len(vals)
+	lo := max(0, n-m.horizon-int(selectDays*Day/m.step))
+	count := n - m.horizon - lo
+	if count < 2 {
+		return
+	}
+	stride := max(1, (count+shrunkPoints-1)/shrunkPoints)
+	xs := make([]float64, 0, count/stride+1)
+	ys := make([]float64, 0, cap(xs))
+	for i := lo; i+m.horizon < n; i += stride {
+		peak := math.Inf(-1)
+		for h := 1; h <= m.horizon; h++ {
+			peak = max(peak, vals[i+h])
+		}
+		xs = append(xs, vals[i])
+		ys = append(ys, peak)
+	}
+	res := make([]float64, len(xs))
+	cost := func(b float64) (sum, a float64) {
+		for i := range xs {
+			res[i] = ys[i] - b*xs[i]
+		}
+		a = medianInPlace(res)
+		for _, r := range res {
+			sum += math.Abs(r - a)
+		}
+		return sum, a
+	}
+	// The sum is convex in b: a golden-section search.
+	const g = 0.6180339887498949
+	lo2, hi2 := 0.0, 1.0
+	x1, x2 := hi2-g*(hi2-lo2), lo2+g*(hi2-lo2)
+	f1, _ := cost(x1)
+	f2, _ := cost(x2)
+	for hi2-lo2 > shrunkTol {
+		if f1 <= f2 {
+			hi2, x2, f2 = x2, x1, f1
+			x1 = hi2 - g*(hi2-lo2)
+			f1, _ = cost(x1)
+		} else {
+			lo2, x1, f1 = x1, x2, f2
+			x2 = lo2 + g*(hi2-lo2)
+			f2, _ = cost(x2)
+		}
+	}
+	b := (lo2 + hi2) / 2
+	_, a := cost(b)
+	if finite(a) {
+		m.shrunkA, m.shrunkB, m.shrunkOK = a, b, true
+	}
 }

@@ -351,6 +351,19 @@ func BenchmarkForecast20000(b *testing.B) {
 	}
 }
 
+// BenchmarkForecastNoCycle20000 is BenchmarkForecast20000 on a trace
+// without a cycle (crane_input5), where the fit also fits the shrunk
+// sample (Model.fitShrunk).
+func BenchmarkForecastNoCycle20000(b *testing.B) {
+	s := loadTrace(b, "crane_input5.csv")
+	s = s.Slice(0, min(s.Len(), 20000))
+	for b.Loop() {
+		if _, err := ForecastSeries(s, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestCacheModelWithin(t *testing.T) {
 	s := synth(10*288, 5*time.Minute, 2, daily)
 	c := NewCache()

@@ -29,7 +29,7 @@ func TestSelector(t *testing.T) {
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	nan := math.NaN()
 	// The model found no cycle (see selectLeaveOneOut).
-	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}, acyclic: true}
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}, acyclic: true}
 	for _, tt := range []struct {
 		name  string
 		feed  func(s *Selector)
@@ -38,48 +38,48 @@ func TestSelector(t *testing.T) {
 	}{
 		{"nothing observed: the mixture", func(*Selector) {}, 50, 0},
 		{"the mixture best: the mixture exactly", func(s *Selector) {
-			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4, 5})
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{2, 3, 4, 5, math.NaN()})
 		}, 50, 0},
 		{"less than a day observed: the mixture", func(s *Selector) {
-			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30, 30})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{1, 30, 30, 30, math.NaN()})
 		}, 50, 0},
 		{"persistence far better: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 30, math.NaN()})
 		}, 80, 1},
 		{"persistence as good over a week: not blended (only a better one is)", func(s *Selector) {
-			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2, 30, 30, 30})
+			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2, 30, 30, 30, math.NaN()})
 		}, 50, 0},
 		// In a workload's first week persistence alone is taken where it
 		// is within selectTie of the mixture (a tie), and no more.
 		{"persistence as good over three days: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2, 30, 30, 30, math.NaN()})
 		}, 80, 1},
 		{"persistence 1% worse over three days: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.02, 30, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.02, 30, 30, 30, math.NaN()})
 		}, 80, 1},
 		{"persistence 3% worse over three days: the mixture", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.06, 30, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{2.06, 30, 30, 30, math.NaN()})
 		}, 50, 0},
 		{"persistence 1% worse over a week: the mixture", func(s *Selector) {
-			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2.02, 30, 30, 30})
+			selectorFeed(s, at, 8, 2, [NumBaselines]float64{2.02, 30, 30, 30, math.NaN()})
 		}, 50, 0},
 		{"persistence a little better: persistence", func(s *Selector) {
-			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30, 30})
+			selectorFeed(s, at, 3, 2, [NumBaselines]float64{1.9, 30, 30, 30, math.NaN()})
 		}, 80, 1},
 		// The mixture 10 over, persistence 8 under: the blend with 0.6
 		// of persistence misses by 0.8, less than any other.
 		{"errors of opposite signs: the blend that cancels them", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30, 30})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30, 30, math.NaN()})
 		}, 68, 0.6},
 		// A baseline is compared with the mixture on the forecasts it
 		// has, once it has half of them.
 		{"week-ago window on half the forecasts: compared on those", func(s *Selector) {
-			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan, 30})
-			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1, 30})
+			selectorFeed(s, at.Add(-2*Day), 2, 10, [NumBaselines]float64{30, 30, nan, 30, math.NaN()})
+			selectorFeed(s, at, 2, 10, [NumBaselines]float64{30, 30, 1, 30, math.NaN()})
 		}, 10, 1},
 		{"week-ago window on fewer than half: not compared", func(s *Selector) {
-			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan, 30})
-			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1, 30})
+			selectorFeed(s, at.Add(-1*Day), 3, 10, [NumBaselines]float64{30, 30, nan, 30, math.NaN()})
+			selectorFeed(s, at, 1, 10, [NumBaselines]float64{30, 30, 1, 30, math.NaN()})
 		}, 50, 0},
 		// Without a cycle, in the first selectLeaveOneOut of evaluated
 		// forecasts, the window a day (or a week) earlier is blended in
@@ -88,33 +88,33 @@ func TestSelector(t *testing.T) {
 		// cycle: TestSelectorLeadOfOneDayWithCycle). The mixture misses
 		// by 10 throughout.
 		{"day-ago window ahead on one day of three: the mixture", func(s *Selector) {
-			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30})
-			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30, math.NaN()})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30, math.NaN()})
 		}, 50, 0},
 		{"day-ago window ahead on two days of three: the day-ago window", func(s *Selector) {
-			selectorFeed(s, at.Truncate(Day).Add(-Day), 1, 10, [NumBaselines]float64{30, 12, 30, 30})
-			selectorFeed(s, at, 1.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+			selectorFeed(s, at.Truncate(Day).Add(-Day), 1, 10, [NumBaselines]float64{30, 12, 30, 30, math.NaN()})
+			selectorFeed(s, at, 1.5, 10, [NumBaselines]float64{30, 1, 30, 30, math.NaN()})
 		}, 20, 1},
 		{"week-ago window ahead on one day of three: the mixture", func(s *Selector) {
-			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 30, 12, 30})
-			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 30, 1, 30})
+			selectorFeed(s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 30, 12, 30, math.NaN()})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 30, 1, 30, math.NaN()})
 		}, 50, 0},
 		{"day-ago window ahead on one day of five: the day-ago window", func(s *Selector) {
-			selectorFeed(s, at.Truncate(Day), 4, 10, [NumBaselines]float64{30, 10.5, 30, 30})
-			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
+			selectorFeed(s, at.Truncate(Day), 4, 10, [NumBaselines]float64{30, 10.5, 30, 30, math.NaN()})
+			selectorFeed(s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30, math.NaN()})
 		}, 20, 1},
 		// Holt-Winters is also a candidate of the mixture: blended in only
 		// where, alone, it made at most hwSelectMax of the mixture's error.
 		{"Holt-Winters far better: Holt-Winters", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 1})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 1, math.NaN()})
 		}, 40, 1},
 		{"Holt-Winters a little better: not blended", func(s *Selector) {
-			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 9.5})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 9.5, math.NaN()})
 		}, 50, 0},
 		// Eight days ago persistence was best; the last week, the mixture.
 		{"older than a week forgotten", func(s *Selector) {
-			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30, 30})
-			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30, 30})
+			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{1, 30, 30, 30, math.NaN()})
+			selectorFeed(s, at, 3, 1, [NumBaselines]float64{5, 30, 30, 30, math.NaN()})
 		}, 50, 0},
 		{"a zero forecast (Rolling.Add) is not observed", func(s *Selector) {
 			for range 200 {
@@ -132,7 +132,7 @@ func TestSelector(t *testing.T) {
 			if got.Upper-got.Peak != now.Upper-now.Peak {
 				t.Errorf("upper %v moved apart from the peak %v", got.Upper, got.Peak)
 			}
-			if got.Mixture != now.Mixture || got.Baselines != now.Baselines {
+			if got.Mixture != now.Mixture || !sameFloats(got.Baselines[:], now.Baselines[:]) {
 				t.Errorf("the mixture or baselines changed: %+v", got)
 			}
 			if math.Abs(got.BaselineShare-tt.share) > 1e-9 {
@@ -149,9 +149,9 @@ func TestSelector(t *testing.T) {
 func TestSelectorLeadOfOneDayWithCycle(t *testing.T) {
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30})
-	selectorFeed(&s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30})
-	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	selectorFeed(&s, at.Truncate(Day), 2, 10, [NumBaselines]float64{30, 12, 30, 30, math.NaN()})
+	selectorFeed(&s, at, 0.5, 10, [NumBaselines]float64{30, 1, 30, 30, math.NaN()})
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}}
 	got := s.Apply(now)
 	if got.Peak != 20 || got.BaselineShare != 1 {
 		t.Errorf("with a cycle: peak %v (share %v), want 20 (the day-ago window alone)", got.Peak, got.BaselineShare)
@@ -176,17 +176,17 @@ func TestSelectorHourlyJob(t *testing.T) {
 		want  float64
 		share float64
 	}{
-		{"Holt-Winters a little better: alone", true, [NumBaselines]float64{30, 30, 30, 9.5}, 40, 1},
+		{"Holt-Winters a little better: alone", true, [NumBaselines]float64{30, 30, 30, 9.5, math.NaN()}, 40, 1},
 		// 10 over and 11 under: the half blend misses by 0.5.
-		{"Holt-Winters a little worse, its blend better: the blend", true, [NumBaselines]float64{30, 30, 30, -11}, 45, 0.5},
-		{"no hourly job: Holt-Winters a little worse, not blended", false, [NumBaselines]float64{30, 30, 30, -11}, 50, 0},
-		{"no hourly job: Holt-Winters a little better, not blended", false, [NumBaselines]float64{30, 30, 30, 9.5}, 50, 0},
-		{"persistence a little worse, its blend better: not blended", true, [NumBaselines]float64{-11, 30, 30, 30}, 50, 0},
+		{"Holt-Winters a little worse, its blend better: the blend", true, [NumBaselines]float64{30, 30, 30, -11, math.NaN()}, 45, 0.5},
+		{"no hourly job: Holt-Winters a little worse, not blended", false, [NumBaselines]float64{30, 30, 30, -11, math.NaN()}, 50, 0},
+		{"no hourly job: Holt-Winters a little better, not blended", false, [NumBaselines]float64{30, 30, 30, 9.5, math.NaN()}, 50, 0},
+		{"persistence a little worse, its blend better: not blended", true, [NumBaselines]float64{-11, 30, 30, 30, math.NaN()}, 50, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s Selector
 			selectorFeed(&s, at, 3, 10, tt.base)
-			now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}, Hourly: tt.hourly}
+			now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}, Hourly: tt.hourly}
 			got := s.Apply(now)
 			if math.Abs(got.Peak-tt.want) > 1e-6 || math.Abs(got.BaselineShare-tt.share) > 1e-9 {
 				t.Errorf("peak %v with a baseline share of %v, want %v and %v", got.Peak, got.BaselineShare, tt.want, tt.share)
@@ -217,9 +217,9 @@ func TestForecastCarriesBaselines(t *testing.T) {
 	// Holt-Winters: the model's own filter run over the whole history
 	// (the baseline, not the candidate, which restarts on its last days).
 	hw, _ := m.hwPeaks(m.hwBase, s.Start, s.scaled(m.scale).Values, s.Len()-1, s.Len()-1, nil)
-	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week), hw[0] * m.scale}
+	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week), hw[0] * m.scale, math.NaN()}
 	for b := range want {
-		if !(math.Abs(f.Baselines[b]-want[b]) <= 1e-6*math.Abs(want[b])) {
+		if math.IsNaN(want[b]) != math.IsNaN(f.Baselines[b]) || !math.IsNaN(want[b]) && !(math.Abs(f.Baselines[b]-want[b]) <= 1e-6*math.Abs(want[b])) {
 			t.Errorf("baseline %d = %v, want %v", b, f.Baselines[b], want[b])
 		}
 	}
@@ -319,7 +319,7 @@ func TestSelectorStateRestores(t *testing.T) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
 	// Three days in which persistence beats the mixture.
-	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN(), 30})
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, math.NaN(), 30, math.NaN()})
 	st := s.State()
 	if len(st.Days) != 3 || st.Days[0].Day != "2026-12-01" || st.Days[2].Day != "2026-12-03" {
 		t.Fatalf("state days %+v, want 2026-12-01 to 2026-12-03", st.Days)
@@ -337,7 +337,7 @@ func TestSelectorStateRestores(t *testing.T) {
 		t.Fatalf("restoring %s: %v", b, err)
 	}
 	for _, h := range []time.Duration{0, 6 * time.Hour, 23 * time.Hour} {
-		f := Forecast{Time: at.Add(h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, math.NaN(), math.NaN()}}
+		f := Forecast{Time: at.Add(h), Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, math.NaN(), math.NaN(), math.NaN()}}
 		want, got := s.Apply(f), r.Apply(f)
 		if got.Peak != want.Peak || got.BaselineShare != want.BaselineShare || want.BaselineShare != 1 {
 			t.Errorf("at %s: restored forecast %v (share %v), the original's %v (share %v), want persistence alone", f.Time, got.Peak, got.BaselineShare, want.Peak, want.BaselineShare)
@@ -346,7 +346,7 @@ func TestSelectorStateRestores(t *testing.T) {
 	if got := (&Selector{}).State(); len(got.Days) != 0 || !got.First.IsZero() {
 		t.Errorf("empty selector's state %+v, want none", got)
 	}
-	if err := r.Restore(SelectorState{}); err != nil || r.Apply(Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}).Peak != 50 {
+	if err := r.Restore(SelectorState{}); err != nil || r.Apply(Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}}).Peak != 50 {
 		t.Errorf("restoring an empty state (%v) must forget what was learned", err)
 	}
 }
@@ -356,7 +356,7 @@ func TestSelectorStateRestores(t *testing.T) {
 func TestSelectorRestoreRefuses(t *testing.T) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at, 2, 10, [NumBaselines]float64{1, 30, 30, 30})
+	selectorFeed(&s, at, 2, 10, [NumBaselines]float64{1, 30, 30, 30, math.NaN()})
 	good := s.State()
 	for _, tt := range []struct {
 		name, want string
@@ -372,11 +372,11 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 		{"a day twice", "days[1].day: 2026-12-02 appears twice", func(st *SelectorState) { st.Days[1].Day = "2026-12-02" }},
 		{"a day before first", "days[0].day: 2026-12-02 is before first", func(st *SelectorState) { st.First = at.Add(-Day) }},
 		{"no forecasts", "days[0].n: 0, want at least 1", func(st *SelectorState) { st.Days[0].N = 0 }},
-		{"counts short", "days[1].nb: 2 counts, want 4", func(st *SelectorState) { st.Days[1].Forecasts = st.Days[1].Forecasts[:2] }},
+		{"counts short", "days[1].nb: 2 counts, want 5", func(st *SelectorState) { st.Days[1].Forecasts = st.Days[1].Forecasts[:2] }},
 		{"count over n", "days[0].nb[2]: 97, want 0 to n (96)", func(st *SelectorState) { st.Days[0].Forecasts[2] = 97 }},
 		{"negative sum", "days[0].mix[1]: -1, want a sum of errors", func(st *SelectorState) { st.Days[0].Mixture[1] = -1 }},
-		{"mix short", "days[0].mix: 3 sums, want 4", func(st *SelectorState) { st.Days[0].Mixture = st.Days[0].Mixture[:3] }},
-		{"blend rows", "days[0].blend: 2 rows, want 4", func(st *SelectorState) { st.Days[0].Blends = st.Days[0].Blends[:2] }},
+		{"mix short", "days[0].mix: 3 sums, want 5", func(st *SelectorState) { st.Days[0].Mixture = st.Days[0].Mixture[:3] }},
+		{"blend rows", "days[0].blend: 2 rows, want 5", func(st *SelectorState) { st.Days[0].Blends = st.Days[0].Blends[:2] }},
 		{"blend weights", "days[0].blend[2]: 9 sums, want 10", func(st *SelectorState) { st.Days[0].Blends[2] = st.Days[0].Blends[2][:9] }},
 		{"infinite blend", "days[1].blend[0][3]: +Inf", func(st *SelectorState) { st.Days[1].Blends[0][3] = math.Inf(1) }},
 	} {
@@ -406,7 +406,7 @@ func TestSelectorRestoreRefuses(t *testing.T) {
 func TestSelectorSeedBlendsHoltWinters(t *testing.T) {
 	end := monday.Add(10 * Day)
 	at := func(k int, hw float64) Forecast {
-		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Peak: 120, Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, hw}}
+		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Peak: 120, Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, hw, math.NaN()}}
 	}
 	for _, tt := range []struct {
 		hw, want float64
@@ -429,16 +429,8 @@ func TestSelectorSeedBlendsHoltWinters(t *testing.T) {
 func TestSelectorRestoresOldState(t *testing.T) {
 	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 	var s Selector
-	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 1})
-	st := s.State()
-	for i := range st.Days {
-		d := &st.Days[i]
-		d.Forecasts, d.Mixture, d.Blends = d.Forecasts[:oldBaselines], d.Mixture[:oldBaselines], d.Blends[:oldBaselines]
-	}
-	var r Selector
-	if err := r.Restore(st); err != nil {
-		t.Fatal(err)
-	}
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{1, 30, 30, 1, math.NaN()})
+	st, r := restoredCut(t, s, oldBaselines)
 	got := r.State()
 	for i, d := range got.Days {
 		want := st.Days[i]
@@ -451,10 +443,109 @@ func TestSelectorRestoresOldState(t *testing.T) {
 	}
 	// Persistence, restored, is blended in; Holt-Winters, better still
 	// but with no restored forecasts, is not.
-	now := Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40}}
+	now := Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, math.NaN()}}
 	if f := r.Apply(now); f.Peak != 80 {
 		t.Errorf("restored old state: peak %v, want persistence's 80", f.Peak)
 	}
+}
+
+// TestSelectorRestoresHoltWintersState: a state saved before the shrunk
+// sample was a baseline (four per day) is restored with the four sums as
+// they were and no shrunk forecasts; the shrunk sample, though better, is
+// not blended in while those days are kept (every forecast of the week
+// must have had it), and persistence is.
+func TestSelectorRestoresHoltWintersState(t *testing.T) {
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var s Selector
+	selectorFeed(&s, at, 3, 10, [NumBaselines]float64{5, 30, 30, 30, 1})
+	st, r := restoredCut(t, s, hwBaselines)
+	for i, d := range r.State().Days {
+		want := st.Days[i]
+		if d.Forecasts[BaselineIndexShrunk] != 0 || d.Mixture[BaselineIndexShrunk] != 0 {
+			t.Errorf("day %s: shrunk sample %d forecasts, %v error, want none", d.Day, d.Forecasts[BaselineIndexShrunk], d.Mixture[BaselineIndexShrunk])
+		}
+		if !slices.Equal(d.Forecasts[:hwBaselines], want.Forecasts) || !slices.Equal(d.Mixture[:hwBaselines], want.Mixture) {
+			t.Errorf("day %s: %v %v, want %v %v", d.Day, d.Forecasts, d.Mixture, want.Forecasts, want.Mixture)
+		}
+	}
+	now := Forecast{Time: at, Peak: 50, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, 70}, acyclic: true}
+	if f := r.Apply(now); f.Peak != 80 {
+		t.Errorf("restored state of four baselines: peak %v, want persistence's 80", f.Peak)
+	}
+	if f := s.Apply(now); f.Peak != 70 {
+		t.Errorf("the state before it was cut: peak %v, want the shrunk sample's 70", f.Peak)
+	}
+}
+
+// TestSelectorShrunkNeedsEveryForecast: the shrunk sample (a baseline
+// only where the model found no cycle) is blended in by its lead only
+// where every forecast of the week kept had it; one day of forecasts
+// from a model with a cycle, and it is not (see BaselineIndexShrunk).
+// Within its first week it must beat persistence alone by half the tie's
+// margin where persistence ties (see Selector.Apply).
+func TestSelectorShrunkNeedsEveryForecast(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	nan := math.NaN()
+	now := Forecast{Time: at, Peak: 50, Upper: 60, Mixture: 50, Baselines: [NumBaselines]float64{80, 20, 10, 40, 30}, acyclic: true}
+	for _, tt := range []struct {
+		name  string
+		feed  func(s *Selector)
+		want  float64
+		share float64
+	}{
+		{"the shrunk sample far better on every forecast: the shrunk sample", func(s *Selector) {
+			selectorFeed(s, at, 8, 10, [NumBaselines]float64{30, 30, 30, 30, 1})
+		}, 30, 1},
+		{"far better, but a day without it: the mixture", func(s *Selector) {
+			selectorFeed(s, at.Add(-3*Day), 5, 10, [NumBaselines]float64{30, 30, 30, 30, 1})
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{30, 30, 30, 30, nan})
+		}, 50, 0},
+		{"that day over a week ago: the shrunk sample", func(s *Selector) {
+			selectorFeed(s, at.Add(-7*Day), 1, 10, [NumBaselines]float64{30, 30, 30, 30, nan})
+			selectorFeed(s, at, 6.5, 10, [NumBaselines]float64{30, 30, 30, 30, 1})
+		}, 30, 1},
+		{"persistence ties in the first week, the shrunk sample 0.5% better: persistence", func(s *Selector) {
+			selectorFeed(s, at, 5, 10, [NumBaselines]float64{10, 30, 30, 30, 9.95})
+		}, 80, 1},
+		{"persistence ties in the first week, the shrunk sample 3% better: the shrunk sample", func(s *Selector) {
+			selectorFeed(s, at, 5, 10, [NumBaselines]float64{10, 30, 30, 30, 9.7})
+		}, 30, 1},
+		{"after the first week, the shrunk sample 0.5% better: the shrunk sample", func(s *Selector) {
+			selectorFeed(s, at, 8, 10, [NumBaselines]float64{10, 30, 30, 30, 9.95})
+		}, 30, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Selector
+			tt.feed(&s)
+			got := s.Apply(now)
+			if math.Abs(got.Peak-tt.want) > 1e-6 || math.Abs(got.BaselineShare-tt.share) > 1e-9 {
+				t.Errorf("peak %v (share %v), want %v (share %v)", got.Peak, got.BaselineShare, tt.want, tt.share)
+			}
+		})
+	}
+}
+
+// restoredCut returns the state of s with each day's sums cut to its
+// first n baselines, as an earlier build saved them, and a Selector
+// restored from it.
+func restoredCut(t *testing.T, s Selector, n int) (SelectorState, Selector) {
+	t.Helper()
+	st := s.State()
+	for i := range st.Days {
+		d := &st.Days[i]
+		d.Forecasts, d.Mixture, d.Blends = d.Forecasts[:n], d.Mixture[:n], d.Blends[:n]
+	}
+	var r Selector
+	if err := r.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	return st, r
+}
+
+// sameFloats reports whether a and b hold the same values, NaN equal to
+// NaN.
+func sameFloats(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) })
 }
 
 // TestSelectorSeed: a new workload's selector replays the model's
@@ -502,7 +593,7 @@ func TestSelectorSeed(t *testing.T) {
 		{"a day of evaluated forecasts", func() *Selector {
 			var s Selector
 			for k := 0; k <= 96; k++ {
-				s.Observe(Forecast{Time: h.End().Add(-time.Duration(k) * 15 * time.Minute), Mixture: 1, Baselines: [NumBaselines]float64{1, 1, 1, 1}}, 1)
+				s.Observe(Forecast{Time: h.End().Add(-time.Duration(k) * 15 * time.Minute), Mixture: 1, Baselines: [NumBaselines]float64{1, 1, 1, 1, math.NaN()}}, 1)
 			}
 			return &s
 		}, h},
@@ -543,7 +634,7 @@ func TestSelectorSeedShortHistory(t *testing.T) {
 func TestSelectorSeedBlendsPersistenceOnly(t *testing.T) {
 	end := monday.Add(10 * Day)
 	day := func(k int) Forecast {
-		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, 130}}
+		return Forecast{Time: end.Add(-time.Duration(k) * 15 * time.Minute), Mixture: 120, Baselines: [NumBaselines]float64{130, 101, 130, 130, math.NaN()}}
 	}
 	var s Selector
 	s.seed = &Selector{}
@@ -807,5 +898,39 @@ func TestSelectorSeedSeesHoltWinters(t *testing.T) {
 		if got.BaselineShare != 0 && math.Abs(got.Peak-hw) > 1e-9*hw {
 			t.Errorf("seed %d: peak %v, not the mixture or its blend with Holt-Winters (%v) at %v: persistence blended in by the replayed forecasts, where the mixture forecasts the ramps better", seed, got.Peak, hw, got.BaselineShare)
 		}
+	}
+}
+
+// TestShrunkBaseline: without a cycle the model fits the shrunk sample
+// (Model.fitShrunk). On a random walk the latest sample is the best
+// forecast of the coming peak, and the slope stays near 1; on bursts of
+// disk writes, which fall away within minutes of their peak, it is well
+// under 1, and at a burst's peak the shrunk sample forecasts far less
+// than the peak persistence forecasts again. With a cycle there is none.
+func TestShrunkBaseline(t *testing.T) {
+	walk, _ := fitForecast(t, randomWalkCPU(7), Options{})
+	if !walk.shrunkOK || walk.shrunkB < 0.9 {
+		t.Errorf("random walk: shrunk sample fitted %v, slope %.3f, want at least 0.9", walk.shrunkOK, walk.shrunkB)
+	}
+	s := diskWriteBursts(1, 7)
+	m, _ := fitForecast(t, s, Options{})
+	if !m.shrunkOK || m.shrunkB > 0.5 {
+		t.Fatalf("disk writes: shrunk sample fitted %v, slope %.3f, want at most 0.5", m.shrunkOK, m.shrunkB)
+	}
+	top := 0
+	for i, v := range s.Values {
+		if v > s.Values[top] {
+			top = i
+		}
+	}
+	f, err := m.Forecast(s.Slice(0, top+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, peak := f.Baselines[BaselineIndexShrunk], s.Values[top]; !(got < 0.5*peak) {
+		t.Errorf("at the largest burst's peak %.1f: shrunk sample %.1f, want under half of it", peak, got)
+	}
+	if _, f := fitForecast(t, periodicDemand(9), Options{}); !math.IsNaN(f.Baselines[BaselineIndexShrunk]) {
+		t.Errorf("with a cycle: shrunk sample %v, want none (NaN)", f.Baselines[BaselineIndexShrunk])
 	}
 }

@@ -46,7 +46,8 @@ type Explanation struct {
 	// FarRun).
 	FarRun bool `json:"farRun,omitempty"`
 	// BaselineShare is the weight of a baseline (latest sample, the
-	// window a day or a week earlier, Holt-Winters) in ForecastPeak, where it forecast
+	// window a day or a week earlier, Holt-Winters, the latest sample
+	// shrunk) in ForecastPeak, where it forecast
 	// better than the model over the last week (see predictor.Selector)
 	// or, in a workload's first day of forecasts, persistence's, where it
 	// did over the model's forecasts replayed over the history
