@@ -633,6 +633,7 @@ func (b *backtest) simulations(rep *Report, floors []int) {
 	}, false)
 }
 
+// maxOf returns the largest value of x (-Inf for none).
 func maxOf(x []float64) float64 {
 	m := math.Inf(-1)
 	for _, v := range x {

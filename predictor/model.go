@@ -1281,12 +1281,8 @@ func (m *Model) fitShrunk(vals []float64) {
 	xs := make([]float64, 0, count/stride+1)
 	ys := make([]float64, 0, cap(xs))
 	for i := lo; i+m.horizon < n; i += stride {
-		peak := math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, vals[i+h])
-		}
 		xs = append(xs, vals[i])
-		ys = append(ys, peak)
+		ys = append(ys, maxOf(vals[i+1:i+1+m.horizon]))
 	}
 	res := make([]float64, len(xs))
 	cost := func(b float64) (sum, a float64) {
