@@ -646,6 +646,24 @@ func (m *Model) levelAt(vals []float64, i int) float64 {
 	return medianInPlace(sub)
 }
 
+// levels returns levelAt(vals, i) for every i without a cycle, nil with
+// one (where the level is 0). Where each window's median is over all its
+// samples, it takes them all in one pass (see rollingMedians): on 20,000
+// samples, one median per sample was half of a fit without a cycle.
+func (m *Model) levels(vals []float64) []float64 {
+	if m.phases != 0 {
+		return nil
+	}
+	out := make([]float64, len(vals))
+	if m.levelN <= levelSamples && rollingMedians(out, vals, m.levelN) {
+		return out
+	}
+	for i := range vals {
+		out[i] = m.levelAt(vals, i)
+	}
+	return out
+}
+
 // base returns the profile plus trend at time t (0 without a cycle, where
 // levelAt carries the level).
 func (m *Model) base(t time.Time) float64 {
@@ -705,7 +723,10 @@ func (m *Model) residuals(start time.Time, vals []float64) []float64 {
 	res := make([]float64, len(vals))
 	m.basesFrom(start, res)
 	for i, v := range vals {
-		res[i] = v - res[i] - m.levelAt(vals, i)
+		res[i] = v - res[i]
+	}
+	for i, l := range m.levels(vals) {
+		res[i] -= l
 	}
 	return res
 }
@@ -760,6 +781,7 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 	}
 	lim := anomalyK * m.resSD
 	first := max(m.recent, m.levelN) - 1
+	lvls := m.levels(vals)
 	xs := make([]float64, 0, max(0, n-m.horizon-first))
 	ys := make([]float64, 0, cap(xs))
 	for i := first; i+m.horizon < n; i++ {
@@ -768,7 +790,10 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 			peak = max(peak, vals[i+h])
 			bpeak = max(bpeak, base[i+h])
 		}
-		lvl := m.levelAt(vals, i)
+		lvl := 0.0
+		if lvls != nil {
+			lvl = lvls[i]
+		}
 		lo := max(0, i-m.recent+1)
 		r := (cum[i+1]-cum[lo])/float64(i+1-lo) - lvl
 		xs = append(xs, math.Max(m.resMed-lim, math.Min(m.resMed+lim, r)))

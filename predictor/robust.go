@@ -37,6 +37,43 @@ func medianInPlace(s []float64) float64 {
 	return (slices.Max(s[:n/2]) + hi) / 2
 }
 
+// rollingMedians writes into dst (of len(x)) the median of each window of
+// x ending at i, x[max(0, i-n+1) : i+1], the same value median gives:
+// it keeps the window sorted, and each step moves only the values between
+// the one leaving and the one coming in, where a median per window selects
+// among all n. It reports false, writing nothing, when x holds a NaN.
+func rollingMedians(dst, x []float64, n int) bool {
+	if slices.ContainsFunc(x, math.IsNaN) {
+		return false
+	}
+	win := make([]float64, 0, n)
+	for i, v := range x {
+		if len(win) == n {
+			out, _ := slices.BinarySearch(win, x[i-n])
+			in, _ := slices.BinarySearch(win, v)
+			// Remove win[out] and put v where it sorts: shift what lies
+			// between the two places by one.
+			if in > out {
+				in--
+				copy(win[out:in], win[out+1:in+1])
+			} else {
+				copy(win[in+1:out+1], win[in:out])
+			}
+			win[in] = v
+		} else {
+			in, _ := slices.BinarySearch(win, v)
+			win = slices.Insert(win, in, v)
+		}
+		k := len(win)
+		if k%2 == 1 {
+			dst[i] = win[k/2]
+		} else {
+			dst[i] = (win[k/2-1] + win[k/2]) / 2
+		}
+	}
+	return true
+}
+
 // nth reorders x (without NaNs) so that x[k] is the value sorting would
 // put there, everything before it no greater and everything after it no
 // smaller, and returns x[k]: a quickselect (Hoare's partition around the

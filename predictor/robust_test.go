@@ -128,3 +128,34 @@ func TestNthOrders(t *testing.T) {
 		}
 	}
 }
+
+// TestRollingMediansMatchMedian checks every window's value against median
+// of the same window, at window sizes from one to past the series, with
+// values all distinct, few (runs of equal values, where a removal that
+// took the wrong copy still passes only if it took an equal one) and
+// all equal; and that a NaN anywhere refuses, leaving dst as it was.
+func TestRollingMediansMatchMedian(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, ties := range []int{1, 3, 1 << 30} {
+		x := make([]float64, 300)
+		for i := range x {
+			x[i] = float64(r.IntN(ties)) - float64(ties/2)
+		}
+		for _, n := range []int{1, 2, 3, 7, 60, 61, 240, 400} {
+			got := make([]float64, len(x))
+			if !rollingMedians(got, x, n) {
+				t.Fatalf("ties %d, n %d: refused without a NaN", ties, n)
+			}
+			for i := range x {
+				if want := median(x[max(0, i-n+1) : i+1]); got[i] != want {
+					t.Fatalf("ties %d, n %d: window ending at %d: %g, want %g", ties, n, i, got[i], want)
+				}
+			}
+		}
+	}
+	x := []float64{1, 2, math.NaN(), 4}
+	dst := []float64{9, 9, 9, 9}
+	if rollingMedians(dst, x, 2) || !slices.Equal(dst, []float64{9, 9, 9, 9}) {
+		t.Fatalf("with a NaN: wrote %v, want it refused and untouched", dst)
+	}
+}
