@@ -419,13 +419,8 @@ func (b *backtest) prepare() {
 	if obs := b.s.Observed; obs != nil {
 		all := true
 		for k := range b.actual {
-			p, seen := math.Inf(-1), false
-			for h := 1; h <= b.horizon; h++ {
-				if i := b.first + k + h; obs[i] {
-					p, seen = max(p, b.s.Values[i]), true
-				}
-			}
-			if seen {
+			lo, hi := b.first+k+1, b.first+k+1+b.horizon
+			if p, seen := observedPeak(b.s.Values[lo:hi], obs[lo:hi]); seen {
 				b.actual[k] = p
 				b.scored = append(b.scored, k)
 			} else {
@@ -640,6 +635,18 @@ func maxOf(x []float64) float64 {
 		m = max(m, v)
 	}
 	return m
+}
+
+// observedPeak returns the highest of vals whose flag in observed is set,
+// and whether any is.
+func observedPeak(vals []float64, observed []bool) (peak float64, ok bool) {
+	peak = math.Inf(-1)
+	for i, v := range vals {
+		if observed[i] {
+			peak, ok = max(peak, v), true
+		}
+	}
+	return peak, ok
 }
 
 // simulate runs a replica controller over s from sample first on. At each

@@ -355,8 +355,8 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 		}
 	}
 	m.fitProfile(span.Start, vals)
-	m.fitPeak(span.Start, vals)
-	m.fitShrunk(s.Values)
+	m.fitPeak(span.Start, vals, span.Observed)
+	m.fitShrunk(s.Values, s.Observed)
 	if m.horizon == 1 && m.phases > 0 {
 		m.spikeSD = m.spikeSpread(span.Start, vals)
 	}
@@ -770,7 +770,16 @@ func (m *Model) recentResidual(start time.Time, vals []float64, i int) float64 {
 // hours of zero. With a cycle the profile holds the shape, and the
 // median measured no better (crane_input9 0.801 -> 0.805 times the best
 // baseline's MAE, crane_input0 0.856 -> 0.850).
-func (m *Model) fitPeak(start time.Time, vals []float64) {
+//
+// Where observed flags the samples (nil: all observed), the regression
+// takes the samples that were observed and whose window holds an observed
+// one, and that one's peak, as fitShrunk does: a daily trace with two
+// days missing went from 0.820 to 0.782 times the best baseline's MAE,
+// occupancy_t4013 (1,650 samples filled) from 0.925 to 0.918.
+func (m *Model) fitPeak(start time.Time, vals []float64, observed []bool) {
+	if len(observed) != len(vals) {
+		observed = nil
+	}
 	n := len(vals)
 	base := make([]float64, n+m.horizon)
 	m.basesFrom(start, base)
@@ -787,8 +796,13 @@ func (m *Model) fitPeak(start time.Time, vals []float64) {
 	for i := first; i+m.horizon < n; i++ {
 		peak, bpeak := math.Inf(-1), math.Inf(-1)
 		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, vals[i+h])
+			if observed == nil || observed[i+h] {
+				peak = max(peak, vals[i+h])
+			}
 			bpeak = max(bpeak, base[i+h])
+		}
+		if math.IsInf(peak, -1) || (observed != nil && !observed[i]) {
+			continue
 		}
 		lvl := 0.0
 		if lvls != nil {
@@ -1295,19 +1309,42 @@ const (
 // peak given the latest sample; on bursty demand (disk writes, network
 // bytes) that is well under the sample after a burst, where persistence
 // forecasts the burst again.
-func (m *Model) fitShrunk(vals []float64) {
+//
+// Where observed flags the samples (Series.Observed; nil: all observed),
+// a pair counts only where its sample was observed and its window holds
+// an observed one, whose highest is its peak: a forecast is made from the
+// last observed sample and scored on the observed ones, and the values
+// filled in a gap, drawn on a line towards the next observed sample, held
+// the slope near persistence's. On bursty occupancy with half the rows
+// missing, 0.979-0.990 times persistence's MAE before, 0.944-0.953 after
+// (TestSyntheticClasses, with fitPeak's same rule).
+func (m *Model) fitShrunk(vals []float64, observed []bool) {
 	n := len(vals)
 	lo := max(0, n-m.horizon-int(selectDays*Day/m.step))
 	count := n - m.horizon - lo
 	if count < 2 {
 		return
 	}
+	if len(observed) != n {
+		observed = nil
+	}
 	stride := max(1, (count+shrunkPoints-1)/shrunkPoints)
 	xs := make([]float64, 0, count/stride+1)
 	ys := make([]float64, 0, cap(xs))
 	for i := lo; i+m.horizon < n; i += stride {
-		xs = append(xs, vals[i])
-		ys = append(ys, maxOf(vals[i+1:i+1+m.horizon]))
+		if observed == nil {
+			xs = append(xs, vals[i])
+			ys = append(ys, maxOf(vals[i+1:i+1+m.horizon]))
+			continue
+		}
+		// With gaps, observed samples only.
+		if peak, ok := observedPeak(vals[i+1:i+1+m.horizon], observed[i+1:i+1+m.horizon]); ok && observed[i] {
+			xs = append(xs, vals[i])
+			ys = append(ys, peak)
+		}
+	}
+	if len(xs) < 2 {
+		return
 	}
 	res := make([]float64, len(xs))
 	cost := func(b float64) (sum, a float64) {

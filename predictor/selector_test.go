@@ -925,3 +925,36 @@ func TestShrunkBaseline(t *testing.T) {
 		t.Errorf("with a cycle: shrunk sample fitted %v, forecast %v", m.shrunkOK, f.Baselines[BaselineIndexShrunk])
 	}
 }
+
+// TestShrunkFitsObservedSamplesOnly checks that the shrunk sample is
+// fitted on observed samples alone where a trace has gaps: the values
+// filled in (linear interpolation, which a forecast in a gap never sees)
+// replaced by anything else leave the fit as it was, and with the flags
+// dropped the same values do move it.
+func TestShrunkFitsObservedSamplesOnly(t *testing.T) {
+	s := gappyOccupancy(3, 14)
+	if s.Observed == nil {
+		t.Fatal("the gappy trace has no observed flags")
+	}
+	m := &Model{step: s.Step, horizon: 3}
+	m.fitShrunk(s.Values, s.Observed)
+	if !m.shrunkOK {
+		t.Fatal("not fitted")
+	}
+	odd := slices.Clone(s.Values)
+	for i, o := range s.Observed {
+		if !o {
+			odd[i] = 1000 + float64(i%7)
+		}
+	}
+	again := &Model{step: s.Step, horizon: 3}
+	again.fitShrunk(odd, s.Observed)
+	if again.shrunkA != m.shrunkA || again.shrunkB != m.shrunkB {
+		t.Errorf("filled samples changed: a %g, b %g; fitted on the interpolated ones a %g, b %g", again.shrunkA, again.shrunkB, m.shrunkA, m.shrunkB)
+	}
+	blind := &Model{step: s.Step, horizon: 3}
+	blind.fitShrunk(odd, nil)
+	if blind.shrunkA == m.shrunkA && blind.shrunkB == m.shrunkB {
+		t.Errorf("without the flags the filled samples left the fit at a %g, b %g: the test cannot tell", m.shrunkA, m.shrunkB)
+	}
+}
