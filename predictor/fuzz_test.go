@@ -92,9 +92,10 @@ func FuzzReadTrace(f *testing.F) {
 // FuzzForecast fits and forecasts arbitrary histories (one byte a sample,
 // scaled by the first byte; a step of 1 to 60 minutes from the second,
 // many of which do not divide a day: at 5 minutes two days are 576
-// samples, at 7 minutes 411): the forecast must be finite and not
-// negative, its upper bound at least its peak, or Fit must say why it
-// cannot fit; never a panic.
+// samples, at 7 minutes 411), then the same with the samples of odd bytes
+// flagged as filled in gaps (Series.Observed): the forecast must be finite
+// and not negative, its upper bound at least its peak, or Fit must say why
+// it cannot fit; never a panic.
 func FuzzForecast(f *testing.F) {
 	f.Add([]byte{1, 4, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30})
 	for _, minutes := range []int{5, 7} {
@@ -130,6 +131,20 @@ func FuzzForecast(f *testing.F) {
 		}
 		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
 			t.Fatalf("forecast %+v from %d samples at a step of %s", fc, s.Len(), step)
+		}
+		// The same with gaps: the samples of odd bytes flagged as
+		// filled (the first and the last observed, as ReadTrace leaves
+		// them), down to none observed between.
+		s.Observed = make([]bool, s.Len())
+		for i, b := range in[2:] {
+			s.Observed[i] = b%2 == 0 || i == 0 || i == s.Len()-1
+		}
+		fc, err = ForecastSeries(s, Options{})
+		if err != nil {
+			t.Fatalf("with gaps: %v, where without them it fitted", err)
+		}
+		if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
+			t.Fatalf("with gaps: forecast %+v from %d samples at a step of %s", fc, s.Len(), step)
 		}
 	})
 }
@@ -286,4 +301,25 @@ func FuzzCalibratorRestore(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestForecastAlmostAllFilled forecasts a history whose samples were all
+// filled in a gap but the first and the last (two rows four days apart,
+// as ReadTrace would fill them): no pair of the peak regression is
+// observed, and the forecast must still be finite (it regresses on every
+// sample then, Model.fitPeak).
+func TestForecastAlmostAllFilled(t *testing.T) {
+	s := Series{Start: monday, Step: 5 * time.Minute, Values: make([]float64, 4*288)}
+	s.Observed = make([]bool, s.Len())
+	for i := range s.Values {
+		s.Values[i] = 10 + 40*float64(i)/float64(s.Len())
+	}
+	s.Observed[0], s.Observed[s.Len()-1] = true, true
+	fc, err := ForecastSeries(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !finite(fc.Peak) || !finite(fc.Upper) || fc.Peak < 0 || fc.Upper < fc.Peak {
+		t.Fatalf("forecast %+v", fc)
+	}
 }

@@ -793,25 +793,33 @@ func (m *Model) fitPeak(start time.Time, vals []float64, observed []bool) {
 	lvls := m.levels(vals)
 	xs := make([]float64, 0, max(0, n-m.horizon-first))
 	ys := make([]float64, 0, cap(xs))
-	for i := first; i+m.horizon < n; i++ {
-		peak, bpeak := math.Inf(-1), math.Inf(-1)
-		for h := 1; h <= m.horizon; h++ {
-			if observed == nil || observed[i+h] {
-				peak = max(peak, vals[i+h])
+	for {
+		for i := first; i+m.horizon < n; i++ {
+			peak, bpeak := math.Inf(-1), math.Inf(-1)
+			for h := 1; h <= m.horizon; h++ {
+				if observed == nil || observed[i+h] {
+					peak = max(peak, vals[i+h])
+				}
+				bpeak = max(bpeak, base[i+h])
 			}
-			bpeak = max(bpeak, base[i+h])
+			if math.IsInf(peak, -1) || (observed != nil && !observed[i]) {
+				continue
+			}
+			lvl := 0.0
+			if lvls != nil {
+				lvl = lvls[i]
+			}
+			lo := max(0, i-m.recent+1)
+			r := (cum[i+1]-cum[lo])/float64(i+1-lo) - lvl
+			xs = append(xs, math.Max(m.resMed-lim, math.Min(m.resMed+lim, r)))
+			ys = append(ys, peak-bpeak-lvl)
 		}
-		if math.IsInf(peak, -1) || (observed != nil && !observed[i]) {
-			continue
+		// Too few observed pairs to regress on (a span almost all filled
+		// in): every sample, as without flags.
+		if len(xs) >= 2 || observed == nil {
+			break
 		}
-		lvl := 0.0
-		if lvls != nil {
-			lvl = lvls[i]
-		}
-		lo := max(0, i-m.recent+1)
-		r := (cum[i+1]-cum[lo])/float64(i+1-lo) - lvl
-		xs = append(xs, math.Max(m.resMed-lim, math.Min(m.resMed+lim, r)))
-		ys = append(ys, peak-bpeak-lvl)
+		observed, xs, ys = nil, xs[:0], ys[:0]
 	}
 	m.a, m.b = stat.LinearRegression(xs, ys, nil, false)
 	if !finite(m.a) || !finite(m.b) || math.Abs(m.b) > maxPeakSlope {
