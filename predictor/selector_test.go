@@ -196,9 +196,10 @@ func TestSelectorHourlyJob(t *testing.T) {
 }
 
 // TestForecastCarriesBaselines: Model.Forecast's baselines are the latest
-// sample, the peaks of the windows a day and a week earlier and the
-// Holt-Winters candidate's forecast, in the trace's units, and its Mixture
-// is its Peak.
+// sample, the peaks of the windows a day and a week earlier, the
+// Holt-Winters candidate's forecast and the shrunk sample (of the latest
+// sample or the median of the last three), in the trace's units, and its
+// Mixture is its Peak.
 func TestForecastCarriesBaselines(t *testing.T) {
 	s := periodicDemand(9)
 	for i := range s.Values {
@@ -217,7 +218,12 @@ func TestForecastCarriesBaselines(t *testing.T) {
 	// Holt-Winters: the model's own filter run over the whole history
 	// (the baseline, not the candidate, which restarts on its last days).
 	hw, _ := m.hwPeaks(m.hwBase, s.Start, s.scaled(m.scale).Values, s.Len()-1, s.Len()-1, nil)
-	shrunk := max(0, m.shrunkA+m.shrunkB*s.Values[s.Len()-1]/m.scale) * m.scale
+	x := s.Values[s.Len()-1]
+	if m.shrunkMedian {
+		n := s.Len()
+		x = slices.Sorted(slices.Values(s.Values[n-3:]))[1]
+	}
+	shrunk := max(0, m.shrunkA+m.shrunkB*x/m.scale) * m.scale
 	want := [NumBaselines]float64{s.Values[s.Len()-1], peakAgo(Day), peakAgo(Week), hw[0] * m.scale, shrunk}
 	for b := range want {
 		if math.IsNaN(want[b]) != math.IsNaN(f.Baselines[b]) || !math.IsNaN(want[b]) && !(math.Abs(f.Baselines[b]-want[b]) <= 1e-6*math.Abs(want[b])) {
@@ -921,6 +927,28 @@ func TestShrunkBaseline(t *testing.T) {
 	if got, peak := f.Baselines[BaselineIndexShrunk], s.Values[top]; !(got < 0.5*peak) {
 		t.Errorf("at the largest burst's peak %.1f: shrunk sample %.1f, want under half of it", peak, got)
 	}
+	if m.shrunkMedian {
+		t.Errorf("disk writes: the median of three mapped, want the latest sample (a burst falls away from its peak)")
+	}
+	// A random walk with one-sample spikes: the median of three passes a
+	// spike over, and the forecast after one stays near the walk.
+	spiky := randomWalkCPU(7)
+	r := rand.New(rand.NewPCG(8, 9))
+	for i := range spiky.Values {
+		if r.Float64() < 0.02 {
+			spiky.Values[i] += 20 + 30*r.Float64()
+		}
+	}
+	spiky.Values[len(spiky.Values)-1] += 40
+	ms, fs := fitForecast(t, spiky, Options{})
+	if !ms.shrunkOK || !ms.shrunkMedian {
+		t.Fatalf("random walk with spikes: shrunk sample fitted %v, on the median of three %v, want both", ms.shrunkOK, ms.shrunkMedian)
+	}
+	n := spiky.Len()
+	walk3 := slices.Sorted(slices.Values(spiky.Values[n-3:]))[1]
+	if got := fs.Baselines[BaselineIndexShrunk]; !(math.Abs(got-walk3) < 10) {
+		t.Errorf("after a spike to %.1f: shrunk sample %.1f, want within 10 of the median of three, %.1f", spiky.Values[n-1], got, walk3)
+	}
 	if m, f := fitForecast(t, periodicDemand(9), Options{}); !m.shrunkOK || !finite(f.Baselines[BaselineIndexShrunk]) {
 		t.Errorf("with a cycle: shrunk sample fitted %v, forecast %v", m.shrunkOK, f.Baselines[BaselineIndexShrunk])
 	}
@@ -956,5 +984,49 @@ func TestShrunkFitsObservedSamplesOnly(t *testing.T) {
 	blind.fitShrunk(odd, nil)
 	if blind.shrunkA == m.shrunkA && blind.shrunkB == m.shrunkB {
 		t.Errorf("without the flags the filled samples left the fit at a %g, b %g: the test cannot tell", m.shrunkA, m.shrunkB)
+	}
+}
+
+// TestFitLAD checks the least-absolute-deviations fit of the shrunk
+// sample on lines it must find to within shrunkTol, outliers that least
+// squares would follow, and slopes outside [0, 1], which it clamps.
+func TestFitLAD(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	line := func(a, b float64, outliers float64) ([]float64, []float64) {
+		xs, ys := make([]float64, 500), make([]float64, 500)
+		for i := range xs {
+			xs[i] = 100 * r.Float64()
+			ys[i] = a + b*xs[i] + r.NormFloat64()
+			if r.Float64() < outliers {
+				ys[i] += 1000
+			}
+		}
+		return xs, ys
+	}
+	tests := []struct {
+		name         string
+		a, b, wantB  float64
+		outliers     float64
+		wantA, slack float64
+	}{
+		{"a line", 3, 0.4, 0.4, 0, 3, 0.5},
+		{"a line with 20% outliers", 3, 0.4, 0.4, 0.2, 3, 0.8},
+		{"persistence", 0, 1, 1, 0, 0, 0.5},
+		{"steeper than 1, clamped", 0, 2, 1, 0, 50, 5},
+		{"falling, clamped to 0", 80, -0.5, 0, 0, 55, 5},
+	}
+	for _, tt := range tests {
+		xs, ys := line(tt.a, tt.b, tt.outliers)
+		a, b, cost := fitLAD(xs, ys)
+		if math.Abs(b-tt.wantB) > 2*shrunkTol+0.02 || math.Abs(a-tt.wantA) > tt.slack {
+			t.Errorf("%s: a %.3f, b %.4f, want about %g and %g", tt.name, a, b, tt.wantA, tt.wantB)
+		}
+		var sum float64
+		for i := range xs {
+			sum += math.Abs(ys[i] - a - b*xs[i])
+		}
+		if math.Abs(sum-cost) > 1e-6*sum {
+			t.Errorf("%s: cost %g, the sum of the deviations %g", tt.name, cost, sum)
+		}
 	}
 }
