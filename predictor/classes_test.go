@@ -278,9 +278,12 @@ func TestSyntheticClasses(t *testing.T) {
 		{"load-balancer requests, one week", loadBalancerRequests, 7, 1, 1},
 		{"load-balancer requests, two weeks", loadBalancerRequests, 14, 1, 1},
 		// 0.81-0.93 with half the forecast the weighted median
-		// (noCycleMedianShare); 0.87-0.99 with the mean alone.
-		{"EC2 utilisation with level shifts, one week", ec2Utilisation, 7, 0.95, 0.95},
-		{"EC2 utilisation with level shifts, two weeks", ec2Utilisation, 14, 0.95, 0.95},
+		// (noCycleMedianShare); 0.87-0.99 with the mean alone. Since the
+		// shrunk sample may map the median of three (Model.shrunkMedian),
+		// 0.793-0.857 and 0.777-0.822, medians 0.820 and 0.810, where
+		// they were 0.802-0.940 and 0.850-0.881, medians 0.885 and 0.870.
+		{"EC2 utilisation with level shifts, one week", ec2Utilisation, 7, 0.9, 0.85},
+		{"EC2 utilisation with level shifts, two weeks", ec2Utilisation, 14, 0.9, 0.85},
 		// 1.036, 0.930, 0.760, 0.541, 0.860 with a weighted mean where
 		// the candidates agree at the 100% ceiling (not agreed).
 		{"flapping CPU, level changes at random times", flappingShifts, 10, 1, 1},
