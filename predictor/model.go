@@ -344,14 +344,14 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	// anomalies against it, then refit on the filtered data.
 	vals := append([]float64(nil), span.Values...)
 	m.fitProfile(span.Start, vals)
-	res := m.residuals(span.Start, vals)
-	res = res[min(len(res)-1, m.warmup()):]
+	all := m.residuals(span.Start, vals)
+	res := all[min(len(all)-1, m.warmup()):]
 	m.resMed, m.resSD = spread(res)
 	if m.resSD == 0 {
 		m.resSD = 1e-9
 	}
 	m.spikesLast = lastingSpikes(res, vals[len(vals)-len(res):], m.resMed+spikeK*m.resSD)
-	for i, r := range m.residuals(span.Start, vals) {
+	for i, r := range all {
 		if i >= m.warmup() && math.Abs(r-m.resMed) > anomalyK*m.resSD {
 			vals[i] -= r - m.resMed
 			m.filtered++
@@ -796,7 +796,10 @@ func (m *Model) fitPeak(start time.Time, vals []float64, observed []bool) {
 	lvls := m.levels(vals)
 	xs := make([]float64, 0, max(0, n-m.horizon-first))
 	ys := make([]float64, 0, cap(xs))
-	for {
+	// pairs collects the (recent residual, peak excess) pairs, of the
+	// observed samples only where observed is not nil.
+	pairs := func(observed []bool) {
+		xs, ys = xs[:0], ys[:0]
 		for i := first; i+m.horizon < n; i++ {
 			peak, bpeak := math.Inf(-1), math.Inf(-1)
 			for h := 1; h <= m.horizon; h++ {
@@ -817,12 +820,12 @@ func (m *Model) fitPeak(start time.Time, vals []float64, observed []bool) {
 			xs = append(xs, math.Max(m.resMed-lim, math.Min(m.resMed+lim, r)))
 			ys = append(ys, peak-bpeak-lvl)
 		}
+	}
+	pairs(observed)
+	if len(xs) < 2 && observed != nil {
 		// Too few observed pairs to regress on (a span almost all filled
 		// in): every sample, as without flags.
-		if len(xs) >= 2 || observed == nil {
-			break
-		}
-		observed, xs, ys = nil, xs[:0], ys[:0]
+		pairs(nil)
 	}
 	m.a, m.b = stat.LinearRegression(xs, ys, nil, false)
 	if !finite(m.a) || !finite(m.b) || math.Abs(m.b) > maxPeakSlope {
@@ -1418,8 +1421,8 @@ func medianOfThree(vals []float64, i int) float64 {
 // and returns a, b and the summed absolute deviation. For each b the best
 // a is the median of y - b x, and the sum is convex in b, its slope
 // -sum(x sign(y - b x - a)): a bisection on the sign of that slope over
-// [0, 1] to a width of shrunkTol, 8 medians, where a golden-section search
-// on the sum took 14.
+// [0, 1] to a width of shrunkTol, 9 medians (8 halvings and the last b),
+// where a golden-section search on the sum took 14.
 func fitLAD(xs, ys []float64) (a, b, cost float64) {
 	res := make([]float64, len(xs))
 	sorted := make([]float64, len(xs))
