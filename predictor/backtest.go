@@ -134,6 +134,13 @@ type Report struct {
 	// training history, which no calibration covers.
 	FloorCeiling      int     `json:"floor_ceiling"`
 	UnderAtCeilingPct float64 `json:"under_at_ceiling_pct"`
+	// WeekBaselineDaySteps counts the first evaluated steps whose
+	// week-ago window starts before the trace, where the training part is
+	// less than a week (by at most a day: a two-week export a few rows
+	// short); seasonal naive week took the day-ago window there. Without
+	// it, one missing row would take the week baseline out of the
+	// comparison.
+	WeekBaselineDaySteps int `json:"week_baseline_day_steps"`
 	// FarRunSamples counts the evaluated samples in a far run: one or two
 	// samples over a hundred times anything of the week before them (a
 	// scrape gone wrong; see GlitchFreePeak). The forecasts made at them
@@ -219,6 +226,9 @@ func Backtest(s Series, cfg BacktestConfig) (Report, error) {
 		CapacityPerReplica: b.cfg.CapacityPerReplica, ColdStart: cfg.ColdStart.String(),
 		Baselines: b.baselines(), Simulation: map[string]SimResult{},
 		CycleWhole: DetectCycles(s).String(),
+	}
+	if _, ok := rep.Baselines[BaselineSeasonalNaiveWeek]; ok {
+		rep.WeekBaselineDaySteps = min(b.n, max(0, int(Week/s.Step)-1-b.first))
 	}
 	fc, floors, err := b.mlscale(&rep)
 	if err != nil {
@@ -465,7 +475,8 @@ func (b *backtest) score(forecast []float64, floors []int) Metrics {
 }
 
 // baselines scores the baselines: persistence, seasonal naive (day, and
-// week with a week of history) and Holt-Winters (with three days).
+// week with at most a day less than a week of history: see
+// Report.WeekBaselineDaySteps) and Holt-Winters (with three days).
 func (b *backtest) baselines() map[string]Metrics {
 	v := b.s.Values
 	// Persistence repeats the last observed sample; the seasonal-naive
@@ -474,8 +485,8 @@ func (b *backtest) baselines() map[string]Metrics {
 		BaselinePersistence:      persistence(v, b.seen),
 		BaselineSeasonalNaiveDay: seasonalNaive(v, b.day, b.horizon),
 	}
-	if week := int(Week / b.s.Step); b.cfg.Train >= week {
-		forecasters[BaselineSeasonalNaiveWeek] = seasonalNaive(v, week, b.horizon)
+	if week := int(Week / b.s.Step); b.cfg.Train >= week-b.day {
+		forecasters[BaselineSeasonalNaiveWeek] = seasonalNaiveWeek(v, week, b.day, b.horizon)
 	}
 	if b.cfg.Train >= 3*b.day {
 		hw := fitHoltWinters(v, b.s.Observed, b.day, b.horizon, b.cfg.Train)

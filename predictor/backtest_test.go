@@ -26,6 +26,68 @@ func TestBaselines(t *testing.T) {
 	}
 }
 
+// TestSeasonalNaiveWeek: the week-ago window, or the day-ago one where the
+// week-ago one would start before the series.
+func TestSeasonalNaiveWeek(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	// Week 6, day 2, horizon 2.
+	f := seasonalNaiveWeek(v, 6, 2, 2)
+	tests := []struct {
+		i    int
+		want float64
+	}{
+		{3, 4}, // 3+1 < 6: max(v[2], v[3]), the day-ago window
+		{4, 5}, // max(v[3], v[4]), the day-ago window
+		{5, 2}, // max(v[0], v[1]), the week-ago window
+		{7, 4}, // max(v[2], v[3])
+	}
+	for _, tt := range tests {
+		if got := f(tt.i); got != tt.want {
+			t.Errorf("at %d: %g, want %g", tt.i, got, tt.want)
+		}
+	}
+}
+
+// TestBacktestWeekBaselineShortOfAWeek: a two-week trace a few samples
+// short splits into a training part a little under a week. The week
+// baseline stays in the comparison, taking the day-ago window on the
+// steps whose week-ago one starts before the trace, and the report counts
+// them; a day or more short, it is left out.
+func TestBacktestWeekBaselineShortOfAWeek(t *testing.T) {
+	const week = 7 * 288
+	s := synth(2*week, 5*time.Minute, 5, weekly)
+	tests := []struct {
+		name     string
+		train    int
+		want     bool
+		daySteps int
+	}{
+		{"a week", week, true, 0},
+		{"a sample short", week - 1, true, 1},
+		{"an hour short", week - 12, true, 12},
+		{"a day short", week - 288, true, 288},
+		{"more than a day short", week - 289, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Backtest(s, trainOn(tt.train))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, ok := r.Baselines[BaselineSeasonalNaiveWeek]
+			if ok != tt.want {
+				t.Fatalf("week baseline present %v, want %v", ok, tt.want)
+			}
+			if r.WeekBaselineDaySteps != tt.daySteps {
+				t.Errorf("week baseline took the day-ago window on %d steps, want %d", r.WeekBaselineDaySteps, tt.daySteps)
+			}
+			if ok && !(m.MAE < r.Baselines[BaselineSeasonalNaiveDay].MAE) {
+				t.Errorf("week baseline MAE %g not below the day's %g on a weekly trace", m.MAE, r.Baselines[BaselineSeasonalNaiveDay].MAE)
+			}
+		})
+	}
+}
+
 func TestHoltWintersLearnsASeason(t *testing.T) {
 	season := []float64{10, 20, 30, 20}
 	v := make([]float64, 80)

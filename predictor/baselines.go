@@ -34,6 +34,18 @@ func seasonalNaive(v []float64, period, horizon int) peakForecaster {
 	}
 }
 
+// seasonalNaiveWeek is seasonalNaive over week samples, which takes the
+// window day samples back where the week-ago one starts before v.
+func seasonalNaiveWeek(v []float64, week, day, horizon int) peakForecaster {
+	weekly, daily := seasonalNaive(v, week, horizon), seasonalNaive(v, day, horizon)
+	return func(i int) float64 {
+		if i+1 < week {
+			return daily(i)
+		}
+		return weekly(i)
+	}
+}
+
 // holtWinters is additive Holt-Winters (level, trend, season): the
 // backtest's baseline, run over a whole series once, and one of the
 // model's candidate forecasters (see hwFit).

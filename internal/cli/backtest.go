@@ -479,6 +479,10 @@ func printBacktest(out io.Writer, trace string, rep predictor.Report, notes, wri
 		fmt.Fprintf(out, "%s over a hundred times anything of the week before (a scrape gone wrong, in runs of one or two): the forecasts made at them did not provision for them and the floors' calibration left them out; the errors and under-provisioning below count them\n",
 			counted(rep.FarRunSamples, "evaluated sample"))
 	}
+	if rep.WeekBaselineDaySteps > 0 {
+		fmt.Fprintf(out, "seasonal_naive_week took the day-ago window on %s, whose week-ago window starts before the trace: the training part is less than a week (--train 168h, or a longer trace, avoids it)\n",
+			counted(rep.WeekBaselineDaySteps, "evaluated step"))
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "peak forecasts and their floors (lower is better in every column):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -904,3 +904,35 @@ func traceCSV(t *testing.T, name string, step int, vals []float64) string {
 	}
 	return path
 }
+
+// TestBacktestWeekBaselineShortOfAWeek: with a training part three samples
+// short of a week, the week baseline stays in the table and a line says on
+// how many steps it took the day-ago window; the JSON counts them.
+func TestBacktestWeekBaselineShortOfAWeek(t *testing.T) {
+	r := runCLI(t, "", "backtest", "-f", crane9Trace, "--train", "10077")
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	for _, want := range []string{
+		"seasonal_naive_week took the day-ago window on 3 evaluated steps, whose week-ago window starts before the trace",
+		"  " + predictor.BaselineSeasonalNaiveWeek + " ",
+	} {
+		if !strings.Contains(r.Out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.Out)
+		}
+	}
+	r = runCLI(t, "", "backtest", "-f", crane9Trace, "--train", "10077", "-o", "json")
+	if r.Code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.ErrOut)
+	}
+	var got struct {
+		DaySteps  int            `json:"week_baseline_day_steps"`
+		Baselines map[string]any `json:"baselines"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Baselines[predictor.BaselineSeasonalNaiveWeek]; !ok || got.DaySteps != 3 {
+		t.Errorf("JSON: week baseline present %v, week_baseline_day_steps %d; want true, 3", ok, got.DaySteps)
+	}
+}

@@ -23,7 +23,9 @@ with its first part as history (--train: half by default, or a number of
 samples, a fraction or percentage, or a duration such as 168h). At every later
 sample it forecasts the peak demand of the next --lookahead window with
 mlscale's predictor and with baselines computed in the same run (persistence,
-seasonal naive over a day and a week, Holt-Winters), and compares them with
+seasonal naive over a day and a week, Holt-Winters; the week's takes the
+day-ago window where the week-ago one is before the trace, a line says on how
+many steps), and compares them with
 the actual peak. For every figure below, lower is better:
 
   MAE        mean absolute error of the forecast peak, in the trace's units.
