@@ -177,9 +177,12 @@ func DetectCycle(s Series) Cycle { return DetectCycles(s).Longest() }
 // of the other weeks (see dropSurgeDays; the control lags, their own),
 // compared with the daily profile (also learnt on the other weeks) when
 // there is a daily cycle, so that a weekday/weekend shape is found under a
-// dominant daily swing. A cycle is reported when its strength is at least
-// the threshold for the number of periods seen (see dayBase) and exceeds
-// by minPeak the strength of folding at nearby lags that are not the cycle.
+// dominant daily swing; where the blocks show no weekly cycle, the test
+// is run again with each hour a block, which a job of an hour or two once
+// a week moves (see weekStrength and weekJobStrength). A cycle is
+// reported when its strength is at least the threshold for the number of
+// periods seen (see dayBase) and exceeds by minPeak the strength of
+// folding at nearby lags that are not the cycle.
 //
 // Demand of a few events per step, mostly 0, has sub-bins whose middle
 // half is 0 in most hours, and its daily shape is in the rare non-zero
@@ -224,6 +227,12 @@ func DetectCycles(s Series) Cycles {
 			st.week, st.weekNear = mean.week, mean.weekNear
 		}
 	}
+	if !counts && !st.weekOK() && !math.IsInf(st.week, -1) {
+		// A weekly job of minutes: see weekJobStrength.
+		if w, near := weekJobStrength(scaled, st.dayOK()); weekPasses(w, near, st.weeks) {
+			st.week, st.weekNear = w, near
+		}
+	}
 	var cs Cycles
 	if h, near := hourStrength(scaled); h >= hourMin && h-near >= minPeak {
 		cs = append(cs, Cycle{Period: Hourly, Strength: h})
@@ -253,8 +262,12 @@ func (st cycleStats) dayOK() bool {
 	return st.day >= threshold(dayBase, dayPer, st.days) && st.day-st.dayNear >= minPeak
 }
 
-func (st cycleStats) weekOK() bool {
-	return st.week >= threshold(weekBase, weekPer, st.weeks) && st.week-st.weekNear >= minPeak
+func (st cycleStats) weekOK() bool { return weekPasses(st.week, st.weekNear, st.weeks) }
+
+// weekPasses reports whether a weekly strength of week, against near at
+// the control lags, is a cycle over weeks of history.
+func weekPasses(week, near, weeks float64) bool {
+	return week >= threshold(weekBase, weekPer, weeks) && week-near >= minPeak
 }
 
 // threshold returns base + per/(n-1), at most maxThreshold.
@@ -297,22 +310,49 @@ func measureCycles(s Series, mean bool) cycleStats {
 		k = weekBlocks
 	}
 	if span >= 2*Week-cycleSlack {
-		y := blockMedians(bins, perDay/k)
-		q := 0
-		if st.dayOK() && k > 1 {
-			q = k
+		st.week, st.weekNear = weekStrength(bins, perDay, k, st.dayOK())
+		if !st.weekOK() && k < perDay {
+			// A weekly job of an hour or two is lost in the medians of
+			// its blocks: tested again on the bins themselves.
+			if w, near := weekStrength(bins, perDay, perDay, st.dayOK()); weekPasses(w, near, st.weeks) {
+				st.week, st.weekNear = w, near
+			}
 		}
-		// Each lag folds the blocks less the days that are surges
-		// against the same day of its own other periods (see
-		// dropSurgeDays), as the daily test's controls do.
-		res := dayResiduals(y, k)
-		fold := func(days int) float64 {
-			return foldGain(localResidual(dropSurgeDays(y, k, res, days), 7*k), days*k, q)
-		}
-		st.week = fold(7)
-		st.weekNear = max(fold(6), fold(8))
 	}
 	return st
+}
+
+// weekJobStrength is the weekly test of measureCycles on hours that are
+// the plain mean of their sub-bins, each hour a block (see weekStrength):
+// a job of a quarter of an hour once a week drops out of the middle half
+// of its hour, as a daily one does (see DetectCycles). daily is whether
+// the first pass found a daily cycle.
+func weekJobStrength(s Series, daily bool) (week, near float64) {
+	bins, width := binned(s, true)
+	if width <= 0 || Day%width != 0 || len(bins) == 0 {
+		return math.Inf(-1), math.Inf(-1)
+	}
+	perDay := int(Day / width)
+	return weekStrength(bins, perDay, perDay, daily)
+}
+
+// weekStrength returns the weekly strength of bins, perDay to a day, on
+// the medians of k blocks a day, compared with the daily profile where
+// daily is set, and the best strength at 6 and 8 days.
+func weekStrength(bins []float64, perDay, k int, daily bool) (week, near float64) {
+	y := blockMedians(bins, perDay/k)
+	q := 0
+	if daily && k > 1 {
+		q = k
+	}
+	// Each lag folds the blocks less the days that are surges against the
+	// same day of its own other periods (see dropSurgeDays), as the daily
+	// test's controls do.
+	res := dayResiduals(y, k)
+	fold := func(days int) float64 {
+		return foldGain(localResidual(dropSurgeDays(y, k, res, days), 7*k), days*k, q)
+	}
+	return fold(7), max(fold(6), fold(8))
 }
 
 // controlShare is how much more of the bins than at a day (as a share)

@@ -97,6 +97,8 @@ type genSpec struct {
 	// of the high state, which is redrawn on average every FlapSteps steps.
 	Flap      []float64 `json:"flap,omitempty"`
 	FlapSteps float64   `json:"flap_steps,omitempty"`
+	// WeeklyJob adds a job once a week (see weeklyJob).
+	WeeklyJob *weeklyJob `json:"weekly_job,omitempty"`
 	// Gaps are missing stretches {day, hours}, set to NaN; Missing are
 	// the same as rows missing from a CSV trace, read with ReadTrace
 	// (which interpolates them); NaNFrac is the share of samples missing
@@ -104,6 +106,17 @@ type genSpec struct {
 	Gaps    [][2]float64 `json:"gaps,omitempty"`
 	Missing [][2]float64 `json:"missing,omitempty"`
 	NaNFrac float64      `json:"nan_frac,omitempty"`
+}
+
+// weeklyJob is a job of Size for Hours from hour At of Weekday (0 is
+// Sunday) every week, as a weekly report or training run; with Random, at
+// a random day and hour of each week instead (no cycle).
+type weeklyJob struct {
+	Weekday int     `json:"weekday"`
+	At      float64 `json:"at"`
+	Hours   float64 `json:"hours"`
+	Size    float64 `json:"size"`
+	Random  bool    `json:"random,omitempty"`
 }
 
 // shape returns the daily shape at hour h (0..24), in [-1, 1].
@@ -166,7 +179,8 @@ func (g genSpec) generate(t testing.TB) Series {
 		holiday[d] = true
 	}
 	dayLevel := map[int]float64{}
-	spikeAt := map[int]int{} // day -> step of its spike
+	jobAt := map[int]float64{} // week -> hours from its Sunday 00:00
+	spikeAt := map[int]int{}   // day -> step of its spike
 	shifts := append([][2]float64(nil), g.Shifts...)
 	if g.ShiftEvery > 0 {
 		for d := r.ExpFloat64() * g.ShiftEvery; d < g.Days; d += r.ExpFloat64() * g.ShiftEvery {
@@ -211,6 +225,22 @@ func (g genSpec) generate(t testing.TB) Series {
 			}
 			if int(tm.Sub(day0.Add(time.Duration(dayN)*Day))/step) == spikeAt[dayN] {
 				v += g.DailySpike
+			}
+		}
+		if j := g.WeeklyJob; j != nil {
+			// Weeks from Sunday 00:00; hours into the week.
+			sunday := day0.AddDate(0, 0, -int(day0.Weekday()))
+			week, into := int(tm.Sub(sunday)/Week), float64(tm.Sub(sunday)%Week)/float64(time.Hour)
+			at, ok := jobAt[week]
+			if !ok {
+				at = float64(24*j.Weekday) + j.At
+				if j.Random {
+					at = r.Float64() * (168 - j.Hours)
+				}
+				jobAt[week] = at
+			}
+			if into >= at && into < at+j.Hours {
+				v += j.Size
 			}
 		}
 		for _, sg := range g.Surges {

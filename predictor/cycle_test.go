@@ -282,7 +282,8 @@ func TestDetectCyclesOddInput(t *testing.T) {
 // BenchmarkDetectCycles20000 detects cycles in 20,000 samples: one-minute
 // steps (13.9 days: the daily test), five-minute steps (69 days: daily
 // and weekly), one-hour steps (833 days, no averaging into hours), and
-// the first 20,000 minutes of crane_input9.
+// the first 20,000 minutes of crane_input9; and five-minute steps of noise
+// alone, where every second pass runs.
 func BenchmarkDetectCycles20000(b *testing.B) {
 	run := func(name string, s Series) {
 		b.Run(name, func(b *testing.B) {
@@ -297,6 +298,7 @@ func BenchmarkDetectCycles20000(b *testing.B) {
 	}
 	// The input of BenchmarkForecast20000.
 	run("crane_input9", loadTrace(b, "crane_input9.csv").Slice(0, 20000))
+	run("5m0s-no-cycle", synth(20000, 5*time.Minute, 5, func(time.Time) float64 { return 100 }))
 }
 
 // poissonCounts returns three weeks of event counts per 5 minutes, each
