@@ -180,7 +180,8 @@ func (g genSpec) generate(t testing.TB) Series {
 	}
 	dayLevel := map[int]float64{}
 	jobAt := map[int]float64{} // week -> hours from its Sunday 00:00
-	spikeAt := map[int]int{}   // day -> step of its spike
+	sunday := day0.AddDate(0, 0, -int(day0.Weekday()))
+	spikeAt := map[int]int{} // day -> step of its spike
 	shifts := append([][2]float64(nil), g.Shifts...)
 	if g.ShiftEvery > 0 {
 		for d := r.ExpFloat64() * g.ShiftEvery; d < g.Days; d += r.ExpFloat64() * g.ShiftEvery {
@@ -228,8 +229,8 @@ func (g genSpec) generate(t testing.TB) Series {
 			}
 		}
 		if j := g.WeeklyJob; j != nil {
-			// Weeks from Sunday 00:00; hours into the week.
-			sunday := day0.AddDate(0, 0, -int(day0.Weekday()))
+			// Weeks from the Sunday 00:00 before the start; hours into
+			// the week.
 			week, into := int(tm.Sub(sunday)/Week), float64(tm.Sub(sunday)%Week)/float64(time.Hour)
 			at, ok := jobAt[week]
 			if !ok {
