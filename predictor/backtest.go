@@ -530,7 +530,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 		observed int
 		// memo holds the model's candidates' forecasts by index until
 		// the next fit (see candidateMemo).
-		memo candidateMemo
+		memo *candidateMemo
 	)
 	fc, floors = make([]float64, b.n), make([]int, b.n)
 	policy.BusinessHours = b.opts.BusinessHours
@@ -552,7 +552,7 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 			if err != nil {
 				return nil, nil, fmt.Errorf("backtest at %s: %w", s.Time(i).Format(time.RFC3339), err)
 			}
-			model, fitEnd, memo = m, i, candidateMemo{}
+			model, fitEnd, memo = m, i, newCandidateMemo()
 			if k == 0 {
 				rep.Cycle = m.Cycles().String()
 				cal.Seed(m.Residuals())

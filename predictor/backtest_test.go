@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,6 +103,73 @@ func TestHoltWintersLearnsASeason(t *testing.T) {
 	}
 	if !math.IsNaN(peaks[3]) {
 		t.Errorf("forecast before two seasons %g, want NaN", peaks[3])
+	}
+}
+
+// TestGridSSEOneAtATime: the grid search's sums (gridSSE: one start for
+// every parameter set, the filter's state in locals, each set bounded by
+// the best sum before it) are those of each set's own filter
+// (holtWinters.start and update), bit for bit where a set runs to the
+// end, and pick the same set: on smooth and noisy daily series (most sets
+// stopped early), on a trend, on a series of one value (every sum 0: the
+// first set wins the tie), on bursts and on part-day tails.
+func TestGridSSEOneAtATime(t *testing.T) {
+	const p = 48
+	r := rand.New(rand.NewPCG(11, 12))
+	series := map[string]func(i int) float64{
+		"smooth":   func(i int) float64 { return 100 + 30*math.Sin(2*math.Pi*float64(i)/p) },
+		"noisy":    func(i int) float64 { return 100 + 30*math.Sin(2*math.Pi*float64(i)/p) + 20*r.NormFloat64() },
+		"trend":    func(i int) float64 { return float64(i) + 5*r.NormFloat64() },
+		"constant": func(int) float64 { return 7 },
+		"bursts": func(i int) float64 {
+			if r.IntN(30) == 0 {
+				return 500
+			}
+			return 10
+		},
+	}
+	for name, f := range series {
+		for _, n := range []int{2 * p, 2*p + 5, 9 * p, 9*p + 17} {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = f(i)
+			}
+			// One at a time.
+			wantK, best := -1, math.Inf(1)
+			full := map[int]float64{}
+			for k, hw := range hwGrid {
+				hw.period = p
+				st := hw.start(v)
+				sse, stopped := 0.0, false
+				for i := 2 * p; i < len(v) && !stopped; i++ {
+					e := v[i] - hw.update(&st, v[i], i%p)
+					sse += e * e
+					stopped = (i-2*p+1)%p == 0 && i+1 < len(v) && sse > best
+				}
+				if !stopped {
+					full[k] = sse
+				}
+				if sse < best || wantK < 0 {
+					wantK, best = k, sse
+				}
+			}
+			gotK, gotBest := -1, math.Inf(1)
+			gridSSE(v, p, func(k int, sse float64) float64 {
+				if want, ok := full[k]; ok && math.Float64bits(sse) != math.Float64bits(want) {
+					t.Errorf("%s, %d samples, set %d: sum %v, %v alone", name, n, k, sse, want)
+				}
+				if sse < gotBest || gotK < 0 {
+					gotK, gotBest = k, sse
+				}
+				return gotBest
+			})
+			if gotK != wantK || gotBest != best {
+				t.Errorf("%s, %d samples: picked set %d (sum %v), one at a time %d (%v)", name, n, gotK, gotBest, wantK, best)
+			}
+			if len(full) == len(hwGrid) && name != "constant" && n > 3*p {
+				t.Errorf("%s, %d samples: no set stopped early one at a time; the case tests no bound", name, n)
+			}
+		}
 	}
 }
 

@@ -184,38 +184,69 @@ func (hw holtWinters) run(v []float64, observed []bool, horizon, fitEnd int) (pe
 	return peaks, sse
 }
 
-// sse returns the sum of squared one-step errors over v after its first
-// two periods, without keeping forecasts; once it passes bound it stops
-// and returns what it has summed so far. The seasonal terms live in
-// scratch (of the period's length), overwritten.
-func (hw holtWinters) sse(v, scratch []float64, bound float64) float64 {
-	p := hw.period
-	st := hw.startIn(v, scratch)
-	// update, with the state in locals: the grid search runs this loop
-	// for every parameter set over days of samples.
-	level, trend, season := st.level, st.trend, st.season
-	a, b, g := hw.alpha, hw.beta, hw.gamma
-	var sse float64
-	rest := v[2*p:]
-	for len(rest) > 0 {
-		n := min(p, len(rest))
-		day, sea := rest[:n], season[:n]
-		for k, x := range day {
-			s := sea[k]
-			pred := level + trend + s
-			prev := level
-			level = a*(x-s) + (1-a)*(level+trend)
-			trend = b*(level-prev) + (1-b)*trend
-			sea[k] = g*(x-level) + (1-g)*s
-			e := x - pred
-			sse += e * e
-		}
-		rest = rest[n:]
-		if n == p && sse > bound {
-			break
-		}
+// gridSSE returns, for each parameter set of hwGrid at period p, the sum
+// of squared one-step errors over v after its first two periods, passing
+// them to keep in the grid's order; keep returns the bound for the sets
+// after it. A set stops at the end of the first period whose sum passes
+// its bound, and its sum so far is the one passed: the grid search only
+// needs to know it lost. The filter's start, the same for every set, is
+// computed once.
+func gridSSE(v []float64, p int, keep func(k int, sse float64) (bound float64)) {
+	if p <= 0 || len(v) < 2*p {
+		return
 	}
-	return sse
+	st := holtWinters{period: p}.start(v)
+	l := hwLane{season: make([]float64, p)}
+	bound := math.Inf(1)
+	for k, hw := range hwGrid {
+		l.start(hw, st)
+		for rest := v[2*p:]; len(rest) > 0; {
+			day := rest[:min(p, len(rest))]
+			l.day(day)
+			rest = rest[len(day):]
+			if len(day) == p && l.sse > bound {
+				break
+			}
+		}
+		bound = keep(k, l.sse)
+	}
+}
+
+// hwLane is one parameter set's run in gridSSE: the filter's state, with
+// the state in locals while it runs (the grid search runs the filter for
+// every parameter set over days of samples), and its summed squared
+// errors.
+type hwLane struct {
+	a, b, g      float64
+	level, trend float64
+	season       []float64
+	sse          float64
+}
+
+// start sets l to the filter of hw's smoothing parameters in the state st
+// (see holtWinters.start), its seasonal terms copied.
+func (l *hwLane) start(hw holtWinters, st hwState) {
+	copy(l.season, st.season)
+	*l = hwLane{a: hw.alpha, b: hw.beta, g: hw.gamma, level: st.level, trend: st.trend, season: l.season}
+}
+
+// day runs l's filter over the samples x (at most a period, the first at
+// season index 0), as holtWinters.update does.
+func (l *hwLane) day(x []float64) {
+	level, trend, sse := l.level, l.trend, l.sse
+	a, b, g := l.a, l.b, l.g
+	sea := l.season[:len(x)]
+	for k, x := range x {
+		s := sea[k]
+		pred := level + trend + s
+		prev := level
+		level = a*(x-s) + (1-a)*(level+trend)
+		trend = b*(level-prev) + (1-b)*trend
+		sea[k] = g*(x-level) + (1-g)*s
+		e := x - pred
+		sse += e * e
+	}
+	l.level, l.trend, l.sse = level, trend, sse
 }
 
 // hwGrid is the grid of smoothing parameters fitHoltWinters chooses from.
@@ -238,16 +269,12 @@ func fitHoltWinters(v []float64, observed []bool, period, horizon, fitEnd int) [
 	k := scaleOf(v)
 	v = Series{Values: v}.scaled(k).Values
 	best, bestSSE := -1, math.Inf(1)
-	fit := v[:min(len(v), fitEnd)]
-	if len(fit) >= 2*period {
-		scratch := make([]float64, period)
-		for k, hw := range hwGrid {
-			hw.period = period
-			if sse := hw.sse(fit, scratch, bestSSE); sse < bestSSE || best < 0 {
-				best, bestSSE = k, sse
-			}
+	gridSSE(v[:min(len(v), fitEnd)], period, func(k int, sse float64) float64 {
+		if sse < bestSSE || best < 0 {
+			best, bestSSE = k, sse
 		}
-	}
+		return bestSSE
+	})
 	hw := hwGrid[max(0, best)]
 	hw.period = period
 	peaks, _ := hw.run(v, observed, horizon, fitEnd)

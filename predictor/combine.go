@@ -117,8 +117,9 @@ type hwFit struct {
 	// endK is the season index of the last sample fitted.
 	endK int
 	// kept are the peak forecasts kept, after the samples of spans of the
-	// fitted history.
-	kept []hwSpan
+	// fitted history, and points those after single samples (see hwPoints).
+	kept   []hwSpan
+	points hwPoints
 	// rate is the weight of each error in the running scale st.dev (see
 	// holtWinters.updateRobust).
 	rate float64
@@ -158,6 +159,13 @@ type hwSpan struct {
 	vals        []float64
 }
 
+// hwPoints are peak forecasts after single samples of the fitted history,
+// at offsets from its last one (at most 0, ascending).
+type hwPoints struct {
+	at   []int
+	vals []float64
+}
+
 // at returns the kept forecast after the sample o samples from the last
 // fitted one (o <= 0), NaN where none was kept.
 func (f *hwFit) at(o int) float64 {
@@ -165,6 +173,9 @@ func (f *hwFit) at(o int) float64 {
 		if k := o - s.from; k >= 0 && k%s.every == 0 && k/s.every < len(s.vals) {
 			return s.vals[k/s.every]
 		}
+	}
+	if k, ok := slices.BinarySearch(f.points.at, o); ok {
+		return f.points.vals[k]
 	}
 	return math.NaN()
 }
@@ -180,13 +191,12 @@ func chooseHW(s Series, horizon int) (holtWinters, bool) {
 	}
 	v := s.Values[max(0, s.Len()-hwFitSamples(s.Step, horizon)):]
 	best, bestSSE := hwGrid[0], math.Inf(1)
-	scratch := make([]float64, p)
-	for _, hw := range hwGrid {
-		hw.period = p
-		if sse := hw.sse(v, scratch, bestSSE); sse < bestSSE {
-			best, bestSSE = hw, sse
+	gridSSE(v, p, func(k int, sse float64) float64 {
+		if sse < bestSSE {
+			best, bestSSE = hwGrid[k], sse
 		}
-	}
+		return bestSSE
+	})
 	best.period = p
 	return best, true
 }
@@ -203,24 +213,28 @@ func hwFitSamples(step time.Duration, horizon int) int {
 
 // runHW runs the Holt-Winters filter with the parameters best (from
 // chooseHW) over the end of s, keeping the peak forecasts after the
-// samples of each span [lo, hi] of keep (offsets from the last sample, at
-// most 0).
-func runHW(s Series, horizon int, best holtWinters, keep [][2]int) *hwFit {
+// samples of each span [lo, hi] of keep and after the samples points
+// (offsets from the last sample, at most 0; points ascending).
+func runHW(s Series, horizon int, best holtWinters, keep [][2]int, points []int) *hwFit {
 	p := best.period
 	// The chosen filter runs over enough history to keep what is asked.
 	need := min(s.Len(), hwFitSamples(s.Step, horizon))
 	for _, r := range keep {
 		need = max(need, 2*p+1-r[0])
 	}
-	return filterHW(s.Values[max(0, s.Len()-need):], horizon, best, keep, 1)
+	if len(points) > 0 {
+		need = max(need, 2*p+1-points[0])
+	}
+	return filterHW(s.Values[max(0, s.Len()-need):], horizon, best, keep, 1, points)
 }
 
 // filterHW runs the Holt-Winters filter with the parameters best over all
 // of v (started on its first two periods), keeping the peak forecasts
 // after the samples of each span of keep (as runHW) that are a multiple
-// of every samples before its end (every sample where every is 1); nil
-// where v is shorter than two periods.
-func filterHW(v []float64, horizon int, best holtWinters, keep [][2]int, every int) *hwFit {
+// of every samples before its end (every sample where every is 1), and
+// after the samples points (as runHW); nil where v is shorter than two
+// periods.
+func filterHW(v []float64, horizon int, best holtWinters, keep [][2]int, every int, points []int) *hwFit {
 	p := best.period
 	if p <= 0 || len(v) < 2*p {
 		return nil
@@ -229,9 +243,21 @@ func filterHW(v []float64, horizon int, best holtWinters, keep [][2]int, every i
 	f.st.dev = hwStartDev(v[:2*p])
 	f.rate = hwDevRate(p)
 	f.kept = make([]hwSpan, len(keep))
+	if len(points) > 0 {
+		f.points = hwPoints{at: points, vals: make([]float64, len(points))}
+	}
+	next := 0 // the first of points not yet passed
 	for i := 2 * p; i < len(v); i++ {
 		best.updateRobust(&f.st, v[i], i%p, f.rate)
 		o := i - (len(v) - 1)
+		for next < len(points) && points[next] < o {
+			f.points.vals[next] = math.NaN() // before the filter started
+			next++
+		}
+		if next < len(points) && points[next] == o {
+			f.points.vals[next] = f.st.peak(i%p, horizon)
+			next++
+		}
 		for k, r := range keep {
 			if o < r[0] || o > r[1] || (r[1]-o)%every != 0 {
 				continue
@@ -266,13 +292,23 @@ func (m *Model) withHWOver(s Series, first, last, every int) *Model {
 	if e >= s.Len() {
 		return m
 	}
-	stride := m.combineStride()
-	lo := first - m.horizon - (m.scoredPoints()-1)*stride
-	for _, j := range m.phasePoints(first, stride) {
-		lo = min(lo, j)
+	// The candidate's forecasts after the samples that the replayed
+	// forecasts score (a few thousand of a week's ten thousand at a
+	// one-minute step), those the fit covers.
+	var at []int
+	for j := last; j >= first; j -= max(1, every) {
+		at = m.scoredIndices(j, at)
+	}
+	slices.Sort(at)
+	at = slices.Compact(at)
+	lo, _ := slices.BinarySearch(at, 0)
+	hi, _ := slices.BinarySearch(at, e+1)
+	at = at[lo:hi]
+	for k := range at {
+		at[k] -= e
 	}
 	c := *m
-	c.hw = runHW(s.Slice(0, e+1), m.horizon, m.hw.holtWinters, [][2]int{{max(0, lo) - e, 0}})
+	c.hw = runHW(s.Slice(0, e+1), m.horizon, m.hw.holtWinters, nil, at)
 	if m.hwBase != nil {
 		// The baseline at the replayed forecasts themselves: last,
 		// last-every, ... that the fit covers (those after it run on from
@@ -282,7 +318,7 @@ func (m *Model) withHWOver(s Series, first, last, every int) *Model {
 		if hi > e {
 			hi -= (hi - e + every - 1) / every * every
 		}
-		c.hwBase = filterHW(s.Values[:e+1], m.horizon, m.hw.holtWinters, [][2]int{{max(0, first) - e, hi - e}}, every)
+		c.hwBase = filterHW(s.Values[:e+1], m.horizon, m.hw.holtWinters, [][2]int{{max(0, first) - e, hi - e}}, every, nil)
 	}
 	return &c
 }
@@ -362,7 +398,7 @@ type combiner struct {
 	// memo keeps the candidates' forecasts by index across the forecasts
 	// of one model over one history (see candidateMemo); nil keeps
 	// nothing.
-	memo candidateMemo
+	memo *candidateMemo
 }
 
 // candidateMemo holds the candidates' forecasts (combiner.candidates) by
@@ -374,8 +410,67 @@ type combiner struct {
 // samples apart and the phase points a cycle earlier, so most are scored
 // by four or five of them; the backtest's, one sample apart, by about a
 // dozen. A candidate's forecast at an index depends only on the model and
-// on the samples up to that index, so it is computed once.
-type candidateMemo map[int][]float64
+// on the samples up to that index, so it is computed once; so is the peak
+// of each lookahead window (see combiner.window), which the envelope, the
+// day peaks and the analogues read for many indices.
+type candidateMemo struct {
+	byIndex map[int][]float64
+	// peak and arg are the window ending at each sample's peak and the
+	// first sample at it (arg -1: not yet computed).
+	peak []float64
+	arg  []int32
+}
+
+// newCandidateMemo returns an empty candidateMemo.
+func newCandidateMemo() *candidateMemo {
+	return &candidateMemo{byIndex: map[int][]float64{}}
+}
+
+// window returns the peak of the lookahead window ending at sample hi of
+// c.vals (the horizon samples up to it; hi-horizon+1 >= 0), the first
+// of them at the peak as Model.windowPeak finds it, and the peak as a
+// running max over the window finds it, from the memo where there is one.
+func (c *combiner) window(hi int) (peak float64, arg int) {
+	w := c.memo
+	if w != nil && hi < len(w.arg) && w.arg[hi] >= 0 {
+		return w.peak[hi], int(w.arg[hi])
+	}
+	peak, arg = math.Inf(-1), -1
+	for j := hi - c.m.horizon + 1; j <= hi; j++ {
+		v := c.vals[j]
+		peak = max(peak, v)
+		if arg < 0 || v > c.vals[arg] {
+			arg = j
+		}
+	}
+	if w != nil {
+		if n := len(c.vals); n > len(w.arg) {
+			old := len(w.arg)
+			w.peak = append(w.peak, make([]float64, n-old)...)
+			w.arg = append(w.arg, make([]int32, n-old)...)
+			for k := old; k < n; k++ {
+				w.arg[k] = -1
+			}
+		}
+		w.peak[hi], w.arg[hi] = peak, int32(arg)
+	}
+	return peak, arg
+}
+
+// lagged returns the peak of the lookahead window after sample i of c.vals
+// lag earlier (see seasonalPeak), from combiner.window.
+func (c *combiner) lagged(i int, lag time.Duration) float64 {
+	m := c.m
+	if lag%m.step != 0 {
+		return math.NaN()
+	}
+	l := int(lag / m.step)
+	if l < m.horizon || i+1-l < 0 {
+		return math.NaN()
+	}
+	peak, _ := c.window(i + m.horizon - l)
+	return peak
+}
 
 func (c *combiner) at(j int) time.Time { return c.start.Add(time.Duration(j) * c.m.step) }
 
@@ -387,6 +482,33 @@ func (c *combiner) loadHW() {
 	if c.hw == nil {
 		c.hw, c.hwExtra = c.m.hwPeaks(c.m.hw, c.start, c.vals, c.hwLo, c.hwHi, c.hwExtraAt)
 	}
+}
+
+// hwAt returns the Holt-Winters candidate's forecast after sample i (one
+// of the combiner's: its hwLo to hwHi or hwExtraAt), NaN where it has
+// none: up to the end of the fitted history the one the fit kept, read
+// alone (a replay of the history, as Selector.Seed's, needs a dozen of
+// the hundreds between hwLo and hwHi), after it from loadHW.
+func (c *combiner) hwAt(i int) float64 {
+	m := c.m
+	if m.hw == nil {
+		return math.NaN()
+	}
+	d := m.end.Sub(c.start)
+	if d%m.step != 0 {
+		return math.NaN()
+	}
+	if e := int(d / m.step); i <= e {
+		return m.hw.at(i - e)
+	}
+	c.loadHW()
+	if k := i - c.hwLo; k >= 0 && k < len(c.hw) {
+		return c.hw[k]
+	}
+	if x := slices.Index(c.hwExtraAt, i); x >= 0 {
+		return c.hwExtra[x]
+	}
+	return math.NaN()
 }
 
 // candidates appends to out[:0] the peak forecast of each candidate
@@ -431,12 +553,14 @@ func (c *combiner) loadHW() {
 // Forecasts below 0 are left as they are: held at 0, they moved as many
 // traces the one way as the other.
 func (c *combiner) candidates(i int, out []float64) []float64 {
-	if f, ok := c.memo[i]; ok {
-		return append(out[:0], f...)
+	if c.memo != nil {
+		if f, ok := c.memo.byIndex[i]; ok {
+			return append(out[:0], f...)
+		}
 	}
 	out = c.compute(i, out)
 	if c.memo != nil {
-		c.memo[i] = slices.Clone(out)
+		c.memo.byIndex[i] = slices.Clone(out)
 	}
 	return out
 }
@@ -459,13 +583,7 @@ func (c *combiner) compute(i int, out []float64) []float64 {
 	}
 	out = append(out, vals[i])
 	// Holt-Winters's season is the days before's, blind to the calendar.
-	c.loadHW()
-	hw := math.NaN()
-	if k := i - c.hwLo; k >= 0 && k < len(c.hw) {
-		hw = c.hw[k]
-	} else if x := slices.Index(c.hwExtraAt, i); x >= 0 {
-		hw = c.hwExtra[x]
-	}
+	hw := c.hwAt(i)
 	if unlikeDay {
 		hw = math.NaN()
 	}
@@ -496,10 +614,9 @@ func (m *Model) hourPeaksOn() bool {
 // and a day of history holds 24 of them where the day peaks need three
 // days for three.
 func (c *combiner) hourPeaks(i int) float64 {
-	m := c.m
 	c.dayBuf = c.dayBuf[:0]
 	for d := 1; d <= hourPeaksHours; d++ {
-		if peak := seasonalPeak(c.vals, i, time.Duration(d)*Hourly, m.step, m.horizon); !math.IsNaN(peak) {
+		if peak := c.lagged(i, time.Duration(d)*Hourly); !math.IsNaN(peak) {
 			c.dayBuf = append(c.dayBuf, peak)
 		}
 	}
@@ -554,7 +671,7 @@ func (c *combiner) dayPeaks(i int) float64 {
 		if !c.sameHours(i, o) {
 			continue
 		}
-		if peak := seasonalPeak(c.vals, i, time.Duration(d)*Day, m.step, m.horizon); !math.IsNaN(peak) {
+		if peak := c.lagged(i, time.Duration(d)*Day); !math.IsNaN(peak) {
 			c.dayBuf = append(c.dayBuf, peak)
 		}
 	}
@@ -649,13 +766,10 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 			continue
 		}
 		var b float64
-		peak := math.Inf(-1)
 		for j := lo; j <= i; j++ {
 			b += vals[j-l]
 		}
-		for h := 1; h <= m.horizon; h++ {
-			peak = max(peak, vals[i+h-l])
-		}
+		peak, at := c.window(i + m.horizon - l)
 		if unlike && m.cycle.Period != Week {
 			// The calendar tells this window from the one a lag earlier:
 			// not an analogue.
@@ -663,9 +777,17 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 		}
 		raw[n] = peak
 		if finite(peak) {
-			capped := m.oneOffCapped(s, i-l, l, lvl, peak)
+			// The highest sample of the window a further l samples
+			// earlier (see Model.oneOffCapped), -1 for none.
+			var prior int
+			if i+m.horizon-2*l >= m.horizon-1 {
+				_, prior = c.window(i + m.horizon - 2*l)
+			} else {
+				prior = m.windowPeak(s, i-2*l) // partly before the history
+			}
+			capped := m.oneOffCapped(s, at, prior, lvl, peak)
 			if capped < peak {
-				if _, _, g := c.glitchRun(m.windowPeak(s, i-l), i, lvl); g {
+				if _, _, g := c.glitchRun(at, i, lvl); g {
 					// A one-off, and a glitch: as it was, capped too.
 					raw[n] = capped
 				}
@@ -693,34 +815,36 @@ func (c *combiner) envelope(i int, lvl float64) float64 {
 	m := c.m
 	h := m.horizon
 	n := max(1, int(envelopeWindow/(time.Duration(h)*m.step)))
-	// The three highest samples, highest first (-1: none): a glitch is
-	// the only one or two samples far above the level, so the highest,
-	// and the next outside it is not far above.
-	top := [3]int{-1, -1, -1}
+	// top is the highest sample, the first of them with the latest window
+	// first: a glitch is the only one or two samples far above the level,
+	// so the highest (see combiner.topThree).
+	top0, nan := -1, false
 	c.buf = c.buf[:0]
 	for w := range n {
 		hi := i - w*h
 		if hi-h+1 < 0 {
 			break
 		}
-		peak := math.Inf(-1)
-		for j := hi - h + 1; j <= hi; j++ {
-			v := c.vals[j]
-			peak = max(peak, v)
-			for k := range top {
-				if top[k] < 0 || v > c.vals[top[k]] {
-					copy(top[k+1:], top[k:len(top)-1])
-					top[k] = j
-					break
-				}
-			}
+		peak, arg := c.window(hi)
+		nan = nan || math.IsNaN(peak)
+		if top0 < 0 || peak > c.vals[top0] {
+			top0 = arg
 		}
 		c.buf = append(c.buf, peak)
 	}
 	if len(c.buf) == 0 {
 		return math.NaN()
 	}
-	if lo, hi, ok := c.glitchRun(top[0], i, lvl); ok {
+	var top [3]int
+	if nan {
+		// A NaN sample ranks as topThree has it.
+		top = c.topThree(i, len(c.buf))
+		top0 = top[0]
+	}
+	if lo, hi, ok := c.glitchRun(top0, i, lvl); ok {
+		if !nan {
+			top = c.topThree(i, len(c.buf))
+		}
 		t := c.at(i + 1)
 		bound := m.base(t) + lvl + m.resMed + glitchK*m.spikeSpreadAt(t)
 		rest := -1
@@ -757,6 +881,28 @@ func (c *combiner) envelope(i int, lvl float64) float64 {
 		return c.buf[len(c.buf)-1]
 	}
 	return c.buf[k] + (pos-float64(k))*(c.buf[k+1]-c.buf[k])
+}
+
+// topThree returns the three highest samples of the n lookahead windows
+// up to index i, highest first (-1: none), scanning the latest window
+// first and each from its first sample: of equal samples, the first
+// scanned ranks higher.
+func (c *combiner) topThree(i, n int) [3]int {
+	h := c.m.horizon
+	top := [3]int{-1, -1, -1}
+	for w := range n {
+		for j := i - w*h - h + 1; j <= i-w*h; j++ {
+			v := c.vals[j]
+			for k := range top {
+				if top[k] < 0 || v > c.vals[top[k]] {
+					copy(top[k+1:], top[k:len(top)-1])
+					top[k] = j
+					break
+				}
+			}
+		}
+	}
+	return top
 }
 
 // glitchRun reports whether sample j is part of a glitch rather than
@@ -1055,7 +1201,7 @@ func (m *Model) scoredPoints() int {
 // preferShapes).
 // Where memo is not nil, the candidates' forecasts are taken from it and
 // kept in it (see candidateMemo).
-func (m *Model) combined(start time.Time, vals []float64, i int, memo candidateMemo) (peak, hw float64) {
+func (m *Model) combined(start time.Time, vals []float64, i int, memo *candidateMemo) (peak, hw float64) {
 	sc := m.score(start, vals, i, memo)
 	hw = sc.now[m.hwCandidate(len(sc.now))]
 	if m.shapesOnly {
@@ -1099,7 +1245,7 @@ func (sc scored) clone() scored {
 // compete.
 // The candidates' forecasts come from memo where it is not nil (see
 // candidateMemo).
-func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo) scored {
+func (m *Model) score(start time.Time, vals []float64, i int, memo *candidateMemo) scored {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals, memo: memo}
 	points := m.scoredPoints()
@@ -1165,6 +1311,21 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo candidateMemo
 		}
 	}
 	return scored{now: now, errs: sum, n: n}
+}
+
+// scoredIndices appends to dst the index i and those of the past
+// forecasts that the forecast at i scores (see Model.score): the recent
+// ones and the phase points, or the hours' (see Model.hourPoints).
+func (m *Model) scoredIndices(i int, dst []int) []int {
+	dst = append(dst, i)
+	if hours := m.hourPoints(i); hours != nil {
+		return append(dst, hours...)
+	}
+	stride := m.combineStride()
+	for k := range m.scoredPoints() {
+		dst = append(dst, i-m.horizon-k*stride)
+	}
+	return append(dst, m.phasePoints(i, stride)...)
 }
 
 // missedAlike returns the least error above which a scored forecast is

@@ -349,7 +349,7 @@ func TestGappyOccupancy(t *testing.T) {
 // parameters over all of v as filterHW runs it (NaN over its first two
 // periods).
 func robustRun(hw holtWinters, v []float64, horizon int) []float64 {
-	f := filterHW(v, horizon, hw, [][2]int{{-(len(v) - 1), 0}}, 1)
+	f := filterHW(v, horizon, hw, [][2]int{{-(len(v) - 1), 0}}, 1, nil)
 	out := make([]float64, len(v))
 	for i := range out {
 		out[i] = f.at(i - (len(v) - 1))
@@ -446,6 +446,66 @@ func TestHoltWintersBaselineInReplay(t *testing.T) {
 		if got, want := re.hwBaseline(scaled.Start, scaled.Values, j, math.Inf(1)), wholeEarly[j]; math.Abs(got-want) > 1e-9*math.Abs(want) {
 			t.Fatalf("fitted an hour earlier, replayed sample %d: baseline %g, want %g", j, got, want)
 		}
+	}
+}
+
+// TestReplayKeepsScoredHoltWinters: a replay's model (Model.withHWOver)
+// keeps the Holt-Winters candidate's forecasts only after the samples that
+// the replayed forecasts score (Model.scoredIndices), and each replayed
+// forecast scores every candidate as it would with the candidate's
+// forecasts kept after every sample of the history: on a daily trace
+// (phase points), on an hourly cron queue (the hours' points), and with a
+// model fitted an hour before the history's end (the replays after its
+// fit run the filter on).
+func TestReplayKeepsScoredHoltWinters(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		s    Series
+		cut  int // samples after the model's fit
+	}{
+		{"daily", loadTrace(t, "crane_input9.csv").Slice(0, 20000), 0},
+		{"hourly cron", cronQueue(1, 6), 0},
+		{"fitted an hour earlier", memorySawtooth(7, 9), 60},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Fit(tt.s.Slice(0, tt.s.Len()-tt.cut), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.hw == nil {
+				t.Fatal("no Holt-Winters candidate")
+			}
+			scaled := tt.s.scaled(m.scale)
+			e := tt.s.Len() - 1 - tt.cut
+			last, every := tt.s.Len()-1-m.horizon, 37
+			first := last - 2*int(Day/m.step)
+			rm := m.withHWOver(scaled, first, last, every)
+			// The reference keeps every sample's forecast from the
+			// earliest one scored (the filter starts where the replay's
+			// does: two periods before it).
+			lo := e
+			for j := last; j >= first; j -= every {
+				lo = min(lo, slices.Min(m.scoredIndices(j, nil)))
+			}
+			full := *m
+			full.hw = runHW(scaled.Slice(0, e+1), m.horizon, m.hw.holtWinters, [][2]int{{lo - e, 0}}, nil)
+			hwAt, scoredHW := -1, 0
+			for j := last; j >= first; j -= every {
+				vals := scaled.Values[:j+1]
+				got, want := rm.score(scaled.Start, vals, j, nil), full.score(scaled.Start, vals, j, nil)
+				if hwAt < 0 {
+					hwAt = m.hwCandidate(len(want.now))
+				}
+				scoredHW += want.n[hwAt]
+				if !sameFloats(got.now, want.now) || !sameFloats(got.errs, want.errs) || !slices.Equal(got.n, want.n) {
+					t.Fatalf("replay at %d: forecasts %v, errors %v, counts %v; with every forecast kept %v, %v, %v",
+						j, got.now, got.errs, got.n, want.now, want.errs, want.n)
+				}
+			}
+			if scoredHW == 0 {
+				t.Fatal("the Holt-Winters candidate scored in no replayed forecast")
+			}
+		})
 	}
 }
 

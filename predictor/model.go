@@ -310,24 +310,7 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	m.counts = wholeNumbers(s)
 	orig := s
 	s = s.scaled(m.scale)
-	// The Holt-Winters candidate's grid search (a third of a fit on 20,000
-	// samples) needs only s: it runs beside the rest of the fit.
-	// So does the baseline's filter over the whole history (Model.hwBase),
-	// which needs only the parameters chosen.
-	type hwChoice struct {
-		hw   holtWinters
-		base *hwFit
-		ok   bool
-	}
-	hwc := make(chan hwChoice, 1)
-	go func() {
-		hw, ok := chooseHW(s, m.horizon)
-		c := hwChoice{hw: hw, ok: ok}
-		if ok {
-			c.base = filterHW(s.Values, m.horizon, hw, [][2]int{{0, 0}}, 1)
-		}
-		hwc <- c
-	}()
+	join := fitBeside(s, m)
 	m.cycles = DetectCycles(s)
 	m.cycle = m.cycles.Longest()
 	if m.cycle.Period == Hourly {
@@ -359,7 +342,6 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	}
 	m.fitProfile(span.Start, vals)
 	m.fitPeak(span.Start, vals, span.Observed)
-	m.fitShrunk(s.Values, s.Observed)
 	if m.horizon == 1 && m.phases > 0 {
 		m.spikeSD = m.spikeSpread(span.Start, vals)
 	}
@@ -367,14 +349,52 @@ func fit(s Series, opts Options, selectShapes bool) (*Model, error) {
 	for _, sd := range m.spikeSD {
 		m.glitchMin = min(m.glitchMin, glitchK*sd)
 	}
-	if c := <-hwc; c.ok {
-		m.hw = runHW(s, m.horizon, c.hw, m.hwKeep())
-		m.hwBase = c.base
-	}
+	join()
 	if selectShapes && m.horizon == 1 && m.cycle.Period != 0 {
 		m.shapesOnly = preferShapes(orig, opts)
 	}
 	return m, nil
+}
+
+// fitBeside starts the parts of m's fit on s (scaled) that need only s
+// and m's horizon and step, to run beside the rest of it: the
+// Holt-Winters candidate's grid search (a third of a fit on 20,000
+// samples) and the baseline's filter over the whole history
+// (Model.hwBase), which needs only the parameters chosen; and the shrunk
+// sample's fit (a tenth), on a Model of its own. The join returned waits
+// for them and sets what they fitted in m, once the rest of the fit has
+// set the cycle, which the candidate's kept forecasts depend on
+// (Model.hwKeep).
+func fitBeside(s Series, m *Model) (join func()) {
+	type hwChoice struct {
+		hw   holtWinters
+		base *hwFit
+		ok   bool
+	}
+	h := m.horizon
+	hwc := make(chan hwChoice, 1)
+	go func() {
+		hw, ok := chooseHW(s, h)
+		c := hwChoice{hw: hw, ok: ok}
+		if ok {
+			c.base = filterHW(s.Values, h, hw, [][2]int{{0, 0}}, 1, nil)
+		}
+		hwc <- c
+	}()
+	shrunk := &Model{horizon: m.horizon, step: m.step}
+	shrunkDone := make(chan struct{})
+	go func() {
+		shrunk.fitShrunk(s.Values, s.Observed)
+		close(shrunkDone)
+	}()
+	return func() {
+		<-shrunkDone
+		m.shrunkA, m.shrunkB, m.shrunkOK, m.shrunkMedian = shrunk.shrunkA, shrunk.shrunkB, shrunk.shrunkOK, shrunk.shrunkMedian
+		if c := <-hwc; c.ok {
+			m.hw = runHW(s, m.horizon, c.hw, m.hwKeep(), nil)
+			m.hwBase = c.base
+		}
+	}
 }
 
 // hwKeep are the spans of the fitted history (offsets from its last
@@ -796,18 +816,27 @@ func (m *Model) fitPeak(start time.Time, vals []float64, observed []bool) {
 	lvls := m.levels(vals)
 	xs := make([]float64, 0, max(0, n-m.horizon-first))
 	ys := make([]float64, 0, cap(xs))
+	// The windows' peaks, of the samples and of the profile: peaks[j] is
+	// the peak of the window ending at j.
+	bpeaks := windowMaxes(base[:n], m.horizon)
+	var peaks []float64
 	// pairs collects the (recent residual, peak excess) pairs, of the
 	// observed samples only where observed is not nil.
 	pairs := func(observed []bool) {
 		xs, ys = xs[:0], ys[:0]
-		for i := first; i+m.horizon < n; i++ {
-			peak, bpeak := math.Inf(-1), math.Inf(-1)
-			for h := 1; h <= m.horizon; h++ {
-				if observed == nil || observed[i+h] {
-					peak = max(peak, vals[i+h])
+		seen := vals
+		if observed != nil {
+			// A sample not observed counts for nothing in its windows.
+			seen = slices.Clone(vals)
+			for j, ok := range observed {
+				if !ok {
+					seen[j] = math.Inf(-1)
 				}
-				bpeak = max(bpeak, base[i+h])
 			}
+		}
+		peaks = windowMaxesInto(peaks, seen, m.horizon)
+		for i := first; i+m.horizon < n; i++ {
+			peak, bpeak := peaks[i+m.horizon], bpeaks[i+m.horizon]
 			if math.IsInf(peak, -1) || (observed != nil && !observed[i]) {
 				continue
 			}
@@ -888,7 +917,7 @@ func (m *Model) Forecast(s Series) (Forecast, error) {
 // step, the candidates' forecasts taken from memo where it is not nil
 // (see candidateMemo): the backtest's forecasts between two fits score
 // the same past indices over and over, each of them about a dozen times.
-func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
+func (m *Model) forecast(s Series, memo *candidateMemo) Forecast {
 	far := false
 	if a := farTail(s.Values, spanOf(s.Step)); a < s.Len() {
 		// The latest samples are a far run (see glitch.go): forecast as if
@@ -912,7 +941,7 @@ func (m *Model) forecast(s Series, memo candidateMemo) Forecast {
 // Selector.Seed replays, with no copy of the history and no scan of its
 // last two days per forecast. The candidates' forecasts come from memo where
 // it is not nil (see candidateMemo).
-func (m *Model) forecastScaled(s Series, memo candidateMemo) Forecast {
+func (m *Model) forecastScaled(s Series, memo *candidateMemo) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, i)
@@ -1050,6 +1079,50 @@ func (m *Model) anomalousPeak(s Series, i int, lvl float64) bool {
 	return j >= 0 && math.Abs(m.excess(s, j, lvl)) >= anomalyK
 }
 
+// windowMaxes returns the peak of each window of h samples of v: out[j]
+// is that of v[j-h+1 : j+1], as a running max over it finds it (out[j] for
+// j < h-1 is that of v[:j+1]).
+func windowMaxes(v []float64, h int) []float64 {
+	return windowMaxesInto(nil, v, h)
+}
+
+// windowMaxesInto is windowMaxes into dst's storage where it has room.
+// Go's max is associative (a NaN wins, +0 over -0), so the peak of a
+// window is the max of the peak of its part in one block of h samples and
+// that of its part in the next (van Herk and Gil-Werman): three passes
+// over v where a running max over each window takes h.
+func windowMaxesInto(dst, v []float64, h int) []float64 {
+	n := len(v)
+	h = max(1, h)
+	if cap(dst) < 2*n {
+		dst = make([]float64, 2*n)
+	}
+	dst = dst[:2*n]
+	// pre[j]: the peak from j's block start to j; suf[j]: from j to its
+	// block end.
+	pre, suf := dst[:n], dst[n:]
+	for b := 0; b < n; b += h {
+		e := min(n, b+h)
+		pre[b] = v[b]
+		for j := b + 1; j < e; j++ {
+			pre[j] = max(pre[j-1], v[j])
+		}
+		suf[e-1] = v[e-1]
+		for j := e - 2; j >= b; j-- {
+			suf[j] = max(v[j], suf[j+1])
+		}
+	}
+	// The window ending at j starts at lo = j-h+1: where that is inside
+	// a block, the window is the end of that block (suf[lo]) and the start
+	// of the next, up to j (pre[j]).
+	for b := h; b < n; b += h {
+		for j := b; j < min(n, b+h-1); j++ {
+			pre[j] = max(suf[j-h+1], pre[j])
+		}
+	}
+	return pre
+}
+
 // windowPeak returns the index of the highest sample of the window after
 // sample i of s (i+1 to i+horizon, within s), -1 where it holds none.
 func (m *Model) windowPeak(s Series, i int) int {
@@ -1062,20 +1135,20 @@ func (m *Model) windowPeak(s Series, i int) int {
 	return j
 }
 
-// oneOffCapped returns peak, the peak of the window after sample i of s
-// (an analogue l samples before the window forecast), at most
+// oneOffCapped returns peak, the peak of a window of s (an analogue l
+// samples before the window forecast) whose highest sample is j (see
+// Model.windowPeak), at most
 // analogueCapK robust deviations above the profile and the level lvl
 // where it lies further above them and the window a further l samples
-// earlier does not: a one-off, such as the burst of tweets a piece of news
+// earlier (whose highest sample is k, -1 for none) does not: a one-off, such as the burst of tweets a piece of news
 // set off a day earlier. Scaled to recent samples busier than the day
 // before's, it became a forecast many times the demand of the window (see
 // combiner.analogues).
-func (m *Model) oneOffCapped(s Series, i, l int, lvl, peak float64) float64 {
-	j := m.windowPeak(s, i)
+func (m *Model) oneOffCapped(s Series, j, k int, lvl, peak float64) float64 {
 	if j < 0 || m.excess(s, j, lvl) < analogueCapK {
 		return peak
 	}
-	if k := m.windowPeak(s, i-l); k >= 0 && m.excess(s, k, lvl) >= analogueCapK {
+	if k >= 0 && m.excess(s, k, lvl) >= analogueCapK {
 		// It recurs: a job at that time, not a one-off.
 		return peak
 	}

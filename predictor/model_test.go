@@ -987,3 +987,35 @@ func TestCountsRoundThePeak(t *testing.T) {
 		t.Errorf("MAE over the best baseline's, summed over six count series: %.3f rounded, %.3f not; want less rounded", rounded, plain)
 	}
 }
+
+// TestWindowMaxes: the blocked window peaks are the running max over each
+// window, bit for bit, with NaN, -0 and +0, -Inf and runs of equal values
+// among the samples, for windows of one sample to longer than the series.
+func TestWindowMaxes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	pool := []float64{math.NaN(), math.Copysign(0, -1), 0, math.Inf(-1), math.Inf(1), 1, 1, 2, -3}
+	for _, n := range []int{0, 1, 2, 7, 16, 100, 257} {
+		for _, h := range []int{1, 2, 3, 5, 15, 16, 300} {
+			for trial := range 20 {
+				v := make([]float64, n)
+				for j := range v {
+					if trial%2 == 0 {
+						v[j] = pool[r.IntN(len(pool))]
+					} else {
+						v[j] = r.NormFloat64()
+					}
+				}
+				got := windowMaxes(v, h)
+				for j := range v {
+					want := math.Inf(-1)
+					for k := max(0, j-h+1); k <= j; k++ {
+						want = max(want, v[k])
+					}
+					if math.Float64bits(got[j]) != math.Float64bits(want) && !(math.IsNaN(got[j]) && math.IsNaN(want)) {
+						t.Fatalf("n %d, h %d, window ending at %d of %v: %v, want %v", n, h, j, v, got[j], want)
+					}
+				}
+			}
+		}
+	}
+}

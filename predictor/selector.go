@@ -380,7 +380,7 @@ func (s *Selector) Seed(m *Model, h Series) int {
 	scaled := h.scaled(m.scale)
 	rm := m.withHWOver(scaled, first, last, stride)
 	n := 0
-	memo := candidateMemo{}
+	memo := newCandidateMemo()
 	for j := last; j >= first; j -= stride {
 		seed.Observe(rm.forecastScaled(scaled.Slice(0, j+1), memo), slices.Max(h.Values[j+1:j+1+m.horizon]))
 		n++

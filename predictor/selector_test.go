@@ -788,7 +788,7 @@ func TestCandidateMemoSameForecasts(t *testing.T) {
 				t.Fatal(err)
 			}
 			scaled := tt.s.scaled(m.scale)
-			memo := candidateMemo{}
+			memo := newCandidateMemo()
 			last := tt.s.Len() - 1 - m.horizon
 			n := 0
 			// A forecast every stride of the scored past forecasts: each
@@ -803,9 +803,9 @@ func TestCandidateMemoSameForecasts(t *testing.T) {
 			}
 			// Each forecast scores a dozen or more indices, but all
 			// of them but a few were scored by the forecast before.
-			t.Logf("%d forecasts, %d indices kept, cycle %s", n, len(memo), m.Cycles())
-			if len(memo) == 0 || len(memo) >= 4*n {
-				t.Fatalf("the memo kept %d forecasts' candidates for %d forecasts, want some reused", len(memo), n)
+			t.Logf("%d forecasts, %d indices kept, cycle %s", n, len(memo.byIndex), m.Cycles())
+			if len(memo.byIndex) == 0 || len(memo.byIndex) >= 4*n {
+				t.Fatalf("the memo kept %d forecasts' candidates for %d forecasts, want some reused", len(memo.byIndex), n)
 			}
 			// After the fit: a model fitted on all but the last 300
 			// samples forecasts each of them in turn, the Holt-Winters
@@ -815,7 +815,7 @@ func TestCandidateMemoSameForecasts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			memo = candidateMemo{}
+			memo = newCandidateMemo()
 			for i := end; i < tt.s.Len(); i++ {
 				h := tt.s.Slice(0, i+1)
 				want, err := m.Forecast(h)

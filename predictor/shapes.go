@@ -61,7 +61,7 @@ func preferShapes(s Series, opts Options) bool {
 	}
 	vals := s.scaled(sub.scale).Values
 	var all, shapes float64
-	memo := candidateMemo{}
+	memo := newCandidateMemo()
 	for j := n - r - 1; j < n-1; j++ {
 		sc := sub.score(s.Start, vals, j, memo)
 		only := sc.clone()
