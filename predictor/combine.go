@@ -405,11 +405,13 @@ type combiner struct {
 // index, for many forecasts by one model over one history, or over
 // prefixes of one series: Selector.Seed's and preferShapes' replays, and
 // the backtest's forecasts between two fits. Such forecasts score many of
-// the same past indices: Selector.Seed's forecasts, about nine samples
-// apart at a one-minute step, each score twelve past forecasts fifteen
-// samples apart and the phase points a cycle earlier, so most are scored
-// by four or five of them; the backtest's, one sample apart, by about a
-// dozen. A candidate's forecast at an index depends only on the model and
+// the same past indices: Selector.Seed's forecasts, about an hour apart
+// (60 samples at a one-minute step, a multiple of the 15 between scored
+// forecasts), each score twelve past forecasts fifteen samples apart and
+// the phase points a cycle earlier, which the forecasts an hour and a day
+// before scored too: about five of the nineteen candidate sets a forecast
+// scores are computed; the backtest's, one sample apart, score each index
+// about a dozen times. A candidate's forecast at an index depends only on the model and
 // on the samples up to that index, so it is computed once; so is the peak
 // of each lookahead window (see combiner.window), which the envelope, the
 // day peaks and the analogues read for many indices.
