@@ -65,14 +65,9 @@ type hwState struct {
 }
 
 // start returns the state after v's first two periods (len(v) >= 2*period),
-// seasons indexed from v[0].
+// seasons indexed from v[0]. It depends on the period only, not on the
+// smoothing parameters (gridSSE starts every set from one).
 func (hw holtWinters) start(v []float64) hwState {
-	return hw.startIn(v, make([]float64, hw.period))
-}
-
-// startIn is start with the seasonal terms written into season (of the
-// period's length).
-func (hw holtWinters) startIn(v, season []float64) hwState {
 	p := hw.period
 	var m1, m2 float64
 	for i := range p {
@@ -81,7 +76,7 @@ func (hw holtWinters) startIn(v, season []float64) hwState {
 	}
 	m1 /= float64(p)
 	m2 /= float64(p)
-	st := hwState{level: m2, trend: (m2 - m1) / float64(p), season: season[:p]}
+	st := hwState{level: m2, trend: (m2 - m1) / float64(p), season: make([]float64, p)}
 	for i := range p {
 		st.season[i] = (v[i] - m1 + v[p+i] - m2) / 2
 	}
