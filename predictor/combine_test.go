@@ -898,32 +898,43 @@ func TestScoredPoints(t *testing.T) {
 // earlier, scaled to recent samples three times busier, would forecast 30
 // times any demand seen; the scaled window a day earlier is capped where
 // its peak was a one-off, not where it recurs (a job at that time every
-// day), and so is the window as it was (seasonal naive) where the one-off
-// is a single sample far above its neighbours (a glitch, see
-// combiner.glitchRun; TestGlitchIsNotDemand).
+// day, also where it comes up to a quarter of an hour earlier or later
+// each day, see Model.nearPeak), and so is the window as it was (seasonal
+// naive) where the one-off is a single sample far above its neighbours (a
+// glitch, see combiner.glitchRun; TestGlitchIsNotDemand).
 func TestOneOffADayEarlierIsCapped(t *testing.T) {
 	const days = 10
 	step := 5 * time.Minute
 	perDay := int(Day / step)
-	build := func(job bool) Series {
+	// jitter moves the job by whole samples each day; two days before the
+	// last, 10 minutes later than the day after, outside the window the
+	// day after's peak is in.
+	jitter := []int{0, -2, 1, 2, -1, 2, -2, 2, 0, 1}
+	build := func(job, jittered bool) Series {
 		s := synth(days*perDay, step, 1, daily)
 		for d := range days {
+			at := d*perDay + 215 // 17:55
+			if jittered {
+				at += jitter[d]
+			}
 			if job || d == days-2 {
-				s.Values[d*perDay+215] = 10000 // 17:55
+				s.Values[at] = 10000
 			}
 		}
 		return s
 	}
 	for _, tt := range []struct {
-		name   string
-		job    bool
-		capped bool
+		name     string
+		job      bool
+		jittered bool
+		capped   bool
 	}{
-		{"one-off", false, true},
-		{"a job every day", true, false},
+		{"one-off", false, false, true},
+		{"a job every day", true, false, false},
+		{"a job every day, up to 10 minutes early or late", true, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := build(tt.job)
+			s := build(tt.job, tt.jittered)
 			i := (days-1)*perDay + 212 // 17:40 on the last day: the window a day earlier holds 17:55
 			hist := s.Slice(0, i+1)
 			// The last half hour three times busier than a day earlier.
