@@ -1034,7 +1034,7 @@ func TestDayPeaks(t *testing.T) {
 		{5 * time.Minute, 3, Day, true},
 		{30 * time.Minute, 1, Day, false}, // the profile is the median already
 		{time.Minute, 15, Week, true},
-		{time.Minute, 15, 0, false},      // no cycle
+		{time.Minute, 15, 0, true},       // no cycle: the typical window peak
 		{7 * time.Minute, 3, Day, false}, // a day is not a whole number of steps
 		{time.Hour, 24, Day, false},      // the window is a day long
 	} {

@@ -71,6 +71,16 @@ func TestSelector(t *testing.T) {
 		{"errors of opposite signs: the blend that cancels them", func(s *Selector) {
 			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-8, 30, 30, 30, math.NaN()})
 		}, 68, 0.6},
+		// In the first week, such a blend is taken over persistence
+		// alone only where it leads it by blendTie: here the blend with
+		// 0.9 of persistence misses by 0.52624, persistence alone by
+		// 0.5264 (0.03% more); 0.9 of persistence would forecast 77.
+		{"a blend within blendTie of persistence alone, in the first week: persistence", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-0.5264, 30, 30, 30, math.NaN()})
+		}, 80, 1},
+		{"the same blend 1% ahead: the blend", func(s *Selector) {
+			selectorFeed(s, at, 3, 10, [NumBaselines]float64{-0.5314, 30, 30, 30, math.NaN()})
+		}, 77, 0.9},
 		// A baseline is compared with the mixture on the forecasts it
 		// has, once it has half of them.
 		{"week-ago window on half the forecasts: compared on those", func(s *Selector) {
