@@ -639,7 +639,7 @@ func (c *combiner) hourPeaks(i int) float64 {
 // window peak that a burst on one day does not move, and a job at the same
 // time on most days does: on the 109 probe traces of docs/predictor.md the
 // geometric mean of mlscale's MAE over the best baseline's fell on every
-// set, and NAB's art_load_balancer_spikes went from 1.007 to 0.992.
+// set, and NAB's art_load_balancer_spikes went from 1.007 to 0.993.
 func (m *Model) dayPeaksOn() bool {
 	return m.horizon > 1 && (m.cycle.Period == Day || m.cycle.Period == Week || m.cycle.Period == 0) &&
 		Day%m.step == 0 && int(Day/m.step) > m.horizon
