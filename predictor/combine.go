@@ -784,12 +784,7 @@ func (c *combiner) analogues(i, lo int, x, lvl float64, out []float64) ([]float6
 		}
 		raw[n] = peak
 		if finite(peak) {
-			capped := peak
-			if at >= 0 && m.excess(s, at, lvl) >= analogueCapK {
-				// The highest sample near the window a further l
-				// samples earlier (see Model.oneOffCapped), -1 for none.
-				capped = m.oneOffCapped(s, at, m.nearPeak(s, i-2*l), lvl, peak)
-			}
+			capped := m.oneOffCapped(s, at, i-2*l, lvl, peak)
 			if capped < peak {
 				if _, _, g := c.glitchRun(at, i, lvl); g {
 					// A one-off, and a glitch: as it was, capped too.

@@ -1142,16 +1142,16 @@ func (m *Model) windowPeak(s Series, i int) int {
 // samples before the window forecast) whose highest sample is j (see
 // Model.windowPeak), at most analogueCapK robust deviations above the
 // profile and the level lvl where it lies further above them and the
-// samples near the window a further l samples earlier (whose highest is
-// k, -1 for none; see Model.nearPeak) do not: a one-off, such as the
-// burst of tweets a piece of news set off a day earlier. Scaled to recent
-// samples busier than the day before's, it became a forecast many times
-// the demand of the window (see combiner.analogues).
-func (m *Model) oneOffCapped(s Series, j, k int, lvl, peak float64) float64 {
+// samples near the window after sample prior, a further l samples
+// earlier (see Model.nearPeak), do not: a one-off, such as the burst of
+// tweets a piece of news set off a day earlier. Scaled to recent samples
+// busier than the day before's, it became a forecast many times the
+// demand of the window (see combiner.analogues).
+func (m *Model) oneOffCapped(s Series, j, prior int, lvl, peak float64) float64 {
 	if j < 0 || m.excess(s, j, lvl) < analogueCapK {
 		return peak
 	}
-	if k >= 0 && m.excess(s, k, lvl) >= analogueCapK {
+	if k := m.nearPeak(s, prior); k >= 0 && m.excess(s, k, lvl) >= analogueCapK {
 		// It recurs: a job at that time, not a one-off.
 		return peak
 	}
