@@ -121,6 +121,12 @@ const (
 	// weeks (a surge), once there are minClipPeriods periods of 8 days.
 	clipK          = 4.0
 	minClipPeriods = 5
+	// oddDayWeeks is the history, in weeks, under which the weekly test
+	// may leave out one odd day (see weekWithoutOddDay).
+	oddDayWeeks = 3
+	// oddDayValued is the least share of the weekly test's blocks with a
+	// value for it to leave out an odd day.
+	oddDayValued = 0.9
 	// sparseBins is the share of zero bins from which DetectCycles tests
 	// a period it did not find again on plain means: sparse counts.
 	// sparseMinPerHour is the fewest non-zero samples an hour, on
@@ -311,6 +317,12 @@ func measureCycles(s Series, mean bool) cycleStats {
 	}
 	if span >= 2*Week-cycleSlack {
 		st.week, st.weekNear = weekStrength(bins, perDay, k, st.dayOK())
+		if !st.weekOK() && k < perDay && st.weeks < oddDayWeeks {
+			// One odd day in a short history: see weekWithoutOddDay.
+			if w, near := weekWithoutOddDay(bins, perDay, k, st.dayOK(), threshold(weekBase, weekPer, st.weeks)); weekPasses(w, near, st.weeks) {
+				st.week, st.weekNear = w, near
+			}
+		}
 		if !st.weekOK() && k < perDay {
 			// A weekly job of an hour or two is lost in the medians of
 			// its blocks: tested again on the bins themselves.
@@ -842,4 +854,50 @@ func movingMedianResidual(x []float64, p int) []float64 {
 		}
 	}
 	return r
+}
+
+// weekWithoutOddDay is the weekly test of weekStrength (k blocks a day)
+// with one day left out at each lag: the one whose absence folds best,
+// any k+1 blocks in a row, so that a calendar day is left out whole
+// wherever the blocks start. A holiday on a weekday (demand as on a
+// Sunday) in one of two weeks has no same day in another week to be
+// told from as a surge is (dropSurgeDays needs five periods): the
+// weekday it fell on disagrees between the weeks, and a weekday/weekend
+// shape over the two weeks the predictor reads folded at 0.41-0.46,
+// under the 0.8 that two weeks need. The control lags get the same
+// choice, so a day that folds by chance at one lag does at the others
+// too. It returns -Inf for the controls where the week stays under
+// needed without its odd day (they are not computed then).
+func weekWithoutOddDay(bins []float64, perDay, k int, daily bool, needed float64) (week, near float64) {
+	y := blockMedians(bins, perDay/k)
+	valued := 0
+	for _, v := range y {
+		if v == v {
+			valued++
+		}
+	}
+	if float64(valued) < oddDayValued*float64(len(y)) {
+		return math.Inf(-1), math.Inf(-1)
+	}
+	q := 0
+	if daily && k > 1 {
+		q = k
+	}
+	buf := make([]float64, len(y))
+	best := func(days int) float64 {
+		g := math.Inf(-1)
+		for d := range y {
+			copy(buf, y)
+			for j := d; j < min(len(y), d+k+1); j++ {
+				buf[j] = math.NaN()
+			}
+			g = max(g, foldGain(localResidual(buf, 7*k), days*k, q))
+		}
+		return g
+	}
+	week = best(7)
+	if week < needed {
+		return week, math.Inf(-1)
+	}
+	return week, max(best(6), best(8))
 }

@@ -465,3 +465,41 @@ func TestDetectCyclesHourly(t *testing.T) {
 		}
 	}
 }
+
+// TestWeeklyWithOddDay checks that one odd day in the two weeks the
+// predictor reads (a weekday holiday) does not hide a weekly cycle
+// wherever the history starts, and does not make one where there is
+// none: a daily cycle with a surge day, or with a quiet day and no
+// weekends, stays daily; with a third of a day's rows missing
+// besides, nothing is left out.
+func TestWeeklyWithOddDay(t *testing.T) {
+	weekend := 0.2
+	for _, c := range []struct {
+		name string
+		g    genSpec
+		want string
+	}{
+		{"holiday, starts at 00:00", genSpec{Start: "2026-01-05T00:00:00Z", Holidays: []int{9}, Weekend: &weekend, WeekendOffset: -30}, "day+week"},
+		{"holiday, starts at 05:00", genSpec{Start: "2026-01-05T05:00:00Z", Holidays: []int{2}, Weekend: &weekend, WeekendOffset: -30}, "day+week"},
+		{"holiday, starts at 13:20", genSpec{Start: "2026-01-05T13:20:00Z", Holidays: []int{10}, Weekend: &weekend, WeekendOffset: -30}, "day+week"},
+		{"no holiday", genSpec{Start: "2026-01-05T13:20:00Z", Weekend: &weekend, WeekendOffset: -30}, "day+week"},
+		{"a surge day, no weekly shape", genSpec{Start: "2026-01-05T05:00:00Z", Surges: [][3]float64{{9.3, 200, 6}}}, "day"},
+		{"a quiet day, no weekly shape", genSpec{Start: "2026-01-05T05:00:00Z", Shifts: [][2]float64{{9, -30}, {10, 30}}}, "day"},
+	} {
+		for seed := range uint64(20) {
+			g := c.g
+			g.Step, g.Days, g.Seed, g.Level, g.Daily, g.Shape, g.Noise = "5m", 14, seed, 100, 40, "business", 10
+			if got := cycleLabel(DetectCycles(g.generate(t))); got != c.want {
+				t.Errorf("%s, seed %d: %s, want %s", c.name, seed, got, c.want)
+			}
+		}
+	}
+	// Rows missing besides the odd day: the weekly test does not leave
+	// one out (a weekend missing in one week leaves nothing to compare
+	// that weekend with).
+	g := genSpec{Step: "5m", Days: 14, Seed: 1, Start: "2026-01-05T00:00:00Z", Level: 100, Daily: 40, Shape: "business", Noise: 10,
+		Holidays: []int{9}, Weekend: &weekend, WeekendOffset: -30, Gaps: [][2]float64{{5, 48}}}
+	if got := cycleLabel(DetectCycles(g.generate(t))); got != "day" {
+		t.Errorf("holiday and a missing weekend: %s, want day", got)
+	}
+}
