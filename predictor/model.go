@@ -1244,28 +1244,21 @@ func (m *Model) spikeSpreadAt(t time.Time) float64 {
 // sharp step (the last hour of an office day, with the fall smoothed in),
 // and demand as high as the cycle before is no spike to hold. Where an
 // hourly cycle was found, the same minute of each of the last
-// hourlyPoints hours counts as a cycle before too: a job at a fixed
-// minute of the hour whose size varies (a batch that a cron queues) is
-// above its profile in the hours its batch is larger than the median,
-// and held as a spike there, its forecast took half the drain's fall
-// where the drain falls in full. Without a cycle, false.
+// hourlyPoints hours counts as a cycle before too, and there the profile
+// need not step sharply: a job at a fixed minute of the hour whose size
+// varies (a batch that a cron queues) is above its profile in the hours
+// its batch is larger than the median, and held as a spike there, its
+// forecast took half the drain's fall where the drain falls in full; and
+// a job of five minutes stands above a profile smoothed over minutes in
+// each of its samples while the profile rises over several of them, so
+// that, forecast five minutes ahead, its last minute was held as a spike
+// into the quiet minutes after it. Without a cycle, false.
 func (m *Model) profileMissed(s Series, j int) bool {
 	lag := int(m.cycle.Period / m.step)
 	if lag < 2 {
 		return false
 	}
 	sd := m.spikeSpreadAt(s.Time(j))
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for d := -1; d <= 1; d++ {
-		b := m.base(s.Time(j + d))
-		lo, hi = min(lo, b), max(hi, b)
-	}
-	if hi-lo < blurStepK*sd {
-		return false
-	}
-	if m.asHighAt(s, j, j-lag, sd) {
-		return true
-	}
 	if m.cycles.Has(Hourly) && Hourly%m.step == 0 && Hourly/m.step >= 2 {
 		hour := int(Hourly / m.step)
 		for k := 1; k <= hourlyPoints; k++ {
@@ -1274,7 +1267,15 @@ func (m *Model) profileMissed(s Series, j int) bool {
 			}
 		}
 	}
-	return false
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for d := -1; d <= 1; d++ {
+		b := m.base(s.Time(j + d))
+		lo, hi = min(lo, b), max(hi, b)
+	}
+	if hi-lo < blurStepK*sd {
+		return false
+	}
+	return m.asHighAt(s, j, j-lag, sd)
 }
 
 // asHighAt reports whether a sample of s at index o or either side of it
