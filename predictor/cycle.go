@@ -318,8 +318,11 @@ func measureCycles(s Series, mean bool) cycleStats {
 	if span >= 2*Week-cycleSlack {
 		st.week, st.weekNear = weekStrength(bins, perDay, k, st.dayOK())
 		if !st.weekOK() && k < perDay && st.weeks < oddDayWeeks {
-			// One odd day in a short history: see weekWithoutOddDay.
-			if w, near := weekWithoutOddDay(bins, perDay, k, st.dayOK(), threshold(weekBase, weekPer, st.weeks)); weekPasses(w, near, st.weeks) {
+			// One odd day in a short history: see weekWithoutOddDay. The
+			// day left out is not history: the thresholds are those of
+			// a day less.
+			less := st.weeks - 1.0/7
+			if w, near := weekWithoutOddDay(bins, perDay, k, st.dayOK(), threshold(weekBase, weekPer, less)); weekPasses(w, near, less) {
 				st.week, st.weekNear = w, near
 			}
 		}
