@@ -355,11 +355,7 @@ func weekJobStrength(s Series, daily bool) (week, near float64) {
 // the medians of k blocks a day, compared with the daily profile where
 // daily is set, and the best strength at 6 and 8 days.
 func weekStrength(bins []float64, perDay, k int, daily bool) (week, near float64) {
-	y := blockMedians(bins, perDay/k)
-	q := 0
-	if daily && k > 1 {
-		q = k
-	}
+	y, q := weekBlocksOf(bins, perDay, k, daily)
 	// Each lag folds the blocks less the days that are surges against the
 	// same day of its own other periods (see dropSurgeDays), as the daily
 	// test's controls do.
@@ -859,6 +855,17 @@ func movingMedianResidual(x []float64, p int) []float64 {
 	return r
 }
 
+// weekBlocksOf returns the weekly test's blocks of bins (perDay to a
+// day): the medians of k blocks a day, and the period of the baseline
+// they fold against: the day (k) where daily is set and a day holds more
+// than one block, else 0 (the local level).
+func weekBlocksOf(bins []float64, perDay, k int, daily bool) (y []float64, q int) {
+	if daily && k > 1 {
+		q = k
+	}
+	return blockMedians(bins, perDay/k), q
+}
+
 // weekWithoutOddDay is the weekly test of weekStrength (k blocks a day)
 // with one day left out at each lag: the one whose absence folds best,
 // any k+1 blocks in a row, so that a calendar day is left out whole
@@ -872,19 +879,9 @@ func movingMedianResidual(x []float64, p int) []float64 {
 // too. It returns -Inf for the controls where the week stays under
 // needed without its odd day (they are not computed then).
 func weekWithoutOddDay(bins []float64, perDay, k int, daily bool, needed float64) (week, near float64) {
-	y := blockMedians(bins, perDay/k)
-	valued := 0
-	for _, v := range y {
-		if v == v {
-			valued++
-		}
-	}
-	if float64(valued) < oddDayValued*float64(len(y)) {
+	y, q := weekBlocksOf(bins, perDay, k, daily)
+	if _, valued := meanSkippingNaN(y); float64(valued) < oddDayValued*float64(len(y)) {
 		return math.Inf(-1), math.Inf(-1)
-	}
-	q := 0
-	if daily && k > 1 {
-		q = k
 	}
 	buf := make([]float64, len(y))
 	best := func(days int) float64 {
