@@ -1201,7 +1201,15 @@ func (m *Model) scoredPoints() int {
 // Where memo is not nil, the candidates' forecasts are taken from it and
 // kept in it (see candidateMemo).
 func (m *Model) combined(start time.Time, vals []float64, i int, memo *candidateMemo) (peak, hw float64) {
-	sc := m.score(start, vals, i, memo)
+	return m.combinedHeld(start, vals, i, i, memo)
+}
+
+// combinedHeld is combined where the samples after index g up to i are
+// not demand (a gap at the end of the history, see Model.forecast): the
+// candidates forecast the window after i, and are weighed by the past
+// forecasts whose windows end by g.
+func (m *Model) combinedHeld(start time.Time, vals []float64, i, g int, memo *candidateMemo) (peak, hw float64) {
+	sc := m.scoreHeld(start, vals, i, g, memo)
 	hw = sc.now[m.hwCandidate(len(sc.now))]
 	if m.shapesOnly {
 		m.leaveOutReactive(sc)
@@ -1245,20 +1253,41 @@ func (sc scored) clone() scored {
 // The candidates' forecasts come from memo where it is not nil (see
 // candidateMemo).
 func (m *Model) score(start time.Time, vals []float64, i int, memo *candidateMemo) scored {
+	return m.scoreHeld(start, vals, i, i, memo)
+}
+
+// scoreHeld is score where the samples after index g up to i are not
+// demand (see Model.combinedHeld): the past forecasts scored are
+// those whose windows end by g, the recent ones counted back from g;
+// the phase points and the hours' stay those of i, the time of day
+// forecast, less any whose window is not over by g. The candidates'
+// forecasts at i are computed apart from memo, which holds those of the
+// series' own samples.
+func (m *Model) scoreHeld(start time.Time, vals []float64, i, g int, memo *candidateMemo) scored {
 	stride := m.combineStride()
 	c := combiner{m: m, start: start, vals: vals, memo: memo}
 	points := m.scoredPoints()
-	c.hwLo, c.hwHi = max(0, i-m.horizon-(points-1)*stride), i
-	phase := m.phasePoints(i, stride)
+	c.hwLo, c.hwHi = max(0, g-m.horizon-(points-1)*stride), g
+	over := func(j int) bool { return j+m.horizon > g }
+	phase := slices.DeleteFunc(m.phasePoints(i, stride), over)
 	c.hwExtraAt = phase
 	// at is the index of the k-th scored forecast.
-	at := func(k int) int { return i - m.horizon - k*stride }
+	at := func(k int) int { return g - m.horizon - k*stride }
 	if hours := m.hourPoints(i); hours != nil {
+		hours = slices.DeleteFunc(hours, over)
 		points, phase, c.hwExtraAt = len(hours), nil, hours
-		c.hwLo, c.hwHi = i, i
+		c.hwLo, c.hwHi = g, g
 		at = func(k int) int { return hours[k] }
 	}
-	now := c.candidates(i, nil)
+	var now []float64
+	if g == i {
+		now = c.candidates(i, nil)
+	} else {
+		// The memo holds the candidates of the series' own samples only.
+		held := combiner{m: m, start: start, vals: vals}
+		held.hwLo, held.hwHi = i, i
+		now = held.candidates(i, nil)
+	}
 	sum := make([]float64, len(now))
 	n := make([]int, len(now))
 	var past []float64

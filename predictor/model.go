@@ -905,7 +905,12 @@ func (m *Model) Residuals() []float64 {
 // the data the model was fitted on (the cheap, per-sample part). The
 // peak is the combination of candidate forecasters described at
 // Model.combined; a spike in progress then raises it to at least the
-// latest demand.
+// latest demand. Where the last samples of s are not observed (a history
+// held to the time forecast, Series.HeldTo), they are taken for no
+// demand: the forecast is still of the window after the last sample, from
+// the samples up to the last observed one, the gap continued along the
+// profile (Model.continued), and its candidates are weighed by the
+// forecasts whose windows ended by that sample.
 func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Len() == 0 {
 		return Forecast{}, errors.New("forecasting: empty history")
@@ -933,10 +938,58 @@ func (m *Model) forecast(s Series, memo *candidateMemo) Forecast {
 		s, memo, far = Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}, nil, true
 	}
 	s = s.scaled(m.scale)
-	f := m.forecastScaled(s, memo)
+	g := heldFrom(s)
+	if g < s.Len()-1 {
+		s = m.continued(s, g)
+	}
+	f := m.forecastHeld(s, g, memo)
 	f.FarRun = far
 	f.RecentPeak = recentPeak(s.Values, calibrationSamples(m.step)) * m.scale
 	return f
+}
+
+// heldFrom returns the index of s's last observed sample, or its last
+// sample where s has no Observed flags: the samples after it are the
+// last observed one held up to the time forecast, as the backtest makes
+// them in a gap (see Backtest).
+func heldFrom(s Series) int {
+	g := s.Len() - 1
+	if len(s.Observed) == s.Len() {
+		for g > 0 && !s.Observed[g] {
+			g--
+		}
+	}
+	return g
+}
+
+// continued returns s (scaled) with the samples after index g replaced by
+// the model's expectation of them from the samples up to g: the profile
+// (plus the level without a cycle) times the ratio of the last smoothing
+// window's samples up to g to it, or plus their mean difference from it
+// where either sum is not positive. The candidates read them as the
+// gap's demand, so that neither a held sample's noise nor a low sample
+// held across a step the profile knows sets the profiles' scale.
+func (m *Model) continued(s Series, g int) Series {
+	v := slices.Clone(s.Values)
+	lvl := m.levelAt(v, g)
+	var x, b float64
+	lo := max(0, g-m.recent+1)
+	for j := lo; j <= g; j++ {
+		x += v[j]
+		b += m.base(s.Time(j)) + lvl
+	}
+	n := float64(g - lo + 1)
+	for j := g + 1; j < len(v); j++ {
+		e := m.base(s.Time(j)) + lvl
+		if x > 0 && b > 0 {
+			// In proportion to the profile, as the profiles' candidates
+			// scale it.
+			v[j] = e * x / b
+		} else {
+			v[j] = max(0, e+(x-b)/n)
+		}
+	}
+	return Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}
 }
 
 // forecastScaled is Forecast on a history of the model's step, not empty
@@ -945,19 +998,27 @@ func (m *Model) forecast(s Series, memo *candidateMemo) Forecast {
 // last two days per forecast. The candidates' forecasts come from memo where
 // it is not nil (see candidateMemo).
 func (m *Model) forecastScaled(s Series, memo *candidateMemo) Forecast {
+	return m.forecastHeld(s, s.Len()-1, memo)
+}
+
+// forecastHeld is forecastScaled where the samples after index g are not
+// demand (see Model.forecast): the forecast is of the window after the
+// last sample, weighed and checked for a spike by the samples up to g,
+// whose last is persistence's forecast.
+func (m *Model) forecastHeld(s Series, g int, memo *candidateMemo) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
-	lvl := m.levelAt(s.Values, i)
-	peak, hw := m.combined(s.Start, s.Values, i, memo)
+	lvl := m.levelAt(s.Values, g)
+	peak, hw := m.combinedHeld(s.Start, s.Values, i, g, memo)
 	f := Forecast{Time: t, Peak: peak, Hourly: m.cycles.Has(Hourly), acyclic: m.cycle.Period == 0}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
-	lo := max(0, i-m.horizon+1)
+	lo := max(0, g-m.horizon+1)
 	if m.spikesLast {
-		lo = i
+		lo = g
 	}
 	spike := true
-	for j := lo; j <= i; j++ {
+	for j := lo; j <= g; j++ {
 		if m.excess(s, j, lvl) < spikeK || m.profileMissed(s, j) {
 			spike = false
 			break
@@ -968,9 +1029,9 @@ func (m *Model) forecastScaled(s Series, memo *candidateMemo) Forecast {
 		// its latest demand. Receding, follow persistTrend of its latest
 		// fall instead of holding its peak (the floor falls slowly anyway).
 		f.Spike = true
-		floor := s.Values[i]
-		if i > 0 && s.Values[i] < s.Values[i-1] {
-			floor += persistTrend * (s.Values[i] - s.Values[i-1])
+		floor := s.Values[g]
+		if g > 0 && s.Values[g] < s.Values[g-1] {
+			floor += persistTrend * (s.Values[g] - s.Values[g-1])
 		}
 		f.Peak = max(f.Peak, floor)
 	}
@@ -982,7 +1043,7 @@ func (m *Model) forecastScaled(s Series, memo *candidateMemo) Forecast {
 		f = f.withPeak(math.Round(f.Peak))
 	}
 	f.Mixture = f.Peak
-	f.Baselines[BaselineIndexPersistence] = s.Values[i] * m.scale
+	f.Baselines[BaselineIndexPersistence] = s.Values[g] * m.scale
 	f.Baselines[BaselineIndexDay] = m.laggedBaseline(s, i, Day, lvl) * m.scale
 	f.Baselines[BaselineIndexWeek] = m.laggedBaseline(s, i, Week, lvl) * m.scale
 	// Demand is never negative: Holt-Winters' trend and season can
@@ -992,7 +1053,7 @@ func (m *Model) forecastScaled(s Series, memo *candidateMemo) Forecast {
 	f.Baselines[BaselineIndexHoltWinters] = max(0, m.hwBaseline(s.Start, s.Values, i, hw)) * m.scale
 	f.Baselines[BaselineIndexShrunk] = math.NaN()
 	if m.shrunkOK {
-		f.Baselines[BaselineIndexShrunk] = max(0, m.shrunkA+m.shrunkB*m.shrunkInput(s.Values, i)) * m.scale
+		f.Baselines[BaselineIndexShrunk] = max(0, m.shrunkA+m.shrunkB*m.shrunkInput(s.Values, g)) * m.scale
 	}
 	return f
 }

@@ -1019,3 +1019,71 @@ func TestWindowMaxes(t *testing.T) {
 		}
 	}
 }
+
+// dailyShifts is demand at a one-minute step that steps from 10 to 100 at
+// 08:00 and back at 18:00 every day, with noise of 2.
+func dailyShifts(days int) Series {
+	r := rand.New(rand.NewPCG(7, 23))
+	s := Series{Start: monday, Step: time.Minute, Values: make([]float64, days*1440)}
+	for i := range s.Values {
+		level := 10.0
+		if h := s.Time(i).Hour(); h >= 8 && h < 18 {
+			level = 100
+		}
+		s.Values[i] = level + 2*r.NormFloat64()
+	}
+	return s
+}
+
+// TestForecastHeldToNow: a history whose newest sample is minutes old,
+// held to now (Series.HeldTo), is forecast for the window after now. The
+// data ends at 07:40, now is 07:50: the window after now holds the step to
+// 100 at 08:00, the window after the newest sample does not. Held across
+// the step, the samples since the newest one are no demand.
+func TestForecastHeldToNow(t *testing.T) {
+	s := dailyShifts(15)
+	end := s.Start.Add(14*Day + 7*time.Hour + 40*time.Minute)
+	hist := s.Slice(0, int(end.Sub(s.Start)/s.Step)+1)
+	m, err := Fit(hist, Options{Lookahead: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := m.Forecast(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := end.Add(10 * time.Minute)
+	f, err := m.Forecast(hist.HeldTo(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale.Peak > 30 {
+		t.Fatalf("test setup: the window after 07:40 forecast at %.1f, want about 10", stale.Peak)
+	}
+	if !f.Time.Equal(now) {
+		t.Errorf("forecast made at %s, want now, %s", f.Time, now)
+	}
+	if f.Peak < 80 {
+		t.Errorf("window after now (07:50) forecast at %.1f, want about 100 (the step at 08:00); the newest sample is %.1f", f.Peak, hist.Values[hist.Len()-1])
+	}
+	if got := f.Baselines[BaselineIndexPersistence]; got != hist.Values[hist.Len()-1] {
+		t.Errorf("persistence %.2f, want the newest observed sample %.2f", got, hist.Values[hist.Len()-1])
+	}
+
+	// Data that ends at 07:55, before the step, forecast at 08:20: the
+	// held samples since 07:56 are not a day that stayed at 10 (which,
+	// taken for demand, scaled the profile down to a tenth, and were the
+	// actual peaks the candidates were scored on); the profile carries
+	// the step.
+	end = s.Start.Add(14*Day + 7*time.Hour + 55*time.Minute)
+	hist = s.Slice(0, int(end.Sub(s.Start)/s.Step)+1)
+	if m, err = Fit(hist, Options{Lookahead: 15 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = m.Forecast(hist.HeldTo(end.Add(25 * time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if f.Peak < 80 {
+		t.Errorf("window after 08:20 with data up to 07:55 forecast at %.1f, want about 100", f.Peak)
+	}
+}

@@ -59,6 +59,36 @@ func (s Series) Slice(i, j int) Series {
 	return out
 }
 
+// HeldTo returns s extended on its grid up to t (the last sample time at
+// or before t), each added sample holding s's last value and marked as
+// not observed; s itself where none is added. A model forecasts such a
+// history as of t, the window after t, weighing its candidates by the
+// samples up to the last observed one (see Model.Forecast): a floor made
+// when the newest sample is minutes old is for the minutes to come.
+func (s Series) HeldTo(t time.Time) Series {
+	n := s.Len()
+	if n == 0 || s.Step <= 0 || !t.After(s.End()) {
+		return s
+	}
+	add := int(t.Sub(s.End()) / s.Step)
+	if add == 0 {
+		return s
+	}
+	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, n+add), Observed: make([]bool, n+add)}
+	copy(out.Values, s.Values)
+	if len(s.Observed) == n {
+		copy(out.Observed, s.Observed)
+	} else {
+		for k := range n {
+			out.Observed[k] = true
+		}
+	}
+	for k := n; k < n+add; k++ {
+		out.Values[k] = s.Values[n-1]
+	}
+	return out
+}
+
 // The times a trace may hold, in Unix seconds: 0001-01-01 to 9999-12-31.
 const (
 	minTraceTime = -62135596800

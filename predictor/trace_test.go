@@ -560,3 +560,42 @@ func TestReadTraceRepeatedHour(t *testing.T) {
 		t.Errorf("error %v, want %q", err, want)
 	}
 }
+
+func TestSeriesHeldTo(t *testing.T) {
+	s := Series{Start: monday, Step: time.Minute, Values: []float64{1, 2, 3}}
+	gappy := Series{Start: monday, Step: time.Minute, Values: []float64{1, 2, 3}, Observed: []bool{true, false, true}}
+	tests := []struct {
+		name     string
+		s        Series
+		t        time.Time
+		values   []float64
+		observed []bool
+	}{
+		{"before the end", s, monday.Add(time.Minute), []float64{1, 2, 3}, nil},
+		{"at the end", s, monday.Add(2 * time.Minute), []float64{1, 2, 3}, nil},
+		{"less than a step after", s, monday.Add(2*time.Minute + 59*time.Second), []float64{1, 2, 3}, nil},
+		{"three steps after", s, monday.Add(5*time.Minute + 30*time.Second), []float64{1, 2, 3, 3, 3, 3}, []bool{true, true, true, false, false, false}},
+		{"observed flags kept", gappy, monday.Add(3 * time.Minute), []float64{1, 2, 3, 3}, []bool{true, false, true, false}},
+		{"empty", Series{Start: monday, Step: time.Minute}, monday.Add(time.Hour), nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.s.HeldTo(tt.t)
+			if !slices.Equal(got.Values, tt.values) || !slices.Equal(got.Observed, tt.observed) && tt.observed != nil {
+				t.Errorf("values %v observed %v, want %v %v", got.Values, got.Observed, tt.values, tt.observed)
+			}
+			if tt.observed == nil && !slices.Equal(got.Observed, tt.s.Observed) {
+				t.Errorf("observed %v, want the series' own %v", got.Observed, tt.s.Observed)
+			}
+			if got.Start != tt.s.Start || got.Step != tt.s.Step {
+				t.Errorf("start %s step %s, want %s %s", got.Start, got.Step, tt.s.Start, tt.s.Step)
+			}
+		})
+	}
+	// The series held is a copy: holding does not write into s.
+	long := Series{Start: monday, Step: time.Minute, Values: make([]float64, 3, 10)}
+	long.HeldTo(monday.Add(5 * time.Minute))
+	if ext := long.Values[:5]; ext[3] != 0 || ext[4] != 0 {
+		t.Errorf("HeldTo wrote past the series' end into its storage: %v", ext)
+	}
+}

@@ -89,7 +89,8 @@ None, N/A, NA, - or infinite have no sample. Such rows and missing rows are
 gaps, filled by linear interpolation; notes say how many rows had no value
 and how many samples were filled. A filled sample leans on the next observed
 one, so a forecast made in a gap (by mlscale, a baseline or reactive scaling)
-sees only the samples up to the last observed one. Rows newest first (as some
+sees only the samples up to the last observed one; it is of the window after
+its own time, as the predictor's is when the newest sample is minutes old. Rows newest first (as some
 exports write them) are read in reverse, with a note; rows out of time order
 (a local-time export repeats an hour when the clocks go back) are put in order
 with a note where they are at most 1% of the rows, and are an error where they

@@ -312,3 +312,47 @@ func cycleOf(t *testing.T, w *Writer, clk *clock, workload string) Explanation {
 	t.Fatalf("no result for %s at %s", workload, clk.now())
 	return Explanation{}
 }
+
+// TestNewestSampleMinutesOldForecastsFromNow: where the newest sample is
+// minutes old (within MaxStaleness), the floor is for the window after
+// now, not after that sample. Demand steps from 10 to 100 at 08:00 every
+// day; the data ends at 07:42 and now is 07:50: the window after now holds
+// the step, the window after the newest sample does not.
+func TestNewestSampleMinutesOldForecastsFromNow(t *testing.T) {
+	needCluster(t)
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	vals := make([]float64, 15*1440)
+	for i := range vals {
+		vals[i] = 10
+		if h := (i / 60) % 24; h >= 8 && h < 18 {
+			vals[i] = 100
+		}
+		vals[i] += float64(i%7) - 3
+	}
+	end := start.Add(14*24*time.Hour + 7*time.Hour + 42*time.Minute)
+	src := seriesSource{predictor.Series{Start: start, Step: time.Minute, Values: vals[:int(end.Sub(start)/time.Minute)+1]}}
+	ns := newNamespace(t)
+	if err := k8s.Create(context.Background(), deployment(ns, "shifts", predictive(`demand`, 10, 1, 50))); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(end.Add(8 * time.Minute))
+	w := New(k8s, src, configWith(func(c *Config) { c.MaxStaleness = 10 * time.Minute }), Options{Now: clk.now})
+	res, err := w.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Workload != "Deployment "+ns+"/shifts" {
+			continue
+		}
+		ex := r.Explanation
+		if ex.Mode != ModePredicting || ex.ForecastPeak == nil {
+			t.Fatalf("mode %s (%s), want %s with a forecast", ex.Mode, ex.Error, ModePredicting)
+		}
+		if *ex.ForecastPeak < 80 || ex.Floor < 8 {
+			t.Errorf("forecast peak %.1f, floor %d at 07:50 with data up to 07:42: want the step to 100 at 08:00 (a floor of about 10)", *ex.ForecastPeak, ex.Floor)
+		}
+		return
+	}
+	t.Fatal("no result for the workload")
+}

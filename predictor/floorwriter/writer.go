@@ -697,7 +697,10 @@ func (w *Writer) forecast(ctx context.Context, key, query string, opts predictor
 		w.failed(labels, "fit")
 		return predictor.Forecast{}, nil, fmt.Errorf("fitting: %w", err)
 	}
-	fc, err := m.Forecast(s)
+	// The window after now, where the newest sample is older than a
+	// step (a target that stopped reporting minutes ago): the floor is
+	// for the minutes to come.
+	fc, err := m.Forecast(s.HeldTo(now))
 	if err != nil {
 		w.failed(labels, "fit")
 		return predictor.Forecast{}, nil, err
