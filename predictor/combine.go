@@ -1376,7 +1376,11 @@ func missedAlike(least []float64, sd float64) float64 {
 // recent forecasts, and their counts) the errors of the forecasts at the
 // phase points (see Model.phasePoints), in groups of one period: each
 // candidate carries its least error of the periods (a holiday a week ago
-// does not count against the profile that the week before confirms).
+// does not count against the profile that the week before confirms) in
+// which it forecast at every point. One that did in none (the week-ago
+// window, a day after the history reached a week) gets no phase score,
+// and so fewer scored forecasts than the seasonal model: it is left out
+// of the weights (see Model.score).
 func (c *combiner) scorePhases(phase []int, now, sum []float64, n []int) {
 	m := c.m
 	per := 2*phaseSpan + 1
@@ -1385,37 +1389,35 @@ func (c *combiner) scorePhases(phase []int, now, sum []float64, n []int) {
 		best[k] = math.Inf(1)
 	}
 	errs := make([]float64, len(now))
+	whole := make([]bool, len(now))
 	var past []float64
-	used := 0
 	for start := 0; start+per <= len(phase); start += per {
 		clear(errs)
-		ok := true
+		for k := range whole {
+			whole[k] = true
+		}
 		for _, j := range phase[start : start+per] {
 			actual := math.Inf(-1)
 			for h := 1; h <= m.horizon; h++ {
 				actual = max(actual, c.vals[j+h])
 			}
 			past = c.candidates(j, past)
-			for k, f := range now {
-				ok = ok && (!finite(f) || finite(past[k]))
+			for k := range now {
 				if finite(past[k]) {
 					errs[k] += math.Abs(past[k] - actual)
+				} else {
+					whole[k] = false
 				}
 			}
 		}
-		if !ok {
-			continue
-		}
-		used++
 		for k := range best {
-			best[k] = min(best[k], errs[k])
+			if whole[k] {
+				best[k] = min(best[k], errs[k])
+			}
 		}
-	}
-	if used == 0 {
-		return
 	}
 	for k, f := range now {
-		if finite(f) {
+		if finite(f) && !math.IsInf(best[k], 1) {
 			sum[k] += best[k]
 			n[k] += per
 		}

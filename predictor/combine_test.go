@@ -1137,3 +1137,31 @@ func TestHourlyJobEndIsNoSpike(t *testing.T) {
 		t.Errorf("forecast after the job's last minute: peak %.1f, spike %v; want the quiet minutes' (about 10), no spike", f.Peak, f.Spike)
 	}
 }
+
+// TestPhasePointsWithANewCandidate: a candidate that has no forecast at
+// the phase points yet (the week-ago window, with a history just over a
+// week: a day earlier it had under a week) leaves itself out of their
+// scores, not every candidate. The phase points are what tells the
+// candidates that follow the last hours (the envelope of the recent
+// peaks) from the profile just after a step down; without them, an hour
+// after 18:00 was forecast at 19-23 where the demand was 14.
+func TestPhasePointsWithANewCandidate(t *testing.T) {
+	s := dailyShifts(10)
+	for _, d := range []int{7, 8} {
+		for _, mm := range []int{5, 10, 20} {
+			i := int((time.Duration(d)*Day + 18*time.Hour + time.Duration(mm)*time.Minute) / time.Minute)
+			h := s.Slice(0, i+1)
+			m, err := Fit(h, Options{Lookahead: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := m.Forecast(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if actual := slices.Max(s.Values[i+1 : i+61]); math.Abs(f.Peak-actual) > 3 {
+				t.Errorf("day %d, 18:%02d: the next hour's peak forecast at %.1f, actual %.1f (the step down to 10 was at 18:00)", d+1, mm, f.Peak, actual)
+			}
+		}
+	}
+}
