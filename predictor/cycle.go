@@ -384,13 +384,15 @@ var dayControls = []float64{17.0 / 24, 19.0 / 24, 20.0 / 24, 28.0 / 24, 29.0 / 2
 // of it.
 //
 // A control leaves out its outliers only where that leaves out at most
-// twice the share left out at a day, or controlShare more. Found at a day
-// and then folded at another lag, the outliers would favour the day: on
+// controlShare more than the share left out at a day. Found at a day and
+// then folded at another lag, the outliers would favour the day: on
 // random on/off demand, the values left at each hour are its majority
 // state, which folds at a day alone. And a daily shape of two states
-// (business hours, high or low), where nothing is left out at a day,
-// folds perfectly at any other lag once each phase's minority state is
-// left out.
+// (business hours, high or low) folds perfectly at any other lag once
+// each phase's minority state is left out. Up to twice the day's share,
+// as it was, that happened where the day left out a fifth: the daytime
+// hours of a square wave whose noise grows with its level, each an
+// outlier against the night's spread (TestDailyWithNoiseByLevel).
 func dayStrength(bins []float64, perDay int, days float64) (day, near float64) {
 	base := localResidual(bins, perDay)
 	work := make([]float64, len(base))
@@ -415,7 +417,7 @@ func dayStrength(bins []float64, perDay int, days float64) (day, near float64) {
 	}
 	for _, f := range dayControls {
 		if l := int(math.Round(float64(perDay) * f)); l > 0 && l != perDay {
-			g, _ := fold(l, max(2*share, share+controlShare))
+			g, _ := fold(l, share+controlShare)
 			if near = max(near, g); day-near < minPeak {
 				break
 			}
