@@ -183,7 +183,7 @@ type FloorFalls struct {
 // mlscale fits on the history up to the last observed sample, as the
 // predictor does live (the Prometheus source's series ends at its last
 // finite sample), and forecasts the window after the sample's own time
-// from it, the samples since held (see heldSeries); persistence and
+// from it, the samples since held (see Series.HeldTo); persistence and
 // reactive scaling take the last observed sample, and Holt-Winters is fed
 // it again for each sample since. Windows that hold no observed sample are
 // not scored.
@@ -543,7 +543,6 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 	}
 	// The forecasts made, for the selector once their windows are over.
 	var sel Selector
-	held := heldSeries{s: s}
 	made := make([]Forecast, b.n)
 	for k := range b.n {
 		i := b.first + k
@@ -574,10 +573,13 @@ func (b *backtest) mlscale(rep *Report) (fc []float64, floors []int, err error) 
 				sel.Observe(made[j], b.actual[j])
 			}
 		}
-		hist := known
-		if last := b.seen(i); last < i {
-			hist = held.at(last, i)
-		}
+		// In a gap, the forecast is of the window after i (see
+		// Series.HeldTo): a step a profile knows at 19:20, forecast at
+		// 19:10 in a gap since 18:50, is in it. The samples filled in the
+		// gap were drawn towards the next observed one, which the
+		// forecast must not see; held and not observed, the model takes
+		// them for no demand.
+		hist := known.HeldTo(s.Time(i))
 		f := sel.Apply(model.forecast(hist, memo))
 		made[k] = f
 		if f.BaselineShare > 0 {
@@ -737,37 +739,4 @@ func simulate(s Series, first int, capacity float64, coldStart time.Duration, de
 		}
 	}
 	return res
-}
-
-// heldSeries makes the history of a forecast made in a gap: the series up
-// to the time forecast, the samples since the last observed one holding
-// it (and not observed). A forecast made at 19:10, in a gap since 18:50,
-// is of the window after 19:10, as live, where the predictor forecasts
-// the window after now: a step up a profile knows at 19:20 is forecast
-// there, not at 19:00. The samples filled in the gap were drawn towards
-// the next observed one, which the forecast must not see; held and not
-// observed, the model takes them for no demand (see Model.Forecast).
-type heldSeries struct {
-	s Series
-	// buf is a copy of s whose samples lo to hi hold the sample before
-	// them (none while hi < lo).
-	buf    Series
-	lo, hi int
-}
-
-// at returns the series up to sample i with the samples after last held
-// at its value.
-func (h *heldSeries) at(last, i int) Series {
-	if h.buf.Values == nil {
-		h.buf = Series{Start: h.s.Start, Step: h.s.Step, Values: slices.Clone(h.s.Values), Observed: slices.Clone(h.s.Observed)}
-		h.lo, h.hi = 0, -1
-	}
-	// Undo the last gap's holding before this one's.
-	copy(h.buf.Values[h.lo:h.hi+1], h.s.Values[h.lo:h.hi+1])
-	for k := last + 1; k <= i; k++ {
-		h.buf.Values[k] = h.buf.Values[last]
-		h.buf.Observed[k] = false
-	}
-	h.lo, h.hi = last+1, i
-	return h.buf.Slice(0, i+1)
 }

@@ -360,7 +360,7 @@ func TestSyntheticClasses(t *testing.T) {
 		// 0.944-0.953, median 0.947, since.
 		{"bursty occupancy, half the rows missing, two weeks", gappyOccupancy, 14, 0.97, 0.96},
 		// 1.030-1.127, median 1.064, before a forecast made in a gap was
-		// of the window after its own time (heldSeries in Backtest);
+		// of the window after its own time (Series.HeldTo in Backtest);
 		// 0.954-0.981, median 0.969, since. Known gap over one week
 		// (3.5 days of history): 0.959-1.141, where it was 0.960-1.286.
 		{"daily shifts, 10 min, half the rows missing, two weeks", gappyShifts, 14, 1, 0.98},

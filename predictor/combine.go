@@ -1197,18 +1197,13 @@ func (m *Model) scoredPoints() int {
 // how well each forecast the last combineWindow (see Model.score), by the
 // inverse of its mean absolute error (see Model.weigh); the reactive
 // candidates are left out where the model's fit chose so (see
-// preferShapes).
+// preferShapes). Samples after index g (g < i: a gap at the end of the
+// history, see Model.forecast) are not demand: the candidates forecast the
+// window after i, and are weighed by the past forecasts whose windows end
+// by g (see Model.scoreHeld).
 // Where memo is not nil, the candidates' forecasts are taken from it and
 // kept in it (see candidateMemo).
-func (m *Model) combined(start time.Time, vals []float64, i int, memo *candidateMemo) (peak, hw float64) {
-	return m.combinedHeld(start, vals, i, i, memo)
-}
-
-// combinedHeld is combined where the samples after index g up to i are
-// not demand (a gap at the end of the history, see Model.forecast): the
-// candidates forecast the window after i, and are weighed by the past
-// forecasts whose windows end by g.
-func (m *Model) combinedHeld(start time.Time, vals []float64, i, g int, memo *candidateMemo) (peak, hw float64) {
+func (m *Model) combined(start time.Time, vals []float64, i, g int, memo *candidateMemo) (peak, hw float64) {
 	sc := m.scoreHeld(start, vals, i, g, memo)
 	hw = sc.now[m.hwCandidate(len(sc.now))]
 	if m.shapesOnly {
@@ -1257,7 +1252,7 @@ func (m *Model) score(start time.Time, vals []float64, i int, memo *candidateMem
 }
 
 // scoreHeld is score where the samples after index g up to i are not
-// demand (see Model.combinedHeld): the past forecasts scored are
+// demand (see Model.combined): the past forecasts scored are
 // those whose windows end by g, the recent ones counted back from g;
 // the phase points and the hours' stay those of i, the time of day
 // forecast, less any whose window is not over by g. The candidates'

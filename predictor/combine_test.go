@@ -808,7 +808,7 @@ func candidateErrors(t *testing.T, s Series) (mixture float64, alone []float64) 
 		for k, f := range now {
 			alone[k] += math.Abs(f*m.scale - actual)
 		}
-		peak, _ := m.combined(s.Start, vals, i, nil)
+		peak, _ := m.combined(s.Start, vals, i, i, nil)
 		mixture += math.Abs(max(0, peak)*m.scale - actual)
 		n++
 	}

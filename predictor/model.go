@@ -909,7 +909,7 @@ func (m *Model) Residuals() []float64 {
 // held to the time forecast, Series.HeldTo), they are taken for no
 // demand: the forecast is still of the window after the last sample, from
 // the samples up to the last observed one, the gap continued along the
-// profile (Model.continued), and its candidates are weighed by the
+// profile (Model.continueGap), and its candidates are weighed by the
 // forecasts whose windows ended by that sample.
 func (m *Model) Forecast(s Series) (Forecast, error) {
 	if s.Len() == 0 {
@@ -940,7 +940,11 @@ func (m *Model) forecast(s Series, memo *candidateMemo) Forecast {
 	s = s.scaled(m.scale)
 	g := heldFrom(s)
 	if g < s.Len()-1 {
-		s = m.continued(s, g)
+		if !far && m.scale == 1 {
+			// Unscaled, s is still the caller's.
+			s.Values = slices.Clone(s.Values)
+		}
+		m.continueGap(s, g)
 	}
 	f := m.forecastHeld(s, g, memo)
 	f.FarRun = far
@@ -962,15 +966,16 @@ func heldFrom(s Series) int {
 	return g
 }
 
-// continued returns s (scaled) with the samples after index g replaced by
-// the model's expectation of them from the samples up to g: the profile
-// (plus the level without a cycle) times the ratio of the last smoothing
-// window's samples up to g to it, or plus their mean difference from it
-// where either sum is not positive. The candidates read them as the
-// gap's demand, so that neither a held sample's noise nor a low sample
-// held across a step the profile knows sets the profiles' scale.
-func (m *Model) continued(s Series, g int) Series {
-	v := slices.Clone(s.Values)
+// continueGap replaces the samples of s (scaled, and the forecast's own
+// copy) after index g by the model's expectation of them from the samples
+// up to g: the profile (plus the level without a cycle) times the ratio of
+// the last smoothing window's samples up to g to it, or plus their mean
+// difference from it where either sum is not positive. The candidates
+// read them as the gap's demand, so that neither a held sample's noise
+// nor a low sample held across a step the profile knows sets the
+// profiles' scale.
+func (m *Model) continueGap(s Series, g int) {
+	v := s.Values
 	lvl := m.levelAt(v, g)
 	var x, b float64
 	lo := max(0, g-m.recent+1)
@@ -989,7 +994,6 @@ func (m *Model) continued(s Series, g int) Series {
 			v[j] = max(0, e+(x-b)/n)
 		}
 	}
-	return Series{Start: s.Start, Step: s.Step, Values: v, Observed: s.Observed}
 }
 
 // forecastScaled is Forecast on a history of the model's step, not empty
@@ -1009,7 +1013,7 @@ func (m *Model) forecastHeld(s Series, g int, memo *candidateMemo) Forecast {
 	i := s.Len() - 1
 	t := s.Time(i)
 	lvl := m.levelAt(s.Values, g)
-	peak, hw := m.combinedHeld(s.Start, s.Values, i, g, memo)
+	peak, hw := m.combined(s.Start, s.Values, i, g, memo)
 	f := Forecast{Time: t, Peak: peak, Hourly: m.cycles.Has(Hourly), acyclic: m.cycle.Period == 0}
 	// A spike in progress: the recent samples are far above the profile,
 	// where a cycle earlier they were not (see Model.profileMissed).
